@@ -1,0 +1,123 @@
+package scopes
+
+import (
+	"context"
+	"strings"
+)
+
+// Credential names the kind of credential that authenticated a request.
+type Credential string
+
+// The credential kinds rsguard's middlewares record in a [Grant].
+const (
+	// CredentialJWT is a bearer JWT access token verified by package validate.
+	CredentialJWT Credential = "jwt"
+	// CredentialAPIKey is a legacy API key checked by package apikey.
+	CredentialAPIKey Credential = "apikey"
+)
+
+// Grant is what an authenticated credential entitles a request to: who holds
+// it and which scopes it carries. The authenticating middleware (validate's
+// bearer middleware, apikey's dual-mode middleware) puts one in the request
+// context with [NewContext]; everything downstream reads it with
+// [FromContext], whatever the credential was.
+//
+// A Grant in a context is shared by every handler of the request: treat it as
+// read-only.
+type Grant struct {
+	// Scopes are the granted scopes, each one an RFC 6749 §3.3 scope token,
+	// without duplicates. Comparison is exact and case-sensitive.
+	Scopes []string
+
+	// Subject is a stable identifier of the principal, unchanged when its
+	// token is refreshed: for a JWT the issuer and the "sub" claim (see
+	// validate.Claims.Principal); for an API key the key's owner. Use it to
+	// bind MCP sessions to a user. It is never derived from the credential's
+	// secret.
+	Subject string
+
+	// ClientID identifies the OAuth client (the "client_id" claim, or the
+	// client an API key was issued to). Empty if unknown.
+	ClientID string
+
+	// Tenant is the tenant or organisation the credential belongs to, when
+	// the authenticating middleware was configured to extract one. Empty
+	// otherwise.
+	Tenant string
+
+	// Credential is the kind of credential that authenticated the request.
+	Credential Credential
+
+	// ResourceMetadata is the URL of the RFC 9728 protected resource
+	// metadata document that challenges for this request point to
+	// (the resource_metadata auth-param). The authenticating middleware sets
+	// it so that a later 403 insufficient_scope challenge carries the same
+	// URL as the 401 did. Empty if unknown.
+	ResourceMetadata string
+}
+
+// Has reports whether the grant carries scope, compared exactly. A nil Grant
+// has no scopes.
+func (g *Grant) Has(scope string) bool {
+	if g == nil {
+		return false
+	}
+	for _, s := range g.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// contextKey is the type of the unexported key under which the Grant is
+// stored; only this package can write it.
+type contextKey struct{ name string }
+
+var grantKey = &contextKey{"rsguard-scopes-grant"}
+
+// NewContext returns a copy of ctx that carries g.
+func NewContext(ctx context.Context, g *Grant) context.Context {
+	return context.WithValue(ctx, grantKey, g)
+}
+
+// FromContext returns the Grant stored in ctx by an authenticating
+// middleware, and whether there was one. A missing Grant means the request
+// was not authenticated (or the middlewares are in the wrong order): callers
+// must fail closed.
+func FromContext(ctx context.Context) (*Grant, bool) {
+	g, ok := ctx.Value(grantKey).(*Grant)
+	return g, ok && g != nil
+}
+
+// Parse splits a space-delimited scope string (RFC 6749 §3.3, the
+// access-token "scope" claim of RFC 9068) into its scope tokens, dropping
+// empty entries and duplicates while keeping the first occurrence's order.
+func Parse(s string) []string {
+	if s == "" {
+		return nil
+	}
+	n := strings.Count(s, " ") + 1
+	out := make([]string, 0, n)
+	for len(s) > 0 {
+		var tok string
+		if i := strings.IndexByte(s, ' '); i >= 0 {
+			tok, s = s[:i], s[i+1:]
+		} else {
+			tok, s = s, ""
+		}
+		if tok != "" && !contains(out, tok) {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
