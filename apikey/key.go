@@ -1,0 +1,241 @@
+package apikey
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+)
+
+// Lengths of the parts of a key, after its prefix: <id>_<secret><checksum>.
+// See the package documentation, "Key format".
+const (
+	// IDLen is the length of a key id, in base62 characters.
+	IDLen = 12
+	// SecretLen is the length of a key's secret part, in base62 characters.
+	SecretLen = 32
+	// ChecksumLen is the length of a key's checksum, in base62 characters
+	// (62^6 > 2^32, so a CRC-32 always fits).
+	ChecksumLen = 6
+	// bodyLen is the length of a key after its prefix.
+	bodyLen = IDLen + 1 + SecretLen + ChecksumLen
+	// MaxPrefixLen is the longest prefix [CheckPrefix] accepts.
+	MaxPrefixLen = 32
+)
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// base62Value returns the value of c as a base62 digit, or -1.
+func base62Value(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'A' <= c && c <= 'Z':
+		return int(c-'A') + 10
+	case 'a' <= c && c <= 'z':
+		return int(c-'a') + 36
+	}
+	return -1
+}
+
+// CheckPrefix reports whether prefix may be used for keys: 2 to
+// [MaxPrefixLen] ASCII characters, starting with a letter, made of letters,
+// digits and "_", and ending with "_" (for example "sk_live_" or "acme_").
+// The trailing "_" keeps the prefix visually apart from the id and makes the
+// prefix unambiguous for scanners; a JWT can never start with such a prefix
+// followed by a base62 id, so a key sent as a bearer token is recognisable.
+// Errors wrap [ErrInvalidPrefix].
+func CheckPrefix(prefix string) error {
+	if len(prefix) < 2 || len(prefix) > MaxPrefixLen {
+		return fmt.Errorf("%w: length %d not in 2..%d", ErrInvalidPrefix, len(prefix), MaxPrefixLen)
+	}
+	if c := prefix[0]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+		return fmt.Errorf("%w: must start with an ASCII letter", ErrInvalidPrefix)
+	}
+	if prefix[len(prefix)-1] != '_' {
+		return fmt.Errorf("%w: must end with \"_\"", ErrInvalidPrefix)
+	}
+	for i := 0; i < len(prefix); i++ {
+		if c := prefix[i]; c != '_' && base62Value(c) < 0 {
+			return fmt.Errorf("%w: character %d is not a letter, digit or \"_\"", ErrInvalidPrefix, i)
+		}
+	}
+	return nil
+}
+
+// Pattern returns a regular expression (RE2 and PCRE syntax, unanchored)
+// that matches keys with the given prefix, for secret scanners (GitHub
+// custom patterns, gitleaks, trufflehog). A match can be confirmed offline
+// with [Parse]. The prefix is not checked.
+func Pattern(prefix string) string {
+	return regexp.QuoteMeta(prefix) + fmt.Sprintf(`[0-9A-Za-z]{%d}_[0-9A-Za-z]{%d}`, IDLen, SecretLen+ChecksumLen)
+}
+
+// Parse checks that key is a well-formed key with the given prefix and a
+// valid checksum, and returns its id (a substring of key). It does no store
+// lookup and no allocation, and its running time depends only on the length
+// of key and prefix, never on where a key differs from a valid one.
+//
+// Errors wrap [ErrMalformed] (wrong prefix, length, separator or alphabet)
+// or [ErrChecksum]; they never contain the key.
+func Parse(prefix, key string) (id string, err error) {
+	if len(key) != len(prefix)+bodyLen || !strings.HasPrefix(key, prefix) {
+		return "", ErrMalformed
+	}
+	body := key[len(prefix):]
+	bad := body[IDLen] != '_'
+	for i := 0; i < len(body); i++ {
+		if i != IDLen && base62Value(body[i]) < 0 {
+			bad = true
+		}
+	}
+	if bad {
+		return "", ErrMalformed
+	}
+	n := len(key) - ChecksumLen
+	var sum uint64
+	for i := n; i < len(key); i++ {
+		sum = sum*62 + uint64(base62Value(key[i]))
+	}
+	if sum != uint64(checksum(key[:n])) {
+		return "", ErrChecksum
+	}
+	return body[:IDLen], nil
+}
+
+// checksum is crc32.ChecksumIEEE(s) without converting s to a []byte (which
+// would allocate for keys longer than 32 bytes).
+func checksum(s string) uint32 {
+	tab := crc32.IEEETable
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = tab[byte(crc)^s[i]] ^ (crc >> 8)
+	}
+	return ^crc
+}
+
+// appendChecksum appends the ChecksumLen base62 digits of sum to b.
+func appendChecksum(b []byte, sum uint32) []byte {
+	var d [ChecksumLen]byte
+	v := uint64(sum)
+	for i := ChecksumLen - 1; i >= 0; i-- {
+		d[i] = base62[v%62]
+		v /= 62
+	}
+	return append(b, d[:]...)
+}
+
+// Hash is the SHA-256 digest of a whole key (prefix included): the only form
+// in which a key is stored. See [HashKey] for why SHA-256 and not a password
+// hash.
+//
+// Its text form ([Hash.String], JSON) is 64 lowercase hex digits. Its
+// [slog.LogValuer] form is redacted, so a Hash passed to a logger by mistake
+// never reaches a log line.
+type Hash [sha256.Size]byte
+
+// HashKey returns the SHA-256 digest of key.
+//
+// SHA-256, not bcrypt, scrypt or Argon2, is the right hash here: those are
+// slow on purpose to protect low-entropy passwords against offline guessing,
+// but a key carries about 190 random bits, so even a leaked hash table cannot
+// be brute-forced at any hash speed. A fast, unsalted hash also lets the store
+// find a record by hash in one indexed lookup, where a salted hash would force
+// a lookup by id and a slow compare on every request (tens of milliseconds of
+// CPU per request: a denial-of-service lever), and bcrypt would silently
+// ignore everything past 72 bytes.
+func HashKey(key string) Hash {
+	return sha256.Sum256([]byte(key))
+}
+
+// IsZero reports whether h is the zero Hash (no hash set).
+func (h Hash) IsZero() bool { return h == Hash{} }
+
+// String returns h as 64 lowercase hex digits.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// LogValue implements [slog.LogValuer]: a Hash is never logged.
+func (h Hash) LogValue() slog.Value { return slog.StringValue("REDACTED") }
+
+// MarshalText implements [encoding.TextMarshaler]: 64 lowercase hex digits.
+func (h Hash) MarshalText() ([]byte, error) {
+	return hex.AppendEncode(nil, h[:]), nil
+}
+
+// UnmarshalText implements [encoding.TextUnmarshaler]: exactly 64 hex
+// digits, either case. Errors wrap [ErrInvalidRecord] and do not echo the
+// input.
+func (h *Hash) UnmarshalText(text []byte) error {
+	if len(text) != hex.EncodedLen(len(h)) {
+		return fmt.Errorf("%w: hash must be %d hex digits, got %d characters", ErrInvalidRecord, hex.EncodedLen(len(h)), len(text))
+	}
+	var out Hash
+	if _, err := hex.Decode(out[:], text); err != nil {
+		return fmt.Errorf("%w: hash is not hex", ErrInvalidRecord)
+	}
+	*h = out
+	return nil
+}
+
+// ParseHash parses the 64-hex-digit text form of a [Hash].
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	err := h.UnmarshalText([]byte(s))
+	return h, err
+}
+
+// Generate creates a new key with the given prefix from crypto/rand and
+// returns its plaintext, shown to its owner once and never stored, and the
+// record to store: rec with ID and Hash set (any values given for them are
+// replaced). Created, if zero, is left zero; set it from your clock. The
+// returned record is checked with [Record.Validate].
+func Generate(prefix string, rec Record) (key string, _ Record, err error) {
+	return generate(rand.Reader, prefix, rec)
+}
+
+func generate(random io.Reader, prefix string, rec Record) (string, Record, error) {
+	if err := CheckPrefix(prefix); err != nil {
+		return "", Record{}, err
+	}
+	b := make([]byte, 0, len(prefix)+bodyLen)
+	b = append(b, prefix...)
+	var err error
+	if b, err = appendRandom(random, b, IDLen); err != nil {
+		return "", Record{}, err
+	}
+	b = append(b, '_')
+	if b, err = appendRandom(random, b, SecretLen); err != nil {
+		return "", Record{}, err
+	}
+	b = appendChecksum(b, checksum(string(b)))
+	key := string(b)
+	rec.ID = key[len(prefix) : len(prefix)+IDLen]
+	rec.Hash = HashKey(key)
+	if err := rec.Validate(); err != nil {
+		return "", Record{}, err
+	}
+	return key, rec, nil
+}
+
+// appendRandom appends n uniformly random base62 characters read from
+// random, by rejection sampling 6-bit values (no modulo bias).
+func appendRandom(random io.Reader, b []byte, n int) ([]byte, error) {
+	var buf [64]byte
+	for n > 0 {
+		if _, err := io.ReadFull(random, buf[:]); err != nil {
+			return nil, fmt.Errorf("apikey: reading randomness: %w", err)
+		}
+		for _, v := range buf {
+			if v &= 63; v < 62 && n > 0 {
+				b = append(b, base62[v])
+				n--
+			}
+		}
+	}
+	return b, nil
+}

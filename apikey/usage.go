@@ -1,0 +1,167 @@
+package apikey
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Use describes one request that presented an API key: what the
+// [Config].OnUse hook receives, and what [FromContext] returns for an
+// accepted key. It never holds the key or its hash.
+type Use struct {
+	// Time is when the key was checked ([Config].Now).
+	Time time.Time
+	// ID is the key's id; empty when the key could not be parsed.
+	ID string
+	// Owner, ClientID and Tenant come from the key's record; empty when no
+	// record was found.
+	Owner, ClientID, Tenant string
+	// Header is where the key was found: the configured key header's
+	// canonical name, or "Authorization" for a key sent as a Bearer token.
+	Header string
+	// Status is the key's migration status; zero when no record was found.
+	Status Status
+	// Err is nil when the key was accepted, else the reason it was refused
+	// (wrapping one of the package's sentinels).
+	Err error
+}
+
+// Snapshot is a point-in-time copy of an [Authenticator]'s usage counters:
+// who still uses API keys, and how much, next to OAuth traffic. Counters
+// start at zero when the Authenticator is built and are kept in memory only.
+type Snapshot struct {
+	// Time is when the snapshot was taken.
+	Time time.Time
+	// JWT counts requests that carried a bearer token (not an API key).
+	JWT Counts
+	// APIKey counts requests that carried an API key.
+	APIKey Counts
+	// Anonymous counts requests that carried no credential.
+	Anonymous uint64
+	// Keys has one entry per key id that matched a record, sorted by id.
+	// Keys that matched no record (unknown, malformed) are only counted in
+	// APIKey.Rejected, so a flood of invented keys cannot grow the report.
+	Keys []KeyUsage
+	// Clients aggregates Keys by [Record.Client], sorted by client.
+	Clients []ClientUsage
+}
+
+// Counts are accepted and rejected request totals.
+type Counts struct {
+	Accepted, Rejected uint64
+}
+
+// KeyUsage is the usage of one key.
+type KeyUsage struct {
+	ID, Client string
+	Counts
+	// FirstSeen and LastSeen are the times of the first and last request
+	// with this key since the Authenticator started.
+	FirstSeen, LastSeen time.Time
+	// State is the key's migration state at its last use.
+	State State
+}
+
+// ClientUsage is the usage of all keys of one client.
+type ClientUsage struct {
+	Client string
+	// Keys is the number of distinct keys seen.
+	Keys int
+	Counts
+	LastSeen time.Time
+}
+
+// usage holds the live counters. All fields are updated atomically, so any
+// number of requests record concurrently without a lock; only the first use
+// of a key id takes sync.Map's internal lock.
+type usage struct {
+	jwtSeen, jwtAccepted   atomic.Uint64
+	keyAccepted, keyReject atomic.Uint64
+	anonymous              atomic.Uint64
+	keys                   sync.Map // key id -> *keyCounter
+}
+
+type keyCounter struct {
+	client             string
+	accepted, rejected atomic.Uint64
+	first, last        atomic.Int64 // unix nanoseconds
+	state              atomic.Pointer[State]
+}
+
+// recordKey counts one use of a key that matched a record.
+func (u *usage) recordKey(rec *Record, st State, now time.Time, ok bool) {
+	v, found := u.keys.Load(rec.ID)
+	if !found {
+		kc := &keyCounter{client: rec.Client()}
+		kc.first.Store(now.UnixNano())
+		v, _ = u.keys.LoadOrStore(rec.ID, kc)
+	}
+	kc := v.(*keyCounter)
+	if ok {
+		kc.accepted.Add(1)
+	} else {
+		kc.rejected.Add(1)
+	}
+	n := now.UnixNano()
+	for {
+		last := kc.last.Load()
+		if last >= n || kc.last.CompareAndSwap(last, n) {
+			break
+		}
+	}
+	for {
+		first := kc.first.Load()
+		if first <= n || kc.first.CompareAndSwap(first, n) {
+			break
+		}
+	}
+	if cur := kc.state.Load(); cur == nil || *cur != st {
+		kc.state.Store(&st)
+	}
+}
+
+func (u *usage) snapshot(now time.Time) Snapshot {
+	seen, acc := u.jwtSeen.Load(), u.jwtAccepted.Load()
+	s := Snapshot{
+		Time:      now,
+		JWT:       Counts{Accepted: acc, Rejected: seen - min(acc, seen)},
+		APIKey:    Counts{Accepted: u.keyAccepted.Load(), Rejected: u.keyReject.Load()},
+		Anonymous: u.anonymous.Load(),
+	}
+	clients := map[string]*ClientUsage{}
+	u.keys.Range(func(k, v any) bool {
+		kc := v.(*keyCounter)
+		ku := KeyUsage{
+			ID:        k.(string),
+			Client:    kc.client,
+			Counts:    Counts{Accepted: kc.accepted.Load(), Rejected: kc.rejected.Load()},
+			FirstSeen: time.Unix(0, kc.first.Load()),
+			LastSeen:  time.Unix(0, kc.last.Load()),
+		}
+		if st := kc.state.Load(); st != nil {
+			ku.State = *st
+		}
+		s.Keys = append(s.Keys, ku)
+		c := clients[ku.Client]
+		if c == nil {
+			c = &ClientUsage{Client: ku.Client}
+			clients[ku.Client] = c
+		}
+		c.Keys++
+		c.Accepted += ku.Accepted
+		c.Rejected += ku.Rejected
+		if ku.LastSeen.After(c.LastSeen) {
+			c.LastSeen = ku.LastSeen
+		}
+		return true
+	})
+	slices.SortFunc(s.Keys, func(a, b KeyUsage) int { return cmp.Compare(a.ID, b.ID) })
+	for _, c := range clients {
+		s.Clients = append(s.Clients, *c)
+	}
+	slices.SortFunc(s.Clients, func(a, b ClientUsage) int { return cmp.Compare(a.Client, b.Client) })
+	return s
+}
