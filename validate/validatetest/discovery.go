@@ -1,0 +1,103 @@
+package validatetest
+
+import (
+	"net/http"
+	"slices"
+)
+
+// metadata returns the discovery document (RFC 8414 §2; OpenID Connect
+// Discovery 1.0 §3 when oidc is set) with [Options].Metadata merged over it.
+//
+// The documents describe a server whose only grant is client_credentials.
+// response_types_supported (required by both specifications) and
+// code_challenge_methods_supported carry the values an MCP client looks for,
+// "code" and "S256", but there is no authorization endpoint.
+func (is *Issuer) metadata(oidc bool) map[string]any {
+	scopes := slices.Clone(is.scopes)
+	if scopes == nil {
+		scopes = []string{}
+	}
+	m := map[string]any{
+		"issuer":                                is.issuer,
+		"jwks_uri":                              is.JWKSURL(),
+		"token_endpoint":                        is.TokenURL(),
+		"grant_types_supported":                 []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"scopes_supported":                      scopes,
+		"response_types_supported":              []string{"code"},
+		"code_challenge_methods_supported":      []string{"S256"},
+	}
+	if oidc {
+		is.mu.RLock()
+		var algs []string
+		for _, k := range is.keys {
+			if k.published && k.signer != nil && !slices.Contains(algs, k.alg) {
+				algs = append(algs, k.alg)
+			}
+		}
+		is.mu.RUnlock()
+		m["subject_types_supported"] = []string{"public"}
+		m["id_token_signing_alg_values_supported"] = algs
+	}
+	merge(m, is.metadataExtra)
+	return m
+}
+
+// serveMetadataDoc answers GET and HEAD for a discovery document.
+func (is *Issuer) serveMetadataDoc(w http.ResponseWriter, r *http.Request, oidc bool) {
+	is.mu.RLock()
+	down, h := is.down, is.metadataHandler
+	is.mu.RUnlock()
+	switch {
+	case down:
+		http.Error(w, "validatetest: issuer is down", http.StatusServiceUnavailable)
+		return
+	case h != nil:
+		h.ServeHTTP(w, r)
+		return
+	case oidc && !is.serveOIDC, !oidc && !is.serveMetadata:
+		http.NotFound(w, r)
+		return
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := marshalJSON(is.metadata(oidc))
+	if err != nil {
+		http.Error(w, "validatetest: cannot encode metadata: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// serveJWKS answers GET and HEAD for the JWK Set.
+func (is *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	is.mu.RLock()
+	down, h := is.down, is.jwksHandler
+	is.mu.RUnlock()
+	switch {
+	case down:
+		http.Error(w, "validatetest: issuer is down", http.StatusServiceUnavailable)
+		return
+	case h != nil:
+		h.ServeHTTP(w, r)
+		return
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := is.jwks()
+	if err != nil {
+		http.Error(w, "validatetest: cannot encode JWKS: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,48 @@
+// Package validatetest runs an OAuth 2.1 authorization server inside a
+// test, the way [net/http/httptest] runs an HTTP server: real HTTP over
+// loopback, real keys, real JWTs, and no outside service.
+//
+// [NewIssuer] starts an [Issuer] on 127.0.0.1 (HTTPS by default) that the
+// test's cleanup shuts down. It serves
+//
+//   - RFC 8414 authorization server metadata at the path-inserted
+//     well-known URL ([Issuer.MetadataURL]) and OpenID Connect Discovery at
+//     the issuer plus "/.well-known/openid-configuration"
+//     ([Issuer.OpenIDConfigurationURL]);
+//   - its JWK Set (RFC 7517 §5) at [Issuer.JWKSURL];
+//   - a token endpoint for the client_credentials grant (RFC 6749 §4.4) with
+//     resource indicators (RFC 8707) at [Issuer.TokenURL], for the clients
+//     in [Options].Clients.
+//
+// Its access tokens are RFC 9068 JWTs ("typ": "at+jwt"). A test mints one
+// directly with [Issuer.Token], or a broken one with [Issuer.TokenWith]:
+// another algorithm, "none", an unpublished key, HMAC keyed with a public
+// key, odd headers ("crit", "jku", "jwk"…), a stripped signature, raw
+// payload bytes.
+//
+// # Plugging it into your tests
+//
+// Point the code under test at the issuer the way it will point at the real
+// one: the issuer identifier is [Issuer.URL], the HTTP client that trusts
+// the issuer's certificate is [Issuer.Client]. With rsguard's validate
+// package that means a validate.Config whose Issuer is iss.URL(), whose
+// Resource is your server's canonical URL, and whose HTTPClient is
+// iss.Client(); then send requests carrying
+//
+//	"Bearer " + iss.Token(map[string]any{"aud": resource, "scope": "tools:read"})
+//
+// An [Options].Audience set to the resource makes "aud" the default.
+//
+// To test key handling and outages, rotate and retire keys
+// ([Issuer.Rotate], [Issuer.Retire]), publish dubious ones ([Issuer.AddKey]),
+// take the issuer down ([Issuer.SetDown]), replace its JWKS or metadata
+// responses ([Issuer.SetJWKSHandler], [Issuer.SetMetadataHandler]), and
+// count how often the code under test fetched them
+// ([Issuer.JWKSRequests], [Issuer.MetadataRequests]). Options.Now controls
+// the times put in tokens.
+//
+// Every method may be called from any goroutine. Mistakes in the test's
+// use of the issuer (an unknown kid, say) are reported with tb.Errorf, never
+// tb.Fatal, except by [NewIssuer] itself. The issuer never logs a token or
+// a key.
+package validatetest

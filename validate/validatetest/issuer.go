@@ -1,0 +1,422 @@
+package validatetest
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// DefaultLifetime is the token lifetime when [Options].Lifetime is zero.
+const DefaultLifetime = 5 * time.Minute
+
+// The claim values [Issuer.Token] fills in when the caller does not.
+const (
+	// DefaultSubject is the default "sub" claim (RFC 9068 §2.2).
+	DefaultSubject = "test-subject"
+	// DefaultClientID is the default "client_id" claim (RFC 9068 §2.2).
+	DefaultClientID = "test-client"
+)
+
+// Options configures an [Issuer]. The zero value (or a nil *Options) is a
+// usable issuer: HTTPS on 127.0.0.1, issuer at the server's root, RS256,
+// PS256, ES256 and EdDSA keys, RS256 tokens living five minutes, both
+// discovery documents, and no client registered at the token endpoint.
+//
+// The issuer copies what it needs: changing Options after [NewIssuer] has no
+// effect.
+type Options struct {
+	// Path is the path component of the issuer identifier, for example
+	// "/tenants/a" for an issuer "https://127.0.0.1:port/tenants/a" (RFC 8414
+	// §2). It must start with "/" and contain only unreserved characters and
+	// "/"; a trailing "/" is kept in the identifier, as some issuers have
+	// one, and removed before the well-known suffixes are added (RFC 8414
+	// §3.1, OpenID Connect Discovery §4). If empty, the issuer is the
+	// server's origin with no path.
+	Path string
+
+	// Algorithms lists the JWS "alg" values that get a published signing
+	// key, one key each: RS256, RS384, RS512, PS256, PS384, PS512 (2048-bit
+	// RSA), ES256, ES384, ES512 (P-256, P-384, P-521) and EdDSA (Ed25519).
+	// If empty, the default is RS256, PS256, ES256 and EdDSA (RS256 and
+	// PS256 on different keys, as one key should serve one algorithm).
+	Algorithms []string
+
+	// DefaultAlgorithm is the "alg" of tokens from [Issuer.Token] and the
+	// token endpoint. It must be in Algorithms. If empty, the default is
+	// RS256 when Algorithms has it, else Algorithms[0].
+	DefaultAlgorithm string
+
+	// Lifetime is how long minted tokens live: "exp" is "iat" plus Lifetime,
+	// and the token endpoint's "expires_in" is Lifetime in seconds. It must
+	// not be negative. If zero, the default is [DefaultLifetime].
+	Lifetime time.Duration
+
+	// Now gives the time for "iat" and "exp". If nil, the default is
+	// time.Now.
+	Now func() time.Time
+
+	// Audience is the "aud" claim that [Issuer.Token] sets when the claims
+	// do not, and that the token endpoint uses when a request names no
+	// "resource" (RFC 8707 §2). One value is sent as a string, several as
+	// an array. If nil, Token sets no "aud" and the token endpoint answers
+	// invalid_target to a request without "resource".
+	Audience []string
+
+	// DisableMetadata stops the issuer from serving its RFC 8414
+	// authorization server metadata: the well-known URL answers 404. The
+	// default (false) serves it.
+	DisableMetadata bool
+
+	// DisableOpenIDConfiguration stops the issuer from serving its OpenID
+	// Connect Discovery 1.0 document: the well-known URL answers 404. The
+	// default (false) serves it.
+	DisableOpenIDConfiguration bool
+
+	// Metadata holds members merged into both discovery documents over the
+	// generated ones, for tests of a client's metadata checks (a wrong
+	// "issuer", a "jwks_uri" elsewhere…). A nil value removes the member.
+	// If nil, the documents are served as generated.
+	Metadata map[string]any
+
+	// Clients are the clients registered at the token endpoint
+	// (RFC 6749 §2). If nil, none is: every token request fails with
+	// invalid_client.
+	Clients []Client
+
+	// PlainHTTP serves the issuer over http:// instead of https://. The
+	// default (false) uses TLS with a certificate that only
+	// [Issuer.Client] trusts.
+	PlainHTTP bool
+}
+
+// Client is a confidential client registered at the issuer's token endpoint
+// (RFC 6749 §2.3.1), allowed the client_credentials grant (RFC 6749 §4.4).
+type Client struct {
+	// ID is the client identifier (RFC 6749 §2.2). Required; unique.
+	ID string
+
+	// Secret is the client password for client_secret_basic or
+	// client_secret_post authentication (RFC 6749 §2.3.1). Required.
+	Secret string
+
+	// Scopes are the scopes the client may request (RFC 6749 §3.3). A token
+	// request without "scope" is granted all of them; a request naming any
+	// other scope gets invalid_scope. If nil, the client can only get tokens
+	// without a scope.
+	Scopes []string
+}
+
+// Issuer is an in-process OAuth 2.1 authorization server for tests: it holds
+// signing keys, serves its discovery documents, its JWKS and a
+// client_credentials token endpoint over a real loopback HTTP server, and
+// mints RFC 9068 JWT access tokens, well-formed or deliberately broken.
+//
+// All methods are safe for concurrent use, from any goroutine.
+type Issuer struct {
+	tb  testing.TB // nil outside tests: then misuse panics
+	srv *httptest.Server
+
+	issuer       string // the issuer identifier
+	base         string // issuer without a trailing "/"
+	metadataPath string // RFC 8414 §3.1 path-inserted
+	oidcPath     string // OpenID Connect Discovery §4
+	jwksPath     string
+	tokenPath    string
+
+	now        func() time.Time
+	lifetime   time.Duration
+	defaultAlg string
+	audience   []string
+	clients    map[string]Client
+	scopes     []string // union of the clients' scopes, for scopes_supported
+
+	serveMetadata bool
+	serveOIDC     bool
+	metadataExtra map[string]any
+
+	jwksRequests     atomic.Int64
+	metadataRequests atomic.Int64
+	tokenRequests    atomic.Int64
+
+	mu              sync.RWMutex
+	keys            []*key          // every key, published or retired, oldest first
+	current         map[string]*key // alg -> the key that signs it by default
+	down            bool
+	jwksHandler     http.Handler
+	metadataHandler http.Handler
+
+	closeOnce sync.Once
+}
+
+// NewIssuer starts an [Issuer] on 127.0.0.1 with the given options (nil
+// means all defaults) and registers its shutdown with tb.Cleanup.
+//
+// NewIssuer calls tb.Fatal on bad options or when it cannot start, so call
+// it from the test goroutine. tb may be nil outside tests, as in this
+// package's examples: then NewIssuer panics instead, and the caller must
+// call [Issuer.Close].
+func NewIssuer(tb testing.TB, opts *Options) *Issuer {
+	if tb != nil {
+		tb.Helper()
+	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	is, err := newIssuer(tb, opts)
+	if err != nil {
+		if tb == nil {
+			panic("validatetest: " + err.Error())
+		}
+		tb.Fatalf("validatetest: %v", err)
+		return nil
+	}
+	if tb != nil {
+		tb.Cleanup(is.Close)
+	}
+	return is
+}
+
+func newIssuer(tb testing.TB, opts *Options) (*Issuer, error) {
+	if err := checkPath(opts.Path); err != nil {
+		return nil, err
+	}
+	if opts.Lifetime < 0 {
+		return nil, fmt.Errorf("negative Lifetime %v", opts.Lifetime)
+	}
+	algs := opts.Algorithms
+	if len(algs) == 0 {
+		algs = []string{"RS256", "PS256", "ES256", "EdDSA"}
+	}
+	for i, alg := range algs {
+		if !canGenerate(alg) {
+			return nil, fmt.Errorf("cannot generate a key for algorithm %q", alg)
+		}
+		if slices.Contains(algs[:i], alg) {
+			return nil, fmt.Errorf("algorithm %q listed twice", alg)
+		}
+	}
+	defaultAlg := opts.DefaultAlgorithm
+	switch {
+	case defaultAlg == "" && slices.Contains(algs, "RS256"):
+		defaultAlg = "RS256"
+	case defaultAlg == "":
+		defaultAlg = algs[0]
+	case !slices.Contains(algs, defaultAlg):
+		return nil, fmt.Errorf("DefaultAlgorithm %q is not in Algorithms", defaultAlg)
+	}
+	clients := make(map[string]Client, len(opts.Clients))
+	var scopes []string
+	for _, c := range opts.Clients {
+		if c.ID == "" || c.Secret == "" {
+			return nil, fmt.Errorf("client %q: ID and Secret are required", c.ID)
+		}
+		if _, dup := clients[c.ID]; dup {
+			return nil, fmt.Errorf("client %q registered twice", c.ID)
+		}
+		for _, s := range c.Scopes {
+			if !validScopeToken(s) {
+				return nil, fmt.Errorf("client %q: invalid scope %q (RFC 6749 §3.3)", c.ID, s)
+			}
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+		c.Scopes = slices.Clone(c.Scopes)
+		clients[c.ID] = c
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	lifetime := opts.Lifetime
+	if lifetime == 0 {
+		lifetime = DefaultLifetime
+	}
+
+	is := &Issuer{
+		tb:            tb,
+		now:           now,
+		lifetime:      lifetime,
+		defaultAlg:    defaultAlg,
+		audience:      slices.Clone(opts.Audience),
+		clients:       clients,
+		scopes:        scopes,
+		serveMetadata: !opts.DisableMetadata,
+		serveOIDC:     !opts.DisableOpenIDConfiguration,
+		metadataExtra: maps.Clone(opts.Metadata),
+		current:       make(map[string]*key),
+	}
+	for _, alg := range algs {
+		k, err := generateKey(alg)
+		if err != nil {
+			return nil, err
+		}
+		is.keys = append(is.keys, k)
+		is.current[alg] = k
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen on 127.0.0.1: %w", err)
+	}
+	is.srv = &httptest.Server{
+		Listener: ln,
+		Config:   &http.Server{Handler: http.HandlerFunc(is.serveHTTP), ReadHeaderTimeout: 10 * time.Second},
+	}
+	if opts.PlainHTTP {
+		is.srv.Start()
+	} else {
+		is.srv.StartTLS()
+	}
+
+	trimmed := strings.TrimSuffix(opts.Path, "/")
+	is.issuer = is.srv.URL + opts.Path
+	is.base = is.srv.URL + trimmed
+	is.metadataPath = "/.well-known/oauth-authorization-server" + trimmed
+	is.oidcPath = trimmed + "/.well-known/openid-configuration"
+	is.jwksPath = trimmed + "/jwks"
+	is.tokenPath = trimmed + "/token"
+	return is, nil
+}
+
+// checkPath refuses an issuer path that is not a plain absolute path.
+func checkPath(p string) error {
+	if p == "" {
+		return nil
+	}
+	if p[0] != '/' || strings.Contains(p, "//") {
+		return fmt.Errorf("Path %q: want \"\" or an absolute path such as \"/tenants/a\"", p)
+	}
+	for _, c := range p {
+		if !isUnreserved(c) && c != '/' {
+			return fmt.Errorf("Path %q: only unreserved characters (RFC 3986 §2.3) and \"/\" are allowed", p)
+		}
+	}
+	return nil
+}
+
+func isUnreserved(c rune) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// Close shuts the server down and blocks until its requests have finished.
+// [NewIssuer] registers it with tb.Cleanup; calling it again does nothing.
+func (is *Issuer) Close() {
+	is.closeOnce.Do(is.srv.Close)
+}
+
+// URL returns the issuer identifier (RFC 8414 §2), the "iss" of its tokens:
+// "https://127.0.0.1:port" followed by [Options].Path.
+func (is *Issuer) URL() string { return is.issuer }
+
+// MetadataURL returns the URL of the RFC 8414 authorization server metadata,
+// with the well-known suffix inserted before the issuer's path (RFC 8414
+// §3.1): "https://127.0.0.1:port/.well-known/oauth-authorization-server/tenants/a"
+// for the issuer "https://127.0.0.1:port/tenants/a".
+func (is *Issuer) MetadataURL() string { return is.srv.URL + is.metadataPath }
+
+// OpenIDConfigurationURL returns the URL of the OpenID Connect Discovery 1.0
+// document (§4): the issuer followed by "/.well-known/openid-configuration".
+func (is *Issuer) OpenIDConfigurationURL() string { return is.srv.URL + is.oidcPath }
+
+// JWKSURL returns the URL of the issuer's JWK Set (RFC 7517 §5), the
+// "jwks_uri" of its metadata.
+func (is *Issuer) JWKSURL() string { return is.srv.URL + is.jwksPath }
+
+// TokenURL returns the URL of the issuer's token endpoint (RFC 6749 §3.2),
+// the "token_endpoint" of its metadata.
+func (is *Issuer) TokenURL() string { return is.srv.URL + is.tokenPath }
+
+// Client returns an HTTP client that trusts the issuer's TLS certificate,
+// for the code under test to fetch metadata and keys with (the HTTPClient
+// of a validating configuration). It is closed with the issuer.
+func (is *Issuer) Client() *http.Client { return is.srv.Client() }
+
+// SetDown makes the metadata and JWKS URLs answer 503 Service Unavailable
+// while down is true, to test behaviour during an issuer outage. The token
+// endpoint keeps working. Requests are still counted.
+func (is *Issuer) SetDown(down bool) {
+	is.mu.Lock()
+	is.down = down
+	is.mu.Unlock()
+}
+
+// SetJWKSHandler makes h answer requests for [Issuer.JWKSURL] instead of the
+// issuer, to serve garbage, huge or slow responses. A nil h restores the
+// real JWK Set. [Issuer.SetDown] takes precedence; requests are still
+// counted.
+func (is *Issuer) SetJWKSHandler(h http.Handler) {
+	is.mu.Lock()
+	is.jwksHandler = h
+	is.mu.Unlock()
+}
+
+// SetMetadataHandler makes h answer requests for both discovery documents
+// (also when disabled in [Options]) instead of the issuer. A nil h restores
+// the real documents. [Issuer.SetDown] takes precedence; requests are still
+// counted.
+func (is *Issuer) SetMetadataHandler(h http.Handler) {
+	is.mu.Lock()
+	is.metadataHandler = h
+	is.mu.Unlock()
+}
+
+// JWKSRequests returns how many requests the JWKS URL has received, whatever
+// the answer.
+func (is *Issuer) JWKSRequests() int64 { return is.jwksRequests.Load() }
+
+// MetadataRequests returns how many requests the two discovery URLs (RFC 8414
+// and OpenID Connect) have received together, whatever the answer, 404 for a
+// disabled document included.
+func (is *Issuer) MetadataRequests() int64 { return is.metadataRequests.Load() }
+
+// TokenRequests returns how many requests the token endpoint has received,
+// whatever the answer.
+func (is *Issuer) TokenRequests() int64 { return is.tokenRequests.Load() }
+
+// serveHTTP routes by exact path; anything else is 404.
+func (is *Issuer) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case p == is.metadataPath || p == is.oidcPath:
+		is.metadataRequests.Add(1)
+		is.serveMetadataDoc(w, r, p == is.oidcPath)
+	case p == is.jwksPath:
+		is.jwksRequests.Add(1)
+		is.serveJWKS(w, r)
+	case p == is.tokenPath:
+		is.tokenRequests.Add(1)
+		is.serveToken(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// fail reports a misuse of the issuer by test code: tb.Errorf (safe from any
+// goroutine) or, without tb, a panic.
+func (is *Issuer) fail(format string, args ...any) {
+	if is.tb == nil {
+		panic("validatetest: " + fmt.Sprintf(format, args...))
+	}
+	is.tb.Helper()
+	is.tb.Errorf("validatetest: "+format, args...)
+}
+
+// merge applies overrides to m in place: a nil value deletes the member.
+func merge(m, overrides map[string]any) {
+	for k, v := range overrides {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+}
