@@ -1,0 +1,256 @@
+// Proves as.mjs on its own: metadata, JWT access tokens for each algorithm (verified here with
+// node:crypto against the published JWKS), client scope allow-lists, dynamic registration and a
+// headless authorization_code + PKCE flow. Run: node --test (in examples/interop).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
+
+import { startScript, stop } from './lib/proc.mjs';
+import { decodeJwt, verifyAccessToken } from './lib/jwt.mjs';
+import { followAuthorization, CookieJar } from './lib/headless.mjs';
+
+const RESOURCE = 'http://127.0.0.1:9999/mcp';
+const CALLBACK = 'http://127.0.0.1/callback';
+const ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+const TIMEOUT = AbortSignal.timeout.bind(AbortSignal, 5000);
+
+const servers = {}; // alg -> {child, info}
+
+before(async () => {
+  const started = await Promise.all(ALGS.map((alg) => startScript('as.mjs', ['--port', '0', '--alg', alg])));
+  ALGS.forEach((alg, i) => { servers[alg] = started[i]; });
+});
+
+after(async () => {
+  await Promise.all(Object.values(servers).map((s) => stop(s.child)));
+});
+
+async function getJSON(url) {
+  const res = await fetch(url, { signal: TIMEOUT() });
+  assert.equal(res.status, 200, `GET ${url}`);
+  return res.json();
+}
+
+async function tokenRequest(issuer, params, { id, secret } = {}) {
+  const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (id) headers.authorization = `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+  const res = await fetch(`${issuer}/token`, {
+    method: 'POST', headers, body: new URLSearchParams(params), signal: TIMEOUT(),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+function pkce() {
+  const verifier = crypto.randomBytes(32).toString('base64url');
+  const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
+  return { verifier, challenge };
+}
+
+async function register(issuer, metadata) {
+  const res = await fetch(`${issuer}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(metadata),
+    signal: TIMEOUT(),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+// Runs authorization_code + PKCE headlessly; returns the token endpoint's answer.
+async function authCode(issuer, client, { scope, resource = RESOURCE, jar = new CookieJar(), extra = {} } = {}) {
+  const { verifier, challenge } = pkce();
+  const state = crypto.randomBytes(8).toString('hex');
+  const url = new URL(`${issuer}/auth`);
+  const q = {
+    response_type: 'code', client_id: client.client_id, redirect_uri: CALLBACK,
+    code_challenge: challenge, code_challenge_method: 'S256', state, ...extra,
+  };
+  if (scope !== undefined) q.scope = scope;
+  if (resource) q.resource = resource;
+  for (const [k, v] of Object.entries(q)) url.searchParams.set(k, v);
+  const result = await followAuthorization(url, CALLBACK, { jar });
+  if (result.error) return { authorization: result };
+  assert.equal(result.state, state);
+  assert.equal(result.iss, issuer, 'RFC 9207 iss in the authorization response');
+  const params = { grant_type: 'authorization_code', code: result.code, code_verifier: verifier, redirect_uri: CALLBACK };
+  if (resource) params.resource = resource;
+  let creds;
+  if (client.client_secret) creds = { id: client.client_id, secret: client.client_secret };
+  else params.client_id = client.client_id;
+  return { authorization: result, token: await tokenRequest(issuer, params, creds) };
+}
+
+test('RFC 8414 and OIDC discovery serve the same document', async () => {
+  const { info } = servers.ES256;
+  const oauth = await getJSON(`${info.issuer}/.well-known/oauth-authorization-server`);
+  const oidc = await getJSON(`${info.issuer}/.well-known/openid-configuration`);
+  assert.deepEqual(oauth, oidc);
+  assert.equal(oauth.issuer, info.issuer);
+  assert.equal(oauth.jwks_uri, info.jwks_uri);
+  assert.equal(oauth.token_endpoint, info.token_endpoint);
+  assert.equal(oauth.registration_endpoint, info.registration_endpoint);
+  assert.deepEqual(oauth.code_challenge_methods_supported, ['S256']);
+  assert.deepEqual(oauth.response_types_supported, ['code']);
+  for (const g of ['authorization_code', 'client_credentials', 'refresh_token']) assert.ok(oauth.grant_types_supported.includes(g), g);
+  for (const s of ['inventory:read', 'inventory:write', 'inventory:admin']) assert.ok(oauth.scopes_supported.includes(s), s);
+});
+
+test('JWKS publishes one signing key per algorithm with kid, alg and use', async () => {
+  const { info } = servers.RS256;
+  const jwks = await getJSON(info.jwks_uri);
+  assert.equal(jwks.keys.length, 4);
+  for (const alg of ALGS) {
+    const k = jwks.keys.find((key) => key.alg === alg);
+    assert.ok(k, alg);
+    assert.equal(k.kid, info.kids[alg]);
+    assert.equal(k.use, 'sig');
+    for (const priv of ['d', 'p', 'q', 'dp', 'dq', 'qi']) assert.equal(k[priv], undefined, `no private ${priv}`);
+  }
+});
+
+for (const alg of ALGS) {
+  test(`client_credentials → RFC 9068 JWT signed with ${alg}`, async () => {
+    const { info } = servers[alg];
+    const { status, body } = await tokenRequest(info.issuer,
+      { grant_type: 'client_credentials', scope: 'inventory:read', resource: RESOURCE },
+      { id: 'rsguard-reader', secret: 'rsguard-reader-secret' });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.token_type, 'Bearer');
+    assert.equal(body.scope, 'inventory:read');
+    const { header, payload } = decodeJwt(body.access_token);
+    assert.deepEqual(Object.keys(header).sort(), ['alg', 'kid', 'typ']);
+    assert.equal(header.alg, alg);
+    assert.equal(header.kid, info.kid);
+    assert.equal(header.typ, 'at+jwt');
+    assert.equal(payload.iss, info.issuer);
+    assert.equal(payload.aud, RESOURCE, 'aud is the resource, as a string');
+    assert.equal(payload.scope, 'inventory:read');
+    assert.equal(payload.client_id, 'rsguard-reader');
+    assert.equal(payload.sub, 'rsguard-reader', 'client_credentials: sub is the client id');
+    assert.equal(payload.exp - payload.iat, 300);
+    assert.ok(payload.jti);
+    assert.deepEqual(Object.keys(payload).sort(), ['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'scope', 'sub']);
+    const jwks = await getJSON(info.jwks_uri);
+    verifyAccessToken(body.access_token, jwks, { issuer: info.issuer, audience: RESOURCE });
+    // the same token does not verify against another instance's keys
+    const other = await getJSON(servers[alg === 'RS256' ? 'ES256' : 'RS256'].info.jwks_uri);
+    assert.throws(() => verifyAccessToken(body.access_token, other));
+  });
+}
+
+test('client_credentials: unlisted scopes are dropped, disallowed scopes refused, resources checked', async () => {
+  const { info } = servers.ES256;
+  const cc = { id: 'rsguard-cc', secret: 'rsguard-cc-secret' };
+  let r = await tokenRequest(info.issuer,
+    { grant_type: 'client_credentials', scope: 'inventory:read inventory:write inventory:admin', resource: RESOURCE }, cc);
+  assert.equal(r.status, 200);
+  assert.equal(decodeJwt(r.body.access_token).payload.scope, 'inventory:read inventory:write inventory:admin');
+
+  r = await tokenRequest(info.issuer,
+    { grant_type: 'client_credentials', scope: 'inventory:write', resource: RESOURCE },
+    { id: 'rsguard-reader', secret: 'rsguard-reader-secret' });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error, 'invalid_scope');
+
+  r = await tokenRequest(info.issuer,
+    { grant_type: 'client_credentials', scope: 'inventory:read', resource: 'https://evil.example/mcp' }, cc);
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error, 'invalid_target');
+
+  // any loopback resource (host, port, path) is accepted; aud follows it
+  r = await tokenRequest(info.issuer,
+    { grant_type: 'client_credentials', scope: 'inventory:read', resource: 'http://localhost:1234/other' }, cc);
+  assert.equal(r.status, 200);
+  assert.equal(decodeJwt(r.body.access_token).payload.aud, 'http://localhost:1234/other');
+
+  // without a resource indicator the token is opaque (no audience to put in a JWT)
+  r = await tokenRequest(info.issuer, { grant_type: 'client_credentials', scope: 'inventory:read' }, cc);
+  assert.equal(r.status, 200);
+  assert.equal(r.body.access_token.split('.').length, 1, 'opaque');
+
+  r = await tokenRequest(info.issuer,
+    { grant_type: 'client_credentials', scope: 'inventory:read', resource: RESOURCE },
+    { id: 'rsguard-cc', secret: 'wrong' });
+  assert.equal(r.status, 401);
+  assert.equal(r.body.error, 'invalid_client');
+});
+
+test('dynamic client registration (open) and authorization_code + PKCE, headless', async () => {
+  const { info } = servers.PS256;
+  const reg = await register(info.issuer, {
+    client_name: 'interop test', redirect_uris: [CALLBACK], grant_types: ['authorization_code'],
+    response_types: ['code'], token_endpoint_auth_method: 'none', scope: 'inventory:read',
+  });
+  assert.equal(reg.status, 201, JSON.stringify(reg.body));
+  assert.ok(reg.body.client_id);
+  assert.equal(reg.body.client_secret, undefined, 'public client');
+  assert.equal(reg.body.scope, undefined, 'registered scope is dropped (no allow-list for DCR clients)');
+
+  const jar = new CookieJar();
+  const first = await authCode(info.issuer, reg.body, { scope: 'inventory:read', jar });
+  assert.equal(first.token.status, 200, JSON.stringify(first.token.body));
+  assert.equal(first.token.body.refresh_token, undefined, 'no refresh token without refresh_token grant');
+  const jwks = await getJSON(info.jwks_uri);
+  const { header, payload } = verifyAccessToken(first.token.body.access_token, jwks, { issuer: info.issuer, audience: RESOURCE });
+  assert.equal(header.alg, 'PS256');
+  assert.equal(header.typ, 'at+jwt');
+  assert.equal(payload.sub, 'alice');
+  assert.equal(payload.client_id, reg.body.client_id);
+  assert.equal(payload.scope, 'inventory:read');
+
+  // step-up in the same browser session: more scopes than the registration named
+  const second = await authCode(info.issuer, reg.body, { scope: 'inventory:write', jar });
+  assert.equal(second.token.status, 200, JSON.stringify(second.token.body));
+  assert.equal(decodeJwt(second.token.body.access_token).payload.scope, 'inventory:write',
+    'the token carries what was asked for this time, not the union');
+
+  // the test user may not hold inventory:admin: it is rejected, the rest granted
+  const third = await authCode(info.issuer, reg.body, { scope: 'inventory:read inventory:admin' });
+  assert.equal(third.token.status, 200);
+  assert.equal(decodeJwt(third.token.body.access_token).payload.scope, 'inventory:read');
+});
+
+test('authorization request edge cases', async () => {
+  const { info } = servers.ES256;
+  const reg = await register(info.issuer, {
+    redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none',
+  });
+  assert.equal(reg.status, 201);
+
+  // no PKCE → refused (PKCE is required for every client)
+  const url = new URL(`${info.issuer}/auth`);
+  for (const [k, v] of Object.entries({ response_type: 'code', client_id: reg.body.client_id, redirect_uri: CALLBACK, scope: 'inventory:read', resource: RESOURCE })) url.searchParams.set(k, v);
+  const nopkce = await followAuthorization(url, CALLBACK);
+  assert.equal(nopkce.error, 'invalid_request');
+
+  // no scope at all → oidc-provider denies the request after login (access_denied): a client
+  // must always send scope (the MCP SDK sends the challenge's, else scopes_supported)
+  const noscope = await authCode(info.issuer, reg.body, { scope: undefined });
+  assert.equal(noscope.authorization.error, 'access_denied');
+
+  // scope but no resource indicator → the token is opaque (no audience for a JWT)
+  const nores = await authCode(info.issuer, reg.body, { scope: 'inventory:read', resource: null });
+  assert.equal(nores.token.status, 200);
+  assert.equal(nores.token.body.access_token.split('.').length, 1, 'opaque');
+});
+
+test('static confidential client with refresh token', async () => {
+  const { info } = servers.EdDSA;
+  const client = { client_id: 'rsguard-web', client_secret: 'rsguard-web-secret' };
+  const r = await authCode(info.issuer, client, { scope: 'openid offline_access inventory:read inventory:write', extra: { prompt: 'consent' } });
+  assert.equal(r.token.status, 200, JSON.stringify(r.token.body));
+  assert.ok(r.token.body.refresh_token, 'refresh token with offline_access');
+  assert.ok(r.token.body.id_token, 'id token with openid');
+  const at = decodeJwt(r.token.body.access_token);
+  assert.equal(at.header.alg, 'EdDSA');
+  assert.equal(at.payload.scope, 'inventory:read inventory:write');
+  const refreshed = await tokenRequest(info.issuer,
+    { grant_type: 'refresh_token', refresh_token: r.token.body.refresh_token, resource: RESOURCE },
+    { id: client.client_id, secret: client.client_secret });
+  assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+  const jwks = await getJSON(info.jwks_uri);
+  const { payload } = verifyAccessToken(refreshed.body.access_token, jwks, { issuer: info.issuer, audience: RESOURCE });
+  assert.equal(payload.scope, 'inventory:read inventory:write');
+  assert.equal(payload.sub, 'alice');
+});
