@@ -1,0 +1,53 @@
+// Package rsmeta publishes what an OAuth 2.1 protected resource tells its
+// clients: the protected resource metadata document (RFC 9728), the
+// well-known URLs it lives at, and the WWW-Authenticate challenges of 401 and
+// 403 responses (RFC 6750 §3, RFC 9110 §11.6.1). It depends on the standard
+// library only.
+//
+// # Metadata
+//
+// [Metadata] is the RFC 9728 §2 document, with extension members in
+// [Metadata].Extra. [Metadata.Validate] enforces the RFC and the MCP
+// authorization rules (https resource and authorization servers, http only
+// on loopback hosts; at least one authorization server; no
+// "offline_access" in scopes_supported). [CanonicalResource] gives the
+// RFC 8707 form of a resource identifier that tokens' audiences are compared
+// with, and [WellKnownURL] the RFC 9728 §3.1 path-inserted URL of its
+// metadata:
+//
+//	https://api.example.com/mcp
+//	→ https://api.example.com/.well-known/oauth-protected-resource/mcp
+//
+// [NewHandler] validates and encodes a document once and returns a [Handler]
+// that serves it (GET, HEAD, CORS preflight, ETag); [Register] mounts it on
+// an [http.ServeMux] or any router with a Handle method, at the
+// path-inserted path and at the root well-known path (see [Register] for the
+// trade-off).
+//
+// # Challenges
+//
+// [Challenge] builds a WWW-Authenticate challenge. Every 401 from an MCP
+// server carries at least
+//
+//	Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp"
+//
+// plus scope where configured, error="invalid_token" when a token was sent
+// and refused (none when there was no token, RFC 6750 §3.1), and a 403 for
+// missing scopes carries error="insufficient_scope" and every scope the
+// operation needs. [Challenge.Header] is strict: it refuses values outside
+// the RFC 6750 §3 character sets, so configuration mistakes surface at
+// start-up. [Challenge.String] never fails: it sanitises the same values
+// (drops or replaces bad characters; it never escapes scope, error or
+// error_description, which RFC 6750 forbids to hold '"' or '\'), and is what
+// [WriteChallenge] sends. A Bearer challenge always carries at least one
+// auth-param: String writes a bare one as `Bearer realm=""`.
+//
+// [ParseChallenges] is the inverse: it parses a full WWW-Authenticate value
+// (several challenges, token68, quoted-pairs, any case) and is fuzzed
+// against String so that ParseChallenges(c.String()) gives c back.
+//
+// # Errors
+//
+// Errors wrap [ErrInvalidMetadata], [ErrInvalidResource] or
+// [ErrInvalidChallenge]; match them with [errors.Is].
+package rsmeta
