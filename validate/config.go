@@ -1,0 +1,414 @@
+package validate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/rsguard/rsguard/rsmeta"
+)
+
+// Defaults and bounds of [Config].
+const (
+	DefaultLeeway             = 30 * time.Second
+	MaxLeeway                 = 5 * time.Minute
+	DefaultRefreshInterval    = time.Hour
+	DefaultMinRefreshInterval = 10 * time.Second
+	DefaultFetchTimeout       = 5 * time.Second
+	DefaultMaxJWKSBytes       = 1 << 20
+	DefaultMaxTokenBytes      = 16 << 10
+)
+
+// DefaultAlgorithms is the algorithm allow-list used when
+// [Config.Algorithms] is empty: asymmetric algorithms only (RFC 8725 §3.1).
+var DefaultAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
+
+// supportedAlgorithms are the JWS algorithms a Config may allow: the
+// asymmetric ones golang-jwt verifies. "none" and the HMAC algorithms are never
+// accepted: a resource server verifying with a key published in a JWKS must
+// not accept a MAC (RFC 8725 §2.1).
+var supportedAlgorithms = map[string]jwt.SigningMethod{
+	"RS256": jwt.SigningMethodRS256, "RS384": jwt.SigningMethodRS384, "RS512": jwt.SigningMethodRS512,
+	"PS256": jwt.SigningMethodPS256, "PS384": jwt.SigningMethodPS384, "PS512": jwt.SigningMethodPS512,
+	"ES256": jwt.SigningMethodES256, "ES384": jwt.SigningMethodES384, "ES512": jwt.SigningMethodES512,
+	"EdDSA": jwt.SigningMethodEdDSA,
+}
+
+// ErrConfig is wrapped by every error [New] returns for a configuration it
+// refuses (as opposed to a failure to reach the issuer).
+var ErrConfig = errors.New("validate: invalid configuration")
+
+// Config configures a [Validator]. Issuer and Resource are required; every
+// other field has a safe default, documented on the field.
+type Config struct {
+	// Issuer is the trusted authorization server's issuer identifier
+	// (RFC 8414 §2). A token's "iss" must equal it exactly, byte for byte
+	// (RFC 9068 §4): no case folding, no trailing-slash tolerance.
+	// Required.
+	Issuer string
+
+	// Resource is this protected resource's canonical URI (RFC 8707 §2,
+	// RFC 9728 "resource"), e.g. "https://api.example.com/mcp". A token's
+	// "aud" must contain it. Compared in canonical form: scheme and host
+	// case-insensitively, default ports ignored, and a trailing slash on the
+	// path ignored. Required; https, or http on a loopback host.
+	Resource string
+
+	// JWKSURL is the issuer's JWK Set URL. If empty, it is discovered from
+	// the issuer's RFC 8414 metadata
+	// (/.well-known/oauth-authorization-server with path insertion), falling
+	// back to OpenID Connect Discovery (<issuer>/.well-known/openid-configuration);
+	// the document's "issuer" must equal Issuer.
+	JWKSURL string
+
+	// JWKS, if set, is a static JWK Set document (RFC 7517 §5) used instead
+	// of fetching one: no discovery, no HTTP, no refresh. For tests and for
+	// deployments that pin keys.
+	JWKS json.RawMessage
+
+	// Algorithms is the allow-list of JWS "alg" values. If empty,
+	// [DefaultAlgorithms] (RS256, PS256, ES256, EdDSA). Allowed values:
+	// RS256/384/512, PS256/384/512, ES256/384/512, EdDSA. "none" and HS*
+	// are refused.
+	Algorithms []string
+
+	// Leeway is the clock-skew tolerance for "exp", "nbf" and "iat". If
+	// zero, [DefaultLeeway] (30 s). At most [MaxLeeway]; a negative value
+	// means no leeway.
+	Leeway time.Duration
+
+	// RequireAccessTokenType enforces RFC 9068 strictly: the header "typ"
+	// must be "at+jwt" (or "application/at+jwt"), and the claims "sub",
+	// "client_id", "iat" and "jti" must be present.
+	//
+	// If false (the default), "typ" may also be "JWT" or absent, because
+	// several widely deployed authorization servers (Microsoft Entra, Auth0,
+	// Keycloak, AWS Cognito) send those, and only "iss", "aud" and "exp" are
+	// required. Any other "typ" — an ID token's "id_token+jwt", a DPoP
+	// proof's "dpop+jwt", a logout token — is refused in both modes.
+	RequireAccessTokenType bool
+
+	// ResourceMetadata is the URL of this resource's RFC 9728 metadata,
+	// sent as resource_metadata in every challenge. If empty, the
+	// path-inserted well-known URL of Resource
+	// (rsmeta.WellKnownURL(Resource)).
+	ResourceMetadata string
+
+	// ChallengeScopes, if set, are sent as the scope auth-param of 401
+	// challenges: the scopes a client should request to use this resource
+	// (MCP: SHOULD). "offline_access" is never sent.
+	ChallengeScopes []string
+
+	// Realm, if set, is sent as the realm auth-param of challenges.
+	Realm string
+
+	// TenantClaim, if set, names a string claim (such as "tid" or
+	// "org_id") copied into scopes.Grant.Tenant.
+	TenantClaim string
+
+	// Check, if set, is called on every token after it has been fully
+	// verified, to refuse tokens on the application's own grounds
+	// (revocation, tenant rules). Returning an *Error controls the answer;
+	// any other error answers 401 invalid_token with a generic description
+	// (its text is not sent to the client) and wraps [ErrRejected].
+	Check func(ctx context.Context, c *Claims) error
+
+	// Lazy chooses what [New] does when the issuer cannot be reached.
+	//
+	// If false (the default), New discovers the issuer and fetches its key
+	// set before returning, and returns the error if that fails: a
+	// misconfigured or unreachable issuer stops the server at start-up.
+	//
+	// If true, New returns at once and keys are fetched in the background,
+	// retried with backoff; until the first fetch succeeds, requests with a
+	// token get 503 with Retry-After (and requests without one still get
+	// the 401 challenge).
+	Lazy bool
+
+	// RefreshInterval is how often the key set is refetched in the
+	// background. If zero, [DefaultRefreshInterval] (1 h).
+	RefreshInterval time.Duration
+
+	// MinRefreshInterval rate-limits refetches triggered by tokens whose
+	// "kid" is unknown: at most one fetch per interval, shared by all
+	// concurrent requests (single flight); tokens arriving in between are
+	// refused at once. If zero, [DefaultMinRefreshInterval] (10 s): a key
+	// rotated in is accepted within that interval, and a flood of random
+	// kids costs the issuer one fetch per interval.
+	MinRefreshInterval time.Duration
+
+	// FetchTimeout bounds each discovery or JWKS fetch, and so the longest
+	// a request waits for a refresh. If zero, [DefaultFetchTimeout] (5 s).
+	FetchTimeout time.Duration
+
+	// MaxJWKSBytes bounds the size of metadata and JWKS responses. If zero,
+	// [DefaultMaxJWKSBytes] (1 MiB).
+	MaxJWKSBytes int64
+
+	// MaxTokenBytes bounds the size of an access token; larger ones are
+	// refused before any decoding. If zero, [DefaultMaxTokenBytes] (16 KiB).
+	MaxTokenBytes int
+
+	// Now returns the current time. If nil, time.Now.
+	Now func() time.Time
+
+	// HTTPClient fetches metadata and keys. If nil, a client with no
+	// overall timeout of its own (each fetch is bounded by FetchTimeout).
+	HTTPClient *http.Client
+
+	// Logger receives key-set events (fetch failures, skipped keys) and a
+	// debug line per rejected token with its reason. It never receives a
+	// token. If nil, nothing is logged.
+	Logger *slog.Logger
+}
+
+// Validator verifies bearer JWT access tokens for one resource, issued by one
+// issuer. It is safe for concurrent use. Build it with [New].
+type Validator struct {
+	issuer        string
+	resource      string // as configured
+	resourceKey   string // canonical comparison form of resource
+	methods       map[string]jwt.SigningMethod
+	leeway        time.Duration
+	strictType    bool
+	tenantClaim   string
+	check         func(context.Context, *Claims) error
+	maxTokenBytes int
+	now           func() time.Time
+	logger        *slog.Logger
+	keys          keySource
+	challenge     rsmeta.Challenge
+}
+
+// keySource is where a Validator finds verification keys.
+type keySource interface {
+	snapshot() *keySnapshot
+	// refresh refetches the keys if the rate limit allows (force: ignore
+	// it), waiting for the fetch at most until ctx ends.
+	refresh(ctx context.Context, force bool) error
+}
+
+func (r *remoteKeys) snapshot() *keySnapshot { return r.snap.Load() }
+
+func (s *staticKeys) snapshot() *keySnapshot              { return s.snap }
+func (s *staticKeys) refresh(context.Context, bool) error { return errRateLimited }
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+}
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// New checks cfg and returns a Validator.
+//
+// ctx bounds the Validator's background work: the periodic key refresh stops
+// when ctx ends. Pass a context that lives as long as the server (not a
+// start-up timeout). Unless cfg.Lazy is set, New also discovers the issuer and
+// fetches its keys before returning, each step bounded by cfg.FetchTimeout,
+// and fails if it cannot.
+func New(ctx context.Context, cfg Config) (*Validator, error) {
+	if cfg.Issuer == "" {
+		return nil, configErr("Issuer is required")
+	}
+	if u, err := url.Parse(cfg.Issuer); err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || u.RawQuery != "" {
+		return nil, configErr("Issuer %q is not an absolute URL without query or fragment", cfg.Issuer)
+	}
+	if cfg.Resource == "" {
+		return nil, configErr("Resource is required")
+	}
+	canon, err := rsmeta.CanonicalResource(cfg.Resource)
+	if err != nil {
+		return nil, configErr("Resource: %v", err)
+	}
+	v := &Validator{
+		issuer:        cfg.Issuer,
+		resource:      cfg.Resource,
+		resourceKey:   audienceKey(canon),
+		strictType:    cfg.RequireAccessTokenType,
+		tenantClaim:   cfg.TenantClaim,
+		check:         cfg.Check,
+		maxTokenBytes: orDefault(cfg.MaxTokenBytes, DefaultMaxTokenBytes),
+		now:           cfg.Now,
+		logger:        cfg.Logger,
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.logger == nil {
+		v.logger = discardLogger()
+	}
+	switch {
+	case cfg.Leeway < 0:
+		v.leeway = 0
+	case cfg.Leeway == 0:
+		v.leeway = DefaultLeeway
+	case cfg.Leeway > MaxLeeway:
+		return nil, configErr("Leeway %v exceeds the maximum %v", cfg.Leeway, MaxLeeway)
+	default:
+		v.leeway = cfg.Leeway
+	}
+	algs := cfg.Algorithms
+	if len(algs) == 0 {
+		algs = DefaultAlgorithms
+	}
+	v.methods = make(map[string]jwt.SigningMethod, len(algs))
+	for _, a := range algs {
+		m, ok := supportedAlgorithms[a]
+		if !ok {
+			return nil, configErr("algorithm %q is not allowed (asymmetric JWS algorithms only)", a)
+		}
+		v.methods[a] = m
+	}
+	if cfg.MaxTokenBytes < 0 {
+		return nil, configErr("MaxTokenBytes must not be negative")
+	}
+
+	// The challenge every 401 carries.
+	rm := cfg.ResourceMetadata
+	if rm == "" {
+		if rm, err = rsmeta.WellKnownURL(cfg.Resource); err != nil {
+			return nil, configErr("cannot derive ResourceMetadata: %v", err)
+		}
+	}
+	v.challenge = rsmeta.Challenge{Realm: cfg.Realm, ResourceMetadata: rm}
+	for _, s := range cfg.ChallengeScopes {
+		if s != "offline_access" {
+			v.challenge.Scope = append(v.challenge.Scope, s)
+		}
+	}
+	if _, err := v.challenge.Header(); err != nil {
+		return nil, configErr("challenge parameters: %v", err)
+	}
+
+	// Keys.
+	if cfg.JWKS != nil {
+		snap, err := parseJWKS(cfg.JWKS, v.logger)
+		if err != nil {
+			return nil, configErr("JWKS: %v", err)
+		}
+		v.keys = &staticKeys{snap: snap}
+		return v, nil
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{}
+	}
+	rk := &remoteKeys{
+		url:                cfg.JWKSURL,
+		client:             client,
+		logger:             v.logger,
+		now:                v.now,
+		fetchTimeout:       orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
+		minRefreshInterval: orDefault(cfg.MinRefreshInterval, DefaultMinRefreshInterval),
+		maxBytes:           orDefault(cfg.MaxJWKSBytes, DefaultMaxJWKSBytes),
+		issuer:             cfg.Issuer,
+	}
+	if rk.url != "" {
+		if err := checkFetchURL(rk.url); err != nil {
+			return nil, configErr("JWKSURL: %v", err)
+		}
+	}
+	if rk.fetchTimeout < 0 || rk.minRefreshInterval < 0 || rk.maxBytes < 0 || cfg.RefreshInterval < 0 {
+		return nil, configErr("durations and sizes must not be negative")
+	}
+	v.keys = rk
+	if !cfg.Lazy {
+		fctx, cancel := context.WithTimeout(ctx, 2*rk.fetchTimeout)
+		err := rk.refresh(fctx, true)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("validate: loading keys of issuer %s: %w", cfg.Issuer, err)
+		}
+	}
+	go rk.run(ctx, orDefault(cfg.RefreshInterval, DefaultRefreshInterval))
+	return v, nil
+}
+
+// checkFetchURL accepts https URLs, and http ones on loopback hosts (for
+// development and tests).
+func checkFetchURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", s)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q must use https (http only on loopback hosts)", s)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	return strings.HasPrefix(host, "127.") || host == "::1"
+}
+
+// discover finds the issuer's jwks_uri: RFC 8414 metadata at the
+// path-inserted well-known URL first, then OpenID Connect Discovery. The
+// document's "issuer" must equal the configured issuer (RFC 8414 §3.3).
+func discover(ctx context.Context, client *http.Client, issuer string, maxBytes int64) (string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return "", err
+	}
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	base := u.Scheme + "://" + u.Host
+	candidates := []string{
+		base + "/.well-known/oauth-authorization-server" + path,
+		strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration",
+	}
+	if path != "" { // OIDC with path insertion, as MCP clients also try
+		candidates = append(candidates, base+"/.well-known/openid-configuration"+path)
+	}
+	var errs []error
+	for _, c := range candidates {
+		body, err := fetchJSON(ctx, client, c, maxBytes, "application/json")
+		if err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		var doc struct {
+			Issuer  string `json:"issuer"`
+			JWKSURI string `json:"jwks_uri"`
+		}
+		if err := json.Unmarshal(body, &doc); err != nil {
+			errs = append(errs, fmt.Errorf("%s: not a metadata document: %w", c, err))
+			continue
+		}
+		if doc.Issuer != issuer {
+			// A mismatch is a hard error: falling through to another
+			// document could let a look-alike issuer through.
+			return "", fmt.Errorf("%s: metadata issuer %q does not equal the configured issuer %q", c, doc.Issuer, issuer)
+		}
+		if doc.JWKSURI == "" {
+			return "", fmt.Errorf("%s: metadata has no jwks_uri", c)
+		}
+		if err := checkFetchURL(doc.JWKSURI); err != nil {
+			return "", fmt.Errorf("%s: jwks_uri: %w", c, err)
+		}
+		return doc.JWKSURI, nil
+	}
+	return "", fmt.Errorf("discovering issuer %s: %w", issuer, errors.Join(errs...))
+}

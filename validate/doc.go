@@ -1,0 +1,55 @@
+// Package validate verifies bearer JWT access tokens and protects
+// [net/http] handlers with them: the resource-server half of OAuth 2.1, as the
+// MCP authorization specification asks of an MCP server.
+//
+// A [Validator] is built once with [New] from a [Config] naming the trusted
+// issuer and this resource. It finds the issuer's keys (the JWK Set URL given,
+// or discovered from RFC 8414 metadata, then OpenID Connect Discovery), keeps
+// them cached and refreshed, and verifies tokens with [Validator.Verify]:
+//
+//   - the signature, with a key of the issuer's set chosen by "kid" and
+//     consistent with the header "alg", which must be on the allow-list
+//     (default RS256, PS256, ES256, EdDSA; never "none", never HMAC);
+//   - "iss" equal to the issuer, "aud" containing the resource (RFC 8707:
+//     tokens issued for another server are refused — no token passthrough);
+//   - "exp" required, "nbf" and "iat" not in the future, with a bounded
+//     leeway;
+//   - RFC 9068: "typ" an access-token type, and optionally all RFC 9068
+//     claims ([Config.RequireAccessTokenType]);
+//   - no "crit" extensions; key parameters that forbid signature use
+//     ("use": "enc", "key_ops" without "verify", RSA under 2048 bits) honoured.
+//
+// [Validator.Middleware] wraps any [http.Handler]: a request without a token
+// gets 401 with a WWW-Authenticate challenge carrying resource_metadata, the
+// URL of the RFC 9728 protected resource metadata (see package rsmeta), from
+// which an MCP client discovers where to get a token; a bad token gets 401
+// invalid_token; a malformed request 400 invalid_request. A verified request
+// carries its [Claims] ([ClaimsFromContext]) and a scopes.Grant, so that
+// package scopes can check scopes per route, per MCP tool or in handler code.
+//
+// # Key sets: rotation and denial of service
+//
+// Keys are fetched with bounded time and size, parsed one by one
+// (through keyfunc), and held in an immutable snapshot read without locks. A
+// token naming an unknown "kid" triggers at most one refetch per
+// [Config.MinRefreshInterval] (default 10 s), shared by all concurrent
+// requests, so a key rotated in is accepted within seconds while a flood of
+// forged kids costs the issuer one fetch per interval. When the issuer is down
+// the cached keys keep verifying. Claims are checked before the key is looked
+// up, so a token that would be refused anyway never causes a fetch.
+//
+// # Start-up
+//
+// By default [New] fetches the keys before returning and fails if the issuer
+// cannot be reached. With [Config.Lazy] it returns at once, fetches in the
+// background with backoff, and answers 503 until keys are loaded.
+//
+// # Errors
+//
+// Every rejection is an *[Error] carrying the HTTP status, the RFC 6750 error
+// code and a client-safe description, wrapping a sentinel ([ErrExpired],
+// [ErrAudience], …) for errors.Is. Descriptions never contain the token.
+//
+// Tests can use package validatetest, an in-process authorization server that
+// serves metadata and keys and mints tokens, good and bad.
+package validate

@@ -1,0 +1,384 @@
+package validate
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+)
+
+// minRSABits is the smallest RSA modulus accepted for signature verification
+// (RFC 7518 §3.3 requires 2048 bits).
+const minRSABits = 2048
+
+// key is one usable verification key of an issuer, with what may be checked
+// without touching the signature: its key type, curve and declared algorithm.
+type key struct {
+	kid    string
+	alg    string // the JWK "alg" member, "" when absent
+	family string // "RSA", "EC-P256", "EC-P384", "EC-P521", "Ed25519"
+	pub    crypto.PublicKey
+	// unusable, when non-nil, says why a published key may never verify a
+	// signature (use "enc", a short RSA modulus, an unsupported curve…). The
+	// key stays in the set so that tokens naming it are refused at once,
+	// without a refresh.
+	unusable *Error
+}
+
+// keySnapshot is an immutable view of an issuer's key set. Readers load it
+// through an atomic pointer: the verification path takes no lock.
+type keySnapshot struct {
+	byKid  map[string]*key
+	usable []*key // usable keys, for tokens without "kid"
+}
+
+// algFamily maps a JWS "alg" to the key family that can verify it.
+func algFamily(alg string) string {
+	switch alg {
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+		return "RSA"
+	case "ES256":
+		return "EC-P256"
+	case "ES384":
+		return "EC-P384"
+	case "ES512":
+		return "EC-P521"
+	case "EdDSA", "Ed25519":
+		return "Ed25519"
+	}
+	return ""
+}
+
+// lookup returns the key the token names. ok is false when the kid is not in
+// the snapshot at all (a refresh may help); a non-nil *Error is a definitive
+// refusal.
+func (s *keySnapshot) lookup(kid string, hasKid bool, alg string) (k *key, ok bool, err *Error) {
+	if s == nil {
+		return nil, false, nil
+	}
+	if hasKid {
+		k = s.byKid[kid]
+		if k == nil {
+			return nil, false, nil
+		}
+	} else {
+		// No "kid": accept only when exactly one usable key fits the
+		// algorithm. Several candidates are never tried one after another.
+		fam := algFamily(alg)
+		for _, c := range s.usable {
+			if c.family == fam && (c.alg == "" || c.alg == alg) {
+				if k != nil {
+					return nil, true, reject(errAmbiguousKey)
+				}
+				k = c
+			}
+		}
+		if k == nil {
+			return nil, false, nil
+		}
+	}
+	if k.unusable != nil {
+		return nil, true, reject(*k.unusable)
+	}
+	if k.family != algFamily(alg) || (k.alg != "" && k.alg != alg) {
+		return nil, true, reject(errKeyAlgorithm)
+	}
+	return k, true, nil
+}
+
+// parseJWKS builds a snapshot from a JWK Set document (RFC 7517 §5). Each key
+// is parsed on its own through keyfunc (which validates its parameters), so
+// one key of an unsupported type does not invalidate the others. Keys with
+// the same kid: the first one wins.
+func parseJWKS(body []byte, logger *slog.Logger) (*keySnapshot, error) {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("JWK Set is not JSON: %w", err)
+	}
+	if doc.Keys == nil {
+		return nil, errors.New(`JWK Set has no "keys" member`)
+	}
+	s := &keySnapshot{byKid: make(map[string]*key, len(doc.Keys))}
+	for i, raw := range doc.Keys {
+		k, err := parseJWK(raw)
+		if err != nil {
+			logger.Warn("rsguard: skipping a JWK that cannot be used", "index", i, "reason", err.Error())
+			continue
+		}
+		if _, dup := s.byKid[k.kid]; dup && k.kid != "" {
+			logger.Warn("rsguard: skipping a JWK with a duplicate kid", "kid", k.kid)
+			continue
+		}
+		if k.kid != "" {
+			s.byKid[k.kid] = k
+		}
+		if k.unusable == nil {
+			s.usable = append(s.usable, k)
+		}
+	}
+	if len(s.usable) == 0 {
+		return nil, errors.New("JWK Set has no usable signature-verification key")
+	}
+	return s, nil
+}
+
+// jwkMeta is what we read of a JWK ourselves, besides the key material that
+// keyfunc parses.
+type jwkMeta struct {
+	Kid    *string  `json:"kid"`
+	Kty    string   `json:"kty"`
+	Use    string   `json:"use"`
+	Alg    string   `json:"alg"`
+	KeyOps []string `json:"key_ops"`
+}
+
+func parseJWK(raw json.RawMessage) (*key, error) {
+	var m jwkMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("not a JWK object: %w", err)
+	}
+	k := &key{alg: m.Alg}
+	if m.Kid != nil {
+		k.kid = *m.Kid
+	}
+	if m.Kty == "oct" {
+		// Symmetric keys never verify tokens from a JWKS: HMAC with a
+		// published key is no signature at all (RFC 8725 §2.1).
+		k.unusable = ptr(invalidToken(ErrAlgorithm, "the token's key is a symmetric key"))
+		return k, nil
+	}
+	kf, err := keyfunc.NewJWKJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("kid %q: %w", k.kid, err)
+	}
+	jwks, err := kf.Storage().KeyReadAll(context.Background())
+	if err != nil || len(jwks) != 1 {
+		return nil, fmt.Errorf("kid %q: cannot read parsed key", k.kid)
+	}
+	material := jwks[0].Key()
+	if p, ok := material.(interface{ Public() crypto.PublicKey }); ok {
+		material = p.Public() // never keep private material a JWKS should not have had
+	}
+	switch pub := material.(type) {
+	case *rsa.PublicKey:
+		k.family = "RSA"
+		if pub.N.BitLen() < minRSABits {
+			k.unusable = ptr(invalidToken(ErrUnknownKey, "the token's key is too weak"))
+		}
+	case *ecdsa.PublicKey:
+		switch pub.Curve {
+		case elliptic.P256():
+			k.family = "EC-P256"
+		case elliptic.P384():
+			k.family = "EC-P384"
+		case elliptic.P521():
+			k.family = "EC-P521"
+		default:
+			return nil, fmt.Errorf("kid %q: unsupported curve", k.kid)
+		}
+	case ed25519.PublicKey:
+		k.family = "Ed25519"
+	default:
+		return nil, fmt.Errorf("kid %q: unsupported key type %T", k.kid, material)
+	}
+	k.pub = material
+	switch {
+	case m.Use != "" && m.Use != "sig":
+		k.unusable = ptr(errUnusableKey)
+	case m.KeyOps != nil && !containsString(m.KeyOps, "verify"):
+		k.unusable = ptr(errUnusableKey)
+	case m.Alg != "" && algFamily(m.Alg) != k.family:
+		// A key declaring an algorithm its type cannot do (or "none", or
+		// an HMAC algorithm) verifies nothing.
+		k.unusable = ptr(errKeyAlgorithm)
+	}
+	return k, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// remoteKeys is an issuer's JWK Set fetched over HTTP and cached.
+//
+// Refresh policy (DESIGN.md "Rotation-safe and DoS-safe at once"):
+//   - a background refresh every refreshInterval (bound to the context given
+//     to New), retried with backoff while failing;
+//   - on a token whose kid is unknown, one refresh at most every
+//     minRefreshInterval; callers arriving while a refresh is in flight wait
+//     for that same refresh (single flight), bounded by fetchTimeout and their
+//     own context; callers arriving inside the interval are refused at once;
+//   - a failed refresh keeps the keys already cached (stale keys keep
+//     verifying while the issuer is down).
+type remoteKeys struct {
+	issuer             string
+	url                string // the JWKS URL; discovered on the first fetch when empty
+	client             *http.Client
+	logger             *slog.Logger
+	now                func() time.Time
+	fetchTimeout       time.Duration
+	minRefreshInterval time.Duration
+	maxBytes           int64
+
+	snap atomic.Pointer[keySnapshot]
+
+	mu          sync.Mutex
+	inflight    chan struct{} // closed when the running fetch ends; nil when none
+	lastAttempt time.Time     // start of the latest fetch (successful or not)
+	lastErr     error         // outcome of the latest fetch
+	fetches     atomic.Int64  // number of HTTP fetches made, for tests and metrics
+}
+
+// refresh fetches the key set unless one was fetched less than
+// minRefreshInterval ago (force ignores that limit); concurrent callers share
+// one fetch. It waits for the fetch at most until ctx ends.
+func (r *remoteKeys) refresh(ctx context.Context, force bool) error {
+	r.mu.Lock()
+	ch := r.inflight
+	if ch == nil {
+		if !force && !r.lastAttempt.IsZero() && r.now().Sub(r.lastAttempt) < r.minRefreshInterval {
+			err := r.lastErr
+			r.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			return errRateLimited
+		}
+		ch = make(chan struct{})
+		r.inflight = ch
+		r.lastAttempt = r.now()
+		go r.fetch(ch)
+	}
+	r.mu.Unlock()
+	select {
+	case <-ch:
+		r.mu.Lock()
+		err := r.lastErr
+		r.mu.Unlock()
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errRateLimited = errors.New("refresh rate-limited")
+
+// fetch runs one HTTP fetch detached from any request's context (so a caller
+// giving up does not cancel it for the others), bounded by fetchTimeout.
+func (r *remoteKeys) fetch(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.fetchTimeout)
+	defer cancel()
+	r.fetches.Add(1)
+	snap, err := r.get(ctx)
+	if err == nil {
+		r.snap.Store(snap)
+	} else {
+		r.logger.Warn("rsguard: JWKS fetch failed; keeping cached keys", "url", r.url, "error", err.Error())
+	}
+	r.mu.Lock()
+	r.lastErr = err
+	r.inflight = nil
+	r.mu.Unlock()
+	close(done)
+}
+
+func (r *remoteKeys) get(ctx context.Context) (*keySnapshot, error) {
+	if r.url == "" {
+		// Only fetch goroutines touch r.url, and they run one at a time
+		// (inflight is handed over under r.mu), so no lock is needed.
+		u, err := discover(ctx, r.client, r.issuer, r.maxBytes)
+		if err != nil {
+			return nil, err
+		}
+		r.url = u
+	}
+	body, err := fetchJSON(ctx, r.client, r.url, r.maxBytes, "application/jwk-set+json, application/json")
+	if err != nil {
+		return nil, err
+	}
+	return parseJWKS(body, r.logger)
+}
+
+// fetchJSON GETs url and returns its body, refusing non-200 answers and
+// bodies larger than maxBytes.
+func fetchJSON(ctx context.Context, client *http.Client, url string, maxBytes int64, accept string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
+		return nil, fmt.Errorf("GET %s: content type %q is not JSON", url, ct)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if int64(len(body)) > maxBytes {
+		return nil, fmt.Errorf("GET %s: body larger than %d bytes", url, maxBytes)
+	}
+	return body, nil
+}
+
+// run refreshes the key set in the background until ctx ends: every interval
+// after a success, and with backoff (from minRefreshInterval up to interval)
+// while failing or while no key set has been loaded yet.
+func (r *remoteKeys) run(ctx context.Context, interval time.Duration) {
+	backoff := r.minRefreshInterval
+	wait := interval
+	if r.snap.Load() == nil {
+		wait = 0 // lazy start: fetch at once
+	}
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		fctx, cancel := context.WithTimeout(ctx, r.fetchTimeout)
+		err := r.refresh(fctx, true)
+		cancel()
+		if err != nil || r.snap.Load() == nil {
+			wait, backoff = backoff, min(2*backoff, interval)
+		} else {
+			wait, backoff = interval, r.minRefreshInterval
+		}
+	}
+}
+
+// staticKeys is a fixed key set given in the configuration.
+type staticKeys struct{ snap *keySnapshot }

@@ -1,0 +1,204 @@
+package validate
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/scopes"
+)
+
+// MaxAuthorizationBytes bounds the Authorization header [BearerToken]
+// accepts; a longer one is refused as invalid_request before any parsing.
+const MaxAuthorizationBytes = 16<<10 + len("Bearer ")
+
+// BearerToken returns the bearer token of r (RFC 6750 §2.1). Tokens are read
+// from the Authorization header only: the MCP authorization specification
+// forbids tokens in the query string, and form-encoded bodies are not read.
+//
+// It returns an *[Error] wrapping:
+//   - [ErrNoToken] when there is no Authorization header, or one with
+//     another scheme (Basic, DPoP, …): the client has not presented a bearer
+//     token;
+//   - [ErrInvalidRequest] when the request is malformed: several
+//     Authorization headers, a "Bearer" scheme without a well-formed token
+//     (empty, with spaces, characters outside b64token), a header over
+//     [MaxAuthorizationBytes], or an access_token query parameter (a token
+//     in the URL is refused rather than silently ignored, RFC 6750 §2.3, §5.3).
+//
+// The scheme name is matched case-insensitively (RFC 9110 §11.1).
+func BearerToken(r *http.Request) (string, error) {
+	if r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token") {
+		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || q.Has("access_token") {
+			return "", reject(errQueryToken)
+		}
+	}
+	vals := r.Header["Authorization"]
+	switch len(vals) {
+	case 0:
+		return "", reject(errNoToken)
+	case 1:
+	default:
+		return "", reject(errMultipleHeaders)
+	}
+	h := vals[0]
+	if len(h) > MaxAuthorizationBytes {
+		return "", reject(errHeaderSize)
+	}
+	h = strings.Trim(h, " \t")
+	scheme, rest, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		if scheme == "" || !isToken(scheme) {
+			return "", reject(errHeaderSyntax)
+		}
+		return "", reject(errNoToken)
+	}
+	tok := strings.TrimLeft(rest, " ")
+	if !isB64Token(tok) {
+		return "", reject(errHeaderSyntax)
+	}
+	return tok, nil
+}
+
+// isB64Token reports whether s is an RFC 6750 §2.1 b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			continue
+		}
+		break
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// isToken reports whether s is an RFC 9110 §5.6.2 token.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return s != ""
+}
+
+// Authenticate is the decision method of the bearer middleware: it reads the
+// bearer token of r with [BearerToken] and verifies it with
+// [Validator.Verify].
+func (v *Validator) Authenticate(r *http.Request) (*Claims, error) {
+	tok, err := BearerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	return v.Verify(r.Context(), tok)
+}
+
+// Middleware requires a valid bearer access token on every request to next.
+//
+//   - No token: 401 with `WWW-Authenticate: Bearer resource_metadata="…"`
+//     (plus scope when Config.ChallengeScopes is set) and no error code
+//     (RFC 6750 §3.1, RFC 9728 §5.1, MCP authorization).
+//   - A token that fails verification: 401 with error="invalid_token" and an
+//     error_description naming the reason class (never the token).
+//   - A malformed request: 400 with error="invalid_request".
+//   - No keys could ever be loaded (Config.Lazy, issuer down): 503 with
+//     Retry-After.
+//
+// On success the request context carries the [Claims]
+// ([ClaimsFromContext]) and a scopes.Grant (scopes.FromContext) with the
+// granted scopes, so scope checks work the same whatever the credential.
+//
+// Middleware has the shape func(http.Handler) http.Handler: use v.Middleware
+// with any router.
+func (v *Validator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := v.Authenticate(r)
+		if err != nil {
+			v.WriteError(w, r, err)
+			return
+		}
+		ctx := NewContext(r.Context(), c)
+		ctx = scopes.NewContext(ctx, v.Grant(c))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// Grant returns the credential-neutral scopes.Grant for verified claims:
+// their scopes, Principal as Subject, client id, tenant (Config.TenantClaim)
+// and this resource's metadata URL for later challenges.
+func (v *Validator) Grant(c *Claims) *scopes.Grant {
+	tenant := ""
+	if v.tenantClaim != "" {
+		if t, ok := c.Get(v.tenantClaim); ok {
+			tenant, _ = t.(string)
+		}
+	}
+	return c.grant(v.challenge.ResourceMetadata, tenant)
+}
+
+// Challenge returns the base challenge of this resource: realm (if
+// configured), resource_metadata, and the configured challenge scopes. Other
+// credential kinds (package apikey) and scope checks build on it so that
+// every challenge of a server points to the same metadata.
+func (v *Validator) Challenge() rsmeta.Challenge {
+	c := v.challenge
+	c.Scope = append([]string(nil), c.Scope...)
+	return c
+}
+
+// WriteError answers a request refused with err: the status, challenge and
+// description come from the *[Error] in err's chain (any other error is
+// answered as 401 invalid_token with a generic description). The challenge
+// always carries resource_metadata so that a client can discover how to get a
+// token. A 503 also carries Retry-After.
+func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	c := v.challenge
+	if e.Code != "" {
+		c.Error = e.Code
+		c.ErrorDescription = e.Description
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(int(v.fetchWait().Seconds())+1))
+	}
+	if e.Code != "" && v.logger.Enabled(r.Context(), slog.LevelDebug) {
+		v.logger.DebugContext(r.Context(), "rsguard: request refused", "status", e.Status, "reason", reason(e))
+	}
+	rsmeta.WriteChallenge(w, e.Status, c)
+}
+
+// reason is the log form of a rejection: the sentinel's message, never the
+// token, never an underlying error's text that could quote it.
+func reason(e *Error) string {
+	for _, s := range sentinels {
+		if errors.Is(e, s) {
+			return s.Error()
+		}
+	}
+	return "rejected"
+}
+
+var sentinels = []error{
+	ErrNoToken, ErrInvalidRequest, ErrMalformed, ErrAlgorithm, ErrTokenType, ErrCritical, ErrUnknownKey,
+	ErrSignature, ErrIssuer, ErrAudience, ErrExpired, ErrNotYetValid, ErrClaims, ErrKeysUnavailable, ErrRejected,
+}
