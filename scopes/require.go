@@ -1,0 +1,291 @@
+package scopes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Reasons an [Error] carries in its Err field; match them with [errors.Is].
+var (
+	// ErrNoGrant means the request context holds no [Grant]: the request was
+	// not authenticated, or the authenticating middleware does not run
+	// before the scope check. [WriteError] answers 401 with a Bearer
+	// challenge; the request is never allowed.
+	ErrNoGrant = errors.New("scopes: no grant in request context")
+
+	// ErrInsufficientScope means the grant lacks scopes the operation needs
+	// and a token with more scopes would be accepted. [WriteError] answers
+	// 403 with error="insufficient_scope" (RFC 6750 §3.1).
+	ErrInsufficientScope = errors.New("scopes: insufficient scope")
+
+	// ErrNotPermitted means no scope can authorise the operation: an MCP
+	// tools/call names a tool missing from [MCPConfig.Tools] while
+	// [MCPConfig.UnknownTools] is [DenyUnknownTools]. [WriteError] answers a
+	// plain 403 without an insufficient_scope challenge, so that clients do
+	// not re-authorise in vain.
+	ErrNotPermitted = errors.New("scopes: operation not permitted")
+)
+
+// ErrInvalidScope reports a string that is not an RFC 6749 §3.3 scope token
+// (one or more of %x21 / %x23-5B / %x5D-7E: printable ASCII except space,
+// '"' and '\'). [Require] and [RequireAny] return it, wrapped, for such a
+// requirement, and configuration constructors refuse one with it.
+// [WriteError] answers 500: it is a programming error, never a client's.
+var ErrInvalidScope = errors.New("scopes: invalid scope token")
+
+// offlineAccess is the OpenID Connect scope that asks for a refresh token. It
+// is never named in a challenge (MCP authorization, scope selection).
+const offlineAccess = "offline_access"
+
+// Error is the typed error of a failed scope check. [Require], [RequireAny],
+// [Route.Check] and [MCP.Check] return it; [WriteError] turns it into the
+// response. Match the reason with errors.Is(err, ErrInsufficientScope) (or
+// [ErrNoGrant], [ErrNotPermitted]) and read the fields with [errors.As].
+type Error struct {
+	// Err is the reason: ErrNoGrant, ErrInsufficientScope or
+	// ErrNotPermitted. Unwrap returns it.
+	Err error
+
+	// Required lists every scope the operation needs, in the order they
+	// were required, without duplicates; with Any, the alternatives of
+	// which one suffices. For an MCP batch it is the union over all its
+	// calls. Empty when nothing was required (a bare grant check) or
+	// nothing could be (ErrNotPermitted).
+	Required []string
+
+	// Any reports that Required are alternatives ([RequireAny]).
+	Any bool
+
+	// Missing lists the required scopes the grant does not satisfy. With
+	// Any it equals Required.
+	Missing []string
+
+	// Granted lists the scopes the grant carries; nil with ErrNoGrant.
+	Granted []string
+
+	// Operation names what was refused, for messages, such as
+	// "tool deploy" or "method resources/read"; empty for a check made in
+	// handler code. It only ever contains names from the configuration,
+	// never text from the request.
+	Operation string
+}
+
+// Error returns a message for logs. It is not meant for clients:
+// [WriteError] chooses the client-facing text.
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	} else {
+		b.WriteString("scopes: scope check failed")
+	}
+	if e.Operation != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Operation)
+	}
+	if len(e.Missing) > 0 {
+		if e.Any {
+			b.WriteString(": needs one of ")
+		} else {
+			b.WriteString(": missing ")
+		}
+		b.WriteString(strings.Join(e.Missing, " "))
+	}
+	if e.Granted != nil {
+		b.WriteString(" (granted: ")
+		b.WriteString(strings.Join(e.Granted, " "))
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// Unwrap returns e.Err.
+func (e *Error) Unwrap() error { return e.Err }
+
+// challengeScope is the scope auth-param value for e (MCP step-up
+// authorization): every required scope when all are needed, including the
+// ones the client already holds, so that one re-authorization yields a token
+// good for the operation; the first alternative when any one suffices (list
+// the least privileged first). offline_access is never named.
+func (e *Error) challengeScope() []string {
+	out := make([]string, 0, len(e.Required))
+	for _, s := range e.Required {
+		if s == offlineAccess {
+			continue
+		}
+		out = append(out, s)
+		if e.Any {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// Require checks that the request's [Grant] (see [FromContext]) carries every
+// one of scopes. It returns nil if so; otherwise an [*Error] wrapping
+// [ErrInsufficientScope], or [ErrNoGrant] when ctx holds no grant at all
+// (fail closed). With no scopes it only requires a grant.
+//
+// Scope tokens are compared exactly and case-sensitively (RFC 6749 §3.3);
+// there is no hierarchical or wildcard matching here (see [RouteConfig.Implies]
+// for that). A scope that is not a valid scope token is an error wrapping
+// [ErrInvalidScope], never satisfied.
+//
+// Pass the error to [WriteError] to answer the request.
+func Require(ctx context.Context, scopes ...string) error {
+	if err := validScopes(scopes); err != nil {
+		return err
+	}
+	return check(ctx, scopes, false, nil, "")
+}
+
+// RequireAny checks that the request's [Grant] carries at least one of
+// scopes, compared as [Require] does. On failure the [*Error] has Any set and
+// its 403 challenge names the first alternative only, asking the client for
+// the least it needs: list the least privileged scope first. With no scopes
+// it only requires a grant.
+func RequireAny(ctx context.Context, scopes ...string) error {
+	if err := validScopes(scopes); err != nil {
+		return err
+	}
+	return check(ctx, scopes, true, nil, "")
+}
+
+// Has reports whether the request's [Grant] carries every one of scopes,
+// compared exactly as [Require] does. It is false when ctx holds no grant.
+func Has(ctx context.Context, scopes ...string) bool {
+	return Require(ctx, scopes...) == nil
+}
+
+// check is the one decision behind Require, RequireAny, Route and MCP.
+// want must have been validated.
+func check(ctx context.Context, want []string, anyOf bool, implies func(granted, required string) bool, op string) error {
+	g, ok := FromContext(ctx)
+	if !ok {
+		return &Error{Err: ErrNoGrant, Required: dedup(want), Any: anyOf, Operation: op}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	if anyOf {
+		for _, s := range want {
+			if satisfies(g, s, implies) {
+				return nil
+			}
+		}
+		req := dedup(want)
+		return &Error{Err: ErrInsufficientScope, Required: req, Any: true, Missing: req,
+			Granted: granted(g), Operation: op}
+	}
+	if satisfiesAll(g, want, implies) {
+		return nil
+	}
+	return insufficient(g, dedup(want), implies, op)
+}
+
+// insufficient builds the error for an all-of requirement req that g fails.
+func insufficient(g *Grant, req []string, implies func(granted, required string) bool, op string) *Error {
+	var missing []string
+	for _, s := range req {
+		if !satisfies(g, s, implies) {
+			missing = append(missing, s)
+		}
+	}
+	return &Error{Err: ErrInsufficientScope, Required: req, Missing: missing,
+		Granted: granted(g), Operation: op}
+}
+
+func satisfiesAll(g *Grant, want []string, implies func(granted, required string) bool) bool {
+	for _, s := range want {
+		if !satisfies(g, s, implies) {
+			return false
+		}
+	}
+	return true
+}
+
+// satisfies reports whether g carries required exactly, or, with implies, a
+// scope that implies it.
+func satisfies(g *Grant, required string, implies func(granted, required string) bool) bool {
+	if g == nil {
+		return false
+	}
+	for _, s := range g.Scopes {
+		if s == required || (implies != nil && implies(s, required)) {
+			return true
+		}
+	}
+	return false
+}
+
+// granted returns a copy of g's scopes, never nil for a grant.
+func granted(g *Grant) []string {
+	return append(make([]string, 0, len(g.Scopes)), g.Scopes...)
+}
+
+// dedup returns a copy of list without duplicates, first occurrence first.
+func dedup(list []string) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		if !contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Wildcard is an implication for [RouteConfig.Implies] and
+// [MCPConfig.Implies] that gives a granted scope ending in "*" every scope
+// that extends the text before the "*": "tools:*" satisfies "tools:read" and
+// "tools:read:all", but neither "tools:" nor "tools" nor "toolsx". A granted
+// "*" satisfies every scope. Exact equality is checked before it is called.
+//
+// RFC 6749 gives scopes no structure: use it only if your authorization
+// server issues such scopes with this meaning. Off unless configured.
+func Wildcard(granted, required string) bool {
+	if !strings.HasSuffix(granted, "*") {
+		return false
+	}
+	prefix := granted[:len(granted)-1]
+	return len(required) > len(prefix) && strings.HasPrefix(required, prefix)
+}
+
+// validScope reports whether s is an RFC 6749 §3.3 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func validScopes(list []string) error {
+	for _, s := range list {
+		if !validScope(s) {
+			return fmt.Errorf("%w: %q", ErrInvalidScope, s)
+		}
+	}
+	return nil
+}
+
+// validName reports whether s can be a tool or method name in a
+// configuration map: non-empty valid UTF-8 without U+FFFD, so that no
+// request's name can decode to it by replacement of invalid bytes.
+func validName(s string) bool {
+	return s != "" && utf8.ValidString(s) && !strings.ContainsRune(s, utf8.RuneError)
+}

@@ -1,0 +1,121 @@
+package scopes
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// RouteConfig configures a [Route]: the scopes every request under it needs.
+type RouteConfig struct {
+	// Scopes are the RFC 6749 §3.3 scope tokens required. Empty means a
+	// grant is required and nothing more, which still fails closed when the
+	// authenticating middleware did not run.
+	Scopes []string
+
+	// Any, if true, accepts a grant with any one of Scopes (then Scopes must
+	// not be empty, and the 403 challenge names the first, so list the
+	// least privileged first). If false (the default), every one of Scopes
+	// is required and the challenge names them all.
+	Any bool
+
+	// Implies, if set, lets a granted scope satisfy a required scope it is
+	// not equal to, for authorization servers that issue hierarchical
+	// scopes (see [Wildcard]). If nil (the default), a required scope is
+	// satisfied only by the identical granted scope (RFC 6749 §3.3).
+	Implies func(granted, required string) bool
+
+	// ResourceMetadata, if set, is the resource_metadata URL (RFC 9728 §5.1)
+	// sent in this route's challenges, instead of the grant's
+	// [Grant.ResourceMetadata]. Set it so that the fail-closed 401 (no grant)
+	// carries it too.
+	ResourceMetadata string
+
+	// Realm, if set, is the realm auth-param of this route's challenges
+	// (RFC 6750 §3). If empty, a challenge carries realm="rsguard" only when
+	// it would otherwise have no auth-param.
+	Realm string
+
+	// ErrorHandler, if set, answers requests that fail the check, with the
+	// error Check returned. If nil, [WriteError] answers (with
+	// ResourceMetadata and Realm applied).
+	ErrorHandler func(http.ResponseWriter, *http.Request, error)
+}
+
+// Route requires scopes of every request routed through it. Create it with
+// [NewRoute]; [Middleware] and [MiddlewareAny] are shorthands. It is safe for
+// concurrent use.
+type Route struct {
+	scopes  []string
+	any     bool
+	implies func(granted, required string) bool
+	resp    responder
+	onError func(http.ResponseWriter, *http.Request, error)
+}
+
+// NewRoute checks cfg and returns the Route it describes. It refuses a scope
+// that is not an RFC 6749 §3.3 scope token ([ErrInvalidScope]) and Any with no
+// Scopes.
+func NewRoute(cfg RouteConfig) (*Route, error) {
+	if err := validScopes(cfg.Scopes); err != nil {
+		return nil, err
+	}
+	if cfg.Any && len(cfg.Scopes) == 0 {
+		return nil, errors.New("scopes: RouteConfig.Any needs at least one scope")
+	}
+	rt := &Route{
+		scopes:  dedup(cfg.Scopes),
+		any:     cfg.Any,
+		implies: cfg.Implies,
+		resp:    responder{resourceMetadata: cfg.ResourceMetadata, realm: cfg.Realm},
+		onError: cfg.ErrorHandler,
+	}
+	if rt.onError == nil {
+		rt.onError = rt.resp.write
+	}
+	return rt, nil
+}
+
+// Check decides r: nil if the request's [Grant] meets the route's
+// requirement, else an [*Error] (see [Require]). It does not read the body.
+func (rt *Route) Check(r *http.Request) error {
+	return check(r.Context(), rt.scopes, rt.any, rt.implies, "")
+}
+
+// Handler returns next guarded by the route: a request that fails [Route.Check]
+// is answered by the ErrorHandler (by default 401 or 403, see [WriteError])
+// and never reaches next. It is an ordinary func(http.Handler) http.Handler
+// middleware, so it composes with [http.ServeMux], chi's Use and With, and any
+// router. Place it after the authenticating middleware.
+func (rt *Route) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := rt.Check(r); err != nil {
+			rt.onError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Middleware returns a middleware that requires every one of scopes, as
+// [NewRoute] with RouteConfig{Scopes: scopes} would. It panics if a scope is
+// not a valid scope token, like [regexp.MustCompile], so call it with
+// literals at start-up.
+func Middleware(scopes ...string) func(http.Handler) http.Handler {
+	return mustRoute(RouteConfig{Scopes: scopes})
+}
+
+// MiddlewareAny returns a middleware that requires at least one of scopes, as
+// [NewRoute] with RouteConfig{Scopes: scopes, Any: true} would. It panics on
+// an invalid scope token or an empty list.
+func MiddlewareAny(scopes ...string) func(http.Handler) http.Handler {
+	return mustRoute(RouteConfig{Scopes: scopes, Any: true})
+}
+
+func mustRoute(cfg RouteConfig) func(http.Handler) http.Handler {
+	rt, err := NewRoute(cfg)
+	if err != nil {
+		panic(fmt.Sprint(err))
+	}
+	return rt.Handler
+}

@@ -1,0 +1,142 @@
+package scopes
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/rsguard/rsguard/rsmeta"
+)
+
+// defaultRealm is the realm of a 401 challenge that has no resource_metadata
+// to carry: RFC 6750 §3 wants at least one auth-param.
+const defaultRealm = "rsguard"
+
+// WriteError answers r with the response err calls for. It is the one place
+// that maps this package's errors to HTTP:
+//
+//   - [ErrNoGrant] (in an [*Error]): 401 with a Bearer challenge that carries
+//     no error code (RFC 6750 §3.1: the request was not authenticated) and
+//     realm="rsguard", plus scope= when the required scopes are known. With
+//     no grant there is no resource_metadata URL to send; [RouteConfig] and
+//     [MCPConfig] can supply one.
+//   - [ErrInsufficientScope]: 403 with
+//     WWW-Authenticate: Bearer resource_metadata="…", scope="…",
+//     error="insufficient_scope", error_description="…" (RFC 6750 §3.1, MCP
+//     2025-11-25 step-up authorization). resource_metadata is the grant's
+//     [Grant.ResourceMetadata]; scope names every scope the operation needs,
+//     granted ones included, so that the client can re-authorize for exactly
+//     that in one step; for [RequireAny] the first alternative. It never
+//     names offline_access.
+//   - [ErrNotPermitted]: 403 without a challenge and a JSON-RPC error body
+//     (code -32000): no token could do better.
+//   - [ErrMalformed]: 400 with a JSON-RPC error body, -32700 (parse error)
+//     or -32600 (invalid request), as MCP's Streamable HTTP transport
+//     prescribes for input the server cannot accept.
+//   - [ErrBodyTooLarge]: 413 with a JSON-RPC error body (-32600).
+//   - [ErrInvalidScope] and any other error: 500, with no detail.
+//
+// Challenges are written by [rsmeta.WriteChallenge]. Every error response
+// carries Cache-Control: no-store. The client-facing text is chosen here,
+// never err's message. A nil err writes nothing.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	responder{}.write(w, r, err)
+}
+
+// responder writes errors with the optional overrides of a middleware's
+// configuration.
+type responder struct {
+	resourceMetadata string // overrides Grant.ResourceMetadata when set
+	realm            string // sent when set; defaultRealm if nothing else
+}
+
+func (p responder) write(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil {
+		return
+	}
+	var se *Error
+	switch {
+	case errors.As(err, &se) && errors.Is(se.Err, ErrNoGrant):
+		c := rsmeta.Challenge{Realm: p.realm, ResourceMetadata: p.resourceMetadata, Scope: se.challengeScope()}
+		if c.ResourceMetadata == "" && c.Realm == "" {
+			c.Realm = defaultRealm
+		}
+		rsmeta.WriteChallenge(w, http.StatusUnauthorized, c)
+	case se != nil && errors.Is(se.Err, ErrInsufficientScope):
+		c := rsmeta.Challenge{
+			Realm:            p.realm,
+			ResourceMetadata: p.resourceMetadata,
+			Scope:            se.challengeScope(),
+			Error:            rsmeta.ErrorInsufficientScope,
+			ErrorDescription: describe(se),
+		}
+		if c.ResourceMetadata == "" {
+			if g, ok := FromContext(r.Context()); ok {
+				c.ResourceMetadata = g.ResourceMetadata
+			}
+		}
+		rsmeta.WriteChallenge(w, http.StatusForbidden, c)
+	case se != nil && errors.Is(se.Err, ErrNotPermitted):
+		writeRPCError(w, http.StatusForbidden, rpcServerError, "not permitted")
+	case errors.Is(err, ErrBodyTooLarge):
+		writeRPCError(w, http.StatusRequestEntityTooLarge, rpcInvalidRequest, "request body too large")
+	case errors.Is(err, errNotJSON):
+		writeRPCError(w, http.StatusBadRequest, rpcParseError, "parse error")
+	case errors.Is(err, ErrMalformed):
+		writeRPCError(w, http.StatusBadRequest, rpcInvalidRequest, "invalid request")
+	default:
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"error":"server_error"}` + "\n"))
+	}
+}
+
+// describe is the client-facing error_description of an insufficient-scope
+// error. It stays within the RFC 6750 §3 character set for configured names
+// made of it (rsmeta sanitises the rest).
+func describe(e *Error) string {
+	var b strings.Builder
+	if e.Any {
+		b.WriteString("the access token needs one of the scopes ")
+		b.WriteString(strings.Join(e.Missing, " "))
+	} else {
+		b.WriteString("the access token lacks scope")
+		if len(e.Missing) > 1 {
+			b.WriteString("s")
+		}
+		b.WriteString(" ")
+		b.WriteString(strings.Join(e.Missing, " "))
+	}
+	if e.Operation != "" {
+		b.WriteString(" required for ")
+		b.WriteString(e.Operation)
+	}
+	return b.String()
+}
+
+// JSON-RPC 2.0 error codes (§5.1).
+const (
+	rpcParseError     = -32700
+	rpcInvalidRequest = -32600
+	rpcServerError    = -32000
+)
+
+// writeRPCError writes a JSON-RPC error response without an id, the body MCP
+// Streamable HTTP allows on an HTTP error status. message must be plain
+// ASCII without characters that need JSON escaping.
+func writeRPCError(w http.ResponseWriter, status, code int, message string) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b := make([]byte, 0, 96)
+	b = append(b, `{"jsonrpc":"2.0","id":null,"error":{"code":`...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, `,"message":"`...)
+	b = append(b, message...)
+	b = append(b, "\"}}\n"...)
+	_, _ = w.Write(b)
+}
