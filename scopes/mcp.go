@@ -1,0 +1,436 @@
+package scopes
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+)
+
+// DefaultMaxBodyBytes is the [MCPConfig.MaxBodyBytes] used when it is zero:
+// 4 MiB, the message size limit of the MCP TypeScript SDK's Streamable HTTP
+// server.
+const DefaultMaxBodyBytes = 4 << 20
+
+// ErrBodyTooLarge reports a request body longer than [MCPConfig.MaxBodyBytes].
+// The MCP middleware cannot see what such a body calls, so it refuses it
+// (fail closed); [WriteError] answers 413.
+var ErrBodyTooLarge = errors.New("scopes: request body too large")
+
+// UnknownTools says what the MCP middleware does with a tools/call naming a
+// tool that is not in [MCPConfig.Tools].
+type UnknownTools int
+
+const (
+	// DenyUnknownTools refuses the call with 403 and [ErrNotPermitted]
+	// (fail closed): a tool added to the server but forgotten in the map is
+	// not callable until someone decides its scopes. It is the zero value.
+	// To let any authenticated caller use a tool, map it to no scopes.
+	DenyUnknownTools UnknownTools = iota
+
+	// AllowUnknownTools lets the call through with only the scopes of
+	// MCPConfig.Methods["tools/call"], if any.
+	AllowUnknownTools
+)
+
+// MCPConfig configures the per-tool scope check of an MCP server: see [MCP].
+type MCPConfig struct {
+	// Tools maps a tool name (the "name" of tools/call params, compared
+	// exactly) to the scopes a tools/call of it needs, all of them. A tool
+	// mapped to no scopes needs only a grant (and the tools/call entry of
+	// Methods). Names must be non-empty valid UTF-8; scopes must be RFC 6749
+	// §3.3 scope tokens.
+	Tools map[string][]string
+
+	// Methods maps a JSON-RPC method, such as "resources/read",
+	// "prompts/get" or "tools/list", to the scopes every message with that
+	// method needs, all of them; an entry for "tools/call" applies to every
+	// tool, in addition to its Tools entry. Methods not in the map need
+	// only a grant: initialize, ping, notifications and the client's
+	// responses must reach the server for the session to work at all.
+	Methods map[string][]string
+
+	// UnknownTools decides a tools/call of a tool missing from Tools. The
+	// zero value is DenyUnknownTools.
+	UnknownTools UnknownTools
+
+	// MaxBodyBytes bounds the POST body the middleware reads. A longer body
+	// is refused with 413 ([ErrBodyTooLarge]) before the MCP handler sees
+	// it, whatever it contains. If zero, DefaultMaxBodyBytes (4 MiB);
+	// negative is refused. Set it to at least the largest request your
+	// tools accept.
+	MaxBodyBytes int64
+
+	// Implies, if set, lets a granted scope satisfy a required scope it is
+	// not equal to (see [Wildcard]). If nil (the default), only the
+	// identical scope does (RFC 6749 §3.3).
+	Implies func(granted, required string) bool
+
+	// FilterToolsList, if true, rewrites the server's answers to tools/list
+	// so that they name only the tools the caller may call (see
+	// [MCP.FilterTools]), for JSON and SSE (text/event-stream) responses. It
+	// is advisory: calls are checked whether or not it is on. If false (the
+	// default), answers pass untouched.
+	FilterToolsList bool
+
+	// ResourceMetadata, if set, is the resource_metadata URL (RFC 9728 §5.1)
+	// sent in challenges instead of the grant's [Grant.ResourceMetadata];
+	// set it so that the fail-closed 401 carries it too.
+	ResourceMetadata string
+
+	// Realm, if set, is the realm auth-param of challenges (RFC 6750 §3). If
+	// empty, realm="rsguard" is sent only when a challenge would otherwise
+	// have no auth-param.
+	Realm string
+
+	// ErrorHandler, if set, answers requests that fail the check, with the
+	// error Check returned. If nil, [WriteError] answers (with
+	// ResourceMetadata and Realm applied).
+	ErrorHandler func(http.ResponseWriter, *http.Request, error)
+}
+
+// MCP checks the scopes of MCP calls before the MCP server sees them. An MCP
+// server has one endpoint (Streamable HTTP) and names the tool inside the
+// JSON-RPC body ({"method":"tools/call","params":{"name":"…"}}), so MCP reads
+// the body, decides, and restores the body intact for the server. Create it
+// with [NewMCP]; it is safe for concurrent use.
+//
+// What it decides, request by request:
+//
+//   - No [Grant] in the context (authentication did not run): 401, for every
+//     request method. Never allowed.
+//   - GET (the SSE stream), DELETE (ending a session) and every other method
+//     but POST: passed on unread; they call no tool.
+//   - POST: the body is read up to MaxBodyBytes. Longer: 413, fail closed.
+//     Not JSON, not a JSON-RPC message or batch, or ambiguous (a duplicate
+//     or case-folded "method", "params" or params "name"): 400 with a
+//     JSON-RPC error, as Streamable HTTP prescribes for input a server
+//     cannot accept; the server never sees it, so no decoder can read into
+//     it a call this check did not see.
+//   - Each message with a method: Methods[method] is required; for
+//     tools/call also Tools[params.name], or, for a tool not in Tools, the
+//     UnknownTools policy. Notifications (no id) are checked the same way
+//     as requests; responses (no method) need nothing.
+//   - A batch (MCP 2025-03-26) passes only if every message in it does.
+//     Otherwise the whole batch is refused with one 403 whose scope= names
+//     the union of the scopes all its messages need, so that one step-up
+//     makes the batch succeed; an unknown tool denied by policy makes it a
+//     plain 403 (ErrNotPermitted) instead.
+//
+// MCP never wraps the ResponseWriter unless FilterToolsList is on and the
+// request contains a tools/list, so SSE streams and flushing are untouched.
+type MCP struct {
+	toolReq     map[string][]string // Methods["tools/call"] ∪ Tools[name]
+	callReq     []string            // Methods["tools/call"], for allowed unknown tools
+	methods     map[string][]string
+	denyUnknown bool
+	max         int64
+	implies     func(granted, required string) bool
+	filter      bool
+	resp        responder
+	onError     func(http.ResponseWriter, *http.Request, error)
+}
+
+// NewMCP checks cfg and returns the [MCP] it describes. It refuses empty or
+// invalid tool and method names, scopes that are not RFC 6749 §3.3 scope
+// tokens ([ErrInvalidScope]), an unknown UnknownTools value and a negative
+// MaxBodyBytes. The maps are copied: later changes to them have no effect.
+func NewMCP(cfg MCPConfig) (*MCP, error) {
+	m := &MCP{
+		toolReq:     make(map[string][]string, len(cfg.Tools)),
+		methods:     make(map[string][]string, len(cfg.Methods)),
+		denyUnknown: cfg.UnknownTools == DenyUnknownTools,
+		max:         cfg.MaxBodyBytes,
+		implies:     cfg.Implies,
+		filter:      cfg.FilterToolsList,
+		resp:        responder{resourceMetadata: cfg.ResourceMetadata, realm: cfg.Realm},
+		onError:     cfg.ErrorHandler,
+	}
+	if cfg.UnknownTools != DenyUnknownTools && cfg.UnknownTools != AllowUnknownTools {
+		return nil, fmt.Errorf("scopes: MCPConfig.UnknownTools: unknown policy %d", cfg.UnknownTools)
+	}
+	switch {
+	case m.max < 0:
+		return nil, errors.New("scopes: MCPConfig.MaxBodyBytes is negative")
+	case m.max == 0:
+		m.max = DefaultMaxBodyBytes
+	}
+	for _, method := range sortedKeys(cfg.Methods) {
+		if !validName(method) {
+			return nil, fmt.Errorf("scopes: MCPConfig.Methods: invalid method name %q", method)
+		}
+		if err := validScopes(cfg.Methods[method]); err != nil {
+			return nil, fmt.Errorf("scopes: MCPConfig.Methods[%q]: %w", method, err)
+		}
+		m.methods[method] = dedup(cfg.Methods[method])
+	}
+	m.callReq = m.methods[methodToolsCall]
+	for _, tool := range sortedKeys(cfg.Tools) {
+		if !validName(tool) {
+			return nil, fmt.Errorf("scopes: MCPConfig.Tools: invalid tool name %q", tool)
+		}
+		if err := validScopes(cfg.Tools[tool]); err != nil {
+			return nil, fmt.Errorf("scopes: MCPConfig.Tools[%q]: %w", tool, err)
+		}
+		m.toolReq[tool] = dedup(append(append([]string(nil), m.callReq...), cfg.Tools[tool]...))
+	}
+	if m.onError == nil {
+		m.onError = m.resp.write
+	}
+	return m, nil
+}
+
+const (
+	methodToolsCall = "tools/call"
+	methodToolsList = "tools/list"
+)
+
+// Check decides r as described on [MCP]: nil if the MCP server may see it,
+// else an error for [WriteError] ([*Error], [ErrMalformed] or
+// [ErrBodyTooLarge]). For a POST it reads the body and replaces r.Body with
+// one that yields the identical bytes (and still closes the original), even
+// when it returns an error; r.ContentLength keeps matching the body.
+func (m *MCP) Check(r *http.Request) error {
+	_, err := m.check(r, false)
+	return err
+}
+
+// Handler returns next guarded by m: a request that fails [MCP.Check] is
+// answered by the ErrorHandler (by default [WriteError]) before next sees
+// it. Mount it on the MCP endpoint only, after the authenticating
+// middleware; it is an ordinary func(http.Handler) http.Handler middleware.
+func (m *MCP) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ids, err := m.check(r, m.filter)
+		if err != nil {
+			m.onError(w, r, err)
+			return
+		}
+		if len(ids) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		g, _ := FromContext(r.Context())
+		f := &listFilter{w: w, m: m, g: g, ids: ids}
+		next.ServeHTTP(f, r)
+		f.finish()
+	})
+}
+
+// AllowsTool reports whether a caller with grant g may call the tool name:
+// the decision [MCP.Check] makes for a tools/call of it. A nil grant may
+// call nothing. Use it to filter a tools/list answer in SDK code, for
+// example in a go-sdk receiving middleware on "tools/list".
+func (m *MCP) AllowsTool(g *Grant, name string) bool {
+	if g == nil {
+		return false
+	}
+	req, ok := m.toolReq[name]
+	if !ok {
+		if m.denyUnknown {
+			return false
+		}
+		req = m.callReq
+	}
+	return satisfiesAll(g, req, m.implies)
+}
+
+// check is Check; with wantIDs it also returns the ids of the tools/list
+// requests r carries, for the tools/list filter.
+func (m *MCP) check(r *http.Request, wantIDs bool) ([][]byte, error) {
+	g, ok := FromContext(r.Context())
+	if !ok {
+		return nil, &Error{Err: ErrNoGrant}
+	}
+	if r.Method != http.MethodPost {
+		return nil, nil
+	}
+	body, err := readBody(r, m.max)
+	if err != nil {
+		return nil, err
+	}
+	var one [1]rpcMessage
+	msgs, err := parseMessages(body, one[:0])
+	if err != nil {
+		return nil, err
+	}
+	return m.decide(g, msgs, wantIDs)
+}
+
+// need is what one message requires.
+type need struct {
+	scopes  []string
+	denied  bool   // a tool refused by the UnknownTools policy
+	op      string // for messages; set only when asked
+	isList  bool
+	present bool // the message has a method
+}
+
+// needOf returns what msg needs; with describe it names the operation.
+func (m *MCP) needOf(msg *rpcMessage, describe bool) (need, error) {
+	if msg.method == nil {
+		return need{}, nil
+	}
+	method := unquote(msg.method)
+	n := need{present: true}
+	if string(method) == methodToolsCall {
+		raw, err := toolName(msg.params)
+		if err != nil {
+			return n, err
+		}
+		name := unquote(raw)
+		req, ok := m.toolReq[string(name)]
+		switch {
+		case ok:
+			n.scopes = req
+			if describe {
+				n.op = "tool " + string(name) // a configured name, not the client's text
+			}
+		case m.denyUnknown:
+			n.denied = true
+			if describe {
+				n.op = "unknown tool"
+			}
+		default:
+			n.scopes = m.callReq
+			if describe {
+				n.op = "unknown tool"
+			}
+		}
+		return n, nil
+	}
+	if req, ok := m.methods[string(method)]; ok {
+		n.scopes = req
+		if describe {
+			n.op = "method " + string(method)
+		}
+	}
+	n.isList = string(method) == methodToolsList
+	return n, nil
+}
+
+// decide checks every message of a request; the first pass allocates
+// nothing, a failure is then described in a second pass.
+func (m *MCP) decide(g *Grant, msgs []rpcMessage, wantIDs bool) ([][]byte, error) {
+	pass := true
+	var ids [][]byte
+	for i := range msgs {
+		n, err := m.needOf(&msgs[i], false)
+		if err != nil {
+			return nil, err
+		}
+		if n.denied || !satisfiesAll(g, n.scopes, m.implies) {
+			pass = false
+		}
+		if wantIDs && n.isList && msgs[i].id != nil {
+			ids = append(ids, msgs[i].id)
+		}
+	}
+	if pass {
+		return ids, nil
+	}
+	var union []string
+	op := "batch"
+	denied := false
+	for i := range msgs {
+		n, _ := m.needOf(&msgs[i], true)
+		denied = denied || n.denied
+		for _, s := range n.scopes {
+			if !contains(union, s) {
+				union = append(union, s)
+			}
+		}
+		if len(msgs) == 1 {
+			op = n.op
+		}
+	}
+	if denied {
+		return nil, &Error{Err: ErrNotPermitted, Granted: granted(g), Operation: op}
+	}
+	return nil, insufficient(g, union, m.implies, op)
+}
+
+// readBody reads r's body up to max bytes and puts back a body that yields
+// the same bytes: exactly those read on success, those read followed by the
+// unread rest when the body is over the bound or failed.
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > max {
+		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d", ErrBodyTooLarge, r.ContentLength, max)
+	}
+	size := int64(512)
+	if r.ContentLength >= 0 {
+		size = r.ContentLength + 1 // +1: room to see EOF without growing
+	}
+	buf := make([]byte, 0, size)
+	orig := r.Body
+	var err error
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		room := buf[len(buf):cap(buf)]
+		if allowed := max + 1 - int64(len(buf)); int64(len(room)) > allowed {
+			room = room[:allowed]
+		}
+		var n int
+		n, err = orig.Read(room)
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			err = fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, max)
+			break
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err == io.EOF {
+		rb := &replayBody{orig: orig}
+		rb.Reset(buf)
+		r.Body = rb
+		if r.ContentLength >= 0 {
+			r.ContentLength = int64(len(buf))
+		}
+		return buf, nil
+	}
+	r.Body = &partialBody{Reader: io.MultiReader(bytes.NewReader(buf), orig), orig: orig}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		return nil, err
+	case errors.As(err, &tooLarge):
+		return nil, fmt.Errorf("%w: %w", ErrBodyTooLarge, err)
+	default:
+		return nil, fmt.Errorf("%w: reading body: %w", ErrMalformed, err)
+	}
+}
+
+// replayBody is a request body restored from memory; Close closes the
+// original.
+type replayBody struct {
+	bytes.Reader
+	orig io.ReadCloser
+}
+
+func (b *replayBody) Close() error { return b.orig.Close() }
+
+// partialBody is what was read followed by the rest of the original.
+type partialBody struct {
+	io.Reader
+	orig io.ReadCloser
+}
+
+func (b *partialBody) Close() error { return b.orig.Close() }
+
+func sortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
