@@ -150,6 +150,11 @@ type Hash [sha256.Size]byte
 // CPU per request: a denial-of-service lever), and bcrypt would silently
 // ignore everything past 72 bytes.
 func HashKey(key string) Hash {
+	var buf [128]byte // keys fit: hash them without a heap allocation
+	if len(key) <= len(buf) {
+		n := copy(buf[:], key)
+		return sha256.Sum256(buf[:n])
+	}
 	return sha256.Sum256([]byte(key))
 }
 
@@ -204,14 +209,13 @@ func generate(random io.Reader, prefix string, rec Record) (string, Record, erro
 	}
 	b := make([]byte, 0, len(prefix)+bodyLen)
 	b = append(b, prefix...)
-	var err error
-	if b, err = appendRandom(random, b, IDLen); err != nil {
+	chars, err := appendRandom(random, make([]byte, 0, IDLen+SecretLen), IDLen+SecretLen)
+	if err != nil {
 		return "", Record{}, err
 	}
+	b = append(b, chars[:IDLen]...)
 	b = append(b, '_')
-	if b, err = appendRandom(random, b, SecretLen); err != nil {
-		return "", Record{}, err
-	}
+	b = append(b, chars[IDLen:]...)
 	b = appendChecksum(b, checksum(string(b)))
 	key := string(b)
 	rec.ID = key[len(prefix) : len(prefix)+IDLen]

@@ -1,0 +1,126 @@
+package apikey
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestPolicyEvaluate(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	dep := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	cut := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	early := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	clientDep := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	p := Policy{
+		Deprecated: dep,
+		Cutoff:     cut,
+		Clients: map[string]ClientPolicy{
+			"moving":    {State: StateDeprecated},
+			"told":      {State: StateDeprecated, Deprecated: clientDep},
+			"done":      {State: StateBlocked},
+			"early":     {Cutoff: early},
+			"extension": {State: StateDeprecated, Cutoff: cut.AddDate(0, 3, 0)},
+		},
+	}
+	tests := []struct {
+		name    string
+		policy  Policy
+		rec     Record
+		at      time.Time
+		want    Status
+		wantErr error
+	}{
+		{"zero policy", Policy{}, Record{ClientID: "x"}, now, Status{State: StateAllowed}, nil},
+		{"default deprecated, no date", Policy{Default: StateDeprecated}, Record{ClientID: "x"}, now, Status{State: StateDeprecated, Deprecated: now}, nil},
+		{"unlisted client", p, Record{ClientID: "x"}, now, Status{State: StateAllowed, Sunset: cut}, nil},
+		{"client deprecated", p, Record{ClientID: "moving"}, now, Status{State: StateDeprecated, Deprecated: dep, Sunset: cut}, nil},
+		{"client deprecation date", p, Record{ClientID: "told"}, now, Status{State: StateDeprecated, Deprecated: clientDep, Sunset: cut}, nil},
+		{"owner as client", p, Record{Owner: "moving"}, now, Status{State: StateDeprecated, Deprecated: dep, Sunset: cut}, nil},
+		{"record state wins", p, Record{ClientID: "moving", State: StateAllowed}, now, Status{State: StateAllowed, Sunset: cut}, nil},
+		{"record deprecated", p, Record{ClientID: "x", State: StateDeprecated}, now, Status{State: StateDeprecated, Deprecated: dep, Sunset: cut}, nil},
+		{"client blocked", p, Record{ClientID: "done"}, now, Status{State: StateBlocked, Sunset: cut}, ErrBlocked},
+		{"record blocked", p, Record{ClientID: "x", State: StateBlocked}, now, Status{State: StateBlocked, Sunset: cut}, ErrBlocked},
+		{"client cutoff passed", p, Record{ClientID: "early"}, now, Status{State: StateAllowed, Sunset: early}, ErrRetired},
+		{"global cutoff passed", p, Record{ClientID: "x"}, cut, Status{State: StateAllowed, Sunset: cut}, ErrRetired},
+		{"cutoff passed beats allowed record", p, Record{ClientID: "x", State: StateAllowed}, cut.Add(time.Second), Status{State: StateAllowed, Sunset: cut}, ErrRetired},
+		{"extension", p, Record{ClientID: "extension"}, cut.Add(time.Hour), Status{State: StateDeprecated, Deprecated: dep, Sunset: cut.AddDate(0, 3, 0)}, nil},
+		{"just before cutoff", p, Record{ClientID: "x"}, cut.Add(-time.Nanosecond), Status{State: StateAllowed, Sunset: cut}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.policy.Evaluate(&tt.rec, tt.at)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("status = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	good := []Policy{
+		{},
+		{Default: StateDeprecated, Link: "https://docs.example.com/migrate-to-oauth#keys"},
+		{Clients: map[string]ClientPolicy{"a": {State: StateBlocked}}, Link: "http://localhost:8080/docs"},
+	}
+	for i, p := range good {
+		if err := p.Validate(); err != nil {
+			t.Errorf("good[%d]: %v", i, err)
+		}
+	}
+	bad := []Policy{
+		{Default: "gone"},
+		{Clients: map[string]ClientPolicy{"a": {State: "x"}}},
+		{Link: "/relative"},
+		{Link: "ftp://example.com/x"},
+		{Link: "https://example.com/a>b"},
+		{Link: "https://example.com/a b"},
+		{Link: "https:///nohost"},
+	}
+	for i, p := range bad {
+		if err := p.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("bad[%d]: %v", i, err)
+		}
+	}
+}
+
+func TestStatusHeaders(t *testing.T) {
+	dep := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	cut := time.Date(2026, 9, 1, 0, 0, 0, 0, time.FixedZone("CEST", 2*3600))
+	tests := []struct {
+		name string
+		st   Status
+		link string
+		want http.Header
+	}{
+		{"allowed", Status{State: StateAllowed, Sunset: cut}, "https://d/x", http.Header{}},
+		{"deprecated, no cutoff, no link", Status{State: StateDeprecated, Deprecated: dep}, "", http.Header{
+			"Deprecation":                   {"@1772323200"},
+			"Access-Control-Expose-Headers": {"Deprecation"},
+		}},
+		{"deprecated with cutoff and link", Status{State: StateDeprecated, Deprecated: dep, Sunset: cut}, "https://d/x", http.Header{
+			"Deprecation":                   {"@1772323200"},
+			"Sunset":                        {"Mon, 31 Aug 2026 22:00:00 GMT"},
+			"Link":                          {`<https://d/x>; rel="deprecation"`, `<https://d/x>; rel="sunset"`},
+			"Access-Control-Expose-Headers": {"Deprecation, Sunset, Link"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			tt.st.setHeaders(h, tt.link)
+			if len(h) != len(tt.want) {
+				t.Fatalf("headers = %v, want %v", h, tt.want)
+			}
+			for k, v := range tt.want {
+				if got := h.Values(k); len(got) != len(v) || (len(v) > 0 && got[0] != v[0]) || (len(v) > 1 && got[1] != v[1]) {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+		})
+	}
+}
