@@ -1,0 +1,93 @@
+package validate_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rsguard/rsguard/validate"
+	"github.com/rsguard/rsguard/validate/validatetest"
+)
+
+var noop = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+
+// BenchmarkMiddleware measures the full bearer middleware round trip on a
+// valid token (first sight: no cache) beside BenchmarkSignatureFloor, the bare
+// signature verification of the same token with the same key. Read the ratio
+// of the two within one run.
+func BenchmarkMiddleware(b *testing.B) {
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+		b.Run(alg, func(b *testing.B) {
+			is, v := benchSetup(b)
+			tok := is.TokenWith(validatetest.TokenOptions{Alg: alg}, map[string]any{"scope": "tools:read tools:write"})
+			h := v.Middleware(noop)
+			req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatalf("status %d: %s", rec.Code, rec.Header().Get("WWW-Authenticate"))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSignatureFloor is the floor: golang-jwt's signature check alone.
+func BenchmarkSignatureFloor(b *testing.B) {
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+		b.Run(alg, func(b *testing.B) {
+			is, _ := benchSetup(b)
+			tok := is.TokenWith(validatetest.TokenOptions{Alg: alg}, map[string]any{"scope": "tools:read tools:write"})
+			i := strings.LastIndexByte(tok, '.')
+			sig, err := jwt.NewParser().DecodeSegment(tok[i+1:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			key := is.PublicKey(is.Kid(alg))
+			m := jwt.GetSigningMethod(alg)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := m.Verify(tok[:i], sig, key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReject measures refusals that must not pay for a signature.
+func BenchmarkReject(b *testing.B) {
+	is, v := benchSetup(b)
+	for _, tc := range []struct{ name, tok string }{
+		{"garbage", "not.a.token"},
+		{"alg_none", is.TokenWith(validatetest.TokenOptions{Alg: "none"}, nil)},
+		{"unknown_kid", is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"kid": "nope"}}, nil)},
+		{"wrong_audience", is.Token(map[string]any{"aud": "https://other.example/mcp"})},
+		{"expired", is.Token(map[string]any{"exp": fixedNow.Add(-time.Hour).Unix()})},
+		{"bad_signature", is.Token(nil)[:len(is.Token(nil))-4] + "AAAA"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := v.Verify(context.Background(), tc.tok); err == nil {
+					b.Fatal("accepted")
+				}
+			}
+		})
+	}
+}
+
+func benchSetup(b *testing.B) (*validatetest.Issuer, *validate.Validator) {
+	is := newIssuer(b, nil)
+	return is, newValidator(b, is, nil)
+}
