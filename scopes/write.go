@@ -96,19 +96,29 @@ func (p responder) write(w http.ResponseWriter, r *http.Request, err error) {
 
 // describe is the client-facing error_description of an insufficient-scope
 // error. It stays within the RFC 6750 §3 character set for configured names
-// made of it (rsmeta sanitises the rest).
+// made of it (rsmeta sanitises the rest). Like the scope auth-param, it
+// never names offline_access.
 func describe(e *Error) string {
+	missing := make([]string, 0, len(e.Missing))
+	for _, s := range e.Missing {
+		if s != offlineAccess {
+			missing = append(missing, s)
+		}
+	}
 	var b strings.Builder
-	if e.Any {
+	switch {
+	case len(missing) == 0:
+		b.WriteString("the access token lacks a required scope")
+	case e.Any:
 		b.WriteString("the access token needs one of the scopes ")
-		b.WriteString(strings.Join(e.Missing, " "))
-	} else {
+		b.WriteString(strings.Join(missing, " "))
+	default:
 		b.WriteString("the access token lacks scope")
-		if len(e.Missing) > 1 {
+		if len(missing) > 1 {
 			b.WriteString("s")
 		}
 		b.WriteString(" ")
-		b.WriteString(strings.Join(e.Missing, " "))
+		b.WriteString(strings.Join(missing, " "))
 	}
 	if e.Operation != "" {
 		b.WriteString(" required for ")
