@@ -79,9 +79,9 @@ func TestWriteError(t *testing.T) {
 		body      string
 	}{
 		{
-			name:  "all of: names every needed scope, granted ones too",
-			grant: grant,
-			check: func(ctx context.Context) error { return Require(ctx, "tools:read", "tools:write") },
+			name:   "all of: names every needed scope, granted ones too",
+			grant:  grant,
+			check:  func(ctx context.Context) error { return Require(ctx, "tools:read", "tools:write") },
 			status: 403,
 			challenge: `Bearer resource_metadata="` + testRM + `", scope="tools:read tools:write", error="insufficient_scope", ` +
 				`error_description="the access token lacks scope tools:write"`,
