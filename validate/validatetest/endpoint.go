@@ -87,7 +87,7 @@ func (is *Issuer) issue(r *http.Request) (*tokenResponse, *tokenError) {
 	for name, values := range form {
 		values = slices.DeleteFunc(values, func(v string) bool { return v == "" })
 		if len(values) > 1 && name != "resource" {
-			return nil, bad("parameter " + name + " is repeated")
+			return nil, bad("only resource may be repeated")
 		}
 		form[name] = values
 	}

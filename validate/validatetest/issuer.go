@@ -334,6 +334,21 @@ func (is *Issuer) JWKSURL() string { return is.srv.URL + is.jwksPath }
 
 // TokenURL returns the URL of the issuer's token endpoint (RFC 6749 §3.2),
 // the "token_endpoint" of its metadata.
+//
+// The endpoint takes a POSTed form with grant_type=client_credentials
+// (RFC 6749 §4.4) from a client of [Options].Clients, authenticated with
+// HTTP Basic (id and secret form-urlencoded) or with client_id and
+// client_secret in the form, never both (RFC 6749 §2.3.1). "scope" must name
+// only scopes the client is allowed, and defaults to all of them. Each
+// "resource" (RFC 8707 §2), which may repeat, must be an absolute URI without
+// a fragment; together they become "aud", defaulting to [Options].Audience.
+// It answers as RFC 6749 §5.1 says, with an RFC 9068 token signed like
+// [Issuer.Token]'s with "sub" and "client_id" set to the client, "nbf" to
+// "iat", and "scope" when granted. Errors follow RFC 6749 §5.2:
+// invalid_client (401 with "WWW-Authenticate: Basic"), invalid_request,
+// unsupported_grant_type, invalid_scope and invalid_target (400), and 405
+// for a method other than POST. Every answer has "Cache-Control: no-store".
+// The endpoint keeps working while [Issuer.SetDown] is in force.
 func (is *Issuer) TokenURL() string { return is.srv.URL + is.tokenPath }
 
 // Client returns an HTTP client that trusts the issuer's TLS certificate,
@@ -353,7 +368,8 @@ func (is *Issuer) SetDown(down bool) {
 // SetJWKSHandler makes h answer requests for [Issuer.JWKSURL] instead of the
 // issuer, to serve garbage, huge or slow responses. A nil h restores the
 // real JWK Set. [Issuer.SetDown] takes precedence; requests are still
-// counted.
+// counted. A slow h should return once r.Context() is done: [Issuer.Close]
+// waits for running requests.
 func (is *Issuer) SetJWKSHandler(h http.Handler) {
 	is.mu.Lock()
 	is.jwksHandler = h

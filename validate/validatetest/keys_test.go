@@ -171,6 +171,10 @@ func TestAddKey(t *testing.T) {
 			require.NoError(t, json.Unmarshal(is.PublicJWK(kid), &served))
 			assert.Equal(t, entry, served)
 
+			if tt.key.Signer == nil {
+				assert.Nil(t, is.PublicKey(kid), "a bare JWK has no key to give")
+				assert.Nil(t, is.PublicKeyPEM(kid))
+			}
 			if tt.signAlg != "" {
 				tok := is.TokenWith(TokenOptions{Key: kid}, nil)
 				h, _, _ := parts(t, tok)

@@ -27,9 +27,9 @@ type TokenOptions struct {
 	// Key is the kid of a key of the issuer, published or retired, that
 	// signs the token and whose kid the header carries. With Signer or
 	// Secret set it only names the header kid. If empty, the default is the
-	// key that currently signs Alg; the header kid of an algorithm with no
-	// such key (HS256, none, an attacker's) is that of the default
-	// algorithm's key, as a forger would claim it.
+	// key that currently signs Alg or, for an algorithm the issuer has no
+	// key for (HS256, none…), the default algorithm's key: the header then
+	// names that kid, as a forger would.
 	Key string
 
 	// Signer signs instead of the issuer's keys: a key that is not

@@ -132,6 +132,8 @@ func TestTokenWith(t *testing.T) {
 	require.NoError(t, err)
 	attackerEC, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
+	attackerP521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	require.NoError(t, err)
 	rsKid, psKid, esKid := is.Kid("RS256"), is.Kid("PS256"), is.Kid("ES256")
 
 	// hmacOK checks the token is HMAC-SHA256 keyed with secret.
@@ -221,6 +223,12 @@ func TestTokenWith(t *testing.T) {
 			opts:       TokenOptions{Signer: attackerEC},
 			wantHeader: map[string]any{"alg": "ES256", "kid": esKid, "typ": "at+jwt"},
 			check:      verifiesWith("ES256", attackerEC.Public()),
+		},
+		{
+			name:       "attacker P-521 key infers ES512, default kid",
+			opts:       TokenOptions{Signer: attackerP521},
+			wantHeader: map[string]any{"alg": "ES512", "kid": rsKid, "typ": "at+jwt"},
+			check:      verifiesWith("ES512", attackerP521.Public()),
 		},
 		{
 			name:       "key by kid",
