@@ -1,0 +1,517 @@
+package scopes
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// JSON-RPC bodies as an MCP client (2025-11-25; batches 2025-03-26) sends them.
+const (
+	bodyInitialize = `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25",` +
+		`"capabilities":{"roots":{"listChanged":true},"elicitation":{}},"clientInfo":{"name":"example-client","version":"1.0.0"}}}`
+	bodyInitialized = `{"jsonrpc":"2.0","method":"notifications/initialized"}`
+	bodyCancelled   = `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"user cancelled"}}`
+	bodyToolsList   = `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`
+	bodyPing        = `{"jsonrpc":"2.0","id":"p-1","method":"ping"}`
+	bodyClientReply = `{"jsonrpc":"2.0","id":"srv-1","result":{"roots":[{"uri":"file:///home/alice/project","name":"project"}]}}`
+	bodyGetInv      = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_inventory",` +
+		`"arguments":{"sku":"A-100","warehouse":"north"},"_meta":{"progressToken":2}}}`
+	bodySetPrice = `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"set_price","arguments":{"sku":"A-100","price":12.5}}}`
+	bodySearch   = `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"search","arguments":{"q":"bolts"}}}`
+	bodyUnknown  = `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"drop_tables","arguments":{}}}`
+	bodyResource = `{"jsonrpc":"2.0","id":6,"method":"resources/read","params":{"uri":"inventory://north/A-100"}}`
+)
+
+func testMCPConfig() MCPConfig {
+	return MCPConfig{
+		Tools: map[string][]string{
+			"get_inventory": {"inventory:read"},
+			"set_price":     {"inventory:read", "inventory:write"},
+			"search":        nil,
+		},
+		Methods: map[string][]string{"resources/read": {"resources:read"}},
+	}
+}
+
+// fakeMCP stands in for an MCP server's Streamable HTTP endpoint. It records
+// what reached it and answers like one: 202 to notifications and responses,
+// 200 JSON to requests, an SSE stream to GET, 204 to DELETE.
+type fakeMCP struct {
+	mu      sync.Mutex
+	bodies  []string
+	lengths []int64
+}
+
+func (s *fakeMCP) calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.bodies)
+}
+
+func (s *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	s.mu.Lock()
+	s.bodies = append(s.bodies, string(body))
+	s.lengths = append(s.lengths, r.ContentLength)
+	s.mu.Unlock()
+	switch r.Method {
+	case http.MethodGet:
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		_, _ = io.WriteString(w, ": stream open\n\n")
+		w.(http.Flusher).Flush()
+		return
+	case http.MethodDelete:
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	var msgs []map[string]json.RawMessage
+	if body = bytes.TrimSpace(body); len(body) > 0 && body[0] == '[' {
+		_ = json.Unmarshal(body, &msgs)
+	} else {
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal(body, &m)
+		msgs = append(msgs, m)
+	}
+	var out []string
+	for _, m := range msgs {
+		if m["method"] != nil && m["id"] != nil {
+			out = append(out, `{"jsonrpc":"2.0","id":`+string(m["id"])+`,"result":{}}`)
+		}
+	}
+	if len(out) == 0 {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if len(msgs) > 1 {
+		_, _ = io.WriteString(w, "["+strings.Join(out, ",")+"]")
+		return
+	}
+	_, _ = io.WriteString(w, out[0])
+}
+
+func mustMCP(t testing.TB, cfg MCPConfig) *MCP {
+	t.Helper()
+	m, err := NewMCP(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// postMCP sends body as an MCP client does; chunked hides its length.
+func postMCP(t *testing.T, srv *httptest.Server, body string, chunked bool) response {
+	t.Helper()
+	var rd io.Reader = strings.NewReader(body)
+	if chunked {
+		rd = io.MultiReader(rd)
+	}
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/mcp", rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", "1868a90c")
+	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+	return do(t, srv, req)
+}
+
+const (
+	rpc400Parse   = `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}` + "\n"
+	rpc400Invalid = `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request"}}` + "\n"
+	rpc403        = `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"not permitted"}}` + "\n"
+	rpc413        = `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"request body too large"}}` + "\n"
+)
+
+func insufficientChallenge(scope, desc string) string {
+	return `Bearer resource_metadata="` + testRM + `", scope="` + scope + `", error="insufficient_scope", error_description="` + desc + `"`
+}
+
+func TestMCPPost(t *testing.T) {
+	reader := &Grant{Scopes: []string{"inventory:read"}, ResourceMetadata: testRM}
+	allowUnknown := testMCPConfig()
+	allowUnknown.UnknownTools = AllowUnknownTools
+	callScope := testMCPConfig()
+	callScope.Methods["tools/call"] = []string{"mcp:tools"}
+	small := testMCPConfig()
+	small.MaxBodyBytes = int64(len(bodyGetInv))
+	over := bodyGetInv + " "
+	wild := testMCPConfig()
+	wild.Tools["set_price"] = []string{"inventory:write"}
+	wild.Implies = Wildcard
+
+	tests := []struct {
+		name      string
+		cfg       *MCPConfig // nil: testMCPConfig()
+		grant     *Grant     // nil: no grant at all
+		body      string
+		chunked   bool
+		status    int
+		challenge string
+		wantBody  string
+	}{
+		// Session life cycle: never needs more than a grant.
+		{name: "initialize", grant: reader, body: bodyInitialize, status: 200},
+		{name: "initialized notification", grant: reader, body: bodyInitialized, status: 202},
+		{name: "cancelled notification", grant: reader, body: bodyCancelled, status: 202},
+		{name: "ping", grant: reader, body: bodyPing, status: 200},
+		{name: "tools/list", grant: reader, body: bodyToolsList, status: 200},
+		{name: "client's response", grant: reader, body: bodyClientReply, status: 202},
+
+		// tools/call per tool.
+		{name: "allowed tool", grant: reader, body: bodyGetInv, status: 200},
+		{name: "tool mapped to no scopes", grant: &Grant{}, body: bodySearch, status: 200},
+		{name: "forbidden tool: every needed scope, granted one too", grant: reader, body: bodySetPrice, status: 403,
+			challenge: insufficientChallenge("inventory:read inventory:write",
+				"the access token lacks scope inventory:write required for tool set_price")},
+		{name: "forbidden tool, chunked body", grant: reader, body: bodySetPrice, chunked: true, status: 403,
+			challenge: insufficientChallenge("inventory:read inventory:write",
+				"the access token lacks scope inventory:write required for tool set_price")},
+		{name: "forbidden tool as a notification", grant: reader, status: 403,
+			body: `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"set_price","arguments":{}}}`,
+			challenge: insufficientChallenge("inventory:read inventory:write",
+				"the access token lacks scope inventory:write required for tool set_price")},
+		{name: "unknown tool denied by default", grant: reader, body: bodyUnknown, status: 403, wantBody: rpc403},
+		{name: "tool names are exact", grant: reader, status: 403, wantBody: rpc403,
+			body: `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"Set_Price","arguments":{}}}`},
+		{name: "unknown tool allowed by policy", cfg: &allowUnknown, grant: reader, body: bodyUnknown, status: 200},
+		{name: "unknown tool allowed by policy still needs tools/call scopes", grant: reader, status: 403,
+			cfg: func() *MCPConfig { c := allowUnknown; c.Methods = map[string][]string{"tools/call": {"mcp:tools"}}; return &c }(),
+			body: bodyUnknown, challenge: `Bearer resource_metadata="` + testRM + `", scope="mcp:tools", error="insufficient_scope", ` +
+				`error_description="the access token lacks scope mcp:tools required for unknown tool"`},
+		{name: "tools/call method scope added to tool's", cfg: &callScope, grant: reader, body: bodyGetInv, status: 403,
+			challenge: insufficientChallenge("mcp:tools inventory:read",
+				"the access token lacks scope mcp:tools required for tool get_inventory")},
+		{name: "tools/call method scope held", cfg: &callScope, grant: &Grant{Scopes: []string{"inventory:read", "mcp:tools"}},
+			body: bodyGetInv, status: 200},
+		{name: "wildcard when configured", cfg: &wild, grant: &Grant{Scopes: []string{"inventory:*"}}, body: bodySetPrice, status: 200},
+		{name: "no wildcard by default", grant: &Grant{Scopes: []string{"inventory:*"}, ResourceMetadata: testRM}, body: bodySetPrice, status: 403,
+			challenge: insufficientChallenge("inventory:read inventory:write",
+				"the access token lacks scopes inventory:read inventory:write required for tool set_price")},
+
+		// Other methods.
+		{name: "restricted method", grant: reader, body: bodyResource, status: 403,
+			challenge: insufficientChallenge("resources:read", "the access token lacks scope resources:read required for method resources/read")},
+		{name: "restricted method allowed", grant: &Grant{Scopes: []string{"resources:read"}}, body: bodyResource, status: 200},
+
+		// Batches: all or nothing, one challenge for the union.
+		{name: "batch allowed", grant: reader, body: "[" + bodyGetInv + "," + bodyInitialized + "," + bodySearch + "]", status: 200},
+		{name: "batch with one forbidden call", grant: reader, body: "[" + bodyGetInv + "," + bodySetPrice + "]", status: 403,
+			challenge: insufficientChallenge("inventory:read inventory:write", "the access token lacks scope inventory:write required for batch")},
+		{name: "batch: union of tools and methods", grant: reader, body: "[" + bodySetPrice + ",\n " + bodyResource + "]", status: 403,
+			challenge: insufficientChallenge("inventory:read inventory:write resources:read",
+				"the access token lacks scopes inventory:write resources:read required for batch")},
+		{name: "batch with an unknown tool", grant: reader, body: "[" + bodySetPrice + "," + bodyUnknown + "]", status: 403, wantBody: rpc403},
+		{name: "batch of responses", grant: reader, body: "[" + bodyClientReply + "]", status: 202},
+		{name: "empty batch", grant: reader, body: "[]", status: 400, wantBody: rpc400Invalid},
+		{name: "batch of non-objects", grant: reader, body: `[1,"tools/call"]`, status: 400, wantBody: rpc400Invalid},
+
+		// Bodies that are not plainly JSON-RPC: 400, never passed on.
+		{name: "not JSON", grant: reader, body: "method=tools/call&name=set_price", status: 400, wantBody: rpc400Parse},
+		{name: "empty body", grant: reader, body: "", status: 400, wantBody: rpc400Parse},
+		{name: "trailing data", grant: reader, body: bodyGetInv + " " + bodySetPrice, status: 400, wantBody: rpc400Parse},
+		{name: "truncated", grant: reader, body: bodySetPrice[:40], status: 400, wantBody: rpc400Parse},
+		{name: "JSON string", grant: reader, body: `"tools/call"`, status: 400, wantBody: rpc400Invalid},
+		{name: "JSON null", grant: reader, body: `null`, status: 400, wantBody: rpc400Invalid},
+		{name: "case-variant method smuggling", grant: reader, status: 400, wantBody: rpc400Invalid,
+			body: `{"jsonrpc":"2.0","id":1,"method":"ping","Method":"tools/call","params":{"name":"set_price"}}`},
+		{name: "long-s params smuggling", grant: reader, status: 400, wantBody: rpc400Invalid,
+			body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_inventory"},"paramſ":{"name":"set_price"}}`},
+		{name: "duplicate method", grant: reader, status: 400, wantBody: rpc400Invalid,
+			body: `{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call","params":{"name":"set_price"}}`},
+		{name: "duplicate tool name", grant: reader, status: 400, wantBody: rpc400Invalid,
+			body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_inventory","name":"set_price"}}`},
+		{name: "case-variant tool name", grant: reader, status: 400, wantBody: rpc400Invalid,
+			body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_inventory","NAME":"set_price"}}`},
+		{name: "escaped key is the same key", grant: reader, status: 400, wantBody: rpc400Invalid,
+			body: `{"jsonrpc":"2.0","id":1,"method":"ping","\u006dethod":"tools/call","params":{"name":"set_price"}}`},
+		{name: "escaped method and tool name decode", grant: reader, status: 403,
+			body: `{"jsonrpc":"2.0","id":1,"\u006dethod":"tools\/call","params":{"n\u0061me":"set\u005fprice"}}`,
+			challenge: insufficientChallenge("inventory:read inventory:write",
+				"the access token lacks scope inventory:write required for tool set_price")},
+		{name: "method not a string", grant: reader, body: `{"jsonrpc":"2.0","id":1,"method":["tools/call"]}`, status: 400, wantBody: rpc400Invalid},
+		{name: "tools/call without params", grant: reader, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call"}`, status: 400, wantBody: rpc400Invalid},
+		{name: "tools/call without name", grant: reader, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{}}}`,
+			status: 400, wantBody: rpc400Invalid},
+		{name: "tool name not a string", grant: reader, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":null}}`,
+			status: 400, wantBody: rpc400Invalid},
+		{name: "params as array", grant: reader, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["set_price"]}`,
+			status: 400, wantBody: rpc400Invalid},
+
+		// The size bound.
+		{name: "at the bound", cfg: &small, grant: reader, body: bodyGetInv, status: 200},
+		{name: "at the bound, chunked", cfg: &small, grant: reader, body: bodyGetInv, chunked: true, status: 200},
+		{name: "over the bound", cfg: &small, grant: reader, body: over, status: 413, wantBody: rpc413},
+		{name: "over the bound, chunked", cfg: &small, grant: reader, body: over, chunked: true, status: 413, wantBody: rpc413},
+
+		// No grant: fail closed before reading anything.
+		{name: "no grant", body: bodyGetInv, status: 401, challenge: `Bearer realm="rsguard"`},
+		{name: "no grant, configured metadata URL", body: bodyInitialize, status: 401,
+			cfg:       func() *MCPConfig { c := testMCPConfig(); c.ResourceMetadata = testRM; return &c }(),
+			challenge: `Bearer resource_metadata="` + testRM + `"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testMCPConfig()
+			if tt.cfg != nil {
+				cfg = *tt.cfg
+			}
+			server := &fakeMCP{}
+			srv := httptest.NewServer(authAs(tt.grant, mustMCP(t, cfg).Handler(server)))
+			defer srv.Close()
+			got := postMCP(t, srv, tt.body, tt.chunked)
+			if got.status != tt.status {
+				t.Fatalf("status = %d, want %d (%v)", got.status, tt.status, got)
+			}
+			if c := strings.Join(got.challenge, "\n"); c != tt.challenge {
+				t.Errorf("WWW-Authenticate =\n%s\nwant\n%s", c, tt.challenge)
+			}
+			if tt.wantBody != "" && got.body != tt.wantBody {
+				t.Errorf("body = %q, want %q", got.body, tt.wantBody)
+			}
+			passed := tt.status < 300
+			if n := server.calls(); passed != (n == 1) {
+				t.Fatalf("MCP server saw %d requests, want passed=%v", n, passed)
+			}
+			if !passed {
+				return
+			}
+			if server.bodies[0] != tt.body {
+				t.Errorf("MCP server read %q, want the identical body %q", server.bodies[0], tt.body)
+			}
+			wantLen := int64(len(tt.body))
+			if tt.chunked {
+				wantLen = -1
+			}
+			if server.lengths[0] != wantLen {
+				t.Errorf("ContentLength = %d, want %d", server.lengths[0], wantLen)
+			}
+		})
+	}
+}
+
+// TestMCPOtherMethods: GET opens the SSE stream, DELETE ends the session;
+// neither calls a tool, both pass, unread, to the server, still streaming.
+func TestMCPOtherMethods(t *testing.T) {
+	g := &Grant{Scopes: []string{"inventory:read"}}
+	m := mustMCP(t, testMCPConfig())
+
+	step := make(chan struct{})
+	stream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet:
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(200)
+			_, _ = io.WriteString(w, "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n")
+			w.(http.Flusher).Flush()
+			<-step // the client has read the first event through the middleware
+			_, _ = io.WriteString(w, "data: {\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"method\":\"roots/list\"}\n\n")
+		case http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		}
+	})
+	srv := httptest.NewServer(authAs(g, m.Handler(stream)))
+	defer srv.Close()
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/mcp", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("GET status %d", res.StatusCode)
+	}
+	br := bufio.NewReader(res.Body)
+	for _, want := range []string{"event: message\n", `data: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}` + "\n", "\n"} {
+		line, err := br.ReadString('\n')
+		if err != nil || line != want {
+			t.Fatalf("read %q, %v; want %q", line, err, want)
+		}
+	}
+	close(step)
+	if line, _ := br.ReadString('\n'); !strings.Contains(line, "roots/list") {
+		t.Fatalf("second event: %q", line)
+	}
+
+	req, _ = http.NewRequest(http.MethodDelete, srv.URL+"/mcp", nil)
+	if got := do(t, srv, req); got.status != http.StatusNoContent {
+		t.Errorf("DELETE: %v", got)
+	}
+	req, _ = http.NewRequest(http.MethodPut, srv.URL+"/mcp", strings.NewReader("not even JSON"))
+	if got := do(t, srv, req); got.status != http.StatusMethodNotAllowed {
+		t.Errorf("PUT is the server's to refuse: %v", got)
+	}
+
+	// Without a grant nothing passes, GET included.
+	srv2 := httptest.NewServer(m.Handler(stream))
+	defer srv2.Close()
+	if got := get(t, srv2, "/mcp"); got.status != 401 || len(got.challenge) != 1 {
+		t.Errorf("GET without grant: %v", got)
+	}
+}
+
+// TestMCPStreamedAnswer: a tools/call answered as an SSE stream passes
+// through unbuffered.
+func TestMCPStreamedAnswer(t *testing.T) {
+	g := &Grant{Scopes: []string{"inventory:read"}}
+	cfg := testMCPConfig()
+	cfg.FilterToolsList = true // must not touch a tools/call answer
+	step := make(chan struct{})
+	srv := httptest.NewServer(authAs(g, mustMCP(t, cfg).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		if _, ok := w.(http.Flusher); !ok {
+			t.Error("ResponseWriter lost http.Flusher")
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":2,\"progress\":1}}\n\n")
+		w.(http.Flusher).Flush()
+		<-step
+		_, _ = io.WriteString(w, "data: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":[]}}\n\n")
+	}))))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(bodyGetInv))
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	if line, _ := br.ReadString('\n'); !strings.Contains(line, "notifications/progress") {
+		t.Fatalf("first event %q", line)
+	}
+	close(step)
+	rest, _ := io.ReadAll(br)
+	if !strings.Contains(string(rest), `"id":2`) {
+		t.Fatalf("rest %q", rest)
+	}
+}
+
+// TestMCPCheckRestoresBody: Check leaves a body that reads the same, also
+// when it refuses it as too large, and large arguments survive intact.
+func TestMCPCheckRestoresBody(t *testing.T) {
+	big := `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"get_inventory","arguments":{"blob":"` +
+		strings.Repeat("xyz", 100_000) + `"}}}`
+	tests := []struct {
+		name    string
+		max     int64
+		wantErr error
+	}{
+		{"within", 1 << 20, nil},
+		{"over", 4096, ErrBodyTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testMCPConfig()
+			cfg.MaxBodyBytes = tt.max
+			m := mustMCP(t, cfg)
+			for _, hideLen := range []bool{false, true} {
+				var rd io.Reader = strings.NewReader(big)
+				if hideLen {
+					rd = io.MultiReader(rd)
+				}
+				r := httptest.NewRequest(http.MethodPost, "/mcp", rd)
+				if hideLen {
+					r.ContentLength = -1
+				}
+				r = r.WithContext(NewContext(r.Context(), &Grant{Scopes: []string{"inventory:read"}}))
+				if err := m.Check(r); !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+					t.Fatalf("Check = %v, want %v", err, tt.wantErr)
+				}
+				got, err := io.ReadAll(r.Body)
+				if err != nil || string(got) != big {
+					t.Fatalf("body after Check: %d bytes, %v", len(got), err)
+				}
+				if err := r.Body.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestMCPOuterMaxBytesReader: an outer http.MaxBytesReader tighter than
+// MaxBodyBytes also gives 413.
+func TestMCPOuterMaxBytesReader(t *testing.T) {
+	m := mustMCP(t, testMCPConfig())
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 16)
+		m.Handler(&fakeMCP{}).ServeHTTP(w, r.WithContext(NewContext(r.Context(), &Grant{})))
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	if got := postMCP(t, srv, bodySearch, true); got.status != 413 || got.body != rpc413 {
+		t.Fatalf("%v", got)
+	}
+}
+
+func TestMCPAllowsTool(t *testing.T) {
+	m := mustMCP(t, testMCPConfig())
+	g := &Grant{Scopes: []string{"inventory:read"}}
+	for tool, want := range map[string]bool{"get_inventory": true, "set_price": false, "search": true, "drop_tables": false} {
+		if got := m.AllowsTool(g, tool); got != want {
+			t.Errorf("AllowsTool(%q) = %v, want %v", tool, got, want)
+		}
+	}
+	if m.AllowsTool(nil, "search") {
+		t.Error("nil grant allowed")
+	}
+	cfg := testMCPConfig()
+	cfg.UnknownTools = AllowUnknownTools
+	if !mustMCP(t, cfg).AllowsTool(g, "drop_tables") {
+		t.Error("AllowUnknownTools: unknown tool refused")
+	}
+}
+
+func TestNewMCPRefuses(t *testing.T) {
+	tests := map[string]MCPConfig{
+		"empty tool name":        {Tools: map[string][]string{"": {"a"}}},
+		"invalid UTF-8 tool":     {Tools: map[string][]string{"a\xff": {"a"}}},
+		"replacement char tool":  {Tools: map[string][]string{"a\uFFFD": {"a"}}},
+		"invalid scope":          {Tools: map[string][]string{"t": {"a b"}}},
+		"empty scope":            {Tools: map[string][]string{"t": {""}}},
+		"empty method":           {Methods: map[string][]string{"": {"a"}}},
+		"invalid method scope":   {Methods: map[string][]string{"resources/read": {`"a"`}}},
+		"negative bound":         {MaxBodyBytes: -1},
+		"unknown unknown policy": {UnknownTools: 7},
+	}
+	for name, cfg := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, err := NewMCP(cfg); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+	if _, err := NewMCP(MCPConfig{Tools: map[string][]string{"t": {"bad scope"}}}); !errors.Is(err, ErrInvalidScope) {
+		t.Errorf("invalid scope error %v does not wrap ErrInvalidScope", err)
+	}
+}
+
+// TestNewMCPCopiesMaps: the configuration cannot be changed afterwards.
+func TestNewMCPCopiesMaps(t *testing.T) {
+	cfg := testMCPConfig()
+	m := mustMCP(t, cfg)
+	cfg.Tools["set_price"] = nil
+	cfg.Tools["get_inventory"][0] = "nothing"
+	g := &Grant{Scopes: []string{"inventory:read"}}
+	if m.AllowsTool(g, "set_price") || !m.AllowsTool(g, "get_inventory") {
+		t.Fatal("NewMCP kept references to the caller's maps")
+	}
+}
