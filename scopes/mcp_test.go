@@ -190,7 +190,11 @@ func TestMCPPost(t *testing.T) {
 			body: `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"Set_Price","arguments":{}}}`},
 		{name: "unknown tool allowed by policy", cfg: &allowUnknown, grant: reader, body: bodyUnknown, status: 200},
 		{name: "unknown tool allowed by policy still needs tools/call scopes", grant: reader, status: 403,
-			cfg: func() *MCPConfig { c := allowUnknown; c.Methods = map[string][]string{"tools/call": {"mcp:tools"}}; return &c }(),
+			cfg: func() *MCPConfig {
+				c := allowUnknown
+				c.Methods = map[string][]string{"tools/call": {"mcp:tools"}}
+				return &c
+			}(),
 			body: bodyUnknown, challenge: `Bearer resource_metadata="` + testRM + `", scope="mcp:tools", error="insufficient_scope", ` +
 				`error_description="the access token lacks scope mcp:tools required for unknown tool"`},
 		{name: "tools/call method scope added to tool's", cfg: &callScope, grant: reader, body: bodyGetInv, status: 403,
