@@ -110,7 +110,8 @@ type Authenticator struct {
 	store        Store
 	prefix       string
 	v            *validate.Validator
-	header       string // canonical
+	header       string // canonical, for lookups
+	headerName   string // as configured, for messages
 	acceptBearer bool
 	challenge    rsmeta.Challenge // base challenge (keys-only mode)
 	resourceMeta string
@@ -143,6 +144,7 @@ func New(cfg Config) (*Authenticator, error) {
 		prefix:       cfg.Prefix,
 		v:            cfg.Validator,
 		header:       http.CanonicalHeaderKey(header),
+		headerName:   header,
 		acceptBearer: cfg.AcceptBearerKeys,
 		onUse:        cfg.OnUse,
 		now:          cfg.Now,
@@ -161,7 +163,7 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	a.resourceMeta = a.challenge.ResourceMetadata
 	if cfg.AdvertiseKeyChallenge {
-		c := rsmeta.Challenge{Scheme: KeyScheme, Params: []rsmeta.Param{{Name: "header", Value: a.header}}}
+		c := rsmeta.Challenge{Scheme: KeyScheme, Params: []rsmeta.Param{{Name: "header", Value: a.headerName}}}
 		s, err := c.Header()
 		if err != nil {
 			return nil, fmt.Errorf("%w: key challenge: %w", ErrInvalidConfig, err)
@@ -260,18 +262,18 @@ func (a *Authenticator) authenticate(r *http.Request) (*result, error) {
 	}
 	switch keys := r.Header[a.header]; {
 	case len(keys) > 1:
-		return nil, a.multiple("the " + a.header + " header must appear once")
+		return nil, a.multiple("the " + a.headerName + " header must appear once")
 	case len(keys) == 1 && hasBearer:
 		return nil, a.multiple("send either an API key or a bearer token, not both")
 	case len(keys) == 1:
-		return a.checkKey(r, keys[0], a.header)
+		return a.checkKey(r, keys[0], a.headerName)
 	}
 	if hasBearer && strings.HasPrefix(tok, a.prefix) {
 		if a.acceptBearer {
 			return a.checkKey(r, tok, "Authorization")
 		}
 		a.usage.keyReject.Add(1)
-		return nil, a.refuse(r, &Use{Time: a.now(), Header: "Authorization"}, nil, invalidToken(ErrBearerKey, "send API keys in the "+a.header+" header, not as a bearer token"))
+		return nil, a.refuse(r, &Use{Time: a.now(), Header: "Authorization"}, nil, invalidToken(ErrBearerKey, "send API keys in the "+a.headerName+" header, not as a bearer token"))
 	}
 	if a.v == nil {
 		if hasBearer {

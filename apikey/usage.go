@@ -19,8 +19,8 @@ type Use struct {
 	// Owner, ClientID and Tenant come from the key's record; empty when no
 	// record was found.
 	Owner, ClientID, Tenant string
-	// Header is where the key was found: the configured key header's
-	// canonical name, or "Authorization" for a key sent as a Bearer token.
+	// Header is where the key was found: [Config].Header as configured, or
+	// "Authorization" for a key sent as a Bearer token.
 	Header string
 	// Status is the key's migration status; zero when no record was found.
 	Status Status
