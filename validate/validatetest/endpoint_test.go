@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -65,7 +66,7 @@ func basicAuth(id, secret string) http.Header {
 	return r.Header
 }
 
-func endpointIssuer(t *testing.T, opts Options) *Issuer {
+func endpointIssuer(t testing.TB, opts Options) *Issuer {
 	opts.Algorithms = []string{"ES256", "EdDSA"}
 	opts.DefaultAlgorithm = "EdDSA"
 	opts.Clients = []Client{
@@ -239,4 +240,39 @@ func TestTokenEndpointErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzTokenEndpoint feeds arbitrary form bodies and Authorization headers to
+// the token endpoint: it must always answer JSON with no-store, a token only
+// with 200, and an RFC 6749 §5.2 error code otherwise.
+func FuzzTokenEndpoint(f *testing.F) {
+	is := endpointIssuer(f, Options{})
+	f.Add("grant_type=client_credentials&resource=https://api.example", "Basic c3ZjOnMzY3JldA==")
+	f.Add("grant_type=client_credentials&client_id=svc&client_secret=s3cret&scope=read&resource=urn:a", "")
+	f.Add("grant_type=client_credentials&scope=read+%22x&resource=a#b", "Basic c3ZjOnMzY3JldA==")
+	f.Add("grant_type=password&grant_type=x&%zz", "Bearer x")
+	codes := map[string]bool{"invalid_request": true, "invalid_client": true, "unsupported_grant_type": true, "invalid_scope": true, "invalid_target": true}
+	f.Fuzz(func(t *testing.T, body, authz string) {
+		r := httptest.NewRequest(http.MethodPost, is.TokenURL(), strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if authz != "" {
+			r.Header["Authorization"] = []string{authz}
+		}
+		w := httptest.NewRecorder()
+		is.serveHTTP(w, r)
+		assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &m))
+		if w.Code == http.StatusOK {
+			assert.NotEmpty(t, m["access_token"])
+			return
+		}
+		assert.True(t, codes[m["error"].(string)], "code %v", m["error"])
+		assert.Contains(t, []int{http.StatusBadRequest, http.StatusUnauthorized}, w.Code)
+		desc, _ := m["error_description"].(string)
+		for i := 0; i < len(desc); i++ {
+			c := desc[i]
+			assert.True(t, c >= 0x20 && c <= 0x7e && c != '"' && c != '\\', "error_description %q", desc)
+		}
+	})
 }
