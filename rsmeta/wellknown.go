@@ -145,6 +145,9 @@ func parseResource(s string) (resourceURL, error) {
 	if port != 0 {
 		r.port = strconv.Itoa(port)
 	}
+	if strings.ContainsAny(tail, "[]") {
+		return r, resourceErr(s, `"[" and "]" are allowed only around an IPv6 host (RFC 3986 §3.2.2)`)
+	}
 	if hasDotSegment(r.path) {
 		return r, resourceErr(s, "the path must not contain dot-segments (RFC 3986 §6.2.2.3)")
 	}

@@ -62,6 +62,8 @@ func TestCanonicalResource(t *testing.T) {
 		{"https://api.example.com/a/./b", ""},
 		{"https://api.example.com/a/%2E%2e/b", ""},
 		{"https://api.example.com/..", ""},
+		{"https://api.example.com/a[0]", ""},
+		{"https://api.example.com/?a[]=1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
