@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/scopes"
+	"github.com/rsguard/rsguard/validate"
+)
+
+// serverConfig is what newServer needs to build the MCP server.
+type serverConfig struct {
+	// Issuer is the authorization server's issuer identifier. Its keys are
+	// discovered from its RFC 8414 metadata. Required.
+	Issuer string
+
+	// Resource is the canonical URL of the MCP endpoint (RFC 8707 §2), the
+	// "resource" of the metadata and the audience tokens must carry.
+	// Required.
+	Resource string
+
+	// HTTPClient fetches the issuer's metadata and keys. If nil, validate's
+	// default.
+	HTTPClient *http.Client
+
+	// Logger receives the server's log. If nil, nothing is logged.
+	Logger *slog.Logger
+}
+
+// server is the MCP example: the handler to serve, and what it publishes.
+type server struct {
+	// Handler serves the metadata, and the MCP endpoint at the resource's
+	// path.
+	Handler http.Handler
+	// Resource is the canonical resource URL (the metadata's "resource").
+	Resource string
+	// MetadataURL is the path-inserted well-known URL of the metadata, the
+	// resource_metadata of every challenge.
+	MetadataURL string
+	// Inventory is the store behind the tools.
+	Inventory *inventory
+}
+
+// challengeScopes is the scope auth-param of the 401 challenge: the scope a
+// client should ask for to get started. Clients that need more are told so by
+// the 403 insufficient_scope challenge of the tool they call (step-up).
+var challengeScopes = []string{scopeRead}
+
+// newServer builds the protected MCP server. ctx bounds the validator's
+// background key refresh: pass one that lives as long as the server. Like
+// validate.New, it fails fast when the issuer cannot be reached.
+//
+// Requests to the MCP endpoint go through, in order:
+//
+//  1. validate's bearer middleware: no token → 401 with resource_metadata and
+//     scope; a bad token → 401 invalid_token; on success the claims and a
+//     scopes.Grant go into the request context;
+//  2. scopes' per-tool MCP middleware: a tools/call of a tool whose scopes the
+//     grant lacks → 403 insufficient_scope naming them, before the SDK reads
+//     the body; GET, DELETE, notifications, initialize and tools/list pass;
+//  3. the SDK's auth.RequireBearerToken with tokenVerifier, which only turns
+//     the verified claims into an auth.TokenInfo (req.Extra.TokenInfo in tool
+//     handlers; TokenInfo.UserID binds each Mcp-Session-Id to its user);
+//  4. the SDK's Streamable HTTP handler (stateful sessions).
+func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	resource, err := rsmeta.CanonicalResource(cfg.Resource)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(resource)
+	if err != nil {
+		return nil, err
+	}
+	mcpPath := u.EscapedPath()
+	if mcpPath == "" {
+		mcpPath = "/"
+	}
+	if u.RawQuery != "" {
+		return nil, errors.New("the resource URL must not have a query: the MCP endpoint is served at its path")
+	}
+
+	v, err := validate.New(ctx, validate.Config{
+		Issuer:          cfg.Issuer,
+		Resource:        resource,
+		ChallengeScopes: challengeScopes,
+		HTTPClient:      cfg.HTTPClient,
+		Logger:          logger.With("component", "validate"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("issuer %s: %w", cfg.Issuer, err)
+	}
+
+	mux := http.NewServeMux()
+	meta, err := rsmeta.Register(mux, rsmeta.Metadata{
+		Resource:             resource,
+		AuthorizationServers: []string{cfg.Issuer},
+		ScopesSupported:      slices.Clone(supportedScopes),
+		ResourceName:         "rsguard inventory (MCP example)",
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	perTool, err := scopes.NewMCP(scopes.MCPConfig{
+		Tools:            toolScopes(),
+		ResourceMetadata: meta.URL(),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	inv := newInventory()
+	mcpServer := mcp.NewServer(&mcp.Implementation{Name: "rsguard-inventory", Version: "0.1.0"}, &mcp.ServerOptions{
+		Instructions: "A small inventory. Each tool names the OAuth scope it needs; tools/list shows only the tools your token may call.",
+	})
+	addTools(mcpServer, inv)
+	mcpServer.AddReceivingMiddleware(filterToolsList(perTool))
+
+	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpServer }, &mcp.StreamableHTTPOptions{
+		// Plain JSON answers to POSTs keep curl transcripts readable; GET
+		// still opens the SSE stream for server-initiated messages.
+		JSONResponse: true,
+		Logger:       logger.With("component", "mcp"),
+	})
+	// The SDK's own bearer middleware never refuses here (rsguard has
+	// decided already); it is the only way to hand the SDK a TokenInfo.
+	// ClockSkew matches validate's leeway so that it cannot disagree.
+	tokenInfo := auth.RequireBearerToken(tokenVerifier(v), &auth.RequireBearerTokenOptions{
+		ResourceMetadataURL: meta.URL(),
+		ClockSkew:           validate.DefaultLeeway,
+	})
+	mux.Handle(mcpPath, v.Middleware(perTool.Handler(tokenInfo(streamable))))
+
+	return &server{
+		Handler:     accessLog(logger, mux),
+		Resource:    resource,
+		MetadataURL: meta.URL(),
+		Inventory:   inv,
+	}, nil
+}
+
+// filterToolsList is an SDK receiving middleware that removes from tools/list
+// answers the tools the caller may not call, with the same decision the
+// per-tool middleware makes (scopes.MCP.AllowsTool). It is advisory: calls are
+// checked whether or not a client saw the tool.
+func filterToolsList(perTool *scopes.MCP) mcp.Middleware {
+	return func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			res, err := next(ctx, method, req)
+			list, ok := res.(*mcp.ListToolsResult)
+			if err != nil || !ok || method != "tools/list" {
+				return res, err
+			}
+			var g *scopes.Grant
+			if extra := req.GetExtra(); extra != nil {
+				g = grantOf(extra.TokenInfo)
+			}
+			filtered := *list
+			filtered.Tools = slices.DeleteFunc(slices.Clone(list.Tools), func(t *mcp.Tool) bool {
+				return !perTool.AllowsTool(g, t.Name)
+			})
+			// The list now depends on who asks.
+			filtered.CacheScope = "private"
+			return &filtered, nil
+		}
+	}
+}
+
+// accessLog logs one line per request: method, path, status and duration.
+// It never logs headers, so never a token.
+func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)))
+	})
+}
+
+// statusRecorder remembers the status code; Unwrap keeps http.ResponseController
+// (flushing of SSE streams) working through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wroteHeader = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Flush() {
+	r.wroteHeader = true
+	http.NewResponseController(r.ResponseWriter).Flush()
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
