@@ -1,0 +1,234 @@
+package scopes
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const (
+	toolGetInv = `{"name":"get_inventory","title":"Get inventory","inputSchema":{"type":"object","properties":{"sku":{"type":"string"}}}}`
+	toolSet    = `{"name":"set_price","inputSchema":{"type":"object","properties":{"name":{"type":"string"}}}}`
+	toolSearch = `{"name":"search","description":"Find \"items\"","inputSchema":{"type":"object"}}`
+	toolDrop   = `{"name":"drop_tables","inputSchema":{"type":"object"}}`
+)
+
+func listAnswer(id string, tools ...string) string {
+	return `{"jsonrpc":"2.0","id":` + id + `,"result":{"tools":[` + strings.Join(tools, ",") + `],"nextCursor":"page-2"}}`
+}
+
+func TestFilterTools(t *testing.T) {
+	m := mustMCP(t, testMCPConfig())
+	reader := &Grant{Scopes: []string{"inventory:read"}}
+	all := listAnswer("1", toolGetInv, toolSet, toolSearch, toolDrop)
+	tests := []struct {
+		name  string
+		grant *Grant
+		msg   string
+		want  string
+	}{
+		{"reader", reader, all, listAnswer("1", toolGetInv, toolSearch)},
+		{"writer", &Grant{Scopes: []string{"inventory:write", "inventory:read"}}, all, listAnswer("1", toolGetInv, toolSet, toolSearch)},
+		{"no scopes", &Grant{}, all, listAnswer("1", toolSearch)},
+		{"nil grant", nil, all, listAnswer("1")},
+		{"nothing to remove", reader, listAnswer("1", toolSearch), listAnswer("1", toolSearch)},
+		{"pretty-printed", reader, "{\n  \"jsonrpc\": \"2.0\",\n  \"id\": 1,\n  \"result\": {\n    \"tools\": [\n      " + toolSet + ",\n      " +
+			toolSearch + "\n    ]\n  }\n}\n", "{\n  \"jsonrpc\": \"2.0\",\n  \"id\": 1,\n  \"result\": {\n    \"tools\": [" + toolSearch + "]\n  }\n}\n"},
+		{"batch", reader, "[" + listAnswer("1", toolSet, toolSearch) + "," + `{"jsonrpc":"2.0","id":2,"result":{}}` + "]",
+			"[" + listAnswer("1", toolSearch) + "," + `{"jsonrpc":"2.0","id":2,"result":{}}` + "]"},
+		{"error response", reader, `{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"x"}}`, `{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"x"}}`},
+		{"unnamed tools dropped", reader, listAnswer("1", `{"title":"x"}`, `{"name":7}`, `"search"`, toolSearch), listAnswer("1", toolSearch)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := m.FilterTools(tt.grant, []byte(tt.msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+			if !json.Valid(got) {
+				t.Errorf("output is not JSON")
+			}
+		})
+	}
+	if _, err := m.FilterTools(reader, []byte(`{"result":`)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("invalid JSON: %v", err)
+	}
+}
+
+// listServer answers tools/list like an MCP server, as JSON or as SSE with
+// an unrelated server request before the answer, in awkward pieces. With a
+// gate, the SSE answer waits until the gate is closed.
+func listServer(sse bool, gate chan struct{}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req struct {
+			ID json.RawMessage `json:"id"`
+		}
+		_ = json.Unmarshal(body, &req)
+		answer := listAnswer(string(req.ID), toolGetInv, toolSet, toolSearch, toolDrop)
+		if !sse {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(answer)))
+			_, _ = io.WriteString(w, answer[:10])
+			_, _ = io.WriteString(w, answer[10:])
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		f := w.(http.Flusher)
+		_, _ = io.WriteString(w, "id: 1\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"method\":\"roots/list\"}\r\n\r")
+		f.Flush()
+		_, _ = io.WriteString(w, "\n: keep-alive\n\n")
+		f.Flush()
+		if gate != nil {
+			<-gate
+		}
+		event := "id: 2\nevent: message\ndata: " + answer + "\n\n"
+		for len(event) > 0 { // in pieces that split lines and the JSON
+			n := min(37, len(event))
+			_, _ = io.WriteString(w, event[:n])
+			f.Flush()
+			event = event[n:]
+		}
+	})
+}
+
+func TestFilterToolsListMiddleware(t *testing.T) {
+	reader := &Grant{Scopes: []string{"inventory:read"}}
+	cfg := testMCPConfig()
+	cfg.FilterToolsList = true
+	m := mustMCP(t, cfg)
+	want := listAnswer("1", toolGetInv, toolSearch)
+
+	t.Run("json", func(t *testing.T) {
+		srv := httptest.NewServer(authAs(reader, m.Handler(listServer(false, nil))))
+		defer srv.Close()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(bodyToolsList))
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if string(body) != want {
+			t.Errorf("got\n%s\nwant\n%s", body, want)
+		}
+		if res.ContentLength != int64(len(want)) {
+			t.Errorf("Content-Length %d, want %d", res.ContentLength, len(want))
+		}
+	})
+	t.Run("sse", func(t *testing.T) {
+		gate := make(chan struct{})
+		srv := httptest.NewServer(authAs(reader, m.Handler(listServer(true, gate))))
+		defer srv.Close()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(bodyToolsList))
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		br := bufio.NewReader(res.Body)
+		// The server's own request and the comment stream through before
+		// the answer is written.
+		head := "id: 1\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"method\":\"roots/list\"}\r\n\r\n: keep-alive\n\n"
+		got := make([]byte, len(head))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != head {
+			t.Fatalf("head %q, %v", got, err)
+		}
+		close(gate)
+		rest, _ := io.ReadAll(br)
+		wantRest := "id: 2\nevent: message\ndata: " + want + "\n\n"
+		if string(rest) != wantRest {
+			t.Errorf("got\n%q\nwant\n%q", rest, wantRest)
+		}
+	})
+	t.Run("other id untouched", func(t *testing.T) {
+		srv := httptest.NewServer(authAs(reader, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, listAnswer("99", toolSet))
+		}))))
+		defer srv.Close()
+		if got := postMCP(t, srv, bodyToolsList, false); got.body != listAnswer("99", toolSet) {
+			t.Errorf("body %q", got.body)
+		}
+	})
+	t.Run("error status untouched", func(t *testing.T) {
+		srv := httptest.NewServer(authAs(reader, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(500)
+			_, _ = io.WriteString(w, listAnswer("1", toolSet))
+		}))))
+		defer srv.Close()
+		if got := postMCP(t, srv, bodyToolsList, false); got.status != 500 || got.body != listAnswer("1", toolSet) {
+			t.Errorf("%v", got)
+		}
+	})
+	t.Run("batch", func(t *testing.T) {
+		srv := httptest.NewServer(authAs(reader, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			_, _ = io.WriteString(w, "["+listAnswer(`"a"`, toolSet, toolSearch)+`,{"jsonrpc":"2.0","id":0,"result":{"tools":[`+toolSet+`]}}]`)
+		}))))
+		defer srv.Close()
+		got := postMCP(t, srv, `[{"jsonrpc":"2.0","id":"a","method":"tools/list"},{"jsonrpc":"2.0","id":0,"method":"x/custom"}]`, false)
+		if want := "[" + listAnswer(`"a"`, toolSearch) + `,{"jsonrpc":"2.0","id":0,"result":{"tools":[` + toolSet + `]}}]`; got.body != want {
+			t.Errorf("got\n%s\nwant\n%s", got.body, want)
+		}
+	})
+	t.Run("off by default", func(t *testing.T) {
+		srv := httptest.NewServer(authAs(reader, mustMCP(t, testMCPConfig()).Handler(listServer(false, nil))))
+		defer srv.Close()
+		if got := postMCP(t, srv, bodyToolsList, false); got.body != listAnswer("1", toolGetInv, toolSet, toolSearch, toolDrop) {
+			t.Errorf("body %q", got.body)
+		}
+	})
+}
+
+func TestEventLen(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+	}{
+		{"data: x\n\n", 9},
+		{"data: x\r\n\r\n", 11},
+		{"data: x\r\rrest", 9},
+		{"data: x\n", 0},
+		{"data: x\r\n\r", 0},
+		{"\n", 1},
+		{"data: x\ndata: y\n\nnext", 17},
+	}
+	for _, tt := range tests {
+		if got := eventLen([]byte(tt.in)); got != tt.want {
+			t.Errorf("eventLen(%q) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}
+
+// FuzzFilterTools: any valid JSON in, valid JSON out, never a panic.
+func FuzzFilterTools(f *testing.F) {
+	f.Add([]byte(listAnswer("1", toolGetInv, toolSet, toolSearch, toolDrop)))
+	f.Add([]byte("[" + listAnswer("1", toolSet) + "]"))
+	f.Add([]byte(`{"result":{"tools":[1,{"name":"set_price"},[]]}}`))
+	m, err := NewMCP(testMCPConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
+	g := &Grant{Scopes: []string{"inventory:read"}}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		out, err := m.FilterTools(g, msg)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("FilterTools(%q) = %q, not JSON", msg, out)
+		}
+	})
+}
