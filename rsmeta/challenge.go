@@ -93,7 +93,7 @@ const defaultScheme = "Bearer"
 // Use Header to check configuration up front; use [Challenge.String] when
 // writing responses.
 func (c Challenge) Header() (string, error) {
-	n, err := c.check()
+	n, err := c.check(true)
 	if err != nil {
 		return "", err
 	}
@@ -120,7 +120,7 @@ func (c Challenge) Header() (string, error) {
 //
 // String makes one allocation for a valid challenge.
 func (c Challenge) String() string {
-	n, err := c.check()
+	n, err := c.check(false)
 	if err != nil {
 		n = c.maxLen()
 	}
@@ -128,8 +128,13 @@ func (c Challenge) String() string {
 }
 
 // check validates c strictly and returns the exact length of its encoding.
-func (c Challenge) check() (int, error) {
+// Only when explain is set does the error say what is wrong (String does
+// not need to know, and should not pay for formatting).
+func (c Challenge) check(explain bool) (int, error) {
 	bad := func(format string, args ...any) (int, error) {
+		if !explain {
+			return 0, ErrInvalidChallenge
+		}
 		return 0, fmt.Errorf("%w: %s", ErrInvalidChallenge, fmt.Sprintf(format, args...))
 	}
 	scheme := c.Scheme

@@ -66,6 +66,10 @@ func TestChallengeGolden(t *testing.T) {
 			if s := tt.c.String(); s != tt.want {
 				t.Errorf("String() =\n%s\nwant\n%s", s, tt.want)
 			}
+			// The size String reserves is exact, so it allocates once.
+			if n, _ := tt.c.check(false); n != len(tt.want) {
+				t.Errorf("check() length = %d, want %d", n, len(tt.want))
+			}
 		})
 	}
 }
