@@ -1,0 +1,144 @@
+// Package apikey lets an OAuth 2.1 resource server keep accepting legacy API
+// keys while its clients move to OAuth access tokens, one client at a time,
+// with a report of who still uses keys and a hard cutoff at the end.
+//
+// It has four parts:
+//
+//   - a key format with a recognisable prefix, ≥128 random bits and a
+//     checksum ([Generate], [Parse], [Pattern]), stored only as a SHA-256
+//     [Hash] ([HashKey]);
+//   - a [Store] interface, looked up by hash, with a concurrency-safe
+//     [MemoryStore] and a loader for small deployments ([LoadFile],
+//     [LoadEnv], [ReadRecords]);
+//   - the dual-mode middleware, [Authenticator]: a bearer JWT goes to a
+//     validate.Validator, an API key to the Store, and both put the same
+//     scopes.Grant in the request context, so scopes.Require and per-tool
+//     scope checks do not care which credential was used
+//     ([scopes.Grant].Credential says which; [FromContext] gives the key's
+//     [Use]);
+//   - the migration [Policy]: per client (or per key) allowed, deprecated
+//     or blocked, plus cutoff dates; usage counters ([Authenticator.Usage])
+//     and a hook on every key use ([Config].OnUse).
+//
+// # Key format
+//
+// A key is
+//
+//	<prefix><id>_<secret><checksum>
+//	sk_live_0123456789AB_CDEFGHIJKLMNOPQRSTUVWXYZabcdefgh0XmZgl
+//
+// (a real key's id and secret are random, of course):
+//
+//   - prefix: chosen by the deployment, such as "sk_live_" ([CheckPrefix]:
+//     2–32 letters, digits and "_", starting with a letter, ending with "_").
+//     It tells people, secret scanners and the middleware what the string is.
+//   - id: [IDLen] (12) base62 characters, random. Not secret: it names the
+//     key in logs, usage reports and the OnUse hook, and a person can read
+//     it off the key.
+//   - secret: [SecretLen] (32) base62 characters from crypto/rand, about
+//     190 bits (the issue asks for at least 128).
+//   - checksum: the CRC-32 (IEEE) of everything before it, as [ChecksumLen]
+//     (6) fixed-width base62 digits, as in GitHub's token format. A typo or
+//     an invented string fails [Parse] without a store lookup, and a secret
+//     scanner can confirm a match offline. It is not a MAC.
+//
+// Base62 (0-9, A-Z, a-z) survives URLs, shells, headers and double-click
+// selection. [Pattern] gives the regular expression for scanners, e.g.
+// `sk_live_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}`.
+//
+// # Storage
+//
+// Only the SHA-256 of the whole key is stored. A slow password hash (bcrypt,
+// scrypt, Argon2) would add nothing: it protects low-entropy secrets from
+// offline guessing, and a 190-bit random secret cannot be guessed at any hash
+// speed. It would cost a lot: tens of milliseconds of CPU per request (a
+// denial-of-service lever), and, being salted, no lookup by hash. The
+// middleware looks the hash up, then compares the record's hash with the
+// computed one in constant time ([crypto/subtle]) and checks the id.
+//
+// A key never appears in a log line, an error, a response or a usage report:
+// only its id. [Hash] and [Record] implement [log/slog.LogValuer] and redact
+// the hash, should one be logged by mistake.
+//
+// # Credentials on the wire
+//
+// By default keys travel in their own header, X-API-Key ([Config].Header),
+// apart from OAuth bearer tokens, and the header is removed before the
+// request reaches the next handler, so a key is never forwarded upstream.
+// Keys are never listed in the resource metadata's bearer_methods_supported.
+// [Config].AcceptBearerKeys also accepts "Authorization: Bearer <key>",
+// recognised by the prefix, for clients that cannot change their header;
+// see its caveat (the MCP specification says servers must not accept tokens
+// not issued for them). [Config].AdvertiseKeyChallenge adds a second
+// challenge, `APIKey header="X-API-Key"`, to 401 responses.
+//
+// Decisions, as the middleware answers them (every 401 carries
+// `WWW-Authenticate: Bearer resource_metadata="…"`, RFC 9728 §5.1, so the
+// client learns where to get a token):
+//
+//	no credential                          401, challenge without error code
+//	valid key or JWT                       next handler, Grant in context
+//	deprecated key                         next handler + Deprecation, Sunset, Link
+//	key and bearer token, or key twice     400 invalid_request
+//	malformed key, bad checksum            401 invalid_token
+//	unknown, expired or revoked key        401 invalid_token
+//	blocked client, or past its cutoff     401 invalid_token, "API keys ... retired"
+//	key store failure                      503
+//	bearer JWT                             exactly as validate.Validator.Middleware
+//
+// # Migration
+//
+// A [Policy] gives each client (by [Record.Client]) a [State], allowed,
+// deprecated or blocked, and a cutoff, with a global default and a global
+// cutoff; a [Record] may override its client's state. A deprecated key keeps
+// working, and every response to it carries
+//
+//	Deprecation: @1772323200                          (RFC 9745 §2: a structured-field Date)
+//	Sunset: Tue, 01 Sep 2026 00:00:00 GMT             (RFC 8594 §3: an HTTP-date, the cutoff)
+//	Link: <https://docs.example.com/oauth>; rel="deprecation"   (RFC 9745 §3)
+//	Link: <https://docs.example.com/oauth>; rel="sunset"        (RFC 8594 §6)
+//
+// After the cutoff the key gets a 401 whose error_description says keys are
+// retired for its client. Change the policy at run time with
+// [Authenticator.SetPolicy]; watch progress with [Authenticator.Usage] (per
+// credential type, key and client: totals and last seen) or feed your own
+// metrics from [Config].OnUse.
+//
+// # Keys in your own database
+//
+// Implement [Store] over a table indexed by the hash; Lookup returns
+// [ErrUnknown] when no row matches. With database/sql (this is
+// the code of the Store example, which compiles):
+//
+//	type sqlStore struct{ db *sql.DB }
+//
+//	func (s sqlStore) Lookup(ctx context.Context, h apikey.Hash) (*apikey.Record, error) {
+//		rec := apikey.Record{Hash: h}
+//		var scopes string
+//		var expires sql.NullTime
+//		err := s.db.QueryRowContext(ctx,
+//			`SELECT id, owner, client_id, tenant, scopes, created, expires, revoked, state
+//			   FROM api_keys WHERE hash = $1`, h.String(),
+//		).Scan(&rec.ID, &rec.Owner, &rec.ClientID, &rec.Tenant, &scopes,
+//			&rec.Created, &expires, &rec.Revoked, &rec.State)
+//		if errors.Is(err, sql.ErrNoRows) {
+//			return nil, apikey.ErrUnknown
+//		}
+//		if err != nil {
+//			return nil, err // logged by id only; never put the hash in it
+//		}
+//		rec.Scopes = strings.Fields(scopes)
+//		rec.Expires = expires.Time
+//		return &rec, nil
+//	}
+//
+// Store the hash as the 64-hex-digit [Hash.String] (or the 32 raw bytes),
+// with a unique index. Issue keys with [Generate] and insert the returned
+// Record; show the plaintext key to its owner once.
+//
+// # Small deployments
+//
+// [LoadFile] and [LoadEnv] read records as a JSON array or JSON lines (see
+// [ReadRecords]); the JSON form of the Record that [Generate] returns is
+// exactly one such entry, hash included, key excluded.
+package apikey
