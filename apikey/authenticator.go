@@ -257,14 +257,17 @@ func (a *Authenticator) authenticate(r *http.Request) (*result, error) {
 	// else the request carries.
 	tok, berr := validate.BearerToken(r)
 	hasBearer := berr == nil
-	if berr != nil && !errors.Is(berr, validate.ErrNoToken) {
+	keys := r.Header[a.header]
+	switch {
+	case berr != nil && !errors.Is(berr, validate.ErrNoToken):
+		if len(keys) > 0 {
+			return nil, a.refuseRequest(r, berr)
+		}
 		return nil, berr
-	}
-	switch keys := r.Header[a.header]; {
 	case len(keys) > 1:
-		return nil, a.multiple("the " + a.headerName + " header must appear once")
+		return nil, a.refuseRequest(r, a.multiple("the "+a.headerName+" header must appear once"))
 	case len(keys) == 1 && hasBearer:
-		return nil, a.multiple("send either an API key or a bearer token, not both")
+		return nil, a.refuseRequest(r, a.multiple("send either an API key or a bearer token, not both"))
 	case len(keys) == 1:
 		return a.checkKey(r, keys[0], a.headerName)
 	}
@@ -296,7 +299,18 @@ func (a *Authenticator) authenticate(r *http.Request) (*result, error) {
 	return &result{grant: a.v.Grant(c), claims: c}, nil
 }
 
-func (a *Authenticator) multiple(desc string) error {
+// refuseRequest refuses a malformed request that carries the key header,
+// counting it as a refused key and reporting it to OnUse.
+func (a *Authenticator) refuseRequest(r *http.Request, err error) error {
+	a.usage.keyReject.Add(1)
+	u := Use{Time: a.now(), Header: a.headerName, Err: err}
+	if a.onUse != nil {
+		a.onUse(r, u)
+	}
+	return err
+}
+
+func (a *Authenticator) multiple(desc string) *validate.Error {
 	return &validate.Error{Status: http.StatusBadRequest, Code: rsmeta.ErrorInvalidRequest, Description: desc, Err: ErrMultipleCredentials}
 }
 

@@ -656,9 +656,10 @@ func TestSetPolicyAndUsage(t *testing.T) {
 	do(http.Header{"Authorization": {"Bearer " + f.jwt("x")}})
 	do(http.Header{"Authorization": {"Bearer bad"}})
 	do(http.Header{})
+	do(http.Header{"X-Api-Key": {f.keys["valid"]}, "Authorization": {"Bearer " + f.jwt("x")}})
 
 	s := a.Usage()
-	if s.APIKey != (Counts{Accepted: 1, Rejected: 3}) || s.JWT != (Counts{Accepted: 1, Rejected: 1}) || s.Anonymous != 1 {
+	if s.APIKey != (Counts{Accepted: 1, Rejected: 4}) || s.JWT != (Counts{Accepted: 1, Rejected: 1}) || s.Anonymous != 1 {
 		t.Errorf("totals: key %+v jwt %+v anon %d", s.APIKey, s.JWT, s.Anonymous)
 	}
 	if len(s.Keys) != 1 || s.Keys[0].ID != f.recs["valid"].ID || s.Keys[0].Counts != (Counts{1, 1}) ||
@@ -670,8 +671,11 @@ func TestSetPolicyAndUsage(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(uses) != 4 {
-		t.Fatalf("OnUse called %d times, want 4", len(uses))
+	if len(uses) != 5 {
+		t.Fatalf("OnUse called %d times, want 5", len(uses))
+	}
+	if !errors.Is(uses[4].Err, ErrMultipleCredentials) || uses[4].ID != "" || uses[4].Header != "X-API-Key" {
+		t.Errorf("use[4] = %+v", uses[4])
 	}
 	if uses[0].Err != nil || uses[0].ID != f.recs["valid"].ID || uses[0].ClientID != "reporting" || !uses[0].Time.Equal(fixedNow) {
 		t.Errorf("use[0] = %+v", uses[0])

@@ -46,16 +46,19 @@ func base62Value(c byte) int {
 // CheckPrefix reports whether prefix may be used for keys: 2 to
 // [MaxPrefixLen] ASCII characters, starting with a letter, made of letters,
 // digits and "_", and ending with "_" (for example "sk_live_" or "acme_").
-// The trailing "_" keeps the prefix visually apart from the id and makes the
-// prefix unambiguous for scanners; a JWT can never start with such a prefix
-// followed by a base62 id, so a key sent as a bearer token is recognisable.
-// Errors wrap [ErrInvalidPrefix].
+// The trailing "_" keeps the prefix visually apart from the id and the
+// pattern unambiguous for scanners. A prefix may not start with "ey", as
+// every JWT does, so a key sent as a bearer token is told from a JWT by its
+// prefix alone. Errors wrap [ErrInvalidPrefix].
 func CheckPrefix(prefix string) error {
 	if len(prefix) < 2 || len(prefix) > MaxPrefixLen {
 		return fmt.Errorf("%w: length %d not in 2..%d", ErrInvalidPrefix, len(prefix), MaxPrefixLen)
 	}
 	if c := prefix[0]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
 		return fmt.Errorf("%w: must start with an ASCII letter", ErrInvalidPrefix)
+	}
+	if strings.HasPrefix(prefix, "ey") {
+		return fmt.Errorf("%w: must not start with \"ey\", as JWTs do", ErrInvalidPrefix)
 	}
 	if prefix[len(prefix)-1] != '_' {
 		return fmt.Errorf("%w: must end with \"_\"", ErrInvalidPrefix)

@@ -172,7 +172,7 @@ func TestCheckPrefix(t *testing.T) {
 			t.Errorf("CheckPrefix(%q) = %v", p, err)
 		}
 	}
-	for _, p := range []string{"", "_", "sk", "sk-live_", "1sk_", "_sk_", "sk live_", "sk_live", "ey_.", strings.Repeat("a", 32) + "_", "é_"} {
+	for _, p := range []string{"", "_", "sk", "sk-live_", "1sk_", "_sk_", "sk live_", "sk_live", "ey_", "eyJ_", strings.Repeat("a", 32) + "_", "é_"} {
 		if err := CheckPrefix(p); !errors.Is(err, ErrInvalidPrefix) {
 			t.Errorf("CheckPrefix(%q) = %v, want ErrInvalidPrefix", p, err)
 		}

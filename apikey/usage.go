@@ -56,6 +56,7 @@ type Counts struct {
 
 // KeyUsage is the usage of one key.
 type KeyUsage struct {
+	// ID is the key id; Client its [Record.Client] when first seen.
 	ID, Client string
 	Counts
 	// FirstSeen and LastSeen are the times of the first and last request
@@ -67,10 +68,12 @@ type KeyUsage struct {
 
 // ClientUsage is the usage of all keys of one client.
 type ClientUsage struct {
+	// Client is the [Record.Client] of the keys.
 	Client string
 	// Keys is the number of distinct keys seen.
 	Keys int
 	Counts
+	// LastSeen is the latest LastSeen of the client's keys.
 	LastSeen time.Time
 }
 
