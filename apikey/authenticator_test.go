@@ -49,18 +49,7 @@ func newFixture(t testing.TB) *fixture {
 		Now:      func() time.Time { return fixedNow },
 		Audience: []string{resource},
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	v, err := validate.New(ctx, validate.Config{
-		Issuer:     is.URL(),
-		Resource:   resource,
-		HTTPClient: is.Client(),
-		Now:        func() time.Time { return fixedNow },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{is: is, v: v, store: new(MemoryStore), keys: map[string]string{}, recs: map[string]Record{}}
+	f := &fixture{is: is, v: newValidator(t, is, nil), store: new(MemoryStore), keys: map[string]string{}, recs: map[string]Record{}}
 	for name, rec := range map[string]Record{
 		"valid":      {Owner: "alice", ClientID: "reporting", Tenant: "acme", Scopes: []string{"tools:read"}},
 		"writer":     {Owner: "bob", ClientID: "sync-job", Scopes: []string{"tools:read", "tools:write", "tools:read"}},
@@ -79,6 +68,23 @@ func newFixture(t testing.TB) *fixture {
 	// A well-formed key with a valid checksum that the store does not know.
 	f.keys["unknown"], _ = mustKey(t, testPrefix, Record{Owner: "nobody"})
 	return f
+}
+
+func newValidator(t testing.TB, is *validatetest.Issuer, logger *slog.Logger) *validate.Validator {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := validate.New(ctx, validate.Config{
+		Issuer:     is.URL(),
+		Resource:   resource,
+		HTTPClient: is.Client(),
+		Now:        func() time.Time { return fixedNow },
+		Logger:     logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func (f *fixture) policy() Policy {
@@ -748,26 +754,33 @@ func TestNoKeyInLogs(t *testing.T) {
 	var hooked []string
 	cfg := f.config()
 	cfg.Logger = logger
+	cfg.Validator = newValidator(t, f.is, logger) // its refusal lines too
 	cfg.OnUse = func(_ *http.Request, u Use) {
 		// What a team's audit hook would log.
 		logger.Info("audit", "use", u, "err", fmt.Sprint(u.Err))
 		hooked = append(hooked, fmt.Sprintf("%+v", u))
 	}
-	a := mustNew(t, cfg)
-	h := a.Middleware(echo(new(seen)))
 	var errs []string
-	for _, k := range f.keys {
-		for _, hdr := range []http.Header{
-			{"X-Api-Key": {k}},
-			{"X-Api-Key": {k[:len(k)-1] + flipChar(k[len(k)-1])}},
-			{"X-Api-Key": {k}, "Authorization": {"Bearer " + k}},
-			{"Authorization": {"Bearer " + k}},
-		} {
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
-			r.Header = hdr
-			h.ServeHTTP(httptest.NewRecorder(), r)
-			if _, err := a.Authenticate(r); err != nil {
-				errs = append(errs, err.Error())
+	for _, bearerKeys := range []bool{false, true} {
+		cfg.AcceptBearerKeys = bearerKeys
+		a := mustNew(t, cfg)
+		h := a.Middleware(echo(new(seen)))
+		for _, k := range f.keys {
+			typo := k[:len(k)-1] + flipChar(k[len(k)-1])
+			for _, hdr := range []http.Header{
+				{"X-Api-Key": {k}},
+				{"X-Api-Key": {typo}},
+				{"X-Api-Key": {k}, "Authorization": {"Bearer " + k}},
+				{"X-Api-Key": {k, typo}},
+				{"Authorization": {"Bearer " + k}},
+				{"Authorization": {"Bearer " + typo}},
+			} {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.Header = hdr
+				h.ServeHTTP(httptest.NewRecorder(), r)
+				if _, err := a.Authenticate(r); err != nil {
+					errs = append(errs, err.Error())
+				}
 			}
 		}
 	}
@@ -782,7 +795,7 @@ func TestNoKeyInLogs(t *testing.T) {
 	}
 
 	logs := buf.String()
-	if !strings.Contains(logs, "apikey: key refused") || !strings.Contains(logs, "apikey: key accepted") || !strings.Contains(logs, "key store lookup failed") {
+	if !strings.Contains(logs, "rsguard: request refused") || !strings.Contains(logs, "apikey: key refused") || !strings.Contains(logs, "apikey: key accepted") || !strings.Contains(logs, "key store lookup failed") {
 		t.Fatalf("expected log lines missing:\n%s", logs)
 	}
 	texts := map[string]string{"logs": logs, "errors": strings.Join(errs, "\n"), "hook": strings.Join(hooked, "\n")}

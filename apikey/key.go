@@ -81,8 +81,9 @@ func Pattern(prefix string) string {
 
 // Parse checks that key is a well-formed key with the given prefix and a
 // valid checksum, and returns its id (a substring of key). It does no store
-// lookup and no allocation, and its running time depends only on the length
-// of key and prefix, never on where a key differs from a valid one.
+// lookup and no allocation, and past the prefix it reads every byte
+// whatever it finds, so its running time does not depend on the id or the
+// secret (the prefix and the checksum algorithm are public).
 //
 // Errors wrap [ErrMalformed] (wrong prefix, length, separator or alphabet)
 // or [ErrChecksum]; they never contain the key.
