@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/validate/validatetest"
+)
+
+// testEnv is the example server on 127.0.0.1:0 in front of a validatetest
+// issuer, as run starts them.
+type testEnv struct {
+	iss *validatetest.Issuer
+	srv *server
+	url string // the MCP endpoint, = srv.Resource
+	log *syncBuffer
+}
+
+// newTestEnv starts an issuer with the demo client and the example server.
+func newTestEnv(t *testing.T, opts *validatetest.Options) *testEnv {
+	t.Helper()
+	if opts == nil {
+		opts = &validatetest.Options{}
+	}
+	opts.PlainHTTP = true
+	if opts.Algorithms == nil {
+		opts.Algorithms = []string{"ES256"} // fast key generation
+	}
+	if opts.Clients == nil {
+		opts.Clients = []validatetest.Client{{ID: devClientID, Secret: devClientSecret, Scopes: supportedScopes}}
+	}
+	iss := validatetest.NewIssuer(t, opts)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resource := "http://" + ln.Addr().String() + "/mcp"
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	log := &syncBuffer{}
+	srv, err := newServer(ctx, serverConfig{
+		Issuer:   iss.URL(),
+		Resource: resource,
+		Logger:   slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Handler}}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return &testEnv{iss: iss, srv: srv, url: resource, log: log}
+}
+
+// token mints an access token for the example server with the given scope
+// claim ("" for none) and extra claims.
+func (e *testEnv) token(scope string, claims map[string]any) string {
+	c := map[string]any{"aud": e.url}
+	if scope != "" {
+		c["scope"] = scope
+	}
+	for k, v := range claims {
+		c[k] = v
+	}
+	return e.iss.Token(c)
+}
+
+// bearer is an http.RoundTripper that adds a bearer token and records the
+// status and WWW-Authenticate of every response, for the SDK client.
+type bearer struct {
+	token string
+
+	mu    sync.Mutex
+	resps []recorded
+}
+
+type recorded struct {
+	method string
+	body   string // the request body (JSON-RPC), for finding the call
+	status int
+	authn  []string // WWW-Authenticate field lines
+}
+
+func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	if b.token != "" {
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.resps = append(b.resps, recorded{r.Method, string(body), resp.StatusCode, resp.Header.Values("WWW-Authenticate")})
+	b.mu.Unlock()
+	return resp, nil
+}
+
+// find returns the last recorded response whose request body contains s.
+func (b *bearer) find(s string) (recorded, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := len(b.resps) - 1; i >= 0; i-- {
+		if strings.Contains(b.resps[i].body, s) {
+			return b.resps[i], true
+		}
+	}
+	return recorded{}, false
+}
+
+// challenge parses the single WWW-Authenticate challenge of a response.
+func challenge(t *testing.T, lines []string) rsmeta.Challenge {
+	t.Helper()
+	if len(lines) != 1 {
+		t.Fatalf("WWW-Authenticate: got %d field lines %q, want 1", len(lines), lines)
+	}
+	cs, err := rsmeta.ParseChallenges(lines[0])
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("ParseChallenges(%q) = %v, %v; want one challenge", lines[0], cs, err)
+	}
+	return cs[0]
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}

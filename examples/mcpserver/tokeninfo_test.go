@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/rsguard/rsguard/scopes"
+	"github.com/rsguard/rsguard/validate"
+	"github.com/rsguard/rsguard/validate/validatetest"
+)
+
+const testResource = "http://127.0.0.1:9/mcp"
+
+func newValidator(t *testing.T) (*validatetest.Issuer, *validate.Validator) {
+	t.Helper()
+	iss := validatetest.NewIssuer(t, &validatetest.Options{PlainHTTP: true, Algorithms: []string{"ES256"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := validate.New(ctx, validate.Config{Issuer: iss.URL(), Resource: testResource})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss, v
+}
+
+// TestTokenVerifier checks the adapter from validate to the SDK's
+// auth.TokenVerifier on its own (no bearer middleware before it): scopes,
+// expiration and the stable UserID issuer#subject.
+func TestTokenVerifier(t *testing.T) {
+	iss, v := newValidator(t)
+	verify := tokenVerifier(v)
+	exp := time.Now().Add(7 * time.Minute).Truncate(time.Second)
+
+	tests := []struct {
+		name       string
+		claims     map[string]any
+		wantErr    error
+		wantUser   string
+		wantScopes []string
+	}{
+		{
+			name:       "scopes, expiration, user",
+			claims:     map[string]any{"aud": testResource, "sub": "alice", "scope": "inventory:read inventory:write", "exp": exp.Unix()},
+			wantUser:   iss.URL() + "#alice",
+			wantScopes: []string{scopeRead, scopeWrite},
+		},
+		{
+			name:       "scp array (Entra, Okta)",
+			claims:     map[string]any{"aud": testResource, "sub": "bob", "scp": []string{scopeAdmin}, "exp": exp.Unix()},
+			wantUser:   iss.URL() + "#bob",
+			wantScopes: []string{scopeAdmin},
+		},
+		{
+			name:     "no sub: the client id stands in",
+			claims:   map[string]any{"aud": testResource, "sub": nil, "client_id": "svc", "exp": exp.Unix()},
+			wantUser: iss.URL() + "#svc",
+		},
+		{
+			name:    "another resource",
+			claims:  map[string]any{"aud": "https://other.example/mcp"},
+			wantErr: validate.ErrAudience,
+		},
+		{
+			name:    "expired",
+			claims:  map[string]any{"aud": testResource, "exp": time.Now().Add(-time.Hour).Unix()},
+			wantErr: validate.ErrExpired,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ti, err := verify(context.Background(), iss.Token(tt.claims), httptest.NewRequest(http.MethodPost, testResource, nil))
+			if tt.wantErr != nil {
+				if !errors.Is(err, auth.ErrInvalidToken) || !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want auth.ErrInvalidToken and %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ti.UserID != tt.wantUser {
+				t.Errorf("UserID = %q, want %q", ti.UserID, tt.wantUser)
+			}
+			if !slices.Equal(ti.Scopes, tt.wantScopes) {
+				t.Errorf("Scopes = %q, want %q", ti.Scopes, tt.wantScopes)
+			}
+			if !ti.Expiration.Equal(exp) {
+				t.Errorf("Expiration = %v, want %v", ti.Expiration, exp)
+			}
+			if g := grantOf(ti); g == nil || g.Subject != tt.wantUser || !slices.Equal(g.Scopes, tt.wantScopes) {
+				t.Errorf("grant = %+v", g)
+			}
+		})
+	}
+}
+
+// TestTokenVerifierBehindMiddleware checks that behind validate's bearer
+// middleware the adapter takes the verified claims and grant from the
+// context, and only for the very token they came from.
+func TestTokenVerifierBehindMiddleware(t *testing.T) {
+	iss, v := newValidator(t)
+	verify := tokenVerifier(v)
+	token := iss.Token(map[string]any{"aud": testResource, "sub": "alice", "scope": scopeRead})
+
+	var got *auth.TokenInfo
+	var gotErr error
+	probe := func(tok string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got, gotErr = verify(r.Context(), tok, r)
+		})
+	}
+	serve := func(h http.Handler) {
+		req := httptest.NewRequest(http.MethodPost, testResource, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+
+	serve(v.Middleware(probe(token)))
+	if gotErr != nil || got.UserID != iss.URL()+"#alice" {
+		t.Fatalf("same token: %+v, %v", got, gotErr)
+	}
+	ctxGrant := grantOf(got)
+	if ctxGrant == nil || ctxGrant.Credential != scopes.CredentialJWT || ctxGrant.ResourceMetadata == "" {
+		t.Errorf("grant from the middleware: %+v", ctxGrant)
+	}
+
+	// Another token than the one the middleware verified (here one with a
+	// forged signature) is verified on its own, and refused.
+	forged := iss.TokenWith(validatetest.TokenOptions{NoSignature: true}, map[string]any{"aud": testResource, "sub": "mallory", "scope": scopeAdmin})
+	serve(v.Middleware(probe(forged)))
+	if !errors.Is(gotErr, auth.ErrInvalidToken) {
+		t.Errorf("other token behind the middleware: %+v, %v; want ErrInvalidToken", got, gotErr)
+	}
+}
