@@ -18,8 +18,10 @@ const TIMEOUT = AbortSignal.timeout.bind(AbortSignal, 5000);
 const servers = {}; // alg -> {child, info}
 
 before(async () => {
-  const started = await Promise.all(ALGS.map((alg) => startScript('as.mjs', ['--port', '0', '--alg', alg])));
-  ALGS.forEach((alg, i) => { servers[alg] = started[i]; });
+  const started = await Promise.allSettled(ALGS.map((alg) => startScript('as.mjs', ['--port', '0', '--alg', alg])));
+  ALGS.forEach((alg, i) => { if (started[i].status === 'fulfilled') servers[alg] = started[i].value; });
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 });
 
 after(async () => {

@@ -7,16 +7,28 @@ import { fileURLToPath } from 'node:url';
 
 export const DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+// Every child still running when this process exits is killed, so a failed test never leaves
+// an authorization server behind (and never keeps the test runner waiting on its pipes).
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+function track(child) {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
 /**
  * Spawns `node <script> ...args` in examples/interop and resolves with {child, info, stderr()}
  * once it printed its JSON line. stdin is a pipe: closing it stops as.mjs and mock-rs.mjs.
  */
-export function startScript(script, args = [], { timeoutMs = 10_000, env } = {}) {
-  const child = spawn(process.execPath, [path.join(DIR, script), ...args], {
+export function startScript(script, args = [], { timeoutMs = 30_000, env } = {}) {
+  const child = track(spawn(process.execPath, [path.join(DIR, script), ...args], {
     cwd: DIR,
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
-  });
+  }));
   let err = '';
   child.stderr.on('data', (d) => { err += d; });
   return new Promise((resolve, reject) => {
@@ -57,11 +69,11 @@ export function stop(child, graceMs = 2000) {
 
 /** Runs `node <script> ...args` to completion; resolves {code, stdout, stderr, json} (json: last stdout line parsed). */
 export function runScript(script, args = [], { timeoutMs = 30_000, env } = {}) {
-  const child = spawn(process.execPath, [path.join(DIR, script), ...args], {
+  const child = track(spawn(process.execPath, [path.join(DIR, script), ...args], {
     cwd: DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
-  });
+  }));
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
