@@ -25,8 +25,17 @@ type testEnv struct {
 	log *syncBuffer
 }
 
-// newTestEnv starts an issuer with the demo client and the example server.
+// newTestEnv starts an issuer (by default with the demo client) and the
+// example server.
 func newTestEnv(t *testing.T, opts *validatetest.Options) *testEnv {
+	t.Helper()
+	return newTestEnvAudience(t, opts, false)
+}
+
+// newTestEnvAudience is newTestEnv; with defaultAudience, the issuer's token
+// endpoint gives tokens requested without a resource indicator the example
+// server as audience, as the development issuer of run does.
+func newTestEnvAudience(t *testing.T, opts *validatetest.Options, defaultAudience bool) *testEnv {
 	t.Helper()
 	if opts == nil {
 		opts = &validatetest.Options{}
@@ -38,13 +47,18 @@ func newTestEnv(t *testing.T, opts *validatetest.Options) *testEnv {
 	if opts.Clients == nil {
 		opts.Clients = []validatetest.Client{{ID: devClientID, Secret: devClientSecret, Scopes: supportedScopes}}
 	}
-	iss := validatetest.NewIssuer(t, opts)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ln.Close() })
 	resource := "http://" + ln.Addr().String() + "/mcp"
+	if defaultAudience {
+		opts.Audience = []string{resource}
+	}
+	iss := validatetest.NewIssuer(t, opts)
+
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := &syncBuffer{}
@@ -54,7 +68,6 @@ func newTestEnv(t *testing.T, opts *validatetest.Options) *testEnv {
 		Logger:   slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
-		ln.Close()
 		t.Fatal(err)
 	}
 	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Handler}}
@@ -113,16 +126,28 @@ func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// find returns the last recorded response whose request body contains s.
-func (b *bearer) find(s string) (recorded, bool) {
+// matching returns the recorded responses whose request body contains s,
+// oldest first.
+func (b *bearer) matching(s string) []recorded {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for i := len(b.resps) - 1; i >= 0; i-- {
-		if strings.Contains(b.resps[i].body, s) {
-			return b.resps[i], true
+	var out []recorded
+	for _, r := range b.resps {
+		if strings.Contains(r.body, s) {
+			out = append(out, r)
 		}
 	}
-	return recorded{}, false
+	return out
+}
+
+// first returns the first recorded response, if any.
+func (b *bearer) first() (recorded, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.resps) == 0 {
+		return recorded{}, false
+	}
+	return b.resps[0], true
 }
 
 // challenge parses the single WWW-Authenticate challenge of a response.

@@ -30,15 +30,15 @@ func startRun(t *testing.T, args ...string) (stdout string, stderr *syncBuffer, 
 			cancel()
 			select {
 			case stopErr = <-done:
-			case <-time.After(10 * time.Second):
-				stopErr = errors.New("run did not return within 10s of cancellation")
+			case <-time.After(30 * time.Second):
+				stopErr = errors.New("run did not return within 30s of cancellation")
 			}
 		})
 		return stopErr
 	}
 	t.Cleanup(func() { stop() })
 
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "protected resource metadata:") {
 		select {
 		case err := <-done:
@@ -46,7 +46,7 @@ func startRun(t *testing.T, args ...string) (stdout string, stderr *syncBuffer, 
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no banner after 10s; stderr:\n%s", errOut)
+			t.Fatalf("no banner after 30s; stderr:\n%s", errOut)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

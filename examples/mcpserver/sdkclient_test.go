@@ -73,14 +73,16 @@ func structured(t *testing.T, res *mcp.CallToolResult, v any) {
 	}
 }
 
-// wantInsufficientScope checks that the tools/call of tool was refused with
-// HTTP 403 and the step-up challenge naming scope, before the SDK saw it.
+// wantInsufficientScope checks that the (first) tools/call of tool was
+// refused with HTTP 403 and the step-up challenge naming scope, before the
+// SDK saw it.
 func wantInsufficientScope(t *testing.T, e *testEnv, rt *bearer, tool, scope string) {
 	t.Helper()
-	r, ok := rt.find(`"name":"` + tool + `"`)
-	if !ok {
+	calls := rt.matching(`"name":"` + tool + `"`)
+	if len(calls) == 0 {
 		t.Fatalf("no request for tool %s recorded", tool)
 	}
+	r := calls[0]
 	if r.status != http.StatusForbidden {
 		t.Fatalf("tools/call %s: HTTP %d, want 403", tool, r.status)
 	}
@@ -223,7 +225,7 @@ func TestSDKClientScopes(t *testing.T) {
 		if err == nil {
 			t.Fatal("connect without a token succeeded")
 		}
-		r, ok := rt.find(`"method"`)
+		r, ok := rt.first()
 		if !ok || r.status != http.StatusUnauthorized {
 			t.Fatalf("first request: %+v, want 401", r)
 		}
@@ -238,7 +240,7 @@ func TestSDKClientScopes(t *testing.T) {
 		if err == nil {
 			t.Fatal("connect with another resource's token succeeded")
 		}
-		r, ok := rt.find(`"method"`)
+		r, ok := rt.first()
 		if !ok || r.status != http.StatusUnauthorized {
 			t.Fatalf("first request: %+v, want 401", r)
 		}
