@@ -1,12 +1,9 @@
 package validate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"math"
-	"strconv"
 	"sync"
 	"time"
 
@@ -133,34 +130,176 @@ func (c *Claims) grant(resourceMetadata, tenant string) *scopes.Grant {
 	}
 }
 
-// payload is the wire form of the registered claims. Every field has a type
-// that refuses the wrong JSON type: a string "exp", a numeric "aud" or an
-// object "iss" make decoding fail, and the token is rejected.
+// payload holds the registered claims as read from the token, before they are
+// checked. Byte slices alias the decoded payload.
 type payload struct {
-	Iss      *string      `json:"iss"`
-	Sub      string       `json:"sub"`
-	Aud      audience     `json:"aud"`
-	Exp      *numericDate `json:"exp"`
-	Nbf      *numericDate `json:"nbf"`
-	Iat      *numericDate `json:"iat"`
-	Jti      string       `json:"jti"`
-	ClientID string       `json:"client_id"`
-	Azp      string       `json:"azp"`
-	Scope    *string      `json:"scope"`
-	Scp      stringList   `json:"scp"`
-	AuthTime *numericDate `json:"auth_time"`
-	ACR      string       `json:"acr"`
-	Sid      string       `json:"sid"`
+	iss, sub, jti, clientID, azp, acr, sid, scope []byte
+	aud, scp                                      [][]byte
+	exp, nbf, iat, authTime                       numericDate
+	seen                                          uint32 // claimXxx bits of the members present (not null)
 }
+
+// Bits of payload.seen, one per registered claim read.
+const (
+	claimIss uint32 = 1 << iota
+	claimSub
+	claimAud
+	claimExp
+	claimNbf
+	claimIat
+	claimJti
+	claimClientID
+	claimAzp
+	claimScope
+	claimScp
+	claimAuthTime
+	claimACR
+	claimSid
+)
 
 var errNotObject = errors.New("not a JSON object")
 
+// decodePayload reads the claims set. Syntax errors (including a payload
+// that is not an object) wrap errSyntax or errNotObject; a registered claim
+// of the wrong type, errType; a registered claim given twice, errDuplicate.
 func decodePayload(raw []byte, p *payload) error {
-	// A JSON null or array would decode into a struct without complaint.
-	if b := bytes.TrimLeft(raw, " \t\r\n"); len(b) == 0 || b[0] != '{' {
-		return errNotObject
-	}
-	return json.Unmarshal(raw, p)
+	r := jsonReader{b: raw}
+	var found uint32 // members read, null or not, for duplicate detection
+	return r.members(func(name []byte) error {
+		var bit uint32
+		switch string(name) {
+		case "iss":
+			bit = claimIss
+		case "sub":
+			bit = claimSub
+		case "aud":
+			bit = claimAud
+		case "exp":
+			bit = claimExp
+		case "nbf":
+			bit = claimNbf
+		case "iat":
+			bit = claimIat
+		case "jti":
+			bit = claimJti
+		case "client_id":
+			bit = claimClientID
+		case "azp":
+			bit = claimAzp
+		case "scope":
+			bit = claimScope
+		case "scp":
+			bit = claimScp
+		case "auth_time":
+			bit = claimAuthTime
+		case "acr":
+			bit = claimACR
+		case "sid":
+			bit = claimSid
+		default:
+			return r.skip(1)
+		}
+		if found&bit != 0 {
+			return errDuplicate
+		}
+		found |= bit
+		var present bool
+		var err error
+		switch bit {
+		case claimIss:
+			p.iss, present, err = r.stringValue()
+		case claimSub:
+			p.sub, present, err = r.stringValue()
+		case claimJti:
+			p.jti, present, err = r.stringValue()
+		case claimClientID:
+			p.clientID, present, err = r.stringValue()
+		case claimAzp:
+			p.azp, present, err = r.stringValue()
+		case claimScope:
+			p.scope, present, err = r.stringValue()
+		case claimACR:
+			p.acr, present, err = r.stringValue()
+		case claimSid:
+			p.sid, present, err = r.stringValue()
+		case claimAud:
+			p.aud, err = r.stringOrList()
+			present = p.aud != nil
+		case claimScp:
+			p.scp, err = r.stringOrList()
+			present = p.scp != nil
+		case claimExp:
+			present, err = r.date(&p.exp)
+		case claimNbf:
+			present, err = r.date(&p.nbf)
+		case claimIat:
+			present, err = r.date(&p.iat)
+		case claimAuthTime:
+			present, err = r.date(&p.authTime)
+		}
+		if present {
+			p.seen |= bit
+		}
+		return err
+	})
+}
+
+// joseHeader is the part of a JWS protected header (RFC 7515 §4.1) that
+// verification reads. "jku", "x5u", "jwk" and "x5c" are deliberately not
+// read: keys come only from the issuer's key set, never from the token.
+type joseHeader struct {
+	alg, kid, typ []byte
+	hasKid        bool
+	hasTyp        bool
+	hasCrit       bool
+	hasEnc        bool
+}
+
+// decodeHeader reads a protected header. Members are matched exactly and
+// those read may not repeat.
+func decodeHeader(raw []byte, h *joseHeader) error {
+	r := jsonReader{b: raw}
+	var found uint8
+	return r.members(func(name []byte) error {
+		var bit uint8
+		switch string(name) {
+		case "alg":
+			bit = 1
+		case "kid":
+			bit = 2
+		case "typ":
+			bit = 4
+		case "crit":
+			bit = 8
+		case "enc":
+			bit = 16
+		default:
+			return r.skip(1)
+		}
+		if found&bit != 0 {
+			return errDuplicate
+		}
+		found |= bit
+		var err error
+		var ok bool
+		switch bit {
+		case 1:
+			h.alg, _, err = r.stringValue()
+		case 2:
+			h.kid, ok, err = r.stringValue()
+			h.hasKid = ok
+		case 4:
+			h.typ, ok, err = r.stringValue()
+			h.hasTyp = ok
+		case 8:
+			h.hasCrit = true
+			err = r.skip(1)
+		case 16:
+			h.hasEnc = true
+			err = r.skip(1)
+		}
+		return err
+	})
 }
 
 // numericDate is an RFC 7519 §2 NumericDate: a JSON number of seconds since
@@ -175,83 +314,10 @@ const (
 
 var errNumericDate = errors.New("NumericDate must be a number of seconds")
 
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+func (d *numericDate) setUnix(sec, nsec int64) error {
+	if sec < minNumericDate || sec > maxNumericDate {
 		return errNumericDate
 	}
-	if sec, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-		if sec < minNumericDate || sec > maxNumericDate {
-			return errNumericDate
-		}
-		d.t = time.Unix(sec, 0)
-		return nil
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) || f < minNumericDate || f > maxNumericDate {
-		return errNumericDate
-	}
-	sec, frac := math.Modf(f)
-	d.t = time.Unix(int64(sec), int64(frac*1e9))
+	d.t = time.Unix(sec, nsec)
 	return nil
-}
-
-func (d *numericDate) time() time.Time {
-	if d == nil {
-		return time.Time{}
-	}
-	return d.t
-}
-
-// audience is the "aud" claim: a single string or an array of strings
-// (RFC 7519 §4.1.3).
-type audience []string
-
-var errAudienceType = errors.New(`"aud" must be a string or an array of strings`)
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	return unmarshalStringOrList((*[]string)(a), b, errAudienceType)
-}
-
-// stringList is a claim sent as a space-delimited string or an array of
-// strings (the "scp" claim).
-type stringList []string
-
-var errScpType = errors.New(`"scp" must be a string or an array of strings`)
-
-func (s *stringList) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var str string
-		if err := json.Unmarshal(b, &str); err != nil {
-			return err
-		}
-		*s = scopes.Parse(str)
-		return nil
-	}
-	return unmarshalStringOrList((*[]string)(s), b, errScpType)
-}
-
-func unmarshalStringOrList(dst *[]string, b []byte, typeErr error) error {
-	if len(b) == 0 {
-		return typeErr
-	}
-	switch b[0] {
-	case '"':
-		var str string
-		if err := json.Unmarshal(b, &str); err != nil {
-			return err
-		}
-		*dst = []string{str}
-		return nil
-	case '[':
-		var list []string
-		if err := json.Unmarshal(b, &list); err != nil {
-			return typeErr
-		}
-		*dst = list
-		return nil
-	case 'n': // null: treated as absent
-		*dst = nil
-		return nil
-	}
-	return typeErr
 }

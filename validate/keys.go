@@ -66,21 +66,21 @@ func algFamily(alg string) string {
 // lookup returns the key the token names. ok is false when the kid is not in
 // the snapshot at all (a refresh may help); a non-nil *Error is a definitive
 // refusal.
-func (s *keySnapshot) lookup(kid string, hasKid bool, alg string) (k *key, ok bool, err *Error) {
+func (s *keySnapshot) lookup(kid []byte, hasKid bool, alg []byte) (k *key, ok bool, err *Error) {
 	if s == nil {
 		return nil, false, nil
 	}
 	if hasKid {
-		k = s.byKid[kid]
+		k = s.byKid[string(kid)]
 		if k == nil {
 			return nil, false, nil
 		}
 	} else {
 		// No "kid": accept only when exactly one usable key fits the
 		// algorithm. Several candidates are never tried one after another.
-		fam := algFamily(alg)
+		fam := algFamily(string(alg))
 		for _, c := range s.usable {
-			if c.family == fam && (c.alg == "" || c.alg == alg) {
+			if c.family == fam && (c.alg == "" || c.alg == string(alg)) {
 				if k != nil {
 					return nil, true, reject(errAmbiguousKey)
 				}
@@ -94,7 +94,7 @@ func (s *keySnapshot) lookup(kid string, hasKid bool, alg string) (k *key, ok bo
 	if k.unusable != nil {
 		return nil, true, reject(*k.unusable)
 	}
-	if k.family != algFamily(alg) || (k.alg != "" && k.alg != alg) {
+	if k.family != algFamily(string(alg)) || (k.alg != "" && k.alg != string(alg)) {
 		return nil, true, reject(errKeyAlgorithm)
 	}
 	return k, true, nil

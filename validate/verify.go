@@ -3,25 +3,14 @@ package validate
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 )
-
-// joseHeader is the part of a JWS protected header (RFC 7515 §4.1) that
-// verification reads. "jku", "x5u", "jwk" and "x5c" are deliberately not
-// read: keys come only from the issuer's key set, never from the token.
-type joseHeader struct {
-	Alg  string          `json:"alg"`
-	Kid  *string         `json:"kid"`
-	Typ  *string         `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
-	Enc  json.RawMessage `json:"enc"`
-}
 
 // b64 decodes unpadded base64url strictly (RFC 7515 §2): no padding, no
 // standard-alphabet characters, no non-zero trailing bits.
@@ -90,24 +79,24 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 
 	// 2. Header.
 	hb, ok := decodeSegment(hSeg)
-	if !ok || !isObject(hb) {
+	if !ok {
 		return nil, reject(errMalformed)
 	}
 	var h joseHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
+	if err := decodeHeader(hb, &h); err != nil {
 		return nil, reject(errMalformed)
 	}
-	if h.Enc != nil {
+	if h.hasEnc {
 		return nil, reject(errEncrypted)
 	}
-	method := v.methods[h.Alg]
+	method := v.methods[string(h.alg)]
 	if method == nil {
 		return nil, reject(errAlgorithm)
 	}
-	if h.Crit != nil {
+	if h.hasCrit {
 		return nil, reject(errCritical)
 	}
-	if !v.typeAllowed(h.Typ) {
+	if !v.typeAllowed(h.typ, h.hasTyp) {
 		return nil, reject(errTokenType)
 	}
 
@@ -118,25 +107,17 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	var p payload
 	if err := decodePayload(pb, &p); err != nil {
-		if errors.Is(err, errNotObject) {
-			return nil, reject(errMalformed)
+		if errors.Is(err, errType) || errors.Is(err, errDuplicate) || errors.Is(err, errDepth) {
+			return nil, reject(errClaimTypes)
 		}
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return nil, reject(errMalformed)
-		}
-		return nil, reject(errClaimTypes)
+		return nil, reject(errMalformed)
 	}
 	if e := v.checkClaims(&p); e != nil {
 		return nil, e
 	}
 
 	// 4. Key.
-	kid, hasKid := "", h.Kid != nil
-	if hasKid {
-		kid = *h.Kid
-	}
-	k, e := v.key(ctx, kid, hasKid, h.Alg)
+	k, e := v.key(ctx, h.kid, h.hasKid, h.alg)
 	if e != nil {
 		return nil, e
 	}
@@ -153,28 +134,7 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, reject(errSignature)
 	}
 
-	c := &Claims{
-		Issuer:    *p.Iss,
-		Subject:   p.Sub,
-		Audience:  p.Aud,
-		ExpiresAt: p.Exp.time(),
-		NotBefore: p.Nbf.time(),
-		IssuedAt:  p.Iat.time(),
-		ID:        p.Jti,
-		ClientID:  p.ClientID,
-		AuthTime:  p.AuthTime.time(),
-		ACR:       p.ACR,
-		SessionID: p.Sid,
-		raw:       pb,
-	}
-	if c.ClientID == "" {
-		c.ClientID = p.Azp
-	}
-	if p.Scope != nil {
-		c.Scopes = scopes.Parse(*p.Scope)
-	} else {
-		c.Scopes = p.Scp
-	}
+	c := v.claims(&p, pb)
 
 	// 6. Application checks.
 	if v.check != nil {
@@ -200,58 +160,104 @@ func isObject(b []byte) bool {
 
 // typeAllowed applies the RFC 9068 §4 "typ" rule. Media type names compare
 // case-insensitively and may omit "application/" (RFC 7515 §4.1.9).
-func (v *Validator) typeAllowed(typ *string) bool {
-	if typ == nil {
+func (v *Validator) typeAllowed(typ []byte, present bool) bool {
+	if !present {
 		return !v.strictType
 	}
-	t := *typ
-	if len(t) > len("application/") && strings.EqualFold(t[:len("application/")], "application/") {
-		t = t[len("application/"):]
+	const prefix = "application/"
+	if len(typ) > len(prefix) && strings.EqualFold(string(typ[:len(prefix)]), prefix) {
+		typ = typ[len(prefix):]
 	}
-	if strings.EqualFold(t, "at+jwt") {
+	if strings.EqualFold(string(typ), "at+jwt") {
 		return true
 	}
-	return !v.strictType && strings.EqualFold(t, "JWT")
+	return !v.strictType && strings.EqualFold(string(typ), "JWT")
 }
 
 func (v *Validator) checkClaims(p *payload) *Error {
-	if p.Iss == nil {
+	if p.seen&claimIss == 0 {
 		return reject(errMissingIss)
 	}
-	if *p.Iss != v.issuer {
+	if string(p.iss) != v.issuer {
 		return reject(errIssuer)
 	}
-	if len(p.Aud) == 0 {
+	if len(p.aud) == 0 { // absent, null or []
 		return reject(errMissingAud)
 	}
-	if !v.audienceMatches(p.Aud) {
+	if !v.audienceMatches(p.aud) {
 		return reject(errAudience)
 	}
-	if p.Exp == nil {
+	if p.seen&claimExp == 0 {
 		return reject(errMissingExp)
 	}
 	now := v.now()
-	if !now.Before(p.Exp.t.Add(v.leeway)) {
+	if !now.Before(p.exp.t.Add(v.leeway)) {
 		return reject(errExpired)
 	}
-	if p.Nbf != nil && now.Add(v.leeway).Before(p.Nbf.t) {
+	if p.seen&claimNbf != 0 && now.Add(v.leeway).Before(p.nbf.t) {
 		return reject(errNotYetValid)
 	}
-	if p.Iat != nil && now.Add(v.leeway).Before(p.Iat.t) {
+	if p.seen&claimIat != 0 && now.Add(v.leeway).Before(p.iat.t) {
 		return reject(errIssuedInFuture)
 	}
-	if v.strictType && (p.Sub == "" || p.ClientID == "" || p.Iat == nil || p.Jti == "") {
+	if v.strictType && (len(p.sub) == 0 || len(p.clientID) == 0 || p.seen&claimIat == 0 || len(p.jti) == 0) {
 		return reject(errMissingRequired)
 	}
 	return nil
 }
 
+// claims builds the Claims of a verified token. Strings equal to the
+// configured issuer and resource reuse the configuration's, so the usual
+// token costs no allocation for them.
+func (v *Validator) claims(p *payload, raw []byte) *Claims {
+	c := &Claims{
+		Issuer:    v.issuer,
+		Subject:   string(p.sub),
+		Audience:  make([]string, len(p.aud)),
+		ExpiresAt: p.exp.t,
+		NotBefore: p.nbf.t,
+		IssuedAt:  p.iat.t,
+		ID:        string(p.jti),
+		ClientID:  string(p.clientID),
+		AuthTime:  p.authTime.t,
+		ACR:       string(p.acr),
+		SessionID: string(p.sid),
+		raw:       raw,
+	}
+	for i, a := range p.aud {
+		if string(a) == v.resource {
+			c.Audience[i] = v.resource
+		} else {
+			c.Audience[i] = string(a)
+		}
+	}
+	if c.ClientID == "" {
+		c.ClientID = string(p.azp)
+	}
+	switch {
+	case p.seen&claimScope != 0:
+		c.Scopes = scopes.Parse(string(p.scope))
+	case p.seen&claimScp != 0:
+		if len(p.scp) == 1 {
+			c.Scopes = scopes.Parse(string(p.scp[0]))
+		} else {
+			c.Scopes = make([]string, 0, len(p.scp))
+			for _, s := range p.scp {
+				if str := string(s); str != "" && !slices.Contains(c.Scopes, str) {
+					c.Scopes = append(c.Scopes, str)
+				}
+			}
+		}
+	}
+	return c
+}
+
 // audienceMatches reports whether aud contains this resource, comparing
 // canonical forms. The exact comparison handles the usual case with no work;
 // only values whose length could canonicalise to ours are parsed.
-func (v *Validator) audienceMatches(aud []string) bool {
+func (v *Validator) audienceMatches(aud [][]byte) bool {
 	for _, a := range aud {
-		if a == v.resource || a == v.resourceKey {
+		if string(a) == v.resource || string(a) == v.resourceKey {
 			return true
 		}
 	}
@@ -259,7 +265,7 @@ func (v *Validator) audienceMatches(aud []string) bool {
 		if len(a) < len(v.resourceKey) || len(a) > len(v.resourceKey)+len(":65535/") {
 			continue
 		}
-		c, err := rsmeta.CanonicalResource(a)
+		c, err := rsmeta.CanonicalResource(string(a))
 		if err == nil && audienceKey(c) == v.resourceKey {
 			return true
 		}
@@ -275,7 +281,7 @@ func audienceKey(canonical string) string {
 
 // key finds the verification key for a token, refreshing the key set (rate
 // limited) when the kid is unknown.
-func (v *Validator) key(ctx context.Context, kid string, hasKid bool, alg string) (*key, *Error) {
+func (v *Validator) key(ctx context.Context, kid []byte, hasKid bool, alg []byte) (*key, *Error) {
 	snap := v.keys.snapshot()
 	k, found, e := snap.lookup(kid, hasKid, alg)
 	if e != nil {
