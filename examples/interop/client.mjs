@@ -31,7 +31,7 @@ const USAGE = 'usage: node client.mjs --server URL --mode client_credentials|aut
 // arguments (order of --tool / --expect-403 matters, so parse by hand)
 
 function parseCli(argv) {
-  const o = { actions: [], timeout: 20_000, accumulate: false };
+  const o = { actions: [], timeout: 60_000, accumulate: false };
   const need = (i, flag) => {
     if (i >= argv.length) throw new Error(`${flag} needs a value`);
     return argv[i];
