@@ -139,3 +139,10 @@ test('authcode --accumulate-scopes: step-up keeps held scopes; static client ski
   assert.equal(admin.refused_by, 'resource_server');
   assert.equal(admin.http_status, 403);
 });
+
+test('authcode: --issuer must match the authorization server the metadata names', async () => {
+  const r = await runScript('client.mjs', ['--server', rs.info.url, '--issuer', 'http://127.0.0.1:1', '--mode', 'authcode']);
+  assert.equal(r.code, 1);
+  assert.equal(r.json.steps[0].ok, false);
+  assert.match(r.json.steps[0].message, /names authorization server/);
+});
