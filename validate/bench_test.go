@@ -23,7 +23,7 @@ var noop = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 func BenchmarkMiddleware(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		b.Run(alg, func(b *testing.B) {
-			is, v := benchSetup(b)
+			is, v := benchSetup(b, func(c *validate.Config) { c.DisableCache = true })
 			tok := is.TokenWith(validatetest.TokenOptions{Alg: alg}, map[string]any{"scope": "tools:read tools:write"})
 			h := v.Middleware(noop)
 			req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
@@ -45,7 +45,7 @@ func BenchmarkMiddleware(b *testing.B) {
 func BenchmarkSignatureFloor(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		b.Run(alg, func(b *testing.B) {
-			is, _ := benchSetup(b)
+			is, _ := benchSetup(b, nil)
 			tok := is.TokenWith(validatetest.TokenOptions{Alg: alg}, map[string]any{"scope": "tools:read tools:write"})
 			i := strings.LastIndexByte(tok, '.')
 			sig, err := jwt.NewParser().DecodeSegment(tok[i+1:])
@@ -67,7 +67,7 @@ func BenchmarkSignatureFloor(b *testing.B) {
 
 // BenchmarkReject measures refusals that must not pay for a signature.
 func BenchmarkReject(b *testing.B) {
-	is, v := benchSetup(b)
+	is, v := benchSetup(b, nil)
 	for _, tc := range []struct{ name, tok string }{
 		{"garbage", "not.a.token"},
 		{"alg_none", is.TokenWith(validatetest.TokenOptions{Alg: "none"}, nil)},
@@ -87,7 +87,69 @@ func BenchmarkReject(b *testing.B) {
 	}
 }
 
-func benchSetup(b *testing.B) (*validatetest.Issuer, *validate.Validator) {
+// BenchmarkMiddlewareCached is the same round trip for a token seen before
+// (the verified-token cache): compare with BenchmarkSignatureFloor.
+func BenchmarkMiddlewareCached(b *testing.B) {
+	is, v := benchSetup(b, nil)
+	tok := is.Token(map[string]any{"scope": "tools:read tools:write"})
+	h := v.Middleware(noop)
+	req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+	}
+}
+
+// BenchmarkVerifyCached is Verify alone on a token seen before.
+func BenchmarkVerifyCached(b *testing.B) {
+	is, v := benchSetup(b, nil)
+	tok := is.Token(map[string]any{"scope": "tools:read tools:write"})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParallel measures throughput with b.RunParallel: compare ns/op
+// with the -cpu=1 run of the same benchmark (go test -bench Parallel -cpu 1,2).
+func BenchmarkParallel(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		cache bool
+	}{{"first_sight_RS256", false}, {"cached", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			is, v := benchSetup(b, func(c *validate.Config) { c.DisableCache = !tc.cache })
+			tok := is.Token(map[string]any{"scope": "tools:read"})
+			h := v.Middleware(noop)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				for pb.Next() {
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						b.Error(rec.Code)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func benchSetup(b *testing.B, mod func(*validate.Config)) (*validatetest.Issuer, *validate.Validator) {
 	is := newIssuer(b, nil)
-	return is, newValidator(b, is, nil)
+	return is, newValidator(b, is, mod)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rsguard/rsguard/scopes"
@@ -48,10 +49,11 @@ type Claims struct {
 	// SessionID is the "sid" claim; empty when absent.
 	SessionID string
 
-	raw     []byte // the decoded JSON payload
-	once    sync.Once
-	all     map[string]any
-	allErrs error
+	raw        []byte // the decoded JSON payload
+	grantCache atomic.Pointer[scopes.Grant]
+	once       sync.Once
+	all        map[string]any
+	allErrs    error
 }
 
 // Principal returns a stable identifier of who the token speaks for, the same

@@ -157,6 +157,21 @@ type Config struct {
 	// refused before any decoding. If zero, [DefaultMaxTokenBytes] (16 KiB).
 	MaxTokenBytes int
 
+	// DisableCache turns off the verified-token cache. By default a token
+	// that passed verification is remembered until it expires, so that
+	// repeated requests with the same token skip the signature check; "exp",
+	// "nbf", the key's presence in the key set and Check still run on every
+	// request (see the package documentation, "Verified-token cache").
+	DisableCache bool
+
+	// CacheEntries bounds the number of cached tokens. If zero,
+	// [DefaultCacheEntries] (10 000).
+	CacheEntries int
+
+	// CacheBytes bounds the memory of the cache (tokens and their claims,
+	// plus a fixed overhead per entry). If zero, [DefaultCacheBytes] (32 MiB).
+	CacheBytes int64
+
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
 
@@ -186,11 +201,15 @@ type Validator struct {
 	logger        *slog.Logger
 	keys          keySource
 	challenge     rsmeta.Challenge
+	cache         *tokenCache // nil when disabled
 }
 
 // keySource is where a Validator finds verification keys.
 type keySource interface {
 	snapshot() *keySnapshot
+	// rateLimited reports, without locking, that a refresh for an unknown
+	// kid would be refused now (and none is in flight to wait for).
+	rateLimited() bool
 	// refresh refetches the keys if the rate limit allows (force: ignore
 	// it), waiting for the fetch at most until ctx ends.
 	refresh(ctx context.Context, force bool) error
@@ -200,6 +219,7 @@ func (r *remoteKeys) snapshot() *keySnapshot { return r.snap.Load() }
 
 func (s *staticKeys) snapshot() *keySnapshot              { return s.snap }
 func (s *staticKeys) refresh(context.Context, bool) error { return errRateLimited }
+func (s *staticKeys) rateLimited() bool                   { return true }
 func configErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
 }
@@ -272,8 +292,11 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		}
 		v.methods[a] = m
 	}
-	if cfg.MaxTokenBytes < 0 {
-		return nil, configErr("MaxTokenBytes must not be negative")
+	if cfg.MaxTokenBytes < 0 || cfg.CacheEntries < 0 || cfg.CacheBytes < 0 {
+		return nil, configErr("MaxTokenBytes, CacheEntries and CacheBytes must not be negative")
+	}
+	if !cfg.DisableCache {
+		v.cache = newTokenCache(orDefault(cfg.CacheEntries, DefaultCacheEntries), orDefault(cfg.CacheBytes, DefaultCacheBytes))
 	}
 
 	// The challenge every 401 carries.
@@ -295,7 +318,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 
 	// Keys.
 	if cfg.JWKS != nil {
-		snap, err := parseJWKS(cfg.JWKS, v.logger)
+		snap, err := parseJWKS(cfg.JWKS, v.logger, nil)
 		if err != nil {
 			return nil, configErr("JWKS: %v", err)
 		}

@@ -28,6 +28,7 @@ const minRSABits = 2048
 // key is one usable verification key of an issuer, with what may be checked
 // without touching the signature: its key type, curve and declared algorithm.
 type key struct {
+	raw    string // the JWK as published, to recognise it in the next fetch
 	kid    string
 	alg    string // the JWK "alg" member, "" when absent
 	family string // "RSA", "EC-P256", "EC-P384", "EC-P521", "Ed25519"
@@ -44,6 +45,7 @@ type key struct {
 type keySnapshot struct {
 	byKid  map[string]*key
 	usable []*key // usable keys, for tokens without "kid"
+	all    []*key // every parsed key, usable or not
 }
 
 // algFamily maps a JWS "alg" to the key family that can verify it.
@@ -104,7 +106,10 @@ func (s *keySnapshot) lookup(kid []byte, hasKid bool, alg []byte) (k *key, ok bo
 // is parsed on its own through keyfunc (which validates its parameters), so
 // one key of an unsupported type does not invalidate the others. Keys with
 // the same kid: the first one wins.
-func parseJWKS(body []byte, logger *slog.Logger) (*keySnapshot, error) {
+//
+// Keys published unchanged since prev keep their identity (the same *key), so
+// that cached verifications made with them stay valid across refreshes.
+func parseJWKS(body []byte, logger *slog.Logger, prev *keySnapshot) (*keySnapshot, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
@@ -116,7 +121,10 @@ func parseJWKS(body []byte, logger *slog.Logger) (*keySnapshot, error) {
 	}
 	s := &keySnapshot{byKid: make(map[string]*key, len(doc.Keys))}
 	for i, raw := range doc.Keys {
-		k, err := parseJWK(raw)
+		k, err := prev.same(raw)
+		if k == nil {
+			k, err = parseJWK(raw)
+		}
 		if err != nil {
 			logger.Warn("rsguard: skipping a JWK that cannot be used", "index", i, "reason", err.Error())
 			continue
@@ -125,6 +133,7 @@ func parseJWKS(body []byte, logger *slog.Logger) (*keySnapshot, error) {
 			logger.Warn("rsguard: skipping a JWK with a duplicate kid", "kid", k.kid)
 			continue
 		}
+		s.all = append(s.all, k)
 		if k.kid != "" {
 			s.byKid[k.kid] = k
 		}
@@ -153,7 +162,7 @@ func parseJWK(raw json.RawMessage) (*key, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("not a JWK object: %w", err)
 	}
-	k := &key{alg: m.Alg}
+	k := &key{alg: m.Alg, raw: string(raw)}
 	if m.Kid != nil {
 		k.kid = *m.Kid
 	}
@@ -211,6 +220,19 @@ func parseJWK(raw json.RawMessage) (*key, error) {
 	return k, nil
 }
 
+// same returns the key of s published as exactly raw, if any.
+func (s *keySnapshot) same(raw json.RawMessage) (*key, error) {
+	if s == nil {
+		return nil, nil
+	}
+	for _, k := range s.all {
+		if k.raw == string(raw) {
+			return k, nil
+		}
+	}
+	return nil, nil
+}
+
 func ptr[T any](v T) *T { return &v }
 
 func containsString(list []string, s string) bool {
@@ -250,6 +272,16 @@ type remoteKeys struct {
 	lastAttempt time.Time     // start of the latest fetch (successful or not)
 	lastErr     error         // outcome of the latest fetch
 	fetches     atomic.Int64  // number of HTTP fetches made, for tests and metrics
+
+	// Lock-free view of the rate limit, for the common case of a flood of
+	// unknown kids: busy while a fetch is in flight, nextAllowed the
+	// earliest time (unix ns) a new one may start.
+	busy        atomic.Bool
+	nextAllowed atomic.Int64
+}
+
+func (r *remoteKeys) rateLimited() bool {
+	return !r.busy.Load() && r.now().UnixNano() < r.nextAllowed.Load()
 }
 
 // refresh fetches the key set unless one was fetched less than
@@ -270,6 +302,8 @@ func (r *remoteKeys) refresh(ctx context.Context, force bool) error {
 		ch = make(chan struct{})
 		r.inflight = ch
 		r.lastAttempt = r.now()
+		r.busy.Store(true)
+		r.nextAllowed.Store(r.lastAttempt.Add(r.minRefreshInterval).UnixNano())
 		go r.fetch(ch)
 	}
 	r.mu.Unlock()
@@ -301,6 +335,7 @@ func (r *remoteKeys) fetch(done chan struct{}) {
 	r.mu.Lock()
 	r.lastErr = err
 	r.inflight = nil
+	r.busy.Store(false)
 	r.mu.Unlock()
 	close(done)
 }
@@ -319,7 +354,7 @@ func (r *remoteKeys) get(ctx context.Context) (*keySnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseJWKS(body, r.logger)
+	return parseJWKS(body, r.logger, r.snap.Load())
 }
 
 // fetchJSON GETs url and returns its body, refusing non-200 answers and

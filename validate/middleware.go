@@ -147,13 +147,18 @@ func (v *Validator) Middleware(next http.Handler) http.Handler {
 // their scopes, Principal as Subject, client id, tenant (Config.TenantClaim)
 // and this resource's metadata URL for later challenges.
 func (v *Validator) Grant(c *Claims) *scopes.Grant {
+	if g := c.grantCache.Load(); g != nil {
+		return g // claims from the cache carry the grant built the first time
+	}
 	tenant := ""
 	if v.tenantClaim != "" {
 		if t, ok := c.Get(v.tenantClaim); ok {
 			tenant, _ = t.(string)
 		}
 	}
-	return c.grant(v.challenge.ResourceMetadata, tenant)
+	g := c.grant(v.challenge.ResourceMetadata, tenant)
+	c.grantCache.Store(g)
+	return g
 }
 
 // Challenge returns the base challenge of this resource: realm (if

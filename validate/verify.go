@@ -53,6 +53,16 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > v.maxTokenBytes {
 		return nil, reject(errTooLarge)
 	}
+	if v.cache != nil {
+		if c, ok := v.cache.get(raw, v.now(), v.leeway, v.keys.snapshot()); ok {
+			if v.check != nil {
+				if err := v.check(ctx, c); err != nil {
+					return nil, asError(err)
+				}
+			}
+			return c, nil
+		}
+	}
 	// The base64 decoder skips CR and LF; a token must not contain them.
 	if strings.IndexByte(raw, '\n') >= 0 || strings.IndexByte(raw, '\r') >= 0 {
 		return nil, reject(errMalformed)
@@ -141,6 +151,9 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 		if err := v.check(ctx, c); err != nil {
 			return nil, asError(err)
 		}
+	}
+	if v.cache != nil {
+		v.cache.put(raw, c, k, v.now())
 	}
 	return c, nil
 }
@@ -291,6 +304,10 @@ func (v *Validator) key(ctx context.Context, kid []byte, hasKid bool, alg []byte
 		return k, nil
 	}
 	// Unknown kid (or no key set yet): one shared, rate-limited refresh.
+	// Inside the rate-limit interval the answer is known without a lock.
+	if snap != nil && v.keys.rateLimited() {
+		return nil, reject(errUnknownKey)
+	}
 	rctx, cancel := context.WithTimeout(ctx, v.fetchWait())
 	err := v.keys.refresh(rctx, false)
 	cancel()
