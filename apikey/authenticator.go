@@ -471,9 +471,11 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			a.WriteError(w, r, err)
 			return
 		}
-		ctx := scopes.NewContext(r.Context(), res.grant)
+		var ctx context.Context
 		if res.claims != nil {
-			ctx = validate.NewContext(ctx, res.claims)
+			ctx = a.v.NewContext(r.Context(), res.claims) // exactly as validate's middleware
+		} else {
+			ctx = scopes.NewContext(r.Context(), res.grant)
 		}
 		if res.use != nil {
 			ctx = context.WithValue(ctx, useKey, res.use)

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -137,10 +138,15 @@ func (v *Validator) Middleware(next http.Handler) http.Handler {
 			v.WriteError(w, r, err)
 			return
 		}
-		ctx := NewContext(r.Context(), c)
-		ctx = scopes.NewContext(ctx, v.Grant(c))
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(v.NewContext(r.Context(), c)))
 	})
+}
+
+// NewContext returns a copy of ctx carrying c and its scopes.Grant, exactly
+// as [Validator.Middleware] stores them. Middlewares that accept other
+// credentials beside bearer JWTs (package apikey) use it for their JWT path.
+func (v *Validator) NewContext(ctx context.Context, c *Claims) context.Context {
+	return scopes.NewContext(NewContext(ctx, c), v.Grant(c))
 }
 
 // Grant returns the credential-neutral scopes.Grant for verified claims:
@@ -183,8 +189,12 @@ func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error
 		c.Error = e.Code
 		c.ErrorDescription = e.Description
 	}
-	if e.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", strconv.Itoa(int(v.fetchWait().Seconds())+1))
+	if e.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		retry := 5 // another credential's store is down: a short, fixed hint
+		if errors.Is(e, ErrKeysUnavailable) {
+			retry = int(v.fetchWait().Seconds()) + 1
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
 	}
 	if e.Code != "" && v.logger.Enabled(r.Context(), slog.LevelDebug) {
 		v.logger.DebugContext(r.Context(), "rsguard: request refused", "status", e.Status, "reason", reason(e))
@@ -192,13 +202,17 @@ func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error
 	rsmeta.WriteChallenge(w, e.Status, c)
 }
 
-// reason is the log form of a rejection: the sentinel's message, never the
+// reason is the log form of a rejection: the sentinel's message, or for
+// errors of other credential kinds their client-safe description; never the
 // token, never an underlying error's text that could quote it.
 func reason(e *Error) string {
 	for _, s := range sentinels {
 		if errors.Is(e, s) {
 			return s.Error()
 		}
+	}
+	if e.Description != "" {
+		return e.Description
 	}
 	return "rejected"
 }
