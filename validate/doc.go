@@ -38,6 +38,26 @@
 // the cached keys keep verifying. Claims are checked before the key is looked
 // up, so a token that would be refused anyway never causes a fetch.
 //
+// # Verified-token cache
+//
+// Agents call tools in tight loops with the same token. By default a token
+// that passed verification is remembered (bounded by [Config.CacheEntries]
+// and [Config.CacheBytes]; [Config.DisableCache] turns it off), so a repeated
+// token costs a hash and a map read instead of a signature verification.
+//
+// On every request, cached or not: "exp" and "nbf" are checked against the
+// clock with the leeway (an entry is never used past the token's expiry), the
+// key that verified the token must still be in the issuer's current key set
+// (a key withdrawn from the JWKS invalidates its tokens at the next refresh),
+// and [Config.Check] runs (so revocation applies at once).
+//
+// Not repeated on a hit: the signature, and the checks that depend only on
+// the token's bytes and the Validator's fixed configuration — header "alg",
+// "typ" and "crit", "iss", "aud", claim types. A hit requires the very same
+// bytes (the entry stores the token and compares it in full; the hash that
+// finds it is seeded randomly per Validator), so the cache cannot let in
+// anything verification would refuse.
+//
 // # Start-up
 //
 // By default [New] fetches the keys before returning and fails if the issuer
