@@ -2,7 +2,6 @@ package scopes
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -26,7 +25,7 @@ const maxFilterBytes = 16 << 20
 // that handle the JSON themselves. With the official Go SDK, prefer filtering
 // the typed result with [MCP.AllowsTool].
 func (m *MCP) FilterTools(g *Grant, msg []byte) ([]byte, error) {
-	if !json.Valid(msg) {
+	if !validJSON(msg) {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, errNotJSON)
 	}
 	return m.filterMessage(g, msg, nil), nil
@@ -248,7 +247,7 @@ func (f *listFilter) finish() {
 	switch f.mode {
 	case modeJSON:
 		out := f.buf
-		if json.Valid(out) {
+		if validJSON(out) {
 			out = f.m.filterMessage(f.g, out, f.ids)
 		}
 		f.w.Header().Set("Content-Length", strconv.Itoa(len(out)))
@@ -327,7 +326,7 @@ func (f *listFilter) filterEvent(ev []byte) []byte {
 			lines++
 		}
 	}
-	if lines == 0 || !json.Valid(data) {
+	if lines == 0 || !validJSON(data) {
 		return ev
 	}
 	filtered := f.m.filterMessage(f.g, data, f.ids)

@@ -20,12 +20,25 @@ var ErrMalformed = errors.New("scopes: malformed JSON-RPC message")
 // -32700 rather than -32600).
 var errNotJSON = errors.New("not JSON")
 
+// Why a tools/call has no readable tool name; each wraps ErrMalformed.
+var (
+	errParamsNotObject = fmt.Errorf("%w: params is not an object", ErrMalformed)
+	errNoToolName      = fmt.Errorf("%w: tools/call without a tool name", ErrMalformed)
+	errDupToolName     = fmt.Errorf("%w: duplicate member name in params", ErrMalformed)
+	errToolNameType    = fmt.Errorf("%w: tool name is not a string", ErrMalformed)
+	errAmbiguousName   = fmt.Errorf("%w: ambiguous member name in params", ErrMalformed)
+)
+
 // rpcMessage is what the scope check needs of one JSON-RPC message: the raw
-// method string (with its quotes), params and id values, each nil if absent.
+// method string (with its quotes), params and id values, each nil if absent,
+// and params' "name" string (raw, with its quotes) or why it has none; the
+// latter matters only for tools/call.
 type rpcMessage struct {
-	method []byte
-	params []byte
-	id     []byte
+	method  []byte
+	params  []byte
+	id      []byte
+	name    []byte
+	nameErr error
 }
 
 // parseMessages reads body, a JSON-RPC 2.0 message or batch (an array of
@@ -33,34 +46,38 @@ type rpcMessage struct {
 // valid JSON whose top level is an object or a non-empty array of objects,
 // and refuses any duplicate or case-folded variant of the members "method"
 // and "params", so that every JSON decoder a server may use reads the same
-// method as this one. It does not look inside params.
+// method as this one. It walks the body once after validating it, and
+// decodes nothing but the method and params' name.
 func parseMessages(body []byte, msgs []rpcMessage) ([]rpcMessage, error) {
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return msgs, fmt.Errorf("%w: %w", ErrMalformed, errNotJSON)
 	}
 	i := skipSpace(body, 0)
 	switch body[i] {
 	case '{':
-		m, err := parseMessage(body[i:skipValue(body, i)])
+		m, _, err := parseMessage(body, i)
 		if err != nil {
 			return msgs, err
 		}
 		return append(msgs, m), nil
 	case '[':
-		a := arrayReader{b: body[i:skipValue(body, i)], i: 1}
-		n := 0
-		for v, ok := a.next(); ok; v, ok = a.next() {
-			if v[0] != '{' {
+		a := arrayReader{b: body, i: i + 1}
+		for {
+			j := a.start()
+			if j < 0 {
+				break
+			}
+			if body[j] != '{' {
 				return msgs, fmt.Errorf("%w: batch element is not an object", ErrMalformed)
 			}
-			m, err := parseMessage(v)
+			m, end, err := parseMessage(body, j)
 			if err != nil {
 				return msgs, err
 			}
 			msgs = append(msgs, m)
-			n++
+			a.i = end
 		}
-		if n == 0 {
+		if len(msgs) == 0 {
 			return msgs, fmt.Errorf("%w: empty batch", ErrMalformed)
 		}
 		return msgs, nil
@@ -69,61 +86,87 @@ func parseMessages(body []byte, msgs []rpcMessage) ([]rpcMessage, error) {
 	}
 }
 
-// parseMessage reads one JSON-RPC message object.
-func parseMessage(obj []byte) (rpcMessage, error) {
+// parseMessage reads the message object at b[start] and returns the index
+// just past it.
+func parseMessage(b []byte, start int) (rpcMessage, int, error) {
 	var m rpcMessage
-	o := objectReader{b: obj, i: 1}
-	for k, v, ok := o.next(); ok; k, v, ok = o.next() {
+	o := objectReader{b: b, i: start + 1}
+	for {
+		k, ok := o.key()
+		if !ok {
+			break
+		}
 		key := unquote(k)
+		vs := o.i
 		switch {
 		case string(key) == "method":
 			if m.method != nil {
-				return m, fmt.Errorf("%w: duplicate member method", ErrMalformed)
+				return m, 0, fmt.Errorf("%w: duplicate member method", ErrMalformed)
 			}
-			if v[0] != '"' {
-				return m, fmt.Errorf("%w: method is not a string", ErrMalformed)
+			if b[vs] != '"' {
+				return m, 0, fmt.Errorf("%w: method is not a string", ErrMalformed)
 			}
-			m.method = v
+			o.i = skipString(b, vs)
+			m.method = b[vs:o.i]
 		case string(key) == "params":
 			if m.params != nil {
-				return m, fmt.Errorf("%w: duplicate member params", ErrMalformed)
+				return m, 0, fmt.Errorf("%w: duplicate member params", ErrMalformed)
 			}
-			m.params = v
+			if b[vs] == '{' {
+				p := objectReader{b: b, i: vs + 1}
+				m.name, m.nameErr = readToolName(&p)
+				o.i = p.i + 1
+			} else {
+				o.i = skipValue(b, vs)
+				m.nameErr = errParamsNotObject
+			}
+			m.params = b[vs:o.i]
 		case string(key) == "id":
-			m.id = v
+			o.i = skipValue(b, vs)
+			m.id = b[vs:o.i]
 		case bytes.EqualFold(key, []byte("method")) || bytes.EqualFold(key, []byte("params")):
-			return m, fmt.Errorf("%w: ambiguous member name", ErrMalformed)
+			return m, 0, fmt.Errorf("%w: ambiguous member name", ErrMalformed)
+		default:
+			o.i = skipValue(b, vs)
 		}
 	}
-	return m, nil
+	if m.params == nil {
+		m.nameErr = errParamsNotObject
+	}
+	return m, o.i + 1, nil
 }
 
-// toolName returns the raw "name" string (with its quotes) of tools/call
-// params, which must be an object with exactly one member "name", a string,
-// and no case-folded variant of it.
-func toolName(params []byte) ([]byte, error) {
-	if len(params) == 0 || params[0] != '{' {
-		return nil, fmt.Errorf("%w: tools/call params is not an object", ErrMalformed)
-	}
+// readToolName reads the members of a params object up to its closing brace
+// (where it leaves p.i) and returns the raw "name" string (with its quotes),
+// or why there is none readable alike by every decoder: no "name", more than
+// one, a case-folded variant ("Name", "NAME"), or not a string.
+func readToolName(p *objectReader) ([]byte, error) {
 	var name []byte
-	o := objectReader{b: params, i: 1}
-	for k, v, ok := o.next(); ok; k, v, ok = o.next() {
-		key := unquote(k)
-		switch {
+	names, ambiguous := 0, false
+	for {
+		k, ok := p.key()
+		if !ok {
+			break
+		}
+		vs := p.i
+		p.i = skipValue(p.b, vs)
+		switch key := unquote(k); {
 		case string(key) == "name":
-			if name != nil {
-				return nil, fmt.Errorf("%w: duplicate member name", ErrMalformed)
-			}
-			if v[0] != '"' {
-				return nil, fmt.Errorf("%w: tool name is not a string", ErrMalformed)
-			}
-			name = v
+			names++
+			name = p.b[vs:p.i]
 		case bytes.EqualFold(key, []byte("name")):
-			return nil, fmt.Errorf("%w: ambiguous member name", ErrMalformed)
+			ambiguous = true
 		}
 	}
-	if name == nil {
-		return nil, fmt.Errorf("%w: tools/call without a tool name", ErrMalformed)
+	switch {
+	case ambiguous:
+		return nil, errAmbiguousName
+	case names == 0:
+		return nil, errNoToolName
+	case names > 1:
+		return nil, errDupToolName
+	case name[0] != '"':
+		return nil, errToolNameType
 	}
 	return name, nil
 }
@@ -146,64 +189,83 @@ func unquote(q []byte) []byte {
 	}
 	var v string
 	if err := json.Unmarshal(q, &v); err != nil {
-		// Unreachable for a string json.Valid accepted; never match anything.
+		// Unreachable for a string validJSON accepted; never match anything.
 		return []byte{0xff}
 	}
 	return []byte(v)
 }
 
-// The readers below walk JSON that json.Valid has accepted; they do not
+// The readers below walk JSON that validJSON has accepted; they do not
 // check syntax again.
 
-// objectReader iterates the members of a JSON object; b is the object and i
-// starts at 1, just past the '{'.
+// objectReader iterates the members of a JSON object in b; i starts just
+// past the '{'.
 type objectReader struct {
 	b []byte
 	i int
 }
 
-// next returns the next member's raw key (quotes included) and raw value.
-func (o *objectReader) next() (key, val []byte, ok bool) {
+// key returns the next member's raw key (quotes included) and leaves i at
+// its value, which the caller must skip or read, setting i just past it. At
+// the end of the object it returns false and leaves i at the '}'.
+func (o *objectReader) key() ([]byte, bool) {
 	b := o.b
 	i := skipSpace(b, o.i)
 	if b[i] == ',' {
 		i = skipSpace(b, i+1)
 	}
 	if b[i] != '"' {
-		return nil, nil, false // '}'
+		o.i = i // '}'
+		return nil, false
 	}
 	ks := i
 	i = skipString(b, i)
-	key = b[ks:i]
-	i = skipSpace(b, i)   // at ':'
-	i = skipSpace(b, i+1) // at the value
-	vs := i
-	i = skipValue(b, i)
-	o.i = i
-	return key, b[vs:i], true
+	key := b[ks:i]
+	i = skipSpace(b, i)     // at ':'
+	o.i = skipSpace(b, i+1) // at the value
+	return key, true
 }
 
-// arrayReader iterates the elements of a JSON array; b is the array and i
-// starts at 1, just past the '['.
+// next returns the next member's raw key (quotes included) and raw value.
+func (o *objectReader) next() (key, val []byte, ok bool) {
+	key, ok = o.key()
+	if !ok {
+		return nil, nil, false
+	}
+	vs := o.i
+	o.i = skipValue(o.b, vs)
+	return key, o.b[vs:o.i], true
+}
+
+// arrayReader iterates the elements of a JSON array in b; i starts just past
+// the '['.
 type arrayReader struct {
 	b []byte
 	i int
 }
 
-// next returns the next element's raw value.
-func (a *arrayReader) next() (val []byte, ok bool) {
+// start returns the index of the next element, which the caller must skip
+// or read, setting i just past it; -1 at the end of the array.
+func (a *arrayReader) start() int {
 	b := a.b
 	i := skipSpace(b, a.i)
 	if b[i] == ',' {
 		i = skipSpace(b, i+1)
 	}
 	if b[i] == ']' {
+		return -1
+	}
+	return i
+}
+
+// next returns the next element's raw value.
+func (a *arrayReader) next() (val []byte, ok bool) {
+	vs := a.start()
+	if vs < 0 {
 		return nil, false
 	}
-	vs := i
-	i = skipValue(b, i)
-	a.i = i
-	return b[vs:i], true
+	a.i = skipValue(a.b, vs)
+	return a.b[vs:a.i], true
 }
 
 func skipSpace(b []byte, i int) int {
@@ -219,8 +281,13 @@ func skipSpace(b []byte, i int) int {
 }
 
 // skipString returns the index just past the string that starts at b[i].
+// Short strings (keys, names) are scanned byte by byte; past 16 bytes it
+// jumps from quote to quote with bytes.IndexByte (vectorised) and counts the
+// backslashes before each: an even number means the quote ends the string.
+// Each byte is looked at a bounded number of times, so it stays linear.
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
+	start := i
+	for i++; i < len(b) && i-start <= 16; i++ {
 		switch b[i] {
 		case '\\':
 			i++
@@ -228,7 +295,21 @@ func skipString(b []byte, i int) int {
 			return i + 1
 		}
 	}
-	return i
+	for ; i < len(b); i++ {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return len(b)
+		}
+		i += j
+		k := i - 1
+		for k > start && b[k] == '\\' {
+			k--
+		}
+		if (i-1-k)%2 == 0 {
+			return i + 1
+		}
+	}
+	return len(b)
 }
 
 // skipValue returns the index just past the value that starts at b[i],

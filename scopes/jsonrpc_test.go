@@ -12,8 +12,8 @@ import (
 // its tool name.
 type call struct{ method, tool string }
 
-// extract is the extraction under test: parseMessages, then toolName for
-// tools/call.
+// extract is the extraction under test: parseMessages, and the tool name
+// it recorded for tools/call.
 func extract(body []byte) ([]call, error) {
 	msgs, err := parseMessages(body, nil)
 	if err != nil {
@@ -26,11 +26,10 @@ func extract(body []byte) ([]call, error) {
 			c.method = string(unquote(m.method))
 		}
 		if c.method == methodToolsCall {
-			name, err := toolName(m.params)
-			if err != nil {
-				return nil, err
+			if m.nameErr != nil {
+				return nil, m.nameErr
 			}
-			c.tool = string(unquote(name))
+			c.tool = string(unquote(m.name))
 		}
 		out = append(out, c)
 	}
@@ -210,4 +209,23 @@ func FuzzToolCall(f *testing.F) {
 			t.Fatalf("decide = %v, AllowsTool(%q) = %v", derr, got[0].tool, m.AllowsTool(g, got[0].tool))
 		}
 	})
+}
+
+func TestSkipString(t *testing.T) {
+	var inputs []string
+	for n := 0; n < 40; n++ {
+		for _, tail := range []string{``, `\`, `\\`, `"`, `\"`, `\\"`, `"\\\"`} {
+			inputs = append(inputs, strings.Repeat("a", n)+tail, tail+strings.Repeat("é", n)+tail)
+		}
+	}
+	for _, s := range inputs {
+		q, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := append(append([]byte{}, q...), `,"\"x\\"`...)
+		if got := skipString(b, 0); got != len(q) {
+			t.Errorf("skipString(%s) = %d, want %d", b, got, len(q))
+		}
+	}
 }

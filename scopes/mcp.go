@@ -276,11 +276,10 @@ func (m *MCP) needOf(msg *rpcMessage, describe bool) (need, error) {
 	method := unquote(msg.method)
 	n := need{present: true}
 	if string(method) == methodToolsCall {
-		raw, err := toolName(msg.params)
-		if err != nil {
-			return n, err
+		if msg.nameErr != nil {
+			return n, msg.nameErr
 		}
-		name := unquote(raw)
+		name := unquote(msg.name)
 		req, ok := m.toolReq[string(name)]
 		switch {
 		case ok:
