@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rsguard/rsguard/apikey"
+	"github.com/rsguard/rsguard/examples/inventory/api"
+	"github.com/rsguard/rsguard/validate/validatetest"
+)
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// command returns the line printed after header.
+func command(t *testing.T, stdout, header string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(stdout, header+"\n")
+	if !ok {
+		t.Fatalf("no %q in stdout:\n%s", header, stdout)
+	}
+	line, _, _ := strings.Cut(after, "\n")
+	return line
+}
+
+// TestPrintedCommands starts the program as the README does and runs the two
+// commands it prints: curl with the legacy key (which must show the
+// deprecation headers), and the order service with go run.
+func TestPrintedCommands(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, stdout, stderr) }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			return errors.New("run did not return within 30s of cancellation")
+		}
+	}
+	defer stop()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), orderCommandHeader); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner after 30s; stderr:\n%s", stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := stdout.String()
+
+	t.Run("curl with the legacy key", func(t *testing.T) {
+		if _, err := exec.LookPath("curl"); err != nil {
+			t.Skip("curl is not installed")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		got, err := exec.CommandContext(ctx, "sh", "-c", command(t, out, keyCommandHeader)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, got)
+		}
+		for _, want := range []string{"HTTP/1.1 200", "Deprecation: @", "Sunset: ", `rel="deprecation"`, `"sku":"BOLT-M6"`} {
+			if !strings.Contains(string(got), want) {
+				t.Errorf("output lacks %q:\n%s", want, got)
+			}
+		}
+	})
+
+	t.Run("the order service", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("builds the order service with go run")
+		}
+		if _, err := exec.LookPath("go"); err != nil {
+			t.Skip("go is not on PATH")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "sh", "-c", command(t, out, orderCommandHeader))
+		cmd.Dir = "../.." // the repository root, where the README's commands run
+		got, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, got)
+		}
+		for _, want := range []string{"(discovered from the API's metadata)", "via jwt", "4 API calls, 1 token request(s)"} {
+			if !strings.Contains(string(got), want) {
+				t.Errorf("output lacks %q:\n%s", want, got)
+			}
+		}
+	})
+
+	if err := stop(); err != nil {
+		t.Error(err)
+	}
+	if log := stderr.String(); strings.Contains(log, "eyJ") || strings.Contains(log, "inv_live_") || strings.Contains(log, orderServiceSecret) {
+		t.Errorf("the log holds a credential:\n%s", log)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "http://" + dead.Addr().String()
+	dead.Close()
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"extra argument", []string{"serve"}, "unexpected arguments"},
+		{"every interface, no -resource", []string{"-addr", ":0"}, "-resource"},
+		{"missing key file", []string{"-addr", "127.0.0.1:0", "-keys", "testdata/none.json"}, "none.json"},
+		{"unreachable issuer", []string{"-addr", "127.0.0.1:0", "-issuer", deadURL}, "issuer " + deadURL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), tt.args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("run(%q) = %v, want an error containing %q", tt.args, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestRunWithIssuerAndKeys runs the program against an outside issuer, with
+// keys from a file (hashes only), as a deployment would.
+func TestRunWithIssuerAndKeys(t *testing.T) {
+	iss := validatetest.NewIssuer(t, &validatetest.Options{PlainHTTP: true, Algorithms: []string{"ES256"}})
+	key, rec, err := apikey.Generate(api.KeyPrefix, apikey.Record{ClientID: "nightly-report", Scopes: []string{api.ScopeRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recJSON, err := json.Marshal([]apikey.Record{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(keysFile, recJSON, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-issuer", iss.URL(), "-keys", keysFile}, stdout, io.Discard)
+	}()
+	var metadataURL string
+	for deadline := time.Now().Add(30 * time.Second); metadataURL == ""; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner after 30s:\n%s", stdout)
+		}
+		if _, after, ok := strings.Cut(stdout.String(), "protected resource metadata: "); ok {
+			metadataURL, _, _ = strings.Cut(after, "\n")
+		}
+	}
+	out := stdout.String()
+	if strings.Contains(out, keyCommandHeader) || strings.Contains(out, key) {
+		t.Errorf("banner with an outside issuer:\n%s", out)
+	}
+	items := strings.Replace(metadataURL, "/.well-known/oauth-protected-resource/api", "/api/items", 1)
+	req, _ := http.NewRequest(http.MethodGet, items, nil)
+	req.Header.Set("X-API-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Deprecation") != "" {
+		t.Errorf("GET %s with the file's key: %d, Deprecation %q", items, resp.StatusCode, resp.Header.Get("Deprecation"))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}
