@@ -40,8 +40,9 @@ type MCPConfig struct {
 	// Tools maps a tool name (the "name" of tools/call params, compared
 	// exactly) to the scopes a tools/call of it needs, all of them. A tool
 	// mapped to no scopes needs only a grant (and the tools/call entry of
-	// Methods). Names must be non-empty valid UTF-8; scopes must be RFC 6749
-	// §3.3 scope tokens.
+	// Methods). With the default DenyUnknownTools, a tool missing here
+	// cannot be called at all. Names must be non-empty valid UTF-8; scopes
+	// must be RFC 6749 §3.3 scope tokens.
 	Tools map[string][]string
 
 	// Methods maps a JSON-RPC method, such as "resources/read",
@@ -261,11 +262,10 @@ func (m *MCP) check(r *http.Request, wantIDs bool) ([][]byte, error) {
 
 // need is what one message requires.
 type need struct {
-	scopes  []string
-	denied  bool   // a tool refused by the UnknownTools policy
-	op      string // for messages; set only when asked
-	isList  bool
-	present bool // the message has a method
+	scopes []string
+	denied bool   // a tool refused by the UnknownTools policy
+	op     string // for messages; set only when asked
+	isList bool
 }
 
 // needOf returns what msg needs; with describe it names the operation.
@@ -274,7 +274,7 @@ func (m *MCP) needOf(msg *rpcMessage, describe bool) (need, error) {
 		return need{}, nil
 	}
 	method := unquote(msg.method)
-	n := need{present: true}
+	var n need
 	if string(method) == methodToolsCall {
 		if msg.nameErr != nil {
 			return n, msg.nameErr
@@ -351,15 +351,15 @@ func (m *MCP) decide(g *Grant, msgs []rpcMessage, wantIDs bool) ([][]byte, error
 	return nil, insufficient(g, union, m.implies, op)
 }
 
-// readBody reads r's body up to max bytes and puts back a body that yields
+// readBody reads r's body up to limit bytes and puts back a body that yields
 // the same bytes: exactly those read on success, those read followed by the
 // unread rest when the body is over the bound or failed.
-func readBody(r *http.Request, max int64) ([]byte, error) {
+func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	if r.ContentLength > max {
-		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d", ErrBodyTooLarge, r.ContentLength, max)
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d", ErrBodyTooLarge, r.ContentLength, limit)
 	}
 	size := int64(512)
 	if r.ContentLength >= 0 {
@@ -373,14 +373,14 @@ func readBody(r *http.Request, max int64) ([]byte, error) {
 			buf = append(buf, 0)[:len(buf)]
 		}
 		room := buf[len(buf):cap(buf)]
-		if allowed := max + 1 - int64(len(buf)); int64(len(room)) > allowed {
+		if allowed := limit + 1 - int64(len(buf)); int64(len(room)) > allowed {
 			room = room[:allowed]
 		}
 		var n int
 		n, err = orig.Read(room)
 		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > max {
-			err = fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, max)
+		if int64(len(buf)) > limit {
+			err = fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, limit)
 			break
 		}
 		if err != nil {

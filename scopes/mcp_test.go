@@ -519,3 +519,35 @@ func TestNewMCPCopiesMaps(t *testing.T) {
 		t.Fatal("NewMCP kept references to the caller's maps")
 	}
 }
+
+// TestMCPConcurrent: one MCP serves many requests at once (run with -race).
+func TestMCPConcurrent(t *testing.T) {
+	cfg := testMCPConfig()
+	cfg.FilterToolsList = true
+	m := mustMCP(t, cfg)
+	srv := httptest.NewServer(authAs(&Grant{Scopes: []string{"inventory:read"}}, m.Handler(&fakeMCP{})))
+	defer srv.Close()
+	bodies := map[string]int{bodyGetInv: 200, bodySetPrice: 403, bodyToolsList: 200, bodyUnknown: 403, "[" + bodyGetInv + "]": 200, "x": 400}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 25; j++ {
+				for body, want := range bodies {
+					res, err := srv.Client().Post(srv.URL, "application/json", strings.NewReader(body))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != want {
+						t.Errorf("%s: status %d, want %d", body, res.StatusCode, want)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
