@@ -38,11 +38,11 @@
 //
 //	WWW-Authenticate: Bearer resource_metadata="…", scope="…", error="insufficient_scope", error_description="…"
 //
-// (RFC 6750 §3.1; MCP 2025-11-25 step-up authorization). scope names every
-// scope the operation needs, including those the client already holds, so
-// that a client can obtain in one re-authorization a token for exactly the
-// operation (for [RequireAny], the first alternative); offline_access is
-// never named. resource_metadata (RFC 9728 §5.1) comes from
+// (RFC 6750 §3.1; MCP 2025-11-25 step-up authorization). scope names, in one
+// challenge, every scope the operation needs, including those the client
+// already holds (MCP 2026-07-28, SEP-2350), so that a client can obtain in
+// one re-authorization a token for exactly the operation (for [RequireAny],
+// the first alternative); offline_access is never named. resource_metadata (RFC 9728 §5.1) comes from
 // [Grant.ResourceMetadata], set by the authenticating middleware, or from
 // the middleware configuration. Challenges are built by package
 // [github.com/rsguard/rsguard/rsmeta].
