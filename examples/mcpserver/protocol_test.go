@@ -187,3 +187,28 @@ func TestMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestGrantPerRequest checks that tools/list is filtered by the token of the
+// request itself, not by the one that opened the session: the SDK's handler
+// context carries the initialize request's values, TokenInfo the current one.
+func TestGrantPerRequest(t *testing.T) {
+	e := newTestEnv(t, nil)
+	const listBody = `{"jsonrpc":"2.0","id":5,"method":"tools/list"}`
+	tests := []struct {
+		name          string
+		open, request string // scopes of the initialize token and of the tools/list token
+		want, notWant string
+	}{
+		{"step-up after initialize", scopeRead, scopeRead + " " + scopeWrite, `"name":"add_item"`, `"name":"delete_item"`},
+		{"down-scoped after initialize", scopeAdmin, scopeRead, `"name":"list_items"`, `"name":"delete_item"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sid := initialize(t, e, e.token(tt.open, nil))
+			resp, body := post(t, e, e.token(tt.request, nil), sid, listBody)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(body, tt.want) || strings.Contains(body, tt.notWant) {
+				t.Errorf("tools/list: %d, want %s and not %s in %s", resp.StatusCode, tt.want, tt.notWant, body)
+			}
+		})
+	}
+}

@@ -156,6 +156,12 @@ func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 // answers the tools the caller may not call, with the same decision the
 // per-tool middleware makes (scopes.MCP.AllowsTool). It is advisory: calls are
 // checked whether or not a client saw the tool.
+//
+// The grant comes from req.Extra.TokenInfo, which the SDK fills from each
+// HTTP request. Not from ctx: in a stateful session the SDK hands method
+// handlers a context carrying the values of the request that opened the
+// session (initialize), so scopes.FromContext(ctx) there would answer with the
+// first token's scopes after a step-up or a down-scoped token.
 func filterToolsList(perTool *scopes.MCP) mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
