@@ -167,20 +167,20 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 
 // Item is one stock-keeping unit.
 type Item struct {
-	SKU       string `json:"sku"`
-	Name      string `json:"name"`
-	Available int    `json:"available"`
-	Reserved  int    `json:"reserved"`
+	SKU       string `json:"sku"`       // stock-keeping unit, the item's id
+	Name      string `json:"name"`      // display name
+	Available int    `json:"available"` // units that can still be reserved
+	Reserved  int    `json:"reserved"`  // units reserved for orders
 }
 
 // Reservation is stock set aside for an order.
 type Reservation struct {
-	OrderID  string    `json:"order_id"`
-	SKU      string    `json:"sku"`
-	Quantity int       `json:"quantity"`
-	By       string    `json:"by"`         // the principal (grant subject) that reserved
-	Via      string    `json:"credential"` // "jwt" or "apikey"
-	At       time.Time `json:"at"`
+	OrderID  string    `json:"order_id"`   // the caller's order
+	SKU      string    `json:"sku"`        // the item reserved
+	Quantity int       `json:"quantity"`   // units reserved
+	By       string    `json:"by"`         // who reserved: scopes.Grant.Subject (issuer#subject, or the key's owner)
+	Via      string    `json:"credential"` // how they authenticated: "jwt" or "apikey" (scopes.Grant.Credential)
+	At       time.Time `json:"at"`         // when
 }
 
 // Stock is the in-memory inventory, safe for concurrent use.
