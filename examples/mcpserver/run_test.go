@@ -145,7 +145,6 @@ func TestRunErrors(t *testing.T) {
 		{"every interface, no -resource", []string{"-addr", "0.0.0.0:0"}, "-resource"},
 		{"non-loopback http resource", []string{"-addr", "127.0.0.1:0", "-resource", "http://example.com/mcp"}, "invalid resource"},
 		{"unreachable issuer", []string{"-addr", "127.0.0.1:0", "-issuer", deadURL}, "issuer " + deadURL},
-		{"non-loopback http issuer", []string{"-addr", "127.0.0.1:0", "-issuer", "http://example.com"}, "issuer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
