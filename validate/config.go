@@ -343,6 +343,10 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		if err := checkFetchURL(rk.url); err != nil {
 			return nil, configErr("JWKSURL: %v", err)
 		}
+	} else if err := checkFetchURL(cfg.Issuer); err != nil {
+		// Discovery fetches from the issuer itself: refuse plain http off
+		// loopback before sending anything (RFC 8414 §2: issuers use https).
+		return nil, configErr("Issuer: %v", err)
 	}
 	if rk.fetchTimeout < 0 || rk.minRefreshInterval < 0 || rk.maxBytes < 0 || cfg.RefreshInterval < 0 {
 		return nil, configErr("durations and sizes must not be negative")

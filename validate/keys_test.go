@@ -79,6 +79,8 @@ func TestConfigRefused(t *testing.T) {
 		{"leeway too large", func(c *validate.Config) { c.Leeway = time.Hour }},
 		{"empty static JWKS", func(c *validate.Config) {}},
 		{"plain-http JWKS URL", func(c *validate.Config) { c.JWKS = nil; c.JWKSURL = "http://keys.example.com/jwks" }},
+		// Refused before any request: the test must not send traffic off the machine.
+		{"plain-http issuer off loopback, discovery", func(c *validate.Config) { c.JWKS = nil; c.Issuer = "http://as.invalid" }},
 		{"challenge scope with a quote", func(c *validate.Config) {
 			c.JWKS = nil
 			c.JWKSURL = "https://127.0.0.1:1/jwks"
