@@ -70,6 +70,21 @@
 // code and a client-safe description, wrapping a sentinel ([ErrExpired],
 // [ErrAudience], …) for errors.Is. Descriptions never contain the token.
 //
+// # With the official Go MCP SDK
+//
+// Put the middleware (and per-tool scopes) in front of the SDK's Streamable
+// HTTP handler. Inside tool handlers, do not read [ClaimsFromContext] or
+// scopes.FromContext from the tool's context: in a stateful session the SDK
+// runs handlers with the context of the request that opened the session, so
+// they would see the first token's claims, not the current request's (after a
+// step-up or a down-scoped token). Pass the current request's identity through
+// the SDK's own channel instead — auth.RequireBearerToken with a TokenVerifier
+// that returns the claims already verified for this request in
+// TokenInfo.Extra, read back from req.Extra.TokenInfo — and set the SDK's
+// ClockSkew no larger than [Config.Leeway]. examples/mcpserver shows the
+// adapter; UserID there is [Claims.Principal], stable across token refreshes,
+// so the SDK's session-to-user binding survives refresh.
+//
 // Tests can use package validatetest, an in-process authorization server that
 // serves metadata and keys and mints tokens, good and bad.
 package validate
