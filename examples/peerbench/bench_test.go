@@ -1,0 +1,116 @@
+package peerbench
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// noop is the protected handler of the benchmarks, as in package validate's
+// BenchmarkMiddleware.
+var noop = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+
+// BenchmarkValid measures each implementation's full middleware round trip
+// on a valid token, first sight: no implementation remembers verified
+// tokens here (rsguard runs with DisableCache), so every request pays for
+// the signature. Compare with BenchmarkSignatureFloor of the same run.
+func BenchmarkValid(b *testing.B) {
+	h := newHarness(b)
+	for _, alg := range algs {
+		b.Run(alg, func(b *testing.B) {
+			for _, im := range impls {
+				b.Run(im.name, func(b *testing.B) {
+					benchMiddleware(b, h, im, alg, h.valid[alg], http.StatusOK, false)
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkReject measures each implementation refusing the bad tokens of
+// the harness (all RS256, or claiming to be), and reports how many times it
+// fetched the JWK Set per refusal (fetches/op).
+func BenchmarkReject(b *testing.B) {
+	h := newHarness(b)
+	for _, bad := range h.bad {
+		b.Run(bad.name, func(b *testing.B) {
+			for _, im := range impls {
+				b.Run(im.name, func(b *testing.B) {
+					benchMiddleware(b, h, im, "RS256", bad.tok, http.StatusUnauthorized, true)
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkRepeated sends the same valid RS256 token over and over, the
+// pattern of an agent calling tools in a loop, to every implementation in its
+// default configuration: rsguard-cached is rsguard with its verified-token
+// cache (the default); the peers have no such cache and verify every time.
+func BenchmarkRepeated(b *testing.B) {
+	h := newHarness(b)
+	for _, im := range allImpls() {
+		b.Run(im.name, func(b *testing.B) {
+			benchMiddleware(b, h, im, "RS256", h.valid["RS256"], http.StatusOK, false)
+		})
+	}
+}
+
+// BenchmarkSignatureFloor is the bare signature verification of the valid
+// tokens with the issuer's public keys (golang-jwt's signing method, as in
+// package validate's benchmark of the same name): no parsing, no claims, no
+// HTTP. No implementation can verify a token it has not seen for less.
+func BenchmarkSignatureFloor(b *testing.B) {
+	h := newHarness(b)
+	for _, alg := range algs {
+		b.Run(alg, func(b *testing.B) {
+			tok := h.valid[alg]
+			i := strings.LastIndexByte(tok, '.')
+			sig, err := jwt.NewParser().DecodeSegment(tok[i+1:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			key := h.is.PublicKey(h.is.Kid(alg))
+			m := jwt.GetSigningMethod(alg)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := m.Verify(tok[:i], sig, key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// benchMiddleware builds im against the harness, lets it verify one valid
+// token of alg (so that every implementation holds its keys before the clock
+// starts: go-oidc and auth0 fetch them on first use), then measures requests
+// carrying tok, each of which must be answered with want. With fetches it
+// reports the JWK Set requests the issuer received per request.
+func benchMiddleware(b *testing.B, h *harness, im impl, alg, tok string, want int, fetches bool) {
+	mw := im.build(b, h.is, alg, noop)
+	rec := httptest.NewRecorder()
+	mw.ServeHTTP(rec, newRequest(h.valid[alg]))
+	if rec.Code != http.StatusOK {
+		b.Fatalf("warm-up with a valid %s token: status %d", alg, rec.Code)
+	}
+	req := newRequest(tok)
+	before := h.is.JWKSRequests()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		rec := httptest.NewRecorder()
+		mw.ServeHTTP(rec, req)
+		if rec.Code != want {
+			b.Fatalf("status %d, want %d", rec.Code, want)
+		}
+	}
+	b.StopTimer()
+	if fetches {
+		b.ReportMetric(float64(h.is.JWKSRequests()-before)/float64(b.N), "fetches/op")
+	}
+}
