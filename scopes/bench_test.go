@@ -15,6 +15,11 @@ import (
 	"testing"
 )
 
+// bodyTypical is a tools/call of about 300 bytes, as an MCP client sends it.
+const bodyTypical = `{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"get_inventory",` +
+	`"arguments":{"sku":"A-100-BLK","warehouse":"north","include_reserved":true,"fields":["on_hand","reserved","reorder_point"],` +
+	`"note":"weekly stock check before the supplier call"},"_meta":{"progressToken":"c1b7e2f0-17"}}}`
+
 // benchBody is a request body that can be reset without allocating.
 type benchBody struct{ bytes.Reader }
 
@@ -52,6 +57,7 @@ func BenchmarkMCP(b *testing.B) {
 	big := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_inventory","arguments":{"note":"` +
 		strings.Repeat("lorem ipsum ", 1365) + `"}}}`
 	b.Run("tools_call", func(b *testing.B) { benchmarkHandler(b, testMCPConfig(), bodyGetInv) })
+	b.Run("tools_call_300B", func(b *testing.B) { benchmarkHandler(b, testMCPConfig(), bodyTypical) })
 	b.Run("tools_call_chunked", func(b *testing.B) {
 		m := mustMCP(b, testMCPConfig())
 		h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))

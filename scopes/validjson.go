@@ -1,5 +1,7 @@
 package scopes
 
+import "encoding/binary"
+
 // maxNestingDepth is encoding/json's limit on nested arrays and objects.
 const maxNestingDepth = 10000
 
@@ -118,6 +120,7 @@ func objectKey(b []byte, i int) (int, bool) {
 // scanString scans the string at b[i] (a '"') and returns the index after it.
 func scanString(b []byte, i int) (int, bool) {
 	for i++; i < len(b); i++ {
+		i = skipPlain(b, i)
 		for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
 			i++
 		}
@@ -147,6 +150,28 @@ func scanString(b []byte, i int) (int, bool) {
 		}
 	}
 	return i, false
+}
+
+// skipPlain skips whole 8-byte words of b from i that hold no '"', '\\' or
+// control character, testing a word at a time: a byte-wise subtraction
+// borrows into a byte's high bit exactly when some byte is below the
+// subtrahend (Hacker's Delight 6-1, "find a zero byte"; bytes ≥ 0x80 are
+// masked out by ^w). The caller scans the remaining bytes one by one.
+func skipPlain(b []byte, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q := w ^ (ones * '"')
+		s := w ^ (ones * '\\')
+		if ((w-ones*0x20)&^w|(q-ones)&^q|(s-ones)&^s)&highs != 0 {
+			return i
+		}
+		i += 8
+	}
+	return i
 }
 
 // scanNumber scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at b[i].

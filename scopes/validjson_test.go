@@ -39,3 +39,26 @@ func FuzzValidJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestValidJSONWordBoundaries puts each interesting byte at every position
+// of strings around the 8-byte word size of skipPlain.
+func TestValidJSONWordBoundaries(t *testing.T) {
+	special := []byte{0x00, 0x1f, 0x20, '"', '\\', 0x7f, 0x80, 0xa2, 0xdc, 0x9f, 0xff, 'a'}
+	for n := 1; n <= 26; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, c := range special {
+				s := []byte(strings.Repeat("x", n))
+				s[pos] = c
+				for _, doc := range [][]byte{
+					append(append([]byte{'"'}, s...), '"'),
+					append(append([]byte(`{"k":"`), s...), `"}`...),
+					append(append([]byte(`["\n`), s...), `\u0041"]`...),
+				} {
+					if got, want := validJSON(doc), json.Valid(doc); got != want {
+						t.Errorf("validJSON(%q) = %v, json.Valid = %v", doc, got, want)
+					}
+				}
+			}
+		}
+	}
+}
