@@ -1,0 +1,671 @@
+package validate_test
+
+// Failure modes of the issuer as seen through the bearer middleware over
+// HTTP: down at start and after, slow, answering garbage or endless bodies,
+// flapping; key rotation under a spray of unknown kids; single-flight
+// refreshes; no goroutine or memory growth under a long run of refusals; no
+// secret in any log line.
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard/validate"
+	"github.com/rsguard/rsguard/validate/validatetest"
+)
+
+// hardClock is a settable clock.
+type hardClock struct{ ns atomic.Int64 }
+
+func newHardClock(t time.Time) *hardClock {
+	c := &hardClock{}
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+func (c *hardClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *hardClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// timed sends r and returns the response and how long it took.
+func (s *hardServer) timed(t testing.TB, r hardRequest) (hardResponse, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	resp := s.do(t, r)
+	return resp, time.Since(start)
+}
+
+// randomKid is a token signed by an unpublished key under a fresh kid.
+func randomKid(is *validatetest.Issuer, signer *ecdsa.PrivateKey, i int, claims map[string]any) string {
+	return is.TokenWith(validatetest.TokenOptions{Signer: signer, Header: map[string]any{"kid": "random-" + strconv.Itoa(i)}}, claims)
+}
+
+func TestFailureLazyStartServesThenRecovers(t *testing.T) {
+	is := hardIssuer(t, time.Now, "ES256")
+	is.SetDown(true)
+	logs := &logBuffer{}
+	const fetchTimeout = 300 * time.Millisecond
+	v := hardValidator(t, is, logs, func(c *validate.Config) {
+		c.Lazy = true
+		c.Now = time.Now
+		c.MinRefreshInterval = 50 * time.Millisecond
+		c.FetchTimeout = fetchTimeout
+	})
+	srv := newHardServer(t, v.Middleware(protectedOK))
+	tok := is.Token(nil)
+
+	// Down: a token cannot be verified yet: 503 with Retry-After and the
+	// challenge; a request without a token still learns where to go.
+	resp, took := srv.timed(t, bearer(tok))
+	checkRefusal(t, resp, refusal{status: http.StatusServiceUnavailable}, tok)
+	retry, err := strconv.Atoi(resp.header.Get("Retry-After"))
+	require.NoError(t, err, "Retry-After %q", resp.header.Get("Retry-After"))
+	assert.Positive(t, retry)
+	assert.Less(t, took, fetchTimeout+time.Second, "a request waits at most about FetchTimeout")
+	checkRefusal(t, srv.do(t, hardRequest{}), refuseNoCreds)
+	checkRefusal(t, srv.do(t, bearer("garbage")), refuseToken, "garbage")
+
+	// A burst while down: shared, rate-limited fetch attempts, not one per
+	// request.
+	before := is.MetadataRequests() + is.JWKSRequests()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp := srv.do(t, bearer(tok))
+			assert.Equal(t, http.StatusServiceUnavailable, resp.status)
+		}()
+	}
+	wg.Wait()
+	// At most one fetch attempt (two discovery documents) per
+	// MinRefreshInterval, from requests or from the background retry.
+	budget := 2 * (2*int64(time.Since(start)/(50*time.Millisecond)) + 4)
+	assert.LessOrEqual(t, is.MetadataRequests()+is.JWKSRequests()-before, budget,
+		"100 requests during an outage must cost the issuer a few fetches, not one each")
+
+	// Up again: served within a few refresh intervals, without a restart.
+	is.SetDown(false)
+	require.Eventually(t, func() bool { return srv.do(t, bearer(tok)).status == http.StatusOK },
+		5*time.Second, 20*time.Millisecond, "the validator recovers once the issuer is back")
+	assert.Contains(t, logs.String(), "JWKS fetch failed", "the outage was logged")
+}
+
+func TestFailureIssuerDownAfterStart(t *testing.T) {
+	clk := newHardClock(hardNow)
+	is := hardIssuer(t, clk.Now, "ES256")
+	v := hardValidator(t, is, nil, func(c *validate.Config) { c.Now = clk.Now })
+	srv := newHardServer(t, v.Middleware(protectedOK))
+	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+
+	is.SetDown(true)
+	for _, after := range []time.Duration{time.Minute, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour} {
+		clk.Advance(after)
+		// Cached keys keep verifying, however long the outage.
+		tok := is.Token(nil)
+		resp, took := srv.timed(t, bearer(tok))
+		assert.Equal(t, http.StatusOK, resp.status, "after %v down", after)
+		assert.Less(t, took, 3*time.Second)
+		// An unknown kid during the outage: refused as invalid (a refresh
+		// was tried and failed), never 503, and quickly.
+		bad := randomKid(is, attacker, int(after), nil)
+		resp, took = srv.timed(t, bearer(bad))
+		checkRefusal(t, resp, refuseToken, bad)
+		assert.Less(t, took, validate.DefaultFetchTimeout, "answered before the fetch timeout")
+	}
+}
+
+func TestFailureSlowIssuer(t *testing.T) {
+	is := hardIssuer(t, time.Now, "ES256")
+	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	var inflight, maxInflight atomic.Int64
+	var slow atomic.Pointer[http.HandlerFunc]
+	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := slow.Load()
+		if h == nil { // not stalling: the real key set
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(jwksOf(is))
+			return
+		}
+		storeMax(&maxInflight, inflight.Add(1))
+		defer inflight.Add(-1)
+		(*h)(w, r)
+	}))
+	setSlow := func(h http.HandlerFunc) { inflight.Store(0); maxInflight.Store(0); slow.Store(&h) }
+	unknownKids := func(srv *hardServer, n int, took *atomic.Int64) *sync.WaitGroup {
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				bad := randomKid(is, attacker, i, nil)
+				resp, d := srv.timed(t, bearer(bad))
+				checkRefusal(t, resp, refuseToken, bad)
+				storeMax(took, int64(d))
+			}()
+		}
+		return &wg
+	}
+
+	// While a refresh hangs, tokens of known keys are answered at once:
+	// the known-kid requests all finish while the fetch is still in flight.
+	t.Run("known kids never wait", func(t *testing.T) {
+		slow.Store(nil)
+		v := hardValidator(t, is, nil, func(c *validate.Config) {
+			c.Now = time.Now
+			c.FetchTimeout = 30 * time.Second
+			c.MinRefreshInterval = time.Nanosecond
+		})
+		srv := newHardServer(t, v.Middleware(protectedOK))
+		release := make(chan struct{})
+		setSlow(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+				http.Error(w, "gave up", http.StatusGatewayTimeout)
+			case <-r.Context().Done():
+			}
+		})
+		var took atomic.Int64
+		wg := unknownKids(srv, 20, &took)
+		require.Eventually(t, func() bool { return inflight.Load() == 1 }, 10*time.Second, 5*time.Millisecond, "no refresh started")
+		var known sync.WaitGroup
+		for range 20 {
+			known.Add(1)
+			go func() {
+				defer known.Done()
+				assert.Equal(t, http.StatusOK, srv.do(t, bearer(is.Token(nil))).status)
+			}()
+		}
+		known.Wait()
+		assert.Equal(t, int64(1), inflight.Load(), "the known kids finished only after the refresh did")
+		close(release)
+		wg.Wait()
+		assert.Equal(t, int64(1), maxInflight.Load(), "refreshes are single-flight")
+	})
+
+	// However the issuer stalls, no request waits much beyond FetchTimeout.
+	const fetchTimeout = 300 * time.Millisecond
+	for _, stall := range []struct {
+		name string
+		h    http.HandlerFunc
+	}{
+		{"no answer", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }},
+		{"headers, then a trickle", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(`{"keys":[`))
+			rc := http.NewResponseController(w)
+			for {
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(20 * time.Millisecond):
+					if _, err := w.Write([]byte(" ")); err != nil {
+						return
+					}
+					_ = rc.Flush()
+				}
+			}
+		}},
+	} {
+		t.Run(stall.name, func(t *testing.T) {
+			slow.Store(nil)
+			v := hardValidator(t, is, nil, func(c *validate.Config) {
+				c.Now = time.Now
+				c.FetchTimeout = fetchTimeout
+				c.MinRefreshInterval = time.Nanosecond // every unknown kid wants a refresh
+			})
+			srv := newHardServer(t, v.Middleware(protectedOK))
+			setSlow(stall.h)
+			var took atomic.Int64
+			unknownKids(srv, 20, &took).Wait()
+			assert.Less(t, time.Duration(took.Load()), fetchTimeout+3*time.Second, "no request waits beyond FetchTimeout")
+			assert.Equal(t, int64(1), maxInflight.Load(), "refreshes are single-flight")
+		})
+	}
+}
+
+func storeMax(m *atomic.Int64, v int64) {
+	for old := m.Load(); v > old && !m.CompareAndSwap(old, v); old = m.Load() {
+	}
+}
+
+func TestFailureBadRefreshKeepsKeys(t *testing.T) {
+	clk := newHardClock(hardNow)
+	is := hardIssuer(t, clk.Now, "ES256")
+	logs := &logBuffer{}
+	const maxBytes = 64 << 10
+	const fetchTimeout = 3 * time.Second
+	v := hardValidator(t, is, logs, func(c *validate.Config) {
+		c.Now = clk.Now
+		c.MaxJWKSBytes = maxBytes
+		c.FetchTimeout = fetchTimeout
+	})
+	srv := newHardServer(t, v.Middleware(protectedOK))
+	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	jsonBody := func(body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(body))
+		}
+	}
+	var endlessWritten atomic.Int64
+	for i, bad := range []struct {
+		name string
+		h    http.HandlerFunc
+	}{
+		{"HTML", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte("<html>maintenance</html>"))
+		}},
+		{"HTML labelled JSON", jsonBody("<html>maintenance</html>")},
+		{"truncated JSON", jsonBody(`{"keys":[{"kty":"EC","crv":"P-256","x":"`)},
+		{"no keys member", jsonBody(`{}`)},
+		{"null", jsonBody(`null`)},
+		{"array", jsonBody(`[]`)},
+		{"empty key set", jsonBody(`{"keys":[]}`)},
+		{"only unusable keys", jsonBody(`{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"},{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"}]}`)},
+		{"keys of the wrong type", jsonBody(`{"keys":"all of them"}`)},
+		{"deeply nested", jsonBody(`{"keys":` + strings.Repeat("[", 30000) + strings.Repeat("]", 30000) + `}`)},
+		{"over the size bound", jsonBody(`{"keys":[],"pad":"` + strings.Repeat("x", maxBytes) + `"}`)},
+		{"endless body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"keys":[`))
+			chunk := []byte(strings.Repeat(" ", 32<<10))
+			for r.Context().Err() == nil {
+				n, err := w.Write(chunk)
+				endlessWritten.Add(int64(n))
+				if err != nil {
+					return
+				}
+			}
+		}},
+		{"500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) }},
+		{"502", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "bad gateway", http.StatusBadGateway) }},
+		{"404", http.NotFound},
+		{"429", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "3600")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		}},
+		{"204", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }},
+		{"connection dropped", func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) }},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			is.SetJWKSHandler(bad.h)
+			clk.Advance(validate.DefaultMinRefreshInterval + time.Second)
+			before := is.JWKSRequests()
+			// An unknown kid triggers a refresh, which fails: refused, quickly.
+			tok := randomKid(is, attacker, i, nil)
+			resp, took := srv.timed(t, bearer(tok))
+			checkRefusal(t, resp, refuseToken, tok)
+			// One refresh (net/http may retry a GET whose connection
+			// dropped once).
+			assert.Contains(t, []int64{1, 2}, is.JWKSRequests()-before, "refreshes")
+			assert.Less(t, took, fetchTimeout, "a bad answer is detected without waiting for the timeout")
+			// The keys cached before keep verifying.
+			assert.Equal(t, http.StatusOK, srv.do(t, bearer(is.Token(nil))).status, "cached keys lost after a bad refresh")
+		})
+	}
+	// The endless body was cut off near the bound: the reader stopped, and
+	// the server's writes failed once the socket buffers were full.
+	assert.Less(t, endlessWritten.Load(), int64(64<<20), "the endless body was read without bound")
+
+	// Healthy again: a rotated-in key is picked up at the next refresh.
+	is.SetJWKSHandler(nil)
+	is.Rotate("ES256")
+	clk.Advance(validate.DefaultMinRefreshInterval + time.Second)
+	assert.Equal(t, http.StatusOK, srv.do(t, bearer(is.Token(nil))).status)
+	assert.Contains(t, logs.String(), "keeping cached keys")
+}
+
+func TestFailureFlappingIssuer(t *testing.T) {
+	clk := newHardClock(hardNow)
+	is := hardIssuer(t, clk.Now, "ES256")
+	v := hardValidator(t, is, nil, func(c *validate.Config) { c.Now = clk.Now })
+	srv := newHardServer(t, v.Middleware(protectedOK))
+	var n atomic.Int64
+	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%2 == 1 { // every other answer fails
+			http.Error(w, "flap", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(jwksOf(is))
+	}))
+	// Every 44 s the issuer rotates; every 11 s (past the refresh rate
+	// limit) a client calls with a token of the newest key and another with
+	// a token of the key before.
+	rotated := map[string]int{}
+	accepted := map[string]int{}
+	previous := is.Kid("ES256")
+	for round := range 24 {
+		clk.Advance(validate.DefaultMinRefreshInterval + time.Second)
+		if round%4 == 0 {
+			previous = is.Kid("ES256")
+			rotated[is.Rotate("ES256")] = round
+		}
+		kid := is.Kid("ES256")
+		resp := srv.do(t, bearer(is.Token(nil)))
+		require.NotEqual(t, http.StatusServiceUnavailable, resp.status, "503 after keys were loaded")
+		if _, seen := accepted[kid]; !seen && resp.status == http.StatusOK {
+			accepted[kid] = round
+		}
+		old := is.TokenWith(validatetest.TokenOptions{Key: previous}, nil)
+		require.Equal(t, http.StatusOK, srv.do(t, bearer(old)).status, "round %d: a cached key stopped verifying", round)
+	}
+	for kid, r := range rotated {
+		a, ok := accepted[kid]
+		if assert.True(t, ok, "key %s never accepted while the issuer flapped", kid) {
+			// One failed fetch, then one that succeeds.
+			assert.LessOrEqual(t, a-r, 1, "key %s took %d rounds of 11 s", kid, a-r)
+		}
+	}
+}
+
+// jwksOf returns the issuer's real JWK Set document, whatever handler is
+// installed, by rebuilding it from the published kids.
+func jwksOf(is *validatetest.Issuer) []byte {
+	var keys []string
+	for _, kid := range is.Kids() {
+		keys = append(keys, string(is.PublicJWK(kid)))
+	}
+	return []byte(`{"keys":[` + strings.Join(keys, ",") + `]}`)
+}
+
+func TestRotationUnderKidSpray(t *testing.T) {
+	clk := newHardClock(hardNow)
+	is := hardIssuer(t, clk.Now, "ES256")
+	v := hardValidator(t, is, nil, func(c *validate.Config) { c.Now = clk.Now })
+	srv := newHardServer(t, v.Middleware(protectedOK))
+	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	base := is.JWKSRequests()
+
+	// 200 requests with random kids, all at once: refused, and they cost
+	// the issuer at most one fetch.
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok := randomKid(is, attacker, i, nil)
+			checkRefusal(t, srv.do(t, bearer(tok)), refuseToken, tok)
+		}()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, is.JWKSRequests()-base, int64(1), "200 random kids: JWKS fetches")
+
+	// Right after the burst the issuer rotates in a new key, while the
+	// attacker keeps spraying ten random kids per second. The new key must
+	// be accepted within 30 s, and the spray must stay cheap.
+	is.Rotate("ES256")
+	legit := is.Token(map[string]any{"exp": hardNow.Add(time.Hour).Unix()})
+	rotated := clk.Now()
+	var acceptedAfter time.Duration = -1
+	for step := 0; step < 60; step++ { // 30 s in steps of 500 ms
+		clk.Advance(500 * time.Millisecond)
+		for j := range 5 {
+			tok := randomKid(is, attacker, 1000+10*step+j, map[string]any{"exp": hardNow.Add(time.Hour).Unix()})
+			assert.Equal(t, http.StatusUnauthorized, srv.do(t, bearer(tok)).status)
+		}
+		if acceptedAfter < 0 && srv.do(t, bearer(legit)).status == http.StatusOK {
+			acceptedAfter = clk.Now().Sub(rotated)
+		}
+	}
+	require.GreaterOrEqual(t, acceptedAfter, time.Duration(0), "the rotated-in key was never accepted")
+	assert.LessOrEqual(t, acceptedAfter, 30*time.Second, "rotated-in key accepted after %v", acceptedAfter)
+	assert.LessOrEqual(t, acceptedAfter, validate.DefaultMinRefreshInterval+time.Second)
+	fetches := is.JWKSRequests() - base
+	assert.LessOrEqual(t, fetches, int64(5), "500 random kids over 30 s cost %d JWKS fetches", fetches)
+	t.Logf("rotated-in key accepted after %v; %d JWKS fetches for 700 random kids", acceptedAfter, fetches)
+}
+
+func TestSingleFlightRefreshOverHTTP(t *testing.T) {
+	is := hardIssuer(t, time.Now, "ES256")
+	v := hardValidator(t, is, nil, func(c *validate.Config) {
+		c.Now = time.Now
+		c.MinRefreshInterval = time.Nanosecond
+		c.FetchTimeout = 3 * time.Second
+	})
+	srv := newHardServer(t, v.Middleware(protectedOK))
+	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	release := make(chan struct{})
+	var inflight, maxInflight, served atomic.Int64
+	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		storeMax(&maxInflight, inflight.Add(1))
+		defer inflight.Add(-1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(jwksOf(is))
+	}))
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok := randomKid(is, attacker, i, nil)
+			checkRefusal(t, srv.do(t, bearer(tok)), refuseToken, tok)
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	assert.Equal(t, int64(1), maxInflight.Load(), "concurrent refreshes share one fetch")
+	assert.LessOrEqual(t, served.Load(), int64(3), "50 concurrent unknown kids: JWKS fetches")
+}
+
+func TestNoGrowthUnderRejections(t *testing.T) {
+	clk := newHardClock(hardNow)
+	is := hardIssuer(t, clk.Now, "ES256")
+	v := hardValidator(t, is, nil, func(c *validate.Config) { c.Now = clk.Now })
+	h := v.Middleware(protectedOK)
+	srv := newHardServer(t, h)
+	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+
+	// A fixed mix of refusals of every kind, reused so that the test
+	// measures the middleware, not the minting.
+	mix := []hardRequest{
+		{}, bearer("garbage"), bearer("a.b.c"), bearer(is.TokenWith(validatetest.TokenOptions{Alg: "none"}, nil)),
+		bearer(is.Token(map[string]any{"exp": hardNow.Add(-time.Hour).Unix()})),
+		bearer(is.Token(map[string]any{"aud": "https://other.example/mcp"})),
+		bearer(is.TokenWith(validatetest.TokenOptions{Signer: attacker, Key: is.Kid("ES256")}, nil)),
+		bearer(strings.Repeat("a", 20000)),
+		{headers: [][2]string{{"Authorization", "Bearer a"}, {"Authorization", "Bearer b"}}},
+		{target: "/mcp?access_token=x"},
+	}
+	for i := range 20 {
+		mix = append(mix, bearer(randomKid(is, attacker, i, map[string]any{"exp": hardNow.Add(24 * time.Hour).Unix()})))
+	}
+	round := func(n int) {
+		for i := range n {
+			if i%500 == 0 {
+				clk.Advance(validate.DefaultMinRefreshInterval + time.Second) // let unknown kids refresh again
+			}
+			r := mix[i%len(mix)]
+			if i%10 == 0 {
+				resp := srv.do(t, r) // some over the wire, on kept-alive connections
+				require.NotEqual(t, http.StatusOK, resp.status)
+				continue
+			}
+			resp := (&hardServer{h: h}).doLocal(r)
+			require.NotEqual(t, http.StatusOK, resp)
+		}
+	}
+	settle := func() (int, uint64) {
+		srv.srv.Client().CloseIdleConnections()
+		var ms runtime.MemStats
+		for range 3 {
+			time.Sleep(50 * time.Millisecond)
+			runtime.GC()
+		}
+		runtime.ReadMemStats(&ms)
+		return runtime.NumGoroutine(), ms.HeapAlloc
+	}
+	round(1000) // warm up: pools, connections, the first refreshes
+	g0, m0 := settle()
+	round(20000)
+	g1, m1 := settle()
+	t.Logf("goroutines %d -> %d, heap %d KiB -> %d KiB", g0, g1, m0>>10, m1>>10)
+	assert.LessOrEqual(t, g1, g0+2, "goroutines grew under rejected requests")
+	assert.Less(t, int64(m1)-int64(m0), int64(4<<20), "heap grew by more than 4 MiB under rejected requests")
+}
+
+// doLocal serves r in process and returns the status.
+func (s *hardServer) doLocal(r hardRequest) int {
+	req := localRequest(r)
+	w := &statusWriter{header: http.Header{}}
+	s.h.ServeHTTP(w, req)
+	return w.status
+}
+
+func localRequest(r hardRequest) *http.Request {
+	method := r.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	target := r.target
+	if target == "" {
+		target = "/mcp"
+	}
+	req, _ := http.NewRequest(method, "http://mcp.example.com"+target, strings.NewReader(r.body))
+	for _, h := range r.headers {
+		req.Header.Add(h[0], h[1])
+	}
+	return req
+}
+
+// statusWriter is a ResponseWriter that keeps only the status.
+type statusWriter struct {
+	header http.Header
+	status int
+}
+
+func (w *statusWriter) Header() http.Header { return w.header }
+func (w *statusWriter) WriteHeader(s int) {
+	if w.status == 0 {
+		w.status = s
+	}
+}
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+// TestNoSecretsInLogs drives every logging path of validate (start-up with
+// dubious keys, failed refreshes, an outage, refusals of every class) with
+// debug logging on, and checks that no token, no part of one, no hash of
+// one, and no key material reaches the log.
+func TestNoSecretsInLogs(t *testing.T) {
+	clk := newHardClock(hardNow)
+	is := hardIssuer(t, clk.Now, "ES256", "RS256")
+	// Keys the validator skips or refuses, carrying private and secret
+	// material that must not be logged either.
+	secretK := "c2VjcmV0LW1hYy1rZXktdGhhdC1tdXN0LW5ldmVyLWJlLWxvZ2dlZA"
+	privD := "bm90LWEtcmVhbC1wcml2YXRlLWV4cG9uZW50LWJ1dC1zdGlsbC1zZWNyZXQ"
+	is.AddKey(validatetest.Key{JWK: map[string]any{"kty": "oct", "kid": "hmac", "k": secretK}})
+	is.AddKey(validatetest.Key{JWK: map[string]any{"kty": "RSA", "kid": "broken", "n": "bm90LWEtbW9kdWx1cy1hdC1hbGwtYnV0LWxvbmctZW5vdWdo", "e": "AQAB", "d": privD}})
+	is.AddKey(validatetest.Key{JWK: map[string]any{"kty": "EC", "kid": "off-curve", "crv": "P-256", "x": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "y": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB"}})
+	is.AddKey(validatetest.Key{JWK: map[string]any{"kty": "OKP", "kid": "ed-with-d", "crv": "Ed25519", "x": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "d": privD}})
+	is.AddKey(validatetest.Key{JWK: map[string]any{"kty": "OKP", "kid": "x25519", "crv": "X25519", "x": "bm90LWFuLWVkMjU1MTkta2V5LWJ1dC1zZWNyZXQtaXNo"}})
+	is.AddKey(validatetest.Key{JWK: map[string]any{"kty": "EC", "kid": is.Kid("ES256"), "crv": "P-256", "x": "ZHVwbGljYXRlLWtpZC14LWNvb3JkaW5hdGUtdmFsMDE", "y": "ZHVwbGljYXRlLWtpZC15LWNvb3JkaW5hdGUtdmFsMDE"}})
+
+	logs := &logBuffer{}
+	v := hardValidator(t, is, logs, func(c *validate.Config) { c.Now = clk.Now })
+	srv := newHardServer(t, v.Middleware(protectedOK))
+	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+
+	var sent []string
+	send := func(r hardRequest, tok string) {
+		sent = append(sent, tok)
+		srv.do(t, r)
+	}
+	for _, tok := range []string{
+		is.Token(nil), // accepted
+		is.Token(map[string]any{"exp": hardNow.Add(-time.Hour).Unix()}),
+		is.Token(map[string]any{"aud": "https://other.example"}),
+		is.Token(map[string]any{"iss": "https://evil.example"}),
+		is.Token(map[string]any{"exp": "soon"}),
+		is.TokenWith(validatetest.TokenOptions{Alg: "none"}, nil),
+		is.TokenWith(validatetest.TokenOptions{Alg: "HS256", Secret: is.PublicKeyPEM(is.Kid("RS256")), Key: is.Kid("RS256")}, nil),
+		is.TokenWith(validatetest.TokenOptions{Signer: attacker, Key: is.Kid("ES256")}, nil),
+		is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"crit": []string{"x"}}}, nil),
+		is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"typ": "dpop+jwt"}}, nil),
+		is.TokenWith(validatetest.TokenOptions{Key: "hmac", Alg: "HS256", Secret: []byte("secret-mac-key")}, nil),
+		"eyJhbGciOiJSUzI1NiJ9.not-json-at-all.c2lnbmF0dXJl",
+	} {
+		send(bearer(tok), tok)
+	}
+	good := is.Token(nil)
+	send(hardRequest{headers: [][2]string{{"Authorization", "Bearer " + good}, {"Authorization", "Bearer " + good}}}, good)
+	send(hardRequest{target: "/mcp?access_token=" + good}, good)
+	send(hardRequest{headers: [][2]string{{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("u:"+good))}}}, good)
+
+	// Failed refreshes of several kinds, and an outage.
+	for i, h := range []http.HandlerFunc{
+		func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"keys":[{"kty":"oct","k":"` + secretK + `"}], "d":"` + privD + `"`))
+		},
+		func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte(good))
+		},
+		func(w http.ResponseWriter, r *http.Request) { http.Error(w, good, http.StatusInternalServerError) },
+		nil,
+	} {
+		is.SetJWKSHandler(h)
+		is.SetDown(h == nil)
+		clk.Advance(validate.DefaultMinRefreshInterval + time.Second)
+		tok := randomKid(is, attacker, i, nil)
+		send(bearer(tok), tok)
+	}
+	is.SetDown(false)
+	is.SetJWKSHandler(nil)
+
+	out := logs.String()
+	for _, want := range []string{"skipping a JWK", "JWKS fetch failed", "request refused", "duplicate kid"} {
+		assert.Contains(t, out, want, "the log line %q was expected: without it this test checks nothing", want)
+	}
+	var secrets []string
+	for _, tok := range sent {
+		sum := sha256.Sum256([]byte(tok))
+		secrets = append(secrets, tok, hex.EncodeToString(sum[:]), base64.RawURLEncoding.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(sum[:]))
+	}
+	eachNotIn(t, out, "logs", secrets...)
+	for _, kid := range is.Kids() {
+		for _, member := range []string{"n", "x", "y", "d", "k"} {
+			var jwk map[string]any
+			_ = json.Unmarshal(is.PublicJWK(kid), &jwk)
+			if s, ok := jwk[member].(string); ok && len(s) >= 16 {
+				eachNotIn(t, out, "logs", s[:16])
+			}
+		}
+	}
+	eachNotIn(t, out, "logs", secretK, privD, "secret-mac-key", "BEGIN PUBLIC KEY")
+	if t.Failed() || testing.Verbose() {
+		fmt.Println(out)
+	}
+}

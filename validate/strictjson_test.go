@@ -1,0 +1,69 @@
+package validate_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard/validate"
+)
+
+// TestAttackStrictJSON: tokens validly signed by a published key whose JSON
+// different parsers read differently. A claim named "EXP", "AUD" or
+// "ſcope" is not "exp", "aud" or "scope" (RFC 7519 §4: names are
+// case-sensitive), but encoding/json matches struct fields case-insensitively
+// and folds "ſ" (U+017F) to "s": an issuer that lets a client or user choose
+// custom claim names (claim mappers, token-exchange actions) would then mint
+// a token that this validator reads with another audience or more scopes than
+// every other party sees. Names are matched exactly; duplicate members are
+// refused rather than read as the last one, and so are invalid UTF-8 and
+// abusive nesting.
+func TestAttackStrictJSON(t *testing.T) {
+	c := newCorpus(t)
+	iss := c.is.URL()
+	base := `"iss":"` + iss + `","exp":9999999999,"sub":"alice"`
+	var cases []attack
+	payload := func(name, json string, want ...error) {
+		cases = append(cases, attack{class: "strict-json", name: name, tok: rs256(c.ownRSA, c.ownHeader(), []byte(json)), want: want})
+	}
+	header := func(name, json string, want ...error) {
+		cases = append(cases, attack{class: "strict-json", name: name, tok: rs256(c.ownRSA, []byte(json), c.ownClaims(nil)), want: want})
+	}
+	kid := `"kid":"` + c.noAlgKid + `"`
+	// Claim names differing only in case, or by a character encoding/json
+	// folds.
+	payload("EXP instead of exp", `{"iss":"`+iss+`","aud":"`+hardResource+`","EXP":9999999999}`, validate.ErrClaims, validate.ErrMalformed)
+	payload("Aud instead of aud", `{`+base+`,"Aud":"`+hardResource+`"}`, validate.ErrClaims, validate.ErrMalformed)
+	payload("AUD beside aud", `{`+base+`,"aud":"https://other.example/api","AUD":"`+hardResource+`"}`, validate.ErrAudience, validate.ErrMalformed)
+	payload("ISS beside iss", `{"iss":"https://evil.example","ISS":"`+iss+`","aud":"`+hardResource+`","exp":9999999999}`, validate.ErrIssuer, validate.ErrMalformed)
+	// Duplicate members.
+	payload("duplicate aud, ours last", `{`+base+`,"aud":"https://other.example/api","aud":"`+hardResource+`"}`, validate.ErrMalformed, validate.ErrClaims, validate.ErrAudience)
+	payload("duplicate exp", `{"iss":"`+iss+`","aud":"`+hardResource+`","exp":1,"exp":9999999999}`, validate.ErrMalformed, validate.ErrClaims, validate.ErrExpired)
+	payload("duplicate scope", `{`+base+`,"aud":"`+hardResource+`","scope":"read","scope":"admin"}`, validate.ErrMalformed, validate.ErrClaims)
+	header("duplicate alg, none first", `{"alg":"none","alg":"RS256",`+kid+`}`, validate.ErrMalformed, validate.ErrAlgorithm)
+	header("duplicate typ, dpop first", `{"alg":"RS256",`+kid+`,"typ":"dpop+jwt","typ":"at+jwt"}`, validate.ErrMalformed, validate.ErrTokenType)
+	header("duplicate kid", `{"alg":"RS256","kid":"other",`+kid+`}`, validate.ErrMalformed, validate.ErrUnknownKey)
+	// Header names differing in case.
+	header("Alg instead of alg", `{"Alg":"RS256",`+kid+`}`, validate.ErrMalformed, validate.ErrAlgorithm)
+	header("KID instead of kid", `{"alg":"RS256","KID":"`+c.noAlgKid+`"}`, validate.ErrMalformed, validate.ErrUnknownKey)
+	// Invalid UTF-8, and nesting no issuer produces.
+	payload("invalid UTF-8 in sub", "{\"iss\":\""+iss+"\",\"aud\":\""+hardResource+"\",\"exp\":9999999999,\"sub\":\"a\xffb\"}", validate.ErrMalformed, validate.ErrClaims)
+	payload("claim nested 1000 deep", `{`+base+`,"aud":"`+hardResource+`","x":`+strings.Repeat("[", 1000)+strings.Repeat("]", 1000)+`}`, validate.ErrMalformed, validate.ErrClaims)
+
+	c.run(t, cases)
+
+	// Look-alike names of "scope" are other claims: accepted, granting
+	// only what "scope" says.
+	for _, extra := range []string{`"ſcope":"admin"`, `"SCOPE":"admin"`, `"Scope":"admin"`, `"scp":["admin"]`} {
+		t.Run("strict-json/scope and "+extra, func(t *testing.T) {
+			tok := rs256(c.ownRSA, c.ownHeader(), []byte(`{`+base+`,"aud":"`+hardResource+`","scope":"read",`+extra+`}`))
+			cl, err := c.v[""].Verify(context.Background(), tok)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"read"}, cl.Scopes)
+			assert.Equal(t, []string{"read"}, c.v[""].Grant(cl).Scopes)
+		})
+	}
+}
