@@ -45,6 +45,7 @@ type tokenCache struct {
 type cacheEntry struct {
 	token  string
 	claims *Claims
+	keys   keySource // the issuer's key set the token was verified with
 	key    *key
 	size   int64
 }
@@ -58,7 +59,7 @@ func newTokenCache(maxEntries int, maxBytes int64) *tokenCache {
 }
 
 // get returns the cached claims of raw if they may be used now.
-func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration, snap *keySnapshot) (*Claims, bool) {
+func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration) (*Claims, bool) {
 	h := maphash.String(c.seed, raw)
 	v, ok := c.m.Load(h)
 	if !ok {
@@ -73,14 +74,14 @@ func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration, snap *
 		c.remove(h, e)
 		return nil, false // let full verification give the precise error
 	}
-	if now.Add(leeway).Before(cl.NotBefore) || !snap.holds(e.key) {
+	if now.Add(leeway).Before(cl.NotBefore) || !e.keys.snapshot().holds(e.key) {
 		return nil, false
 	}
 	return cl, true
 }
 
 // put remembers a verified token.
-func (c *tokenCache) put(raw string, cl *Claims, k *key, now time.Time) {
+func (c *tokenCache) put(raw string, cl *Claims, keys keySource, k *key, now time.Time) {
 	size := int64(len(raw)+len(cl.raw)) + entryOverhead
 	if size > c.maxBytes/16 {
 		return // one entry may not take a large share of the budget
@@ -91,7 +92,7 @@ func (c *tokenCache) put(raw string, cl *Claims, k *key, now time.Time) {
 			return
 		}
 	}
-	e := &cacheEntry{token: raw, claims: cl, key: k, size: size}
+	e := &cacheEntry{token: raw, claims: cl, keys: keys, key: k, size: size}
 	if old, loaded := c.m.Swap(maphash.String(c.seed, raw), e); loaded {
 		o := old.(*cacheEntry)
 		c.bytes.Add(size - o.size)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -49,6 +50,20 @@ var ErrConfig = errors.New("validate: invalid configuration")
 // Config configures a [Validator]. Issuer and Resource are required; every
 // other field has a safe default, documented on the field.
 type Config struct {
+	// Issuers are further trusted authorization servers, each bound to its
+	// own key set, audiences and algorithms (see [IssuerConfig]). The token's
+	// "iss" chooses the issuer, and only that issuer's keys can verify it: a
+	// token claiming issuer A never verifies against B's keys. Issuer may be
+	// empty when Issuers is set.
+	Issuers []IssuerConfig
+
+	// AllowTenant, if set, is asked for every verified token whether the
+	// tenant in its TenantClaim may be served by its issuer (for example a
+	// multi-tenant issuer whose tokens must carry one of your customers'
+	// tenant ids). Returning false refuses the token with [ErrIssuer].
+	// Requires TenantClaim.
+	AllowTenant func(issuer, tenant string) bool
+
 	// Issuer is the trusted authorization server's issuer identifier
 	// (RFC 8414 §2). A token's "iss" must equal it exactly, byte for byte
 	// (RFC 9068 §4): no case folding, no trailing-slash tolerance.
@@ -185,13 +200,16 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Validator verifies bearer JWT access tokens for one resource, issued by one
-// issuer. It is safe for concurrent use. Build it with [New].
+// Validator verifies bearer JWT access tokens for one resource, issued by its
+// trusted issuers. It is safe for concurrent use. Build it with [New].
 type Validator struct {
-	issuer        string
-	resource      string // as configured
-	resourceKey   string // canonical comparison form of resource
-	methods       map[string]jwt.SigningMethod
+	resource      string                       // as configured
+	issuers       map[string]*trusted          // by issuer identifier
+	order         []string                     // issuer identifiers, configuration order
+	only          *trusted                     // the single issuer, when there is one
+	methods       map[string]jwt.SigningMethod // union of the issuers' allowed algorithms
+	allowTenant   func(issuer, tenant string) bool
+	fetchTimeout  time.Duration
 	leeway        time.Duration
 	strictType    bool
 	tenantClaim   string
@@ -199,7 +217,6 @@ type Validator struct {
 	maxTokenBytes int
 	now           func() time.Time
 	logger        *slog.Logger
-	keys          keySource
 	challenge     rsmeta.Challenge
 	cache         *tokenCache // nil when disabled
 }
@@ -236,39 +253,40 @@ func orDefault[T comparable](v, def T) T {
 //
 // ctx bounds the Validator's background work: the periodic key refresh stops
 // when ctx ends. Pass a context that lives as long as the server (not a
-// start-up timeout). Unless cfg.Lazy is set, New also discovers the issuer and
-// fetches its keys before returning, each step bounded by cfg.FetchTimeout,
-// and fails if it cannot.
+// start-up timeout). Unless cfg.Lazy is set, New also discovers every trusted
+// issuer and fetches its keys before returning, each refresh bounded by
+// cfg.FetchTimeout, and fails if it cannot.
 func New(ctx context.Context, cfg Config) (*Validator, error) {
-	if cfg.Issuer == "" {
-		return nil, configErr("Issuer is required")
-	}
-	if u, err := url.Parse(cfg.Issuer); err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || u.RawQuery != "" {
-		return nil, configErr("Issuer %q is not an absolute URL without query or fragment", cfg.Issuer)
+	if cfg.Issuer == "" && len(cfg.Issuers) == 0 {
+		return nil, configErr("Issuer (or Issuers) is required")
 	}
 	if cfg.Resource == "" {
 		return nil, configErr("Resource is required")
 	}
-	canon, err := rsmeta.CanonicalResource(cfg.Resource)
-	if err != nil {
+	if _, err := rsmeta.CanonicalResource(cfg.Resource); err != nil {
 		return nil, configErr("Resource: %v", err)
 	}
 	v := &Validator{
-		issuer:        cfg.Issuer,
 		resource:      cfg.Resource,
-		resourceKey:   audienceKey(canon),
 		strictType:    cfg.RequireAccessTokenType,
 		tenantClaim:   cfg.TenantClaim,
+		allowTenant:   cfg.AllowTenant,
 		check:         cfg.Check,
 		maxTokenBytes: orDefault(cfg.MaxTokenBytes, DefaultMaxTokenBytes),
+		fetchTimeout:  orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
 		now:           cfg.Now,
 		logger:        cfg.Logger,
+		issuers:       make(map[string]*trusted),
+		methods:       make(map[string]jwt.SigningMethod),
 	}
 	if v.now == nil {
 		v.now = time.Now
 	}
 	if v.logger == nil {
 		v.logger = discardLogger()
+	}
+	if cfg.AllowTenant != nil && cfg.TenantClaim == "" {
+		return nil, configErr("AllowTenant needs TenantClaim")
 	}
 	switch {
 	case cfg.Leeway < 0:
@@ -280,20 +298,11 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	default:
 		v.leeway = cfg.Leeway
 	}
-	algs := cfg.Algorithms
-	if len(algs) == 0 {
-		algs = DefaultAlgorithms
-	}
-	v.methods = make(map[string]jwt.SigningMethod, len(algs))
-	for _, a := range algs {
-		m, ok := supportedAlgorithms[a]
-		if !ok {
-			return nil, configErr("algorithm %q is not allowed (asymmetric JWS algorithms only)", a)
-		}
-		v.methods[a] = m
-	}
 	if cfg.MaxTokenBytes < 0 || cfg.CacheEntries < 0 || cfg.CacheBytes < 0 {
 		return nil, configErr("MaxTokenBytes, CacheEntries and CacheBytes must not be negative")
+	}
+	if cfg.FetchTimeout < 0 || cfg.MinRefreshInterval < 0 || cfg.MaxJWKSBytes < 0 || cfg.RefreshInterval < 0 {
+		return nil, configErr("durations and sizes must not be negative")
 	}
 	if !cfg.DisableCache {
 		v.cache = newTokenCache(orDefault(cfg.CacheEntries, DefaultCacheEntries), orDefault(cfg.CacheBytes, DefaultCacheBytes))
@@ -302,6 +311,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	// The challenge every 401 carries.
 	rm := cfg.ResourceMetadata
 	if rm == "" {
+		var err error
 		if rm, err = rsmeta.WellKnownURL(cfg.Resource); err != nil {
 			return nil, configErr("cannot derive ResourceMetadata: %v", err)
 		}
@@ -316,53 +326,62 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		return nil, configErr("challenge parameters: %v", err)
 	}
 
-	// Keys.
-	if cfg.JWKS != nil {
-		snap, err := parseJWKS(cfg.JWKS, v.logger, nil)
+	// Trusted issuers, each with its own key set.
+	list := cfg.Issuers
+	if cfg.Issuer != "" {
+		list = append([]IssuerConfig{{Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL, JWKS: cfg.JWKS, Algorithms: cfg.Algorithms}}, cfg.Issuers...)
+	}
+	var remotes []*remoteKeys
+	for _, ic := range list {
+		t, rk, err := v.newTrusted(ic, &cfg)
 		if err != nil {
-			return nil, configErr("JWKS: %v", err)
+			return nil, err
 		}
-		v.keys = &staticKeys{snap: snap}
-		return v, nil
-	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{}
-	}
-	rk := &remoteKeys{
-		url:                cfg.JWKSURL,
-		client:             client,
-		logger:             v.logger,
-		now:                v.now,
-		fetchTimeout:       orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
-		minRefreshInterval: orDefault(cfg.MinRefreshInterval, DefaultMinRefreshInterval),
-		maxBytes:           orDefault(cfg.MaxJWKSBytes, DefaultMaxJWKSBytes),
-		issuer:             cfg.Issuer,
-	}
-	if rk.url != "" {
-		if err := checkFetchURL(rk.url); err != nil {
-			return nil, configErr("JWKSURL: %v", err)
+		if v.issuers[t.issuer] != nil {
+			return nil, configErr("issuer %q is listed twice", t.issuer)
 		}
-	} else if err := checkFetchURL(cfg.Issuer); err != nil {
-		// Discovery fetches from the issuer itself: refuse plain http off
-		// loopback before sending anything (RFC 8414 §2: issuers use https).
-		return nil, configErr("Issuer: %v", err)
+		v.issuers[t.issuer] = t
+		v.order = append(v.order, t.issuer)
+		for a, m := range t.methods {
+			v.methods[a] = m
+		}
+		if rk != nil {
+			remotes = append(remotes, rk)
+		}
 	}
-	if rk.fetchTimeout < 0 || rk.minRefreshInterval < 0 || rk.maxBytes < 0 || cfg.RefreshInterval < 0 {
-		return nil, configErr("durations and sizes must not be negative")
+	if len(v.issuers) == 1 {
+		v.only = v.issuers[v.order[0]]
 	}
-	v.keys = rk
 	if !cfg.Lazy {
-		fctx, cancel := context.WithTimeout(ctx, 2*rk.fetchTimeout)
-		err := rk.refresh(fctx, true)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("validate: loading keys of issuer %s: %w", cfg.Issuer, err)
+		// Load every issuer's keys concurrently; fail if any cannot load.
+		errs := make([]error, len(remotes))
+		var wg sync.WaitGroup
+		for i, rk := range remotes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				fctx, cancel := context.WithTimeout(ctx, 2*rk.fetchTimeout)
+				defer cancel()
+				if err := rk.refresh(fctx, true); err != nil {
+					errs[i] = fmt.Errorf("validate: loading keys of issuer %s: %w", rk.issuer, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
 		}
 	}
-	go rk.run(ctx, orDefault(cfg.RefreshInterval, DefaultRefreshInterval))
+	for _, rk := range remotes {
+		go rk.run(ctx, orDefault(cfg.RefreshInterval, DefaultRefreshInterval))
+	}
 	return v, nil
 }
+
+// Issuers returns the identifiers of the trusted issuers, in configuration
+// order: the list to publish as authorization_servers in the resource's
+// metadata (RFC 9728 §2).
+func (v *Validator) Issuers() []string { return append([]string(nil), v.order...) }
 
 // checkFetchURL accepts https URLs, and http ones on loopback hosts (for
 // development and tests).

@@ -134,6 +134,7 @@ var (
 	errSignature       = invalidToken(ErrSignature, "the token's signature is invalid")
 	errIssuer          = invalidToken(ErrIssuer, "the token was not issued by the trusted issuer")
 	errAudience        = invalidToken(ErrAudience, "the token was not issued for this resource")
+	errTenant          = invalidToken(ErrIssuer, "the token's tenant is not served by its issuer")
 	errExpired         = invalidToken(ErrExpired, "the access token expired")
 	errNotYetValid     = invalidToken(ErrNotYetValid, "the access token is not valid yet")
 	errIssuedInFuture  = invalidToken(ErrNotYetValid, "the access token was issued in the future")

@@ -54,7 +54,7 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, reject(errTooLarge)
 	}
 	if v.cache != nil {
-		if c, ok := v.cache.get(raw, v.now(), v.leeway, v.keys.snapshot()); ok {
+		if c, ok := v.cache.get(raw, v.now(), v.leeway); ok {
 			if v.check != nil {
 				if err := v.check(ctx, c); err != nil {
 					return nil, asError(err)
@@ -122,12 +122,13 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 		}
 		return nil, reject(errMalformed)
 	}
-	if e := v.checkClaims(&p); e != nil {
+	t, e := v.checkClaims(&p, h.alg)
+	if e != nil {
 		return nil, e
 	}
 
-	// 4. Key.
-	k, e := v.key(ctx, h.kid, h.hasKid, h.alg)
+	// 4. Key, from the claimed issuer's key set only.
+	k, e := v.key(ctx, t.keys, h.kid, h.hasKid, h.alg)
 	if e != nil {
 		return nil, e
 	}
@@ -144,7 +145,14 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, reject(errSignature)
 	}
 
-	c := v.claims(&p, pb)
+	c := v.claims(t, &p, pb)
+	if v.allowTenant != nil {
+		tenant, _ := c.Get(v.tenantClaim)
+		ts, _ := tenant.(string)
+		if !v.allowTenant(t.issuer, ts) {
+			return nil, reject(errTenant)
+		}
+	}
 
 	// 6. Application checks.
 	if v.check != nil {
@@ -153,7 +161,7 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 		}
 	}
 	if v.cache != nil {
-		v.cache.put(raw, c, k, v.now())
+		v.cache.put(raw, c, t.keys, k, v.now())
 	}
 	return c, nil
 }
@@ -187,44 +195,50 @@ func (v *Validator) typeAllowed(typ []byte, present bool) bool {
 	return !v.strictType && strings.EqualFold(string(typ), "JWT")
 }
 
-func (v *Validator) checkClaims(p *payload) *Error {
+// checkClaims checks the claims that need no key, and returns the trusted
+// issuer the token claims.
+func (v *Validator) checkClaims(p *payload, alg []byte) (*trusted, *Error) {
 	if p.seen&claimIss == 0 {
-		return reject(errMissingIss)
+		return nil, reject(errMissingIss)
 	}
-	if string(p.iss) != v.issuer {
-		return reject(errIssuer)
+	t := v.issuerOf(p.iss)
+	if t == nil {
+		return nil, reject(errIssuer)
+	}
+	if t.methods[string(alg)] == nil {
+		return nil, reject(errAlgorithm) // allowed for another issuer only
 	}
 	if len(p.aud) == 0 { // absent, null or []
-		return reject(errMissingAud)
+		return nil, reject(errMissingAud)
 	}
-	if !v.audienceMatches(p.aud) {
-		return reject(errAudience)
+	if !t.audienceMatches(p.aud) {
+		return nil, reject(errAudience)
 	}
 	if p.seen&claimExp == 0 {
-		return reject(errMissingExp)
+		return nil, reject(errMissingExp)
 	}
 	now := v.now()
 	if !now.Before(p.exp.t.Add(v.leeway)) {
-		return reject(errExpired)
+		return nil, reject(errExpired)
 	}
 	if p.seen&claimNbf != 0 && now.Add(v.leeway).Before(p.nbf.t) {
-		return reject(errNotYetValid)
+		return nil, reject(errNotYetValid)
 	}
 	if p.seen&claimIat != 0 && now.Add(v.leeway).Before(p.iat.t) {
-		return reject(errIssuedInFuture)
+		return nil, reject(errIssuedInFuture)
 	}
 	if v.strictType && (len(p.sub) == 0 || len(p.clientID) == 0 || p.seen&claimIat == 0 || len(p.jti) == 0) {
-		return reject(errMissingRequired)
+		return nil, reject(errMissingRequired)
 	}
-	return nil
+	return t, nil
 }
 
 // claims builds the Claims of a verified token. Strings equal to the
 // configured issuer and resource reuse the configuration's, so the usual
 // token costs no allocation for them.
-func (v *Validator) claims(p *payload, raw []byte) *Claims {
+func (v *Validator) claims(t *trusted, p *payload, raw []byte) *Claims {
 	c := &Claims{
-		Issuer:    v.issuer,
+		Issuer:    t.issuer,
 		Subject:   string(p.sub),
 		Audience:  make([]string, len(p.aud)),
 		ExpiresAt: p.exp.t,
@@ -238,8 +252,8 @@ func (v *Validator) claims(p *payload, raw []byte) *Claims {
 		raw:       raw,
 	}
 	for i, a := range p.aud {
-		if string(a) == v.resource {
-			c.Audience[i] = v.resource
+		if string(a) == t.audiences[0].raw {
+			c.Audience[i] = t.audiences[0].raw
 		} else {
 			c.Audience[i] = string(a)
 		}
@@ -265,22 +279,27 @@ func (v *Validator) claims(p *payload, raw []byte) *Claims {
 	return c
 }
 
-// audienceMatches reports whether aud contains this resource, comparing
-// canonical forms. The exact comparison handles the usual case with no work;
-// only values whose length could canonicalise to ours are parsed.
-func (v *Validator) audienceMatches(aud [][]byte) bool {
+// audienceMatches reports whether aud contains one of the issuer's accepted
+// audiences, comparing canonical forms. The exact comparison handles the
+// usual case with no work; only values whose length could canonicalise to an
+// accepted one are parsed.
+func (t *trusted) audienceMatches(aud [][]byte) bool {
 	for _, a := range aud {
-		if string(a) == v.resource || string(a) == v.resourceKey {
-			return true
+		for _, want := range t.audiences {
+			if string(a) == want.raw || string(a) == want.key {
+				return true
+			}
 		}
 	}
 	for _, a := range aud {
-		if len(a) < len(v.resourceKey) || len(a) > len(v.resourceKey)+len(":65535/") {
-			continue
-		}
-		c, err := rsmeta.CanonicalResource(string(a))
-		if err == nil && audienceKey(c) == v.resourceKey {
-			return true
+		for _, want := range t.audiences {
+			if len(a) < len(want.key) || len(a) > len(want.key)+len(":65535/") {
+				continue
+			}
+			c, err := rsmeta.CanonicalResource(string(a))
+			if err == nil && audienceKey(c) == want.key {
+				return true
+			}
 		}
 	}
 	return false
@@ -294,8 +313,8 @@ func audienceKey(canonical string) string {
 
 // key finds the verification key for a token, refreshing the key set (rate
 // limited) when the kid is unknown.
-func (v *Validator) key(ctx context.Context, kid []byte, hasKid bool, alg []byte) (*key, *Error) {
-	snap := v.keys.snapshot()
+func (v *Validator) key(ctx context.Context, keys keySource, kid []byte, hasKid bool, alg []byte) (*key, *Error) {
+	snap := keys.snapshot()
 	k, found, e := snap.lookup(kid, hasKid, alg)
 	if e != nil {
 		return nil, e
@@ -305,13 +324,13 @@ func (v *Validator) key(ctx context.Context, kid []byte, hasKid bool, alg []byte
 	}
 	// Unknown kid (or no key set yet): one shared, rate-limited refresh.
 	// Inside the rate-limit interval the answer is known without a lock.
-	if snap != nil && v.keys.rateLimited() {
+	if snap != nil && keys.rateLimited() {
 		return nil, reject(errUnknownKey)
 	}
 	rctx, cancel := context.WithTimeout(ctx, v.fetchWait())
-	err := v.keys.refresh(rctx, false)
+	err := keys.refresh(rctx, false)
 	cancel()
-	snap = v.keys.snapshot()
+	snap = keys.snapshot()
 	if snap == nil {
 		return nil, reject(errKeysUnavailable)
 	}
@@ -328,9 +347,4 @@ func (v *Validator) key(ctx context.Context, kid []byte, hasKid bool, alg []byte
 	return k, nil
 }
 
-func (v *Validator) fetchWait() time.Duration {
-	if rk, ok := v.keys.(*remoteKeys); ok {
-		return rk.fetchTimeout
-	}
-	return 0
-}
+func (v *Validator) fetchWait() time.Duration { return v.fetchTimeout }

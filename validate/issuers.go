@@ -1,0 +1,128 @@
+package validate
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rsguard/rsguard/rsmeta"
+)
+
+// IssuerConfig is one trusted authorization server of [Config.Issuers].
+type IssuerConfig struct {
+	// Issuer is the issuer identifier (RFC 8414 §2); a token's "iss" must
+	// equal it exactly. Required.
+	Issuer string
+
+	// JWKSURL is the issuer's JWK Set URL. If empty, discovered from the
+	// issuer's metadata as for [Config.JWKSURL].
+	JWKSURL string
+
+	// JWKS, if set, is a static JWK Set for this issuer: no fetching.
+	JWKS json.RawMessage
+
+	// Audiences are the "aud" values that address this resource in this
+	// issuer's tokens (some issuers use an application id URI rather than
+	// the resource URL). If empty, [Config.Resource]. Compared in canonical
+	// form, like Config.Resource.
+	Audiences []string
+
+	// Algorithms is this issuer's algorithm allow-list. If empty,
+	// [Config.Algorithms] (whose own default is [DefaultAlgorithms]).
+	Algorithms []string
+}
+
+// trusted is one trusted issuer, ready to verify.
+type trusted struct {
+	issuer    string
+	keys      keySource
+	methods   map[string]jwt.SigningMethod
+	audiences []audience
+}
+
+// audience is an accepted "aud" value: as configured, and in its canonical
+// comparison form.
+type audience struct{ raw, key string }
+
+// newTrusted builds an issuer's verification state. The *remoteKeys is
+// returned (nil for a static key set) so that New can load and refresh it.
+func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteKeys, error) {
+	if u, err := url.Parse(ic.Issuer); err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || u.RawQuery != "" {
+		return nil, nil, configErr("Issuer %q is not an absolute URL without query or fragment", ic.Issuer)
+	}
+	t := &trusted{issuer: ic.Issuer, methods: make(map[string]jwt.SigningMethod)}
+	algs := ic.Algorithms
+	if len(algs) == 0 {
+		algs = cfg.Algorithms
+	}
+	if len(algs) == 0 {
+		algs = DefaultAlgorithms
+	}
+	for _, a := range algs {
+		m, ok := supportedAlgorithms[a]
+		if !ok {
+			return nil, nil, configErr("issuer %s: algorithm %q is not allowed (asymmetric JWS algorithms only)", ic.Issuer, a)
+		}
+		t.methods[a] = m
+	}
+	auds := ic.Audiences
+	if len(auds) == 0 {
+		auds = []string{cfg.Resource}
+	}
+	for _, a := range auds {
+		canon, err := rsmeta.CanonicalResource(a)
+		if err != nil {
+			// Non-URL audiences (an application id such as "api://x" or a
+			// bare client id) are compared exactly.
+			canon = a
+		}
+		t.audiences = append(t.audiences, audience{raw: a, key: audienceKey(canon)})
+	}
+
+	if ic.JWKS != nil {
+		snap, err := parseJWKS(ic.JWKS, v.logger, nil)
+		if err != nil {
+			return nil, nil, configErr("issuer %s: JWKS: %v", ic.Issuer, err)
+		}
+		t.keys = &staticKeys{snap: snap}
+		return t, nil, nil
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{}
+	}
+	rk := &remoteKeys{
+		issuer:             ic.Issuer,
+		url:                ic.JWKSURL,
+		client:             client,
+		logger:             v.logger,
+		now:                v.now,
+		fetchTimeout:       v.fetchTimeout,
+		minRefreshInterval: orDefault(cfg.MinRefreshInterval, DefaultMinRefreshInterval),
+		maxBytes:           orDefault(cfg.MaxJWKSBytes, DefaultMaxJWKSBytes),
+	}
+	if rk.url != "" {
+		if err := checkFetchURL(rk.url); err != nil {
+			return nil, nil, configErr("issuer %s: JWKSURL: %v", ic.Issuer, err)
+		}
+	} else if err := checkFetchURL(ic.Issuer); err != nil {
+		// Discovery fetches from the issuer itself: refuse plain http off
+		// loopback before sending anything (RFC 8414 §2: issuers use https).
+		return nil, nil, configErr("Issuer: %v", err)
+	}
+	t.keys = rk
+	return t, rk, nil
+}
+
+// issuerOf returns the trusted issuer a token claims, or nil.
+func (v *Validator) issuerOf(iss []byte) *trusted {
+	if v.only != nil {
+		if string(iss) == v.only.issuer {
+			return v.only
+		}
+		return nil
+	}
+	return v.issuers[string(iss)]
+}
