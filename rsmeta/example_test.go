@@ -122,6 +122,41 @@ func ExampleRegister() {
 	// {"resource":"https://api.example.com/mcp","authorization_servers":["https://auth.example.com"],"scopes_supported":["tools:read","tools:write"],"bearer_methods_supported":["header"],"resource_name":"Example MCP server"}
 }
 
+// Behind a reverse proxy: the server listens on 127.0.0.1:8080 and serves
+// /mcp; the proxy publishes it as https://api.example.com/tools/mcp and
+// forwards the public metadata URL,
+// https://api.example.com/.well-known/oauth-protected-resource/tools/mcp, to
+// this server's /.well-known/oauth-protected-resource/mcp. The document and
+// the challenges name the public URLs, whatever Host and X-Forwarded-*
+// headers say.
+func ExampleRegisterAt() {
+	mux := http.NewServeMux()
+	h, err := rsmeta.RegisterAt(mux, rsmeta.Metadata{
+		Resource:             "https://api.example.com/tools/mcp", // public, from configuration
+		AuthorizationServers: []string{"https://auth.example.com"},
+	}, rsmeta.WellKnownPrefix+"/mcp") // the path this server receives
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("resource_metadata:", h.URL())
+	fmt.Println("paths:", h.Paths())
+
+	// The request as the proxy forwards it, with headers a client spoofed.
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp", nil)
+	req.Host = "evil.example"
+	req.Header.Set("X-Forwarded-Host", "evil.example")
+	req.Header.Set("X-Forwarded-Proto", "http")
+	req.Header.Set("X-Forwarded-Prefix", "/evil")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output:
+	// resource_metadata: https://api.example.com/.well-known/oauth-protected-resource/tools/mcp
+	// paths: [/.well-known/oauth-protected-resource/mcp]
+	// 200 {"resource":"https://api.example.com/tools/mcp","authorization_servers":["https://auth.example.com"],"bearer_methods_supported":["header"]}
+}
+
 func ExampleWriteChallenge() {
 	rec := httptest.NewRecorder()
 	rsmeta.WriteChallenge(rec, http.StatusForbidden, rsmeta.Challenge{

@@ -3,9 +3,11 @@ package rsmeta
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -88,7 +90,9 @@ func (h *Handler) URL() string { return h.url }
 // Paths returns the request paths the document should be served at: first
 // the path of [Handler.URL], then, if different, the root well-known path
 // [WellKnownPrefix] (see [Register] for why). Paths are in escaped form and
-// never carry the resource's query. The result is a fresh slice.
+// never carry the resource's query. For a Handler returned by [RegisterAt],
+// they are the paths it was registered at instead. The result is a fresh
+// slice.
 func (h *Handler) Paths() []string {
 	out := make([]string, len(h.paths))
 	copy(out, h.paths)
@@ -226,38 +230,138 @@ func etagListMatches(values []string, etag string) bool {
 // that routers read as pattern syntax ('{', '}', '*'), empty segments, or
 // (for ServeMux) needs cleaning; use NewHandler and mount the Handler
 // yourself in that case.
+//
+// Behind a reverse proxy that rewrites paths, use [RegisterAt] to choose
+// the paths.
 func Register(mux interface{ Handle(string, http.Handler) }, m Metadata) (*Handler, error) {
-	if mux == nil {
-		return nil, fmt.Errorf("rsmeta: Register: nil mux")
+	if err := checkMux("Register", mux); err != nil {
+		return nil, err
 	}
 	h, err := NewHandler(m)
 	if err != nil {
 		return nil, err
 	}
-	sm, isServeMux := mux.(*http.ServeMux)
-	if isServeMux && sm == nil {
-		return nil, fmt.Errorf("rsmeta: Register: nil *http.ServeMux")
+	if err := register(mux, h, true); err != nil {
+		return nil, err
 	}
+	return h, nil
+}
+
+// RegisterAt is [Register] for a server whose metadata requests arrive at
+// other paths than the public ones, typically behind a reverse proxy that
+// rewrites paths: it serves the document described by m on mux at exactly
+// the given request paths, as this server receives them, and at no other.
+// The document's "resource" and [Handler.URL] (the resource_metadata of
+// challenges) stay the public URLs derived from m.Resource; only where the
+// document is mounted changes. [Handler.Paths] of the returned Handler
+// returns paths.
+//
+// For example, a server listening on 127.0.0.1:8080 serves /mcp, which a
+// proxy publishes as https://api.example.com/tools/mcp, removing "/tools".
+// Clients fetch the metadata at
+// https://api.example.com/.well-known/oauth-protected-resource/tools/mcp. A
+// proxy that forwards /.well-known/ unchanged needs only Register (with
+// Resource "https://api.example.com/tools/mcp"); one that removes "/tools"
+// there too sends /.well-known/oauth-protected-resource/mcp, so:
+//
+//	rsmeta.RegisterAt(mux, m, rsmeta.WellKnownPrefix+"/mcp")
+//
+// Each path must start with "/" and be in escaped form, with only RFC 3986
+// path characters, no query, no empty segment, no dot-segment, and none of
+// the characters routers read as pattern syntax ('{', '}', '*'); paths must
+// not repeat. The root well-known path is served only if listed. Unlike
+// Register, RegisterAt does not skip a path that is already registered on
+// an [*http.ServeMux]: you asked for it, so the conflict is an error. On an
+// *http.ServeMux a path ending in "/" is registered with a "{$}" suffix, as
+// by Register.
+//
+// RegisterAt returns an error if m is invalid ([NewHandler]), if no path is
+// given, or if a path is refused or cannot be registered.
+func RegisterAt(mux interface{ Handle(string, http.Handler) }, m Metadata, paths ...string) (*Handler, error) {
+	if err := checkMux("RegisterAt", mux); err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, errors.New("rsmeta: RegisterAt: no path given (use Register for the default paths)")
+	}
+	for i, p := range paths {
+		if err := checkLocalPath(p); err != nil {
+			return nil, fmt.Errorf("rsmeta: RegisterAt: %w", err)
+		}
+		if slices.Contains(paths[:i], p) {
+			return nil, fmt.Errorf("rsmeta: RegisterAt: path %q is listed twice", p)
+		}
+	}
+	h, err := NewHandler(m)
+	if err != nil {
+		return nil, err
+	}
+	h.paths = slices.Clone(paths)
+	if err := register(mux, h, false); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// checkMux refuses a nil mux, including a nil *http.ServeMux.
+func checkMux(fn string, mux interface{ Handle(string, http.Handler) }) error {
+	if mux == nil {
+		return fmt.Errorf("rsmeta: %s: nil mux", fn)
+	}
+	if sm, ok := mux.(*http.ServeMux); ok && sm == nil {
+		return fmt.Errorf("rsmeta: %s: nil *http.ServeMux", fn)
+	}
+	return nil
+}
+
+// checkLocalPath checks a request path given to [RegisterAt].
+func checkLocalPath(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("path %q does not start with \"/\"", p)
+	}
+	if err := checkURIChars(p); err != nil {
+		return fmt.Errorf("path %q: %w", p, err)
+	}
+	if i := strings.IndexAny(p, "?#[]"); i >= 0 {
+		return fmt.Errorf("path %q: character %q is not allowed in a path", p, p[i])
+	}
+	if hasDotSegment(p) {
+		return fmt.Errorf("path %q has a dot-segment, which routers clean away", p)
+	}
+	if strings.Contains(p, "//") {
+		return fmt.Errorf("path %q has an empty segment, which routers clean away", p)
+	}
+	if strings.IndexByte(p, '*') >= 0 {
+		return fmt.Errorf("path %q: character '*' has a meaning in router patterns", p)
+	}
+	return nil // '{', '}' and spaces are not URI characters
+}
+
+// register mounts h on mux at h.paths. With skipTakenRoot, a path after the
+// first that an *http.ServeMux already routes to the same pattern is left
+// to its owner (the root well-known path of an earlier resource).
+func register(mux interface{ Handle(string, http.Handler) }, h *Handler, skipTakenRoot bool) error {
+	sm, isServeMux := mux.(*http.ServeMux)
 	patterns := make([]string, 0, len(h.paths))
 	for i, p := range h.paths {
 		if err := checkMuxPath(p); err != nil {
-			return nil, err
+			return err
 		}
 		pattern := p
 		if isServeMux && strings.HasSuffix(p, "/") {
 			pattern += "{$}"
 		}
-		if isServeMux && i > 0 && serveMuxHas(sm, p, pattern) {
+		if isServeMux && skipTakenRoot && i > 0 && serveMuxHas(sm, p, pattern) {
 			continue // the root belongs to a resource registered earlier
 		}
 		patterns = append(patterns, pattern)
 	}
 	for _, pattern := range patterns {
 		if err := handle(mux, pattern, h); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return h, nil
+	return nil
 }
 
 // checkMuxPath refuses paths that a router would misread.

@@ -401,3 +401,115 @@ func TestWriteChallenge(t *testing.T) {
 		})
 	}
 }
+
+func TestRegisterAt(t *testing.T) {
+	m := validMetadata()
+	m.Resource = "https://api.example.com/tools/mcp"
+	mux := http.NewServeMux()
+	h, err := RegisterAt(mux, m, WellKnownPrefix+"/mcp", "/internal/prm/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := h.URL(), "https://api.example.com/.well-known/oauth-protected-resource/tools/mcp"; got != want {
+		t.Errorf("URL() = %q, want the public %q", got, want)
+	}
+	if got, want := h.Paths(), []string{WellKnownPrefix + "/mcp", "/internal/prm/"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Paths() = %q, want %q", got, want)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	client := srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	tests := []struct {
+		path       string
+		wantStatus int
+	}{
+		{WellKnownPrefix + "/mcp", 200},
+		{"/internal/prm/", 200},
+		{"/internal/prm/x", 404}, // {$}: no subtree
+		{WellKnownPrefix + "/tools/mcp", 404},
+		{WellKnownPrefix, 404}, // the root only when listed
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, err := client.Get(srv.URL + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("GET %s = %d, want %d", tt.path, resp.StatusCode, tt.wantStatus)
+			}
+			if tt.wantStatus == 200 && string(b) != string(h.body) {
+				t.Errorf("GET %s body = %s", tt.path, b)
+			}
+		})
+	}
+
+	// An explicit path already taken is a conflict, even the root.
+	other := validMetadata()
+	other.Resource = "https://api.example.com/other"
+	if _, err := Register(mux, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RegisterAt(mux, validMetadata(), WellKnownPrefix); err == nil || !strings.Contains(err.Error(), "registering") {
+		t.Errorf("RegisterAt(taken root) = %v, want a registration error", err)
+	}
+
+	rec := &recordingMux{}
+	if _, err := RegisterAt(rec, m, "/a/", WellKnownPrefix); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/a/", WellKnownPrefix}; !reflect.DeepEqual(rec.patterns, want) {
+		t.Errorf("patterns = %q, want %q (no {$} outside ServeMux)", rec.patterns, want)
+	}
+}
+
+func TestRegisterAtErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		paths   []string
+		wantErr string
+	}{
+		{"none", nil, "no path given"},
+		{"relative", []string{".well-known/oauth-protected-resource"}, `does not start with "/"`},
+		{"empty", []string{""}, `does not start with "/"`},
+		{"query", []string{"/prm?x=1"}, "not allowed in a path"},
+		{"fragment", []string{"/prm#x"}, "not allowed in a path"},
+		{"space", []string{"/p rm"}, "not allowed in a URI"},
+		{"bad escape", []string{"/p%zz"}, "percent-encoding"},
+		{"dot segment", []string{"/a/../prm"}, "dot-segment"},
+		{"encoded dot segment", []string{"/a/%2E%2E/prm"}, "dot-segment"},
+		{"empty segment", []string{"/a//prm"}, "empty segment"},
+		{"wildcard", []string{"/prm/*"}, "router patterns"},
+		{"brace", []string{"/{x}"}, "not allowed in a URI"},
+		{"host", []string{"api.example.com/prm"}, `does not start with "/"`},
+		{"method", []string{"GET /prm"}, `does not start with "/"`},
+		{"twice", []string{"/prm", "/prm"}, "listed twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recordingMux{}
+			_, err := RegisterAt(rec, validMetadata(), tt.paths...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("RegisterAt(%q) = %v, want an error containing %q", tt.paths, err, tt.wantErr)
+			}
+			if len(rec.patterns) != 0 {
+				t.Errorf("registered %q despite the error", rec.patterns)
+			}
+		})
+	}
+	bad := validMetadata()
+	bad.Resource = "http://api.example.com/mcp"
+	if _, err := RegisterAt(&recordingMux{}, bad, "/prm"); !errors.Is(err, ErrInvalidMetadata) {
+		t.Errorf("RegisterAt(invalid metadata) = %v, want ErrInvalidMetadata", err)
+	}
+	if _, err := RegisterAt(nil, validMetadata(), "/prm"); err == nil {
+		t.Error("RegisterAt(nil) = nil error")
+	}
+	var nilMux *http.ServeMux
+	if _, err := RegisterAt(nilMux, validMetadata(), "/prm"); err == nil {
+		t.Error("RegisterAt((*http.ServeMux)(nil)) = nil error")
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 )
 
-// Sentinel errors. Every error this package returns wraps one of them, so
-// callers can match with [errors.Is].
+// Sentinel errors. Every error about a document, a resource identifier or a
+// challenge wraps one of them, so callers can match with [errors.Is].
+// [Register] and [RegisterAt] report misuse (a nil mux, a refused path, a
+// conflicting registration) with errors of their own.
 var (
 	// ErrInvalidMetadata reports a [Metadata] document that breaks RFC 9728
 	// §2 or one of the MCP rules this package enforces.
