@@ -3,6 +3,7 @@ package scopes
 import (
 	"context"
 	"strings"
+	"time"
 )
 
 // Credential names the kind of credential that authenticated a request.
@@ -47,6 +48,15 @@ type Grant struct {
 
 	// Credential is the kind of credential that authenticated the request.
 	Credential Credential
+
+	// ACR is the authentication context class the user authenticated with
+	// (the "acr" claim, RFC 9068 §2.2.1), for step-up checks (RFC 9470).
+	// Empty when unknown, and always for API keys.
+	ACR string
+
+	// AuthTime is when the user last authenticated (the "auth_time" claim).
+	// Zero when unknown, and always for API keys.
+	AuthTime time.Time
 
 	// ResourceMetadata is the URL of the RFC 9728 protected resource
 	// metadata document that challenges for this request point to

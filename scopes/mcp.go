@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"time"
 )
 
 // DefaultMaxBodyBytes is the [MCPConfig.MaxBodyBytes] used when it is zero:
@@ -90,6 +91,18 @@ type MCPConfig struct {
 	// error Check returned. If nil, [WriteError] answers (with
 	// ResourceMetadata and Realm applied).
 	ErrorHandler func(http.ResponseWriter, *http.Request, error)
+
+	// ToolAuthentication maps a tool name to an RFC 9470 step-up
+	// requirement on how the user authenticated (say, a recent multi-factor
+	// login for a tool that moves money). It is checked after the tool's
+	// scopes; a call that fails it gets 401 insufficient_user_authentication
+	// with acr_values and max_age. Tools not in the map have none. Every
+	// name must also be in Tools.
+	ToolAuthentication map[string]AuthRequirement
+
+	// Now returns the current time, for ToolAuthentication's MaxAge. If
+	// nil, time.Now.
+	Now func() time.Time
 }
 
 // MCP checks the scopes of MCP calls before the MCP server sees them. An MCP
@@ -132,6 +145,8 @@ type MCP struct {
 	filter      bool
 	resp        responder
 	onError     func(http.ResponseWriter, *http.Request, error)
+	toolAuth    map[string]*AuthRequirement
+	now         func() time.Time
 }
 
 // NewMCP checks cfg and returns the [MCP] it describes. It refuses empty or
@@ -179,6 +194,23 @@ func NewMCP(cfg MCPConfig) (*MCP, error) {
 	}
 	if m.onError == nil {
 		m.onError = m.resp.write
+	}
+	for tool, a := range cfg.ToolAuthentication {
+		if _, ok := cfg.Tools[tool]; !ok {
+			return nil, fmt.Errorf("scopes: MCPConfig.ToolAuthentication[%q]: the tool is not in Tools", tool)
+		}
+		a.ACRValues = append([]string(nil), a.ACRValues...)
+		if err := a.validate(); err != nil {
+			return nil, fmt.Errorf("scopes: MCPConfig.ToolAuthentication[%q]: %w", tool, err)
+		}
+		if m.toolAuth == nil {
+			m.toolAuth = make(map[string]*AuthRequirement)
+		}
+		m.toolAuth[tool] = &a
+	}
+	m.now = cfg.Now
+	if m.now == nil {
+		m.now = time.Now
 	}
 	return m, nil
 }
@@ -263,8 +295,9 @@ func (m *MCP) check(r *http.Request, wantIDs bool) ([][]byte, error) {
 // need is what one message requires.
 type need struct {
 	scopes []string
-	denied bool   // a tool refused by the UnknownTools policy
-	op     string // for messages; set only when asked
+	auth   *AuthRequirement // the tool's step-up requirement, if any
+	denied bool             // a tool refused by the UnknownTools policy
+	op     string           // for messages; set only when asked
 	isList bool
 }
 
@@ -284,6 +317,7 @@ func (m *MCP) needOf(msg *rpcMessage, describe bool) (need, error) {
 		switch {
 		case ok:
 			n.scopes = req
+			n.auth = m.toolAuth[string(name)]
 			if describe {
 				n.op = "tool " + string(name) // a configured name, not the client's text
 			}
@@ -315,6 +349,7 @@ func (m *MCP) needOf(msg *rpcMessage, describe bool) (need, error) {
 func (m *MCP) decide(g *Grant, msgs []rpcMessage, wantIDs bool) ([][]byte, error) {
 	pass := true
 	var ids [][]byte
+	var stepUp *AuthRequirement // the first unmet step-up requirement
 	for i := range msgs {
 		n, err := m.needOf(&msgs[i], false)
 		if err != nil {
@@ -323,9 +358,16 @@ func (m *MCP) decide(g *Grant, msgs []rpcMessage, wantIDs bool) ([][]byte, error
 		if n.denied || !satisfiesAll(g, n.scopes, m.implies) {
 			pass = false
 		}
+		if n.auth != nil && stepUp == nil && !n.auth.met(g, m.now()) {
+			stepUp = n.auth
+		}
 		if wantIDs && n.isList && msgs[i].id != nil {
 			ids = append(ids, msgs[i].id)
 		}
+	}
+	if pass && stepUp != nil {
+		// Scopes suffice; the user's authentication does not (RFC 9470).
+		return nil, stepUpError(g, stepUp, "")
 	}
 	if pass {
 		return ids, nil

@@ -52,7 +52,8 @@ type Error struct {
 	// Required lists every scope the operation needs, in the order they
 	// were required, without duplicates; with Any, the alternatives of
 	// which one suffices. For an MCP batch it is the union over all its
-	// calls. Empty when nothing was required (a bare grant check) or
+	// calls. With an implication in force (Implies, [Hierarchy]), scopes
+	// implied by another required scope are left out. Empty when nothing was required (a bare grant check) or
 	// nothing could be (ErrNotPermitted).
 	Required []string
 
@@ -65,6 +66,10 @@ type Error struct {
 
 	// Granted lists the scopes the grant carries; nil with ErrNoGrant.
 	Granted []string
+
+	// Authentication is the step-up requirement the grant failed, with
+	// [ErrInsufficientUserAuthentication]; nil otherwise.
+	Authentication *AuthRequirement
 
 	// Operation names what was refused, for messages, such as
 	// "tool deploy" or "method resources/read"; empty for a check made in
@@ -191,6 +196,7 @@ func check(ctx context.Context, want []string, anyOf bool, implies func(granted,
 
 // insufficient builds the error for an all-of requirement req that g fails.
 func insufficient(g *Grant, req []string, implies func(granted, required string) bool, op string) *Error {
+	req = minimal(req, implies)
 	var missing []string
 	for _, s := range req {
 		if !satisfies(g, s, implies) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // RouteConfig configures a [Route]: the scopes every request under it needs.
@@ -40,6 +41,16 @@ type RouteConfig struct {
 	// error Check returned. If nil, [WriteError] answers (with
 	// ResourceMetadata and Realm applied).
 	ErrorHandler func(http.ResponseWriter, *http.Request, error)
+
+	// Authentication, if set, is an RFC 9470 step-up requirement on how
+	// the user authenticated, checked after the scopes: a grant that fails
+	// it gets 401 insufficient_user_authentication with acr_values and
+	// max_age. If nil (the default), none.
+	Authentication *AuthRequirement
+
+	// Now returns the current time, for Authentication.MaxAge. If nil,
+	// time.Now.
+	Now func() time.Time
 }
 
 // Route requires scopes of every request routed through it. Create it with
@@ -51,6 +62,8 @@ type Route struct {
 	implies func(granted, required string) bool
 	resp    responder
 	onError func(http.ResponseWriter, *http.Request, error)
+	auth    *AuthRequirement
+	now     func() time.Time
 }
 
 // NewRoute checks cfg and returns the Route it describes. It refuses a scope
@@ -63,7 +76,18 @@ func NewRoute(cfg RouteConfig) (*Route, error) {
 	if cfg.Any && len(cfg.Scopes) == 0 {
 		return nil, errors.New("scopes: RouteConfig.Any needs at least one scope")
 	}
+	var auth *AuthRequirement
+	if cfg.Authentication != nil {
+		a := *cfg.Authentication
+		a.ACRValues = append([]string(nil), a.ACRValues...)
+		if err := a.validate(); err != nil {
+			return nil, err
+		}
+		auth = &a
+	}
 	rt := &Route{
+		auth:    auth,
+		now:     cfg.Now,
 		scopes:  dedup(cfg.Scopes),
 		any:     cfg.Any,
 		implies: cfg.Implies,
@@ -73,13 +97,23 @@ func NewRoute(cfg RouteConfig) (*Route, error) {
 	if rt.onError == nil {
 		rt.onError = rt.resp.write
 	}
+	if rt.now == nil {
+		rt.now = time.Now
+	}
 	return rt, nil
 }
 
 // Check decides r: nil if the request's [Grant] meets the route's
 // requirement, else an [*Error] (see [Require]). It does not read the body.
 func (rt *Route) Check(r *http.Request) error {
-	return check(r.Context(), rt.scopes, rt.any, rt.implies, "")
+	if err := check(r.Context(), rt.scopes, rt.any, rt.implies, ""); err != nil || rt.auth == nil {
+		return err
+	}
+	g, _ := FromContext(r.Context()) // check has failed closed without one
+	if !rt.auth.met(g, rt.now()) {
+		return stepUpError(g, rt.auth, "")
+	}
+	return nil
 }
 
 // Handler returns next guarded by the route: a request that fails [Route.Check]

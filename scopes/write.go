@@ -29,6 +29,11 @@ const defaultRealm = "rsguard"
 //     granted ones included, so that the client can re-authorize for exactly
 //     that in one step; for [RequireAny] the first alternative. It never
 //     names offline_access.
+//   - [ErrInsufficientUserAuthentication]: 401 with
+//     WWW-Authenticate: Bearer resource_metadata="…",
+//     error="insufficient_user_authentication", error_description="…",
+//     acr_values="…", max_age="…" (RFC 9470 §3): the client must have the
+//     user authenticate again, as [AuthRequirement] says.
 //   - [ErrNotPermitted]: 403 without a challenge and a JSON-RPC error body
 //     (code -32000): no token could do better.
 //   - [ErrMalformed]: 400 with a JSON-RPC error body, -32700 (parse error)
@@ -77,6 +82,20 @@ func (p responder) write(w http.ResponseWriter, r *http.Request, err error) {
 			}
 		}
 		rsmeta.WriteChallenge(w, http.StatusForbidden, c)
+	case se != nil && errors.Is(se.Err, ErrInsufficientUserAuthentication) && se.Authentication != nil:
+		c := rsmeta.Challenge{
+			Realm:            p.realm,
+			ResourceMetadata: p.resourceMetadata,
+			Error:            "insufficient_user_authentication",
+			ErrorDescription: "a stronger or more recent authentication is required",
+			Params:           se.Authentication.params(),
+		}
+		if c.ResourceMetadata == "" {
+			if g, ok := FromContext(r.Context()); ok {
+				c.ResourceMetadata = g.ResourceMetadata
+			}
+		}
+		rsmeta.WriteChallenge(w, http.StatusUnauthorized, c)
 	case se != nil && errors.Is(se.Err, ErrNotPermitted):
 		writeRPCError(w, http.StatusForbidden, rpcServerError, "not permitted")
 	case errors.Is(err, ErrBodyTooLarge):

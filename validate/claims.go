@@ -128,6 +128,8 @@ func (c *Claims) grant(resourceMetadata, tenant string) *scopes.Grant {
 		ClientID:         c.ClientID,
 		Tenant:           tenant,
 		Credential:       scopes.CredentialJWT,
+		ACR:              c.ACR,
+		AuthTime:         c.AuthTime,
 		ResourceMetadata: resourceMetadata,
 	}
 }

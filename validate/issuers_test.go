@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,4 +79,17 @@ func mustRSA(t *testing.T) *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	return k
+}
+
+func TestGrantCarriesAuthenticationContext(t *testing.T) {
+	is := newIssuer(t, nil)
+	v := newValidator(t, is, nil)
+	authTime := fixedNow.Add(-time.Minute).Truncate(time.Second)
+	c, err := v.Verify(context.Background(), is.Token(map[string]any{"acr": "urn:mfa", "auth_time": authTime.Unix(), "scope": "a"}))
+	require.NoError(t, err)
+	g := v.Grant(c)
+	assert.Equal(t, "urn:mfa", g.ACR)
+	assert.True(t, g.AuthTime.Equal(authTime))
+	assert.Equal(t, []string{"a"}, g.Scopes)
+	assert.Same(t, g, v.Grant(c), "the grant is built once per claims")
 }

@@ -1,0 +1,91 @@
+package scopes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rsguard/rsguard/rsmeta"
+)
+
+// ErrInsufficientUserAuthentication: the user's authentication is not strong
+// or recent enough for the operation (RFC 9470 §3). Answered with 401
+// error="insufficient_user_authentication" and the acr_values and/or max_age
+// the client must ask the authorization server for.
+var ErrInsufficientUserAuthentication = errors.New("scopes: insufficient user authentication")
+
+// AuthRequirement is an RFC 9470 step-up requirement on how the user
+// authenticated: checked against the grant's [Grant.ACR] and
+// [Grant.AuthTime] (the token's "acr" and "auth_time" claims).
+type AuthRequirement struct {
+	// ACRValues are the acceptable authentication context class values, in
+	// order of preference (RFC 9470 §3 acr_values); the grant's ACR must be
+	// one of them. If empty, any ACR is accepted.
+	ACRValues []string
+
+	// MaxAge is the longest time since the user last authenticated (RFC
+	// 9470 §3 max_age, whole seconds). A grant without an auth time fails
+	// it. If zero, the age is not checked.
+	MaxAge time.Duration
+}
+
+func (a *AuthRequirement) validate() error {
+	for _, v := range a.ACRValues {
+		if !validScope(v) { // acr values travel space-separated, like scopes
+			return fmt.Errorf("%w: acr value %q", ErrInvalidScope, v)
+		}
+	}
+	if a.MaxAge < 0 || (a.MaxAge > 0 && a.MaxAge%time.Second != 0) {
+		return fmt.Errorf("scopes: MaxAge %v must be a positive whole number of seconds", a.MaxAge)
+	}
+	return nil
+}
+
+// met reports whether g satisfies a at now.
+func (a *AuthRequirement) met(g *Grant, now time.Time) bool {
+	if len(a.ACRValues) > 0 && !slices.Contains(a.ACRValues, g.ACR) {
+		return false
+	}
+	if a.MaxAge > 0 && (g.AuthTime.IsZero() || now.Sub(g.AuthTime) > a.MaxAge) {
+		return false
+	}
+	return true
+}
+
+// params are the RFC 9470 §3 auth-params of the challenge.
+func (a *AuthRequirement) params() []rsmeta.Param {
+	var ps []rsmeta.Param
+	if len(a.ACRValues) > 0 {
+		ps = append(ps, rsmeta.Param{Name: "acr_values", Value: strings.Join(a.ACRValues, " ")})
+	}
+	if a.MaxAge > 0 {
+		ps = append(ps, rsmeta.Param{Name: "max_age", Value: strconv.FormatInt(int64(a.MaxAge/time.Second), 10)})
+	}
+	return ps
+}
+
+// RequireAuthentication checks, in handler code, that the request's grant
+// meets req at time now. It returns nil if so; otherwise an [*Error]
+// wrapping [ErrInsufficientUserAuthentication] (or [ErrNoGrant]) for
+// [WriteError], which answers 401 with the step-up challenge.
+func RequireAuthentication(ctx context.Context, req AuthRequirement, now time.Time) error {
+	if err := req.validate(); err != nil {
+		return err
+	}
+	g, ok := FromContext(ctx)
+	if !ok {
+		return &Error{Err: ErrNoGrant}
+	}
+	if req.met(g, now) {
+		return nil
+	}
+	return stepUpError(g, &req, "")
+}
+
+func stepUpError(g *Grant, req *AuthRequirement, op string) *Error {
+	return &Error{Err: ErrInsufficientUserAuthentication, Granted: granted(g), Authentication: req, Operation: op}
+}
