@@ -50,6 +50,32 @@
 // # Matching
 //
 // Scope tokens are compared exactly and case-sensitively (RFC 6749 §3.3).
-// Hierarchical matching such as "tools:*" is off unless a configuration sets
-// Implies (for example to [Wildcard]).
+// Hierarchical matching is off unless a configuration sets Implies: to
+// [Wildcard] for "tools:*" style scopes, or to a [Hierarchy] built by
+// [NewHierarchy] from an implication table ("inventory:admin" ⇒
+// "inventory:write" ⇒ "inventory:read"), which MCP asks servers that define
+// one to honour. With an implication, the 403 challenge names the smallest set
+// of scopes that satisfies the operation.
+//
+// # Step-up authentication (RFC 9470)
+//
+// A route ([RouteConfig.Authentication]) or an MCP tool
+// ([MCPConfig.ToolAuthentication]) can require that the user authenticated
+// with given acr values and/or recently (max_age), judged from
+// [Grant.ACR] and [Grant.AuthTime] (the token's "acr" and "auth_time"). A
+// grant with the scopes but not the authentication gets 401 with
+// error="insufficient_user_authentication", acr_values and max_age, so the
+// client can send the user back to the authorization server.
+// [RequireAuthentication] does the same in handler code.
+//
+// # Inside MCP SDK tool handlers
+//
+// Check scopes per tool with [MCP], in front of the SDK's handler, where the
+// request's own grant is in the context. Inside tool handlers of the official
+// Go SDK, the context of a stateful session is that of the request that
+// opened the session: [FromContext] there returns the first token's grant,
+// not the current request's (after a step-up, or with a down-scoped token).
+// Take the current grant from the SDK's request (req.Extra.TokenInfo, filled
+// by an auth.TokenVerifier adapter, as examples/mcpserver does) before
+// calling [MCP.AllowsTool] or comparing scopes there.
 package scopes
