@@ -564,8 +564,9 @@ func (r *tsReport) step(t *testing.T, name, tool string) tsStep {
 // checkDiscovery checks the part every mode shares: the flow started from
 // no token with our 401, then went 401 → protected resource metadata →
 // authorization server metadata → token endpoint → initialize (with a token)
-// → tools/list; the metadata named our resource and issuer; every token was
-// a JWT for our resource signed with the stack's algorithm.
+// → tools/list → a successful tools/call (every run has one); the metadata
+// named our resource and issuer; every token was a JWT for our resource
+// signed with the stack's algorithm.
 func (s *stack) checkDiscovery(t *testing.T, r *tsReport) {
 	t.Helper()
 	if len(r.HTTP) == 0 {
@@ -595,6 +596,7 @@ func (s *stack) checkDiscovery(t *testing.T, r *tsReport) {
 		}},
 		{"initialize", func(h tsHTTP) bool { return h.URL == s.mcpURL && h.RPC == "initialize" && h.Status == http.StatusOK }},
 		{"tools/list", func(h tsHTTP) bool { return h.URL == s.mcpURL && h.RPC == "tools/list" && h.Status == http.StatusOK }},
+		{"tools/call", func(h tsHTTP) bool { return h.URL == s.mcpURL && h.RPC == "tools/call" && h.Status == http.StatusOK }},
 	})
 
 	if r.ResourceMetadata.Resource != s.mcpURL || !slices.Equal(r.ResourceMetadata.AuthorizationServers, []string{s.as.Issuer}) {
@@ -734,8 +736,8 @@ func (s *stack) testTSAuthcode(t *testing.T) {
 	if connect := r.step(t, "connect", ""); connect.Authorizations != 1 {
 		t.Errorf("connect: %d authorizations, want 1", connect.Authorizations)
 	}
-	if len(r.Authorizations) < 2 {
-		t.Fatalf("authorizations %+v, want the first one, a step-up and the refused one", r.Authorizations)
+	if len(r.Authorizations) != 3 {
+		t.Fatalf("authorizations %+v, want 3: the first one, the step-up to %s, the refused %s", r.Authorizations, scopeWrite, scopeAdmin)
 	}
 	for i, a := range r.Authorizations {
 		if a.Resource != s.mcpURL || a.CodeChallengeMethod != "S256" {

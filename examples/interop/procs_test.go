@@ -161,7 +161,10 @@ func (p *proc) waitLine(t *testing.T, match func(string) bool) string {
 		select {
 		case line, ok := <-p.lines:
 			if !ok {
-				<-p.done
+				select {
+				case <-p.done:
+				case <-time.After(stopTimeout):
+				}
 				t.Fatalf("%s exited (%v) before printing the expected line\n--- stdout:\n%s--- stderr:\n%s", p.name, p.err, p.stdout, p.stderr)
 			}
 			if match(line) {
