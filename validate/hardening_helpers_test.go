@@ -219,6 +219,20 @@ func (s *hardServer) do(t testing.TB, r hardRequest) hardResponse {
 		require.NoError(t, err)
 		return hardResponse{status: resp.StatusCode, header: resp.Header, body: body, wire: true}
 	}
+	return s.local(t, r)
+}
+
+// local serves r in process, without a connection: any bytes can be sent.
+func (s *hardServer) local(t testing.TB, r hardRequest) hardResponse {
+	t.Helper()
+	method := r.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	target := r.target
+	if target == "" {
+		target = "/mcp"
+	}
 	req := httptest.NewRequest(method, "http://mcp.example.com"+target, strings.NewReader(r.body))
 	for _, h := range r.headers {
 		req.Header.Add(h[0], h[1])
