@@ -24,6 +24,50 @@
 // path-inserted path and at the root well-known path (see [Register] for the
 // trade-off).
 //
+// # Behind a reverse proxy
+//
+// The resource identifier and the metadata URL are configuration: the
+// public URLs clients use, given to [Metadata].Resource (and to the
+// validating middleware). Nothing in rsguard derives a URL from a request:
+// no code reads the Host header, X-Forwarded-Host, X-Forwarded-Proto,
+// X-Forwarded-Prefix, Forwarded or the request's TLS state, and there is no
+// option to. Such headers carry what the client chose: even
+// [net/http/httputil.ReverseProxy] in its Rewrite mode sets X-Forwarded-Host
+// from the client's Host and passes X-Forwarded-Prefix through. A resource
+// server that trusted them would let a client choose the "resource" and
+// resource_metadata it is sent (and a cache between them could hand that
+// answer to everyone), and would accept tokens for whatever audience the
+// headers named. The public URL is known when the server is deployed;
+// configure it.
+//
+// Say the server listens on 127.0.0.1:8080 and serves /mcp, and a proxy
+// publishes it as https://api.example.com/tools/mcp, removing "/tools".
+// Resource is then "https://api.example.com/tools/mcp", a token's audience
+// must be that URL (not http://127.0.0.1:8080/mcp), and clients fetch the
+// metadata at
+//
+//	https://api.example.com/.well-known/oauth-protected-resource/tools/mcp
+//
+// What the server receives for that URL depends on the proxy. If it
+// forwards /.well-known/ unchanged, the path is the same and [Register] is
+// all you need. If it maps the URL elsewhere, mount the document at the
+// path the server receives with [RegisterAt]; with nginx, for example,
+//
+//	location /tools/ { proxy_pass http://127.0.0.1:8080/; }
+//	location = /.well-known/oauth-protected-resource/tools/mcp {
+//	    proxy_pass http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp;
+//	}
+//
+// goes with
+//
+//	rsmeta.RegisterAt(mux, m, rsmeta.WellKnownPrefix+"/mcp")
+//
+// The document's "resource" and [Handler.URL] stay the public URLs either
+// way. A server published under several public URLs serves one resource
+// per URL, each with its own document and validator: have the proxy send
+// each to paths (or a listener) of its own rather than telling them apart by
+// Host.
+//
 // # Challenges
 //
 // [Challenge] builds a WWW-Authenticate challenge. Every 401 from an MCP
