@@ -70,6 +70,24 @@
 // code and a client-safe description, wrapping a sentinel ([ErrExpired],
 // [ErrAudience], …) for errors.Is. Descriptions never contain the token.
 //
+// # Behind a reverse proxy
+//
+// [Config].Resource is the public URL clients connect to, and the audience
+// tokens must carry (unless [IssuerConfig].Audiences names others);
+// [Config].ResourceMetadata defaults to its well-known URL. Neither is ever taken from a request: the Host header, X-Forwarded-*
+// and Forwarded are not read, whoever sent them, since even a trusted proxy
+// relays values the client chose. For a server on 127.0.0.1:8080 serving
+// /mcp, published by a proxy that removes "/tools" as
+// https://api.example.com/tools/mcp:
+//
+//	validate.Config{Issuer: "https://auth.example.com", Resource: "https://api.example.com/tools/mcp"}
+//
+// Challenges then carry resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/tools/mcp",
+// tokens must name https://api.example.com/tools/mcp in "aud" (one for
+// http://127.0.0.1:8080/mcp is refused), and the metadata document is
+// mounted where the proxy forwards that URL (rsmeta.Register, or
+// rsmeta.RegisterAt when the proxy rewrites the path; see package rsmeta).
+//
 // # With the official Go MCP SDK
 //
 // Put the middleware (and per-tool scopes) in front of the SDK's Streamable
