@@ -78,4 +78,16 @@
 // Take the current grant from the SDK's request (req.Extra.TokenInfo, filled
 // by an auth.TokenVerifier adapter, as examples/mcpserver does) before
 // calling [MCP.AllowsTool] or comparing scopes there.
+//
+// # Decisions: audit trail and metrics
+//
+// Every middleware of rsguard can report each decision it makes — the
+// authenticating ones (validate, apikey) and [Route] and [MCP] here — as a
+// [Decision] to an OnDecision hook ([DecisionFunc]): allowed or refused, a
+// stable [Reason] code, the credential kind and verified identity, the
+// route, the MCP session, method and tool, the scopes required and granted,
+// and the latency. Never a token or a key. [SlogDecisions] writes them as
+// log records (an audit trail per MCP session), [MetricsDecisions] feeds
+// counters and a latency histogram through the small [Metrics] interface,
+// and [MultiDecisions] does both. A nil hook costs nothing.
 package scopes

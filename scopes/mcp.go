@@ -103,6 +103,11 @@ type MCPConfig struct {
 	// Now returns the current time, for ToolAuthentication's MaxAge. If
 	// nil, time.Now.
 	Now func() time.Time
+
+	// OnDecision, if set, receives one authorize-stage [Decision] per
+	// request, allowed or refused, naming the MCP method and tool. If nil
+	// (the default), none is made, at no cost.
+	OnDecision DecisionFunc
 }
 
 // MCP checks the scopes of MCP calls before the MCP server sees them. An MCP
@@ -147,6 +152,7 @@ type MCP struct {
 	onError     func(http.ResponseWriter, *http.Request, error)
 	toolAuth    map[string]*AuthRequirement
 	now         func() time.Time
+	onDecision  DecisionFunc
 }
 
 // NewMCP checks cfg and returns the [MCP] it describes. It refuses empty or
@@ -163,6 +169,7 @@ func NewMCP(cfg MCPConfig) (*MCP, error) {
 		filter:      cfg.FilterToolsList,
 		resp:        responder{resourceMetadata: cfg.ResourceMetadata, realm: cfg.Realm},
 		onError:     cfg.ErrorHandler,
+		onDecision:  cfg.OnDecision,
 	}
 	if cfg.UnknownTools != DenyUnknownTools && cfg.UnknownTools != AllowUnknownTools {
 		return nil, fmt.Errorf("scopes: MCPConfig.UnknownTools: unknown policy %d", cfg.UnknownTools)
@@ -226,7 +233,7 @@ const (
 // one that yields the identical bytes (and still closes the original), even
 // when it returns an error; r.ContentLength keeps matching the body.
 func (m *MCP) Check(r *http.Request) error {
-	_, err := m.check(r, false)
+	_, err := m.check(r, false, nil)
 	return err
 }
 
@@ -235,8 +242,11 @@ func (m *MCP) Check(r *http.Request) error {
 // it. Mount it on the MCP endpoint only, after the authenticating
 // middleware; it is an ordinary func(http.Handler) http.Handler middleware.
 func (m *MCP) Handler(next http.Handler) http.Handler {
+	if m.onDecision != nil {
+		return m.decisionHandler(next)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ids, err := m.check(r, m.filter)
+		ids, err := m.check(r, m.filter, nil)
 		if err != nil {
 			m.onError(w, r, err)
 			return
@@ -271,8 +281,9 @@ func (m *MCP) AllowsTool(g *Grant, name string) bool {
 }
 
 // check is Check; with wantIDs it also returns the ids of the tools/list
-// requests r carries, for the tools/list filter.
-func (m *MCP) check(r *http.Request, wantIDs bool) ([][]byte, error) {
+// requests r carries, for the tools/list filter. A non-nil d receives the
+// MCP method, tool and required scopes.
+func (m *MCP) check(r *http.Request, wantIDs bool, d *Decision) ([][]byte, error) {
 	g, ok := FromContext(r.Context())
 	if !ok {
 		return nil, &Error{Err: ErrNoGrant}
@@ -289,7 +300,11 @@ func (m *MCP) check(r *http.Request, wantIDs bool) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.decide(g, msgs, wantIDs)
+	ids, err := m.decide(g, msgs, wantIDs)
+	if d != nil {
+		m.describe(d, g, msgs, err != nil)
+	}
+	return ids, err
 }
 
 // need is what one message requires.

@@ -51,6 +51,11 @@ type RouteConfig struct {
 	// Now returns the current time, for Authentication.MaxAge. If nil,
 	// time.Now.
 	Now func() time.Time
+
+	// OnDecision, if set, receives one authorize-stage [Decision] per
+	// request, allowed or refused, with the route's scopes as Required. If
+	// nil (the default), none is made, at no cost.
+	OnDecision DecisionFunc
 }
 
 // Route requires scopes of every request routed through it. Create it with
@@ -64,6 +69,8 @@ type Route struct {
 	onError func(http.ResponseWriter, *http.Request, error)
 	auth    *AuthRequirement
 	now     func() time.Time
+
+	onDecision DecisionFunc
 }
 
 // NewRoute checks cfg and returns the Route it describes. It refuses a scope
@@ -93,6 +100,8 @@ func NewRoute(cfg RouteConfig) (*Route, error) {
 		implies: cfg.Implies,
 		resp:    responder{resourceMetadata: cfg.ResourceMetadata, realm: cfg.Realm},
 		onError: cfg.ErrorHandler,
+
+		onDecision: cfg.OnDecision,
 	}
 	if rt.onError == nil {
 		rt.onError = rt.resp.write
@@ -122,6 +131,9 @@ func (rt *Route) Check(r *http.Request) error {
 // middleware, so it composes with [http.ServeMux], chi's Use and With, and any
 // router. Place it after the authenticating middleware.
 func (rt *Route) Handler(next http.Handler) http.Handler {
+	if rt.onDecision != nil {
+		return rt.decisionHandler(next)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := rt.Check(r); err != nil {
 			rt.onError(w, r, err)
