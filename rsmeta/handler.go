@@ -251,9 +251,10 @@ func Register(mux interface{ Handle(string, http.Handler) }, m Metadata) (*Handl
 // other paths than the public ones, typically behind a reverse proxy that
 // rewrites paths: it serves the document described by m on mux at exactly
 // the given request paths, as this server receives them, and at no other.
-// The document's "resource" and [Handler.URL] (the resource_metadata of
-// challenges) stay the public URLs derived from m.Resource; only where the
-// document is mounted changes. [Handler.Paths] of the returned Handler
+// The document's "resource" and [Handler.URL] (the RFC 9728 §3.1
+// well-known URL, sent as resource_metadata in challenges, §5.1) stay the
+// public URLs derived from m.Resource; only where the document is mounted
+// changes. [Handler.Paths] of the returned Handler
 // returns paths.
 //
 // For example, a server listening on 127.0.0.1:8080 serves /mcp, which a
