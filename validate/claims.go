@@ -25,7 +25,7 @@ type Claims struct {
 	// client_credentials token. May be empty when the issuer omits it.
 	Subject string
 	// Audience is the "aud" claim (sent as a string or an array), which
-	// contains this resource.
+	// contains this resource. Like every field, read-only: it may be shared.
 	Audience []string
 	// ExpiresAt is the "exp" claim.
 	ExpiresAt time.Time
@@ -168,8 +168,15 @@ var errNotObject = errors.New("not a JSON object")
 // of the wrong type, errType; a registered claim given twice, errDuplicate.
 func decodePayload(raw []byte, p *payload) error {
 	r := jsonReader{b: raw}
+	if err := r.open(); err != nil {
+		return err
+	}
 	var found uint32 // members read, null or not, for duplicate detection
-	return r.members(func(name []byte) error {
+	for first := true; ; first = false {
+		name, more, err := r.member(first)
+		if err != nil || !more {
+			return err
+		}
 		var bit uint32
 		switch string(name) {
 		case "iss":
@@ -201,14 +208,16 @@ func decodePayload(raw []byte, p *payload) error {
 		case "sid":
 			bit = claimSid
 		default:
-			return r.skip(1)
+			if err := r.skip(1); err != nil {
+				return err
+			}
+			continue
 		}
 		if found&bit != 0 {
 			return errDuplicate
 		}
 		found |= bit
 		var present bool
-		var err error
 		switch bit {
 		case claimIss:
 			p.iss, present, err = r.stringValue()
@@ -227,10 +236,10 @@ func decodePayload(raw []byte, p *payload) error {
 		case claimSid:
 			p.sid, present, err = r.stringValue()
 		case claimAud:
-			p.aud, err = r.stringOrList()
+			p.aud, err = r.stringOrList(nil)
 			present = p.aud != nil
 		case claimScp:
-			p.scp, err = r.stringOrList()
+			p.scp, err = r.stringOrList(nil)
 			present = p.scp != nil
 		case claimExp:
 			present, err = r.date(&p.exp)
@@ -241,11 +250,13 @@ func decodePayload(raw []byte, p *payload) error {
 		case claimAuthTime:
 			present, err = r.date(&p.authTime)
 		}
+		if err != nil {
+			return err
+		}
 		if present {
 			p.seen |= bit
 		}
-		return err
-	})
+	}
 }
 
 // joseHeader is the part of a JWS protected header (RFC 7515 §4.1) that
@@ -261,10 +272,21 @@ type joseHeader struct {
 
 // decodeHeader reads a protected header. Members are matched exactly and
 // those read may not repeat.
-func decodeHeader(raw []byte, h *joseHeader) error {
+// It returns the header by value so that the buffer it aliases can stay on the
+// caller's stack.
+func decodeHeader(raw []byte) (h joseHeader, err error) {
 	r := jsonReader{b: raw}
+	if err := r.open(); err != nil {
+		return h, err
+	}
 	var found uint8
-	return r.members(func(name []byte) error {
+	for first := true; ; first = false {
+		var name []byte
+		var more bool
+		name, more, err = r.member(first)
+		if err != nil || !more {
+			return h, err
+		}
 		var bit uint8
 		switch string(name) {
 		case "alg":
@@ -278,13 +300,15 @@ func decodeHeader(raw []byte, h *joseHeader) error {
 		case "enc":
 			bit = 16
 		default:
-			return r.skip(1)
+			if err = r.skip(1); err != nil {
+				return h, err
+			}
+			continue
 		}
 		if found&bit != 0 {
-			return errDuplicate
+			return h, errDuplicate
 		}
 		found |= bit
-		var err error
 		var ok bool
 		switch bit {
 		case 1:
@@ -302,8 +326,10 @@ func decodeHeader(raw []byte, h *joseHeader) error {
 			h.hasEnc = true
 			err = r.skip(1)
 		}
-		return err
-	})
+		if err != nil {
+			return h, err
+		}
+	}
 }
 
 // numericDate is an RFC 7519 §2 NumericDate: a JSON number of seconds since

@@ -44,7 +44,10 @@ type trusted struct {
 
 // audience is an accepted "aud" value: as configured, and in its canonical
 // comparison form.
-type audience struct{ raw, key string }
+type audience struct {
+	raw, key string
+	alone    []string // []string{raw}, shared by the Claims of tokens with only this audience
+}
 
 // newTrusted builds an issuer's verification state. The *remoteKeys is
 // returned (nil for a static key set) so that New can load and refresh it.
@@ -78,7 +81,7 @@ func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteK
 			// bare client id) are compared exactly.
 			canon = a
 		}
-		t.audiences = append(t.audiences, audience{raw: a, key: audienceKey(canon)})
+		t.audiences = append(t.audiences, audience{raw: a, key: audienceKey(canon), alone: []string{a}})
 	}
 
 	if ic.JWKS != nil {

@@ -44,49 +44,47 @@ func (r *jsonReader) ws() {
 	}
 }
 
-// members calls fn for each member of the top-level object, with the
-// member's name (unescaped) and r positioned at its value; fn must consume
-// the value. It then checks that nothing but white space follows.
-func (r *jsonReader) members(fn func(name []byte) error) error {
+// open starts reading the top-level object. Then call member until it
+// reports no more members; it leaves r positioned at each member's value,
+// which the caller must consume before the next call. (An iterator rather
+// than a callback, so that the buffers read stay on the caller's stack.)
+func (r *jsonReader) open() error {
 	r.ws()
 	if r.i >= len(r.b) || r.b[r.i] != '{' {
 		return errNotObject
 	}
 	r.i++
+	return nil
+}
+
+// member returns the next member's name, or ok false after the closing
+// brace (having checked that only white space follows).
+func (r *jsonReader) member(first bool) (name []byte, ok bool, err error) {
 	r.ws()
-	if r.i < len(r.b) && r.b[r.i] == '}' {
-		r.i++
-		return r.end()
+	if r.i >= len(r.b) {
+		return nil, false, errSyntax
 	}
-	for {
-		r.ws()
-		name, err := r.str()
-		if err != nil {
-			return err
-		}
-		r.ws()
-		if r.i >= len(r.b) || r.b[r.i] != ':' {
-			return errSyntax
+	switch {
+	case r.b[r.i] == '}':
+		r.i++
+		return nil, false, r.end()
+	case !first:
+		if r.b[r.i] != ',' {
+			return nil, false, errSyntax
 		}
 		r.i++
 		r.ws()
-		if err := fn(name); err != nil {
-			return err
-		}
-		r.ws()
-		if r.i >= len(r.b) {
-			return errSyntax
-		}
-		switch r.b[r.i] {
-		case ',':
-			r.i++
-		case '}':
-			r.i++
-			return r.end()
-		default:
-			return errSyntax
-		}
 	}
+	if name, err = r.str(); err != nil {
+		return nil, false, err
+	}
+	r.ws()
+	if r.i >= len(r.b) || r.b[r.i] != ':' {
+		return nil, false, errSyntax
+	}
+	r.i++
+	r.ws()
+	return name, true, nil
 }
 
 func (r *jsonReader) end() error {
@@ -387,8 +385,9 @@ func (r *jsonReader) date(d *numericDate) (bool, error) {
 }
 
 // stringOrList reads a string or an array of strings (the "aud" and "scp"
-// claims); null yields nil. A string is returned as a one-element list.
-func (r *jsonReader) stringOrList() ([][]byte, error) {
+// claims), appending to buf; null yields nil. A string is returned as a
+// one-element list.
+func (r *jsonReader) stringOrList(buf [][]byte) ([][]byte, error) {
 	if r.null() {
 		return nil, nil
 	}
@@ -397,7 +396,7 @@ func (r *jsonReader) stringOrList() ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return [][]byte{s}, nil
+		return append(buf, s), nil
 	}
 	if r.i >= len(r.b) || r.b[r.i] != '[' {
 		if err := r.skip(1); err != nil {
@@ -406,7 +405,10 @@ func (r *jsonReader) stringOrList() ([][]byte, error) {
 		return nil, errType
 	}
 	r.i++
-	list := [][]byte{}
+	list := buf[:0:len(buf)] // non-nil even when empty: "aud": [] is present
+	if list == nil {
+		list = [][]byte{}
+	}
 	r.ws()
 	if r.i < len(r.b) && r.b[r.i] == ']' {
 		r.i++

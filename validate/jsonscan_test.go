@@ -62,8 +62,7 @@ func FuzzDecodeHeader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var h joseHeader
-		if err := decodeHeader(b, &h); err == nil && !json.Valid(b) {
+		if _, err := decodeHeader(b); err == nil && !json.Valid(b) {
 			t.Fatalf("accepted invalid JSON %q", b)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
@@ -19,7 +20,17 @@ var b64 = base64.RawURLEncoding.Strict()
 // decodeSegment decodes one token segment (which Verify has checked for CR
 // and LF, which the decoder would skip).
 func decodeSegment(seg string) ([]byte, bool) {
-	buf := make([]byte, b64.DecodedLen(len(seg)))
+	return decodeSegmentInto(nil, seg)
+}
+
+// decodeSegmentInto decodes seg into buf when it fits (so a caller's stack
+// array can hold a header), into a new slice otherwise.
+func decodeSegmentInto(buf []byte, seg string) ([]byte, bool) {
+	n := b64.DecodedLen(len(seg))
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
 	n, err := b64.Decode(buf, []byte(seg))
 	if err != nil {
 		return nil, false
@@ -88,12 +99,13 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 
 	// 2. Header.
-	hb, ok := decodeSegment(hSeg)
+	var hbuf [384]byte // protected headers are small: decode on the stack
+	hb, ok := decodeSegmentInto(hbuf[:0], hSeg)
 	if !ok {
 		return nil, reject(errMalformed)
 	}
-	var h joseHeader
-	if err := decodeHeader(hb, &h); err != nil {
+	h, err := decodeHeader(hb)
+	if err != nil {
 		return nil, reject(errMalformed)
 	}
 	if h.hasEnc {
@@ -237,41 +249,54 @@ func (v *Validator) checkClaims(p *payload, alg []byte) (*trusted, *Error) {
 // configured issuer and resource reuse the configuration's, so the usual
 // token costs no allocation for them.
 func (v *Validator) claims(t *trusted, p *payload, raw []byte) *Claims {
+	// The payload buffer is never written after decoding (Claims.Raw says
+	// so to callers), so strings can share its memory: unescaped claim
+	// values alias it and become substrings at no cost.
+	rawStr := unsafe.String(unsafe.SliceData(raw), len(raw))
+	str := func(b []byte) string {
+		if len(b) == 0 {
+			return ""
+		}
+		if off := uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(raw))); off < uintptr(len(raw)) && int(off)+len(b) <= len(raw) {
+			return rawStr[off : int(off)+len(b)]
+		}
+		return string(b) // an escaped value, decoded into its own buffer
+	}
 	c := &Claims{
 		Issuer:    t.issuer,
-		Subject:   string(p.sub),
-		Audience:  make([]string, len(p.aud)),
+		Subject:   str(p.sub),
 		ExpiresAt: p.exp.t,
 		NotBefore: p.nbf.t,
 		IssuedAt:  p.iat.t,
-		ID:        string(p.jti),
-		ClientID:  string(p.clientID),
+		ID:        str(p.jti),
+		ClientID:  str(p.clientID),
 		AuthTime:  p.authTime.t,
-		ACR:       string(p.acr),
-		SessionID: string(p.sid),
+		ACR:       str(p.acr),
+		SessionID: str(p.sid),
 		raw:       raw,
 	}
-	for i, a := range p.aud {
-		if string(a) == t.audiences[0].raw {
-			c.Audience[i] = t.audiences[0].raw
-		} else {
-			c.Audience[i] = string(a)
+	if len(p.aud) == 1 && string(p.aud[0]) == t.audiences[0].raw {
+		c.Audience = t.audiences[0].alone // the usual token: shared, read-only
+	} else {
+		c.Audience = make([]string, len(p.aud))
+		for i, a := range p.aud {
+			c.Audience[i] = str(a)
 		}
 	}
 	if c.ClientID == "" {
-		c.ClientID = string(p.azp)
+		c.ClientID = str(p.azp)
 	}
 	switch {
 	case p.seen&claimScope != 0:
-		c.Scopes = scopes.Parse(string(p.scope))
+		c.Scopes = scopes.Parse(str(p.scope))
 	case p.seen&claimScp != 0:
 		if len(p.scp) == 1 {
-			c.Scopes = scopes.Parse(string(p.scp[0]))
+			c.Scopes = scopes.Parse(str(p.scp[0]))
 		} else {
 			c.Scopes = make([]string, 0, len(p.scp))
-			for _, s := range p.scp {
-				if str := string(s); str != "" && !slices.Contains(c.Scopes, str) {
-					c.Scopes = append(c.Scopes, str)
+			for _, b := range p.scp {
+				if s := str(b); s != "" && !slices.Contains(c.Scopes, s) {
+					c.Scopes = append(c.Scopes, s)
 				}
 			}
 		}
