@@ -88,6 +88,16 @@
 // mounted where the proxy forwards that URL (rsmeta.Register, or
 // rsmeta.RegisterAt when the proxy rewrites the path; see package rsmeta).
 //
+// # Browser-based clients (CORS)
+//
+// Challenges expose WWW-Authenticate to scripts (Access-Control-Expose-Headers),
+// and the metadata handler answers CORS preflights itself. For the protected
+// endpoint, put your CORS middleware outside (before) [Validator.Middleware]:
+// a preflight OPTIONS request carries no credentials, so behind the bearer
+// middleware it would get a 401 and the browser would never send the real
+// request. Which origins may call your server is your policy; rsguard does not
+// guess it.
+//
 // # With the official Go MCP SDK
 //
 // Put the middleware (and per-tool scopes) in front of the SDK's Streamable
