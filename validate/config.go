@@ -15,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/scopes"
 )
 
 // Defaults and bounds of [Config].
@@ -136,6 +137,33 @@ type Config struct {
 	// (its text is not sent to the client) and wraps [ErrRejected].
 	Check func(ctx context.Context, c *Claims) error
 
+	// Revocations, if set, is asked about every token once it has been
+	// fully verified — on every request, cache hits included, before
+	// Check — and a token it reports revoked is refused with 401
+	// invalid_token, "the access token was revoked" ([ErrRevoked]).
+	// [DenyList] is a ready in-memory store; see [Revocations] for several
+	// replicas. If nil (the default), a token is good until it expires.
+	Revocations Revocations
+
+	// RevocationFailOpen chooses the answer when Revocations fails. If
+	// false (the default), fail closed: 503 with Retry-After
+	// ([ErrRevocationUnavailable]), so an outage of the store never lets a
+	// revoked token in, but the resource is down while the store is. If
+	// true, fail open: the token is accepted and the failure logged at
+	// error level, so the resource stays up and revoked tokens get in until
+	// the store is back or they expire.
+	RevocationFailOpen bool
+
+	// OnDecision, if set, receives one authenticate-stage scopes.Decision
+	// per request that [Validator.Middleware] decides, allowed or refused,
+	// with its stable reason code ([ReasonCode]), the identity from the
+	// verified claims (never the token) and the time the middleware took:
+	// use scopes.SlogDecisions for an audit log, scopes.MetricsDecisions
+	// for metrics. If nil (the default), no decision is made, at no cost.
+	// Verify and Authenticate alone do not call it (see
+	// [Validator.Decision]).
+	OnDecision scopes.DecisionFunc
+
 	// Lazy chooses what [New] does when the issuer cannot be reached.
 	//
 	// If false (the default), New discovers the issuer and fetches its key
@@ -213,7 +241,8 @@ type Validator struct {
 	leeway        time.Duration
 	strictType    bool
 	tenantClaim   string
-	check         func(context.Context, *Claims) error
+	check         func(context.Context, *Claims) error // Revocations, then Config.Check
+	onDecision    scopes.DecisionFunc
 	maxTokenBytes int
 	now           func() time.Time
 	logger        *slog.Logger
@@ -271,7 +300,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		strictType:    cfg.RequireAccessTokenType,
 		tenantClaim:   cfg.TenantClaim,
 		allowTenant:   cfg.AllowTenant,
-		check:         cfg.Check,
+		onDecision:    cfg.OnDecision,
 		maxTokenBytes: orDefault(cfg.MaxTokenBytes, DefaultMaxTokenBytes),
 		fetchTimeout:  orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
 		now:           cfg.Now,
@@ -285,6 +314,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	if v.logger == nil {
 		v.logger = discardLogger()
 	}
+	v.check = v.afterVerify(cfg.Revocations, cfg.RevocationFailOpen, cfg.Check)
 	if cfg.AllowTenant != nil && cfg.TenantClaim == "" {
 		return nil, configErr("AllowTenant needs TenantClaim")
 	}

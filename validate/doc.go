@@ -58,6 +58,29 @@
 // finds it is seeded randomly per Validator), so the cache cannot let in
 // anything verification would refuse.
 //
+// # Revocation
+//
+// A JWT is valid until it expires; [Config.Revocations] refuses chosen ones
+// before that. It is asked on every request once the token is verified,
+// cache hits included, and a revoked token gets 401 invalid_token, "the
+// access token was revoked" ([ErrRevoked]). [DenyList] is a ready in-memory
+// store: revoke a token by "jti", or every token of a client, subject or
+// session issued before a time; each entry is scoped to one issuer and
+// expires when the longest token it can match would have. When the store
+// fails, the request gets 503 (fail closed), unless
+// [Config.RevocationFailOpen]. For several replicas implement [Revocations]
+// over a shared store; its documentation weighs that against one DenyList
+// per replica.
+//
+// # Decision events
+//
+// [Config.OnDecision] receives one scopes.Decision per request the
+// middleware decides: allowed or refused, a stable reason code
+// ([ReasonCode]), the credential kind, issuer, principal, client id, tenant
+// and token id from verified claims (never the token), the route and MCP
+// session, and the latency. Feed an audit log with scopes.SlogDecisions and
+// metrics with scopes.MetricsDecisions. Unset, it costs nothing.
+//
 // # Start-up
 //
 // By default [New] fetches the keys before returning and fails if the issuer

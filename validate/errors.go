@@ -74,6 +74,15 @@ var (
 	// ErrRejected: [Config.Check] refused an otherwise valid token (revoked,
 	// wrong tenant, …). [401 invalid_token, unless Check returned an *Error]
 	ErrRejected = errors.New("validate: token rejected")
+
+	// ErrRevoked: [Config.Revocations] reports the token revoked.
+	// [401 invalid_token]
+	ErrRevoked = errors.New("validate: token revoked")
+
+	// ErrRevocationUnavailable: [Config.Revocations] failed, and the
+	// Validator fails closed ([Config.RevocationFailOpen] is off).
+	// [503, with the challenge]
+	ErrRevocationUnavailable = errors.New("validate: revocation status unavailable")
 )
 
 // Error is a rejection with everything needed to answer it: the HTTP status,
@@ -95,6 +104,8 @@ type Error struct {
 	Description string
 	// Err is the wrapped cause, usually a sentinel.
 	Err error
+
+	claims *Claims // of a token refused after verification, for decision events
 }
 
 // Error returns the wrapped error's message followed by the description.

@@ -132,6 +132,9 @@ func (v *Validator) Authenticate(r *http.Request) (*Claims, error) {
 // Middleware has the shape func(http.Handler) http.Handler: use v.Middleware
 // with any router.
 func (v *Validator) Middleware(next http.Handler) http.Handler {
+	if v.onDecision != nil {
+		return v.decisionMiddleware(next)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := v.Authenticate(r)
 		if err != nil {
@@ -220,4 +223,5 @@ func reason(e *Error) string {
 var sentinels = []error{
 	ErrNoToken, ErrInvalidRequest, ErrMalformed, ErrAlgorithm, ErrTokenType, ErrCritical, ErrUnknownKey,
 	ErrSignature, ErrIssuer, ErrAudience, ErrExpired, ErrNotYetValid, ErrClaims, ErrKeysUnavailable, ErrRejected,
+	ErrRevoked, ErrRevocationUnavailable,
 }
