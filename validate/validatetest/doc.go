@@ -45,4 +45,21 @@
 // use of the issuer (an unknown kid, say) are reported with tb.Errorf, never
 // tb.Fatal, except by [NewIssuer] itself. The issuer never logs a token or
 // a key.
+//
+// # Conformance kit
+//
+// [Conformance] proves, in one test, that a server is wired as an OAuth 2.1
+// resource server should be: point the server at an issuer from
+// [NewIssuer], hand its http.Handler (or its URL) to Conformance with a
+// [ConformanceConfig], and it runs as subtests the checks no public suite
+// makes of the resource-server side of MCP: the RFC 9728 metadata and its
+// CORS headers, the 401 challenge with resource_metadata and scope, a valid
+// token let through, the MCP step-up (403 insufficient_scope naming scopes
+// that then work), and some eighty attacks that must be refused with the
+// right status and challenge and without echoing the token (algorithm
+// confusion, foreign keys, crit, wrong typ, expired and look-alike claims,
+// malformed tokens, tokens in the wrong place). It depends only on HTTP:
+// rsguard's middleware, another library, or your own code can be under
+// test, and MCP is spoken as JSON-RPC over Streamable HTTP, without an SDK.
+// See [ExampleConformance].
 package validatetest

@@ -1,0 +1,601 @@
+package validatetest
+
+// Tests of the conformance kit: it passes a correctly wired server (rsguard's
+// metadata handler, bearer middleware and MCP per-tool scopes in front of a
+// small MCP server), over a Handler and over a URL, speaking JSON or SSE; and
+// it fails, in the subtests concerned and only there, servers wired wrongly
+// in the ways real servers are.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/scopes"
+	"github.com/rsguard/rsguard/validate"
+)
+
+const (
+	kitResource = "https://mcp.example.com/mcp"
+	kitMetadata = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+)
+
+// kitTools are the tools of the fake MCP server and the scopes they need.
+var kitTools = map[string][]string{
+	"ping":        {},
+	"read_items":  {"items:read"},
+	"write_items": {"items:read", "items:write"},
+}
+
+// fakeMCP is a minimal MCP server over Streamable HTTP: sessions, JSON-RPC
+// requests and notifications, tools/list and tools/call of kitTools, answers
+// as JSON or as an SSE stream.
+type fakeMCP struct {
+	sse      bool
+	sessions sync.Map
+	n        int64
+	mu       sync.Mutex
+}
+
+func (m *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if !strings.Contains(r.Header.Get("Accept"), "application/json") || !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		http.Error(w, "not acceptable", http.StatusNotAcceptable)
+		return
+	}
+	var msg struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params struct {
+			Name            string `json:"name"`
+			ProtocolVersion string `json:"protocolVersion"`
+		} `json:"params"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+		http.Error(w, "parse error", http.StatusBadRequest)
+		return
+	}
+	if msg.Method != "initialize" {
+		if _, ok := m.sessions.Load(r.Header.Get("Mcp-Session-Id")); !ok {
+			http.Error(w, "unknown session", http.StatusNotFound)
+			return
+		}
+	}
+	if msg.ID == nil {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	var result any
+	var rpcErr any
+	switch msg.Method {
+	case "initialize":
+		m.mu.Lock()
+		m.n++
+		id := fmt.Sprintf("session-%d", m.n)
+		m.mu.Unlock()
+		m.sessions.Store(id, true)
+		w.Header().Set("Mcp-Session-Id", id)
+		result = map[string]any{"protocolVersion": msg.Params.ProtocolVersion, "capabilities": map[string]any{"tools": map[string]any{}},
+			"serverInfo": map[string]any{"name": "fake", "version": "1"}}
+	case "tools/list":
+		var tools []map[string]any
+		for name := range kitTools {
+			tools = append(tools, map[string]any{"name": name, "inputSchema": map[string]any{"type": "object"}})
+		}
+		result = map[string]any{"tools": tools}
+	case "tools/call":
+		if _, ok := kitTools[msg.Params.Name]; !ok {
+			rpcErr = map[string]any{"code": -32602, "message": "unknown tool"}
+		} else {
+			result = map[string]any{"content": []map[string]any{{"type": "text", "text": "ok"}}}
+		}
+	default:
+		rpcErr = map[string]any{"code": -32601, "message": "method not found"}
+	}
+	out := map[string]any{"jsonrpc": "2.0", "id": msg.ID}
+	if rpcErr != nil {
+		out["error"] = rpcErr
+	} else {
+		out["result"] = result
+	}
+	body, _ := json.Marshal(out)
+	if m.sse {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "event: message\ndata: %s\n\n", body)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+}
+
+// kitServer is the wiring a user writes, with knobs to break it.
+type kitServer struct {
+	noMetadata       bool
+	metadataResource string // the metadata's "resource", if not kitResource
+	resourceMetadata string // validate.Config.ResourceMetadata
+	challengeScopes  []string
+	noScopeCheck     bool
+	sse              bool
+	verifier         func(http.Handler) http.Handler // replaces validate's middleware
+	wrap             func(http.Handler) http.Handler // around the whole endpoint
+}
+
+func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
+	t.Helper()
+	mux := http.NewServeMux()
+	if !k.noMetadata {
+		res := kitResource
+		if k.metadataResource != "" {
+			res = k.metadataResource
+		}
+		h, err := rsmeta.NewHandler(rsmeta.Metadata{Resource: res, AuthorizationServers: []string{is.URL()}, ScopesSupported: []string{"items:read", "items:write"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux.Handle("/.well-known/oauth-protected-resource/mcp", h)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := validate.New(ctx, validate.Config{
+		Issuer: is.URL(), Resource: kitResource, HTTPClient: is.Client(),
+		ChallengeScopes: k.challengeScopes, ResourceMetadata: k.resourceMetadata,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var next http.Handler = &fakeMCP{sse: k.sse}
+	if !k.noScopeCheck {
+		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools, ResourceMetadata: kitMetadata})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next = perTool.Handler(next)
+	}
+	authn := v.Middleware
+	if k.verifier != nil {
+		authn = k.verifier
+	}
+	endpoint := authn(next)
+	if k.wrap != nil {
+		endpoint = k.wrap(endpoint)
+	}
+	mux.Handle("/mcp", endpoint)
+	return mux
+}
+
+func kitConfig(is *Issuer, h http.Handler) ConformanceConfig {
+	return ConformanceConfig{Issuer: is, Handler: h, Resource: kitResource, MCP: true, Tools: kitTools, Scopes: []string{"items:read"}}
+}
+
+func TestConformanceWiredCorrectly(t *testing.T) {
+	is := NewIssuer(t, nil)
+	t.Run("MCP over a Handler", func(t *testing.T) {
+		Conformance(t, kitConfig(is, kitServer{challengeScopes: []string{"items:read"}}.handler(t, is)))
+	})
+	t.Run("MCP with SSE answers", func(t *testing.T) {
+		Conformance(t, kitConfig(is, kitServer{challengeScopes: []string{"items:read"}, sse: true}.handler(t, is)))
+	})
+	t.Run("MCP over a URL", func(t *testing.T) {
+		// A running server whose resource is its own loopback URL.
+		mux := http.NewServeMux()
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		resource := srv.URL + "/mcp"
+		meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: resource, AuthorizationServers: []string{is.URL()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: resource, HTTPClient: is.Client()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools, ResourceMetadata: meta.URL()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux.Handle("/mcp", v.Middleware(perTool.Handler(&fakeMCP{})))
+		Conformance(t, ConformanceConfig{Issuer: is, URL: resource, MCP: true, Tools: kitTools})
+	})
+	t.Run("REST route", func(t *testing.T) {
+		mux := http.NewServeMux()
+		if _, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: "https://api.example.com/v1/items", AuthorizationServers: []string{is.URL()}}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: "https://api.example.com/v1/items", HTTPClient: is.Client(), ChallengeScopes: []string{"items:read"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux.Handle("/v1/items", v.Middleware(scopes.Middleware("items:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "[]")
+		}))))
+		Conformance(t, ConformanceConfig{Issuer: is, Handler: mux, Resource: "https://api.example.com/v1/items", Scopes: []string{"items:read"},
+			Request: func(ctx context.Context, endpoint string) (*http.Request, error) {
+				return http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+			}})
+	})
+}
+
+// recorder is a runner that records failures instead of failing the test,
+// to run the kit against broken servers.
+type recorder struct {
+	name     string
+	rec      *recording
+	parent   *recorder
+	failed   bool
+	cleanups []func()
+}
+
+type recording struct {
+	mu       sync.Mutex
+	failures map[string][]string // subtest name -> messages
+	skipped  []string
+	fatal    []string
+}
+
+func record(cfg ConformanceConfig) *recording {
+	rec := &recording{failures: map[string][]string{}}
+	root := &recorder{name: "Kit", rec: rec}
+	root.run(func(r runner) { runConformance(r, cfg) })
+	return rec
+}
+
+// run runs f on its own goroutine, as testing does, so that Fatalf and
+// Skipf can stop it with runtime.Goexit.
+func (r *recorder) run(f func(runner)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			for i := len(r.cleanups) - 1; i >= 0; i-- {
+				r.cleanups[i]()
+			}
+		}()
+		f(r)
+	}()
+	<-done
+}
+
+func (r *recorder) Helper()              {}
+func (r *recorder) Logf(string, ...any)  {}
+func (r *recorder) Name() string         { return r.name }
+func (r *recorder) Failed() bool         { return r.failed }
+func (r *recorder) Cleanup(f func())     { r.cleanups = append(r.cleanups, f) }
+func (r *recorder) Skipf(string, ...any) { r.rec.add(&r.rec.skipped, r.name); runtime.Goexit() }
+func (r *recorder) Errorf(format string, args ...any) {
+	r.rec.mu.Lock()
+	r.rec.failures[r.name] = append(r.rec.failures[r.name], fmt.Sprintf(format, args...))
+	r.rec.mu.Unlock()
+	for p := r; p != nil; p = p.parent {
+		p.failed = true
+	}
+}
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.Errorf(format, args...)
+	r.rec.add(&r.rec.fatal, r.name)
+	runtime.Goexit()
+}
+
+func (r *recorder) Run(name string, f func(runner)) bool {
+	child := &recorder{name: r.name + "/" + strings.ReplaceAll(name, " ", "_"), rec: r.rec, parent: r}
+	child.run(f)
+	return !child.failed
+}
+
+func (rec *recording) add(list *[]string, name string) {
+	rec.mu.Lock()
+	*list = append(*list, name)
+	rec.mu.Unlock()
+}
+
+// failed reports whether the subtest path (below the kit's root, spaces
+// allowed) or one under it failed.
+func (rec *recording) failed(path string) bool {
+	full := "Kit/" + strings.ReplaceAll(path, " ", "_")
+	for name := range rec.failures {
+		if name == full || strings.HasPrefix(name, full+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (rec *recording) summary() string {
+	var names []string
+	for name, msgs := range rec.failures {
+		names = append(names, name+": "+msgs[0])
+	}
+	slices.Sort(names)
+	return strings.Join(names, "\n")
+}
+
+// usualGoStack is the verifier most Go servers write: golang-jwt with a
+// keyfunc key set and the validation options everyone remembers, answering
+// with a proper challenge. What it misses is what the kit must catch.
+func usualGoStack(t testing.TB, is *Issuer, audience bool) func(http.Handler) http.Handler {
+	resp, err := is.Client().Get(is.JWKSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kf, err := keyfunc.NewJWKSetJSON(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{"RS256", "PS256", "ES256", "EdDSA"}),
+		jwt.WithIssuer(is.URL()), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second), jwt.WithIssuedAt(),
+	}
+	if audience {
+		opts = append(opts, jwt.WithAudience(kitResource))
+	}
+	challenge := rsmeta.Challenge{ResourceMetadata: kitMetadata, Scope: []string{"items:read"}}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := r.Header.Get("Authorization")
+			tok, ok := strings.CutPrefix(h, "Bearer ")
+			if !ok {
+				rsmeta.WriteChallenge(w, http.StatusUnauthorized, challenge)
+				return
+			}
+			claims := jwt.MapClaims{}
+			if _, err := jwt.ParseWithClaims(tok, claims, kf.Keyfunc, opts...); err != nil {
+				c := challenge
+				c.Error, c.ErrorDescription = rsmeta.ErrorInvalidToken, "invalid token"
+				rsmeta.WriteChallenge(w, http.StatusUnauthorized, c)
+				return
+			}
+			scope, _ := claims["scope"].(string)
+			g := &scopes.Grant{Scopes: scopes.Parse(scope), Credential: scopes.CredentialJWT, ResourceMetadata: kitMetadata}
+			next.ServeHTTP(w, r.WithContext(scopes.NewContext(r.Context(), g)))
+		})
+	}
+}
+
+func TestConformanceFailsMiswired(t *testing.T) {
+	is := NewIssuer(t, nil)
+	for _, tc := range []struct {
+		name     string
+		server   kitServer
+		cfg      func(*ConformanceConfig)
+		wantFail []string // subtests that must fail
+		wantPass []string // subtests that must not
+	}{
+		{
+			name:     "no metadata",
+			server:   kitServer{noMetadata: true, challengeScopes: []string{"items:read"}},
+			wantFail: []string{"metadata", "cors"},
+			wantPass: []string{"challenge", "accept", "stepup", "attacks"},
+		},
+		{
+			name:     "metadata resource is the origin",
+			server:   kitServer{metadataResource: "https://mcp.example.com", challengeScopes: []string{"items:read"}},
+			wantFail: []string{"metadata"},
+			wantPass: []string{"challenge", "accept", "attacks"},
+		},
+		{
+			name:     "challenge points at the root metadata",
+			server:   kitServer{resourceMetadata: "https://mcp.example.com/.well-known/oauth-protected-resource", challengeScopes: []string{"items:read"}},
+			wantFail: []string{"challenge", "attacks/claims/expired", "attacks/request/no Authorization header"},
+			wantPass: []string{"metadata", "accept"},
+		},
+		{
+			name:     "challenge without the configured scope",
+			server:   kitServer{},
+			wantFail: []string{"challenge"},
+			wantPass: []string{"metadata", "accept", "attacks", "stepup"},
+		},
+		{
+			name: "401 without WWW-Authenticate",
+			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					next.ServeHTTP(dropChallenge{ResponseWriter: w}, r)
+				})
+			}},
+			wantFail: []string{"challenge", "attacks/algorithm/alg none", "attacks/claims/expired"},
+			wantPass: []string{"metadata", "accept"},
+		},
+		{
+			name:     "the usual Go stack",
+			server:   kitServer{challengeScopes: []string{"items:read"}, verifier: usualGoStack(t, is, true)},
+			wantFail: []string{"attacks/algorithm/crit header", "attacks/claims/typ dpop+jwt", "attacks/malformed/oversized token", "attacks/request/two Authorization headers"},
+			wantPass: []string{"metadata", "challenge", "accept", "stepup", "attacks/claims/expired", "attacks/algorithm/alg none", "attacks/claims/aud another resource"},
+		},
+		{
+			name:     "no audience check",
+			server:   kitServer{challengeScopes: []string{"items:read"}, verifier: usualGoStack(t, is, false)},
+			wantFail: []string{"attacks/claims/aud another resource", "attacks/claims/aud the origin only", "attacks/claims/no aud", "attacks/claims/aud the issuer"},
+			wantPass: []string{"metadata", "accept", "attacks/claims/expired"},
+		},
+		{
+			name:     "no per-tool scope check",
+			server:   kitServer{challengeScopes: []string{"items:read"}, noScopeCheck: true},
+			wantFail: []string{"stepup/read_items", "stepup/write_items"},
+			wantPass: []string{"stepup/ping", "metadata", "challenge", "accept", "attacks"},
+		},
+		{
+			name: "403 without scope",
+			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					next.ServeHTTP(&rewrite403{ResponseWriter: w, challenge: `Bearer resource_metadata="` + kitMetadata + `", error="insufficient_scope"`}, r)
+				})
+			}},
+			wantFail: []string{"stepup/read_items", "stepup/write_items"},
+			wantPass: []string{"stepup/ping", "accept", "attacks"},
+		},
+		{
+			name: "403 naming a scope that does not suffice",
+			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					next.ServeHTTP(&rewrite403{ResponseWriter: w, challenge: `Bearer resource_metadata="` + kitMetadata + `", scope="items:list", error="insufficient_scope"`}, r)
+				})
+			}},
+			wantFail: []string{"stepup/read_items", "stepup/write_items"},
+			wantPass: []string{"accept"},
+		},
+		{
+			name: "token echoed in the error body",
+			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					next.ServeHTTP(&echoToken{ResponseWriter: w, token: r.Header.Get("Authorization")}, r)
+				})
+			}},
+			wantFail: []string{"attacks/claims/expired", "attacks/algorithm/alg none"},
+			wantPass: []string{"metadata", "challenge", "accept"},
+		},
+		{
+			name: "token in the query string accepted",
+			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if tok := r.URL.Query().Get("access_token"); tok != "" {
+						r.Header.Set("Authorization", "Bearer "+tok)
+						r.URL.RawQuery = ""
+					}
+					next.ServeHTTP(w, r)
+				})
+			}},
+			wantFail: []string{"attacks/request/token in the query string"},
+			wantPass: []string{"accept", "attacks/claims"},
+		},
+		{
+			name: "challenge hidden from browsers",
+			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					next.ServeHTTP(dropExpose{ResponseWriter: w}, r)
+				})
+			}},
+			wantFail: []string{"cors"},
+			wantPass: []string{"metadata", "challenge", "accept", "stepup"},
+		},
+		{
+			name:     "skipped deviation",
+			server:   kitServer{noMetadata: true, challengeScopes: []string{"items:read"}},
+			cfg:      func(c *ConformanceConfig) { c.Skip = []string{"metadata", "cors"} },
+			wantPass: []string{"metadata", "cors", "challenge", "accept"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := kitConfig(is, tc.server.handler(t, is))
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			rec := record(cfg)
+			for _, name := range tc.wantFail {
+				if !rec.failed(name) {
+					t.Errorf("the kit did not fail %q; failures:\n%s", name, rec.summary())
+				}
+			}
+			for _, name := range tc.wantPass {
+				if rec.failed(name) {
+					t.Errorf("the kit failed %q, which is wired correctly:\n%s", name, rec.summary())
+				}
+			}
+			if len(rec.fatal) > 0 {
+				t.Errorf("fatal in %q", rec.fatal)
+			}
+			if tc.cfg != nil && len(rec.skipped) != 2 {
+				t.Errorf("skipped %q, want metadata and cors", rec.skipped)
+			}
+		})
+	}
+}
+
+func TestConformanceConfigRefused(t *testing.T) {
+	is := NewIssuer(t, &Options{Algorithms: []string{"ES256"}})
+	for _, tc := range []struct {
+		name string
+		cfg  ConformanceConfig
+	}{
+		{"no issuer", ConformanceConfig{URL: "http://127.0.0.1:1/mcp"}},
+		{"neither handler nor URL", ConformanceConfig{Issuer: is}},
+		{"both handler and URL", ConformanceConfig{Issuer: is, URL: "http://127.0.0.1:1/mcp", Handler: http.NotFoundHandler()}},
+		{"handler without resource", ConformanceConfig{Issuer: is, Handler: http.NotFoundHandler()}},
+		{"relative resource", ConformanceConfig{Issuer: is, Handler: http.NotFoundHandler(), Resource: "/mcp"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := record(tc.cfg)
+			if len(rec.fatal) != 1 || !strings.Contains(rec.summary(), "validatetest.Conformance") {
+				t.Errorf("want one fatal configuration error, got %q:\n%s", rec.fatal, rec.summary())
+			}
+		})
+	}
+}
+
+// dropChallenge removes WWW-Authenticate from every answer.
+type dropChallenge struct{ http.ResponseWriter }
+
+func (d dropChallenge) WriteHeader(code int) {
+	d.Header().Del("WWW-Authenticate")
+	d.ResponseWriter.WriteHeader(code)
+}
+
+// dropExpose removes Access-Control-Expose-Headers from every answer.
+type dropExpose struct{ http.ResponseWriter }
+
+func (d dropExpose) WriteHeader(code int) {
+	d.Header().Del("Access-Control-Expose-Headers")
+	d.ResponseWriter.WriteHeader(code)
+}
+
+// rewrite403 replaces the challenge of every 403.
+type rewrite403 struct {
+	http.ResponseWriter
+	challenge string
+}
+
+func (w *rewrite403) WriteHeader(code int) {
+	if code == http.StatusForbidden {
+		w.Header().Set("WWW-Authenticate", w.challenge)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// echoToken appends the request's Authorization header to the body of
+// every refusal, as a "helpful" error page might.
+type echoToken struct {
+	http.ResponseWriter
+	token  string
+	status int
+}
+
+func (w *echoToken) WriteHeader(code int) {
+	w.status = code
+	if code >= 400 {
+		w.Header().Del("Content-Length")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *echoToken) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	if w.status >= 400 && err == nil && w.token != "" {
+		_, err = io.WriteString(w.ResponseWriter, " (received "+w.token+")")
+		w.token = ""
+	}
+	return n, err
+}
