@@ -60,56 +60,74 @@ func BenchmarkRepeated(b *testing.B) {
 	}
 }
 
-// BenchmarkInterleaved measures the valid-token round trip of all
-// implementations in turns of ten requests each, b.N requests per
-// implementation in all, so that every one of them runs under the same
-// machine load. It reports each implementation's wall time and process CPU
-// time per request as metrics named after it ("rsguard-ns/op",
+// BenchmarkInterleaved runs the cases of BenchmarkValid and BenchmarkReject
+// again, all implementations taking turns of ten requests each (b.N
+// requests per implementation in all), so that every one of them runs under
+// the same machine load. It reports each implementation's wall time and
+// process CPU time per request as metrics named after it ("rsguard-ns/op",
 // "rsguard-cpu-ns/op"…); the benchmark's own ns/op is the time of one
-// request to every implementation. On a machine shared with other work,
-// compare these within one run rather than the ns/op of BenchmarkValid,
-// measured one implementation after the other; and prefer cpu-ns/op, which
-// does not count the time spent waiting for a core.
+// request to every implementation, and its B/op and allocs/op are summed
+// likewise. On a machine shared with other work, compare these within one
+// run rather than the ns/op of BenchmarkValid and BenchmarkReject, measured
+// one implementation after the other; and prefer cpu-ns/op, which does not
+// count the time spent waiting for a core.
 func BenchmarkInterleaved(b *testing.B) {
-	const turn = 10
 	h := newHarness(b)
+	type benchCase struct {
+		name, alg, tok string
+		want           int
+	}
+	var cases []benchCase
 	for _, alg := range algs {
-		b.Run("valid_"+alg, func(b *testing.B) {
-			mws := make([]http.Handler, len(impls))
-			for i, im := range impls {
-				mws[i] = im.build(b, h.is, alg, noop)
-				if got := serve(mws[i], h.valid[alg]); got != http.StatusOK {
-					b.Fatalf("%s: warm-up with a valid %s token: status %d", im.name, alg, got)
-				}
-			}
-			req := newRequest(h.valid[alg])
-			spent := make([]time.Duration, len(impls))
-			spentCPU := make([]time.Duration, len(impls))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for done := 0; done < b.N; done += turn {
-				n := min(turn, b.N-done)
-				for i, mw := range mws {
-					start, cpu := time.Now(), startCPU()
-					for range n {
-						rec := httptest.NewRecorder()
-						mw.ServeHTTP(rec, req)
-						if rec.Code != http.StatusOK {
-							b.Fatalf("%s: status %d", impls[i].name, rec.Code)
-						}
-					}
-					spent[i] += time.Since(start)
-					spentCPU[i] += cpu.elapsed()
-				}
-			}
-			b.StopTimer()
-			for i, im := range impls {
-				b.ReportMetric(float64(spent[i])/float64(b.N), im.name+"-ns/op")
-				if cpu := startCPU(); cpu.ok {
-					b.ReportMetric(float64(spentCPU[i])/float64(b.N), im.name+"-cpu-ns/op")
-				}
-			}
+		cases = append(cases, benchCase{"valid_" + alg, alg, h.valid[alg], http.StatusOK})
+	}
+	for _, bad := range h.bad {
+		cases = append(cases, benchCase{bad.name, "RS256", bad.tok, http.StatusUnauthorized})
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			benchInterleaved(b, h, tc.alg, tc.tok, tc.want)
 		})
+	}
+}
+
+// benchInterleaved is one case of BenchmarkInterleaved.
+func benchInterleaved(b *testing.B, h *harness, alg, tok string, want int) {
+	const turn = 10
+	mws := make([]http.Handler, len(impls))
+	for i, im := range impls {
+		mws[i] = im.build(b, h.is, alg, noop)
+		if got := serve(mws[i], h.valid[alg]); got != http.StatusOK {
+			b.Fatalf("%s: warm-up with a valid %s token: status %d", im.name, alg, got)
+		}
+	}
+	req := newRequest(tok)
+	spent := make([]time.Duration, len(impls))
+	spentCPU := make([]time.Duration, len(impls))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += turn {
+		n := min(turn, b.N-done)
+		for i, mw := range mws {
+			start, cpu := time.Now(), startCPU()
+			for range n {
+				rec := httptest.NewRecorder()
+				mw.ServeHTTP(rec, req)
+				if rec.Code != want {
+					b.Fatalf("%s: status %d, want %d", impls[i].name, rec.Code, want)
+				}
+			}
+			spent[i] += time.Since(start)
+			spentCPU[i] += cpu.elapsed()
+		}
+	}
+	b.StopTimer()
+	_, cpuOK := processCPU()
+	for i, im := range impls {
+		b.ReportMetric(float64(spent[i])/float64(b.N), im.name+"-ns/op")
+		if cpuOK {
+			b.ReportMetric(float64(spentCPU[i])/float64(b.N), im.name+"-cpu-ns/op")
+		}
 	}
 }
 
