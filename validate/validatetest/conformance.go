@@ -127,7 +127,7 @@ type ConformanceConfig struct {
 //     and the configured scope;
 //   - accept: a valid token gets through (MCP: initialize succeeds);
 //   - stepup/<tool>: see ConformanceConfig.Tools;
-//   - attacks/<class>/<case>: about eighty tokens and requests that must be
+//   - attacks/<class>/<case>: over sixty tokens and requests that must be
 //     refused, in four classes: algorithm (none, HMAC keyed with the public
 //     key, foreign keys under known and unknown kids, keys from jku/jwk/x5u
 //     headers, alg/key mismatches, stripped and transplanted signatures,

@@ -55,7 +55,7 @@
 // makes of the resource-server side of MCP: the RFC 9728 metadata and its
 // CORS headers, the 401 challenge with resource_metadata and scope, a valid
 // token let through, the MCP step-up (403 insufficient_scope naming scopes
-// that then work), and some eighty attacks that must be refused with the
+// that then work), and over sixty attacks that must be refused with the
 // right status and challenge and without echoing the token (algorithm
 // confusion, foreign keys, crit, wrong typ, expired and look-alike claims,
 // malformed tokens, tokens in the wrong place). It depends only on HTTP:
