@@ -91,6 +91,16 @@ type Config struct {
 	// error response: keep it fast and safe for concurrent use.
 	OnUse func(r *http.Request, u Use)
 
+	// OnDecision, if set, receives one authenticate-stage scopes.Decision
+	// per request that [Authenticator.Middleware] decides, for API keys and
+	// bearer JWTs alike: allowed or refused, a stable reason code (see
+	// [ReasonCode]), the credential kind, the key's id as TokenID and its
+	// owner, client and tenant (never the key or its hash), or a JWT's
+	// verified claims. Set it here rather than on the Validator's Config:
+	// the Authenticator verifies JWTs without the Validator's middleware.
+	// If nil (the default), no decision is made, at no cost.
+	OnDecision scopes.DecisionFunc
+
 	// Now returns the current time, for expiry, cutoffs and usage times.
 	// If nil, time.Now.
 	Now func() time.Time
@@ -118,6 +128,7 @@ type Authenticator struct {
 	keyChallenge string // second WWW-Authenticate line, or ""
 	policy       atomic.Pointer[Policy]
 	onUse        func(*http.Request, Use)
+	onDecision   scopes.DecisionFunc
 	now          func() time.Time
 	logger       *slog.Logger
 	usage        usage
@@ -147,6 +158,7 @@ func New(cfg Config) (*Authenticator, error) {
 		headerName:   header,
 		acceptBearer: cfg.AcceptBearerKeys,
 		onUse:        cfg.OnUse,
+		onDecision:   cfg.OnDecision,
 		now:          cfg.Now,
 		logger:       cfg.Logger,
 	}
@@ -245,14 +257,16 @@ type result struct {
 //   - a store failure: 503 ([ErrStore]);
 //   - a bearer token: whatever [validate.Validator.Authenticate] returns.
 func (a *Authenticator) Authenticate(r *http.Request) (*scopes.Grant, error) {
-	res, err := a.authenticate(r)
+	res, err := a.authenticate(r, nil)
 	if err != nil {
 		return nil, err
 	}
 	return res.grant, nil
 }
 
-func (a *Authenticator) authenticate(r *http.Request) (*result, error) {
+// authenticate is Authenticate; a non-nil d receives what is known of the
+// credential (see decision.go).
+func (a *Authenticator) authenticate(r *http.Request, d *scopes.Decision) (*result, error) {
 	// BearerToken also refuses an access_token query parameter, whatever
 	// else the request carries.
 	tok, berr := validate.BearerToken(r)
@@ -269,11 +283,11 @@ func (a *Authenticator) authenticate(r *http.Request) (*result, error) {
 	case len(keys) == 1 && hasBearer:
 		return nil, a.refuseRequest(r, a.multiple("send either an API key or a bearer token, not both"))
 	case len(keys) == 1:
-		return a.checkKey(r, keys[0], a.headerName)
+		return a.checkKey(r, keys[0], a.headerName, d)
 	}
 	if hasBearer && strings.HasPrefix(tok, a.prefix) {
 		if a.acceptBearer {
-			return a.checkKey(r, tok, "Authorization")
+			return a.checkKey(r, tok, "Authorization", d)
 		}
 		a.usage.keyReject.Add(1)
 		return nil, a.refuse(r, &Use{Time: a.now(), Header: "Authorization"}, nil, invalidToken(ErrBearerKey, "send API keys in the "+a.headerName+" header, not as a bearer token"))
@@ -292,6 +306,9 @@ func (a *Authenticator) authenticate(r *http.Request) (*result, error) {
 	}
 	a.usage.jwtSeen.Add(1)
 	c, err := a.v.Authenticate(r)
+	if d != nil {
+		*d = a.v.Decision(r, c, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +348,7 @@ const (
 )
 
 // checkKey checks key, found in header where.
-func (a *Authenticator) checkKey(r *http.Request, key, where string) (*result, error) {
+func (a *Authenticator) checkKey(r *http.Request, key, where string, d *scopes.Decision) (*result, error) {
 	now := a.now()
 	pol := a.policy.Load()
 	u := &Use{Time: now, Header: where}
@@ -345,6 +362,9 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*result, e
 		return nil, a.refuse(r, u, nil, invalidToken(err, desc))
 	}
 	u.ID = id
+	if d != nil {
+		d.TokenID = id // the public part of the key
+	}
 	h := HashKey(key)
 	rec, err := a.store.Lookup(r.Context(), h)
 	switch {
@@ -363,6 +383,9 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*result, e
 		return nil, a.refuse(r, u, nil, invalidToken(ErrUnknown, descUnknown))
 	}
 	u.Owner, u.ClientID, u.Tenant = rec.Owner, rec.ClientID, rec.Tenant
+	if d != nil {
+		d.Subject, d.ClientID, d.Tenant, d.Granted = rec.subject(), rec.ClientID, rec.Tenant, rec.Scopes
+	}
 	var verr *validate.Error
 	switch {
 	case rec.Revoked:
@@ -465,30 +488,38 @@ func contains(list []string, s string) bool {
 // (RFC 8594) and Link headers of its [Policy]. Requests with a bearer JWT
 // are handled exactly as validate.Validator.Middleware handles them.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	if a.onDecision != nil {
+		return a.decisionMiddleware(next)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := a.authenticate(r)
+		res, err := a.authenticate(r, nil)
 		if err != nil {
 			a.WriteError(w, r, err)
 			return
 		}
-		var ctx context.Context
-		if res.claims != nil {
-			ctx = a.v.NewContext(r.Context(), res.claims) // exactly as validate's middleware
-		} else {
-			ctx = scopes.NewContext(r.Context(), res.grant)
-		}
-		if res.use != nil {
-			ctx = context.WithValue(ctx, useKey, res.use)
-		}
-		r2 := r.WithContext(ctx)
-		if res.use != nil {
-			// r2 shares r's Header map: copy it before removing the key.
-			r2.Header = r.Header.Clone()
-			r2.Header.Del(res.strip)
-			res.use.Status.setHeaders(w.Header(), res.link)
-		}
-		next.ServeHTTP(w, r2)
+		a.serve(w, r, next, res)
 	})
+}
+
+// serve passes the request authenticated as res to next.
+func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.Handler, res *result) {
+	var ctx context.Context
+	if res.claims != nil {
+		ctx = a.v.NewContext(r.Context(), res.claims) // exactly as validate's middleware
+	} else {
+		ctx = scopes.NewContext(r.Context(), res.grant)
+	}
+	if res.use != nil {
+		ctx = context.WithValue(ctx, useKey, res.use)
+	}
+	r2 := r.WithContext(ctx)
+	if res.use != nil {
+		// r2 shares r's Header map: copy it before removing the key.
+		r2.Header = r.Header.Clone()
+		r2.Header.Del(res.strip)
+		res.use.Status.setHeaders(w.Header(), res.link)
+	}
+	next.ServeHTTP(w, r2)
 }
 
 // WriteError answers a request refused with err, as validate's bearer

@@ -104,6 +104,12 @@
 // credential type, key and client: totals and last seen) or feed your own
 // metrics from [Config].OnUse.
 //
+// For an audit trail and metrics over both credentials, set
+// [Config].OnDecision: one scopes.Decision per request, with a stable reason
+// code ([ReasonCode]: "unknown_api_key", "api_key_retired", … for keys, the
+// validator's codes for JWTs), the key's id and owner, or the JWT's verified
+// claims; never a key or a hash.
+//
 // # Keys in your own database
 //
 // Implement [Store] over a table indexed by the hash; Lookup returns

@@ -1,0 +1,58 @@
+package apikey_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"time"
+
+	"github.com/rsguard/rsguard/apikey"
+	"github.com/rsguard/rsguard/scopes"
+)
+
+// An audit log of who still uses API keys, and who was refused: one record
+// per request, naming keys by id and owner, never the key.
+func ExampleConfig_onDecision() {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	store := new(apikey.MemoryStore)
+	var keys []string
+	for _, client := range []string{"reporting", "mobile-app"} {
+		key, rec, err := apikey.Generate("sk_live_", apikey.Record{ClientID: client, Scopes: []string{"tools:read"}})
+		if err != nil {
+			panic(err)
+		}
+		if err := store.Put(rec); err != nil {
+			panic(err)
+		}
+		keys = append(keys, key)
+	}
+	audit := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "latency" || a.Key == "token_id" { // vary from run to run
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	auth, err := apikey.New(apikey.Config{
+		Store:            store,
+		Prefix:           "sk_live_",
+		ResourceMetadata: "https://api.example.com/.well-known/oauth-protected-resource/mcp",
+		Policy:           apikey.Policy{Clients: map[string]apikey.ClientPolicy{"mobile-app": {State: apikey.StateBlocked}}},
+		Now:              func() time.Time { return now },
+		OnDecision:       scopes.SlogDecisions(audit),
+	})
+	if err != nil {
+		panic(err)
+	}
+	h := auth.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, key := range keys {
+		req := httptest.NewRequest("GET", "/reports", nil)
+		req.Header.Set("X-API-Key", key)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	// Output:
+	// level=INFO msg="rsguard decision" stage=authenticate outcome=allow reason=ok credential=apikey subject=reporting client_id=reporting method=GET path=/reports granted=tools:read
+	// level=INFO msg="rsguard decision" stage=authenticate outcome=deny reason=api_key_blocked status=401 credential=apikey subject=mobile-app client_id=mobile-app method=GET path=/reports granted=tools:read
+}
