@@ -126,6 +126,8 @@ type ConformanceConfig struct {
 //     challenge carrying resource_metadata, no error code (RFC 6750 §3.1),
 //     and the configured scope;
 //   - accept: a valid token gets through (MCP: initialize succeeds);
+//   - session (MCP): a session opened with one user's token does not serve
+//     another user's (MCP security best practices, session hijacking);
 //   - stepup/<tool>: see ConformanceConfig.Tools;
 //   - attacks/<class>/<case>: over sixty tokens and requests that must be
 //     refused, in four classes: algorithm (none, HMAC keyed with the public
@@ -135,7 +137,7 @@ type ConformanceConfig struct {
 //     wrongly typed, missing, issuer and audience look-alikes, wrong typ),
 //     malformed (segments, JWE, base64url, JSON, size) and request (no or
 //     several Authorization headers, other schemes, tokens in the query or
-//     the body). A refused token gets 401 with a Bearer challenge
+//     the body, a spoofed Host). A refused token gets 401 with a Bearer challenge
 //     error="invalid_token" and resource_metadata; a malformed request 400
 //     invalid_request (or 401); and no response echoes any part of the
 //     token.
@@ -202,6 +204,9 @@ func runConformance(r runner, cfg ConformanceConfig) {
 	c.run(r, "cors", c.checkCORS)
 	c.run(r, "challenge", c.checkChallenge)
 	c.run(r, "accept", c.checkAccept)
+	if cfg.MCP {
+		c.run(r, "session", c.checkSession)
+	}
 	if cfg.MCP && len(cfg.Tools) > 0 {
 		c.run(r, "stepup", func(r runner) {
 			tools := make([]string, 0, len(cfg.Tools))
@@ -319,8 +324,13 @@ type response struct {
 }
 
 func (c *conformance) send(req *http.Request) (*response, error) {
-	if c.host != "" {
-		req.Host = c.host
+	return c.sendHost(req, c.host)
+}
+
+// sendHost sends req with the given Host header ("" for its URL's).
+func (c *conformance) sendHost(req *http.Request, host string) (*response, error) {
+	if host != "" {
+		req.Host = host
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
@@ -374,7 +384,8 @@ type probe struct {
 	authorization []string
 	query         string // appended to the endpoint's query
 	formToken     string // sent as access_token in a form body instead
-	header        [2]string
+	headers       [][2]string
+	host          string // the Host header, instead of the resource's
 }
 
 // request builds the probe: in MCP mode a POSTed initialize (before any
@@ -409,8 +420,8 @@ func (c *conformance) request(p probe) (*http.Request, error) {
 	for _, a := range p.authorization {
 		req.Header.Add("Authorization", a)
 	}
-	if p.header[0] != "" {
-		req.Header.Add(p.header[0], p.header[1])
+	for _, h := range p.headers {
+		req.Header.Add(h[0], h[1])
 	}
 	return req, nil
 }
@@ -724,6 +735,29 @@ func (c *conformance) initialize(r runner, tok string) bool {
 	return true
 }
 
+// checkSession: an MCP session belongs to the principal that opened it
+// (MCP security best practices, session hijacking: bind the session ID to
+// the user). Another user's valid token with its Mcp-Session-Id must not be
+// served.
+func (c *conformance) checkSession(r runner) {
+	if !c.initialize(r, c.token(c.allScopes(), nil)) {
+		return
+	}
+	if c.session == "" {
+		r.Logf("the server issued no Mcp-Session-Id (stateless): nothing to check")
+		return
+	}
+	other := c.token(c.allScopes(), map[string]any{"sub": "rsguard-conformance-other-user", "client_id": "rsguard-conformance-other-client"})
+	resp, _, err := c.rpc(other, "tools/list", map[string]any{})
+	if err != nil {
+		r.Errorf("tools/list: %v", err)
+		return
+	}
+	if resp.status/100 == 2 {
+		r.Errorf("another user's token was served in a session it did not open (status %d): bind Mcp-Session-Id to the token's principal", resp.status)
+	}
+}
+
 // checkStepUp: MCP authorization, scope challenge handling (403
 // insufficient_scope, then success with the scopes it names).
 func (c *conformance) checkStepUp(r runner, tool string) {
@@ -922,7 +956,15 @@ func (c *conformance) attacks(r runner) []attackClass {
 		{name: "two Authorization headers", probe: &probe{authorization: []string{"Bearer " + good, "Bearer " + good}}, want: "request"},
 		{name: "token in the query string", probe: &probe{query: "access_token=" + url.QueryEscape(good)}, want: "request"},
 		{name: "token in the form body", probe: &probe{formToken: good}, want: "none"},
-		{name: "token in a cookie", probe: &probe{header: [2]string{"Cookie", "access_token=" + good}}, want: "none"},
+		{name: "token in a cookie", probe: &probe{headers: [][2]string{{"Cookie", "access_token=" + good}}}, want: "none"},
+		{name: "token in a custom header", probe: &probe{headers: [][2]string{{"X-Access-Token", good}}}, want: "none"},
+		// The challenge points at this resource's metadata whatever the
+		// request claims about the host: a resource_metadata built from
+		// Host or X-Forwarded-* lets anyone send clients elsewhere (and
+		// poison caches).
+		{name: "spoofed Host header", probe: &probe{host: "attacker.invalid"}, want: "none"},
+		{name: "spoofed X-Forwarded headers", probe: &probe{headers: [][2]string{
+			{"X-Forwarded-Host", "attacker.invalid"}, {"X-Forwarded-Proto", "http"}, {"Forwarded", "host=attacker.invalid;proto=http"}}}, want: "none"},
 	}
 	for i := range request {
 		request[i].token = good
@@ -944,7 +986,11 @@ func (c *conformance) checkAttack(r runner, a attack) {
 		r.Fatalf("%v", err)
 		return
 	}
-	resp, err := c.send(req)
+	host := c.host
+	if p.host != "" {
+		host = p.host
+	}
+	resp, err := c.sendHost(req, host)
 	if err != nil {
 		r.Errorf("%v", err)
 		return

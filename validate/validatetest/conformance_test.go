@@ -45,7 +45,8 @@ var kitTools = map[string][]string{
 // as JSON or as an SSE stream.
 type fakeMCP struct {
 	sse      bool
-	sessions sync.Map
+	unbound  bool     // sessions are not bound to the principal that opened them
+	sessions sync.Map // session id -> principal
 	n        int64
 	mu       sync.Mutex
 }
@@ -72,9 +73,18 @@ func (m *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "parse error", http.StatusBadRequest)
 		return
 	}
+	principal := ""
+	if g, ok := scopes.FromContext(r.Context()); ok {
+		principal = g.Subject
+	}
 	if msg.Method != "initialize" {
-		if _, ok := m.sessions.Load(r.Header.Get("Mcp-Session-Id")); !ok {
+		owner, ok := m.sessions.Load(r.Header.Get("Mcp-Session-Id"))
+		if !ok {
 			http.Error(w, "unknown session", http.StatusNotFound)
+			return
+		}
+		if !m.unbound && owner != principal {
+			http.Error(w, "session user mismatch", http.StatusForbidden)
 			return
 		}
 	}
@@ -90,7 +100,7 @@ func (m *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.n++
 		id := fmt.Sprintf("session-%d", m.n)
 		m.mu.Unlock()
-		m.sessions.Store(id, true)
+		m.sessions.Store(id, principal)
 		w.Header().Set("Mcp-Session-Id", id)
 		result = map[string]any{"protocolVersion": msg.Params.ProtocolVersion, "capabilities": map[string]any{"tools": map[string]any{}},
 			"serverInfo": map[string]any{"name": "fake", "version": "1"}}
@@ -133,6 +143,7 @@ type kitServer struct {
 	challengeScopes  []string
 	noScopeCheck     bool
 	sse              bool
+	unboundSessions  bool
 	verifier         func(http.Handler) http.Handler // replaces validate's middleware
 	wrap             func(http.Handler) http.Handler // around the whole endpoint
 }
@@ -160,7 +171,7 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var next http.Handler = &fakeMCP{sse: k.sse}
+	var next http.Handler = &fakeMCP{sse: k.sse, unbound: k.unboundSessions}
 	if !k.noScopeCheck {
 		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools, ResourceMetadata: kitMetadata})
 		if err != nil {
@@ -493,6 +504,22 @@ func TestConformanceFailsMiswired(t *testing.T) {
 			wantPass: []string{"metadata", "challenge", "accept", "stepup"},
 		},
 		{
+			name:     "sessions not bound to the user",
+			server:   kitServer{challengeScopes: []string{"items:read"}, unboundSessions: true},
+			wantFail: []string{"session"},
+			wantPass: []string{"metadata", "challenge", "accept", "stepup", "attacks"},
+		},
+		{
+			name: "resource_metadata from the Host header",
+			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					next.ServeHTTP(&hostChallenge{ResponseWriter: w, host: r.Host}, r)
+				})
+			}},
+			wantFail: []string{"attacks/request/spoofed Host header"},
+			wantPass: []string{"metadata", "challenge", "accept", "attacks/claims", "attacks/request/no Authorization header"},
+		},
+		{
 			name:     "skipped deviation",
 			server:   kitServer{noMetadata: true, challengeScopes: []string{"items:read"}},
 			cfg:      func(c *ConformanceConfig) { c.Skip = []string{"metadata", "cors"} },
@@ -560,6 +587,20 @@ type dropExpose struct{ http.ResponseWriter }
 func (d dropExpose) WriteHeader(code int) {
 	d.Header().Del("Access-Control-Expose-Headers")
 	d.ResponseWriter.WriteHeader(code)
+}
+
+// hostChallenge rebuilds resource_metadata from the request's Host, as a
+// server that derives its URLs from the request would.
+type hostChallenge struct {
+	http.ResponseWriter
+	host string
+}
+
+func (w *hostChallenge) WriteHeader(code int) {
+	if v := w.Header().Get("WWW-Authenticate"); v != "" {
+		w.Header().Set("WWW-Authenticate", strings.ReplaceAll(v, "https://mcp.example.com/", "https://"+w.host+"/"))
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // rewrite403 replaces the challenge of every 403.
