@@ -770,6 +770,12 @@ func (c *corpus) requestShapes() []attack {
 	add("token in a cookie", hardRequest{headers: [][2]string{{"Cookie", "access_token=" + good}}}, refuseNoCreds)
 	add("token in a custom header", hardRequest{headers: [][2]string{{"X-Access-Token", good}}}, refuseNoCreds)
 	add("token in Proxy-Authorization", hardRequest{headers: [][2]string{{"Proxy-Authorization", "Bearer " + good}}}, refuseNoCreds)
+	// The challenge names the configured metadata URL whatever the request
+	// says about the host (checkRefusal compares resource_metadata).
+	add("spoofed Host", hardRequest{host: "attacker.invalid"}, refuseNoCreds)
+	add("spoofed Host with a bad token", hardRequest{host: "attacker.invalid", headers: hdr("Bearer x.y.z").headers}, refuseToken)
+	add("spoofed X-Forwarded headers", hardRequest{headers: [][2]string{{"X-Forwarded-Host", "attacker.invalid"},
+		{"X-Forwarded-Proto", "http"}, {"Forwarded", "host=attacker.invalid;proto=http"}}}, refuseNoCreds)
 	return out
 }
 

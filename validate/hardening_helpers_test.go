@@ -156,6 +156,7 @@ type hardRequest struct {
 	headers [][2]string // in order; repeated names allowed
 	body    string
 	ctype   string // Content-Type of body
+	host    string // the Host header, if not the server's
 }
 
 // bearer is the request shape of most cases: one Authorization header.
@@ -212,6 +213,9 @@ func (s *hardServer) do(t testing.TB, r hardRequest) hardResponse {
 		if r.ctype != "" {
 			req.Header.Set("Content-Type", r.ctype)
 		}
+		if r.host != "" {
+			req.Host = r.host
+		}
 		resp, err := s.srv.Client().Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
@@ -239,6 +243,9 @@ func (s *hardServer) local(t testing.TB, r hardRequest) hardResponse {
 	}
 	if r.ctype != "" {
 		req.Header.Set("Content-Type", r.ctype)
+	}
+	if r.host != "" {
+		req.Host = r.host
 	}
 	rec := httptest.NewRecorder()
 	s.h.ServeHTTP(rec, req)
