@@ -49,13 +49,12 @@ func ReasonCode(err error) scopes.Reason {
 func (a *Authenticator) decisionMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		at := a.now()
 		var d scopes.Decision
 		res, err := a.authenticate(r, &d) // a JWT's decision is the Validator's
 		if d.Stage == "" {
 			a.keyDecision(&d, r, res, err)
 		}
-		d.Time, d.Latency = at, time.Since(start)
+		d.Time, d.Latency = start, time.Since(start)
 		a.onDecision(r.Context(), d)
 		if err != nil {
 			a.WriteError(w, r, err)

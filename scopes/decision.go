@@ -157,8 +157,9 @@ func Reasons() []Reason { return append([]Reason(nil), allReasons[:]...) }
 // [MaxDecisionText] bytes of valid UTF-8, and otherwise as the client sent
 // them: escape them when writing them out (log/slog's handlers do).
 type Decision struct {
-	// Time is when the decision was made, by the deciding middleware's
-	// clock (its Config.Now).
+	// Time is when the deciding middleware took up the request: the real
+	// clock (time.Now), even when the middleware's Config.Now is set for
+	// token and step-up checks.
 	Time time.Time
 
 	// Stage is the step that decided: authenticate or authorize.
@@ -415,10 +416,10 @@ func classify(err error) (Reason, int) {
 	return ReasonInternalError, http.StatusInternalServerError
 }
 
-// authorizeDecision starts the authorize-stage decision of r with grant g
-// and the outcome err.
-func authorizeDecision(r *http.Request, g *Grant, now time.Time, err error) Decision {
-	d := Decision{Time: now, Stage: StageAuthorize, Allowed: err == nil, Reason: ReasonOK}
+// authorizeDecision starts the authorize-stage decision of r, taken up at
+// start, with grant g and the outcome err.
+func authorizeDecision(r *http.Request, g *Grant, start time.Time, err error) Decision {
+	d := Decision{Time: start, Stage: StageAuthorize, Allowed: err == nil, Reason: ReasonOK}
 	d.SetRequest(r)
 	d.SetGrant(g)
 	if err != nil {
@@ -433,7 +434,7 @@ func (rt *Route) decisionHandler(next http.Handler) http.Handler {
 		start := time.Now()
 		err := rt.Check(r)
 		g, _ := FromContext(r.Context())
-		d := authorizeDecision(r, g, rt.now(), err)
+		d := authorizeDecision(r, g, start, err)
 		d.Required = rt.scopes
 		d.Latency = time.Since(start)
 		rt.onDecision(r.Context(), d)
@@ -452,7 +453,7 @@ func (m *MCP) decisionHandler(next http.Handler) http.Handler {
 		var d Decision
 		ids, err := m.check(r, m.filter, &d)
 		g, _ := FromContext(r.Context())
-		ad := authorizeDecision(r, g, m.now(), err)
+		ad := authorizeDecision(r, g, start, err)
 		ad.MCPMethod, ad.Tool, ad.Required = d.MCPMethod, d.Tool, d.Required
 		ad.Latency = time.Since(start)
 		m.onDecision(r.Context(), ad)
@@ -474,14 +475,22 @@ func (m *MCP) decisionHandler(next http.Handler) http.Handler {
 // request that g's check passed (failed false) or refused.
 func (m *MCP) describe(d *Decision, g *Grant, msgs []rpcMessage, failed bool) {
 	pick := -1
+	owned := false // d.Required is a union of our own, not a configuration slice
 	for i := range msgs {
 		if msgs[i].method == nil {
 			continue
 		}
 		n, err := m.needOf(&msgs[i], false)
-		if err == nil {
+		switch {
+		case err != nil:
+		case d.Required == nil:
+			d.Required = n.scopes // shared with the configuration: never appended to
+		default:
 			for _, s := range n.scopes {
 				if !contains(d.Required, s) {
+					if !owned {
+						d.Required, owned = append([]string(nil), d.Required...), true
+					}
 					d.Required = append(d.Required, s)
 				}
 			}
@@ -496,7 +505,11 @@ func (m *MCP) describe(d *Decision, g *Grant, msgs []rpcMessage, failed bool) {
 		return
 	}
 	method := unquote(msgs[pick].method)
-	d.MCPMethod = clip(string(method))
+	if string(method) == methodToolsCall {
+		d.MCPMethod = methodToolsCall
+	} else {
+		d.MCPMethod = clip(string(method))
+	}
 	if string(method) == methodToolsCall && msgs[pick].nameErr == nil {
 		d.Tool = clip(string(unquote(msgs[pick].name)))
 	}

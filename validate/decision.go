@@ -83,11 +83,9 @@ func (v *Validator) Decision(r *http.Request, c *Claims, err error) scopes.Decis
 func (v *Validator) decisionMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		at := v.now()
 		c, err := v.Authenticate(r)
 		d := v.Decision(r, c, err)
-		d.Time = at
-		d.Latency = time.Since(start)
+		d.Time, d.Latency = start, time.Since(start)
 		v.onDecision(r.Context(), d)
 		if err != nil {
 			v.WriteError(w, r, err)

@@ -88,20 +88,24 @@ type DenyList struct {
 	maxLifetime time.Duration
 	now         func() time.Time
 
-	n       atomic.Int64 // len(entries), read without the lock
+	n       atomic.Int64 // number of entries, read without the lock
 	mu      sync.RWMutex
-	entries map[denyKey]denyEntry
+	issuers map[string]*issuerEntries
 	expiry  expiryHeap
 }
+
+// issuerEntries are the entries of one issuer, by kind and value.
+type issuerEntries [denyKinds]map[string]denyEntry
 
 // denyKind is what a DenyList entry matches.
 type denyKind uint8
 
 const (
-	denyToken denyKind = iota + 1
+	denyToken denyKind = iota
 	denyClient
 	denySubject
 	denySession
+	denyKinds
 )
 
 type denyKey struct {
@@ -124,7 +128,7 @@ func NewDenyList(cfg DenyListConfig) (*DenyList, error) {
 	d := &DenyList{
 		maxLifetime: orDefault(cfg.MaxTokenLifetime, DefaultMaxTokenLifetime),
 		now:         cfg.Now,
-		entries:     make(map[denyKey]denyEntry),
+		issuers:     make(map[string]*issuerEntries),
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -199,7 +203,18 @@ func (d *DenyList) add(k denyKey, e denyEntry, now time.Time) error {
 	if !now.Before(e.until) {
 		return nil // matches no token that any Validator would still accept
 	}
-	if old, ok := d.entries[k]; ok {
+	ie := d.issuers[k.issuer]
+	if ie == nil {
+		ie = new(issuerEntries)
+		d.issuers[k.issuer] = ie
+	}
+	m := ie[k.kind]
+	if m == nil {
+		m = make(map[string]denyEntry)
+		ie[k.kind] = m
+	}
+	old, ok := m[k.value]
+	if ok {
 		if old.before.After(e.before) {
 			e.before = old.before
 		}
@@ -209,10 +224,11 @@ func (d *DenyList) add(k denyKey, e denyEntry, now time.Time) error {
 		if e == old {
 			return nil
 		}
+	} else {
+		d.n.Add(1)
 	}
-	d.entries[k] = e
+	m[k.value] = e
 	heap.Push(&d.expiry, expiryItem{until: e.until, key: k})
-	d.n.Store(int64(len(d.entries)))
 	return nil
 }
 
@@ -225,15 +241,20 @@ func (d *DenyList) Revoked(_ context.Context, c *Claims) (bool, error) {
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return d.match(denyToken, c.ID, c) || d.match(denyClient, c.ClientID, c) ||
-		d.match(denySubject, c.Subject, c) || d.match(denySession, c.SessionID, c), nil
+	ie := d.issuers[c.Issuer]
+	if ie == nil {
+		return false, nil
+	}
+	return ie.match(denyToken, c.ID, c) || ie.match(denyClient, c.ClientID, c) ||
+		ie.match(denySubject, c.Subject, c) || ie.match(denySession, c.SessionID, c), nil
 }
 
-func (d *DenyList) match(kind denyKind, value string, c *Claims) bool {
-	if value == "" {
+func (ie *issuerEntries) match(kind denyKind, value string, c *Claims) bool {
+	m := ie[kind]
+	if len(m) == 0 || value == "" {
 		return false
 	}
-	e, ok := d.entries[denyKey{kind, c.Issuer, value}]
+	e, ok := m[value]
 	// An entry still held matches, even past its expiry: dropping it is the
 	// purge's job, so a lookup needs no clock.
 	return ok && (kind == denyToken || c.IssuedAt.IsZero() || c.IssuedAt.Before(e.before))
@@ -258,12 +279,13 @@ func (d *DenyList) purge(now time.Time) int {
 	dropped := 0
 	for len(d.expiry) > 0 && !now.Before(d.expiry[0].until) {
 		it := heap.Pop(&d.expiry).(expiryItem)
-		if e, ok := d.entries[it.key]; ok && e.until.Equal(it.until) {
-			delete(d.entries, it.key) // not extended since this item was pushed
+		ie := d.issuers[it.key.issuer]
+		if e, ok := ie[it.key.kind][it.key.value]; ok && e.until.Equal(it.until) {
+			delete(ie[it.key.kind], it.key.value) // not extended since this item was pushed
 			dropped++
 		}
 	}
-	d.n.Store(int64(len(d.entries)))
+	d.n.Add(-int64(dropped))
 	return dropped
 }
 

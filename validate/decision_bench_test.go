@@ -1,0 +1,107 @@
+package validate_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rsguard/rsguard/scopes"
+	"github.com/rsguard/rsguard/validate"
+	"github.com/rsguard/rsguard/validate/validatetest"
+)
+
+type nopMetrics struct{}
+
+func (nopMetrics) ObserveDecision(string, string, string, time.Duration) {}
+
+// BenchmarkFeatures measures the bearer middleware with revocation and
+// decision events in use, beside the same middleware without them ("none"),
+// on a repeated token (the verified-token cache: the cheapest path, where any
+// overhead shows most) and on first sight (RS256, no cache).
+func BenchmarkFeatures(b *testing.B) {
+	var issuer string // of the benchmark's test issuer
+	denyList := func(b *testing.B, n int) *validate.DenyList {
+		d, err := validate.NewDenyList(validate.DenyListConfig{Now: func() time.Time { return fixedNow }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range n {
+			_ = d.RevokeToken(issuer, "jti-"+strconv.Itoa(i), fixedNow.Add(time.Hour))
+			_ = d.RevokeSubject(issuer, "user-"+strconv.Itoa(i), fixedNow)
+		}
+		return d
+	}
+	audit := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		name string
+		mod  func(b *testing.B, c *validate.Config)
+	}{
+		{"none", func(*testing.B, *validate.Config) {}},
+		{"revocations_empty", func(b *testing.B, c *validate.Config) { c.Revocations = denyList(b, 0) }},
+		{"revocations_20k", func(b *testing.B, c *validate.Config) { c.Revocations = denyList(b, 10000) }},
+		{"decisions_metrics", func(_ *testing.B, c *validate.Config) { c.OnDecision = scopes.MetricsDecisions(nopMetrics{}) }},
+		{"decisions_slog_json", func(_ *testing.B, c *validate.Config) { c.OnDecision = scopes.SlogDecisions(audit) }},
+		{"all", func(b *testing.B, c *validate.Config) {
+			c.Revocations = denyList(b, 10000)
+			c.OnDecision = scopes.MultiDecisions(scopes.MetricsDecisions(nopMetrics{}), scopes.SlogDecisions(audit))
+		}},
+	} {
+		for _, cached := range []bool{true, false} {
+			name := "cached/" + tc.name
+			if !cached {
+				name = "first_sight_RS256/" + tc.name
+			}
+			b.Run(name, func(b *testing.B) {
+				is := newIssuer(b, nil)
+				issuer = is.URL()
+				v := newValidator(b, is, func(c *validate.Config) {
+					c.DisableCache = !cached
+					tc.mod(b, c)
+				})
+				tok := is.TokenWith(validatetest.TokenOptions{}, map[string]any{"scope": "tools:read tools:write", "sid": "s-1"})
+				h := v.Middleware(noop)
+				req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("Mcp-Session-Id", "1868a90c")
+				w := httptest.NewRecorder()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					h.ServeHTTP(w, req)
+				}
+				if w.Code != http.StatusOK {
+					b.Fatal(w.Code)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDenyList is the revocation lookup alone.
+func BenchmarkDenyList(b *testing.B) {
+	c := &validate.Claims{Issuer: "https://as.example", Subject: "alice", ClientID: "agent", SessionID: "s-1", ID: "jti-x", IssuedAt: fixedNow}
+	for _, n := range []int{0, 1, 10000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			d, _ := validate.NewDenyList(validate.DenyListConfig{Now: func() time.Time { return fixedNow }})
+			for i := range n {
+				_ = d.RevokeToken("https://as.example", "jti-"+strconv.Itoa(i), fixedNow.Add(time.Hour))
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if revoked, _ := d.Revoked(ctx, c); revoked {
+						b.Error("revoked")
+						return
+					}
+				}
+			})
+		})
+	}
+}
