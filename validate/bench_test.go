@@ -153,3 +153,31 @@ func benchSetup(b *testing.B, mod func(*validate.Config)) (*validatetest.Issuer,
 	is := newIssuer(b, nil)
 	return is, newValidator(b, is, mod)
 }
+
+// BenchmarkMiddlewareReject is the whole refusal through the middleware:
+// decision plus the 401 answer with its challenge.
+func BenchmarkMiddlewareReject(b *testing.B) {
+	is, v := benchSetup(b, nil)
+	h := v.Middleware(noop)
+	for _, tc := range []struct{ name, header string }{
+		{"no_token", ""},
+		{"garbage", "Bearer not.a.token"},
+		{"alg_none", "Bearer " + is.TokenWith(validatetest.TokenOptions{Alg: "none"}, nil)},
+		{"expired", "Bearer " + is.Token(map[string]any{"exp": fixedNow.Add(-time.Hour).Unix()})},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			b.ReportAllocs()
+			for range b.N {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 401 {
+					b.Fatal(rec.Code)
+				}
+			}
+		})
+	}
+}

@@ -247,7 +247,8 @@ type Validator struct {
 	now           func() time.Time
 	logger        *slog.Logger
 	challenge     rsmeta.Challenge
-	cache         *tokenCache // nil when disabled
+	answers       map[answerKey]*answer // pre-built refusals, see answers.go
+	cache         *tokenCache           // nil when disabled
 }
 
 // keySource is where a Validator finds verification keys.
@@ -355,6 +356,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	if _, err := v.challenge.Header(); err != nil {
 		return nil, configErr("challenge parameters: %v", err)
 	}
+	v.recordAnswers()
 
 	// Trusted issuers, each with its own key set.
 	list := cfg.Issuers

@@ -202,6 +202,9 @@ func (v *Validator) WriteError(w http.ResponseWriter, r *http.Request, err error
 	if e.Code != "" && v.logger.Enabled(r.Context(), slog.LevelDebug) {
 		v.logger.DebugContext(r.Context(), "rsguard: request refused", "status", e.Status, "reason", reason(e))
 	}
+	if v.replay(w, e) {
+		return
+	}
 	rsmeta.WriteChallenge(w, e.Status, c)
 }
 

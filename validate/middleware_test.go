@@ -250,3 +250,51 @@ func TestEndToEndTokenEndpoint(t *testing.T) {
 	assert.Equal(t, 401, resp.StatusCode)
 	assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`)
 }
+
+// TestPrebuiltAnswers checks that refusals replayed from the pre-built
+// answers equal what rsmeta.WriteChallenge writes, that a handler which set
+// Access-Control-Expose-Headers first still gets them merged, and that
+// changing one response's headers cannot leak into the next.
+func TestPrebuiltAnswers(t *testing.T) {
+	is := newIssuer(t, nil)
+	v := newValidator(t, is, func(c *validate.Config) { c.ChallengeScopes = []string{"s"} })
+	for _, err := range []error{validate.ErrNoToken, validate.ErrExpired, validate.ErrInvalidRequest} {
+		// The generic path, for comparison.
+		var e *validate.Error
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		switch err {
+		case validate.ErrNoToken:
+		case validate.ErrExpired:
+			req.Header.Set("Authorization", "Bearer "+is.Token(map[string]any{"exp": fixedNow.Add(-time.Hour).Unix()}))
+		case validate.ErrInvalidRequest:
+			req.Header.Add("Authorization", "Bearer a")
+			req.Header.Add("Authorization", "Bearer b")
+		}
+		_, aerr := v.Authenticate(req)
+		require.ErrorAs(t, aerr, &e)
+		v.WriteError(rec, req, aerr)
+
+		c := v.Challenge()
+		if e.Code != "" {
+			c.Error, c.ErrorDescription = e.Code, e.Description
+		}
+		want := httptest.NewRecorder()
+		rsmeta.WriteChallenge(want, e.Status, c)
+		assert.Equal(t, want.Code, rec.Code)
+		assert.Equal(t, want.Header(), rec.Header())
+		assert.Equal(t, want.Body.String(), rec.Body.String())
+
+		// Mutating a replayed response's headers does not touch the next one.
+		rec.Header().Add("Www-Authenticate", "Other x=1")
+		rec.Header()["Cache-Control"][0] = "public"
+		again := httptest.NewRecorder()
+		v.WriteError(again, req, aerr)
+		assert.Equal(t, want.Header(), again.Header())
+	}
+	// A previous handler's expose list is merged, not replaced.
+	rec := httptest.NewRecorder()
+	rec.Header().Set("Access-Control-Expose-Headers", "Mcp-Session-Id")
+	v.WriteError(rec, httptest.NewRequest(http.MethodGet, "/", nil), validate.ErrNoToken)
+	assert.Equal(t, []string{"Mcp-Session-Id", "WWW-Authenticate"}, rec.Header().Values("Access-Control-Expose-Headers"))
+}
