@@ -49,7 +49,8 @@
 // clock with the leeway (an entry is never used past the token's expiry), the
 // key that verified the token must still be in the issuer's current key set
 // (a key withdrawn from the JWKS invalidates its tokens at the next refresh),
-// and [Config.Check] runs (so revocation applies at once).
+// and [Config.Revocations] and [Config.Check] run (so revocation applies at
+// once).
 //
 // Not repeated on a hit: the signature, and the checks that depend only on
 // the token's bytes and the Validator's fixed configuration — header "alg",
