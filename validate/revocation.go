@@ -80,8 +80,9 @@ type DenyListConfig struct {
 // list only grows through Revoke calls, which purge as they go, so it needs
 // no background goroutine.
 //
-// A lookup takes a read lock and one map read per claim present; when the
-// list is empty it takes no lock at all.
+// A lookup takes a read lock, one map read for the issuer and one per claim
+// whose kind has entries, and allocates nothing; when the list is empty it
+// takes no lock at all.
 //
 // A DenyList lives in one process: see [Revocations] for several replicas.
 type DenyList struct {
