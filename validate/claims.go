@@ -87,7 +87,12 @@ func (c *Claims) Get(name string) (any, bool) {
 }
 
 // Decode unmarshals the whole payload into v (a pointer to a struct or a
-// map), for applications with their own claim types.
+// map), for applications with their own claim types. It uses encoding/json,
+// which matches struct field names case-insensitively and keeps the last of
+// duplicate members: a field tagged "tid" also receives a "TID" claim. Where
+// that matters (tenant ids used for authorization), decode into a
+// map[string]json.RawMessage and read the exact name, or use [Claims.Get],
+// which matches exactly.
 func (c *Claims) Decode(v any) error {
 	return json.Unmarshal(c.raw, v)
 }

@@ -220,6 +220,8 @@ type Config struct {
 
 	// HTTPClient fetches metadata and keys. If nil, a client with no
 	// overall timeout of its own (each fetch is bounded by FetchTimeout).
+	// Redirects that leave https (http only on loopback) are refused either
+	// way.
 	HTTPClient *http.Client
 
 	// Logger receives key-set events (fetch failures, skipped keys) and a
@@ -238,6 +240,7 @@ type Validator struct {
 	methods       map[string]jwt.SigningMethod // union of the issuers' allowed algorithms
 	allowTenant   func(issuer, tenant string) bool
 	fetchTimeout  time.Duration
+	client        *http.Client // for metadata and keys, see fetchClient
 	leeway        time.Duration
 	strictType    bool
 	tenantClaim   string
@@ -304,6 +307,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		onDecision:    cfg.OnDecision,
 		maxTokenBytes: orDefault(cfg.MaxTokenBytes, DefaultMaxTokenBytes),
 		fetchTimeout:  orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
+		client:        fetchClient(cfg.HTTPClient),
 		now:           cfg.Now,
 		logger:        cfg.Logger,
 		issuers:       make(map[string]*trusted),

@@ -284,8 +284,8 @@ func FuzzBearerToken(f *testing.F) {
 		var want string
 		var wantErr error
 		headers := r.Header["Authorization"]
-		q, qerr := url.ParseQuery(query)
-		inQuery := strings.Contains(query, "access_token") && (qerr != nil || q.Has("access_token"))
+		q, _ := url.ParseQuery(query)
+		inQuery := q.Has("access_token") // the name, however it is spelled in the URL
 		switch {
 		case inQuery:
 			wantErr = validate.ErrInvalidRequest
@@ -304,10 +304,6 @@ func FuzzBearerToken(f *testing.F) {
 			default:
 				wantErr = validate.ErrNoToken
 			}
-		}
-		if strings.Contains(query, "%") && !inQuery && err != nil && errors.Is(err, validate.ErrInvalidRequest) {
-			// A percent-encoded access_token name: refusing it is right.
-			return
 		}
 		if wantErr == nil {
 			if err != nil || got != want {

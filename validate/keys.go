@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,7 @@ type key struct {
 	// key stays in the set so that tokens naming it are refused at once,
 	// without a refresh.
 	unusable *Error
+	leaked   bool // the JWK carried private key material
 }
 
 // keySnapshot is an immutable view of an issuer's key set. Readers load it
@@ -133,6 +135,9 @@ func parseJWKS(body []byte, logger *slog.Logger, prev *keySnapshot) (*keySnapsho
 			logger.Warn("rsguard: skipping a JWK with a duplicate kid", "kid", k.kid)
 			continue
 		}
+		if k.leaked {
+			logger.Warn("rsguard: the issuer's JWK Set publishes a private key; it will verify nothing", "kid", k.kid)
+		}
 		s.all = append(s.all, k)
 		if k.kid != "" {
 			s.byKid[k.kid] = k
@@ -155,6 +160,64 @@ type jwkMeta struct {
 	Use    string   `json:"use"`
 	Alg    string   `json:"alg"`
 	KeyOps []string `json:"key_ops"`
+	Crv    string   `json:"crv"`
+	X      string   `json:"x"`
+	Y      string   `json:"y"`
+	// Private members (RFC 7518 §6.2.2, §6.3.2, RFC 8037 §2): a JWK Set
+	// that publishes them has leaked the key.
+	D   *string         `json:"d"`
+	P   *string         `json:"p"`
+	Q   *string         `json:"q"`
+	DP  *string         `json:"dp"`
+	DQ  *string         `json:"dq"`
+	QI  *string         `json:"qi"`
+	Oth json.RawMessage `json:"oth"`
+	K   *string         `json:"k"`
+}
+
+// coordinateBytes is the length of an EC or OKP coordinate of a curve.
+var coordinateBytes = map[string]int{"P-256": 32, "P-384": 48, "P-521": 66, "Ed25519": 32}
+
+// checkCoordinates refuses EC and OKP keys whose coordinates do not have
+// their curve's length (the JWK parser underneath panics on some of them).
+func (m *jwkMeta) checkCoordinates() error {
+	if m.Kty != "EC" && m.Kty != "OKP" {
+		return nil
+	}
+	n, ok := coordinateBytes[m.Crv]
+	if !ok {
+		return fmt.Errorf("unsupported curve %q", m.Crv)
+	}
+	for _, c := range []string{m.X, m.Y} {
+		if c == "" && m.Kty == "OKP" {
+			continue
+		}
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(c, "="))
+		if err != nil || len(b) != n {
+			return fmt.Errorf("coordinate of the wrong length for %s", m.Crv)
+		}
+	}
+	return nil
+}
+
+// parseKeyMaterial runs keyfunc's JWK parser, turning a panic inside it into
+// an error: a malformed key in an issuer's set must cost that key, not the
+// process.
+func parseKeyMaterial(raw json.RawMessage) (material any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			material, err = nil, errors.New("the JWK cannot be parsed")
+		}
+	}()
+	kf, err := keyfunc.NewJWKJSON(raw)
+	if err != nil {
+		return nil, err
+	}
+	jwks, err := kf.Storage().KeyReadAll(context.Background())
+	if err != nil || len(jwks) != 1 {
+		return nil, errors.New("cannot read the parsed key")
+	}
+	return jwks[0].Key(), nil
 }
 
 func parseJWK(raw json.RawMessage) (*key, error) {
@@ -172,17 +235,21 @@ func parseJWK(raw json.RawMessage) (*key, error) {
 		k.unusable = ptr(invalidToken(ErrAlgorithm, "the token's key is a symmetric key"))
 		return k, nil
 	}
-	kf, err := keyfunc.NewJWKJSON(raw)
+	if err := m.checkCoordinates(); err != nil {
+		return nil, fmt.Errorf("kid %q: %w", k.kid, err)
+	}
+	material, err := parseKeyMaterial(raw)
 	if err != nil {
 		return nil, fmt.Errorf("kid %q: %w", k.kid, err)
 	}
-	jwks, err := kf.Storage().KeyReadAll(context.Background())
-	if err != nil || len(jwks) != 1 {
-		return nil, fmt.Errorf("kid %q: cannot read parsed key", k.kid)
+	if m.D != nil || m.P != nil || m.Q != nil || m.DP != nil || m.DQ != nil || m.QI != nil || m.Oth != nil || m.K != nil {
+		// The issuer published private key material: anyone can sign
+		// with this key, so nothing it signed can be trusted.
+		k.unusable = ptr(errUnusableKey)
+		k.leaked = true
 	}
-	material := jwks[0].Key()
 	if p, ok := material.(interface{ Public() crypto.PublicKey }); ok {
-		material = p.Public() // never keep private material a JWKS should not have had
+		material = p.Public()
 	}
 	switch pub := material.(type) {
 	case *rsa.PublicKey:
@@ -208,6 +275,7 @@ func parseJWK(raw json.RawMessage) (*key, error) {
 	}
 	k.pub = material
 	switch {
+	case k.unusable != nil:
 	case m.Use != "" && m.Use != "sig":
 		k.unusable = ptr(errUnusableKey)
 	case m.KeyOps != nil && !containsString(m.KeyOps, "verify"):

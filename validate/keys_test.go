@@ -327,3 +327,13 @@ func TestStaticJWKS(t *testing.T) {
 	require.ErrorIs(t, err, validate.ErrUnknownKey)
 	assert.Equal(t, before, is.JWKSRequests())
 }
+
+func TestRedirectOffHTTPSRefused(t *testing.T) {
+	is := newIssuer(t, nil)
+	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://keys.invalid/jwks", http.StatusFound)
+	}))
+	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, HTTPClient: is.Client()})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "redirect refused")
+}

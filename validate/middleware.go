@@ -33,9 +33,14 @@ const MaxAuthorizationBytes = 16<<10 + len("Bearer ")
 //
 // The scheme name is matched case-insensitively (RFC 9110 §11.1).
 func BearerToken(r *http.Request) (string, error) {
-	if r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token") {
-		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || q.Has("access_token") {
-			return "", reject(errQueryToken)
+	if r.URL != nil && r.URL.RawQuery != "" {
+		// Only parse when the name could be there, spelled out or
+		// percent-encoded ("access%5Ftoken"). ParseQuery keeps going past
+		// a malformed pair, so an unrelated bad pair does not hide it.
+		if q := r.URL.RawQuery; strings.Contains(q, "access_token") || strings.IndexByte(q, '%') >= 0 {
+			if values, _ := url.ParseQuery(q); values.Has("access_token") {
+				return "", reject(errQueryToken)
+			}
 		}
 	}
 	vals := r.Header["Authorization"]
