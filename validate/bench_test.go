@@ -181,3 +181,23 @@ func BenchmarkMiddlewareReject(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerify is the decision alone on a first-sight token (no cache):
+// compare with BenchmarkSignatureFloor to see what verification adds to the
+// signature check, and with BenchmarkMiddleware for the HTTP wrapping.
+func BenchmarkVerify(b *testing.B) {
+	for _, alg := range []string{"RS256", "ES256"} {
+		b.Run(alg, func(b *testing.B) {
+			is, v := benchSetup(b, func(c *validate.Config) { c.DisableCache = true })
+			tok := is.TokenWith(validatetest.TokenOptions{Alg: alg}, map[string]any{"scope": "tools:read tools:write"})
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := v.Verify(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
