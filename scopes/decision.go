@@ -342,14 +342,14 @@ func SlogDecisions(logger *slog.Logger) DecisionFunc {
 		if !h.Enabled(ctx, slog.LevelInfo) {
 			return
 		}
-		rec := slog.NewRecord(d.Time, slog.LevelInfo, "rsguard decision", 0)
-		rec.AddAttrs(
+		var buf [18]slog.Attr // every attribute, added at once: one allocation in the Record
+		attrs := append(buf[:0],
 			slog.String("stage", string(d.Stage)),
 			slog.String("outcome", d.Outcome()),
 			slog.String("reason", string(d.Reason)),
 		)
 		if d.Status != 0 {
-			rec.AddAttrs(slog.Int("status", d.Status))
+			attrs = append(attrs, slog.Int("status", d.Status))
 		}
 		for _, a := range [...]struct{ k, v string }{
 			{"credential", string(d.Credential)}, {"issuer", d.Issuer}, {"subject", d.Subject},
@@ -358,16 +358,18 @@ func SlogDecisions(logger *slog.Logger) DecisionFunc {
 			{"mcp_method", d.MCPMethod}, {"tool", d.Tool},
 		} {
 			if a.v != "" {
-				rec.AddAttrs(slog.String(a.k, a.v))
+				attrs = append(attrs, slog.String(a.k, a.v))
 			}
 		}
 		if len(d.Required) > 0 {
-			rec.AddAttrs(slog.String("required", strings.Join(d.Required, " ")))
+			attrs = append(attrs, slog.String("required", strings.Join(d.Required, " ")))
 		}
 		if len(d.Granted) > 0 {
-			rec.AddAttrs(slog.String("granted", strings.Join(d.Granted, " ")))
+			attrs = append(attrs, slog.String("granted", strings.Join(d.Granted, " ")))
 		}
-		rec.AddAttrs(slog.Duration("latency", d.Latency))
+		attrs = append(attrs, slog.Duration("latency", d.Latency))
+		rec := slog.NewRecord(d.Time, slog.LevelInfo, "rsguard decision", 0)
+		rec.AddAttrs(attrs...)
 		_ = h.Handle(ctx, rec)
 	}
 }
