@@ -3,6 +3,7 @@ package apikey
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/rsguard/rsguard/rsmeta"
 	"log/slog"
 	"time"
 )
@@ -116,7 +117,7 @@ func (r *Record) Validate() error {
 		return fmt.Errorf("%w: key %s: owner or client_id required", ErrInvalidRecord, r.ID)
 	}
 	for _, s := range r.Scopes {
-		if !validScope(s) {
+		if !rsmeta.IsScopeToken(s) {
 			return fmt.Errorf("%w: key %s: scope %q is not an RFC 6749 scope token", ErrInvalidRecord, r.ID, s)
 		}
 	}
@@ -144,20 +145,6 @@ func validID(id string) bool {
 	}
 	for i := 0; i < len(id); i++ {
 		if base62Value(id[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// validScope reports whether s is a scope-token: 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScope(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
 			return false
 		}
 	}

@@ -172,7 +172,7 @@ func (c Challenge) check(explain bool) (int, error) {
 	if len(c.Scope) > 0 {
 		l := len(c.Scope) - 1
 		for _, s := range c.Scope {
-			if !isScopeToken(s) {
+			if !IsScopeToken(s) {
 				return bad("scope token %q is empty or has a character outside RFC 6750 §3 NQCHAR", s)
 			}
 			l += len(s)
@@ -290,7 +290,7 @@ func (c Challenge) build(size int) string {
 	}
 	first := true
 	for _, s := range c.Scope {
-		if !isScopeToken(s) {
+		if !IsScopeToken(s) {
 			continue
 		}
 		if first {
@@ -427,8 +427,10 @@ func isNQSChar(c byte) bool {
 	return c == ' ' || isNQChar(c)
 }
 
-// isScopeToken reports whether s is an RFC 6749 §3.3 scope-token.
-func isScopeToken(s string) bool {
+// IsScopeToken reports whether s is an RFC 6749 §3.3 scope-token,
+// 1*( %x21 / %x23-5B / %x5D-7E ): the characters a scope may use in a token
+// request, a "scope" claim and a challenge's scope auth-param (RFC 6750 §3).
+func IsScopeToken(s string) bool {
 	return s != "" && allBytes(s, isNQChar)
 }
 

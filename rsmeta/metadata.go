@@ -161,7 +161,7 @@ func (m *Metadata) Validate() error {
 
 	for i, s := range m.ScopesSupported {
 		switch {
-		case !isScopeToken(s):
+		case !IsScopeToken(s):
 			addf(fmt.Sprintf("scopes_supported[%d]", i), "%q is not an RFC 6749 §3.3 scope token", s)
 		case s == "offline_access":
 			addf(fmt.Sprintf("scopes_supported[%d]", i), `"offline_access" must not be advertised (MCP authorization)`)

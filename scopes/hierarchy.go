@@ -3,6 +3,7 @@ package scopes
 import (
 	"context"
 	"fmt"
+	"github.com/rsguard/rsguard/rsmeta"
 	"sort"
 )
 
@@ -31,11 +32,11 @@ func NewHierarchy(table map[string][]string) (*Hierarchy, error) {
 	h := &Hierarchy{implied: make(map[string]map[string]bool, len(table))}
 	keys := make([]string, 0, len(table))
 	for k, list := range table {
-		if !validScope(k) {
+		if !rsmeta.IsScopeToken(k) {
 			return nil, fmt.Errorf("%w: %q", ErrInvalidScope, k)
 		}
 		for _, s := range list {
-			if !validScope(s) {
+			if !rsmeta.IsScopeToken(s) {
 				return nil, fmt.Errorf("%w: %q", ErrInvalidScope, s)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rsguard/rsguard/rsmeta"
 	"strings"
 	"unicode/utf8"
 )
@@ -265,24 +266,9 @@ func Wildcard(granted, required string) bool {
 	return len(required) > len(prefix) && strings.HasPrefix(required, prefix)
 }
 
-// validScope reports whether s is an RFC 6749 §3.3 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScope(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
 func validScopes(list []string) error {
 	for _, s := range list {
-		if !validScope(s) {
+		if !rsmeta.IsScopeToken(s) {
 			return fmt.Errorf("%w: %q", ErrInvalidScope, s)
 		}
 	}

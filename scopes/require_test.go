@@ -160,16 +160,3 @@ func TestWildcard(t *testing.T) {
 		}
 	}
 }
-
-func TestValidScope(t *testing.T) {
-	for _, s := range []string{"a", "tools:write", "https://api.example.com/read", "!#[]~", "offline_access"} {
-		if !validScope(s) {
-			t.Errorf("validScope(%q) = false", s)
-		}
-	}
-	for _, s := range []string{"", "a b", `a"b`, `a\b`, "a\tb", "é", "a\x7f"} {
-		if validScope(s) {
-			t.Errorf("validScope(%q) = true", s)
-		}
-	}
-}

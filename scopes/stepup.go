@@ -35,7 +35,7 @@ type AuthRequirement struct {
 
 func (a *AuthRequirement) validate() error {
 	for _, v := range a.ACRValues {
-		if !validScope(v) { // acr values travel space-separated, like scopes
+		if !rsmeta.IsScopeToken(v) { // acr values travel space-separated, like scopes
 			return fmt.Errorf("%w: acr value %q", ErrInvalidScope, v)
 		}
 	}

@@ -54,7 +54,7 @@ func decodeSegmentInto(buf []byte, seg string) ([]byte, bool) {
 //     MinRefreshInterval on an unknown kid), its type, curve and declared
 //     "alg" consistent with the header, its use a signature use;
 //  5. the signature;
-//  6. Config.Check, if set.
+//  6. Config.Revocations, then Config.Check, if set (both also on cache hits).
 //
 // Every error is an *[Error] wrapping one of the package's sentinel errors.
 func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {

@@ -2,6 +2,7 @@ package validatetest
 
 import (
 	"crypto/subtle"
+	"github.com/rsguard/rsguard/rsmeta"
 	"io"
 	"mime"
 	"net/http"
@@ -110,7 +111,7 @@ func (is *Issuer) issue(r *http.Request) (*tokenResponse, *tokenError) {
 		scopes = nil
 		for _, tok := range strings.Split(s, " ") {
 			switch {
-			case !validScopeToken(tok):
+			case !rsmeta.IsScopeToken(tok):
 				return nil, &tokenError{http.StatusBadRequest, errInvalidScope, "the scope is malformed"}
 			case !slices.Contains(client.Scopes, tok):
 				return nil, &tokenError{http.StatusBadRequest, errInvalidScope, "the client may not request scope " + tok}
@@ -201,21 +202,6 @@ func (is *Issuer) authenticate(r *http.Request, form url.Values) (Client, *token
 		return fail("client authentication failed")
 	}
 	return c, nil
-}
-
-// validScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // validResource reports whether s is an RFC 8707 §2 resource indicator: an

@@ -2,6 +2,7 @@ package validatetest
 
 import (
 	"fmt"
+	"github.com/rsguard/rsguard/rsmeta"
 	"maps"
 	"net"
 	"net/http"
@@ -222,7 +223,7 @@ func newIssuer(tb testing.TB, opts *Options) (*Issuer, error) {
 			return nil, fmt.Errorf("client %q registered twice", c.ID)
 		}
 		for _, s := range c.Scopes {
-			if !validScopeToken(s) {
+			if !rsmeta.IsScopeToken(s) {
 				return nil, fmt.Errorf("client %q: invalid scope %q (RFC 6749 §3.3)", c.ID, s)
 			}
 			if !slices.Contains(scopes, s) {
