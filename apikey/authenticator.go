@@ -423,6 +423,7 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string, d *scopes.D
 			ClientID:         rec.ClientID,
 			Tenant:           rec.Tenant,
 			Credential:       scopes.CredentialAPIKey,
+			TokenID:          id, // the key's public id, never the key
 			ResourceMetadata: a.resourceMeta,
 		},
 		use:   u,

@@ -49,6 +49,14 @@ type Grant struct {
 	// Credential is the kind of credential that authenticated the request.
 	Credential Credential
 
+	// Issuer is the issuer of a JWT (its "iss" claim); empty for API keys.
+	Issuer string
+
+	// TokenID identifies the credential without revealing it, for audit
+	// trails: a JWT's "jti" claim, an API key's public id. Never the token
+	// or the key itself.
+	TokenID string
+
 	// ACR is the authentication context class the user authenticated with
 	// (the "acr" claim, RFC 9068 §2.2.1), for step-up checks (RFC 9470).
 	// Empty when unknown, and always for API keys.

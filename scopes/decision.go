@@ -179,8 +179,8 @@ type Decision struct {
 	// Credential is the kind of credential presented; empty when none was.
 	Credential Credential
 
-	// Issuer is the JWT's "iss"; empty for API keys, and at the authorize
-	// stage (Subject carries it there for JWTs).
+	// Issuer is the JWT's "iss" (at the authorize stage, from
+	// [Grant.Issuer]); empty for API keys.
 	Issuer string
 
 	// Subject is the stable principal, as [Grant.Subject]: for a JWT its
@@ -196,8 +196,8 @@ type Decision struct {
 	Tenant string
 
 	// TokenID identifies the credential without revealing it: a JWT's "jti",
-	// an API key's id (the public part of the key, never its secret).
-	// Empty at the authorize stage.
+	// an API key's id (the public part of the key, never its secret). At
+	// the authorize stage, taken from the grant ([Grant.TokenID]).
 	TokenID string
 
 	// Method and Path are the request's HTTP method and URL path (request
@@ -257,6 +257,7 @@ func (d *Decision) SetGrant(g *Grant) {
 		return
 	}
 	d.Credential, d.Subject, d.ClientID, d.Tenant, d.Granted = g.Credential, g.Subject, g.ClientID, g.Tenant, g.Scopes
+	d.Issuer, d.TokenID = g.Issuer, g.TokenID
 }
 
 // clip bounds request text to MaxDecisionText bytes of valid UTF-8.

@@ -133,6 +133,8 @@ func (c *Claims) grant(resourceMetadata, tenant string) *scopes.Grant {
 		ClientID:         c.ClientID,
 		Tenant:           tenant,
 		Credential:       scopes.CredentialJWT,
+		Issuer:           c.Issuer,
+		TokenID:          c.ID,
 		ACR:              c.ACR,
 		AuthTime:         c.AuthTime,
 		ResourceMetadata: resourceMetadata,
