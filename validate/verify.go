@@ -47,14 +47,20 @@ func decodeSegmentInto(buf []byte, seg string) ([]byte, bool) {
 //     strict base64url, header and payload as JSON objects;
 //  2. header: "alg" on the allow-list, no "crit", "typ" an access-token type
 //     (RFC 9068 §4);
-//  3. claims: "iss" equal to the issuer, "aud" containing this resource,
-//     "exp" present and not past, "nbf" and "iat" not in the future (each
-//     with the leeway), registered claims of the right JSON types;
-//  4. the key: the "kid" in the issuer's key set (refreshed at most once per
-//     MinRefreshInterval on an unknown kid), its type, curve and declared
-//     "alg" consistent with the header, its use a signature use;
-//  5. the signature;
+//  3. claims: "iss" equal to a trusted issuer (Config.Issuer or
+//     Config.Issuers) whose allow-list has the "alg", "aud" containing this
+//     resource (or one of that issuer's Audiences), "exp" present and not
+//     past, "nbf" and "iat" not in the future (each with the leeway),
+//     registered claims of the right JSON types;
+//  4. the key: the "kid" in that issuer's key set (refreshed at most once
+//     per MinRefreshInterval on an unknown kid), its type, curve and
+//     declared "alg" consistent with the header, its use a signature use;
+//  5. the signature, then Config.AllowTenant, if set;
 //  6. Config.Revocations, then Config.Check, if set (both also on cache hits).
+//
+// A token found in the verified-token cache (see the package documentation)
+// skips steps 1 to 5 after the size check: only "exp", "nbf" and the
+// presence of its key in the key set are checked again, then step 6.
 //
 // Every error is an *[Error] wrapping one of the package's sentinel errors.
 func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
@@ -64,12 +70,11 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > v.maxTokenBytes {
 		return nil, reject(errTooLarge)
 	}
+	now := v.now() // one clock reading for every time check of this token
 	if v.cache != nil {
-		if c, ok := v.cache.get(raw, v.now(), v.leeway); ok {
-			if v.check != nil {
-				if err := v.check(ctx, c); err != nil {
-					return nil, asError(err)
-				}
+		if c, ok := v.cache.get(raw, now, v.leeway); ok {
+			if e := v.applicationChecks(ctx, c); e != nil {
+				return nil, e
 			}
 			return c, nil
 		}
@@ -134,7 +139,7 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 		}
 		return nil, reject(errMalformed)
 	}
-	t, e := v.checkClaims(&p, h.alg)
+	t, e := v.checkClaims(&p, h.alg, now)
 	if e != nil {
 		return nil, e
 	}
@@ -157,38 +162,37 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, reject(errSignature)
 	}
 
-	c := v.claims(t, &p, pb)
-	if v.allowTenant != nil {
-		tenant, _ := c.Get(v.tenantClaim)
-		ts, _ := tenant.(string)
-		if !v.allowTenant(t.issuer, ts) {
-			return nil, reject(errTenant)
-		}
-	}
-
 	// 6. Application checks.
-	if v.check != nil {
-		if err := v.check(ctx, c); err != nil {
-			return nil, asError(err)
-		}
+	c := v.claims(t, &p, pb)
+	if e := v.applicationChecks(ctx, c); e != nil {
+		return nil, e
 	}
 	if v.cache != nil {
-		v.cache.put(raw, c, t.keys, k, v.now())
+		v.cache.put(raw, c, t.keys, k, now)
 	}
 	return c, nil
 }
 
-func isObject(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		case '{':
-			return true
+// applicationChecks runs the checks that depend on the application's state rather
+// than on the token's bytes — AllowTenant, then Config.Revocations and
+// Config.Check (combined in v.check) — on every request, whether the claims
+// were just verified or found in the cache.
+func (v *Validator) applicationChecks(ctx context.Context, c *Claims) *Error {
+	if v.allowTenant != nil {
+		tenant, _ := c.Get(v.tenantClaim)
+		ts, _ := tenant.(string)
+		if !v.allowTenant(c.Issuer, ts) {
+			e := reject(errTenant)
+			e.claims = c // refused after verification: decision events name who
+			return e
 		}
-		return false
 	}
-	return false
+	if v.check != nil {
+		if err := v.check(ctx, c); err != nil {
+			return asError(err)
+		}
+	}
+	return nil
 }
 
 // typeAllowed applies the RFC 9068 §4 "typ" rule. Media type names compare
@@ -209,7 +213,7 @@ func (v *Validator) typeAllowed(typ []byte, present bool) bool {
 
 // checkClaims checks the claims that need no key, and returns the trusted
 // issuer the token claims.
-func (v *Validator) checkClaims(p *payload, alg []byte) (*trusted, *Error) {
+func (v *Validator) checkClaims(p *payload, alg []byte, now time.Time) (*trusted, *Error) {
 	if p.seen&claimIss == 0 {
 		return nil, reject(errMissingIss)
 	}
@@ -229,7 +233,6 @@ func (v *Validator) checkClaims(p *payload, alg []byte) (*trusted, *Error) {
 	if p.seen&claimExp == 0 {
 		return nil, reject(errMissingExp)
 	}
-	now := v.now()
 	if !now.Before(p.exp.t.Add(v.leeway)) {
 		return nil, reject(errExpired)
 	}
@@ -245,8 +248,9 @@ func (v *Validator) checkClaims(p *payload, alg []byte) (*trusted, *Error) {
 	return t, nil
 }
 
-// claims builds the Claims of a verified token. Strings equal to the
-// configured issuer and resource reuse the configuration's, so the usual
+// claims builds the Claims of a verified token. Issuer is the configured
+// string, a lone audience equal to the configured one shares a prebuilt
+// slice, and other claim strings are substrings of the payload, so the usual
 // token costs no allocation for them.
 func (v *Validator) claims(t *trusted, p *payload, raw []byte) *Claims {
 	// The payload buffer is never written after decoding (Claims.Raw says
@@ -317,12 +321,19 @@ func (t *trusted) audienceMatches(aud [][]byte) bool {
 		}
 	}
 	for _, a := range aud {
+		key := "" // a's comparison form, computed at most once
 		for _, want := range t.audiences {
 			if len(a) < len(want.key) || len(a) > len(want.key)+len(":65535/") {
 				continue
 			}
-			c, err := rsmeta.CanonicalResource(string(a))
-			if err == nil && audienceKey(c) == want.key {
+			if key == "" {
+				c, err := rsmeta.CanonicalResource(string(a))
+				if err != nil {
+					break
+				}
+				key = audienceKey(c)
+			}
+			if key == want.key {
 				return true
 			}
 		}
