@@ -36,7 +36,7 @@
 //     key in logs, usage reports and the OnUse hook, and a person can read
 //     it off the key.
 //   - secret: [SecretLen] (32) base62 characters from crypto/rand, about
-//     190 bits (the issue asks for at least 128).
+//     190 bits (at least 128 are needed).
 //   - checksum: the CRC-32 (IEEE) of everything before it, as [ChecksumLen]
 //     (6) fixed-width base62 digits, as in GitHub's token format. A typo or
 //     an invented string fails [Parse] without a store lookup, and a secret

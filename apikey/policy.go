@@ -24,8 +24,8 @@ import (
 //   - deprecated: works; responses carry "Deprecation: @<unix seconds>"
 //     (RFC 9745 §2, a structured-field Date), "Sunset: <HTTP-date>"
 //     (RFC 8594 §3) when a cutoff is set, and
-//     `Link: <Link>; rel="deprecation"` (RFC 9745 §3) plus rel="sunset"
-//     (RFC 8594 §6) when Link is set.
+//     `Link: <Link>; rel="deprecation"` (RFC 9745 §3) when Link is set,
+//     plus rel="sunset" (RFC 8594 §6) when a cutoff is set too.
 //   - blocked: 401 invalid_token with the OAuth challenge ([ErrBlocked]).
 //
 // Whatever its state, a key is refused with 401 invalid_token and an

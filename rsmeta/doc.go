@@ -90,6 +90,9 @@
 // (several challenges, token68, quoted-pairs, any case) and is fuzzed
 // against String so that ParseChallenges(c.String()) gives c back.
 //
+// [IsScopeToken] is the RFC 6749 §3.3 scope-token check that every package
+// of rsguard applies to scopes (configuration, "scope" claims, challenges).
+//
 // # Errors
 //
 // Errors wrap [ErrInvalidMetadata], [ErrInvalidResource] or

@@ -250,8 +250,8 @@ func (d *Decision) SetRequest(r *http.Request) {
 	}
 }
 
-// SetGrant fills Credential, Subject, ClientID, Tenant and Granted from g.
-// The Granted slice is g's, not a copy.
+// SetGrant fills Credential, Issuer, Subject, ClientID, Tenant, TokenID and
+// Granted from g. The Granted slice is g's, not a copy.
 func (d *Decision) SetGrant(g *Grant) {
 	if g == nil {
 		return

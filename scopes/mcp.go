@@ -66,8 +66,8 @@ type MCPConfig struct {
 	MaxBodyBytes int64
 
 	// Implies, if set, lets a granted scope satisfy a required scope it is
-	// not equal to (see [Wildcard]). If nil (the default), only the
-	// identical scope does (RFC 6749 §3.3).
+	// not equal to (see [Wildcard] and [Hierarchy.Implies]). If nil (the
+	// default), only the identical scope does (RFC 6749 §3.3).
 	Implies func(granted, required string) bool
 
 	// FilterToolsList, if true, rewrites the server's answers to tools/list
@@ -83,8 +83,8 @@ type MCPConfig struct {
 	ResourceMetadata string
 
 	// Realm, if set, is the realm auth-param of challenges (RFC 6750 §3). If
-	// empty, realm="rsguard" is sent only when a challenge would otherwise
-	// have no auth-param.
+	// empty, realm="rsguard" is sent only on the fail-closed 401 (no grant)
+	// when it has no resource_metadata to carry.
 	Realm string
 
 	// ErrorHandler, if set, answers requests that fail the check, with the
@@ -137,6 +137,9 @@ type MCPConfig struct {
 //     the union of the scopes all its messages need, so that one step-up
 //     makes the batch succeed; an unknown tool denied by policy makes it a
 //     plain 403 (ErrNotPermitted) instead.
+//   - Scopes sufficient, but a called tool's ToolAuthentication not met
+//     (RFC 9470): 401 insufficient_user_authentication with acr_values and
+//     max_age.
 //
 // MCP never wraps the ResponseWriter unless FilterToolsList is on and the
 // request contains a tools/list, so SSE streams and flushing are untouched.
@@ -157,8 +160,10 @@ type MCP struct {
 
 // NewMCP checks cfg and returns the [MCP] it describes. It refuses empty or
 // invalid tool and method names, scopes that are not RFC 6749 §3.3 scope
-// tokens ([ErrInvalidScope]), an unknown UnknownTools value and a negative
-// MaxBodyBytes. The maps are copied: later changes to them have no effect.
+// tokens ([ErrInvalidScope]), an unknown UnknownTools value, a negative
+// MaxBodyBytes, and a ToolAuthentication entry for a tool missing from Tools
+// or with an invalid requirement. The maps are copied: later changes to them
+// have no effect.
 func NewMCP(cfg MCPConfig) (*MCP, error) {
 	m := &MCP{
 		toolReq:     make(map[string][]string, len(cfg.Tools)),
@@ -263,7 +268,8 @@ func (m *MCP) Handler(next http.Handler) http.Handler {
 }
 
 // AllowsTool reports whether a caller with grant g may call the tool name:
-// the decision [MCP.Check] makes for a tools/call of it. A nil grant may
+// the scope decision [MCP.Check] makes for a tools/call of it (a
+// ToolAuthentication step-up requirement is not considered). A nil grant may
 // call nothing. Use it to filter a tools/list answer in SDK code, for
 // example in a go-sdk receiving middleware on "tools/list".
 func (m *MCP) AllowsTool(g *Grant, name string) bool {

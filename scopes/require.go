@@ -44,18 +44,20 @@ const offlineAccess = "offline_access"
 // Error is the typed error of a failed scope check. [Require], [RequireAny],
 // [Route.Check] and [MCP.Check] return it; [WriteError] turns it into the
 // response. Match the reason with errors.Is(err, ErrInsufficientScope) (or
-// [ErrNoGrant], [ErrNotPermitted]) and read the fields with [errors.As].
+// [ErrNoGrant], [ErrNotPermitted], [ErrInsufficientUserAuthentication]) and
+// read the fields with [errors.As].
 type Error struct {
-	// Err is the reason: ErrNoGrant, ErrInsufficientScope or
-	// ErrNotPermitted. Unwrap returns it.
+	// Err is the reason: ErrNoGrant, ErrInsufficientScope, ErrNotPermitted
+	// or ErrInsufficientUserAuthentication. Unwrap returns it.
 	Err error
 
 	// Required lists every scope the operation needs, in the order they
 	// were required, without duplicates; with Any, the alternatives of
 	// which one suffices. For an MCP batch it is the union over all its
 	// calls. With an implication in force (Implies, [Hierarchy]), scopes
-	// implied by another required scope are left out. Empty when nothing was required (a bare grant check) or
-	// nothing could be (ErrNotPermitted).
+	// implied by another required scope are left out. Empty when nothing
+	// was required (a bare grant check), nothing could be (ErrNotPermitted),
+	// or the failure is a step-up (ErrInsufficientUserAuthentication).
 	Required []string
 
 	// Any reports that Required are alternatives ([RequireAny]).
@@ -139,8 +141,8 @@ func (e *Error) challengeScope() []string {
 // (fail closed). With no scopes it only requires a grant.
 //
 // Scope tokens are compared exactly and case-sensitively (RFC 6749 §3.3);
-// there is no hierarchical or wildcard matching here (see [RouteConfig.Implies]
-// for that). A scope that is not a valid scope token is an error wrapping
+// there is no hierarchical or wildcard matching here (see [Hierarchy.Require]
+// and [RouteConfig.Implies] for that). A scope that is not a valid scope token is an error wrapping
 // [ErrInvalidScope], never satisfied.
 //
 // Pass the error to [WriteError] to answer the request.

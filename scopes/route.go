@@ -22,7 +22,8 @@ type RouteConfig struct {
 
 	// Implies, if set, lets a granted scope satisfy a required scope it is
 	// not equal to, for authorization servers that issue hierarchical
-	// scopes (see [Wildcard]). If nil (the default), a required scope is
+	// scopes (see [Wildcard] and [Hierarchy.Implies]). If nil (the default),
+	// a required scope is
 	// satisfied only by the identical granted scope (RFC 6749 §3.3).
 	Implies func(granted, required string) bool
 
@@ -33,8 +34,8 @@ type RouteConfig struct {
 	ResourceMetadata string
 
 	// Realm, if set, is the realm auth-param of this route's challenges
-	// (RFC 6750 §3). If empty, a challenge carries realm="rsguard" only when
-	// it would otherwise have no auth-param.
+	// (RFC 6750 §3). If empty, realm="rsguard" is sent only on the
+	// fail-closed 401 (no grant) when it has no resource_metadata to carry.
 	Realm string
 
 	// ErrorHandler, if set, answers requests that fail the check, with the
@@ -74,8 +75,9 @@ type Route struct {
 }
 
 // NewRoute checks cfg and returns the Route it describes. It refuses a scope
-// that is not an RFC 6749 §3.3 scope token ([ErrInvalidScope]) and Any with no
-// Scopes.
+// that is not an RFC 6749 §3.3 scope token ([ErrInvalidScope]), Any with no
+// Scopes, and an invalid Authentication (an acr value that is not a scope
+// token, a MaxAge that is negative or not whole seconds).
 func NewRoute(cfg RouteConfig) (*Route, error) {
 	if err := validScopes(cfg.Scopes); err != nil {
 		return nil, err

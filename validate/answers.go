@@ -12,8 +12,9 @@ import (
 // configuration. New records each answer once, by running
 // rsmeta.WriteChallenge into a recorder, and WriteError replays it: a refused
 // request costs no challenge formatting and no header canonicalisation. Any
-// other error, or a response whose headers a previous handler already
-// touched, is written by rsmeta.WriteChallenge as before.
+// other error, or a response that already carries
+// Access-Control-Expose-Headers (which must be merged, not replaced), is
+// written by rsmeta.WriteChallenge as before.
 
 type answerKey struct {
 	status     int
@@ -62,7 +63,8 @@ func (v *Validator) recordAnswers(extra ...Error) {
 	}
 }
 
-// replay writes e's recorded answer, if there is one and w is untouched.
+// replay writes e's recorded answer, if there is one and w has no
+// Access-Control-Expose-Headers yet.
 func (v *Validator) replay(w http.ResponseWriter, e *Error) bool {
 	a := v.answers[answerKey{e.Status, e.Code, e.Description}]
 	if a == nil {

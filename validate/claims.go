@@ -19,13 +19,14 @@ import (
 // Claims handed out by a [Validator] must be treated as read-only: the same
 // value may be shared by every handler of a request.
 type Claims struct {
-	// Issuer is the "iss" claim, equal to Config.Issuer.
+	// Issuer is the "iss" claim: Config.Issuer or one of Config.Issuers.
 	Issuer string
 	// Subject is the "sub" claim: the resource owner, or the client for a
 	// client_credentials token. May be empty when the issuer omits it.
 	Subject string
 	// Audience is the "aud" claim (sent as a string or an array), which
-	// contains this resource. Like every field, read-only: it may be shared.
+	// contains this resource (or one of the issuer's IssuerConfig.Audiences).
+	// Like every field, read-only: it may be shared.
 	Audience []string
 	// ExpiresAt is the "exp" claim.
 	ExpiresAt time.Time

@@ -48,8 +48,9 @@ var supportedAlgorithms = map[string]jwt.SigningMethod{
 // refuses (as opposed to a failure to reach the issuer).
 var ErrConfig = errors.New("validate: invalid configuration")
 
-// Config configures a [Validator]. Issuer and Resource are required; every
-// other field has a safe default, documented on the field.
+// Config configures a [Validator]. Resource is required, and so is Issuer
+// unless Issuers names the trusted issuers; every other field has a safe
+// default, documented on the field.
 type Config struct {
 	// Issuers are further trusted authorization servers, each bound to its
 	// own key set, audiences and algorithms (see [IssuerConfig]). The token's
@@ -68,12 +69,14 @@ type Config struct {
 	// Issuer is the trusted authorization server's issuer identifier
 	// (RFC 8414 §2). A token's "iss" must equal it exactly, byte for byte
 	// (RFC 9068 §4): no case folding, no trailing-slash tolerance.
-	// Required.
+	// JWKSURL, JWKS and Algorithms below configure this issuer. Required
+	// unless Issuers is set.
 	Issuer string
 
 	// Resource is this protected resource's canonical URI (RFC 8707 §2,
 	// RFC 9728 "resource"), e.g. "https://api.example.com/mcp". A token's
-	// "aud" must contain it. Compared in canonical form: scheme and host
+	// "aud" must contain it (or, for an issuer of Issuers with Audiences, one
+	// of those). Compared in canonical form: scheme and host
 	// case-insensitively, default ports ignored, and a trailing slash on the
 	// path ignored. Required; https, or http on a loopback host.
 	Resource string
@@ -90,7 +93,8 @@ type Config struct {
 	// deployments that pin keys.
 	JWKS json.RawMessage
 
-	// Algorithms is the allow-list of JWS "alg" values. If empty,
+	// Algorithms is the allow-list of JWS "alg" values, for Issuer and for
+	// every issuer of Issuers without Algorithms of its own. If empty,
 	// [DefaultAlgorithms] (RS256, PS256, ES256, EdDSA). Allowed values:
 	// RS256/384/512, PS256/384/512, ES256/384/512, EdDSA. "none" and HS*
 	// are refused.
@@ -131,10 +135,11 @@ type Config struct {
 	TenantClaim string
 
 	// Check, if set, is called on every token after it has been fully
-	// verified, to refuse tokens on the application's own grounds
-	// (revocation, tenant rules). Returning an *Error controls the answer;
-	// any other error answers 401 invalid_token with a generic description
-	// (its text is not sent to the client) and wraps [ErrRejected].
+	// verified and Revocations has passed it (cache hits included), to
+	// refuse tokens on the application's own grounds (tenant rules, …).
+	// Returning an *Error controls the answer; any other error answers 401
+	// invalid_token with a generic description (its text is not sent to the
+	// client) and wraps [ErrRejected].
 	Check func(ctx context.Context, c *Claims) error
 
 	// Revocations, if set, is asked about every token once it has been

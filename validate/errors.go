@@ -48,11 +48,14 @@ var (
 	// ErrSignature: the signature does not verify. [401 invalid_token]
 	ErrSignature = errors.New("validate: invalid signature")
 
-	// ErrIssuer: "iss" is not the configured issuer. [401 invalid_token]
+	// ErrIssuer: "iss" is not a trusted issuer (Config.Issuer or
+	// Config.Issuers), or [Config.AllowTenant] refused the token's tenant.
+	// [401 invalid_token]
 	ErrIssuer = errors.New("validate: wrong issuer")
 
-	// ErrAudience: "aud" does not contain this resource (RFC 8707, MCP
-	// audience validation). [401 invalid_token]
+	// ErrAudience: "aud" does not contain this resource, or one of the
+	// issuer's [IssuerConfig].Audiences (RFC 8707, MCP audience
+	// validation). [401 invalid_token]
 	ErrAudience = errors.New("validate: wrong audience")
 
 	// ErrExpired: "exp" is past, beyond the leeway. [401 invalid_token]
@@ -71,8 +74,10 @@ var (
 	// verified. [503, with the challenge]
 	ErrKeysUnavailable = errors.New("validate: signing keys unavailable")
 
-	// ErrRejected: [Config.Check] refused an otherwise valid token (revoked,
-	// wrong tenant, …). [401 invalid_token, unless Check returned an *Error]
+	// ErrRejected: [Config.Check] refused an otherwise valid token on the
+	// application's own grounds (wrong tenant, …; a token that
+	// [Config.Revocations] reports revoked gets [ErrRevoked]).
+	// [401 invalid_token, unless Check returned an *Error]
 	ErrRejected = errors.New("validate: token rejected")
 
 	// ErrRevoked: [Config.Revocations] reports the token revoked.

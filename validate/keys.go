@@ -314,7 +314,7 @@ func containsString(list []string, s string) bool {
 
 // remoteKeys is an issuer's JWK Set fetched over HTTP and cached.
 //
-// Refresh policy (DESIGN.md "Rotation-safe and DoS-safe at once"):
+// Refresh policy (rotation-safe and DoS-safe at once):
 //   - a background refresh every refreshInterval (bound to the context given
 //     to New), retried with backoff while failing;
 //   - on a token whose kid is unknown, one refresh at most every

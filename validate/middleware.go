@@ -127,7 +127,8 @@ func (v *Validator) Authenticate(r *http.Request) (*Claims, error) {
 //   - A token that fails verification: 401 with error="invalid_token" and an
 //     error_description naming the reason class (never the token).
 //   - A malformed request: 400 with error="invalid_request".
-//   - No keys could ever be loaded (Config.Lazy, issuer down): 503 with
+//   - No keys could ever be loaded (Config.Lazy, issuer down), or
+//     Config.Revocations failed and RevocationFailOpen is off: 503 with
 //     Retry-After.
 //
 // On success the request context carries the [Claims]
@@ -158,8 +159,10 @@ func (v *Validator) NewContext(ctx context.Context, c *Claims) context.Context {
 }
 
 // Grant returns the credential-neutral scopes.Grant for verified claims:
-// their scopes, Principal as Subject, client id, tenant (Config.TenantClaim)
-// and this resource's metadata URL for later challenges.
+// their scopes, Principal as Subject, client id, tenant (Config.TenantClaim),
+// issuer, token id ("jti"), "acr" and "auth_time" (for step-up checks),
+// Credential scopes.CredentialJWT, and this resource's metadata URL for later
+// challenges.
 func (v *Validator) Grant(c *Claims) *scopes.Grant {
 	if g := c.grantCache.Load(); g != nil {
 		return g // claims from the cache carry the grant built the first time

@@ -55,8 +55,9 @@ func decodeSegmentInto(buf []byte, seg string) ([]byte, bool) {
 //  4. the key: the "kid" in that issuer's key set (refreshed at most once
 //     per MinRefreshInterval on an unknown kid), its type, curve and
 //     declared "alg" consistent with the header, its use a signature use;
-//  5. the signature, then Config.AllowTenant, if set;
-//  6. Config.Revocations, then Config.Check, if set (both also on cache hits).
+//  5. the signature;
+//  6. Config.AllowTenant, Config.Revocations, then Config.Check, if set (all
+//     also on cache hits).
 //
 // A token found in the verified-token cache (see the package documentation)
 // skips steps 1 to 5 after the size check: only "exp", "nbf" and the
