@@ -193,8 +193,10 @@ type Config struct {
 	// kids costs the issuer one fetch per interval.
 	MinRefreshInterval time.Duration
 
-	// FetchTimeout bounds each discovery or JWKS fetch, and so the longest
-	// a request waits for a refresh. If zero, [DefaultFetchTimeout] (5 s).
+	// FetchTimeout bounds each key-set refresh (discovery, when needed, and
+	// the JWKS fetch together), and so the longest a request waits for one.
+	// New's initial load waits at most twice as long. If zero,
+	// [DefaultFetchTimeout] (5 s).
 	FetchTimeout time.Duration
 
 	// MaxJWKSBytes bounds the size of metadata and JWKS responses. If zero,
