@@ -74,7 +74,7 @@ func TestMiddlewareDecisions(t *testing.T) {
 			ClientID: rec.ClientID, Tenant: rec.Tenant, Granted: rec.Scopes}
 	}
 	jwt := func(jti string) scopes.Decision {
-		return scopes.Decision{Credential: scopes.CredentialJWT, Issuer: f.is.URL(), Subject: f.is.URL() + "#" + validatetest.DefaultSubject,
+		return scopes.Decision{Credential: scopes.CredentialJWT, Issuer: f.is.URL(), Subject: "user:" + f.is.URL() + "#" + validatetest.DefaultSubject,
 			ClientID: validatetest.DefaultClientID, TokenID: jti, Granted: []string{"tools:read"}}
 	}
 	mangled := f.keys["valid"][:len(f.keys["valid"])-1] + flipChar(f.keys["valid"][len(f.keys["valid"])-1])

@@ -95,12 +95,15 @@ func (r *Record) Client() string {
 	return r.Owner
 }
 
-// subject returns the Grant subject: Owner, or ClientID when Owner is empty.
+// subject returns the Grant subject: "apikey:" and Owner, or ClientID when
+// Owner is empty. The prefix keeps an API key's principal apart from every
+// JWT principal ("user:…", "client:…", see validate.Claims.Principal), so
+// that no key owner's name can match a token's subject.
 func (r *Record) subject() string {
 	if r.Owner != "" {
-		return r.Owner
+		return "apikey:" + r.Owner
 	}
-	return r.ClientID
+	return "apikey:" + r.ClientID
 }
 
 // Validate checks that r is usable: a well-formed ID, a non-zero Hash, an

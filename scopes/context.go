@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/rsguard/rsguard/rsmeta"
 )
 
 // Credential names the kind of credential that authenticated a request.
@@ -108,27 +110,59 @@ func FromContext(ctx context.Context) (*Grant, bool) {
 	return g, ok && g != nil
 }
 
-// Parse splits a space-delimited scope string (RFC 6749 §3.3, the
-// access-token "scope" claim of RFC 9068) into its scope tokens, dropping
-// empty entries and duplicates while keeping the first occurrence's order.
-func Parse(s string) []string {
+// Parse splits the string form of a scope grant — the RFC 9068 "scope"
+// claim, a string "scp" claim — into the scope tokens it grants, by the one
+// rule every rsguard credential applies:
+//
+//   - the string is split on single spaces (RFC 6749 §3.3: scope-token
+//     *( SP scope-token )), and on nothing else: a tab or a newline is part
+//     of a token, not a separator;
+//   - a token outside the §3.3 character set (%x21 / %x23-5B / %x5D-7E: no
+//     space, '"', '\', control or non-ASCII character), and the empty token
+//     between two consecutive spaces or at either end, is never granted: it
+//     is returned in dropped, and the others are granted;
+//   - duplicates are granted once, in the order of their first occurrence.
+//
+// So "a  b" grants a and b and drops one empty token, and "a\tb" grants
+// nothing. Callers log dropped at debug level; it is nil when nothing was
+// dropped.
+func Parse(s string) (granted, dropped []string) {
 	if s == "" {
-		return nil
+		return nil, nil
 	}
-	n := strings.Count(s, " ") + 1
-	out := make([]string, 0, n)
-	for len(s) > 0 {
-		var tok string
-		if i := strings.IndexByte(s, ' '); i >= 0 {
-			tok, s = s[:i], s[i+1:]
-		} else {
-			tok, s = s, ""
+	granted = make([]string, 0, strings.Count(s, " ")+1)
+	for {
+		tok, rest, more := strings.Cut(s, " ")
+		granted, dropped = add(granted, dropped, tok)
+		if !more {
+			return granted, dropped
 		}
-		if tok != "" && !contains(out, tok) {
-			out = append(out, tok)
-		}
+		s = rest
 	}
-	return out
+}
+
+// ParseList applies the rule of [Parse] to the array form of a scope grant
+// (an "scp" array, an API key's scopes): each element is one token and is
+// never split, so an element with a space in it is dropped, not split.
+func ParseList(list []string) (granted, dropped []string) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	granted = make([]string, 0, len(list))
+	for _, tok := range list {
+		granted, dropped = add(granted, dropped, tok)
+	}
+	return granted, dropped
+}
+
+func add(granted, dropped []string, tok string) ([]string, []string) {
+	switch {
+	case !rsmeta.IsScopeToken(tok):
+		dropped = append(dropped, tok)
+	case !contains(granted, tok):
+		granted = append(granted, tok)
+	}
+	return granted, dropped
 }
 
 func contains(list []string, s string) bool {

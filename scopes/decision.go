@@ -73,7 +73,8 @@ const (
 	ReasonBadAudience Reason = "bad_audience"
 	// ReasonExpired: the JWT or API key has expired (401).
 	ReasonExpired Reason = "expired"
-	// ReasonNotYetValid: the JWT's "nbf" or "iat" is in the future (401).
+	// ReasonNotYetValid: the JWT's "nbf", "iat" or "auth_time" is in the
+	// future (401).
 	ReasonNotYetValid Reason = "not_yet_valid"
 	// ReasonBadClaims: a required JWT claim is missing or mistyped (401).
 	ReasonBadClaims Reason = "bad_claims"
@@ -83,6 +84,10 @@ const (
 	// validator's revocation list, or an API key whose record is marked
 	// revoked (401).
 	ReasonRevoked Reason = "revoked"
+	// ReasonSenderConstrained: a sender-constrained token (one with a
+	// "cnf" claim: DPoP, mTLS) presented as a plain bearer token, without
+	// its proof of possession (401).
+	ReasonSenderConstrained Reason = "sender_constrained"
 	// ReasonRevocationUnavailable: the revocation store failed and the
 	// validator fails closed (503).
 	ReasonRevocationUnavailable Reason = "revocation_unavailable"
@@ -130,7 +135,7 @@ var allReasons = [...]Reason{
 	ReasonNoCredential, ReasonInvalidRequest, ReasonMalformed, ReasonBadAlgorithm, ReasonBadTokenType,
 	ReasonCriticalHeader, ReasonUnknownKey, ReasonBadSignature, ReasonBadIssuer, ReasonBadAudience,
 	ReasonExpired, ReasonNotYetValid, ReasonBadClaims, ReasonKeysUnavailable, ReasonRevoked,
-	ReasonRevocationUnavailable, ReasonRejected, ReasonUnknownAPIKey, ReasonAPIKeyBlocked,
+	ReasonSenderConstrained, ReasonRevocationUnavailable, ReasonRejected, ReasonUnknownAPIKey, ReasonAPIKeyBlocked,
 	ReasonAPIKeyRetired, ReasonAPIKeyAsBearer, ReasonBearerNotAccepted, ReasonStoreUnavailable,
 	ReasonNoGrant, ReasonInsufficientScope, ReasonInsufficientUserAuthentication, ReasonUnknownTool,
 	ReasonBodyTooLarge, ReasonInternalError,

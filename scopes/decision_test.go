@@ -264,7 +264,7 @@ func TestReasons(t *testing.T) {
 			assert.True(t, c == '_' || 'a' <= c && c <= 'z', "%q is snake_case", r)
 		}
 	}
-	assert.Len(t, seen, 30)
+	assert.Len(t, seen, 31)
 }
 
 func TestDecisionRequestText(t *testing.T) {

@@ -18,7 +18,8 @@ const metadataURL = "https://api.example.com/.well-known/oauth-protected-resourc
 // validate.Validator.Middleware or apikey's): it grants scope.
 func authenticate(scope string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g := &scopes.Grant{Scopes: scopes.Parse(scope), Subject: "alice", ResourceMetadata: metadataURL}
+		granted, _ := scopes.Parse(scope)
+		g := &scopes.Grant{Scopes: granted, Subject: "alice", ResourceMetadata: metadataURL}
 		next.ServeHTTP(w, r.WithContext(scopes.NewContext(r.Context(), g)))
 	})
 }
@@ -55,7 +56,7 @@ func ExampleRequire() {
 }
 
 func ExampleHas() {
-	ctx := scopes.NewContext(context.Background(), &scopes.Grant{Scopes: scopes.Parse("tools:read tools:write")})
+	ctx := scopes.NewContext(context.Background(), &scopes.Grant{Scopes: []string{"tools:read", "tools:write"}})
 	fmt.Println(scopes.Has(ctx, "tools:write"))
 	fmt.Println(scopes.Has(ctx, "Tools:Write")) // exact, case-sensitive
 	fmt.Println(scopes.Has(context.Background(), "tools:read"))
@@ -192,4 +193,14 @@ func ExampleMCP_AllowsTool() {
 	// set_price false
 	// search true
 	// unlisted false
+}
+
+func ExampleParse() {
+	granted, dropped := scopes.Parse("tools:read  tools:write \"admin\" tools:read")
+	fmt.Printf("%q %q\n", granted, dropped)
+	granted, dropped = scopes.ParseList([]string{"tools:read", "tools:write admin"})
+	fmt.Printf("%q %q\n", granted, dropped)
+	// Output:
+	// ["tools:read" "tools:write"] ["" "\"admin\""]
+	// ["tools:read"] ["tools:write admin"]
 }

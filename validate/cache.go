@@ -45,14 +45,16 @@ type tokenCache struct {
 
 type cacheEntry struct {
 	token  string
-	claims *Claims
+	claims *Claims // never handed out: Verify returns a clone
 	keys   keySource // the issuer's key set the token was verified with
 	key    *key
 	size   int64
 }
 
 // entryOverhead approximates the memory of an entry besides the token and
-// the payload it holds.
+// the claims it holds (Claims.footprint): the entry, its sync.Map node and
+// key. The cache keeps nothing else: the Claims handed to requests are copies,
+// and what Claims.Get decodes belongs to the request that asked.
 const entryOverhead = 512
 
 func newTokenCache(maxEntries int, maxBytes int64) *tokenCache {
@@ -83,7 +85,7 @@ func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration) (*Clai
 
 // put remembers a verified token.
 func (c *tokenCache) put(raw string, cl *Claims, keys keySource, k *key, now time.Time) {
-	size := int64(len(raw)+len(cl.raw)) + entryOverhead
+	size := int64(len(raw)) + cl.footprint() + entryOverhead
 	if size > c.maxBytes/16 {
 		return // one entry may not take a large share of the budget
 	}

@@ -1,11 +1,11 @@
 package validate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
-	"sync/atomic"
+	"slices"
 	"time"
 
 	"github.com/rsguard/rsguard/scopes"
@@ -16,8 +16,9 @@ import (
 // claim (tenant and organisation ids, roles, …) is reachable with [Claims.Get]
 // and [Claims.Decode].
 //
-// Claims handed out by a [Validator] must be treated as read-only: the same
-// value may be shared by every handler of a request.
+// Every request gets Claims of its own, also when the token was found in the
+// verified-token cache: a handler may change them (or the slices they hold)
+// without changing what any other request sees.
 type Claims struct {
 	// Issuer is the "iss" claim: Config.Issuer or one of Config.Issuers.
 	Issuer string
@@ -26,7 +27,6 @@ type Claims struct {
 	Subject string
 	// Audience is the "aud" claim (sent as a string or an array), which
 	// contains this resource (or one of the issuer's IssuerConfig.Audiences).
-	// Like every field, read-only: it may be shared.
 	Audience []string
 	// ExpiresAt is the "exp" claim.
 	ExpiresAt time.Time
@@ -41,7 +41,9 @@ type Claims struct {
 	ClientID string
 	// Scopes are the granted scopes: the RFC 9068 "scope" claim (a
 	// space-delimited string) or, when absent, "scp" (a string or an array,
-	// as Microsoft Entra and Okta send it).
+	// as Microsoft Entra and Okta send it), read by the rule of
+	// scopes.Parse and scopes.ParseList: split on single spaces (an array
+	// element is never split), tokens outside RFC 6749 §3.3 dropped.
 	Scopes []string
 	// AuthTime is the "auth_time" claim (RFC 9068 §2.2.1); zero when absent.
 	AuthTime time.Time
@@ -50,50 +52,101 @@ type Claims struct {
 	// SessionID is the "sid" claim; empty when absent.
 	SessionID string
 
-	raw        []byte // the decoded JSON payload
-	grantCache atomic.Pointer[scopes.Grant]
-	once       sync.Once
-	all        map[string]any
-	allErrs    error
+	raw    []byte // the decoded JSON payload: shared, never written, never handed out
+	tenant string // the Config.TenantClaim string, read at verification
+}
+
+// clone returns Claims of their own for one request: the slices are copied,
+// the payload (never written, and handed out only as a copy) is shared.
+func (c *Claims) clone() *Claims {
+	return &Claims{
+		Issuer:    c.Issuer,
+		Subject:   c.Subject,
+		Audience:  slices.Clone(c.Audience),
+		ExpiresAt: c.ExpiresAt,
+		NotBefore: c.NotBefore,
+		IssuedAt:  c.IssuedAt,
+		ID:        c.ID,
+		ClientID:  c.ClientID,
+		Scopes:    slices.Clone(c.Scopes),
+		AuthTime:  c.AuthTime,
+		ACR:       c.ACR,
+		SessionID: c.SessionID,
+		raw:       c.raw,
+		tenant:    c.tenant,
+	}
+}
+
+// footprint approximates the memory the Claims hold, for the cache's byte
+// bound: the payload, every string and slice, and the struct itself.
+func (c *Claims) footprint() int64 {
+	const str, slice = 16, 24 // headers
+	n := int64(len(c.raw)) + 256
+	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID, c.ACR, c.SessionID, c.tenant} {
+		n += int64(len(s))
+	}
+	for _, list := range [...][]string{c.Audience, c.Scopes} {
+		n += slice
+		for _, s := range list {
+			n += str + int64(len(s))
+		}
+	}
+	return n
 }
 
 // Principal returns a stable identifier of who the token speaks for, the same
-// across token refreshes: the issuer and the subject joined by "#" (an
-// issuer identifier has no fragment, so the first "#" separates them). When
-// the token has no "sub", the client id stands in for it.
+// across token refreshes, and never equal to the principal of another kind:
+//
+//   - "user:" + issuer + "#" + sub, for a token whose "sub" is present and
+//     differs from its client id: a user (resource owner);
+//   - "client:" + issuer + "#" + client id, for a token whose "sub" is absent
+//     or equals its client id ("client_id", or "azp"): a client acting on
+//     its own behalf (RFC 9068 §2.2, client credentials).
+//
+// An issuer identifier has no "#" (RFC 8414 §2), so the first "#" separates
+// it from the subject; the prefix names the kind, and API keys use a third
+// one ("apikey:", package apikey). So a client whose id an attacker chose
+// ("alice") never shares a principal with the user "alice".
 func (c *Claims) Principal() string {
-	sub := c.Subject
-	if sub == "" {
-		sub = c.ClientID
+	if c.Subject == "" || c.Subject == c.ClientID {
+		return "client:" + c.Issuer + "#" + c.ClientID
 	}
-	return c.Issuer + "#" + sub
+	return "user:" + c.Issuer + "#" + c.Subject
 }
 
-// Raw returns the token's JSON payload, as verified. The returned slice must
-// not be modified.
-func (c *Claims) Raw() []byte { return c.raw }
+// Raw returns a copy of the token's JSON payload, as verified.
+func (c *Claims) Raw() []byte { return bytes.Clone(c.raw) }
 
 // Get returns the value of the named claim as encoding/json decodes it into
 // an any (string, float64, bool, []any, map[string]any, nil), and whether it
-// is present. The payload is decoded once, on the first call.
+// is present. Each call decodes the payload anew, so the value returned
+// belongs to the caller alone (keep it rather than calling Get again).
+// Verification refused any payload that cannot be decoded whole (duplicate
+// member names, numbers out of range, lone surrogates), so no claim is ever
+// silently missing.
 func (c *Claims) Get(name string) (any, bool) {
-	c.once.Do(func() {
-		c.allErrs = json.Unmarshal(c.raw, &c.all)
-	})
-	if c.allErrs != nil {
+	var all map[string]json.RawMessage
+	if json.Unmarshal(c.raw, &all) != nil {
 		return nil, false
 	}
-	v, ok := c.all[name]
-	return v, ok
+	raw, ok := all[name]
+	if !ok {
+		return nil, false
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return nil, false
+	}
+	return v, true
 }
 
 // Decode unmarshals the whole payload into v (a pointer to a struct or a
 // map), for applications with their own claim types. It uses encoding/json,
-// which matches struct field names case-insensitively and keeps the last of
-// duplicate members: a field tagged "tid" also receives a "TID" claim. Where
-// that matters (tenant ids used for authorization), decode into a
-// map[string]json.RawMessage and read the exact name, or use [Claims.Get],
-// which matches exactly.
+// which matches struct field names case-insensitively: a field tagged "tid"
+// also receives a "TID" claim. Where that matters (tenant ids used for
+// authorization), decode into a map[string]json.RawMessage and read the
+// exact name, or use [Claims.Get], which matches exactly. (Duplicate member
+// names never reach Decode: verification refuses them.)
 func (c *Claims) Decode(v any) error {
 	return json.Unmarshal(c.raw, v)
 }
@@ -127,12 +180,12 @@ func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 }
 
 // grant converts verified claims into the credential-neutral scopes.Grant.
-func (c *Claims) grant(resourceMetadata, tenant string) *scopes.Grant {
+func (c *Claims) grant(resourceMetadata string) *scopes.Grant {
 	return &scopes.Grant{
-		Scopes:           c.Scopes,
+		Scopes:           c.Scopes, // the request's own copy
 		Subject:          c.Principal(),
 		ClientID:         c.ClientID,
-		Tenant:           tenant,
+		Tenant:           c.tenant,
 		Credential:       scopes.CredentialJWT,
 		Issuer:           c.Issuer,
 		TokenID:          c.ID,
@@ -149,6 +202,10 @@ type payload struct {
 	aud, scp                                      [][]byte
 	exp, nbf, iat, authTime                       numericDate
 	seen                                          uint32 // claimXxx bits of the members present (not null)
+	scpString                                     bool   // "scp" is a string, not an array
+
+	tenantClaim string // in: the name of Config.TenantClaim, if set
+	tenant      []byte // out: its string value (claimTenant in seen)
 }
 
 // Bits of payload.seen, one per registered claim read.
@@ -167,6 +224,8 @@ const (
 	claimAuthTime
 	claimACR
 	claimSid
+	claimCnf    // "cnf" (RFC 7800), present in any form, null included
+	claimTenant // Config.TenantClaim
 )
 
 var errNotObject = errors.New("not a JSON object")
@@ -215,11 +274,16 @@ func decodePayload(raw []byte, p *payload) error {
 			bit = claimACR
 		case "sid":
 			bit = claimSid
+		case "cnf":
+			bit = claimCnf
 		default:
-			if err := r.skip(1); err != nil {
-				return err
+			if p.tenantClaim == "" || string(name) != p.tenantClaim {
+				if err := r.skip(1); err != nil {
+					return err
+				}
+				continue
 			}
-			continue
+			bit = claimTenant
 		}
 		if found&bit != 0 {
 			return errDuplicate
@@ -247,6 +311,7 @@ func decodePayload(raw []byte, p *payload) error {
 			p.aud, err = r.stringOrList(nil)
 			present = p.aud != nil
 		case claimScp:
+			p.scpString = r.i < len(r.b) && r.b[r.i] == '"'
 			p.scp, err = r.stringOrList(nil)
 			present = p.scp != nil
 		case claimExp:
@@ -257,6 +322,10 @@ func decodePayload(raw []byte, p *payload) error {
 			present, err = r.date(&p.iat)
 		case claimAuthTime:
 			present, err = r.date(&p.authTime)
+		case claimCnf:
+			present, err = true, r.skip(1)
+		case claimTenant:
+			p.tenant, present, err = r.stringValue()
 		}
 		if err != nil {
 			return err

@@ -29,6 +29,7 @@ var reasonCodes = [...]struct {
 	{ErrClaims, scopes.ReasonBadClaims},
 	{ErrKeysUnavailable, scopes.ReasonKeysUnavailable},
 	{ErrRevoked, scopes.ReasonRevoked},
+	{ErrSenderConstrained, scopes.ReasonSenderConstrained},
 	{ErrRevocationUnavailable, scopes.ReasonRevocationUnavailable},
 	{ErrRejected, scopes.ReasonRejected},
 }

@@ -81,7 +81,7 @@ func TestMiddlewareDecisions(t *testing.T) {
 	// identity is what a verified token tells: set only when the token was
 	// verified before being refused.
 	identity := func(sub string) scopes.Decision {
-		return scopes.Decision{Credential: scopes.CredentialJWT, Issuer: is.URL(), Subject: is.URL() + "#" + sub,
+		return scopes.Decision{Credential: scopes.CredentialJWT, Issuer: is.URL(), Subject: "user:" + is.URL() + "#" + sub,
 			ClientID: validatetest.DefaultClientID, Tenant: "acme", TokenID: "jti-" + sub, Granted: []string{"tools:read", "tools:write"}}
 	}
 	jwt := scopes.Decision{Credential: scopes.CredentialJWT}

@@ -61,12 +61,16 @@ var (
 	// ErrExpired: "exp" is past, beyond the leeway. [401 invalid_token]
 	ErrExpired = errors.New("validate: token expired")
 
-	// ErrNotYetValid: "nbf" or "iat" is in the future beyond the leeway.
+	// ErrNotYetValid: "nbf", "iat" or "auth_time" is in the future beyond
+	// the leeway.
 	// [401 invalid_token]
 	ErrNotYetValid = errors.New("validate: token not yet valid")
 
-	// ErrClaims: a required claim is missing or a claim has the wrong JSON
-	// type (e.g. "exp" as a string). [401 invalid_token]
+	// ErrClaims: a required claim is missing, a claim has the wrong JSON
+	// type (e.g. "exp" as a string, or a non-string Config.TenantClaim), the
+	// token names neither a subject nor a client ("sub", "client_id",
+	// "azp"), or the claims set cannot be read whole (duplicate member
+	// names, numbers out of range). [401 invalid_token]
 	ErrClaims = errors.New("validate: invalid claims")
 
 	// ErrKeysUnavailable: the issuer's key set has never been loaded (the
@@ -79,6 +83,14 @@ var (
 	// [Config.Revocations] reports revoked gets [ErrRevoked]).
 	// [401 invalid_token, unless Check returned an *Error]
 	ErrRejected = errors.New("validate: token rejected")
+
+	// ErrSenderConstrained: the token is bound to a key of its client
+	// (it carries a "cnf" claim, RFC 7800: a DPoP "jkt", RFC 9449 §6, or
+	// an mTLS "x5t#S256", RFC 8705 §3) and was presented as a plain bearer
+	// token, without the proof of possession. Such a token is always
+	// refused: accepting it as Bearer would make a stolen bound token
+	// usable. [401 invalid_token]
+	ErrSenderConstrained = errors.New("validate: sender-constrained token presented as a bearer token")
 
 	// ErrRevoked: [Config.Revocations] reports the token revoked.
 	// [401 invalid_token]
@@ -132,35 +144,38 @@ func (e *Error) Unwrap() error { return e.Err }
 // handed out: [reject] returns a fresh copy, so a caller that modifies the
 // *Error it got cannot change what later requests see.
 var (
-	errNoToken         = Error{Status: http.StatusUnauthorized, Err: ErrNoToken}
-	errMultipleHeaders = invalidRequest("multiple Authorization headers")
-	errHeaderSyntax    = invalidRequest("malformed Authorization header")
-	errHeaderSize      = invalidRequest("Authorization header too large")
-	errQueryToken      = invalidRequest("access tokens are accepted only in the Authorization header")
-	errMalformed       = invalidToken(ErrMalformed, "the access token is malformed")
-	errTooLarge        = invalidToken(ErrMalformed, "the access token is too large")
-	errEncrypted       = invalidToken(ErrMalformed, "encrypted access tokens are not supported")
-	errAlgorithm       = invalidToken(ErrAlgorithm, "the token's signing algorithm is not accepted")
-	errKeyAlgorithm    = invalidToken(ErrAlgorithm, "the token's signing algorithm does not match its key")
-	errTokenType       = invalidToken(ErrTokenType, "the token is not an access token")
-	errCritical        = invalidToken(ErrCritical, "the token requires unsupported header extensions")
-	errUnknownKey      = invalidToken(ErrUnknownKey, "the token's signing key is not known")
-	errAmbiguousKey    = invalidToken(ErrUnknownKey, "the token does not name its signing key")
-	errUnusableKey     = invalidToken(ErrUnknownKey, "the token's key is not a signing key")
-	errSignature       = invalidToken(ErrSignature, "the token's signature is invalid")
-	errIssuer          = invalidToken(ErrIssuer, "the token was not issued by the trusted issuer")
-	errAudience        = invalidToken(ErrAudience, "the token was not issued for this resource")
-	errTenant          = invalidToken(ErrIssuer, "the token's tenant is not served by its issuer")
-	errExpired         = invalidToken(ErrExpired, "the access token expired")
-	errNotYetValid     = invalidToken(ErrNotYetValid, "the access token is not valid yet")
-	errIssuedInFuture  = invalidToken(ErrNotYetValid, "the access token was issued in the future")
-	errClaimTypes      = invalidToken(ErrClaims, "the token's claims are malformed")
-	errMissingExp      = invalidToken(ErrClaims, "the token has no expiry")
-	errMissingIss      = invalidToken(ErrClaims, "the token has no issuer")
-	errMissingAud      = invalidToken(ErrClaims, "the token has no audience")
-	errMissingRequired = invalidToken(ErrClaims, "the token lacks claims required of access tokens")
-	errRejected        = invalidToken(ErrRejected, "the access token was rejected")
-	errKeysUnavailable = Error{Status: http.StatusServiceUnavailable, Description: "the token cannot be verified right now", Err: ErrKeysUnavailable}
+	errNoToken           = Error{Status: http.StatusUnauthorized, Err: ErrNoToken}
+	errMultipleHeaders   = invalidRequest("multiple Authorization headers")
+	errHeaderSyntax      = invalidRequest("malformed Authorization header")
+	errHeaderSize        = invalidRequest("Authorization header too large")
+	errQueryToken        = invalidRequest("access tokens are accepted only in the Authorization header")
+	errMalformed         = invalidToken(ErrMalformed, "the access token is malformed")
+	errTooLarge          = invalidToken(ErrMalformed, "the access token is too large")
+	errEncrypted         = invalidToken(ErrMalformed, "encrypted access tokens are not supported")
+	errAlgorithm         = invalidToken(ErrAlgorithm, "the token's signing algorithm is not accepted")
+	errKeyAlgorithm      = invalidToken(ErrAlgorithm, "the token's signing algorithm does not match its key")
+	errTokenType         = invalidToken(ErrTokenType, "the token is not an access token")
+	errCritical          = invalidToken(ErrCritical, "the token requires unsupported header extensions")
+	errUnknownKey        = invalidToken(ErrUnknownKey, "the token's signing key is not known")
+	errAmbiguousKey      = invalidToken(ErrUnknownKey, "the token does not name its signing key")
+	errUnusableKey       = invalidToken(ErrUnknownKey, "the token's key is not a signing key")
+	errSignature         = invalidToken(ErrSignature, "the token's signature is invalid")
+	errIssuer            = invalidToken(ErrIssuer, "the token was not issued by the trusted issuer")
+	errAudience          = invalidToken(ErrAudience, "the token was not issued for this resource")
+	errTenant            = invalidToken(ErrIssuer, "the token's tenant is not served by its issuer")
+	errExpired           = invalidToken(ErrExpired, "the access token expired")
+	errNotYetValid       = invalidToken(ErrNotYetValid, "the access token is not valid yet")
+	errIssuedInFuture    = invalidToken(ErrNotYetValid, "the access token was issued in the future")
+	errAuthInFuture      = invalidToken(ErrNotYetValid, "the token's authentication time is in the future")
+	errSenderConstrained = invalidToken(ErrSenderConstrained, "the token is bound to a key and needs its proof of possession")
+	errNoPrincipal       = invalidToken(ErrClaims, "the token names neither a subject nor a client")
+	errClaimTypes        = invalidToken(ErrClaims, "the token's claims are malformed")
+	errMissingExp        = invalidToken(ErrClaims, "the token has no expiry")
+	errMissingIss        = invalidToken(ErrClaims, "the token has no issuer")
+	errMissingAud        = invalidToken(ErrClaims, "the token has no audience")
+	errMissingRequired   = invalidToken(ErrClaims, "the token lacks claims required of access tokens")
+	errRejected          = invalidToken(ErrRejected, "the access token was rejected")
+	errKeysUnavailable   = Error{Status: http.StatusServiceUnavailable, Description: "the token cannot be verified right now", Err: ErrKeysUnavailable}
 )
 
 func invalidRequest(desc string) Error {

@@ -185,8 +185,8 @@ func (k *fuzzKeys) seedTokens() []string {
 	return []string{
 		k.sign("EdDSA", []byte(fuzzHeaderEd), []byte(fuzzClaims)),
 		k.sign("ES256", []byte(`{"alg":"ES256","kid":"fz-ec","typ":"at+jwt"}`), []byte(fuzzClaims)),
-		k.sign("RS256", []byte(`{"alg":"RS256","kid":"fz-rs","typ":"JWT"}`), []byte(`{"iss":"`+fuzzIssuer+`","aud":["https://other.example","`+hardResource+`/"],"exp":4102444800.5,"nbf":1700000000,"scp":["a","b"]}`)),
-		k.sign("EdDSA", []byte(`{"alg":"EdDSA"}`), []byte(`{"iss":"`+fuzzIssuer+`","aud":"https://MCP.example.com:443/mcp","exp":4102444800}`)),
+		k.sign("RS256", []byte(`{"alg":"RS256","kid":"fz-rs","typ":"JWT"}`), []byte(`{"iss":"`+fuzzIssuer+`","aud":["https://other.example","`+hardResource+`/"],"exp":4102444800.5,"nbf":1700000000,"scp":["a","b"],"client_id":"cli"}`)),
+		k.sign("EdDSA", []byte(`{"alg":"EdDSA"}`), []byte(`{"iss":"`+fuzzIssuer+`","aud":"https://MCP.example.com:443/mcp","exp":4102444800,"sub":"bob"}`)),
 	}
 }
 
@@ -372,7 +372,7 @@ func FuzzVerify(f *testing.F) {
 // too, with the same claims.
 func FuzzVerifySigned(f *testing.F) {
 	keys := newFuzzKeys(f)
-	base := `"iss":"` + fuzzIssuer + `","aud":"` + hardResource + `","exp":4102444800`
+	base := `"iss":"` + fuzzIssuer + `","aud":"` + hardResource + `","exp":4102444800,"sub":"s"`
 	for _, s := range [][2]string{
 		{fuzzHeaderEd, fuzzClaims},
 		{`{"alg":"EdDSA"}`, `{` + base + `}`},
@@ -442,7 +442,7 @@ func refRefuses(header, payload []byte, c *validate.Claims) string {
 		}
 	}
 
-	p, why := strictObject(payload, "iss", "aud", "exp", "nbf", "iat", "scope", "scp", "sub", "client_id", "jti")
+	p, why := strictObject(payload, "iss", "aud", "exp", "nbf", "iat", "scope", "scp", "sub", "client_id", "jti", "auth_time", "cnf")
 	if why != "" {
 		return "payload: " + why
 	}
@@ -493,7 +493,10 @@ func refRefuses(header, payload []byte, c *validate.Claims) string {
 	case math.Abs(float64(c.ExpiresAt.Unix())-math.Floor(exp)) > 1:
 		return "ExpiresAt is " + c.ExpiresAt.String()
 	}
-	for _, name := range []string{"nbf", "iat"} {
+	if _, ok := p["cnf"]; ok {
+		return "cnf is present"
+	}
+	for _, name := range []string{"nbf", "iat", "auth_time"} {
 		t, ok, why := date(name)
 		if why != "" {
 			return why
@@ -507,7 +510,7 @@ func refRefuses(header, payload []byte, c *validate.Claims) string {
 		if json.Unmarshal(raw, &s) != nil {
 			return "scope is " + string(raw)
 		}
-		if want := scopes.Parse(s); strings.Join(want, " ") != strings.Join(c.Scopes, " ") {
+		if want, _ := scopes.Parse(s); strings.Join(want, " ") != strings.Join(c.Scopes, " ") {
 			return "scopes are " + strings.Join(c.Scopes, ",") + ", scope says " + s
 		}
 	}

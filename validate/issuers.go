@@ -48,7 +48,6 @@ type trusted struct {
 // comparison form.
 type audience struct {
 	raw, key string
-	alone    []string // []string{raw}, shared by the Claims of tokens with only this audience
 }
 
 // newTrusted builds an issuer's verification state. The *remoteKeys is
@@ -83,7 +82,7 @@ func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteK
 			// bare client id) are compared exactly.
 			canon = a
 		}
-		t.audiences = append(t.audiences, audience{raw: a, key: audienceKey(canon), alone: []string{a}})
+		t.audiences = append(t.audiences, audience{raw: a, key: audienceKey(canon)})
 	}
 
 	if ic.JWKS != nil {

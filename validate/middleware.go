@@ -162,20 +162,10 @@ func (v *Validator) NewContext(ctx context.Context, c *Claims) context.Context {
 // their scopes, Principal as Subject, client id, tenant (Config.TenantClaim),
 // issuer, token id ("jti"), "acr" and "auth_time" (for step-up checks),
 // Credential scopes.CredentialJWT, and this resource's metadata URL for later
-// challenges.
+// challenges. Each call returns a new Grant, sharing only c's own (per-request)
+// scope slice.
 func (v *Validator) Grant(c *Claims) *scopes.Grant {
-	if g := c.grantCache.Load(); g != nil {
-		return g // claims from the cache carry the grant built the first time
-	}
-	tenant := ""
-	if v.tenantClaim != "" {
-		if t, ok := c.Get(v.tenantClaim); ok {
-			tenant, _ = t.(string)
-		}
-	}
-	g := c.grant(v.challenge.ResourceMetadata, tenant)
-	c.grantCache.Store(g)
-	return g
+	return c.grant(v.challenge.ResourceMetadata)
 }
 
 // Challenge returns the base challenge of this resource: realm (if
@@ -234,5 +224,5 @@ func reason(e *Error) string {
 var sentinels = []error{
 	ErrNoToken, ErrInvalidRequest, ErrMalformed, ErrAlgorithm, ErrTokenType, ErrCritical, ErrUnknownKey,
 	ErrSignature, ErrIssuer, ErrAudience, ErrExpired, ErrNotYetValid, ErrClaims, ErrKeysUnavailable, ErrRejected,
-	ErrRevoked, ErrRevocationUnavailable,
+	ErrRevoked, ErrRevocationUnavailable, ErrSenderConstrained,
 }

@@ -104,7 +104,7 @@ func TestMiddleware(t *testing.T) {
 			name:       "valid",
 			headers:    []string{"Bearer " + good},
 			wantStatus: 200,
-			wantBody:   is.URL() + "#alice tools:read,tools:write jwt " + metadataURL + " acme",
+			wantBody:   "user:" + is.URL() + "#alice tools:read,tools:write jwt " + metadataURL + " acme",
 		},
 		{
 			name:       "no token",

@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"slices"
+	"log/slog"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
@@ -73,7 +72,8 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	now := v.now() // one clock reading for every time check of this token
 	if v.cache != nil {
-		if c, ok := v.cache.get(raw, now, v.leeway); ok {
+		if cached, ok := v.cache.get(raw, now, v.leeway); ok {
+			c := cached.clone() // the request's own claims
 			if e := v.applicationChecks(ctx, c); e != nil {
 				return nil, e
 			}
@@ -133,7 +133,7 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if !ok {
 		return nil, reject(errMalformed)
 	}
-	var p payload
+	p := payload{tenantClaim: v.tenantClaim}
 	if err := decodePayload(pb, &p); err != nil {
 		if errors.Is(err, errType) || errors.Is(err, errDuplicate) || errors.Is(err, errDepth) {
 			return nil, reject(errClaimTypes)
@@ -163,13 +163,18 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, reject(errSignature)
 	}
 
-	// 6. Application checks.
-	c := v.claims(t, &p, pb)
+	// 6. Application checks, on the request's own copy: the claims built
+	// here are kept by the cache and never handed out.
+	built := v.claims(ctx, t, &p, pb)
+	c := built
+	if v.cache != nil {
+		c = built.clone()
+	}
 	if e := v.applicationChecks(ctx, c); e != nil {
 		return nil, e
 	}
 	if v.cache != nil {
-		v.cache.put(raw, c, t.keys, k, now)
+		v.cache.put(raw, built, t.keys, k, now)
 	}
 	return c, nil
 }
@@ -180,9 +185,7 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 // were just verified or found in the cache.
 func (v *Validator) applicationChecks(ctx context.Context, c *Claims) *Error {
 	if v.allowTenant != nil {
-		tenant, _ := c.Get(v.tenantClaim)
-		ts, _ := tenant.(string)
-		if !v.allowTenant(c.Issuer, ts) {
+		if !v.allowTenant(c.Issuer, c.tenant) {
 			e := reject(errTenant)
 			e.claims = c // refused after verification: decision events name who
 			return e
@@ -243,68 +246,61 @@ func (v *Validator) checkClaims(p *payload, alg []byte, now time.Time) (*trusted
 	if p.seen&claimIat != 0 && now.Add(v.leeway).Before(p.iat.t) {
 		return nil, reject(errIssuedInFuture)
 	}
+	if p.seen&claimAuthTime != 0 && now.Add(v.leeway).Before(p.authTime.t) {
+		return nil, reject(errAuthInFuture) // or every max_age would pass
+	}
+	if p.seen&claimCnf != 0 {
+		return nil, reject(errSenderConstrained) // RFC 9449 §7.1, RFC 8705 §3
+	}
+	if len(p.sub) == 0 && len(p.clientID) == 0 && len(p.azp) == 0 {
+		return nil, reject(errNoPrincipal)
+	}
 	if v.strictType && (len(p.sub) == 0 || len(p.clientID) == 0 || p.seen&claimIat == 0 || len(p.jti) == 0) {
 		return nil, reject(errMissingRequired)
 	}
 	return t, nil
 }
 
-// claims builds the Claims of a verified token. Issuer is the configured
-// string, a lone audience equal to the configured one shares a prebuilt
-// slice, and other claim strings are substrings of the payload, so the usual
-// token costs no allocation for them.
-func (v *Validator) claims(t *trusted, p *payload, raw []byte) *Claims {
-	// The payload buffer is never written after decoding (Claims.Raw says
-	// so to callers), so strings can share its memory: unescaped claim
-	// values alias it and become substrings at no cost.
-	rawStr := unsafe.String(unsafe.SliceData(raw), len(raw))
-	str := func(b []byte) string {
-		if len(b) == 0 {
-			return ""
-		}
-		if off := uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(raw))); off < uintptr(len(raw)) && int(off)+len(b) <= len(raw) {
-			return rawStr[off : int(off)+len(b)]
-		}
-		return string(b) // an escaped value, decoded into its own buffer
-	}
+// claims builds the Claims of a verified token. Every string is a copy: the
+// Claims share no memory with a buffer a caller could write.
+func (v *Validator) claims(ctx context.Context, t *trusted, p *payload, raw []byte) *Claims {
 	c := &Claims{
 		Issuer:    t.issuer,
-		Subject:   str(p.sub),
+		Subject:   string(p.sub),
 		ExpiresAt: p.exp.t,
 		NotBefore: p.nbf.t,
 		IssuedAt:  p.iat.t,
-		ID:        str(p.jti),
-		ClientID:  str(p.clientID),
+		ID:        string(p.jti),
+		ClientID:  string(p.clientID),
 		AuthTime:  p.authTime.t,
-		ACR:       str(p.acr),
-		SessionID: str(p.sid),
+		ACR:       string(p.acr),
+		SessionID: string(p.sid),
+		tenant:    string(p.tenant),
 		raw:       raw,
 	}
-	if len(p.aud) == 1 && string(p.aud[0]) == t.audiences[0].raw {
-		c.Audience = t.audiences[0].alone // the usual token: shared, read-only
-	} else {
-		c.Audience = make([]string, len(p.aud))
-		for i, a := range p.aud {
-			c.Audience[i] = str(a)
-		}
+	c.Audience = make([]string, len(p.aud))
+	for i, a := range p.aud {
+		c.Audience[i] = string(a)
 	}
 	if c.ClientID == "" {
-		c.ClientID = str(p.azp)
+		c.ClientID = string(p.azp)
 	}
+	var dropped []string
 	switch {
 	case p.seen&claimScope != 0:
-		c.Scopes = scopes.Parse(str(p.scope))
+		c.Scopes, dropped = scopes.Parse(string(p.scope))
+	case p.seen&claimScp != 0 && len(p.scp) == 1 && p.scpString:
+		c.Scopes, dropped = scopes.Parse(string(p.scp[0]))
 	case p.seen&claimScp != 0:
-		if len(p.scp) == 1 {
-			c.Scopes = scopes.Parse(str(p.scp[0]))
-		} else {
-			c.Scopes = make([]string, 0, len(p.scp))
-			for _, b := range p.scp {
-				if s := str(b); s != "" && !slices.Contains(c.Scopes, s) {
-					c.Scopes = append(c.Scopes, s)
-				}
-			}
+		list := make([]string, len(p.scp))
+		for i, b := range p.scp {
+			list[i] = string(b)
 		}
+		c.Scopes, dropped = scopes.ParseList(list)
+	}
+	if len(dropped) > 0 && v.logger.Enabled(ctx, slog.LevelDebug) {
+		v.logger.DebugContext(ctx, "rsguard: scope tokens outside RFC 6749 §3.3 not granted",
+			"issuer", c.Issuer, "jti", c.ID, "dropped", len(dropped))
 	}
 	return c
 }

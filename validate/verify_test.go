@@ -101,7 +101,7 @@ func TestVerifyAccepts(t *testing.T) {
 				assert.Equal(t, "cli", c.ClientID)
 				assert.Equal(t, "mfa", c.ACR)
 				assert.Equal(t, "s1", c.SessionID)
-				assert.Equal(t, c.Issuer+"#alice", c.Principal())
+				assert.Equal(t, "user:"+c.Issuer+"#alice", c.Principal())
 				org, ok := c.Get("org_id")
 				assert.True(t, ok)
 				assert.Equal(t, "acme", org)

@@ -754,8 +754,8 @@ func (s *stack) testTSAuthcode(t *testing.T) {
 		t.Errorf("adjust_stock %+v, want a step-up to %s after 403 insufficient_scope", st, scopeWrite)
 	}
 	who := wantToolOK(t, r, "whoami", http.StatusOK)
-	if who.Result != nil && who.Result.Structured["user_id"] != s.as.Issuer+"#"+testUser {
-		t.Errorf("whoami %v, want user_id %s#%s", who.Result.Structured, s.as.Issuer, testUser)
+	if who.Result != nil && who.Result.Structured["user_id"] != "user:"+s.as.Issuer+"#"+testUser {
+		t.Errorf("whoami %v, want user_id user:%s#%s", who.Result.Structured, s.as.Issuer, testUser)
 	}
 	s.wantRefused(t, r, "delete_item", scopeAdmin, "authorization_server")
 	if a := r.Authorizations[len(r.Authorizations)-1]; a.Error != "access_denied" || a.Scope != scopeAdmin {
@@ -1125,7 +1125,7 @@ func (s *stack) testGoSDKAuthcode(t *testing.T) {
 		Scopes []string `json:"scopes"`
 	}
 	b, _ := json.Marshal(res.StructuredContent)
-	if json.Unmarshal(b, &who) != nil || who.UserID != s.as.Issuer+"#"+testUser || !sameSet(who.Scopes, []string{scopeRead, scopeWrite}) {
+	if json.Unmarshal(b, &who) != nil || who.UserID != "user:"+s.as.Issuer+"#"+testUser || !sameSet(who.Scopes, []string{scopeRead, scopeWrite}) {
 		t.Errorf("whoami %s, want user %s#%s with %s %s", b, s.as.Issuer, testUser, scopeRead, scopeWrite)
 	}
 

@@ -128,7 +128,7 @@ func TestSDKOAuthClientCredentials(t *testing.T) {
 	if cs.ID() != sid {
 		t.Errorf("session changed from %s to %s", sid, cs.ID())
 	}
-	// The new token is the same principal (issuer#client), so the session
+	// The new token is the same principal (client:issuer#client), so the session
 	// bound to the first token accepts it.
 	res, err = callTool(cs, "whoami", nil)
 	if err != nil {
@@ -136,7 +136,7 @@ func TestSDKOAuthClientCredentials(t *testing.T) {
 	}
 	var who whoamiOutput
 	structured(t, res, &who)
-	if who.UserID != e.iss.URL()+"#"+devClientID || !sameScopes(strings.Join(who.Scopes, " "), scopeRead+" "+scopeWrite) {
+	if who.UserID != "client:"+e.iss.URL()+"#"+devClientID || !sameScopes(strings.Join(who.Scopes, " "), scopeRead+" "+scopeWrite) {
 		t.Errorf("whoami after step-up: %+v", who)
 	}
 

@@ -161,7 +161,7 @@ func TestSDKClientScopes(t *testing.T) {
 		}
 		var it item
 		structured(t, res, &it)
-		if want := e.iss.URL() + "#" + validatetest.DefaultSubject; it.UpdatedBy != want {
+		if want := "user:" + e.iss.URL() + "#" + validatetest.DefaultSubject; it.UpdatedBy != want {
 			t.Errorf("add_item updated_by = %q, want the caller %q", it.UpdatedBy, want)
 		}
 		res, err = callTool(cs, "adjust_stock", map[string]any{"sku": "SCREW-4", "delta": -3})
@@ -211,7 +211,7 @@ func TestSDKClientScopes(t *testing.T) {
 		}
 		var who whoamiOutput
 		structured(t, res, &who)
-		if want := e.iss.URL() + "#" + validatetest.DefaultSubject; who.UserID != want || who.ClientID != validatetest.DefaultClientID {
+		if want := "user:" + e.iss.URL() + "#" + validatetest.DefaultSubject; who.UserID != want || who.ClientID != validatetest.DefaultClientID {
 			t.Errorf("whoami = %+v, want user %q client %q", who, want, validatetest.DefaultClientID)
 		}
 		if _, err := callTool(cs, "list_items", nil); err == nil {

@@ -62,7 +62,7 @@ func samePayload(c *validate.Claims, token string) bool {
 }
 
 // tokenInfo converts verified claims to the SDK's TokenInfo. UserID is the
-// stable principal, issuer and subject joined by "#" (validate.Claims.Principal),
+// stable principal (validate.Claims.Principal: "user:" or "client:", issuer, "#", subject),
 // the same across token refreshes: the SDK refuses a session's requests from
 // any other UserID with 403, so a stolen Mcp-Session-Id is useless with
 // somebody else's token. It is never derived from the token itself.

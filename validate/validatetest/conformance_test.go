@@ -382,7 +382,8 @@ func usualGoStack(t testing.TB, is *Issuer, audience bool) func(http.Handler) ht
 				return
 			}
 			scope, _ := claims["scope"].(string)
-			g := &scopes.Grant{Scopes: scopes.Parse(scope), Credential: scopes.CredentialJWT, ResourceMetadata: kitMetadata}
+			granted, _ := scopes.Parse(scope)
+			g := &scopes.Grant{Scopes: granted, Credential: scopes.CredentialJWT, ResourceMetadata: kitMetadata}
 			next.ServeHTTP(w, r.WithContext(scopes.NewContext(r.Context(), g)))
 		})
 	}

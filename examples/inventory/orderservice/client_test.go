@@ -160,7 +160,7 @@ func TestRun(t *testing.T) {
 	}
 	for _, want := range []string{
 		"token endpoint " + e.iss.TokenURL() + " (discovered",
-		"reserved 1 × BOLT-M6 (as " + e.iss.URL() + "#" + testClientID + ", via jwt)",
+		"reserved 1 × BOLT-M6 (as client:" + e.iss.URL() + "#" + testClientID + ", via jwt)",
 		"BOLT-M6: 1195 available, 5 reserved",
 		"6 API calls, 1 token request(s)",
 	} {
