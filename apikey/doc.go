@@ -60,6 +60,17 @@
 // only its id. [Hash] and [Record] implement [log/slog.LogValuer] and redact
 // the hash, should one be logged by mistake.
 //
+// # The grant of a key
+//
+// A key's scopes.Grant is the request's own: its scopes are read from
+// [Record].Scopes by the rule JWT scopes follow (scopes.ParseList: an element
+// is one scope token, never split; an element outside the RFC 6749 §3.3
+// character set is not granted, and the drop is logged at debug level —
+// records from a store of your own may hold anything). Its Subject, the
+// principal, is "apikey:" followed by the Owner (or the ClientID when Owner
+// is empty): never equal to a JWT's principal ("user:…", "client:…"), so an
+// MCP session opened with a key cannot be driven by a token, or the reverse.
+//
 // # Credentials on the wire
 //
 // By default keys travel in their own header, X-API-Key ([Config].Header),

@@ -131,7 +131,11 @@ type Config struct {
 	Realm string
 
 	// TenantClaim, if set, names a string claim (such as "tid" or
-	// "org_id") copied into scopes.Grant.Tenant.
+	// "org_id"), read at verification and copied into scopes.Grant.Tenant. A
+	// token whose tenant claim is neither a string nor null (absent) is
+	// refused with [ErrClaims]. It may not name a registered claim that
+	// verification reads ("iss", "sub", "aud", "exp", "nbf", "iat", "jti",
+	// "client_id", "azp", "scope", "scp", "auth_time", "acr", "sid", "cnf").
 	TenantClaim string
 
 	// Check, if set, is called on every token after it has been fully
@@ -329,6 +333,10 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	v.check = v.afterVerify(cfg.Revocations, cfg.RevocationFailOpen, cfg.Check)
 	if cfg.AllowTenant != nil && cfg.TenantClaim == "" {
 		return nil, configErr("AllowTenant needs TenantClaim")
+	}
+	switch cfg.TenantClaim {
+	case "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "azp", "scope", "scp", "auth_time", "acr", "sid", "cnf":
+		return nil, configErr("TenantClaim %q is a registered claim", cfg.TenantClaim)
 	}
 	switch {
 	case cfg.Leeway < 0:

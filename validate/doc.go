@@ -15,8 +15,12 @@
 //     "aud" containing the resource (or one of that issuer's
 //     [IssuerConfig].Audiences; RFC 8707: tokens issued for another server
 //     are refused — no token passthrough);
-//   - "exp" required, "nbf" and "iat" not in the future, with a bounded
-//     leeway;
+//   - "exp" required, "nbf", "iat" and "auth_time" not in the future (a
+//     future "auth_time" would satisfy every RFC 9470 max_age), with a
+//     bounded leeway;
+//   - a subject or a client: a token with none of "sub", "client_id" and
+//     "azp" names no principal and is refused;
+//   - no "cnf" claim (see Sender-constrained tokens below);
 //   - RFC 9068: "typ" an access-token type, and optionally all RFC 9068
 //     claims ([Config.RequireAccessTokenType]);
 //   - no "crit" extensions; key parameters that forbid signature use
@@ -30,6 +34,55 @@
 // invalid_token; a malformed request 400 invalid_request. A verified request
 // carries its [Claims] ([ClaimsFromContext]) and a scopes.Grant, so that
 // package scopes can check scopes per route, per MCP tool or in handler code.
+//
+// # Strict JSON
+//
+// The protected header and the claims set are read by a strict reader, not
+// encoding/json: member names match exactly; a member name given twice in any
+// object, at any depth, compared after unescaping ("tid" and "\u0074id" are
+// the same name), refuses the token (RFC 7519 §4 allows it; a gateway that
+// reads the first of two "tid" members and rsguard the last would disagree
+// about the tenant); so do invalid UTF-8, lone UTF-16 surrogate escapes
+// (which decode to U+FFFD and would make "u\ud800" and "u\udbff" the same
+// identity), numbers encoding/json cannot hold (1e400), and nesting deeper
+// than 32 levels. So whatever verifies, [Claims.Get] and [Claims.Decode] read
+// whole and the same way.
+//
+// # Principals
+//
+// [Claims.Principal] names who a token speaks for, stable across refreshes:
+// "user:" + iss + "#" + sub for a user (a "sub" present and different from
+// the client id), "client:" + iss + "#" + client id for a client acting on its
+// own behalf (no "sub", or "sub" equal to "client_id", RFC 9068 §2.2). An
+// issuer has no "#", so the form is unambiguous, and principals of different
+// kinds — users, clients, API keys ("apikey:…", package apikey) — are never
+// equal, whatever ids an attacker picks. Bind MCP sessions to it.
+//
+// # Scopes
+//
+// The granted scopes come from "scope" (a string) or else "scp" (a string or
+// an array), read by one rule (scopes.Parse, scopes.ParseList), the same for
+// API keys: a string is split on single spaces only, an array element is never
+// split, and a token outside the RFC 6749 §3.3 character set (a space, '"',
+// '\', a control or non-ASCII character, the empty token) is never granted:
+// it is dropped, the others are granted, and the drop is logged at debug
+// level.
+//
+// # Sender-constrained tokens
+//
+// A token with a "cnf" claim (RFC 7800) is bound to a key of its client —
+// DPoP (RFC 9449 "jkt") or mutual TLS (RFC 8705 "x5t#S256") — and is only
+// valid with the proof of that key. Presented as a plain bearer token it is
+// always refused with [ErrSenderConstrained] (reason "sender_constrained"):
+// accepting it would make a stolen bound token usable. There is no option to
+// accept it as Bearer.
+//
+// # Per-request values
+//
+// Each request gets [Claims] and a scopes.Grant of its own, also when the
+// token came from the cache: a handler that changes them (appends a scope,
+// writes into [Claims.Raw]'s result or a value [Claims.Get] returned) changes
+// nothing another request sees.
 //
 // # Key sets: rotation and denial of service
 //
@@ -47,7 +100,9 @@
 // Agents call tools in tight loops with the same token. By default a token
 // that passed verification is remembered (bounded by [Config.CacheEntries]
 // and [Config.CacheBytes]; [Config.DisableCache] turns it off), so a repeated
-// token costs a hash and a map read instead of a signature verification.
+// token costs a hash, a map read and a copy of the claims instead of a
+// signature verification. CacheBytes counts all an entry keeps: the token,
+// the payload, the claims' strings and slices.
 //
 // On every request, cached or not: "exp" and "nbf" are checked against the
 // clock with the leeway (an entry is never used past the token's expiry), the

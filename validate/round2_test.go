@@ -393,3 +393,27 @@ func TestCacheBytesBoundWhatItHolds(t *testing.T) {
 	assert.LessOrEqual(t, grown, int64(budget+slack), "the cache holds more than CacheBytes counts")
 	runtime.KeepAlive(v)
 }
+
+// TestTenantClaimIsAString: the tenant is read at verification; a tenant
+// claim of another type is refused rather than read as no tenant.
+func TestTenantClaimIsAString(t *testing.T) {
+	is := newIssuer(t, nil)
+	var asked []string
+	v := newValidator(t, is, func(c *validate.Config) {
+		c.TenantClaim = "tid"
+		c.AllowTenant = func(_, tenant string) bool { asked = append(asked, tenant); return tenant != "blocked" }
+	})
+	c, err := v.Verify(context.Background(), is.Token(map[string]any{"tid": "acme"}))
+	require.NoError(t, err, "positive control")
+	assert.Equal(t, "acme", v.Grant(c).Tenant)
+	for _, bad := range []any{42, true, []string{"acme"}, map[string]any{"id": "acme"}} {
+		_, err := v.Verify(context.Background(), is.Token(map[string]any{"tid": bad}))
+		require.ErrorIs(t, err, validate.ErrClaims, "tid %v", bad)
+	}
+	_, err = v.Verify(context.Background(), is.Token(map[string]any{"tid": "blocked"}))
+	require.ErrorIs(t, err, validate.ErrIssuer)
+	assert.Equal(t, []string{"acme", "blocked"}, asked)
+
+	_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", TenantClaim: "sub"})
+	require.ErrorIs(t, err, validate.ErrConfig)
+}
