@@ -57,7 +57,7 @@ func initialize(t *testing.T, e *testEnv, token string) string {
 const listItemsBody = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_items","arguments":{}}}`
 
 // TestSessionBinding checks that a session belongs to the principal
-// (issuer#subject) that opened it: a refreshed token of the same user keeps
+// (user:issuer#subject) that opened it: a refreshed token of the same user keeps
 // using it, another user's token is refused by the SDK.
 func TestSessionBinding(t *testing.T) {
 	e := newTestEnv(t, nil)
@@ -71,6 +71,17 @@ func TestSessionBinding(t *testing.T) {
 	// Bob holds a valid token with the right scope, but not alice's session.
 	if resp, body := post(t, e, e.token(scopeRead, map[string]any{"sub": "bob"}), sid, listItemsBody); resp.StatusCode != http.StatusForbidden || strings.Contains(body, "BOLT-M6") {
 		t.Errorf("bob in alice's session: %d %q, want 403", resp.StatusCode, body)
+	}
+	// A client acting for itself whose id an attacker chose to be "alice"
+	// (client_credentials: no sub, or sub equal to client_id) is another
+	// principal than the user alice.
+	for name, claims := range map[string]map[string]any{
+		"no sub":            {"sub": nil, "client_id": "alice"},
+		"sub is the client": {"sub": "alice", "client_id": "alice"},
+	} {
+		if resp, body := post(t, e, e.token(scopeRead, claims), sid, listItemsBody); resp.StatusCode != http.StatusForbidden || strings.Contains(body, "BOLT-M6") {
+			t.Errorf("client alice (%s) in user alice's session: %d %q, want 403", name, resp.StatusCode, body)
+		}
 	}
 }
 

@@ -62,8 +62,10 @@ func samePayload(c *validate.Claims, token string) bool {
 }
 
 // tokenInfo converts verified claims to the SDK's TokenInfo. UserID is the
-// stable principal (validate.Claims.Principal: "user:" or "client:", issuer, "#", subject),
-// the same across token refreshes: the SDK refuses a session's requests from
+// stable principal (validate.Claims.Principal: "user:" or "client:", the
+// issuer, "#" and the subject or client id), the same across token
+// refreshes and never shared by a user and a client: the SDK refuses a
+// session's requests from
 // any other UserID with 403, so a stolen Mcp-Session-Id is useless with
 // somebody else's token. It is never derived from the token itself.
 func tokenInfo(c *validate.Claims, g *scopes.Grant) *auth.TokenInfo {

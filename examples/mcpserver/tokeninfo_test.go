@@ -47,19 +47,19 @@ func TestTokenVerifier(t *testing.T) {
 		{
 			name:       "scopes, expiration, user",
 			claims:     map[string]any{"aud": testResource, "sub": "alice", "scope": "inventory:read inventory:write", "exp": exp.Unix()},
-			wantUser:   iss.URL() + "#alice",
+			wantUser:   "user:" + iss.URL() + "#alice",
 			wantScopes: []string{scopeRead, scopeWrite},
 		},
 		{
 			name:       "scp array (Entra, Okta)",
 			claims:     map[string]any{"aud": testResource, "sub": "bob", "scp": []string{scopeAdmin}, "exp": exp.Unix()},
-			wantUser:   iss.URL() + "#bob",
+			wantUser:   "user:" + iss.URL() + "#bob",
 			wantScopes: []string{scopeAdmin},
 		},
 		{
-			name:     "no sub: the client id stands in",
+			name:     "no sub: a client principal",
 			claims:   map[string]any{"aud": testResource, "sub": nil, "client_id": "svc", "exp": exp.Unix()},
-			wantUser: iss.URL() + "#svc",
+			wantUser: "client:" + iss.URL() + "#svc",
 		},
 		{
 			name:    "another resource",
@@ -122,7 +122,7 @@ func TestTokenVerifierBehindMiddleware(t *testing.T) {
 	}
 
 	serve(v.Middleware(probe(token)))
-	if gotErr != nil || got.UserID != iss.URL()+"#alice" {
+	if gotErr != nil || got.UserID != "user:"+iss.URL()+"#alice" {
 		t.Fatalf("same token: %+v, %v", got, gotErr)
 	}
 	ctxGrant := grantOf(got)
