@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -31,16 +32,24 @@ const KeyScheme = "APIKey"
 // so is ResourceMetadata when Validator is nil; every other field has a
 // documented default.
 type Config struct {
-	// Store finds key records by hash. Required.
+	// Store finds key records by hash. Required: New refuses nil, and
+	// also a Store that holds a nil pointer, map, func, slice or channel
+	// (a "typed nil", such as a nil *MemoryStore), which is not == nil but
+	// would fail on the first request.
 	Store Store
 
 	// Prefix is the key prefix, such as "sk_live_" (see [CheckPrefix]).
-	// Only keys with this prefix are accepted. Required.
+	// Only keys with this prefix are accepted. Required. It is public: a
+	// key without it is refused with an error_description that names it
+	// ("the API key must start with sk_live_"), so that a client that sent
+	// another vendor's key, or a JWT, learns what is expected; the
+	// presented key is never echoed.
 	Prefix string
 
 	// Validator verifies bearer JWT access tokens. If nil, the
 	// Authenticator accepts API keys only: bearer tokens other than keys
-	// are refused with 401 invalid_token.
+	// are refused with 401 invalid_token. A non-nil Validator must come
+	// from validate.New: New refuses a zero validate.Validator.
 	Validator *validate.Validator
 
 	// ResourceMetadata is the URL of this resource's RFC 9728 metadata
@@ -106,7 +115,9 @@ type Config struct {
 	Now func() time.Time
 
 	// Logger receives a debug line per key decision and an error line per
-	// store failure, naming keys by id only. If nil, nothing is logged.
+	// store failure, naming keys by id only. If nil, nothing is logged. A
+	// Logger without a handler (new(slog.Logger)) is refused by New: use
+	// nil to log nothing.
 	Logger *slog.Logger
 }
 
@@ -126,6 +137,8 @@ type Authenticator struct {
 	challenge    rsmeta.Challenge // base challenge (keys-only mode)
 	resourceMeta string
 	keyChallenge string // second WWW-Authenticate line, or ""
+	prefixErr    error  // a key without the prefix: wraps ErrMalformed
+	prefixDesc   string // its description, naming the prefix
 	policy       atomic.Pointer[Policy]
 	onUse        func(*http.Request, Use)
 	onDecision   scopes.DecisionFunc
@@ -135,10 +148,23 @@ type Authenticator struct {
 }
 
 // New checks cfg and returns an Authenticator. Errors wrap
-// [ErrInvalidConfig] (or [ErrInvalidPrefix]).
+// [ErrInvalidConfig] (or [ErrInvalidPrefix]) and name the field at fault.
+// Besides missing required fields, New refuses values that are set but
+// unusable, which would otherwise fail on the first request: a Store holding
+// a nil pointer, map, func, slice or channel, a zero validate.Validator, and
+// a slog.Logger without a handler.
 func New(cfg Config) (*Authenticator, error) {
-	if cfg.Store == nil {
+	switch {
+	case cfg.Store == nil:
 		return nil, fmt.Errorf("%w: Store is required", ErrInvalidConfig)
+	case isNil(cfg.Store):
+		return nil, fmt.Errorf("%w: Store is a nil %T", ErrInvalidConfig, cfg.Store)
+	case cfg.Validator != nil && cfg.Validator.Challenge().ResourceMetadata == "":
+		// validate.New always sets resource_metadata; a zero Validator
+		// has none, and would fail on the first bearer token.
+		return nil, fmt.Errorf("%w: Validator is a zero validate.Validator: build it with validate.New, or leave it nil to accept keys only", ErrInvalidConfig)
+	case cfg.Logger != nil && cfg.Logger.Handler() == nil:
+		return nil, fmt.Errorf("%w: Logger has no handler: build it with slog.New, or leave it nil to log nothing", ErrInvalidConfig)
 	}
 	if err := CheckPrefix(cfg.Prefix); err != nil {
 		return nil, err
@@ -174,6 +200,15 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 	}
 	a.resourceMeta = a.challenge.ResourceMetadata
+	// CheckPrefix allows only letters, digits and "_" in a prefix, all
+	// RFC 6750 §3 NQSCHAR: check the description all the same.
+	a.prefixErr = fmt.Errorf("%w: expected prefix %q", ErrMalformed, cfg.Prefix)
+	a.prefixDesc = "the API key must start with " + cfg.Prefix
+	pc := a.challenge
+	pc.Error, pc.ErrorDescription = rsmeta.ErrorInvalidToken, a.prefixDesc
+	if _, err := pc.Header(); err != nil {
+		return nil, fmt.Errorf("%w: Prefix: %w", ErrInvalidConfig, err)
+	}
 	if cfg.AdvertiseKeyChallenge {
 		c := rsmeta.Challenge{Scheme: KeyScheme, Params: []rsmeta.Param{{Name: "header", Value: a.headerName}}}
 		s, err := c.Header()
@@ -192,6 +227,20 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// isNil reports whether v is nil or holds a nil pointer, map, func, slice
+// or channel: an interface value that is != nil, but whose methods would
+// fail on their first use.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Slice, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // validHeaderName reports whether s is an RFC 9110 §5.1 field name (token).
@@ -253,7 +302,12 @@ type result struct {
 //   - a bad key: 401 invalid_token wrapping [ErrMalformed], [ErrChecksum],
 //     [ErrUnknown], [ErrExpired], [ErrRevoked], [ErrBlocked] or
 //     [ErrRetired]; a key as Bearer when not accepted: [ErrBearerKey]; a
-//     bearer token in keys-only mode: [ErrBearerNotAccepted];
+//     bearer token in keys-only mode: [ErrBearerNotAccepted]. A key that
+//     does not start with [Config].Prefix (another vendor's key, a prefix
+//     in the wrong case or cut short) wraps [ErrMalformed], and both the
+//     error and its description ("the API key must start with sk_live_")
+//     name the expected prefix; no part of the presented key appears in
+//     either;
 //   - a store failure: 503 ([ErrStore]);
 //   - a bearer token: whatever [validate.Validator.Authenticate] returns.
 func (a *Authenticator) Authenticate(r *http.Request) (*scopes.Grant, error) {
@@ -355,8 +409,13 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string, d *scopes.D
 	id, err := Parse(a.prefix, key)
 	if err != nil {
 		desc := descMalformed
-		if errors.Is(err, ErrChecksum) {
+		switch {
+		case errors.Is(err, ErrChecksum):
 			desc = descChecksum
+		case !strings.HasPrefix(key, a.prefix):
+			// Say what is expected, never what was sent (the prefix is
+			// public; the key may be another service's secret).
+			err, desc = a.prefixErr, a.prefixDesc
 		}
 		a.usage.keyReject.Add(1)
 		return nil, a.refuse(r, u, nil, invalidToken(err, desc))

@@ -212,12 +212,16 @@ func TestMiddleware(t *testing.T) {
 			challenge: challenge("invalid_token", "the API key is malformed (checksum mismatch)"), sentinel: ErrChecksum,
 		},
 		{
-			name: "malformed key", header: http.Header{"X-Api-Key": {"hunter2"}}, status: 401,
+			name: "malformed key", header: http.Header{"X-Api-Key": {testPrefix + "hunter2"}}, status: 401,
 			challenge: challenge("invalid_token", "the API key is malformed"), sentinel: ErrMalformed,
 		},
 		{
+			name: "key without the prefix", header: http.Header{"X-Api-Key": {"hunter2"}}, status: 401,
+			challenge: challenge("invalid_token", "the API key must start with "+testPrefix), sentinel: ErrMalformed,
+		},
+		{
 			name: "empty key header", header: http.Header{"X-Api-Key": {""}}, status: 401,
-			challenge: challenge("invalid_token", "the API key is malformed"), sentinel: ErrMalformed,
+			challenge: challenge("invalid_token", "the API key must start with "+testPrefix), sentinel: ErrMalformed,
 		},
 		{
 			name: "expired key", header: http.Header{"X-Api-Key": {f.keys["expired"]}}, status: 401,

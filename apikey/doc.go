@@ -91,6 +91,7 @@
 //	valid key or JWT                       next handler, Grant in context
 //	deprecated key                         next handler + Deprecation, Sunset, Link
 //	key and bearer token, or key twice     400 invalid_request
+//	key without the configured prefix      401 invalid_token, "the API key must start with sk_live_"
 //	malformed key, bad checksum            401 invalid_token
 //	unknown, expired or revoked key        401 invalid_token
 //	blocked client, or past its cutoff     401 invalid_token, "API keys ... retired"

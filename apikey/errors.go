@@ -10,7 +10,8 @@ import "errors"
 var (
 	// ErrMalformed means the string is not a key of the configured format
 	// (wrong prefix, length, separator or alphabet). Detected without a
-	// store lookup.
+	// store lookup. When the prefix is wrong, the [Authenticator]'s error
+	// and error_description name the expected prefix, never the key.
 	ErrMalformed = errors.New("apikey: malformed key")
 
 	// ErrChecksum means the key has the right shape but its checksum does
@@ -62,6 +63,7 @@ var (
 	ErrInvalidRecord = errors.New("apikey: invalid key record")
 
 	// ErrInvalidConfig means a [Config] or [Policy] was refused by [New]
-	// or [Authenticator.SetPolicy].
+	// or [Authenticator.SetPolicy] (or a nil *[MemoryStore] was written
+	// to).
 	ErrInvalidConfig = errors.New("apikey: invalid configuration")
 )

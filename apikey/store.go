@@ -27,6 +27,11 @@ type Store interface {
 // lookups) and by id (for updates). Its zero value is an empty store ready
 // to use. Records are copied in and the copies are shared with readers:
 // callers cannot change a stored record except through the methods.
+//
+// A nil *MemoryStore is an empty store that cannot be written: Lookup
+// returns [ErrUnknown], Get, Revoke and Delete find nothing, and Put and
+// Replace return an error wrapping [ErrInvalidConfig]. ([New] refuses a nil
+// *MemoryStore as Config.Store.)
 type MemoryStore struct {
 	mu     sync.RWMutex
 	byHash map[Hash]*Record
@@ -48,6 +53,9 @@ func (s *MemoryStore) Lookup(ctx context.Context, h Hash) (*Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if s == nil {
+		return nil, ErrUnknown
+	}
 	s.mu.RLock()
 	r := s.byHash[h]
 	s.mu.RUnlock()
@@ -61,6 +69,9 @@ func (s *MemoryStore) Lookup(ctx context.Context, h Hash) (*Record, error) {
 // change its state or scopes: Get, modify, Put). The record must pass
 // [Record.Validate] and its hash must not belong to another id.
 func (s *MemoryStore) Put(rec Record) error {
+	if s == nil {
+		return errNilStore("Put")
+	}
 	r, err := cloneRecord(rec)
 	if err != nil {
 		return err
@@ -84,6 +95,9 @@ func (s *MemoryStore) Put(rec Record) error {
 
 // Get returns a copy of the record with the given id.
 func (s *MemoryStore) Get(id string) (Record, bool) {
+	if s == nil {
+		return Record{}, false
+	}
 	s.mu.RLock()
 	r := s.byID[id]
 	s.mu.RUnlock()
@@ -98,6 +112,9 @@ func (s *MemoryStore) Get(id string) (Record, bool) {
 // Revoke marks the key with the given id revoked, and reports whether it
 // exists.
 func (s *MemoryStore) Revoke(id string) bool {
+	if s == nil {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.byID[id]
@@ -113,6 +130,9 @@ func (s *MemoryStore) Revoke(id string) bool {
 
 // Delete removes the key with the given id, and reports whether it existed.
 func (s *MemoryStore) Delete(id string) bool {
+	if s == nil {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.byID[id]
@@ -128,6 +148,9 @@ func (s *MemoryStore) Delete(id string) bool {
 // reloading a key file). Every record must pass [Record.Validate], and ids
 // and hashes must be unique; on error the store is left unchanged.
 func (s *MemoryStore) Replace(recs []Record) error {
+	if s == nil {
+		return errNilStore("Replace")
+	}
 	byID := make(map[string]*Record, len(recs))
 	byHash := make(map[Hash]*Record, len(recs))
 	for _, rec := range recs {
@@ -152,6 +175,9 @@ func (s *MemoryStore) Replace(recs []Record) error {
 
 // Records returns copies of all records, sorted by id.
 func (s *MemoryStore) Records() []Record {
+	if s == nil {
+		return []Record{}
+	}
 	s.mu.RLock()
 	out := make([]Record, 0, len(s.byID))
 	for _, r := range s.byID {
@@ -174,9 +200,16 @@ func (s *MemoryStore) Records() []Record {
 
 // Len returns the number of records.
 func (s *MemoryStore) Len() int {
+	if s == nil {
+		return 0
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return len(s.byID)
+}
+
+func errNilStore(method string) error {
+	return fmt.Errorf("%w: %s on a nil *MemoryStore", ErrInvalidConfig, method)
 }
 
 func cloneRecord(rec Record) (*Record, error) {
