@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -329,6 +330,11 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	if v.logger == nil {
 		v.logger = discardLogger()
+	}
+	if cfg.Revocations != nil {
+		if rv := reflect.ValueOf(cfg.Revocations); (rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Map || rv.Kind() == reflect.Func) && rv.IsNil() {
+			return nil, configErr("Revocations is a nil %T", cfg.Revocations)
+		}
 	}
 	v.check = v.afterVerify(cfg.Revocations, cfg.RevocationFailOpen, cfg.Check)
 	if cfg.AllowTenant != nil && cfg.TenantClaim == "" {

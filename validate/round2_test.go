@@ -417,3 +417,16 @@ func TestTenantClaimIsAString(t *testing.T) {
 	_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", TenantClaim: "sub"})
 	require.ErrorIs(t, err, validate.ErrConfig)
 }
+
+// TestTypedNilRevocations: a nil *DenyList is a configuration error, not a
+// panic on the first request.
+func TestTypedNilRevocations(t *testing.T) {
+	is := newIssuer(t, nil)
+	var deny *validate.DenyList
+	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", HTTPClient: is.Client(), Revocations: deny})
+	require.ErrorIs(t, err, validate.ErrConfig)
+	list, err := validate.NewDenyList(validate.DenyListConfig{})
+	require.NoError(t, err)
+	_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", HTTPClient: is.Client(), Revocations: list})
+	require.NoError(t, err, "positive control")
+}
