@@ -125,6 +125,9 @@ const (
 	ReasonUnknownTool Reason = "unknown_tool"
 	// ReasonBodyTooLarge: the MCP request body exceeds MaxBodyBytes (413).
 	ReasonBodyTooLarge Reason = "body_too_large"
+	// ReasonMethodNotAllowed: a request to the MCP endpoint whose method is
+	// not exactly POST, GET, DELETE or OPTIONS (405, [ErrMethodNotAllowed]).
+	ReasonMethodNotAllowed Reason = "method_not_allowed"
 	// ReasonInternalError: a configuration or programming error, such as
 	// an invalid scope in handler code (500).
 	ReasonInternalError Reason = "internal_error"
@@ -138,7 +141,7 @@ var allReasons = [...]Reason{
 	ReasonSenderConstrained, ReasonRevocationUnavailable, ReasonRejected, ReasonUnknownAPIKey, ReasonAPIKeyBlocked,
 	ReasonAPIKeyRetired, ReasonAPIKeyAsBearer, ReasonBearerNotAccepted, ReasonStoreUnavailable,
 	ReasonNoGrant, ReasonInsufficientScope, ReasonInsufficientUserAuthentication, ReasonUnknownTool,
-	ReasonBodyTooLarge, ReasonInternalError,
+	ReasonBodyTooLarge, ReasonMethodNotAllowed, ReasonInternalError,
 }
 
 // Reasons returns every reason code, in the order documented, in a new
@@ -418,6 +421,8 @@ func classify(err error) (Reason, int) {
 		return ReasonUnknownTool, http.StatusForbidden
 	case errors.Is(err, ErrBodyTooLarge):
 		return ReasonBodyTooLarge, http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrMethodNotAllowed):
+		return ReasonMethodNotAllowed, http.StatusMethodNotAllowed
 	case errors.Is(err, ErrMalformed):
 		return ReasonInvalidRequest, http.StatusBadRequest
 	}

@@ -122,6 +122,8 @@ func TestMCPDecisions(t *testing.T) {
 			"notifications/initialized", "", []string{"inventory:read"}, reader.Scopes},
 		{"not JSON", reader, "POST", `{"jsonrpc":`, 400, false, ReasonInvalidRequest, "", "", nil, reader.Scopes},
 		{"GET stream", reader, "GET", "", 200, true, ReasonOK, "", "", nil, reader.Scopes},
+		{"PUT refused unread", reader, "PUT", bodySetPrice, 405, false, ReasonMethodNotAllowed, "", "", nil, reader.Scopes},
+		{"lowercase post refused unread", reader, "post", bodySetPrice, 405, false, ReasonMethodNotAllowed, "", "", nil, reader.Scopes},
 		{"no grant", nil, "POST", bodyGetInv, 401, false, ReasonNoGrant, "", "", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -264,7 +266,7 @@ func TestReasons(t *testing.T) {
 			assert.True(t, c == '_' || 'a' <= c && c <= 'z', "%q is snake_case", r)
 		}
 	}
-	assert.Len(t, seen, 31)
+	assert.Len(t, seen, 32)
 }
 
 func TestDecisionRequestText(t *testing.T) {

@@ -28,9 +28,23 @@
 // that reads the JSON-RPC body of each POST, looks up the scopes of the
 // method and, for tools/call, of the tool, and refuses the call before the
 // MCP server sees it; see [MCP] for how it treats batches, unknown tools,
-// bodies that are not JSON, GET and DELETE requests, and bodies over the
-// size bound. [MCP.AllowsTool] and [MCP.FilterTools] let the server advertise
-// in tools/list only the tools a caller may call.
+// bodies that are not JSON, and bodies over the size bound.
+// [MCP.AllowsTool] and [MCP.FilterTools] let the server advertise in
+// tools/list only the tools a caller may call; such a list is marked
+// cacheScope "private".
+//
+// # Request methods at the MCP endpoint
+//
+// Only POST bodies are checked, so the MCP middleware passes on only the
+// methods MCP Streamable HTTP uses: exactly POST (checked), GET (the SSE
+// stream) and DELETE (ending a session), unread, and OPTIONS (CORS
+// preflight). Methods are case-sensitive (RFC 9110 §9.1): every other method
+// of an authenticated request, "post", "Get", HEAD, PUT, PATCH, QUERY or any
+// extension method included, is answered 405 Method Not Allowed with
+// Allow: GET, POST, DELETE, OPTIONS ([ErrMethodNotAllowed]) and never reaches
+// the MCP server, whatever its body asks for, so that a server which would
+// dispatch such a body cannot run a tool the check did not see. A request
+// without a grant still gets the 401 first.
 //
 // # Responses
 //

@@ -147,7 +147,7 @@ func ExampleNewMCP() {
 	// 200 {"jsonrpc":"2.0","id":1,"result":{"content":[]}}
 	// 403 {"error":"insufficient_scope","error_description":"the access token lacks scope inventory:write required for tool set_price"}
 	// Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp", scope="inventory:read inventory:write", error="insufficient_scope", error_description="the access token lacks scope inventory:write required for tool set_price"
-	// 403 {"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"not permitted"}}
+	// 403 {"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"not permitted"}}
 }
 
 // Advertise only the tools the caller may call.
@@ -169,7 +169,7 @@ func ExampleMCP_FilterTools() {
 	}
 	fmt.Println(string(filtered))
 	// Output:
-	// {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_inventory","inputSchema":{"type":"object"}}]}}
+	// {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_inventory","inputSchema":{"type":"object"}}],"cacheScope":"private"}}
 }
 
 // With an MCP SDK, filter the typed tools/list result by name.

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 )
 
 // maxFilterBytes bounds the JSON tools/list answer the filter buffers; a
@@ -15,11 +17,21 @@ const maxFilterBytes = 16 << 20
 // FilterTools returns msg, a JSON-RPC response to tools/list or a batch
 // (array) of responses, with every tool the caller with grant g may not call
 // ([MCP.AllowsTool]) removed from each response's result.tools array. A tool
-// without a readable string "name" is removed too. Everything else, including
-// nextCursor, is kept byte for byte; msg itself is not modified, and when
-// nothing is removed msg is returned as is. Responses without result.tools
-// (errors, other methods) are left alone, so pass it tools/list answers
-// only. An msg that is not valid JSON is an error wrapping [ErrMalformed].
+// without a readable string "name" is removed too.
+//
+// The list it returns depends on who asks, so each such result is marked
+// "cacheScope": "private" (MCP 2026-07-28, caching: only the caller's own
+// authorization context may reuse it), whether or not a tool was removed:
+// a cacheScope member of the result with another value (such as "public",
+// or a case variant such as "CacheScope") is set to "private", and one is
+// added after the last member when the result has none. Clients of earlier
+// MCP revisions ignore it.
+//
+// Everything else, including nextCursor and ttlMs, is kept byte for byte;
+// msg itself is not modified, and when nothing changes msg is returned as
+// is. Responses without result.tools (errors, other methods) are left alone,
+// so pass it tools/list answers only. An msg that is not valid JSON is an
+// error wrapping [ErrMalformed].
 //
 // It is the pure function behind [MCPConfig.FilterToolsList], for servers
 // that handle the JSON themselves. With the official Go SDK, prefer filtering
@@ -66,13 +78,23 @@ func (m *MCP) filterMessage(g *Grant, msg []byte, ids [][]byte) []byte {
 	return append(out, msg[last:]...)
 }
 
-// filterResponse appends the edit, if any, that filters the response object
-// starting at msg[start].
+// The cacheScope of a filtered tools/list result (MCP 2026-07-28, caching).
+var (
+	cacheScopePrivate    = []byte(`"private"`)
+	cacheScopePrivateAdd = []byte(`,"cacheScope":"private"`)
+)
+
+// filterResponse appends the edits, if any, that filter the response object
+// starting at msg[start]: the tools removed, and the result's cacheScope
+// made "private".
 func (m *MCP) filterResponse(g *Grant, msg []byte, start int, ids [][]byte, edits []edit) []edit {
 	end := skipValue(msg, start)
 	o := objectReader{b: msg[:end], i: start + 1}
 	var id []byte
 	toolsStart, toolsEnd := -1, -1
+	var scopeVals []edit // cacheScope values to make "private"
+	hasScope := false    // an exact "cacheScope" member
+	lastEnd := -1        // the end of the result's last member
 	for k, v, ok := o.next(); ok; k, v, ok = o.next() {
 		switch string(unquote(k)) {
 		case "id":
@@ -82,9 +104,17 @@ func (m *MCP) filterResponse(g *Grant, msg []byte, start int, ids [][]byte, edit
 				continue
 			}
 			ro := objectReader{b: msg[:o.i], i: o.i - len(v) + 1}
+			toolsStart, scopeVals, hasScope = -1, scopeVals[:0], false // the last result counts
 			for rk, rv, ok := ro.next(); ok; rk, rv, ok = ro.next() {
-				if string(unquote(rk)) == "tools" && rv[0] == '[' {
+				lastEnd = ro.i
+				switch key := unquote(rk); {
+				case string(key) == "tools" && rv[0] == '[':
 					toolsStart, toolsEnd = ro.i-len(rv), ro.i
+				case bytes.EqualFold(key, []byte("cacheScope")): // Go decoders fold case
+					hasScope = hasScope || string(key) == "cacheScope"
+					if rv[0] != '"' || string(unquote(rv)) != "private" {
+						scopeVals = append(scopeVals, edit{start: ro.i - len(rv), end: ro.i, repl: cacheScopePrivate})
+					}
 				}
 			}
 		}
@@ -106,11 +136,18 @@ func (m *MCP) filterResponse(g *Grant, msg []byte, start int, ids [][]byte, edit
 		}
 		kept = append(kept, v...)
 	}
-	if !removed {
-		return edits
+	n := len(edits)
+	if removed {
+		kept = append(kept, ']')
+		edits = append(edits, edit{start: toolsStart, end: toolsEnd, repl: kept})
 	}
-	kept = append(kept, ']')
-	return append(edits, edit{start: toolsStart, end: toolsEnd, repl: kept})
+	edits = append(edits, scopeVals...)
+	if !hasScope {
+		edits = append(edits, edit{start: lastEnd, end: lastEnd, repl: cacheScopePrivateAdd})
+	}
+	own := edits[n:]
+	sort.Slice(own, func(i, j int) bool { return own[i].start < own[j].start })
+	return edits
 }
 
 // allowsListed reports whether the tool object tool may stay in the list.
@@ -152,8 +189,9 @@ func hasID(ids [][]byte, id []byte) bool {
 // FilterToolsList is on. It rewrites a 200 application/json answer after the
 // handler returns, and a 200 text/event-stream answer event by event, as
 // each event is complete (a client acts on an event only once it is
-// complete, so holding back a partial one changes nothing). Every other
-// answer passes through untouched.
+// complete, so holding back a partial one changes nothing). Both get a
+// private Cache-Control ([privateCacheControl]). Every other answer passes
+// through untouched.
 type listFilter struct {
 	w    http.ResponseWriter
 	m    *MCP
@@ -192,9 +230,11 @@ func (f *listFilter) WriteHeader(code int) {
 	switch {
 	case code == http.StatusOK && mt == "application/json" && f.w.Header().Get("Content-Encoding") == "":
 		f.mode = modeJSON // the header waits for the rewritten length
+		privateCacheControl(f.w.Header())
 	case code == http.StatusOK && mt == "text/event-stream" && f.w.Header().Get("Content-Encoding") == "":
 		f.mode = modeSSE
 		f.w.Header().Del("Content-Length")
+		privateCacheControl(f.w.Header())
 		f.w.WriteHeader(code)
 	default:
 		f.mode = modePass
@@ -391,4 +431,62 @@ func dataValue(line []byte) ([]byte, bool) {
 		v = v[1:]
 	}
 	return v, true
+}
+
+// privateCacheControl keeps shared caches from storing a filtered answer,
+// which depends on who asks (RFC 9111 §5.2.2.7): it leaves Cache-Control as
+// it is when it says no-store, or private without field names and not
+// public; otherwise it makes it "private" followed by the other directives,
+// without public and without a qualified private="…" (which lets shared
+// caches store the rest). Directive names are compared case-insensitively
+// (RFC 9111 §5.2).
+func privateCacheControl(h http.Header) {
+	var keep []string
+	private, rewrite := false, false
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range splitDirectives(v) {
+			name, _, qualified := strings.Cut(d, "=")
+			switch name = strings.TrimRight(name, " \t"); {
+			case strings.EqualFold(name, "no-store"):
+				return
+			case strings.EqualFold(name, "private"):
+				private = private || !qualified
+				rewrite = rewrite || qualified
+			case strings.EqualFold(name, "public"):
+				rewrite = true
+			default:
+				keep = append(keep, d)
+			}
+		}
+	}
+	if private && !rewrite {
+		return
+	}
+	h.Set("Cache-Control", strings.Join(append([]string{"private"}, keep...), ", "))
+}
+
+// splitDirectives splits a Cache-Control field value into its directives
+// (RFC 9110 §5.6.1 list, commas inside quoted strings included), without
+// the optional whitespace around them and without empty elements.
+func splitDirectives(v string) []string {
+	var out []string
+	add := func(d string) {
+		if d = strings.Trim(d, " \t"); d != "" {
+			out = append(out, d)
+		}
+	}
+	start, quoted := 0, false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			add(v[start:i])
+			start = i + 1
+		}
+	}
+	add(v[start:])
+	return out
 }

@@ -2,6 +2,7 @@ package scopes
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,6 +24,12 @@ func listAnswer(id string, tools ...string) string {
 	return `{"jsonrpc":"2.0","id":` + id + `,"result":{"tools":[` + strings.Join(tools, ",") + `],"nextCursor":"page-2"}}`
 }
 
+// privateList is listAnswer as the filter rewrites it: a list that depends on
+// who asks is marked cacheScope "private" (MCP 2026-07-28, caching).
+func privateList(id string, tools ...string) string {
+	return `{"jsonrpc":"2.0","id":` + id + `,"result":{"tools":[` + strings.Join(tools, ",") + `],"nextCursor":"page-2","cacheScope":"private"}}`
+}
+
 func TestFilterTools(t *testing.T) {
 	m := mustMCP(t, testMCPConfig())
 	reader := &Grant{Scopes: []string{"inventory:read"}}
@@ -33,17 +40,17 @@ func TestFilterTools(t *testing.T) {
 		msg   string
 		want  string
 	}{
-		{"reader", reader, all, listAnswer("1", toolGetInv, toolSearch)},
-		{"writer", &Grant{Scopes: []string{"inventory:write", "inventory:read"}}, all, listAnswer("1", toolGetInv, toolSet, toolSearch)},
-		{"no scopes", &Grant{}, all, listAnswer("1", toolSearch)},
-		{"nil grant", nil, all, listAnswer("1")},
-		{"nothing to remove", reader, listAnswer("1", toolSearch), listAnswer("1", toolSearch)},
+		{"reader", reader, all, privateList("1", toolGetInv, toolSearch)},
+		{"writer", &Grant{Scopes: []string{"inventory:write", "inventory:read"}}, all, privateList("1", toolGetInv, toolSet, toolSearch)},
+		{"no scopes", &Grant{}, all, privateList("1", toolSearch)},
+		{"nil grant", nil, all, privateList("1")},
+		{"nothing to remove", reader, listAnswer("1", toolSearch), privateList("1", toolSearch)},
 		{"pretty-printed", reader, "{\n  \"jsonrpc\": \"2.0\",\n  \"id\": 1,\n  \"result\": {\n    \"tools\": [\n      " + toolSet + ",\n      " +
-			toolSearch + "\n    ]\n  }\n}\n", "{\n  \"jsonrpc\": \"2.0\",\n  \"id\": 1,\n  \"result\": {\n    \"tools\": [" + toolSearch + "]\n  }\n}\n"},
+			toolSearch + "\n    ]\n  }\n}\n", "{\n  \"jsonrpc\": \"2.0\",\n  \"id\": 1,\n  \"result\": {\n    \"tools\": [" + toolSearch + "],\"cacheScope\":\"private\"\n  }\n}\n"},
 		{"batch", reader, "[" + listAnswer("1", toolSet, toolSearch) + "," + `{"jsonrpc":"2.0","id":2,"result":{}}` + "]",
-			"[" + listAnswer("1", toolSearch) + "," + `{"jsonrpc":"2.0","id":2,"result":{}}` + "]"},
+			"[" + privateList("1", toolSearch) + "," + `{"jsonrpc":"2.0","id":2,"result":{}}` + "]"},
 		{"error response", reader, `{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"x"}}`, `{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"x"}}`},
-		{"unnamed tools dropped", reader, listAnswer("1", `{"title":"x"}`, `{"name":7}`, `"search"`, toolSearch), listAnswer("1", toolSearch)},
+		{"unnamed tools dropped", reader, listAnswer("1", `{"title":"x"}`, `{"name":7}`, `"search"`, toolSearch), privateList("1", toolSearch)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,7 +114,7 @@ func TestFilterToolsListMiddleware(t *testing.T) {
 	cfg := testMCPConfig()
 	cfg.FilterToolsList = true
 	m := mustMCP(t, cfg)
-	want := listAnswer("1", toolGetInv, toolSearch)
+	want := privateList("1", toolGetInv, toolSearch)
 
 	t.Run("json", func(t *testing.T) {
 		srv := httptest.NewServer(authAs(reader, m.Handler(listServer(false, nil))))
@@ -179,7 +186,7 @@ func TestFilterToolsListMiddleware(t *testing.T) {
 		}))))
 		defer srv.Close()
 		got := postMCP(t, srv, `[{"jsonrpc":"2.0","id":"a","method":"tools/list"},{"jsonrpc":"2.0","id":0,"method":"x/custom"}]`, false)
-		if want := "[" + listAnswer(`"a"`, toolSearch) + `,{"jsonrpc":"2.0","id":0,"result":{"tools":[` + toolSet + `]}}]`; got.body != want {
+		if want := "[" + privateList(`"a"`, toolSearch) + `,{"jsonrpc":"2.0","id":0,"result":{"tools":[` + toolSet + `]}}]`; got.body != want {
 			t.Errorf("got\n%s\nwant\n%s", got.body, want)
 		}
 	})
@@ -217,6 +224,7 @@ func FuzzFilterTools(f *testing.F) {
 	f.Add([]byte(listAnswer("1", toolGetInv, toolSet, toolSearch, toolDrop)))
 	f.Add([]byte("[" + listAnswer("1", toolSet) + "]"))
 	f.Add([]byte(`{"result":{"tools":[1,{"name":"set_price"},[]]}}`))
+	f.Add([]byte(`{"result":{"tools":[],"CacheScope":"public","cacheScope":null},"result":{"tools":[{"name":"search"}]}}`))
 	m, err := NewMCP(testMCPConfig())
 	if err != nil {
 		f.Fatal(err)
@@ -230,5 +238,151 @@ func FuzzFilterTools(f *testing.F) {
 		if !json.Valid(out) {
 			t.Fatalf("FilterTools(%q) = %q, not JSON", msg, out)
 		}
+		if again, _ := m.FilterTools(g, out); !bytes.Equal(again, out) {
+			t.Fatalf("FilterTools is not idempotent on %q:\n%q\n%q", msg, out, again)
+		}
 	})
+}
+
+// TestFilterToolsCacheScope: a filtered tools/list result depends on who
+// asks, so the filter marks it cacheScope "private" (MCP 2026-07-28,
+// caching: such a result "MAY be cached and reused only within the same
+// authorization context"), also when this caller happened to lose no tool:
+// a shared cache must not hand a caller's list to another. Only the result's
+// own cacheScope changes; results without a tools array are left alone.
+func TestFilterToolsCacheScope(t *testing.T) {
+	m := mustMCP(t, testMCPConfig())
+	reader := &Grant{Scopes: []string{"inventory:read"}}
+	result := func(members string) string { return `{"jsonrpc":"2.0","id":1,"result":{` + members + `}}` }
+	tools := `"tools":[` + toolSet + `,` + toolSearch + `]`
+	kept := `"tools":[` + toolSearch + `]`
+	tests := []struct {
+		name string
+		msg  string
+		want string
+	}{
+		{"public made private", result(tools + `,"cacheScope":"public","ttlMs":60000`),
+			result(kept + `,"cacheScope":"private","ttlMs":60000`)},
+		{"public first", result(`"ttlMs":0,"cacheScope":"public",` + tools), result(`"ttlMs":0,"cacheScope":"private",` + kept)},
+		{"public, nothing removed", result(kept + `,"cacheScope":"public"`), result(kept + `,"cacheScope":"private"`)},
+		{"absent: added", result(tools), result(kept + `,"cacheScope":"private"`)},
+		{"absent, empty list: added", result(`"tools":[]`), result(`"tools":[],"cacheScope":"private"`)},
+		{"not a string", result(`"cacheScope":null,` + tools), result(`"cacheScope":"private",` + kept)},
+		{"unknown value", result(`"cacheScope":"shared",` + tools), result(`"cacheScope":"private",` + kept)},
+		{"duplicate", result(`"cacheScope":"private",` + tools + `,"cacheScope":"public"`),
+			result(`"cacheScope":"private",` + kept + `,"cacheScope":"private"`)},
+		{"case variant, which Go decoders read", result(tools + `,"CacheScope":"public"`),
+			result(kept + `,"CacheScope":"private","cacheScope":"private"`)},
+		{"spaces around", "{\"id\":1,\"result\":{ \"cacheScope\" : \"public\" , \"tools\" : [] }}",
+			"{\"id\":1,\"result\":{ \"cacheScope\" : \"private\" , \"tools\" : [] }}"},
+		{"batch: each list", "[" + result(tools+`,"cacheScope":"public"`) + "," + result(kept) + "]",
+			"[" + result(kept+`,"cacheScope":"private"`) + "," + result(kept+`,"cacheScope":"private"`) + "]"},
+
+		// Controls: already private stays byte for byte; other results and
+		// nested members are not the list's cacheScope.
+		{"already private", result(kept + `,"cacheScope":"private"`), result(kept + `,"cacheScope":"private"`)},
+		{"already private, escaped", result(kept + `,"cacheScope":"priv\u0061te"`), result(kept + `,"cacheScope":"priv\u0061te"`)},
+		{"not a tools result", result(`"resources":[],"cacheScope":"public"`), result(`"resources":[],"cacheScope":"public"`)},
+		{"error response", `{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x","data":{"cacheScope":"public"}}}`,
+			`{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x","data":{"cacheScope":"public"}}}`},
+		{"nested member", result(`"tools":[{"name":"search","_meta":{"cacheScope":"public"}}],"cacheScope":"private"`),
+			result(`"tools":[{"name":"search","_meta":{"cacheScope":"public"}}],"cacheScope":"private"`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := m.FilterTools(reader, []byte(tt.msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+			if !json.Valid(got) {
+				t.Errorf("output is not JSON")
+			}
+		})
+	}
+}
+
+// TestFilterToolsListCaching: through the middleware, a filtered tools/list
+// answer, JSON or SSE, says cacheScope "private" and is not storable by a
+// shared cache (RFC 9111 §5.2.2.7 private; no-store left as it is). Without
+// the filter, and for answers it does not rewrite, nothing changes.
+func TestFilterToolsListCaching(t *testing.T) {
+	reader := &Grant{Scopes: []string{"inventory:read"}}
+	on := testMCPConfig()
+	on.FilterToolsList = true
+	upstream := `{"jsonrpc":"2.0","id":1,"result":{"tools":[` + toolSet + `,` + toolSearch + `],"cacheScope":"public","ttlMs":60000}}`
+	filtered := `{"jsonrpc":"2.0","id":1,"result":{"tools":[` + toolSearch + `],"cacheScope":"private","ttlMs":60000}}`
+	tests := []struct {
+		name         string
+		filter       bool
+		sse          bool
+		status       int
+		body         string // the request
+		cacheControl []string
+		wantCache    string
+		wantAnswer   string
+	}{
+		{"json, public", true, false, 200, bodyToolsList, []string{"public, max-age=60"}, "private, max-age=60", filtered},
+		{"json, none", true, false, 200, bodyToolsList, nil, "private", filtered},
+		{"json, no-store kept", true, false, 200, bodyToolsList, []string{"no-store"}, "no-store", filtered},
+		{"json, private kept", true, false, 200, bodyToolsList, []string{"private, max-age=60"}, "private, max-age=60", filtered},
+		{"json, qualified private is not private", true, false, 200, bodyToolsList,
+			[]string{`private="Set-Cookie, Authorization", max-age=60`}, "private, max-age=60", filtered},
+		{"json, directives are case-insensitive", true, false, 200, bodyToolsList, []string{"PUBLIC, Max-Age=60"}, "private, Max-Age=60", filtered},
+		{"json, several lines", true, false, 200, bodyToolsList, []string{"public", "max-age=60, s-maxage=600"},
+			"private, max-age=60, s-maxage=600", filtered},
+		{"sse, no-cache", true, true, 200, bodyToolsList, []string{"no-cache"}, "private, no-cache", filtered},
+
+		// Controls.
+		{"filter off", false, false, 200, bodyToolsList, []string{"public, max-age=60"}, "public, max-age=60", upstream},
+		{"filter off, sse", false, true, 200, bodyToolsList, []string{"no-cache"}, "no-cache", upstream},
+		{"not a tools/list request", true, false, 200, bodyGetInv, []string{"public, max-age=60"}, "public, max-age=60", upstream},
+		{"error status", true, false, 500, bodyToolsList, []string{"public, max-age=60"}, "public, max-age=60", upstream},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testMCPConfig()
+			if tt.filter {
+				cfg = on
+			}
+			srv := httptest.NewServer(authAs(reader, mustMCP(t, cfg).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.ReadAll(r.Body)
+				for _, v := range tt.cacheControl {
+					w.Header().Add("Cache-Control", v)
+				}
+				if tt.sse {
+					w.Header().Set("Content-Type", "text/event-stream")
+					w.WriteHeader(tt.status)
+					_, _ = io.WriteString(w, "event: message\ndata: "+upstream+"\n\n")
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.status)
+				_, _ = io.WriteString(w, upstream)
+			}))))
+			defer srv.Close()
+			req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(tt.body))
+			res, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != tt.status {
+				t.Fatalf("status %d", res.StatusCode)
+			}
+			if got := strings.Join(res.Header.Values("Cache-Control"), ", "); got != tt.wantCache {
+				t.Errorf("Cache-Control = %q, want %q", got, tt.wantCache)
+			}
+			want := tt.wantAnswer
+			if tt.sse {
+				want = "event: message\ndata: " + want + "\n\n"
+			}
+			if string(body) != want {
+				t.Errorf("got\n%s\nwant\n%s", body, want)
+			}
+		})
+	}
 }

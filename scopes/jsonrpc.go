@@ -30,15 +30,61 @@ var (
 )
 
 // rpcMessage is what the scope check needs of one JSON-RPC message: the raw
-// method string (with its quotes), params and id values, each nil if absent,
-// and params' "name" string (raw, with its quotes) or why it has none; the
-// latter matters only for tools/call.
+// method string (with its quotes), params and id values, each nil if absent
+// (id the last of several), whether the id is ambiguous (a duplicate or
+// case-variant "id" member), and params' "name" string (raw, with its
+// quotes) or why it has none; the latter matters only for tools/call.
 type rpcMessage struct {
-	method  []byte
-	params  []byte
-	id      []byte
-	name    []byte
-	nameErr error
+	method      []byte
+	params      []byte
+	id          []byte
+	idAmbiguous bool
+	name        []byte
+	nameErr     error
+}
+
+// answerID returns the id a JSON-RPC answer to msg carries (JSON-RPC 2.0
+// §5): its id exactly as the request wrote it when that is a number, or a
+// string of valid UTF-8, read alike by every decoder; null otherwise. The
+// result does not alias the request body.
+func (msg *rpcMessage) answerID() []byte {
+	if msg.id != nil && !msg.idAmbiguous {
+		switch c := msg.id[0]; {
+		case c == '"' && utf8.Valid(msg.id), c == '-', '0' <= c && c <= '9':
+			return append([]byte(nil), msg.id...)
+		}
+	}
+	return []byte("null")
+}
+
+// rpcRefusal is a refusal answered by a JSON-RPC error (403 ErrNotPermitted,
+// 400 ErrMalformed) of a POST whose messages were read: it carries the ids
+// of the requests it answers, so that [WriteError] can name them.
+type rpcRefusal struct {
+	err   error
+	batch bool     // the body was a batch: answer with an array
+	ids   [][]byte // one raw id (or null) per request, in order
+}
+
+func (e *rpcRefusal) Error() string { return e.err.Error() }
+func (e *rpcRefusal) Unwrap() error { return e.err }
+
+// withRequestIDs wraps err, the refusal of body's messages msgs, with the ids
+// of the requests among them (messages with a method and an id member;
+// notifications and responses get no answer, JSON-RPC 2.0 §4.1, §6). It
+// returns err as it is when no id is to be named.
+func withRequestIDs(err error, body []byte, msgs []rpcMessage) error {
+	batch := body[skipSpace(body, 0)] == '['
+	var ids [][]byte
+	for i := range msgs {
+		if msgs[i].method != nil && (msgs[i].id != nil || msgs[i].idAmbiguous) {
+			ids = append(ids, msgs[i].answerID())
+		}
+	}
+	if len(ids) == 0 || (!batch && string(ids[0]) == "null") {
+		return err
+	}
+	return &rpcRefusal{err: err, batch: batch, ids: ids}
 }
 
 // parseMessages reads body, a JSON-RPC 2.0 message or batch (an array of
@@ -123,7 +169,11 @@ func parseMessage(b []byte, start int) (rpcMessage, int, error) {
 			m.params = b[vs:o.i]
 		case string(key) == "id":
 			o.i = skipValue(b, vs)
+			m.idAmbiguous = m.idAmbiguous || m.id != nil
 			m.id = b[vs:o.i]
+		case len(key) == 2 && bytes.EqualFold(key, []byte("id")): // "ID", "Id", "iD"
+			o.i = skipValue(b, vs)
+			m.idAmbiguous = true
 		case bytes.EqualFold(key, []byte("method")) || bytes.EqualFold(key, []byte("params")):
 			return m, 0, fmt.Errorf("%w: ambiguous member name", ErrMalformed)
 		default:

@@ -20,6 +20,18 @@ const DefaultMaxBodyBytes = 4 << 20
 // (fail closed); [WriteError] answers 413.
 var ErrBodyTooLarge = errors.New("scopes: request body too large")
 
+// ErrMethodNotAllowed reports an authenticated request to the MCP endpoint
+// whose method is not exactly POST, GET, DELETE or OPTIONS (methods are
+// case-sensitive, RFC 9110 §9.1): the MCP middleware checks only what a POST
+// body calls, so it passes on no method whose body a server might read as a
+// call unchecked. [WriteError] answers 405 Method Not Allowed with
+// Allow: GET, POST, DELETE, OPTIONS (RFC 9110 §15.5.6, §10.2.1).
+var ErrMethodNotAllowed = errors.New("scopes: method not allowed")
+
+// allowedMethods is the Allow header of the 405 for [ErrMethodNotAllowed]:
+// the methods [MCP] passes on.
+const allowedMethods = "GET, POST, DELETE, OPTIONS"
+
 // UnknownTools says what the MCP middleware does with a tools/call naming a
 // tool that is not in [MCPConfig.Tools].
 type UnknownTools int
@@ -72,9 +84,13 @@ type MCPConfig struct {
 
 	// FilterToolsList, if true, rewrites the server's answers to tools/list
 	// so that they name only the tools the caller may call (see
-	// [MCP.FilterTools]), for JSON and SSE (text/event-stream) responses. It
-	// is advisory: calls are checked whether or not it is on. If false (the
-	// default), answers pass untouched.
+	// [MCP.FilterTools]), for JSON and SSE (text/event-stream) responses.
+	// Such an answer depends on who asks: its result is marked cacheScope
+	// "private", and its HTTP Cache-Control is made private (RFC 9111
+	// §5.2.2.7; no-store is left as it is), so that no shared cache hands
+	// one caller's list to another. It is advisory: calls are checked
+	// whether or not it is on. If false (the default), answers pass
+	// untouched.
 	FilterToolsList bool
 
 	// ResourceMetadata, if set, is the resource_metadata URL (RFC 9728 §5.1)
@@ -120,8 +136,16 @@ type MCPConfig struct {
 //
 //   - No [Grant] in the context (authentication did not run): 401, for every
 //     request method. Never allowed.
-//   - GET (the SSE stream), DELETE (ending a session) and every other method
-//     but POST: passed on unread; they call no tool.
+//   - GET (the SSE stream), DELETE (ending a session) and OPTIONS (CORS
+//     preflight, when it reaches MCP at all): passed on unread; they call no
+//     tool.
+//   - Any other method, HEAD and "post" included (methods are
+//     case-sensitive, RFC 9110 §9.1): 405 with
+//     Allow: GET, POST, DELETE, OPTIONS ([ErrMethodNotAllowed]), unread and
+//     never passed on, whatever the grant. MCP Streamable HTTP defines only
+//     POST, GET and DELETE, and this check reads only POST bodies: a server
+//     that dispatched a PUT, a PATCH or a "post" on its body would otherwise
+//     run a tool nobody checked.
 //   - POST: the body is read up to MaxBodyBytes. Longer: 413, fail closed.
 //     Not JSON, not a JSON-RPC message or batch, or ambiguous (a duplicate
 //     or case-folded "method", "params" or params "name"): 400 with a
@@ -137,6 +161,13 @@ type MCPConfig struct {
 //     the union of the scopes all its messages need, so that one step-up
 //     makes the batch succeed; an unknown tool denied by policy makes it a
 //     plain 403 (ErrNotPermitted) instead.
+//   - A JSON-RPC error answer (403 ErrNotPermitted, 400 ErrMalformed) names
+//     the id of the request it refuses, as the request wrote it; for a
+//     batch, it is an array with one error per request in it (JSON-RPC 2.0
+//     §5, §6). The id is null when the request had none, or when it could
+//     not be read alike by every decoder (not a string or number, a
+//     duplicate or case-variant "id", a body refused before its messages
+//     were read: not JSON, ambiguous, too large, or a refused method).
 //   - Scopes sufficient, but a called tool's ToolAuthentication not met
 //     (RFC 9470): 401 insufficient_user_authentication with acr_values and
 //     max_age.
@@ -233,10 +264,12 @@ const (
 )
 
 // Check decides r as described on [MCP]: nil if the MCP server may see it,
-// else an error for [WriteError] ([*Error], [ErrMalformed] or
-// [ErrBodyTooLarge]). For a POST it reads the body and replaces r.Body with
-// one that yields the identical bytes (and still closes the original), even
-// when it returns an error; r.ContentLength keeps matching the body.
+// else an error for [WriteError]: an [*Error] (match it with [errors.As]),
+// or one wrapping [ErrMalformed], [ErrBodyTooLarge] or
+// [ErrMethodNotAllowed]. For a POST it reads the body and replaces r.Body
+// with one that yields the identical bytes (and still closes the original),
+// even when it returns an error; r.ContentLength keeps matching the body.
+// It reads no other method's body.
 func (m *MCP) Check(r *http.Request) error {
 	_, err := m.check(r, false, nil)
 	return err
@@ -294,8 +327,12 @@ func (m *MCP) check(r *http.Request, wantIDs bool, d *Decision) ([][]byte, error
 	if !ok {
 		return nil, &Error{Err: ErrNoGrant}
 	}
-	if r.Method != http.MethodPost {
+	switch r.Method { // exactly, RFC 9110 §9.1
+	case http.MethodPost:
+	case http.MethodGet, http.MethodDelete, http.MethodOptions:
 		return nil, nil
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrMethodNotAllowed, clip(r.Method))
 	}
 	body, err := readBody(r, m.max)
 	if err != nil {
@@ -309,6 +346,9 @@ func (m *MCP) check(r *http.Request, wantIDs bool, d *Decision) ([][]byte, error
 	ids, err := m.decide(g, msgs, wantIDs)
 	if d != nil {
 		m.describe(d, g, msgs, err != nil)
+	}
+	if err != nil && (errors.Is(err, ErrNotPermitted) || errors.Is(err, ErrMalformed)) {
+		err = withRequestIDs(err, body, msgs) // their answer is a JSON-RPC error
 	}
 	return ids, err
 }

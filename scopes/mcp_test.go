@@ -137,6 +137,16 @@ const (
 	rpc413        = `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"request body too large"}}` + "\n"
 )
 
+// rpc403For and rpc400For are the JSON-RPC errors answering the request with
+// the raw id id.
+func rpc403For(id string) string {
+	return `{"jsonrpc":"2.0","id":` + id + `,"error":{"code":-32000,"message":"not permitted"}}` + "\n"
+}
+
+func rpc400For(id string) string {
+	return `{"jsonrpc":"2.0","id":` + id + `,"error":{"code":-32600,"message":"invalid request"}}` + "\n"
+}
+
 func insufficientChallenge(scope, desc string) string {
 	return `Bearer resource_metadata="` + testRM + `", scope="` + scope + `", error="insufficient_scope", error_description="` + desc + `"`
 }
@@ -185,8 +195,8 @@ func TestMCPPost(t *testing.T) {
 			body: `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"set_price","arguments":{}}}`,
 			challenge: insufficientChallenge("inventory:read inventory:write",
 				"the access token lacks scope inventory:write required for tool set_price")},
-		{name: "unknown tool denied by default", grant: reader, body: bodyUnknown, status: 403, wantBody: rpc403},
-		{name: "tool names are exact", grant: reader, status: 403, wantBody: rpc403,
+		{name: "unknown tool denied by default", grant: reader, body: bodyUnknown, status: 403, wantBody: rpc403For("5")},
+		{name: "tool names are exact", grant: reader, status: 403, wantBody: rpc403For("3"),
 			body: `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"Set_Price","arguments":{}}}`},
 		{name: "unknown tool allowed by policy", cfg: &allowUnknown, grant: reader, body: bodyUnknown, status: 200},
 		{name: "unknown tool allowed by policy still needs tools/call scopes", grant: reader, status: 403,
@@ -219,7 +229,8 @@ func TestMCPPost(t *testing.T) {
 		{name: "batch: union of tools and methods", grant: reader, body: "[" + bodySetPrice + ",\n " + bodyResource + "]", status: 403,
 			challenge: insufficientChallenge("inventory:read inventory:write resources:read",
 				"the access token lacks scopes inventory:write resources:read required for batch")},
-		{name: "batch with an unknown tool", grant: reader, body: "[" + bodySetPrice + "," + bodyUnknown + "]", status: 403, wantBody: rpc403},
+		{name: "batch with an unknown tool", grant: reader, body: "[" + bodySetPrice + "," + bodyUnknown + "]", status: 403,
+			wantBody: "[" + strings.TrimSuffix(rpc403For("3"), "\n") + "," + strings.TrimSuffix(rpc403For("5"), "\n") + "]\n"},
 		{name: "batch of responses", grant: reader, body: "[" + bodyClientReply + "]", status: 202},
 		{name: "empty batch", grant: reader, body: "[]", status: 400, wantBody: rpc400Invalid},
 		{name: "batch of non-objects", grant: reader, body: `[1,"tools/call"]`, status: 400, wantBody: rpc400Invalid},
@@ -237,9 +248,9 @@ func TestMCPPost(t *testing.T) {
 			body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_inventory"},"paramſ":{"name":"set_price"}}`},
 		{name: "duplicate method", grant: reader, status: 400, wantBody: rpc400Invalid,
 			body: `{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call","params":{"name":"set_price"}}`},
-		{name: "duplicate tool name", grant: reader, status: 400, wantBody: rpc400Invalid,
+		{name: "duplicate tool name", grant: reader, status: 400, wantBody: rpc400For("1"),
 			body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_inventory","name":"set_price"}}`},
-		{name: "case-variant tool name", grant: reader, status: 400, wantBody: rpc400Invalid,
+		{name: "case-variant tool name", grant: reader, status: 400, wantBody: rpc400For("1"),
 			body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_inventory","NAME":"set_price"}}`},
 		{name: "escaped key is the same key", grant: reader, status: 400, wantBody: rpc400Invalid,
 			body: `{"jsonrpc":"2.0","id":1,"method":"ping","\u006dethod":"tools/call","params":{"name":"set_price"}}`},
@@ -248,13 +259,13 @@ func TestMCPPost(t *testing.T) {
 			challenge: insufficientChallenge("inventory:read inventory:write",
 				"the access token lacks scope inventory:write required for tool set_price")},
 		{name: "method not a string", grant: reader, body: `{"jsonrpc":"2.0","id":1,"method":["tools/call"]}`, status: 400, wantBody: rpc400Invalid},
-		{name: "tools/call without params", grant: reader, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call"}`, status: 400, wantBody: rpc400Invalid},
+		{name: "tools/call without params", grant: reader, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call"}`, status: 400, wantBody: rpc400For("1")},
 		{name: "tools/call without name", grant: reader, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{}}}`,
-			status: 400, wantBody: rpc400Invalid},
+			status: 400, wantBody: rpc400For("1")},
 		{name: "tool name not a string", grant: reader, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":null}}`,
-			status: 400, wantBody: rpc400Invalid},
+			status: 400, wantBody: rpc400For("1")},
 		{name: "params as array", grant: reader, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["set_price"]}`,
-			status: 400, wantBody: rpc400Invalid},
+			status: 400, wantBody: rpc400For("1")},
 
 		// The size bound.
 		{name: "at the bound", cfg: &small, grant: reader, body: bodyGetInv, status: 200},
@@ -310,6 +321,7 @@ func TestMCPPost(t *testing.T) {
 
 // TestMCPOtherMethods: GET opens the SSE stream, DELETE ends the session;
 // neither calls a tool, both pass, unread, to the server, still streaming.
+// Any other method is refused before the server (TestMCPMethodNotAllowed).
 func TestMCPOtherMethods(t *testing.T) {
 	g := &Grant{Scopes: []string{"inventory:read"}}
 	m := mustMCP(t, testMCPConfig())
@@ -327,7 +339,8 @@ func TestMCPOtherMethods(t *testing.T) {
 		case http.MethodDelete:
 			w.WriteHeader(http.StatusNoContent)
 		default:
-			w.WriteHeader(http.StatusMethodNotAllowed)
+			t.Errorf("the server was reached with %s", r.Method)
+			w.WriteHeader(http.StatusTeapot)
 		}
 	})
 	srv := httptest.NewServer(authAs(g, m.Handler(stream)))
@@ -360,8 +373,8 @@ func TestMCPOtherMethods(t *testing.T) {
 		t.Errorf("DELETE: %v", got)
 	}
 	req, _ = http.NewRequest(http.MethodPut, srv.URL+"/mcp", strings.NewReader("not even JSON"))
-	if got := do(t, srv, req); got.status != http.StatusMethodNotAllowed {
-		t.Errorf("PUT is the server's to refuse: %v", got)
+	if got := do(t, srv, req); got.status != http.StatusMethodNotAllowed || got.body != rpc405 {
+		t.Errorf("PUT is refused before the server: %v", got)
 	}
 
 	// Without a grant nothing passes, GET included.
@@ -550,4 +563,283 @@ func TestMCPConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// mcpAllow is the Allow header of the 405 the MCP middleware answers.
+const mcpAllow = "GET, POST, DELETE, OPTIONS"
+
+const rpc405 = `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"method not allowed"}}` + "\n"
+
+// sendMCP sends body with the request method method as an MCP client does
+// and returns what came back, with the Allow header values.
+func sendMCP(t *testing.T, srv *httptest.Server, method, body string) (response, []string) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+"/mcp", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	got, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{
+		status:    res.StatusCode,
+		challenge: res.Header.Values("WWW-Authenticate"),
+		cache:     res.Header.Get("Cache-Control"),
+		ctype:     res.Header.Get("Content-Type"),
+		body:      string(got),
+	}, res.Header.Values("Allow")
+}
+
+// TestMCPMethodNotAllowed: once a request is authenticated, every request
+// method but exactly POST, GET, DELETE and OPTIONS (compared
+// case-sensitively, RFC 9110 §9.1) is answered 405 with
+// Allow: GET, POST, DELETE, OPTIONS and never reaches the MCP server, whatever
+// its body asks for and whatever the token may do. Without it a server that
+// dispatches a PUT, a PATCH or a "post" on its body would run a tool the
+// check never looked at.
+func TestMCPMethodNotAllowed(t *testing.T) {
+	reader := &Grant{Scopes: []string{"inventory:read"}, ResourceMetadata: testRM}
+	writer := &Grant{Scopes: []string{"inventory:read", "inventory:write"}, ResourceMetadata: testRM}
+	methods := []string{
+		// Case variants of the methods MCP uses: methods are case-sensitive.
+		"post", "Post", "pOST", "POSt", "get", "Get", "delete", "Delete", "options", "Options",
+		// HEAD: Streamable HTTP defines only POST, GET and DELETE.
+		"HEAD", "head",
+		// Methods with a body that a server could dispatch like POST.
+		"PUT", "put", "PATCH", "patch", "QUERY", "SEARCH", "REPORT",
+		// WebDAV and the rest of the registry.
+		"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "CONNECT", "TRACE", "LINK", "UNLINK",
+		// Extension and made-up tokens.
+		"PURGE", "M-POST", "BREW", "X-MCP-CALL", "TOOLS.CALL", "POST_", "_",
+	}
+	for _, tc := range []struct {
+		name  string
+		grant *Grant
+		body  string
+	}{
+		{"tool the token may not call", reader, bodySetPrice},
+		{"unknown tool", reader, bodyUnknown},
+		{"tool the token may call", writer, bodySetPrice},
+		{"batch", reader, "[" + bodySetPrice + "," + bodyUnknown + "]"},
+	} {
+		server := &fakeMCP{}
+		srv := httptest.NewServer(authAs(tc.grant, mustMCP(t, testMCPConfig()).Handler(server)))
+		for _, method := range methods {
+			t.Run(tc.name+"/"+method, func(t *testing.T) {
+				got, allow := sendMCP(t, srv, method, tc.body)
+				if got.status != http.StatusMethodNotAllowed {
+					t.Fatalf("status = %d, want 405 (%v)", got.status, got)
+				}
+				if len(allow) != 1 || allow[0] != mcpAllow {
+					t.Errorf("Allow = %q, want one value %q", allow, mcpAllow)
+				}
+				if len(got.challenge) != 0 {
+					t.Errorf("WWW-Authenticate = %q on a 405", got.challenge)
+				}
+				if got.cache != "no-store" {
+					t.Errorf("Cache-Control = %q, want no-store", got.cache)
+				}
+				wantBody := rpc405
+				if method == http.MethodHead {
+					wantBody = ""
+				}
+				if got.body != wantBody {
+					t.Errorf("body = %q, want %q", got.body, wantBody)
+				}
+			})
+		}
+		if n := server.calls(); n != 0 {
+			t.Errorf("%s: the MCP server saw %d requests with a refused method: %q", tc.name, n, server.bodies)
+		}
+		srv.Close()
+	}
+}
+
+// TestMCPMethodControls: the positive controls beside
+// TestMCPMethodNotAllowed. POST is checked as it always was; GET, DELETE and
+// OPTIONS pass; without a grant every method, a refused one too, gets the
+// fail-closed 401 first.
+func TestMCPMethodControls(t *testing.T) {
+	reader := &Grant{Scopes: []string{"inventory:read"}, ResourceMetadata: testRM}
+	writer := &Grant{Scopes: []string{"inventory:read", "inventory:write"}, ResourceMetadata: testRM}
+	tests := []struct {
+		name      string
+		grant     *Grant
+		method    string
+		body      string
+		status    int
+		challenge string
+		reached   bool
+	}{
+		{"POST, token may call the tool", writer, "POST", bodySetPrice, 200, "", true},
+		{"POST, token lacks the scope", reader, "POST", bodySetPrice, 403,
+			insufficientChallenge("inventory:read inventory:write", "the access token lacks scope inventory:write required for tool set_price"), false},
+		{"GET opens the stream", reader, "GET", "", 200, "", true},
+		{"DELETE ends the session", reader, "DELETE", "", 204, "", true},
+		{"OPTIONS passes", reader, "OPTIONS", "", 202, "", true},
+		{"no grant, PUT: 401 before 405", nil, "PUT", bodySetPrice, 401, `Bearer realm="rsguard"`, false},
+		{"no grant, post: 401 before 405", nil, "post", bodySetPrice, 401, `Bearer realm="rsguard"`, false},
+		{"no grant, GET", nil, "GET", "", 401, `Bearer realm="rsguard"`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			server := &fakeMCP{}
+			srv := httptest.NewServer(authAs(tt.grant, mustMCP(t, testMCPConfig()).Handler(server)))
+			defer srv.Close()
+			got, allow := sendMCP(t, srv, tt.method, tt.body)
+			if got.status != tt.status {
+				t.Fatalf("status = %d, want %d (%v)", got.status, tt.status, got)
+			}
+			if c := strings.Join(got.challenge, "\n"); c != tt.challenge {
+				t.Errorf("WWW-Authenticate =\n%s\nwant\n%s", c, tt.challenge)
+			}
+			if len(allow) != 0 {
+				t.Errorf("Allow = %q on a %d", allow, got.status)
+			}
+			if n := server.calls(); (n == 1) != tt.reached {
+				t.Fatalf("MCP server saw %d requests, want reached=%v", n, tt.reached)
+			}
+			if tt.reached && server.bodies[0] != tt.body {
+				t.Errorf("MCP server read %q, want %q", server.bodies[0], tt.body)
+			}
+		})
+	}
+
+	// Behind an authenticating middleware, a request without credentials
+	// gets that middleware's 401, not the 405.
+	authn := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+testRM+`"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), reader)))
+		})
+	}
+	server := &fakeMCP{}
+	srv := httptest.NewServer(authn(mustMCP(t, testMCPConfig()).Handler(server)))
+	defer srv.Close()
+	for _, method := range []string{"PUT", "PATCH", "post", "HEAD"} {
+		got, allow := sendMCP(t, srv, method, bodySetPrice)
+		if got.status != http.StatusUnauthorized || len(allow) != 0 {
+			t.Errorf("%s without credentials: %v, Allow %q; want the authenticator's 401", method, got, allow)
+		}
+	}
+	if server.calls() != 0 {
+		t.Error("the MCP server was reached without credentials")
+	}
+}
+
+// TestMCPCheckMethod: the decision method reports a refused method with
+// ErrMethodNotAllowed and leaves the body unread.
+func TestMCPCheckMethod(t *testing.T) {
+	m := mustMCP(t, testMCPConfig())
+	for _, method := range []string{"PUT", "post", "HEAD"} {
+		r := httptest.NewRequest(method, "/mcp", strings.NewReader(bodySetPrice))
+		r = r.WithContext(NewContext(r.Context(), &Grant{}))
+		err := m.Check(r)
+		if !errors.Is(err, ErrMethodNotAllowed) {
+			t.Fatalf("%s: Check = %v, want ErrMethodNotAllowed", method, err)
+		}
+		if body, _ := io.ReadAll(r.Body); string(body) != bodySetPrice {
+			t.Errorf("%s: body after Check %q", method, body)
+		}
+		w := httptest.NewRecorder()
+		WriteError(w, r, err)
+		if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != mcpAllow || w.Body.String() != rpc405 {
+			t.Errorf("%s: WriteError wrote %d Allow=%q %q", method, w.Code, w.Header().Get("Allow"), w.Body)
+		}
+	}
+	r := httptest.NewRequest("PUT", "/mcp", strings.NewReader(bodySetPrice))
+	if err := m.Check(r); !errors.Is(err, ErrNoGrant) {
+		t.Errorf("PUT without grant: Check = %v, want ErrNoGrant", err)
+	}
+	for _, method := range []string{"GET", "DELETE", "OPTIONS"} {
+		r := httptest.NewRequest(method, "/mcp", nil)
+		r = r.WithContext(NewContext(r.Context(), &Grant{}))
+		if err := m.Check(r); err != nil {
+			t.Errorf("%s: Check = %v", method, err)
+		}
+	}
+}
+
+// TestMCPErrorEchoesID: a JSON-RPC error answer carries the id of the
+// request it refuses, in its raw JSON form (JSON-RPC 2.0 §5); null only when
+// the request had none or it could not be read. A refused batch is answered
+// with one error per request in it (§6).
+func TestMCPErrorEchoesID(t *testing.T) {
+	reader := &Grant{Scopes: []string{"inventory:read"}, ResourceMetadata: testRM}
+	notPermitted := func(id string) string {
+		return `{"jsonrpc":"2.0","id":` + id + `,"error":{"code":-32000,"message":"not permitted"}}`
+	}
+	invalid := func(id string) string {
+		return `{"jsonrpc":"2.0","id":` + id + `,"error":{"code":-32600,"message":"invalid request"}}`
+	}
+	unknown := func(id string) string {
+		return `{"jsonrpc":"2.0","id":` + id + `,"method":"tools/call","params":{"name":"drop_tables","arguments":{}}}`
+	}
+	tests := []struct {
+		name   string
+		body   string
+		status int
+		want   string
+	}{
+		{"number id", bodyUnknown, 403, notPermitted("5") + "\n"},
+		{"string id", unknown(`"req-7"`), 403, notPermitted(`"req-7"`) + "\n"},
+		{"string id with escapes kept raw", unknown(`"a\"b\u00e9\/"`), 403, notPermitted(`"a\"b\u00e9\/"`) + "\n"},
+		{"zero id", unknown(`0`), 403, notPermitted(`0`) + "\n"},
+		{"large number kept raw", unknown(`123456789012345678901234567890`), 403, notPermitted(`123456789012345678901234567890`) + "\n"},
+		{"negative fraction kept raw", unknown(`-1.50e+3`), 403, notPermitted(`-1.50e+3`) + "\n"},
+		{"id after params", `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"drop_tables"},"id":"late"}`, 403, notPermitted(`"late"`) + "\n"},
+		{"tools/call without a name", `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"arguments":{}}}`, 400, invalid("8") + "\n"},
+		{"tools/call without params", `{"jsonrpc":"2.0","id":"x","method":"tools/call"}`, 400, invalid(`"x"`) + "\n"},
+
+		// null: no id, or none that can be read alike by every decoder.
+		{"notification", `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"drop_tables"}}`, 403, rpc403},
+		{"null id", unknown(`null`), 403, rpc403},
+		{"object id", unknown(`{"n":1}`), 403, rpc403},
+		{"boolean id", unknown(`true`), 403, rpc403},
+		{"string id, invalid UTF-8", unknown("\"a\xffb\""), 403, rpc403},
+		{"duplicate id", `{"jsonrpc":"2.0","id":1,"id":2,"method":"tools/call","params":{"name":"drop_tables"}}`, 403, rpc403},
+		{"case-variant id", `{"jsonrpc":"2.0","id":1,"ID":2,"method":"tools/call","params":{"name":"drop_tables"}}`, 403, rpc403},
+		{"unreadable message", `{"jsonrpc":"2.0","id":1,"method":"ping","Method":"tools/call"}`, 400, rpc400Invalid},
+		{"not JSON", `{"jsonrpc":"2.0","id":1,`, 400, rpc400Parse},
+
+		// Batches: one error per request, none for notifications.
+		{"batch", "[" + bodySetPrice + "," + bodyUnknown + "]", 403, "[" + notPermitted("3") + "," + notPermitted("5") + "]\n"},
+		{"batch with a notification and a response", "[" + bodyInitialized + "," + unknown(`"u"`) + "," + bodyClientReply + "]", 403,
+			"[" + notPermitted(`"u"`) + "]\n"},
+		{"batch with an unreadable id", "[" + unknown(`[1]`) + "," + unknown(`9`) + "]", 403,
+			"[" + notPermitted("null") + "," + notPermitted("9") + "]\n"},
+		{"batch of notifications", `[{"jsonrpc":"2.0","method":"tools/call","params":{"name":"drop_tables"}}]`, 403, rpc403},
+		{"batch with a nameless call", "[" + bodyGetInv + `,{"jsonrpc":"2.0","id":"n","method":"tools/call","params":{}}]`, 400,
+			"[" + invalid("2") + "," + invalid(`"n"`) + "]\n"},
+		{"unreadable batch", "[" + bodyGetInv + `,{"jsonrpc":"2.0","id":3,"method":1}]`, 400, rpc400Invalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			server := &fakeMCP{}
+			srv := httptest.NewServer(authAs(reader, mustMCP(t, testMCPConfig()).Handler(server)))
+			defer srv.Close()
+			got := postMCP(t, srv, tt.body, false)
+			if got.status != tt.status || got.body != tt.want {
+				t.Errorf("got %d %s\nwant %d %s", got.status, got.body, tt.status, tt.want)
+			}
+			if !json.Valid([]byte(got.body)) {
+				t.Errorf("body is not JSON: %q", got.body)
+			}
+			if server.calls() != 0 {
+				t.Error("the MCP server was reached")
+			}
+		})
+	}
 }

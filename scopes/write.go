@@ -40,11 +40,16 @@ const defaultRealm = "rsguard"
 //     or -32600 (invalid request), as MCP's Streamable HTTP transport
 //     prescribes for input the server cannot accept.
 //   - [ErrBodyTooLarge]: 413 with a JSON-RPC error body (-32600).
+//   - [ErrMethodNotAllowed]: 405 with Allow: GET, POST, DELETE, OPTIONS
+//     (RFC 9110 §15.5.6) and a JSON-RPC error body (-32000).
 //   - [ErrInvalidScope] and any other error: 500, with no detail.
 //
-// Challenges are written by [rsmeta.WriteChallenge]. Every error response
-// carries Cache-Control: no-store. The client-facing text is chosen here,
-// never err's message. A nil err writes nothing.
+// A JSON-RPC error body names the id of the request refused, when
+// [MCP.Check] read one, else null; for a refused batch it is an array of one
+// error per request (JSON-RPC 2.0 §5, §6). Challenges are written by
+// [rsmeta.WriteChallenge]. Every error response carries
+// Cache-Control: no-store. The client-facing text is chosen here, never
+// err's message. A nil err writes nothing.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	responder{}.write(w, r, err)
 }
@@ -97,13 +102,16 @@ func (p responder) write(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		rsmeta.WriteChallenge(w, http.StatusUnauthorized, c)
 	case se != nil && errors.Is(se.Err, ErrNotPermitted):
-		writeRPCError(w, http.StatusForbidden, rpcServerError, "not permitted")
+		writeRPCError(w, err, http.StatusForbidden, rpcServerError, "not permitted")
+	case errors.Is(err, ErrMethodNotAllowed):
+		w.Header().Set("Allow", allowedMethods)
+		writeRPCError(w, err, http.StatusMethodNotAllowed, rpcServerError, "method not allowed")
 	case errors.Is(err, ErrBodyTooLarge):
-		writeRPCError(w, http.StatusRequestEntityTooLarge, rpcInvalidRequest, "request body too large")
+		writeRPCError(w, err, http.StatusRequestEntityTooLarge, rpcInvalidRequest, "request body too large")
 	case errors.Is(err, errNotJSON):
-		writeRPCError(w, http.StatusBadRequest, rpcParseError, "parse error")
+		writeRPCError(w, err, http.StatusBadRequest, rpcParseError, "parse error")
 	case errors.Is(err, ErrMalformed):
-		writeRPCError(w, http.StatusBadRequest, rpcInvalidRequest, "invalid request")
+		writeRPCError(w, err, http.StatusBadRequest, rpcInvalidRequest, "invalid request")
 	default:
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
@@ -153,19 +161,41 @@ const (
 	rpcServerError    = -32000
 )
 
-// writeRPCError writes a JSON-RPC error response without an id, the body MCP
-// Streamable HTTP allows on an HTTP error status. message must be plain
-// ASCII without characters that need JSON escaping.
-func writeRPCError(w http.ResponseWriter, status, code int, message string) {
+// writeRPCError writes the JSON-RPC error response to the request err
+// refuses, the body MCP Streamable HTTP allows on an HTTP error status: with
+// the request's id when err carries it ([rpcRefusal]), an array of one error
+// per request for a batch, else one error with a null id. message must be
+// plain ASCII without characters that need JSON escaping.
+func writeRPCError(w http.ResponseWriter, err error, status, code int, message string) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	one := func(b, id []byte) []byte {
+		b = append(b, `{"jsonrpc":"2.0","id":`...)
+		b = append(b, id...)
+		b = append(b, `,"error":{"code":`...)
+		b = strconv.AppendInt(b, int64(code), 10)
+		b = append(b, `,"message":"`...)
+		b = append(b, message...)
+		return append(b, `"}}`...)
+	}
 	b := make([]byte, 0, 96)
-	b = append(b, `{"jsonrpc":"2.0","id":null,"error":{"code":`...)
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, `,"message":"`...)
-	b = append(b, message...)
-	b = append(b, "\"}}\n"...)
-	_, _ = w.Write(b)
+	var ref *rpcRefusal
+	switch {
+	case !errors.As(err, &ref):
+		b = one(b, []byte("null"))
+	case ref.batch:
+		b = append(b, '[')
+		for i, id := range ref.ids {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = one(b, id)
+		}
+		b = append(b, ']')
+	default:
+		b = one(b, ref.ids[0])
+	}
+	_, _ = w.Write(append(b, '\n'))
 }
