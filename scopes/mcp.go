@@ -165,7 +165,7 @@ type MCPConfig struct {
 //     the id of the request it refuses, as the request wrote it; for a
 //     batch, it is an array with one error per request in it (JSON-RPC 2.0
 //     §5, §6). The id is null when the request had none, or when it could
-//     not be read alike by every decoder (not a string or number, a
+//     not be read alike by every decoder (not a number or a UTF-8 string, a
 //     duplicate or case-variant "id", a body refused before its messages
 //     were read: not JSON, ambiguous, too large, or a refused method).
 //   - Scopes sufficient, but a called tool's ToolAuthentication not met
