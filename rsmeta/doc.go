@@ -18,6 +18,15 @@
 //	https://api.example.com/mcp
 //	→ https://api.example.com/.well-known/oauth-protected-resource/mcp
 //
+// Plain http is allowed only on a loopback host: an IP literal in
+// 127.0.0.0/8, ::1 or an IPv4-mapped form of one (::ffff:127.0.0.1), without
+// a zone, or the name "localhost" in any case without a trailing dot. No
+// other name or notation counts (127.0.0.1.nip.io, 127.attacker.example,
+// localhost., foo.localhost, 127.1, 0x7f000001). The rule is the same for
+// every URL rsmeta checks — the resource ([CanonicalResource],
+// [WellKnownURL]), "authorization_servers" and "jwks_uri" — and in package
+// validate.
+//
 // [NewHandler] validates and encodes a document once and returns a [Handler]
 // that serves it (GET, HEAD, CORS preflight, ETag); [Register] mounts it on
 // an [http.ServeMux] or any router with a Handle method, at the

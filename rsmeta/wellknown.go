@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rsguard/rsguard/internal/loopback"
 )
 
 // WellKnownPrefix is the well-known URI path under which protected resource
@@ -26,7 +28,9 @@ const WellKnownPrefix = "/.well-known/oauth-protected-resource"
 // touched.
 //
 // The resource must be an absolute URL with the https scheme, or http on a
-// loopback host (127.0.0.0/8, ::1, "localhost") for development; with a
+// loopback host for development (an IP literal in 127.0.0.0/8, ::1 or an
+// IPv4-mapped form of one, or "localhost" without a trailing dot; see the
+// package documentation); with a
 // host; without userinfo, fragment (even an empty one) or dot-segments; and
 // with only characters RFC 3986 allows. Errors wrap [ErrInvalidResource].
 func CanonicalResource(resource string) (string, error) {
@@ -133,7 +137,9 @@ func parseResource(s string) (resourceURL, error) {
 			port = 0
 		}
 	case "http":
-		if !isLoopback(r.host) {
+		// splitHostPort kept an IPv6 literal's brackets; loopback wants
+		// the host as url.URL.Hostname gives it.
+		if !loopback.IsHost(strings.TrimSuffix(strings.TrimPrefix(r.host, "["), "]")) {
 			return r, resourceErr(s, "the scheme must be https (http only on loopback hosts)")
 		}
 		if port == 80 {
@@ -204,17 +210,6 @@ func splitHostPort(authority string) (host string, port int, err error) {
 		return host, n, nil
 	}
 	return host, 0, nil
-}
-
-// isLoopback reports whether a lowercased host names the local machine:
-// "localhost", an IPv4 address in 127.0.0.0/8, or [::1].
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Zone() == "" && a.Unmap().IsLoopback()
 }
 
 // hasDotSegment reports whether path has a "." or ".." segment, literally or
@@ -301,13 +296,7 @@ func parseHTTPSURL(s string) (*url.URL, error) {
 	if strings.IndexByte(s, '#') >= 0 {
 		return nil, fmt.Errorf("%q must not have a fragment", s)
 	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-	case "http":
-		if !isLoopback(strings.ToLower(u.Hostname())) {
-			return nil, fmt.Errorf("%q: the scheme must be https (http only on loopback hosts)", s)
-		}
-	default:
+	if !loopback.AllowsScheme(u) {
 		return nil, fmt.Errorf("%q: the scheme must be https (http only on loopback hosts)", s)
 	}
 	return u, nil

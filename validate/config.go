@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rsguard/rsguard/internal/loopback"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 )
@@ -71,7 +73,9 @@ type Config struct {
 	// (RFC 8414 §2). A token's "iss" must equal it exactly, byte for byte
 	// (RFC 9068 §4): no case folding, no trailing-slash tolerance.
 	// JWKSURL, JWKS and Algorithms below configure this issuer. Required
-	// unless Issuers is set.
+	// unless Issuers is set. When keys are discovered from it (no JWKSURL,
+	// no JWKS): https, or http on a loopback host (see the package
+	// documentation, "Plain http: loopback hosts only").
 	Issuer string
 
 	// Resource is this protected resource's canonical URI (RFC 8707 §2,
@@ -79,14 +83,17 @@ type Config struct {
 	// "aud" must contain it (or, for an issuer of Issuers with Audiences, one
 	// of those). Compared in canonical form: scheme and host
 	// case-insensitively, default ports ignored, and a trailing slash on the
-	// path ignored. Required; https, or http on a loopback host.
+	// path ignored. Required; https, or http on a loopback host (an IP
+	// literal in 127.0.0.0/8, ::1 or an IPv4-mapped form of one, or
+	// "localhost"; no other name).
 	Resource string
 
 	// JWKSURL is the issuer's JWK Set URL. If empty, it is discovered from
 	// the issuer's RFC 8414 metadata
 	// (/.well-known/oauth-authorization-server with path insertion), falling
 	// back to OpenID Connect Discovery (<issuer>/.well-known/openid-configuration);
-	// the document's "issuer" must equal Issuer.
+	// the document's "issuer" must equal Issuer. This URL, and a discovered
+	// jwks_uri: https, or http on a loopback host.
 	JWKSURL string
 
 	// JWKS, if set, is a static JWK Set document (RFC 7517 §5) used instead
@@ -232,8 +239,8 @@ type Config struct {
 
 	// HTTPClient fetches metadata and keys. If nil, a client with no
 	// overall timeout of its own (each fetch is bounded by FetchTimeout).
-	// Redirects that leave https (http only on loopback) are refused either
-	// way.
+	// Either way, a redirect to anything but https, or http on a loopback
+	// host, is refused before it is followed.
 	HTTPClient *http.Client
 
 	// Logger receives key-set events (fetch failures, skipped keys) and a
@@ -441,28 +448,16 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 func (v *Validator) Issuers() []string { return append([]string(nil), v.order...) }
 
 // checkFetchURL accepts https URLs, and http ones on loopback hosts (for
-// development and tests).
+// development and tests; see package loopback for what counts).
 func checkFetchURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return fmt.Errorf("%q is not an absolute URL", s)
 	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
-		}
+	if !loopback.AllowsScheme(u) {
+		return fmt.Errorf("%q must use https (http only on loopback hosts)", s)
 	}
-	return fmt.Errorf("%q must use https (http only on loopback hosts)", s)
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	return strings.HasPrefix(host, "127.") || host == "::1"
+	return nil
 }
 
 // discover finds the issuer's jwks_uri: RFC 8414 metadata at the

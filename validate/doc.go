@@ -141,6 +141,20 @@
 // session, and the latency. Feed an audit log with scopes.SlogDecisions and
 // metrics with scopes.MetricsDecisions. Unset, it costs nothing.
 //
+// # Plain http: loopback hosts only
+//
+// Every URL the Validator fetches, and Resource, must use https, or http on
+// a loopback host: an IP literal in 127.0.0.0/8, ::1 or an IPv4-mapped form
+// of one (::ffff:127.0.0.1), without a zone, or the name "localhost" in any
+// case without a trailing dot. Nothing else counts, however it looks:
+// 127.0.0.1.nip.io, 127.attacker.example, localhost., foo.localhost, 127.1,
+// 0x7f000001. The rule holds for Issuer (when its keys are discovered),
+// JWKSURL, the same fields of [Config.Issuers], Resource, a jwks_uri found
+// by discovery, and every redirect followed while fetching metadata or keys.
+// A configured URL that breaks it fails [New] with [ErrConfig]; a discovered
+// URL or a redirect fails the fetch before anything is sent. Package rsmeta
+// applies the same rule.
+//
 // # Start-up
 //
 // By default [New] fetches the keys before returning and fails if the issuer

@@ -15,11 +15,13 @@ import (
 // IssuerConfig is one trusted authorization server of [Config.Issuers].
 type IssuerConfig struct {
 	// Issuer is the issuer identifier (RFC 8414 §2); a token's "iss" must
-	// equal it exactly. Required.
+	// equal it exactly. Required. As for [Config.Issuer], https or http on
+	// a loopback host when keys are discovered from it.
 	Issuer string
 
 	// JWKSURL is the issuer's JWK Set URL. If empty, discovered from the
-	// issuer's metadata as for [Config.JWKSURL].
+	// issuer's metadata as for [Config.JWKSURL]. https, or http on a
+	// loopback host.
 	JWKSURL string
 
 	// JWKS, if set, is a static JWK Set for this issuer: no fetching.

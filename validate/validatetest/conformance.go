@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rsguard/rsguard/internal/loopback"
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
@@ -51,7 +52,9 @@ type ConformanceConfig struct {
 
 	// Resource is the resource identifier the server publishes as the
 	// metadata's "resource" (RFC 9728 §2) and expects in its tokens' "aud"
-	// (RFC 8707). Required with Handler; if empty, URL.
+	// (RFC 8707). Required with Handler; if empty, URL. It must use https,
+	// or http on a loopback host (see package validate, "Plain http:
+	// loopback hosts only").
 	Resource string
 
 	// MetadataURL is the URL of the protected resource metadata, which
@@ -119,7 +122,8 @@ type ConformanceConfig struct {
 //
 //   - metadata: the RFC 9728 document at MetadataURL: 200, JSON, "resource"
 //     identical to Resource (RFC 9728 §3.3), "authorization_servers"
-//     naming the issuer, no "query" bearer method for MCP;
+//     naming the issuer, each of them https or http on a loopback host
+//     (RFC 8414 §2), no "query" bearer method for MCP;
 //   - cors: the metadata can be fetched and preflighted from a browser, and
 //     refusals expose WWW-Authenticate (Access-Control-Expose-Headers);
 //   - challenge: a request without a token gets 401 with exactly one Bearer
@@ -248,6 +252,9 @@ func newConformance(r runner, cfg ConformanceConfig) (*conformance, error) {
 	if err != nil || !ru.IsAbs() || ru.Host == "" {
 		return nil, fmt.Errorf("Resource %q is not an absolute URL", c.resource)
 	}
+	if !loopback.AllowsScheme(ru) {
+		return nil, fmt.Errorf("Resource %q must use https (http only on loopback hosts; RFC 9728 §1.2)", c.resource)
+	}
 	c.metadataURL = cfg.MetadataURL
 	if c.metadataURL == "" {
 		if c.metadataURL, err = rsmeta.WellKnownURL(c.resource); err != nil {
@@ -286,16 +293,20 @@ func newConformance(r runner, cfg ConformanceConfig) (*conformance, error) {
 	if mu.RawQuery != "" {
 		c.metadataGet += "?" + mu.RawQuery
 	}
+	return c, nil
+}
+
+// attackerKeys generates the attacker's keys, when the attacks subtest
+// first needs them (a run that skips it does without).
+func (c *conformance) attackerKeys() (err error) {
 	if c.attackerRSA, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-		return nil, err
+		return err
 	}
 	if c.attackerEC, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-		return nil, err
+		return err
 	}
-	if _, c.attackerEd, err = ed25519.GenerateKey(rand.Reader); err != nil {
-		return nil, err
-	}
-	return c, nil
+	_, c.attackerEd, err = ed25519.GenerateKey(rand.Reader)
+	return err
 }
 
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -563,6 +574,11 @@ func (c *conformance) checkMetadata(r runner) {
 		r.Errorf(`metadata "authorization_servers" missing or not an array of strings: MCP clients need it`)
 	} else if !slices.Contains(servers, c.is.URL()) {
 		r.Errorf(`metadata "authorization_servers" %q does not name the issuer %q`, servers, c.is.URL())
+	}
+	for _, as := range servers {
+		if u, err := url.Parse(as); err != nil || !u.IsAbs() || !loopback.AllowsScheme(u) {
+			r.Errorf(`metadata "authorization_servers" names %q: an issuer must use https, http only on loopback hosts (RFC 8414 §2)`, as)
+		}
 	}
 	if raw, ok := doc["bearer_methods_supported"]; ok {
 		var methods []string
@@ -838,6 +854,10 @@ type attackClass struct {
 
 // attacks builds the attack corpus for the issuer and resource under test.
 func (c *conformance) attacks(r runner) []attackClass {
+	if err := c.attackerKeys(); err != nil {
+		r.Fatalf("validatetest.Conformance: %v", err)
+		return nil
+	}
 	is := c.is
 	now := is.now()
 	tok := func(opts TokenOptions, claims map[string]any) string { return c.tokenWith(opts, c.allScopes(), claims) }

@@ -1,0 +1,72 @@
+package rsmeta_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rsguard/rsguard/internal/loopback/loopbacktest"
+	"github.com/rsguard/rsguard/rsmeta"
+)
+
+// TestLoopbackRule checks every URL rsmeta accepts over http against the
+// shared tables: plain http to a hostile host is refused, the same host over
+// https is accepted, and plain http to a genuine loopback host is accepted.
+func TestLoopbackRule(t *testing.T) {
+	metadata := func(mod func(*rsmeta.Metadata)) error {
+		m := rsmeta.Metadata{Resource: "https://api.example.com/mcp", AuthorizationServers: []string{"https://as.example.com"}}
+		mod(&m)
+		return m.Validate()
+	}
+	for _, place := range []struct {
+		name  string
+		check func(origin string) error
+		// noZone: the place refuses a percent-encoded zone whatever the
+		// scheme, so a zone is no https control there.
+		noZone bool
+	}{
+		{name: "CanonicalResource", noZone: true, check: func(o string) error {
+			_, err := rsmeta.CanonicalResource(o + "/mcp")
+			return err
+		}},
+		{name: "WellKnownURL", noZone: true, check: func(o string) error {
+			_, err := rsmeta.WellKnownURL(o + "/mcp")
+			return err
+		}},
+		{name: "NewHandler resource", noZone: true, check: func(o string) error {
+			_, err := rsmeta.NewHandler(rsmeta.Metadata{Resource: o + "/mcp", AuthorizationServers: []string{"https://as.example.com"}})
+			return err
+		}},
+		{name: "Validate resource", noZone: true, check: func(o string) error {
+			return metadata(func(m *rsmeta.Metadata) { m.Resource = o + "/mcp" })
+		}},
+		{name: "Validate authorization_servers", check: func(o string) error {
+			return metadata(func(m *rsmeta.Metadata) { m.AuthorizationServers = append(m.AuthorizationServers, o) })
+		}},
+		{name: "Validate jwks_uri", check: func(o string) error {
+			return metadata(func(m *rsmeta.Metadata) { m.JWKSURI = o + "/jwks" })
+		}},
+	} {
+		t.Run(place.name, func(t *testing.T) {
+			for _, h := range loopbacktest.Hostile() {
+				err := place.check("http://" + h.Host)
+				if err == nil {
+					t.Errorf("http://%s accepted: %s", h.Host, h.Why)
+				} else if !errors.Is(err, rsmeta.ErrInvalidMetadata) && !errors.Is(err, rsmeta.ErrInvalidResource) {
+					t.Errorf("http://%s: %v, want an rsmeta sentinel", h.Host, err)
+				}
+				if place.noZone && strings.Contains(h.Host, "%") {
+					continue
+				}
+				if err := place.check("https://" + h.Host); err != nil {
+					t.Errorf("https://%s refused (control): %v", h.Host, err)
+				}
+			}
+			for _, h := range loopbacktest.Genuine() {
+				if err := place.check("http://" + h.Host); err != nil {
+					t.Errorf("http://%s refused (%s): %v", h.Host, h.Why, err)
+				}
+			}
+		})
+	}
+}
