@@ -25,7 +25,10 @@
 //     claims ([Config.RequireAccessTokenType]);
 //   - no "crit" extensions; key parameters that forbid signature use
 //     ("use": "enc", "key_ops" without "verify", RSA under 2048 bits) honoured,
-//     and a key published with its private part never used.
+//     and a key published with its private part never used. Degenerate keys
+//     are refused when the key set is loaded: Ed25519 keys of small order
+//     (under which anyone can forge a signature) or not canonically encoded,
+//     and EC keys whose point is not on the curve.
 //
 // [Validator.Middleware] wraps any [http.Handler]: a request without a token
 // gets 401 with a WWW-Authenticate challenge carrying resource_metadata, the

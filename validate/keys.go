@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"strings"
 	"sync"
@@ -26,6 +27,11 @@ import (
 // (RFC 7518 §3.3 requires 2048 bits).
 const minRSABits = 2048
 
+// errWeakKey refuses tokens naming a published key that offers no security:
+// an RSA modulus under minRSABits, an Ed25519 key of small order, an EC or
+// Ed25519 key that is no point of its curve.
+var errWeakKey = invalidToken(ErrUnknownKey, "the token's key is too weak")
+
 // key is one usable verification key of an issuer, with what may be checked
 // without touching the signature: its key type, curve and declared algorithm.
 type key struct {
@@ -35,9 +41,9 @@ type key struct {
 	family string // "RSA", "EC-P256", "EC-P384", "EC-P521", "Ed25519"
 	pub    crypto.PublicKey
 	// unusable, when non-nil, says why a published key may never verify a
-	// signature (use "enc", a short RSA modulus, an unsupported curve…). The
-	// key stays in the set so that tokens naming it are refused at once,
-	// without a refresh.
+	// signature (use "enc", a short RSA modulus, a degenerate curve
+	// point…). The key stays in the set so that tokens naming it are
+	// refused at once, without a refresh.
 	unusable *Error
 	leaked   bool // the JWK carried private key material
 }
@@ -255,7 +261,7 @@ func parseJWK(raw json.RawMessage) (*key, error) {
 	case *rsa.PublicKey:
 		k.family = "RSA"
 		if pub.N.BitLen() < minRSABits {
-			k.unusable = ptr(invalidToken(ErrUnknownKey, "the token's key is too weak"))
+			k.unusable = ptr(errWeakKey)
 		}
 	case *ecdsa.PublicKey:
 		switch pub.Curve {
@@ -268,8 +274,16 @@ func parseJWK(raw json.RawMessage) (*key, error) {
 		default:
 			return nil, fmt.Errorf("kid %q: unsupported curve", k.kid)
 		}
+		// keyfunc (jwkset) does not check that the point is on the
+		// curve; ECDH does, and refuses the point at infinity too.
+		if _, err := pub.ECDH(); err != nil {
+			k.unusable = ptr(errWeakKey)
+		}
 	case ed25519.PublicKey:
 		k.family = "Ed25519"
+		if checkEd25519(pub) != nil {
+			k.unusable = ptr(errWeakKey)
+		}
 	default:
 		return nil, fmt.Errorf("kid %q: unsupported key type %T", k.kid, material)
 	}
@@ -286,6 +300,72 @@ func parseJWK(raw json.RawMessage) (*key, error) {
 		k.unusable = ptr(errKeyAlgorithm)
 	}
 	return k, nil
+}
+
+// checkEd25519 refuses an Ed25519 public key that is not the canonical
+// encoding of a curve point (RFC 8032 §5.1.3), or whose point has small order
+// (1, 2, 4 or 8). crypto/ed25519 accepts both: it decodes non-canonical
+// encodings and does not check the order, and under a key of small order the
+// signature R = identity, S = 0 verifies at least one message in 8 (every
+// message under the identity), so anyone can forge tokens by varying the
+// claims. Keys are checked when a key set is loaded, not per request, so this
+// is plain math/big arithmetic, written for clarity rather than speed.
+func checkEd25519(pub []byte) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return errors.New("Ed25519 key of the wrong length")
+	}
+	one := big.NewInt(1)
+	p := new(big.Int).Sub(new(big.Int).Lsh(one, 255), big.NewInt(19)) // 2^255 - 19
+	d := new(big.Int).ModInverse(big.NewInt(121666), p)
+	d.Mod(d.Mul(d, big.NewInt(-121665)), p) // -121665/121666
+
+	// The encoding is y little-endian; its top bit is the sign of x, which
+	// does not matter here: P and -P have the same order, and x = 0 with
+	// the sign set (which RFC 8032 refuses) occurs only for y = ±1, points
+	// of order 1 and 2.
+	be := make([]byte, len(pub))
+	for i, b := range pub {
+		be[len(pub)-1-i] = b
+	}
+	be[0] &= 0x7f
+	y := new(big.Int).SetBytes(be)
+	if y.Cmp(p) >= 0 {
+		return errors.New("Ed25519 key not canonically encoded (y >= p)")
+	}
+	// -x^2 + y^2 = 1 + d·x^2·y^2, so x^2 = (y^2 - 1) / (d·y^2 + 1); the
+	// denominator is never 0, as d is not a square.
+	y2 := new(big.Int).Mul(y, y)
+	num := new(big.Int).Sub(y2, one)
+	den := new(big.Int).Add(new(big.Int).Mul(d, y2), one)
+	x2 := new(big.Int).Mul(num, den.ModInverse(den, p))
+	x := new(big.Int).ModSqrt(x2.Mod(x2, p), p)
+	if x == nil {
+		return errors.New("Ed25519 key not on the curve")
+	}
+	// The point has small order exactly when 8 (the cofactor) times it is
+	// the identity (0, 1): double it three times.
+	for range 3 {
+		x, y = edwardsAdd(p, d, x, y, x, y)
+	}
+	if x.Sign() == 0 && y.Cmp(one) == 0 {
+		return errors.New("Ed25519 key of small order")
+	}
+	return nil
+}
+
+// edwardsAdd adds two points of the twisted Edwards curve
+// -x^2 + y^2 = 1 + d·x^2·y^2 modulo p (RFC 8032 §5.1.4, in affine
+// coordinates; the formula is complete, no denominator is ever 0).
+func edwardsAdd(p, d, x1, y1, x2, y2 *big.Int) (x3, y3 *big.Int) {
+	mul := func(a, b *big.Int) *big.Int { return new(big.Int).Mod(new(big.Int).Mul(a, b), p) }
+	dxy := mul(d, mul(mul(x1, x2), mul(y1, y2)))
+	xNum := new(big.Int).Add(mul(x1, y2), mul(y1, x2))
+	yNum := new(big.Int).Add(mul(y1, y2), mul(x1, x2))
+	xDen := new(big.Int).Add(big.NewInt(1), dxy)
+	yDen := new(big.Int).Sub(big.NewInt(1), dxy)
+	x3 = mul(xNum, xDen.ModInverse(xDen.Mod(xDen, p), p))
+	y3 = mul(yNum, yDen.ModInverse(yDen.Mod(yDen, p), p))
+	return x3, y3
 }
 
 // same returns the key of s published as exactly raw, if any.

@@ -3,12 +3,19 @@ package validate_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -336,4 +343,207 @@ func TestRedirectOffHTTPSRefused(t *testing.T) {
 	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, HTTPClient: is.Client()})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "redirect refused")
+}
+
+// ed25519Encoding returns the 32-byte encoding of RFC 8032 §5.1.2 of the
+// integer y (any value below 2^255, non-canonical ones included): y
+// little-endian, with the top bit, the sign of x, set when negative is true.
+func ed25519Encoding(y *big.Int, negative bool) []byte {
+	b := y.FillBytes(make([]byte, ed25519.PublicKeySize))
+	slices.Reverse(b)
+	if negative {
+		b[31] |= 0x80
+	}
+	return b
+}
+
+// ed25519Prime is 2^255 - 19, the field prime of Ed25519 (RFC 8032 §5.1).
+func ed25519Prime() *big.Int {
+	return new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+}
+
+// smallOrderEd25519 lists every 32-byte string that crypto/ed25519 decodes
+// to a point of small order. Ed25519's curve has 8·L points: 8 of them (of
+// order 1, 2, 4 and 8) have small order. Besides their 8 canonical
+// encodings, crypto/ed25519 also decodes y + p when that fits in 255 bits
+// (y = 0 and y = 1 only), and x = 0 with the sign bit set.
+func smallOrderEd25519(t *testing.T) []struct {
+	name string
+	x    []byte
+} {
+	p := ed25519Prime()
+	y := func(v *big.Int, d int64) *big.Int { return new(big.Int).Add(v, big.NewInt(d)) }
+	zero := new(big.Int)
+	order8, err := hex.DecodeString("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
+	require.NoError(t, err)
+	slices.Reverse(order8) // little-endian to big-endian
+	y8 := new(big.Int).SetBytes(order8)
+	return []struct {
+		name string
+		x    []byte
+	}{
+		{"order 1 (identity), y=1", ed25519Encoding(y(zero, 1), false)},
+		{"order 1, y=1, x=-0", ed25519Encoding(y(zero, 1), true)},
+		{"order 1, y=p+1", ed25519Encoding(y(p, 1), false)},
+		{"order 1, y=p+1, x=-0", ed25519Encoding(y(p, 1), true)},
+		{"order 2, y=p-1", ed25519Encoding(y(p, -1), false)},
+		{"order 2, y=p-1, x=-0", ed25519Encoding(y(p, -1), true)},
+		{"order 4, y=0, x>0", ed25519Encoding(zero, false)},
+		{"order 4, y=0, x<0", ed25519Encoding(zero, true)},
+		{"order 4, y=p, x>0", ed25519Encoding(p, false)},
+		{"order 4, y=p, x<0", ed25519Encoding(p, true)},
+		{"order 8, y=y8, x>0", ed25519Encoding(y8, false)},
+		{"order 8, y=y8, x<0", ed25519Encoding(y8, true)},
+		{"order 8, y=p-y8, x>0", ed25519Encoding(new(big.Int).Sub(p, y8), false)},
+		{"order 8, y=p-y8, x<0", ed25519Encoding(new(big.Int).Sub(p, y8), true)},
+	}
+}
+
+// okpJWK is a public Ed25519 JWK (RFC 8037 §2) shaped as issuers publish it.
+func okpJWK(kid string, x []byte) map[string]any {
+	return map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64url(x), "kid": kid, "alg": "EdDSA", "use": "sig"}
+}
+
+// identitySignature is R = the encoding of the identity point, S = 0: under
+// a small-order key A, crypto/ed25519.Verify checks [S]B - [k]A == R, that is
+// [k]A == identity, which holds whenever the order of A divides k =
+// SHA-512(R || A || M) mod L — for every message when A is the identity, for
+// one message in 2, 4 or 8 otherwise.
+func identitySignature() []byte {
+	sig := make([]byte, ed25519.SignatureSize)
+	sig[0] = 1
+	return sig
+}
+
+// forgeEd25519 returns a token naming kid, with valid claims and the
+// signature identitySignature, that crypto/ed25519.Verify accepts under pub
+// (varying "jti" until it does). With ok false, none of 64 tries verified —
+// what happens for any key that is not of small order.
+func forgeEd25519(is *validatetest.Issuer, kid string, pub []byte) (token string, ok bool) {
+	sig := identitySignature()
+	for i := range 64 {
+		input := is.TokenWith(validatetest.TokenOptions{Key: kid, Alg: "EdDSA", NoSignature: true},
+			map[string]any{"jti": "forged-" + strconv.Itoa(i)})
+		input = strings.TrimSuffix(input, ".")
+		if ed25519.Verify(pub, []byte(input), sig) {
+			return input + "." + b64url(sig), true
+		}
+	}
+	return "", false
+}
+
+// TestDegenerateEd25519KeysRefused: an issuer's JWK Set that publishes an
+// Ed25519 key of small order (of any encoding crypto/ed25519 accepts), an
+// encoding with y >= p, or a string that is no curve point, must not make
+// tokens naming that key verify. For small-order keys the tokens carry a
+// signature crypto/ed25519.Verify accepts (anyone can forge it, for any
+// claims), so the test fails if the key is used at all.
+func TestDegenerateEd25519KeysRefused(t *testing.T) {
+	identity := smallOrderEd25519(t)[0].x
+	require.True(t, ed25519.Verify(identity, []byte(`{"sub":"anyone","scope":"admin"}`), identitySignature()),
+		"premise: crypto/ed25519 accepts R=identity, S=0 for any message under the identity key")
+
+	is := newIssuer(t, nil)
+	pubGenuine, genuine, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	genuineKid := is.AddKey(validatetest.Key{JWK: okpJWK("genuine", pubGenuine)})
+
+	type tc struct{ name, kid, token string }
+	var cases []tc
+	for i, so := range smallOrderEd25519(t) {
+		kid := is.AddKey(validatetest.Key{JWK: okpJWK("small-order-"+strconv.Itoa(i), so.x)})
+		tok, ok := forgeEd25519(is, kid, so.x)
+		require.True(t, ok, "%s: premise: crypto/ed25519.Verify accepts a forged signature", so.name)
+		cases = append(cases, tc{so.name, kid, tok})
+	}
+	p := ed25519Prime()
+	for _, other := range []struct {
+		name string
+		x    []byte
+	}{
+		// y = 2 gives x^2 = 3/(4d+1), not a square mod p (TestCheckEd25519).
+		{"not on the curve, y=2", ed25519Encoding(big.NewInt(2), false)},
+		// y = 3 is on the curve, with a point of large order.
+		{"non-canonical y=p+3 of a large-order point", ed25519Encoding(new(big.Int).Add(p, big.NewInt(3)), false)},
+		{"non-canonical y=2^255-1", bytes.Repeat([]byte{0xff}, 32)},
+	} {
+		kid := is.AddKey(validatetest.Key{JWK: okpJWK(other.name, other.x)})
+		tok := is.TokenWith(validatetest.TokenOptions{Key: kid, Alg: "EdDSA", NoSignature: true}, nil) + b64url(identitySignature())
+		cases = append(cases, tc{other.name, kid, tok})
+	}
+
+	v := newValidator(t, is, nil)
+	base := is.JWKSRequests()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := v.Verify(context.Background(), c.token)
+			require.ErrorIs(t, err, validate.ErrUnknownKey)
+		})
+	}
+	t.Run("genuine key in the same JWK shape", func(t *testing.T) {
+		_, err := v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Key: genuineKid, Signer: genuine}, nil))
+		require.NoError(t, err)
+	})
+	assert.Equal(t, base, is.JWKSRequests(), "a known but unusable kid must not trigger a refresh")
+
+	t.Run("a set whose only key is of small order is refused", func(t *testing.T) {
+		jwks, err := json.Marshal(map[string]any{"keys": []any{okpJWK("identity", identity)}})
+		require.NoError(t, err)
+		_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, JWKS: jwks})
+		require.Error(t, err)
+	})
+}
+
+// ecJWK is a public EC JWK (RFC 7518 §6.2.1) with the given coordinates,
+// each padded to the curve's size.
+func ecJWK(kid string, curve elliptic.Curve, x, y *big.Int) map[string]any {
+	size := (curve.Params().BitSize + 7) / 8
+	alg := map[string]string{"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}[curve.Params().Name]
+	return map[string]any{"kty": "EC", "crv": curve.Params().Name, "kid": kid, "alg": alg, "use": "sig",
+		"x": b64url(x.FillBytes(make([]byte, size))), "y": b64url(y.FillBytes(make([]byte, size)))}
+}
+
+// TestOffCurveECKeysRefused: an EC key whose point is not on its curve
+// (including the all-zero coordinates that stand for the point at infinity)
+// is refused when the key set is loaded, while a genuine key in the same JWK
+// shape verifies.
+func TestOffCurveECKeysRefused(t *testing.T) {
+	is := newIssuer(t, nil)
+	type tc struct {
+		name, kid string
+		signer    *ecdsa.PrivateKey
+		want      error
+	}
+	var cases []tc
+	for _, curve := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
+		name := curve.Params().Name
+		priv, err := ecdsa.GenerateKey(curve, rand.Reader)
+		require.NoError(t, err)
+		ek, err := priv.PublicKey.ECDH()
+		require.NoError(t, err)
+		point := ek.Bytes() // 0x04 || X || Y
+		size := (len(point) - 1) / 2
+		x, y := new(big.Int).SetBytes(point[1:1+size]), new(big.Int).SetBytes(point[1+size:])
+		yPlus1 := new(big.Int).Add(y, big.NewInt(1))
+		require.False(t, curve.IsOnCurve(x, yPlus1), "premise")
+		zero := new(big.Int)
+		cases = append(cases,
+			tc{name + " genuine", is.AddKey(validatetest.Key{JWK: ecJWK(name+"-genuine", curve, x, y)}), priv, nil},
+			tc{name + " off the curve", is.AddKey(validatetest.Key{JWK: ecJWK(name+"-off", curve, x, yPlus1)}), priv, validate.ErrUnknownKey},
+			tc{name + " zero coordinates (point at infinity)", is.AddKey(validatetest.Key{JWK: ecJWK(name+"-zero", curve, zero, zero)}), priv, validate.ErrUnknownKey},
+		)
+	}
+	v := newValidator(t, is, func(c *validate.Config) { c.Algorithms = []string{"ES256", "ES384", "ES512"} })
+	base := is.JWKSRequests()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Key: c.kid, Signer: c.signer}, nil))
+			if c.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, c.want)
+		})
+	}
+	assert.Equal(t, base, is.JWKSRequests(), "a known but unusable kid must not trigger a refresh")
 }
