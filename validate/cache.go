@@ -45,7 +45,7 @@ type tokenCache struct {
 
 type cacheEntry struct {
 	token  string
-	claims *Claims // never handed out: Verify returns a clone
+	claims *Claims   // never handed out: Verify returns a clone
 	keys   keySource // the issuer's key set the token was verified with
 	key    *key
 	size   int64
