@@ -127,7 +127,8 @@ type Config struct {
 	// ResourceMetadata is the URL of this resource's RFC 9728 metadata,
 	// sent as resource_metadata in every challenge. If empty, the
 	// path-inserted well-known URL of Resource
-	// (rsmeta.WellKnownURL(Resource)).
+	// (rsmeta.WellKnownURL(Resource)). Like every URL a client or rsguard
+	// fetches: https, or http on a loopback host only.
 	ResourceMetadata string
 
 	// ChallengeScopes, if set, are sent as the scope auth-param of 401
@@ -373,7 +374,11 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 
 	// The challenge every 401 carries.
 	rm := cfg.ResourceMetadata
-	if rm == "" {
+	if rm != "" {
+		if err := checkFetchURL(rm); err != nil { // clients fetch it
+			return nil, configErr("ResourceMetadata: %v", err)
+		}
+	} else {
 		var err error
 		if rm, err = rsmeta.WellKnownURL(cfg.Resource); err != nil {
 			return nil, configErr("cannot derive ResourceMetadata: %v", err)

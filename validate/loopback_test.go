@@ -93,6 +93,10 @@ func TestLoopbackRuleConfig(t *testing.T) {
 		{name: "Resource", static: true, noZone: true, cfg: func(o string) validate.Config {
 			return validate.Config{Issuer: "https://as.example", JWKS: static, Resource: o + "/mcp"}
 		}},
+		{name: "ResourceMetadata", static: true, cfg: func(o string) validate.Config {
+			return validate.Config{Issuer: "https://as.example", JWKS: static, Resource: "https://mcp.example.com/mcp",
+				ResourceMetadata: o + "/.well-known/oauth-protected-resource/mcp"}
+		}},
 	} {
 		t.Run(place.name, func(t *testing.T) {
 			accepted := func(t *testing.T, origin string) {
