@@ -35,6 +35,7 @@ var templates = []Error{
 	errUnknownKey, errAmbiguousKey, errUnusableKey, errSignature, errIssuer, errAudience,
 	errTenant, errExpired, errNotYetValid, errIssuedInFuture, errClaimTypes, errMissingExp,
 	errMissingIss, errMissingAud, errMissingRequired, errRejected, errRevoked,
+	errAuthInFuture, errSenderConstrained, errNoPrincipal, errWeakKey,
 }
 
 // recordAnswers prepares the answers of every template.

@@ -159,6 +159,7 @@ var (
 	errUnknownKey        = invalidToken(ErrUnknownKey, "the token's signing key is not known")
 	errAmbiguousKey      = invalidToken(ErrUnknownKey, "the token does not name its signing key")
 	errUnusableKey       = invalidToken(ErrUnknownKey, "the token's key is not a signing key")
+	errWeakKey           = invalidToken(ErrUnknownKey, "the token's key is too weak") // RSA under 2048 bits, small-order Ed25519, EC off its curve
 	errSignature         = invalidToken(ErrSignature, "the token's signature is invalid")
 	errIssuer            = invalidToken(ErrIssuer, "the token was not issued by the trusted issuer")
 	errAudience          = invalidToken(ErrAudience, "the token was not issued for this resource")

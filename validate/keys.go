@@ -27,11 +27,6 @@ import (
 // (RFC 7518 §3.3 requires 2048 bits).
 const minRSABits = 2048
 
-// errWeakKey refuses tokens naming a published key that offers no security:
-// an RSA modulus under minRSABits, an Ed25519 key of small order, an EC or
-// Ed25519 key that is no point of its curve.
-var errWeakKey = invalidToken(ErrUnknownKey, "the token's key is too weak")
-
 // key is one usable verification key of an issuer, with what may be checked
 // without touching the signature: its key type, curve and declared algorithm.
 type key struct {
