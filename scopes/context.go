@@ -25,7 +25,9 @@ const (
 // context with [NewContext]; everything downstream reads it with
 // [FromContext], whatever the credential was.
 //
-// A Grant in a context is shared by every handler of the request: treat it as
+// Each request gets a Grant of its own from the authenticating middleware:
+// changing it cannot change what another request sees. Within a request it
+// is shared by every handler and later scope check, so treat it as
 // read-only.
 type Grant struct {
 	// Scopes are the granted scopes, each one an RFC 6749 §3.3 scope token,
@@ -33,10 +35,12 @@ type Grant struct {
 	Scopes []string
 
 	// Subject is a stable identifier of the principal, unchanged when its
-	// token is refreshed: for a JWT the issuer and the "sub" claim (see
-	// validate.Claims.Principal); for an API key the key's owner. Use it to
-	// bind MCP sessions to a user. It is never derived from the credential's
-	// secret.
+	// token is refreshed, whose prefix names its kind: "user:" + issuer +
+	// "#" + sub for a user, "client:" + issuer + "#" + client id for a
+	// client acting for itself (see validate.Claims.Principal), "apikey:" +
+	// the key's owner for an API key. Principals of different kinds are
+	// never equal. Use it to bind MCP sessions to a caller. It is never
+	// derived from the credential's secret.
 	Subject string
 
 	// ClientID identifies the OAuth client (the "client_id" claim, or the

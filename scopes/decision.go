@@ -191,9 +191,9 @@ type Decision struct {
 	// [Grant.Issuer]); empty for API keys.
 	Issuer string
 
-	// Subject is the stable principal, as [Grant.Subject]: for a JWT its
-	// issuer and "sub" joined by "#" (validate.Claims.Principal), for an
-	// API key the key's owner.
+	// Subject is the stable principal, as [Grant.Subject]: "user:…" or
+	// "client:…" for a JWT (validate.Claims.Principal), "apikey:…" for an
+	// API key.
 	Subject string
 
 	// ClientID is the OAuth client, or the client an API key was issued to.
