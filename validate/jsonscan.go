@@ -1,7 +1,10 @@
 package validate
 
 import (
+	"bytes"
 	"errors"
+	"hash/maphash"
+	"math"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -10,13 +13,25 @@ import (
 // This file holds a small, strict JSON reader for the two objects of a JWS:
 // the protected header and the claims. It validates the whole document
 // (RFC 8259) but decodes only the members verification reads, without
-// reflection and with few allocations. Compared with encoding/json it is
-// deliberately stricter:
-//   - member names match exactly (encoding/json also accepts "ALG" for "alg");
-//   - a member verification reads may appear only once (RFC 7515 §4, RFC 7519
-//     §4 allow refusing duplicates instead of taking the last one);
-//   - nesting is limited to maxDepth levels;
-//   - strings must be valid UTF-8.
+// reflection and with few allocations. Whatever it accepts, encoding/json
+// (which Claims.Get and Claims.Decode use) reads whole and in the same way:
+// json.Unmarshal into a map[string]any succeeds, with the same members. To
+// that end it is deliberately stricter than encoding/json, and refuses:
+//   - a member name given twice in any object, at any depth (nested objects,
+//     objects in arrays), compared after unescaping, so that "tid" and
+//     "\u0074id" are the same name (RFC 7515 §4, RFC 7519 §4 allow refusing
+//     duplicates; encoding/json takes the last, other parsers the first):
+//     errDuplicate;
+//   - invalid UTF-8 in a string, including UTF-8-encoded surrogates, and an
+//     escaped lone surrogate, a high one ("\ud800") not followed by an
+//     escaped low one or a low one alone (encoding/json reads every lone
+//     surrogate as U+FFFD, so that "\ud800" and "\udbff" would be one
+//     name): errSyntax;
+//   - a number that is not a finite float64 (1e400, -1e309: encoding/json
+//     fails on it; underflow such as 1e-400 is 0 to both): errSyntax;
+//   - nesting deeper than maxDepth levels: errDepth.
+// And member names match exactly (encoding/json also accepts "ALG" for "alg").
+// All of this holds for every value, read or skipped.
 
 const maxDepth = 32
 
@@ -27,10 +42,45 @@ var (
 	errDepth     = errors.New("JSON nested too deeply")
 )
 
+// inlineNames is how many member names a jsonReader holds without
+// allocating, and the largest object whose names are compared pairwise.
+const inlineNames = 16
+
 // jsonReader walks one JSON text.
 type jsonReader struct {
 	b []byte
 	i int
+
+	// The names of the members read so far of every object being read,
+	// outermost first, for the duplicate check: the first inlineNames in
+	// small, the rest in *more. (Not a slice field: escape analysis would
+	// then move the reader's input, often a buffer on the caller's stack,
+	// to the heap.)
+	n     int
+	small [inlineNames]nameRef
+	more  *[]nameRef
+}
+
+// nameRef locates a member name in jsonReader.b: the content between its
+// quotes, and whether it has escapes (compared after unescaping).
+type nameRef struct {
+	key        uint64 // of an unescaped name: equal for equal names
+	start, end int32
+	escaped    bool
+}
+
+// nameKey packs the length and some of the bytes of an unescaped name, so
+// that most different names differ by an integer comparison.
+func nameKey(s []byte) uint64 {
+	k := uint64(len(s)) << 56
+	if n := len(s); n >= 7 {
+		return k | uint64(s[0])<<48 | uint64(s[1])<<40 | uint64(s[2])<<32 | uint64(s[3])<<24 |
+			uint64(s[n-3])<<16 | uint64(s[n-2])<<8 | uint64(s[n-1])
+	}
+	for i, c := range s {
+		k |= uint64(c) << (8 * i)
+	}
+	return k
 }
 
 func (r *jsonReader) ws() {
@@ -49,6 +99,9 @@ func (r *jsonReader) ws() {
 // which the caller must consume before the next call. (An iterator rather
 // than a callback, so that the buffers read stay on the caller's stack.)
 func (r *jsonReader) open() error {
+	if len(r.b) > math.MaxInt32 { // nameRef offsets are int32
+		return errSyntax
+	}
 	r.ws()
 	if r.i >= len(r.b) || r.b[r.i] != '{' {
 		return errNotObject
@@ -67,6 +120,9 @@ func (r *jsonReader) member(first bool) (name []byte, ok bool, err error) {
 	switch {
 	case r.b[r.i] == '}':
 		r.i++
+		if err := r.closeObject(0); err != nil {
+			return nil, false, err
+		}
 		return nil, false, r.end()
 	case !first:
 		if r.b[r.i] != ',' {
@@ -75,8 +131,12 @@ func (r *jsonReader) member(first bool) (name []byte, ok bool, err error) {
 		r.i++
 		r.ws()
 	}
-	if name, err = r.str(); err != nil {
+	name, escaped, err := r.name()
+	if err != nil {
 		return nil, false, err
+	}
+	if escaped {
+		name = unescape(name)
 	}
 	r.ws()
 	if r.i >= len(r.b) || r.b[r.i] != ':' {
@@ -85,6 +145,130 @@ func (r *jsonReader) member(first bool) (name []byte, ok bool, err error) {
 	r.i++
 	r.ws()
 	return name, true, nil
+}
+
+// name reads a member name, like scan, and records it for the duplicate
+// check of its object.
+func (r *jsonReader) name() ([]byte, bool, error) {
+	start := r.i + 1
+	s, escaped, err := r.scan()
+	if err != nil {
+		return nil, false, err
+	}
+	ref := nameRef{start: int32(start), end: int32(start + len(s)), escaped: escaped}
+	if !escaped {
+		ref.key = nameKey(s)
+	}
+	if r.n < len(r.small) {
+		r.small[r.n] = ref
+	} else {
+		if r.more == nil {
+			// Room for every name of a text of members of 8 bytes.
+			more := make([]nameRef, 0, len(r.b)/8)
+			r.more = &more
+		}
+		*r.more = append(*r.more, ref)
+	}
+	r.n++
+	return s, escaped, nil
+}
+
+func (r *jsonReader) nameAt(i int) nameRef {
+	if i < len(r.small) {
+		return r.small[i]
+	}
+	return (*r.more)[i-len(r.small)]
+}
+
+// closeObject ends the object whose first name is the base-th recorded,
+// forgetting its names: errDuplicate if two of them are the same.
+func (r *jsonReader) closeObject(base int) error {
+	dup := r.repeats(base)
+	r.n = base
+	if r.more != nil {
+		*r.more = (*r.more)[:max(0, base-len(r.small))]
+	}
+	if dup {
+		return errDuplicate
+	}
+	return nil
+}
+
+// repeats reports whether a name repeats among those recorded from the
+// base-th on. At most inlineNames names (nearly every object) are compared
+// pairwise; more go through a hash table with a random seed, so that the
+// check stays O(n) even for the thousands of tiny members an attacker fits
+// in a token, and is run before its signature is checked.
+func (r *jsonReader) repeats(base int) bool {
+	n := r.n - base
+	if n <= inlineNames {
+		for i := base + 1; i < r.n; i++ {
+			a := r.nameAt(i)
+			for j := base; j < i; j++ {
+				if b := r.nameAt(j); (a.key == b.key || a.escaped || b.escaped) && sameName(r.b, a, b) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	size := 1
+	for size < 2*n {
+		size <<= 1
+	}
+	// Each slot holds the high half of a name's hash and 1 + its index (0
+	// for none).
+	table := make([]uint64, size)
+	seed := maphash.MakeSeed()
+	for i := range n {
+		a := r.nameAt(base + i)
+		h := hashName(seed, r.b, a)
+		for j := h & uint64(size-1); ; j = (j + 1) & uint64(size-1) {
+			slot := table[j]
+			if slot == 0 {
+				table[j] = h>>32<<32 | uint64(i+1)
+				break
+			}
+			if slot>>32 == h>>32 && sameName(r.b, a, r.nameAt(base+int(uint32(slot))-1)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameName reports whether two names of b are the same once unescaped.
+func sameName(b []byte, x, y nameRef) bool {
+	if !x.escaped && !y.escaped {
+		return x.end-x.start == y.end-y.start && string(b[x.start:x.end]) == string(b[y.start:y.end])
+	}
+	s, t := b[x.start:x.end], b[y.start:y.end]
+	for len(s) > 0 && len(t) > 0 {
+		c, n := nextRune(s)
+		d, m := nextRune(t)
+		if c != d {
+			return false
+		}
+		s, t = s[n:], t[m:]
+	}
+	return len(s) == 0 && len(t) == 0
+}
+
+// hashName hashes a name of b once unescaped.
+func hashName(seed maphash.Seed, b []byte, x nameRef) uint64 {
+	s := b[x.start:x.end]
+	if !x.escaped {
+		return maphash.Bytes(seed, s)
+	}
+	var h maphash.Hash
+	h.SetSeed(seed)
+	var buf [utf8.UTFMax]byte
+	for len(s) > 0 {
+		c, n := nextRune(s)
+		h.Write(utf8.AppendRune(buf[:0], c))
+		s = s[n:]
+	}
+	return h.Sum64()
 }
 
 func (r *jsonReader) end() error {
@@ -98,12 +282,24 @@ func (r *jsonReader) end() error {
 // str reads a string and returns its unescaped content. Without escapes the
 // result aliases the input.
 func (r *jsonReader) str() ([]byte, error) {
+	s, escaped, err := r.scan()
+	if err != nil || !escaped {
+		return s, err
+	}
+	return unescape(s), nil
+}
+
+// scan reads a string and returns its content between the quotes, still
+// escaped if escaped is true. It refuses control characters and unknown
+// escapes (RFC 8259 §7), invalid UTF-8 (which includes UTF-8-encoded
+// surrogates), and escaped lone surrogates.
+func (r *jsonReader) scan() (s []byte, escaped bool, err error) {
 	if r.i >= len(r.b) || r.b[r.i] != '"' {
-		return nil, errSyntax
+		return nil, false, errSyntax
 	}
 	r.i++
 	start := r.i
-	escaped, ascii := false, true
+	ascii := true
 	for r.i < len(r.b) {
 		c := r.b[r.i]
 		switch {
@@ -111,17 +307,16 @@ func (r *jsonReader) str() ([]byte, error) {
 			s := r.b[start:r.i]
 			r.i++
 			if !ascii && !utf8.Valid(s) {
-				return nil, errSyntax
+				return nil, false, errSyntax
 			}
-			if escaped {
-				return unescape(s)
-			}
-			return s, nil
+			return s, escaped, nil
 		case c == '\\':
 			escaped = true
-			r.i += 2
+			if err := r.escape(); err != nil {
+				return nil, false, err
+			}
 		case c < 0x20:
-			return nil, errSyntax
+			return nil, false, errSyntax
 		default:
 			if c >= 0x80 {
 				ascii = false
@@ -129,59 +324,89 @@ func (r *jsonReader) str() ([]byte, error) {
 			r.i++
 		}
 	}
-	return nil, errSyntax
+	return nil, false, errSyntax
 }
 
-// unescape decodes the escapes of a string's content (RFC 8259 §7).
-func unescape(s []byte) ([]byte, error) {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		i++
-		if i >= len(s) {
-			return nil, errSyntax
-		}
-		switch s[i] {
-		case '"', '\\', '/':
-			out = append(out, s[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := hex4(s, i+1)
-			if !ok {
-				return nil, errSyntax
-			}
-			i += 4
-			if utf16.IsSurrogate(r) {
-				r2, ok := rune(0), false
-				if i+2 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-					r2, ok = hex4(s, i+3)
-				}
-				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
-					r = dec
-					i += 6
-				} else {
-					r = utf8.RuneError // a lone surrogate, as encoding/json does
-				}
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return nil, errSyntax
+// escape consumes the escape at r.i. A \u escape of a high surrogate must be
+// followed by one of a low surrogate, the two making one character; any
+// other surrogate is refused.
+func (r *jsonReader) escape() error {
+	if r.i+1 >= len(r.b) {
+		return errSyntax
+	}
+	switch r.b[r.i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		r.i += 2
+		return nil
+	case 'u':
+	default:
+		return errSyntax
+	}
+	c, ok := hex4(r.b, r.i+2)
+	if !ok {
+		return errSyntax
+	}
+	r.i += 6
+	if !utf16.IsSurrogate(c) {
+		return nil
+	}
+	if c < 0xdc00 && r.i+1 < len(r.b) && r.b[r.i] == '\\' && r.b[r.i+1] == 'u' {
+		if c2, ok := hex4(r.b, r.i+2); ok && 0xdc00 <= c2 && c2 <= 0xdfff {
+			r.i += 6
+			return nil
 		}
 	}
-	return out, nil
+	return errSyntax
+}
+
+// unescape decodes the escapes of a string's content, as scan checked it.
+func unescape(s []byte) []byte {
+	out := make([]byte, 0, len(s))
+	for len(s) > 0 {
+		if i := bytes.IndexByte(s, '\\'); i != 0 {
+			if i < 0 {
+				i = len(s)
+			}
+			out = append(out, s[:i]...)
+			s = s[i:]
+			continue
+		}
+		c, n := nextRune(s)
+		out = utf8.AppendRune(out, c)
+		s = s[n:]
+	}
+	return out
+}
+
+// nextRune decodes the first character of a string's content, as scan
+// checked it, and returns it with the number of bytes it takes.
+func nextRune(s []byte) (rune, int) {
+	switch {
+	case s[0] < utf8.RuneSelf && s[0] != '\\':
+		return rune(s[0]), 1
+	case s[0] != '\\':
+		return utf8.DecodeRune(s)
+	}
+	switch s[1] {
+	case 'b':
+		return '\b', 2
+	case 'f':
+		return '\f', 2
+	case 'n':
+		return '\n', 2
+	case 'r':
+		return '\r', 2
+	case 't':
+		return '\t', 2
+	case 'u':
+		c, _ := hex4(s, 2)
+		if utf16.IsSurrogate(c) {
+			c2, _ := hex4(s, 8)
+			return utf16.DecodeRune(c, c2), 12
+		}
+		return c, 6
+	}
+	return rune(s[1]), 2 // '"', '\\' or '/'
 }
 
 func hex4(s []byte, i int) (rune, bool) {
@@ -215,7 +440,7 @@ func (r *jsonReader) skip(depth int) error {
 	}
 	switch c := r.b[r.i]; {
 	case c == '"':
-		_, err := r.str()
+		_, _, err := r.scan()
 		return err
 	case c == '{':
 		r.i++
@@ -224,9 +449,10 @@ func (r *jsonReader) skip(depth int) error {
 			r.i++
 			return nil
 		}
+		base := r.n
 		for {
 			r.ws()
-			if _, err := r.str(); err != nil {
+			if _, _, err := r.name(); err != nil {
 				return err
 			}
 			r.ws()
@@ -244,7 +470,7 @@ func (r *jsonReader) skip(depth int) error {
 			}
 			if r.b[r.i] == '}' {
 				r.i++
-				return nil
+				return r.closeObject(base)
 			}
 			if r.b[r.i] != ',' {
 				return errSyntax
@@ -304,12 +530,15 @@ func (r *jsonReader) null() bool {
 	return false
 }
 
-// number reads a number (RFC 8259 §6) and returns its text.
+// number reads a number (RFC 8259 §6) and returns its text. A number
+// beyond ±math.MaxFloat64, which encoding/json cannot decode, is errSyntax;
+// one that underflows (1e-400) is not, since encoding/json reads it as 0.
 func (r *jsonReader) number() ([]byte, error) {
 	start := r.i
 	if r.i < len(r.b) && r.b[r.i] == '-' {
 		r.i++
 	}
+	intStart := r.i
 	switch {
 	case r.i < len(r.b) && r.b[r.i] == '0':
 		r.i++
@@ -320,6 +549,8 @@ func (r *jsonReader) number() ([]byte, error) {
 	default:
 		return nil, errSyntax
 	}
+	// Without an exponent, fewer than 309 integer digits cannot overflow.
+	inRange := r.i-intStart < 309
 	if r.i < len(r.b) && r.b[r.i] == '.' {
 		r.i++
 		if !r.digits() {
@@ -327,6 +558,7 @@ func (r *jsonReader) number() ([]byte, error) {
 		}
 	}
 	if r.i < len(r.b) && (r.b[r.i] == 'e' || r.b[r.i] == 'E') {
+		inRange = false
 		r.i++
 		if r.i < len(r.b) && (r.b[r.i] == '+' || r.b[r.i] == '-') {
 			r.i++
@@ -335,7 +567,13 @@ func (r *jsonReader) number() ([]byte, error) {
 			return nil, errSyntax
 		}
 	}
-	return r.b[start:r.i], nil
+	num := r.b[start:r.i]
+	if !inRange {
+		if _, err := strconv.ParseFloat(string(num), 64); err != nil {
+			return nil, errSyntax // ErrRange: syntax was checked above
+		}
+	}
+	return num, nil
 }
 
 func (r *jsonReader) digits() bool {

@@ -53,7 +53,48 @@ func TestAttackStrictJSON(t *testing.T) {
 	payload("invalid UTF-8 in sub", "{\"iss\":\""+iss+"\",\"aud\":\""+hardResource+"\",\"exp\":9999999999,\"sub\":\"a\xffb\"}", validate.ErrMalformed, validate.ErrClaims)
 	payload("claim nested 1000 deep", `{`+base+`,"aud":"`+hardResource+`","x":`+strings.Repeat("[", 1000)+strings.Repeat("]", 1000)+`}`, validate.ErrMalformed, validate.ErrClaims)
 
+	// Custom claims (a tenant read with Claims.Get) must read the same to
+	// every party: a member name given twice at any level, however escaped,
+	// a lone surrogate (encoding/json reads "\ud800" and "\udbff" both as
+	// U+FFFD) and a number encoding/json cannot decode (Claims.Get would
+	// then find no claim at all) are refused.
+	own := `{` + base + `,"aud":"` + hardResource + `",`
+	payload("custom claim twice", own+`"tid":"tenant-a","tid":"tenant-b"}`, validate.ErrClaims, validate.ErrMalformed)
+	payload("custom claim twice, escaped", own+`"tid":"tenant-a","\u0074id":"tenant-b"}`, validate.ErrClaims, validate.ErrMalformed)
+	payload("nested member twice", own+`"act":{"sub":"a","sub":"b"}}`, validate.ErrClaims, validate.ErrMalformed)
+	payload("member twice in an object in an array", own+`"x":[{"a":1},{"a":1,"a":2}]}`, validate.ErrClaims, validate.ErrMalformed)
+	payload("lone high surrogate in sub", `{"iss":"`+iss+`","aud":"`+hardResource+`","exp":9999999999,"sub":"u\ud800"}`, validate.ErrMalformed, validate.ErrClaims)
+	payload("other lone high surrogate in sub", `{"iss":"`+iss+`","aud":"`+hardResource+`","exp":9999999999,"sub":"u\udbff"}`, validate.ErrMalformed, validate.ErrClaims)
+	payload("lone surrogate in a custom claim", own+`"tid":"\udc00"}`, validate.ErrMalformed, validate.ErrClaims)
+	payload("UTF-8 encoded surrogate in sub", "{\"iss\":\""+iss+"\",\"aud\":\""+hardResource+"\",\"exp\":9999999999,\"sub\":\"u\xed\xa0\x80\"}", validate.ErrMalformed, validate.ErrClaims)
+	payload("1e400 beside tid", own+`"x":1e400,"tid":"tenant-a"}`, validate.ErrMalformed, validate.ErrClaims)
+	payload("-1e400 in a nested array", own+`"tid":"tenant-a","x":{"y":[-1e400]}}`, validate.ErrMalformed, validate.ErrClaims)
+	header("header member twice", `{"alg":"RS256",`+kid+`,"x5t":"a","x5t":"b"}`, validate.ErrMalformed)
+	header("header lone surrogate", `{"alg":"RS256",`+kid+`,"x":"\ud800"}`, validate.ErrMalformed)
+	header("header 1e309", `{"alg":"RS256",`+kid+`,"x":1e309}`, validate.ErrMalformed)
+
 	c.run(t, cases)
+
+	// Positive controls: each read as encoding/json reads it.
+	for _, tc := range []struct {
+		name, claims string
+		sub, tid     string
+	}{
+		{"tid once", `"sub":"alice","tid":"tenant-a","TID":"tenant-b","x":{"tid":"tenant-c"}`, "alice", "tenant-a"},
+		{"escaped tid", `"sub":"alice","\u0074id":"tenant-a","y":[{"tid":1},{"tid":2}]`, "alice", "tenant-a"},
+		{"surrogate pairs", `"sub":"\uD83D\uDE00","tid":"\ud83d\ude00"`, "\U0001F600", "\U0001F600"},
+		{"largest and underflowing numbers", `"sub":"alice","tid":"tenant-a","x":[1.7976931348623157e308,1e-400,-4.9e-325]`, "alice", "tenant-a"},
+	} {
+		t.Run("strict-json/accepted: "+tc.name, func(t *testing.T) {
+			tok := rs256(c.ownRSA, c.ownHeader(), []byte(`{"iss":"`+iss+`","exp":9999999999,"aud":"`+hardResource+`",`+tc.claims+`}`))
+			cl, err := c.v[""].Verify(context.Background(), tok)
+			require.NoError(t, err)
+			assert.Equal(t, tc.sub, cl.Subject)
+			tid, ok := cl.Get("tid")
+			assert.True(t, ok, "tid is missing")
+			assert.Equal(t, tc.tid, tid)
+		})
+	}
 
 	// Look-alike names of "scope" are other claims: accepted, granting
 	// only what "scope" says.
