@@ -231,8 +231,10 @@ const (
 var errNotObject = errors.New("not a JSON object")
 
 // decodePayload reads the claims set. Syntax errors (including a payload
-// that is not an object) wrap errSyntax or errNotObject; a registered claim
-// of the wrong type, errType; a registered claim given twice, errDuplicate.
+// that is not an object, a lone surrogate escape or a number out of float64
+// range anywhere) wrap errSyntax or errNotObject; a registered claim of the
+// wrong type, errType; any member name given twice, at any depth,
+// errDuplicate. It also notes "cnf" (any value) and reads p.tenantClaim.
 func decodePayload(raw []byte, p *payload) error {
 	r := jsonReader{b: raw}
 	if err := r.open(); err != nil {
