@@ -511,15 +511,6 @@ func (a *Authenticator) refuse(r *http.Request, u *Use, rec *Record, e *validate
 	return e
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Middleware requires a valid credential, an API key or a bearer JWT, on
 // every request to next; see [Authenticator.Authenticate] for the
 // decisions and [Authenticator.WriteError] for the refusals.

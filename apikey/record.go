@@ -3,9 +3,10 @@ package apikey
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/rsguard/rsguard/rsmeta"
 	"log/slog"
 	"time"
+
+	"github.com/rsguard/rsguard/rsmeta"
 )
 
 // State is the migration state of an API key or of its client.

@@ -3,8 +3,9 @@ package scopes
 import (
 	"context"
 	"fmt"
-	"github.com/rsguard/rsguard/rsmeta"
 	"sort"
+
+	"github.com/rsguard/rsguard/rsmeta"
 )
 
 // Hierarchy is a scope implication table: a granted scope satisfies every

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rsguard/rsguard/rsmeta"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/rsguard/rsguard/rsmeta"
 )
 
 // Reasons an [Error] carries in its Err field; match them with [errors.Is].

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/rsguard/rsguard/scopes"
@@ -52,29 +51,29 @@ type Claims struct {
 	// SessionID is the "sid" claim; empty when absent.
 	SessionID string
 
-	raw    []byte // the decoded JSON payload: shared, never written, never handed out
-	tenant string // the Config.TenantClaim string, read at verification
+	raw       []byte // the decoded JSON payload: shared, never written, never handed out
+	tenant    string // the Config.TenantClaim string, read at verification
+	principal string // Principal, computed once at verification
 }
 
-// clone returns Claims of their own for one request: the slices are copied,
-// the payload (never written, and handed out only as a copy) is shared.
+// clone returns Claims of their own for one request: the slices are copied
+// (into one array, each capped so that appending to one cannot write into the
+// other), the payload (never written, and handed out only as a copy) is
+// shared.
 func (c *Claims) clone() *Claims {
-	return &Claims{
-		Issuer:    c.Issuer,
-		Subject:   c.Subject,
-		Audience:  slices.Clone(c.Audience),
-		ExpiresAt: c.ExpiresAt,
-		NotBefore: c.NotBefore,
-		IssuedAt:  c.IssuedAt,
-		ID:        c.ID,
-		ClientID:  c.ClientID,
-		Scopes:    slices.Clone(c.Scopes),
-		AuthTime:  c.AuthTime,
-		ACR:       c.ACR,
-		SessionID: c.SessionID,
-		raw:       c.raw,
-		tenant:    c.tenant,
+	d := *c
+	na := len(c.Audience)
+	both := make([]string, na+len(c.Scopes))
+	copy(both, c.Audience)
+	copy(both[na:], c.Scopes)
+	d.Audience, d.Scopes = both[:na:na], both[na:]
+	if c.Audience == nil {
+		d.Audience = nil
 	}
+	if c.Scopes == nil {
+		d.Scopes = nil
+	}
+	return &d
 }
 
 // footprint approximates the memory the Claims hold, for the cache's byte
@@ -82,7 +81,7 @@ func (c *Claims) clone() *Claims {
 func (c *Claims) footprint() int64 {
 	const str, slice = 16, 24 // headers
 	n := int64(len(c.raw)) + 256
-	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID, c.ACR, c.SessionID, c.tenant} {
+	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID, c.ACR, c.SessionID, c.tenant, c.principal} {
 		n += int64(len(s))
 	}
 	for _, list := range [...][]string{c.Audience, c.Scopes} {
@@ -107,7 +106,14 @@ func (c *Claims) footprint() int64 {
 // it from the subject; the prefix names the kind, and API keys use a third
 // one ("apikey:", package apikey). So a client whose id an attacker chose
 // ("alice") never shares a principal with the user "alice".
+//
+// For Claims from a [Validator] it is computed once, at verification, from
+// the verified claims: changing Subject or ClientID afterwards does not change
+// it.
 func (c *Claims) Principal() string {
+	if c.principal != "" {
+		return c.principal
+	}
 	if c.Subject == "" || c.Subject == c.ClientID {
 		return "client:" + c.Issuer + "#" + c.ClientID
 	}

@@ -187,7 +187,7 @@ func TestLoopbackRuleRedirect(t *testing.T) {
 		t.Run(place.name, func(t *testing.T) {
 			// try starts a server on 127.0.0.1 that redirects every request
 			// to the same path on target, and loads keys through it.
-			try := func(t *testing.T, target string) (error, []string) {
+			try := func(t *testing.T, target string) ([]string, error) {
 				t.Helper()
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					http.Redirect(w, r, target+r.URL.Path, http.StatusFound)
@@ -195,17 +195,17 @@ func TestLoopbackRuleRedirect(t *testing.T) {
 				t.Cleanup(srv.Close)
 				o := &offline{local: srv.Listener.Addr().String(), pass: srv.Client().Transport}
 				err := newOffline(t, place.cfg(srv.URL), o)
-				return err, o.requests()
+				return o.requests(), err
 			}
 			followed := func(t *testing.T, target string) {
 				t.Helper()
-				if err, sent := try(t, target); len(sent) == 0 || !strings.HasPrefix(sent[0], target) {
+				if sent, err := try(t, target); len(sent) == 0 || !strings.HasPrefix(sent[0], target) {
 					t.Errorf("redirect to %s not followed: %v", target, err)
 				}
 			}
 			for _, h := range loopbacktest.Hostile() {
 				target := "http://" + h.Host
-				err, sent := try(t, target)
+				sent, err := try(t, target)
 				if err == nil || !strings.Contains(err.Error(), "redirect refused") {
 					t.Errorf("redirect to %s: %v, want it refused (%s)", target, err, h.Why)
 				}

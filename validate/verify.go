@@ -298,6 +298,7 @@ func (v *Validator) claims(ctx context.Context, t *trusted, p *payload, raw []by
 		}
 		c.Scopes, dropped = scopes.ParseList(list)
 	}
+	c.principal = c.Principal()
 	if len(dropped) > 0 && v.logger.Enabled(ctx, slog.LevelDebug) {
 		v.logger.DebugContext(ctx, "rsguard: scope tokens outside RFC 6749 §3.3 not granted",
 			"issuer", c.Issuer, "jti", c.ID, "dropped", len(dropped))

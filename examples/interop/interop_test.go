@@ -121,6 +121,7 @@ func setup(t *testing.T) *harness {
 	}
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
+		//lint:ignore SA1019 the fallback when go is not on PATH: the toolchain that built this test
 		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	bin := filepath.Join(t.TempDir(), "mcpserver")

@@ -244,16 +244,16 @@ func newConformance(r runner, cfg ConformanceConfig) (*conformance, error) {
 	c := &conformance{cfg: cfg, is: cfg.Issuer, resource: cfg.Resource, skip: cfg.Skip, nextID: 1, base: r.Name()}
 	if c.resource == "" {
 		if cfg.URL == "" {
-			return nil, errors.New("Resource is required with Handler")
+			return nil, errors.New("validatetest: Resource is required with Handler")
 		}
 		c.resource = cfg.URL
 	}
 	ru, err := url.Parse(c.resource)
 	if err != nil || !ru.IsAbs() || ru.Host == "" {
-		return nil, fmt.Errorf("Resource %q is not an absolute URL", c.resource)
+		return nil, fmt.Errorf("validatetest: Resource %q is not an absolute URL", c.resource)
 	}
 	if !loopback.AllowsScheme(ru) {
-		return nil, fmt.Errorf("Resource %q must use https (http only on loopback hosts; RFC 9728 §1.2)", c.resource)
+		return nil, fmt.Errorf("validatetest: Resource %q must use https (http only on loopback hosts; RFC 9728 §1.2)", c.resource)
 	}
 	c.metadataURL = cfg.MetadataURL
 	if c.metadataURL == "" {

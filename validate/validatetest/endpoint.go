@@ -2,13 +2,14 @@ package validatetest
 
 import (
 	"crypto/subtle"
-	"github.com/rsguard/rsguard/rsmeta"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/rsguard/rsguard/rsmeta"
 )
 
 // Token endpoint error codes (RFC 6749 §5.2, RFC 8707 §2).

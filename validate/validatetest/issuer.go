@@ -2,7 +2,6 @@ package validatetest
 
 import (
 	"fmt"
-	"github.com/rsguard/rsguard/rsmeta"
 	"maps"
 	"net"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rsguard/rsguard/rsmeta"
 )
 
 // DefaultLifetime is the token lifetime when [Options].Lifetime is zero.
@@ -294,11 +295,11 @@ func checkPath(p string) error {
 		return nil
 	}
 	if p[0] != '/' || strings.Contains(p, "//") {
-		return fmt.Errorf("Path %q: want \"\" or an absolute path such as \"/tenants/a\"", p)
+		return fmt.Errorf("validatetest: Path %q: want \"\" or an absolute path such as \"/tenants/a\"", p)
 	}
 	for _, c := range p {
 		if !isUnreserved(c) && c != '/' {
-			return fmt.Errorf("Path %q: only unreserved characters (RFC 3986 §2.3) and \"/\" are allowed", p)
+			return fmt.Errorf("validatetest: Path %q: only unreserved characters (RFC 3986 §2.3) and \"/\" are allowed", p)
 		}
 	}
 	return nil
