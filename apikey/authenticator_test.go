@@ -172,7 +172,7 @@ func TestMiddleware(t *testing.T) {
 			name: "valid key", header: http.Header{"X-Api-Key": {f.keys["valid"]}}, status: 200,
 			check: func(t *testing.T, resp *http.Response) {
 				g := got.grant
-				if g == nil || g.Credential != scopes.CredentialAPIKey || g.Subject != "apikey:alice" || g.ClientID != "reporting" ||
+				if g == nil || g.Credential != scopes.CredentialAPIKey || g.Subject != "apikey:owner:alice" || g.ClientID != "reporting" ||
 					g.Tenant != "acme" || len(g.Scopes) != 1 || g.Scopes[0] != "tools:read" || g.ResourceMetadata != resourceMetadata {
 					t.Errorf("grant = %+v", g)
 				}

@@ -67,8 +67,9 @@
 // is one scope token, never split; an element outside the RFC 6749 §3.3
 // character set is not granted, and the drop is logged at debug level —
 // records from a store of your own may hold anything). Its Subject, the
-// principal, is "apikey:" followed by the Owner (or the ClientID when Owner
-// is empty): never equal to a JWT's principal ("user:…", "client:…"), so an
+// principal, is "apikey:owner:" and the Owner, or "apikey:client:" and the
+// ClientID when Owner is empty: never equal to a JWT's principal ("user:…",
+// "client:…"), nor a client-only key's to an owner's of the same name, so an
 // MCP session opened with a key cannot be driven by a token, or the reverse.
 //
 // # Credentials on the wire

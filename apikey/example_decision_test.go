@@ -53,6 +53,6 @@ func ExampleConfig_onDecision() {
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
 	// Output:
-	// level=INFO msg="rsguard decision" stage=authenticate outcome=allow reason=ok credential=apikey subject=apikey:reporting client_id=reporting method=GET path=/reports granted=tools:read
-	// level=INFO msg="rsguard decision" stage=authenticate outcome=deny reason=api_key_blocked status=401 credential=apikey subject=apikey:mobile-app client_id=mobile-app method=GET path=/reports granted=tools:read
+	// level=INFO msg="rsguard decision" stage=authenticate outcome=allow reason=ok credential=apikey subject=apikey:client:reporting client_id=reporting method=GET path=/reports granted=tools:read
+	// level=INFO msg="rsguard decision" stage=authenticate outcome=deny reason=api_key_blocked status=401 credential=apikey subject=apikey:client:mobile-app client_id=mobile-app method=GET path=/reports granted=tools:read
 }

@@ -96,15 +96,16 @@ func (r *Record) Client() string {
 	return r.Owner
 }
 
-// subject returns the Grant subject: "apikey:" and Owner, or ClientID when
-// Owner is empty. The prefix keeps an API key's principal apart from every
-// JWT principal ("user:…", "client:…", see validate.Claims.Principal), so
-// that no key owner's name can match a token's subject.
+// subject returns the Grant subject, the key's principal: "apikey:owner:"
+// and Owner, or "apikey:client:" and ClientID when Owner is empty. The
+// prefixes keep it apart from every JWT principal ("user:…", "client:…", see
+// validate.Claims.Principal) and an owner's key apart from a client-only key
+// of the same name.
 func (r *Record) subject() string {
 	if r.Owner != "" {
-		return "apikey:" + r.Owner
+		return "apikey:owner:" + r.Owner
 	}
-	return "apikey:" + r.ClientID
+	return "apikey:client:" + r.ClientID
 }
 
 // Validate checks that r is usable: a well-formed ID, a non-zero Hash, an

@@ -69,7 +69,7 @@ func TestRound2KeyGrant(t *testing.T) {
 	require.Len(t, grants, 4)
 
 	assert.Equal(t, []string{"tools:read"}, grants[0].Scopes, "only RFC 6749 scope tokens, never split")
-	assert.Equal(t, "apikey:alice", grants[0].Subject)
+	assert.Equal(t, "apikey:owner:alice", grants[0].Subject)
 	assert.Equal(t, grants[0], grants[1], "the first handler's changes are not seen by the second request")
 	assert.Equal(t, []string{"tools:read", "tools:write admin", `"admin"`, "tools:read", "t\u00e9l\u00e9"}, rec.Scopes, "the store's record is untouched")
 	principals := map[string]bool{}
@@ -77,4 +77,32 @@ func TestRound2KeyGrant(t *testing.T) {
 		principals[g.Subject] = true
 	}
 	assert.Len(t, principals, 3, "API key, user and client principals named alice all differ: %v", principals)
+}
+
+// TestRound2KeyPrincipals: an owner's key and a client-only key of the same
+// name are different principals.
+func TestRound2KeyPrincipals(t *testing.T) {
+	store := new(apikey.MemoryStore)
+	byOwner, rec, err := apikey.Generate("sk_test_", apikey.Record{Owner: "alice", ClientID: "reporting"})
+	require.NoError(t, err)
+	require.NoError(t, store.Put(rec))
+	byClient, rec, err := apikey.Generate("sk_test_", apikey.Record{ClientID: "alice"})
+	require.NoError(t, err)
+	require.NoError(t, store.Put(rec))
+	auth, err := apikey.New(apikey.Config{Store: store, Prefix: "sk_test_", ResourceMetadata: "https://api.example.com/.well-known/oauth-protected-resource/mcp"})
+	require.NoError(t, err)
+	subject := func(key string) string {
+		req := httptest.NewRequest(http.MethodGet, "https://api.example.com/mcp", nil)
+		req.Header.Set("X-API-Key", key)
+		var got string
+		rec := httptest.NewRecorder()
+		auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g, _ := scopes.FromContext(r.Context())
+			got = g.Subject
+		})).ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code)
+		return got
+	}
+	assert.Equal(t, "apikey:owner:alice", subject(byOwner))
+	assert.Equal(t, "apikey:client:alice", subject(byClient))
 }

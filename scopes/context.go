@@ -37,10 +37,10 @@ type Grant struct {
 	// Subject is a stable identifier of the principal, unchanged when its
 	// token is refreshed, whose prefix names its kind: "user:" + issuer +
 	// "#" + sub for a user, "client:" + issuer + "#" + client id for a
-	// client acting for itself (see validate.Claims.Principal), "apikey:" +
-	// the key's owner for an API key. Principals of different kinds are
-	// never equal. Use it to bind MCP sessions to a caller. It is never
-	// derived from the credential's secret.
+	// client acting for itself (see validate.Claims.Principal),
+	// "apikey:owner:" + owner or "apikey:client:" + client id for an API
+	// key. Principals of different kinds are never equal. Use it to bind MCP
+	// sessions to a caller. It is never derived from the credential's secret.
 	Subject string
 
 	// ClientID identifies the OAuth client (the "client_id" claim, or the

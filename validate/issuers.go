@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -55,7 +56,10 @@ type audience struct {
 // newTrusted builds an issuer's verification state. The *remoteKeys is
 // returned (nil for a static key set) so that New can load and refresh it.
 func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteKeys, error) {
-	if u, err := url.Parse(ic.Issuer); err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || u.RawQuery != "" {
+	// strings.ContainsAny, not the parsed parts: "https://as.example/#" has
+	// an empty fragment, and no "#" may occur in an issuer (RFC 8414 §2),
+	// or principals (issuer#subject) could be read two ways.
+	if u, err := url.Parse(ic.Issuer); err != nil || !u.IsAbs() || u.Host == "" || strings.ContainsAny(ic.Issuer, "#?") {
 		return nil, nil, configErr("Issuer %q is not an absolute URL without query or fragment", ic.Issuer)
 	}
 	t := &trusted{issuer: ic.Issuer, methods: make(map[string]jwt.SigningMethod)}

@@ -5,6 +5,9 @@ package validate_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +15,6 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -56,10 +58,11 @@ func TestPrincipalKindsNeverCollide(t *testing.T) {
 }
 
 // TestPrincipalIsInjective: over hostile ids, two claim sets get the same
-// principal only when they have the same kind, issuer and id.
+// principal only when they have the same kind, issuer and id. (Issuers never
+// contain "#": TestIssuerWithoutHashOrQuery.)
 func TestPrincipalIsInjective(t *testing.T) {
 	ids := []string{"", "alice", "alice#", "#alice", "user:alice", "client:alice", "a#b", "client:https://x#y", ":", "apikey:alice", "\ufffd"}
-	issuers := []string{"https://as.example", "https://as.example#user:", "https://as.example/t", "https://as.example/t#a"}
+	issuers := []string{"https://as.example", "https://as.example/", "https://as.example/t", "https://as.example/t/"}
 	type who struct{ kind, iss, id string }
 	seen := map[string]who{}
 	for _, iss := range issuers {
@@ -69,9 +72,6 @@ func TestPrincipalIsInjective(t *testing.T) {
 				w := who{"user", iss, sub}
 				if sub == "" || sub == cid {
 					w = who{"client", iss, cid}
-				}
-				if strings.Contains(iss, "#") {
-					continue // no trusted issuer has a fragment (config refuses it)
 				}
 				p := c.Principal()
 				if prev, ok := seen[p]; ok && prev != w {
@@ -429,4 +429,26 @@ func TestTypedNilRevocations(t *testing.T) {
 	require.NoError(t, err)
 	_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", HTTPClient: is.Client(), Revocations: list})
 	require.NoError(t, err, "positive control")
+}
+
+// TestIssuerWithoutHashOrQuery: an issuer with a "#" or "?", even an empty
+// fragment or query, is refused, so "ISSUER#subject" reads one way only.
+func TestIssuerWithoutHashOrQuery(t *testing.T) {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	jwks := json.RawMessage(`{"keys":[{"kty":"OKP","crv":"Ed25519","use":"sig","kid":"k","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}]}`)
+	try := func(iss string) (error, error) {
+		_, one := validate.New(context.Background(), validate.Config{Issuer: iss, Resource: "https://mcp.example.com/mcp", JWKS: jwks})
+		_, many := validate.New(context.Background(), validate.Config{Resource: "https://mcp.example.com/mcp",
+			Issuers: []validate.IssuerConfig{{Issuer: iss, JWKS: jwks}}})
+		return one, many
+	}
+	one, many := try("https://as.example/")
+	require.NoError(t, one, "positive control")
+	require.NoError(t, many, "positive control")
+	for _, iss := range []string{"https://as.example/#", "https://as.example/?", "https://as.example/#x", "https://as.example/?a=b", "https://as.example/t#"} {
+		one, many := try(iss)
+		require.ErrorIs(t, one, validate.ErrConfig, iss)
+		require.ErrorIs(t, many, validate.ErrConfig, iss)
+	}
 }
