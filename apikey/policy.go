@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/rsguard/rsguard/internal/loopback"
 )
 
 // Policy is the migration policy from API keys to OAuth: which clients may
@@ -51,7 +53,8 @@ type Policy struct {
 	Cutoff time.Time
 
 	// Link is the absolute URL of the migration documentation, sent in the
-	// Link header of deprecated keys' responses. Optional.
+	// Link header of deprecated keys' responses: https, or http on a
+	// loopback host. Optional.
 	Link string
 }
 
@@ -77,7 +80,8 @@ type Status struct {
 	Sunset time.Time
 }
 
-// Validate checks p: known states and an absolute http(s) Link. Errors wrap
+// Validate checks p: known states and an absolute https Link (http only on a
+// loopback host, the rule of every URL rsguard checks). Errors wrap
 // [ErrInvalidConfig].
 func (p *Policy) Validate() error {
 	if !p.Default.valid() {
@@ -90,8 +94,8 @@ func (p *Policy) Validate() error {
 	}
 	if p.Link != "" {
 		u, err := url.Parse(p.Link)
-		if err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !linkSafe(p.Link) {
-			return fmt.Errorf("%w: policy: Link must be an absolute http(s) URL", ErrInvalidConfig)
+		if err != nil || !u.IsAbs() || !loopback.AllowsScheme(u) || u.Host == "" || !linkSafe(p.Link) {
+			return fmt.Errorf("%w: policy: Link must be an absolute https URL (http only on a loopback host)", ErrInvalidConfig)
 		}
 	}
 	return nil

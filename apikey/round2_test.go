@@ -4,12 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard/apikey"
+	"github.com/rsguard/rsguard/internal/loopback/loopbacktest"
 	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
@@ -105,4 +107,37 @@ func TestRound2KeyPrincipals(t *testing.T) {
 	}
 	assert.Equal(t, "apikey:owner:alice", subject(byOwner))
 	assert.Equal(t, "apikey:client:alice", subject(byClient))
+}
+
+// TestRound2ResourceMetadataLoopbackRule: without a Validator, the
+// configured ResourceMetadata is https, or http on a loopback host only.
+func TestRound2ResourceMetadataLoopbackRule(t *testing.T) {
+	build := func(u string) error {
+		_, err := apikey.New(apikey.Config{Store: new(apikey.MemoryStore), Prefix: "sk_test_", ResourceMetadata: u})
+		return err
+	}
+	const path = "/.well-known/oauth-protected-resource/mcp"
+	for _, h := range loopbacktest.Hostile() {
+		assert.ErrorIs(t, build("http://"+h.Host+path), apikey.ErrInvalidConfig, "http://%s (%s)", h.Host, h.Why)
+		if !strings.Contains(h.Host, "%") {
+			assert.NoError(t, build("https://"+h.Host+path), "https://%s", h.Host)
+		}
+	}
+	for _, h := range loopbacktest.Genuine() {
+		assert.NoError(t, build("http://"+h.Host+path), "http://%s", h.Host)
+	}
+}
+
+// TestRound2PolicyLinkLoopbackRule: the migration Link follows the same rule.
+func TestRound2PolicyLinkLoopbackRule(t *testing.T) {
+	for _, h := range loopbacktest.Hostile() {
+		p := apikey.Policy{Link: "http://" + h.Host + "/migrate"}
+		assert.ErrorIs(t, p.Validate(), apikey.ErrInvalidConfig, "http://%s (%s)", h.Host, h.Why)
+	}
+	for _, h := range loopbacktest.Genuine() {
+		p := apikey.Policy{Link: "http://" + h.Host + "/migrate"}
+		assert.NoError(t, p.Validate(), "http://%s", h.Host)
+	}
+	p := apikey.Policy{Link: "https://docs.example.com/migrate"}
+	assert.NoError(t, p.Validate())
 }

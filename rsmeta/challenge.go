@@ -86,7 +86,9 @@ const defaultScheme = "Bearer"
 // tokens; scope tokens must be NQCHAR (%x21 / %x23-5B / %x5D-7E), error and
 // error_description NQSCHAR (%x20-21 / %x23-5B / %x5D-7E), error_uri and
 // resource_metadata URI characters (%x21 / %x23-5B / %x5D-7E), as RFC 6750
-// §3 requires; realm and extension values must be free of control characters
+// §3 requires, and resource_metadata an absolute https URL (http only on a
+// loopback host, see the package documentation) without userinfo or
+// fragment, since clients fetch it; realm and extension values must be free of control characters
 // and non-ASCII bytes (" and \ are escaped as quoted-pairs, RFC 9110 §5.6.4).
 // A Bearer challenge needs at least one auth-param (RFC 6750 §3).
 //
@@ -166,6 +168,11 @@ func (c Challenge) check(explain bool) (int, error) {
 	if c.ResourceMetadata != "" {
 		if !isURIValue(c.ResourceMetadata) {
 			return bad("resource_metadata %q has a character outside %%x21 / %%x23-5B / %%x5D-7E", c.ResourceMetadata)
+		}
+		if explain { // configuration time only: not on the request path
+			if _, err := parseHTTPSURL(c.ResourceMetadata); err != nil {
+				return bad("resource_metadata: %v", err)
+			}
 		}
 		param("resource_metadata", len(c.ResourceMetadata))
 	}

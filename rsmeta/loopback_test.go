@@ -70,3 +70,23 @@ func TestLoopbackRule(t *testing.T) {
 		})
 	}
 }
+
+// TestChallengeHeaderResourceMetadataRule: Challenge.Header, the
+// configuration-time check, holds resource_metadata to the loopback rule;
+// String, on the request path, does not parse URLs.
+func TestChallengeHeaderResourceMetadataRule(t *testing.T) {
+	const path = "/.well-known/oauth-protected-resource/mcp"
+	for _, h := range loopbacktest.Hostile() {
+		if _, err := (rsmeta.Challenge{ResourceMetadata: "http://" + h.Host + path}).Header(); err == nil {
+			t.Errorf("http://%s accepted (%s)", h.Host, h.Why)
+		}
+	}
+	for _, h := range loopbacktest.Genuine() {
+		if _, err := (rsmeta.Challenge{ResourceMetadata: "http://" + h.Host + path}).Header(); err != nil {
+			t.Errorf("http://%s refused: %v", h.Host, err)
+		}
+	}
+	if _, err := (rsmeta.Challenge{ResourceMetadata: "https://api.example.com" + path}).Header(); err != nil {
+		t.Errorf("https refused: %v", err)
+	}
+}

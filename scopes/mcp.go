@@ -196,6 +196,9 @@ type MCP struct {
 // or with an invalid requirement. The maps are copied: later changes to them
 // have no effect.
 func NewMCP(cfg MCPConfig) (*MCP, error) {
+	if err := checkResponder(cfg.Realm, cfg.ResourceMetadata); err != nil {
+		return nil, err
+	}
 	m := &MCP{
 		toolReq:     make(map[string][]string, len(cfg.Tools)),
 		methods:     make(map[string][]string, len(cfg.Methods)),

@@ -94,6 +94,9 @@ func NewRoute(cfg RouteConfig) (*Route, error) {
 		}
 		auth = &a
 	}
+	if err := checkResponder(cfg.Realm, cfg.ResourceMetadata); err != nil {
+		return nil, err
+	}
 	rt := &Route{
 		auth:    auth,
 		now:     cfg.Now,

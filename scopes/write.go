@@ -2,6 +2,7 @@ package scopes
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -198,4 +199,17 @@ func writeRPCError(w http.ResponseWriter, err error, status, code int, message s
 		b = one(b, ref.ids[0])
 	}
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// checkResponder checks a configuration's Realm and ResourceMetadata as
+// rsmeta.Challenge.Header does: characters, and resource_metadata an https
+// URL (http only on a loopback host).
+func checkResponder(realm, resourceMetadata string) error {
+	if realm == "" && resourceMetadata == "" {
+		return nil
+	}
+	if _, err := (rsmeta.Challenge{Realm: realm, ResourceMetadata: resourceMetadata}).Header(); err != nil {
+		return fmt.Errorf("scopes: %w", err)
+	}
+	return nil
 }

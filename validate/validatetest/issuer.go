@@ -295,11 +295,11 @@ func checkPath(p string) error {
 		return nil
 	}
 	if p[0] != '/' || strings.Contains(p, "//") {
-		return fmt.Errorf("validatetest: Path %q: want \"\" or an absolute path such as \"/tenants/a\"", p)
+		return fmt.Errorf("path %q: want \"\" or an absolute path such as \"/tenants/a\"", p)
 	}
 	for _, c := range p {
 		if !isUnreserved(c) && c != '/' {
-			return fmt.Errorf("validatetest: Path %q: only unreserved characters (RFC 3986 §2.3) and \"/\" are allowed", p)
+			return fmt.Errorf("path %q: only unreserved characters (RFC 3986 §2.3) and \"/\" are allowed", p)
 		}
 	}
 	return nil

@@ -150,7 +150,7 @@ func TestNewIssuerNilTB(t *testing.T) {
 	_, err := http.Get(is.JWKSURL())
 	assert.Error(t, err, "closed")
 
-	assert.PanicsWithValue(t, `validatetest: Path "x": want "" or an absolute path such as "/tenants/a"`, func() {
+	assert.PanicsWithValue(t, `validatetest: path "x": want "" or an absolute path such as "/tenants/a"`, func() {
 		NewIssuer(nil, &Options{Path: "x"})
 	})
 	is = NewIssuer(nil, &Options{Algorithms: []string{"ES256"}})
