@@ -133,12 +133,12 @@
 //
 //	func (s sqlStore) Lookup(ctx context.Context, h apikey.Hash) (*apikey.Record, error) {
 //		rec := apikey.Record{Hash: h}
-//		var scopes string
+//		var scopeList string // space-separated
 //		var expires sql.NullTime
 //		err := s.db.QueryRowContext(ctx,
 //			`SELECT id, owner, client_id, tenant, scopes, created, expires, revoked, state
 //			   FROM api_keys WHERE hash = $1`, h.String(),
-//		).Scan(&rec.ID, &rec.Owner, &rec.ClientID, &rec.Tenant, &scopes,
+//		).Scan(&rec.ID, &rec.Owner, &rec.ClientID, &rec.Tenant, &scopeList,
 //			&rec.Created, &expires, &rec.Revoked, &rec.State)
 //		if errors.Is(err, sql.ErrNoRows) {
 //			return nil, apikey.ErrUnknown
@@ -146,7 +146,7 @@
 //		if err != nil {
 //			return nil, err // logged by id only; never put the hash in it
 //		}
-//		rec.Scopes = strings.Fields(scopes)
+//		rec.Scopes, _ = scopes.Parse(scopeList) // the one scope rule
 //		rec.Expires = expires.Time
 //		return &rec, nil
 //	}

@@ -31,7 +31,7 @@ func newValidator(t *testing.T) (*validatetest.Issuer, *validate.Validator) {
 
 // TestTokenVerifier checks the adapter from validate to the SDK's
 // auth.TokenVerifier on its own (no bearer middleware before it): scopes,
-// expiration and the stable UserID issuer#subject.
+// expiration and the stable UserID (user:issuer#subject, client:issuer#client_id).
 func TestTokenVerifier(t *testing.T) {
 	iss, v := newValidator(t)
 	verify := tokenVerifier(v)

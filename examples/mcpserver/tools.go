@@ -43,7 +43,7 @@ type item struct {
 	SKU       string    `json:"sku" jsonschema:"stock-keeping unit, the item's id"`
 	Name      string    `json:"name" jsonschema:"display name"`
 	Quantity  int       `json:"quantity" jsonschema:"units in stock"`
-	UpdatedBy string    `json:"updated_by,omitempty" jsonschema:"principal (issuer#subject) of the last change"`
+	UpdatedBy string    `json:"updated_by,omitempty" jsonschema:"principal (user:issuer#subject or client:issuer#client_id) of the last change"`
 	UpdatedAt time.Time `json:"updated_at,omitzero" jsonschema:"time of the last change"`
 }
 
@@ -156,7 +156,7 @@ type (
 		Deleted string `json:"deleted"`
 	}
 	whoamiOutput struct {
-		UserID    string    `json:"user_id" jsonschema:"stable principal: issuer#subject"`
+		UserID    string    `json:"user_id" jsonschema:"stable principal: user:issuer#subject or client:issuer#client_id"`
 		ClientID  string    `json:"client_id,omitempty"`
 		Scopes    []string  `json:"scopes"`
 		ExpiresAt time.Time `json:"expires_at"`

@@ -178,7 +178,7 @@ type Reservation struct {
 	OrderID  string    `json:"order_id"`   // the caller's order
 	SKU      string    `json:"sku"`        // the item reserved
 	Quantity int       `json:"quantity"`   // units reserved
-	By       string    `json:"by"`         // who reserved: scopes.Grant.Subject (issuer#subject, or the key's owner)
+	By       string    `json:"by"`         // who reserved: scopes.Grant.Subject (user:… or client:… for a JWT, apikey:… for a key)
 	Via      string    `json:"credential"` // how they authenticated: "jwt" or "apikey" (scopes.Grant.Credential)
 	At       time.Time `json:"at"`         // when
 }
