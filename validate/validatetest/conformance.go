@@ -10,11 +10,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -130,21 +132,29 @@ type ConformanceConfig struct {
 //     challenge carrying resource_metadata, no error code (RFC 6750 §3.1),
 //     and the configured scope;
 //   - accept: a valid token gets through (MCP: initialize succeeds);
-//   - session (MCP): a session opened with one user's token does not serve
-//     another user's (MCP security best practices, session hijacking);
+//   - session/<intruder> (MCP): a session opened with one user's token
+//     serves neither another user's token nor a client-credentials token
+//     (no sub, or sub equal to client_id) whose client_id is that user's
+//     sub (MCP security best practices, session hijacking);
 //   - stepup/<tool>: see ConformanceConfig.Tools;
-//   - attacks/<class>/<case>: over sixty tokens and requests that must be
-//     refused, in four classes: algorithm (none, HMAC keyed with the public
+//   - attacks/<class>/<case>: over seventy tokens and requests that must be
+//     refused, in five classes: algorithm (none, HMAC keyed with the public
 //     key, foreign keys under known and unknown kids, keys from jku/jwk/x5u
 //     headers, alg/key mismatches, stripped and transplanted signatures,
 //     crit, keys not meant for signing), claims (expired, not yet valid,
-//     wrongly typed, missing, issuer and audience look-alikes, wrong typ),
-//     malformed (segments, JWE, base64url, JSON, size) and request (no or
-//     several Authorization headers, other schemes, tokens in the query or
-//     the body, a spoofed Host). A refused token gets 401 with a Bearer challenge
+//     wrongly typed, missing, issuer and audience look-alikes, wrong typ,
+//     a sender-constrained "cnf" token presented as Bearer, an "auth_time"
+//     in the future), malformed (segments, JWE, base64url, JSON, size, and
+//     JSON that readers disagree on: duplicate member names, plain,
+//     escaped or nested, a lone UTF-16 surrogate, a number out of float64
+//     range), request (no or several Authorization headers, other schemes,
+//     tokens in the query or the body, a spoofed Host) and, for MCP, method
+//     (PUT, PATCH and a lowercase "post" carrying a tools/call the token
+//     may not make). A refused token gets 401 with a Bearer challenge
 //     error="invalid_token" and resource_metadata; a malformed request 400
-//     invalid_request (or 401); and no response echoes any part of the
-//     token.
+//     invalid_request (or 401); a method other than POST, GET, DELETE and
+//     OPTIONS 405 with an Allow header listing POST, even in a session the
+//     same user opened; and no response echoes any part of the token.
 //
 // Failures are reported with t.Errorf in the subtest concerned, with what
 // was sent and received, never the whole token. Conformance calls t.Fatal
@@ -753,8 +763,15 @@ func (c *conformance) initialize(r runner, tok string) bool {
 
 // checkSession: an MCP session belongs to the principal that opened it
 // (MCP security best practices, session hijacking: bind the session ID to
-// the user). Another user's valid token with its Mcp-Session-Id must not be
-// served.
+// the user). With its Mcp-Session-Id, none of these valid tokens may be
+// served (any status but 2xx will do; 404 or 403 are usual):
+//
+//   - another user's (another sub and client_id);
+//   - a token a client holds for itself (client credentials, RFC 9068
+//     §2.2: no sub, or sub equal to client_id) whose client_id is the sub
+//     of the user who opened the session — a client id may be chosen by whoever
+//     registers the client (RFC 7591), so a principal built as "sub, else
+//     client_id" lets a client named after a user take over her sessions.
 func (c *conformance) checkSession(r runner) {
 	if !c.initialize(r, c.token(c.allScopes(), nil)) {
 		return
@@ -763,14 +780,32 @@ func (c *conformance) checkSession(r runner) {
 		r.Logf("the server issued no Mcp-Session-Id (stateless): nothing to check")
 		return
 	}
-	other := c.token(c.allScopes(), map[string]any{"sub": "rsguard-conformance-other-user", "client_id": "rsguard-conformance-other-client"})
-	resp, _, err := c.rpc(other, "tools/list", map[string]any{})
-	if err != nil {
-		r.Errorf("tools/list: %v", err)
-		return
+	own := c.is.claims(c.cfg.Claims)
+	owner, _ := own["sub"].(string)
+	ownerClient, _ := own["client_id"].(string)
+	intruders := []struct {
+		name, who string
+		claims    map[string]any
+	}{
+		{"another user", "another user's token", map[string]any{"sub": "rsguard-conformance-other-user", "client_id": "rsguard-conformance-other-client"}},
+		{"client named after the user", fmt.Sprintf("a client-credentials token without sub whose client_id is the owner's sub %q", owner), map[string]any{"sub": nil, "client_id": owner}},
+		{"client named after the user (sub = client_id)", fmt.Sprintf("a client-credentials token whose sub and client_id are the owner's sub %q", owner), map[string]any{"sub": owner, "client_id": owner}},
 	}
-	if resp.status/100 == 2 {
-		r.Errorf("another user's token was served in a session it did not open (status %d): bind Mcp-Session-Id to the token's principal", resp.status)
+	if owner == "" || owner == ownerClient {
+		r.Logf("the kit's tokens carry no user sub (see ConformanceConfig.Claims): the session owner is a client, and no other client can be named after it")
+		intruders = intruders[:1]
+	}
+	for _, in := range intruders {
+		c.run(r, in.name, func(r runner) {
+			resp, _, err := c.rpc(c.token(c.allScopes(), in.claims), "tools/list", map[string]any{})
+			if err != nil {
+				r.Errorf("tools/list with %s: %v", in.who, err)
+				return
+			}
+			if resp.status/100 == 2 {
+				r.Errorf("%s was served in a session it did not open (status %d): bind Mcp-Session-Id to the token's principal, users and clients apart", in.who, resp.status)
+			}
+		})
 	}
 }
 
@@ -840,10 +875,16 @@ func (c *conformance) checkStepUp(r runner, tool string) {
 // attack is one request that must be refused.
 type attack struct {
 	name  string
-	token string // sent as "Bearer " + token unless probe is set
+	token string // sent as "Bearer " + token unless probe or method is set
 	probe *probe
+	// method, if set, makes the attack an MCP tools/call sent with this
+	// HTTP method in a session the same user opened (see checkMethod); want
+	// is then "method".
+	method string
+	call   map[string]any // the params of that tools/call; nil: tools/list
 	// want: "token" (401 invalid_token), "request" (400 invalid_request,
-	// or 401), "none" (401 without an error code, or 400).
+	// or 401), "none" (401 without an error code, or 400), "method" (405
+	// with an Allow header that lists POST).
 	want string
 }
 
@@ -943,12 +984,66 @@ func (c *conformance) attacks(r runner) []attackClass {
 		{name: "typ dpop+jwt", token: tok(TokenOptions{Header: map[string]any{"typ": "dpop+jwt"}}, nil)},
 		{name: "typ id_token+jwt", token: tok(TokenOptions{Header: map[string]any{"typ": "id_token+jwt"}}, nil)},
 		{name: "typ logout+jwt", token: tok(TokenOptions{Header: map[string]any{"typ": "logout+jwt"}}, nil)},
+		// A token bound to a key of its client (RFC 7800 cnf: DPoP RFC 9449
+		// §6, mTLS RFC 8705 §3) presented as a bearer token, without the
+		// proof: a stolen bound token must not work.
+		{name: "cnf jkt (DPoP-bound) as Bearer", token: tok(TokenOptions{}, map[string]any{"cnf": map[string]any{"jkt": c.thumbprint()}})},
+		{name: "cnf x5t#S256 (mTLS-bound) as Bearer", token: tok(TokenOptions{}, map[string]any{"cnf": map[string]any{"x5t#S256": rawURL64(sha256Of("rsguard-conformance-certificate"))}})},
+		// A future auth_time satisfies every RFC 9470 max_age; whether or
+		// not the server checks max_age, no user authenticated a year from
+		// now.
+		{name: "auth_time a year ahead", token: tok(TokenOptions{}, map[string]any{"auth_time": now.AddDate(1, 0, 0).Unix()})},
 	}
 	if strings.HasPrefix(aud, "https://") {
 		claims = append(claims, attack{name: "aud over http", token: tok(TokenOptions{}, map[string]any{"aud": "http://" + strings.TrimPrefix(aud, "https://")})})
 	}
 	for i := range claims {
 		claims[i].want = "token"
+	}
+
+	// JSON that a map cannot express, spliced into the valid token's claims:
+	// each payload has one more trap than the good one.
+	sub := DefaultSubject
+	if v, ok := c.cfg.Claims["sub"].(string); ok {
+		sub = v
+	}
+	custom, customValue := "tid", any("tenant-a")
+	for _, k := range slices.Sorted(maps.Keys(c.cfg.Claims)) {
+		if v := c.cfg.Claims[k]; v != nil && !registeredClaims[k] {
+			custom, customValue = k, v
+			break
+		}
+	}
+	customJSON, err := marshalJSON(customValue)
+	if err != nil {
+		r.Fatalf("validatetest.Conformance: encode claim %q: %v", custom, err)
+		return nil
+	}
+	raw := func(drop string, members string) []byte {
+		b, err := c.rawClaims(drop, members)
+		if err != nil {
+			r.Fatalf("validatetest.Conformance: encode claims: %v", err)
+		}
+		return b
+	}
+	q := func(s string) string { return string(mustJSON(s)) }
+	other := q("rsguard-conformance-other")
+	jsonTraps := []attack{
+		// The value a last-wins reader (encoding/json, and so golang-jwt)
+		// keeps comes last: the one a server that reads it would accept.
+		{name: "duplicate sub", token: tok(TokenOptions{Payload: raw("sub", `"sub":`+other+`,"sub":`+q(sub))}, nil)},
+		{name: "duplicate sub spelled with an escape", token: tok(TokenOptions{Payload: raw("sub", `"sub":`+other+`,"\u0073ub":`+q(sub))}, nil)},
+		{name: "duplicate custom claim", token: tok(TokenOptions{Payload: raw(custom, q(custom)+`:`+other+`,`+q(custom)+`:`+string(customJSON))}, nil)},
+		{name: "duplicate member in a nested object", token: tok(TokenOptions{Payload: raw("", `"rsguard_conformance":{"role":"admin","role":"reader"}`)}, nil)},
+		// encoding/json reads "\ud800" and "\udbff" alike as U+FFFD: two
+		// subjects become one.
+		{name: "lone surrogate in sub", token: tok(TokenOptions{Payload: raw("sub", `"sub":`+strings.TrimSuffix(q(sub), `"`)+`\ud800"`)}, nil)},
+		// A reader that cannot hold 1e400 may drop the claims set whole
+		// (and with it a tenant claim) or refuse it: refuse it.
+		{name: "number out of float64 range", token: tok(TokenOptions{Payload: raw("", `"rsguard_conformance":1e400`)}, nil)},
+	}
+	for i := range jsonTraps {
+		jsonTraps[i].want = "token"
 	}
 
 	malformed := []attack{
@@ -965,6 +1060,7 @@ func (c *conformance) attacks(r runner) []attackClass {
 	for i := range malformed {
 		malformed[i].want = "token"
 	}
+	malformed = append(malformed, jsonTraps...)
 	malformed = append(malformed, attack{name: "oversized token", token: tok(TokenOptions{}, map[string]any{"pad": strings.Repeat("p", 24<<10)}), want: "size"})
 
 	request := []attack{
@@ -989,11 +1085,160 @@ func (c *conformance) attacks(r runner) []attackClass {
 	for i := range request {
 		request[i].token = good
 	}
-	return []attackClass{{"algorithm", algorithm}, {"claims", claims}, {"malformed", malformed}, {"request", request}}
+	classes := []attackClass{{"algorithm", algorithm}, {"claims", claims}, {"malformed", malformed}, {"request", request}}
+	if c.cfg.MCP {
+		classes = append(classes, attackClass{"method", c.methodAttacks()})
+	}
+	return classes
+}
+
+// registeredClaims are the claims the kit does not pick as the custom claim
+// to duplicate.
+var registeredClaims = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
+	"client_id": true, "azp": true, "scope": true, "scp": true, "auth_time": true, "acr": true, "amr": true,
+	"cnf": true, "act": true, "may_act": true,
+}
+
+// rawClaims returns the JSON claims of the kit's valid token without the
+// claim drop ("" for none), with members (raw JSON, "name":value,…)
+// appended: for payloads a map cannot hold, sent with TokenOptions.Payload.
+func (c *conformance) rawClaims(drop, members string) ([]byte, error) {
+	m := map[string]any{"aud": c.resource}
+	if s := c.allScopes(); s != nil {
+		m["scope"] = strings.Join(s, " ")
+	}
+	for k, v := range c.cfg.Claims {
+		m[k] = v // a nil value removes a default claim, as in tokenWith
+	}
+	all := c.is.claims(m)
+	delete(all, drop)
+	b, err := marshalJSON(all)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return []byte("{" + members + "}"), nil
+	}
+	return append(append(b[:len(b)-1], ","+members...), '}'), nil
+}
+
+// thumbprint is the RFC 7638 JWK thumbprint of the attacker's EC key, as a
+// DPoP-bound token's cnf.jkt names it (RFC 9449 §6.1).
+func (c *conformance) thumbprint() string {
+	jwk, err := publicJWK(c.attackerEC.Public())
+	if err != nil {
+		return rawURL64(sha256Of("rsguard-conformance-dpop-key"))
+	}
+	// The required members in lexicographic order, no whitespace.
+	return rawURL64(sha256Of(fmt.Sprintf(`{"crv":%q,"kty":"EC","x":%q,"y":%q}`, jwk["crv"], jwk["x"], jwk["y"])))
+}
+
+func sha256Of(s string) []byte {
+	sum := sha256.Sum256([]byte(s))
+	return sum[:]
+}
+
+// methodAttacks are MCP requests with methods the Streamable HTTP transport
+// does not define, carrying a tools/call of a tool the token may not call:
+// a per-tool scope check that reads only POST bodies lets them through to a
+// server that does not look at the method. The transport defines POST, GET
+// and DELETE (and CORS needs OPTIONS); to any other method, after
+// authentication, the answer is 405 Method Not Allowed with an Allow header
+// (RFC 9110 §15.5.6), which the kit requires: a server that answers 403 or
+// 404 instead still lets the method reach a layer that should never see it.
+// HTTP methods are case-sensitive (RFC 9110 §9.1): "post" is not POST.
+func (c *conformance) methodAttacks() []attack {
+	// The tool: the first one that needs a scope beyond Scopes (what a
+	// client holds when it starts), called with a token holding every
+	// scope of the kit's valid token but those; else any tool (or
+	// tools/list) with the valid token, which the method alone must stop.
+	tokScopes, params := c.allScopes(), map[string]any(nil)
+	tools := slices.Sorted(maps.Keys(c.cfg.Tools))
+	for _, tool := range tools {
+		beyond := func(s string) bool { return slices.Contains(c.cfg.Tools[tool], s) && !slices.Contains(c.cfg.Scopes, s) }
+		if slices.ContainsFunc(tokScopes, beyond) {
+			tokScopes, params = slices.DeleteFunc(tokScopes, beyond), c.toolCall(tool)
+			break
+		}
+	}
+	if params == nil && len(tools) > 0 {
+		params = c.toolCall(tools[0])
+	}
+	tok := c.token(tokScopes, nil)
+	var out []attack
+	for _, m := range []struct{ name, method string }{
+		{"PUT with a tool call body", http.MethodPut},
+		{"PATCH with a tool call body", http.MethodPatch},
+		{"lowercase post with a tool call body", "post"},
+	} {
+		out = append(out, attack{name: m.name, token: tok, method: m.method, call: params, want: "method"})
+	}
+	return out
+}
+
+// toolCall is the params of a tools/call of tool.
+func (c *conformance) toolCall(tool string) map[string]any {
+	args := c.cfg.ToolArguments[tool]
+	if args == nil {
+		args = map[string]any{}
+	}
+	return map[string]any{"name": tool, "arguments": args}
+}
+
+// checkMethod sends a method attack in a session opened by the same user
+// with a valid token, so that only the method stands between the request
+// and the tool.
+func (c *conformance) checkMethod(r runner, a attack) {
+	if !c.initialize(r, c.token(c.allScopes(), nil)) {
+		return
+	}
+	rpcMethod, params := "tools/call", any(a.call)
+	if a.call == nil {
+		rpcMethod, params = "tools/list", map[string]any{}
+	}
+	req, err := c.rpcRequest(c.endpoint, rpcMethod, params, false)
+	if err != nil {
+		r.Fatalf("%v", err)
+		return
+	}
+	req.Method = a.method
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := c.send(req)
+	if err != nil {
+		r.Errorf("%s %s: %v", a.method, rpcMethod, err)
+		return
+	}
+	defer c.checkEcho(r, resp, tokenParts(a.token))
+	switch {
+	case resp.status/100 == 2:
+		r.Errorf("%s with a %s body: status %d, the request reached the MCP server: answer 405 with Allow to any method but POST, GET, DELETE and OPTIONS", a.method, rpcMethod, resp.status)
+	case resp.status != http.StatusMethodNotAllowed:
+		r.Errorf("%s with a %s body: status %d, want 405 Method Not Allowed (RFC 9110 §15.5.6): only POST, GET and DELETE are MCP Streamable HTTP methods", a.method, rpcMethod, resp.status)
+	case !slices.Contains(splitList(resp.header.Values("Allow")), http.MethodPost):
+		r.Errorf("%s: 405 with Allow %q, want an Allow header listing POST (RFC 9110 §10.2.1)", a.method, resp.header.Values("Allow"))
+	}
+}
+
+// splitList splits comma-separated header values into trimmed items.
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
 }
 
 // checkAttack sends a and checks the refusal.
 func (c *conformance) checkAttack(r runner, a attack) {
+	if a.method != "" {
+		c.checkMethod(r, a)
+		return
+	}
 	p := probe{authorization: []string{"Bearer " + a.token}}
 	if a.probe != nil {
 		p = *a.probe

@@ -8,6 +8,7 @@ package validatetest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -44,15 +45,17 @@ var kitTools = map[string][]string{
 // requests and notifications, tools/list and tools/call of kitTools, answers
 // as JSON or as an SSE stream.
 type fakeMCP struct {
-	sse      bool
-	unbound  bool     // sessions are not bound to the principal that opened them
-	sessions sync.Map // session id -> principal
-	n        int64
-	mu       sync.Mutex
+	sse       bool
+	unbound   bool     // sessions are not bound to the principal that opened them
+	byName    bool     // sessions are bound to the principal's name, not its kind
+	anyMethod bool     // every method is read as a POST
+	sessions  sync.Map // session id -> principal
+	n         int64
+	mu        sync.Mutex
 }
 
 func (m *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
+	if r.Method != http.MethodPost && !m.anyMethod {
 		w.Header().Set("Allow", "POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -76,6 +79,11 @@ func (m *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	principal := ""
 	if g, ok := scopes.FromContext(r.Context()); ok {
 		principal = g.Subject
+		if m.byName {
+			// "sub, else client_id": user:…#alice and client:…#alice
+			// become one.
+			_, principal, _ = strings.Cut(principal, ":")
+		}
 	}
 	if msg.Method != "initialize" {
 		owner, ok := m.sessions.Load(r.Header.Get("Mcp-Session-Id"))
@@ -144,6 +152,8 @@ type kitServer struct {
 	noScopeCheck     bool
 	sse              bool
 	unboundSessions  bool
+	sessionsByName   bool                            // sessions bound to the principal's name, users and clients alike
+	postOnlyCheck    bool                            // the per-tool check sees only POST; the MCP server serves any method
 	verifier         func(http.Handler) http.Handler // replaces validate's middleware
 	wrap             func(http.Handler) http.Handler // around the whole endpoint
 }
@@ -171,13 +181,24 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var next http.Handler = &fakeMCP{sse: k.sse, unbound: k.unboundSessions}
+	mcp := &fakeMCP{sse: k.sse, unbound: k.unboundSessions, byName: k.sessionsByName, anyMethod: k.postOnlyCheck}
+	var next http.Handler = mcp
 	if !k.noScopeCheck {
 		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools, ResourceMetadata: kitMetadata})
 		if err != nil {
 			t.Fatal(err)
 		}
 		next = perTool.Handler(next)
+	}
+	if k.postOnlyCheck {
+		checked := next
+		next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				checked.ServeHTTP(w, r)
+				return
+			}
+			mcp.ServeHTTP(w, r)
+		})
 	}
 	authn := v.Middleware
 	if k.verifier != nil {
@@ -433,10 +454,19 @@ func TestConformanceFailsMiswired(t *testing.T) {
 			wantPass: []string{"metadata", "accept"},
 		},
 		{
-			name:     "the usual Go stack",
-			server:   kitServer{challengeScopes: []string{"items:read"}, verifier: usualGoStack(t, is, true)},
-			wantFail: []string{"attacks/algorithm/crit header", "attacks/claims/typ dpop+jwt", "attacks/malformed/oversized token", "attacks/request/two Authorization headers"},
-			wantPass: []string{"metadata", "challenge", "accept", "stepup", "attacks/claims/expired", "attacks/algorithm/alg none", "attacks/claims/aud another resource"},
+			name:   "the usual Go stack",
+			server: kitServer{challengeScopes: []string{"items:read"}, verifier: usualGoStack(t, is, true)},
+			wantFail: []string{"attacks/algorithm/crit header", "attacks/claims/typ dpop+jwt", "attacks/malformed/oversized token", "attacks/request/two Authorization headers",
+				// golang-jwt reads JSON with encoding/json (last member
+				// wins, lone surrogates become U+FFFD) and knows neither
+				// cnf nor auth_time.
+				"attacks/claims/cnf jkt (DPoP-bound) as Bearer", "attacks/claims/cnf x5t#S256 (mTLS-bound) as Bearer", "attacks/claims/auth_time a year ahead",
+				"attacks/malformed/duplicate sub", "attacks/malformed/duplicate sub spelled with an escape", "attacks/malformed/duplicate custom claim",
+				"attacks/malformed/duplicate member in a nested object", "attacks/malformed/lone surrogate in sub"},
+			wantPass: []string{"metadata", "challenge", "accept", "stepup", "attacks/claims/expired", "attacks/algorithm/alg none", "attacks/claims/aud another resource",
+				// encoding/json refuses 1e400 into a float64; rsguard's
+				// per-tool check still answers 405 to other methods.
+				"attacks/malformed/number out of float64 range", "attacks/method"},
 		},
 		{
 			name:     "no audience check",
@@ -511,6 +541,28 @@ func TestConformanceFailsMiswired(t *testing.T) {
 			wantPass: []string{"metadata", "challenge", "accept", "stepup", "attacks"},
 		},
 		{
+			name:     "sessions bound to the name, users and clients alike",
+			server:   kitServer{challengeScopes: []string{"items:read"}, sessionsByName: true},
+			wantFail: []string{"session/client named after the user", "session/client named after the user (sub = client_id)"},
+			wantPass: []string{"session/another user", "metadata", "challenge", "accept", "stepup", "attacks"},
+		},
+		{
+			name:     "per-tool check on POST only",
+			server:   kitServer{challengeScopes: []string{"items:read"}, postOnlyCheck: true},
+			wantFail: []string{"attacks/method/PUT with a tool call body", "attacks/method/PATCH with a tool call body", "attacks/method/lowercase post with a tool call body"},
+			wantPass: []string{"metadata", "challenge", "accept", "session", "stepup", "attacks/claims", "attacks/malformed"},
+		},
+		{
+			name: "other methods refused without Allow",
+			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					next.ServeHTTP(dropAllow{ResponseWriter: w}, r)
+				})
+			}},
+			wantFail: []string{"attacks/method/PUT with a tool call body", "attacks/method/lowercase post with a tool call body"},
+			wantPass: []string{"accept", "session", "stepup", "attacks/claims"},
+		},
+		{
 			name: "resource_metadata from the Host header",
 			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -553,6 +605,103 @@ func TestConformanceFailsMiswired(t *testing.T) {
 	}
 }
 
+// TestConformanceJSONTraps checks the payloads of the JSON traps: each is
+// the valid token's claims set, the configured claims included, plus its one
+// trap, with the value a last-wins reader keeps last.
+func TestConformanceJSONTraps(t *testing.T) {
+	is := NewIssuer(t, nil)
+	c, err := newConformance(tRunner{t}, ConformanceConfig{Issuer: is, Handler: http.NotFoundHandler(), Resource: kitResource,
+		Scopes: []string{"items:read"}, Claims: map[string]any{"sub": "bob", "tenant": "tenant-7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloads := map[string]string{}
+	for _, class := range c.attacks(tRunner{t}) {
+		for _, a := range class.cases {
+			_, p, _ := splitToken(a.token)
+			b, err := base64.RawURLEncoding.DecodeString(p)
+			if err != nil {
+				t.Fatalf("%s: %v", a.name, err)
+			}
+			payloads[class.name+"/"+a.name] = string(b)
+		}
+	}
+	for _, tc := range []struct{ name, trap string }{
+		{"duplicate sub", `"sub":"rsguard-conformance-other","sub":"bob"}`},
+		{"duplicate sub spelled with an escape", `"sub":"rsguard-conformance-other","\u0073ub":"bob"}`},
+		{"duplicate custom claim", `"tenant":"rsguard-conformance-other","tenant":"tenant-7"}`},
+		{"duplicate member in a nested object", `"rsguard_conformance":{"role":"admin","role":"reader"}}`},
+		{"lone surrogate in sub", `"sub":"bob\ud800"}`},
+		{"number out of float64 range", `"rsguard_conformance":1e400}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := payloads["malformed/"+tc.name]
+			if !strings.HasSuffix(p, ","+tc.trap) {
+				t.Fatalf("payload %s does not end with ,%s", p, tc.trap)
+			}
+			// Without its trap, the payload is a valid token's claims.
+			var claims map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimSuffix(p, ","+tc.trap)+"}"), &claims); err != nil {
+				t.Fatalf("payload %s without its trap: %v", p, err)
+			}
+			for _, k := range []string{"iss", "aud", "exp", "iat", "jti", "client_id", "scope"} {
+				if claims[k] == nil {
+					t.Errorf("payload %s lacks %q", p, k)
+				}
+			}
+			if want := "tenant-7"; !strings.HasPrefix(tc.name, "duplicate custom") && claims["tenant"] != want {
+				t.Errorf("payload %s: tenant %v, want %q", p, claims["tenant"], want)
+			}
+		})
+	}
+}
+
+// TestConformanceMethodAttacks checks what the method attacks send: a
+// tools/call of a tool the token lacks a scope for, by a token that holds
+// every other scope, or tools/list with the valid token when no tool needs
+// more than Scopes.
+func TestConformanceMethodAttacks(t *testing.T) {
+	is := NewIssuer(t, nil)
+	for _, tc := range []struct {
+		name      string
+		scopes    []string
+		tools     map[string][]string
+		wantTool  string // "" for tools/list
+		wantScope string
+	}{
+		{"a tool beyond the challenge scopes", []string{"items:read"}, kitTools, "write_items", "items:read"},
+		{"scopes on every tool", nil, map[string][]string{"a": {"x"}, "b": {"y", "z"}}, "a", "y z"},
+		{"no tool beyond the challenge scopes", []string{"x"}, map[string][]string{"a": {"x"}, "b": {}}, "a", "x"},
+		{"no tools", []string{"x"}, nil, "", "x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := newConformance(tRunner{t}, ConformanceConfig{Issuer: is, Handler: http.NotFoundHandler(), Resource: kitResource, MCP: true, Scopes: tc.scopes, Tools: tc.tools})
+			if err != nil {
+				t.Fatal(err)
+			}
+			as := c.methodAttacks()
+			var methods []string
+			for _, a := range as {
+				methods = append(methods, a.method)
+				name, _ := a.call["name"].(string)
+				if name != tc.wantTool || (a.call == nil) != (tc.wantTool == "") {
+					t.Errorf("%s calls %v, want tool %q", a.method, a.call, tc.wantTool)
+				}
+				_, p, _ := splitToken(a.token)
+				b, _ := base64.RawURLEncoding.DecodeString(p)
+				var claims struct{ Scope string }
+				err := json.Unmarshal(b, &claims)
+				if got := strings.Fields(claims.Scope); err != nil || !sameSet(got, strings.Fields(tc.wantScope)) {
+					t.Errorf("%s token scope %q (%v), want %q", a.method, claims.Scope, err, tc.wantScope)
+				}
+			}
+			if want := []string{"PUT", "PATCH", "post"}; !slices.Equal(methods, want) {
+				t.Errorf("methods %q, want %q", methods, want)
+			}
+		})
+	}
+}
+
 func TestConformanceConfigRefused(t *testing.T) {
 	is := NewIssuer(t, &Options{Algorithms: []string{"ES256"}})
 	for _, tc := range []struct {
@@ -579,6 +728,14 @@ type dropChallenge struct{ http.ResponseWriter }
 
 func (d dropChallenge) WriteHeader(code int) {
 	d.Header().Del("WWW-Authenticate")
+	d.ResponseWriter.WriteHeader(code)
+}
+
+// dropAllow removes Allow from every answer.
+type dropAllow struct{ http.ResponseWriter }
+
+func (d dropAllow) WriteHeader(code int) {
+	d.Header().Del("Allow")
 	d.ResponseWriter.WriteHeader(code)
 }
 

@@ -54,12 +54,15 @@
 // [ConformanceConfig], and it runs as subtests the checks no public suite
 // makes of the resource-server side of MCP: the RFC 9728 metadata and its
 // CORS headers, the 401 challenge with resource_metadata and scope, a valid
-// token let through, an MCP session that serves only the user who opened it,
-// the MCP step-up (403 insufficient_scope naming scopes that then work), and
-// over sixty attacks that must be refused with the right status and
+// token let through, an MCP session that serves only the user who opened it
+// (not another user, nor a client whose client_id is that user's sub), the
+// MCP step-up (403 insufficient_scope naming scopes that then work), and
+// over seventy attacks that must be refused with the right status and
 // challenge and without echoing the token (algorithm confusion, foreign keys,
-// crit, wrong typ, expired and look-alike claims, malformed tokens, tokens in
-// the wrong place). It depends only on HTTP:
+// crit, wrong typ, expired and look-alike claims, "cnf"-bound tokens as
+// Bearer, a future "auth_time", malformed tokens, duplicate claim names, lone
+// surrogates and out-of-range numbers, tokens in the wrong place, and MCP
+// tool calls sent with methods other than POST). It depends only on HTTP:
 // rsguard's middleware, another library, or your own code can be under
 // test, and MCP is spoken as JSON-RPC over Streamable HTTP, without an SDK.
 // See [ExampleConformance].
