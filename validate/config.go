@@ -32,9 +32,11 @@ const (
 	DefaultMaxTokenBytes      = 16 << 10
 )
 
-// DefaultAlgorithms is the algorithm allow-list used when
-// [Config.Algorithms] is empty: asymmetric algorithms only (RFC 8725 §3.1).
-var DefaultAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
+// DefaultAlgorithms returns the algorithm allow-list used when
+// [Config.Algorithms] is empty: asymmetric algorithms only (RFC 8725 §3.1),
+// RS256, PS256, ES256 and EdDSA. It returns a new slice on each call: a
+// package-level slice could be changed by any importer.
+func DefaultAlgorithms() []string { return []string{"RS256", "PS256", "ES256", "EdDSA"} }
 
 // supportedAlgorithms are the JWS algorithms a Config may allow: the
 // asymmetric ones golang-jwt verifies. "none" and the HMAC algorithms are never
