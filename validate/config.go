@@ -8,15 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/rsguard/rsguard/internal/loopback"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 )
@@ -453,67 +450,3 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 // order: the list to publish as authorization_servers in the resource's
 // metadata (RFC 9728 §2).
 func (v *Validator) Issuers() []string { return append([]string(nil), v.order...) }
-
-// checkFetchURL accepts https URLs, and http ones on loopback hosts (for
-// development and tests; see package loopback for what counts).
-func checkFetchURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", s)
-	}
-	if !loopback.AllowsScheme(u) {
-		return fmt.Errorf("%q must use https (http only on loopback hosts)", s)
-	}
-	return nil
-}
-
-// discover finds the issuer's jwks_uri: RFC 8414 metadata at the
-// path-inserted well-known URL first, then OpenID Connect Discovery. The
-// document's "issuer" must equal the configured issuer (RFC 8414 §3.3).
-func discover(ctx context.Context, client *http.Client, issuer string, maxBytes int64) (string, error) {
-	u, err := url.Parse(issuer)
-	if err != nil {
-		return "", err
-	}
-	path := strings.TrimSuffix(u.EscapedPath(), "/")
-	base := u.Scheme + "://" + u.Host
-	candidates := []string{
-		base + "/.well-known/oauth-authorization-server" + path,
-		strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration",
-	}
-	if path != "" { // OIDC with path insertion, as MCP clients also try
-		candidates = append(candidates, base+"/.well-known/openid-configuration"+path)
-	}
-	var errs []error
-	for _, c := range candidates {
-		body, err := fetchJSON(ctx, client, c, maxBytes, "application/json")
-		if err != nil {
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
-			continue
-		}
-		var doc struct {
-			Issuer  string `json:"issuer"`
-			JWKSURI string `json:"jwks_uri"`
-		}
-		if err := json.Unmarshal(body, &doc); err != nil {
-			errs = append(errs, fmt.Errorf("%s: not a metadata document: %w", c, err))
-			continue
-		}
-		if doc.Issuer != issuer {
-			// A mismatch is a hard error: falling through to another
-			// document could let a look-alike issuer through.
-			return "", fmt.Errorf("%s: metadata issuer %q does not equal the configured issuer %q", c, doc.Issuer, issuer)
-		}
-		if doc.JWKSURI == "" {
-			return "", fmt.Errorf("%s: metadata has no jwks_uri", c)
-		}
-		if err := checkFetchURL(doc.JWKSURI); err != nil {
-			return "", fmt.Errorf("%s: jwks_uri: %w", c, err)
-		}
-		return doc.JWKSURI, nil
-	}
-	return "", fmt.Errorf("discovering issuer %s: %w", issuer, errors.Join(errs...))
-}

@@ -2,9 +2,6 @@ package validate
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -131,30 +128,4 @@ func (v *Validator) issuerOf(iss []byte) *trusted {
 		return nil
 	}
 	return v.issuers[string(iss)]
-}
-
-// fetchClient returns the client for metadata and key fetches: the
-// configured one (or a default), made to refuse redirects that leave https
-// (http stays allowed on loopback only, as for configured URLs) and chains of
-// more than five. The configured client's own CheckRedirect, if any, still
-// runs after ours.
-func fetchClient(c *http.Client) *http.Client {
-	cp := http.Client{}
-	if c != nil {
-		cp = *c
-	}
-	next := cp.CheckRedirect
-	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 5 {
-			return errors.New("too many redirects")
-		}
-		if err := checkFetchURL(req.URL.String()); err != nil {
-			return fmt.Errorf("redirect refused: %w", err)
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		return nil
-	}
-	return &cp
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -497,36 +496,6 @@ func (r *remoteKeys) get(ctx context.Context) (*keySnapshot, error) {
 		return nil, err
 	}
 	return parseJWKS(body, r.logger, r.snap.Load())
-}
-
-// fetchJSON GETs url and returns its body, refusing non-200 answers and
-// bodies larger than maxBytes.
-func fetchJSON(ctx context.Context, client *http.Client, url string, maxBytes int64, accept string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", accept)
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
-		return nil, fmt.Errorf("GET %s: content type %q is not JSON", url, ct)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	if int64(len(body)) > maxBytes {
-		return nil, fmt.Errorf("GET %s: body larger than %d bytes", url, maxBytes)
-	}
-	return body, nil
 }
 
 // run refreshes the key set in the background until ctx ends: every interval
