@@ -1,0 +1,578 @@
+package validatetest
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rsguard/rsguard/rsmeta"
+)
+
+// The attacks of Conformance: requests a resource server must refuse, by
+// class, and how each refusal is checked.
+
+// attack is one request that must be refused.
+type attack struct {
+	name  string
+	token string // sent as "Bearer " + token unless probe or method is set
+	probe *probe
+	// method, if set, makes the attack an MCP tools/call sent with this
+	// HTTP method in a session the same user opened (see checkMethod); want
+	// is then "method".
+	method string
+	call   map[string]any // the params of that tools/call; nil: tools/list
+	// want: "token" (401 invalid_token), "request" (400 invalid_request,
+	// or 401), "none" (401 without an error code, or 400), "method" (405
+	// with an Allow header that lists POST).
+	want string
+}
+
+type attackClass struct {
+	name  string
+	cases []attack
+}
+
+// attacks builds the attack corpus for the issuer and resource under test.
+func (c *conformance) attacks(r runner) []attackClass {
+	if err := c.attackerKeys(); err != nil {
+		r.Fatalf("validatetest.Conformance: %v", err)
+		return nil
+	}
+	is := c.is
+	now := is.now()
+	tok := func(opts TokenOptions, claims map[string]any) string { return c.tokenWith(opts, c.allScopes(), claims) }
+	good := tok(TokenOptions{}, nil)
+	kid := is.Kid("")
+	defaultAlg := is.defaultAlg
+	h, p, s := splitToken(good)
+
+	// Dubious keys, published for this run only.
+	encKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	weakKey, _ := rsa.GenerateKey(rand.Reader, 1024)
+	encKid := is.AddKey(Key{Signer: encKey, JWK: map[string]any{"use": "enc"}})
+	weakKid := is.AddKey(Key{Signer: weakKey})
+	r.Cleanup(func() { is.Retire(encKid); is.Retire(weakKid) })
+
+	var foreign crypto.Signer = c.attackerRSA
+	var otherFamily crypto.Signer = c.attackerEC
+	switch algFamily(defaultAlg) {
+	case "EC":
+		foreign, otherFamily = c.attackerEC, c.attackerRSA
+	case "OKP":
+		foreign, otherFamily = c.attackerEd, c.attackerRSA
+	}
+	attackerJWK, _ := publicJWK(c.attackerRSA.Public())
+	attackerJWK["kid"] = "rsguard-conformance-attacker"
+	aud := c.resource
+	u, _ := url.Parse(aud)
+	origin := u.Scheme + "://" + u.Host
+	iss := is.URL()
+
+	algorithm := []attack{
+		{name: "alg none", token: tok(TokenOptions{Alg: "none"}, nil)},
+		{name: "alg None", token: tok(TokenOptions{Alg: "None"}, nil)},
+		{name: "alg NONE with a signature", token: tok(TokenOptions{Alg: "NONE"}, nil) + s},
+		{name: "HS256 keyed with the public key PEM", token: tok(TokenOptions{Alg: "HS256", Key: kid, Secret: is.PublicKeyPEM(kid)}, nil)},
+		{name: "HS256 keyed with the public key DER", token: tok(TokenOptions{Alg: "HS256", Key: kid, Secret: is.PublicKeyDER(kid)}, nil)},
+		{name: "HS256 keyed with the JWK", token: tok(TokenOptions{Alg: "HS256", Key: kid, Secret: is.PublicJWK(kid)}, nil)},
+		{name: "HS512 keyed with the public key PEM", token: tok(TokenOptions{Alg: "HS512", Key: kid, Secret: is.PublicKeyPEM(kid)}, nil)},
+		{name: "foreign key under the issuer's kid", token: tok(TokenOptions{Signer: foreign, Key: kid}, nil)},
+		{name: "foreign key under an unknown kid", token: tok(TokenOptions{Signer: foreign, Header: map[string]any{"kid": "rsguard-conformance-unknown"}}, nil)},
+		{name: "foreign key without kid", token: tok(TokenOptions{Signer: foreign, Header: map[string]any{"kid": nil}}, nil)},
+		{name: "foreign key of another type under the issuer's kid", token: tok(TokenOptions{Signer: otherFamily, Key: kid}, nil)},
+		{name: "foreign key in a jwk header", token: tok(TokenOptions{Signer: c.attackerRSA, Header: map[string]any{"jwk": attackerJWK, "kid": attackerJWK["kid"]}}, nil)},
+		{name: "foreign key in a jku header", token: tok(TokenOptions{Signer: c.attackerRSA, Header: map[string]any{"jku": "https://attacker.invalid/jwks", "kid": attackerJWK["kid"]}}, nil)},
+		{name: "foreign key in an x5u header", token: tok(TokenOptions{Signer: c.attackerRSA, Header: map[string]any{"x5u": "https://attacker.invalid/cert.pem", "kid": attackerJWK["kid"]}}, nil)},
+		{name: "stripped signature", token: tok(TokenOptions{NoSignature: true}, nil)},
+		{name: "signature of another token", token: joinToken(splitFirst2(tok(TokenOptions{}, map[string]any{"sub": "mallory"})), s)},
+		{name: "payload tampered", token: h + "." + rawURL64(mustJSON(map[string]any{"iss": iss, "aud": aud, "exp": now.Add(time.Hour).Unix(), "scope": "admin"})) + "." + s},
+		{name: "crit header", token: tok(TokenOptions{Header: map[string]any{"crit": []string{"exp"}, "exp": now.Unix()}}, nil)},
+		{name: "crit b64", token: tok(TokenOptions{Header: map[string]any{"crit": []string{"b64"}, "b64": false}}, nil)},
+		{name: "key published with use enc", token: tok(TokenOptions{Key: encKid}, nil)},
+		{name: "RSA key of 1024 bits", token: tok(TokenOptions{Key: weakKid}, nil)},
+		{name: "hostile kid", token: tok(TokenOptions{Key: kid, Header: map[string]any{"kid": "../../../../etc/passwd' OR '1'='1"}}, nil)},
+	}
+	if k := is.Kid("RS256"); k != "" {
+		algorithm = append(algorithm,
+			attack{name: "PS256 signature by the RS256 key", token: tok(TokenOptions{Key: k, Alg: "PS256"}, nil)},
+			attack{name: "header ES256 on the RS256 key", token: tok(TokenOptions{Signer: c.attackerEC, Key: k}, nil)})
+	}
+	for i := range algorithm {
+		algorithm[i].want = "token"
+	}
+
+	claims := []attack{
+		{name: "expired", token: tok(TokenOptions{}, map[string]any{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})},
+		{name: "not yet valid", token: tok(TokenOptions{}, map[string]any{"nbf": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()})},
+		{name: "issued in the future", token: tok(TokenOptions{}, map[string]any{"iat": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()})},
+		{name: "no exp", token: tok(TokenOptions{}, map[string]any{"exp": nil})},
+		{name: "exp as a string", token: tok(TokenOptions{}, map[string]any{"exp": fmt.Sprint(now.Add(time.Hour).Unix())})},
+		{name: "no iss", token: tok(TokenOptions{}, map[string]any{"iss": nil})},
+		{name: "other issuer", token: tok(TokenOptions{}, map[string]any{"iss": "https://attacker.invalid"})},
+		{name: "issuer with a trailing slash", token: tok(TokenOptions{}, map[string]any{"iss": iss + "/"})},
+		{name: "issuer upper-cased", token: tok(TokenOptions{}, map[string]any{"iss": strings.ToUpper(iss)})},
+		{name: "no aud", token: tok(TokenOptions{}, map[string]any{"aud": nil})},
+		{name: "aud as a number", token: tok(TokenOptions{}, map[string]any{"aud": 42})},
+		{name: "aud another resource", token: tok(TokenOptions{}, map[string]any{"aud": "https://other.invalid/mcp"})},
+		{name: "aud the origin only", token: tok(TokenOptions{}, map[string]any{"aud": origin})},
+		{name: "aud a sibling path", token: tok(TokenOptions{}, map[string]any{"aud": origin + "/other"})},
+		{name: "aud a prefix", token: tok(TokenOptions{}, map[string]any{"aud": strings.TrimSuffix(aud, "/")[:len(strings.TrimSuffix(aud, "/"))-1]})},
+		{name: "aud an extension", token: tok(TokenOptions{}, map[string]any{"aud": strings.TrimSuffix(aud, "/") + "x"})},
+		{name: "aud array without the resource", token: tok(TokenOptions{}, map[string]any{"aud": []string{"https://a.invalid", origin + "/other"}})},
+		{name: "aud the issuer", token: tok(TokenOptions{}, map[string]any{"aud": iss})},
+		{name: "typ dpop+jwt", token: tok(TokenOptions{Header: map[string]any{"typ": "dpop+jwt"}}, nil)},
+		{name: "typ id_token+jwt", token: tok(TokenOptions{Header: map[string]any{"typ": "id_token+jwt"}}, nil)},
+		{name: "typ logout+jwt", token: tok(TokenOptions{Header: map[string]any{"typ": "logout+jwt"}}, nil)},
+		// A token bound to a key of its client (RFC 7800 cnf: DPoP RFC 9449
+		// §6, mTLS RFC 8705 §3) presented as a bearer token, without the
+		// proof: a stolen bound token must not work.
+		{name: "cnf jkt (DPoP-bound) as Bearer", token: tok(TokenOptions{}, map[string]any{"cnf": map[string]any{"jkt": c.thumbprint()}})},
+		{name: "cnf x5t#S256 (mTLS-bound) as Bearer", token: tok(TokenOptions{}, map[string]any{"cnf": map[string]any{"x5t#S256": rawURL64(sha256Of("rsguard-conformance-certificate"))}})},
+		// A future auth_time satisfies every RFC 9470 max_age; whether or
+		// not the server checks max_age, no user authenticated a year from
+		// now.
+		{name: "auth_time a year ahead", token: tok(TokenOptions{}, map[string]any{"auth_time": now.AddDate(1, 0, 0).Unix()})},
+	}
+	if strings.HasPrefix(aud, "https://") {
+		claims = append(claims, attack{name: "aud over http", token: tok(TokenOptions{}, map[string]any{"aud": "http://" + strings.TrimPrefix(aud, "https://")})})
+	}
+	for i := range claims {
+		claims[i].want = "token"
+	}
+
+	// JSON that a map cannot express, spliced into the valid token's claims:
+	// each payload has one more trap than the good one.
+	sub := DefaultSubject
+	if v, ok := c.cfg.Claims["sub"].(string); ok {
+		sub = v
+	}
+	custom, customValue := "tid", any("tenant-a")
+	for _, k := range slices.Sorted(maps.Keys(c.cfg.Claims)) {
+		if v := c.cfg.Claims[k]; v != nil && !registeredClaims[k] {
+			custom, customValue = k, v
+			break
+		}
+	}
+	customJSON, err := marshalJSON(customValue)
+	if err != nil {
+		r.Fatalf("validatetest.Conformance: encode claim %q: %v", custom, err)
+		return nil
+	}
+	raw := func(drop string, members string) []byte {
+		b, err := c.rawClaims(drop, members)
+		if err != nil {
+			r.Fatalf("validatetest.Conformance: encode claims: %v", err)
+		}
+		return b
+	}
+	q := func(s string) string { return string(mustJSON(s)) }
+	other := q("rsguard-conformance-other")
+	jsonTraps := []attack{
+		// The value a last-wins reader (encoding/json, and so golang-jwt)
+		// keeps comes last: the one a server that reads it would accept.
+		{name: "duplicate sub", token: tok(TokenOptions{Payload: raw("sub", `"sub":`+other+`,"sub":`+q(sub))}, nil)},
+		{name: "duplicate sub spelled with an escape", token: tok(TokenOptions{Payload: raw("sub", `"sub":`+other+`,"\u0073ub":`+q(sub))}, nil)},
+		{name: "duplicate custom claim", token: tok(TokenOptions{Payload: raw(custom, q(custom)+`:`+other+`,`+q(custom)+`:`+string(customJSON))}, nil)},
+		{name: "duplicate member in a nested object", token: tok(TokenOptions{Payload: raw("", `"rsguard_conformance":{"role":"admin","role":"reader"}`)}, nil)},
+		// encoding/json reads "\ud800" and "\udbff" alike as U+FFFD: two
+		// subjects become one.
+		{name: "lone surrogate in sub", token: tok(TokenOptions{Payload: raw("sub", `"sub":`+strings.TrimSuffix(q(sub), `"`)+`\ud800"`)}, nil)},
+		// A reader that cannot hold 1e400 may drop the claims set whole
+		// (and with it a tenant claim) or refuse it: refuse it.
+		{name: "number out of float64 range", token: tok(TokenOptions{Payload: raw("", `"rsguard_conformance":1e400`)}, nil)},
+	}
+	for i := range jsonTraps {
+		jsonTraps[i].want = "token"
+	}
+
+	malformed := []attack{
+		{name: "not a JWT", token: "not-a-jwt"},
+		{name: "two segments", token: h + "." + p},
+		{name: "four segments", token: good + ".x"},
+		{name: "JWE", token: rawURL64([]byte(`{"alg":"RSA-OAEP-256","enc":"A256GCM"}`)) + ".a2V5.aXY.Y2lwaGVy.dGFn"},
+		{name: "header not JSON", token: rawURL64([]byte("not json")) + "." + p + "." + s},
+		{name: "header a JSON array", token: rawURL64([]byte(`["alg"]`)) + "." + p + "." + s},
+		{name: "payload a JSON array", token: tok(TokenOptions{Payload: []byte(`[1,2]`)}, nil)},
+		{name: "header in the standard base64 alphabet", token: base64.RawStdEncoding.EncodeToString([]byte(`{"alg":"RS256","x":"\xfb\xff"}`)) + "." + p + "." + s},
+		{name: "deeply nested header", token: rawURL64([]byte(`{"alg":"`+defaultAlg+`","x":`+strings.Repeat("[", 2000)+strings.Repeat("]", 2000)+`}`)) + "." + p + "." + s},
+	}
+	for i := range malformed {
+		malformed[i].want = "token"
+	}
+	malformed = append(malformed, jsonTraps...)
+	malformed = append(malformed, attack{name: "oversized token", token: tok(TokenOptions{}, map[string]any{"pad": strings.Repeat("p", 24<<10)}), want: "size"})
+
+	request := []attack{
+		{name: "no Authorization header", probe: &probe{}, want: "none"},
+		{name: "Basic scheme", probe: &probe{authorization: []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("user:"+good))}}, want: "none"},
+		{name: "token without scheme", probe: &probe{authorization: []string{good}}, want: "request"},
+		{name: "empty Bearer", probe: &probe{authorization: []string{"Bearer"}}, want: "request"},
+		{name: "two tokens in one header", probe: &probe{authorization: []string{"Bearer " + good + ", Bearer " + good}}, want: "request"},
+		{name: "two Authorization headers", probe: &probe{authorization: []string{"Bearer " + good, "Bearer " + good}}, want: "request"},
+		{name: "token in the query string", probe: &probe{query: "access_token=" + url.QueryEscape(good)}, want: "request"},
+		{name: "token in the form body", probe: &probe{formToken: good}, want: "none"},
+		{name: "token in a cookie", probe: &probe{headers: [][2]string{{"Cookie", "access_token=" + good}}}, want: "none"},
+		{name: "token in a custom header", probe: &probe{headers: [][2]string{{"X-Access-Token", good}}}, want: "none"},
+		// The challenge points at this resource's metadata whatever the
+		// request claims about the host: a resource_metadata built from
+		// Host or X-Forwarded-* lets anyone send clients elsewhere (and
+		// poison caches).
+		{name: "spoofed Host header", probe: &probe{host: "attacker.invalid"}, want: "none"},
+		{name: "spoofed X-Forwarded headers", probe: &probe{headers: [][2]string{
+			{"X-Forwarded-Host", "attacker.invalid"}, {"X-Forwarded-Proto", "http"}, {"Forwarded", "host=attacker.invalid;proto=http"}}}, want: "none"},
+	}
+	for i := range request {
+		request[i].token = good
+	}
+	classes := []attackClass{{"algorithm", algorithm}, {"claims", claims}, {"malformed", malformed}, {"request", request}}
+	if c.cfg.MCP {
+		classes = append(classes, attackClass{"method", c.methodAttacks()})
+	}
+	return classes
+}
+
+// registeredClaims are the claims the kit does not pick as the custom claim
+// to duplicate.
+var registeredClaims = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
+	"client_id": true, "azp": true, "scope": true, "scp": true, "auth_time": true, "acr": true, "amr": true,
+	"cnf": true, "act": true, "may_act": true,
+}
+
+// rawClaims returns the JSON claims of the kit's valid token without the
+// claim drop ("" for none), with members (raw JSON, "name":value,…)
+// appended: for payloads a map cannot hold, sent with TokenOptions.Payload.
+func (c *conformance) rawClaims(drop, members string) ([]byte, error) {
+	m := map[string]any{"aud": c.resource}
+	if s := c.allScopes(); s != nil {
+		m["scope"] = strings.Join(s, " ")
+	}
+	for k, v := range c.cfg.Claims {
+		m[k] = v // a nil value removes a default claim, as in tokenWith
+	}
+	all := c.is.claims(m)
+	delete(all, drop)
+	b, err := marshalJSON(all)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return []byte("{" + members + "}"), nil
+	}
+	return append(append(b[:len(b)-1], ","+members...), '}'), nil
+}
+
+// thumbprint is the RFC 7638 JWK thumbprint of the attacker's EC key, as a
+// DPoP-bound token's cnf.jkt names it (RFC 9449 §6.1).
+func (c *conformance) thumbprint() string {
+	jwk, err := publicJWK(c.attackerEC.Public())
+	if err != nil {
+		return rawURL64(sha256Of("rsguard-conformance-dpop-key"))
+	}
+	// The required members in lexicographic order, no whitespace.
+	return rawURL64(sha256Of(fmt.Sprintf(`{"crv":%q,"kty":"EC","x":%q,"y":%q}`, jwk["crv"], jwk["x"], jwk["y"])))
+}
+
+func sha256Of(s string) []byte {
+	sum := sha256.Sum256([]byte(s))
+	return sum[:]
+}
+
+// methodAttacks are MCP requests with methods the Streamable HTTP transport
+// does not define, carrying a tools/call of a tool the token may not call:
+// a per-tool scope check that reads only POST bodies lets them through to a
+// server that does not look at the method. The transport defines POST, GET
+// and DELETE (and CORS needs OPTIONS); to any other method, after
+// authentication, the answer is 405 Method Not Allowed with an Allow header
+// (RFC 9110 §15.5.6), which the kit requires: a server that answers 403 or
+// 404 instead still lets the method reach a layer that should never see it.
+// HTTP methods are case-sensitive (RFC 9110 §9.1): "post" is not POST.
+func (c *conformance) methodAttacks() []attack {
+	// The tool: the first one that needs a scope beyond Scopes (what a
+	// client holds when it starts), called with a token holding every
+	// scope of the kit's valid token but those; else any tool (or
+	// tools/list) with the valid token, which the method alone must stop.
+	tokScopes, params := c.allScopes(), map[string]any(nil)
+	tools := slices.Sorted(maps.Keys(c.cfg.Tools))
+	for _, tool := range tools {
+		beyond := func(s string) bool { return slices.Contains(c.cfg.Tools[tool], s) && !slices.Contains(c.cfg.Scopes, s) }
+		if slices.ContainsFunc(tokScopes, beyond) {
+			tokScopes, params = slices.DeleteFunc(tokScopes, beyond), c.toolCall(tool)
+			break
+		}
+	}
+	if params == nil && len(tools) > 0 {
+		params = c.toolCall(tools[0])
+	}
+	tok := c.token(tokScopes, nil)
+	var out []attack
+	for _, m := range []struct{ name, method string }{
+		{"PUT with a tool call body", http.MethodPut},
+		{"PATCH with a tool call body", http.MethodPatch},
+		{"lowercase post with a tool call body", "post"},
+	} {
+		out = append(out, attack{name: m.name, token: tok, method: m.method, call: params, want: "method"})
+	}
+	return out
+}
+
+// toolCall is the params of a tools/call of tool.
+func (c *conformance) toolCall(tool string) map[string]any {
+	args := c.cfg.ToolArguments[tool]
+	if args == nil {
+		args = map[string]any{}
+	}
+	return map[string]any{"name": tool, "arguments": args}
+}
+
+// checkMethod sends a method attack in a session opened by the same user
+// with a valid token, so that only the method stands between the request
+// and the tool.
+func (c *conformance) checkMethod(r runner, a attack) {
+	if !c.initialize(r, c.token(c.allScopes(), nil)) {
+		return
+	}
+	rpcMethod, params := "tools/call", any(a.call)
+	if a.call == nil {
+		rpcMethod, params = "tools/list", map[string]any{}
+	}
+	req, err := c.rpcRequest(c.endpoint, rpcMethod, params, false)
+	if err != nil {
+		r.Fatalf("%v", err)
+		return
+	}
+	req.Method = a.method
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := c.send(req)
+	if err != nil {
+		r.Errorf("%s %s: %v", a.method, rpcMethod, err)
+		return
+	}
+	defer c.checkEcho(r, resp, tokenParts(a.token))
+	switch {
+	case resp.status/100 == 2:
+		r.Errorf("%s with a %s body: status %d, the request reached the MCP server: answer 405 with Allow to any method but POST, GET, DELETE and OPTIONS", a.method, rpcMethod, resp.status)
+	case resp.status != http.StatusMethodNotAllowed:
+		r.Errorf("%s with a %s body: status %d, want 405 Method Not Allowed (RFC 9110 §15.5.6): only POST, GET and DELETE are MCP Streamable HTTP methods", a.method, rpcMethod, resp.status)
+	case !slices.Contains(splitList(resp.header.Values("Allow")), http.MethodPost):
+		r.Errorf("%s: 405 with Allow %q, want an Allow header listing POST (RFC 9110 §10.2.1)", a.method, resp.header.Values("Allow"))
+	}
+}
+
+// splitList splits comma-separated header values into trimmed items.
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
+}
+
+// checkAttack sends a and checks the refusal.
+func (c *conformance) checkAttack(r runner, a attack) {
+	if a.method != "" {
+		c.checkMethod(r, a)
+		return
+	}
+	p := probe{authorization: []string{"Bearer " + a.token}}
+	if a.probe != nil {
+		p = *a.probe
+	}
+	if c.cfg.MCP {
+		c.session, c.protocol = "", ""
+	}
+	req, err := c.request(p)
+	if err != nil {
+		r.Fatalf("%v", err)
+		return
+	}
+	host := c.host
+	if p.host != "" {
+		host = p.host
+	}
+	resp, err := c.sendHost(req, host)
+	if err != nil {
+		r.Errorf("%v", err)
+		return
+	}
+	secrets := tokenParts(a.token)
+	if resp.status/100 == 2 {
+		r.Errorf("accepted: status %d", resp.status)
+		return
+	}
+	defer c.checkEcho(r, resp, secrets)
+	switch a.want {
+	case "size":
+		// Servers and proxies bound headers differently: any refusal will
+		// do, but not a success and not a crash.
+		if resp.status >= 500 {
+			r.Errorf("status %d for an oversized token", resp.status)
+		}
+		return
+	case "token":
+		if resp.status != http.StatusUnauthorized {
+			r.Errorf("status %d, want 401 (RFC 6750 §3.1 invalid_token)", resp.status)
+			return
+		}
+		if ch, ok := c.bearerChallenge(r, resp); ok && ch.Error != rsmeta.ErrorInvalidToken {
+			r.Errorf(`challenge error=%q, want "invalid_token" (RFC 6750 §3.1)`, ch.Error)
+		}
+	case "request":
+		if resp.status != http.StatusBadRequest && resp.status != http.StatusUnauthorized {
+			r.Errorf("status %d, want 400 invalid_request (or 401)", resp.status)
+			return
+		}
+		if ch, ok := c.bearerChallenge(r, resp); ok {
+			want := rsmeta.ErrorInvalidRequest
+			if resp.status == http.StatusUnauthorized {
+				want = rsmeta.ErrorInvalidToken
+			}
+			if ch.Error != want && ch.Error != "" {
+				r.Errorf("status %d with error=%q, want %q", resp.status, ch.Error, want)
+			}
+		}
+	case "none":
+		if resp.status != http.StatusUnauthorized && resp.status != http.StatusBadRequest {
+			r.Errorf("status %d, want 401 (or 400)", resp.status)
+			return
+		}
+		c.bearerChallenge(r, resp)
+	}
+}
+
+// checkEcho fails if any part of the token appears in the response.
+func (c *conformance) checkEcho(r runner, resp *response, secrets []string) {
+	var hay strings.Builder
+	hay.Write(resp.body)
+	for name, vs := range resp.header {
+		for _, v := range vs {
+			hay.WriteString("\n" + name + ": " + v)
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(hay.String(), s) {
+			where := "body"
+			if !bytes.Contains(resp.body, []byte(s)) {
+				where = "headers"
+			}
+			r.Errorf("the response %s echo part of the token (%d bytes starting %.12q)", where, len(s), s)
+			return
+		}
+	}
+}
+
+// tokenParts are the parts of a token that must never be echoed: the
+// whole and each dot-separated segment of eight bytes or more.
+func tokenParts(tok string) []string {
+	var out []string
+	if len(tok) >= 8 {
+		out = append(out, tok)
+	}
+	for _, p := range strings.Split(tok, ".") {
+		if len(p) >= 8 && p != tok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func splitToken(tok string) (h, p, s string) {
+	parts := strings.SplitN(tok, ".", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	return parts[0], parts[1], parts[2]
+}
+
+func splitFirst2(tok string) string {
+	h, p, _ := splitToken(tok)
+	return h + "." + p
+}
+
+func joinToken(hp, sig string) string { return hp + "." + sig }
+
+func rawURL64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func mustJSON(v any) []byte {
+	b, err := marshalJSON(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// algFamily is the key type behind a JWS algorithm.
+func algFamily(alg string) string {
+	switch {
+	case strings.HasPrefix(alg, "ES"):
+		return "EC"
+	case alg == "EdDSA":
+		return "OKP"
+	}
+	return "RSA"
+}
+
+func listsToken(values []string, tok string) bool {
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(item), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(b []byte) string {
+	if len(b) > 200 {
+		return string(b[:200]) + "…"
+	}
+	return string(b)
+}
+
+func statusOf(resp *response) string {
+	if resp == nil {
+		return "no response"
+	}
+	return fmt.Sprintf("status %d", resp.status)
+}
+
+func describeRPC(msg *rpcResponse, resp *response) string {
+	switch {
+	case resp != nil && resp.status/100 != 2:
+		return fmt.Sprintf("WWW-Authenticate %q, body %q", resp.header.Values("WWW-Authenticate"), truncate(resp.body))
+	case msg == nil:
+		return "no JSON-RPC response"
+	case msg.Error != nil:
+		return fmt.Sprintf("JSON-RPC error %d %q", msg.Error.Code, msg.Error.Message)
+	}
+	return "JSON-RPC result"
+}
