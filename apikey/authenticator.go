@@ -524,11 +524,20 @@ func (a *Authenticator) refuse(r *http.Request, u *Use, rec *Record, e *validate
 // (RFC 8594) and Link headers of its [Policy]. Requests with a bearer JWT
 // are handled exactly as validate.Validator.Middleware handles them.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
-	if a.onDecision != nil {
-		return a.decisionMiddleware(next)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := a.authenticate(r, nil)
+		var start time.Time
+		var d *scopes.Decision
+		if a.onDecision != nil {
+			start, d = time.Now(), new(scopes.Decision)
+		}
+		res, err := a.authenticate(r, d) // a JWT's decision is the Validator's
+		if d != nil {
+			if d.Stage == "" {
+				a.keyDecision(d, r, res, err)
+			}
+			d.Time, d.Latency = start, time.Since(start)
+			a.onDecision(r.Context(), *d)
+		}
 		if err != nil {
 			a.WriteError(w, r, err)
 			return

@@ -3,7 +3,6 @@ package apikey
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
@@ -42,26 +41,6 @@ func ReasonCode(err error) scopes.Reason {
 		}
 	}
 	return validate.ReasonCode(err)
-}
-
-// decisionMiddleware is [Authenticator.Middleware] with Config.OnDecision
-// set.
-func (a *Authenticator) decisionMiddleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		var d scopes.Decision
-		res, err := a.authenticate(r, &d) // a JWT's decision is the Validator's
-		if d.Stage == "" {
-			a.keyDecision(&d, r, res, err)
-		}
-		d.Time, d.Latency = start, time.Since(start)
-		a.onDecision(r.Context(), d)
-		if err != nil {
-			a.WriteError(w, r, err)
-			return
-		}
-		a.serve(w, r, next, res)
-	})
 }
 
 // keyDecision completes d, on which authenticate recorded what it knew of

@@ -441,49 +441,6 @@ func authorizeDecision(r *http.Request, g *Grant, start time.Time, err error) De
 	return d
 }
 
-// decisionHandler is [Route.Handler] when OnDecision is set.
-func (rt *Route) decisionHandler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		err := rt.Check(r)
-		g, _ := FromContext(r.Context())
-		d := authorizeDecision(r, g, start, err)
-		d.Required = rt.scopes
-		d.Latency = time.Since(start)
-		rt.onDecision(r.Context(), d)
-		if err != nil {
-			rt.onError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// decisionHandler is [MCP.Handler] when OnDecision is set.
-func (m *MCP) decisionHandler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		var d Decision
-		ids, err := m.check(r, m.filter, &d)
-		g, _ := FromContext(r.Context())
-		ad := authorizeDecision(r, g, start, err)
-		ad.MCPMethod, ad.Tool, ad.Required = d.MCPMethod, d.Tool, d.Required
-		ad.Latency = time.Since(start)
-		m.onDecision(r.Context(), ad)
-		if err != nil {
-			m.onError(w, r, err)
-			return
-		}
-		if len(ids) == 0 {
-			next.ServeHTTP(w, r)
-			return
-		}
-		f := &listFilter{w: w, m: m, g: g, ids: ids}
-		next.ServeHTTP(f, r)
-		f.finish()
-	})
-}
-
 // describe sets d's MCPMethod, Tool and Required from the messages of a
 // request that g's check passed (failed false) or refused.
 func (m *MCP) describe(d *Decision, g *Grant, msgs []rpcMessage, failed bool) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 )
@@ -283,11 +284,20 @@ func (m *MCP) Check(r *http.Request) error {
 // it. Mount it on the MCP endpoint only, after the authenticating
 // middleware; it is an ordinary func(http.Handler) http.Handler middleware.
 func (m *MCP) Handler(next http.Handler) http.Handler {
-	if m.onDecision != nil {
-		return m.decisionHandler(next)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ids, err := m.check(r, m.filter, nil)
+		var start time.Time
+		var d *Decision
+		if m.onDecision != nil {
+			start, d = time.Now(), new(Decision)
+		}
+		ids, err := m.check(r, m.filter, d)
+		g, _ := FromContext(r.Context())
+		if d != nil {
+			ad := authorizeDecision(r, g, start, err)
+			ad.MCPMethod, ad.Tool, ad.Required = d.MCPMethod, d.Tool, slices.Clone(d.Required)
+			ad.Latency = time.Since(start)
+			m.onDecision(r.Context(), ad)
+		}
 		if err != nil {
 			m.onError(w, r, err)
 			return
@@ -296,7 +306,6 @@ func (m *MCP) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		g, _ := FromContext(r.Context())
 		f := &listFilter{w: w, m: m, g: g, ids: ids}
 		next.ServeHTTP(f, r)
 		f.finish()

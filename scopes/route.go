@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -136,11 +137,20 @@ func (rt *Route) Check(r *http.Request) error {
 // middleware, so it composes with [http.ServeMux], chi's Use and With, and any
 // router. Place it after the authenticating middleware.
 func (rt *Route) Handler(next http.Handler) http.Handler {
-	if rt.onDecision != nil {
-		return rt.decisionHandler(next)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := rt.Check(r); err != nil {
+		var start time.Time
+		if rt.onDecision != nil {
+			start = time.Now()
+		}
+		err := rt.Check(r)
+		if rt.onDecision != nil {
+			g, _ := FromContext(r.Context())
+			d := authorizeDecision(r, g, start, err)
+			d.Required = slices.Clone(rt.scopes) // the sink's own: never the configuration
+			d.Latency = time.Since(start)
+			rt.onDecision(r.Context(), d)
+		}
+		if err != nil {
 			rt.onError(w, r, err)
 			return
 		}

@@ -3,7 +3,6 @@ package validate
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/rsguard/rsguard/scopes"
 )
@@ -77,20 +76,4 @@ func (v *Validator) Decision(r *http.Request, c *Claims, err error) scopes.Decis
 		d.SetGrant(v.Grant(c)) // issuer and token id included
 	}
 	return d
-}
-
-// decisionMiddleware is [Validator.Middleware] with Config.OnDecision set.
-func (v *Validator) decisionMiddleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		c, err := v.Authenticate(r)
-		d := v.Decision(r, c, err)
-		d.Time, d.Latency = start, time.Since(start)
-		v.onDecision(r.Context(), d)
-		if err != nil {
-			v.WriteError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(v.NewContext(r.Context(), c)))
-	})
 }

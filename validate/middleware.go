@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
@@ -138,11 +139,17 @@ func (v *Validator) Authenticate(r *http.Request) (*Claims, error) {
 // Middleware has the shape func(http.Handler) http.Handler: use v.Middleware
 // with any router.
 func (v *Validator) Middleware(next http.Handler) http.Handler {
-	if v.onDecision != nil {
-		return v.decisionMiddleware(next)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var start time.Time
+		if v.onDecision != nil {
+			start = time.Now()
+		}
 		c, err := v.Authenticate(r)
+		if v.onDecision != nil {
+			d := v.Decision(r, c, err)
+			d.Time, d.Latency = start, time.Since(start)
+			v.onDecision(r.Context(), d)
+		}
 		if err != nil {
 			v.WriteError(w, r, err)
 			return
