@@ -282,3 +282,36 @@ func TestDecisionRequestText(t *testing.T) {
 	assert.Equal(t, "a"+strings.Repeat("é", 127), cut, "cut on a rune boundary")
 	assert.True(t, slices.Contains(Reasons(), ReasonUnknownTool))
 }
+
+// TestDecisionSinkCannotChangeConfiguration: a sink that writes into a
+// decision's Required changes nothing the next request is checked against.
+func TestDecisionSinkCannotChangeConfiguration(t *testing.T) {
+	vandal := func(_ context.Context, d Decision) {
+		for i := range d.Required {
+			d.Required[i] = "nothing"
+		}
+	}
+	reader := &Grant{Scopes: []string{"inventory:read"}, Subject: "user:https://as#alice", Credential: CredentialJWT}
+	serve := func(h http.Handler, method, body string) int {
+		req := httptest.NewRequest(method, "/mcp", strings.NewReader(body))
+		req = req.WithContext(NewContext(req.Context(), reader))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+
+	rt, err := NewRoute(RouteConfig{Scopes: []string{"inventory:write"}, OnDecision: vandal})
+	require.NoError(t, err)
+	for range 2 {
+		assert.Equal(t, http.StatusForbidden, serve(rt.Handler(ok), http.MethodGet, ""), "the route still needs inventory:write")
+	}
+
+	cfg := testMCPConfig()
+	cfg.OnDecision = vandal
+	m := mustMCP(t, cfg)
+	for range 2 {
+		assert.Equal(t, http.StatusForbidden, serve(m.Handler(ok), http.MethodPost, bodySetPrice), "set_price still needs inventory:write")
+		assert.Equal(t, http.StatusOK, serve(m.Handler(ok), http.MethodPost, bodyGetInv), "positive control")
+	}
+}
