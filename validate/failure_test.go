@@ -90,8 +90,10 @@ func TestFailureLazyStartServesThenRecovers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp := srv.do(t, bearer(tok))
-			assert.Equal(t, http.StatusServiceUnavailable, resp.status)
+			resp, err := srv.send(bearer(tok))
+			if assert.NoError(t, err) {
+				assert.Equal(t, http.StatusServiceUnavailable, resp.status)
+			}
 		}()
 	}
 	wg.Wait()
@@ -103,8 +105,10 @@ func TestFailureLazyStartServesThenRecovers(t *testing.T) {
 
 	// Up again: served within a few refresh intervals, without a restart.
 	is.SetDown(false)
-	require.Eventually(t, func() bool { return srv.do(t, bearer(tok)).status == http.StatusOK },
-		5*time.Second, 20*time.Millisecond, "the validator recovers once the issuer is back")
+	require.Eventually(t, func() bool { // run on a goroutine of its own: send, not do
+		resp, err := srv.send(bearer(tok))
+		return err == nil && resp.status == http.StatusOK
+	}, 5*time.Second, 20*time.Millisecond, "the validator recovers once the issuer is back")
 	assert.Contains(t, logs.String(), "JWKS fetch failed", "the outage was logged")
 }
 
@@ -135,7 +139,6 @@ func TestFailureIssuerDownAfterStart(t *testing.T) {
 func TestFailureSlowIssuer(t *testing.T) {
 	is := hardIssuer(t, time.Now, "ES256")
 	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
-	var inflight, maxInflight atomic.Int64
 	var slow atomic.Pointer[http.HandlerFunc]
 	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := slow.Load()
@@ -144,11 +147,12 @@ func TestFailureSlowIssuer(t *testing.T) {
 			_, _ = w.Write(jwksOf(is))
 			return
 		}
-		storeMax(&maxInflight, inflight.Add(1))
-		defer inflight.Add(-1)
 		(*h)(w, r)
 	}))
-	setSlow := func(h http.HandlerFunc) { inflight.Store(0); maxInflight.Store(0); slow.Store(&h) }
+	setSlow := func(h http.HandlerFunc) { slow.Store(&h) }
+	// Each subtest's validator fetches through a fetchMeter: single flight
+	// is the validator never having two JWKS fetches in flight, whatever the
+	// issuer's handler is still doing with an abandoned one.
 	unknownKids := func(srv *hardServer, n int, took *atomic.Int64) *sync.WaitGroup {
 		var wg sync.WaitGroup
 		for i := range n {
@@ -156,9 +160,12 @@ func TestFailureSlowIssuer(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				bad := randomKid(is, attacker, i, nil)
-				resp, d := srv.timed(t, bearer(bad))
-				checkRefusal(t, resp, refuseToken, bad)
-				storeMax(took, int64(d))
+				start := time.Now()
+				resp, err := srv.send(bearer(bad))
+				storeMax(took, int64(time.Since(start)))
+				if assert.NoError(t, err) {
+					checkRefusal(t, resp, refuseToken, bad)
+				}
 			}()
 		}
 		return &wg
@@ -168,14 +175,23 @@ func TestFailureSlowIssuer(t *testing.T) {
 	// the known-kid requests all finish while the fetch is still in flight.
 	t.Run("known kids never wait", func(t *testing.T) {
 		slow.Store(nil)
+		var fetches fetchMeter
 		v := hardValidator(t, is, nil, func(c *validate.Config) {
 			c.Now = time.Now
 			c.FetchTimeout = 30 * time.Second
 			c.MinRefreshInterval = time.Nanosecond
+			c.HTTPClient = meteredClient(is, &fetches)
 		})
 		srv := newHardServer(t, v.Middleware(protectedOK))
 		release := make(chan struct{})
+		releaseFetch := sync.OnceFunc(func() { close(release) })
+		t.Cleanup(releaseFetch) // a failed subtest must not leave the fetch held
+		entered := make(chan struct{}, 1)
 		setSlow(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
 			select {
 			case <-release:
 				http.Error(w, "gave up", http.StatusGatewayTimeout)
@@ -184,20 +200,24 @@ func TestFailureSlowIssuer(t *testing.T) {
 		})
 		var took atomic.Int64
 		wg := unknownKids(srv, 20, &took)
-		require.Eventually(t, func() bool { return inflight.Load() == 1 }, 10*time.Second, 5*time.Millisecond, "no refresh started")
+		receive(t, entered, "refresh for the unknown kids")
 		var known sync.WaitGroup
 		for range 20 {
 			known.Add(1)
 			go func() {
 				defer known.Done()
-				assert.Equal(t, http.StatusOK, srv.do(t, bearer(is.Token(nil))).status)
+				resp, err := srv.send(bearer(is.Token(nil)))
+				if assert.NoError(t, err) {
+					assert.Equal(t, http.StatusOK, resp.status)
+				}
 			}()
 		}
 		known.Wait()
-		assert.Equal(t, int64(1), inflight.Load(), "the known kids finished only after the refresh did")
-		close(release)
+		assert.Equal(t, int64(1), fetches.inflight.Load(), "the known kids finished while the refresh was still held")
+		releaseFetch()
 		wg.Wait()
-		assert.Equal(t, int64(1), maxInflight.Load(), "refreshes are single-flight")
+		assert.Equal(t, int64(1), fetches.most.Load(), "refreshes are single-flight")
+		assert.GreaterOrEqual(t, fetches.total.Load(), int64(2), "the start-up fetch and the held refresh went through the meter")
 	})
 
 	// However the issuer stalls, no request waits much beyond FetchTimeout.
@@ -227,17 +247,21 @@ func TestFailureSlowIssuer(t *testing.T) {
 	} {
 		t.Run(stall.name, func(t *testing.T) {
 			slow.Store(nil)
+			var fetches fetchMeter
 			v := hardValidator(t, is, nil, func(c *validate.Config) {
 				c.Now = time.Now
 				c.FetchTimeout = fetchTimeout
 				c.MinRefreshInterval = time.Nanosecond // every unknown kid wants a refresh
+				c.HTTPClient = meteredClient(is, &fetches)
 			})
 			srv := newHardServer(t, v.Middleware(protectedOK))
 			setSlow(stall.h)
+			before := fetches.total.Load()
 			var took atomic.Int64
 			unknownKids(srv, 20, &took).Wait()
 			assert.Less(t, time.Duration(took.Load()), fetchTimeout+3*time.Second, "no request waits beyond FetchTimeout")
-			assert.Equal(t, int64(1), maxInflight.Load(), "refreshes are single-flight")
+			assert.Equal(t, int64(1), fetches.most.Load(), "refreshes are single-flight")
+			assert.Positive(t, fetches.total.Load()-before, "the unknown kids caused a refresh")
 		})
 	}
 }
@@ -405,7 +429,10 @@ func TestRotationUnderKidSpray(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			tok := randomKid(is, attacker, i, nil)
-			checkRefusal(t, srv.do(t, bearer(tok)), refuseToken, tok)
+			resp, err := srv.send(bearer(tok))
+			if assert.NoError(t, err) {
+				checkRefusal(t, resp, refuseToken, tok)
+			}
 		}()
 	}
 	wg.Wait()
@@ -436,21 +463,31 @@ func TestRotationUnderKidSpray(t *testing.T) {
 	t.Logf("rotated-in key accepted after %v; %d JWKS fetches for 700 random kids", acceptedAfter, fetches)
 }
 
+// TestSingleFlightRefreshOverHTTP: 50 requests with unknown kids, all
+// parked on the one refresh the first of them started, which the issuer
+// holds until they are: one fetch, and 50 well-formed refusals.
 func TestSingleFlightRefreshOverHTTP(t *testing.T) {
 	is := hardIssuer(t, time.Now, "ES256")
+	var fetches fetchMeter
 	v := hardValidator(t, is, nil, func(c *validate.Config) {
 		c.Now = time.Now
-		c.MinRefreshInterval = time.Nanosecond
-		c.FetchTimeout = 3 * time.Second
+		c.MinRefreshInterval = time.Nanosecond // no rate limit to hide a second fetch
+		c.FetchTimeout = syncTimeout           // the held fetch outlasts a slow start
+		c.HTTPClient = meteredClient(is, &fetches)
 	})
 	srv := newHardServer(t, v.Middleware(protectedOK))
 	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	release := make(chan struct{})
-	var inflight, maxInflight, served atomic.Int64
+	releaseFetch := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseFetch) // a failed test must not leave the fetch held
+	entered := make(chan struct{}, 1)
+	var served atomic.Int64
 	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
-		storeMax(&maxInflight, inflight.Add(1))
-		defer inflight.Add(-1)
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -459,20 +496,32 @@ func TestSingleFlightRefreshOverHTTP(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(jwksOf(is))
 	}))
+	const callers = 50
+	toks := make([]string, callers)
+	resps := make([]hardResponse, callers)
+	errs := make([]error, callers)
 	var wg sync.WaitGroup
-	for i := range 50 {
+	var returned atomic.Int64
+	for i := range callers {
+		toks[i] = randomKid(is, attacker, i, nil)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tok := randomKid(is, attacker, i, nil)
-			checkRefusal(t, srv.do(t, bearer(tok)), refuseToken, tok)
+			defer returned.Add(1)
+			resps[i], errs[i] = srv.send(bearer(toks[i]))
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
-	close(release)
+	receive(t, entered, "JWKS fetch")
+	waitParkedInVerify(t, callers, func() bool { return returned.Load() > 0 })
+	releaseFetch()
 	wg.Wait()
-	assert.Equal(t, int64(1), maxInflight.Load(), "concurrent refreshes share one fetch")
-	assert.LessOrEqual(t, served.Load(), int64(3), "50 concurrent unknown kids: JWKS fetches")
+	for i := range callers {
+		if assert.NoError(t, errs[i]) {
+			checkRefusal(t, resps[i], refuseToken, toks[i])
+		}
+	}
+	assert.Equal(t, int64(1), served.Load(), "%d concurrent unknown kids share one JWKS fetch", callers)
+	assert.Equal(t, int64(1), fetches.most.Load(), "concurrent refreshes share one fetch")
 }
 
 func TestNoGrowthUnderRejections(t *testing.T) {
@@ -512,20 +561,27 @@ func TestNoGrowthUnderRejections(t *testing.T) {
 			require.NotEqual(t, http.StatusOK, resp)
 		}
 	}
-	settle := func() (int, uint64) {
-		srv.srv.Client().CloseIdleConnections()
+	// heap collects twice (GC is synchronous; the second pass frees what
+	// finalizers of the first released) and returns the live heap.
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
 		var ms runtime.MemStats
-		for range 3 {
-			time.Sleep(50 * time.Millisecond)
-			runtime.GC()
-		}
 		runtime.ReadMemStats(&ms)
-		return runtime.NumGoroutine(), ms.HeapAlloc
+		return ms.HeapAlloc
 	}
 	round(1000) // warm up: pools, connections, the first refreshes
-	g0, m0 := settle()
+	srv.srv.Client().CloseIdleConnections()
+	// The closed connections' goroutines on both ends exit on their own
+	// time: the baseline is the count once it has stopped falling.
+	g0 := settledGoroutines()
+	m0 := heap()
 	round(20000)
-	g1, m1 := settle()
+	srv.srv.Client().CloseIdleConnections()
+	// No leak: the count comes back within 2 of the baseline, however
+	// long the exiting goroutines take (bounded by syncTimeout).
+	g1 := goroutinesAtMost(g0 + 2)
+	m1 := heap()
 	t.Logf("goroutines %d -> %d, heap %d KiB -> %d KiB", g0, g1, m0>>10, m1>>10)
 	assert.LessOrEqual(t, g1, g0+2, "goroutines grew under rejected requests")
 	assert.Less(t, int64(m1)-int64(m0), int64(4<<20), "heap grew by more than 4 MiB under rejected requests")

@@ -187,9 +187,19 @@ func newHardServer(t testing.TB, h http.Handler) *hardServer {
 
 // do sends r over the wire when net/http's client can send it, and serves it
 // in process otherwise (control characters in a header value, a header
-// beyond the server's header limit).
+// beyond the server's header limit). It stops the test if the request
+// cannot be sent: call it from the test goroutine only, and [hardServer.send]
+// from any other.
 func (s *hardServer) do(t testing.TB, r hardRequest) hardResponse {
 	t.Helper()
+	resp, err := s.send(r)
+	require.NoError(t, err)
+	return resp
+}
+
+// send is [hardServer.do] for any goroutine: a request that cannot be sent
+// is an error, for the caller to report with t.Error or assert.
+func (s *hardServer) send(r hardRequest) (hardResponse, error) {
 	method := r.method
 	if method == "" {
 		method = http.MethodGet
@@ -204,31 +214,42 @@ func (s *hardServer) do(t testing.TB, r hardRequest) hardResponse {
 			wire = false
 		}
 	}
-	if wire {
-		req, err := http.NewRequest(method, s.srv.URL+target, strings.NewReader(r.body))
-		require.NoError(t, err)
-		for _, h := range r.headers {
-			req.Header.Add(h[0], h[1])
-		}
-		if r.ctype != "" {
-			req.Header.Set("Content-Type", r.ctype)
-		}
-		if r.host != "" {
-			req.Host = r.host
-		}
-		resp, err := s.srv.Client().Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return hardResponse{status: resp.StatusCode, header: resp.Header, body: body, wire: true}
+	if !wire {
+		return s.serveLocal(r), nil
 	}
-	return s.local(t, r)
+	req, err := http.NewRequest(method, s.srv.URL+target, strings.NewReader(r.body))
+	if err != nil {
+		return hardResponse{}, err
+	}
+	for _, h := range r.headers {
+		req.Header.Add(h[0], h[1])
+	}
+	if r.ctype != "" {
+		req.Header.Set("Content-Type", r.ctype)
+	}
+	if r.host != "" {
+		req.Host = r.host
+	}
+	resp, err := s.srv.Client().Do(req)
+	if err != nil {
+		return hardResponse{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return hardResponse{}, err
+	}
+	return hardResponse{status: resp.StatusCode, header: resp.Header, body: body, wire: true}, nil
 }
 
 // local serves r in process, without a connection: any bytes can be sent.
 func (s *hardServer) local(t testing.TB, r hardRequest) hardResponse {
 	t.Helper()
+	return s.serveLocal(r)
+}
+
+// serveLocal is [hardServer.local] for any goroutine.
+func (s *hardServer) serveLocal(r hardRequest) hardResponse {
 	method := r.method
 	if method == "" {
 		method = http.MethodGet

@@ -192,31 +192,60 @@ func TestRotation(t *testing.T) {
 	require.ErrorIs(t, err, validate.ErrUnknownKey)
 }
 
+// TestSingleFlight: callers that meet an unknown kid while a refresh is in
+// flight wait for that one fetch and use what it brought. The JWKS handler
+// holds the fetch until every caller is parked in Verify, so the outcome
+// does not depend on scheduling: one fetch, and every caller verifies with
+// the key that only that fetch delivered.
 func TestSingleFlight(t *testing.T) {
-	is := newIssuer(t, nil)
-	v := newValidator(t, is, func(c *validate.Config) { c.MinRefreshInterval = time.Nanosecond })
-	// A slow JWKS: concurrent unknown kids share the one in-flight fetch.
+	is := newIssuer(t, &validatetest.Options{Now: time.Now})
+	v := newValidator(t, is, func(c *validate.Config) {
+		c.Now = time.Now
+		c.MinRefreshInterval = time.Nanosecond // no rate limit to hide a second fetch
+		c.FetchTimeout = syncTimeout           // the held fetch outlasts a slow start
+	})
+	kid := is.Rotate("RS256") // published, but unknown to v until it refetches
+	tok := is.TokenWith(validatetest.TokenOptions{Key: kid}, nil)
+	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
+	releaseFetch := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseFetch) // a failed test must not leave the fetch held
 	var served atomic.Int64
 	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
-		<-release
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"keys":[]}`))
+		_, _ = w.Write(jwksOf(is))
 	}))
+
+	const callers = 50
+	errs := make(chan error, callers)
 	var wg sync.WaitGroup
-	for range 50 {
+	for range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"kid": "unknown"}}, nil))
-			assert.Error(t, err)
+			_, err := v.Verify(context.Background(), tok)
+			errs <- err
 		}()
 	}
-	time.Sleep(200 * time.Millisecond)
-	close(release)
+	receive(t, entered, "JWKS fetch")
+	waitParkedInVerify(t, callers, func() bool { return len(errs) > 0 })
+	releaseFetch()
 	wg.Wait()
-	assert.LessOrEqual(t, served.Load(), int64(3))
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err, "a caller did not get the rotated-in key %s from the shared fetch", kid)
+	}
+	assert.Equal(t, int64(1), served.Load(), "%d concurrent unknown kids share one JWKS fetch", callers)
 }
 
 func TestBadJWKSResponses(t *testing.T) {
