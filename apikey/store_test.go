@@ -124,18 +124,56 @@ func TestMemoryStoreConcurrent(t *testing.T) {
 				r := recs[(g+i)%len(recs)]
 				switch i % 5 {
 				case 0:
-					s.Revoke(r.ID)
+					if !s.Revoke(r.ID) {
+						t.Errorf("Revoke(%s): no such key", r.ID)
+					}
 				case 1:
 					r.State = StateDeprecated
-					_ = s.Put(r)
+					if err := s.Put(r); err != nil {
+						t.Errorf("Put(%s): %v", r.ID, err)
+					}
 				case 2:
-					_ = s.Replace(recs)
+					if err := s.Replace(recs); err != nil {
+						t.Errorf("Replace: %v", err)
+					}
 				default:
-					_, _ = s.Lookup(context.Background(), r.Hash)
-					_ = s.Records()
+					if got, err := s.Lookup(context.Background(), r.Hash); err != nil || got.ID != r.ID {
+						t.Errorf("Lookup(%s) = %v, %v", r.ID, got, err)
+					}
+					if n := len(s.Records()); n != len(recs) {
+						t.Errorf("Records: %d, want %d", n, len(recs))
+					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
+
+	// The end state: every key still there once, and both indexes (by id
+	// and by hash) holding the same version of each record, whichever
+	// writer came last.
+	if s.Len() != len(recs) {
+		t.Errorf("Len = %d, want %d", s.Len(), len(recs))
+	}
+	all := s.Records()
+	if len(all) != len(recs) {
+		t.Fatalf("Records: %d, want %d", len(all), len(recs))
+	}
+	for i, r := range recs {
+		byID, ok := s.Get(r.ID)
+		byHash, err := s.Lookup(context.Background(), r.Hash)
+		if !ok || err != nil {
+			t.Errorf("key %s: Get ok %v, Lookup error %v", r.ID, ok, err)
+			continue
+		}
+		if byHash.ID != r.ID || byID.Hash != r.Hash || byHash.Revoked != byID.Revoked || byHash.State != byID.State {
+			t.Errorf("key %s: by id %+v, by hash %+v", r.ID, byID, *byHash)
+		}
+		if byID.State != r.State && byID.State != StateDeprecated {
+			t.Errorf("key %s: state %q, want %q or %q", r.ID, byID.State, r.State, StateDeprecated)
+		}
+		if i > 0 && all[i-1].ID >= all[i].ID {
+			t.Errorf("Records not sorted by id at %d: %s, %s", i, all[i-1].ID, all[i].ID)
+		}
+	}
 }

@@ -538,15 +538,17 @@ func TestMCPConcurrent(t *testing.T) {
 	cfg := testMCPConfig()
 	cfg.FilterToolsList = true
 	m := mustMCP(t, cfg)
-	srv := httptest.NewServer(authAs(&Grant{Scopes: []string{"inventory:read"}}, m.Handler(&fakeMCP{})))
+	next := &fakeMCP{}
+	srv := httptest.NewServer(authAs(&Grant{Scopes: []string{"inventory:read"}}, m.Handler(next)))
 	defer srv.Close()
 	bodies := map[string]int{bodyGetInv: 200, bodySetPrice: 403, bodyToolsList: 200, bodyUnknown: 403, "[" + bodyGetInv + "]": 200, "x": 400}
+	const goroutines, rounds = 8, 25
 	var wg sync.WaitGroup
-	for i := 0; i < 8; i++ {
+	for i := 0; i < goroutines; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := 0; j < 25; j++ {
+			for j := 0; j < rounds; j++ {
 				for body, want := range bodies {
 					res, err := srv.Client().Post(srv.URL, "application/json", strings.NewReader(body))
 					if err != nil {
@@ -563,6 +565,26 @@ func TestMCPConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+
+	// The end state: exactly the allowed calls reached the server, every
+	// one of them, and nothing refused did.
+	allowed := 0
+	for _, want := range bodies {
+		if want == http.StatusOK {
+			allowed++
+		}
+	}
+	next.mu.Lock()
+	defer next.mu.Unlock()
+	if got, want := len(next.bodies), goroutines*rounds*allowed; got != want {
+		t.Errorf("%d calls reached the server, want %d", got, want)
+	}
+	for _, body := range next.bodies {
+		if bodies[body] != http.StatusOK {
+			t.Errorf("a refused call reached the server: %.60s", body)
+			break
+		}
+	}
 }
 
 // mcpAllow is the Allow header of the 405 the MCP middleware answers.
