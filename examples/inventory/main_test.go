@@ -21,15 +21,21 @@ import (
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
+// syncBuffer is a bytes.Buffer safe for concurrent use; waitFor
+// waits for what a writer prints.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{} // closed by the next Write; nil while nobody waits
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
 	return s.buf.Write(p)
 }
 
@@ -37,6 +43,35 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+// waitFor returns the content once it contains substr, with ok true; it
+// gives up, returning what there is and whether it contains substr, when
+// stop is closed, and after timeout. It sleeps until a Write, never polls.
+func (s *syncBuffer) waitFor(substr string, timeout time.Duration, stop <-chan struct{}) (text string, ok bool) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		text = s.buf.String()
+		if strings.Contains(text, substr) {
+			s.mu.Unlock()
+			return text, true
+		}
+		if s.wrote == nil {
+			s.wrote = make(chan struct{})
+		}
+		wrote := s.wrote
+		s.mu.Unlock()
+		select {
+		case <-wrote:
+		case <-stop:
+			text = s.String()
+			return text, strings.Contains(text, substr)
+		case <-timer.C:
+			return text, false
+		}
+	}
 }
 
 // command returns the line printed after header.
@@ -56,8 +91,12 @@ func command(t *testing.T, stdout, header string) string {
 func TestPrintedCommands(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, stdout, stderr) }()
+	var runErr error
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		runErr = run(ctx, []string{"-addr", "127.0.0.1:0"}, stdout, stderr)
+	}()
 	stopped := false
 	stop := func() error {
 		if stopped {
@@ -66,20 +105,22 @@ func TestPrintedCommands(t *testing.T) {
 		stopped = true
 		cancel()
 		select {
-		case err := <-done:
-			return err
+		case <-exited:
+			return runErr
 		case <-time.After(30 * time.Second):
 			return errors.New("run did not return within 30s of cancellation")
 		}
 	}
 	defer stop()
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), orderCommandHeader); {
-		if time.Now().After(deadline) {
+	out, ok := stdout.waitFor(orderCommandHeader, 30*time.Second, exited)
+	if !ok {
+		select {
+		case <-exited:
+			t.Fatalf("run returned %v before its banner; stderr:\n%s", runErr, stderr)
+		default:
 			t.Fatalf("no banner after 30s; stderr:\n%s", stderr)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	out := stdout.String()
 
 	t.Run("curl with the legacy key", func(t *testing.T) {
 		if _, err := exec.LookPath("curl"); err != nil {
@@ -175,20 +216,24 @@ func TestRunWithIssuerAndKeys(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdout := &syncBuffer{}
-	done := make(chan error, 1)
+	var runErr error
+	exited := make(chan struct{})
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-issuer", iss.URL(), "-keys", keysFile}, stdout, io.Discard)
+		defer close(exited)
+		runErr = run(ctx, []string{"-addr", "127.0.0.1:0", "-issuer", iss.URL(), "-keys", keysFile}, stdout, io.Discard)
 	}()
-	var metadataURL string
-	for deadline := time.Now().Add(30 * time.Second); metadataURL == ""; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
+	const marker = "protected resource metadata: "
+	out, ok := stdout.waitFor(marker, 30*time.Second, exited) // the banner is written at once
+	if !ok {
+		select {
+		case <-exited:
+			t.Fatalf("run returned %v before its banner:\n%s", runErr, stdout)
+		default:
 			t.Fatalf("no banner after 30s:\n%s", stdout)
 		}
-		if _, after, ok := strings.Cut(stdout.String(), "protected resource metadata: "); ok {
-			metadataURL, _, _ = strings.Cut(after, "\n")
-		}
 	}
-	out := stdout.String()
+	_, after, _ := strings.Cut(out, marker)
+	metadataURL, _, _ := strings.Cut(after, "\n")
 	if strings.Contains(out, keyCommandHeader) || strings.Contains(out, key) {
 		t.Errorf("banner with an outside issuer:\n%s", out)
 	}
@@ -204,7 +249,12 @@ func TestRunWithIssuerAndKeys(t *testing.T) {
 		t.Errorf("GET %s with the file's key: %d, Deprecation %q", items, resp.StatusCode, resp.Header.Get("Deprecation"))
 	}
 	cancel()
-	if err := <-done; err != nil {
-		t.Error(err)
+	select {
+	case <-exited:
+		if runErr != nil {
+			t.Error(runErr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("run did not return within 30s of cancellation")
 	}
 }

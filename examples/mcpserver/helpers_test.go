@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/validate/validatetest"
@@ -163,15 +164,21 @@ func challenge(t *testing.T, lines []string) rsmeta.Challenge {
 	return cs[0]
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
+// syncBuffer is a bytes.Buffer safe for concurrent use; waitFor
+// waits for what a writer prints.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{} // closed by the next Write; nil while nobody waits
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
 	return s.buf.Write(p)
 }
 
@@ -179,4 +186,33 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+// waitFor returns the content once it contains substr, with ok true; it
+// gives up, returning what there is and whether it contains substr, when
+// stop is closed, and after timeout. It sleeps until a Write, never polls.
+func (s *syncBuffer) waitFor(substr string, timeout time.Duration, stop <-chan struct{}) (text string, ok bool) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		text = s.buf.String()
+		if strings.Contains(text, substr) {
+			s.mu.Unlock()
+			return text, true
+		}
+		if s.wrote == nil {
+			s.wrote = make(chan struct{})
+		}
+		wrote := s.wrote
+		s.mu.Unlock()
+		select {
+		case <-wrote:
+		case <-stop:
+			text = s.String()
+			return text, strings.Contains(text, substr)
+		case <-timer.C:
+			return text, false
+		}
+	}
 }

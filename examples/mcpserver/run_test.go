@@ -21,15 +21,20 @@ func startRun(t *testing.T, args ...string) (stdout string, stderr *syncBuffer, 
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, out, errOut) }()
+	var runErr error
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		runErr = run(ctx, args, out, errOut)
+	}()
 	var once sync.Once
 	var stopErr error
 	stop = func() error {
 		once.Do(func() {
 			cancel()
 			select {
-			case stopErr = <-done:
+			case <-exited:
+				stopErr = runErr
 			case <-time.After(30 * time.Second):
 				stopErr = errors.New("run did not return within 30s of cancellation")
 			}
@@ -38,19 +43,17 @@ func startRun(t *testing.T, args ...string) (stdout string, stderr *syncBuffer, 
 	}
 	t.Cleanup(func() { stop() })
 
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "protected resource metadata:") {
+	// The banner is written at once, when the server is listening.
+	banner, ok := out.waitFor("protected resource metadata:", 30*time.Second, exited)
+	if !ok {
 		select {
-		case err := <-done:
-			t.Fatalf("run returned %v before serving; stderr:\n%s", err, errOut)
+		case <-exited:
+			t.Fatalf("run returned %v before serving; stderr:\n%s", runErr, errOut)
 		default:
-		}
-		if time.Now().After(deadline) {
 			t.Fatalf("no banner after 30s; stderr:\n%s", errOut)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	return out.String(), errOut, stop
+	return banner, errOut, stop
 }
 
 // script returns the ready-to-paste command printed after scriptHeader.

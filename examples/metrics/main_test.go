@@ -128,19 +128,30 @@ func sample(t *testing.T, exposition, series string) int {
 // context.
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, &stdout, &stderr) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stdout.String(), "rsguard_decisions_total") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no banner; stderr: %s", stderr.String())
+	var runErr error
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		runErr = run(ctx, []string{"-addr", "127.0.0.1:0"}, &stdout, &stderr)
+	}()
+	if _, ok := stdout.waitFor("rsguard_decisions_total", 10*time.Second, exited); !ok {
+		select {
+		case <-exited:
+			t.Fatalf("run returned %v before its banner; stderr: %s", runErr, stderr.String())
+		default:
+			t.Fatalf("no banner within 10s; stderr: %s", stderr.String())
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return within 30s of cancellation")
+	}
+	if runErr != nil {
+		t.Fatal(runErr)
 	}
 	if !strings.Contains(stdout.String(), "/api/items") {
 		t.Errorf("banner: %s", stdout.String())
@@ -150,15 +161,21 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine;
+// waitFor waits for what a writer prints.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{} // closed by the next Write; nil while nobody waits
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
 	return s.b.Write(p)
 }
 
@@ -166,4 +183,33 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// waitFor returns the content once it contains substr, with ok true; it
+// gives up, returning what there is and whether it contains substr, when
+// stop is closed, and after timeout. It sleeps until a Write, never polls.
+func (s *syncBuffer) waitFor(substr string, timeout time.Duration, stop <-chan struct{}) (text string, ok bool) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		text = s.b.String()
+		if strings.Contains(text, substr) {
+			s.mu.Unlock()
+			return text, true
+		}
+		if s.wrote == nil {
+			s.wrote = make(chan struct{})
+		}
+		wrote := s.wrote
+		s.mu.Unlock()
+		select {
+		case <-wrote:
+		case <-stop:
+			text = s.String()
+			return text, strings.Contains(text, substr)
+		case <-timer.C:
+			return text, false
+		}
+	}
 }
