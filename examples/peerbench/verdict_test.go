@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,10 +148,11 @@ func TestJWKSFetches(t *testing.T) {
 		// keyfunc: one refetch for an unknown kid per 5 minutes.
 		"mcp-sdk":    {{1, 1}, {0, 0}},
 		"golang-jwt": {{1, 1}, {0, 0}},
-		// A refetch whenever no cached key verifies the signature. Its
-		// in-flight deduplication may hand a request the result of the
-		// fetch that has just finished, hence the range.
-		"go-oidc": {{3, 5}, {3, 5}},
+		// A refetch whenever no cached key verifies the signature. (Its
+		// in-flight deduplication hands a request the result of a fetch
+		// that has finished but whose goroutine has not yet cleared it;
+		// each request waits for that goroutine, so the count is exact.)
+		"go-oidc": {{5, 5}, {5, 5}},
 		// Keys refetched only on the cache's refresh schedule.
 		"jwx": {{0, 0}, {0, 0}},
 	}
@@ -162,7 +165,7 @@ func TestJWKSFetches(t *testing.T) {
 			for i, name := range []string{"unknown_kid", "forged_signature"} {
 				before := h.is.JWKSRequests()
 				for range 5 {
-					time.Sleep(2 * time.Millisecond) // lets background refreshes settle
+					waitNoGoroutineIn(t, goOIDCFetch)
 					if got := serve(mw, h.token(t, name)); got != http.StatusUnauthorized {
 						t.Fatalf("%s: status %d", name, got)
 					}
@@ -174,4 +177,53 @@ func TestJWKSFetches(t *testing.T) {
 			}
 		})
 	}
+}
+
+// goOIDCFetch is the code of go-oidc's key fetches: the one peer whose fetch
+// runs on a goroutine of its own that outlives the request that started it.
+// Every other peer fetches on the request's goroutine (jwx and auth0 refresh
+// in the background on a schedule, which these tests never reach).
+const goOIDCFetch = "github.com/coreos/go-oidc/"
+
+// waitNoGoroutineIn returns once no goroutine runs code whose name starts
+// with pkg (as the goroutine dump shows it), polling every millisecond; it
+// fails the test after 10 s. Call it from the test goroutine, outside pkg.
+func waitNoGoroutineIn(t *testing.T, pkg string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		n := goroutinesIn(pkg)
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines still run %s code after 10s", n, pkg)
+		}
+		<-tick.C
+	}
+}
+
+// goroutinesIn counts the goroutines with a frame of pkg on their stack.
+func goroutinesIn(pkg string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, line := range strings.Split(g, "\n") {
+			if strings.HasPrefix(line, pkg) { // a frame; "created by" lines do not start with it
+				count++
+				break
+			}
+		}
+	}
+	return count
 }
