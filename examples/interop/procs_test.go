@@ -161,11 +161,13 @@ func (p *proc) waitLine(t *testing.T, match func(string) bool) string {
 		select {
 		case line, ok := <-p.lines:
 			if !ok {
+				status := "still running"
 				select {
-				case <-p.done:
+				case <-p.done: // p.err is written before done is closed
+					status = fmt.Sprint(p.err)
 				case <-time.After(stopTimeout):
 				}
-				t.Fatalf("%s exited (%v) before printing the expected line\n--- stdout:\n%s--- stderr:\n%s", p.name, p.err, p.stdout, p.stderr)
+				t.Fatalf("%s closed its stdout (exit: %s) before printing the expected line\n--- stdout:\n%s--- stderr:\n%s", p.name, status, p.stdout, p.stderr)
 			}
 			if match(line) {
 				return line
