@@ -218,7 +218,8 @@ func TestRegisterServeMux(t *testing.T) {
 
 	client := srv.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	get := func(path string) (int, string) {
+	get := func(t *testing.T, path string) (int, string) { // t: the subtest's, for Fatal
+		t.Helper()
 		resp, err := client.Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
@@ -243,7 +244,7 @@ func TestRegisterServeMux(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			status, body := get(tt.path)
+			status, body := get(t, tt.path)
 			if status != tt.wantStatus {
 				t.Fatalf("GET %s = %d, want %d", tt.path, status, tt.wantStatus)
 			}

@@ -32,13 +32,13 @@ import (
 func TestPrincipalKindsNeverCollide(t *testing.T) {
 	is := newIssuer(t, nil)
 	v := newValidator(t, is, nil)
-	principal := func(claims map[string]any) string {
+	principal := func(t *testing.T, claims map[string]any) string { // t: the caller's, for require
 		t.Helper()
 		c, err := v.Verify(context.Background(), is.Token(claims))
 		require.NoError(t, err)
 		return c.Principal()
 	}
-	user := principal(map[string]any{"sub": "alice", "client_id": "web-app"})
+	user := principal(t, map[string]any{"sub": "alice", "client_id": "web-app"})
 	assert.Equal(t, "user:"+is.URL()+"#alice", user)
 	for name, claims := range map[string]map[string]any{
 		"no sub":            {"sub": nil, "client_id": "alice"},
@@ -46,7 +46,7 @@ func TestPrincipalKindsNeverCollide(t *testing.T) {
 		"azp, no sub":       {"sub": nil, "client_id": nil, "azp": "alice"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			p := principal(claims)
+			p := principal(t, claims)
 			assert.Equal(t, "client:"+is.URL()+"#alice", p)
 			assert.NotEqual(t, user, p)
 		})
@@ -91,7 +91,7 @@ func TestSenderConstrainedTokensRefusedAsBearer(t *testing.T) {
 	srv := httptest.NewServer(v.Middleware(whoami))
 	t.Cleanup(srv.Close)
 
-	get := func(tok string) (*http.Response, string) {
+	get := func(t *testing.T, tok string) (*http.Response, string) { // t: the caller's, for require
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -102,7 +102,7 @@ func TestSenderConstrainedTokensRefusedAsBearer(t *testing.T) {
 		return resp, string(b)
 	}
 
-	resp, _ := get(is.Token(map[string]any{"scope": "tools:read"}))
+	resp, _ := get(t, is.Token(map[string]any{"scope": "tools:read"}))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "positive control: the same token without cnf")
 
 	for name, cnf := range map[string]any{
@@ -119,7 +119,7 @@ func TestSenderConstrainedTokensRefusedAsBearer(t *testing.T) {
 			require.ErrorIs(t, err, validate.ErrSenderConstrained)
 			assert.Equal(t, scopes.ReasonSenderConstrained, validate.ReasonCode(err))
 
-			resp, body := get(tok)
+			resp, body := get(t, tok)
 			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 			assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`)
 			assert.NotContains(t, body, "tools:read")

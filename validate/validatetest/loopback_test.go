@@ -16,8 +16,11 @@ import (
 func TestConformanceLoopbackRule(t *testing.T) {
 	is := NewIssuer(t, nil)
 	// check runs the metadata subtest alone against a server publishing
-	// resource and, after the issuer, servers; it returns the failures.
-	check := func(resource string, servers []string) *recording {
+	// resource and, after the issuer, servers; it returns the failures. It
+	// takes the subtest's t: FailNow belongs to the goroutine of the test
+	// that calls it.
+	check := func(t *testing.T, resource string, servers []string) *recording {
+		t.Helper()
 		doc, err := json.Marshal(map[string]any{"resource": resource, "authorization_servers": append([]string{is.URL()}, servers...)})
 		if err != nil {
 			t.Fatal(err)
@@ -40,7 +43,7 @@ func TestConformanceLoopbackRule(t *testing.T) {
 
 	t.Run("authorization_servers", func(t *testing.T) {
 		// One run per table: the kit reports each server on its own.
-		rec := check(kitResource, hosts("http", loopbacktest.Hostile()))
+		rec := check(t, kitResource, hosts("http", loopbacktest.Hostile()))
 		msgs := strings.Join(rec.failures["Kit/metadata"], "\n")
 		for _, h := range loopbacktest.Hostile() {
 			if !strings.Contains(msgs, `"http://`+h.Host+`"`) {
@@ -48,7 +51,7 @@ func TestConformanceLoopbackRule(t *testing.T) {
 			}
 		}
 		for _, good := range [][]string{hosts("https", loopbacktest.Hostile()), hosts("http", loopbacktest.Genuine())} {
-			if rec := check(kitResource, good); rec.failed("metadata") {
+			if rec := check(t, kitResource, good); rec.failed("metadata") {
 				t.Errorf("authorization servers %q refused:\n%s", good, rec.summary())
 			}
 		}
@@ -57,14 +60,14 @@ func TestConformanceLoopbackRule(t *testing.T) {
 		// The resource is configuration: a hostile one stops the kit before
 		// it sends anything.
 		for _, h := range loopbacktest.Hostile() {
-			rec := check("http://"+h.Host+"/mcp", nil)
+			rec := check(t, "http://"+h.Host+"/mcp", nil)
 			if len(rec.fatal) != 1 || !strings.Contains(rec.summary(), "http only on loopback hosts") {
 				t.Errorf("resource http://%s/mcp not refused (%s):\n%s", h.Host, h.Why, rec.summary())
 			}
 		}
 		controls := append(hosts("https", loopbacktest.Hostile()), hosts("http", loopbacktest.Genuine())...)
 		for _, origin := range controls {
-			if rec := check(origin+"/mcp", nil); len(rec.failures) > 0 {
+			if rec := check(t, origin+"/mcp", nil); len(rec.failures) > 0 {
 				t.Errorf("resource %s/mcp refused:\n%s", origin, rec.summary())
 			}
 		}
