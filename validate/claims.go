@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/rsguard/rsguard/internal/strictjson"
 	"github.com/rsguard/rsguard/scopes"
 )
 
@@ -234,21 +235,26 @@ const (
 	claimTenant // Config.TenantClaim
 )
 
-var errNotObject = errors.New("not a JSON object")
-
-// decodePayload reads the claims set. Syntax errors (including a payload
-// that is not an object, a lone surrogate escape or a number out of float64
-// range anywhere) wrap errSyntax or errNotObject; a registered claim of the
-// wrong type, errType; any member name given twice, at any depth,
-// errDuplicate. It also notes "cnf" (any value) and reads p.tenantClaim.
+// decodePayload reads the claims set, checking all of it as
+// internal/strictjson does. A payload that is not an object is errNotObject;
+// a registered claim of the wrong type, errType; otherwise the error is the
+// lexer's: any member name given twice, at any depth, is
+// strictjson.ErrDuplicate, nesting over strictjson.DefaultMaxDepth
+// strictjson.ErrDepth, a lone surrogate escape strictjson.ErrSurrogate, a
+// number out of float64 range strictjson.ErrRange, invalid UTF-8 or syntax
+// strictjson.ErrSyntax. It also notes "cnf" (any value) and reads
+// p.tenantClaim.
 func decodePayload(raw []byte, p *payload) error {
-	r := jsonReader{b: raw}
-	if err := r.open(); err != nil {
+	r := strictjson.NewReader(raw)
+	if r.Peek() != '{' {
+		return errNotObject
+	}
+	if err := r.Open(); err != nil {
 		return err
 	}
 	var found uint32 // members read, null or not, for duplicate detection
-	for first := true; ; first = false {
-		name, more, err := r.member(first)
+	for {
+		name, more, err := r.Member()
 		if err != nil || !more {
 			return err
 		}
@@ -286,7 +292,7 @@ func decodePayload(raw []byte, p *payload) error {
 			bit = claimCnf
 		default:
 			if p.tenantClaim == "" || string(name) != p.tenantClaim {
-				if err := r.skip(1); err != nil {
+				if err := r.Skip(); err != nil {
 					return err
 				}
 				continue
@@ -294,46 +300,46 @@ func decodePayload(raw []byte, p *payload) error {
 			bit = claimTenant
 		}
 		if found&bit != 0 {
-			return errDuplicate
+			return strictjson.ErrDuplicate
 		}
 		found |= bit
 		var present bool
 		switch bit {
 		case claimIss:
-			p.iss, present, err = r.stringValue()
+			p.iss, present, err = stringValue(&r)
 		case claimSub:
-			p.sub, present, err = r.stringValue()
+			p.sub, present, err = stringValue(&r)
 		case claimJti:
-			p.jti, present, err = r.stringValue()
+			p.jti, present, err = stringValue(&r)
 		case claimClientID:
-			p.clientID, present, err = r.stringValue()
+			p.clientID, present, err = stringValue(&r)
 		case claimAzp:
-			p.azp, present, err = r.stringValue()
+			p.azp, present, err = stringValue(&r)
 		case claimScope:
-			p.scope, present, err = r.stringValue()
+			p.scope, present, err = stringValue(&r)
 		case claimACR:
-			p.acr, present, err = r.stringValue()
+			p.acr, present, err = stringValue(&r)
 		case claimSid:
-			p.sid, present, err = r.stringValue()
+			p.sid, present, err = stringValue(&r)
 		case claimAud:
-			p.aud, err = r.stringOrList(nil)
+			p.aud, err = stringOrList(&r)
 			present = p.aud != nil
 		case claimScp:
-			p.scpString = r.i < len(r.b) && r.b[r.i] == '"'
-			p.scp, err = r.stringOrList(nil)
+			p.scpString = r.Peek() == '"'
+			p.scp, err = stringOrList(&r)
 			present = p.scp != nil
 		case claimExp:
-			present, err = r.date(&p.exp)
+			present, err = date(&r, &p.exp)
 		case claimNbf:
-			present, err = r.date(&p.nbf)
+			present, err = date(&r, &p.nbf)
 		case claimIat:
-			present, err = r.date(&p.iat)
+			present, err = date(&r, &p.iat)
 		case claimAuthTime:
-			present, err = r.date(&p.authTime)
+			present, err = date(&r, &p.authTime)
 		case claimCnf:
-			present, err = true, r.skip(1)
+			present, err = true, r.Skip()
 		case claimTenant:
-			p.tenant, present, err = r.stringValue()
+			p.tenant, present, err = stringValue(&r)
 		}
 		if err != nil {
 			return err
@@ -355,20 +361,23 @@ type joseHeader struct {
 	hasEnc        bool
 }
 
-// decodeHeader reads a protected header. Members are matched exactly and
-// those read may not repeat.
+// decodeHeader reads a protected header, checking all of it as decodePayload
+// does. Members are matched exactly.
 // It returns the header by value so that the buffer it aliases can stay on the
 // caller's stack.
 func decodeHeader(raw []byte) (h joseHeader, err error) {
-	r := jsonReader{b: raw}
-	if err := r.open(); err != nil {
+	r := strictjson.NewReader(raw)
+	if r.Peek() != '{' {
+		return h, errNotObject
+	}
+	if err := r.Open(); err != nil {
 		return h, err
 	}
 	var found uint8
-	for first := true; ; first = false {
+	for {
 		var name []byte
 		var more bool
-		name, more, err = r.member(first)
+		name, more, err = r.Member()
 		if err != nil || !more {
 			return h, err
 		}
@@ -385,31 +394,31 @@ func decodeHeader(raw []byte) (h joseHeader, err error) {
 		case "enc":
 			bit = 16
 		default:
-			if err = r.skip(1); err != nil {
+			if err = r.Skip(); err != nil {
 				return h, err
 			}
 			continue
 		}
 		if found&bit != 0 {
-			return h, errDuplicate
+			return h, strictjson.ErrDuplicate
 		}
 		found |= bit
 		var ok bool
 		switch bit {
 		case 1:
-			h.alg, _, err = r.stringValue()
+			h.alg, _, err = stringValue(&r)
 		case 2:
-			h.kid, ok, err = r.stringValue()
+			h.kid, ok, err = stringValue(&r)
 			h.hasKid = ok
 		case 4:
-			h.typ, ok, err = r.stringValue()
+			h.typ, ok, err = stringValue(&r)
 			h.hasTyp = ok
 		case 8:
 			h.hasCrit = true
-			err = r.skip(1)
+			err = r.Skip()
 		case 16:
 			h.hasEnc = true
-			err = r.skip(1)
+			err = r.Skip()
 		}
 		if err != nil {
 			return h, err

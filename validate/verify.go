@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rsguard/rsguard/internal/strictjson"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 )
@@ -135,7 +136,7 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	p := payload{tenantClaim: v.tenantClaim}
 	if err := decodePayload(pb, &p); err != nil {
-		if errors.Is(err, errType) || errors.Is(err, errDuplicate) || errors.Is(err, errDepth) {
+		if errors.Is(err, errType) || errors.Is(err, strictjson.ErrDuplicate) || errors.Is(err, strictjson.ErrDepth) {
 			return nil, reject(errClaimTypes)
 		}
 		return nil, reject(errMalformed)
