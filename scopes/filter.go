@@ -2,6 +2,7 @@ package scopes
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -37,7 +38,7 @@ const maxFilterBytes = 16 << 20
 // that handle the JSON themselves. With the official Go SDK, prefer filtering
 // the typed result with [MCP.AllowsTool].
 func (m *MCP) FilterTools(g *Grant, msg []byte) ([]byte, error) {
-	if !validJSON(msg) {
+	if !json.Valid(msg) {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, errNotJSON)
 	}
 	return m.filterMessage(g, msg, nil), nil
@@ -287,7 +288,7 @@ func (f *listFilter) finish() {
 	switch f.mode {
 	case modeJSON:
 		out := f.buf
-		if validJSON(out) {
+		if json.Valid(out) {
 			out = f.m.filterMessage(f.g, out, f.ids)
 		}
 		f.w.Header().Set("Content-Length", strconv.Itoa(len(out)))
@@ -366,7 +367,7 @@ func (f *listFilter) filterEvent(ev []byte) []byte {
 			lines++
 		}
 	}
-	if lines == 0 || !validJSON(data) {
+	if lines == 0 || !json.Valid(data) {
 		return ev
 	}
 	filtered := f.m.filterMessage(f.g, data, f.ids)

@@ -6,14 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/rsguard/rsguard/internal/strictjson"
 )
 
 // ErrMalformed reports a request body the MCP middleware will not pass on
 // because it cannot tell for sure what it asks for: not JSON, not a JSON-RPC
-// message or batch of messages, a member that decoders could read in
-// different ways (a duplicate, or a case variant such as "Method" or
-// "paramſ", which Go's encoding/json folds onto "method" and "params"), or a
-// body that could not be read. [WriteError] answers 400.
+// message or batch of messages, JSON that decoders read in different ways (a
+// member name given twice in any object, at any depth, however escaped; a
+// lone surrogate escape such as "\ud800", which Go's encoding/json reads as
+// U+FFFD and JavaScript keeps; a number beyond float64), a case variant of a
+// member such as "Method" or "paramſ" (which Go's encoding/json folds onto
+// "method" and "params"), or a body that could not be read. [WriteError]
+// answers 400.
 var ErrMalformed = errors.New("scopes: malformed JSON-RPC message")
 
 // errNotJSON marks an ErrMalformed that is a JSON syntax error (JSON-RPC
@@ -24,19 +29,30 @@ var errNotJSON = errors.New("not JSON")
 var (
 	errParamsNotObject = fmt.Errorf("%w: params is not an object", ErrMalformed)
 	errNoToolName      = fmt.Errorf("%w: tools/call without a tool name", ErrMalformed)
-	errDupToolName     = fmt.Errorf("%w: duplicate member name in params", ErrMalformed)
 	errToolNameType    = fmt.Errorf("%w: tool name is not a string", ErrMalformed)
 	errAmbiguousName   = fmt.Errorf("%w: ambiguous member name in params", ErrMalformed)
 )
 
+// Why a body is not a JSON-RPC message or batch; each wraps ErrMalformed.
+var (
+	errNotMessage     = fmt.Errorf("%w: not a JSON-RPC message", ErrMalformed)
+	errBatchElement   = fmt.Errorf("%w: batch element is not an object", ErrMalformed)
+	errEmptyBatch     = fmt.Errorf("%w: empty batch", ErrMalformed)
+	errMethodType     = fmt.Errorf("%w: method is not a string", ErrMalformed)
+	errAmbiguousField = fmt.Errorf("%w: ambiguous member name", ErrMalformed)
+)
+
+// maxNestingDepth is encoding/json's limit on nested arrays and objects,
+// which the body reader applies as json.Valid does.
+const maxNestingDepth = 10000
+
 // rpcMessage is what the scope check needs of one JSON-RPC message: the raw
-// method string (with its quotes), params and id values, each nil if absent
-// (id the last of several), whether the id is ambiguous (a duplicate or
-// case-variant "id" member), and params' "name" string (raw, with its
-// quotes) or why it has none; the latter matters only for tools/call.
+// method string (with its quotes) and id value, each nil if absent, whether
+// the id is ambiguous (a case-variant "id" member), and params' "name"
+// string (raw, with its quotes) or why it has none; the latter matters only
+// for tools/call. Each raw value aliases the body.
 type rpcMessage struct {
 	method      []byte
-	params      []byte
 	id          []byte
 	idAmbiguous bool
 	name        []byte
@@ -88,137 +104,163 @@ func withRequestIDs(err error, body []byte, msgs []rpcMessage) error {
 }
 
 // parseMessages reads body, a JSON-RPC 2.0 message or batch (an array of
-// messages, MCP 2025-03-26), appending its messages to msgs. It accepts only
-// valid JSON whose top level is an object or a non-empty array of objects,
-// and refuses any duplicate or case-folded variant of the members "method"
-// and "params", so that every JSON decoder a server may use reads the same
-// method as this one. It walks the body once after validating it, and
-// decodes nothing but the method and params' name.
+// messages, MCP 2025-03-26), appending its messages to msgs. It is a policy
+// on the strict lexer of internal/strictjson, which checks all of the body
+// in one pass: so that every JSON decoder a server may use reads the same
+// methods and tool names as this one, it refuses duplicate member names at
+// any depth, lone surrogates and numbers beyond float64, and any case-folded
+// variant of the members "method" and "params" (and of params' "name", for
+// tools/call). It accepts what json.Valid accepts otherwise, invalid UTF-8
+// included (read as encoding/json reads it, as U+FFFD), and only an object or
+// a non-empty array of objects at the top level. A body json.Valid refuses is
+// errNotJSON, whatever else is wrong with it. It decodes nothing but member
+// names.
 func parseMessages(body []byte, msgs []rpcMessage) ([]rpcMessage, error) {
-	if !validJSON(body) {
+	r := strictjson.NewReader(body)
+	r.MaxDepth, r.ReplaceInvalidUTF8 = maxNestingDepth, true
+	msgs, err := readMessages(&r, msgs)
+	switch {
+	case err == nil:
+		return msgs, nil
+	case errors.Is(err, strictjson.ErrSyntax), errors.Is(err, strictjson.ErrDepth), !json.Valid(body):
+		// The walk stopped at the first error; a later syntax error still
+		// makes the body not JSON (-32700).
 		return msgs, fmt.Errorf("%w: %w", ErrMalformed, errNotJSON)
+	case errors.Is(err, ErrMalformed):
+		return msgs, err
+	default: // JSON that decoders read in different ways
+		return msgs, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	i := skipSpace(body, 0)
-	switch body[i] {
+}
+
+// readMessages reads the top-level message or batch.
+func readMessages(r *strictjson.Reader, msgs []rpcMessage) ([]rpcMessage, error) {
+	switch r.Peek() {
 	case '{':
-		m, _, err := parseMessage(body, i)
+		m, err := readMessage(r)
 		if err != nil {
 			return msgs, err
 		}
 		return append(msgs, m), nil
 	case '[':
-		a := arrayReader{b: body, i: i + 1}
+		if err := r.Open(); err != nil {
+			return msgs, err
+		}
+		n := len(msgs)
 		for {
-			j := a.start()
-			if j < 0 {
+			more, err := r.Element()
+			if err != nil {
+				return msgs, err
+			}
+			if !more {
 				break
 			}
-			if body[j] != '{' {
-				return msgs, fmt.Errorf("%w: batch element is not an object", ErrMalformed)
+			if r.Peek() != '{' {
+				return msgs, errBatchElement
 			}
-			m, end, err := parseMessage(body, j)
+			m, err := readMessage(r)
 			if err != nil {
 				return msgs, err
 			}
 			msgs = append(msgs, m)
-			a.i = end
 		}
-		if len(msgs) == 0 {
-			return msgs, fmt.Errorf("%w: empty batch", ErrMalformed)
+		if len(msgs) == n {
+			return msgs, errEmptyBatch
 		}
 		return msgs, nil
 	default:
-		return msgs, fmt.Errorf("%w: not a JSON-RPC message", ErrMalformed)
+		if err := r.Skip(); err != nil {
+			return msgs, err
+		}
+		return msgs, errNotMessage
 	}
 }
 
-// parseMessage reads the message object at b[start] and returns the index
-// just past it.
-func parseMessage(b []byte, start int) (rpcMessage, int, error) {
+// readMessage reads the message object that r is at.
+func readMessage(r *strictjson.Reader) (rpcMessage, error) {
 	var m rpcMessage
-	o := objectReader{b: b, i: start + 1}
+	if err := r.Open(); err != nil {
+		return m, err
+	}
+	hasParams := false
 	for {
-		k, ok := o.key()
-		if !ok {
+		key, more, err := r.Member()
+		if err != nil {
+			return m, err
+		}
+		if !more {
 			break
 		}
-		key := unquote(k)
-		vs := o.i
 		switch {
 		case string(key) == "method":
-			if m.method != nil {
-				return m, 0, fmt.Errorf("%w: duplicate member method", ErrMalformed)
+			if r.Peek() != '"' {
+				return m, errMethodType
 			}
-			if b[vs] != '"' {
-				return m, 0, fmt.Errorf("%w: method is not a string", ErrMalformed)
-			}
-			o.i = skipString(b, vs)
-			m.method = b[vs:o.i]
+			m.method, err = r.Raw()
 		case string(key) == "params":
-			if m.params != nil {
-				return m, 0, fmt.Errorf("%w: duplicate member params", ErrMalformed)
-			}
-			if b[vs] == '{' {
-				p := objectReader{b: b, i: vs + 1}
-				m.name, m.nameErr = readToolName(&p)
-				o.i = p.i + 1
+			hasParams = true
+			if r.Peek() == '{' {
+				m.name, m.nameErr, err = readToolName(r)
 			} else {
-				o.i = skipValue(b, vs)
-				m.nameErr = errParamsNotObject
+				m.nameErr, err = errParamsNotObject, r.Skip()
 			}
-			m.params = b[vs:o.i]
 		case string(key) == "id":
-			o.i = skipValue(b, vs)
-			m.idAmbiguous = m.idAmbiguous || m.id != nil
-			m.id = b[vs:o.i]
+			m.id, err = r.Raw()
 		case len(key) == 2 && bytes.EqualFold(key, []byte("id")): // "ID", "Id", "iD"
-			o.i = skipValue(b, vs)
-			m.idAmbiguous = true
+			m.idAmbiguous, err = true, r.Skip()
 		case bytes.EqualFold(key, []byte("method")) || bytes.EqualFold(key, []byte("params")):
-			return m, 0, fmt.Errorf("%w: ambiguous member name", ErrMalformed)
+			return m, errAmbiguousField
 		default:
-			o.i = skipValue(b, vs)
+			err = r.Skip()
+		}
+		if err != nil {
+			return m, err
 		}
 	}
-	if m.params == nil {
+	if !hasParams {
 		m.nameErr = errParamsNotObject
 	}
-	return m, o.i + 1, nil
+	return m, nil
 }
 
-// readToolName reads the members of a params object up to its closing brace
-// (where it leaves p.i) and returns the raw "name" string (with its quotes),
-// or why there is none readable alike by every decoder: no "name", more than
-// one, a case-folded variant ("Name", "NAME"), or not a string.
-func readToolName(p *objectReader) ([]byte, error) {
-	var name []byte
-	names, ambiguous := 0, false
+// readToolName reads the params object that r is at and returns its raw
+// "name" string (with its quotes), or why there is none readable alike by
+// every decoder (nameErr): no "name", a case-folded variant ("Name",
+// "NAME"), or not a string. err is the reader's.
+func readToolName(r *strictjson.Reader) (name []byte, nameErr, err error) {
+	if err := r.Open(); err != nil {
+		return nil, nil, err
+	}
+	ambiguous := false
 	for {
-		k, ok := p.key()
-		if !ok {
+		key, more, err := r.Member()
+		if err != nil {
+			return nil, nil, err
+		}
+		if !more {
 			break
 		}
-		vs := p.i
-		p.i = skipValue(p.b, vs)
-		switch key := unquote(k); {
+		switch {
 		case string(key) == "name":
-			names++
-			name = p.b[vs:p.i]
+			name, err = r.Raw()
 		case bytes.EqualFold(key, []byte("name")):
-			ambiguous = true
+			ambiguous, err = true, r.Skip()
+		default:
+			err = r.Skip()
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 	}
 	switch {
 	case ambiguous:
-		return nil, errAmbiguousName
-	case names == 0:
-		return nil, errNoToolName
-	case names > 1:
-		return nil, errDupToolName
+		return nil, errAmbiguousName, nil
+	case name == nil:
+		return nil, errNoToolName, nil
 	case name[0] != '"':
-		return nil, errToolNameType
+		return nil, errToolNameType, nil
 	}
-	return name, nil
+	return name, nil, nil
 }
 
 // unquote returns the value of the JSON string q (quotes included), decoded
@@ -239,161 +281,8 @@ func unquote(q []byte) []byte {
 	}
 	var v string
 	if err := json.Unmarshal(q, &v); err != nil {
-		// Unreachable for a string validJSON accepted; never match anything.
+		// Unreachable for a string json.Valid accepted; never match anything.
 		return []byte{0xff}
 	}
 	return []byte(v)
-}
-
-// The readers below walk JSON that validJSON has accepted; they do not
-// check syntax again.
-
-// objectReader iterates the members of a JSON object in b; i starts just
-// past the '{'.
-type objectReader struct {
-	b []byte
-	i int
-}
-
-// key returns the next member's raw key (quotes included) and leaves i at
-// its value, which the caller must skip or read, setting i just past it. At
-// the end of the object it returns false and leaves i at the '}'.
-func (o *objectReader) key() ([]byte, bool) {
-	b := o.b
-	i := skipSpace(b, o.i)
-	if b[i] == ',' {
-		i = skipSpace(b, i+1)
-	}
-	if b[i] != '"' {
-		o.i = i // '}'
-		return nil, false
-	}
-	ks := i
-	i = skipString(b, i)
-	key := b[ks:i]
-	i = skipSpace(b, i)     // at ':'
-	o.i = skipSpace(b, i+1) // at the value
-	return key, true
-}
-
-// next returns the next member's raw key (quotes included) and raw value.
-func (o *objectReader) next() (key, val []byte, ok bool) {
-	key, ok = o.key()
-	if !ok {
-		return nil, nil, false
-	}
-	vs := o.i
-	o.i = skipValue(o.b, vs)
-	return key, o.b[vs:o.i], true
-}
-
-// arrayReader iterates the elements of a JSON array in b; i starts just past
-// the '['.
-type arrayReader struct {
-	b []byte
-	i int
-}
-
-// start returns the index of the next element, which the caller must skip
-// or read, setting i just past it; -1 at the end of the array.
-func (a *arrayReader) start() int {
-	b := a.b
-	i := skipSpace(b, a.i)
-	if b[i] == ',' {
-		i = skipSpace(b, i+1)
-	}
-	if b[i] == ']' {
-		return -1
-	}
-	return i
-}
-
-// next returns the next element's raw value.
-func (a *arrayReader) next() (val []byte, ok bool) {
-	vs := a.start()
-	if vs < 0 {
-		return nil, false
-	}
-	a.i = skipValue(a.b, vs)
-	return a.b[vs:a.i], true
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// skipString returns the index just past the string that starts at b[i].
-// Short strings (keys, names) are scanned byte by byte; past 16 bytes it
-// jumps from quote to quote with bytes.IndexByte (vectorised) and counts the
-// backslashes before each: an even number means the quote ends the string.
-// Each byte is looked at a bounded number of times, so it stays linear.
-func skipString(b []byte, i int) int {
-	start := i
-	for i++; i < len(b) && i-start <= 16; i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	for ; i < len(b); i++ {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
-			return len(b)
-		}
-		i += j
-		k := i - 1
-		for k > start && b[k] == '\\' {
-			k--
-		}
-		if (i-1-k)%2 == 0 {
-			return i + 1
-		}
-	}
-	return len(b)
-}
-
-// skipValue returns the index just past the value that starts at b[i],
-// without recursion.
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
-	default: // number, true, false, null
-		for i < len(b) {
-			switch b[i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return i
-			}
-			i++
-		}
-		return i
-	}
 }

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/rsguard/rsguard/internal/strictjson"
 )
 
 // call is one message as the tests see it: its method and, for tools/call,
@@ -51,7 +55,14 @@ func TestExtract(t *testing.T) {
 			[]call{{"tools/call", "café \"q\" \\ 😀"}}, nil},
 		{"raw UTF-8", `{"method":"tools/call","params":{"name":"café"}}`, []call{{"tools/call", "café"}}, nil},
 		{"invalid UTF-8 becomes U+FFFD", "{\"method\":\"tools/call\",\"params\":{\"name\":\"a\xffb\"}}", []call{{"tools/call", "a\uFFFDb"}}, nil},
-		{"lone surrogate becomes U+FFFD", `{"method":"tools/call","params":{"name":"a\ud800b"}}`, []call{{"tools/call", "a\uFFFDb"}}, nil},
+		{"lone surrogate", `{"method":"tools/call","params":{"name":"a\ud800b"}}`, nil, strictjson.ErrSurrogate},
+		{"duplicate method", `{"method":"ping","method":"tools/call","params":{"name":"a"}}`, nil, strictjson.ErrDuplicate},
+		{"duplicate method, escaped", `{"method":"ping","\u006dethod":"tools/call","params":{"name":"a"}}`, nil, strictjson.ErrDuplicate},
+		{"duplicate name", `{"method":"tools/call","params":{"name":"a","name":"b"}}`, nil, strictjson.ErrDuplicate},
+		{"duplicate name, escaped", `{"method":"tools/call","params":{"name":"a","\u006eame":"b"}}`, nil, strictjson.ErrDuplicate},
+		{"duplicate in arguments", `{"method":"tools/call","params":{"name":"a","arguments":{"x":[{"k":1,"k":2}]}}}`, nil, strictjson.ErrDuplicate},
+		{"1e400 in arguments", `{"method":"tools/call","params":{"name":"a","arguments":{"x":1e400}}}`, nil, strictjson.ErrRange},
+		{"duplicate, then not JSON", `{"method":"tools/call","method":1,`, nil, errNotJSON},
 		{"notification", bodyInitialized, []call{{method: "notifications/initialized"}}, nil},
 		{"response", bodyClientReply, []call{{}}, nil},
 		{"other method's params unchecked", `{"method":"x","params":{"name":1,"Name":2}}`, []call{{method: "x"}}, nil},
@@ -64,7 +75,7 @@ func TestExtract(t *testing.T) {
 		{"nAme", `{"method":"tools/call","params":{"nAme":"x","name":"y"}}`, nil, ErrMalformed},
 		{"name number", `{"method":"tools/call","params":{"name":1}}`, nil, ErrMalformed},
 		{"method null", `{"method":null}`, nil, ErrMalformed},
-		{"duplicate params", `{"method":"tools/call","params":{"name":"a"},"params":{"name":"b"}}`, nil, ErrMalformed},
+		{"duplicate params", `{"method":"tools/call","params":{"name":"a"},"params":{"name":"b"}}`, nil, strictjson.ErrDuplicate},
 		{"deep nesting in arguments", `{"method":"tools/call","params":{"arguments":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `,"name":"t"}}`,
 			[]call{{"tools/call", "t"}}, nil},
 		{"not JSON", `{method:"tools/call"}`, nil, errNotJSON},
@@ -76,6 +87,9 @@ func TestExtract(t *testing.T) {
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrMalformed) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				if errors.Is(err, errNotJSON) != (tt.wantErr == errNotJSON) {
+					t.Fatalf("err = %v: -32700 is for what json.Valid refuses, and only that", err)
 				}
 				return
 			}
@@ -168,6 +182,9 @@ func FuzzToolCall(f *testing.F) {
 		`{"\u006dethod":"tools\/call","params":{"n\u0061me":"set\u005fprice"}}`,
 		"{\"method\":\"tools/call\",\"params\":{\"name\":\"a\xffb\"}}",
 		`[]`, `{}`, `null`, ``, `{"method":"tools/call"} {}`,
+		`{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}`,
+		`{"method":"tools/call","params":{"name":"search\ud800"}}`,
+		`{"method":"tools/call","params":{"name":"search","arguments":{"n":1e400,"k":1,"k":2}}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -186,10 +203,14 @@ func FuzzToolCall(f *testing.F) {
 			return
 		}
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			if !errors.Is(err, ErrMalformed) || errors.Is(err, errNotJSON) {
+				t.Fatalf("valid JSON refused as %v", err)
 			}
 			return
+		}
+		var v any
+		if json.Unmarshal(body, &v) != nil {
+			t.Fatalf("accepted %q, which encoding/json cannot decode", body)
 		}
 		if !refOK {
 			t.Fatalf("accepted %q, which decoders read differently or not at all", body)
@@ -211,21 +232,81 @@ func FuzzToolCall(f *testing.F) {
 	})
 }
 
-func TestSkipString(t *testing.T) {
-	var inputs []string
-	for n := 0; n < 40; n++ {
-		for _, tail := range []string{``, `\`, `\\`, `"`, `\"`, `\\"`, `"\\\"`} {
-			inputs = append(inputs, strings.Repeat("a", n)+tail, tail+strings.Repeat("é", n)+tail)
-		}
+// TestMCPRefusesAmbiguousJSON: a body that JSON decoders may read in
+// different ways is refused before the server behind reads it, 400 with
+// JSON-RPC -32600 "invalid request" (the JSON parses; the request cannot be
+// read for sure): a member name given twice in any object at any depth,
+// however escaped (encoding/json reads the last, other decoders the first),
+// a lone surrogate escape ("search\ud800" is "search\uFFFD" to encoding/json
+// but a name of its own to JavaScript), a number no float64 holds. The
+// configuration lets unknown tools through and the caller holds every scope,
+// so anything read would reach the server. Controls: what is unambiguous
+// still passes, and what is not JSON at all is still -32700.
+func TestMCPRefusesAmbiguousJSON(t *testing.T) {
+	cfg := testMCPConfig()
+	cfg.UnknownTools = AllowUnknownTools
+	all := &Grant{Scopes: []string{"inventory:read", "inventory:write", "resources:read"}}
+	call := func(params string) string {
+		return `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":` + params + `}`
 	}
-	for _, s := range inputs {
-		q, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := append(append([]byte{}, q...), `,"\"x\\"`...)
-		if got := skipString(b, 0); got != len(q) {
-			t.Errorf("skipString(%s) = %d, want %d", b, got, len(q))
-		}
+	tests := []struct {
+		name string
+		body string
+		code int // the JSON-RPC error code; 0: passed to the server
+	}{
+		{"duplicate method", `{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call","params":{"name":"set_price"}}`, -32600},
+		{"duplicate method, escaped", `{"jsonrpc":"2.0","id":1,"method":"ping","\u006dethod":"tools/call","params":{"name":"set_price"}}`, -32600},
+		{"duplicate name", call(`{"name":"search","name":"drop_tables"}`), -32600},
+		{"duplicate name, escaped", call(`{"name":"search","n\u0061me":"drop_tables"}`), -32600},
+		{"duplicate name, escaped both", call(`{"\u006eame":"search","na\u006de":"drop_tables"}`), -32600},
+		{"duplicate name of another method", `{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"a","name":"b"}}`, -32600},
+		{"duplicate params", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search"},"params":{"name":"drop_tables"}}`, -32600},
+		{"duplicate id", `{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}`, -32600},
+		{"duplicate jsonrpc", `{"jsonrpc":"2.0","jsonrpc":"1.0","id":1,"method":"ping"}`, -32600},
+		{"duplicate in arguments", call(`{"name":"search","arguments":{"q":"bolts","q":"nuts"}}`), -32600},
+		{"duplicate deep in arguments, escaped", call(`{"name":"search","arguments":{"f":[{"a":{"k":1,"\u006b":2}}]}}`), -32600},
+		{"duplicate in a batch element", "[" + bodyPing + `,{"jsonrpc":"2.0","id":2,"method":"ping","id":3}]`, -32600},
+		{"lone surrogate in a tool name", call(`{"name":"search\ud800"}`), -32600},
+		{"lone low surrogate in a tool name", call(`{"name":"\udc00search"}`), -32600},
+		{"lone surrogate in a method", `{"jsonrpc":"2.0","id":1,"method":"ping\udbff"}`, -32600},
+		{"lone surrogate in arguments", call(`{"name":"search","arguments":{"q":"\ud83d"}}`), -32600},
+		{"lone surrogate in a member name", call(`{"name":"search","arguments":{"\ud800":1}}`), -32600},
+		{"number out of range", call(`{"name":"search","arguments":{"n":1e400}}`), -32600},
+
+		{"not JSON", `{"jsonrpc":"2.0","id":1,`, -32700},
+		{"not JSON after a duplicate", `{"jsonrpc":"2.0","id":1,"id":1,`, -32700},
+		{"not JSON after a lone surrogate", `{"jsonrpc":"2.0","id":1,"method":"\ud800"`, -32700},
+
+		{"control: tools/call", call(`{"name":"search","arguments":{"q":"bolts"}}`), 0},
+		{"control: escaped names", `{"jsonrpc":"2.0","id":1,"\u006dethod":"tools\/call","params":{"n\u0061me":"se\u0061rch"}}`, 0},
+		{"control: surrogate pair", call(`{"name":"search","arguments":{"q":"\ud83d\ude00","\uD83D\uDE00":1}}`), 0},
+		{"control: the same name at each level", call(`{"name":"search","arguments":{"name":"x","params":{"name":"y","method":"z"}}}`), 0},
+		{"control: case variants in arguments", call(`{"name":"search","arguments":{"q":1,"Q":2}}`), 0},
+		{"control: invalid UTF-8 in arguments", call("{\"name\":\"search\",\"arguments\":{\"q\":\"a\xffb\",\"a\xff\":1}}"), 0},
+		{"control: numbers at the edges", call(`{"name":"search","arguments":{"n":[1.7976931348623157e308,1e-400,-0]}}`), 0},
+		{"control: batch", "[" + bodyPing + "," + bodySearch + "]", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			server := &fakeMCP{}
+			srv := httptest.NewServer(authAs(all, mustMCP(t, cfg).Handler(server)))
+			defer srv.Close()
+			got := postMCP(t, srv, tt.body, false)
+			if tt.code == 0 {
+				if got.status != http.StatusOK || server.calls() != 1 {
+					t.Fatalf("refused: %d %s", got.status, got.body)
+				}
+				return
+			}
+			var answer struct {
+				Error struct{ Code int } `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(got.body), &answer); err != nil || got.status != http.StatusBadRequest || answer.Error.Code != tt.code {
+				t.Errorf("got %d %s, want 400 with code %d", got.status, got.body, tt.code)
+			}
+			if server.calls() != 0 {
+				t.Errorf("the server read it")
+			}
+		})
 	}
 }

@@ -148,11 +148,12 @@ type MCPConfig struct {
 //     that dispatched a PUT, a PATCH or a "post" on its body would otherwise
 //     run a tool nobody checked.
 //   - POST: the body is read up to MaxBodyBytes. Longer: 413, fail closed.
-//     Not JSON, not a JSON-RPC message or batch, or ambiguous (a duplicate
-//     or case-folded "method", "params" or params "name"): 400 with a
-//     JSON-RPC error, as Streamable HTTP prescribes for input a server
-//     cannot accept; the server never sees it, so no decoder can read into
-//     it a call this check did not see.
+//     Not JSON, not a JSON-RPC message or batch, or ambiguous (a member
+//     name given twice in any object, a lone surrogate escape, a number
+//     beyond float64, a case-folded "method", "params" or params "name"):
+//     400 with a JSON-RPC error, as Streamable HTTP prescribes for input a
+//     server cannot accept; the server never sees it, so no decoder can
+//     read into it a call this check did not see.
 //   - Each message with a method: Methods[method] is required; for
 //     tools/call also Tools[params.name], or, for a tool not in Tools, the
 //     UnknownTools policy. Notifications (no id) are checked the same way
@@ -167,7 +168,7 @@ type MCPConfig struct {
 //     batch, it is an array with one error per request in it (JSON-RPC 2.0
 //     §5, §6). The id is null when the request had none, or when it could
 //     not be read alike by every decoder (not a number or a UTF-8 string, a
-//     duplicate or case-variant "id", a body refused before its messages
+//     case-variant "id", a body refused before its messages
 //     were read: not JSON, ambiguous, too large, or a refused method).
 //   - Scopes sufficient, but a called tool's ToolAuthentication not met
 //     (RFC 9470): 401 insufficient_user_authentication with acr_values and
