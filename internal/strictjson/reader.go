@@ -143,7 +143,16 @@ func (r *Reader) Element() (bool, error) {
 
 // Skip consumes the next value, checking all of it.
 func (r *Reader) Skip() error {
-	if err := r.skip(); err != nil {
+	var err error
+	switch c := r.Peek(); {
+	case c == '"': // the common cases first, without skip's loop
+		_, _, err = r.scan()
+	case c == '-' || '0' <= c && c <= '9':
+		_, err = r.number()
+	default:
+		err = r.skip()
+	}
+	if err != nil {
 		return err
 	}
 	return r.endIfTop()
@@ -290,8 +299,7 @@ func (r *Reader) nextMember() (name []byte, decode, ok bool, err error) {
 	if r.i >= len(r.b) || r.b[r.i] != ':' {
 		return nil, false, false, ErrSyntax
 	}
-	r.i++
-	r.ws()
+	r.i++ // each reader of a value skips the white space before it
 	return name, decode, true, nil
 }
 
@@ -311,7 +319,6 @@ func (r *Reader) nextElement() (bool, error) {
 			return false, ErrSyntax
 		}
 		r.i++
-		r.ws()
 	}
 	r.first = false
 	return true, nil
