@@ -1,0 +1,100 @@
+package rsguard
+
+import (
+	"bytes"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rsguard/rsguard/rsmeta"
+)
+
+// Refusals come from small fixed sets of templates (each authenticator's
+// errors), and each one's answer — challenge, headers, JSON body — depends
+// only on the Guard's configuration and the refusal's status, code and
+// description. The Guard records an answer the first time it writes it and
+// replays it after: a refused request then costs no challenge formatting and
+// no header canonicalisation. At most maxAnswers are kept (an application's
+// Check may make descriptions of its own); beyond, answers are written by
+// rsmeta.WriteChallenge each time. A refusal with headers of its own, or a
+// response that already carries Access-Control-Expose-Headers (which must be
+// merged, not replaced), is always written by rsmeta.WriteChallenge.
+const maxAnswers = 128
+
+type answerKey struct {
+	status     int
+	code, desc string
+}
+
+type answer struct {
+	status int
+	keys   []string // canonical header names
+	vals   []string // one value per name
+	body   []byte
+}
+
+type answers struct {
+	m sync.Map // answerKey → *answer
+	n atomic.Int32
+}
+
+// replay writes e's recorded answer, if there is one and w has no
+// Access-Control-Expose-Headers yet.
+func (s *answers) replay(w http.ResponseWriter, e *Error) bool {
+	v, ok := s.m.Load(answerKey{e.Status, e.Code, e.Description})
+	if !ok {
+		return false
+	}
+	a := v.(*answer)
+	h := w.Header()
+	if _, set := h["Access-Control-Expose-Headers"]; set {
+		return false // merge with what is there: the general path does it
+	}
+	// One fresh array for all values: a later in-place edit of this
+	// response's headers cannot reach another response.
+	vals := make([]string, len(a.vals))
+	copy(vals, a.vals)
+	for i, k := range a.keys {
+		h[k] = vals[i : i+1 : i+1]
+	}
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body)
+	return true
+}
+
+// record keeps the answer to e, written with challenge c, unless enough are
+// kept already.
+func (s *answers) record(e *Error, c rsmeta.Challenge) {
+	key := answerKey{e.Status, e.Code, e.Description}
+	if _, ok := s.m.Load(key); ok || s.n.Load() >= maxAnswers {
+		return
+	}
+	var rec recorder
+	rec.h = make(http.Header)
+	rsmeta.WriteChallenge(&rec, e.Status, c)
+	a := &answer{status: rec.status, body: rec.body.Bytes()}
+	for _, k := range []string{"Www-Authenticate", "Access-Control-Expose-Headers", "Cache-Control", "Content-Type", "Content-Length"} {
+		if vals := rec.h[k]; len(vals) == 1 {
+			a.keys = append(a.keys, k)
+			a.vals = append(a.vals, vals[0])
+			delete(rec.h, k)
+		}
+	}
+	if len(rec.h) != 0 {
+		return // WriteChallenge set headers we do not replay: never record
+	}
+	if _, loaded := s.m.LoadOrStore(key, a); !loaded {
+		s.n.Add(1)
+	}
+}
+
+// recorder is the minimal ResponseWriter record needs.
+type recorder struct {
+	h      http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.h }
+func (r *recorder) WriteHeader(status int)      { r.status = status }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }

@@ -1,0 +1,30 @@
+// Package rsguard is the core of rsguard: it turns a net/http handler into an
+// OAuth 2.1 resource server, whatever the credential kind.
+//
+// An [Authenticator] reads a request's credential and returns the caller as a
+// [Principal] — identity, issuer, client, tenant, scopes, expiry, credential
+// kind — owned by that request, or refuses it with an [*Error] that carries
+// everything needed to answer (status, RFC 6750 error code, a description
+// safe for clients, the audit reason). Package validate implements it for
+// bearer JWT access tokens; package apikey for legacy API keys, composing any
+// bearer Authenticator during a migration; a credential kind of your own
+// plugs in the same way.
+//
+// A [Guard] is the one middleware for every kind:
+//
+//	v, err := validate.New(ctx, validate.Config{Issuer: issuer, Resource: resource})
+//	meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: resource, AuthorizationServers: []string{issuer}})
+//	guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL()})
+//	mux.Handle("/mcp", guard.Middleware(mcpHandler))
+//
+// A request without a credential gets 401 with a challenge carrying
+// resource_metadata (RFC 9728 §5.1), from which an MCP client discovers
+// where to get a token; a refused credential gets the *Error's answer; an
+// authenticated request reaches the handler with its Principal in the
+// context ([FromContext]), where package scopes checks scopes per route, per
+// MCP tool or in handler code. Every decision can be audited (package audit).
+//
+// [BearerToken] reads an RFC 6750 bearer token the one way every bearer
+// credential kind reads it, and [ParseScopes] reads a scope grant by the one
+// rule every kind applies.
+package rsguard

@@ -1,0 +1,110 @@
+package rsguard
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/rsmeta"
+)
+
+// Sentinel errors shared by every credential kind. Each authenticator adds
+// its own (validate.ErrExpired, apikey.ErrUnknown, …), wrapped in an
+// [*Error] like these.
+var (
+	// ErrNoCredential: the request carries no credential the authenticator
+	// reads: no Authorization header, or one with another scheme (Basic,
+	// DPoP, …). [401, no error code: RFC 6750 §3.1 says a request without
+	// credentials gets no error information.] An authenticator that
+	// composes others (package apikey) tries the next one on it.
+	ErrNoCredential = errors.New("rsguard: no credential")
+
+	// ErrInvalidRequest: the request is malformed (several Authorization
+	// headers, bad syntax, an oversized header, a token in the URL, two
+	// credentials at once). [400 invalid_request]
+	ErrInvalidRequest = errors.New("rsguard: malformed authorization request")
+
+	// ErrRejected: refused for a reason without a sentinel of its own: an
+	// error that is not an [*Error] is answered as this. [401 invalid_token]
+	ErrRejected = errors.New("rsguard: credential rejected")
+)
+
+// Error is a refusal with everything needed to answer it and record it: the
+// HTTP status, the RFC 6750 error code, a description chosen for clients,
+// the audit reason, and the wrapped cause — usually a sentinel, so that
+// errors.Is(err, validate.ErrExpired) works. Every [Authenticator] refuses
+// with an *Error; the [Guard] writes it.
+//
+// Description is written to clients in the error_description auth-param: it
+// is always chosen text, never an internal error's message, and never
+// contains the credential.
+type Error struct {
+	// Status is the HTTP status to answer with: 400, 401, 403 or 503.
+	Status int
+	// Code is the RFC 6750 §3.1 error code: "invalid_request",
+	// "invalid_token", "insufficient_scope", or "" when the request carried
+	// no credential.
+	Code string
+	// Description is the client-facing error_description (may be empty).
+	Description string
+	// Err is the wrapped cause, usually a sentinel.
+	Err error
+
+	// Reason is the stable audit code of the refusal; if empty,
+	// audit.ReasonRejected.
+	Reason audit.Reason
+	// Credential is the kind of credential refused; empty when there was
+	// none.
+	Credential audit.Credential
+	// Principal is the caller a credential proved before it was refused
+	// (revoked, refused by the application's check), for the audit trail
+	// only; nil when the credential was refused before it could be verified.
+	Principal *Principal
+	// RetryAfter, on a 503, is how long a client should wait; the Guard
+	// sends at least one second.
+	RetryAfter time.Duration
+	// Header holds further response headers; a WWW-Authenticate value in
+	// it is a further challenge (RFC 9110 §11.6.1) sent after the Bearer
+	// one, such as apikey's `APIKey header="X-API-Key"`.
+	Header http.Header
+}
+
+// Error returns the wrapped error's message followed by the description.
+func (e *Error) Error() string {
+	msg := "rsguard: rejected"
+	if e.Err != nil {
+		msg = e.Err.Error()
+	}
+	if e.Description != "" {
+		msg += " (" + e.Description + ")"
+	}
+	return msg
+}
+
+// Unwrap returns the wrapped cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// asError returns the *Error in err's chain, or, for any other error, a new
+// generic refusal (401 invalid_token, reason rejected) whose description
+// does not quote err: the answer the Guard gives to an error it does not
+// know.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{
+		Status: http.StatusUnauthorized, Code: rsmeta.ErrorInvalidToken,
+		Description: "the credential was rejected", Reason: audit.ReasonRejected,
+		Err: errors.Join(ErrRejected, err),
+	}
+}
+
+// reason returns e's audit reason, never empty.
+func (e *Error) reason() audit.Reason {
+	if e.Reason == "" {
+		return audit.ReasonRejected
+	}
+	return e.Reason
+}

@@ -1,0 +1,215 @@
+package rsguard
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/check"
+	"github.com/rsguard/rsguard/internal/reqctx"
+	"github.com/rsguard/rsguard/rsmeta"
+)
+
+// ErrInvalidConfig is wrapped by the errors of [New].
+var ErrInvalidConfig = errors.New("rsguard: invalid configuration")
+
+// Authenticator is a credential kind: it reads the caller's credential from
+// a request and proves who the caller is. validate.Validator (bearer JWTs)
+// and apikey.Authenticator (API keys, composing a bearer authenticator)
+// implement it; so can any other kind.
+//
+// Authenticate returns a new [Principal] owned by this request, or an error:
+// an [*Error] (any other error is answered as 401 invalid_token with a
+// generic description). A request without the credential the
+// authenticator reads gets an *Error wrapping [ErrNoCredential]. It must be
+// safe for concurrent use, must not write to the response, and must not
+// block past the request's context.
+type Authenticator interface {
+	Authenticate(r *http.Request) (*Principal, error)
+}
+
+// Config configures a [Guard]. Authenticator and ResourceMetadata are
+// required; every other field has a documented default.
+type Config struct {
+	// Authenticator proves who the caller is. Required.
+	Authenticator Authenticator
+
+	// ResourceMetadata is the URL of this resource's RFC 9728 protected
+	// resource metadata document (rsmeta.Metadata.URL), sent as
+	// resource_metadata in every challenge (RFC 9728 §5.1), so that a
+	// client can discover where to get a token; the scope checks of
+	// package scopes send it too. Required: an absolute https URL (http
+	// only on a loopback host), checked by [New].
+	ResourceMetadata string
+
+	// Scopes, if set, are sent as the scope auth-param of the Guard's
+	// challenges (MCP 2025-11-25 scope selection: the scopes a client
+	// should ask for first). Default none.
+	Scopes []string
+
+	// Realm, if set, is sent as the realm auth-param of every challenge.
+	Realm string
+
+	// OnDecision, if set, receives one authenticate-stage audit.Decision per
+	// request: allowed or refused, the stable reason code of the
+	// [*Error], the credential kind, and the identity the credential
+	// proved (a [Principal], or [Error.Principal] of a credential refused
+	// after it was verified). If nil, no decision is made, at no cost.
+	OnDecision audit.Func
+
+	// Logger receives a debug line per refused request (status and
+	// reason, never the credential). If nil, nothing is logged.
+	Logger *slog.Logger
+}
+
+// Guard is the one authentication middleware of rsguard: it asks its
+// [Authenticator] who the caller is, puts the [Principal] in the request's
+// context, and answers refusals the standard way. Build it with [New]; it
+// is safe for concurrent use.
+type Guard struct {
+	auth       Authenticator
+	challenge  rsmeta.Challenge // realm, resource_metadata, scope
+	onDecision audit.Func
+	logger     *slog.Logger
+	answers    answers
+}
+
+// New checks cfg and returns a Guard. Errors wrap [ErrInvalidConfig] and
+// name the field at fault.
+func New(cfg Config) (*Guard, error) {
+	switch {
+	case cfg.Authenticator == nil || check.IsNil(cfg.Authenticator):
+		return nil, fmt.Errorf("%w: Authenticator is required", ErrInvalidConfig)
+	case cfg.ResourceMetadata == "":
+		return nil, fmt.Errorf("%w: ResourceMetadata is required", ErrInvalidConfig)
+	case cfg.Logger != nil && cfg.Logger.Handler() == nil:
+		return nil, fmt.Errorf("%w: Logger has no handler: build it with slog.New, or leave it nil to log nothing", ErrInvalidConfig)
+	}
+	g := &Guard{
+		auth:       cfg.Authenticator,
+		challenge:  rsmeta.Challenge{Realm: cfg.Realm, ResourceMetadata: cfg.ResourceMetadata},
+		onDecision: cfg.OnDecision,
+		logger:     cfg.Logger,
+	}
+	g.challenge.Scope = append([]string(nil), cfg.Scopes...)
+	if _, err := g.challenge.Header(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return g, nil
+}
+
+// Middleware authenticates every request to next.
+//
+//   - A request without a credential: 401 with
+//     `WWW-Authenticate: Bearer resource_metadata="…"` (plus scope when
+//     Config.Scopes is set) and no error code (RFC 6750 §3.1, RFC 9728 §5.1,
+//     the MCP authorization specification).
+//   - A credential refused: the [*Error]'s status, with error and
+//     error_description in the challenge (401 invalid_token for a bad token,
+//     400 invalid_request for a malformed request), never the credential.
+//   - A 503 (keys or a store unavailable) carries Retry-After.
+//
+// On success, next gets the request with the [Principal] in its context
+// ([FromContext]) and the Principal's response headers set.
+func (g *Guard) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var start time.Time
+		if g.onDecision != nil {
+			start = time.Now()
+		}
+		p, err := g.auth.Authenticate(r)
+		if err == nil && p == nil {
+			err = &Error{Status: http.StatusInternalServerError, Reason: audit.ReasonInternalError, Err: errors.New("rsguard: the authenticator returned no principal and no error")}
+		}
+		if g.onDecision != nil {
+			g.decide(r, p, err, start)
+		}
+		if err != nil {
+			g.writeError(w, r, err)
+			return
+		}
+		for k, vs := range p.Header {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(reqctx.With(r.Context(), &reqctx.State{Principal: p, Challenge: &g.challenge})))
+	})
+}
+
+// decide sends the authenticate-stage decision of r to OnDecision.
+func (g *Guard) decide(r *http.Request, p *Principal, err error, start time.Time) {
+	var d audit.Decision
+	if err != nil {
+		e := asError(err)
+		d = NewDecision(r, audit.StageAuthenticate, e.Principal)
+		d.Reason, d.Status, d.Credential = e.reason(), e.Status, e.Credential
+	} else {
+		d = NewDecision(r, audit.StageAuthenticate, p)
+		d.Allowed, d.Reason = true, audit.ReasonOK
+	}
+	d.Time, d.Latency = start, time.Since(start)
+	g.onDecision(r.Context(), d)
+}
+
+// writeError answers a request refused with err: the status, challenge and
+// description of the *Error in err's chain. The challenge always carries
+// resource_metadata, so that a client can discover how to get a token.
+func (g *Guard) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	h := w.Header()
+	if e.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", strconv.Itoa(max(1, int((e.RetryAfter+time.Second-1)/time.Second))))
+	}
+	if g.logger != nil && g.logger.Enabled(r.Context(), slog.LevelDebug) {
+		g.logger.DebugContext(r.Context(), "rsguard: request refused", "status", e.Status, "reason", string(e.reason()))
+	}
+	if len(e.Header) != 0 {
+		w = &extraHeaders{ResponseWriter: w, h: e.Header}
+	} else if g.answers.replay(w, e) {
+		return
+	}
+	c := g.challenge
+	if e.Code != "" {
+		c.Error, c.ErrorDescription = e.Code, e.Description
+	}
+	if len(e.Header) == 0 {
+		g.answers.record(e, c)
+	}
+	rsmeta.WriteChallenge(w, e.Status, c)
+}
+
+// extraHeaders adds an Error's own headers when the status is written,
+// after the ones the wrapped writer's caller set (so a further challenge
+// follows the Bearer one).
+type extraHeaders struct {
+	http.ResponseWriter
+	h    http.Header
+	done bool
+}
+
+func (x *extraHeaders) WriteHeader(status int) {
+	if !x.done {
+		x.done = true
+		for k, vs := range x.h {
+			for _, v := range vs {
+				x.Header().Add(k, v)
+			}
+		}
+	}
+	x.ResponseWriter.WriteHeader(status)
+}
+
+func (x *extraHeaders) Write(b []byte) (int, error) {
+	if !x.done {
+		x.WriteHeader(http.StatusOK)
+	}
+	return x.ResponseWriter.Write(b)
+}
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (x *extraHeaders) Unwrap() http.ResponseWriter { return x.ResponseWriter }
