@@ -61,4 +61,3 @@ func addScope(granted, dropped []string, tok string) ([]string, []string) {
 	}
 	return granted, dropped
 }
-
