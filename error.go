@@ -30,6 +30,11 @@ var (
 	ErrRejected = errors.New("rsguard: credential rejected")
 )
 
+// ErrInvalidConfig is wrapped by every error the constructors of rsguard's
+// packages return for a configuration they refuse — [New], validate.New,
+// apikey.New, scopes.NewRoute, scopes.NewMCP — naming the field at fault.
+var ErrInvalidConfig = errors.New("rsguard: invalid configuration")
+
 // Error is a refusal with everything needed to answer it and record it: the
 // HTTP status, the RFC 6750 error code, a description chosen for clients,
 // the audit reason, and the wrapped cause — usually a sentinel, so that

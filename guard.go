@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,9 +14,6 @@ import (
 	"github.com/rsguard/rsguard/internal/reqctx"
 	"github.com/rsguard/rsguard/rsmeta"
 )
-
-// ErrInvalidConfig is wrapped by the errors of [New].
-var ErrInvalidConfig = errors.New("rsguard: invalid configuration")
 
 // Authenticator is a credential kind: it reads the caller's credential from
 // a request and proves who the caller is. validate.Validator (bearer JWTs)
@@ -48,7 +46,8 @@ type Config struct {
 
 	// Scopes, if set, are sent as the scope auth-param of the Guard's
 	// challenges (MCP 2025-11-25 scope selection: the scopes a client
-	// should ask for first). Default none.
+	// should ask for first), once each and never offline_access (a
+	// resource server does not ask for refresh tokens). Default none.
 	Scopes []string
 
 	// Realm, if set, is sent as the realm auth-param of every challenge.
@@ -95,7 +94,11 @@ func New(cfg Config) (*Guard, error) {
 		onDecision: cfg.OnDecision,
 		logger:     cfg.Logger,
 	}
-	g.challenge.Scope = append([]string(nil), cfg.Scopes...)
+	for _, s := range cfg.Scopes {
+		if s != "offline_access" && !slices.Contains(g.challenge.Scope, s) {
+			g.challenge.Scope = append(g.challenge.Scope, s)
+		}
+	}
 	if _, err := g.challenge.Header(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}

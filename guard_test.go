@@ -17,6 +17,7 @@ import (
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/scopes"
 )
 
 const testMetadata = "https://rs.example/.well-known/oauth-protected-resource/mcp"
@@ -74,7 +75,7 @@ func serve(g *rsguard.Guard, auth string) (*httptest.ResponseRecorder, *rsguard.
 
 func TestGuardAnswers(t *testing.T) {
 	alice := rsguard.Principal{Subject: "user:https://as.example#alice", Credential: "static", Scopes: []string{"a"}}
-	g := newGuard(t, rsguard.Config{Authenticator: staticAuth(alice), Scopes: []string{"a", "b"}})
+	g := newGuard(t, rsguard.Config{Authenticator: staticAuth(alice), Scopes: []string{"a", "offline_access", "b", "a"}})
 
 	t.Run("no credential", func(t *testing.T) {
 		w, seen := serve(g, "")
@@ -313,4 +314,22 @@ func TestGuardPrincipalPerRequest(t *testing.T) {
 		h.ServeHTTP(w, r)
 		assert.Equal(t, "read", w.Body.String())
 	}
+}
+
+func TestNewContextKeepsTheGuardsChallenge(t *testing.T) {
+	g := newGuard(t, rsguard.Config{Authenticator: staticAuth(rsguard.Principal{Subject: "s"})})
+	var replaced *rsguard.Principal
+	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := rsguard.NewContext(r.Context(), &rsguard.Principal{Subject: "t", Scopes: []string{"x"}})
+		replaced, _ = rsguard.FromContext(ctx)
+		scopes.WriteError(w, r.WithContext(ctx), scopes.Require(ctx, "admin"))
+	}))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer good")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	require.NotNil(t, replaced)
+	assert.Equal(t, "t", replaced.Subject)
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	assert.Contains(t, w.Header().Get("WWW-Authenticate"), `resource_metadata="`+testMetadata+`"`)
 }

@@ -44,7 +44,7 @@ type Principal struct {
 	Tenant string
 
 	// Scopes are the granted scopes, each one an RFC 6749 §3.3 scope token,
-	// without duplicates (read by the rule of scopes.Parse). Comparison is
+	// without duplicates (read by the rule of [ParseScopes]). Comparison is
 	// exact and case-sensitive.
 	Scopes []string
 
@@ -72,17 +72,22 @@ type Principal struct {
 	Header http.Header
 
 	// Details holds what is specific to the credential kind, owned by the
-	// request like the rest: *validate.Claims for a JWT, *apikey.Record
-	// for an API key. Read it through the credential's package
+	// request like the rest: *validate.Claims for a JWT, *apikey.Use for
+	// an API key. Read it through the credential's package
 	// (validate.ClaimsFromContext).
 	Details any
 }
 
 // NewContext returns a copy of ctx that carries p, as the [Guard] stores it.
 // Use it in tests of handler code, and in middlewares of your own that
-// authenticate by other means.
+// authenticate by other means. The challenge of a Guard that ran before is
+// kept, so that later refusals still point to its metadata.
 func NewContext(ctx context.Context, p *Principal) context.Context {
-	return reqctx.With(ctx, &reqctx.State{Principal: p})
+	s := &reqctx.State{Principal: p}
+	if prev := reqctx.From(ctx); prev != nil {
+		s.Challenge = prev.Challenge
+	}
+	return reqctx.With(ctx, s)
 }
 
 // FromContext returns the Principal stored in ctx by the [Guard] (or

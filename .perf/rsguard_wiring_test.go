@@ -21,11 +21,11 @@ import (
 
 func newRSGuard(t testing.TB, e *env, cache bool) http.Handler {
 	v, err := validate.New(context.Background(), validate.Config{
-		Issuer:       issuer,
-		Resource:     audience,
-		JWKSURL:      e.jwksURL,
-		DisableCache: !cache,
-		HTTPClient:   e.srv.Client(),
+		Issuer:   issuer,
+		Resource: audience,
+		JWKSURL:  e.jwksURL,
+		Fetch:    validate.FetchOptions{HTTPClient: e.srv.Client()},
+		Cache:    validate.CacheOptions{Disable: !cache},
 	})
 	if err != nil {
 		t.Fatalf("rsguard: %v", err)

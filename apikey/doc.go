@@ -10,12 +10,13 @@
 //   - a [Store] interface, looked up by hash, with a concurrency-safe
 //     [MemoryStore] and a loader for small deployments ([LoadFile],
 //     [LoadEnv], [ReadRecords]);
-//   - the dual-mode middleware, [Authenticator]: a bearer JWT goes to a
-//     validate.Validator, an API key to the Store, and both put the same
-//     scopes.Grant in the request context, so scopes.Require and per-tool
-//     scope checks do not care which credential was used
-//     ([scopes.Grant].Credential says which; [FromContext] gives the key's
-//     [Use]);
+//   - the [Authenticator], an [rsguard.Authenticator] that composes any
+//     other: an API key goes to the Store, every other request to
+//     [Config].Bearer (a validate.Validator for bearer JWTs, or a credential
+//     kind of your own), and both return the same [rsguard.Principal], so
+//     scopes.Require and per-tool scope checks do not care which credential
+//     was used (the Principal's Credential says which; [FromContext] gives
+//     the key's [Use]). One rsguard.Guard runs it and answers for both;
 //   - the migration [Policy]: per client (or per key) allowed, deprecated
 //     or blocked, plus cutoff dates; usage counters ([Authenticator.Usage])
 //     and a hook on every key use ([Config].OnUse).
@@ -31,7 +32,7 @@
 //
 //   - prefix: chosen by the deployment, such as "sk_live_" ([CheckPrefix]:
 //     2–32 letters, digits and "_", starting with a letter, ending with "_").
-//     It tells people, secret scanners and the middleware what the string is.
+//     It tells people, secret scanners and the Authenticator what the string is.
 //   - id: [IDLen] (12) base62 characters, random. Not secret: it names the
 //     key in logs, usage reports and the OnUse hook, and a person can read
 //     it off the key.
@@ -53,20 +54,22 @@
 // offline guessing, and a 190-bit random secret cannot be guessed at any hash
 // speed. It would cost a lot: tens of milliseconds of CPU per request (a
 // denial-of-service lever), and, being salted, no lookup by hash. The
-// middleware looks the hash up, then compares the record's hash with the
+// Authenticator looks the hash up, then compares the record's hash with the
 // computed one in constant time ([crypto/subtle]) and checks the id.
 //
 // A key never appears in a log line, an error, a response or a usage report:
 // only its id. [Hash] and [Record] implement [log/slog.LogValuer] and redact
 // the hash, should one be logged by mistake.
 //
-// # The grant of a key
+// # The principal of a key
 //
-// A key's scopes.Grant is the request's own: its scopes are read from
-// [Record].Scopes by the rule JWT scopes follow (scopes.ParseList: an element
-// is one scope token, never split; an element outside the RFC 6749 §3.3
-// character set is not granted, and the drop is logged at debug level —
-// records from a store of your own may hold anything). Its Subject, the
+// A key's [rsguard.Principal] is the request's own: its scopes are read
+// from [Record].Scopes by the rule JWT scopes follow
+// (rsguard.ParseScopeList: an element is one scope token, never split; an
+// element outside the RFC 6749 §3.3 character set is not granted, and the
+// drop is logged at debug level — records from a store of your own may
+// hold anything). Its TokenID is the key's id and its Details the
+// request's [*Use]. Its Subject, the
 // principal, is "apikey:owner:" and the Owner, or "apikey:client:" and the
 // ClientID when Owner is empty: never equal to a JWT's principal ("user:…",
 // "client:…"), nor a client-only key's to an owner's of the same name, so an
@@ -75,21 +78,22 @@
 // # Credentials on the wire
 //
 // By default keys travel in their own header, X-API-Key ([Config].Header),
-// apart from OAuth bearer tokens, and the header is removed before the
-// request reaches the next handler, so a key is never forwarded upstream.
-// Keys are never listed in the resource metadata's bearer_methods_supported.
+// apart from OAuth bearer tokens, and [Authenticator.Authenticate] removes
+// the header from the request once the key is accepted, so a key never
+// reaches the next handler and is never forwarded upstream. Keys are never
+// listed in the resource metadata's bearer_methods_supported.
 // [Config].AcceptBearerKeys also accepts "Authorization: Bearer <key>",
 // recognised by the prefix, for clients that cannot change their header;
 // see its caveat (the MCP specification says servers must not accept tokens
 // not issued for them). [Config].AdvertiseKeyChallenge adds a second
 // challenge, `APIKey header="X-API-Key"`, to 401 responses.
 //
-// Decisions, as the middleware answers them (every 401 carries
+// Decisions, as the rsguard.Guard answers them (every 401 carries
 // `WWW-Authenticate: Bearer resource_metadata="…"`, RFC 9728 §5.1, so the
 // client learns where to get a token):
 //
 //	no credential                          401, challenge without error code
-//	valid key or JWT                       next handler, Grant in context
+//	valid key, or Bearer's credential      next handler, Principal in context
 //	deprecated key                         next handler + Deprecation, Sunset, Link
 //	key and bearer token, or key twice     400 invalid_request
 //	key without the configured prefix      401 invalid_token, "the API key must start with sk_live_"
@@ -97,7 +101,7 @@
 //	unknown, expired or revoked key        401 invalid_token
 //	blocked client, or past its cutoff     401 invalid_token, "API keys ... retired"
 //	key store failure                      503
-//	bearer JWT                             exactly as validate.Validator.Middleware
+//	no key                                 as Bearer alone (plus the APIKey challenge)
 //
 // # Migration
 //
@@ -117,11 +121,12 @@
 // credential type, key and client: totals and last seen) or feed your own
 // metrics from [Config].OnUse.
 //
-// For an audit trail and metrics over both credentials, set
-// [Config].OnDecision: one scopes.Decision per request, with a stable reason
-// code ([ReasonCode]: "unknown_api_key", "api_key_retired", … for keys, the
-// validator's codes for JWTs), the key's id and owner, or the JWT's verified
-// claims; never a key or a hash.
+// For an audit trail and metrics over both credentials, set the Guard's
+// rsguard.Config.OnDecision: one audit.Decision per request, with a stable
+// reason code (the Reason of each refusal: "unknown_api_key",
+// "api_key_retired", … for keys, Bearer's codes for its credentials), and
+// the identity proved: a key's id, owner, client and tenant, or the bearer
+// credential's; never a key or a hash.
 //
 // # Keys in your own database
 //
@@ -146,7 +151,7 @@
 //		if err != nil {
 //			return nil, err // logged by id only; never put the hash in it
 //		}
-//		rec.Scopes, _ = scopes.Parse(scopeList) // the one scope rule
+//		rec.Scopes, _ = rsguard.ParseScopes(scopeList) // the one scope rule
 //		rec.Expires = expires.Time
 //		return &rec, nil
 //	}

@@ -7,13 +7,15 @@ import (
 	"os"
 	"time"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/apikey"
-	"github.com/rsguard/rsguard/scopes"
+	"github.com/rsguard/rsguard/audit"
 )
 
 // An audit log of who still uses API keys, and who was refused: one record
-// per request, naming keys by id and owner, never the key.
-func ExampleConfig_onDecision() {
+// per request, from the Guard's OnDecision, naming keys by id and owner,
+// never the key.
+func ExampleAuthenticator_audit() {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	store := new(apikey.MemoryStore)
 	var keys []string
@@ -27,7 +29,7 @@ func ExampleConfig_onDecision() {
 		}
 		keys = append(keys, key)
 	}
-	audit := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey || a.Key == "latency" || a.Key == "token_id" { // vary from run to run
 				return slog.Attr{}
@@ -36,17 +38,23 @@ func ExampleConfig_onDecision() {
 		},
 	}))
 	auth, err := apikey.New(apikey.Config{
-		Store:            store,
-		Prefix:           "sk_live_",
-		ResourceMetadata: "https://api.example.com/.well-known/oauth-protected-resource/mcp",
-		Policy:           apikey.Policy{Clients: map[string]apikey.ClientPolicy{"mobile-app": {State: apikey.StateBlocked}}},
-		Now:              func() time.Time { return now },
-		OnDecision:       scopes.SlogDecisions(audit),
+		Store:  store,
+		Prefix: "sk_live_",
+		Policy: apikey.Policy{Clients: map[string]apikey.ClientPolicy{"mobile-app": {State: apikey.StateBlocked}}},
+		Now:    func() time.Time { return now },
 	})
 	if err != nil {
 		panic(err)
 	}
-	h := auth.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	guard, err := rsguard.New(rsguard.Config{
+		Authenticator:    auth,
+		ResourceMetadata: "https://api.example.com/.well-known/oauth-protected-resource/mcp",
+		OnDecision:       audit.Slog(logger),
+	})
+	if err != nil {
+		panic(err)
+	}
+	h := guard.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	for _, key := range keys {
 		req := httptest.NewRequest("GET", "/reports", nil)
 		req.Header.Set("X-API-Key", key)

@@ -9,33 +9,47 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/apikey"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/scopes"
-	"github.com/rsguard/rsguard/validate"
-	"github.com/rsguard/rsguard/validate/validatetest"
 )
+
+// oauthTokens stands in, in these examples, for the bearer side of a
+// migration: in production a *validate.Validator (validate.New), or any
+// other rsguard.Authenticator. It knows a fixed set of access tokens.
+type oauthTokens map[string]rsguard.Principal
+
+func (t oauthTokens) Authenticate(r *http.Request) (*rsguard.Principal, error) {
+	tok, err := rsguard.BearerToken(r)
+	if err != nil {
+		return nil, err // no bearer token, or a malformed request
+	}
+	p, ok := t[tok]
+	if !ok {
+		return nil, &rsguard.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the access token is not valid",
+			Err: rsguard.ErrRejected, Reason: audit.ReasonBadSignature, Credential: audit.CredentialJWT}
+	}
+	p.Scopes = slices.Clone(p.Scopes) // the request's own
+	return &p, nil
+}
 
 // A server in the middle of a migration from API keys to OAuth: one client
 // still on keys, one told to move (deprecated), one already moved (blocked),
-// and an OAuth client. One middleware serves them all, and one scope check
+// and an OAuth client. One Guard serves them all, and one scope check
 // applies to every credential.
 func Example_migration() {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
 
-	// The authorization server (an in-process test issuer here) and the
-	// JWT validator for this resource.
-	is := validatetest.NewIssuer(nil, &validatetest.Options{Now: clock, Audience: []string{"https://api.example.com/mcp"}})
-	defer is.Close()
-	v, err := validate.New(context.Background(), validate.Config{
-		Issuer: is.URL(), Resource: "https://api.example.com/mcp", HTTPClient: is.Client(), Now: clock,
-	})
-	if err != nil {
-		panic(err)
-	}
+	// The OAuth side: a *validate.Validator in production.
+	tokens := oauthTokens{"eyJhbGciOiJFUzI1NiJ9.mobile-app.c2ln": {
+		Subject: "client:https://auth.example.com#mobile-app", Credential: audit.CredentialJWT,
+		Issuer: "https://auth.example.com", ClientID: "mobile-app", Scopes: []string{"tools:read"},
+	}}
 
 	// The legacy keys, one per client. Only their hashes are stored.
 	store := new(apikey.MemoryStore)
@@ -52,10 +66,10 @@ func Example_migration() {
 	}
 
 	auth, err := apikey.New(apikey.Config{
-		Store:     store,
-		Prefix:    "sk_live_",
-		Validator: v,
-		Now:       clock,
+		Store:  store,
+		Prefix: "sk_live_",
+		Bearer: tokens,
+		Now:    func() time.Time { return now },
 		Policy: apikey.Policy{
 			Deprecated: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
 			Cutoff:     time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC),
@@ -69,12 +83,19 @@ func Example_migration() {
 	if err != nil {
 		panic(err)
 	}
+	guard, err := rsguard.New(rsguard.Config{
+		Authenticator:    auth,
+		ResourceMetadata: "https://api.example.com/.well-known/oauth-protected-resource/mcp",
+	})
+	if err != nil {
+		panic(err)
+	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", auth.Middleware(scopes.Middleware("tools:read")(http.HandlerFunc(
+	mux.Handle("/mcp", guard.Middleware(scopes.Middleware("tools:read")(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) {
-			g, _ := scopes.FromContext(r.Context())
-			fmt.Fprintf(w, "hello %s via %s", g.ClientID, g.Credential)
+			p, _ := rsguard.FromContext(r.Context())
+			fmt.Fprintf(w, "hello %s via %s", p.ClientID, p.Credential)
 		}))))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -98,10 +119,10 @@ func Example_migration() {
 	call("X-API-Key", keys["reporting"])
 	call("X-API-Key", keys["legacy-cli"])
 	call("X-API-Key", keys["mobile-app"])
-	call("Authorization", "Bearer "+is.Token(map[string]any{"client_id": "mobile-app", "scope": "tools:read"}))
+	call("Authorization", "Bearer eyJhbGciOiJFUzI1NiJ9.mobile-app.c2ln")
 
 	u := auth.Usage()
-	fmt.Printf("jwt %+v, keys %+v\n", u.JWT, u.APIKey)
+	fmt.Printf("bearer %+v, keys %+v\n", u.Bearer, u.APIKey)
 	for _, c := range u.Clients {
 		fmt.Printf("client %s: %+v, last seen %s\n", c.Client, c.Counts, c.LastSeen.UTC().Format(time.RFC3339))
 	}
@@ -116,7 +137,7 @@ func Example_migration() {
 	// 401 {"error":"invalid_token","error_description":"API keys are no longer accepted for this client: get an OAuth access token (see resource_metadata)"}
 	//   WWW-Authenticate: Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="API keys are no longer accepted for this client: get an OAuth access token (see resource_metadata)"
 	// 200 hello mobile-app via jwt
-	// jwt {Accepted:1 Rejected:0}, keys {Accepted:2 Rejected:1}
+	// bearer {Accepted:1 Rejected:0}, keys {Accepted:2 Rejected:1}
 	// client legacy-cli: {Accepted:1 Rejected:0}, last seen 2026-06-01T12:00:00Z
 	// client mobile-app: {Accepted:0 Rejected:1}, last seen 2026-06-01T12:00:00Z
 	// client reporting: {Accepted:1 Rejected:0}, last seen 2026-06-01T12:00:00Z
@@ -230,7 +251,7 @@ func (s sqlStore) Lookup(ctx context.Context, h apikey.Hash) (*apikey.Record, er
 	if err != nil {
 		return nil, err // logged by id only; never put the hash in it
 	}
-	rec.Scopes, _ = scopes.Parse(scopeList) // the one scope rule
+	rec.Scopes, _ = rsguard.ParseScopes(scopeList) // the one scope rule
 	rec.Expires = expires.Time
 	return &rec, nil
 }
@@ -240,29 +261,37 @@ func (s sqlStore) Lookup(ctx context.Context, h apikey.Hash) (*apikey.Record, er
 func ExampleStore() {
 	var db *sql.DB // sql.Open("pgx", dsn)
 	auth, err := apikey.New(apikey.Config{
-		Store:            sqlStore{db: db},
-		Prefix:           "sk_live_",
+		Store:  sqlStore{db: db},
+		Prefix: "sk_live_",
+	})
+	if err != nil {
+		panic(err)
+	}
+	guard, err := rsguard.New(rsguard.Config{
+		Authenticator:    auth,
 		ResourceMetadata: "https://api.example.com/.well-known/oauth-protected-resource/mcp",
 	})
 	if err != nil {
 		panic(err)
 	}
-	_ = auth.Middleware(http.NotFoundHandler())
+	_ = guard.Middleware(http.NotFoundHandler())
 }
 
-// FromContext and scopes.FromContext tell a handler which credential
-// authenticated the request, for migration reporting.
+// FromContext and rsguard.FromContext tell a handler which credential
+// authenticated the request, for migration reporting; the key itself never
+// reaches the handler.
 func ExampleFromContext() {
 	key, rec, _ := apikey.Generate("sk_live_", apikey.Record{ClientID: "reporting"})
 	store, _ := apikey.NewMemoryStore(rec)
-	auth, _ := apikey.New(apikey.Config{
-		Store: store, Prefix: "sk_live_",
+	auth, _ := apikey.New(apikey.Config{Store: store, Prefix: "sk_live_"})
+	guard, _ := rsguard.New(rsguard.Config{
+		Authenticator:    auth,
 		ResourceMetadata: "https://api.example.com/.well-known/oauth-protected-resource/mcp",
 	})
-	h := auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g, _ := scopes.FromContext(r.Context())
+	h := guard.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := rsguard.FromContext(r.Context())
 		u, isKey := apikey.FromContext(r.Context())
-		fmt.Println(g.Credential, isKey, u.ID == rec.ID, u.ClientID, u.Status.State)
+		fmt.Println(p.Credential, isKey, u.ID == rec.ID, u.ClientID, u.Status.State)
 		fmt.Printf("key forwarded: %q\n", r.Header.Get("X-API-Key"))
 	}))
 	r := httptest.NewRequest(http.MethodGet, "/mcp", nil)

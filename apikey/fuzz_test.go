@@ -2,11 +2,12 @@ package apikey
 
 import (
 	"bytes"
-	"errors"
 	"hash/crc32"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzParse checks Parse against a slow reference (a regular expression
@@ -23,9 +24,7 @@ func FuzzParse(f *testing.F) {
 		shapeOK := strings.HasPrefix(key, prefix) && body.MatchString(key[len(prefix):])
 		switch {
 		case !shapeOK:
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("Parse(%q, %q) = %q, %v; want ErrMalformed", prefix, key, id, err)
-			}
+			require.ErrorIs(t, err, ErrMalformed, "Parse(%q, %q) = %q", prefix, key, id)
 		default:
 			n := len(key) - ChecksumLen
 			var sum uint64
@@ -33,11 +32,12 @@ func FuzzParse(f *testing.F) {
 				sum = sum*62 + uint64(bytes.IndexByte([]byte(base62), key[i]))
 			}
 			want := sum == uint64(crc32.ChecksumIEEE([]byte(key[:n])))
-			if want != (err == nil) || (!want && !errors.Is(err, ErrChecksum)) {
-				t.Fatalf("Parse(%q, %q) = %v, checksum ok %v", prefix, key, err, want)
+			require.Equal(t, want, err == nil, "Parse(%q, %q) = %v, checksum ok %v", prefix, key, err, want)
+			if !want {
+				require.ErrorIs(t, err, ErrChecksum, "Parse(%q, %q), checksum ok %v", prefix, key, want)
 			}
-			if err == nil && id != key[len(prefix):len(prefix)+IDLen] {
-				t.Fatalf("id = %q", id)
+			if err == nil {
+				require.Equal(t, key[len(prefix):len(prefix)+IDLen], id, "id")
 			}
 		}
 	})
@@ -56,9 +56,7 @@ func FuzzReadRecords(f *testing.F) {
 			return
 		}
 		for i := range recs {
-			if err := recs[i].Validate(); err != nil {
-				t.Fatalf("accepted invalid record: %v", err)
-			}
+			require.NoError(t, recs[i].Validate(), "accepted invalid record")
 		}
 	})
 }

@@ -1,13 +1,14 @@
 package apikey
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"errors"
 	"hash/crc32"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const testPrefix = "sk_test_"
@@ -30,31 +31,22 @@ func mustKey(t testing.TB, prefix string, rec Record) (string, Record) {
 		rec.Owner = "owner"
 	}
 	key, rec, err := Generate(prefix, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return key, rec
 }
 
 func TestGenerateDeterministic(t *testing.T) {
 	key, rec, err := generate(&countingReader{}, "sk_live_", Record{Owner: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// Bytes 0..61 map to base62 digits in order; 62 and 63 are rejected.
 	const want = "sk_live_0123456789AB_CDEFGHIJKLMNOPQRSTUVWXYZabcdefgh"
-	if !strings.HasPrefix(key, want) || len(key) != len(want)+ChecksumLen {
-		t.Fatalf("key = %q, want %q + checksum", key, want)
-	}
-	if rec.ID != "0123456789AB" {
-		t.Errorf("ID = %q", rec.ID)
-	}
-	if rec.Hash != sha256.Sum256([]byte(key)) {
-		t.Error("Hash is not the SHA-256 of the key")
-	}
-	if id, err := Parse("sk_live_", key); err != nil || id != rec.ID {
-		t.Errorf("Parse = %q, %v", id, err)
-	}
+	require.True(t, strings.HasPrefix(key, want), "key = %q, want %q + checksum", key, want)
+	require.Len(t, key, len(want)+ChecksumLen, "key = %q, want %q + checksum", key, want)
+	assert.Equal(t, "0123456789AB", rec.ID, "ID")
+	assert.Equal(t, Hash(sha256.Sum256([]byte(key))), rec.Hash, "Hash is not the SHA-256 of the key")
+	id, err := Parse("sk_live_", key)
+	assert.NoError(t, err, "Parse")
+	assert.Equal(t, rec.ID, id, "Parse")
 }
 
 func TestGenerate(t *testing.T) {
@@ -62,47 +54,34 @@ func TestGenerate(t *testing.T) {
 	re := regexp.MustCompile("^" + Pattern(testPrefix) + "$")
 	for range 200 {
 		key, rec := mustKey(t, testPrefix, Record{ClientID: "c1", Scopes: []string{"read"}})
-		if seen[key] || seen[rec.ID] {
-			t.Fatal("duplicate key or id")
-		}
+		require.False(t, seen[key], "duplicate key")
+		require.False(t, seen[rec.ID], "duplicate id")
 		seen[key], seen[rec.ID] = true, true
-		if !re.MatchString(key) {
-			t.Fatalf("Pattern does not match a generated key")
-		}
+		require.Regexp(t, re, key, "Pattern does not match a generated key")
 		id, err := Parse(testPrefix, key)
-		if err != nil || id != rec.ID {
-			t.Fatalf("Parse(generated) = %q, %v", id, err)
-		}
-		if rec.Hash != HashKey(key) || rec.ClientID != "c1" || rec.Scopes[0] != "read" {
-			t.Fatalf("record not filled in: %+v", rec)
-		}
+		require.NoError(t, err, "Parse(generated)")
+		require.Equal(t, rec.ID, id, "Parse(generated)")
+		require.Equal(t, HashKey(key), rec.Hash, "record not filled in: %+v", rec)
+		require.Equal(t, "c1", rec.ClientID, "record not filled in: %+v", rec)
+		require.Equal(t, "read", rec.Scopes[0], "record not filled in: %+v", rec)
 	}
 }
 
 func TestGenerateErrors(t *testing.T) {
-	if _, _, err := Generate("bad prefix", Record{Owner: "o"}); !errors.Is(err, ErrInvalidPrefix) {
-		t.Errorf("bad prefix: err = %v", err)
-	}
-	if _, _, err := Generate(testPrefix, Record{}); !errors.Is(err, ErrInvalidRecord) {
-		t.Errorf("no owner: err = %v", err)
-	}
-	if _, _, err := generate(strings.NewReader("short"), testPrefix, Record{Owner: "o"}); err == nil {
-		t.Error("short random source: no error")
-	}
+	_, _, err := Generate("bad prefix", Record{Owner: "o"})
+	assert.ErrorIs(t, err, ErrInvalidPrefix, "bad prefix")
+	_, _, err = Generate(testPrefix, Record{})
+	assert.ErrorIs(t, err, ErrInvalidRecord, "no owner")
+	_, _, err = generate(strings.NewReader("short"), testPrefix, Record{Owner: "o"})
+	assert.Error(t, err, "short random source: no error")
 }
 
 func TestChecksumMatchesCRC32(t *testing.T) {
 	for _, s := range []string{"", "a", "sk_live_0123456789AB_CDEFGHIJKLMNOPQRSTUVWXYZabcdefgh", strings.Repeat("xyz", 100)} {
-		if got, want := checksum(s), crc32.ChecksumIEEE([]byte(s)); got != want {
-			t.Errorf("checksum(%q) = %x, want %x", s, got, want)
-		}
+		assert.Equal(t, crc32.ChecksumIEEE([]byte(s)), checksum(s), "checksum(%q)", s)
 	}
-	if got := string(appendChecksum(nil, 0xffffffff)); got != "4gfFC3" {
-		t.Errorf("appendChecksum(max) = %q", got)
-	}
-	if got := string(appendChecksum(nil, 0)); got != "000000" {
-		t.Errorf("appendChecksum(0) = %q", got)
-	}
+	assert.Equal(t, "4gfFC3", string(appendChecksum(nil, 0xffffffff)), "appendChecksum(max)")
+	assert.Equal(t, "000000", string(appendChecksum(nil, 0)), "appendChecksum(0)")
 }
 
 func TestParse(t *testing.T) {
@@ -141,14 +120,14 @@ func TestParse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id, err := Parse(tt.prefix, tt.key)
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tt.wantErr)
-			}
-			if err == nil && id != rec.ID {
-				t.Errorf("id = %q, want %q", id, rec.ID)
-			}
-			if err != nil && (id != "" || tt.key != "" && strings.Contains(err.Error(), tt.key)) {
-				t.Errorf("error carries key material: id=%q err=%v", id, err)
+			require.ErrorIs(t, err, tt.wantErr)
+			if err == nil {
+				assert.Equal(t, rec.ID, id, "id")
+			} else {
+				assert.Empty(t, id, "error carries key material: err=%v", err)
+				if tt.key != "" {
+					assert.NotContains(t, err.Error(), tt.key, "error carries key material")
+				}
 			}
 		})
 	}
@@ -157,53 +136,43 @@ func TestParse(t *testing.T) {
 func TestParseAllocs(t *testing.T) {
 	key, _ := mustKey(t, testPrefix, Record{})
 	bad := key[:len(key)-1] + "0"
-	if n := testing.AllocsPerRun(100, func() {
+	n := testing.AllocsPerRun(100, func() {
 		_, _ = Parse(testPrefix, key)
 		_, _ = Parse(testPrefix, bad)
 		_ = HashKey(key)
-	}); n != 0 {
-		t.Errorf("Parse+HashKey allocate %v times", n)
-	}
+	})
+	assert.Zero(t, n, "Parse+HashKey allocate %v times", n)
 }
 
 func TestCheckPrefix(t *testing.T) {
 	for _, p := range []string{"sk_live_", "ak_", "Acme_", "x_", "rsg_test_v2_", strings.Repeat("a", 31) + "_"} {
-		if err := CheckPrefix(p); err != nil {
-			t.Errorf("CheckPrefix(%q) = %v", p, err)
-		}
+		assert.NoError(t, CheckPrefix(p), "CheckPrefix(%q)", p)
 	}
 	for _, p := range []string{"", "_", "sk", "sk-live_", "1sk_", "_sk_", "sk live_", "sk_live", "ey_", "eyJ_", strings.Repeat("a", 32) + "_", "é_"} {
-		if err := CheckPrefix(p); !errors.Is(err, ErrInvalidPrefix) {
-			t.Errorf("CheckPrefix(%q) = %v, want ErrInvalidPrefix", p, err)
-		}
+		assert.ErrorIs(t, CheckPrefix(p), ErrInvalidPrefix, "CheckPrefix(%q)", p)
 	}
 }
 
 func TestHashText(t *testing.T) {
 	h := HashKey("sk_test_x")
 	txt, err := h.MarshalText()
-	if err != nil || string(txt) != h.String() || len(txt) != 64 {
-		t.Fatalf("MarshalText = %q, %v", txt, err)
-	}
+	require.NoError(t, err, "MarshalText")
+	require.Equal(t, h.String(), string(txt), "MarshalText")
+	require.Len(t, txt, 64, "MarshalText = %q", txt)
 	for _, s := range []string{string(txt), strings.ToUpper(string(txt))} {
 		got, err := ParseHash(s)
-		if err != nil || got != h {
-			t.Errorf("ParseHash(%q) = %v, %v", s, got, err)
-		}
+		assert.NoError(t, err, "ParseHash(%q)", s)
+		assert.Equal(t, h, got, "ParseHash(%q)", s)
 	}
 	for _, s := range []string{"", "00", string(txt[:63]) + "g", string(txt) + "0"} {
 		_, err := ParseHash(s)
-		if !errors.Is(err, ErrInvalidRecord) {
-			t.Errorf("ParseHash(%q) err = %v", s, err)
-		}
-		if s != "" && len(s) > 4 && err != nil && strings.Contains(err.Error(), s) {
-			t.Errorf("error echoes input: %v", err)
+		assert.ErrorIs(t, err, ErrInvalidRecord, "ParseHash(%q)", s)
+		if s != "" && len(s) > 4 && err != nil {
+			assert.NotContains(t, err.Error(), s, "error echoes input")
 		}
 	}
-	if (Hash{}).IsZero() != true || h.IsZero() {
-		t.Error("IsZero")
-	}
-	if v := h.LogValue().String(); bytes.Contains([]byte(v), txt[:8]) {
-		t.Errorf("LogValue = %q", v)
-	}
+	assert.True(t, (Hash{}).IsZero(), "IsZero")
+	assert.False(t, h.IsZero(), "IsZero")
+	v := h.LogValue().String()
+	assert.NotContains(t, v, string(txt[:8]), "LogValue = %q", v)
 }

@@ -2,11 +2,13 @@ package apikey
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestReadRecords(t *testing.T) {
@@ -36,23 +38,18 @@ func TestReadRecords(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			recs, err := ReadRecords(strings.NewReader(tt.in))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
-			}
-			if err != nil {
-				if !errors.Is(err, ErrInvalidRecord) {
-					t.Errorf("error does not wrap ErrInvalidRecord: %v", err)
-				}
-				if strings.Contains(err.Error(), r1.Hash.String()) {
-					t.Errorf("error carries a hash: %v", err)
-				}
+			if tt.wantErr {
+				require.Error(t, err)
+				assert.ErrorIs(t, err, ErrInvalidRecord, "error does not wrap ErrInvalidRecord")
+				assert.NotContains(t, err.Error(), r1.Hash.String(), "error carries a hash")
 				return
 			}
-			if len(recs) != tt.want {
-				t.Fatalf("got %d records, want %d", len(recs), tt.want)
-			}
-			if tt.want == 2 && (recs[0].ID != r1.ID || recs[1].State != StateDeprecated || recs[0].Hash != r1.Hash) {
-				t.Errorf("records = %+v", recs)
+			require.NoError(t, err)
+			require.Len(t, recs, tt.want, "records")
+			if tt.want == 2 {
+				assert.Equal(t, r1.ID, recs[0].ID, "records = %+v", recs)
+				assert.Equal(t, StateDeprecated, recs[1].State, "records = %+v", recs)
+				assert.Equal(t, r1.Hash, recs[0].Hash, "records = %+v", recs)
 			}
 		})
 	}
@@ -62,35 +59,28 @@ func TestLoadFileAndEnv(t *testing.T) {
 	_, r1 := mustKey(t, testPrefix, Record{ClientID: "c1"})
 	b, _ := json.Marshal([]Record{r1})
 	path := filepath.Join(t.TempDir(), "keys.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, b, 0o600))
 	s, err := LoadFile(path)
-	if err != nil || s.Len() != 1 {
-		t.Fatalf("LoadFile = %v, %v", s, err)
-	}
-	if _, err := LoadFile(filepath.Join(t.TempDir(), "missing.json")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("missing file: %v", err)
-	}
+	require.NoError(t, err, "LoadFile")
+	require.Equal(t, 1, s.Len(), "LoadFile = %v", s)
+	_, err = LoadFile(filepath.Join(t.TempDir(), "missing.json"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "missing file")
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	_ = os.WriteFile(bad, []byte("[1]"), 0o600)
-	if _, err := LoadFile(bad); !errors.Is(err, ErrInvalidRecord) {
-		t.Errorf("bad file: %v", err)
-	}
+	_, err = LoadFile(bad)
+	assert.ErrorIs(t, err, ErrInvalidRecord, "bad file")
 
 	t.Setenv("RSGUARD_TEST_KEYS", string(b))
-	if s, err := LoadEnv("RSGUARD_TEST_KEYS"); err != nil || s.Len() != 1 {
-		t.Fatalf("LoadEnv = %v, %v", s, err)
-	}
+	s, err = LoadEnv("RSGUARD_TEST_KEYS")
+	require.NoError(t, err, "LoadEnv")
+	require.Equal(t, 1, s.Len(), "LoadEnv = %v", s)
 	t.Setenv("RSGUARD_TEST_KEYS_EMPTY", "")
-	if s, err := LoadEnv("RSGUARD_TEST_KEYS_EMPTY"); err != nil || s.Len() != 0 {
-		t.Errorf("empty env: %v, %v", s, err)
-	}
-	if _, err := LoadEnv("RSGUARD_TEST_KEYS_UNSET_" + r1.ID); err == nil {
-		t.Error("unset env: no error")
-	}
+	s, err = LoadEnv("RSGUARD_TEST_KEYS_EMPTY")
+	assert.NoError(t, err, "empty env")
+	assert.Equal(t, 0, s.Len(), "empty env: %v", s)
+	_, err = LoadEnv("RSGUARD_TEST_KEYS_UNSET_" + r1.ID)
+	assert.Error(t, err, "unset env: no error")
 	t.Setenv("RSGUARD_TEST_KEYS_BAD", "nope")
-	if _, err := LoadEnv("RSGUARD_TEST_KEYS_BAD"); !errors.Is(err, ErrInvalidRecord) {
-		t.Errorf("bad env: %v", err)
-	}
+	_, err = LoadEnv("RSGUARD_TEST_KEYS_BAD")
+	assert.ErrorIs(t, err, ErrInvalidRecord, "bad env")
 }

@@ -3,14 +3,15 @@ package apikey
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
-	"github.com/rsguard/rsguard/validate"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
 )
 
 // Stores of every kind of type that can hold nil, to check that [New]
@@ -47,10 +48,10 @@ func (s sliceStore) Lookup(_ context.Context, h Hash) (*Record, error) {
 func (chanStore) Lookup(context.Context, Hash) (*Record, error) { return nil, ErrUnknown }
 
 // TestNewRefusesTypedNil: a Config field that holds something unusable
-// (a Store interface holding a nil pointer, map, func, slice or channel; a
-// zero slog.Logger; a zero validate.Validator) is refused by New, naming the
-// field, rather than accepted and panicking on the first request. The
-// positive controls beside each case are accepted and serve a request.
+// (a Store or a Bearer interface holding a nil pointer, map, func, slice or
+// channel; a zero slog.Logger) is refused by New, naming the field, rather
+// than accepted and panicking on the first request. The positive controls
+// beside each case are accepted and serve a request.
 func TestNewRefusesTypedNil(t *testing.T) {
 	f := newFixture(t)
 	key := f.keys["valid"]
@@ -70,10 +71,8 @@ func TestNewRefusesTypedNil(t *testing.T) {
 		{name: "nil chan Store", mod: func(c *Config) { var s chanStore; c.Store = s }, field: "Store"},
 		{name: "untyped nil Store", mod: func(c *Config) { c.Store = nil }, field: "Store"},
 		{name: "zero slog.Logger", mod: func(c *Config) { c.Logger = new(slog.Logger) }, field: "Logger"},
-		{name: "zero validate.Validator", mod: func(c *Config) { c.Validator = new(validate.Validator) }, field: "Validator"},
-		{name: "zero validate.Validator, keys-only metadata set", mod: func(c *Config) {
-			c.Validator, c.ResourceMetadata = new(validate.Validator), resourceMetadata
-		}, field: "Validator"},
+		{name: "nil pointer Bearer", mod: func(c *Config) { var b *fakeBearer; c.Bearer = b }, field: "Bearer"},
+		{name: "nil func Bearer", mod: func(c *Config) { var b bearerFunc; c.Bearer = b }, field: "Bearer"},
 
 		// Positive controls: accepted, and the valid key works.
 		{name: "control: *MemoryStore", mod: func(*Config) {}, status: 200},
@@ -88,31 +87,25 @@ func TestNewRefusesTypedNil(t *testing.T) {
 		{name: "control: value Store", mod: func(c *Config) { c.Store = lyingStore{rec: rec} }, status: 200},
 		{name: "control: nil Logger", mod: func(c *Config) { c.Logger = nil }, status: 200},
 		{name: "control: real Logger", mod: func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(new(bytes.Buffer), nil)) }, status: 200},
-		{name: "control: nil Validator, keys only", mod: func(c *Config) { c.Validator, c.ResourceMetadata = nil, resourceMetadata }, status: 200},
+		{name: "control: nil Bearer, keys only", mod: func(c *Config) { c.Bearer = nil }, status: 200},
+		{name: "control: func Bearer", mod: func(c *Config) { c.Bearer = bearerFunc(f.bearer.Authenticate) }, status: 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := f.config()
 			tc.mod(&cfg)
 			a, err := New(cfg)
 			if tc.field != "" {
-				if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.field) {
-					t.Fatalf("New = %v, want an error wrapping ErrInvalidConfig that names %s", err, tc.field)
-				}
-				if a != nil {
-					t.Error("New returned an Authenticator with its error")
-				}
+				require.ErrorIs(t, err, rsguard.ErrInvalidConfig, "New, want an error wrapping rsguard.ErrInvalidConfig that names %s", tc.field)
+				require.ErrorContains(t, err, tc.field, "New, want an error wrapping rsguard.ErrInvalidConfig that names %s", tc.field)
+				assert.Nil(t, a, "New returned an Authenticator with its error")
 				return
 			}
-			if err != nil {
-				t.Fatalf("New = %v", err)
-			}
+			require.NoError(t, err, "New")
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.Header.Set("X-Api-Key", key)
 			w := httptest.NewRecorder()
-			a.Middleware(echo(new(seen))).ServeHTTP(w, r)
-			if w.Code != tc.status {
-				t.Errorf("status = %d, want %d", w.Code, tc.status)
-			}
+			serve(t, a, echo(new(seen))).ServeHTTP(w, r)
+			assert.Equal(t, tc.status, w.Code, "status")
 		})
 	}
 }
@@ -123,32 +116,23 @@ func TestNewRefusesTypedNil(t *testing.T) {
 func TestMemoryStoreNilReceiver(t *testing.T) {
 	var s *MemoryStore
 	_, rec := mustKey(t, testPrefix, Record{Owner: "a"})
-	if r, err := s.Lookup(context.Background(), rec.Hash); r != nil || !errors.Is(err, ErrUnknown) {
-		t.Errorf("Lookup = %v, %v; want ErrUnknown", r, err)
-	}
+	r, err := s.Lookup(context.Background(), rec.Hash)
+	assert.Nil(t, r, "Lookup")
+	assert.ErrorIs(t, err, ErrUnknown, "Lookup")
 	cctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Lookup(cctx, rec.Hash); !errors.Is(err, context.Canceled) {
-		t.Errorf("Lookup, cancelled = %v", err)
-	}
-	if _, ok := s.Get(rec.ID); ok {
-		t.Error("Get found a record")
-	}
-	if s.Len() != 0 || len(s.Records()) != 0 {
-		t.Error("nil store not empty")
-	}
-	if s.Revoke(rec.ID) || s.Delete(rec.ID) {
-		t.Error("Revoke or Delete reported a record")
-	}
-	if err := s.Put(rec); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("Put = %v, want ErrInvalidConfig", err)
-	}
-	if err := s.Replace([]Record{rec}); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("Replace = %v, want ErrInvalidConfig", err)
-	}
+	_, err = s.Lookup(cctx, rec.Hash)
+	assert.ErrorIs(t, err, context.Canceled, "Lookup, cancelled")
+	_, ok := s.Get(rec.ID)
+	assert.False(t, ok, "Get found a record")
+	assert.Zero(t, s.Len(), "nil store not empty")
+	assert.Empty(t, s.Records(), "nil store not empty")
+	assert.False(t, s.Revoke(rec.ID), "Revoke reported a record")
+	assert.False(t, s.Delete(rec.ID), "Delete reported a record")
+	assert.ErrorIs(t, s.Put(rec), rsguard.ErrInvalidConfig, "Put")
+	assert.ErrorIs(t, s.Replace([]Record{rec}), rsguard.ErrInvalidConfig, "Replace")
 	// Positive control: the zero MemoryStore is a usable, empty store.
 	z := new(MemoryStore)
-	if err := z.Put(rec); err != nil || z.Len() != 1 {
-		t.Errorf("zero store: Put = %v, Len = %d", err, z.Len())
-	}
+	assert.NoError(t, z.Put(rec), "zero store: Put")
+	assert.Equal(t, 1, z.Len(), "zero store: Len")
 }

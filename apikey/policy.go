@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rsguard/rsguard"
+
 	"github.com/rsguard/rsguard/internal/loopback"
 )
 
@@ -82,20 +84,20 @@ type Status struct {
 
 // Validate checks p: known states and an absolute https Link (http only on a
 // loopback host, the rule of every URL rsguard checks). Errors wrap
-// [ErrInvalidConfig].
+// [rsguard.ErrInvalidConfig].
 func (p *Policy) Validate() error {
 	if !p.Default.valid() {
-		return fmt.Errorf("%w: policy: unknown default state %q", ErrInvalidConfig, p.Default)
+		return fmt.Errorf("%w: policy: unknown default state %q", rsguard.ErrInvalidConfig, p.Default)
 	}
 	for name, c := range p.Clients {
 		if !c.State.valid() {
-			return fmt.Errorf("%w: policy: client %q: unknown state %q", ErrInvalidConfig, name, c.State)
+			return fmt.Errorf("%w: policy: client %q: unknown state %q", rsguard.ErrInvalidConfig, name, c.State)
 		}
 	}
 	if p.Link != "" {
 		u, err := url.Parse(p.Link)
 		if err != nil || !u.IsAbs() || !loopback.AllowsScheme(u) || u.Host == "" || !linkSafe(p.Link) {
-			return fmt.Errorf("%w: policy: Link must be an absolute https URL (http only on a loopback host)", ErrInvalidConfig)
+			return fmt.Errorf("%w: policy: Link must be an absolute https URL (http only on a loopback host)", rsguard.ErrInvalidConfig)
 		}
 	}
 	return nil

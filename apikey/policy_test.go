@@ -1,10 +1,14 @@
 package apikey
 
 import (
-	"errors"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
 )
 
 func TestPolicyEvaluate(t *testing.T) {
@@ -51,12 +55,12 @@ func TestPolicyEvaluate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := tt.policy.Evaluate(&tt.rec, tt.at)
-			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
-				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			if tt.wantErr == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tt.wantErr)
 			}
-			if got != tt.want {
-				t.Errorf("status = %+v, want %+v", got, tt.want)
-			}
+			assert.Equal(t, tt.want, got, "status")
 		})
 	}
 }
@@ -68,9 +72,7 @@ func TestPolicyValidate(t *testing.T) {
 		{Clients: map[string]ClientPolicy{"a": {State: StateBlocked}}, Link: "http://localhost:8080/docs"},
 	}
 	for i, p := range good {
-		if err := p.Validate(); err != nil {
-			t.Errorf("good[%d]: %v", i, err)
-		}
+		assert.NoError(t, p.Validate(), "good[%d]", i)
 	}
 	bad := []Policy{
 		{Default: "gone"},
@@ -82,9 +84,7 @@ func TestPolicyValidate(t *testing.T) {
 		{Link: "https:///nohost"},
 	}
 	for i, p := range bad {
-		if err := p.Validate(); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("bad[%d]: %v", i, err)
-		}
+		assert.ErrorIs(t, p.Validate(), rsguard.ErrInvalidConfig, "bad[%d]", i)
 	}
 }
 
@@ -113,13 +113,9 @@ func TestStatusHeaders(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{}
 			tt.st.setHeaders(h, tt.link)
-			if len(h) != len(tt.want) {
-				t.Fatalf("headers = %v, want %v", h, tt.want)
-			}
+			require.Len(t, h, len(tt.want), "headers = %v, want %v", h, tt.want)
 			for k, v := range tt.want {
-				if got := h.Values(k); len(got) != len(v) || (len(v) > 0 && got[0] != v[0]) || (len(v) > 1 && got[1] != v[1]) {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
+				assert.Equal(t, v, h.Values(k), k)
 			}
 		})
 	}

@@ -53,9 +53,9 @@ type Record struct {
 	// [HashKey]. Required.
 	Hash Hash
 
-	// Owner is the principal the key acts for ("owner"): the Subject of the
-	// [scopes.Grant] it produces. If empty, ClientID is used. At least one of
-	// Owner and ClientID is required.
+	// Owner is the principal the key acts for ("owner"), named in the
+	// Subject of the [rsguard.Principal] it produces. If empty, ClientID is
+	// used. At least one of Owner and ClientID is required.
 	Owner string
 
 	// ClientID is the client (application, integration) the key was issued
@@ -64,7 +64,7 @@ type Record struct {
 	ClientID string
 
 	// Tenant is the tenant or organisation the key belongs to ("tenant"),
-	// copied into the Grant. Optional.
+	// copied into the Principal. Optional.
 	Tenant string
 
 	// Scopes are the scopes the key grants ("scopes", an array of RFC 6749
@@ -96,7 +96,7 @@ func (r *Record) Client() string {
 	return r.Owner
 }
 
-// subject returns the Grant subject, the key's principal: "apikey:owner:"
+// subject returns the Principal's Subject: "apikey:owner:"
 // and Owner, or "apikey:client:" and ClientID when Owner is empty. The
 // prefixes keep it apart from every JWT principal ("user:…", "client:…", see
 // validate.Claims.Principal) and an owner's key apart from a client-only key

@@ -2,10 +2,11 @@ package apikey
 
 import (
 	"encoding/json"
-	"errors"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRecordValidate(t *testing.T) {
@@ -33,15 +34,13 @@ func TestRecordValidate(t *testing.T) {
 			r.Scopes = append([]string(nil), good.Scopes...)
 			tt.modify(&r)
 			err := r.Validate()
-			if tt.ok != (err == nil) {
-				t.Fatalf("Validate() = %v, want ok=%v", err, tt.ok)
+			if tt.ok {
+				require.NoError(t, err, "Validate()")
+				return
 			}
-			if err != nil && !errors.Is(err, ErrInvalidRecord) {
-				t.Errorf("error does not wrap ErrInvalidRecord: %v", err)
-			}
-			if err != nil && strings.Contains(err.Error(), good.Hash.String()) {
-				t.Errorf("error carries the hash: %v", err)
-			}
+			require.Error(t, err, "Validate(), want ok=false")
+			assert.ErrorIs(t, err, ErrInvalidRecord, "error does not wrap ErrInvalidRecord")
+			assert.NotContains(t, err.Error(), good.Hash.String(), "error carries the hash")
 		})
 	}
 }
@@ -53,35 +52,28 @@ func TestRecordJSON(t *testing.T) {
 		Created: created, Expires: created.Add(time.Hour), Revoked: true, State: StateDeprecated,
 	})
 	b, err := json.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := `{"id":"` + rec.ID + `","hash":"` + rec.Hash.String() + `","owner":"alice","client_id":"cli","tenant":"acme","scopes":["x"],"created":"2026-01-02T03:04:05Z","expires":"2026-01-02T04:04:05Z","revoked":true,"state":"deprecated"}`
-	if string(b) != want {
-		t.Errorf("Marshal =\n%s\nwant\n%s", b, want)
-	}
+	assert.Equal(t, want, string(b), "Marshal")
 	var back Record
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	if back.ID != rec.ID || back.Hash != rec.Hash || !back.Expires.Equal(rec.Expires) || back.State != rec.State || !back.Revoked {
-		t.Errorf("round trip: %+v", back)
-	}
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, rec.ID, back.ID, "round trip: %+v", back)
+	assert.Equal(t, rec.Hash, back.Hash, "round trip: %+v", back)
+	assert.True(t, back.Expires.Equal(rec.Expires), "round trip: %+v", back)
+	assert.Equal(t, rec.State, back.State, "round trip: %+v", back)
+	assert.True(t, back.Revoked, "round trip: %+v", back)
 
 	minimal := Record{ID: rec.ID, Hash: rec.Hash, ClientID: "c"}
 	b, _ = json.Marshal(minimal)
-	if want := `{"id":"` + rec.ID + `","hash":"` + rec.Hash.String() + `","client_id":"c"}`; string(b) != want {
-		t.Errorf("zero values not omitted: %s", b)
-	}
+	assert.Equal(t, `{"id":"`+rec.ID+`","hash":"`+rec.Hash.String()+`","client_id":"c"}`, string(b), "zero values not omitted")
 
-	if err := json.Unmarshal([]byte(`{"id":"x","hash":"`+rec.Hash.String()+`","expire":"2026-01-01T00:00:00Z"}`), &back); err == nil {
-		t.Error("unknown member accepted")
-	}
+	err = json.Unmarshal([]byte(`{"id":"x","hash":"`+rec.Hash.String()+`","expire":"2026-01-01T00:00:00Z"}`), &back)
+	assert.Error(t, err, "unknown member accepted")
 }
 
 func TestRecordLogValueHidesHash(t *testing.T) {
 	_, rec := mustKey(t, testPrefix, Record{Owner: "alice"})
-	if v := rec.LogValue().String(); strings.Contains(v, rec.Hash.String()) || !strings.Contains(v, rec.ID) {
-		t.Errorf("LogValue = %s", v)
-	}
+	v := rec.LogValue().String()
+	assert.NotContains(t, v, rec.Hash.String(), "LogValue = %s", v)
+	assert.Contains(t, v, rec.ID, "LogValue = %s", v)
 }

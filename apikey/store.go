@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/rsguard/rsguard"
 )
 
 // Store finds key records by the SHA-256 hash of the key. Implementations
@@ -13,7 +15,7 @@ import (
 // Lookup returns the record whose Hash is h, or an error wrapping
 // [ErrUnknown] when there is none. Any other error is treated as an outage
 // (the client gets 503, and the error is logged: never put the hash in it).
-// The middleware compares the returned record's Hash with h in constant time
+// The Authenticator compares the returned record's Hash with h in constant time
 // and checks its ID against the key's, so a store may use an index that is
 // looser than exact equality. Lookup should honour ctx's cancellation.
 //
@@ -30,7 +32,7 @@ type Store interface {
 //
 // A nil *MemoryStore is an empty store that cannot be written: Lookup
 // returns [ErrUnknown], Get, Revoke and Delete find nothing, and Put and
-// Replace return an error wrapping [ErrInvalidConfig]. ([New] refuses a nil
+// Replace return an error wrapping [rsguard.ErrInvalidConfig]. ([New] refuses a nil
 // *MemoryStore as Config.Store.)
 type MemoryStore struct {
 	mu     sync.RWMutex
@@ -209,7 +211,7 @@ func (s *MemoryStore) Len() int {
 }
 
 func errNilStore(method string) error {
-	return fmt.Errorf("%w: %s on a nil *MemoryStore", ErrInvalidConfig, method)
+	return fmt.Errorf("%w: %s on a nil *MemoryStore", rsguard.ErrInvalidConfig, method)
 }
 
 func cloneRecord(rec Record) (*Record, error) {

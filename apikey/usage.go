@@ -35,8 +35,12 @@ type Use struct {
 type Snapshot struct {
 	// Time is when the snapshot was taken.
 	Time time.Time
-	// JWT counts requests that carried a bearer token (not an API key).
-	JWT Counts
+	// Bearer counts requests without an API key that [Config].Bearer
+	// authenticated or refused (bearer JWTs, usually); without a Bearer,
+	// the bearer tokens refused with [ErrBearerNotAccepted]. Requests
+	// without any credential are counted in Anonymous; a malformed request
+	// without a key (refused by rsguard.BearerToken) is not counted.
+	Bearer Counts
 	// APIKey counts requests that carried an API key.
 	APIKey Counts
 	// Anonymous counts requests that carried no credential.
@@ -81,10 +85,10 @@ type ClientUsage struct {
 // number of requests record concurrently without a lock; only the first use
 // of a key id takes sync.Map's internal lock.
 type usage struct {
-	jwtSeen, jwtAccepted   atomic.Uint64
-	keyAccepted, keyReject atomic.Uint64
-	anonymous              atomic.Uint64
-	keys                   sync.Map // key id -> *keyCounter
+	bearerSeen, bearerAccepted atomic.Uint64
+	keyAccepted, keyReject     atomic.Uint64
+	anonymous                  atomic.Uint64
+	keys                       sync.Map // key id -> *keyCounter
 }
 
 type keyCounter struct {
@@ -127,10 +131,10 @@ func (u *usage) recordKey(rec *Record, st State, now time.Time, ok bool) {
 }
 
 func (u *usage) snapshot(now time.Time) Snapshot {
-	seen, acc := u.jwtSeen.Load(), u.jwtAccepted.Load()
+	seen, acc := u.bearerSeen.Load(), u.bearerAccepted.Load()
 	s := Snapshot{
 		Time:      now,
-		JWT:       Counts{Accepted: acc, Rejected: seen - min(acc, seen)},
+		Bearer:    Counts{Accepted: acc, Rejected: seen - min(acc, seen)},
 		APIKey:    Counts{Accepted: u.keyAccepted.Load(), Rejected: u.keyReject.Load()},
 		Anonymous: u.anonymous.Load(),
 	}

@@ -4,6 +4,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestUsageConcurrent(t *testing.T) {
@@ -30,9 +33,9 @@ func TestUsageConcurrent(t *testing.T) {
 				} else {
 					u.keyReject.Add(1)
 				}
-				u.jwtSeen.Add(1)
+				u.bearerSeen.Add(1)
 				if i%2 == 0 {
-					u.jwtAccepted.Add(1)
+					u.bearerAccepted.Add(1)
 				}
 				if i%100 == 0 {
 					_ = u.snapshot(at) // readers race with writers
@@ -43,39 +46,32 @@ func TestUsageConcurrent(t *testing.T) {
 	wg.Wait()
 	s := u.snapshot(base)
 	const total = goroutines * perG
-	if s.APIKey.Accepted+s.APIKey.Rejected != total || s.APIKey.Rejected != total/4 {
-		t.Errorf("APIKey = %+v", s.APIKey)
-	}
-	if s.JWT.Accepted != total/2 || s.JWT.Rejected != total/2 {
-		t.Errorf("JWT = %+v", s.JWT)
-	}
-	if len(s.Keys) != 3 || s.Keys[0].ID != "AAAAAAAAAAAA" || s.Keys[2].Client != "o3" {
-		t.Fatalf("Keys = %+v", s.Keys)
-	}
+	assert.Equal(t, uint64(total), s.APIKey.Accepted+s.APIKey.Rejected, "APIKey = %+v", s.APIKey)
+	assert.Equal(t, uint64(total/4), s.APIKey.Rejected, "APIKey = %+v", s.APIKey)
+	assert.Equal(t, uint64(total/2), s.Bearer.Accepted, "Bearer = %+v", s.Bearer)
+	assert.Equal(t, uint64(total/2), s.Bearer.Rejected, "Bearer = %+v", s.Bearer)
+	require.Len(t, s.Keys, 3, "Keys = %+v", s.Keys)
+	require.Equal(t, "AAAAAAAAAAAA", s.Keys[0].ID, "Keys = %+v", s.Keys)
+	require.Equal(t, "o3", s.Keys[2].Client, "Keys = %+v", s.Keys)
 	var sum uint64
 	for _, k := range s.Keys {
 		sum += k.Accepted + k.Rejected
-		if !k.FirstSeen.Equal(base) && k.ID == "AAAAAAAAAAAA" {
-			t.Errorf("FirstSeen = %v, want %v", k.FirstSeen, base)
+		if k.ID == "AAAAAAAAAAAA" {
+			assert.True(t, k.FirstSeen.Equal(base), "FirstSeen = %v, want %v", k.FirstSeen, base)
 		}
-		if k.State != StateDeprecated {
-			t.Errorf("State = %q", k.State)
-		}
+		assert.Equal(t, StateDeprecated, k.State, "State")
 	}
-	if sum != total {
-		t.Errorf("per-key sum = %d, want %d", sum, total)
-	}
+	assert.Equal(t, uint64(total), sum, "per-key sum")
 	last := base.Add(time.Duration(total-1) * time.Millisecond)
-	if len(s.Clients) != 2 || s.Clients[0].Client != "c1" || s.Clients[0].Keys != 2 || s.Clients[1].Keys != 1 {
-		t.Fatalf("Clients = %+v", s.Clients)
-	}
+	require.Len(t, s.Clients, 2, "Clients = %+v", s.Clients)
+	require.Equal(t, "c1", s.Clients[0].Client, "Clients = %+v", s.Clients)
+	require.Equal(t, 2, s.Clients[0].Keys, "Clients = %+v", s.Clients)
+	require.Equal(t, 1, s.Clients[1].Keys, "Clients = %+v", s.Clients)
 	var maxLast time.Time
 	for _, c := range s.Clients {
 		if c.LastSeen.After(maxLast) {
 			maxLast = c.LastSeen
 		}
 	}
-	if !maxLast.Equal(last) {
-		t.Errorf("latest LastSeen = %v, want %v", maxLast, last)
-	}
+	assert.True(t, maxLast.Equal(last), "latest LastSeen = %v, want %v", maxLast, last)
 }

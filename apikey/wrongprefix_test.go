@@ -3,7 +3,6 @@ package apikey
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,8 +13,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rsguard/rsguard/scopes"
-	"github.com/rsguard/rsguard/validate"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 // TestWrongPrefix: a key that does not start with the configured prefix is
@@ -30,9 +32,7 @@ func TestWrongPrefix(t *testing.T) {
 	const wantDesc = "the API key must start with rsg_" // RFC 6750 §3 NQSCHAR only
 	// A deterministic key, so that the leak check below is deterministic.
 	key, rec, err := generate(rand.NewChaCha8([32]byte{'r', 's', 'g'}), prefix, Record{Owner: "alice", ClientID: "reporting", Scopes: []string{"tools:read"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	body := key[len(prefix):] // <id>_<secret><checksum>
 	typo := key[:len(key)-1] + flipChar(key[len(key)-1])
 
@@ -59,8 +59,8 @@ func TestWrongPrefix(t *testing.T) {
 		{name: "valid key", key: key, shown: len(prefix) + IDLen, status: 200}, // the id is public and logged
 	}
 
-	f := newFixture(t) // for its token issuer
-	for _, mode := range []string{"with validator", "keys only"} {
+	f := newFixture(t) // for its bearer authenticator
+	for _, mode := range []string{"with bearer", "keys only"} {
 		t.Run(mode, func(t *testing.T) {
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{
@@ -75,9 +75,7 @@ func TestWrongPrefix(t *testing.T) {
 			var mu sync.Mutex
 			var hooks []string
 			store, err := NewMemoryStore(rec)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			cfg := Config{
 				Store:  store,
 				Prefix: prefix,
@@ -88,20 +86,22 @@ func TestWrongPrefix(t *testing.T) {
 					defer mu.Unlock()
 					hooks = append(hooks, fmt.Sprintf("%+v", u))
 				},
-				OnDecision: func(_ context.Context, d scopes.Decision) {
+			}
+			if mode == "with bearer" {
+				cfg.Bearer = f.bearer
+			}
+			a := mustNew(t, cfg)
+			g := newGuard(t, rsguard.Config{
+				Authenticator: a,
+				Logger:        logger,
+				OnDecision: func(_ context.Context, d audit.Decision) {
 					d.Time, d.Latency = fixedNow, 0 // real clock: not the key's digits
 					mu.Lock()
 					defer mu.Unlock()
 					hooks = append(hooks, fmt.Sprintf("%+v", d))
 				},
-			}
-			if mode == "keys only" {
-				cfg.ResourceMetadata = resourceMetadata
-			} else {
-				cfg.Validator = newValidator(t, f.is, logger)
-			}
-			a := mustNew(t, cfg)
-			srv := httptest.NewServer(a.Middleware(echo(new(seen))))
+			})
+			srv := httptest.NewServer(g.Middleware(echo(new(seen))))
 			defer srv.Close()
 
 			for _, tt := range tests {
@@ -114,14 +114,10 @@ func TestWrongPrefix(t *testing.T) {
 					req, _ := http.NewRequest(http.MethodGet, srv.URL+"/mcp", nil)
 					req.Header.Set("X-API-Key", tt.key)
 					resp, err := srv.Client().Do(req)
-					if err != nil {
-						t.Fatal(err)
-					}
+					require.NoError(t, err)
 					respBody, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
-					if resp.StatusCode != tt.status {
-						t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, tt.status, respBody)
-					}
+					require.Equal(t, tt.status, resp.StatusCode, "status; body %s", respBody)
 
 					// The decision method: the same answer, an error naming
 					// the expected prefix (and not the key).
@@ -134,27 +130,24 @@ func TestWrongPrefix(t *testing.T) {
 					}
 
 					if tt.status != 200 {
-						if g, want := resp.Header.Values("WWW-Authenticate"), challenge("invalid_token", tt.desc); len(g) != 1 || g[0] != want {
-							t.Errorf("WWW-Authenticate =\n%q\nwant\n%q", g, want)
-						}
-						if want := `{"error":"invalid_token","error_description":"` + tt.desc + `"}`; string(respBody) != want {
-							t.Errorf("body = %s, want %s", respBody, want)
-						}
-						var ve *validate.Error
-						if !errors.Is(aerr, tt.sentinel) || !errors.As(aerr, &ve) || ve.Description != tt.desc || ve.Status != tt.status {
-							t.Errorf("Authenticate = %v, want %v with description %q", aerr, tt.sentinel, tt.desc)
-						}
-						if ReasonCode(aerr) != scopes.ReasonMalformed {
-							t.Errorf("ReasonCode = %q, want %q", ReasonCode(aerr), scopes.ReasonMalformed)
-						}
-						if names := strings.Contains(errText, prefix); names != (tt.desc == wantDesc) {
-							t.Errorf("error %q: names the expected prefix = %v, want %v", errText, names, tt.desc == wantDesc)
-						}
-						if !strings.Contains(logs.String(), "apikey: key refused") {
-							t.Errorf("no refusal logged:\n%s", logs.String())
-						}
-					} else if aerr != nil {
-						t.Errorf("Authenticate = %v", aerr)
+						assert.Equal(t, []string{challenge("invalid_token", tt.desc)}, resp.Header.Values("WWW-Authenticate"), "WWW-Authenticate")
+						assert.Equal(t, `{"error":"invalid_token","error_description":"`+tt.desc+`"}`, string(respBody), "body")
+						var e *rsguard.Error
+						require.ErrorIs(t, aerr, tt.sentinel, "Authenticate")
+						require.ErrorAs(t, aerr, &e, "Authenticate")
+						require.Equal(t, tt.desc, e.Description, "Authenticate = %v: description", aerr)
+						require.Equal(t, tt.status, e.Status, "Authenticate = %v: status", aerr)
+						assert.Equal(t, audit.ReasonMalformed, e.Reason, "Reason")
+						assert.Equal(t, audit.CredentialAPIKey, e.Credential, "Credential")
+						assert.Nil(t, e.Principal, "Principal")
+						mu.Lock()
+						hooked := strings.Join(hooks, "\n")
+						mu.Unlock()
+						assert.Contains(t, hooked, "Reason:malformed", "no malformed decision recorded")
+						assert.Equal(t, tt.desc == wantDesc, strings.Contains(errText, prefix), "error %q: names the expected prefix", errText)
+						assert.Contains(t, logs.String(), "apikey: key refused", "no refusal logged")
+					} else {
+						assert.NoError(t, aerr, "Authenticate")
 					}
 
 					// Nothing the client sent past its own prefix, not even
@@ -172,9 +165,8 @@ func TestWrongPrefix(t *testing.T) {
 						"hooks":            hooked,
 					}
 					for where, text := range texts {
-						if s := sharedSubstring(tt.key, tt.shown, text, 4); s != "" {
-							t.Errorf("%s contain %q, from the presented key:\n%s", where, s, text)
-						}
+						s := sharedSubstring(tt.key, tt.shown, text, 4)
+						assert.Empty(t, s, "%s contain %q, from the presented key:\n%s", where, s, text)
 					}
 				})
 			}
@@ -207,8 +199,6 @@ func TestSharedSubstring(t *testing.T) {
 		{"rsg_AbCd1234", 4, "has rsg_ and Ab", ""},
 		{"abc", 0, "abc", ""}, // shorter than n
 	} {
-		if got := sharedSubstring(tc.key, tc.from, tc.text, 4); got != tc.want {
-			t.Errorf("sharedSubstring(%q, %d, %q) = %q, want %q", tc.key, tc.from, tc.text, got, tc.want)
-		}
+		assert.Equal(t, tc.want, sharedSubstring(tc.key, tc.from, tc.text, 4), "sharedSubstring(%q, %d, %q)", tc.key, tc.from, tc.text)
 	}
 }

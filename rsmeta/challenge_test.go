@@ -1,10 +1,11 @@
 package rsmeta
 
 import (
-	"errors"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const testRM = "https://api.example.com/.well-known/oauth-protected-resource/mcp"
@@ -57,19 +58,12 @@ func TestChallengeGolden(t *testing.T) {
 	for _, tt := range goldenChallenges {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := tt.c.Header()
-			if err != nil {
-				t.Fatalf("Header() error: %v", err)
-			}
-			if h != tt.want {
-				t.Errorf("Header() =\n%s\nwant\n%s", h, tt.want)
-			}
-			if s := tt.c.String(); s != tt.want {
-				t.Errorf("String() =\n%s\nwant\n%s", s, tt.want)
-			}
+			require.NoError(t, err, "Header() error")
+			assert.Equal(t, tt.want, h, "Header()")
+			assert.Equal(t, tt.want, tt.c.String(), "String()")
 			// The size String reserves is exact, so it allocates once.
-			if n, _ := tt.c.check(false); n != len(tt.want) {
-				t.Errorf("check() length = %d, want %d", n, len(tt.want))
-			}
+			n, _ := tt.c.check(false)
+			assert.Equal(t, len(tt.want), n, "check() length")
 		})
 	}
 }
@@ -141,27 +135,16 @@ func TestChallengeInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := tt.c.Header()
-			if err == nil {
-				t.Fatalf("Header() = %q, want error", h)
-			}
-			if !errors.Is(err, ErrInvalidChallenge) {
-				t.Errorf("Header() error %v does not wrap ErrInvalidChallenge", err)
-			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("Header() error %q does not mention %q", err, tt.wantErr)
-			}
+			require.Error(t, err, "Header() = %q, want error", h)
+			assert.ErrorIs(t, err, ErrInvalidChallenge, "Header() error does not wrap ErrInvalidChallenge")
+			assert.ErrorContains(t, err, tt.wantErr, "Header() error does not mention %q", tt.wantErr)
 			s := tt.c.String()
-			if s != tt.want {
-				t.Errorf("String() =\n%s\nwant\n%s", s, tt.want)
-			}
+			assert.Equal(t, tt.want, s, "String()")
 			// The sanitised form is always valid and parses back to itself.
 			cs, err := ParseChallenges(s)
-			if err != nil || len(cs) != 1 {
-				t.Fatalf("ParseChallenges(%q) = %v, %v", s, cs, err)
-			}
-			if again := cs[0].String(); again != s {
-				t.Errorf("String() of parsed = %q, want %q", again, s)
-			}
+			require.NoError(t, err, "ParseChallenges(%q)", s)
+			require.Len(t, cs, 1, "ParseChallenges(%q)", s)
+			assert.Equal(t, s, cs[0].String(), "String() of parsed")
 		})
 	}
 }
@@ -213,12 +196,8 @@ func TestParseChallenges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseChallenges(tt.in)
-			if err != nil {
-				t.Fatalf("ParseChallenges(%q) error: %v", tt.in, err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("ParseChallenges(%q) =\n%#v\nwant\n%#v", tt.in, got, tt.want)
-			}
+			require.NoError(t, err, "ParseChallenges(%q) error", tt.in)
+			assert.Equal(t, tt.want, got, "ParseChallenges(%q)", tt.in)
 		})
 	}
 }
@@ -255,23 +234,13 @@ func TestParseChallengesErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseChallenges(tt.in)
 			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("ParseChallenges(%q) error: %v", tt.in, err)
-				}
+				require.NoError(t, err, "ParseChallenges(%q) error", tt.in)
 				return
 			}
-			if err == nil {
-				t.Fatalf("ParseChallenges(%q) = %#v, want error", tt.in, got)
-			}
-			if !errors.Is(err, ErrInvalidChallenge) {
-				t.Errorf("error %v does not wrap ErrInvalidChallenge", err)
-			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("error %q does not mention %q", err, tt.wantErr)
-			}
-			if got != nil {
-				t.Errorf("got %v with error", got)
-			}
+			require.Error(t, err, "ParseChallenges(%q) = %#v, want error", tt.in, got)
+			assert.ErrorIs(t, err, ErrInvalidChallenge, "error does not wrap ErrInvalidChallenge")
+			assert.ErrorContains(t, err, tt.wantErr, "error does not mention %q", tt.wantErr)
+			assert.Nil(t, got, "got a value with error")
 		})
 	}
 }
@@ -297,12 +266,9 @@ func TestChallengeRoundTrip(t *testing.T) {
 	}
 	for _, tt := range goldenChallenges {
 		cs, err := ParseChallenges(tt.c.String())
-		if err != nil || len(cs) != 1 {
-			t.Fatalf("%s: ParseChallenges = %v, %v", tt.name, cs, err)
-		}
-		if !reflect.DeepEqual(cs[0], normalise(tt.c)) {
-			t.Errorf("%s: round trip =\n%#v\nwant\n%#v", tt.name, cs[0], normalise(tt.c))
-		}
+		require.NoError(t, err, "%s: ParseChallenges", tt.name)
+		require.Len(t, cs, 1, "%s: ParseChallenges", tt.name)
+		assert.Equal(t, normalise(tt.c), cs[0], "%s: round trip", tt.name)
 	}
 	// All of them in one field value.
 	var parts []string
@@ -310,21 +276,17 @@ func TestChallengeRoundTrip(t *testing.T) {
 		parts = append(parts, c.String())
 	}
 	cs, err := ParseChallenges(strings.Join(parts, ", "))
-	if err != nil || len(cs) != len(all) {
-		t.Fatalf("joined: %d challenges, %v", len(cs), err)
-	}
+	require.NoError(t, err, "joined")
+	require.Len(t, cs, len(all), "joined: challenges")
 	for i := range all {
-		if !reflect.DeepEqual(cs[i], normalise(all[i])) {
-			t.Errorf("joined[%d] =\n%#v\nwant\n%#v", i, cs[i], normalise(all[i]))
-		}
+		assert.Equal(t, normalise(all[i]), cs[i], "joined[%d]", i)
 	}
 }
 
 func TestChallengeStringAllocs(t *testing.T) {
 	c := Challenge{ResourceMetadata: testRM, Scope: []string{"tools:read", "tools:write"}, Error: ErrorInvalidToken, ErrorDescription: "The access token expired"}
-	if n := testing.AllocsPerRun(100, func() { _ = c.String() }); n > 1 {
-		t.Errorf("String() allocates %v times, want at most 1", n)
-	}
+	n := testing.AllocsPerRun(100, func() { _ = c.String() })
+	assert.LessOrEqual(t, n, 1.0, "String() allocates %v times, want at most 1", n)
 }
 
 func BenchmarkChallengeString(b *testing.B) {
@@ -351,6 +313,8 @@ func BenchmarkParseChallenges(b *testing.B) {
 	v := `Bearer resource_metadata="` + testRM + `", scope="tools:read tools:write", error="insufficient_scope", error_description="Additional scope required"`
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
+		// b.Fatal, not testify, inside the timed loop: an assertion calls
+		// b.Helper, which locks and walks the stack on every call.
 		if _, err := ParseChallenges(v); err != nil {
 			b.Fatal(err)
 		}

@@ -2,9 +2,10 @@ package rsmeta
 
 import (
 	"net/url"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // Seed corpora: f.Add below, plus the files in testdata/fuzz/<FuzzName>/.
@@ -33,9 +34,7 @@ func FuzzParseChallenges(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value string) {
 		cs, err := ParseChallenges(value)
 		if err != nil {
-			if cs != nil {
-				t.Fatalf("ParseChallenges(%q) returned challenges with error %v", value, err)
-			}
+			require.Nil(t, cs, "ParseChallenges(%q) returned challenges with error %v", value, err)
 			return
 		}
 		parts := make([]string, 0, len(cs))
@@ -43,26 +42,18 @@ func FuzzParseChallenges(f *testing.F) {
 			s := c.String()
 			checkFieldValue(t, s)
 			again, err := ParseChallenges(s)
-			if err != nil || len(again) != 1 {
-				t.Fatalf("ParseChallenges(%q) = %#v, %v (from %q)", s, again, err, value)
-			}
-			if got := again[0].String(); got != s {
-				t.Fatalf("String not stable: %q → %q (from %q)", s, got, value)
-			}
+			require.NoError(t, err, "ParseChallenges(%q) (from %q)", s, value)
+			require.Len(t, again, 1, "ParseChallenges(%q) (from %q)", s, value)
+			require.Equal(t, s, again[0].String(), "String not stable (from %q)", value)
 			if h, err := c.Header(); err == nil {
-				if h != s {
-					t.Fatalf("Header() = %q, String() = %q", h, s)
-				}
-				if !reflect.DeepEqual(again[0], normalise(c)) {
-					t.Fatalf("round trip of valid %#v gave %#v", c, again[0])
-				}
+				require.Equal(t, s, h, "Header() vs String()")
+				require.Equal(t, normalise(c), again[0], "round trip of valid %#v", c)
 			}
 			parts = append(parts, s)
 		}
 		joined, err := ParseChallenges(strings.Join(parts, ", "))
-		if err != nil || len(joined) != len(cs) {
-			t.Fatalf("joined %q: %d challenges, %v; want %d", parts, len(joined), err, len(cs))
-		}
+		require.NoError(t, err, "joined %q", parts)
+		require.Len(t, joined, len(cs), "joined %q: challenges", parts)
 	})
 }
 
@@ -87,22 +78,15 @@ func FuzzChallengeRoundTrip(f *testing.F) {
 		s := c.String()
 		checkFieldValue(t, s)
 		cs, err := ParseChallenges(s)
-		if err != nil || len(cs) != 1 {
-			t.Fatalf("ParseChallenges(%q) = %#v, %v", s, cs, err)
-		}
-		if got := cs[0].String(); got != s {
-			t.Fatalf("String of parsed %q = %q", s, got)
-		}
+		require.NoError(t, err, "ParseChallenges(%q)", s)
+		require.Len(t, cs, 1, "ParseChallenges(%q)", s)
+		require.Equal(t, s, cs[0].String(), "String of parsed %q", s)
 		h, err := c.Header()
 		if err != nil {
 			return
 		}
-		if h != s {
-			t.Fatalf("Header() = %q, String() = %q", h, s)
-		}
-		if !reflect.DeepEqual(cs[0], normalise(c)) {
-			t.Fatalf("round trip of %#v gave %#v", c, cs[0])
-		}
+		require.Equal(t, s, h, "Header() vs String()")
+		require.Equal(t, normalise(c), cs[0], "round trip of %#v", c)
 	})
 }
 
@@ -111,9 +95,7 @@ func FuzzChallengeRoundTrip(f *testing.F) {
 func checkFieldValue(t *testing.T, s string) {
 	t.Helper()
 	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			t.Fatalf("String() = %q has byte %#x", s, s[i])
-		}
+		require.True(t, s[i] >= 0x20 && s[i] <= 0x7e, "String() = %q has byte %#x", s, s[i])
 	}
 }
 
@@ -128,42 +110,35 @@ func FuzzWellKnownURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, resource string) {
 		w, err := WellKnownURL(resource)
 		c, cerr := CanonicalResource(resource)
-		if (err == nil) != (cerr == nil) {
-			t.Fatalf("WellKnownURL err %v, CanonicalResource err %v", err, cerr)
-		}
+		require.Equal(t, err == nil, cerr == nil, "WellKnownURL err %v, CanonicalResource err %v", err, cerr)
 		if err != nil {
 			return
 		}
-		if again, err := CanonicalResource(c); err != nil || again != c {
-			t.Fatalf("CanonicalResource not idempotent: %q → %q, %v", c, again, err)
-		}
-		if w2, err := WellKnownURL(c); err != nil || w2 != w {
-			t.Fatalf("WellKnownURL(canonical %q) = %q, %v; want %q", c, w2, err, w)
-		}
-		if cw, err := CanonicalResource(w); err != nil || cw != w {
-			t.Fatalf("well-known URL %q is not canonical: %q, %v", w, cw, err)
-		}
+		again, err := CanonicalResource(c)
+		require.NoError(t, err, "CanonicalResource not idempotent: %q", c)
+		require.Equal(t, c, again, "CanonicalResource not idempotent: %q", c)
+		w2, err := WellKnownURL(c)
+		require.NoError(t, err, "WellKnownURL(canonical %q)", c)
+		require.Equal(t, w, w2, "WellKnownURL(canonical %q)", c)
+		cw, err := CanonicalResource(w)
+		require.NoError(t, err, "well-known URL %q is not canonical", w)
+		require.Equal(t, w, cw, "well-known URL %q is not canonical", w)
 		u, err := url.Parse(w)
-		if err != nil || u.Host == "" || !strings.HasPrefix(u.EscapedPath(), WellKnownPrefix) {
-			t.Fatalf("url.Parse(%q) = %v, %v", w, u, err)
-		}
+		require.NoError(t, err, "url.Parse(%q)", w)
+		require.NotEmpty(t, u.Host, "url.Parse(%q) = %v", w, u)
+		require.True(t, strings.HasPrefix(u.EscapedPath(), WellKnownPrefix), "url.Parse(%q) = %v", w, u)
 		// Undo the insertion: origin + prefix + rest ↔ origin + path + query.
 		authority := strings.Index(c, "://") + 3
 		origin := c
 		if end := strings.IndexAny(c[authority:], "/?"); end >= 0 {
 			origin = c[:authority+end]
 		}
-		if !strings.HasPrefix(w, origin+WellKnownPrefix) {
-			t.Fatalf("WellKnownURL(%q) = %q, want prefix %q", resource, w, origin+WellKnownPrefix)
-		}
+		require.True(t, strings.HasPrefix(w, origin+WellKnownPrefix), "WellKnownURL(%q) = %q, want prefix %q", resource, w, origin+WellKnownPrefix)
 		rest := w[len(origin)+len(WellKnownPrefix):]
-		switch {
-		case rest == "" || rest[0] == '?':
-			if c != origin+rest && c != origin+"/"+rest {
-				t.Fatalf("WellKnownURL(%q) = %q: rest %q does not match", c, w, rest)
-			}
-		case c != origin+rest:
-			t.Fatalf("WellKnownURL(%q) = %q: rest %q does not match", c, w, rest)
+		if rest == "" || rest[0] == '?' {
+			require.True(t, c == origin+rest || c == origin+"/"+rest, "WellKnownURL(%q) = %q: rest %q does not match", c, w, rest)
+		} else {
+			require.Equal(t, origin+rest, c, "WellKnownURL(%q) = %q: rest %q does not match", c, w, rest)
 		}
 	})
 }

@@ -2,22 +2,21 @@ package rsmeta
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func newTestHandler(t *testing.T, m Metadata) *Handler {
 	t.Helper()
 	h, err := NewHandler(m)
-	if err != nil {
-		t.Fatalf("NewHandler: %v", err)
-	}
+	require.NoError(t, err, "NewHandler")
 	return h
 }
 
@@ -25,52 +24,33 @@ func TestNewHandler(t *testing.T) {
 	m := validMetadata()
 	m.Resource = "HTTPS://API.example.com:443/mcp"
 	h := newTestHandler(t, m)
-	if got, want := h.URL(), "https://api.example.com/.well-known/oauth-protected-resource/mcp"; got != want {
-		t.Errorf("URL() = %q, want %q", got, want)
-	}
-	if got, want := h.Paths(), []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Paths() = %q, want %q", got, want)
-	}
+	assert.Equal(t, "https://api.example.com/.well-known/oauth-protected-resource/mcp", h.URL(), "URL()")
+	assert.Equal(t, []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"}, h.Paths(), "Paths()")
 	h.Paths()[0] = "changed"
-	if h.Paths()[0] == "changed" {
-		t.Error("Paths() exposes internal state")
-	}
+	assert.NotEqual(t, "changed", h.Paths()[0], "Paths() exposes internal state")
 	var doc Metadata
-	if err := json.Unmarshal(h.body, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if doc.Resource != "https://api.example.com/mcp" {
-		t.Errorf("published resource = %q, want the canonical form", doc.Resource)
-	}
-	if !reflect.DeepEqual(doc.BearerMethodsSupported, []string{"header"}) {
-		t.Errorf("bearer_methods_supported = %q, want [header]", doc.BearerMethodsSupported)
-	}
-	if m.BearerMethodsSupported != nil {
-		t.Error("NewHandler modified the caller's Metadata")
-	}
+	require.NoError(t, json.Unmarshal(h.body, &doc))
+	assert.Equal(t, "https://api.example.com/mcp", doc.Resource, "published resource, want the canonical form")
+	assert.Equal(t, []string{"header"}, doc.BearerMethodsSupported, "bearer_methods_supported")
+	assert.Nil(t, m.BearerMethodsSupported, "NewHandler modified the caller's Metadata")
 
 	root := validMetadata()
 	root.Resource = "https://api.example.com/"
-	if got := newTestHandler(t, root).Paths(); !reflect.DeepEqual(got, []string{WellKnownPrefix}) {
-		t.Errorf("root resource Paths() = %q", got)
-	}
+	assert.Equal(t, []string{WellKnownPrefix}, newTestHandler(t, root).Paths(), "root resource Paths()")
 	q := validMetadata()
 	q.Resource = "https://api.example.com/mcp?tenant=a"
 	hq := newTestHandler(t, q)
-	if hq.URL() != "https://api.example.com/.well-known/oauth-protected-resource/mcp?tenant=a" || hq.Paths()[0] != WellKnownPrefix+"/mcp" {
-		t.Errorf("query resource: URL %q, Paths %q", hq.URL(), hq.Paths())
-	}
+	assert.Equal(t, "https://api.example.com/.well-known/oauth-protected-resource/mcp?tenant=a", hq.URL(), "query resource: URL")
+	assert.Equal(t, WellKnownPrefix+"/mcp", hq.Paths()[0], "query resource: Paths %q", hq.Paths())
 
 	bad := validMetadata()
 	bad.ScopesSupported = []string{"offline_access"}
-	if _, err := NewHandler(bad); !errors.Is(err, ErrInvalidMetadata) {
-		t.Errorf("NewHandler(offline_access) = %v, want ErrInvalidMetadata", err)
-	}
+	_, err := NewHandler(bad)
+	assert.ErrorIs(t, err, ErrInvalidMetadata, "NewHandler(offline_access)")
 	bad = validMetadata()
 	bad.BearerMethodsSupported = []string{"cookie"}
-	if _, err := NewHandler(bad); !errors.Is(err, ErrInvalidMetadata) {
-		t.Errorf("NewHandler(cookie) = %v, want ErrInvalidMetadata", err)
-	}
+	_, err = NewHandler(bad)
+	assert.ErrorIs(t, err, ErrInvalidMetadata, "NewHandler(cookie)")
 }
 
 func TestHandlerHTTP(t *testing.T) {
@@ -83,21 +63,15 @@ func TestHandlerHTTP(t *testing.T) {
 	do := func(t *testing.T, method string, hdr map[string]string) (*http.Response, string) {
 		t.Helper()
 		req, err := http.NewRequest(method, srv.URL+WellKnownPrefix+"/mcp", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
 		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return resp, string(b)
 	}
 
@@ -166,24 +140,18 @@ func TestHandlerHTTP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := do(t, tt.method, tt.reqHeader)
-			if resp.StatusCode != tt.wantStatus {
-				t.Fatalf("status = %d, want %d", resp.StatusCode, tt.wantStatus)
-			}
+			require.Equal(t, tt.wantStatus, resp.StatusCode, "status")
 			if tt.wantBody != "" || tt.wantStatus != 200 {
-				if body != tt.wantBody {
-					t.Errorf("body =\n%s\nwant\n%s", body, tt.wantBody)
-				}
+				assert.Equal(t, tt.wantBody, body, "body")
 			}
 			for k, want := range tt.wantHeader {
-				if got := resp.Header.Get(k); got != want {
-					t.Errorf("%s = %q, want %q", k, got, want)
-				}
+				assert.Equal(t, want, resp.Header.Get(k), k)
 			}
 		})
 	}
-	if !strings.HasPrefix(h.etag, `"`) || strings.HasPrefix(h.etag, `W/`) || len(h.etag) != 34 {
-		t.Errorf("ETag %q is not a strong entity-tag", h.etag)
-	}
+	assert.True(t, strings.HasPrefix(h.etag, `"`), "ETag %q is not a strong entity-tag", h.etag)
+	assert.False(t, strings.HasPrefix(h.etag, `W/`), "ETag %q is not a strong entity-tag", h.etag)
+	assert.Len(t, h.etag, 34, "ETag %q is not a strong entity-tag", h.etag)
 }
 
 func TestHandlerETagChangesWithDocument(t *testing.T) {
@@ -191,28 +159,20 @@ func TestHandlerETagChangesWithDocument(t *testing.T) {
 	m := validMetadata()
 	m.ResourceName = "other"
 	b := newTestHandler(t, m)
-	if a.etag == b.etag {
-		t.Error("different documents share an ETag")
-	}
-	if c := newTestHandler(t, validMetadata()); c.etag != a.etag {
-		t.Error("the same document gets different ETags")
-	}
+	assert.NotEqual(t, a.etag, b.etag, "different documents share an ETag")
+	assert.Equal(t, a.etag, newTestHandler(t, validMetadata()).etag, "the same document gets different ETags")
 }
 
 func TestRegisterServeMux(t *testing.T) {
 	mux := http.NewServeMux()
 	h, err := Register(mux, validMetadata())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// A second resource on the same origin: the root stays with the first.
 	m2 := validMetadata()
 	m2.Resource = "https://api.example.com/api/v1/"
 	m2.ResourceName = "REST"
 	h2, err := Register(mux, m2)
-	if err != nil {
-		t.Fatalf("second Register: %v", err)
-	}
+	require.NoError(t, err, "second Register")
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -221,9 +181,7 @@ func TestRegisterServeMux(t *testing.T) {
 	get := func(t *testing.T, path string) (int, string) { // t: the subtest's, for Fatal
 		t.Helper()
 		resp, err := client.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
@@ -245,19 +203,16 @@ func TestRegisterServeMux(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
 			status, body := get(t, tt.path)
-			if status != tt.wantStatus {
-				t.Fatalf("GET %s = %d, want %d", tt.path, status, tt.wantStatus)
-			}
-			if tt.wantBody != nil && body != string(tt.wantBody) {
-				t.Errorf("GET %s body = %s, want %s", tt.path, body, tt.wantBody)
+			require.Equal(t, tt.wantStatus, status, "GET %s", tt.path)
+			if tt.wantBody != nil {
+				assert.Equal(t, string(tt.wantBody), body, "GET %s body", tt.path)
 			}
 		})
 	}
 
 	// Registering the same resource twice is a conflict: an error, no panic.
-	if _, err := Register(mux, validMetadata()); err == nil || !strings.Contains(err.Error(), "registering") {
-		t.Errorf("duplicate Register = %v, want a registration error", err)
-	}
+	_, err = Register(mux, validMetadata())
+	assert.ErrorContains(t, err, "registering", "duplicate Register, want a registration error")
 }
 
 // recordingMux is a minimal router with chi's Handle signature.
@@ -273,15 +228,11 @@ func TestRegisterOtherMux(t *testing.T) {
 	m := validMetadata()
 	m.Resource = "https://api.example.com/a/b/"
 	rec := &recordingMux{}
-	if _, err := Register(rec, m); err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"/.well-known/oauth-protected-resource/a/b/", "/.well-known/oauth-protected-resource"}; !reflect.DeepEqual(rec.patterns, want) {
-		t.Errorf("patterns = %q, want %q (no {$} outside ServeMux)", rec.patterns, want)
-	}
-	if _, err := Register(panickingMux{}, validMetadata()); err == nil || !strings.Contains(err.Error(), "conflict") {
-		t.Errorf("panicking mux: err = %v", err)
-	}
+	_, err := Register(rec, m)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/.well-known/oauth-protected-resource/a/b/", "/.well-known/oauth-protected-resource"}, rec.patterns, "patterns (no {$} outside ServeMux)")
+	_, err = Register(panickingMux{}, validMetadata())
+	assert.ErrorContains(t, err, "conflict", "panicking mux")
 }
 
 func TestRegisterErrors(t *testing.T) {
@@ -300,18 +251,15 @@ func TestRegisterErrors(t *testing.T) {
 			m := validMetadata()
 			m.Resource = tt.resource
 			mux := http.NewServeMux()
-			if _, err := Register(mux, m); !errors.Is(err, tt.wantErr) {
-				t.Errorf("Register(%q) = %v, want %v", tt.resource, err, tt.wantErr)
-			}
+			_, err := Register(mux, m)
+			assert.ErrorIs(t, err, tt.wantErr, "Register(%q)", tt.resource)
 		})
 	}
-	if _, err := Register(nil, validMetadata()); err == nil {
-		t.Error("Register(nil) = nil error")
-	}
+	_, err := Register(nil, validMetadata())
+	assert.Error(t, err, "Register(nil) = nil error")
 	var nilMux *http.ServeMux
-	if _, err := Register(nilMux, validMetadata()); err == nil {
-		t.Error("Register((*http.ServeMux)(nil)) = nil error")
-	}
+	_, err = Register(nilMux, validMetadata())
+	assert.Error(t, err, "Register((*http.ServeMux)(nil)) = nil error")
 }
 
 func TestWriteChallenge(t *testing.T) {
@@ -379,26 +327,14 @@ func TestWriteChallenge(t *testing.T) {
 			}
 			WriteChallenge(rec, tt.status, tt.cs...)
 			res := rec.Result()
-			if res.StatusCode != tt.wantStatus {
-				t.Errorf("status = %d, want %d", res.StatusCode, tt.wantStatus)
-			}
-			if got := res.Header.Values("WWW-Authenticate"); !reflect.DeepEqual(got, tt.wantAuth) {
-				t.Errorf("WWW-Authenticate = %q, want %q", got, tt.wantAuth)
-			}
-			if got := res.Header.Values("Access-Control-Expose-Headers"); !reflect.DeepEqual(got, tt.wantExpose) {
-				t.Errorf("Access-Control-Expose-Headers = %q, want %q", got, tt.wantExpose)
-			}
+			assert.Equal(t, tt.wantStatus, res.StatusCode, "status")
+			assert.Equal(t, tt.wantAuth, res.Header.Values("WWW-Authenticate"), "WWW-Authenticate")
+			assert.Equal(t, tt.wantExpose, res.Header.Values("Access-Control-Expose-Headers"), "Access-Control-Expose-Headers")
 			for k, want := range map[string]string{"Cache-Control": "no-store", "Content-Type": "application/json"} {
-				if got := res.Header.Get(k); got != want {
-					t.Errorf("%s = %q, want %q", k, got, want)
-				}
+				assert.Equal(t, want, res.Header.Get(k), k)
 			}
-			if body := rec.Body.String(); body != tt.wantBody {
-				t.Errorf("body = %s, want %s", body, tt.wantBody)
-			}
-			if !json.Valid(rec.Body.Bytes()) {
-				t.Errorf("body %q is not JSON", rec.Body.String())
-			}
+			assert.Equal(t, tt.wantBody, rec.Body.String(), "body")
+			assert.True(t, json.Valid(rec.Body.Bytes()), "body %q is not JSON", rec.Body.String())
 		})
 	}
 }
@@ -408,15 +344,9 @@ func TestRegisterAt(t *testing.T) {
 	m.Resource = "https://api.example.com/tools/mcp"
 	mux := http.NewServeMux()
 	h, err := RegisterAt(mux, m, WellKnownPrefix+"/mcp", "/internal/prm/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := h.URL(), "https://api.example.com/.well-known/oauth-protected-resource/tools/mcp"; got != want {
-		t.Errorf("URL() = %q, want the public %q", got, want)
-	}
-	if got, want := h.Paths(), []string{WellKnownPrefix + "/mcp", "/internal/prm/"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Paths() = %q, want %q", got, want)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "https://api.example.com/.well-known/oauth-protected-resource/tools/mcp", h.URL(), "URL(), want the public one")
+	assert.Equal(t, []string{WellKnownPrefix + "/mcp", "/internal/prm/"}, h.Paths(), "Paths()")
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	client := srv.Client()
@@ -434,16 +364,12 @@ func TestRegisterAt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
 			resp, err := client.Get(srv.URL + tt.path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer resp.Body.Close()
 			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tt.wantStatus {
-				t.Fatalf("GET %s = %d, want %d", tt.path, resp.StatusCode, tt.wantStatus)
-			}
-			if tt.wantStatus == 200 && string(b) != string(h.body) {
-				t.Errorf("GET %s body = %s", tt.path, b)
+			require.Equal(t, tt.wantStatus, resp.StatusCode, "GET %s", tt.path)
+			if tt.wantStatus == 200 {
+				assert.Equal(t, string(h.body), string(b), "GET %s body", tt.path)
 			}
 		})
 	}
@@ -451,20 +377,15 @@ func TestRegisterAt(t *testing.T) {
 	// An explicit path already taken is a conflict, even the root.
 	other := validMetadata()
 	other.Resource = "https://api.example.com/other"
-	if _, err := Register(mux, other); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := RegisterAt(mux, validMetadata(), WellKnownPrefix); err == nil || !strings.Contains(err.Error(), "registering") {
-		t.Errorf("RegisterAt(taken root) = %v, want a registration error", err)
-	}
+	_, err = Register(mux, other)
+	require.NoError(t, err)
+	_, err = RegisterAt(mux, validMetadata(), WellKnownPrefix)
+	assert.ErrorContains(t, err, "registering", "RegisterAt(taken root), want a registration error")
 
 	rec := &recordingMux{}
-	if _, err := RegisterAt(rec, m, "/a/", WellKnownPrefix); err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"/a/", WellKnownPrefix}; !reflect.DeepEqual(rec.patterns, want) {
-		t.Errorf("patterns = %q, want %q (no {$} outside ServeMux)", rec.patterns, want)
-	}
+	_, err = RegisterAt(rec, m, "/a/", WellKnownPrefix)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/a/", WellKnownPrefix}, rec.patterns, "patterns (no {$} outside ServeMux)")
 }
 
 func TestRegisterAtErrors(t *testing.T) {
@@ -493,24 +414,17 @@ func TestRegisterAtErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recordingMux{}
 			_, err := RegisterAt(rec, validMetadata(), tt.paths...)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("RegisterAt(%q) = %v, want an error containing %q", tt.paths, err, tt.wantErr)
-			}
-			if len(rec.patterns) != 0 {
-				t.Errorf("registered %q despite the error", rec.patterns)
-			}
+			require.ErrorContains(t, err, tt.wantErr, "RegisterAt(%q)", tt.paths)
+			assert.Empty(t, rec.patterns, "registered despite the error")
 		})
 	}
 	bad := validMetadata()
 	bad.Resource = "http://api.example.com/mcp"
-	if _, err := RegisterAt(&recordingMux{}, bad, "/prm"); !errors.Is(err, ErrInvalidMetadata) {
-		t.Errorf("RegisterAt(invalid metadata) = %v, want ErrInvalidMetadata", err)
-	}
-	if _, err := RegisterAt(nil, validMetadata(), "/prm"); err == nil {
-		t.Error("RegisterAt(nil) = nil error")
-	}
+	_, err := RegisterAt(&recordingMux{}, bad, "/prm")
+	assert.ErrorIs(t, err, ErrInvalidMetadata, "RegisterAt(invalid metadata)")
+	_, err = RegisterAt(nil, validMetadata(), "/prm")
+	assert.Error(t, err, "RegisterAt(nil) = nil error")
 	var nilMux *http.ServeMux
-	if _, err := RegisterAt(nilMux, validMetadata(), "/prm"); err == nil {
-		t.Error("RegisterAt((*http.ServeMux)(nil)) = nil error")
-	}
+	_, err = RegisterAt(nilMux, validMetadata(), "/prm")
+	assert.Error(t, err, "RegisterAt((*http.ServeMux)(nil)) = nil error")
 }

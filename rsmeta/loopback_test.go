@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/rsguard/rsguard/internal/loopback/loopbacktest"
 	"github.com/rsguard/rsguard/rsmeta"
 )
@@ -50,22 +52,17 @@ func TestLoopbackRule(t *testing.T) {
 		t.Run(place.name, func(t *testing.T) {
 			for _, h := range loopbacktest.Hostile() {
 				err := place.check("http://" + h.Host)
-				if err == nil {
-					t.Errorf("http://%s accepted: %s", h.Host, h.Why)
-				} else if !errors.Is(err, rsmeta.ErrInvalidMetadata) && !errors.Is(err, rsmeta.ErrInvalidResource) {
-					t.Errorf("http://%s: %v, want an rsmeta sentinel", h.Host, err)
+				if assert.Error(t, err, "http://%s accepted: %s", h.Host, h.Why) {
+					assert.True(t, errors.Is(err, rsmeta.ErrInvalidMetadata) || errors.Is(err, rsmeta.ErrInvalidResource),
+						"http://%s: %v, want an rsmeta sentinel", h.Host, err)
 				}
 				if place.noZone && strings.Contains(h.Host, "%") {
 					continue
 				}
-				if err := place.check("https://" + h.Host); err != nil {
-					t.Errorf("https://%s refused (control): %v", h.Host, err)
-				}
+				assert.NoError(t, place.check("https://"+h.Host), "https://%s refused (control)", h.Host)
 			}
 			for _, h := range loopbacktest.Genuine() {
-				if err := place.check("http://" + h.Host); err != nil {
-					t.Errorf("http://%s refused (%s): %v", h.Host, h.Why, err)
-				}
+				assert.NoError(t, place.check("http://"+h.Host), "http://%s refused (%s)", h.Host, h.Why)
 			}
 		})
 	}
@@ -77,16 +74,13 @@ func TestLoopbackRule(t *testing.T) {
 func TestChallengeHeaderResourceMetadataRule(t *testing.T) {
 	const path = "/.well-known/oauth-protected-resource/mcp"
 	for _, h := range loopbacktest.Hostile() {
-		if _, err := (rsmeta.Challenge{ResourceMetadata: "http://" + h.Host + path}).Header(); err == nil {
-			t.Errorf("http://%s accepted (%s)", h.Host, h.Why)
-		}
+		_, err := (rsmeta.Challenge{ResourceMetadata: "http://" + h.Host + path}).Header()
+		assert.Error(t, err, "http://%s accepted (%s)", h.Host, h.Why)
 	}
 	for _, h := range loopbacktest.Genuine() {
-		if _, err := (rsmeta.Challenge{ResourceMetadata: "http://" + h.Host + path}).Header(); err != nil {
-			t.Errorf("http://%s refused: %v", h.Host, err)
-		}
+		_, err := (rsmeta.Challenge{ResourceMetadata: "http://" + h.Host + path}).Header()
+		assert.NoError(t, err, "http://%s refused", h.Host)
 	}
-	if _, err := (rsmeta.Challenge{ResourceMetadata: "https://api.example.com" + path}).Header(); err != nil {
-		t.Errorf("https refused: %v", err)
-	}
+	_, err := (rsmeta.Challenge{ResourceMetadata: "https://api.example.com" + path}).Header()
+	assert.NoError(t, err, "https refused")
 }

@@ -3,9 +3,10 @@ package rsmeta
 import (
 	"encoding/json"
 	"errors"
-	"reflect"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func validMetadata() Metadata {
@@ -78,23 +79,13 @@ func TestMetadataValidate(t *testing.T) {
 			tt.edit(&m)
 			err := m.Validate()
 			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
+				require.NoError(t, err, "Validate()")
 				return
 			}
-			if err == nil {
-				t.Fatalf("Validate() = nil, want error containing %q", tt.wantErr)
-			}
-			if !errors.Is(err, ErrInvalidMetadata) {
-				t.Errorf("error %v does not wrap ErrInvalidMetadata", err)
-			}
-			if got := errors.Is(err, ErrInvalidResource); got != tt.wantResErr {
-				t.Errorf("errors.Is(err, ErrInvalidResource) = %v, want %v", got, tt.wantResErr)
-			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("Validate() = %q, want it to contain %q", err, tt.wantErr)
-			}
+			require.Error(t, err, "Validate() = nil, want error containing %q", tt.wantErr)
+			assert.ErrorIs(t, err, ErrInvalidMetadata, "error does not wrap ErrInvalidMetadata")
+			assert.Equal(t, tt.wantResErr, errors.Is(err, ErrInvalidResource), "errors.Is(err, ErrInvalidResource)")
+			assert.ErrorContains(t, err, tt.wantErr, "Validate()")
 		})
 	}
 }
@@ -103,14 +94,10 @@ func TestMetadataValidateReportsAll(t *testing.T) {
 	m := Metadata{Resource: "http://example.com", ScopesSupported: []string{"offline_access"}}
 	err := m.Validate()
 	for _, want := range []string{"resource:", "authorization_servers:", "scopes_supported[0]"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Validate() = %v, want it to mention %q", err, want)
-		}
+		assert.ErrorContains(t, err, want, "Validate(), want it to mention %q", want)
 	}
 	var nilM *Metadata
-	if err := nilM.Validate(); !errors.Is(err, ErrInvalidMetadata) {
-		t.Errorf("nil.Validate() = %v", err)
-	}
+	assert.ErrorIs(t, nilM.Validate(), ErrInvalidMetadata, "nil.Validate()")
 }
 
 func TestMetadataMarshalJSON(t *testing.T) {
@@ -120,36 +107,25 @@ func TestMetadataMarshalJSON(t *testing.T) {
 	m.DPoPBoundAccessTokensRequired = true
 	m.Extra = map[string]any{"z_ext": 1, "resource_name#de": "Werkzeuge", "a_ext": []string{"x"}}
 	got, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	const want = `{"resource":"https://api.example.com/mcp","authorization_servers":["https://auth.example.com"],` +
 		`"scopes_supported":["tools:read","tools:write"],"bearer_methods_supported":["header"],` +
 		`"resource_name":"Tools \u003c\u0026\u003e more","dpop_bound_access_tokens_required":true,` +
 		`"a_ext":["x"],"resource_name#de":"Werkzeuge","z_ext":1}`
-	if string(got) != want {
-		t.Errorf("json.Marshal =\n%s\nwant\n%s", got, want)
-	}
+	assert.Equal(t, want, string(got), "json.Marshal")
 	// MarshalJSON itself does not HTML-escape.
 	direct, err := m.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(direct), `"resource_name":"Tools <&> more"`) {
-		t.Errorf("MarshalJSON = %s, want unescaped HTML characters", direct)
-	}
+	require.NoError(t, err)
+	assert.Contains(t, string(direct), `"resource_name":"Tools <&> more"`, "MarshalJSON, want unescaped HTML characters")
 	// Pointer and value marshal alike.
-	if p, _ := json.Marshal(&m); string(p) != want {
-		t.Errorf("json.Marshal(&m) = %s", p)
-	}
+	p, _ := json.Marshal(&m)
+	assert.Equal(t, want, string(p), "json.Marshal(&m)")
 	// The zero value keeps "resource".
-	if z, _ := json.Marshal(Metadata{}); string(z) != `{"resource":""}` {
-		t.Errorf("json.Marshal(Metadata{}) = %s", z)
-	}
+	z, _ := json.Marshal(Metadata{})
+	assert.Equal(t, `{"resource":""}`, string(z), "json.Marshal(Metadata{})")
 	m.Extra = map[string]any{"resource": "https://evil.example"}
-	if _, err := json.Marshal(m); !errors.Is(err, ErrInvalidMetadata) {
-		t.Errorf("colliding Extra: err = %v, want ErrInvalidMetadata", err)
-	}
+	_, err = json.Marshal(m)
+	assert.ErrorIs(t, err, ErrInvalidMetadata, "colliding Extra")
 }
 
 func TestMetadataUnmarshalJSON(t *testing.T) {
@@ -157,9 +133,7 @@ func TestMetadataUnmarshalJSON(t *testing.T) {
 		"Resource":"https://other.example","bearer_methods_supported":["header"],"dpop_bound_access_tokens_required":true,
 		"resource_name#fr":"Outils","x_count":3,"x_null":null}`
 	m := Metadata{ResourceName: "stale", Extra: map[string]any{"stale": true}}
-	if err := json.Unmarshal([]byte(doc), &m); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal([]byte(doc), &m))
 	want := Metadata{
 		Resource:                      "https://api.example.com/mcp",
 		AuthorizationServers:          []string{"https://auth.example.com"},
@@ -172,32 +146,19 @@ func TestMetadataUnmarshalJSON(t *testing.T) {
 			"x_null":           nil,
 		},
 	}
-	if !reflect.DeepEqual(m, want) {
-		t.Errorf("Unmarshal =\n%#v\nwant\n%#v", m, want)
-	}
+	assert.Equal(t, want, m, "Unmarshal")
 
 	// Round trip.
 	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var m2 Metadata
-	if err := json.Unmarshal(b, &m2); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(m2, want) {
-		t.Errorf("round trip =\n%#v\nwant\n%#v", m2, want)
-	}
+	require.NoError(t, json.Unmarshal(b, &m2))
+	assert.Equal(t, want, m2, "round trip")
 
 	// null leaves the value alone; type errors name the member.
-	if err := json.Unmarshal([]byte(`null`), &m2); err != nil || m2.Resource != want.Resource {
-		t.Errorf("null: err %v, resource %q", err, m2.Resource)
-	}
+	assert.NoError(t, json.Unmarshal([]byte(`null`), &m2), "null")
+	assert.Equal(t, want.Resource, m2.Resource, "null: resource")
 	err = json.Unmarshal([]byte(`{"authorization_servers":"https://a"}`), &m2)
-	if err == nil || !strings.Contains(err.Error(), `"authorization_servers"`) {
-		t.Errorf("type error = %v", err)
-	}
-	if err := json.Unmarshal([]byte(`[1]`), &m2); err == nil {
-		t.Error("array: want error")
-	}
+	assert.ErrorContains(t, err, `"authorization_servers"`, "type error")
+	assert.Error(t, json.Unmarshal([]byte(`[1]`), &m2), "array: want error")
 }

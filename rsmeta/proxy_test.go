@@ -13,6 +13,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
@@ -100,9 +103,7 @@ func proxySetups() []proxySetup {
 func newReverseProxy(t *testing.T, app *httptest.Server, route func(string) (string, bool), sloppy bool) *httptest.Server {
 	t.Helper()
 	target, err := url.Parse(app.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rp := &httputil.ReverseProxy{}
 	if sloppy {
 		rp.Director = func(r *http.Request) {
@@ -189,9 +190,7 @@ type proxyResponse struct {
 func doPublic(t *testing.T, c *http.Client, method, u string, hdr map[string]string, host string) proxyResponse {
 	t.Helper()
 	req, err := http.NewRequest(method, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -199,14 +198,10 @@ func doPublic(t *testing.T, c *http.Client, method, u string, hdr map[string]str
 		req.Host = host
 	}
 	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return proxyResponse{resp.StatusCode, resp.Header, string(b)}
 }
 
@@ -225,12 +220,8 @@ func TestMetadataBehindReverseProxy(t *testing.T) {
 		t.Run(setup.name, func(t *testing.T) {
 			mux := http.NewServeMux()
 			h, err := setup.register(mux, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if h.URL() != publicMetadataURL {
-				t.Fatalf("URL() = %q, want %q", h.URL(), publicMetadataURL)
-			}
+			require.NoError(t, err)
+			require.Equal(t, publicMetadataURL, h.URL(), "URL()")
 			var seen seenHeaders
 			app := httptest.NewServer(seen.wrap(mux))
 			defer app.Close()
@@ -252,56 +243,48 @@ func TestMetadataBehindReverseProxy(t *testing.T) {
 func checkMetadataThroughProxy(t *testing.T, client *http.Client, setup proxySetup, seen *seenHeaders, sloppy bool) {
 	// What an RFC 9728 client does: derive the URL from the resource.
 	u, err := rsmeta.WellKnownURL(publicResource)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u != publicMetadataURL {
-		t.Fatalf("WellKnownURL = %q", u)
-	}
+	require.NoError(t, err)
+	require.Equal(t, publicMetadataURL, u, "WellKnownURL")
 	plain := doPublic(t, client, http.MethodGet, u, nil, "")
-	if plain.status != http.StatusOK {
-		t.Fatalf("GET %s = %d, want 200", u, plain.status)
-	}
+	require.Equal(t, http.StatusOK, plain.status, "GET %s", u)
 	var doc rsmeta.Metadata
-	if err := json.Unmarshal([]byte(plain.body), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if doc.Resource != publicResource {
-		t.Errorf("resource = %q, want %q", doc.Resource, publicResource)
-	}
-	if host, hdr := seen.get(); !sloppy && (hdr.Get("X-Forwarded-Host") != "api.example.com" || hdr.Get("X-Forwarded-Proto") != "https" || strings.HasPrefix(host, "api.example.com")) {
-		t.Errorf("trusting proxy sent Host %q, X-Forwarded-Host %q, X-Forwarded-Proto %q", host, hdr.Get("X-Forwarded-Host"), hdr.Get("X-Forwarded-Proto"))
+	require.NoError(t, json.Unmarshal([]byte(plain.body), &doc))
+	assert.Equal(t, publicResource, doc.Resource, "resource")
+	if host, hdr := seen.get(); !sloppy {
+		assert.Equal(t, "api.example.com", hdr.Get("X-Forwarded-Host"), "trusting proxy sent X-Forwarded-Host")
+		assert.Equal(t, "https", hdr.Get("X-Forwarded-Proto"), "trusting proxy sent X-Forwarded-Proto")
+		assert.False(t, strings.HasPrefix(host, "api.example.com"), "trusting proxy sent Host %q", host)
 	}
 
 	t.Run("spoofed Host and X-Forwarded-*", func(t *testing.T) {
 		got := doPublic(t, client, http.MethodGet, u, spoofed, "evil.example")
-		if got.status != http.StatusOK || got.body != plain.body {
-			t.Errorf("spoofed GET = %d %s, want 200 %s", got.status, got.body, plain.body)
-		}
+		assert.Equal(t, http.StatusOK, got.status, "spoofed GET status")
+		assert.Equal(t, plain.body, got.body, "spoofed GET body")
 		host, hdr := seen.get()
 		if sloppy {
 			// The headers did reach the server; it ignored them.
-			if host != "evil.example" || hdr.Get("X-Forwarded-Host") != "evil.example" || hdr.Get("X-Forwarded-Prefix") != "/evil" || hdr.Get("Forwarded") == "" {
-				t.Errorf("sloppy proxy did not pass the spoofed headers: Host %q, %v", host, hdr)
-			}
-		} else if hdr.Get("X-Forwarded-Host") != "evil.example" || hdr.Get("X-Forwarded-Prefix") != "/evil" || hdr.Get("Forwarded") != "" {
+			assert.Equal(t, "evil.example", host, "sloppy proxy did not pass the spoofed Host")
+			assert.Equal(t, "evil.example", hdr.Get("X-Forwarded-Host"), "sloppy proxy did not pass the spoofed headers: %v", hdr)
+			assert.Equal(t, "/evil", hdr.Get("X-Forwarded-Prefix"), "sloppy proxy did not pass the spoofed headers: %v", hdr)
+			assert.NotEmpty(t, hdr.Get("Forwarded"), "sloppy proxy did not pass the spoofed headers: %v", hdr)
+		} else {
 			// Even Rewrite, which drops the client's Forwarded and
 			// X-Forwarded-{For,Host,Proto}, sets X-Forwarded-Host from the
 			// Host the client chose and passes X-Forwarded-Prefix through:
 			// "trusted proxy" headers still carry client-chosen values.
-			t.Errorf("trusting proxy sent X-Forwarded-Host %q, X-Forwarded-Prefix %q, Forwarded %q",
-				hdr.Get("X-Forwarded-Host"), hdr.Get("X-Forwarded-Prefix"), hdr.Get("Forwarded"))
+			assert.Equal(t, "evil.example", hdr.Get("X-Forwarded-Host"), "trusting proxy sent X-Forwarded-Host")
+			assert.Equal(t, "/evil", hdr.Get("X-Forwarded-Prefix"), "trusting proxy sent X-Forwarded-Prefix")
+			assert.Empty(t, hdr.Get("Forwarded"), "trusting proxy sent Forwarded")
 		}
 	})
 
 	t.Run("HEAD and conditional GET", func(t *testing.T) {
-		if got := doPublic(t, client, http.MethodHead, u, nil, ""); got.status != http.StatusOK || got.body != "" {
-			t.Errorf("HEAD = %d %q", got.status, got.body)
-		}
+		head := doPublic(t, client, http.MethodHead, u, nil, "")
+		assert.Equal(t, http.StatusOK, head.status, "HEAD status")
+		assert.Empty(t, head.body, "HEAD body")
 		etag := plain.header.Get("ETag")
-		if got := doPublic(t, client, http.MethodGet, u, map[string]string{"If-None-Match": etag}, ""); got.status != http.StatusNotModified {
-			t.Errorf("If-None-Match %s = %d, want 304", etag, got.status)
-		}
+		got := doPublic(t, client, http.MethodGet, u, map[string]string{"If-None-Match": etag}, "")
+		assert.Equal(t, http.StatusNotModified, got.status, "If-None-Match %s", etag)
 	})
 
 	t.Run("CORS preflight", func(t *testing.T) {
@@ -315,26 +298,20 @@ func checkMetadataThroughProxy(t *testing.T, client *http.Client, setup proxySet
 			"Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
 			"Access-Control-Allow-Headers": "mcp-protocol-version",
 		}
-		if got.status != http.StatusNoContent {
-			t.Errorf("preflight = %d, want 204", got.status)
-		}
+		assert.Equal(t, http.StatusNoContent, got.status, "preflight")
 		for k, v := range want {
-			if got.header.Get(k) != v {
-				t.Errorf("preflight %s = %q, want %q", k, got.header.Get(k), v)
-			}
+			assert.Equal(t, v, got.header.Get(k), "preflight %s", k)
 		}
-		if got := plain.header.Get("Access-Control-Allow-Origin"); got != "*" {
-			t.Errorf("GET Access-Control-Allow-Origin = %q, want *", got)
-		}
+		assert.Equal(t, "*", plain.header.Get("Access-Control-Allow-Origin"), "GET Access-Control-Allow-Origin")
 	})
 
 	t.Run("root well-known URL", func(t *testing.T) {
 		got := doPublic(t, client, http.MethodGet, "https://api.example.com"+rsmeta.WellKnownPrefix, nil, "")
-		switch {
-		case setup.rootServed && (got.status != http.StatusOK || got.body != plain.body):
-			t.Errorf("root = %d %s, want the document", got.status, got.body)
-		case !setup.rootServed && got.status != http.StatusNotFound:
-			t.Errorf("root = %d, want 404 (not registered)", got.status)
+		if setup.rootServed {
+			assert.Equal(t, http.StatusOK, got.status, "root status, want the document")
+			assert.Equal(t, plain.body, got.body, "root body, want the document")
+		} else {
+			assert.Equal(t, http.StatusNotFound, got.status, "root, want 404 (not registered)")
 		}
 	})
 }

@@ -1,8 +1,10 @@
 package rsmeta
 
 import (
-	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCanonicalResource(t *testing.T) {
@@ -69,17 +71,15 @@ func TestCanonicalResource(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			got, err := CanonicalResource(tt.in)
 			if tt.want == "" {
-				if err == nil || !errors.Is(err, ErrInvalidResource) {
-					t.Fatalf("CanonicalResource(%q) = %q, %v; want ErrInvalidResource", tt.in, got, err)
-				}
+				require.ErrorIs(t, err, ErrInvalidResource, "CanonicalResource(%q) = %q", tt.in, got)
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Fatalf("CanonicalResource(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-			}
+			require.NoError(t, err, "CanonicalResource(%q)", tt.in)
+			require.Equal(t, tt.want, got, "CanonicalResource(%q)", tt.in)
 			// Idempotent.
-			if again, err := CanonicalResource(got); err != nil || again != got {
-				t.Errorf("CanonicalResource(%q) = %q, %v; not idempotent", got, again, err)
+			again, err := CanonicalResource(got)
+			if assert.NoError(t, err, "CanonicalResource(%q) not idempotent", got) {
+				assert.Equal(t, got, again, "CanonicalResource(%q) not idempotent", got)
 			}
 		})
 	}
@@ -110,14 +110,11 @@ func TestWellKnownURL(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			got, err := WellKnownURL(tt.in)
 			if tt.want == "" {
-				if !errors.Is(err, ErrInvalidResource) {
-					t.Fatalf("WellKnownURL(%q) = %q, %v; want ErrInvalidResource", tt.in, got, err)
-				}
+				require.ErrorIs(t, err, ErrInvalidResource, "WellKnownURL(%q) = %q", tt.in, got)
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Fatalf("WellKnownURL(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-			}
+			require.NoError(t, err, "WellKnownURL(%q)", tt.in)
+			require.Equal(t, tt.want, got, "WellKnownURL(%q)", tt.in)
 		})
 	}
 }

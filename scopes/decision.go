@@ -1,440 +1,43 @@
 package scopes
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"net/http"
-	"strings"
+	"slices"
 	"time"
-	"unicode/utf8"
+
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
-// Stage is the step of request handling that made a [Decision].
-type Stage string
-
-// The stages of a request's decisions: first the authenticating middleware
-// (validate, apikey), then the scope checks of this package.
-const (
-	// StageAuthenticate: a credential was looked for and checked.
-	StageAuthenticate Stage = "authenticate"
-	// StageAuthorize: the grant was checked against what the route or MCP
-	// call requires.
-	StageAuthorize Stage = "authorize"
-)
-
-// Outcomes of a [Decision], as [Decision.Outcome] and [Metrics] name them.
-const (
-	OutcomeAllow = "allow"
-	OutcomeDeny  = "deny"
-)
-
-// Reason is the stable code of why a [Decision] went the way it did: a
-// short snake_case word fit for a metrics label, an alert rule or an audit
-// query. The codes are a fixed, documented list (see [Reasons]); a code is
-// never renamed or reused for another cause, and new ones may be added.
-type Reason string
-
-// The reason codes. Each names the HTTP status the default response has.
-const (
-	// ReasonOK: allowed.
-	ReasonOK Reason = "ok"
-
-	// ReasonNoCredential: the request carries no credential (401, no error
-	// code, RFC 6750 §3.1).
-	ReasonNoCredential Reason = "no_credential"
-	// ReasonInvalidRequest: a malformed request (400 invalid_request): bad
-	// Authorization header, a token in the query, two credentials; at the
-	// authorize stage, a body that is not a JSON-RPC message or batch.
-	ReasonInvalidRequest Reason = "invalid_request"
-	// ReasonMalformed: the credential is not well formed: not a JWS
-	// compact serialisation, encrypted, too large; an API key of the wrong
-	// shape or checksum (401 invalid_token).
-	ReasonMalformed Reason = "malformed"
-	// ReasonBadAlgorithm: the JWT "alg" is not allowed or does not match
-	// its key (401).
-	ReasonBadAlgorithm Reason = "bad_algorithm"
-	// ReasonBadTokenType: the JWT "typ" is not an access-token type,
-	// RFC 9068 §4 (401).
-	ReasonBadTokenType Reason = "bad_token_type"
-	// ReasonCriticalHeader: the JWT lists "crit" extensions, RFC 7515
-	// §4.1.11 (401).
-	ReasonCriticalHeader Reason = "critical_header"
-	// ReasonUnknownKey: the JWT's signing key is not in its issuer's key
-	// set (401).
-	ReasonUnknownKey Reason = "unknown_key"
-	// ReasonBadSignature: the JWT's signature does not verify (401).
-	ReasonBadSignature Reason = "bad_signature"
-	// ReasonBadIssuer: the JWT's issuer is not trusted, or its tenant is
-	// not served by that issuer (401).
-	ReasonBadIssuer Reason = "bad_issuer"
-	// ReasonBadAudience: the JWT was not issued for this resource,
-	// RFC 8707 (401).
-	ReasonBadAudience Reason = "bad_audience"
-	// ReasonExpired: the JWT or API key has expired (401).
-	ReasonExpired Reason = "expired"
-	// ReasonNotYetValid: the JWT's "nbf", "iat" or "auth_time" is in the
-	// future (401).
-	ReasonNotYetValid Reason = "not_yet_valid"
-	// ReasonBadClaims: a required JWT claim is missing or mistyped (401).
-	ReasonBadClaims Reason = "bad_claims"
-	// ReasonKeysUnavailable: the issuer's keys could never be loaded (503).
-	ReasonKeysUnavailable Reason = "keys_unavailable"
-	// ReasonRevoked: the credential was revoked: a JWT found by the
-	// validator's revocation list, or an API key whose record is marked
-	// revoked (401).
-	ReasonRevoked Reason = "revoked"
-	// ReasonSenderConstrained: a sender-constrained token (one with a
-	// "cnf" claim: DPoP, mTLS) presented as a plain bearer token, without
-	// its proof of possession (401).
-	ReasonSenderConstrained Reason = "sender_constrained"
-	// ReasonRevocationUnavailable: the revocation store failed and the
-	// validator fails closed (503).
-	ReasonRevocationUnavailable Reason = "revocation_unavailable"
-	// ReasonRejected: refused by the application's own check
-	// (validate.Config.Check), or for a reason without a code of its own
-	// (401).
-	ReasonRejected Reason = "rejected"
-	// ReasonUnknownAPIKey: a well-formed API key that no record has (401).
-	ReasonUnknownAPIKey Reason = "unknown_api_key"
-	// ReasonAPIKeyBlocked: API keys are blocked for the key's client by the
-	// migration policy (401).
-	ReasonAPIKeyBlocked Reason = "api_key_blocked"
-	// ReasonAPIKeyRetired: the key's cutoff date has passed (401).
-	ReasonAPIKeyRetired Reason = "api_key_retired"
-	// ReasonAPIKeyAsBearer: an API key sent as a bearer token while that
-	// is not accepted (401).
-	ReasonAPIKeyAsBearer Reason = "api_key_as_bearer"
-	// ReasonBearerNotAccepted: a bearer token sent where only API keys are
-	// accepted (401).
-	ReasonBearerNotAccepted Reason = "bearer_not_accepted"
-	// ReasonStoreUnavailable: the API key store failed (503).
-	ReasonStoreUnavailable Reason = "store_unavailable"
-
-	// ReasonNoGrant: a scope check ran without an authenticated grant:
-	// the middlewares are misordered (401).
-	ReasonNoGrant Reason = "no_grant"
-	// ReasonInsufficientScope: the grant lacks required scopes (403
-	// insufficient_scope).
-	ReasonInsufficientScope Reason = "insufficient_scope"
-	// ReasonInsufficientUserAuthentication: the user's authentication is
-	// not strong or recent enough, RFC 9470 (401).
-	ReasonInsufficientUserAuthentication Reason = "insufficient_user_authentication"
-	// ReasonUnknownTool: an MCP tools/call of a tool missing from
-	// MCPConfig.Tools, denied by policy (403, [ErrNotPermitted]).
-	ReasonUnknownTool Reason = "unknown_tool"
-	// ReasonBodyTooLarge: the MCP request body exceeds MaxBodyBytes (413).
-	ReasonBodyTooLarge Reason = "body_too_large"
-	// ReasonMethodNotAllowed: a request to the MCP endpoint whose method is
-	// not exactly POST, GET, DELETE or OPTIONS (405, [ErrMethodNotAllowed]).
-	ReasonMethodNotAllowed Reason = "method_not_allowed"
-	// ReasonInternalError: a configuration or programming error, such as
-	// an invalid scope in handler code (500).
-	ReasonInternalError Reason = "internal_error"
-)
-
-var allReasons = [...]Reason{
-	ReasonOK,
-	ReasonNoCredential, ReasonInvalidRequest, ReasonMalformed, ReasonBadAlgorithm, ReasonBadTokenType,
-	ReasonCriticalHeader, ReasonUnknownKey, ReasonBadSignature, ReasonBadIssuer, ReasonBadAudience,
-	ReasonExpired, ReasonNotYetValid, ReasonBadClaims, ReasonKeysUnavailable, ReasonRevoked,
-	ReasonSenderConstrained, ReasonRevocationUnavailable, ReasonRejected, ReasonUnknownAPIKey, ReasonAPIKeyBlocked,
-	ReasonAPIKeyRetired, ReasonAPIKeyAsBearer, ReasonBearerNotAccepted, ReasonStoreUnavailable,
-	ReasonNoGrant, ReasonInsufficientScope, ReasonInsufficientUserAuthentication, ReasonUnknownTool,
-	ReasonBodyTooLarge, ReasonMethodNotAllowed, ReasonInternalError,
-}
-
-// Reasons returns every reason code, in the order documented, in a new
-// slice: for example to create a metric's series at zero before the first
-// request.
-func Reasons() []Reason { return append([]Reason(nil), allReasons[:]...) }
-
-// Decision is one allow-or-deny decision about one request, made by an
-// authenticating middleware (validate, apikey) or a scope check ([Route],
-// [MCP]): what an audit trail records and what metrics count. It is delivered
-// to a [DecisionFunc] configured as OnDecision.
-//
-// A Decision never holds a credential: no token, no API key, no hash or
-// signature of one. Identity fields come from verified credentials only:
-// they are empty when the credential was refused before it could be
-// verified (an expired or forged token says nothing trustworthy about who
-// sent it), and filled when it was refused after (revoked, rejected by the
-// application, a blocked API key).
-//
-// Fields marked "request text" are copied from the request, bounded to
-// [MaxDecisionText] bytes of valid UTF-8, and otherwise as the client sent
-// them: escape them when writing them out (log/slog's handlers do).
-type Decision struct {
-	// Time is when the deciding middleware took up the request: the real
-	// clock (time.Now), even when the middleware's Config.Now is set for
-	// token and step-up checks.
-	Time time.Time
-
-	// Stage is the step that decided: authenticate or authorize.
-	Stage Stage
-
-	// Allowed reports whether the request was let through to the next
-	// handler.
-	Allowed bool
-
-	// Reason is the stable code of the outcome: [ReasonOK] when allowed.
-	Reason Reason
-
-	// Status is the HTTP status of the refusal as the default error
-	// response answers it (401, 403, 400, 413, 503, …); 0 when allowed.
-	Status int
-
-	// Credential is the kind of credential presented; empty when none was.
-	Credential Credential
-
-	// Issuer is the JWT's "iss" (at the authorize stage, from
-	// [Grant.Issuer]); empty for API keys.
-	Issuer string
-
-	// Subject is the stable principal, as [Grant.Subject]: "user:…" or
-	// "client:…" for a JWT (validate.Claims.Principal), "apikey:…" for an
-	// API key.
-	Subject string
-
-	// ClientID is the OAuth client, or the client an API key was issued to.
-	ClientID string
-
-	// Tenant is the credential's tenant, when the authenticating middleware
-	// extracts one.
-	Tenant string
-
-	// TokenID identifies the credential without revealing it: a JWT's "jti",
-	// an API key's id (the public part of the key, never its secret). At
-	// the authorize stage, taken from the grant ([Grant.TokenID]).
-	TokenID string
-
-	// Method and Path are the request's HTTP method and URL path (request
-	// text). The query is never included.
-	Method, Path string
-
-	// MCPSession is the request's Mcp-Session-Id header (MCP Streamable
-	// HTTP), the key of a per-session audit trail (request text; empty when
-	// absent or not visible ASCII as MCP requires).
-	MCPSession string
-
-	// MCPMethod and Tool are, at the authorize stage of an MCP request,
-	// the JSON-RPC method and, for tools/call, the tool name (request text)
-	// of its message; for a batch, of its first refused message, or its
-	// first message when allowed.
-	MCPMethod, Tool string
-
-	// Required are the scopes the operation needs, as configured; for an
-	// MCP batch, the union over its messages. Authorize stage only.
-	Required []string
-
-	// Granted are the scopes the credential carries.
-	Granted []string
-
-	// Latency is the time the deciding middleware spent on the request,
-	// excluding the next handler.
-	Latency time.Duration
-}
-
-// MaxDecisionText bounds each request-text field of a [Decision], in bytes.
-const MaxDecisionText = 256
-
-// Outcome returns [OutcomeAllow] or [OutcomeDeny].
-func (d *Decision) Outcome() string {
-	if d.Allowed {
-		return OutcomeAllow
-	}
-	return OutcomeDeny
-}
-
-// SetRequest fills Method, Path and MCPSession from r. Middlewares that emit
-// decisions of their own use it.
-func (d *Decision) SetRequest(r *http.Request) {
-	d.Method = clip(r.Method)
-	if r.URL != nil {
-		d.Path = clip(r.URL.Path)
-	}
-	if v := r.Header["Mcp-Session-Id"]; len(v) == 1 && visibleASCII(v[0]) {
-		d.MCPSession = v[0]
-	}
-}
-
-// SetGrant fills Credential, Issuer, Subject, ClientID, Tenant, TokenID and
-// Granted from g. The Granted slice is g's, not a copy.
-func (d *Decision) SetGrant(g *Grant) {
-	if g == nil {
-		return
-	}
-	d.Credential, d.Subject, d.ClientID, d.Tenant, d.Granted = g.Credential, g.Subject, g.ClientID, g.Tenant, g.Scopes
-	d.Issuer, d.TokenID = g.Issuer, g.TokenID
-}
-
-// clip bounds request text to MaxDecisionText bytes of valid UTF-8.
-func clip(s string) string {
-	if len(s) > MaxDecisionText {
-		s = s[:MaxDecisionText]
-		for i := 0; i < utf8.UTFMax && len(s) > 0; i++ {
-			if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size > 1 {
-				break
-			}
-			s = s[:len(s)-1]
-		}
-	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return s
-}
-
-// visibleASCII reports whether s is 1 to MaxDecisionText characters in
-// %x21-7E, the MCP session id alphabet.
-func visibleASCII(s string) bool {
-	if s == "" || len(s) > MaxDecisionText {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-// DecisionFunc receives decisions: the OnDecision hook of validate.Config,
-// apikey.Config, [RouteConfig] and [MCPConfig]. It is called synchronously,
-// once per decision, on the request's goroutine, after the decision and
-// before the response is written or the next handler runs; ctx is the
-// request's context. Keep it fast (hand slow work to a queue) and safe for
-// concurrent use. The slices in d are shared with the request: do not
-// modify them. A nil DecisionFunc is never called, and costs nothing.
-type DecisionFunc func(ctx context.Context, d Decision)
-
-// MultiDecisions returns a DecisionFunc that calls each non-nil fn in turn
-// (say, [SlogDecisions] and [MetricsDecisions]), or nil if there is none.
-func MultiDecisions(fns ...DecisionFunc) DecisionFunc {
-	var list []DecisionFunc
-	for _, fn := range fns {
-		if fn != nil {
-			list = append(list, fn)
-		}
-	}
-	switch len(list) {
-	case 0:
-		return nil
-	case 1:
-		return list[0]
-	}
-	return func(ctx context.Context, d Decision) {
-		for _, fn := range list {
-			fn(ctx, d)
-		}
-	}
-}
-
-// SlogDecisions returns a DecisionFunc that writes each decision to logger
-// as one record at level Info with the message "rsguard decision", the
-// record's time set to [Decision.Time], and these attributes, whose names
-// are stable; empty ones are left out:
-//
-//	stage, outcome ("allow" or "deny"), reason, status (int),
-//	credential, issuer, subject, client_id, tenant, token_id,
-//	method, path, mcp_session, mcp_method, tool,
-//	required, granted (space-separated scopes), latency (duration)
-//
-// No credential is ever logged: a Decision holds none. If logger is nil,
-// SlogDecisions returns nil (no hook).
-func SlogDecisions(logger *slog.Logger) DecisionFunc {
-	if logger == nil {
-		return nil
-	}
-	h := logger.Handler()
-	return func(ctx context.Context, d Decision) {
-		if !h.Enabled(ctx, slog.LevelInfo) {
-			return
-		}
-		var buf [18]slog.Attr // every attribute, added at once: one allocation in the Record
-		attrs := append(buf[:0],
-			slog.String("stage", string(d.Stage)),
-			slog.String("outcome", d.Outcome()),
-			slog.String("reason", string(d.Reason)),
-		)
-		if d.Status != 0 {
-			attrs = append(attrs, slog.Int("status", d.Status))
-		}
-		for _, a := range [...]struct{ k, v string }{
-			{"credential", string(d.Credential)}, {"issuer", d.Issuer}, {"subject", d.Subject},
-			{"client_id", d.ClientID}, {"tenant", d.Tenant}, {"token_id", d.TokenID},
-			{"method", d.Method}, {"path", d.Path}, {"mcp_session", d.MCPSession},
-			{"mcp_method", d.MCPMethod}, {"tool", d.Tool},
-		} {
-			if a.v != "" {
-				attrs = append(attrs, slog.String(a.k, a.v))
-			}
-		}
-		if len(d.Required) > 0 {
-			attrs = append(attrs, slog.String("required", strings.Join(d.Required, " ")))
-		}
-		if len(d.Granted) > 0 {
-			attrs = append(attrs, slog.String("granted", strings.Join(d.Granted, " ")))
-		}
-		attrs = append(attrs, slog.Duration("latency", d.Latency))
-		rec := slog.NewRecord(d.Time, slog.LevelInfo, "rsguard decision", 0)
-		rec.AddAttrs(attrs...)
-		_ = h.Handle(ctx, rec)
-	}
-}
-
-// Metrics receives one observation per decision, for counters (by stage,
-// outcome and reason) and a latency histogram. Implement it over your
-// metrics library (Prometheus, OpenTelemetry; examples/metrics shows
-// Prometheus) and wire it with [MetricsDecisions]: the core module depends on
-// none. All three labels take values from small fixed sets ([Stage],
-// OutcomeAllow and OutcomeDeny, [Reasons]), so they are safe as metric
-// labels; no identity is passed. Implementations must be safe for concurrent
-// use.
-type Metrics interface {
-	ObserveDecision(stage, outcome, reason string, latency time.Duration)
-}
-
-// MetricsDecisions returns a DecisionFunc that reports each decision to m,
-// or nil if m is nil.
-func MetricsDecisions(m Metrics) DecisionFunc {
-	if m == nil {
-		return nil
-	}
-	return func(_ context.Context, d Decision) {
-		m.ObserveDecision(string(d.Stage), d.Outcome(), string(d.Reason), d.Latency)
-	}
-}
-
-// classify returns the reason code and status of a refusal as
+// classify returns the audit reason and status of a refusal as
 // [WriteError] answers it.
-func classify(err error) (Reason, int) {
+func classify(err error) (audit.Reason, int) {
 	var se *Error
 	switch {
 	case errors.As(err, &se) && errors.Is(se.Err, ErrNoGrant):
-		return ReasonNoGrant, http.StatusUnauthorized
+		return audit.ReasonNoGrant, http.StatusUnauthorized
 	case se != nil && errors.Is(se.Err, ErrInsufficientScope):
-		return ReasonInsufficientScope, http.StatusForbidden
+		return audit.ReasonInsufficientScope, http.StatusForbidden
 	case se != nil && errors.Is(se.Err, ErrInsufficientUserAuthentication) && se.Authentication != nil:
-		return ReasonInsufficientUserAuthentication, http.StatusUnauthorized
+		return audit.ReasonInsufficientUserAuthentication, http.StatusUnauthorized
 	case se != nil && errors.Is(se.Err, ErrNotPermitted):
-		return ReasonUnknownTool, http.StatusForbidden
+		return audit.ReasonUnknownTool, http.StatusForbidden
 	case errors.Is(err, ErrBodyTooLarge):
-		return ReasonBodyTooLarge, http.StatusRequestEntityTooLarge
+		return audit.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrMethodNotAllowed):
-		return ReasonMethodNotAllowed, http.StatusMethodNotAllowed
+		return audit.ReasonMethodNotAllowed, http.StatusMethodNotAllowed
 	case errors.Is(err, ErrMalformed):
-		return ReasonInvalidRequest, http.StatusBadRequest
+		return audit.ReasonInvalidRequest, http.StatusBadRequest
 	}
-	return ReasonInternalError, http.StatusInternalServerError
+	return audit.ReasonInternalError, http.StatusInternalServerError
 }
 
 // authorizeDecision starts the authorize-stage decision of r, taken up at
-// start, with grant g and the outcome err.
-func authorizeDecision(r *http.Request, g *Grant, start time.Time, err error) Decision {
-	d := Decision{Time: start, Stage: StageAuthorize, Allowed: err == nil, Reason: ReasonOK}
-	d.SetRequest(r)
-	d.SetGrant(g)
+// start, with principal p and the outcome err.
+func authorizeDecision(r *http.Request, p *rsguard.Principal, start time.Time, err error) audit.Decision {
+	d := rsguard.NewDecision(r, audit.StageAuthorize, p)
+	d.Time, d.Allowed, d.Reason = start, err == nil, audit.ReasonOK
 	if err != nil {
 		d.Reason, d.Status = classify(err)
 	}
@@ -442,8 +45,8 @@ func authorizeDecision(r *http.Request, g *Grant, start time.Time, err error) De
 }
 
 // describe sets d's MCPMethod, Tool and Required from the messages of a
-// request that g's check passed (failed false) or refused.
-func (m *MCP) describe(d *Decision, g *Grant, msgs []rpcMessage, failed bool) {
+// request that p's check passed (failed false) or refused.
+func (m *MCP) describe(d *audit.Decision, p *rsguard.Principal, msgs []rpcMessage, failed bool) {
 	pick := -1
 	owned := false // d.Required is a union of our own, not a configuration slice
 	for i := range msgs {
@@ -457,7 +60,7 @@ func (m *MCP) describe(d *Decision, g *Grant, msgs []rpcMessage, failed bool) {
 			d.Required = n.scopes // shared with the configuration: never appended to
 		default:
 			for _, s := range n.scopes {
-				if !contains(d.Required, s) {
+				if !slices.Contains(d.Required, s) {
 					if !owned {
 						d.Required, owned = append([]string(nil), d.Required...), true
 					}
@@ -465,8 +68,8 @@ func (m *MCP) describe(d *Decision, g *Grant, msgs []rpcMessage, failed bool) {
 				}
 			}
 		}
-		refused := err != nil || n.denied || !satisfiesAll(g, n.scopes, m.implies) ||
-			(n.auth != nil && !n.auth.met(g, m.now()))
+		refused := err != nil || n.denied || !satisfiesAll(p, n.scopes, m.implies) ||
+			(n.auth != nil && !n.auth.met(p, m.now()))
 		if pick < 0 && (!failed || refused) {
 			pick = i
 		}
@@ -478,9 +81,9 @@ func (m *MCP) describe(d *Decision, g *Grant, msgs []rpcMessage, failed bool) {
 	if string(method) == methodToolsCall {
 		d.MCPMethod = methodToolsCall
 	} else {
-		d.MCPMethod = clip(string(method))
+		d.MCPMethod = audit.Text(string(method))
 	}
 	if string(method) == methodToolsCall && msgs[pick].nameErr == nil {
-		d.Tool = clip(string(unquote(msgs[pick].name)))
+		d.Tool = audit.Text(string(unquote(msgs[pick].name)))
 	}
 }

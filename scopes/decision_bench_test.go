@@ -8,6 +8,11 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 type nopMetrics struct{}
@@ -18,14 +23,14 @@ func (nopMetrics) ObserveDecision(string, string, string, time.Duration) {}
 // use (a metrics hook, a JSON audit log to io.Discard) beside the same
 // middlewares without ("none").
 func BenchmarkDecisions(b *testing.B) {
-	audit := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	hooks := []struct {
 		name string
-		fn   DecisionFunc
+		fn   audit.Func
 	}{
 		{"none", nil},
-		{"metrics", MetricsDecisions(nopMetrics{})},
-		{"slog_json", SlogDecisions(audit)},
+		{"metrics", audit.Count(nopMetrics{})},
+		{"slog_json", audit.Slog(logger)},
 	}
 	for _, hk := range hooks {
 		b.Run("mcp_tools_call_300B/"+hk.name, func(b *testing.B) {
@@ -37,21 +42,17 @@ func BenchmarkDecisions(b *testing.B) {
 	for _, hk := range hooks {
 		b.Run("route/"+hk.name, func(b *testing.B) {
 			rt, err := NewRoute(RouteConfig{Scopes: []string{"inventory:read"}, OnDecision: hk.fn})
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			h := rt.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			r := httptest.NewRequest(http.MethodGet, "/items", nil)
-			r = r.WithContext(NewContext(context.Background(), &Grant{Scopes: []string{"inventory:read"}, Subject: "alice"}))
+			r = r.WithContext(rsguard.NewContext(context.Background(), &rsguard.Principal{Scopes: []string{"inventory:read"}, Subject: "alice"}))
 			w := httptest.NewRecorder()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
 				h.ServeHTTP(w, r)
 			}
-			if w.Code != http.StatusOK {
-				b.Fatal(w.Code)
-			}
+			require.Equal(b, http.StatusOK, w.Code)
 		})
 	}
 }

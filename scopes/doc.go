@@ -1,20 +1,24 @@
-// Package scopes enforces least privilege on requests that an authenticating
-// middleware (package validate for JWT access tokens, package apikey for
-// legacy keys) has already accepted: it holds the granted scopes in the
-// request context and answers 403 insufficient_scope when they fall short.
+// Package scopes enforces least privilege on requests that an
+// [rsguard.Guard] has already authenticated (package validate for JWT access
+// tokens, package apikey for legacy keys, or any other
+// [rsguard.Authenticator]): it checks the scopes of the request's
+// [rsguard.Principal] and answers 403 insufficient_scope when they fall
+// short.
 //
-// # The grant
+// # The principal
 //
-// The authenticating middleware stores a [Grant] with [NewContext]; everything
-// downstream reads it with [FromContext], whatever the credential was. A
-// request without a grant is never allowed: every check here fails closed
-// with [ErrNoGrant] and a 401, which is what a misordered middleware chain
-// produces.
+// The Guard stores the [rsguard.Principal] in the request context; every
+// check here reads it with [rsguard.FromContext], whatever the credential
+// was. A request without a principal is never allowed: every check here
+// fails closed with [ErrNoGrant] and a 401, which is what a misordered
+// middleware chain produces. In tests of handler code, store one with
+// [rsguard.NewContext].
 //
 // # Three places to require scopes
 //
 // In handler code, [Require] (all of), [RequireAny] (any of) and [Has] check
-// the grant; [WriteError] writes the response for their typed [*Error]:
+// the principal's scopes; [WriteError] writes the response for their typed
+// [*Error]:
 //
 //	if err := scopes.Require(r.Context(), "inventory:write"); err != nil {
 //		scopes.WriteError(w, r, err)
@@ -29,9 +33,10 @@
 // method and, for tools/call, of the tool, and refuses the call before the
 // MCP server sees it; see [MCP] for how it treats batches, unknown tools,
 // bodies that are not JSON, and bodies over the size bound.
-// [MCP.AllowsTool] and [MCP.FilterTools] let the server advertise in
-// tools/list only the tools a caller may call; such a list is marked
-// cacheScope "private".
+// The server advertises in tools/list only the tools a caller may call with
+// [MCPConfig.FilterToolsList] (the middleware rewrites the JSON answer) or,
+// with an SDK that hands over the typed result, [MCP.AllowsTool]; such a
+// list is marked cacheScope "private".
 //
 // # Request methods at the MCP endpoint
 //
@@ -44,11 +49,11 @@
 // Allow: GET, POST, DELETE, OPTIONS ([ErrMethodNotAllowed]) and never reaches
 // the MCP server, whatever its body asks for, so that a server which would
 // dispatch such a body cannot run a tool the check did not see. A request
-// without a grant still gets the 401 first.
+// without a principal still gets the 401 first.
 //
 // # Responses
 //
-// A grant without the needed scopes gets 403 with
+// A principal without the needed scopes gets 403 with
 //
 //	WWW-Authenticate: Bearer resource_metadata="…", scope="…", error="insufficient_scope", error_description="…"
 //
@@ -56,9 +61,10 @@
 // challenge, every scope the operation needs, including those the client
 // already holds (MCP 2026-07-28, SEP-2350), so that a client can obtain in
 // one re-authorization a token for exactly the operation (for [RequireAny],
-// the first alternative); offline_access is never named. resource_metadata (RFC 9728 §5.1) comes from
-// [Grant.ResourceMetadata], set by the authenticating middleware, or from
-// the middleware configuration. Challenges are built by package
+// the first alternative); offline_access is never named. resource_metadata
+// (RFC 9728 §5.1) and realm are those of the Guard that authenticated the
+// request ([rsguard.Config]), so that every challenge a client sees points
+// to the same protected resource metadata. Challenges are built by package
 // [github.com/rsguard/rsguard/rsmeta].
 //
 // # Matching
@@ -76,8 +82,8 @@
 // A route ([RouteConfig.Authentication]) or an MCP tool
 // ([MCPConfig.ToolAuthentication]) can require that the user authenticated
 // with given acr values and/or recently (max_age), judged from
-// [Grant.ACR] and [Grant.AuthTime] (the token's "acr" and "auth_time"). A
-// grant with the scopes but not the authentication gets 401 with
+// the principal's ACR and AuthTime (the token's "acr" and "auth_time"). A
+// principal with the scopes but not the authentication gets 401 with
 // error="insufficient_user_authentication", acr_values and max_age, so the
 // client can send the user back to the authorization server.
 // [RequireAuthentication] does the same in handler code.
@@ -85,23 +91,22 @@
 // # Inside MCP SDK tool handlers
 //
 // Check scopes per tool with [MCP], in front of the SDK's handler, where the
-// request's own grant is in the context. Inside tool handlers of the official
-// Go SDK, the context of a stateful session is that of the request that
-// opened the session: [FromContext] there returns the first token's grant,
-// not the current request's (after a step-up, or with a down-scoped token).
-// Take the current grant from the SDK's request (req.Extra.TokenInfo, filled
-// by an auth.TokenVerifier adapter, as examples/mcpserver does) before
-// calling [MCP.AllowsTool] or comparing scopes there.
+// request's own principal is in the context. Inside tool handlers of the
+// official Go SDK, the context of a stateful session is that of the request
+// that opened the session: [rsguard.FromContext] there returns the first
+// token's principal, not the current request's (after a step-up, or with a
+// down-scoped token). Take the current scopes from the SDK's request
+// (req.Extra.TokenInfo, filled by an auth.TokenVerifier adapter, as
+// examples/mcpserver does) before calling [MCP.AllowsTool] or comparing
+// scopes there.
 //
 // # Decisions: audit trail and metrics
 //
-// Every middleware of rsguard can report each decision it makes — the
-// authenticating ones (validate, apikey) and [Route] and [MCP] here — as a
-// [Decision] to an OnDecision hook ([DecisionFunc]): allowed or refused, a
-// stable [Reason] code, the credential kind and verified identity, the
-// route, the MCP session, method and tool, the scopes required and granted,
-// and the latency. Never a token or a key. [SlogDecisions] writes them as
-// log records (an audit trail per MCP session), [MetricsDecisions] feeds
-// counters and a latency histogram through the small [Metrics] interface,
-// and [MultiDecisions] does both. A nil hook costs nothing.
+// [Route] and [MCP] can report each decision they make as an authorize-stage
+// [audit.Decision] to an OnDecision hook ([audit.Func]), as the Guard does
+// for authentication: allowed or refused, a stable [audit.Reason] code, the
+// credential kind and verified identity, the route, the MCP session, method
+// and tool, the scopes required and granted, and the latency. Never a token
+// or a key. Package audit writes them as log records ([audit.Slog]), feeds
+// metrics ([audit.Count]) or both ([audit.Multi]). A nil hook costs nothing.
 package scopes

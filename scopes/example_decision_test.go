@@ -9,12 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/scopes"
 )
 
 // An audit trail of the MCP per-tool check: one log record per decision,
 // allowed or refused, naming the session, method, tool and scopes.
-func ExampleSlogDecisions() {
+func ExampleMCP_audit() {
 	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey || a.Key == "latency" {
@@ -25,7 +26,7 @@ func ExampleSlogDecisions() {
 	}))
 	m, err := scopes.NewMCP(scopes.MCPConfig{
 		Tools:      map[string][]string{"get_inventory": {"inventory:read"}, "set_price": {"inventory:write"}},
-		OnDecision: scopes.SlogDecisions(logger),
+		OnDecision: audit.Slog(logger),
 	})
 	if err != nil {
 		panic(err)
@@ -51,12 +52,12 @@ func (p promLike) ObserveDecision(stage, outcome, reason string, _ time.Duration
 }
 
 // Counters and latency histograms come from any metrics library through the
-// small Metrics interface; examples/metrics wires Prometheus.
-func ExampleMetricsDecisions() {
+// small audit.Metrics interface; examples/metrics wires Prometheus.
+func ExampleRoute_metrics() {
 	counts := promLike{}
 	route, err := scopes.NewRoute(scopes.RouteConfig{
 		Scopes:     []string{"inventory:write"},
-		OnDecision: scopes.MetricsDecisions(counts),
+		OnDecision: audit.Count(counts),
 	})
 	if err != nil {
 		panic(err)

@@ -9,19 +9,33 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/scopes"
 )
 
 const metadataURL = "https://api.example.com/.well-known/oauth-protected-resource/mcp"
 
-// authenticate stands in for the authenticating middleware (in production
-// validate.Validator.Middleware or apikey's): it grants scope.
+// authenticate puts an rsguard.Guard in front of next. In production its
+// Authenticator is a validate.Validator or an apikey.Authenticator; here it
+// proves the caller alice, granted scope, for every request.
 func authenticate(scope string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		granted, _ := scopes.Parse(scope)
-		g := &scopes.Grant{Scopes: granted, Subject: "alice", ResourceMetadata: metadataURL}
-		next.ServeHTTP(w, r.WithContext(scopes.NewContext(r.Context(), g)))
+	guard, err := rsguard.New(rsguard.Config{
+		Authenticator: fixedCaller(scope),
+		// Sent in every challenge, the Guard's and the scope checks' alike.
+		ResourceMetadata: metadataURL,
 	})
+	if err != nil {
+		panic(err)
+	}
+	return guard.Middleware(next)
+}
+
+// fixedCaller is an rsguard.Authenticator that proves alice with its scopes.
+type fixedCaller string
+
+func (s fixedCaller) Authenticate(*http.Request) (*rsguard.Principal, error) {
+	granted, _ := rsguard.ParseScopes(string(s))
+	return &rsguard.Principal{Subject: "alice", Scopes: granted}, nil
 }
 
 func show(res *http.Response, err error) {
@@ -56,7 +70,7 @@ func ExampleRequire() {
 }
 
 func ExampleHas() {
-	ctx := scopes.NewContext(context.Background(), &scopes.Grant{Scopes: []string{"tools:read", "tools:write"}})
+	ctx := rsguard.NewContext(context.Background(), &rsguard.Principal{Scopes: []string{"tools:read", "tools:write"}})
 	fmt.Println(scopes.Has(ctx, "tools:write"))
 	fmt.Println(scopes.Has(ctx, "Tools:Write")) // exact, case-sensitive
 	fmt.Println(scopes.Has(context.Background(), "tools:read"))
@@ -68,7 +82,7 @@ func ExampleHas() {
 
 // The typed error says what was required and what was granted.
 func ExampleRequireAny() {
-	ctx := scopes.NewContext(context.Background(), &scopes.Grant{Scopes: []string{"inventory:read"}})
+	ctx := rsguard.NewContext(context.Background(), &rsguard.Principal{Scopes: []string{"inventory:read"}})
 	err := scopes.RequireAny(ctx, "inventory:admin", "root")
 	var se *scopes.Error
 	if errors.As(err, &se) {
@@ -150,24 +164,32 @@ func ExampleNewMCP() {
 	// 403 {"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"not permitted"}}
 }
 
-// Advertise only the tools the caller may call.
-func ExampleMCP_FilterTools() {
-	mcp, err := scopes.NewMCP(scopes.MCPConfig{Tools: map[string][]string{
-		"get_inventory": {"inventory:read"},
-		"set_price":     {"inventory:write"},
-	}})
+// Advertise only the tools the caller may call: the middleware rewrites
+// tools/list answers of servers that write the JSON themselves.
+func ExampleMCP_Handler_filterToolsList() {
+	mcp, err := scopes.NewMCP(scopes.MCPConfig{
+		Tools: map[string][]string{
+			"get_inventory": {"inventory:read"},
+			"set_price":     {"inventory:write"},
+		},
+		FilterToolsList: true,
+	})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	answer := `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_inventory","inputSchema":{"type":"object"}},` +
-		`{"name":"set_price","inputSchema":{"type":"object"}}]}}`
-	filtered, err := mcp.FilterTools(&scopes.Grant{Scopes: []string{"inventory:read"}}, []byte(answer))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(string(filtered))
+	server := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_inventory","inputSchema":{"type":"object"}},`+
+			`{"name":"set_price","inputSchema":{"type":"object"}}]}}`)
+	})
+	r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Accept", "application/json, text/event-stream")
+	r = r.WithContext(rsguard.NewContext(r.Context(), &rsguard.Principal{Subject: "user:https://as.example#alice", Scopes: []string{"inventory:read"}}))
+	w := httptest.NewRecorder()
+	mcp.Handler(server).ServeHTTP(w, r)
+	fmt.Println(w.Body.String())
 	// Output:
 	// {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_inventory","inputSchema":{"type":"object"}}],"cacheScope":"private"}}
 }
@@ -183,24 +205,14 @@ func ExampleMCP_AllowsTool() {
 		fmt.Println(err)
 		return
 	}
-	ctx := scopes.NewContext(context.Background(), &scopes.Grant{Scopes: []string{"inventory:read"}})
-	g, _ := scopes.FromContext(ctx)
+	ctx := rsguard.NewContext(context.Background(), &rsguard.Principal{Scopes: []string{"inventory:read"}})
+	p, _ := rsguard.FromContext(ctx)
 	for _, tool := range []string{"get_inventory", "set_price", "search", "unlisted"} {
-		fmt.Println(tool, mcp.AllowsTool(g, tool))
+		fmt.Println(tool, mcp.AllowsTool(p, tool))
 	}
 	// Output:
 	// get_inventory true
 	// set_price false
 	// search true
 	// unlisted false
-}
-
-func ExampleParse() {
-	granted, dropped := scopes.Parse("tools:read  tools:write \"admin\" tools:read")
-	fmt.Printf("%q %q\n", granted, dropped)
-	granted, dropped = scopes.ParseList([]string{"tools:read", "tools:write admin"})
-	fmt.Printf("%q %q\n", granted, dropped)
-	// Output:
-	// ["tools:read" "tools:write"] ["" "\"admin\""]
-	// ["tools:read"] ["tools:write admin"]
 }

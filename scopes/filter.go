@@ -9,39 +9,25 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rsguard/rsguard"
 )
 
 // maxFilterBytes bounds the JSON tools/list answer the filter buffers; a
 // longer one passes unfiltered (the filter is advisory, calls stay checked).
 const maxFilterBytes = 16 << 20
 
-// FilterTools returns msg, a JSON-RPC response to tools/list or a batch
-// (array) of responses, with every tool the caller with grant g may not call
-// ([MCP.AllowsTool]) removed from each response's result.tools array. A tool
-// without a readable string "name" is removed too.
-//
-// The list it returns depends on who asks, so each such result is marked
-// "cacheScope": "private" (MCP 2026-07-28, caching: only the caller's own
-// authorization context may reuse it), whether or not a tool was removed:
-// a cacheScope member of the result with another value (such as "public",
-// or a case variant such as "CacheScope") is set to "private", and one is
-// added after the last member when the result has none. Clients of earlier
-// MCP revisions ignore it.
-//
-// Everything else, including nextCursor and ttlMs, is kept byte for byte;
-// msg itself is not modified, and when nothing changes msg is returned as
-// is. Responses without result.tools (errors, other methods) are left alone,
-// so pass it tools/list answers only. An msg that is not valid JSON is an
-// error wrapping [ErrMalformed].
-//
-// It is the pure function behind [MCPConfig.FilterToolsList], for servers
-// that handle the JSON themselves. With the official Go SDK, prefer filtering
-// the typed result with [MCP.AllowsTool].
-func (m *MCP) FilterTools(g *Grant, msg []byte) ([]byte, error) {
+// filterTools returns msg, a JSON-RPC response to tools/list or a batch
+// (array) of responses, with every tool the caller p may not call
+// ([MCP.AllowsTool]) removed from each response's result.tools array, as
+// [MCPConfig.FilterToolsList] documents. msg itself is not modified, and
+// when nothing changes msg is returned as is. An msg that is not valid JSON
+// is an error wrapping [ErrMalformed].
+func (m *MCP) filterTools(p *rsguard.Principal, msg []byte) ([]byte, error) {
 	if !json.Valid(msg) {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, errNotJSON)
 	}
-	return m.filterMessage(g, msg, nil), nil
+	return m.filterMessage(p, msg, nil), nil
 }
 
 // edit replaces b[start:end] with repl.
@@ -52,17 +38,17 @@ type edit struct {
 
 // filterMessage filters valid JSON msg; with ids, only responses whose id is
 // one of ids.
-func (m *MCP) filterMessage(g *Grant, msg []byte, ids [][]byte) []byte {
+func (m *MCP) filterMessage(p *rsguard.Principal, msg []byte, ids [][]byte) []byte {
 	var edits []edit
 	i := skipSpace(msg, 0)
 	switch msg[i] {
 	case '{':
-		edits = m.filterResponse(g, msg, i, ids, edits)
+		edits = m.filterResponse(p, msg, i, ids, edits)
 	case '[':
 		a := arrayReader{b: msg, i: i + 1}
 		for v, ok := a.next(); ok; v, ok = a.next() {
 			if v[0] == '{' {
-				edits = m.filterResponse(g, msg, a.i-len(v), ids, edits)
+				edits = m.filterResponse(p, msg, a.i-len(v), ids, edits)
 			}
 		}
 	}
@@ -88,7 +74,7 @@ var (
 // filterResponse appends the edits, if any, that filter the response object
 // starting at msg[start]: the tools removed, and the result's cacheScope
 // made "private".
-func (m *MCP) filterResponse(g *Grant, msg []byte, start int, ids [][]byte, edits []edit) []edit {
+func (m *MCP) filterResponse(p *rsguard.Principal, msg []byte, start int, ids [][]byte, edits []edit) []edit {
 	end := skipValue(msg, start)
 	o := objectReader{b: msg[:end], i: start + 1}
 	var id []byte
@@ -128,7 +114,7 @@ func (m *MCP) filterResponse(g *Grant, msg []byte, start int, ids [][]byte, edit
 	kept = append(kept, '[')
 	removed := false
 	for v, ok := a.next(); ok; v, ok = a.next() {
-		if !m.allowsListed(g, v) {
+		if !m.allowsListed(p, v) {
 			removed = true
 			continue
 		}
@@ -152,7 +138,7 @@ func (m *MCP) filterResponse(g *Grant, msg []byte, start int, ids [][]byte, edit
 }
 
 // allowsListed reports whether the tool object tool may stay in the list.
-func (m *MCP) allowsListed(g *Grant, tool []byte) bool {
+func (m *MCP) allowsListed(p *rsguard.Principal, tool []byte) bool {
 	if tool[0] != '{' {
 		return false
 	}
@@ -166,7 +152,7 @@ func (m *MCP) allowsListed(g *Grant, tool []byte) bool {
 			name = unquote(v)
 		}
 	}
-	return name != nil && m.AllowsTool(g, string(name))
+	return name != nil && m.AllowsTool(p, string(name))
 }
 
 // hasID reports whether id (a raw JSON-RPC id) is one of ids; strings are
@@ -196,7 +182,7 @@ func hasID(ids [][]byte, id []byte) bool {
 type listFilter struct {
 	w    http.ResponseWriter
 	m    *MCP
-	g    *Grant
+	p    *rsguard.Principal
 	ids  [][]byte
 	mode int
 	code int
@@ -289,7 +275,7 @@ func (f *listFilter) finish() {
 	case modeJSON:
 		out := f.buf
 		if json.Valid(out) {
-			out = f.m.filterMessage(f.g, out, f.ids)
+			out = f.m.filterMessage(f.p, out, f.ids)
 		}
 		f.w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 		f.w.WriteHeader(f.code)
@@ -370,7 +356,7 @@ func (f *listFilter) filterEvent(ev []byte) []byte {
 	if lines == 0 || !json.Valid(data) {
 		return ev
 	}
-	filtered := f.m.filterMessage(f.g, data, f.ids)
+	filtered := f.m.filterMessage(f.p, data, f.ids)
 	if len(filtered) == len(data) && bytes.Equal(filtered, data) {
 		return ev
 	}

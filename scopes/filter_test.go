@@ -2,15 +2,18 @@ package scopes
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
 )
 
 const (
@@ -32,17 +35,17 @@ func privateList(id string, tools ...string) string {
 
 func TestFilterTools(t *testing.T) {
 	m := mustMCP(t, testMCPConfig())
-	reader := &Grant{Scopes: []string{"inventory:read"}}
+	reader := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	all := listAnswer("1", toolGetInv, toolSet, toolSearch, toolDrop)
 	tests := []struct {
 		name  string
-		grant *Grant
+		grant *rsguard.Principal
 		msg   string
 		want  string
 	}{
 		{"reader", reader, all, privateList("1", toolGetInv, toolSearch)},
-		{"writer", &Grant{Scopes: []string{"inventory:write", "inventory:read"}}, all, privateList("1", toolGetInv, toolSet, toolSearch)},
-		{"no scopes", &Grant{}, all, privateList("1", toolSearch)},
+		{"writer", &rsguard.Principal{Scopes: []string{"inventory:write", "inventory:read"}}, all, privateList("1", toolGetInv, toolSet, toolSearch)},
+		{"no scopes", &rsguard.Principal{}, all, privateList("1", toolSearch)},
 		{"nil grant", nil, all, privateList("1")},
 		{"nothing to remove", reader, listAnswer("1", toolSearch), privateList("1", toolSearch)},
 		{"pretty-printed", reader, "{\n  \"jsonrpc\": \"2.0\",\n  \"id\": 1,\n  \"result\": {\n    \"tools\": [\n      " + toolSet + ",\n      " +
@@ -54,21 +57,14 @@ func TestFilterTools(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := m.FilterTools(tt.grant, []byte(tt.msg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != tt.want {
-				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
-			}
-			if !json.Valid(got) {
-				t.Errorf("output is not JSON")
-			}
+			got, err := m.filterTools(tt.grant, []byte(tt.msg))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, string(got))
+			assert.True(t, json.Valid(got), "output is not JSON")
 		})
 	}
-	if _, err := m.FilterTools(reader, []byte(`{"result":`)); !errors.Is(err, ErrMalformed) {
-		t.Errorf("invalid JSON: %v", err)
-	}
+	_, err := m.filterTools(reader, []byte(`{"result":`))
+	assert.ErrorIs(t, err, ErrMalformed, "invalid JSON")
 }
 
 // listServer answers tools/list like an MCP server, as JSON or as SSE with
@@ -110,7 +106,7 @@ func listServer(sse bool, gate chan struct{}) http.Handler {
 }
 
 func TestFilterToolsListMiddleware(t *testing.T) {
-	reader := &Grant{Scopes: []string{"inventory:read"}}
+	reader := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	cfg := testMCPConfig()
 	cfg.FilterToolsList = true
 	m := mustMCP(t, cfg)
@@ -121,17 +117,11 @@ func TestFilterToolsListMiddleware(t *testing.T) {
 		defer srv.Close()
 		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(bodyToolsList))
 		res, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer res.Body.Close()
 		body, _ := io.ReadAll(res.Body)
-		if string(body) != want {
-			t.Errorf("got\n%s\nwant\n%s", body, want)
-		}
-		if res.ContentLength != int64(len(want)) {
-			t.Errorf("Content-Length %d, want %d", res.ContentLength, len(want))
-		}
+		assert.Equal(t, want, string(body))
+		assert.Equal(t, int64(len(want)), res.ContentLength, "Content-Length")
 	})
 	t.Run("sse", func(t *testing.T) {
 		gate := make(chan struct{})
@@ -139,24 +129,20 @@ func TestFilterToolsListMiddleware(t *testing.T) {
 		defer srv.Close()
 		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(bodyToolsList))
 		res, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer res.Body.Close()
 		br := bufio.NewReader(res.Body)
 		// The server's own request and the comment stream through before
 		// the answer is written.
 		head := "id: 1\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"method\":\"roots/list\"}\r\n\r\n: keep-alive\n\n"
 		got := make([]byte, len(head))
-		if _, err := io.ReadFull(br, got); err != nil || string(got) != head {
-			t.Fatalf("head %q, %v", got, err)
-		}
+		_, err = io.ReadFull(br, got)
+		require.NoError(t, err, "head %q", got)
+		require.Equal(t, head, string(got), "head")
 		close(gate)
 		rest, _ := io.ReadAll(br)
 		wantRest := "id: 2\nevent: message\ndata: " + want + "\n\n"
-		if string(rest) != wantRest {
-			t.Errorf("got\n%q\nwant\n%q", rest, wantRest)
-		}
+		assert.Equal(t, wantRest, string(rest))
 	})
 	t.Run("other id untouched", func(t *testing.T) {
 		srv := httptest.NewServer(authAs(reader, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -164,9 +150,7 @@ func TestFilterToolsListMiddleware(t *testing.T) {
 			_, _ = io.WriteString(w, listAnswer("99", toolSet))
 		}))))
 		defer srv.Close()
-		if got := postMCP(t, srv, bodyToolsList, false); got.body != listAnswer("99", toolSet) {
-			t.Errorf("body %q", got.body)
-		}
+		assert.Equal(t, listAnswer("99", toolSet), postMCP(t, srv, bodyToolsList, false).body, "body")
 	})
 	t.Run("error status untouched", func(t *testing.T) {
 		srv := httptest.NewServer(authAs(reader, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -175,9 +159,9 @@ func TestFilterToolsListMiddleware(t *testing.T) {
 			_, _ = io.WriteString(w, listAnswer("1", toolSet))
 		}))))
 		defer srv.Close()
-		if got := postMCP(t, srv, bodyToolsList, false); got.status != 500 || got.body != listAnswer("1", toolSet) {
-			t.Errorf("%v", got)
-		}
+		got := postMCP(t, srv, bodyToolsList, false)
+		assert.Equal(t, 500, got.status, "%v", got)
+		assert.Equal(t, listAnswer("1", toolSet), got.body, "%v", got)
 	})
 	t.Run("batch", func(t *testing.T) {
 		srv := httptest.NewServer(authAs(reader, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -186,16 +170,13 @@ func TestFilterToolsListMiddleware(t *testing.T) {
 		}))))
 		defer srv.Close()
 		got := postMCP(t, srv, `[{"jsonrpc":"2.0","id":"a","method":"tools/list"},{"jsonrpc":"2.0","id":0,"method":"x/custom"}]`, false)
-		if want := "[" + privateList(`"a"`, toolSearch) + `,{"jsonrpc":"2.0","id":0,"result":{"tools":[` + toolSet + `]}}]`; got.body != want {
-			t.Errorf("got\n%s\nwant\n%s", got.body, want)
-		}
+		want := "[" + privateList(`"a"`, toolSearch) + `,{"jsonrpc":"2.0","id":0,"result":{"tools":[` + toolSet + `]}}]`
+		assert.Equal(t, want, got.body)
 	})
 	t.Run("off by default", func(t *testing.T) {
 		srv := httptest.NewServer(authAs(reader, mustMCP(t, testMCPConfig()).Handler(listServer(false, nil))))
 		defer srv.Close()
-		if got := postMCP(t, srv, bodyToolsList, false); got.body != listAnswer("1", toolGetInv, toolSet, toolSearch, toolDrop) {
-			t.Errorf("body %q", got.body)
-		}
+		assert.Equal(t, listAnswer("1", toolGetInv, toolSet, toolSearch, toolDrop), postMCP(t, srv, bodyToolsList, false).body, "body")
 	})
 }
 
@@ -213,9 +194,7 @@ func TestEventLen(t *testing.T) {
 		{"data: x\ndata: y\n\nnext", 17},
 	}
 	for _, tt := range tests {
-		if got := eventLen([]byte(tt.in)); got != tt.want {
-			t.Errorf("eventLen(%q) = %d, want %d", tt.in, got, tt.want)
-		}
+		assert.Equal(t, tt.want, eventLen([]byte(tt.in)), "eventLen(%q)", tt.in)
 	}
 }
 
@@ -226,21 +205,16 @@ func FuzzFilterTools(f *testing.F) {
 	f.Add([]byte(`{"result":{"tools":[1,{"name":"set_price"},[]]}}`))
 	f.Add([]byte(`{"result":{"tools":[],"CacheScope":"public","cacheScope":null},"result":{"tools":[{"name":"search"}]}}`))
 	m, err := NewMCP(testMCPConfig())
-	if err != nil {
-		f.Fatal(err)
-	}
-	g := &Grant{Scopes: []string{"inventory:read"}}
+	require.NoError(f, err)
+	g := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		out, err := m.FilterTools(g, msg)
+		out, err := m.filterTools(g, msg)
 		if err != nil {
 			return
 		}
-		if !json.Valid(out) {
-			t.Fatalf("FilterTools(%q) = %q, not JSON", msg, out)
-		}
-		if again, _ := m.FilterTools(g, out); !bytes.Equal(again, out) {
-			t.Fatalf("FilterTools is not idempotent on %q:\n%q\n%q", msg, out, again)
-		}
+		require.True(t, json.Valid(out), "FilterTools(%q) = %q, not JSON", msg, out)
+		again, _ := m.filterTools(g, out)
+		require.Equal(t, out, again, "FilterTools is not idempotent on %q", msg)
 	})
 }
 
@@ -252,7 +226,7 @@ func FuzzFilterTools(f *testing.F) {
 // own cacheScope changes; results without a tools array are left alone.
 func TestFilterToolsCacheScope(t *testing.T) {
 	m := mustMCP(t, testMCPConfig())
-	reader := &Grant{Scopes: []string{"inventory:read"}}
+	reader := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	result := func(members string) string { return `{"jsonrpc":"2.0","id":1,"result":{` + members + `}}` }
 	tools := `"tools":[` + toolSet + `,` + toolSearch + `]`
 	kept := `"tools":[` + toolSearch + `]`
@@ -290,16 +264,10 @@ func TestFilterToolsCacheScope(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := m.FilterTools(reader, []byte(tt.msg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != tt.want {
-				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
-			}
-			if !json.Valid(got) {
-				t.Errorf("output is not JSON")
-			}
+			got, err := m.filterTools(reader, []byte(tt.msg))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, string(got))
+			assert.True(t, json.Valid(got), "output is not JSON")
 		})
 	}
 }
@@ -309,7 +277,7 @@ func TestFilterToolsCacheScope(t *testing.T) {
 // shared cache (RFC 9111 §5.2.2.7 private; no-store left as it is). Without
 // the filter, and for answers it does not rewrite, nothing changes.
 func TestFilterToolsListCaching(t *testing.T) {
-	reader := &Grant{Scopes: []string{"inventory:read"}}
+	reader := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	on := testMCPConfig()
 	on.FilterToolsList = true
 	upstream := `{"jsonrpc":"2.0","id":1,"result":{"tools":[` + toolSet + `,` + toolSearch + `],"cacheScope":"public","ttlMs":60000}}`
@@ -365,24 +333,16 @@ func TestFilterToolsListCaching(t *testing.T) {
 			defer srv.Close()
 			req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(tt.body))
 			res, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer res.Body.Close()
 			body, _ := io.ReadAll(res.Body)
-			if res.StatusCode != tt.status {
-				t.Fatalf("status %d", res.StatusCode)
-			}
-			if got := strings.Join(res.Header.Values("Cache-Control"), ", "); got != tt.wantCache {
-				t.Errorf("Cache-Control = %q, want %q", got, tt.wantCache)
-			}
+			require.Equal(t, tt.status, res.StatusCode, "status")
+			assert.Equal(t, tt.wantCache, strings.Join(res.Header.Values("Cache-Control"), ", "), "Cache-Control")
 			want := tt.wantAnswer
 			if tt.sse {
 				want = "event: message\ndata: " + want + "\n\n"
 			}
-			if string(body) != want {
-				t.Errorf("got\n%s\nwant\n%s", body, want)
-			}
+			assert.Equal(t, want, string(body))
 		})
 	}
 }

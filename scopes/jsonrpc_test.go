@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/internal/strictjson"
 )
 
@@ -85,24 +89,15 @@ func TestExtract(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := extract([]byte(tt.body))
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrMalformed) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
-				if errors.Is(err, errNotJSON) != (tt.wantErr == errNotJSON) {
-					t.Fatalf("err = %v: -32700 is for what json.Valid refuses, and only that", err)
-				}
+				require.ErrorIs(t, err, tt.wantErr)
+				require.ErrorIs(t, err, ErrMalformed)
+				require.Equal(t, tt.wantErr == errNotJSON, errors.Is(err, errNotJSON), "err = %v: -32700 is for what json.Valid refuses, and only that", err)
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %q, want %q", got, tt.want)
-			}
+			require.NoError(t, err)
+			require.Len(t, got, len(tt.want), "got %q, want %q", got, tt.want)
 			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Errorf("message %d = %q, want %q", i, got[i], tt.want[i])
-				}
+				assert.Equal(t, tt.want[i], got[i], "message %d", i)
 			}
 		})
 	}
@@ -189,45 +184,32 @@ func FuzzToolCall(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	m, err := NewMCP(testMCPConfig())
-	if err != nil {
-		f.Fatal(err)
-	}
-	g := &Grant{Scopes: []string{"inventory:read"}}
+	require.NoError(f, err)
+	g := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		got, err := extract(body)
 		ref, refOK := reference(body)
 		if !json.Valid(body) {
-			if !errors.Is(err, errNotJSON) {
-				t.Fatalf("invalid JSON accepted: %v", err)
-			}
+			require.ErrorIs(t, err, errNotJSON, "invalid JSON accepted")
 			return
 		}
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) || errors.Is(err, errNotJSON) {
-				t.Fatalf("valid JSON refused as %v", err)
-			}
+			require.ErrorIs(t, err, ErrMalformed, "valid JSON refused")
+			require.NotErrorIs(t, err, errNotJSON, "valid JSON refused")
 			return
 		}
 		var v any
-		if json.Unmarshal(body, &v) != nil {
-			t.Fatalf("accepted %q, which encoding/json cannot decode", body)
-		}
-		if !refOK {
-			t.Fatalf("accepted %q, which decoders read differently or not at all", body)
-		}
-		if len(got) != len(ref) {
-			t.Fatalf("%d messages, reference %d", len(got), len(ref))
-		}
+		require.NoError(t, json.Unmarshal(body, &v), "accepted %q, which encoding/json cannot decode", body)
+		require.True(t, refOK, "accepted %q, which decoders read differently or not at all", body)
+		require.Len(t, got, len(ref), "messages, reference %d", len(ref))
 		for i := range got {
-			if got[i] != ref[i] {
-				t.Fatalf("message %d: got %q, reference %q", i, got[i], ref[i])
-			}
+			require.Equal(t, ref[i], got[i], "message %d: got vs reference", i)
 		}
 		// The decision must not panic, and must match AllowsTool for one call.
 		msgs, _ := parseMessages(body, nil)
 		_, derr := m.decide(g, msgs, true)
-		if len(got) == 1 && got[0].method == methodToolsCall && (derr == nil) != m.AllowsTool(g, got[0].tool) {
-			t.Fatalf("decide = %v, AllowsTool(%q) = %v", derr, got[0].tool, m.AllowsTool(g, got[0].tool))
+		if len(got) == 1 && got[0].method == methodToolsCall {
+			require.Equal(t, m.AllowsTool(g, got[0].tool), derr == nil, "decide = %v, AllowsTool(%q)", derr, got[0].tool)
 		}
 	})
 }
@@ -245,7 +227,7 @@ func FuzzToolCall(f *testing.F) {
 func TestMCPRefusesAmbiguousJSON(t *testing.T) {
 	cfg := testMCPConfig()
 	cfg.UnknownTools = AllowUnknownTools
-	all := &Grant{Scopes: []string{"inventory:read", "inventory:write", "resources:read"}}
+	all := &rsguard.Principal{Scopes: []string{"inventory:read", "inventory:write", "resources:read"}}
 	call := func(params string) string {
 		return `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":` + params + `}`
 	}
@@ -293,20 +275,17 @@ func TestMCPRefusesAmbiguousJSON(t *testing.T) {
 			defer srv.Close()
 			got := postMCP(t, srv, tt.body, false)
 			if tt.code == 0 {
-				if got.status != http.StatusOK || server.calls() != 1 {
-					t.Fatalf("refused: %d %s", got.status, got.body)
-				}
+				require.Equal(t, http.StatusOK, got.status, "refused: %s", got.body)
+				require.Equal(t, 1, server.calls(), "refused: %d %s", got.status, got.body)
 				return
 			}
 			var answer struct {
 				Error struct{ Code int } `json:"error"`
 			}
-			if err := json.Unmarshal([]byte(got.body), &answer); err != nil || got.status != http.StatusBadRequest || answer.Error.Code != tt.code {
-				t.Errorf("got %d %s, want 400 with code %d", got.status, got.body, tt.code)
-			}
-			if server.calls() != 0 {
-				t.Errorf("the server read it")
-			}
+			assert.NoError(t, json.Unmarshal([]byte(got.body), &answer), "got %d %s, want 400 with code %d", got.status, got.body, tt.code)
+			assert.Equal(t, http.StatusBadRequest, got.status, "got %s, want 400 with code %d", got.body, tt.code)
+			assert.Equal(t, tt.code, answer.Error.Code, "got %d %s, want 400 with code", got.status, got.body)
+			assert.Zero(t, server.calls(), "the server read it")
 		})
 	}
 }

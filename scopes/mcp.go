@@ -9,6 +9,9 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 // DefaultMaxBodyBytes is the [MCPConfig.MaxBodyBytes] used when it is zero:
@@ -53,7 +56,7 @@ const (
 type MCPConfig struct {
 	// Tools maps a tool name (the "name" of tools/call params, compared
 	// exactly) to the scopes a tools/call of it needs, all of them. A tool
-	// mapped to no scopes needs only a grant (and the tools/call entry of
+	// mapped to no scopes needs only a principal (and the tools/call entry of
 	// Methods). With the default DenyUnknownTools, a tool missing here
 	// cannot be called at all. Names must be non-empty valid UTF-8; scopes
 	// must be RFC 6749 §3.3 scope tokens.
@@ -63,7 +66,7 @@ type MCPConfig struct {
 	// "prompts/get" or "tools/list", to the scopes every message with that
 	// method needs, all of them; an entry for "tools/call" applies to every
 	// tool, in addition to its Tools entry. Methods not in the map need
-	// only a grant: initialize, ping, notifications and the client's
+	// only a principal: initialize, ping, notifications and the client's
 	// responses must reach the server for the session to work at all.
 	Methods map[string][]string
 
@@ -84,29 +87,25 @@ type MCPConfig struct {
 	Implies func(granted, required string) bool
 
 	// FilterToolsList, if true, rewrites the server's answers to tools/list
-	// so that they name only the tools the caller may call (see
-	// [MCP.FilterTools]), for JSON and SSE (text/event-stream) responses.
-	// Such an answer depends on who asks: its result is marked cacheScope
-	// "private", and its HTTP Cache-Control is made private (RFC 9111
-	// §5.2.2.7; no-store is left as it is), so that no shared cache hands
-	// one caller's list to another. It is advisory: calls are checked
-	// whether or not it is on. If false (the default), answers pass
-	// untouched.
+	// so that they name only the tools the caller may call
+	// ([MCP.AllowsTool]), for JSON and SSE (text/event-stream) responses: a
+	// tool without a readable string "name" is removed too; everything else,
+	// including nextCursor and ttlMs, is kept byte for byte. Such an answer
+	// depends on who asks: its result is marked "cacheScope": "private" (MCP
+	// 2026-07-28, caching; a cacheScope with another value, or a case
+	// variant of the name, is set to "private"; clients of earlier
+	// revisions ignore it), and its HTTP Cache-Control is made private
+	// (RFC 9111 §5.2.2.7; no-store is left as it is), so that no shared
+	// cache hands one caller's list to another. It is advisory: calls are
+	// checked whether or not it is on. With an SDK that hands you the typed
+	// result (the official Go SDK), filter it with [MCP.AllowsTool]
+	// instead. If false (the default), answers pass untouched.
 	FilterToolsList bool
 
-	// ResourceMetadata, if set, is the resource_metadata URL (RFC 9728 §5.1)
-	// sent in challenges instead of the grant's [Grant.ResourceMetadata];
-	// set it so that the fail-closed 401 carries it too.
-	ResourceMetadata string
-
-	// Realm, if set, is the realm auth-param of challenges (RFC 6750 §3). If
-	// empty, realm="rsguard" is sent only on the fail-closed 401 (no grant)
-	// when it has no resource_metadata to carry.
-	Realm string
-
 	// ErrorHandler, if set, answers requests that fail the check, with the
-	// error Check returned. If nil, [WriteError] answers (with
-	// ResourceMetadata and Realm applied).
+	// error Check returned. If nil, [WriteError] answers, with the realm and
+	// resource_metadata of the [rsguard.Guard] that authenticated the
+	// request.
 	ErrorHandler func(http.ResponseWriter, *http.Request, error)
 
 	// ToolAuthentication maps a tool name to an RFC 9470 step-up
@@ -121,10 +120,10 @@ type MCPConfig struct {
 	// nil, time.Now.
 	Now func() time.Time
 
-	// OnDecision, if set, receives one authorize-stage [Decision] per
+	// OnDecision, if set, receives one authorize-stage [audit.Decision] per
 	// request, allowed or refused, naming the MCP method and tool. If nil
 	// (the default), none is made, at no cost.
-	OnDecision DecisionFunc
+	OnDecision audit.Func
 }
 
 // MCP checks the scopes of MCP calls before the MCP server sees them. An MCP
@@ -135,15 +134,15 @@ type MCPConfig struct {
 //
 // What it decides, request by request:
 //
-//   - No [Grant] in the context (authentication did not run): 401, for every
-//     request method. Never allowed.
+//   - No [rsguard.Principal] in the context (the [rsguard.Guard] did not
+//     run): 401, for every request method. Never allowed.
 //   - GET (the SSE stream), DELETE (ending a session) and OPTIONS (CORS
 //     preflight, when it reaches MCP at all): passed on unread; they call no
 //     tool.
 //   - Any other method, HEAD and "post" included (methods are
 //     case-sensitive, RFC 9110 §9.1): 405 with
 //     Allow: GET, POST, DELETE, OPTIONS ([ErrMethodNotAllowed]), unread and
-//     never passed on, whatever the grant. MCP Streamable HTTP defines only
+//     never passed on, whatever the principal. MCP Streamable HTTP defines only
 //     POST, GET and DELETE, and this check reads only POST bodies: a server
 //     that dispatched a PUT, a PATCH or a "post" on its body would otherwise
 //     run a tool nobody checked.
@@ -184,11 +183,10 @@ type MCP struct {
 	max         int64
 	implies     func(granted, required string) bool
 	filter      bool
-	resp        responder
 	onError     func(http.ResponseWriter, *http.Request, error)
 	toolAuth    map[string]*AuthRequirement
 	now         func() time.Time
-	onDecision  DecisionFunc
+	onDecision  audit.Func
 }
 
 // NewMCP checks cfg and returns the [MCP] it describes. It refuses empty or
@@ -198,9 +196,6 @@ type MCP struct {
 // or with an invalid requirement. The maps are copied: later changes to them
 // have no effect.
 func NewMCP(cfg MCPConfig) (*MCP, error) {
-	if err := checkResponder(cfg.Realm, cfg.ResourceMetadata); err != nil {
-		return nil, err
-	}
 	m := &MCP{
 		toolReq:     make(map[string][]string, len(cfg.Tools)),
 		methods:     make(map[string][]string, len(cfg.Methods)),
@@ -208,48 +203,47 @@ func NewMCP(cfg MCPConfig) (*MCP, error) {
 		max:         cfg.MaxBodyBytes,
 		implies:     cfg.Implies,
 		filter:      cfg.FilterToolsList,
-		resp:        responder{resourceMetadata: cfg.ResourceMetadata, realm: cfg.Realm},
 		onError:     cfg.ErrorHandler,
 		onDecision:  cfg.OnDecision,
 	}
 	if cfg.UnknownTools != DenyUnknownTools && cfg.UnknownTools != AllowUnknownTools {
-		return nil, fmt.Errorf("scopes: MCPConfig.UnknownTools: unknown policy %d", cfg.UnknownTools)
+		return nil, fmt.Errorf("%w: MCPConfig.UnknownTools: unknown policy %d", rsguard.ErrInvalidConfig, cfg.UnknownTools)
 	}
 	switch {
 	case m.max < 0:
-		return nil, errors.New("scopes: MCPConfig.MaxBodyBytes is negative")
+		return nil, fmt.Errorf("%w: MCPConfig.MaxBodyBytes is negative", rsguard.ErrInvalidConfig)
 	case m.max == 0:
 		m.max = DefaultMaxBodyBytes
 	}
 	for _, method := range sortedKeys(cfg.Methods) {
 		if !validName(method) {
-			return nil, fmt.Errorf("scopes: MCPConfig.Methods: invalid method name %q", method)
+			return nil, fmt.Errorf("%w: MCPConfig.Methods: invalid method name %q", rsguard.ErrInvalidConfig, method)
 		}
 		if err := validScopes(cfg.Methods[method]); err != nil {
-			return nil, fmt.Errorf("scopes: MCPConfig.Methods[%q]: %w", method, err)
+			return nil, fmt.Errorf("%w: MCPConfig.Methods[%q]: %w", rsguard.ErrInvalidConfig, method, err)
 		}
 		m.methods[method] = dedup(cfg.Methods[method])
 	}
 	m.callReq = m.methods[methodToolsCall]
 	for _, tool := range sortedKeys(cfg.Tools) {
 		if !validName(tool) {
-			return nil, fmt.Errorf("scopes: MCPConfig.Tools: invalid tool name %q", tool)
+			return nil, fmt.Errorf("%w: MCPConfig.Tools: invalid tool name %q", rsguard.ErrInvalidConfig, tool)
 		}
 		if err := validScopes(cfg.Tools[tool]); err != nil {
-			return nil, fmt.Errorf("scopes: MCPConfig.Tools[%q]: %w", tool, err)
+			return nil, fmt.Errorf("%w: MCPConfig.Tools[%q]: %w", rsguard.ErrInvalidConfig, tool, err)
 		}
 		m.toolReq[tool] = dedup(append(append([]string(nil), m.callReq...), cfg.Tools[tool]...))
 	}
 	if m.onError == nil {
-		m.onError = m.resp.write
+		m.onError = WriteError
 	}
 	for tool, a := range cfg.ToolAuthentication {
 		if _, ok := cfg.Tools[tool]; !ok {
-			return nil, fmt.Errorf("scopes: MCPConfig.ToolAuthentication[%q]: the tool is not in Tools", tool)
+			return nil, fmt.Errorf("%w: MCPConfig.ToolAuthentication[%q]: the tool is not in Tools", rsguard.ErrInvalidConfig, tool)
 		}
 		a.ACRValues = append([]string(nil), a.ACRValues...)
 		if err := a.validate(); err != nil {
-			return nil, fmt.Errorf("scopes: MCPConfig.ToolAuthentication[%q]: %w", tool, err)
+			return nil, fmt.Errorf("%w: MCPConfig.ToolAuthentication[%q]: %w", rsguard.ErrInvalidConfig, tool, err)
 		}
 		if m.toolAuth == nil {
 			m.toolAuth = make(map[string]*AuthRequirement)
@@ -282,19 +276,19 @@ func (m *MCP) Check(r *http.Request) error {
 
 // Handler returns next guarded by m: a request that fails [MCP.Check] is
 // answered by the ErrorHandler (by default [WriteError]) before next sees
-// it. Mount it on the MCP endpoint only, after the authenticating
-// middleware; it is an ordinary func(http.Handler) http.Handler middleware.
+// it. Mount it on the MCP endpoint only, after the [rsguard.Guard]; it is an
+// ordinary func(http.Handler) http.Handler middleware.
 func (m *MCP) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var start time.Time
-		var d *Decision
+		var d *audit.Decision
 		if m.onDecision != nil {
-			start, d = time.Now(), new(Decision)
+			start, d = time.Now(), new(audit.Decision)
 		}
 		ids, err := m.check(r, m.filter, d)
-		g, _ := FromContext(r.Context())
+		p, _ := rsguard.FromContext(r.Context())
 		if d != nil {
-			ad := authorizeDecision(r, g, start, err)
+			ad := authorizeDecision(r, p, start, err)
 			ad.MCPMethod, ad.Tool, ad.Required = d.MCPMethod, d.Tool, slices.Clone(d.Required)
 			ad.Latency = time.Since(start)
 			m.onDecision(r.Context(), ad)
@@ -307,19 +301,19 @@ func (m *MCP) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		f := &listFilter{w: w, m: m, g: g, ids: ids}
+		f := &listFilter{w: w, m: m, p: p, ids: ids}
 		next.ServeHTTP(f, r)
 		f.finish()
 	})
 }
 
-// AllowsTool reports whether a caller with grant g may call the tool name:
-// the scope decision [MCP.Check] makes for a tools/call of it (a
-// ToolAuthentication step-up requirement is not considered). A nil grant may
-// call nothing. Use it to filter a tools/list answer in SDK code, for
-// example in a go-sdk receiving middleware on "tools/list".
-func (m *MCP) AllowsTool(g *Grant, name string) bool {
-	if g == nil {
+// AllowsTool reports whether the caller p may call the tool name: the scope
+// decision [MCP.Check] makes for a tools/call of it (a ToolAuthentication
+// step-up requirement is not considered). A nil principal may call nothing.
+// Use it to filter a tools/list answer in SDK code, for example in a go-sdk
+// receiving middleware on "tools/list".
+func (m *MCP) AllowsTool(p *rsguard.Principal, name string) bool {
+	if p == nil {
 		return false
 	}
 	req, ok := m.toolReq[name]
@@ -329,14 +323,14 @@ func (m *MCP) AllowsTool(g *Grant, name string) bool {
 		}
 		req = m.callReq
 	}
-	return satisfiesAll(g, req, m.implies)
+	return satisfiesAll(p, req, m.implies)
 }
 
 // check is Check; with wantIDs it also returns the ids of the tools/list
 // requests r carries, for the tools/list filter. A non-nil d receives the
 // MCP method, tool and required scopes.
-func (m *MCP) check(r *http.Request, wantIDs bool, d *Decision) ([][]byte, error) {
-	g, ok := FromContext(r.Context())
+func (m *MCP) check(r *http.Request, wantIDs bool, d *audit.Decision) ([][]byte, error) {
+	p, ok := rsguard.FromContext(r.Context())
 	if !ok {
 		return nil, &Error{Err: ErrNoGrant}
 	}
@@ -345,7 +339,7 @@ func (m *MCP) check(r *http.Request, wantIDs bool, d *Decision) ([][]byte, error
 	case http.MethodGet, http.MethodDelete, http.MethodOptions:
 		return nil, nil
 	default:
-		return nil, fmt.Errorf("%w: %q", ErrMethodNotAllowed, clip(r.Method))
+		return nil, fmt.Errorf("%w: %q", ErrMethodNotAllowed, audit.Text(r.Method))
 	}
 	body, err := readBody(r, m.max)
 	if err != nil {
@@ -356,9 +350,9 @@ func (m *MCP) check(r *http.Request, wantIDs bool, d *Decision) ([][]byte, error
 	if err != nil {
 		return nil, err
 	}
-	ids, err := m.decide(g, msgs, wantIDs)
+	ids, err := m.decide(p, msgs, wantIDs)
 	if d != nil {
-		m.describe(d, g, msgs, err != nil)
+		m.describe(d, p, msgs, err != nil)
 	}
 	if err != nil && (errors.Is(err, ErrNotPermitted) || errors.Is(err, ErrMalformed)) {
 		err = withRequestIDs(err, body, msgs) // their answer is a JSON-RPC error
@@ -420,7 +414,7 @@ func (m *MCP) needOf(msg *rpcMessage, describe bool) (need, error) {
 
 // decide checks every message of a request; the first pass allocates
 // nothing, a failure is then described in a second pass.
-func (m *MCP) decide(g *Grant, msgs []rpcMessage, wantIDs bool) ([][]byte, error) {
+func (m *MCP) decide(p *rsguard.Principal, msgs []rpcMessage, wantIDs bool) ([][]byte, error) {
 	pass := true
 	var ids [][]byte
 	var stepUp *AuthRequirement // the first unmet step-up requirement
@@ -429,10 +423,10 @@ func (m *MCP) decide(g *Grant, msgs []rpcMessage, wantIDs bool) ([][]byte, error
 		if err != nil {
 			return nil, err
 		}
-		if n.denied || !satisfiesAll(g, n.scopes, m.implies) {
+		if n.denied || !satisfiesAll(p, n.scopes, m.implies) {
 			pass = false
 		}
-		if n.auth != nil && stepUp == nil && !n.auth.met(g, m.now()) {
+		if n.auth != nil && stepUp == nil && !n.auth.met(p, m.now()) {
 			stepUp = n.auth
 		}
 		if wantIDs && n.isList && msgs[i].id != nil {
@@ -441,7 +435,7 @@ func (m *MCP) decide(g *Grant, msgs []rpcMessage, wantIDs bool) ([][]byte, error
 	}
 	if pass && stepUp != nil {
 		// Scopes suffice; the user's authentication does not (RFC 9470).
-		return nil, stepUpError(g, stepUp, "")
+		return nil, stepUpError(p, stepUp, "")
 	}
 	if pass {
 		return ids, nil
@@ -453,7 +447,7 @@ func (m *MCP) decide(g *Grant, msgs []rpcMessage, wantIDs bool) ([][]byte, error
 		n, _ := m.needOf(&msgs[i], true)
 		denied = denied || n.denied
 		for _, s := range n.scopes {
-			if !contains(union, s) {
+			if !slices.Contains(union, s) {
 				union = append(union, s)
 			}
 		}
@@ -462,9 +456,9 @@ func (m *MCP) decide(g *Grant, msgs []rpcMessage, wantIDs bool) ([][]byte, error
 		}
 	}
 	if denied {
-		return nil, &Error{Err: ErrNotPermitted, Granted: granted(g), Operation: op}
+		return nil, &Error{Err: ErrNotPermitted, Granted: granted(p), Operation: op}
 	}
-	return nil, insufficient(g, union, m.implies, op)
+	return nil, insufficient(p, union, m.implies, op)
 }
 
 // readBody reads r's body up to limit bytes and puts back a body that yields

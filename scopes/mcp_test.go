@@ -4,13 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 // JSON-RPC bodies as an MCP client (2025-11-25; batches 2025-03-26) sends them.
@@ -106,9 +112,7 @@ func (s *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func mustMCP(t testing.TB, cfg MCPConfig) *MCP {
 	t.Helper()
 	m, err := NewMCP(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return m
 }
 
@@ -120,9 +124,7 @@ func postMCP(t *testing.T, srv *httptest.Server, body string, chunked bool) resp
 		rd = io.MultiReader(rd)
 	}
 	req, err := http.NewRequest(http.MethodPost, srv.URL+"/mcp", rd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	req.Header.Set("Mcp-Session-Id", "1868a90c")
@@ -152,7 +154,7 @@ func insufficientChallenge(scope, desc string) string {
 }
 
 func TestMCPPost(t *testing.T) {
-	reader := &Grant{Scopes: []string{"inventory:read"}, ResourceMetadata: testRM}
+	reader := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	allowUnknown := testMCPConfig()
 	allowUnknown.UnknownTools = AllowUnknownTools
 	callScope := testMCPConfig()
@@ -166,8 +168,8 @@ func TestMCPPost(t *testing.T) {
 
 	tests := []struct {
 		name      string
-		cfg       *MCPConfig // nil: testMCPConfig()
-		grant     *Grant     // nil: no grant at all
+		cfg       *MCPConfig         // nil: testMCPConfig()
+		grant     *rsguard.Principal // nil: no grant at all
 		body      string
 		chunked   bool
 		status    int
@@ -184,7 +186,7 @@ func TestMCPPost(t *testing.T) {
 
 		// tools/call per tool.
 		{name: "allowed tool", grant: reader, body: bodyGetInv, status: 200},
-		{name: "tool mapped to no scopes", grant: &Grant{}, body: bodySearch, status: 200},
+		{name: "tool mapped to no scopes", grant: &rsguard.Principal{}, body: bodySearch, status: 200},
 		{name: "forbidden tool: every needed scope, granted one too", grant: reader, body: bodySetPrice, status: 403,
 			challenge: insufficientChallenge("inventory:read inventory:write",
 				"the access token lacks scope inventory:write required for tool set_price")},
@@ -210,17 +212,17 @@ func TestMCPPost(t *testing.T) {
 		{name: "tools/call method scope added to tool's", cfg: &callScope, grant: reader, body: bodyGetInv, status: 403,
 			challenge: insufficientChallenge("mcp:tools inventory:read",
 				"the access token lacks scope mcp:tools required for tool get_inventory")},
-		{name: "tools/call method scope held", cfg: &callScope, grant: &Grant{Scopes: []string{"inventory:read", "mcp:tools"}},
+		{name: "tools/call method scope held", cfg: &callScope, grant: &rsguard.Principal{Scopes: []string{"inventory:read", "mcp:tools"}},
 			body: bodyGetInv, status: 200},
-		{name: "wildcard when configured", cfg: &wild, grant: &Grant{Scopes: []string{"inventory:*"}}, body: bodySetPrice, status: 200},
-		{name: "no wildcard by default", grant: &Grant{Scopes: []string{"inventory:*"}, ResourceMetadata: testRM}, body: bodySetPrice, status: 403,
+		{name: "wildcard when configured", cfg: &wild, grant: &rsguard.Principal{Scopes: []string{"inventory:*"}}, body: bodySetPrice, status: 200},
+		{name: "no wildcard by default", grant: &rsguard.Principal{Scopes: []string{"inventory:*"}}, body: bodySetPrice, status: 403,
 			challenge: insufficientChallenge("inventory:read inventory:write",
 				"the access token lacks scopes inventory:read inventory:write required for tool set_price")},
 
 		// Other methods.
 		{name: "restricted method", grant: reader, body: bodyResource, status: 403,
 			challenge: insufficientChallenge("resources:read", "the access token lacks scope resources:read required for method resources/read")},
-		{name: "restricted method allowed", grant: &Grant{Scopes: []string{"resources:read"}}, body: bodyResource, status: 200},
+		{name: "restricted method allowed", grant: &rsguard.Principal{Scopes: []string{"resources:read"}}, body: bodyResource, status: 200},
 
 		// Batches: all or nothing, one challenge for the union.
 		{name: "batch allowed", grant: reader, body: "[" + bodyGetInv + "," + bodyInitialized + "," + bodySearch + "]", status: 200},
@@ -275,9 +277,7 @@ func TestMCPPost(t *testing.T) {
 
 		// No grant: fail closed before reading anything.
 		{name: "no grant", body: bodyGetInv, status: 401, challenge: `Bearer realm="rsguard"`},
-		{name: "no grant, configured metadata URL", body: bodyInitialize, status: 401,
-			cfg:       func() *MCPConfig { c := testMCPConfig(); c.ResourceMetadata = testRM; return &c }(),
-			challenge: `Bearer resource_metadata="` + testRM + `"`},
+		{name: "no grant, session set-up", body: bodyInitialize, status: 401, challenge: `Bearer realm="rsguard"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,32 +289,23 @@ func TestMCPPost(t *testing.T) {
 			srv := httptest.NewServer(authAs(tt.grant, mustMCP(t, cfg).Handler(server)))
 			defer srv.Close()
 			got := postMCP(t, srv, tt.body, tt.chunked)
-			if got.status != tt.status {
-				t.Fatalf("status = %d, want %d (%v)", got.status, tt.status, got)
-			}
-			if c := strings.Join(got.challenge, "\n"); c != tt.challenge {
-				t.Errorf("WWW-Authenticate =\n%s\nwant\n%s", c, tt.challenge)
-			}
-			if tt.wantBody != "" && got.body != tt.wantBody {
-				t.Errorf("body = %q, want %q", got.body, tt.wantBody)
+			require.Equal(t, tt.status, got.status, "status (%v)", got)
+			assert.Equal(t, tt.challenge, strings.Join(got.challenge, "\n"), "WWW-Authenticate")
+			if tt.wantBody != "" {
+				assert.Equal(t, tt.wantBody, got.body, "body")
 			}
 			passed := tt.status < 300
-			if n := server.calls(); passed != (n == 1) {
-				t.Fatalf("MCP server saw %d requests, want passed=%v", n, passed)
-			}
+			n := server.calls()
+			require.Equal(t, passed, n == 1, "MCP server saw %d requests, want passed=%v", n, passed)
 			if !passed {
 				return
 			}
-			if server.bodies[0] != tt.body {
-				t.Errorf("MCP server read %q, want the identical body %q", server.bodies[0], tt.body)
-			}
+			assert.Equal(t, tt.body, server.bodies[0], "MCP server read, want the identical body")
 			wantLen := int64(len(tt.body))
 			if tt.chunked {
 				wantLen = -1
 			}
-			if server.lengths[0] != wantLen {
-				t.Errorf("ContentLength = %d, want %d", server.lengths[0], wantLen)
-			}
+			assert.Equal(t, wantLen, server.lengths[0], "ContentLength")
 		})
 	}
 }
@@ -323,7 +314,7 @@ func TestMCPPost(t *testing.T) {
 // neither calls a tool, both pass, unread, to the server, still streaming.
 // Any other method is refused before the server (TestMCPMethodNotAllowed).
 func TestMCPOtherMethods(t *testing.T) {
-	g := &Grant{Scopes: []string{"inventory:read"}}
+	g := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	m := mustMCP(t, testMCPConfig())
 
 	step := make(chan struct{})
@@ -339,7 +330,7 @@ func TestMCPOtherMethods(t *testing.T) {
 		case http.MethodDelete:
 			w.WriteHeader(http.StatusNoContent)
 		default:
-			t.Errorf("the server was reached with %s", r.Method)
+			assert.Fail(t, "the server was reached with "+r.Method)
 			w.WriteHeader(http.StatusTeapot)
 		}
 	})
@@ -349,54 +340,46 @@ func TestMCPOtherMethods(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/mcp", nil)
 	req.Header.Set("Accept", "text/event-stream")
 	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("GET status %d", res.StatusCode)
-	}
+	require.Equal(t, 200, res.StatusCode, "GET status")
 	br := bufio.NewReader(res.Body)
 	for _, want := range []string{"event: message\n", `data: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}` + "\n", "\n"} {
 		line, err := br.ReadString('\n')
-		if err != nil || line != want {
-			t.Fatalf("read %q, %v; want %q", line, err, want)
-		}
+		require.NoError(t, err, "read %q", line)
+		require.Equal(t, want, line, "read")
 	}
 	close(step)
-	if line, _ := br.ReadString('\n'); !strings.Contains(line, "roots/list") {
-		t.Fatalf("second event: %q", line)
-	}
+	line, _ := br.ReadString('\n')
+	require.Contains(t, line, "roots/list", "second event")
 
 	req, _ = http.NewRequest(http.MethodDelete, srv.URL+"/mcp", nil)
-	if got := do(t, srv, req); got.status != http.StatusNoContent {
-		t.Errorf("DELETE: %v", got)
-	}
+	got := do(t, srv, req)
+	assert.Equal(t, http.StatusNoContent, got.status, "DELETE: %v", got)
 	req, _ = http.NewRequest(http.MethodPut, srv.URL+"/mcp", strings.NewReader("not even JSON"))
-	if got := do(t, srv, req); got.status != http.StatusMethodNotAllowed || got.body != rpc405 {
-		t.Errorf("PUT is refused before the server: %v", got)
-	}
+	got = do(t, srv, req)
+	assert.Equal(t, http.StatusMethodNotAllowed, got.status, "PUT is refused before the server: %v", got)
+	assert.Equal(t, rpc405, got.body, "PUT is refused before the server")
 
 	// Without a grant nothing passes, GET included.
 	srv2 := httptest.NewServer(m.Handler(stream))
 	defer srv2.Close()
-	if got := get(t, srv2, "/mcp"); got.status != 401 || len(got.challenge) != 1 {
-		t.Errorf("GET without grant: %v", got)
-	}
+	got = get(t, srv2, "/mcp")
+	assert.Equal(t, 401, got.status, "GET without grant: %v", got)
+	assert.Len(t, got.challenge, 1, "GET without grant: %v", got)
 }
 
 // TestMCPStreamedAnswer: a tools/call answered as an SSE stream passes
 // through unbuffered.
 func TestMCPStreamedAnswer(t *testing.T) {
-	g := &Grant{Scopes: []string{"inventory:read"}}
+	g := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	cfg := testMCPConfig()
 	cfg.FilterToolsList = true // must not touch a tools/call answer
 	step := make(chan struct{})
 	srv := httptest.NewServer(authAs(g, mustMCP(t, cfg).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.ReadAll(r.Body)
-		if _, ok := w.(http.Flusher); !ok {
-			t.Error("ResponseWriter lost http.Flusher")
-		}
+		_, ok := w.(http.Flusher)
+		assert.True(t, ok, "ResponseWriter lost http.Flusher")
 		w.Header().Set("Content-Type", "text/event-stream")
 		_, _ = io.WriteString(w, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":2,\"progress\":1}}\n\n")
 		w.(http.Flusher).Flush()
@@ -406,19 +389,14 @@ func TestMCPStreamedAnswer(t *testing.T) {
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(bodyGetInv))
 	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer res.Body.Close()
 	br := bufio.NewReader(res.Body)
-	if line, _ := br.ReadString('\n'); !strings.Contains(line, "notifications/progress") {
-		t.Fatalf("first event %q", line)
-	}
+	line, _ := br.ReadString('\n')
+	require.Contains(t, line, "notifications/progress", "first event")
 	close(step)
 	rest, _ := io.ReadAll(br)
-	if !strings.Contains(string(rest), `"id":2`) {
-		t.Fatalf("rest %q", rest)
-	}
+	require.Contains(t, string(rest), `"id":2`, "rest")
 }
 
 // TestMCPCheckRestoresBody: Check leaves a body that reads the same, also
@@ -448,17 +426,17 @@ func TestMCPCheckRestoresBody(t *testing.T) {
 				if hideLen {
 					r.ContentLength = -1
 				}
-				r = r.WithContext(NewContext(r.Context(), &Grant{Scopes: []string{"inventory:read"}}))
-				if err := m.Check(r); !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
-					t.Fatalf("Check = %v, want %v", err, tt.wantErr)
+				r = r.WithContext(rsguard.NewContext(r.Context(), &rsguard.Principal{Scopes: []string{"inventory:read"}}))
+				err := m.Check(r)
+				if tt.wantErr == nil {
+					require.NoError(t, err, "Check")
+				} else {
+					require.ErrorIs(t, err, tt.wantErr, "Check")
 				}
 				got, err := io.ReadAll(r.Body)
-				if err != nil || string(got) != big {
-					t.Fatalf("body after Check: %d bytes, %v", len(got), err)
-				}
-				if err := r.Body.Close(); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err, "body after Check")
+				require.Equal(t, big, string(got), "body after Check")
+				require.NoError(t, r.Body.Close())
 			}
 		})
 	}
@@ -470,31 +448,25 @@ func TestMCPOuterMaxBytesReader(t *testing.T) {
 	m := mustMCP(t, testMCPConfig())
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 16)
-		m.Handler(&fakeMCP{}).ServeHTTP(w, r.WithContext(NewContext(r.Context(), &Grant{})))
+		m.Handler(&fakeMCP{}).ServeHTTP(w, r.WithContext(rsguard.NewContext(r.Context(), &rsguard.Principal{})))
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	if got := postMCP(t, srv, bodySearch, true); got.status != 413 || got.body != rpc413 {
-		t.Fatalf("%v", got)
-	}
+	got := postMCP(t, srv, bodySearch, true)
+	require.Equal(t, 413, got.status, "%v", got)
+	require.Equal(t, rpc413, got.body, "%v", got)
 }
 
 func TestMCPAllowsTool(t *testing.T) {
 	m := mustMCP(t, testMCPConfig())
-	g := &Grant{Scopes: []string{"inventory:read"}}
+	g := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	for tool, want := range map[string]bool{"get_inventory": true, "set_price": false, "search": true, "drop_tables": false} {
-		if got := m.AllowsTool(g, tool); got != want {
-			t.Errorf("AllowsTool(%q) = %v, want %v", tool, got, want)
-		}
+		assert.Equal(t, want, m.AllowsTool(g, tool), "AllowsTool(%q)", tool)
 	}
-	if m.AllowsTool(nil, "search") {
-		t.Error("nil grant allowed")
-	}
+	assert.False(t, m.AllowsTool(nil, "search"), "nil grant allowed")
 	cfg := testMCPConfig()
 	cfg.UnknownTools = AllowUnknownTools
-	if !mustMCP(t, cfg).AllowsTool(g, "drop_tables") {
-		t.Error("AllowUnknownTools: unknown tool refused")
-	}
+	assert.True(t, mustMCP(t, cfg).AllowsTool(g, "drop_tables"), "AllowUnknownTools: unknown tool refused")
 }
 
 func TestNewMCPRefuses(t *testing.T) {
@@ -511,14 +483,12 @@ func TestNewMCPRefuses(t *testing.T) {
 	}
 	for name, cfg := range tests {
 		t.Run(name, func(t *testing.T) {
-			if _, err := NewMCP(cfg); err == nil {
-				t.Fatal("no error")
-			}
+			_, err := NewMCP(cfg)
+			require.Error(t, err, "no error")
 		})
 	}
-	if _, err := NewMCP(MCPConfig{Tools: map[string][]string{"t": {"bad scope"}}}); !errors.Is(err, ErrInvalidScope) {
-		t.Errorf("invalid scope error %v does not wrap ErrInvalidScope", err)
-	}
+	_, err := NewMCP(MCPConfig{Tools: map[string][]string{"t": {"bad scope"}}})
+	assert.ErrorIs(t, err, ErrInvalidScope, "invalid scope error does not wrap ErrInvalidScope")
 }
 
 // TestNewMCPCopiesMaps: the configuration cannot be changed afterwards.
@@ -527,10 +497,9 @@ func TestNewMCPCopiesMaps(t *testing.T) {
 	m := mustMCP(t, cfg)
 	cfg.Tools["set_price"] = nil
 	cfg.Tools["get_inventory"][0] = "nothing"
-	g := &Grant{Scopes: []string{"inventory:read"}}
-	if m.AllowsTool(g, "set_price") || !m.AllowsTool(g, "get_inventory") {
-		t.Fatal("NewMCP kept references to the caller's maps")
-	}
+	g := &rsguard.Principal{Scopes: []string{"inventory:read"}}
+	require.False(t, m.AllowsTool(g, "set_price"), "NewMCP kept references to the caller's maps")
+	require.True(t, m.AllowsTool(g, "get_inventory"), "NewMCP kept references to the caller's maps")
 }
 
 // TestMCPConcurrent: one MCP serves many requests at once (run with -race).
@@ -539,10 +508,22 @@ func TestMCPConcurrent(t *testing.T) {
 	cfg.FilterToolsList = true
 	m := mustMCP(t, cfg)
 	next := &fakeMCP{}
-	srv := httptest.NewServer(authAs(&Grant{Scopes: []string{"inventory:read"}}, m.Handler(next)))
+	srv := httptest.NewServer(authAs(&rsguard.Principal{Scopes: []string{"inventory:read"}}, m.Handler(next)))
 	defer srv.Close()
 	bodies := map[string]int{bodyGetInv: 200, bodySetPrice: 403, bodyToolsList: 200, bodyUnknown: 403, "[" + bodyGetInv + "]": 200, "x": 400}
 	const goroutines, rounds = 8, 25
+	// The goroutines record failures and the test goroutine asserts on
+	// them: testify's assertions synchronise on t even when they pass,
+	// which would order the goroutines and could hide a race.
+	var (
+		failMu   sync.Mutex
+		failures []string
+	)
+	fail := func(format string, args ...any) {
+		failMu.Lock()
+		failures = append(failures, fmt.Sprintf(format, args...))
+		failMu.Unlock()
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < goroutines; i++ {
 		wg.Add(1)
@@ -552,19 +533,20 @@ func TestMCPConcurrent(t *testing.T) {
 				for body, want := range bodies {
 					res, err := srv.Client().Post(srv.URL, "application/json", strings.NewReader(body))
 					if err != nil {
-						t.Error(err)
+						fail("%v", err)
 						return
 					}
 					_, _ = io.Copy(io.Discard, res.Body)
 					res.Body.Close()
 					if res.StatusCode != want {
-						t.Errorf("%s: status %d, want %d", body, res.StatusCode, want)
+						fail("%s: status %d, want %d", body, res.StatusCode, want)
 					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	assert.Empty(t, failures, "failures in the concurrent goroutines")
 
 	// The end state: exactly the allowed calls reached the server, every
 	// one of them, and nothing refused did.
@@ -576,12 +558,9 @@ func TestMCPConcurrent(t *testing.T) {
 	}
 	next.mu.Lock()
 	defer next.mu.Unlock()
-	if got, want := len(next.bodies), goroutines*rounds*allowed; got != want {
-		t.Errorf("%d calls reached the server, want %d", got, want)
-	}
+	assert.Len(t, next.bodies, goroutines*rounds*allowed, "calls that reached the server")
 	for _, body := range next.bodies {
-		if bodies[body] != http.StatusOK {
-			t.Errorf("a refused call reached the server: %.60s", body)
+		if !assert.Equal(t, http.StatusOK, bodies[body], "a refused call reached the server: %.60s", body) {
 			break
 		}
 	}
@@ -597,20 +576,14 @@ const rpc405 = `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"met
 func sendMCP(t *testing.T, srv *httptest.Server, method, body string) (response, []string) {
 	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+"/mcp", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer res.Body.Close()
 	got, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return response{
 		status:    res.StatusCode,
 		challenge: res.Header.Values("WWW-Authenticate"),
@@ -628,8 +601,8 @@ func sendMCP(t *testing.T, srv *httptest.Server, method, body string) (response,
 // dispatches a PUT, a PATCH or a "post" on its body would run a tool the
 // check never looked at.
 func TestMCPMethodNotAllowed(t *testing.T) {
-	reader := &Grant{Scopes: []string{"inventory:read"}, ResourceMetadata: testRM}
-	writer := &Grant{Scopes: []string{"inventory:read", "inventory:write"}, ResourceMetadata: testRM}
+	reader := &rsguard.Principal{Scopes: []string{"inventory:read"}}
+	writer := &rsguard.Principal{Scopes: []string{"inventory:read", "inventory:write"}}
 	methods := []string{
 		// Case variants of the methods MCP uses: methods are case-sensitive.
 		"post", "Post", "pOST", "POSt", "get", "Get", "delete", "Delete", "options", "Options",
@@ -644,7 +617,7 @@ func TestMCPMethodNotAllowed(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name  string
-		grant *Grant
+		grant *rsguard.Principal
 		body  string
 	}{
 		{"tool the token may not call", reader, bodySetPrice},
@@ -657,30 +630,19 @@ func TestMCPMethodNotAllowed(t *testing.T) {
 		for _, method := range methods {
 			t.Run(tc.name+"/"+method, func(t *testing.T) {
 				got, allow := sendMCP(t, srv, method, tc.body)
-				if got.status != http.StatusMethodNotAllowed {
-					t.Fatalf("status = %d, want 405 (%v)", got.status, got)
-				}
-				if len(allow) != 1 || allow[0] != mcpAllow {
-					t.Errorf("Allow = %q, want one value %q", allow, mcpAllow)
-				}
-				if len(got.challenge) != 0 {
-					t.Errorf("WWW-Authenticate = %q on a 405", got.challenge)
-				}
-				if got.cache != "no-store" {
-					t.Errorf("Cache-Control = %q, want no-store", got.cache)
-				}
+				require.Equal(t, http.StatusMethodNotAllowed, got.status, "status (%v)", got)
+				assert.Equal(t, []string{mcpAllow}, allow, "Allow, want one value")
+				assert.Empty(t, got.challenge, "WWW-Authenticate on a 405")
+				assert.Equal(t, "no-store", got.cache, "Cache-Control")
 				wantBody := rpc405
 				if method == http.MethodHead {
 					wantBody = ""
 				}
-				if got.body != wantBody {
-					t.Errorf("body = %q, want %q", got.body, wantBody)
-				}
+				assert.Equal(t, wantBody, got.body, "body")
 			})
 		}
-		if n := server.calls(); n != 0 {
-			t.Errorf("%s: the MCP server saw %d requests with a refused method: %q", tc.name, n, server.bodies)
-		}
+		n := server.calls()
+		assert.Zero(t, n, "%s: the MCP server saw requests with a refused method: %q", tc.name, server.bodies)
 		srv.Close()
 	}
 }
@@ -690,11 +652,11 @@ func TestMCPMethodNotAllowed(t *testing.T) {
 // OPTIONS pass; without a grant every method, a refused one too, gets the
 // fail-closed 401 first.
 func TestMCPMethodControls(t *testing.T) {
-	reader := &Grant{Scopes: []string{"inventory:read"}, ResourceMetadata: testRM}
-	writer := &Grant{Scopes: []string{"inventory:read", "inventory:write"}, ResourceMetadata: testRM}
+	reader := &rsguard.Principal{Scopes: []string{"inventory:read"}}
+	writer := &rsguard.Principal{Scopes: []string{"inventory:read", "inventory:write"}}
 	tests := []struct {
 		name      string
-		grant     *Grant
+		grant     *rsguard.Principal
 		method    string
 		body      string
 		status    int
@@ -717,48 +679,42 @@ func TestMCPMethodControls(t *testing.T) {
 			srv := httptest.NewServer(authAs(tt.grant, mustMCP(t, testMCPConfig()).Handler(server)))
 			defer srv.Close()
 			got, allow := sendMCP(t, srv, tt.method, tt.body)
-			if got.status != tt.status {
-				t.Fatalf("status = %d, want %d (%v)", got.status, tt.status, got)
-			}
-			if c := strings.Join(got.challenge, "\n"); c != tt.challenge {
-				t.Errorf("WWW-Authenticate =\n%s\nwant\n%s", c, tt.challenge)
-			}
-			if len(allow) != 0 {
-				t.Errorf("Allow = %q on a %d", allow, got.status)
-			}
-			if n := server.calls(); (n == 1) != tt.reached {
-				t.Fatalf("MCP server saw %d requests, want reached=%v", n, tt.reached)
-			}
-			if tt.reached && server.bodies[0] != tt.body {
-				t.Errorf("MCP server read %q, want %q", server.bodies[0], tt.body)
+			require.Equal(t, tt.status, got.status, "status (%v)", got)
+			assert.Equal(t, tt.challenge, strings.Join(got.challenge, "\n"), "WWW-Authenticate")
+			assert.Empty(t, allow, "Allow on a %d", got.status)
+			n := server.calls()
+			require.Equal(t, tt.reached, n == 1, "MCP server saw %d requests, want reached=%v", n, tt.reached)
+			if tt.reached {
+				assert.Equal(t, tt.body, server.bodies[0], "MCP server read")
 			}
 		})
 	}
 
-	// Behind an authenticating middleware, a request without credentials
-	// gets that middleware's 401, not the 405.
+	// Behind a Guard, a request without credentials gets the Guard's 401,
+	// not the 405.
 	authn := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Authorization") == "" {
-				w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+testRM+`"`)
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), reader)))
+		g, err := rsguard.New(rsguard.Config{
+			ResourceMetadata: testRM,
+			Authenticator: authFunc(func(r *http.Request) (*rsguard.Principal, error) {
+				if r.Header.Get("Authorization") == "" {
+					return nil, &rsguard.Error{Status: http.StatusUnauthorized, Err: rsguard.ErrNoCredential, Reason: audit.ReasonNoCredential}
+				}
+				return reader, nil
+			}),
 		})
+		require.NoError(t, err)
+		return g.Middleware(next)
 	}
 	server := &fakeMCP{}
 	srv := httptest.NewServer(authn(mustMCP(t, testMCPConfig()).Handler(server)))
 	defer srv.Close()
 	for _, method := range []string{"PUT", "PATCH", "post", "HEAD"} {
 		got, allow := sendMCP(t, srv, method, bodySetPrice)
-		if got.status != http.StatusUnauthorized || len(allow) != 0 {
-			t.Errorf("%s without credentials: %v, Allow %q; want the authenticator's 401", method, got, allow)
-		}
+		assert.Equal(t, http.StatusUnauthorized, got.status, "%s without credentials: %v; want the Guard's 401", method, got)
+		assert.Empty(t, allow, "%s without credentials: Allow; want the Guard's 401", method)
+		assert.Equal(t, `Bearer resource_metadata="`+testRM+`"`, strings.Join(got.challenge, "\n"), "%s without credentials: want the Guard's 401", method)
 	}
-	if server.calls() != 0 {
-		t.Error("the MCP server was reached without credentials")
-	}
+	assert.Zero(t, server.calls(), "the MCP server was reached without credentials")
 }
 
 // TestMCPCheckMethod: the decision method reports a refused method with
@@ -767,30 +723,23 @@ func TestMCPCheckMethod(t *testing.T) {
 	m := mustMCP(t, testMCPConfig())
 	for _, method := range []string{"PUT", "post", "HEAD"} {
 		r := httptest.NewRequest(method, "/mcp", strings.NewReader(bodySetPrice))
-		r = r.WithContext(NewContext(r.Context(), &Grant{}))
+		r = r.WithContext(rsguard.NewContext(r.Context(), &rsguard.Principal{}))
 		err := m.Check(r)
-		if !errors.Is(err, ErrMethodNotAllowed) {
-			t.Fatalf("%s: Check = %v, want ErrMethodNotAllowed", method, err)
-		}
-		if body, _ := io.ReadAll(r.Body); string(body) != bodySetPrice {
-			t.Errorf("%s: body after Check %q", method, body)
-		}
+		require.ErrorIs(t, err, ErrMethodNotAllowed, "%s: Check", method)
+		body, _ := io.ReadAll(r.Body)
+		assert.Equal(t, bodySetPrice, string(body), "%s: body after Check", method)
 		w := httptest.NewRecorder()
 		WriteError(w, r, err)
-		if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != mcpAllow || w.Body.String() != rpc405 {
-			t.Errorf("%s: WriteError wrote %d Allow=%q %q", method, w.Code, w.Header().Get("Allow"), w.Body)
-		}
+		assert.Equal(t, http.StatusMethodNotAllowed, w.Code, "%s: WriteError status", method)
+		assert.Equal(t, mcpAllow, w.Header().Get("Allow"), "%s: WriteError Allow", method)
+		assert.Equal(t, rpc405, w.Body.String(), "%s: WriteError body", method)
 	}
 	r := httptest.NewRequest("PUT", "/mcp", strings.NewReader(bodySetPrice))
-	if err := m.Check(r); !errors.Is(err, ErrNoGrant) {
-		t.Errorf("PUT without grant: Check = %v, want ErrNoGrant", err)
-	}
+	assert.ErrorIs(t, m.Check(r), ErrNoGrant, "PUT without grant: Check")
 	for _, method := range []string{"GET", "DELETE", "OPTIONS"} {
 		r := httptest.NewRequest(method, "/mcp", nil)
-		r = r.WithContext(NewContext(r.Context(), &Grant{}))
-		if err := m.Check(r); err != nil {
-			t.Errorf("%s: Check = %v", method, err)
-		}
+		r = r.WithContext(rsguard.NewContext(r.Context(), &rsguard.Principal{}))
+		assert.NoError(t, m.Check(r), "%s: Check", method)
 	}
 }
 
@@ -799,7 +748,7 @@ func TestMCPCheckMethod(t *testing.T) {
 // the request had none or it could not be read. A refused batch is answered
 // with one error per request in it (§6).
 func TestMCPErrorEchoesID(t *testing.T) {
-	reader := &Grant{Scopes: []string{"inventory:read"}, ResourceMetadata: testRM}
+	reader := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	notPermitted := func(id string) string {
 		return `{"jsonrpc":"2.0","id":` + id + `,"error":{"code":-32000,"message":"not permitted"}}`
 	}
@@ -853,15 +802,10 @@ func TestMCPErrorEchoesID(t *testing.T) {
 			srv := httptest.NewServer(authAs(reader, mustMCP(t, testMCPConfig()).Handler(server)))
 			defer srv.Close()
 			got := postMCP(t, srv, tt.body, false)
-			if got.status != tt.status || got.body != tt.want {
-				t.Errorf("got %d %s\nwant %d %s", got.status, got.body, tt.status, tt.want)
-			}
-			if !json.Valid([]byte(got.body)) {
-				t.Errorf("body is not JSON: %q", got.body)
-			}
-			if server.calls() != 0 {
-				t.Error("the MCP server was reached")
-			}
+			assert.Equal(t, tt.status, got.status, "status (body %s)", got.body)
+			assert.Equal(t, tt.want, got.body, "body")
+			assert.True(t, json.Valid([]byte(got.body)), "body is not JSON: %q", got.body)
+			assert.Zero(t, server.calls(), "the MCP server was reached")
 		})
 	}
 }

@@ -4,21 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
 // Reasons an [Error] carries in its Err field; match them with [errors.Is].
 var (
-	// ErrNoGrant means the request context holds no [Grant]: the request was
-	// not authenticated, or the authenticating middleware does not run
+	// ErrNoGrant means the request context holds no [rsguard.Principal]:
+	// the request was not authenticated, or the [rsguard.Guard] does not run
 	// before the scope check. [WriteError] answers 401 with a Bearer
 	// challenge; the request is never allowed.
 	ErrNoGrant = errors.New("scopes: no grant in request context")
 
-	// ErrInsufficientScope means the grant lacks scopes the operation needs
+	// ErrInsufficientScope means the principal lacks scopes the operation needs
 	// and a token with more scopes would be accepted. [WriteError] answers
 	// 403 with error="insufficient_scope" (RFC 6750 §3.1).
 	ErrInsufficientScope = errors.New("scopes: insufficient scope")
@@ -57,21 +59,21 @@ type Error struct {
 	// which one suffices. For an MCP batch it is the union over all its
 	// calls. With an implication in force (Implies, [Hierarchy]), scopes
 	// implied by another required scope are left out. Empty when nothing
-	// was required (a bare grant check), nothing could be (ErrNotPermitted),
+	// was required (a bare principal check), nothing could be (ErrNotPermitted),
 	// or the failure is a step-up (ErrInsufficientUserAuthentication).
 	Required []string
 
 	// Any reports that Required are alternatives ([RequireAny]).
 	Any bool
 
-	// Missing lists the required scopes the grant does not satisfy. With
+	// Missing lists the required scopes the principal does not satisfy. With
 	// Any it equals Required.
 	Missing []string
 
-	// Granted lists the scopes the grant carries; nil with ErrNoGrant.
+	// Granted lists the scopes the principal carries; nil with ErrNoGrant.
 	Granted []string
 
-	// Authentication is the step-up requirement the grant failed, with
+	// Authentication is the step-up requirement the principal failed, with
 	// [ErrInsufficientUserAuthentication]; nil otherwise.
 	Authentication *AuthRequirement
 
@@ -136,10 +138,11 @@ func (e *Error) challengeScope() []string {
 	return out
 }
 
-// Require checks that the request's [Grant] (see [FromContext]) carries every
-// one of scopes. It returns nil if so; otherwise an [*Error] wrapping
-// [ErrInsufficientScope], or [ErrNoGrant] when ctx holds no grant at all
-// (fail closed). With no scopes it only requires a grant.
+// Require checks that the request's [rsguard.Principal] (see
+// [rsguard.FromContext]) carries every one of scopes. It returns nil if so;
+// otherwise an [*Error] wrapping [ErrInsufficientScope], or [ErrNoGrant] when
+// ctx holds no principal at all (fail closed). With no scopes it only
+// requires a principal.
 //
 // Scope tokens are compared exactly and case-sensitively (RFC 6749 §3.3);
 // there is no hierarchical or wildcard matching here (see [Hierarchy.Require]
@@ -154,11 +157,11 @@ func Require(ctx context.Context, scopes ...string) error {
 	return check(ctx, scopes, false, nil, "")
 }
 
-// RequireAny checks that the request's [Grant] carries at least one of
+// RequireAny checks that the request's [rsguard.Principal] carries at least one of
 // scopes, compared as [Require] does. On failure the [*Error] has Any set and
 // its 403 challenge names the first alternative only, asking the client for
 // the least it needs: list the least privileged scope first. With no scopes
-// it only requires a grant.
+// it only requires a principal.
 func RequireAny(ctx context.Context, scopes ...string) error {
 	if err := validScopes(scopes); err != nil {
 		return err
@@ -166,8 +169,9 @@ func RequireAny(ctx context.Context, scopes ...string) error {
 	return check(ctx, scopes, true, nil, "")
 }
 
-// Has reports whether the request's [Grant] carries every one of scopes,
-// compared exactly as [Require] does. It is false when ctx holds no grant.
+// Has reports whether the request's [rsguard.Principal] carries every one of
+// scopes, compared exactly as [Require] does. It is false when ctx holds no
+// principal.
 func Has(ctx context.Context, scopes ...string) bool {
 	return Require(ctx, scopes...) == nil
 }
@@ -175,7 +179,7 @@ func Has(ctx context.Context, scopes ...string) bool {
 // check is the one decision behind Require, RequireAny, Route and MCP.
 // want must have been validated.
 func check(ctx context.Context, want []string, anyOf bool, implies func(granted, required string) bool, op string) error {
-	g, ok := FromContext(ctx)
+	p, ok := rsguard.FromContext(ctx)
 	if !ok {
 		return &Error{Err: ErrNoGrant, Required: dedup(want), Any: anyOf, Operation: op}
 	}
@@ -184,49 +188,50 @@ func check(ctx context.Context, want []string, anyOf bool, implies func(granted,
 	}
 	if anyOf {
 		for _, s := range want {
-			if satisfies(g, s, implies) {
+			if satisfies(p, s, implies) {
 				return nil
 			}
 		}
 		req := dedup(want)
 		return &Error{Err: ErrInsufficientScope, Required: req, Any: true, Missing: req,
-			Granted: granted(g), Operation: op}
+			Granted: granted(p), Operation: op}
 	}
-	if satisfiesAll(g, want, implies) {
+	if satisfiesAll(p, want, implies) {
 		return nil
 	}
-	return insufficient(g, dedup(want), implies, op)
+	return insufficient(p, dedup(want), implies, op)
 }
 
-// insufficient builds the error for an all-of requirement req that g fails.
-func insufficient(g *Grant, req []string, implies func(granted, required string) bool, op string) *Error {
+// insufficient builds the error for an all-of requirement req that p fails.
+func insufficient(p *rsguard.Principal, req []string, implies func(granted, required string) bool, op string) *Error {
 	req = minimal(req, implies)
 	var missing []string
 	for _, s := range req {
-		if !satisfies(g, s, implies) {
+		if !satisfies(p, s, implies) {
 			missing = append(missing, s)
 		}
 	}
 	return &Error{Err: ErrInsufficientScope, Required: req, Missing: missing,
-		Granted: granted(g), Operation: op}
+		Granted: granted(p), Operation: op}
 }
 
-func satisfiesAll(g *Grant, want []string, implies func(granted, required string) bool) bool {
+func satisfiesAll(p *rsguard.Principal, want []string, implies func(granted, required string) bool) bool {
 	for _, s := range want {
-		if !satisfies(g, s, implies) {
+		if !satisfies(p, s, implies) {
 			return false
 		}
 	}
 	return true
 }
 
-// satisfies reports whether g carries required exactly, or, with implies, a
-// scope that implies it.
-func satisfies(g *Grant, required string, implies func(granted, required string) bool) bool {
-	if g == nil {
+// satisfies reports whether p carries required exactly (compared
+// case-sensitively, RFC 6749 §3.3), or, with implies, a scope that implies
+// it. A nil principal carries nothing.
+func satisfies(p *rsguard.Principal, required string, implies func(granted, required string) bool) bool {
+	if p == nil {
 		return false
 	}
-	for _, s := range g.Scopes {
+	for _, s := range p.Scopes {
 		if s == required || (implies != nil && implies(s, required)) {
 			return true
 		}
@@ -234,9 +239,9 @@ func satisfies(g *Grant, required string, implies func(granted, required string)
 	return false
 }
 
-// granted returns a copy of g's scopes, never nil for a grant.
-func granted(g *Grant) []string {
-	return append(make([]string, 0, len(g.Scopes)), g.Scopes...)
+// granted returns a copy of p's scopes, never nil for a principal.
+func granted(p *rsguard.Principal) []string {
+	return append(make([]string, 0, len(p.Scopes)), p.Scopes...)
 }
 
 // dedup returns a copy of list without duplicates, first occurrence first.
@@ -246,7 +251,7 @@ func dedup(list []string) []string {
 	}
 	out := make([]string, 0, len(list))
 	for _, s := range list {
-		if !contains(out, s) {
+		if !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}

@@ -3,12 +3,16 @@ package scopes
 import (
 	"context"
 	"errors"
-	"reflect"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
 )
 
 func grantCtx(scopes ...string) context.Context {
-	return NewContext(context.Background(), &Grant{Scopes: scopes, Subject: "https://as.example|alice"})
+	return rsguard.NewContext(context.Background(), &rsguard.Principal{Scopes: scopes, Subject: "https://as.example|alice"})
 }
 
 func TestRequire(t *testing.T) {
@@ -33,7 +37,7 @@ func TestRequire(t *testing.T) {
 			wantErr: ErrInsufficientScope, wantMissing: []string{"tools:write"}, wantReq: []string{"tools:write"}},
 		{name: "no grant", ctx: context.Background(), scopes: []string{"a"}, wantErr: ErrNoGrant, wantReq: []string{"a"}},
 		{name: "no grant, nothing required", ctx: context.Background(), wantErr: ErrNoGrant},
-		{name: "nil grant", ctx: NewContext(context.Background(), nil), scopes: []string{"a"}, wantErr: ErrNoGrant, wantReq: []string{"a"}},
+		{name: "nil grant", ctx: rsguard.NewContext(context.Background(), nil), scopes: []string{"a"}, wantErr: ErrNoGrant, wantReq: []string{"a"}},
 		{name: "invalid scope", ctx: grantCtx("a b"), scopes: []string{"a b"}, wantErr: ErrInvalidScope},
 		{name: "empty scope", ctx: grantCtx(), scopes: []string{""}, wantErr: ErrInvalidScope},
 		{name: "quote in scope", ctx: grantCtx(), scopes: []string{`a"`}, wantErr: ErrInvalidScope},
@@ -52,34 +56,25 @@ func TestRequire(t *testing.T) {
 				err = RequireAny(tt.ctx, tt.scopes...)
 			} else {
 				err = Require(tt.ctx, tt.scopes...)
-				if has := Has(tt.ctx, tt.scopes...); has != (err == nil) {
-					t.Errorf("Has = %v, Require err = %v", has, err)
-				}
+				assert.Equal(t, err == nil, Has(tt.ctx, tt.scopes...), "Has, Require err = %v", err)
 			}
-			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
-				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			if tt.wantErr == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tt.wantErr)
 			}
 			var se *Error
 			if !errors.As(err, &se) {
-				if tt.wantMissing != nil || tt.wantReq != nil {
-					t.Fatalf("err %v is not an *Error", err)
-				}
+				require.Nil(t, tt.wantMissing, "err %v is not an *Error", err)
+				require.Nil(t, tt.wantReq, "err %v is not an *Error", err)
 				return
 			}
-			if !reflect.DeepEqual(se.Missing, tt.wantMissing) {
-				t.Errorf("Missing = %q, want %q", se.Missing, tt.wantMissing)
-			}
-			if !reflect.DeepEqual(se.Required, tt.wantReq) {
-				t.Errorf("Required = %q, want %q", se.Required, tt.wantReq)
-			}
-			if se.Any != tt.any {
-				t.Errorf("Any = %v", se.Any)
-			}
+			assert.Equal(t, tt.wantMissing, se.Missing, "Missing")
+			assert.Equal(t, tt.wantReq, se.Required, "Required")
+			assert.Equal(t, tt.any, se.Any, "Any")
 			if errors.Is(err, ErrInsufficientScope) {
-				g, _ := FromContext(tt.ctx)
-				if !reflect.DeepEqual(se.Granted, append([]string{}, g.Scopes...)) {
-					t.Errorf("Granted = %q, want %q", se.Granted, g.Scopes)
-				}
+				g, _ := rsguard.FromContext(tt.ctx)
+				assert.Equal(t, append([]string{}, g.Scopes...), se.Granted, "Granted")
 			}
 		})
 	}
@@ -89,13 +84,9 @@ func TestErrorDoesNotAlias(t *testing.T) {
 	want := []string{"a", "b"}
 	err := Require(grantCtx("z"), want...)
 	var se *Error
-	if !errors.As(err, &se) {
-		t.Fatal(err)
-	}
+	require.ErrorAs(t, err, &se)
 	se.Required[0] = "changed"
-	if want[0] != "a" {
-		t.Fatal("Error.Required aliases the caller's slice")
-	}
+	require.Equal(t, "a", want[0], "Error.Required aliases the caller's slice")
 }
 
 func TestErrorMessage(t *testing.T) {
@@ -111,9 +102,7 @@ func TestErrorMessage(t *testing.T) {
 		{&Error{}, "scopes: scope check failed"},
 	}
 	for _, tt := range tests {
-		if got := tt.err.Error(); got != tt.want {
-			t.Errorf("Error() = %q, want %q", got, tt.want)
-		}
+		assert.EqualError(t, tt.err, tt.want, "Error()")
 	}
 }
 
@@ -132,9 +121,7 @@ func TestChallengeScope(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.err.challengeScope(); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("challengeScope() = %q, want %q", got, tt.want)
-			}
+			assert.Equal(t, tt.want, tt.err.challengeScope(), "challengeScope()")
 		})
 	}
 }
@@ -155,8 +142,6 @@ func TestWildcard(t *testing.T) {
 		{"tools", "tools:read", false},
 	}
 	for _, tt := range tests {
-		if got := Wildcard(tt.granted, tt.required); got != tt.want {
-			t.Errorf("Wildcard(%q, %q) = %v, want %v", tt.granted, tt.required, got, tt.want)
-		}
+		assert.Equal(t, tt.want, Wildcard(tt.granted, tt.required), "Wildcard(%q, %q)", tt.granted, tt.required)
 	}
 }

@@ -1,22 +1,24 @@
 package scopes
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 // RouteConfig configures a [Route]: the scopes every request under it needs.
 type RouteConfig struct {
 	// Scopes are the RFC 6749 §3.3 scope tokens required. Empty means a
-	// grant is required and nothing more, which still fails closed when the
-	// authenticating middleware did not run.
+	// principal is required and nothing more, which still fails closed when
+	// the [rsguard.Guard] did not run.
 	Scopes []string
 
-	// Any, if true, accepts a grant with any one of Scopes (then Scopes must
-	// not be empty, and the 403 challenge names the first, so list the
+	// Any, if true, accepts a principal with any one of Scopes (then Scopes
+	// must not be empty, and the 403 challenge names the first, so list the
 	// least privileged first). If false (the default), every one of Scopes
 	// is required and the challenge names them all.
 	Any bool
@@ -28,36 +30,26 @@ type RouteConfig struct {
 	// satisfied only by the identical granted scope (RFC 6749 §3.3).
 	Implies func(granted, required string) bool
 
-	// ResourceMetadata, if set, is the resource_metadata URL (RFC 9728 §5.1)
-	// sent in this route's challenges, instead of the grant's
-	// [Grant.ResourceMetadata]. Set it so that the fail-closed 401 (no grant)
-	// carries it too.
-	ResourceMetadata string
-
-	// Realm, if set, is the realm auth-param of this route's challenges
-	// (RFC 6750 §3). If empty, realm="rsguard" is sent only on the
-	// fail-closed 401 (no grant) when it has no resource_metadata to carry.
-	Realm string
-
 	// ErrorHandler, if set, answers requests that fail the check, with the
-	// error Check returned. If nil, [WriteError] answers (with
-	// ResourceMetadata and Realm applied).
+	// error Check returned. If nil, [WriteError] answers, with the realm and
+	// resource_metadata of the [rsguard.Guard] that authenticated the
+	// request.
 	ErrorHandler func(http.ResponseWriter, *http.Request, error)
 
 	// Authentication, if set, is an RFC 9470 step-up requirement on how
-	// the user authenticated, checked after the scopes: a grant that fails
-	// it gets 401 insufficient_user_authentication with acr_values and
-	// max_age. If nil (the default), none.
+	// the user authenticated, checked after the scopes: a principal that
+	// fails it gets 401 insufficient_user_authentication with acr_values
+	// and max_age. If nil (the default), none.
 	Authentication *AuthRequirement
 
 	// Now returns the current time, for Authentication.MaxAge. If nil,
 	// time.Now.
 	Now func() time.Time
 
-	// OnDecision, if set, receives one authorize-stage [Decision] per
+	// OnDecision, if set, receives one authorize-stage [audit.Decision] per
 	// request, allowed or refused, with the route's scopes as Required. If
 	// nil (the default), none is made, at no cost.
-	OnDecision DecisionFunc
+	OnDecision audit.Func
 }
 
 // Route requires scopes of every request routed through it. Create it with
@@ -67,12 +59,11 @@ type Route struct {
 	scopes  []string
 	any     bool
 	implies func(granted, required string) bool
-	resp    responder
 	onError func(http.ResponseWriter, *http.Request, error)
 	auth    *AuthRequirement
 	now     func() time.Time
 
-	onDecision DecisionFunc
+	onDecision audit.Func
 }
 
 // NewRoute checks cfg and returns the Route it describes. It refuses a scope
@@ -81,22 +72,19 @@ type Route struct {
 // token, a MaxAge that is negative or not whole seconds).
 func NewRoute(cfg RouteConfig) (*Route, error) {
 	if err := validScopes(cfg.Scopes); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: RouteConfig.Scopes: %w", rsguard.ErrInvalidConfig, err)
 	}
 	if cfg.Any && len(cfg.Scopes) == 0 {
-		return nil, errors.New("scopes: RouteConfig.Any needs at least one scope")
+		return nil, fmt.Errorf("%w: RouteConfig.Any needs at least one scope", rsguard.ErrInvalidConfig)
 	}
 	var auth *AuthRequirement
 	if cfg.Authentication != nil {
 		a := *cfg.Authentication
 		a.ACRValues = append([]string(nil), a.ACRValues...)
 		if err := a.validate(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: RouteConfig.Authentication: %w", rsguard.ErrInvalidConfig, err)
 		}
 		auth = &a
-	}
-	if err := checkResponder(cfg.Realm, cfg.ResourceMetadata); err != nil {
-		return nil, err
 	}
 	rt := &Route{
 		auth:    auth,
@@ -104,13 +92,12 @@ func NewRoute(cfg RouteConfig) (*Route, error) {
 		scopes:  dedup(cfg.Scopes),
 		any:     cfg.Any,
 		implies: cfg.Implies,
-		resp:    responder{resourceMetadata: cfg.ResourceMetadata, realm: cfg.Realm},
 		onError: cfg.ErrorHandler,
 
 		onDecision: cfg.OnDecision,
 	}
 	if rt.onError == nil {
-		rt.onError = rt.resp.write
+		rt.onError = WriteError
 	}
 	if rt.now == nil {
 		rt.now = time.Now
@@ -118,15 +105,16 @@ func NewRoute(cfg RouteConfig) (*Route, error) {
 	return rt, nil
 }
 
-// Check decides r: nil if the request's [Grant] meets the route's
-// requirement, else an [*Error] (see [Require]). It does not read the body.
+// Check decides r: nil if the request's [rsguard.Principal] meets the
+// route's requirement, else an [*Error] (see [Require]). It does not read
+// the body.
 func (rt *Route) Check(r *http.Request) error {
 	if err := check(r.Context(), rt.scopes, rt.any, rt.implies, ""); err != nil || rt.auth == nil {
 		return err
 	}
-	g, _ := FromContext(r.Context()) // check has failed closed without one
-	if !rt.auth.met(g, rt.now()) {
-		return stepUpError(g, rt.auth, "")
+	p, _ := rsguard.FromContext(r.Context()) // check has failed closed without one
+	if !rt.auth.met(p, rt.now()) {
+		return stepUpError(p, rt.auth, "")
 	}
 	return nil
 }
@@ -135,7 +123,7 @@ func (rt *Route) Check(r *http.Request) error {
 // is answered by the ErrorHandler (by default 401 or 403, see [WriteError])
 // and never reaches next. It is an ordinary func(http.Handler) http.Handler
 // middleware, so it composes with [http.ServeMux], chi's Use and With, and any
-// router. Place it after the authenticating middleware.
+// router. Place it after the [rsguard.Guard] (its Middleware).
 func (rt *Route) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var start time.Time
@@ -144,8 +132,8 @@ func (rt *Route) Handler(next http.Handler) http.Handler {
 		}
 		err := rt.Check(r)
 		if rt.onDecision != nil {
-			g, _ := FromContext(r.Context())
-			d := authorizeDecision(r, g, start, err)
+			p, _ := rsguard.FromContext(r.Context())
+			d := authorizeDecision(r, p, start, err)
 			d.Required = slices.Clone(rt.scopes) // the sink's own: never the configuration
 			d.Latency = time.Since(start)
 			rt.onDecision(r.Context(), d)

@@ -1,18 +1,22 @@
 package scopes
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
 )
 
 func ok(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }
 
 // TestRouteServeMux mounts route middleware on a ServeMux with method
-// patterns, behind a stand-in authenticating middleware.
+// patterns, behind a Guard.
 func TestRouteServeMux(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /items", Middleware("inventory:read")(http.HandlerFunc(ok)))
@@ -22,20 +26,20 @@ func TestRouteServeMux(t *testing.T) {
 
 	tests := []struct {
 		name      string
-		grant     *Grant
+		grant     *rsguard.Principal
 		method    string
 		path      string
 		status    int
 		challenge string
 	}{
-		{"read with read", &Grant{Scopes: []string{"inventory:read"}, ResourceMetadata: testRM}, "GET", "/items", 200, ""},
-		{"write with read", &Grant{Scopes: []string{"inventory:read"}, ResourceMetadata: testRM}, "POST", "/items", 403,
+		{"read with read", &rsguard.Principal{Scopes: []string{"inventory:read"}}, "GET", "/items", 200, ""},
+		{"write with read", &rsguard.Principal{Scopes: []string{"inventory:read"}}, "POST", "/items", 403,
 			`Bearer resource_metadata="` + testRM + `", scope="inventory:read inventory:write", error="insufficient_scope", error_description="the access token lacks scope inventory:write"`},
-		{"write with both", &Grant{Scopes: []string{"inventory:write", "inventory:read"}}, "POST", "/items", 200, ""},
-		{"delete with root", &Grant{Scopes: []string{"root"}}, "DELETE", "/items/7", 200, ""},
-		{"delete with write", &Grant{Scopes: []string{"inventory:write"}, ResourceMetadata: testRM}, "DELETE", "/items/7", 403,
+		{"write with both", &rsguard.Principal{Scopes: []string{"inventory:write", "inventory:read"}}, "POST", "/items", 200, ""},
+		{"delete with root", &rsguard.Principal{Scopes: []string{"root"}}, "DELETE", "/items/7", 200, ""},
+		{"delete with write", &rsguard.Principal{Scopes: []string{"inventory:write"}}, "DELETE", "/items/7", 403,
 			`Bearer resource_metadata="` + testRM + `", scope="inventory:admin", error="insufficient_scope", error_description="the access token needs one of the scopes inventory:admin root"`},
-		{"bare grant check", &Grant{}, "GET", "/whoami", 200, ""},
+		{"bare grant check", &rsguard.Principal{}, "GET", "/whoami", 200, ""},
 		{"no grant: fail closed", nil, "GET", "/items", 401, `Bearer realm="rsguard", scope="inventory:read"`},
 		{"no grant, bare check", nil, "GET", "/whoami", 401, `Bearer realm="rsguard"`},
 	}
@@ -44,18 +48,12 @@ func TestRouteServeMux(t *testing.T) {
 			srv := httptest.NewServer(authAs(tt.grant, mux))
 			defer srv.Close()
 			req, err := http.NewRequest(tt.method, srv.URL+tt.path, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			got := do(t, srv, req)
-			if got.status != tt.status {
-				t.Fatalf("status = %d, want %d (%v)", got.status, tt.status, got)
-			}
-			if strings.Join(got.challenge, "") != tt.challenge {
-				t.Errorf("WWW-Authenticate = %q, want %q", got.challenge, tt.challenge)
-			}
-			if tt.status == 200 && got.body != "ok" {
-				t.Errorf("body = %q", got.body)
+			require.Equal(t, tt.status, got.status, "status (%v)", got)
+			assert.Equal(t, tt.challenge, strings.Join(got.challenge, ""), "WWW-Authenticate")
+			if tt.status == 200 {
+				assert.Equal(t, "ok", got.body, "body")
 			}
 		})
 	}
@@ -82,7 +80,7 @@ func (rt *router) Handle(pattern string, h http.Handler) {
 }
 
 func TestRouteChiStyle(t *testing.T) {
-	g := &Grant{Scopes: []string{"inventory:read"}}
+	g := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	r := &router{mux: http.NewServeMux()}
 	r.Use(func(next http.Handler) http.Handler { return authAs(g, next) })
 	r.Use(Middleware("inventory:read")) // everything under r
@@ -91,101 +89,97 @@ func TestRouteChiStyle(t *testing.T) {
 
 	srv := httptest.NewServer(r.mux)
 	defer srv.Close()
-	if got := get(t, srv, "/items"); got.status != 200 {
-		t.Errorf("GET: %v", got)
-	}
+	got := get(t, srv, "/items")
+	assert.Equal(t, 200, got.status, "GET: %v", got)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/items", nil)
-	if got := do(t, srv, req); got.status != 403 {
-		t.Errorf("POST: %v", got)
-	}
+	got = do(t, srv, req)
+	assert.Equal(t, 403, got.status, "POST: %v", got)
 }
 
 // TestRouteMisordered puts the scope check before authentication: every
 // request fails closed.
 func TestRouteMisordered(t *testing.T) {
-	g := &Grant{Scopes: []string{"inventory:read"}}
+	g := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	h := Middleware("inventory:read")(authAs(g, http.HandlerFunc(ok)))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	if got := get(t, srv, "/"); got.status != 401 {
-		t.Fatalf("misordered chain: %v", got)
-	}
+	got := get(t, srv, "/")
+	require.Equal(t, 401, got.status, "misordered chain: %v", got)
 }
 
 func TestRouteConfig(t *testing.T) {
-	called := 0
+	var handlerErrs []error // what ErrorHandler got, asserted on the test goroutine
 	tests := []struct {
 		name      string
+		guard     rsguard.Config // of the Guard in front, when grant is set
 		cfg       RouteConfig
-		grant     *Grant
+		grant     *rsguard.Principal
 		status    int
 		challenge string
 	}{
 		{
-			name:      "override resource_metadata also on 401",
-			cfg:       RouteConfig{Scopes: []string{"a"}, ResourceMetadata: "https://api.example.com/.well-known/oauth-protected-resource"},
-			status:    401,
-			challenge: `Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource", scope="a"`,
-		},
-		{
-			name:   "override beats the grant's",
-			cfg:    RouteConfig{Scopes: []string{"a"}, ResourceMetadata: "https://api.example.com/.well-known/oauth-protected-resource"},
-			grant:  &Grant{ResourceMetadata: testRM},
+			name:   "the Guard's resource_metadata",
+			cfg:    RouteConfig{Scopes: []string{"a"}},
+			grant:  &rsguard.Principal{},
 			status: 403,
-			challenge: `Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource", scope="a", ` +
+			challenge: `Bearer resource_metadata="` + testRM + `", scope="a", ` +
 				`error="insufficient_scope", error_description="the access token lacks scope a"`,
 		},
 		{
-			name:      "realm",
-			cfg:       RouteConfig{Scopes: []string{"a"}, Realm: "inventory"},
-			grant:     &Grant{},
-			status:    403,
-			challenge: `Bearer realm="inventory", scope="a", error="insufficient_scope", error_description="the access token lacks scope a"`,
+			name:   "the Guard's realm, not its scope",
+			guard:  rsguard.Config{Realm: "inventory", Scopes: []string{"mcp:connect"}},
+			cfg:    RouteConfig{Scopes: []string{"a"}},
+			grant:  &rsguard.Principal{},
+			status: 403,
+			challenge: `Bearer realm="inventory", resource_metadata="` + testRM + `", scope="a", ` +
+				`error="insufficient_scope", error_description="the access token lacks scope a"`,
+		},
+		{
+			name:      "no Guard: fail closed with the default realm",
+			cfg:       RouteConfig{Scopes: []string{"a"}},
+			status:    401,
+			challenge: `Bearer realm="rsguard", scope="a"`,
 		},
 		{
 			name:   "wildcard when configured",
 			cfg:    RouteConfig{Scopes: []string{"tools:write"}, Implies: Wildcard},
-			grant:  &Grant{Scopes: []string{"tools:*"}},
+			grant:  &rsguard.Principal{Scopes: []string{"tools:*"}},
 			status: 200,
 		},
 		{
 			name:   "wildcard with any",
 			cfg:    RouteConfig{Scopes: []string{"a:read", "tools:write"}, Any: true, Implies: Wildcard},
-			grant:  &Grant{Scopes: []string{"tools:*"}},
+			grant:  &rsguard.Principal{Scopes: []string{"tools:*"}},
 			status: 200,
 		},
 		{
 			name: "error handler",
 			cfg: RouteConfig{Scopes: []string{"a"}, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				called++
-				if !errors.Is(err, ErrInsufficientScope) {
-					t.Errorf("ErrorHandler got %v", err)
-				}
+				handlerErrs = append(handlerErrs, err)
 				w.WriteHeader(http.StatusTeapot)
 			}},
-			grant:  &Grant{},
+			grant:  &rsguard.Principal{},
 			status: http.StatusTeapot,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rt, err := NewRoute(tt.cfg)
-			if err != nil {
-				t.Fatal(err)
+			require.NoError(t, err)
+			h := rt.Handler(http.HandlerFunc(ok))
+			if tt.grant != nil {
+				h = guard(tt.guard, tt.grant)(h)
 			}
-			srv := httptest.NewServer(authAs(tt.grant, rt.Handler(http.HandlerFunc(ok))))
+			srv := httptest.NewServer(h)
 			defer srv.Close()
 			got := get(t, srv, "/")
-			if got.status != tt.status {
-				t.Fatalf("status = %d, want %d (%v)", got.status, tt.status, got)
-			}
-			if strings.Join(got.challenge, "") != tt.challenge {
-				t.Errorf("WWW-Authenticate = %q, want %q", got.challenge, tt.challenge)
-			}
+			require.Equal(t, tt.status, got.status, "status (%v)", got)
+			assert.Equal(t, tt.challenge, strings.Join(got.challenge, ""), "WWW-Authenticate")
 		})
 	}
-	if called != 1 {
-		t.Errorf("ErrorHandler called %d times", called)
+	assert.Len(t, handlerErrs, 1, "ErrorHandler calls")
+	for _, err := range handlerErrs {
+		assert.ErrorIs(t, err, ErrInsufficientScope, "ErrorHandler")
 	}
 }
 
@@ -196,15 +190,9 @@ func TestNewRouteRefuses(t *testing.T) {
 		"any of nothing": {Any: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := NewRoute(cfg); err == nil {
-				t.Fatal("no error")
-			}
+			_, err := NewRoute(cfg)
+			require.Error(t, err, "no error")
 		})
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("Middleware did not panic on an invalid scope")
-		}
-	}()
-	Middleware(`bad"scope`)
+	assert.Panics(t, func() { Middleware(`bad"scope`) }, "Middleware did not panic on an invalid scope")
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
@@ -19,16 +20,16 @@ import (
 var ErrInsufficientUserAuthentication = errors.New("scopes: insufficient user authentication")
 
 // AuthRequirement is an RFC 9470 step-up requirement on how the user
-// authenticated: checked against the grant's [Grant.ACR] and
-// [Grant.AuthTime] (the token's "acr" and "auth_time" claims).
+// authenticated: checked against the principal's [rsguard.Principal].ACR and
+// AuthTime (the token's "acr" and "auth_time" claims).
 type AuthRequirement struct {
 	// ACRValues are the acceptable authentication context class values, in
-	// order of preference (RFC 9470 §3 acr_values); the grant's ACR must be
+	// order of preference (RFC 9470 §3 acr_values); the principal's ACR must be
 	// one of them. If empty, any ACR is accepted.
 	ACRValues []string
 
 	// MaxAge is the longest time since the user last authenticated (RFC
-	// 9470 §3 max_age, whole seconds). A grant without an auth time fails
+	// 9470 §3 max_age, whole seconds). A principal without an auth time fails
 	// it. If zero, the age is not checked.
 	MaxAge time.Duration
 }
@@ -45,12 +46,12 @@ func (a *AuthRequirement) validate() error {
 	return nil
 }
 
-// met reports whether g satisfies a at now.
-func (a *AuthRequirement) met(g *Grant, now time.Time) bool {
-	if len(a.ACRValues) > 0 && !slices.Contains(a.ACRValues, g.ACR) {
+// met reports whether p satisfies a at now.
+func (a *AuthRequirement) met(p *rsguard.Principal, now time.Time) bool {
+	if len(a.ACRValues) > 0 && !slices.Contains(a.ACRValues, p.ACR) {
 		return false
 	}
-	if a.MaxAge > 0 && (g.AuthTime.IsZero() || now.Sub(g.AuthTime) > a.MaxAge) {
+	if a.MaxAge > 0 && (p.AuthTime.IsZero() || now.Sub(p.AuthTime) > a.MaxAge) {
 		return false
 	}
 	return true
@@ -68,7 +69,7 @@ func (a *AuthRequirement) params() []rsmeta.Param {
 	return ps
 }
 
-// RequireAuthentication checks, in handler code, that the request's grant
+// RequireAuthentication checks, in handler code, that the request's principal
 // meets req at time now. It returns nil if so; otherwise an [*Error]
 // wrapping [ErrInsufficientUserAuthentication] (or [ErrNoGrant]) for
 // [WriteError], which answers 401 with the step-up challenge.
@@ -76,16 +77,16 @@ func RequireAuthentication(ctx context.Context, req AuthRequirement, now time.Ti
 	if err := req.validate(); err != nil {
 		return err
 	}
-	g, ok := FromContext(ctx)
+	p, ok := rsguard.FromContext(ctx)
 	if !ok {
 		return &Error{Err: ErrNoGrant}
 	}
-	if req.met(g, now) {
+	if req.met(p, now) {
 		return nil
 	}
-	return stepUpError(g, &req, "")
+	return stepUpError(p, &req, "")
 }
 
-func stepUpError(g *Grant, req *AuthRequirement, op string) *Error {
-	return &Error{Err: ErrInsufficientUserAuthentication, Granted: granted(g), Authentication: req, Operation: op}
+func stepUpError(p *rsguard.Principal, req *AuthRequirement, op string) *Error {
+	return &Error{Err: ErrInsufficientUserAuthentication, Granted: granted(p), Authentication: req, Operation: op}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/scopes"
 )
 
@@ -19,8 +21,8 @@ const rm = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
 
 var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-func withGrant(r *http.Request, g *scopes.Grant) *http.Request {
-	return r.WithContext(scopes.NewContext(r.Context(), g))
+func withPrincipal(r *http.Request, p *rsguard.Principal) *http.Request {
+	return r.WithContext(rsguard.NewContext(r.Context(), p))
 }
 
 var ok200 = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
@@ -43,12 +45,12 @@ func TestHierarchy(t *testing.T) {
 	_, err = scopes.NewHierarchy(map[string][]string{"ok": {`bad"scope`}})
 	require.ErrorIs(t, err, scopes.ErrInvalidScope)
 
-	ctx := scopes.NewContext(context.Background(), &scopes.Grant{Scopes: []string{"inventory:admin"}})
+	ctx := rsguard.NewContext(context.Background(), &rsguard.Principal{Scopes: []string{"inventory:admin"}})
 	assert.NoError(t, h.Require(ctx, "inventory:read", "inventory:write"))
 	assert.False(t, scopes.Has(ctx, "inventory:read"), "the package-level checks stay exact")
 
 	// The 403 names the smallest sufficient set: write implies read.
-	ctx = scopes.NewContext(context.Background(), &scopes.Grant{Scopes: []string{"inventory:read"}, ResourceMetadata: rm})
+	ctx = rsguard.NewContext(context.Background(), &rsguard.Principal{Scopes: []string{"inventory:read"}})
 	err = h.Require(ctx, "inventory:read", "inventory:write")
 	var se *scopes.Error
 	require.True(t, errors.As(err, &se))
@@ -65,7 +67,7 @@ func TestHierarchy(t *testing.T) {
 	})
 	require.NoError(t, err)
 	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list"}}`
-	req := withGrant(httptest.NewRequest("POST", "/mcp", strings.NewReader(body)), &scopes.Grant{Scopes: []string{"inventory:write"}})
+	req := withPrincipal(httptest.NewRequest("POST", "/mcp", strings.NewReader(body)), &rsguard.Principal{Scopes: []string{"inventory:write"}})
 	rec = httptest.NewRecorder()
 	m.Handler(ok200).ServeHTTP(rec, req)
 	assert.Equal(t, 200, rec.Code, "write implies read")
@@ -81,21 +83,21 @@ func TestStepUpRoute(t *testing.T) {
 	h := rt.Handler(ok200)
 	for _, tc := range []struct {
 		name     string
-		g        *scopes.Grant
+		g        *rsguard.Principal
 		want     int
 		wantAuth string
 	}{
-		{"strong and recent", &scopes.Grant{Scopes: []string{"payments:send"}, ACR: "urn:mfa", AuthTime: now.Add(-time.Minute), ResourceMetadata: rm}, 200, ""},
-		{"weak acr", &scopes.Grant{Scopes: []string{"payments:send"}, ACR: "pwd", AuthTime: now, ResourceMetadata: rm}, 401,
+		{"strong and recent", &rsguard.Principal{Scopes: []string{"payments:send"}, ACR: "urn:mfa", AuthTime: now.Add(-time.Minute)}, 200, ""},
+		{"weak acr", &rsguard.Principal{Scopes: []string{"payments:send"}, ACR: "pwd", AuthTime: now}, 401,
 			`Bearer resource_metadata="` + rm + `", error="insufficient_user_authentication", error_description="a stronger or more recent authentication is required", acr_values="urn:mfa phr", max_age="300"`},
-		{"too old", &scopes.Grant{Scopes: []string{"payments:send"}, ACR: "phr", AuthTime: now.Add(-time.Hour), ResourceMetadata: rm}, 401, ""},
-		{"no auth_time", &scopes.Grant{Scopes: []string{"payments:send"}, ACR: "phr", ResourceMetadata: rm}, 401, ""},
-		{"scope first: 403 before step-up", &scopes.Grant{Scopes: []string{"other"}, ACR: "pwd", ResourceMetadata: rm}, 403, ""},
-		{"API key: no acr", &scopes.Grant{Scopes: []string{"payments:send"}, Credential: scopes.CredentialAPIKey, ResourceMetadata: rm}, 401, ""},
+		{"too old", &rsguard.Principal{Scopes: []string{"payments:send"}, ACR: "phr", AuthTime: now.Add(-time.Hour)}, 401, ""},
+		{"no auth_time", &rsguard.Principal{Scopes: []string{"payments:send"}, ACR: "phr"}, 401, ""},
+		{"scope first: 403 before step-up", &rsguard.Principal{Scopes: []string{"other"}, ACR: "pwd"}, 403, ""},
+		{"API key: no acr", &rsguard.Principal{Scopes: []string{"payments:send"}, Credential: audit.CredentialAPIKey}, 401, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, withGrant(httptest.NewRequest("POST", "/pay", nil), tc.g))
+			guarded(rm, tc.g, h).ServeHTTP(rec, httptest.NewRequest("POST", "/pay", nil))
 			assert.Equal(t, tc.want, rec.Code)
 			if tc.want == 401 {
 				assert.Contains(t, rec.Header().Get("WWW-Authenticate"), `error="insufficient_user_authentication"`)
@@ -117,14 +119,14 @@ func TestStepUpTool(t *testing.T) {
 		Now:                func() time.Time { return now },
 	})
 	require.NoError(t, err)
-	call := func(tool string, g *scopes.Grant) *httptest.ResponseRecorder {
+	call := func(tool string, g *rsguard.Principal) *httptest.ResponseRecorder {
 		body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"` + tool + `","arguments":{}}}`
 		rec := httptest.NewRecorder()
-		m.Handler(ok200).ServeHTTP(rec, withGrant(httptest.NewRequest("POST", "/mcp", strings.NewReader(body)), g))
+		guarded(rm, g, m.Handler(ok200)).ServeHTTP(rec, httptest.NewRequest("POST", "/mcp", strings.NewReader(body)))
 		return rec
 	}
-	weak := &scopes.Grant{Scopes: []string{"payments:send", "payments:read"}, ACR: "pwd", ResourceMetadata: rm}
-	strong := &scopes.Grant{Scopes: []string{"payments:send", "payments:read"}, ACR: "urn:mfa", ResourceMetadata: rm}
+	weak := &rsguard.Principal{Scopes: []string{"payments:send", "payments:read"}, ACR: "pwd"}
+	strong := &rsguard.Principal{Scopes: []string{"payments:send", "payments:read"}, ACR: "urn:mfa"}
 	rec := call("transfer", weak)
 	assert.Equal(t, 401, rec.Code)
 	assert.Equal(t, `Bearer resource_metadata="`+rm+`", error="insufficient_user_authentication", error_description="a stronger or more recent authentication is required", acr_values="urn:mfa"`, rec.Header().Get("WWW-Authenticate"))
@@ -136,7 +138,7 @@ func TestStepUpTool(t *testing.T) {
 }
 
 func TestRequireAuthentication(t *testing.T) {
-	ctx := scopes.NewContext(context.Background(), &scopes.Grant{ACR: "pwd", AuthTime: now})
+	ctx := rsguard.NewContext(context.Background(), &rsguard.Principal{ACR: "pwd", AuthTime: now})
 	err := scopes.RequireAuthentication(ctx, scopes.AuthRequirement{ACRValues: []string{"urn:mfa"}}, now)
 	require.ErrorIs(t, err, scopes.ErrInsufficientUserAuthentication)
 	require.NoError(t, scopes.RequireAuthentication(ctx, scopes.AuthRequirement{MaxAge: time.Minute}, now))

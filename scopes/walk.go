@@ -3,7 +3,7 @@ package scopes
 import "bytes"
 
 // The readers in this file walk JSON that json.Valid has accepted, without
-// checking its syntax again: the tools/list answers that FilterTools
+// checking its syntax again: the tools/list answers that filterTools
 // rewrites, which come from the server, not the client, and whose duplicate
 // members it rewrites all alike rather than refusing.
 

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestSkipString(t *testing.T) {
@@ -15,12 +18,8 @@ func TestSkipString(t *testing.T) {
 	}
 	for _, s := range inputs {
 		q, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		b := append(append([]byte{}, q...), `,"\"x\\"`...)
-		if got := skipString(b, 0); got != len(q) {
-			t.Errorf("skipString(%s) = %d, want %d", b, got, len(q))
-		}
+		assert.Equal(t, len(q), skipString(b, 0), "skipString(%s)", b)
 	}
 }

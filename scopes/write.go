@@ -2,11 +2,11 @@ package scopes
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/rsguard/rsguard/internal/reqctx"
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
@@ -15,21 +15,23 @@ import (
 const defaultRealm = "rsguard"
 
 // WriteError answers r with the response err calls for. It is the one place
-// that maps this package's errors to HTTP:
+// that maps this package's errors to HTTP. Its challenges carry the realm
+// and resource_metadata (RFC 9728 §5.1) of the [rsguard.Guard] that
+// authenticated r, as the Guard's own 401 did, so that the client finds the
+// same protected resource metadata:
 //
 //   - [ErrNoGrant] (in an [*Error]): 401 with a Bearer challenge that carries
-//     no error code (RFC 6750 §3.1: the request was not authenticated) and
-//     realm="rsguard", plus scope= when the required scopes are known. With
-//     no grant there is no resource_metadata URL to send; [RouteConfig] and
-//     [MCPConfig] can supply one.
+//     no error code (RFC 6750 §3.1: the request was not authenticated), plus
+//     scope= when the required scopes are known. Without a Guard in front
+//     (a misordered chain) there is no resource_metadata URL to send, and the
+//     challenge carries realm="rsguard" instead.
 //   - [ErrInsufficientScope]: 403 with
 //     WWW-Authenticate: Bearer resource_metadata="…", scope="…",
 //     error="insufficient_scope", error_description="…" (RFC 6750 §3.1, MCP
-//     2025-11-25 step-up authorization). resource_metadata is the grant's
-//     [Grant.ResourceMetadata]; scope names every scope the operation needs,
-//     granted ones included, so that the client can re-authorize for exactly
-//     that in one step; for [RequireAny] the first alternative. It never
-//     names offline_access.
+//     2025-11-25 step-up authorization). scope names every scope the
+//     operation needs, granted ones included, so that the client can
+//     re-authorize for exactly that in one step; for [RequireAny] the first
+//     alternative. It never names offline_access.
 //   - [ErrInsufficientUserAuthentication]: 401 with
 //     WWW-Authenticate: Bearer resource_metadata="…",
 //     error="insufficient_user_authentication", error_description="…",
@@ -52,55 +54,28 @@ const defaultRealm = "rsguard"
 // Cache-Control: no-store. The client-facing text is chosen here, never
 // err's message. A nil err writes nothing.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	responder{}.write(w, r, err)
-}
-
-// responder writes errors with the optional overrides of a middleware's
-// configuration.
-type responder struct {
-	resourceMetadata string // overrides Grant.ResourceMetadata when set
-	realm            string // sent when set; defaultRealm if nothing else
-}
-
-func (p responder) write(w http.ResponseWriter, r *http.Request, err error) {
 	if err == nil {
 		return
 	}
 	var se *Error
 	switch {
 	case errors.As(err, &se) && errors.Is(se.Err, ErrNoGrant):
-		c := rsmeta.Challenge{Realm: p.realm, ResourceMetadata: p.resourceMetadata, Scope: se.challengeScope()}
+		c := guardChallenge(r)
+		c.Scope = se.challengeScope()
 		if c.ResourceMetadata == "" && c.Realm == "" {
 			c.Realm = defaultRealm
 		}
 		rsmeta.WriteChallenge(w, http.StatusUnauthorized, c)
 	case se != nil && errors.Is(se.Err, ErrInsufficientScope):
-		c := rsmeta.Challenge{
-			Realm:            p.realm,
-			ResourceMetadata: p.resourceMetadata,
-			Scope:            se.challengeScope(),
-			Error:            rsmeta.ErrorInsufficientScope,
-			ErrorDescription: describe(se),
-		}
-		if c.ResourceMetadata == "" {
-			if g, ok := FromContext(r.Context()); ok {
-				c.ResourceMetadata = g.ResourceMetadata
-			}
-		}
+		c := guardChallenge(r)
+		c.Scope = se.challengeScope()
+		c.Error, c.ErrorDescription = rsmeta.ErrorInsufficientScope, describe(se)
 		rsmeta.WriteChallenge(w, http.StatusForbidden, c)
 	case se != nil && errors.Is(se.Err, ErrInsufficientUserAuthentication) && se.Authentication != nil:
-		c := rsmeta.Challenge{
-			Realm:            p.realm,
-			ResourceMetadata: p.resourceMetadata,
-			Error:            "insufficient_user_authentication",
-			ErrorDescription: "a stronger or more recent authentication is required",
-			Params:           se.Authentication.params(),
-		}
-		if c.ResourceMetadata == "" {
-			if g, ok := FromContext(r.Context()); ok {
-				c.ResourceMetadata = g.ResourceMetadata
-			}
-		}
+		c := guardChallenge(r)
+		c.Error = "insufficient_user_authentication"
+		c.ErrorDescription = "a stronger or more recent authentication is required"
+		c.Params = se.Authentication.params()
 		rsmeta.WriteChallenge(w, http.StatusUnauthorized, c)
 	case se != nil && errors.Is(se.Err, ErrNotPermitted):
 		writeRPCError(w, err, http.StatusForbidden, rpcServerError, "not permitted")
@@ -120,6 +95,17 @@ func (p responder) write(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = w.Write([]byte(`{"error":"server_error"}` + "\n"))
 	}
+}
+
+// guardChallenge returns a Bearer challenge with the realm and
+// resource_metadata of the Guard that authenticated r, and nothing else
+// (not the Guard's scope: a scope check names its own); the zero challenge
+// when no Guard did.
+func guardChallenge(r *http.Request) rsmeta.Challenge {
+	if s := reqctx.From(r.Context()); s != nil && s.Challenge != nil {
+		return rsmeta.Challenge{Realm: s.Challenge.Realm, ResourceMetadata: s.Challenge.ResourceMetadata}
+	}
+	return rsmeta.Challenge{}
 }
 
 // describe is the client-facing error_description of an insufficient-scope
@@ -199,17 +185,4 @@ func writeRPCError(w http.ResponseWriter, err error, status, code int, message s
 		b = one(b, ref.ids[0])
 	}
 	_, _ = w.Write(append(b, '\n'))
-}
-
-// checkResponder checks a configuration's Realm and ResourceMetadata as
-// rsmeta.Challenge.Header does: characters, and resource_metadata an https
-// URL (http only on a loopback host).
-func checkResponder(realm, resourceMetadata string) error {
-	if realm == "" && resourceMetadata == "" {
-		return nil
-	}
-	if _, err := (rsmeta.Challenge{Realm: realm, ResourceMetadata: resourceMetadata}).Header(); err != nil {
-		return fmt.Errorf("scopes: %w", err)
-	}
-	return nil
 }

@@ -9,18 +9,55 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/internal/reqctx"
+	"github.com/rsguard/rsguard/rsmeta"
 )
 
 const testRM = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
 
-// authAs is a stand-in for the authenticating middleware: it puts g in the
-// request context, or nothing when g is nil.
-func authAs(g *Grant, next http.Handler) http.Handler {
+// authFunc is a fake rsguard.Authenticator, standing in for validate or
+// apikey.
+type authFunc func(r *http.Request) (*rsguard.Principal, error)
+
+func (f authFunc) Authenticate(r *http.Request) (*rsguard.Principal, error) { return f(r) }
+
+// guard returns the middleware of a real rsguard.Guard configured with cfg
+// (ResourceMetadata testRM when empty) over an authenticator that proves p
+// for every request.
+func guard(cfg rsguard.Config, p *rsguard.Principal) func(http.Handler) http.Handler {
+	cfg.Authenticator = authFunc(func(*http.Request) (*rsguard.Principal, error) { return p, nil })
+	if cfg.ResourceMetadata == "" {
+		cfg.ResourceMetadata = testRM
+	}
+	g, err := rsguard.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return g.Middleware
+}
+
+// authAs authenticates every request as p through a Guard whose resource
+// metadata is testRM; when p is nil it does nothing, so that the scope
+// check runs without a Guard in front, as in a misordered chain.
+func authAs(p *rsguard.Principal, next http.Handler) http.Handler {
+	if p == nil {
+		return next
+	}
+	return guard(rsguard.Config{}, p)(next)
+}
+
+// withPrincipal puts p in the request context with rsguard.NewContext, as a
+// middleware other than the Guard would: no realm or resource metadata is
+// known.
+func withPrincipal(p *rsguard.Principal, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if g != nil {
-			r = r.WithContext(NewContext(r.Context(), g))
-		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(rsguard.NewContext(r.Context(), p)))
 	})
 }
 
@@ -41,14 +78,10 @@ func (r response) String() string {
 func do(t *testing.T, srv *httptest.Server, req *http.Request) response {
 	t.Helper()
 	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return response{
 		status:    res.StatusCode,
 		challenge: res.Header.Values("WWW-Authenticate"),
@@ -62,17 +95,16 @@ func do(t *testing.T, srv *httptest.Server, req *http.Request) response {
 func get(t *testing.T, srv *httptest.Server, path string) response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return do(t, srv, req)
 }
 
 func TestWriteError(t *testing.T) {
-	grant := &Grant{Scopes: []string{"tools:read", "offline_access"}, ResourceMetadata: testRM}
+	grant := &rsguard.Principal{Scopes: []string{"tools:read", "offline_access"}}
 	tests := []struct {
 		name      string
-		grant     *Grant
+		grant     *rsguard.Principal
+		bare      bool // stored by rsguard.NewContext, not by a Guard
 		check     func(ctx context.Context) error
 		status    int
 		challenge string
@@ -97,7 +129,7 @@ func TestWriteError(t *testing.T) {
 		},
 		{
 			name:   "offline_access is never in the challenge",
-			grant:  &Grant{ResourceMetadata: testRM},
+			grant:  &rsguard.Principal{},
 			check:  func(ctx context.Context) error { return Require(ctx, "offline_access", "tools:write") },
 			status: 403,
 			challenge: `Bearer resource_metadata="` + testRM + `", scope="tools:write", error="insufficient_scope", ` +
@@ -105,7 +137,7 @@ func TestWriteError(t *testing.T) {
 		},
 		{
 			name:   "only offline_access missing",
-			grant:  &Grant{ResourceMetadata: testRM},
+			grant:  &rsguard.Principal{},
 			check:  func(ctx context.Context) error { return Require(ctx, "offline_access") },
 			status: 403,
 			challenge: `Bearer resource_metadata="` + testRM + `", error="insufficient_scope", ` +
@@ -120,8 +152,9 @@ func TestWriteError(t *testing.T) {
 				`error_description="the access token needs one of the scopes inventory:read inventory:admin"`,
 		},
 		{
-			name:   "grant without resource metadata",
-			grant:  &Grant{},
+			name:   "principal stored without a Guard: no resource metadata",
+			grant:  &rsguard.Principal{},
+			bare:   true,
 			check:  func(ctx context.Context) error { return Require(ctx, "x") },
 			status: 403,
 			challenge: `Bearer scope="x", error="insufficient_scope", ` +
@@ -184,35 +217,78 @@ func TestWriteError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(authAs(tt.grant, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				WriteError(w, r, tt.check(r.Context()))
-			})))
+			})
+			auth := authAs
+			if tt.bare {
+				auth = withPrincipal
+			}
+			srv := httptest.NewServer(auth(tt.grant, h))
 			defer srv.Close()
 			got := get(t, srv, "/")
-			if got.status != tt.status {
-				t.Fatalf("status = %d, want %d (%v)", got.status, tt.status, got)
-			}
+			require.Equal(t, tt.status, got.status, "status (%v)", got)
 			var want []string
 			if tt.challenge != "" {
 				want = []string{tt.challenge}
 			}
-			if strings.Join(got.challenge, "\n") != strings.Join(want, "\n") {
-				t.Errorf("WWW-Authenticate =\n%q\nwant\n%q", got.challenge, want)
-			}
-			if tt.body != "" && got.body != tt.body {
-				t.Errorf("body = %q, want %q", got.body, tt.body)
+			assert.Equal(t, strings.Join(want, "\n"), strings.Join(got.challenge, "\n"), "WWW-Authenticate")
+			if tt.body != "" {
+				assert.Equal(t, tt.body, got.body, "body")
 			}
 			if tt.status != 200 {
-				if got.cache != "no-store" {
-					t.Errorf("Cache-Control = %q", got.cache)
-				}
-				if got.ctype != "application/json" {
-					t.Errorf("Content-Type = %q", got.ctype)
-				}
+				assert.Equal(t, "no-store", got.cache, "Cache-Control")
+				assert.Equal(t, "application/json", got.ctype, "Content-Type")
 			}
-			if tt.challenge != "" && !strings.Contains(got.expose, "WWW-Authenticate") {
-				t.Errorf("Access-Control-Expose-Headers = %q", got.expose)
+			if tt.challenge != "" {
+				assert.Contains(t, got.expose, "WWW-Authenticate", "Access-Control-Expose-Headers")
 			}
 		})
 	}
+}
+
+// TestWriteErrorGuardChallenge: the challenges of a scope check carry the
+// realm and resource_metadata of the Guard that authenticated the request,
+// never the Guard's own scope auth-param, which a scope check replaces with
+// its own.
+func TestWriteErrorGuardChallenge(t *testing.T) {
+	const otherRM = "https://api.example.com/.well-known/oauth-protected-resource"
+	cfg := rsguard.Config{Realm: "inventory", ResourceMetadata: otherRM, Scopes: []string{"mcp:connect"}}
+	p := &rsguard.Principal{Scopes: []string{"a"}, ACR: "pwd"}
+	tests := []struct {
+		name      string
+		check     func(ctx context.Context) error
+		status    int
+		challenge string
+	}{
+		{"insufficient scope", func(ctx context.Context) error { return Require(ctx, "a", "b") }, 403,
+			`Bearer realm="inventory", resource_metadata="` + otherRM + `", scope="a b", error="insufficient_scope", error_description="the access token lacks scope b"`},
+		{"step-up", func(ctx context.Context) error {
+			return RequireAuthentication(ctx, AuthRequirement{ACRValues: []string{"mfa"}}, time.Now())
+		}, 401,
+			`Bearer realm="inventory", resource_metadata="` + otherRM + `", error="insufficient_user_authentication", ` +
+				`error_description="a stronger or more recent authentication is required", acr_values="mfa"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := guard(cfg, p)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				WriteError(w, r, tt.check(r.Context()))
+			}))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			require.Equal(t, tt.status, rec.Code, "status")
+			assert.Equal(t, []string{tt.challenge}, rec.Header().Values("WWW-Authenticate"), "WWW-Authenticate")
+		})
+	}
+
+	// A context that knows the Guard's challenge but holds no principal
+	// (nothing in rsguard builds one; the path must still be right): the
+	// fail-closed 401 carries resource_metadata, and then needs no default
+	// realm.
+	ctx := reqctx.With(context.Background(), &reqctx.State{Challenge: &rsmeta.Challenge{ResourceMetadata: otherRM, Scope: []string{"mcp:connect"}}})
+	r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	WriteError(rec, r, Require(r.Context(), "a"))
+	assert.Equal(t, 401, rec.Code, "no principal: status")
+	assert.Equal(t, `Bearer resource_metadata="`+otherRM+`", scope="a"`, rec.Header().Get("WWW-Authenticate"), "no principal: WWW-Authenticate")
 }

@@ -23,9 +23,9 @@ var noop = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 func BenchmarkMiddleware(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		b.Run(alg, func(b *testing.B) {
-			is, v := benchSetup(b, func(c *validate.Config) { c.DisableCache = true })
+			is, v := benchSetup(b, func(c *validate.Config) { c.Cache.Disable = true })
 			tok := is.TokenWith(validatetest.TokenOptions{Alg: alg}, map[string]any{"scope": "tools:read tools:write"})
-			h := v.Middleware(noop)
+			h := guarded(b, v, noop, nil)
 			req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
 			b.ReportAllocs()
@@ -92,7 +92,7 @@ func BenchmarkReject(b *testing.B) {
 func BenchmarkMiddlewareCached(b *testing.B) {
 	is, v := benchSetup(b, nil)
 	tok := is.Token(map[string]any{"scope": "tools:read tools:write"})
-	h := v.Middleware(noop)
+	h := guarded(b, v, noop, nil)
 	req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	b.ReportAllocs()
@@ -128,9 +128,9 @@ func BenchmarkParallel(b *testing.B) {
 		cache bool
 	}{{"first_sight_RS256", false}, {"cached", true}} {
 		b.Run(tc.name, func(b *testing.B) {
-			is, v := benchSetup(b, func(c *validate.Config) { c.DisableCache = !tc.cache })
+			is, v := benchSetup(b, func(c *validate.Config) { c.Cache.Disable = !tc.cache })
 			tok := is.Token(map[string]any{"scope": "tools:read"})
-			h := v.Middleware(noop)
+			h := guarded(b, v, noop, nil)
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -158,7 +158,7 @@ func benchSetup(b *testing.B, mod func(*validate.Config)) (*validatetest.Issuer,
 // decision plus the 401 answer with its challenge.
 func BenchmarkMiddlewareReject(b *testing.B) {
 	is, v := benchSetup(b, nil)
-	h := v.Middleware(noop)
+	h := guarded(b, v, noop, nil)
 	for _, tc := range []struct{ name, header string }{
 		{"no_token", ""},
 		{"garbage", "Bearer not.a.token"},
@@ -188,7 +188,7 @@ func BenchmarkMiddlewareReject(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256"} {
 		b.Run(alg, func(b *testing.B) {
-			is, v := benchSetup(b, func(c *validate.Config) { c.DisableCache = true })
+			is, v := benchSetup(b, func(c *validate.Config) { c.Cache.Disable = true })
 			tok := is.TokenWith(validatetest.TokenOptions{Alg: alg}, map[string]any{"scope": "tools:read tools:write"})
 			ctx := context.Background()
 			b.ReportAllocs()

@@ -1,13 +1,14 @@
 package validate
 
 import (
+	"context"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Defaults of the verified-token cache.
+// Defaults of the verified-token cache ([CacheOptions]).
 const (
 	DefaultCacheEntries = 10000
 	DefaultCacheBytes   = 32 << 20
@@ -27,9 +28,10 @@ const (
 // What a hit re-checks, on every request: "exp" and "nbf" against the clock
 // (with the leeway), that the key which verified the token is still in the
 // issuer's current key set (a key removed from the JWKS stops its cached
-// tokens at the next refresh), and the application's checks (AllowTenant,
-// Revocations, Check: see Validator.applicationChecks). An entry is
-// never used past the token's expiry, and is dropped then.
+// tokens at the next refresh; an application's KeySet is asked again), and
+// the application's checks (Revocations, Check: see
+// Validator.applicationChecks). An entry is never used past the token's
+// expiry, and is dropped then.
 //
 // Reads take no lock (sync.Map); inserts and evictions are bounded by
 // entries and bytes.
@@ -48,6 +50,7 @@ type cacheEntry struct {
 	claims *Claims   // never handed out: Verify returns a clone
 	keys   keySource // the issuer's key set the token was verified with
 	key    *key
+	alg    string // the token's "alg"
 	size   int64
 }
 
@@ -62,7 +65,7 @@ func newTokenCache(maxEntries int, maxBytes int64) *tokenCache {
 }
 
 // get returns the cached claims of raw if they may be used now.
-func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration) (*Claims, bool) {
+func (c *tokenCache) get(ctx context.Context, raw string, now time.Time, leeway time.Duration) (*Claims, bool) {
 	h := maphash.String(c.seed, raw)
 	v, ok := c.m.Load(h)
 	if !ok {
@@ -77,14 +80,14 @@ func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration) (*Clai
 		c.remove(h, e)
 		return nil, false // let full verification give the precise error
 	}
-	if now.Add(leeway).Before(cl.NotBefore) || !e.keys.snapshot().holds(e.key) {
+	if now.Add(leeway).Before(cl.NotBefore) || !e.keys.holds(ctx, e.key, e.alg) {
 		return nil, false
 	}
 	return cl, true
 }
 
 // put remembers a verified token.
-func (c *tokenCache) put(raw string, cl *Claims, keys keySource, k *key, now time.Time) {
+func (c *tokenCache) put(raw string, cl *Claims, keys keySource, k *key, alg string, now time.Time) {
 	size := int64(len(raw)) + cl.footprint() + entryOverhead
 	if size > c.maxBytes/16 {
 		return // one entry may not take a large share of the budget
@@ -95,7 +98,7 @@ func (c *tokenCache) put(raw string, cl *Claims, keys keySource, k *key, now tim
 			return
 		}
 	}
-	e := &cacheEntry{token: raw, claims: cl, keys: keys, key: k, size: size}
+	e := &cacheEntry{token: raw, claims: cl, keys: keys, key: k, alg: alg, size: size}
 	if old, loaded := c.m.Swap(maphash.String(c.seed, raw), e); loaded {
 		o := old.(*cacheEntry)
 		c.bytes.Add(size - o.size)

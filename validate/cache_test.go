@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -23,7 +24,7 @@ func TestCacheRechecksOnEveryHit(t *testing.T) {
 		c.Check = func(context.Context, *validate.Claims) error {
 			checks.Add(1)
 			if revoked.Load() {
-				return validate.ErrRejected
+				return rsguard.ErrRejected
 			}
 			return nil
 		}
@@ -39,7 +40,7 @@ func TestCacheRechecksOnEveryHit(t *testing.T) {
 
 	revoked.Store(true)
 	_, err = v.Verify(context.Background(), tok)
-	require.ErrorIs(t, err, validate.ErrRejected, "revocation applies to cached tokens")
+	require.ErrorIs(t, err, rsguard.ErrRejected, "revocation applies to cached tokens")
 	revoked.Store(false)
 
 	clk.Advance(2*time.Minute + validate.DefaultLeeway)
@@ -76,7 +77,7 @@ func TestCacheDropsTokensOfRemovedKeys(t *testing.T) {
 
 func TestCacheDisabled(t *testing.T) {
 	is := newIssuer(t, nil)
-	v := newValidator(t, is, func(c *validate.Config) { c.DisableCache = true })
+	v := newValidator(t, is, func(c *validate.Config) { c.Cache.Disable = true })
 	tok := is.Token(nil)
 	a, err := v.Verify(context.Background(), tok)
 	require.NoError(t, err)

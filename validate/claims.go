@@ -7,8 +7,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/internal/strictjson"
-	"github.com/rsguard/rsguard/scopes"
 )
 
 // Claims are the verified claims of an access token (RFC 7519 §4.1,
@@ -42,8 +42,9 @@ type Claims struct {
 	// Scopes are the granted scopes: the RFC 9068 "scope" claim (a
 	// space-delimited string) or, when absent, "scp" (a string or an array,
 	// as Microsoft Entra and Okta send it), read by the rule of
-	// scopes.Parse and scopes.ParseList: split on single spaces (an array
-	// element is never split), tokens outside RFC 6749 §3.3 dropped.
+	// rsguard.ParseScopes and rsguard.ParseScopeList: split on single spaces
+	// (an array element is never split), tokens outside RFC 6749 §3.3
+	// dropped.
 	Scopes []string
 	// AuthTime is the "auth_time" claim (RFC 9068 §2.2.1); zero when absent.
 	AuthTime time.Time
@@ -93,6 +94,12 @@ func (c *Claims) footprint() int64 {
 	}
 	return n
 }
+
+// Tenant returns the value of the claim [Config.TenantClaim] names, as
+// verified: empty when TenantClaim is not set or the claim is absent or
+// null. Like Principal it is read once, at verification, and is also
+// rsguard.Principal.Tenant; [Config.Check] can judge it, with c.Issuer.
+func (c *Claims) Tenant() string { return c.tenant }
 
 // Principal returns a stable identifier of who the token speaks for, the same
 // across token refreshes, and never equal to the principal of another kind:
@@ -158,48 +165,18 @@ func (c *Claims) Decode(v any) error {
 	return json.Unmarshal(c.raw, v)
 }
 
-// Has reports whether the token grants scope (exact, case-sensitive).
-func (c *Claims) Has(scope string) bool {
-	for _, s := range c.Scopes {
-		if s == scope {
-			return true
-		}
-	}
-	return false
-}
-
-type claimsKey struct{ name string }
-
-var claimsContextKey = &claimsKey{"rsguard-validate-claims"}
-
-// NewContext returns a copy of ctx carrying c. The bearer middleware calls it;
-// tests of handlers may too.
-func NewContext(ctx context.Context, c *Claims) context.Context {
-	return context.WithValue(ctx, claimsContextKey, c)
-}
-
-// ClaimsFromContext returns the verified claims that the bearer middleware
-// stored in ctx, and whether there were any (there are none when the request
-// was authenticated by another credential, such as an API key).
+// ClaimsFromContext returns the verified claims of the request whose context
+// is ctx, and whether there were any: the Details of the [rsguard.Principal]
+// that [Validator.Authenticate] returned and an [rsguard.Guard] stored
+// (rsguard.FromContext). There are none when the request was authenticated
+// by another credential, such as an API key.
 func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
-	c, ok := ctx.Value(claimsContextKey).(*Claims)
-	return c, ok && c != nil
-}
-
-// grant converts verified claims into the credential-neutral scopes.Grant.
-func (c *Claims) grant(resourceMetadata string) *scopes.Grant {
-	return &scopes.Grant{
-		Scopes:           c.Scopes, // the request's own copy
-		Subject:          c.Principal(),
-		ClientID:         c.ClientID,
-		Tenant:           c.tenant,
-		Credential:       scopes.CredentialJWT,
-		Issuer:           c.Issuer,
-		TokenID:          c.ID,
-		ACR:              c.ACR,
-		AuthTime:         c.AuthTime,
-		ResourceMetadata: resourceMetadata,
+	p, ok := rsguard.FromContext(ctx)
+	if !ok {
+		return nil, false
 	}
+	c, ok := p.Details.(*Claims)
+	return c, ok && c != nil
 }
 
 // payload holds the registered claims as read from the token, before they are

@@ -2,23 +2,24 @@ package validate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"sync"
 	"time"
 
+	"github.com/rsguard/rsguard"
+
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/rsguard/rsguard/internal/check"
 	"github.com/rsguard/rsguard/rsmeta"
-	"github.com/rsguard/rsguard/scopes"
 )
 
-// Defaults and bounds of [Config].
+// Defaults and bounds of [Config] (Leeway, MaxTokenBytes) and of
+// [FetchOptions] (RefreshInterval, MinRefreshInterval, Timeout, MaxBytes).
 const (
 	DefaultLeeway             = 30 * time.Second
 	MaxLeeway                 = 5 * time.Minute
@@ -46,34 +47,18 @@ var supportedAlgorithms = map[string]jwt.SigningMethod{
 	"EdDSA": jwt.SigningMethodEdDSA,
 }
 
-// ErrConfig is wrapped by every error [New] returns for a configuration it
-// refuses (as opposed to a failure to reach the issuer).
-var ErrConfig = errors.New("validate: invalid configuration")
-
 // Config configures a [Validator]. Resource is required, and so is Issuer
 // unless Issuers names the trusted issuers; every other field has a safe
-// default, documented on the field.
+// default, documented on the field. Fields come in order of importance: who
+// is trusted and for what, then the checks, then tuning ([FetchOptions],
+// [CacheOptions]), whose zero values are the defaults.
 type Config struct {
-	// Issuers are further trusted authorization servers, each bound to its
-	// own key set, audiences and algorithms (see [IssuerConfig]). The token's
-	// "iss" chooses the issuer, and only that issuer's keys can verify it: a
-	// token claiming issuer A never verifies against B's keys. Issuer may be
-	// empty when Issuers is set.
-	Issuers []IssuerConfig
-
-	// AllowTenant, if set, is asked for every verified token whether the
-	// tenant in its TenantClaim may be served by its issuer (for example a
-	// multi-tenant issuer whose tokens must carry one of your customers'
-	// tenant ids). Returning false refuses the token with [ErrIssuer].
-	// Requires TenantClaim.
-	AllowTenant func(issuer, tenant string) bool
-
 	// Issuer is the trusted authorization server's issuer identifier
 	// (RFC 8414 §2). A token's "iss" must equal it exactly, byte for byte
 	// (RFC 9068 §4): no case folding, no trailing-slash tolerance.
-	// JWKSURL, JWKS and Algorithms below configure this issuer. Required
-	// unless Issuers is set. When keys are discovered from it (no JWKSURL,
-	// no JWKS): https, or http on a loopback host (see the package
+	// JWKSURL, Keys and Algorithms below configure this issuer. Required
+	// unless Issuers is set. When its keys are discovered from it (no
+	// JWKSURL, no Keys): https, or http on a loopback host (see the package
 	// documentation, "Plain http: loopback hosts only").
 	Issuer string
 
@@ -87,18 +72,28 @@ type Config struct {
 	// "localhost"; no other name).
 	Resource string
 
-	// JWKSURL is the issuer's JWK Set URL. If empty, it is discovered from
-	// the issuer's RFC 8414 metadata
+	// Issuers are further trusted authorization servers, each bound to its
+	// own key set, audiences and algorithms (see [IssuerConfig]). The token's
+	// "iss" chooses the issuer, and only that issuer's keys can verify it: a
+	// token claiming issuer A never verifies against B's keys. Issuer may be
+	// empty when Issuers is set.
+	Issuers []IssuerConfig
+
+	// JWKSURL is Issuer's JWK Set URL. If empty (and Keys is nil), it is
+	// discovered from the issuer's RFC 8414 metadata
 	// (/.well-known/oauth-authorization-server with path insertion), falling
 	// back to OpenID Connect Discovery (<issuer>/.well-known/openid-configuration);
 	// the document's "issuer" must equal Issuer. This URL, and a discovered
 	// jwks_uri: https, or http on a loopback host.
 	JWKSURL string
 
-	// JWKS, if set, is a static JWK Set document (RFC 7517 §5) used instead
-	// of fetching one: no discovery, no HTTP, no refresh. For tests and for
-	// deployments that pin keys.
-	JWKS json.RawMessage
+	// Keys, if set, is Issuer's key set, used instead of its fetched JWK
+	// Set: [NewStaticKeySet] for pinned keys, or a [KeySet] of your own
+	// (keys from a KMS, shared between replicas), behind the rate limit and
+	// the key checks that KeySet documents. Not with JWKSURL. If nil (the
+	// default), the JWK Set is fetched from JWKSURL or discovered, cached and
+	// refreshed as Fetch says.
+	Keys KeySet
 
 	// Algorithms is the allow-list of JWS "alg" values, for Issuer and for
 	// every issuer of Issuers without Algorithms of its own. If empty,
@@ -123,36 +118,15 @@ type Config struct {
 	// proof's "dpop+jwt", a logout token — is refused in both modes.
 	RequireAccessTokenType bool
 
-	// ResourceMetadata is the URL of this resource's RFC 9728 metadata,
-	// sent as resource_metadata in every challenge. If empty, the
-	// path-inserted well-known URL of Resource
-	// (rsmeta.WellKnownURL(Resource)). Like every URL a client or rsguard
-	// fetches: https, or http on a loopback host only.
-	ResourceMetadata string
-
-	// ChallengeScopes, if set, are sent as the scope auth-param of 401
-	// challenges: the scopes a client should request to use this resource
-	// (MCP: SHOULD). "offline_access" is never sent.
-	ChallengeScopes []string
-
-	// Realm, if set, is sent as the realm auth-param of challenges.
-	Realm string
-
 	// TenantClaim, if set, names a string claim (such as "tid" or
-	// "org_id"), read at verification and copied into scopes.Grant.Tenant. A
-	// token whose tenant claim is neither a string nor null (absent) is
-	// refused with [ErrClaims]. It may not name a registered claim that
-	// verification reads ("iss", "sub", "aud", "exp", "nbf", "iat", "jti",
-	// "client_id", "azp", "scope", "scp", "auth_time", "acr", "sid", "cnf").
+	// "org_id"), read at verification: [Claims.Tenant] and
+	// rsguard.Principal.Tenant. A token whose tenant claim is neither a
+	// string nor null (absent) is refused with [ErrClaims]. It may not name
+	// a registered claim that verification reads ("iss", "sub", "aud",
+	// "exp", "nbf", "iat", "jti", "client_id", "azp", "scope", "scp",
+	// "auth_time", "acr", "sid", "cnf"). Which tenants an issuer may serve is
+	// Check's to say.
 	TenantClaim string
-
-	// Check, if set, is called on every token after it has been fully
-	// verified and Revocations has passed it (cache hits included), to
-	// refuse tokens on the application's own grounds (tenant rules, …).
-	// Returning an *Error controls the answer; any other error answers 401
-	// invalid_token with a generic description (its text is not sent to the
-	// client) and wraps [ErrRejected].
-	Check func(ctx context.Context, c *Claims) error
 
 	// Revocations, if set, is asked about every token once it has been
 	// fully verified — on every request, cache hits included, before
@@ -171,16 +145,56 @@ type Config struct {
 	// the store is back or they expire.
 	RevocationFailOpen bool
 
-	// OnDecision, if set, receives one authenticate-stage scopes.Decision
-	// per request that [Validator.Middleware] decides, allowed or refused,
-	// with its stable reason code ([ReasonCode]), the identity from the
-	// verified claims (never the token) and the time the middleware took:
-	// use scopes.SlogDecisions for an audit log, scopes.MetricsDecisions
-	// for metrics. If nil (the default), no decision is made, at no cost.
-	// Verify and Authenticate alone do not call it (see
-	// [Validator.Decision]).
-	OnDecision scopes.DecisionFunc
+	// Check, if set, is called on every token after it has been fully
+	// verified and Revocations has passed it (cache hits included), to
+	// refuse tokens on the application's own grounds: the tenants an issuer
+	// may serve (c.Issuer, c.Tenant()), the clients that may call, …. Its
+	// error chooses the answer:
+	//
+	//   - an [*rsguard.Error] in its chain: that answer (status, code,
+	//     description, reason);
+	//   - an error wrapping a sentinel of this package: the answer and the
+	//     audit reason of that class, with the class's generic description:
+	//     fmt.Errorf("tenant %q: %w", t, ErrIssuer) answers 401
+	//     invalid_token, reason "bad_issuer", as a token of an untrusted
+	//     issuer would;
+	//   - any other error: 401 invalid_token, "the access token was
+	//     rejected", reason "rejected".
+	//
+	// In the last two cases the refusal wraps rsguard.ErrRejected and the
+	// error, whose text is never sent to the client. Every refusal names
+	// the Principal the token proved, for the audit trail.
+	Check func(ctx context.Context, c *Claims) error
 
+	// MaxTokenBytes bounds the size of an access token; larger ones are
+	// refused before any decoding. If zero, [DefaultMaxTokenBytes] (16 KiB).
+	MaxTokenBytes int
+
+	// Fetch tunes how issuers' keys are loaded and refreshed. Its zero
+	// value is the default: keys loaded by New, refreshed hourly and on an
+	// unknown kid at most every 10 s, each fetch bounded in time and size.
+	Fetch FetchOptions
+
+	// Cache tunes the verified-token cache. Its zero value is the default:
+	// on, with [DefaultCacheEntries] entries and [DefaultCacheBytes] bytes
+	// at most.
+	Cache CacheOptions
+
+	// Now returns the current time. If nil, time.Now.
+	Now func() time.Time
+
+	// Logger receives key-set events (fetch failures, skipped keys),
+	// revocation store failures and dropped scope tokens; the debug line
+	// per refused request is the Guard's (rsguard.Config.Logger). It never
+	// receives a token. If nil, nothing is logged.
+	Logger *slog.Logger
+}
+
+// FetchOptions tunes how a [Validator] loads issuers' keys ([Config.Fetch]).
+// Each zero field is its default. Lazy, RefreshInterval, MaxBytes and
+// HTTPClient concern fetched JWK Sets only; MinRefreshInterval and Timeout
+// also bound the questions asked of a [KeySet] of yours.
+type FetchOptions struct {
 	// Lazy chooses what [New] does when the issuer cannot be reached.
 	//
 	// If false (the default), New discovers the issuer and fetches its key
@@ -202,51 +216,48 @@ type Config struct {
 	// concurrent requests (single flight); tokens arriving in between are
 	// refused at once. If zero, [DefaultMinRefreshInterval] (10 s): a key
 	// rotated in is accepted within that interval, and a flood of random
-	// kids costs the issuer one fetch per interval.
+	// kids costs the issuer one fetch per interval. For a [KeySet] of yours,
+	// at most one question per interval about a kid it has not returned a
+	// key for.
 	MinRefreshInterval time.Duration
 
-	// FetchTimeout bounds each key-set refresh (discovery, when needed, and
-	// the JWKS fetch together), and so the longest a request waits for one.
-	// New's initial load waits at most twice as long. If zero,
-	// [DefaultFetchTimeout] (5 s).
-	FetchTimeout time.Duration
+	// Timeout bounds each key-set refresh (discovery, when needed, and the
+	// JWKS fetch together), and so the longest a request waits for one;
+	// New's initial load waits at most twice as long. It bounds each
+	// question to a KeySet of yours too. If zero, [DefaultFetchTimeout]
+	// (5 s).
+	Timeout time.Duration
 
-	// MaxJWKSBytes bounds the size of metadata and JWKS responses. If zero,
+	// MaxBytes bounds the size of metadata and JWKS responses. If zero,
 	// [DefaultMaxJWKSBytes] (1 MiB).
-	MaxJWKSBytes int64
-
-	// MaxTokenBytes bounds the size of an access token; larger ones are
-	// refused before any decoding. If zero, [DefaultMaxTokenBytes] (16 KiB).
-	MaxTokenBytes int
-
-	// DisableCache turns off the verified-token cache. By default a token
-	// that passed verification is remembered until it expires, so that
-	// repeated requests with the same token skip the signature check; "exp",
-	// "nbf", the key's presence in the key set and Check still run on every
-	// request (see the package documentation, "Verified-token cache").
-	DisableCache bool
-
-	// CacheEntries bounds the number of cached tokens. If zero,
-	// [DefaultCacheEntries] (10 000).
-	CacheEntries int
-
-	// CacheBytes bounds the memory of the cache (tokens and their claims,
-	// plus a fixed overhead per entry). If zero, [DefaultCacheBytes] (32 MiB).
-	CacheBytes int64
-
-	// Now returns the current time. If nil, time.Now.
-	Now func() time.Time
+	MaxBytes int64
 
 	// HTTPClient fetches metadata and keys. If nil, a client with no
-	// overall timeout of its own (each fetch is bounded by FetchTimeout).
+	// overall timeout of its own (each fetch is bounded by Timeout).
 	// Either way, a redirect to anything but https, or http on a loopback
 	// host, is refused before it is followed.
 	HTTPClient *http.Client
+}
 
-	// Logger receives key-set events (fetch failures, skipped keys) and a
-	// debug line per rejected token with its reason. It never receives a
-	// token. If nil, nothing is logged.
-	Logger *slog.Logger
+// CacheOptions tunes the verified-token cache of a [Validator]
+// ([Config.Cache]; see the package documentation, "Verified-token cache").
+// Each zero field is its default.
+type CacheOptions struct {
+	// Disable turns the cache off. By default a token that passed
+	// verification is remembered until it expires, so that repeated
+	// requests with the same token skip the signature check; "exp", "nbf",
+	// the key's presence in the key set, Revocations and Check still run on
+	// every request.
+	Disable bool
+
+	// MaxEntries bounds the number of cached tokens. If zero,
+	// [DefaultCacheEntries] (10 000).
+	MaxEntries int
+
+	// MaxBytes bounds the memory of the cache (tokens and their claims,
+	// plus a fixed overhead per entry). If zero, [DefaultCacheBytes]
+	// (32 MiB).
+	MaxBytes int64
 }
 
 // Validator verifies bearer JWT access tokens for one resource, issued by its
@@ -257,40 +268,19 @@ type Validator struct {
 	order         []string                     // issuer identifiers, configuration order
 	only          *trusted                     // the single issuer, when there is one
 	methods       map[string]jwt.SigningMethod // union of the issuers' allowed algorithms
-	allowTenant   func(issuer, tenant string) bool
-	fetchTimeout  time.Duration
-	client        *http.Client // for metadata and keys, see fetchClient
+	client        *http.Client                 // for metadata and keys, see fetchClient
 	leeway        time.Duration
 	strictType    bool
 	tenantClaim   string
 	check         func(context.Context, *Claims) error // Revocations, then Config.Check
-	onDecision    scopes.DecisionFunc
 	maxTokenBytes int
 	now           func() time.Time
 	logger        *slog.Logger
-	challenge     rsmeta.Challenge
-	answers       map[answerKey]*answer // pre-built refusals, see answers.go
-	cache         *tokenCache           // nil when disabled
+	cache         *tokenCache // nil when disabled
 }
 
-// keySource is where a Validator finds verification keys.
-type keySource interface {
-	snapshot() *keySnapshot
-	// rateLimited reports, without locking, that a refresh for an unknown
-	// kid would be refused now (and none is in flight to wait for).
-	rateLimited() bool
-	// refresh refetches the keys if the rate limit allows (force: ignore
-	// it), waiting for the fetch at most until ctx ends.
-	refresh(ctx context.Context, force bool) error
-}
-
-func (r *remoteKeys) snapshot() *keySnapshot { return r.snap.Load() }
-
-func (s *staticKeys) snapshot() *keySnapshot              { return s.snap }
-func (s *staticKeys) refresh(context.Context, bool) error { return errRateLimited }
-func (s *staticKeys) rateLimited() bool                   { return true }
 func configErr(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{rsguard.ErrInvalidConfig}, args...)...)
 }
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 func orDefault[T comparable](v, def T) T {
@@ -305,9 +295,9 @@ func orDefault[T comparable](v, def T) T {
 //
 // ctx bounds the Validator's background work: the periodic key refresh stops
 // when ctx ends. Pass a context that lives as long as the server (not a
-// start-up timeout). Unless cfg.Lazy is set, New also discovers every trusted
-// issuer and fetches its keys before returning, each refresh bounded by
-// cfg.FetchTimeout, and fails if it cannot.
+// start-up timeout). Unless cfg.Fetch.Lazy is set, New also discovers every
+// trusted issuer whose keys it fetches and loads them before returning, each
+// refresh bounded by cfg.Fetch.Timeout, and fails if it cannot.
 func New(ctx context.Context, cfg Config) (*Validator, error) {
 	if cfg.Issuer == "" && len(cfg.Issuers) == 0 {
 		return nil, configErr("Issuer (or Issuers) is required")
@@ -318,15 +308,16 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	if _, err := rsmeta.CanonicalResource(cfg.Resource); err != nil {
 		return nil, configErr("Resource: %v", err)
 	}
+	if cfg.Issuer == "" && (cfg.JWKSURL != "" || cfg.Keys != nil) {
+		return nil, configErr("JWKSURL and Keys configure Issuer, which is empty (set them on Issuers)")
+	}
+	f := &cfg.Fetch
 	v := &Validator{
 		resource:      cfg.Resource,
 		strictType:    cfg.RequireAccessTokenType,
 		tenantClaim:   cfg.TenantClaim,
-		allowTenant:   cfg.AllowTenant,
-		onDecision:    cfg.OnDecision,
 		maxTokenBytes: orDefault(cfg.MaxTokenBytes, DefaultMaxTokenBytes),
-		fetchTimeout:  orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
-		client:        fetchClient(cfg.HTTPClient),
+		client:        fetchClient(f.HTTPClient),
 		now:           cfg.Now,
 		logger:        cfg.Logger,
 		issuers:       make(map[string]*trusted),
@@ -338,15 +329,10 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	if v.logger == nil {
 		v.logger = discardLogger()
 	}
-	if cfg.Revocations != nil {
-		if rv := reflect.ValueOf(cfg.Revocations); (rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Map || rv.Kind() == reflect.Func) && rv.IsNil() {
-			return nil, configErr("Revocations is a nil %T", cfg.Revocations)
-		}
+	if cfg.Revocations != nil && check.IsNil(cfg.Revocations) {
+		return nil, configErr("Revocations is a nil %T", cfg.Revocations)
 	}
 	v.check = v.afterVerify(cfg.Revocations, cfg.RevocationFailOpen, cfg.Check)
-	if cfg.AllowTenant != nil && cfg.TenantClaim == "" {
-		return nil, configErr("AllowTenant needs TenantClaim")
-	}
 	switch cfg.TenantClaim {
 	case "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "azp", "scope", "scp", "auth_time", "acr", "sid", "cnf":
 		return nil, configErr("TenantClaim %q is a registered claim", cfg.TenantClaim)
@@ -361,43 +347,20 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	default:
 		v.leeway = cfg.Leeway
 	}
-	if cfg.MaxTokenBytes < 0 || cfg.CacheEntries < 0 || cfg.CacheBytes < 0 {
-		return nil, configErr("MaxTokenBytes, CacheEntries and CacheBytes must not be negative")
+	if cfg.MaxTokenBytes < 0 || cfg.Cache.MaxEntries < 0 || cfg.Cache.MaxBytes < 0 {
+		return nil, configErr("MaxTokenBytes, Cache.MaxEntries and Cache.MaxBytes must not be negative")
 	}
-	if cfg.FetchTimeout < 0 || cfg.MinRefreshInterval < 0 || cfg.MaxJWKSBytes < 0 || cfg.RefreshInterval < 0 {
-		return nil, configErr("durations and sizes must not be negative")
+	if f.Timeout < 0 || f.MinRefreshInterval < 0 || f.MaxBytes < 0 || f.RefreshInterval < 0 {
+		return nil, configErr("Fetch: durations and sizes must not be negative")
 	}
-	if !cfg.DisableCache {
-		v.cache = newTokenCache(orDefault(cfg.CacheEntries, DefaultCacheEntries), orDefault(cfg.CacheBytes, DefaultCacheBytes))
+	if !cfg.Cache.Disable {
+		v.cache = newTokenCache(orDefault(cfg.Cache.MaxEntries, DefaultCacheEntries), orDefault(cfg.Cache.MaxBytes, DefaultCacheBytes))
 	}
-
-	// The challenge every 401 carries.
-	rm := cfg.ResourceMetadata
-	if rm != "" {
-		if err := checkFetchURL(rm); err != nil { // clients fetch it
-			return nil, configErr("ResourceMetadata: %v", err)
-		}
-	} else {
-		var err error
-		if rm, err = rsmeta.WellKnownURL(cfg.Resource); err != nil {
-			return nil, configErr("cannot derive ResourceMetadata: %v", err)
-		}
-	}
-	v.challenge = rsmeta.Challenge{Realm: cfg.Realm, ResourceMetadata: rm}
-	for _, s := range cfg.ChallengeScopes {
-		if s != "offline_access" {
-			v.challenge.Scope = append(v.challenge.Scope, s)
-		}
-	}
-	if _, err := v.challenge.Header(); err != nil {
-		return nil, configErr("challenge parameters: %v", err)
-	}
-	v.recordAnswers()
 
 	// Trusted issuers, each with its own key set.
 	list := cfg.Issuers
 	if cfg.Issuer != "" {
-		list = append([]IssuerConfig{{Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL, JWKS: cfg.JWKS, Algorithms: cfg.Algorithms}}, cfg.Issuers...)
+		list = append([]IssuerConfig{{Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL, Keys: cfg.Keys, Algorithms: cfg.Algorithms}}, cfg.Issuers...)
 	}
 	var remotes []*remoteKeys
 	for _, ic := range list {
@@ -420,8 +383,8 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	if len(v.issuers) == 1 {
 		v.only = v.issuers[v.order[0]]
 	}
-	if !cfg.Lazy {
-		// Load every issuer's keys concurrently; fail if any cannot load.
+	if !f.Lazy {
+		// Load every fetched key set concurrently; fail if any cannot load.
 		errs := make([]error, len(remotes))
 		var wg sync.WaitGroup
 		for i, rk := range remotes {
@@ -441,7 +404,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		}
 	}
 	for _, rk := range remotes {
-		go rk.run(ctx, orDefault(cfg.RefreshInterval, DefaultRefreshInterval))
+		go rk.run(ctx, orDefault(f.RefreshInterval, DefaultRefreshInterval))
 	}
 	return v, nil
 }

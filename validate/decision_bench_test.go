@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rsguard/rsguard/scopes"
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -19,7 +20,7 @@ type nopMetrics struct{}
 
 func (nopMetrics) ObserveDecision(string, string, string, time.Duration) {}
 
-// BenchmarkFeatures measures the bearer middleware with revocation and
+// BenchmarkFeatures measures a Guard over the Validator with revocation and
 // decision events in use, beside the same middleware without them ("none"),
 // on a repeated token (the verified-token cache: the cheapest path, where any
 // overhead shows most) and on first sight (RS256, no cache).
@@ -36,20 +37,18 @@ func BenchmarkFeatures(b *testing.B) {
 		}
 		return d
 	}
-	audit := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	auditLog := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	for _, tc := range []struct {
-		name string
-		mod  func(b *testing.B, c *validate.Config)
+		name       string
+		revoked    int        // entries of a DenyList as Config.Revocations; -1: none
+		onDecision audit.Func // of the Guard
 	}{
-		{"none", func(*testing.B, *validate.Config) {}},
-		{"revocations_empty", func(b *testing.B, c *validate.Config) { c.Revocations = denyList(b, 0) }},
-		{"revocations_20k", func(b *testing.B, c *validate.Config) { c.Revocations = denyList(b, 10000) }},
-		{"decisions_metrics", func(_ *testing.B, c *validate.Config) { c.OnDecision = scopes.MetricsDecisions(nopMetrics{}) }},
-		{"decisions_slog_json", func(_ *testing.B, c *validate.Config) { c.OnDecision = scopes.SlogDecisions(audit) }},
-		{"all", func(b *testing.B, c *validate.Config) {
-			c.Revocations = denyList(b, 10000)
-			c.OnDecision = scopes.MultiDecisions(scopes.MetricsDecisions(nopMetrics{}), scopes.SlogDecisions(audit))
-		}},
+		{"none", -1, nil},
+		{"revocations_empty", 0, nil},
+		{"revocations_20k", 10000, nil},
+		{"decisions_metrics", -1, audit.Count(nopMetrics{})},
+		{"decisions_slog_json", -1, audit.Slog(auditLog)},
+		{"all", 10000, audit.Multi(audit.Count(nopMetrics{}), audit.Slog(auditLog))},
 	} {
 		for _, cached := range []bool{true, false} {
 			name := "cached/" + tc.name
@@ -60,11 +59,13 @@ func BenchmarkFeatures(b *testing.B) {
 				is := newIssuer(b, nil)
 				issuer = is.URL()
 				v := newValidator(b, is, func(c *validate.Config) {
-					c.DisableCache = !cached
-					tc.mod(b, c)
+					c.Cache.Disable = !cached
+					if tc.revoked >= 0 {
+						c.Revocations = denyList(b, tc.revoked)
+					}
 				})
 				tok := is.TokenWith(validatetest.TokenOptions{}, map[string]any{"scope": "tools:read tools:write", "sid": "s-1"})
-				h := v.Middleware(noop)
+				h := guarded(b, v, noop, func(c *rsguard.Config) { c.OnDecision = tc.onDecision })
 				req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
 				req.Header.Set("Authorization", "Bearer "+tok)
 				req.Header.Set("Mcp-Session-Id", "1868a90c")

@@ -15,7 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rsguard/rsguard/scopes"
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -23,16 +24,16 @@ import (
 // decisions collects the decisions of a hook.
 type decisions struct {
 	mu   sync.Mutex
-	list []scopes.Decision
+	list []audit.Decision
 }
 
-func (d *decisions) record(_ context.Context, x scopes.Decision) {
+func (d *decisions) record(_ context.Context, x audit.Decision) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.list = append(d.list, x)
 }
 
-func (d *decisions) take(t *testing.T) scopes.Decision {
+func (d *decisions) take(t *testing.T) audit.Decision {
 	t.Helper()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -56,9 +57,9 @@ func (byName) Revoked(_ context.Context, c *validate.Claims) (bool, error) {
 	return false, nil
 }
 
-// The audit event of the bearer middleware, field by field, for an allowed
-// request and every reason for refusing one.
-func TestMiddlewareDecisions(t *testing.T) {
+// The audit event of a Guard over the Validator, field by field, for an
+// allowed request and every reason for refusing one.
+func TestGuardDecisions(t *testing.T) {
 	is := newIssuer(t, nil)
 	var log decisions
 	var logs bytes.Buffer
@@ -71,7 +72,9 @@ func TestMiddlewareDecisions(t *testing.T) {
 			}
 			return nil
 		}
-		c.OnDecision = scopes.MultiDecisions(log.record, scopes.SlogDecisions(slog.New(slog.NewJSONHandler(&logs, nil))))
+	})
+	h := guarded(t, v, whoami, func(c *rsguard.Config) {
+		c.OnDecision = audit.Multi(log.record, audit.Slog(slog.New(slog.NewJSONHandler(&logs, nil))))
 	})
 	good := func(sub string) map[string]any {
 		return map[string]any{"sub": sub, "jti": "jti-" + sub, "tid": "acme", "scope": "tools:read tools:write"}
@@ -80,36 +83,36 @@ func TestMiddlewareDecisions(t *testing.T) {
 	tampered = tampered[:len(tampered)-4] + "AAAA"
 	// identity is what a verified token tells: set only when the token was
 	// verified before being refused.
-	identity := func(sub string) scopes.Decision {
-		return scopes.Decision{Credential: scopes.CredentialJWT, Issuer: is.URL(), Subject: "user:" + is.URL() + "#" + sub,
+	identity := func(sub string) audit.Decision {
+		return audit.Decision{Credential: audit.CredentialJWT, Issuer: is.URL(), Subject: "user:" + is.URL() + "#" + sub,
 			ClientID: validatetest.DefaultClientID, Tenant: "acme", TokenID: "jti-" + sub, Granted: []string{"tools:read", "tools:write"}}
 	}
-	jwt := scopes.Decision{Credential: scopes.CredentialJWT}
+	jwt := audit.Decision{Credential: audit.CredentialJWT}
 	for _, tc := range []struct {
 		name          string
 		authorization string
-		reason        scopes.Reason
+		reason        audit.Reason
 		status        int
-		who           scopes.Decision
+		who           audit.Decision
 	}{
-		{"allowed", "Bearer " + is.Token(good("alice")), scopes.ReasonOK, 0, identity("alice")},
-		{"no token", "", scopes.ReasonNoCredential, 401, scopes.Decision{}},
-		{"another scheme", "Basic dXNlcjpwYXNz", scopes.ReasonNoCredential, 401, scopes.Decision{}},
-		{"malformed header", "Bearer a b", scopes.ReasonInvalidRequest, 400, jwt},
-		{"malformed token", "Bearer abc", scopes.ReasonMalformed, 401, jwt},
-		{"alg none", "Bearer " + is.TokenWith(validatetest.TokenOptions{Alg: "none"}, good("alice")), scopes.ReasonBadAlgorithm, 401, jwt},
-		{"typ dpop+jwt", "Bearer " + is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"typ": "dpop+jwt"}}, good("alice")), scopes.ReasonBadTokenType, 401, jwt},
-		{"crit", "Bearer " + is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"crit": []string{"x"}, "x": 1}}, good("alice")), scopes.ReasonCriticalHeader, 401, jwt},
-		{"unknown kid", "Bearer " + is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"kid": "nope"}}, good("alice")), scopes.ReasonUnknownKey, 401, jwt},
-		{"bad signature", "Bearer " + tampered, scopes.ReasonBadSignature, 401, jwt},
-		{"wrong issuer", "Bearer " + is.Token(map[string]any{"iss": "https://evil.example"}), scopes.ReasonBadIssuer, 401, jwt},
-		{"wrong audience", "Bearer " + is.Token(map[string]any{"aud": "https://other.example/mcp"}), scopes.ReasonBadAudience, 401, jwt},
-		{"expired", "Bearer " + is.Token(map[string]any{"exp": fixedNow.Add(-time.Hour).Unix()}), scopes.ReasonExpired, 401, jwt},
-		{"not yet valid", "Bearer " + is.Token(map[string]any{"nbf": fixedNow.Add(time.Hour).Unix()}), scopes.ReasonNotYetValid, 401, jwt},
-		{"exp as a string", "Bearer " + is.Token(map[string]any{"exp": "tomorrow"}), scopes.ReasonBadClaims, 401, jwt},
-		{"revoked", "Bearer " + is.Token(good("revoked")), scopes.ReasonRevoked, 401, identity("revoked")},
-		{"revocation store down", "Bearer " + is.Token(good("store-down")), scopes.ReasonRevocationUnavailable, 503, identity("store-down")},
-		{"refused by Check", "Bearer " + is.Token(good("rejected")), scopes.ReasonRejected, 401, identity("rejected")},
+		{"allowed", "Bearer " + is.Token(good("alice")), audit.ReasonOK, 0, identity("alice")},
+		{"no token", "", audit.ReasonNoCredential, 401, audit.Decision{}},
+		{"another scheme", "Basic dXNlcjpwYXNz", audit.ReasonNoCredential, 401, audit.Decision{}},
+		{"malformed header", "Bearer a b", audit.ReasonInvalidRequest, 400, audit.Decision{}}, // no token was read
+		{"malformed token", "Bearer abc", audit.ReasonMalformed, 401, jwt},
+		{"alg none", "Bearer " + is.TokenWith(validatetest.TokenOptions{Alg: "none"}, good("alice")), audit.ReasonBadAlgorithm, 401, jwt},
+		{"typ dpop+jwt", "Bearer " + is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"typ": "dpop+jwt"}}, good("alice")), audit.ReasonBadTokenType, 401, jwt},
+		{"crit", "Bearer " + is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"crit": []string{"x"}, "x": 1}}, good("alice")), audit.ReasonCriticalHeader, 401, jwt},
+		{"unknown kid", "Bearer " + is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"kid": "nope"}}, good("alice")), audit.ReasonUnknownKey, 401, jwt},
+		{"bad signature", "Bearer " + tampered, audit.ReasonBadSignature, 401, jwt},
+		{"wrong issuer", "Bearer " + is.Token(map[string]any{"iss": "https://evil.example"}), audit.ReasonBadIssuer, 401, jwt},
+		{"wrong audience", "Bearer " + is.Token(map[string]any{"aud": "https://other.example/mcp"}), audit.ReasonBadAudience, 401, jwt},
+		{"expired", "Bearer " + is.Token(map[string]any{"exp": fixedNow.Add(-time.Hour).Unix()}), audit.ReasonExpired, 401, jwt},
+		{"not yet valid", "Bearer " + is.Token(map[string]any{"nbf": fixedNow.Add(time.Hour).Unix()}), audit.ReasonNotYetValid, 401, jwt},
+		{"exp as a string", "Bearer " + is.Token(map[string]any{"exp": "tomorrow"}), audit.ReasonBadClaims, 401, jwt},
+		{"revoked", "Bearer " + is.Token(good("revoked")), audit.ReasonRevoked, 401, identity("revoked")},
+		{"revocation store down", "Bearer " + is.Token(good("store-down")), audit.ReasonRevocationUnavailable, 503, identity("store-down")},
+		{"refused by Check", "Bearer " + is.Token(good("rejected")), audit.ReasonRejected, 401, identity("rejected")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest("POST", "/mcp?cursor=2", nil)
@@ -118,7 +121,7 @@ func TestMiddlewareDecisions(t *testing.T) {
 			}
 			req.Header.Set("Mcp-Session-Id", "sess-1")
 			w := httptest.NewRecorder()
-			v.Middleware(whoami).ServeHTTP(w, req)
+			h.ServeHTTP(w, req)
 			if tc.status == 0 {
 				require.Equal(t, http.StatusOK, w.Code, w.Header().Get("WWW-Authenticate"))
 			} else {
@@ -129,10 +132,20 @@ func TestMiddlewareDecisions(t *testing.T) {
 			assert.WithinDuration(t, time.Now(), got.Time, time.Minute, "the real clock, not Config.Now")
 			got.Latency, got.Time = 0, time.Time{}
 			want := tc.who
-			want.Stage, want.Allowed, want.Reason, want.Status = scopes.StageAuthenticate, tc.status == 0, tc.reason, tc.status
+			want.Stage, want.Allowed, want.Reason, want.Status = audit.StageAuthenticate, tc.status == 0, tc.reason, tc.status
 			want.Method, want.Path, want.MCPSession = "POST", "/mcp", "sess-1"
 			assert.Equal(t, want, got)
-			assert.Equal(t, tc.reason, validate.ReasonCode(authErr(v, req)))
+
+			// The reason is the refusal's own.
+			_, err := v.Authenticate(req)
+			if tc.status == 0 {
+				require.NoError(t, err)
+				return
+			}
+			var e *rsguard.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, tc.reason, e.Reason)
+			assert.Equal(t, tc.status, e.Status)
 		})
 	}
 	// The audit log never holds a token.
@@ -142,45 +155,82 @@ func TestMiddlewareDecisions(t *testing.T) {
 	}
 }
 
-func authErr(v *validate.Validator, r *http.Request) error {
-	_, err := v.Authenticate(r)
-	return err
-}
-
 // With the issuer's keys never loaded the decision is keys_unavailable.
-func TestMiddlewareDecisionKeysUnavailable(t *testing.T) {
+func TestGuardDecisionKeysUnavailable(t *testing.T) {
 	is := newIssuer(t, nil)
 	is.SetDown(true)
 	var log decisions
 	v := newValidator(t, is, func(c *validate.Config) {
-		c.Lazy = true
-		c.OnDecision = log.record
-		c.FetchTimeout = 100 * time.Millisecond
+		c.Fetch.Lazy = true
+		c.Fetch.Timeout = 100 * time.Millisecond
 	})
 	req := httptest.NewRequest("GET", "/mcp", nil)
 	req.Header.Set("Authorization", "Bearer "+is.Token(nil))
 	w := httptest.NewRecorder()
-	v.Middleware(whoami).ServeHTTP(w, req)
+	guarded(t, v, whoami, func(c *rsguard.Config) { c.OnDecision = log.record }).ServeHTTP(w, req)
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, "1", w.Header().Get("Retry-After"), "Fetch.Timeout (0.1 s) plus one second, in whole seconds")
 	d := log.take(t)
-	assert.Equal(t, scopes.ReasonKeysUnavailable, d.Reason)
+	assert.Equal(t, audit.ReasonKeysUnavailable, d.Reason)
 	assert.Equal(t, 503, d.Status)
 }
 
-func TestReasonCode(t *testing.T) {
-	assert.Equal(t, scopes.ReasonOK, validate.ReasonCode(nil))
-	assert.Equal(t, scopes.ReasonRejected, validate.ReasonCode(errors.New("other")))
-	assert.Equal(t, scopes.ReasonExpired, validate.ReasonCode(fmt.Errorf("wrapped: %w", validate.ErrExpired)))
-	assert.Equal(t, scopes.ReasonRevoked, validate.ReasonCode(errors.Join(validate.ErrRejected, validate.ErrRevoked)),
-		"a Check that returns ErrRevoked reports revoked")
-	for _, s := range []error{validate.ErrNoToken, validate.ErrInvalidRequest, validate.ErrMalformed, validate.ErrAlgorithm,
+// TestCheckReasons: a Config.Check refusal reports the reason of the sentinel
+// of this package it wraps (a Check that returns ErrRevoked reports
+// revoked), and gets the answer of that class; "rejected" for anything else;
+// one that returns an *rsguard.Error keeps its own reason, or gets the
+// reason of its sentinel.
+func TestCheckReasons(t *testing.T) {
+	is := newIssuer(t, nil)
+	for _, tc := range []struct {
+		name  string
+		err   error
+		want  audit.Reason
+		isErr error
+	}{
+		{"any error", errors.New("other"), audit.ReasonRejected, rsguard.ErrRejected},
+		{"wrapped sentinel", fmt.Errorf("wrapped: %w", validate.ErrExpired), audit.ReasonExpired, validate.ErrExpired},
+		{"revoked", errors.Join(rsguard.ErrRejected, validate.ErrRevoked), audit.ReasonRevoked, validate.ErrRevoked},
+		{"*Error without a reason", &rsguard.Error{Status: 401, Err: validate.ErrIssuer}, audit.ReasonBadIssuer, validate.ErrIssuer},
+		{"*Error with its reason", &rsguard.Error{Status: 401, Err: validate.ErrIssuer, Reason: audit.ReasonRevoked}, audit.ReasonRevoked, validate.ErrIssuer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newValidator(t, is, func(c *validate.Config) {
+				c.Check = func(context.Context, *validate.Claims) error { return tc.err }
+			})
+			_, err := v.Verify(context.Background(), is.Token(nil))
+			require.ErrorIs(t, err, tc.isErr)
+			var e *rsguard.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, tc.want, e.Reason)
+			assert.Equal(t, audit.CredentialJWT, e.Credential)
+			assert.Contains(t, audit.Reasons(), e.Reason)
+		})
+	}
+	// Every sentinel has a reason of its own.
+	for _, s := range []error{validate.ErrMalformed, validate.ErrAlgorithm,
 		validate.ErrTokenType, validate.ErrCritical, validate.ErrUnknownKey, validate.ErrSignature, validate.ErrIssuer,
 		validate.ErrAudience, validate.ErrExpired, validate.ErrNotYetValid, validate.ErrClaims, validate.ErrKeysUnavailable,
-		validate.ErrRejected, validate.ErrRevoked, validate.ErrRevocationUnavailable} {
-		code := validate.ReasonCode(s)
-		assert.Contains(t, scopes.Reasons(), code, "%v", s)
-		if s != validate.ErrRejected {
-			assert.NotEqual(t, scopes.ReasonRejected, code, "%v has a code of its own", s)
+		validate.ErrRevoked, validate.ErrRevocationUnavailable, validate.ErrSenderConstrained} {
+		v := newValidator(t, is, func(c *validate.Config) {
+			c.Check = func(context.Context, *validate.Claims) error { return s }
+		})
+		_, err := v.Verify(context.Background(), is.Token(nil))
+		var e *rsguard.Error
+		require.ErrorAs(t, err, &e)
+		assert.Contains(t, audit.Reasons(), e.Reason, "%v", s)
+		assert.NotEqual(t, audit.ReasonRejected, e.Reason, "%v has a code of its own", s)
+		// Answered as that class, and still a Check's refusal.
+		assert.ErrorIs(t, err, s)
+		assert.ErrorIs(t, err, rsguard.ErrRejected)
+		assert.NotEqual(t, "the access token was rejected", e.Description, "%v: the class's description", s)
+		assert.NotNil(t, e.Principal, "%v", s)
+		if errors.Is(s, validate.ErrKeysUnavailable) || errors.Is(s, validate.ErrRevocationUnavailable) {
+			assert.Equal(t, 503, e.Status, "%v", s)
+			assert.Empty(t, e.Code, "%v", s)
+		} else {
+			assert.Equal(t, 401, e.Status, "%v", s)
+			assert.Equal(t, "invalid_token", e.Code, "%v", s)
 		}
 	}
 }

@@ -1,12 +1,13 @@
-// Package validate verifies bearer JWT access tokens and protects
-// [net/http] handlers with them: the resource-server half of OAuth 2.1, as the
-// MCP authorization specification asks of an MCP server.
+// Package validate verifies bearer JWT access tokens, the resource-server
+// half of OAuth 2.1 as the MCP authorization specification asks of an MCP
+// server: its [Validator] is the [rsguard.Authenticator] of JWTs, which an
+// [rsguard.Guard] puts in front of [net/http] handlers.
 //
 // A [Validator] is built once with [New] from a [Config] naming the trusted
 // issuer (or several, [Config.Issuers]) and this resource. It finds each
 // issuer's keys (the JWK Set URL given, or discovered from RFC 8414 metadata,
-// then OpenID Connect Discovery), keeps them cached and refreshed, and
-// verifies tokens with [Validator.Verify]:
+// then OpenID Connect Discovery; or a [KeySet] given), keeps them cached and
+// refreshed, and verifies tokens with [Validator.Verify]:
 //
 //   - the signature, with a key of the issuer's set chosen by "kid" and
 //     consistent with the header "alg", which must be on the allow-list
@@ -30,13 +31,19 @@
 //     (under which anyone can forge a signature) or not canonically encoded,
 //     and EC keys whose point is not on the curve.
 //
-// [Validator.Middleware] wraps any [http.Handler]: a request without a token
-// gets 401 with a WWW-Authenticate challenge carrying resource_metadata, the
-// URL of the RFC 9728 protected resource metadata (see package rsmeta), from
-// which an MCP client discovers where to get a token; a bad token gets 401
-// invalid_token; a malformed request 400 invalid_request. A verified request
-// carries its [Claims] ([ClaimsFromContext]) and a scopes.Grant, so that
+// [Validator.Authenticate] reads the bearer token of a request
+// ([rsguard.BearerToken]), verifies it, and returns the caller as an
+// [rsguard.Principal] whose Details are the request's [Claims]. Give the
+// Validator to [rsguard.New] (rsguard.Config.Authenticator, with the URL of
+// the RFC 9728 protected resource metadata of package rsmeta as
+// ResourceMetadata), and the Guard's Middleware wraps any [http.Handler]: a
+// request without a token gets 401 with a WWW-Authenticate challenge carrying
+// resource_metadata, from which an MCP client discovers where to get a
+// token; a bad token gets 401 invalid_token; a malformed request 400
+// invalid_request. A verified request carries its Principal
+// (rsguard.FromContext) and its [Claims] ([ClaimsFromContext]), so that
 // package scopes can check scopes per route, per MCP tool or in handler code.
+// The example of Validator.Authenticate shows the wiring.
 //
 // # Strict JSON
 //
@@ -64,8 +71,8 @@
 // # Scopes
 //
 // The granted scopes come from "scope" (a string) or else "scp" (a string or
-// an array), read by one rule (scopes.Parse, scopes.ParseList), the same for
-// API keys: a string is split on single spaces only, an array element is never
+// an array), read by one rule ([rsguard.ParseScopes],
+// [rsguard.ParseScopeList]), the same for API keys: a string is split on single spaces only, an array element is never
 // split, and a token outside the RFC 6749 §3.3 character set (a space, '"',
 // '\', a control or non-ASCII character, the empty token) is never granted:
 // it is dropped, the others are granted, and the drop is logged at debug
@@ -82,37 +89,47 @@
 //
 // # Per-request values
 //
-// Each request gets [Claims] and a scopes.Grant of its own, also when the
-// token came from the cache: a handler that changes them (appends a scope,
+// Each request gets [Claims] and an [rsguard.Principal] of its own, also when
+// the token came from the cache: a handler that changes them (appends a scope,
 // writes into [Claims.Raw]'s result or a value [Claims.Get] returned) changes
 // nothing another request sees.
 //
 // # Key sets: rotation and denial of service
 //
-// Keys are fetched with bounded time and size, parsed one by one
-// (through keyfunc), and held in an immutable snapshot read without locks. A
-// token naming an unknown "kid" triggers at most one refetch per
-// [Config.MinRefreshInterval] (default 10 s), shared by all concurrent
-// requests, so a key rotated in is accepted within seconds while a flood of
-// forged kids costs the issuer one fetch per interval. When the issuer is down
-// the cached keys keep verifying. Claims are checked before the key is looked
-// up, so a token that would be refused anyway never causes a fetch.
+// By default an issuer's keys are its JWK Set, fetched with bounded time and
+// size ([FetchOptions]), parsed one by one (through keyfunc), and held in an
+// immutable snapshot read without locks. A token naming an unknown "kid"
+// triggers at most one refetch per [FetchOptions.MinRefreshInterval]
+// (default 10 s), shared by all concurrent requests, so a key rotated in is
+// accepted within seconds while a flood of forged kids costs the issuer one
+// fetch per interval. When the issuer is down the cached keys keep
+// verifying. Claims are checked before the key is looked up, so a token that
+// would be refused anyway never causes a fetch.
+//
+// [Config.Keys] (or [IssuerConfig.Keys]) replaces the fetched set:
+// [NewStaticKeySet] pins a JWK Set, with the same checks of each key; a
+// [KeySet] of your own (a KMS, keys shared between replicas) answers "the key
+// for this kid and alg", and the Validator guards it as it guards an issuer:
+// one question per interval about kids it does not know, whatever the flood,
+// and the same checks of every key it returns (no RSA under 2048 bits, no EC
+// point off its curve, no Ed25519 key of small order, a key type that fits
+// the token's alg).
 //
 // # Verified-token cache
 //
 // Agents call tools in tight loops with the same token. By default a token
-// that passed verification is remembered (bounded by [Config.CacheEntries]
-// and [Config.CacheBytes]; [Config.DisableCache] turns it off), so a repeated
-// token costs a hash, a map read and a copy of the claims instead of a
-// signature verification. CacheBytes counts all an entry keeps: the token,
+// that passed verification is remembered (bounded by [CacheOptions.MaxEntries]
+// and [CacheOptions.MaxBytes]; [CacheOptions.Disable] turns it off), so a
+// repeated token costs a hash, a map read and a copy of the claims instead of
+// a signature verification. MaxBytes counts all an entry keeps: the token,
 // the payload, the claims' strings and slices.
 //
 // On every request, cached or not: "exp" and "nbf" are checked against the
 // clock with the leeway (an entry is never used past the token's expiry), the
 // key that verified the token must still be in the issuer's current key set
-// (a key withdrawn from the JWKS invalidates its tokens at the next refresh),
-// and [Config.AllowTenant], [Config.Revocations] and [Config.Check] run (so
-// revocation and tenant policy changes apply at once).
+// (a key withdrawn from the JWKS invalidates its tokens at the next refresh;
+// a KeySet of yours is asked again), and [Config.Revocations] and
+// [Config.Check] run (so revocation and tenant policy changes apply at once).
 //
 // Not repeated on a hit: the signature, and the checks that depend only on
 // the token's bytes and the Validator's fixed configuration — header "alg",
@@ -137,12 +154,14 @@
 //
 // # Decision events
 //
-// [Config.OnDecision] receives one scopes.Decision per request the
-// middleware decides: allowed or refused, a stable reason code
-// ([ReasonCode]), the credential kind, issuer, principal, client id, tenant
-// and token id from verified claims (never the token), the route and MCP
-// session, and the latency. Feed an audit log with scopes.SlogDecisions and
-// metrics with scopes.MetricsDecisions. Unset, it costs nothing.
+// The Guard's rsguard.Config.OnDecision receives one audit.Decision per
+// request: allowed or refused, the stable reason code of the refusal
+// (rsguard.Error.Reason: "expired", "bad_audience", "revoked", …; see each
+// sentinel below), the credential kind "jwt", issuer, principal, client id,
+// tenant and token id from verified claims (never the token; also for a
+// token refused after verification, such as a revoked one), the route and
+// MCP session, and the latency. Feed an audit log with audit.Slog and
+// metrics with audit.Count. Unset, it costs nothing.
 //
 // # Plain http: loopback hosts only
 //
@@ -154,35 +173,51 @@
 // 0x7f000001. The rule holds for Issuer (when its keys are discovered),
 // JWKSURL, the same fields of [Config.Issuers], Resource, a jwks_uri found
 // by discovery, and every redirect followed while fetching metadata or keys.
-// A configured URL that breaks it fails [New] with [ErrConfig]; a discovered
-// URL or a redirect fails the fetch before anything is sent. Package rsmeta
-// applies the same rule.
+// A configured URL that breaks it fails [New] with rsguard.ErrInvalidConfig;
+// a discovered URL or a redirect fails the fetch before anything is sent.
+// Package rsmeta applies the same rule.
 //
 // # Start-up
 //
 // By default [New] fetches the keys before returning and fails if the issuer
-// cannot be reached. With [Config.Lazy] it returns at once, fetches in the
-// background with backoff, and answers 503 until keys are loaded.
+// cannot be reached. With [FetchOptions.Lazy] it returns at once, fetches in
+// the background with backoff, and refuses tokens with [ErrKeysUnavailable]
+// until keys are loaded: the Guard answers 503 with Retry-After. Keys given
+// as a KeySet ([Config.Keys]) are not loaded at start-up.
 //
 // # Errors
 //
-// Every rejection is an *[Error] carrying the HTTP status, the RFC 6750 error
-// code and a client-safe description, wrapping a sentinel ([ErrExpired],
-// [ErrAudience], …) for errors.Is. Descriptions never contain the token.
+// Every rejection is an [*rsguard.Error] carrying the HTTP status, the
+// RFC 6750 error code, a client-safe description, the audit reason and the
+// credential kind, wrapping a sentinel ([ErrExpired], [ErrAudience], …) for
+// errors.Is; a token refused after it was verified (revoked, refused by
+// [Config.Check]) also names the Principal it proved, for the audit trail.
+// Descriptions never contain the token.
+//
+// # Tenants
+//
+// With [Config.TenantClaim] ("tid", "org_id", …) each token's tenant is read
+// at verification ([Claims.Tenant], rsguard.Principal.Tenant). Which tenants
+// an issuer may serve is a [Config.Check]: refuse with an error wrapping
+// [ErrIssuer], and the token is answered and audited as one from an
+// untrusted issuer (reason "bad_issuer"), on every request, cache hits
+// included.
 //
 // # Behind a reverse proxy
 //
 // [Config].Resource is the public URL clients connect to, and the audience
-// tokens must carry (unless [IssuerConfig].Audiences names others);
-// [Config].ResourceMetadata defaults to its well-known URL. Neither is ever taken from a request: the Host header, X-Forwarded-*
-// and Forwarded are not read, whoever sent them, since even a trusted proxy
-// relays values the client chose. For a server on 127.0.0.1:8080 serving
-// /mcp, published by a proxy that removes "/tools" as
-// https://api.example.com/tools/mcp:
+// tokens must carry (unless [IssuerConfig].Audiences names others); the
+// Guard's rsguard.Config.ResourceMetadata is the public URL of its metadata
+// (rsmeta.Handler.URL: the well-known URL of Resource). Neither is ever
+// taken from a request: the Host header, X-Forwarded-* and Forwarded are not
+// read, whoever sent them, since even a trusted proxy relays values the
+// client chose. For a server on 127.0.0.1:8080 serving /mcp, published by a
+// proxy that removes "/tools" as https://api.example.com/tools/mcp:
 //
 //	validate.Config{Issuer: "https://auth.example.com", Resource: "https://api.example.com/tools/mcp"}
 //
-// Challenges then carry resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/tools/mcp",
+// with rsmeta.Metadata.Resource the same URL. Challenges then carry
+// resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/tools/mcp",
 // tokens must name https://api.example.com/tools/mcp in "aud" (one for
 // http://127.0.0.1:8080/mcp is refused), and the metadata document is
 // mounted where the proxy forwards that URL (rsmeta.Register, or
@@ -192,17 +227,17 @@
 //
 // Challenges expose WWW-Authenticate to scripts (Access-Control-Expose-Headers),
 // and the metadata handler answers CORS preflights itself. For the protected
-// endpoint, put your CORS middleware outside (before) [Validator.Middleware]:
-// a preflight OPTIONS request carries no credentials, so behind the bearer
-// middleware it would get a 401 and the browser would never send the real
+// endpoint, put your CORS middleware outside (before) the Guard's Middleware:
+// a preflight OPTIONS request carries no credentials, so behind the Guard it
+// would get a 401 and the browser would never send the real
 // request. Which origins may call your server is your policy; rsguard does not
 // guess it.
 //
 // # With the official Go MCP SDK
 //
-// Put the middleware (and per-tool scopes) in front of the SDK's Streamable
-// HTTP handler. Inside tool handlers, do not read [ClaimsFromContext] or
-// scopes.FromContext from the tool's context: in a stateful session the SDK
+// Put the Guard (and per-tool scopes) in front of the SDK's Streamable HTTP
+// handler. Inside tool handlers, do not read [ClaimsFromContext] or
+// rsguard.FromContext from the tool's context: in a stateful session the SDK
 // runs handlers with the context of the request that opened the session, so
 // they would see the first token's claims, not the current request's (after a
 // step-up or a down-scoped token). Pass the current request's identity through

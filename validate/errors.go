@@ -2,153 +2,145 @@ package validate
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
-// Sentinel errors, one per rejection class. Errors returned by [Validator.Verify],
-// [Validator.Authenticate] and [BearerToken] are *[Error] values wrapping one of
-// these, so both errors.Is(err, ErrExpired) and errors.As(err, &e) work.
+// Sentinel errors, one per rejection class. Errors returned by
+// [Validator.Verify] and [Validator.Authenticate] are [*rsguard.Error] values
+// wrapping one of these (or, from Authenticate, rsguard.ErrNoCredential and
+// rsguard.ErrInvalidRequest, the refusals of [rsguard.BearerToken]; from
+// [Config.Check], rsguard.ErrRejected), so both errors.Is(err, ErrExpired)
+// and errors.As(err, &e) work.
 //
-// Each class maps to an RFC 6750 §3.1 error code and an HTTP status, shown in
-// brackets.
+// Each class maps to an RFC 6750 §3.1 error code and an HTTP status, and to
+// an audit reason code (rsguard.Error.Reason), shown in brackets.
 var (
-	// ErrNoToken: the request carries no bearer token. [401, no error code:
-	// RFC 6750 §3.1 says a request without credentials gets no error
-	// information.]
-	ErrNoToken = errors.New("validate: no bearer token")
-
-	// ErrInvalidRequest: the Authorization header is malformed (several
-	// headers, bad syntax, oversized, a token in a place tokens may not
-	// travel). [400 invalid_request]
-	ErrInvalidRequest = errors.New("validate: malformed authorization request")
-
 	// ErrMalformed: the token is not a well-formed JWS compact serialisation
-	// (segments, base64url, JSON objects), or is encrypted. [401 invalid_token]
+	// (segments, base64url, JSON objects), is encrypted, or is larger than
+	// [Config.MaxTokenBytes]. [401 invalid_token, malformed]
 	ErrMalformed = errors.New("validate: malformed token")
 
 	// ErrAlgorithm: the header "alg" is not on the allow-list, or disagrees
-	// with the key. [401 invalid_token]
+	// with the key. [401 invalid_token, bad_algorithm]
 	ErrAlgorithm = errors.New("validate: algorithm not allowed")
 
 	// ErrTokenType: the header "typ" is not an access-token type
-	// (RFC 9068 §2.1, §4). [401 invalid_token]
+	// (RFC 9068 §2.1, §4). [401 invalid_token, bad_token_type]
 	ErrTokenType = errors.New("validate: wrong token type")
 
 	// ErrCritical: the header lists "crit" extensions, none of which this
-	// package understands (RFC 7515 §4.1.11). [401 invalid_token]
+	// package understands (RFC 7515 §4.1.11). [401 invalid_token,
+	// critical_header]
 	ErrCritical = errors.New("validate: unsupported critical header")
 
 	// ErrUnknownKey: no usable key in the issuer's key set has the token's
 	// "kid" (after a rate-limited refresh), or the token names no key and
-	// the set has several candidates. [401 invalid_token]
+	// the set has several candidates, or the key may not verify tokens (its
+	// use, a weak or degenerate key). A [KeySet] answers a kid it does not
+	// know with an error wrapping it. [401 invalid_token, unknown_key]
 	ErrUnknownKey = errors.New("validate: unknown signing key")
 
-	// ErrSignature: the signature does not verify. [401 invalid_token]
+	// ErrSignature: the signature does not verify. [401 invalid_token,
+	// bad_signature]
 	ErrSignature = errors.New("validate: invalid signature")
 
 	// ErrIssuer: "iss" is not a trusted issuer (Config.Issuer or
-	// Config.Issuers), or [Config.AllowTenant] refused the token's tenant.
-	// [401 invalid_token]
+	// Config.Issuers), or [Config.Check] refused the token with an error
+	// wrapping ErrIssuer (for example, its tenant is not one its issuer may
+	// serve). [401 invalid_token, bad_issuer]
 	ErrIssuer = errors.New("validate: wrong issuer")
 
 	// ErrAudience: "aud" does not contain this resource, or one of the
 	// issuer's [IssuerConfig].Audiences (RFC 8707, MCP audience
-	// validation). [401 invalid_token]
+	// validation). [401 invalid_token, bad_audience]
 	ErrAudience = errors.New("validate: wrong audience")
 
-	// ErrExpired: "exp" is past, beyond the leeway. [401 invalid_token]
+	// ErrExpired: "exp" is past, beyond the leeway. [401 invalid_token, expired]
 	ErrExpired = errors.New("validate: token expired")
 
 	// ErrNotYetValid: "nbf", "iat" or "auth_time" is in the future beyond
-	// the leeway.
-	// [401 invalid_token]
+	// the leeway. [401 invalid_token, not_yet_valid]
 	ErrNotYetValid = errors.New("validate: token not yet valid")
 
 	// ErrClaims: a required claim is missing, a claim has the wrong JSON
 	// type (e.g. "exp" as a string, or a non-string Config.TenantClaim), the
 	// token names neither a subject nor a client ("sub", "client_id",
 	// "azp"), or the claims set cannot be read whole (duplicate member
-	// names, numbers out of range). [401 invalid_token]
+	// names, numbers out of range). [401 invalid_token, bad_claims]
 	ErrClaims = errors.New("validate: invalid claims")
 
 	// ErrKeysUnavailable: the issuer's key set has never been loaded (the
-	// issuer is unreachable and no keys are cached), so no token can be
-	// verified. [503, with the challenge]
+	// issuer is unreachable and no keys are cached), or the issuer's
+	// [KeySet] failed to answer, so the token cannot be verified now.
+	// [503 with Retry-After, keys_unavailable]
 	ErrKeysUnavailable = errors.New("validate: signing keys unavailable")
-
-	// ErrRejected: [Config.Check] refused an otherwise valid token on the
-	// application's own grounds (wrong tenant, …; a token that
-	// [Config.Revocations] reports revoked gets [ErrRevoked]).
-	// [401 invalid_token, unless Check returned an *Error]
-	ErrRejected = errors.New("validate: token rejected")
 
 	// ErrSenderConstrained: the token is bound to a key of its client
 	// (it carries a "cnf" claim, RFC 7800: a DPoP "jkt", RFC 9449 §6, or
 	// an mTLS "x5t#S256", RFC 8705 §3) and was presented as a plain bearer
 	// token, without the proof of possession. Such a token is always
 	// refused: accepting it as Bearer would make a stolen bound token
-	// usable. [401 invalid_token]
+	// usable. [401 invalid_token, sender_constrained]
 	ErrSenderConstrained = errors.New("validate: sender-constrained token presented as a bearer token")
 
 	// ErrRevoked: [Config.Revocations] reports the token revoked.
-	// [401 invalid_token]
+	// [401 invalid_token, revoked]
 	ErrRevoked = errors.New("validate: token revoked")
 
 	// ErrRevocationUnavailable: [Config.Revocations] failed, and the
 	// Validator fails closed ([Config.RevocationFailOpen] is off).
-	// [503, with the challenge]
+	// [503 with Retry-After, revocation_unavailable]
 	ErrRevocationUnavailable = errors.New("validate: revocation status unavailable")
 )
 
-// Error is a rejection with everything needed to answer it: the HTTP status,
-// the RFC 6750 error code, and a description chosen for clients. It wraps one
-// of the package's sentinel errors (or, for other credential kinds such as API
-// keys, their own sentinel).
-//
-// Description is written to clients in the error_description auth-param: it is
-// always chosen text, never an internal error's message, and never contains
-// the token.
-type Error struct {
-	// Status is the HTTP status to answer with: 400, 401, 403 or 503.
-	Status int
-	// Code is the RFC 6750 §3.1 error code: "invalid_request",
-	// "invalid_token", "insufficient_scope", or "" when the request carried no
-	// credential.
-	Code string
-	// Description is the client-facing error_description (may be empty).
-	Description string
-	// Err is the wrapped cause, usually a sentinel.
-	Err error
-
-	claims *Claims // of a token refused after verification, for decision events
+// reasons maps the sentinels to their audit reason codes, in the order they
+// are tried: the templates below take their Reason from it, and so does a
+// [Config.Check] refusal that wraps a sentinel (a Check that returns
+// ErrRevoked reports revoked).
+var reasons = [...]struct {
+	err    error
+	reason audit.Reason
+}{
+	{rsguard.ErrNoCredential, audit.ReasonNoCredential},
+	{rsguard.ErrInvalidRequest, audit.ReasonInvalidRequest},
+	{ErrMalformed, audit.ReasonMalformed},
+	{ErrAlgorithm, audit.ReasonBadAlgorithm},
+	{ErrTokenType, audit.ReasonBadTokenType},
+	{ErrCritical, audit.ReasonCriticalHeader},
+	{ErrUnknownKey, audit.ReasonUnknownKey},
+	{ErrSignature, audit.ReasonBadSignature},
+	{ErrIssuer, audit.ReasonBadIssuer},
+	{ErrAudience, audit.ReasonBadAudience},
+	{ErrExpired, audit.ReasonExpired},
+	{ErrNotYetValid, audit.ReasonNotYetValid},
+	{ErrClaims, audit.ReasonBadClaims},
+	{ErrKeysUnavailable, audit.ReasonKeysUnavailable},
+	{ErrRevoked, audit.ReasonRevoked},
+	{ErrSenderConstrained, audit.ReasonSenderConstrained},
+	{ErrRevocationUnavailable, audit.ReasonRevocationUnavailable},
 }
 
-// Error returns the wrapped error's message followed by the description.
-func (e *Error) Error() string {
-	msg := "validate: rejected"
-	if e.Err != nil {
-		msg = e.Err.Error()
+// reasonOf returns the audit reason of the first sentinel err wraps, or
+// audit.ReasonRejected.
+func reasonOf(err error) audit.Reason {
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
 	}
-	if e.Description != "" {
-		msg += " (" + e.Description + ")"
-	}
-	return msg
+	return audit.ReasonRejected
 }
-
-// Unwrap returns the wrapped cause.
-func (e *Error) Unwrap() error { return e.Err }
 
 // Templates of the rejections the verification path returns. They are never
 // handed out: [reject] returns a fresh copy, so a caller that modifies the
-// *Error it got cannot change what later requests see.
+// *rsguard.Error it got cannot change what later requests see.
 var (
-	errNoToken           = Error{Status: http.StatusUnauthorized, Err: ErrNoToken}
-	errMultipleHeaders   = invalidRequest("multiple Authorization headers")
-	errHeaderSyntax      = invalidRequest("malformed Authorization header")
-	errHeaderSize        = invalidRequest("Authorization header too large")
-	errQueryToken        = invalidRequest("access tokens are accepted only in the Authorization header")
 	errMalformed         = invalidToken(ErrMalformed, "the access token is malformed")
 	errTooLarge          = invalidToken(ErrMalformed, "the access token is too large")
 	errEncrypted         = invalidToken(ErrMalformed, "encrypted access tokens are not supported")
@@ -163,7 +155,6 @@ var (
 	errSignature         = invalidToken(ErrSignature, "the token's signature is invalid")
 	errIssuer            = invalidToken(ErrIssuer, "the token was not issued by the trusted issuer")
 	errAudience          = invalidToken(ErrAudience, "the token was not issued for this resource")
-	errTenant            = invalidToken(ErrIssuer, "the token's tenant is not served by its issuer")
 	errExpired           = invalidToken(ErrExpired, "the access token expired")
 	errNotYetValid       = invalidToken(ErrNotYetValid, "the access token is not valid yet")
 	errIssuedInFuture    = invalidToken(ErrNotYetValid, "the access token was issued in the future")
@@ -175,28 +166,97 @@ var (
 	errMissingIss        = invalidToken(ErrClaims, "the token has no issuer")
 	errMissingAud        = invalidToken(ErrClaims, "the token has no audience")
 	errMissingRequired   = invalidToken(ErrClaims, "the token lacks claims required of access tokens")
-	errRejected          = invalidToken(ErrRejected, "the access token was rejected")
-	errKeysUnavailable   = Error{Status: http.StatusServiceUnavailable, Description: "the token cannot be verified right now", Err: ErrKeysUnavailable}
+	errRejected          = invalidToken(rsguard.ErrRejected, "the access token was rejected")
+	errIssuerRefused     = invalidToken(ErrIssuer, "the token's issuer or tenant is not accepted")
+	errClaimsRefused     = invalidToken(ErrClaims, "the token's claims are not accepted")
+	errRevoked           = invalidToken(ErrRevoked, "the access token was revoked")
+	// RetryAfter is set per Validator (see Validator.key).
+	errKeysUnavailable = unavailable(ErrKeysUnavailable, "the token cannot be verified right now", 0)
+	// The store is down: a short, fixed hint.
+	errRevocationUnavailable = unavailable(ErrRevocationUnavailable, "the token's revocation status cannot be checked right now", 5*time.Second)
 )
 
-func invalidRequest(desc string) Error {
-	return Error{Status: http.StatusBadRequest, Code: rsmeta.ErrorInvalidRequest, Description: desc, Err: ErrInvalidRequest}
+func invalidToken(sentinel error, desc string) rsguard.Error {
+	return rsguard.Error{
+		Status: http.StatusUnauthorized, Code: rsmeta.ErrorInvalidToken, Description: desc, Err: sentinel,
+		Reason: reasonOf(sentinel), Credential: audit.CredentialJWT,
+	}
 }
 
-func invalidToken(sentinel error, desc string) Error {
-	return Error{Status: http.StatusUnauthorized, Code: rsmeta.ErrorInvalidToken, Description: desc, Err: sentinel}
+// unavailable is a 503 refusal: no error code (the token itself may be
+// fine), a hint of when to retry.
+func unavailable(sentinel error, desc string, retry time.Duration) rsguard.Error {
+	return rsguard.Error{
+		Status: http.StatusServiceUnavailable, Description: desc, Err: sentinel,
+		Reason: reasonOf(sentinel), Credential: audit.CredentialJWT, RetryAfter: retry,
+	}
 }
 
 // reject returns a fresh copy of the template t.
-func reject(t Error) *Error { return &t }
+func reject(t rsguard.Error) *rsguard.Error { return &t }
 
-// asError converts any error into an *Error: an *Error anywhere in the chain
-// is returned as is; anything else is a generic invalid_token rejection whose
-// message is not shown to clients.
-func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
+// checkClasses are the answers to a [Config.Check] error that wraps a
+// sentinel of this package: the class's status, code, reason and a generic
+// description.
+var checkClasses = [...]struct {
+	err    error
+	answer *rsguard.Error
+}{
+	{ErrMalformed, &errMalformed},
+	{ErrAlgorithm, &errAlgorithm},
+	{ErrTokenType, &errTokenType},
+	{ErrCritical, &errCritical},
+	{ErrUnknownKey, &errUnknownKey},
+	{ErrSignature, &errSignature},
+	{ErrIssuer, &errIssuerRefused},
+	{ErrAudience, &errAudience},
+	{ErrExpired, &errExpired},
+	{ErrNotYetValid, &errNotYetValid},
+	{ErrClaims, &errClaimsRefused},
+	{ErrKeysUnavailable, &errKeysUnavailable},
+	{ErrSenderConstrained, &errSenderConstrained},
+	{ErrRevoked, &errRevoked},
+	{ErrRevocationUnavailable, &errRevocationUnavailable},
+}
+
+// checkError is the refusal of a token that [Config.Check] refused with
+// err, as a new *rsguard.Error of its own: a copy of the *rsguard.Error in
+// err's chain (the hook's own may be shared), with the Reason of the sentinel
+// it wraps and Credential jwt when it has none; for an error that wraps a
+// sentinel of this package, the answer of that class; for any other error,
+// 401 invalid_token "the access token was rejected". The last two wrap
+// rsguard.ErrRejected and err, whose text is never sent to the client.
+func checkError(err error) *rsguard.Error {
+	var e *rsguard.Error
+	if !errors.As(err, &e) {
+		e = reject(errRejected)
+		for _, c := range checkClasses {
+			if errors.Is(err, c.err) {
+				e = reject(*c.answer)
+				break
+			}
+		}
+		e.Err = errors.Join(rsguard.ErrRejected, err)
+		if e.Reason == audit.ReasonRejected {
+			e.Reason = reasonOf(err) // rsguard's sentinels
+		}
 		return e
 	}
-	return &Error{Status: http.StatusUnauthorized, Code: rsmeta.ErrorInvalidToken, Description: errRejected.Description, Err: errors.Join(ErrRejected, err)}
+	cp := *e
+	if cp.Reason == "" {
+		cp.Reason = reasonOf(e)
+	}
+	if cp.Credential == "" {
+		cp.Credential = audit.CredentialJWT
+	}
+	return &cp
+}
+
+// errNotBuilt returns the refusal of a Validator that validate.New did not build (a zero or
+// nil Validator): a programming error, refused with 500 rather than a panic.
+func errNotBuilt() *rsguard.Error {
+	return &rsguard.Error{
+		Status: http.StatusInternalServerError, Reason: audit.ReasonInternalError, Credential: audit.CredentialJWT,
+		Err: fmt.Errorf("%w: the validate.Validator was not built by validate.New", rsguard.ErrInvalidConfig),
+	}
 }

@@ -9,7 +9,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/rsguard/rsguard/scopes"
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -26,13 +27,17 @@ func ExampleDenyList() {
 		panic(err)
 	}
 	v, err := validate.New(context.Background(), validate.Config{
-		Issuer: is.URL(), Resource: resource, HTTPClient: is.Client(),
+		Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()},
 		Revocations: revoked,
 	})
 	if err != nil {
 		panic(err)
 	}
-	h := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"})
+	if err != nil {
+		panic(err)
+	}
+	h := guard.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	tok := is.Token(map[string]any{"sub": "alice"})
 	call := func() {
 		req := httptest.NewRequest(http.MethodPost, resource, nil)
@@ -59,13 +64,14 @@ func ExampleDenyList() {
 	// 401 Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="the access token was revoked"
 }
 
-// An audit log of the bearer middleware's decisions: one record per request,
-// allowed or refused, with a stable reason code and never the token.
-func ExampleConfig_onDecision() {
+// An audit log of the decisions of a Guard over the Validator: one record
+// per request, allowed or refused, with a stable reason code and never the
+// token.
+func ExampleValidator_Authenticate_decisions() {
 	const resource = "https://mcp.example.com/mcp"
 	is := validatetest.NewIssuer(nil, &validatetest.Options{Audience: []string{resource}})
 	defer is.Close()
-	audit := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+	auditLog := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			switch a.Key {
 			case slog.TimeKey, "latency", "issuer", "subject", "token_id": // vary from run to run
@@ -74,14 +80,19 @@ func ExampleConfig_onDecision() {
 			return a
 		},
 	}))
-	v, err := validate.New(context.Background(), validate.Config{
-		Issuer: is.URL(), Resource: resource, HTTPClient: is.Client(),
-		OnDecision: scopes.SlogDecisions(audit),
+	v, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
+	if err != nil {
+		panic(err)
+	}
+	guard, err := rsguard.New(rsguard.Config{
+		Authenticator:    v,
+		ResourceMetadata: "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
+		OnDecision:       audit.Slog(auditLog),
 	})
 	if err != nil {
 		panic(err)
 	}
-	h := v.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := guard.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	for _, tok := range []string{
 		is.Token(map[string]any{"scope": "tools:read"}),
 		is.Token(map[string]any{"exp": time.Now().Add(-time.Hour).Unix()}),

@@ -62,12 +62,12 @@ func TestFailureLazyStartServesThenRecovers(t *testing.T) {
 	logs := &logBuffer{}
 	const fetchTimeout = 300 * time.Millisecond
 	v := hardValidator(t, is, logs, func(c *validate.Config) {
-		c.Lazy = true
+		c.Fetch.Lazy = true
 		c.Now = time.Now
-		c.MinRefreshInterval = 50 * time.Millisecond
-		c.FetchTimeout = fetchTimeout
+		c.Fetch.MinRefreshInterval = 50 * time.Millisecond
+		c.Fetch.Timeout = fetchTimeout
 	})
-	srv := newHardServer(t, v.Middleware(protectedOK))
+	srv := newHardServer(t, guarded(t, v, protectedOK, logInto(logs)))
 	tok := is.Token(nil)
 
 	// Down: a token cannot be verified yet: 503 with Retry-After and the
@@ -77,7 +77,7 @@ func TestFailureLazyStartServesThenRecovers(t *testing.T) {
 	retry, err := strconv.Atoi(resp.header.Get("Retry-After"))
 	require.NoError(t, err, "Retry-After %q", resp.header.Get("Retry-After"))
 	assert.Positive(t, retry)
-	assert.Less(t, took, fetchTimeout+time.Second, "a request waits at most about FetchTimeout")
+	assert.Less(t, took, fetchTimeout+time.Second, "a request waits at most about Fetch.Timeout")
 	checkRefusal(t, srv.do(t, hardRequest{}), refuseNoCreds)
 	checkRefusal(t, srv.do(t, bearer("garbage")), refuseToken, "garbage")
 
@@ -116,7 +116,7 @@ func TestFailureIssuerDownAfterStart(t *testing.T) {
 	clk := newHardClock(hardNow)
 	is := hardIssuer(t, clk.Now, "ES256")
 	v := hardValidator(t, is, nil, func(c *validate.Config) { c.Now = clk.Now })
-	srv := newHardServer(t, v.Middleware(protectedOK))
+	srv := newHardServer(t, guarded(t, v, protectedOK, nil))
 	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 
 	is.SetDown(true)
@@ -178,11 +178,11 @@ func TestFailureSlowIssuer(t *testing.T) {
 		var fetches fetchMeter
 		v := hardValidator(t, is, nil, func(c *validate.Config) {
 			c.Now = time.Now
-			c.FetchTimeout = 30 * time.Second
-			c.MinRefreshInterval = time.Nanosecond
-			c.HTTPClient = meteredClient(is, &fetches)
+			c.Fetch.Timeout = 30 * time.Second
+			c.Fetch.MinRefreshInterval = time.Nanosecond
+			c.Fetch.HTTPClient = meteredClient(is, &fetches)
 		})
-		srv := newHardServer(t, v.Middleware(protectedOK))
+		srv := newHardServer(t, guarded(t, v, protectedOK, nil))
 		release := make(chan struct{})
 		releaseFetch := sync.OnceFunc(func() { close(release) })
 		t.Cleanup(releaseFetch) // a failed subtest must not leave the fetch held
@@ -220,7 +220,7 @@ func TestFailureSlowIssuer(t *testing.T) {
 		assert.GreaterOrEqual(t, fetches.total.Load(), int64(2), "the start-up fetch and the held refresh went through the meter")
 	})
 
-	// However the issuer stalls, no request waits much beyond FetchTimeout.
+	// However the issuer stalls, no request waits much beyond Fetch.Timeout.
 	const fetchTimeout = 300 * time.Millisecond
 	for _, stall := range []struct {
 		name string
@@ -250,16 +250,16 @@ func TestFailureSlowIssuer(t *testing.T) {
 			var fetches fetchMeter
 			v := hardValidator(t, is, nil, func(c *validate.Config) {
 				c.Now = time.Now
-				c.FetchTimeout = fetchTimeout
-				c.MinRefreshInterval = time.Nanosecond // every unknown kid wants a refresh
-				c.HTTPClient = meteredClient(is, &fetches)
+				c.Fetch.Timeout = fetchTimeout
+				c.Fetch.MinRefreshInterval = time.Nanosecond // every unknown kid wants a refresh
+				c.Fetch.HTTPClient = meteredClient(is, &fetches)
 			})
-			srv := newHardServer(t, v.Middleware(protectedOK))
+			srv := newHardServer(t, guarded(t, v, protectedOK, nil))
 			setSlow(stall.h)
 			before := fetches.total.Load()
 			var took atomic.Int64
 			unknownKids(srv, 20, &took).Wait()
-			assert.Less(t, time.Duration(took.Load()), fetchTimeout+3*time.Second, "no request waits beyond FetchTimeout")
+			assert.Less(t, time.Duration(took.Load()), fetchTimeout+3*time.Second, "no request waits beyond Fetch.Timeout")
 			assert.Equal(t, int64(1), fetches.most.Load(), "refreshes are single-flight")
 			assert.Positive(t, fetches.total.Load()-before, "the unknown kids caused a refresh")
 		})
@@ -279,10 +279,10 @@ func TestFailureBadRefreshKeepsKeys(t *testing.T) {
 	const fetchTimeout = 3 * time.Second
 	v := hardValidator(t, is, logs, func(c *validate.Config) {
 		c.Now = clk.Now
-		c.MaxJWKSBytes = maxBytes
-		c.FetchTimeout = fetchTimeout
+		c.Fetch.MaxBytes = maxBytes
+		c.Fetch.Timeout = fetchTimeout
 	})
-	srv := newHardServer(t, v.Middleware(protectedOK))
+	srv := newHardServer(t, guarded(t, v, protectedOK, logInto(logs)))
 	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	jsonBody := func(body string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -363,7 +363,7 @@ func TestFailureFlappingIssuer(t *testing.T) {
 	clk := newHardClock(hardNow)
 	is := hardIssuer(t, clk.Now, "ES256")
 	v := hardValidator(t, is, nil, func(c *validate.Config) { c.Now = clk.Now })
-	srv := newHardServer(t, v.Middleware(protectedOK))
+	srv := newHardServer(t, guarded(t, v, protectedOK, nil))
 	var n atomic.Int64
 	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1)%2 == 1 { // every other answer fails
@@ -417,7 +417,7 @@ func TestRotationUnderKidSpray(t *testing.T) {
 	clk := newHardClock(hardNow)
 	is := hardIssuer(t, clk.Now, "ES256")
 	v := hardValidator(t, is, nil, func(c *validate.Config) { c.Now = clk.Now })
-	srv := newHardServer(t, v.Middleware(protectedOK))
+	srv := newHardServer(t, guarded(t, v, protectedOK, nil))
 	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	base := is.JWKSRequests()
 
@@ -471,11 +471,11 @@ func TestSingleFlightRefreshOverHTTP(t *testing.T) {
 	var fetches fetchMeter
 	v := hardValidator(t, is, nil, func(c *validate.Config) {
 		c.Now = time.Now
-		c.MinRefreshInterval = time.Nanosecond // no rate limit to hide a second fetch
-		c.FetchTimeout = syncTimeout           // the held fetch outlasts a slow start
-		c.HTTPClient = meteredClient(is, &fetches)
+		c.Fetch.MinRefreshInterval = time.Nanosecond // no rate limit to hide a second fetch
+		c.Fetch.Timeout = syncTimeout                // the held fetch outlasts a slow start
+		c.Fetch.HTTPClient = meteredClient(is, &fetches)
 	})
-	srv := newHardServer(t, v.Middleware(protectedOK))
+	srv := newHardServer(t, guarded(t, v, protectedOK, nil))
 	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	release := make(chan struct{})
 	releaseFetch := sync.OnceFunc(func() { close(release) })
@@ -528,7 +528,7 @@ func TestNoGrowthUnderRejections(t *testing.T) {
 	clk := newHardClock(hardNow)
 	is := hardIssuer(t, clk.Now, "ES256")
 	v := hardValidator(t, is, nil, func(c *validate.Config) { c.Now = clk.Now })
-	h := v.Middleware(protectedOK)
+	h := guarded(t, v, protectedOK, nil)
 	srv := newHardServer(t, h)
 	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 
@@ -650,7 +650,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 
 	logs := &logBuffer{}
 	v := hardValidator(t, is, logs, func(c *validate.Config) { c.Now = clk.Now })
-	srv := newHardServer(t, v.Middleware(protectedOK))
+	srv := newHardServer(t, guarded(t, v, protectedOK, logInto(logs)))
 	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 
 	var sent []string

@@ -1,18 +1,17 @@
 package validate_test
 
-// Fuzz targets of the bearer path, on top of jsonscan's own decoders:
+// Fuzz targets of the bearer path, on top of jsonscan's own decoders
+// (rsguard.BearerToken has its own, FuzzBearerToken in package rsguard):
 //
-//   - FuzzBearerToken: Authorization header extraction against a reference
-//     written from RFC 6750 §2.1 and RFC 9110 §11.4;
 //   - FuzzVerify: the token pre-parse (segments, base64url, header and
 //     payload JSON) and everything after it, on arbitrary strings; nothing but
 //     the seeds' signed content may ever verify;
 //   - FuzzVerifySigned: arbitrary header and payload bytes, validly signed
 //     by a trusted key, so that the fuzzer reaches every header and claim
 //     check; whatever is accepted must satisfy a strict reference reading;
-//   - FuzzMiddleware: any Authorization header and query through the
-//     middleware; every refusal is a well-formed, parseable challenge that
-//     echoes nothing of the request.
+//   - FuzzMiddleware: any Authorization header and query through an
+//     rsguard.Guard over the Validator; every refusal is a well-formed,
+//     parseable challenge that echoes nothing of the request.
 //
 // Seeds are in f.Add calls and in testdata/fuzz/<target>. .ci/test runs each
 // target for FUZZTIME (5 s by default); see README.md, "Testing", to run one
@@ -34,10 +33,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,8 +43,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/rsmeta"
-	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
 )
 
@@ -139,7 +137,7 @@ func (k *fuzzKeys) validator(tb testing.TB) *validate.Validator {
 	v, err := validate.New(context.Background(), validate.Config{
 		Issuer:   fuzzIssuer,
 		Resource: hardResource,
-		JWKS:     k.jwks,
+		Keys:     staticKeySet(tb, k.jwks),
 		Now:      func() time.Time { return hardNow },
 	})
 	if err != nil {
@@ -196,16 +194,20 @@ var fuzzSentinels = []error{
 	validate.ErrSignature, validate.ErrIssuer, validate.ErrAudience, validate.ErrExpired, validate.ErrNotYetValid, validate.ErrClaims,
 }
 
-// checkRejection checks the shape of a Verify error: an *Error, 401
-// invalid_token, wrapping a rejection class, quoting nothing of raw.
+// checkRejection checks the shape of a Verify error: an *rsguard.Error, 401
+// invalid_token with the reason of its class and no identity, wrapping a
+// rejection class, quoting nothing of raw.
 func checkRejection(t *testing.T, raw string, err error) {
 	t.Helper()
-	var e *validate.Error
+	var e *rsguard.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("error %T %v is not a *validate.Error", err, err)
+		t.Fatalf("error %T %v is not a *rsguard.Error", err, err)
 	}
 	if e.Status != http.StatusUnauthorized || e.Code != rsmeta.ErrorInvalidToken || e.Description == "" {
 		t.Fatalf("rejection %d %q %q", e.Status, e.Code, e.Description)
+	}
+	if e.Reason == "" || e.Reason == audit.ReasonRejected || e.Credential != audit.CredentialJWT || e.Principal != nil {
+		t.Fatalf("rejection reason %q, credential %q, principal %v", e.Reason, e.Credential, e.Principal)
 	}
 	known := false
 	for _, s := range fuzzSentinels {
@@ -226,11 +228,11 @@ func checkRejection(t *testing.T, raw string, err error) {
 // composed as *Error.Error composes them. A request that happens to spell
 // part of it is not "echoed".
 var vocabulary = func() string {
-	sentinels := []string{"validate: rejected", "validate: no bearer token", "validate: malformed authorization request",
+	sentinels := []string{"rsguard: rejected", "rsguard: no credential", "rsguard: malformed authorization request",
 		"validate: malformed token", "validate: algorithm not allowed", "validate: wrong token type", "validate: unsupported critical header",
 		"validate: unknown signing key", "validate: invalid signature", "validate: wrong issuer", "validate: wrong audience",
 		"validate: token expired", "validate: token not yet valid", "validate: invalid claims", "validate: signing keys unavailable",
-		"validate: token rejected"}
+		"rsguard: credential rejected"}
 	descriptions := []string{"multiple Authorization headers", "malformed Authorization header", "Authorization header too large",
 		"access tokens are accepted only in the Authorization header", "the access token is malformed", "the access token is too large",
 		"encrypted access tokens are not supported", "the token's signing algorithm is not accepted",
@@ -252,74 +254,6 @@ var vocabulary = func() string {
 }()
 
 func inVocabulary(p string) bool { return strings.Contains(vocabulary, p) }
-
-// FuzzBearerToken checks Authorization header extraction against a
-// reference: the header syntax of RFC 9110 §11.4 with the b64token of
-// RFC 6750 §2.1, one header only, no access_token in the query.
-func FuzzBearerToken(f *testing.F) {
-	for _, s := range [][3]string{
-		{"Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "", ""}, {"bearer abc", "", ""}, {"BEARER   a~b+c/d==", "", ""},
-		{"Basic dXNlcjpwYXNz", "", ""}, {"DPoP abc", "", ""}, {"Bearer", "", ""}, {"Bearer ", "", ""}, {"", "", ""},
-		{"Bearer a b", "", ""}, {"Bearer a,b", "", ""}, {"Bearer \"a\"", "", ""}, {"Bearer a=b", "", ""}, {"Bearer\ta", "", ""},
-		{"Bearer a\x00", "", ""}, {"Bearer a", "Bearer b", ""}, {"Bearer a", "", "access_token=a"}, {"Bearer a", "", "x=1&access_token"},
-		{"Bearer a", "", "not_access_token_x=1"}, {"Bearer a", "", "a=%zz&access_token=1"}, {" \tBearer a \t", "", ""},
-		{"Bearer " + strings.Repeat("a", validate.MaxAuthorizationBytes), "", ""}, {"Bearer a", "", "access%5Ftoken=a"},
-	} {
-		f.Add(s[0], s[1], s[2])
-	}
-	b64token := regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
-	token := regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
-	f.Fuzz(func(t *testing.T, h1, h2, query string) {
-		r := httptest.NewRequest(http.MethodGet, "/mcp", nil)
-		r.URL.RawQuery = query
-		if h1 != "" || h2 != "" {
-			r.Header["Authorization"] = []string{h1}
-		}
-		if h2 != "" {
-			r.Header["Authorization"] = append(r.Header["Authorization"], h2)
-		}
-		got, err := validate.BearerToken(r)
-
-		// The reference.
-		var want string
-		var wantErr error
-		headers := r.Header["Authorization"]
-		q, _ := url.ParseQuery(query)
-		inQuery := q.Has("access_token") // the name, however it is spelled in the URL
-		switch {
-		case inQuery:
-			wantErr = validate.ErrInvalidRequest
-		case len(headers) == 0:
-			wantErr = validate.ErrNoToken
-		case len(headers) > 1, len(headers[0]) > validate.MaxAuthorizationBytes:
-			wantErr = validate.ErrInvalidRequest
-		default:
-			v := strings.Trim(headers[0], " \t")
-			scheme, rest, _ := strings.Cut(v, " ")
-			switch {
-			case strings.EqualFold(scheme, "Bearer") && b64token.MatchString(strings.TrimLeft(rest, " ")):
-				want = strings.TrimLeft(rest, " ")
-			case strings.EqualFold(scheme, "Bearer"), !token.MatchString(scheme):
-				wantErr = validate.ErrInvalidRequest
-			default:
-				wantErr = validate.ErrNoToken
-			}
-		}
-		if wantErr == nil {
-			if err != nil || got != want {
-				t.Fatalf("BearerToken(%q, %q, %q) = %q, %v; want %q", h1, h2, query, got, err, want)
-			}
-			return
-		}
-		if !errors.Is(err, wantErr) || got != "" {
-			t.Fatalf("BearerToken(%q, %q, %q) = %q, %v; want %v", h1, h2, query, got, err, wantErr)
-		}
-		var e *validate.Error
-		if !errors.As(err, &e) || (e.Status != http.StatusBadRequest && e.Status != http.StatusUnauthorized) {
-			t.Fatalf("error %v is not a 400/401 *validate.Error", err)
-		}
-	})
-}
 
 // FuzzVerify feeds arbitrary strings to Verify. Every refusal is a
 // well-formed rejection; the only tokens that verify carry a seed's exact
@@ -510,7 +444,7 @@ func refRefuses(header, payload []byte, c *validate.Claims) string {
 		if json.Unmarshal(raw, &s) != nil {
 			return "scope is " + string(raw)
 		}
-		if want, _ := scopes.Parse(s); strings.Join(want, " ") != strings.Join(c.Scopes, " ") {
+		if want, _ := rsguard.ParseScopes(s); strings.Join(want, " ") != strings.Join(c.Scopes, " ") {
 			return "scopes are " + strings.Join(c.Scopes, ",") + ", scope says " + s
 		}
 	}
@@ -553,7 +487,7 @@ func strictObject(b []byte, names ...string) (map[string]json.RawMessage, string
 }
 
 // FuzzMiddleware sends any Authorization header (zero, one or two of them)
-// and query through the middleware. Every answer is 200 (only for a seed's
+// and query through an rsguard.Guard over the Validator. Every answer is 200 (only for a seed's
 // token) or a refusal whose status, challenge and body agree with each
 // other, whose challenge parses and points at the metadata, and which echoes
 // nothing of the request.
@@ -573,7 +507,7 @@ func FuzzMiddleware(f *testing.F) {
 	f.Add("Bearer "+seeds[0], "", uint8(2))
 	f.Add("", "", uint8(0))
 	v := keys.validator(f)
-	h := v.Middleware(protectedOK)
+	h := guarded(f, v, protectedOK, nil)
 
 	// Text every refusal may contain whatever the request: a request
 	// that spells it is not echoed.

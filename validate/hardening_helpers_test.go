@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/rsmeta"
-	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -59,10 +59,10 @@ func hardIssuer(t testing.TB, now func() time.Time, algs ...string) *validatetes
 func hardValidator(t testing.TB, is *validatetest.Issuer, logs *logBuffer, mod func(*validate.Config)) *validate.Validator {
 	t.Helper()
 	cfg := validate.Config{
-		Issuer:     is.URL(),
-		Resource:   hardResource,
-		HTTPClient: is.Client(),
-		Now:        func() time.Time { return hardNow },
+		Issuer:   is.URL(),
+		Resource: hardResource,
+		Fetch:    validate.FetchOptions{HTTPClient: is.Client()},
+		Now:      func() time.Time { return hardNow },
 	}
 	if logs != nil {
 		cfg.Logger = logs.logger()
@@ -77,10 +77,16 @@ func hardValidator(t testing.TB, is *validatetest.Issuer, logs *logBuffer, mod f
 	return v
 }
 
+// logInto sets a Guard's Logger to log everything into logs, as
+// hardValidator does.
+func logInto(logs *logBuffer) func(*rsguard.Config) {
+	return func(c *rsguard.Config) { c.Logger = logs.logger() }
+}
+
 // protectedOK is the handler behind the middleware: it answers 200 "ok" and
 // checks that the middleware stored a grant.
 var protectedOK = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	if _, ok := scopes.FromContext(r.Context()); !ok {
+	if _, ok := rsguard.FromContext(r.Context()); !ok {
 		http.Error(w, "no grant", http.StatusInternalServerError)
 		return
 	}
@@ -393,8 +399,8 @@ func checkVerify(t testing.TB, v *validate.Validator, tok string, want ...error)
 		return
 	}
 	assert.Nil(t, c)
-	var e *validate.Error
-	if assert.True(t, errors.As(err, &e), "error %T is not a *validate.Error", err) {
+	var e *rsguard.Error
+	if assert.True(t, errors.As(err, &e), "error %T is not a *rsguard.Error", err) {
 		for _, p := range secretParts(tok) {
 			assert.NotContains(t, e.Error(), p, "the error quotes the token")
 			assert.NotContains(t, e.Description, p, "the description quotes the token")

@@ -1,6 +1,9 @@
 package validate_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -9,8 +12,29 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
+
+// metadataURL is the RFC 9728 §3.1 path-inserted metadata URL of resource
+// (and of hardResource, the same URL): the resource_metadata of every
+// challenge of the Guards of these tests.
+const metadataURL = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+
+// guarded returns h behind an rsguard.Guard over a (a Validator), whose
+// challenges carry metadataURL; mod, if not nil, changes the Guard's
+// configuration first.
+func guarded(t testing.TB, a rsguard.Authenticator, h http.Handler, mod func(*rsguard.Config)) http.Handler {
+	t.Helper()
+	cfg := rsguard.Config{Authenticator: a, ResourceMetadata: metadataURL}
+	if mod != nil {
+		mod(&cfg)
+	}
+	g, err := rsguard.New(cfg)
+	require.NoError(t, err)
+	return g.Middleware(h)
+}
 
 // clientCredentials runs an RFC 6749 §4.4 token request with the RFC 8707
 // resource parameter against the test issuer and returns the access token.
@@ -32,4 +56,28 @@ func clientCredentials(t *testing.T, is *validatetest.Issuer, id, secret, resour
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 	require.Equal(t, "Bearer", body.TokenType)
 	return body.AccessToken
+}
+
+// authenticate runs v.Authenticate on a request carrying tok.
+func authenticate(v rsguard.Authenticator, tok string) (*rsguard.Principal, error) {
+	r, _ := http.NewRequest(http.MethodGet, "https://mcp.example.com/mcp", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return v.Authenticate(r)
+}
+
+// staticKeySet returns validate.NewStaticKeySet(jwks), failing the test if
+// it is refused.
+func staticKeySet(tb testing.TB, jwks []byte) validate.KeySet {
+	tb.Helper()
+	ks, err := validate.NewStaticKeySet(jwks)
+	require.NoError(tb, err)
+	return ks
+}
+
+// ed25519JWKS returns a JWK Set of one new Ed25519 key, kid "k".
+func ed25519JWKS(tb testing.TB) []byte {
+	tb.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(tb, err)
+	return []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","use":"sig","kid":"k","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}]}`)
 }

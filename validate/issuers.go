@@ -1,12 +1,12 @@
 package validate
 
 import (
-	"encoding/json"
 	"net/url"
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/rsguard/rsguard/internal/check"
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
@@ -17,13 +17,15 @@ type IssuerConfig struct {
 	// a loopback host when keys are discovered from it.
 	Issuer string
 
-	// JWKSURL is the issuer's JWK Set URL. If empty, discovered from the
-	// issuer's metadata as for [Config.JWKSURL]. https, or http on a
-	// loopback host.
+	// JWKSURL is the issuer's JWK Set URL. If empty (and Keys is nil),
+	// discovered from the issuer's metadata as for [Config.JWKSURL]. https,
+	// or http on a loopback host.
 	JWKSURL string
 
-	// JWKS, if set, is a static JWK Set for this issuer: no fetching.
-	JWKS json.RawMessage
+	// Keys, if set, is the issuer's key set instead of its fetched JWK Set,
+	// as for [Config.Keys]: [NewStaticKeySet], or a [KeySet] of your own.
+	// Not with JWKSURL.
+	Keys KeySet
 
 	// Audiences are the "aud" values that address this resource in this
 	// issuer's tokens (some issuers use an application id URI rather than
@@ -51,7 +53,8 @@ type audience struct {
 }
 
 // newTrusted builds an issuer's verification state. The *remoteKeys is
-// returned (nil for a static key set) so that New can load and refresh it.
+// returned (nil when the issuer's Keys are given) so that New can load and
+// refresh it.
 func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteKeys, error) {
 	// strings.ContainsAny, not the parsed parts: "https://as.example/#" has
 	// an empty fragment, and no "#" may occur in an issuer (RFC 8414 §2),
@@ -88,12 +91,18 @@ func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteK
 		t.audiences = append(t.audiences, audience{raw: a, key: audienceKey(canon)})
 	}
 
-	if ic.JWKS != nil {
-		snap, err := parseJWKS(ic.JWKS, v.logger, nil)
-		if err != nil {
-			return nil, nil, configErr("issuer %s: JWKS: %v", ic.Issuer, err)
+	if ic.Keys != nil {
+		if check.IsNil(ic.Keys) {
+			return nil, nil, configErr("issuer %s: Keys is a nil %T", ic.Issuer, ic.Keys)
 		}
-		t.keys = &staticKeys{snap: snap}
+		if ic.JWKSURL != "" {
+			return nil, nil, configErr("issuer %s: Keys and JWKSURL are both set", ic.Issuer)
+		}
+		if s, ok := ic.Keys.(*staticKeySet); ok {
+			t.keys = s // its keys were checked by NewStaticKeySet
+		} else {
+			t.keys = newAppKeys(ic.Keys, ic.Issuer, v, &cfg.Fetch)
+		}
 		return t, nil, nil
 	}
 	rk := &remoteKeys{
@@ -102,9 +111,9 @@ func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteK
 		client:             v.client,
 		logger:             v.logger,
 		now:                v.now,
-		fetchTimeout:       v.fetchTimeout,
-		minRefreshInterval: orDefault(cfg.MinRefreshInterval, DefaultMinRefreshInterval),
-		maxBytes:           orDefault(cfg.MaxJWKSBytes, DefaultMaxJWKSBytes),
+		fetchTimeout:       orDefault(cfg.Fetch.Timeout, DefaultFetchTimeout),
+		minRefreshInterval: orDefault(cfg.Fetch.MinRefreshInterval, DefaultMinRefreshInterval),
+		maxBytes:           orDefault(cfg.Fetch.MaxBytes, DefaultMaxJWKSBytes),
 	}
 	if rk.url != "" {
 		if err := checkFetchURL(rk.url); err != nil {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rsguard/rsguard"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,7 +28,12 @@ func TestManyIssuers(t *testing.T) {
 			{Issuer: b.URL(), Audiences: []string{"api://rsguard"}, Algorithms: []string{"ES256"}},
 		}
 		c.TenantClaim = "tid"
-		c.AllowTenant = func(issuer, tenant string) bool { return issuer != a.URL() || tenant != "blocked" }
+		c.Check = func(_ context.Context, c *validate.Claims) error {
+			if c.Issuer == a.URL() && c.Tenant() == "blocked" {
+				return fmt.Errorf("tenant %q of %s: %w", c.Tenant(), c.Issuer, validate.ErrIssuer)
+			}
+			return nil
+		}
 	})
 	assert.Equal(t, []string{a.URL(), b.URL()}, v.Issuers())
 
@@ -67,12 +75,10 @@ func TestManyIssuers(t *testing.T) {
 func TestManyIssuersConfig(t *testing.T) {
 	a := newIssuer(t, nil)
 	_, err := validate.New(context.Background(), validate.Config{
-		Resource: resource, HTTPClient: a.Client(),
+		Resource: resource, Fetch: validate.FetchOptions{HTTPClient: a.Client()},
 		Issuers: []validate.IssuerConfig{{Issuer: a.URL()}, {Issuer: a.URL()}},
 	})
-	require.ErrorIs(t, err, validate.ErrConfig)
-	_, err = validate.New(context.Background(), validate.Config{Resource: resource, AllowTenant: func(string, string) bool { return true }, Issuer: a.URL()})
-	require.ErrorIs(t, err, validate.ErrConfig)
+	require.ErrorIs(t, err, rsguard.ErrInvalidConfig)
 }
 
 func mustRSA(t *testing.T) *rsa.PrivateKey {
@@ -82,31 +88,38 @@ func mustRSA(t *testing.T) *rsa.PrivateKey {
 	return k
 }
 
-func TestGrantCarriesAuthenticationContext(t *testing.T) {
+func TestPrincipalCarriesAuthenticationContext(t *testing.T) {
 	is := newIssuer(t, nil)
 	v := newValidator(t, is, nil)
 	authTime := fixedNow.Add(-time.Minute).Truncate(time.Second)
-	c, err := v.Verify(context.Background(), is.Token(map[string]any{"acr": "urn:mfa", "auth_time": authTime.Unix(), "scope": "a", "jti": "tok-1"}))
+	tok := is.Token(map[string]any{"acr": "urn:mfa", "auth_time": authTime.Unix(), "scope": "a", "jti": "tok-1"})
+	p, err := authenticate(v, tok)
 	require.NoError(t, err)
-	g := v.Grant(c)
-	assert.Equal(t, is.URL(), g.Issuer)
-	assert.Equal(t, "tok-1", g.TokenID)
-	assert.Equal(t, "urn:mfa", g.ACR)
-	assert.True(t, g.AuthTime.Equal(authTime))
-	assert.Equal(t, []string{"a"}, g.Scopes)
-	again := v.Grant(c)
-	assert.NotSame(t, g, again, "every call builds a grant of its own")
-	assert.Equal(t, g, again)
+	assert.Equal(t, is.URL(), p.Issuer)
+	assert.Equal(t, "tok-1", p.TokenID)
+	assert.Equal(t, "urn:mfa", p.ACR)
+	assert.True(t, p.AuthTime.Equal(authTime))
+	assert.Equal(t, []string{"a"}, p.Scopes)
+	again, err := authenticate(v, tok)
+	require.NoError(t, err)
+	assert.NotSame(t, p, again, "every request gets a principal of its own")
+	assert.NotSame(t, p.Details, again.Details, "and claims of its own")
+	assert.Equal(t, p, again)
 }
 
-// TestAllowTenantOnCacheHits: the tenant policy is asked on every request,
-// so a tenant removed from it is refused even with a cached token.
-func TestAllowTenantOnCacheHits(t *testing.T) {
+// TestTenantCheckOnCacheHits: the tenant policy (Check) is asked on every
+// request, so a tenant removed from it is refused even with a cached token.
+func TestTenantCheckOnCacheHits(t *testing.T) {
 	is := newIssuer(t, nil)
 	var blocked atomic.Bool
 	v := newValidator(t, is, func(c *validate.Config) {
 		c.TenantClaim = "tid"
-		c.AllowTenant = func(_, tenant string) bool { return !(blocked.Load() && tenant == "acme") }
+		c.Check = func(_ context.Context, c *validate.Claims) error {
+			if blocked.Load() && c.Tenant() == "acme" {
+				return validate.ErrIssuer
+			}
+			return nil
+		}
 	})
 	tok := is.Token(map[string]any{"tid": "acme"})
 	_, err := v.Verify(context.Background(), tok)

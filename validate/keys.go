@@ -11,15 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/big"
-	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
+
+	"github.com/rsguard/rsguard"
 )
 
 // minRSABits is the smallest RSA modulus accepted for signature verification
@@ -38,7 +35,7 @@ type key struct {
 	// signature (use "enc", a short RSA modulus, a degenerate curve
 	// point…). The key stays in the set so that tokens naming it are
 	// refused at once, without a refresh.
-	unusable *Error
+	unusable *rsguard.Error
 	leaked   bool // the JWK carried private key material
 }
 
@@ -68,9 +65,9 @@ func algFamily(alg string) string {
 }
 
 // lookup returns the key the token names. ok is false when the kid is not in
-// the snapshot at all (a refresh may help); a non-nil *Error is a definitive
+// the snapshot at all (a refresh may help); a non-nil *rsguard.Error is a definitive
 // refusal.
-func (s *keySnapshot) lookup(kid []byte, hasKid bool, alg []byte) (k *key, ok bool, err *Error) {
+func (s *keySnapshot) lookup(kid []byte, hasKid bool, alg []byte) (k *key, ok bool, err *rsguard.Error) {
 	if s == nil {
 		return nil, false, nil
 	}
@@ -106,12 +103,13 @@ func (s *keySnapshot) lookup(kid []byte, hasKid bool, alg []byte) (k *key, ok bo
 
 // parseJWKS builds a snapshot from a JWK Set document (RFC 7517 §5). Each key
 // is parsed on its own through keyfunc (which validates its parameters), so
-// one key of an unsupported type does not invalidate the others. Keys with
-// the same kid: the first one wins.
+// one key of an unsupported type does not invalidate the others: warn is told
+// of each key skipped (it cannot be parsed, or repeats a kid: the first one
+// wins) and of each key published with its private part (kept, as unusable).
 //
 // Keys published unchanged since prev keep their identity (the same *key), so
 // that cached verifications made with them stay valid across refreshes.
-func parseJWKS(body []byte, logger *slog.Logger, prev *keySnapshot) (*keySnapshot, error) {
+func parseJWKS(body []byte, prev *keySnapshot, warn func(msg string, args ...any)) (*keySnapshot, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
@@ -123,20 +121,20 @@ func parseJWKS(body []byte, logger *slog.Logger, prev *keySnapshot) (*keySnapsho
 	}
 	s := &keySnapshot{byKid: make(map[string]*key, len(doc.Keys))}
 	for i, raw := range doc.Keys {
-		k, err := prev.same(raw)
+		k := prev.same(raw)
 		if k == nil {
-			k, err = parseJWK(raw)
-		}
-		if err != nil {
-			logger.Warn("rsguard: skipping a JWK that cannot be used", "index", i, "reason", err.Error())
-			continue
+			var err error
+			if k, err = parseJWK(raw); err != nil {
+				warn("rsguard: skipping a JWK that cannot be used", "index", i, "reason", err.Error())
+				continue
+			}
 		}
 		if _, dup := s.byKid[k.kid]; dup && k.kid != "" {
-			logger.Warn("rsguard: skipping a JWK with a duplicate kid", "kid", k.kid)
+			warn("rsguard: skipping a JWK with a duplicate kid", "kid", k.kid)
 			continue
 		}
 		if k.leaked {
-			logger.Warn("rsguard: the issuer's JWK Set publishes a private key; it will verify nothing", "kid", k.kid)
+			warn("rsguard: the JWK Set publishes a private key; it will verify nothing", "kid", k.kid)
 		}
 		s.all = append(s.all, k)
 		if k.kid != "" {
@@ -251,35 +249,13 @@ func parseJWK(raw json.RawMessage) (*key, error) {
 	if p, ok := material.(interface{ Public() crypto.PublicKey }); ok {
 		material = p.Public()
 	}
-	switch pub := material.(type) {
-	case *rsa.PublicKey:
-		k.family = "RSA"
-		if pub.N.BitLen() < minRSABits {
-			k.unusable = ptr(errWeakKey)
-		}
-	case *ecdsa.PublicKey:
-		switch pub.Curve {
-		case elliptic.P256():
-			k.family = "EC-P256"
-		case elliptic.P384():
-			k.family = "EC-P384"
-		case elliptic.P521():
-			k.family = "EC-P521"
-		default:
-			return nil, fmt.Errorf("kid %q: unsupported curve", k.kid)
-		}
-		// keyfunc (jwkset) does not check that the point is on the
-		// curve; ECDH does, and refuses the point at infinity too.
-		if _, err := pub.ECDH(); err != nil {
-			k.unusable = ptr(errWeakKey)
-		}
-	case ed25519.PublicKey:
-		k.family = "Ed25519"
-		if checkEd25519(pub) != nil {
-			k.unusable = ptr(errWeakKey)
-		}
-	default:
-		return nil, fmt.Errorf("kid %q: unsupported key type %T", k.kid, material)
+	family, weak, err := checkPublicKey(material)
+	if err != nil {
+		return nil, fmt.Errorf("kid %q: %w", k.kid, err)
+	}
+	k.family = family
+	if weak != nil {
+		k.unusable = weak
 	}
 	k.pub = material
 	switch {
@@ -294,6 +270,48 @@ func parseJWK(raw json.RawMessage) (*key, error) {
 		k.unusable = ptr(errKeyAlgorithm)
 	}
 	return k, nil
+}
+
+// checkPublicKey returns the family of a verification key (see algFamily),
+// and errWeakKey for a key that must never verify a signature although it
+// parses: an RSA modulus under 2048 bits, an EC point off its curve (or the
+// point at infinity), an Ed25519 key of small order or not canonically
+// encoded. Keys of other types and curves are an error. It applies to keys of
+// JWK Sets and to those a KeySet of the application returns alike.
+func checkPublicKey(pub crypto.PublicKey) (family string, weak *rsguard.Error, err error) {
+	switch pub := pub.(type) {
+	case *rsa.PublicKey:
+		if pub.N == nil || pub.N.BitLen() < minRSABits || pub.E < 2 {
+			return "RSA", ptr(errWeakKey), nil
+		}
+		return "RSA", nil, nil
+	case *ecdsa.PublicKey:
+		switch pub.Curve {
+		case elliptic.P256():
+			family = "EC-P256"
+		case elliptic.P384():
+			family = "EC-P384"
+		case elliptic.P521():
+			family = "EC-P521"
+		default:
+			return "", nil, errors.New("unsupported curve")
+		}
+		// keyfunc (jwkset) does not check that the point is on the
+		// curve; ECDH does, and refuses the point at infinity too.
+		if pub.X == nil || pub.Y == nil {
+			return family, ptr(errWeakKey), nil
+		}
+		if _, err := pub.ECDH(); err != nil {
+			return family, ptr(errWeakKey), nil
+		}
+		return family, nil, nil
+	case ed25519.PublicKey:
+		if checkEd25519(pub) != nil {
+			return "Ed25519", ptr(errWeakKey), nil
+		}
+		return "Ed25519", nil, nil
+	}
+	return "", nil, fmt.Errorf("unsupported key type %T", pub)
 }
 
 // checkEd25519 refuses an Ed25519 public key that is not the canonical
@@ -363,16 +381,16 @@ func edwardsAdd(p, d, x1, y1, x2, y2 *big.Int) (x3, y3 *big.Int) {
 }
 
 // same returns the key of s published as exactly raw, if any.
-func (s *keySnapshot) same(raw json.RawMessage) (*key, error) {
+func (s *keySnapshot) same(raw json.RawMessage) *key {
 	if s == nil {
-		return nil, nil
+		return nil
 	}
 	for _, k := range s.all {
 		if k.raw == string(raw) {
-			return k, nil
+			return k
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -385,146 +403,3 @@ func containsString(list []string, s string) bool {
 	}
 	return false
 }
-
-// remoteKeys is an issuer's JWK Set fetched over HTTP and cached.
-//
-// Refresh policy (rotation-safe and DoS-safe at once):
-//   - a background refresh every refreshInterval (bound to the context given
-//     to New), retried with backoff while failing;
-//   - on a token whose kid is unknown, one refresh at most every
-//     minRefreshInterval; callers arriving while a refresh is in flight wait
-//     for that same refresh (single flight), bounded by fetchTimeout and their
-//     own context; callers arriving inside the interval are refused at once;
-//   - a failed refresh keeps the keys already cached (stale keys keep
-//     verifying while the issuer is down).
-type remoteKeys struct {
-	issuer             string
-	url                string // the JWKS URL; discovered on the first fetch when empty
-	client             *http.Client
-	logger             *slog.Logger
-	now                func() time.Time
-	fetchTimeout       time.Duration
-	minRefreshInterval time.Duration
-	maxBytes           int64
-
-	snap atomic.Pointer[keySnapshot]
-
-	mu       sync.Mutex
-	inflight chan struct{} // closed when the running fetch ends; nil when none
-	lastErr  error         // outcome of the latest fetch
-	fetches  atomic.Int64  // number of HTTP fetches made, for tests and metrics
-
-	// The rate limit, written under mu and readable without it (the
-	// common case of a flood of unknown kids): busy while a fetch is in
-	// flight, nextAllowed the earliest time (unix ns) a new one may start.
-	busy        atomic.Bool
-	nextAllowed atomic.Int64
-}
-
-func (r *remoteKeys) rateLimited() bool {
-	return !r.busy.Load() && r.now().UnixNano() < r.nextAllowed.Load()
-}
-
-// refresh fetches the key set unless one was fetched less than
-// minRefreshInterval ago (force ignores that limit); concurrent callers share
-// one fetch. It waits for the fetch at most until ctx ends.
-func (r *remoteKeys) refresh(ctx context.Context, force bool) error {
-	r.mu.Lock()
-	ch := r.inflight
-	if ch == nil {
-		now := r.now()
-		if !force && now.UnixNano() < r.nextAllowed.Load() {
-			err := r.lastErr
-			r.mu.Unlock()
-			if err != nil {
-				return err
-			}
-			return errRateLimited
-		}
-		ch = make(chan struct{})
-		r.inflight = ch
-		r.busy.Store(true)
-		r.nextAllowed.Store(now.Add(r.minRefreshInterval).UnixNano())
-		go r.fetch(ch)
-	}
-	r.mu.Unlock()
-	select {
-	case <-ch:
-		r.mu.Lock()
-		err := r.lastErr
-		r.mu.Unlock()
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-var errRateLimited = errors.New("refresh rate-limited")
-
-// fetch runs one HTTP fetch detached from any request's context (so a caller
-// giving up does not cancel it for the others), bounded by fetchTimeout.
-func (r *remoteKeys) fetch(done chan struct{}) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.fetchTimeout)
-	defer cancel()
-	r.fetches.Add(1)
-	snap, err := r.get(ctx)
-	if err == nil {
-		r.snap.Store(snap)
-	} else {
-		r.logger.Warn("rsguard: JWKS fetch failed; keeping cached keys", "url", r.url, "error", err.Error())
-	}
-	r.mu.Lock()
-	r.lastErr = err
-	r.inflight = nil
-	r.busy.Store(false)
-	r.mu.Unlock()
-	close(done)
-}
-
-func (r *remoteKeys) get(ctx context.Context) (*keySnapshot, error) {
-	if r.url == "" {
-		// Only fetch goroutines touch r.url, and they run one at a time
-		// (inflight is handed over under r.mu), so no lock is needed.
-		u, err := discover(ctx, r.client, r.issuer, r.maxBytes)
-		if err != nil {
-			return nil, err
-		}
-		r.url = u
-	}
-	body, err := fetchJSON(ctx, r.client, r.url, r.maxBytes, "application/jwk-set+json, application/json")
-	if err != nil {
-		return nil, err
-	}
-	return parseJWKS(body, r.logger, r.snap.Load())
-}
-
-// run refreshes the key set in the background until ctx ends: every interval
-// after a success, and with backoff (from minRefreshInterval up to interval)
-// while failing or while no key set has been loaded yet.
-func (r *remoteKeys) run(ctx context.Context, interval time.Duration) {
-	backoff := r.minRefreshInterval
-	wait := interval
-	if r.snap.Load() == nil {
-		wait = 0 // lazy start: fetch at once
-	}
-	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		fctx, cancel := context.WithTimeout(ctx, r.fetchTimeout)
-		err := r.refresh(fctx, true)
-		cancel()
-		if err != nil || r.snap.Load() == nil {
-			wait, backoff = backoff, min(2*backoff, interval)
-		} else {
-			wait, backoff = interval, r.minRefreshInterval
-		}
-	}
-}
-
-// staticKeys is a fixed key set given in the configuration.
-type staticKeys struct{ snap *keySnapshot }

@@ -24,6 +24,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -54,7 +56,7 @@ func TestDiscovery(t *testing.T) {
 			opts := tc.opts
 			is := newIssuer(t, &opts)
 			v, err := validate.New(context.Background(), validate.Config{
-				Issuer: is.URL(), Resource: resource, HTTPClient: is.Client(),
+				Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()},
 				Now: func() time.Time { return fixedNow },
 			})
 			if tc.wantErr != "" {
@@ -70,7 +72,7 @@ func TestDiscovery(t *testing.T) {
 }
 
 func TestConfigRefused(t *testing.T) {
-	good := validate.Config{Issuer: "https://as.example", Resource: resource, JWKS: json.RawMessage(`{"keys":[]}`)}
+	good := validate.Config{Issuer: "https://as.example", Resource: resource, Keys: staticKeySet(t, ed25519JWKS(t))}
 	for _, tc := range []struct {
 		name string
 		mod  func(*validate.Config)
@@ -84,23 +86,22 @@ func TestConfigRefused(t *testing.T) {
 		{"alg none", func(c *validate.Config) { c.Algorithms = []string{"none"} }},
 		{"alg HS256", func(c *validate.Config) { c.Algorithms = []string{"RS256", "HS256"} }},
 		{"leeway too large", func(c *validate.Config) { c.Leeway = time.Hour }},
-		{"empty static JWKS", func(c *validate.Config) {}},
-		{"plain-http JWKS URL", func(c *validate.Config) { c.JWKS = nil; c.JWKSURL = "http://keys.example.com/jwks" }},
-		// Refused before any request: the test must not send traffic off the machine.
-		{"plain-http issuer off loopback, discovery", func(c *validate.Config) { c.JWKS = nil; c.Issuer = "http://as.invalid" }},
-		{"challenge scope with a quote", func(c *validate.Config) {
-			c.JWKS = nil
-			c.JWKSURL = "https://127.0.0.1:1/jwks"
-			c.Lazy = true
-			c.ChallengeScopes = []string{`a"b`}
+		{"Keys and JWKSURL", func(c *validate.Config) { c.JWKSURL = "https://keys.example.com/jwks" }},
+		{"typed-nil Keys", func(c *validate.Config) { c.Keys = (*countingKeySet)(nil) }},
+		{"Keys without Issuer", func(c *validate.Config) {
+			c.Issuers = []validate.IssuerConfig{{Issuer: "https://other.example", Keys: c.Keys}}
+			c.Issuer = ""
 		}},
+		{"plain-http JWKS URL", func(c *validate.Config) { c.Keys = nil; c.JWKSURL = "http://keys.example.com/jwks" }},
+		// Refused before any request: the test must not send traffic off the machine.
+		{"plain-http issuer off loopback, discovery", func(c *validate.Config) { c.Keys = nil; c.Issuer = "http://as.invalid" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := good
 			tc.mod(&cfg)
 			_, err := validate.New(context.Background(), cfg)
 			require.Error(t, err)
-			assert.ErrorIs(t, err, validate.ErrConfig)
+			assert.ErrorIs(t, err, rsguard.ErrInvalidConfig)
 		})
 	}
 }
@@ -110,21 +111,21 @@ func TestIssuerUnreachableAtStart(t *testing.T) {
 	is.SetDown(true)
 
 	// Default: fail fast.
-	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, HTTPClient: is.Client()})
+	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 	require.Error(t, err)
-	assert.NotErrorIs(t, err, validate.ErrConfig)
+	assert.NotErrorIs(t, err, rsguard.ErrInvalidConfig)
 
 	// Lazy: start, answer 503-class errors, recover once the issuer is up.
 	clk := newClock(fixedNow)
 	v := newValidator(t, is, func(c *validate.Config) {
-		c.Lazy = true
+		c.Fetch.Lazy = true
 		c.Now = clk.Now
-		c.MinRefreshInterval = time.Second
+		c.Fetch.MinRefreshInterval = time.Second
 	})
 	tok := is.Token(nil)
 	_, err = v.Verify(context.Background(), tok)
 	require.ErrorIs(t, err, validate.ErrKeysUnavailable)
-	var e *validate.Error
+	var e *rsguard.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, http.StatusServiceUnavailable, e.Status)
 
@@ -201,8 +202,8 @@ func TestSingleFlight(t *testing.T) {
 	is := newIssuer(t, &validatetest.Options{Now: time.Now})
 	v := newValidator(t, is, func(c *validate.Config) {
 		c.Now = time.Now
-		c.MinRefreshInterval = time.Nanosecond // no rate limit to hide a second fetch
-		c.FetchTimeout = syncTimeout           // the held fetch outlasts a slow start
+		c.Fetch.MinRefreshInterval = time.Nanosecond // no rate limit to hide a second fetch
+		c.Fetch.Timeout = syncTimeout                // the held fetch outlasts a slow start
 	})
 	kid := is.Rotate("RS256") // published, but unknown to v until it refetches
 	tok := is.TokenWith(validatetest.TokenOptions{Key: kid}, nil)
@@ -277,8 +278,8 @@ func TestBadJWKSResponses(t *testing.T) {
 			is.SetJWKSHandler(tc.h)
 			start := time.Now()
 			_, err := validate.New(context.Background(), validate.Config{
-				Issuer: is.URL(), Resource: resource, HTTPClient: is.Client(),
-				FetchTimeout: 300 * time.Millisecond,
+				Issuer: is.URL(), Resource: resource,
+				Fetch: validate.FetchOptions{HTTPClient: is.Client(), Timeout: 300 * time.Millisecond},
 			})
 			require.Error(t, err)
 			assert.Less(t, time.Since(start), 3*time.Second, "start-up must be bounded")
@@ -322,13 +323,15 @@ func TestKeyUseAndStrength(t *testing.T) {
 func TestCheckHook(t *testing.T) {
 	is := newIssuer(t, nil)
 	revoked := errors.New("revoked jti")
+	// One shared *Error, as a Check may well return: never written to.
+	custom := &rsguard.Error{Status: 403, Code: "insufficient_scope", Description: "tenant not allowed", Err: rsguard.ErrRejected}
 	v := newValidator(t, is, func(c *validate.Config) {
 		c.Check = func(ctx context.Context, c *validate.Claims) error {
 			if c.ID == "bad" {
 				return revoked
 			}
 			if c.ID == "custom" {
-				return &validate.Error{Status: 403, Code: "insufficient_scope", Description: "tenant not allowed", Err: validate.ErrRejected}
+				return custom
 			}
 			return nil
 		}
@@ -336,15 +339,29 @@ func TestCheckHook(t *testing.T) {
 	_, err := v.Verify(context.Background(), is.Token(map[string]any{"jti": "ok"}))
 	require.NoError(t, err)
 	_, err = v.Verify(context.Background(), is.Token(map[string]any{"jti": "bad"}))
-	require.ErrorIs(t, err, validate.ErrRejected)
+	require.ErrorIs(t, err, rsguard.ErrRejected)
 	require.ErrorIs(t, err, revoked)
-	var e *validate.Error
+	var e *rsguard.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, 401, e.Status)
+	assert.Equal(t, "invalid_token", e.Code)
+	assert.Equal(t, "the access token was rejected", e.Description)
 	assert.NotContains(t, e.Description, "revoked jti", "the hook's error text is not sent to clients")
+	assert.Equal(t, audit.ReasonRejected, e.Reason)
+	if assert.NotNil(t, e.Principal, "refused after verification: the audit trail names who") {
+		assert.Equal(t, "user:"+is.URL()+"#"+validatetest.DefaultSubject, e.Principal.Subject)
+		assert.Equal(t, "bad", e.Principal.TokenID)
+	}
 	_, err = v.Verify(context.Background(), is.Token(map[string]any{"jti": "custom"}))
 	require.ErrorAs(t, err, &e)
+	assert.NotSame(t, custom, e, "the hook's own *Error is copied")
 	assert.Equal(t, 403, e.Status)
+	assert.Equal(t, "insufficient_scope", e.Code)
+	assert.Equal(t, "tenant not allowed", e.Description)
+	assert.Equal(t, audit.ReasonRejected, e.Reason)
+	assert.Equal(t, audit.CredentialJWT, e.Credential)
+	assert.NotNil(t, e.Principal)
+	assert.Equal(t, rsguard.Error{Status: 403, Code: "insufficient_scope", Description: "tenant not allowed", Err: rsguard.ErrRejected}, *custom)
 }
 
 func TestStaticJWKS(t *testing.T) {
@@ -354,7 +371,7 @@ func TestStaticJWKS(t *testing.T) {
 	var raw json.RawMessage
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&raw))
 	resp.Body.Close()
-	v, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, JWKS: raw, Now: func() time.Time { return fixedNow }})
+	v, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, Keys: staticKeySet(t, raw), Now: func() time.Time { return fixedNow }})
 	require.NoError(t, err)
 	before := is.JWKSRequests()
 	_, err = v.Verify(context.Background(), is.Token(nil))
@@ -369,7 +386,7 @@ func TestRedirectOffHTTPSRefused(t *testing.T) {
 	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://keys.invalid/jwks", http.StatusFound)
 	}))
-	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, HTTPClient: is.Client()})
+	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "redirect refused")
 }
@@ -518,8 +535,8 @@ func TestDegenerateEd25519KeysRefused(t *testing.T) {
 	t.Run("a set whose only key is of small order is refused", func(t *testing.T) {
 		jwks, err := json.Marshal(map[string]any{"keys": []any{okpJWK("identity", identity)}})
 		require.NoError(t, err)
-		_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, JWKS: jwks})
-		require.Error(t, err)
+		_, err = validate.NewStaticKeySet(jwks)
+		require.ErrorIs(t, err, rsguard.ErrInvalidConfig)
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/internal/loopback/loopbacktest"
 	"github.com/rsguard/rsguard/validate"
 )
@@ -52,7 +53,7 @@ func newOffline(t *testing.T, cfg validate.Config, o *offline) error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfg.HTTPClient = &http.Client{Transport: o}
+	cfg.Fetch.HTTPClient = &http.Client{Transport: o}
 	_, err := validate.New(ctx, cfg)
 	return err
 }
@@ -66,7 +67,7 @@ func TestLoopbackRuleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	static := json.RawMessage(`{"keys":[{"kty":"OKP","crv":"Ed25519","use":"sig","kid":"k","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}]}`)
+	static := staticKeySet(t, []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","use":"sig","kid":"k","x":"`+base64.RawURLEncoding.EncodeToString(pub)+`"}]}`))
 	for _, place := range []struct {
 		name string
 		cfg  func(origin string) validate.Config
@@ -83,7 +84,7 @@ func TestLoopbackRuleConfig(t *testing.T) {
 			return validate.Config{Issuer: "https://as.example", JWKSURL: o + "/jwks", Resource: resource}
 		}},
 		{name: "Issuers issuer", cfg: func(o string) validate.Config {
-			return validate.Config{Issuer: "https://as.example", JWKS: static, Resource: resource,
+			return validate.Config{Issuer: "https://as.example", Keys: static, Resource: resource,
 				Issuers: []validate.IssuerConfig{{Issuer: o}}}
 		}},
 		{name: "Issuers JWKSURL", cfg: func(o string) validate.Config {
@@ -91,11 +92,7 @@ func TestLoopbackRuleConfig(t *testing.T) {
 				Issuers: []validate.IssuerConfig{{Issuer: "https://as.example", JWKSURL: o + "/jwks"}}}
 		}},
 		{name: "Resource", static: true, noZone: true, cfg: func(o string) validate.Config {
-			return validate.Config{Issuer: "https://as.example", JWKS: static, Resource: o + "/mcp"}
-		}},
-		{name: "ResourceMetadata", static: true, cfg: func(o string) validate.Config {
-			return validate.Config{Issuer: "https://as.example", JWKS: static, Resource: "https://mcp.example.com/mcp",
-				ResourceMetadata: o + "/.well-known/oauth-protected-resource/mcp"}
+			return validate.Config{Issuer: "https://as.example", Keys: static, Resource: o + "/mcp"}
 		}},
 	} {
 		t.Run(place.name, func(t *testing.T) {
@@ -105,14 +102,14 @@ func TestLoopbackRuleConfig(t *testing.T) {
 				switch {
 				case place.static && err != nil:
 					t.Errorf("%s refused: %v", origin, err)
-				case !place.static && (err == nil || errors.Is(err, validate.ErrConfig)):
+				case !place.static && (err == nil || errors.Is(err, rsguard.ErrInvalidConfig)):
 					t.Errorf("%s: %v, want a fetch error (the URL passes the check, the fetch fails offline)", origin, err)
 				}
 			}
 			for _, h := range loopbacktest.Hostile() {
 				o := &offline{}
 				err := newOffline(t, place.cfg("http://"+h.Host), o)
-				if !errors.Is(err, validate.ErrConfig) {
+				if !errors.Is(err, rsguard.ErrInvalidConfig) {
 					t.Errorf("http://%s: %v, want ErrConfig (%s)", h.Host, err, h.Why)
 				}
 				if sent := o.requests(); len(sent) > 0 {
@@ -126,6 +123,39 @@ func TestLoopbackRuleConfig(t *testing.T) {
 				accepted(t, "http://"+h.Host)
 			}
 		})
+	}
+}
+
+// TestLoopbackRuleGuardMetadata: the resource_metadata URL, configured on the
+// Guard over a Validator now, follows the same rule: plain http to a hostile
+// host is refused by rsguard.New, https to it or plain http to a genuine
+// loopback host is accepted.
+func TestLoopbackRuleGuardMetadata(t *testing.T) {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	static := staticKeySet(t, []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","use":"sig","kid":"k","x":"`+base64.RawURLEncoding.EncodeToString(pub)+`"}]}`))
+	v, err := validate.New(context.Background(), validate.Config{Issuer: "https://as.example", Keys: static, Resource: "https://mcp.example.com/mcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard := func(origin string) error {
+		_, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: origin + "/.well-known/oauth-protected-resource/mcp"})
+		return err
+	}
+	for _, h := range loopbacktest.Hostile() {
+		if err := guard("http://" + h.Host); !errors.Is(err, rsguard.ErrInvalidConfig) {
+			t.Errorf("http://%s: %v, want ErrInvalidConfig (%s)", h.Host, err, h.Why)
+		}
+		if err := guard("https://" + h.Host); err != nil {
+			t.Errorf("https://%s refused: %v", h.Host, err)
+		}
+	}
+	for _, h := range loopbacktest.Genuine() {
+		if err := guard("http://" + h.Host); err != nil {
+			t.Errorf("http://%s refused: %v", h.Host, err)
+		}
 	}
 }
 

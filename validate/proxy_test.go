@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
@@ -43,18 +44,17 @@ func stripToolsPrefix(p string) (string, bool) {
 	return "", false
 }
 
-// TestBehindReverseProxy runs the whole resource server — metadata, bearer
-// middleware, per-tool scopes — behind a real httputil.ReverseProxy, and
+// TestBehindReverseProxy runs the whole resource server — metadata, a Guard
+// over the Validator, per-tool scopes — behind a real httputil.ReverseProxy, and
 // talks to it the way an MCP client does, at the public URLs only.
 func TestBehindReverseProxy(t *testing.T) {
 	is := validatetest.NewIssuer(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	v, err := validate.New(ctx, validate.Config{
-		Issuer:          is.URL(),
-		Resource:        proxiedResource, // the public URL, from configuration
-		HTTPClient:      is.Client(),
-		ChallengeScopes: []string{"tools:read"},
+		Issuer:   is.URL(),
+		Resource: proxiedResource, // the public URL, from configuration
+		Fetch:    validate.FetchOptions{HTTPClient: is.Client()},
 	})
 	require.NoError(t, err)
 	perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: map[string][]string{
@@ -110,10 +110,13 @@ func TestBehindReverseProxy(t *testing.T) {
 			h, err := setup.register(mux)
 			require.NoError(t, err)
 			require.Equal(t, proxiedMetadataURL, h.URL())
-			mux.Handle("/mcp", v.Middleware(perTool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mux.Handle("/mcp", guarded(t, v, perTool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{}}`)
-			}))))
+			})), func(c *rsguard.Config) {
+				c.ResourceMetadata = h.URL() // the public URL, from configuration
+				c.Scopes = []string{"tools:read"}
+			}))
 			var seen receivedHeaders
 			app := httptest.NewServer(seen.wrap(mux))
 			t.Cleanup(app.Close)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,7 +67,7 @@ type DenyListConfig struct {
 // DenyList is an in-memory [Revocations]: revoked token ids ("jti"), and
 // clients ("client_id"), subjects ("sub") and sessions ("sid") whose tokens
 // issued before a given time are revoked, each scoped to one issuer. Use it
-// as [Config.Revocations]; several Validators (several middleware instances
+// as [Config.Revocations]; several Validators (behind several Guards
 // in one process) can share one. It is safe for concurrent use; build it with
 // [NewDenyList].
 //
@@ -121,7 +120,7 @@ type denyEntry struct {
 }
 
 // NewDenyList checks cfg and returns an empty DenyList. Errors wrap
-// [ErrConfig].
+// [rsguard.ErrInvalidConfig].
 func NewDenyList(cfg DenyListConfig) (*DenyList, error) {
 	if cfg.MaxTokenLifetime < 0 {
 		return nil, configErr("DenyListConfig.MaxTokenLifetime must not be negative")
@@ -136,12 +135,6 @@ func NewDenyList(cfg DenyListConfig) (*DenyList, error) {
 	}
 	return d, nil
 }
-
-// Templates of the refusals of a revocation check (see errors.go).
-var (
-	errRevoked               = invalidToken(ErrRevoked, "the access token was revoked")
-	errRevocationUnavailable = Error{Status: http.StatusServiceUnavailable, Description: "the token's revocation status cannot be checked right now", Err: ErrRevocationUnavailable}
-)
 
 // errEmpty is returned by the Revoke methods for an empty issuer or value.
 var errEmpty = errors.New("validate: DenyList: issuer and value must not be empty")
@@ -313,40 +306,28 @@ func (h *expiryHeap) Pop() any {
 }
 
 // afterVerify returns the hook Verify runs on every verified token, cache
-// hits included: the revocation store, then Config.Check. A refusal carries
-// the verified claims, for decision events. Without a store and without
-// decision events it is Check itself.
+// hits included: the revocation store, then Config.Check. Without a store it
+// is Check itself. Its errors are made refusals by applicationChecks.
 func (v *Validator) afterVerify(rev Revocations, failOpen bool, check func(context.Context, *Claims) error) func(context.Context, *Claims) error {
-	if rev == nil && v.onDecision == nil {
+	if rev == nil {
 		return check
 	}
 	return func(ctx context.Context, c *Claims) error {
-		if rev != nil {
-			revoked, err := rev.Revoked(ctx, c)
-			switch {
-			case err != nil && failOpen:
-				v.logger.ErrorContext(ctx, "rsguard: revocation store failed; token accepted (RevocationFailOpen)", "error", err.Error())
-			case err != nil:
-				v.logger.ErrorContext(ctx, "rsguard: revocation store failed; request refused", "error", err.Error())
-				e := reject(errRevocationUnavailable)
-				e.Err = fmt.Errorf("%w: %w", ErrRevocationUnavailable, err)
-				e.claims = c
-				return e
-			case revoked:
-				e := reject(errRevoked)
-				e.claims = c
-				return e
-			}
+		revoked, err := rev.Revoked(ctx, c)
+		switch {
+		case err != nil && failOpen:
+			v.logger.ErrorContext(ctx, "rsguard: revocation store failed; token accepted (RevocationFailOpen)", "error", err.Error())
+		case err != nil:
+			v.logger.ErrorContext(ctx, "rsguard: revocation store failed; request refused", "error", err.Error())
+			e := reject(errRevocationUnavailable)
+			e.Err = fmt.Errorf("%w: %w", ErrRevocationUnavailable, err)
+			return e
+		case revoked:
+			return reject(errRevoked)
 		}
 		if check == nil {
 			return nil
 		}
-		err := check(ctx, c)
-		if err == nil {
-			return nil
-		}
-		e := *asError(err) // a copy: the hook's own *Error may be shared
-		e.claims = c
-		return &e
+		return check(ctx, c)
 	}
 }

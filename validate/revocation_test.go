@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/validate"
 )
 
@@ -79,7 +80,7 @@ func TestDenyList(t *testing.T) {
 
 func TestDenyListRefuses(t *testing.T) {
 	_, err := validate.NewDenyList(validate.DenyListConfig{MaxTokenLifetime: -time.Second})
-	require.ErrorIs(t, err, validate.ErrConfig)
+	require.ErrorIs(t, err, rsguard.ErrInvalidConfig)
 	d := newDenyList(t, newClock(fixedNow), 0)
 	assert.Error(t, d.RevokeToken("", "jti", time.Time{}), "an empty issuer revokes nothing: an error, not a silent no-op")
 	assert.Error(t, d.RevokeSubject("https://as.example", "", fixedNow))
@@ -165,8 +166,8 @@ func (s *sharedStore) Revoked(_ context.Context, c *validate.Claims) (bool, erro
 	return ok && (c.IssuedAt.IsZero() || c.IssuedAt.Before(before)), nil
 }
 
-// Two middleware instances (two Validators, each with its own verified-token
-// cache, as two replicas have) share one revocation store: a revocation made
+// Two Guards over two Validators (each with its own verified-token cache, as
+// two replicas have) share one revocation store: a revocation made
 // through one is refused by both, at once, cached tokens included.
 func TestRevocationAcrossMiddlewares(t *testing.T) {
 	for _, kind := range []string{"DenyList", "shared store"} {
@@ -193,10 +194,10 @@ func TestRevocationAcrossMiddlewares(t *testing.T) {
 					c.Revocations = store
 				})
 				mux := http.NewServeMux()
-				mux.Handle("/mcp", v.Middleware(whoami))
+				mux.Handle("/mcp", guarded(t, v, whoami, nil))
 				// The admin endpoint of instance 0 revokes the caller's subject
 				// ("log out everywhere").
-				mux.Handle("POST /logout", v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mux.Handle("POST /logout", guarded(t, v, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					c, _ := validate.ClaimsFromContext(r.Context())
 					// On the server's goroutine: a failure is the answer's
 					// status, which the test goroutine checks.
@@ -205,7 +206,7 @@ func TestRevocationAcrossMiddlewares(t *testing.T) {
 						return
 					}
 					w.WriteHeader(http.StatusNoContent)
-				})))
+				}), nil))
 				servers[i] = httptest.NewServer(mux)
 				t.Cleanup(servers[i].Close)
 			}
@@ -275,7 +276,7 @@ func TestRevocationStoreFailure(t *testing.T) {
 				w := httptest.NewRecorder()
 				req := httptest.NewRequest("GET", "/mcp", nil)
 				req.Header.Set("Authorization", "Bearer "+tok)
-				v.Middleware(whoami).ServeHTTP(w, req)
+				guarded(t, v, whoami, nil).ServeHTTP(w, req)
 				assert.Equal(t, tc.status, w.Code)
 				assert.Equal(t, tc.header, w.Header().Get("WWW-Authenticate"))
 				if !tc.failOpen {
@@ -315,7 +316,7 @@ func TestRevocationsAndCheck(t *testing.T) {
 	require.NoError(t, d.RevokeToken(is.URL(), "t-1", fixedNow.Add(time.Hour)))
 	_, err := v.Verify(context.Background(), tok)
 	require.ErrorIs(t, err, validate.ErrRevoked)
-	var e *validate.Error
+	var e *rsguard.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, "the access token was revoked", e.Description)
 	assert.Equal(t, int64(2), checks.Load(), "a revoked token does not reach Check")

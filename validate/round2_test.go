@@ -21,7 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rsguard/rsguard/scopes"
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -88,7 +89,7 @@ func TestPrincipalIsInjective(t *testing.T) {
 func TestSenderConstrainedTokensRefusedAsBearer(t *testing.T) {
 	is := newIssuer(t, nil)
 	v := newValidator(t, is, nil)
-	srv := httptest.NewServer(v.Middleware(whoami))
+	srv := httptest.NewServer(guarded(t, v, whoami, nil))
 	t.Cleanup(srv.Close)
 
 	get := func(t *testing.T, tok string) (*http.Response, string) { // t: the caller's, for require
@@ -117,7 +118,9 @@ func TestSenderConstrainedTokensRefusedAsBearer(t *testing.T) {
 			tok := is.Token(map[string]any{"scope": "tools:read", "cnf": cnf})
 			_, err := v.Verify(context.Background(), tok)
 			require.ErrorIs(t, err, validate.ErrSenderConstrained)
-			assert.Equal(t, scopes.ReasonSenderConstrained, validate.ReasonCode(err))
+			var e *rsguard.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, audit.ReasonSenderConstrained, e.Reason)
 
 			resp, body := get(t, tok)
 			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
@@ -200,14 +203,14 @@ func TestScopeSyntax(t *testing.T) {
 }
 
 // TestHandlersCannotChangeOtherRequests: everything a handler receives —
-// Claims (Raw and Get included) and the Grant — may be changed by it without
+// Claims (Raw and Get included) and the Principal — may be changed by it without
 // changing what a later request with the same token sees, cache or no cache.
 func TestHandlersCannotChangeOtherRequests(t *testing.T) {
 	for _, disableCache := range []bool{false, true} {
-		t.Run(fmt.Sprintf("DisableCache=%v", disableCache), func(t *testing.T) {
+		t.Run(fmt.Sprintf("Cache.Disable=%v", disableCache), func(t *testing.T) {
 			is := newIssuer(t, nil)
 			v := newValidator(t, is, func(c *validate.Config) {
-				c.DisableCache = disableCache
+				c.Cache.Disable = disableCache
 				c.TenantClaim = "tid"
 			})
 			tok := is.Token(map[string]any{
@@ -215,22 +218,22 @@ func TestHandlersCannotChangeOtherRequests(t *testing.T) {
 				"tid": "tenant-a", "org": map[string]any{"id": "o1", "roles": []any{"viewer"}}, "acr": "urn:mfa", "sid": "s1",
 			})
 			type seen struct {
-				claims validate.Claims
-				grant  scopes.Grant
-				raw    string
-				org    string
+				claims    validate.Claims
+				principal rsguard.Principal
+				raw       string
+				org       string
 			}
 			var views []seen
-			srv := httptest.NewServer(v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := httptest.NewServer(guarded(t, v, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				c, _ := validate.ClaimsFromContext(r.Context())
-				g, _ := scopes.FromContext(r.Context())
+				p, _ := rsguard.FromContext(r.Context())
 				org, _ := c.Get("org")
 				orgJSON, _ := json.Marshal(org)
-				views = append(views, seen{claims: snapshotClaims(c), grant: snapshotGrant(g), raw: string(c.Raw()), org: string(orgJSON)})
+				views = append(views, seen{claims: snapshotClaims(c), principal: snapshotPrincipal(p), raw: string(c.Raw()), org: string(orgJSON)})
 
 				// The handler changes everything it can reach.
 				mutate(reflect.ValueOf(c))
-				mutate(reflect.ValueOf(g))
+				mutate(reflect.ValueOf(p))
 				raw := c.Raw()
 				for i := range raw {
 					raw[i] = 'X'
@@ -238,7 +241,7 @@ func TestHandlersCannotChangeOtherRequests(t *testing.T) {
 				mutate(reflect.ValueOf(org))
 				tid, _ := c.Get("tid")
 				mutate(reflect.ValueOf(&tid))
-			})))
+			}), nil))
 			t.Cleanup(srv.Close)
 			for range 3 {
 				req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
@@ -250,8 +253,8 @@ func TestHandlersCannotChangeOtherRequests(t *testing.T) {
 			}
 			require.Len(t, views, 3)
 			first := views[0]
-			assert.Equal(t, []string{"tools:read", "tools:write"}, first.grant.Scopes)
-			assert.Equal(t, "tenant-a", first.grant.Tenant)
+			assert.Equal(t, []string{"tools:read", "tools:write"}, first.principal.Scopes)
+			assert.Equal(t, "tenant-a", first.principal.Tenant)
 			assert.Contains(t, first.org, `"viewer"`)
 			for _, later := range views[1:] {
 				assert.Equal(t, first, later, "a later request sees what the first saw before its handler changed it")
@@ -273,9 +276,12 @@ func snapshotClaims(c *validate.Claims) validate.Claims {
 	}
 }
 
-func snapshotGrant(g *scopes.Grant) scopes.Grant {
-	s := *g
-	s.Scopes = append([]string(nil), g.Scopes...)
+// snapshotPrincipal copies p, its scopes included, without its Details (the
+// claims, which snapshotClaims copies).
+func snapshotPrincipal(p *rsguard.Principal) rsguard.Principal {
+	s := *p
+	s.Scopes = append([]string(nil), p.Scopes...)
+	s.Details = nil
 	return s
 }
 
@@ -350,8 +356,8 @@ func mutate(v reflect.Value) {
 }
 
 // TestCacheBytesBoundWhatItHolds: whatever the verified-token cache keeps is
-// counted against CacheBytes, also after Claims.Get decoded the payload of
-// every token: the heap after GC stays within CacheBytes plus a constant.
+// counted against Cache.MaxBytes, also after Claims.Get decoded the payload of
+// every token: the heap after GC stays within Cache.MaxBytes plus a constant.
 func TestCacheBytesBoundWhatItHolds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("heap measurement")
@@ -359,7 +365,7 @@ func TestCacheBytesBoundWhatItHolds(t *testing.T) {
 	is := newIssuer(t, nil)
 	const budget = 1 << 20
 	v := newValidator(t, is, func(c *validate.Config) {
-		c.CacheBytes = budget
+		c.Cache.MaxBytes = budget
 		c.TenantClaim = "tid"
 		c.MaxTokenBytes = 64 << 10
 	})
@@ -390,7 +396,7 @@ func TestCacheBytesBoundWhatItHolds(t *testing.T) {
 	grown := int64(heap()) - int64(before)
 	const slack = 1 << 20 // the validator's other state, test garbage not yet swept
 	t.Logf("heap grew %d KiB for a %d KiB cache", grown>>10, budget>>10)
-	assert.LessOrEqual(t, grown, int64(budget+slack), "the cache holds more than CacheBytes counts")
+	assert.LessOrEqual(t, grown, int64(budget+slack), "the cache holds more than Cache.MaxBytes counts")
 	runtime.KeepAlive(v)
 }
 
@@ -401,21 +407,33 @@ func TestTenantClaimIsAString(t *testing.T) {
 	var asked []string
 	v := newValidator(t, is, func(c *validate.Config) {
 		c.TenantClaim = "tid"
-		c.AllowTenant = func(_, tenant string) bool { asked = append(asked, tenant); return tenant != "blocked" }
+		c.Check = func(_ context.Context, c *validate.Claims) error {
+			asked = append(asked, c.Tenant())
+			if c.Tenant() == "blocked" {
+				return fmt.Errorf("tenant %q: %w", c.Tenant(), validate.ErrIssuer)
+			}
+			return nil
+		}
 	})
-	c, err := v.Verify(context.Background(), is.Token(map[string]any{"tid": "acme"}))
+	p, err := authenticate(v, is.Token(map[string]any{"tid": "acme"}))
 	require.NoError(t, err, "positive control")
-	assert.Equal(t, "acme", v.Grant(c).Tenant)
+	assert.Equal(t, "acme", p.Tenant)
 	for _, bad := range []any{42, true, []string{"acme"}, map[string]any{"id": "acme"}} {
 		_, err := v.Verify(context.Background(), is.Token(map[string]any{"tid": bad}))
 		require.ErrorIs(t, err, validate.ErrClaims, "tid %v", bad)
 	}
 	_, err = v.Verify(context.Background(), is.Token(map[string]any{"tid": "blocked"}))
 	require.ErrorIs(t, err, validate.ErrIssuer)
+	var e *rsguard.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, audit.ReasonBadIssuer, e.Reason)
+	if assert.NotNil(t, e.Principal, "refused after verification: the audit trail names who") {
+		assert.Equal(t, "blocked", e.Principal.Tenant)
+	}
 	assert.Equal(t, []string{"acme", "blocked"}, asked)
 
 	_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", TenantClaim: "sub"})
-	require.ErrorIs(t, err, validate.ErrConfig)
+	require.ErrorIs(t, err, rsguard.ErrInvalidConfig)
 }
 
 // TestTypedNilRevocations: a nil *DenyList is a configuration error, not a
@@ -423,11 +441,11 @@ func TestTenantClaimIsAString(t *testing.T) {
 func TestTypedNilRevocations(t *testing.T) {
 	is := newIssuer(t, nil)
 	var deny *validate.DenyList
-	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", HTTPClient: is.Client(), Revocations: deny})
-	require.ErrorIs(t, err, validate.ErrConfig)
+	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", Fetch: validate.FetchOptions{HTTPClient: is.Client()}, Revocations: deny})
+	require.ErrorIs(t, err, rsguard.ErrInvalidConfig)
 	list, err := validate.NewDenyList(validate.DenyListConfig{})
 	require.NoError(t, err)
-	_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", HTTPClient: is.Client(), Revocations: list})
+	_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", Fetch: validate.FetchOptions{HTTPClient: is.Client()}, Revocations: list})
 	require.NoError(t, err, "positive control")
 }
 
@@ -436,11 +454,11 @@ func TestTypedNilRevocations(t *testing.T) {
 func TestIssuerWithoutHashOrQuery(t *testing.T) {
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
-	jwks := json.RawMessage(`{"keys":[{"kty":"OKP","crv":"Ed25519","use":"sig","kid":"k","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}]}`)
+	jwks := staticKeySet(t, []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","use":"sig","kid":"k","x":"`+base64.RawURLEncoding.EncodeToString(pub)+`"}]}`))
 	try := func(iss string) (error, error) {
-		_, one := validate.New(context.Background(), validate.Config{Issuer: iss, Resource: "https://mcp.example.com/mcp", JWKS: jwks})
+		_, one := validate.New(context.Background(), validate.Config{Issuer: iss, Resource: "https://mcp.example.com/mcp", Keys: jwks})
 		_, many := validate.New(context.Background(), validate.Config{Resource: "https://mcp.example.com/mcp",
-			Issuers: []validate.IssuerConfig{{Issuer: iss, JWKS: jwks}}})
+			Issuers: []validate.IssuerConfig{{Issuer: iss, Keys: jwks}}})
 		return one, many
 	}
 	one, many := try("https://as.example/")
@@ -448,7 +466,7 @@ func TestIssuerWithoutHashOrQuery(t *testing.T) {
 	require.NoError(t, many, "positive control")
 	for _, iss := range []string{"https://as.example/#", "https://as.example/?", "https://as.example/#x", "https://as.example/?a=b", "https://as.example/t#"} {
 		one, many := try(iss)
-		require.ErrorIs(t, one, validate.ErrConfig, iss)
-		require.ErrorIs(t, many, validate.ErrConfig, iss)
+		require.ErrorIs(t, one, rsguard.ErrInvalidConfig, iss)
+		require.ErrorIs(t, many, rsguard.ErrInvalidConfig, iss)
 	}
 }

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/internal/strictjson"
 	"github.com/rsguard/rsguard/rsmeta"
-	"github.com/rsguard/rsguard/scopes"
 )
 
 // b64 decodes unpadded base64url strictly (RFC 7515 §2): no padding, no
@@ -53,18 +53,24 @@ func decodeSegmentInto(buf []byte, seg string) ([]byte, bool) {
 //     past, "nbf" and "iat" not in the future (each with the leeway),
 //     registered claims of the right JSON types;
 //  4. the key: the "kid" in that issuer's key set (refreshed at most once
-//     per MinRefreshInterval on an unknown kid), its type, curve and
+//     per Fetch.MinRefreshInterval on an unknown kid), its type, curve and
 //     declared "alg" consistent with the header, its use a signature use;
 //  5. the signature;
-//  6. Config.AllowTenant, Config.Revocations, then Config.Check, if set (all
-//     also on cache hits).
+//  6. Config.Revocations, then Config.Check, if set (both also on cache
+//     hits).
 //
 // A token found in the verified-token cache (see the package documentation)
 // skips steps 1 to 5 after the size check: only "exp", "nbf" and the
-// presence of its key in the key set are checked again, then step 6.
+// presence of its key in the key set (asked of a KeySet of yours again) are
+// checked again, then step 6.
 //
-// Every error is an *[Error] wrapping one of the package's sentinel errors.
+// Every error is an [*rsguard.Error] wrapping one of the package's sentinel
+// errors (or, for a refusal by Config.Check, rsguard.ErrRejected); a token
+// refused at step 6 names the Principal it proved (rsguard.Error.Principal).
 func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
+	if v == nil || v.issuers == nil {
+		return nil, errNotBuilt()
+	}
 	if len(raw) == 0 {
 		return nil, reject(errMalformed)
 	}
@@ -73,7 +79,7 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	now := v.now() // one clock reading for every time check of this token
 	if v.cache != nil {
-		if cached, ok := v.cache.get(raw, now, v.leeway); ok {
+		if cached, ok := v.cache.get(ctx, raw, now, v.leeway); ok {
 			c := cached.clone() // the request's own claims
 			if e := v.applicationChecks(ctx, c); e != nil {
 				return nil, e
@@ -147,7 +153,7 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 
 	// 4. Key, from the claimed issuer's key set only.
-	k, e := v.key(ctx, t.keys, h.kid, h.hasKid, h.alg)
+	k, e := findKey(ctx, t.keys, h.kid, h.hasKid, h.alg)
 	if e != nil {
 		return nil, e
 	}
@@ -175,29 +181,29 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, e
 	}
 	if v.cache != nil {
-		v.cache.put(raw, built, t.keys, k, now)
+		v.cache.put(raw, built, t.keys, k, string(h.alg), now)
 	}
 	return c, nil
 }
 
-// applicationChecks runs the checks that depend on the application's state rather
-// than on the token's bytes — AllowTenant, then Config.Revocations and
-// Config.Check (combined in v.check) — on every request, whether the claims
-// were just verified or found in the cache.
-func (v *Validator) applicationChecks(ctx context.Context, c *Claims) *Error {
-	if v.allowTenant != nil {
-		if !v.allowTenant(c.Issuer, c.tenant) {
-			e := reject(errTenant)
-			e.claims = c // refused after verification: decision events name who
-			return e
-		}
+// applicationChecks runs the checks that depend on the application's state
+// rather than on the token's bytes — Config.Revocations, then Config.Check
+// (combined in v.check) — on every request, whether the claims were just
+// verified or found in the cache. A refusal names the Principal the token
+// proved, for the audit trail.
+func (v *Validator) applicationChecks(ctx context.Context, c *Claims) *rsguard.Error {
+	if v.check == nil {
+		return nil
 	}
-	if v.check != nil {
-		if err := v.check(ctx, c); err != nil {
-			return asError(err)
-		}
+	err := v.check(ctx, c)
+	if err == nil {
+		return nil
 	}
-	return nil
+	e := checkError(err)
+	if e.Principal == nil {
+		e.Principal = c.principalOf()
+	}
+	return e
 }
 
 // typeAllowed applies the RFC 9068 §4 "typ" rule. Media type names compare
@@ -218,7 +224,7 @@ func (v *Validator) typeAllowed(typ []byte, present bool) bool {
 
 // checkClaims checks the claims that need no key, and returns the trusted
 // issuer the token claims.
-func (v *Validator) checkClaims(p *payload, alg []byte, now time.Time) (*trusted, *Error) {
+func (v *Validator) checkClaims(p *payload, alg []byte, now time.Time) (*trusted, *rsguard.Error) {
 	if p.seen&claimIss == 0 {
 		return nil, reject(errMissingIss)
 	}
@@ -289,15 +295,15 @@ func (v *Validator) claims(ctx context.Context, t *trusted, p *payload, raw []by
 	var dropped []string
 	switch {
 	case p.seen&claimScope != 0:
-		c.Scopes, dropped = scopes.Parse(string(p.scope))
+		c.Scopes, dropped = rsguard.ParseScopes(string(p.scope))
 	case p.seen&claimScp != 0 && len(p.scp) == 1 && p.scpString:
-		c.Scopes, dropped = scopes.Parse(string(p.scp[0]))
+		c.Scopes, dropped = rsguard.ParseScopes(string(p.scp[0]))
 	case p.seen&claimScp != 0:
 		list := make([]string, len(p.scp))
 		for i, b := range p.scp {
 			list[i] = string(b)
 		}
-		c.Scopes, dropped = scopes.ParseList(list)
+		c.Scopes, dropped = rsguard.ParseScopeList(list)
 	}
 	c.principal = c.Principal()
 	if len(dropped) > 0 && v.logger.Enabled(ctx, slog.LevelDebug) {
@@ -345,41 +351,3 @@ func (t *trusted) audienceMatches(aud [][]byte) bool {
 func audienceKey(canonical string) string {
 	return strings.TrimSuffix(canonical, "/")
 }
-
-// key finds the verification key for a token, refreshing the key set (rate
-// limited) when the kid is unknown.
-func (v *Validator) key(ctx context.Context, keys keySource, kid []byte, hasKid bool, alg []byte) (*key, *Error) {
-	snap := keys.snapshot()
-	k, found, e := snap.lookup(kid, hasKid, alg)
-	if e != nil {
-		return nil, e
-	}
-	if found {
-		return k, nil
-	}
-	// Unknown kid (or no key set yet): one shared, rate-limited refresh.
-	// Inside the rate-limit interval the answer is known without a lock.
-	if snap != nil && keys.rateLimited() {
-		return nil, reject(errUnknownKey)
-	}
-	rctx, cancel := context.WithTimeout(ctx, v.fetchWait())
-	err := keys.refresh(rctx, false)
-	cancel()
-	snap = keys.snapshot()
-	if snap == nil {
-		return nil, reject(errKeysUnavailable)
-	}
-	if err != nil && !errors.Is(err, errRateLimited) {
-		v.logger.Debug("rsguard: key refresh for an unknown kid failed", "error", err.Error())
-	}
-	k, found, e = snap.lookup(kid, hasKid, alg)
-	if e != nil {
-		return nil, e
-	}
-	if !found {
-		return nil, reject(errUnknownKey)
-	}
-	return k, nil
-}
-
-func (v *Validator) fetchWait() time.Duration { return v.fetchTimeout }

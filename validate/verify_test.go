@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -40,10 +41,10 @@ func newIssuer(t testing.TB, opts *validatetest.Options) *validatetest.Issuer {
 func newValidator(t testing.TB, is *validatetest.Issuer, mod func(*validate.Config)) *validate.Validator {
 	t.Helper()
 	cfg := validate.Config{
-		Issuer:     is.URL(),
-		Resource:   resource,
-		HTTPClient: is.Client(),
-		Now:        func() time.Time { return fixedNow },
+		Issuer:   is.URL(),
+		Resource: resource,
+		Fetch:    validate.FetchOptions{HTTPClient: is.Client()},
+		Now:      func() time.Time { return fixedNow },
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -243,7 +244,7 @@ func TestVerifyRejects(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, c)
 			assert.ErrorIs(t, err, tc.want)
-			var e *validate.Error
+			var e *rsguard.Error
 			require.True(t, errors.As(err, &e))
 			assert.Equal(t, 401, e.Status)
 			assert.Equal(t, "invalid_token", e.Code)

@@ -199,10 +199,10 @@ func TestMetadata(t *testing.T) {
 	}
 }
 
-// TestGrantPerRequest checks that tools/list is filtered by the token of the
+// TestPrincipalPerRequest checks that tools/list is filtered by the token of the
 // request itself, not by the one that opened the session: the SDK's handler
 // context carries the initialize request's values, TokenInfo the current one.
-func TestGrantPerRequest(t *testing.T) {
+func TestPrincipalPerRequest(t *testing.T) {
 	e := newTestEnv(t, nil)
 	const listBody = `{"jsonrpc":"2.0","id":5,"method":"tools/list"}`
 	tests := []struct {

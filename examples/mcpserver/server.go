@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
@@ -61,14 +62,16 @@ var challengeScopes = []string{scopeRead}
 //
 // Requests to the MCP endpoint go through, in order:
 //
-//  1. validate's bearer middleware: no token → 401 with resource_metadata and
-//     scope; a bad token → 401 invalid_token; on success the claims and a
-//     scopes.Grant go into the request context;
+//  1. an rsguard.Guard over the validate.Validator: no token → 401 with
+//     resource_metadata and scope; a bad token → 401 invalid_token; on
+//     success the rsguard.Principal (with the verified claims as its
+//     Details) goes into the request context;
 //  2. scopes' per-tool MCP middleware: a tools/call of a tool whose scopes the
-//     grant lacks → 403 insufficient_scope naming them, before the SDK reads
-//     the body; GET, DELETE, notifications, initialize and tools/list pass;
+//     principal lacks → 403 insufficient_scope naming them, with the Guard's
+//     resource_metadata, before the SDK reads the body; GET, DELETE,
+//     notifications, initialize and tools/list pass;
 //  3. the SDK's auth.RequireBearerToken with tokenVerifier, which only turns
-//     the verified claims into an auth.TokenInfo (req.Extra.TokenInfo in tool
+//     the principal into an auth.TokenInfo (req.Extra.TokenInfo in tool
 //     handlers; TokenInfo.UserID binds each Mcp-Session-Id to its user);
 //  4. the SDK's Streamable HTTP handler (stateful sessions).
 func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
@@ -93,11 +96,10 @@ func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 	}
 
 	v, err := validate.New(ctx, validate.Config{
-		Issuer:          cfg.Issuer,
-		Resource:        resource,
-		ChallengeScopes: challengeScopes,
-		HTTPClient:      cfg.HTTPClient,
-		Logger:          logger.With("component", "validate"),
+		Issuer:   cfg.Issuer,
+		Resource: resource,
+		Fetch:    validate.FetchOptions{HTTPClient: cfg.HTTPClient},
+		Logger:   logger.With("component", "validate"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("issuer %s: %w", cfg.Issuer, err)
@@ -114,10 +116,17 @@ func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 		return nil, err
 	}
 
-	perTool, err := scopes.NewMCP(scopes.MCPConfig{
-		Tools:            toolScopes(),
+	guard, err := rsguard.New(rsguard.Config{
+		Authenticator:    v,
 		ResourceMetadata: meta.URL(),
+		Scopes:           challengeScopes,
+		Logger:           logger.With("component", "rsguard"),
 	})
+	if err != nil {
+		return nil, err
+	}
+
+	perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: toolScopes()})
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +151,7 @@ func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 		ResourceMetadataURL: meta.URL(),
 		ClockSkew:           validate.DefaultLeeway,
 	})
-	mux.Handle(mcpPath, v.Middleware(perTool.Handler(tokenInfo(streamable))))
+	mux.Handle(mcpPath, guard.Middleware(perTool.Handler(tokenInfo(streamable))))
 
 	return &server{
 		Handler:     accessLog(logger, mux),
@@ -157,11 +166,11 @@ func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 // per-tool middleware makes (scopes.MCP.AllowsTool). It is advisory: calls are
 // checked whether or not a client saw the tool.
 //
-// The grant comes from req.Extra.TokenInfo, which the SDK fills from each
+// The principal comes from req.Extra.TokenInfo, which the SDK fills from each
 // HTTP request. Not from ctx: in a stateful session the SDK hands method
 // handlers a context carrying the values of the request that opened the
-// session (initialize), so scopes.FromContext(ctx) there would answer with the
-// first token's scopes after a step-up or a down-scoped token.
+// session (initialize), so rsguard.FromContext(ctx) there would answer with
+// the first token's scopes after a step-up or a down-scoped token.
 func filterToolsList(perTool *scopes.MCP) mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
@@ -170,13 +179,13 @@ func filterToolsList(perTool *scopes.MCP) mcp.Middleware {
 			if err != nil || !ok || method != "tools/list" {
 				return res, err
 			}
-			var g *scopes.Grant
+			var p *rsguard.Principal
 			if extra := req.GetExtra(); extra != nil {
-				g = grantOf(extra.TokenInfo)
+				p = principalOf(extra.TokenInfo)
 			}
 			filtered := *list
 			filtered.Tools = slices.DeleteFunc(slices.Clone(list.Tools), func(t *mcp.Tool) bool {
-				return !perTool.AllowsTool(g, t.Name)
+				return !perTool.AllowsTool(p, t.Name)
 			})
 			// The list now depends on who asks.
 			filtered.CacheScope = "private"

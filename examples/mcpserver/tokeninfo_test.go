@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
-	"github.com/rsguard/rsguard/scopes"
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -30,7 +32,7 @@ func newValidator(t *testing.T) (*validatetest.Issuer, *validate.Validator) {
 }
 
 // TestTokenVerifier checks the adapter from validate to the SDK's
-// auth.TokenVerifier on its own (no bearer middleware before it): scopes,
+// auth.TokenVerifier on its own (no rsguard.Guard before it): scopes,
 // expiration and the stable UserID (user:issuer#subject, client:issuer#client_id).
 func TestTokenVerifier(t *testing.T) {
 	iss, v := newValidator(t)
@@ -93,25 +95,35 @@ func TestTokenVerifier(t *testing.T) {
 			if !ti.Expiration.Equal(exp) {
 				t.Errorf("Expiration = %v, want %v", ti.Expiration, exp)
 			}
-			if g := grantOf(ti); g == nil || g.Subject != tt.wantUser || !slices.Equal(g.Scopes, tt.wantScopes) {
-				t.Errorf("grant = %+v", g)
+			if p := principalOf(ti); p == nil || p.Subject != tt.wantUser || !slices.Equal(p.Scopes, tt.wantScopes) || !p.Expiry.Equal(exp) {
+				t.Errorf("principal = %+v", p)
 			}
 		})
 	}
 }
 
-// TestTokenVerifierBehindMiddleware checks that behind validate's bearer
-// middleware the adapter takes the verified claims and grant from the
-// context, and only for the very token they came from.
+// TestTokenVerifierBehindMiddleware checks that behind an rsguard.Guard over
+// the validator the adapter takes the principal the Guard stored from the
+// context, and only for the very token it came from.
 func TestTokenVerifierBehindMiddleware(t *testing.T) {
 	iss, v := newValidator(t)
 	verify := tokenVerifier(v)
+	metaURL, err := rsmeta.WellKnownURL(testResource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: metaURL})
+	if err != nil {
+		t.Fatal(err)
+	}
 	token := iss.Token(map[string]any{"aud": testResource, "sub": "alice", "scope": scopeRead})
 
 	var got *auth.TokenInfo
 	var gotErr error
+	var stored *rsguard.Principal
 	probe := func(tok string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			stored, _ = rsguard.FromContext(r.Context())
 			got, gotErr = verify(r.Context(), tok, r)
 		})
 	}
@@ -121,19 +133,19 @@ func TestTokenVerifierBehindMiddleware(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
 
-	serve(v.Middleware(probe(token)))
+	serve(guard.Middleware(probe(token)))
 	if gotErr != nil || got.UserID != "user:"+iss.URL()+"#alice" {
 		t.Fatalf("same token: %+v, %v", got, gotErr)
 	}
-	ctxGrant := grantOf(got)
-	if ctxGrant == nil || ctxGrant.Credential != scopes.CredentialJWT || ctxGrant.ResourceMetadata == "" {
-		t.Errorf("grant from the middleware: %+v", ctxGrant)
+	// The very principal the Guard stored, not one verified again.
+	if p := principalOf(got); p == nil || p != stored || p.Credential != audit.CredentialJWT {
+		t.Errorf("principal from the Guard: %+v, want %+v", p, stored)
 	}
 
 	// Another token than the one the middleware verified (here one with a
 	// forged signature) is verified on its own, and refused.
 	forged := iss.TokenWith(validatetest.TokenOptions{NoSignature: true}, map[string]any{"aud": testResource, "sub": "mallory", "scope": scopeAdmin})
-	serve(v.Middleware(probe(forged)))
+	serve(guard.Middleware(probe(forged)))
 	if !errors.Is(gotErr, auth.ErrInvalidToken) {
 		t.Errorf("other token behind the middleware: %+v, %v; want ErrInvalidToken", got, gotErr)
 	}

@@ -177,7 +177,7 @@ func caller(req *mcp.CallToolRequest) string {
 // the per-tool middleware has refused every call whose token lacks them
 // before the SDK decoded it (see toolScopes). A handler may still check
 // scopes itself for finer decisions, from req.Extra.TokenInfo (its Scopes, or
-// the grant: grantOf(req.Extra.TokenInfo).Has(…)), never from ctx, which
+// the principal: principalOf(req.Extra.TokenInfo)), never from ctx, which
 // carries the context of the request that opened the session (see
 // filterToolsList).
 func addTools(s *mcp.Server, inv *inventory) {

@@ -2,7 +2,7 @@
 // authentication and authorization decision in Prometheus metrics: a
 // counter by stage, outcome and reason, and a latency histogram, served at
 // /metrics. The core module depends on no metrics library; this example
-// module brings the Prometheus client and implements scopes.Metrics with it
+// module brings the Prometheus client and implements audit.Metrics with it
 // (prometheus.go).
 //
 // Usage, from the repository root:
@@ -12,7 +12,7 @@
 // It starts a development authorization server on loopback and prints
 // commands that get a token, make allowed and refused requests, and scrape
 // the metrics. Each decision is also written to stderr as an audit log
-// record (scopes.SlogDecisions).
+// record (audit.Slog).
 package main
 
 import (

@@ -5,19 +5,20 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rsguard/rsguard/scopes"
+	"github.com/rsguard/rsguard/audit"
 )
 
-// Prometheus implements scopes.Metrics over the Prometheus client: a
+// Prometheus implements audit.Metrics over the Prometheus client: a
 // counter of decisions and a histogram of the time the deciding middleware
 // took, both labelled by stage ("authenticate", "authorize"), outcome
-// ("allow", "deny") and reason (scopes.Reasons: "ok", "expired",
+// ("allow", "deny") and reason (audit.Reasons: "ok", "expired",
 // "insufficient_scope", …). Every label comes from a small fixed set, so the
 // number of series is bounded whatever clients send; no identity (subject,
 // client, token id) is ever a label.
 //
-// Wire it with scopes.MetricsDecisions as the OnDecision hook of
-// validate.Config, apikey.Config, scopes.RouteConfig and scopes.MCPConfig.
+// Wire it with audit.Count as the OnDecision hook of rsguard.Config (the
+// authenticate stage, whatever the credential), scopes.RouteConfig and
+// scopes.MCPConfig (the authorize stage).
 // With OpenTelemetry the same twenty lines hold a metric.Int64Counter and a
 // metric.Float64Histogram, recorded with the three labels as attributes.
 type Prometheus struct {
@@ -56,16 +57,16 @@ func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
 			return nil, err
 		}
 	}
-	for _, stage := range []scopes.Stage{scopes.StageAuthenticate, scopes.StageAuthorize} {
-		p.decisions.WithLabelValues(string(stage), scopes.OutcomeAllow, string(scopes.ReasonOK))
+	for _, stage := range []audit.Stage{audit.StageAuthenticate, audit.StageAuthorize} {
+		p.decisions.WithLabelValues(string(stage), audit.OutcomeAllow, string(audit.ReasonOK))
 	}
 	return p, nil
 }
 
-// ObserveDecision implements scopes.Metrics.
+// ObserveDecision implements audit.Metrics.
 func (p *Prometheus) ObserveDecision(stage, outcome, reason string, latency time.Duration) {
 	p.decisions.WithLabelValues(stage, outcome, reason).Inc()
 	p.latency.WithLabelValues(stage, outcome, reason).Observe(latency.Seconds())
 }
 
-var _ scopes.Metrics = (*Prometheus)(nil)
+var _ audit.Metrics = (*Prometheus)(nil)

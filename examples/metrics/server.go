@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
@@ -33,23 +35,40 @@ type serverConfig struct {
 }
 
 // newServer returns the example API: GET /api/items needs items:read,
-// DELETE /api/items/{id} needs items:write, both behind the bearer
-// middleware; the RFC 9728 metadata at its well-known URL; and the
-// Prometheus metrics at /metrics. Every decision of the bearer middleware
-// and of the two scope checks is counted, and logged when cfg.Audit is set.
+// DELETE /api/items/{id} needs items:write, both behind an rsguard.Guard over
+// a validate.Validator; the RFC 9728 metadata at its well-known URL; and the
+// Prometheus metrics at /metrics. Every decision of the Guard (authenticate
+// stage) and of the two scope checks (authorize stage) is counted, and
+// logged when cfg.Audit is set.
 func newServer(ctx context.Context, cfg serverConfig) (http.Handler, error) {
 	prom, err := NewPrometheus(cfg.Registry)
 	if err != nil {
 		return nil, err
 	}
-	onDecision := scopes.MultiDecisions(scopes.MetricsDecisions(prom), scopes.SlogDecisions(cfg.Audit))
+	onDecision := audit.Multi(audit.Count(prom), audit.Slog(cfg.Audit))
 
 	v, err := validate.New(ctx, validate.Config{
-		Issuer:          cfg.Issuer,
-		Resource:        cfg.Resource,
-		HTTPClient:      cfg.HTTPClient,
-		ChallengeScopes: []string{scopeRead},
-		OnDecision:      onDecision,
+		Issuer:   cfg.Issuer,
+		Resource: cfg.Resource,
+		Fetch:    validate.FetchOptions{HTTPClient: cfg.HTTPClient},
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	meta, err := rsmeta.Register(mux, rsmeta.Metadata{
+		Resource:             cfg.Resource,
+		AuthorizationServers: v.Issuers(),
+		ScopesSupported:      []string{scopeRead, scopeWrite},
+	})
+	if err != nil {
+		return nil, err
+	}
+	guard, err := rsguard.New(rsguard.Config{
+		Authenticator:    v,
+		ResourceMetadata: meta.URL(),
+		Scopes:           []string{scopeRead},
+		OnDecision:       onDecision,
 	})
 	if err != nil {
 		return nil, err
@@ -63,16 +82,8 @@ func newServer(ctx context.Context, cfg serverConfig) (http.Handler, error) {
 		return nil, err
 	}
 
-	mux := http.NewServeMux()
-	if _, err := rsmeta.Register(mux, rsmeta.Metadata{
-		Resource:             cfg.Resource,
-		AuthorizationServers: v.Issuers(),
-		ScopesSupported:      []string{scopeRead, scopeWrite},
-	}); err != nil {
-		return nil, err
-	}
-	mux.Handle("GET /api/items", v.Middleware(read.Handler(http.HandlerFunc(listItems))))
-	mux.Handle("DELETE /api/items/{id}", v.Middleware(write.Handler(http.HandlerFunc(deleteItem))))
+	mux.Handle("GET /api/items", guard.Middleware(read.Handler(http.HandlerFunc(listItems))))
+	mux.Handle("DELETE /api/items/{id}", guard.Middleware(write.Handler(http.HandlerFunc(deleteItem))))
 	// In production serve /metrics on an internal listener only.
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	return mux, nil

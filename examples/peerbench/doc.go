@@ -1,8 +1,8 @@
-// Package peerbench compares rsguard's bearer-token middleware
-// (validate.Validator.Middleware) with the token verification of its peers,
-// side by side, in one harness: the same issuer (a validatetest.Issuer
-// serving its JWK Set over loopback HTTP), the same keys, the same tokens, the
-// same request and response shapes.
+// Package peerbench compares rsguard's bearer-token middleware (an
+// rsguard.Guard over a validate.Validator) with the token verification of
+// its peers, side by side, in one harness: the same issuer (a
+// validatetest.Issuer serving its JWK Set over loopback HTTP), the same keys,
+// the same tokens, the same request and response shapes.
 //
 // The package holds only tests and benchmarks; see README.md for the
 // command, the numbers of the last run and how to read them. The peers are

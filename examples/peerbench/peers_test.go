@@ -23,6 +23,8 @@ import (
 	jwxjwt "github.com/lestrrat-go/jwx/v3/jwt"
 	"github.com/modelcontextprotocol/go-sdk/auth"
 
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -124,21 +126,29 @@ var cachedImpl = impl{"rsguard-cached", buildRSGuard(false)}
 // allImpls is impls plus cachedImpl.
 func allImpls() []impl { return append(impls[:len(impls):len(impls)], cachedImpl) }
 
-// buildRSGuard returns rsguard's validate.Middleware: keys discovered from
-// the issuer's RFC 8414 metadata; disableCache makes every request a first
-// sight.
+// buildRSGuard returns rsguard's middleware, an rsguard.Guard over a
+// validate.Validator: keys discovered from the issuer's RFC 8414 metadata;
+// disableCache makes every request a first sight.
 func buildRSGuard(disableCache bool) func(testing.TB, *validatetest.Issuer, string, http.Handler) http.Handler {
 	return func(tb testing.TB, is *validatetest.Issuer, _ string, next http.Handler) http.Handler {
 		v, err := validate.New(tb.Context(), validate.Config{
-			Issuer:       is.URL(),
-			Resource:     resource,
-			Algorithms:   algs,
-			DisableCache: disableCache,
+			Issuer:     is.URL(),
+			Resource:   resource,
+			Algorithms: algs,
+			Cache:      validate.CacheOptions{Disable: disableCache},
 		})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		return v.Middleware(next)
+		meta, err := rsmeta.WellKnownURL(resource)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		g, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return g.Middleware(next)
 	}
 }
 

@@ -4,6 +4,9 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/rsguard/rsguard/internal/loopback"
 	"github.com/rsguard/rsguard/internal/loopback/loopbacktest"
 )
@@ -15,18 +18,13 @@ func TestIsHost(t *testing.T) {
 	}{{loopbacktest.Hostile(), false}, {loopbacktest.Genuine(), true}} {
 		for _, h := range tc.table {
 			u, err := url.Parse("http://" + h.Host + ":8080/x")
-			if err != nil || u.Hostname() == "" {
-				t.Fatalf("table host %q does not parse as a URL host: %v", h.Host, err)
-			}
-			if got := loopback.IsHost(u.Hostname()); got != tc.want {
-				t.Errorf("IsHost(%q) = %v, want %v (%s)", u.Hostname(), got, tc.want, h.Why)
-			}
+			require.NoError(t, err, "table host %q does not parse as a URL host", h.Host)
+			require.NotEmpty(t, u.Hostname(), "table host %q does not parse as a URL host", h.Host)
+			assert.Equal(t, tc.want, loopback.IsHost(u.Hostname()), "IsHost(%q) (%s)", u.Hostname(), h.Why)
 		}
 	}
 	// Brackets are the caller's to strip.
-	if loopback.IsHost("[::1]") {
-		t.Error(`IsHost("[::1]") = true, want false`)
-	}
+	assert.False(t, loopback.IsHost("[::1]"), `IsHost("[::1]") = true, want false`)
 }
 
 func TestAllowsScheme(t *testing.T) {
@@ -48,11 +46,7 @@ func TestAllowsScheme(t *testing.T) {
 		{"//127.0.0.1/", false},
 	} {
 		u, err := url.Parse(tc.url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := loopback.AllowsScheme(u); got != tc.want {
-			t.Errorf("AllowsScheme(%s) = %v, want %v", tc.url, got, tc.want)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, loopback.AllowsScheme(u), "AllowsScheme(%s)", tc.url)
 	}
 }

@@ -15,9 +15,10 @@ type State struct {
 	// Principal is the *rsguard.Principal (typed any: this package sits
 	// below rsguard).
 	Principal any
-	// Challenge is the base challenge of the Guard that authenticated the
-	// request (realm, resource_metadata; no scope, no error); nil when the
-	// principal was stored by rsguard.NewContext.
+	// Challenge is the challenge of the Guard that authenticated the
+	// request (realm, resource_metadata, and the Guard's scope, which
+	// scope checks replace with their own; no error); nil when no Guard
+	// ran.
 	Challenge *rsmeta.Challenge
 }
 

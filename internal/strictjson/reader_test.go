@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // configs are the two ways the policies use a Reader: validate's (the
@@ -96,8 +98,9 @@ func readAll(t *testing.T, b []byte, set func(*Reader)) (any, error) {
 	t.Helper()
 	v, err := walk(newReader(b, set))
 	serr := newReader(b, set).Skip()
-	if !errors.Is(serr, err) && !(err != nil && serr != nil && errors.Is(err, errUsage)) {
-		t.Fatalf("%q: walk: %v, Skip: %v", b, err, serr)
+	// The two agree, unless both fail and walk misused the API.
+	if err == nil || serr == nil || !errors.Is(err, errUsage) {
+		require.ErrorIs(t, serr, err, "%q: walk: %v, Skip", b, err)
 	}
 	return v, err
 }
@@ -239,46 +242,36 @@ func FuzzReader(f *testing.F) {
 				limit = DefaultMaxDepth
 			}
 			if err == nil {
-				if jerr != nil {
-					t.Fatalf("%s: accepted %q, which encoding/json refuses: %v", c.name, b, jerr)
-				}
-				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("%s: %q read as\n%#v\nencoding/json reads\n%#v", c.name, b, got, want)
-				}
-				if !r.ReplaceInvalidUTF8 && !utf8.Valid(b) {
-					t.Fatalf("%s: accepted invalid UTF-8 %q", c.name, b)
+				require.NoError(t, jerr, "%s: accepted %q, which encoding/json refuses", c.name, b)
+				require.Equal(t, want, got, "%s: %q read differently from encoding/json", c.name, b)
+				if !r.ReplaceInvalidUTF8 {
+					require.True(t, utf8.Valid(b), "%s: accepted invalid UTF-8 %q", c.name, b)
 				}
 				continue
 			}
 			valid := json.Valid(b)
 			switch {
 			case errors.Is(err, ErrDuplicate):
-				if dup, _ := dupNames(b); !dup {
-					t.Fatalf("%s: %q refused as a duplicate, but no name repeats", c.name, b)
-				}
+				dup, _ := dupNames(b)
+				require.True(t, dup, "%s: %q refused as a duplicate, but no name repeats", c.name, b)
 			case errors.Is(err, ErrSurrogate):
-				if !loneSurrogate(b) {
-					t.Fatalf("%s: %q refused for a lone surrogate it does not have", c.name, b)
-				}
+				require.True(t, loneSurrogate(b), "%s: %q refused for a lone surrogate it does not have", c.name, b)
 			case errors.Is(err, ErrRange):
-				if jerr == nil {
-					t.Fatalf("%s: %q refused as out of range, but encoding/json reads it", c.name, b)
-				}
+				require.Error(t, jerr, "%s: %q refused as out of range, but encoding/json reads it", c.name, b)
 			case errors.Is(err, ErrDepth):
-				if valid && depthOf(b) <= limit {
-					t.Fatalf("%s: %q refused as too deep", c.name, b)
+				if valid {
+					require.Greater(t, depthOf(b), limit, "%s: %q refused as too deep", c.name, b)
 				}
 			case errors.Is(err, ErrSyntax):
-				if valid && (r.ReplaceInvalidUTF8 || utf8.Valid(b)) {
-					t.Fatalf("%s: valid %q refused as a syntax error", c.name, b)
+				if r.ReplaceInvalidUTF8 || utf8.Valid(b) {
+					require.False(t, valid, "%s: valid %q refused as a syntax error", c.name, b)
 				}
 			default:
-				t.Fatalf("%s: %q: unexpected error %v", c.name, b, err)
+				require.Fail(t, "unexpected error", "%s: %q: %v", c.name, b, err)
 			}
 			if jerr == nil && (r.ReplaceInvalidUTF8 || utf8.Valid(b)) && !loneSurrogate(b) && depthOf(b) <= limit {
-				if dup, _ := dupNames(b); !dup {
-					t.Fatalf("%s: refused %q, which encoding/json reads whole: %v", c.name, b, err)
-				}
+				dup, _ := dupNames(b)
+				require.True(t, dup, "%s: refused %q, which encoding/json reads whole: %v", c.name, b, err)
 			}
 		}
 	})
@@ -307,8 +300,9 @@ func TestSeedsAgainstEncodingJSON(t *testing.T) {
 			v, err := readAll(t, []byte(s), c.set)
 			var want any
 			jerr := json.Unmarshal([]byte(s), &want)
-			if err == nil && (jerr != nil || !reflect.DeepEqual(v, want)) {
-				t.Errorf("%s: %q read as %#v; encoding/json: %#v, %v", c.name, s, v, want, jerr)
+			if err == nil {
+				assert.NoError(t, jerr, "%s: %q: encoding/json", c.name, s)
+				assert.Equal(t, want, v, "%s: %q read differently from encoding/json", c.name, s)
 			}
 		}
 	}
@@ -359,13 +353,11 @@ func TestDuplicateMembers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dup, err := dupNames([]byte(tc.in))
-			if err != nil || dup != (tc.want != nil) {
-				t.Fatalf("bad case: encoding/json finds a duplicate: %v, error %v", dup, err)
-			}
+			require.NoError(t, err, "bad case: encoding/json")
+			require.Equal(t, tc.want != nil, dup, "bad case: encoding/json finds a duplicate")
 			for _, c := range configs[:1] {
-				if _, err := readAll(t, []byte(tc.in), c.set); !errors.Is(err, tc.want) {
-					t.Errorf("%s: got %v, want %v", c.name, err, tc.want)
-				}
+				_, err := readAll(t, []byte(tc.in), c.set)
+				assert.ErrorIs(t, err, tc.want, c.name)
 			}
 		})
 	}
@@ -406,14 +398,11 @@ func TestLoneSurrogates(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := readAll(t, []byte(tc.in), configs[0].set)
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("got %v, want %v", err, tc.want)
-			}
+			require.ErrorIs(t, err, tc.want)
 			if err == nil {
 				var want any
-				if json.Unmarshal([]byte(tc.in), &want) != nil || !reflect.DeepEqual(got, want) {
-					t.Errorf("read %#v, encoding/json %#v", got, want)
-				}
+				assert.NoError(t, json.Unmarshal([]byte(tc.in), &want), "encoding/json")
+				assert.Equal(t, want, got, "read differently from encoding/json")
 			}
 		})
 	}
@@ -437,18 +426,14 @@ func TestInvalidUTF8(t *testing.T) {
 		{"invalid and escaped U+FFFD", "{\"a\\ufffd\":1,\"a\xc0\":2}", ErrDuplicate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := readAll(t, []byte(tc.in), configs[0].set); !errors.Is(err, ErrSyntax) {
-				t.Errorf("strict: got %v, want ErrSyntax", err)
-			}
+			_, err := readAll(t, []byte(tc.in), configs[0].set)
+			assert.ErrorIs(t, err, ErrSyntax, "strict")
 			got, err := readAll(t, []byte(tc.in), configs[1].set)
-			if !errors.Is(err, tc.wantReplace) {
-				t.Fatalf("replace: got %v, want %v", err, tc.wantReplace)
-			}
+			require.ErrorIs(t, err, tc.wantReplace, "replace")
 			if err == nil {
 				var want any
-				if json.Unmarshal([]byte(tc.in), &want) != nil || !reflect.DeepEqual(got, want) {
-					t.Errorf("replace: read %#v, encoding/json %#v", got, want)
-				}
+				assert.NoError(t, json.Unmarshal([]byte(tc.in), &want), "replace: encoding/json")
+				assert.Equal(t, want, got, "replace: read differently from encoding/json")
 			}
 		})
 	}
@@ -484,15 +469,11 @@ func TestNumberRange(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var want any
 			jerr := json.Unmarshal([]byte(tc.in), &want)
-			if (jerr == nil) != (tc.want == nil) {
-				t.Fatalf("bad case: encoding/json says %v", jerr)
-			}
+			require.Equal(t, tc.want == nil, jerr == nil, "bad case: encoding/json says %v", jerr)
 			got, err := readAll(t, []byte(tc.in), configs[0].set)
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("got %v, want %v", err, tc.want)
-			}
-			if err == nil && !reflect.DeepEqual(got, want) {
-				t.Errorf("read %#v, encoding/json %#v", got, want)
+			require.ErrorIs(t, err, tc.want)
+			if err == nil {
+				assert.Equal(t, want, got, "read differently from encoding/json")
 			}
 		})
 	}
@@ -529,23 +510,19 @@ func TestDepth(t *testing.T) {
 		r := NewReader([]byte(in))
 		r.MaxDepth = tc.max
 		v, err := walk(&r)
-		if !errors.Is(err, tc.want) {
-			t.Errorf("MaxDepth %d, depth %d + %q: got %v, want %v", tc.max, tc.n, tc.inner, err, tc.want)
+		if !assert.ErrorIs(t, err, tc.want, "MaxDepth %d, depth %d + %q", tc.max, tc.n, tc.inner) {
 			continue
 		}
 		r = NewReader([]byte(in))
 		r.MaxDepth = tc.max
-		if err := r.Skip(); !errors.Is(err, tc.want) {
-			t.Errorf("MaxDepth %d, depth %d + %q: Skip: got %v, want %v", tc.max, tc.n, tc.inner, err, tc.want)
-		}
-		if tc.max == 10000 && (err == nil) != json.Valid([]byte(in)) {
-			t.Errorf("depth %d: json.Valid disagrees", tc.n)
+		assert.ErrorIs(t, r.Skip(), tc.want, "MaxDepth %d, depth %d + %q: Skip", tc.max, tc.n, tc.inner)
+		if tc.max == 10000 {
+			assert.Equal(t, json.Valid([]byte(in)), err == nil, "depth %d: json.Valid disagrees", tc.n)
 		}
 		if err == nil {
 			var want any
-			if json.Unmarshal([]byte(in), &want) != nil || !reflect.DeepEqual(v, want) {
-				t.Errorf("depth %d: read differently from encoding/json", tc.n)
-			}
+			assert.NoError(t, json.Unmarshal([]byte(in), &want), "depth %d: read differently from encoding/json", tc.n)
+			assert.Equal(t, want, v, "depth %d: read differently from encoding/json", tc.n)
 		}
 	}
 }
@@ -574,9 +551,8 @@ func TestSyntax(t *testing.T) {
 		}
 		r := NewReader(b)
 		r.MaxDepth, r.ReplaceInvalidUTF8 = 10000, true
-		if err := r.Skip(); (err == nil) != json.Valid(b) {
-			t.Errorf("%q: %v, json.Valid %v", s, err, json.Valid(b))
-		}
+		err := r.Skip()
+		assert.Equal(t, json.Valid(b), err == nil, "%q: %v, json.Valid", s, err)
 	}
 }
 
@@ -584,68 +560,60 @@ func TestSyntax(t *testing.T) {
 func TestIterator(t *testing.T) {
 	in := []byte(` {"a" : "x\ny", "b":[1, "s"], "c":{"d":null}} `)
 	r := NewReader(in)
-	if err := r.Open(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Element(); !errors.Is(err, errUsage) {
-		t.Errorf("Element in an object: %v", err)
-	}
+	require.NoError(t, r.Open())
+	_, err := r.Element()
+	assert.ErrorIs(t, err, errUsage, "Element in an object")
 	name, ok, err := r.Member()
-	if string(name) != "a" || !ok || err != nil {
-		t.Fatalf("Member: %q %v %v", name, ok, err)
-	}
-	if s, err := r.String(); string(s) != "x\ny" || err != nil {
-		t.Errorf("String: %q %v", s, err)
-	}
-	if name, _, _ := r.Member(); string(name) != "b" {
-		t.Fatalf("Member: %q", name)
-	}
-	if raw, err := r.Raw(); string(raw) != `[1, "s"]` || err != nil {
-		t.Errorf("Raw: %q %v", raw, err)
-	}
-	if name, _, _ := r.Member(); string(name) != "c" {
-		t.Fatalf("Member: %q", name)
-	}
-	if r.Peek() != '{' || r.Open() != nil {
-		t.Fatal("Open")
-	}
-	if name, _, _ := r.Member(); string(name) != "d" || r.Peek() != 'n' || r.Skip() != nil {
-		t.Fatal("d")
-	}
+	require.NoError(t, err, "Member")
+	require.True(t, ok, "Member")
+	require.Equal(t, "a", string(name), "Member")
+	str, err := r.String()
+	assert.NoError(t, err, "String")
+	assert.Equal(t, "x\ny", string(str), "String")
+	name, _, _ = r.Member()
+	require.Equal(t, "b", string(name), "Member")
+	raw, err := r.Raw()
+	assert.NoError(t, err, "Raw")
+	assert.Equal(t, `[1, "s"]`, string(raw), "Raw")
+	name, _, _ = r.Member()
+	require.Equal(t, "c", string(name), "Member")
+	require.Equal(t, byte('{'), r.Peek(), "Open")
+	require.NoError(t, r.Open(), "Open")
+	name, _, _ = r.Member()
+	require.Equal(t, "d", string(name), "d")
+	require.Equal(t, byte('n'), r.Peek(), "d")
+	require.NoError(t, r.Skip(), "d")
 	for range 2 {
-		if _, ok, err := r.Member(); ok || err != nil {
-			t.Fatalf("end: %v %v", ok, err)
-		}
+		_, ok, err := r.Member()
+		require.NoError(t, err, "end")
+		require.False(t, ok, "end")
 	}
-	if r.Peek() != 0 {
-		t.Error("not at the end")
-	}
+	assert.Zero(t, r.Peek(), "not at the end")
 
 	// Aliasing: a plain string is a sub-slice of the text.
 	in = []byte(`"plain"`)
 	r = NewReader(in)
-	if s, err := r.String(); err != nil || &s[0] != &in[1] {
-		t.Errorf("String copied a plain string: %v", err)
+	str, err = r.String()
+	if assert.NoError(t, err, "String") {
+		assert.Same(t, &in[1], &str[0], "String copied a plain string")
 	}
 	// Reading the top-level value checks what follows it.
 	for _, s := range []string{`"a" x`, `1 2`, `{} {}`, `[] ]`, `null,`} {
 		r = NewReader([]byte(s))
-		if _, err := walk(&r); !errors.Is(err, ErrSyntax) {
-			t.Errorf("%q: %v", s, err)
-		}
+		_, err := walk(&r)
+		assert.ErrorIs(t, err, ErrSyntax, "%q", s)
 	}
 	r = NewReader([]byte(" 12 "))
-	if n, err := r.Number(); string(n) != "12" || err != nil {
-		t.Errorf("Number: %q %v", n, err)
-	}
+	num, err := r.Number()
+	assert.NoError(t, err, "Number")
+	assert.Equal(t, "12", string(num), "Number")
 	r = NewReader([]byte(" null "))
-	if raw, err := r.Raw(); string(raw) != "null" || err != nil {
-		t.Errorf("Raw: %q %v", raw, err)
-	}
+	raw, err = r.Raw()
+	assert.NoError(t, err, "Raw")
+	assert.Equal(t, "null", string(raw), "Raw")
 	r = NewReader([]byte(`[]`))
-	if _, _, err := r.Member(); !errors.Is(err, errUsage) {
-		t.Errorf("Member before Open: %v", err)
-	}
+	_, _, err = r.Member()
+	assert.ErrorIs(t, err, errUsage, "Member before Open")
 }
 
 // BenchmarkSkip: the walk of typical and adversarial texts.
@@ -664,6 +632,8 @@ func BenchmarkSkip(b *testing.B) {
 			for range b.N {
 				r := NewReader(in)
 				r.MaxDepth = 100
+				// b.Fatal, not testify, inside the timed loop: an assertion calls
+				// b.Helper, which locks and walks the stack on every call.
 				if err := r.Skip(); err != nil {
 					b.Fatal(err)
 				}

@@ -114,7 +114,7 @@ type ConformanceConfig struct {
 // OAuth 2.1 resource server in the sense of RFC 6750, RFC 9728, RFC 8707 and
 // the MCP authorization specification, by sending it requests with tokens
 // minted by cfg.Issuer. It is independent of how the server is built:
-// rsguard's middleware, another library, or hand-written code.
+// an rsguard.Guard, another library, or hand-written code.
 //
 // The subtests:
 //

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
@@ -34,18 +35,20 @@ func ExampleConformance() {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := validate.New(context.Background(), validate.Config{
-			Issuer: iss.URL(), Resource: resource, HTTPClient: iss.Client(), ChallengeScopes: []string{"docs:read"},
-		})
+		v, err := validate.New(context.Background(), validate.Config{Issuer: iss.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: iss.Client()}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: tools, ResourceMetadata: meta.URL()})
+		guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL(), Scopes: []string{"docs:read"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: tools})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var mcpServer http.Handler = http.NotFoundHandler() // your MCP server
-		mux.Handle("/mcp", v.Middleware(perTool.Handler(mcpServer)))
+		mux.Handle("/mcp", guard.Middleware(perTool.Handler(mcpServer)))
 
 		validatetest.Conformance(t, validatetest.ConformanceConfig{
 			Issuer:   iss,

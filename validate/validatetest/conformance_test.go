@@ -1,8 +1,8 @@
 package validatetest
 
 // Tests of the conformance kit: it passes a correctly wired server (rsguard's
-// metadata handler, bearer middleware and MCP per-tool scopes in front of a
-// small MCP server), over a Handler and over a URL, speaking JSON or SSE; and
+// metadata handler, an rsguard.Guard over a validate.Validator and MCP
+// per-tool scopes in front of a small MCP server), over a Handler and over a URL, speaking JSON or SSE; and
 // it fails, in the subtests concerned and only there, servers wired wrongly
 // in the ways real servers are.
 
@@ -24,6 +24,8 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
@@ -77,8 +79,8 @@ func (m *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	principal := ""
-	if g, ok := scopes.FromContext(r.Context()); ok {
-		principal = g.Subject
+	if p, ok := rsguard.FromContext(r.Context()); ok {
+		principal = p.Subject
 		if m.byName {
 			// "sub, else client_id": user:…#alice and client:…#alice
 			// become one.
@@ -146,15 +148,15 @@ func (m *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // kitServer is the wiring a user writes, with knobs to break it.
 type kitServer struct {
 	noMetadata       bool
-	metadataResource string // the metadata's "resource", if not kitResource
-	resourceMetadata string // validate.Config.ResourceMetadata
-	challengeScopes  []string
+	metadataResource string   // the metadata's "resource", if not kitResource
+	resourceMetadata string   // rsguard.Config.ResourceMetadata, if not kitMetadata
+	challengeScopes  []string // rsguard.Config.Scopes
 	noScopeCheck     bool
 	sse              bool
 	unboundSessions  bool
 	sessionsByName   bool                            // sessions bound to the principal's name, users and clients alike
 	postOnlyCheck    bool                            // the per-tool check sees only POST; the MCP server serves any method
-	verifier         func(http.Handler) http.Handler // replaces validate's middleware
+	authenticator    rsguard.Authenticator           // replaces the validate.Validator
 	wrap             func(http.Handler) http.Handler // around the whole endpoint
 }
 
@@ -174,17 +176,26 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	v, err := validate.New(ctx, validate.Config{
-		Issuer: is.URL(), Resource: kitResource, HTTPClient: is.Client(),
-		ChallengeScopes: k.challengeScopes, ResourceMetadata: k.resourceMetadata,
-	})
+	var authn rsguard.Authenticator = k.authenticator
+	if authn == nil {
+		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: kitResource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		authn = v
+	}
+	rm := kitMetadata
+	if k.resourceMetadata != "" {
+		rm = k.resourceMetadata
+	}
+	guard, err := rsguard.New(rsguard.Config{Authenticator: authn, ResourceMetadata: rm, Scopes: k.challengeScopes})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mcp := &fakeMCP{sse: k.sse, unbound: k.unboundSessions, byName: k.sessionsByName, anyMethod: k.postOnlyCheck}
 	var next http.Handler = mcp
 	if !k.noScopeCheck {
-		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools, ResourceMetadata: kitMetadata})
+		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,11 +211,7 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 			mcp.ServeHTTP(w, r)
 		})
 	}
-	authn := v.Middleware
-	if k.verifier != nil {
-		authn = k.verifier
-	}
-	endpoint := authn(next)
+	endpoint := guard.Middleware(next)
 	if k.wrap != nil {
 		endpoint = k.wrap(endpoint)
 	}
@@ -236,29 +243,38 @@ func TestConformanceWiredCorrectly(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
-		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: resource, HTTPClient: is.Client()})
+		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools, ResourceMetadata: meta.URL()})
+		guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		mux.Handle("/mcp", v.Middleware(perTool.Handler(&fakeMCP{})))
+		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux.Handle("/mcp", guard.Middleware(perTool.Handler(&fakeMCP{})))
 		Conformance(t, ConformanceConfig{Issuer: is, URL: resource, MCP: true, Tools: kitTools})
 	})
 	t.Run("REST route", func(t *testing.T) {
 		mux := http.NewServeMux()
-		if _, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: "https://api.example.com/v1/items", AuthorizationServers: []string{is.URL()}}); err != nil {
+		meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: "https://api.example.com/v1/items", AuthorizationServers: []string{is.URL()}})
+		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
-		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: "https://api.example.com/v1/items", HTTPClient: is.Client(), ChallengeScopes: []string{"items:read"}})
+		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: "https://api.example.com/v1/items", Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		mux.Handle("/v1/items", v.Middleware(scopes.Middleware("items:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL(), Scopes: []string{"items:read"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux.Handle("/v1/items", guard.Middleware(scopes.Middleware("items:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "[]")
 		}))))
 		Conformance(t, ConformanceConfig{Issuer: is, Handler: mux, Resource: "https://api.example.com/v1/items", Scopes: []string{"items:read"},
@@ -362,10 +378,11 @@ func (rec *recording) summary() string {
 	return strings.Join(names, "\n")
 }
 
-// usualGoStack is the verifier most Go servers write: golang-jwt with a
-// keyfunc key set and the validation options everyone remembers, answering
-// with a proper challenge. What it misses is what the kit must catch.
-func usualGoStack(t testing.TB, is *Issuer, audience bool) func(http.Handler) http.Handler {
+// usualGoStack is the verifier most Go servers write, plugged into the Guard
+// as an rsguard.Authenticator of its own: golang-jwt with a keyfunc key set
+// and the validation options everyone remembers. What it misses is what the
+// kit must catch.
+func usualGoStack(t testing.TB, is *Issuer, audience bool) rsguard.Authenticator {
 	resp, err := is.Client().Get(is.JWKSURL())
 	if err != nil {
 		t.Fatal(err)
@@ -386,29 +403,27 @@ func usualGoStack(t testing.TB, is *Issuer, audience bool) func(http.Handler) ht
 	if audience {
 		opts = append(opts, jwt.WithAudience(kitResource))
 	}
-	challenge := rsmeta.Challenge{ResourceMetadata: kitMetadata, Scope: []string{"items:read"}}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := r.Header.Get("Authorization")
-			tok, ok := strings.CutPrefix(h, "Bearer ")
-			if !ok {
-				rsmeta.WriteChallenge(w, http.StatusUnauthorized, challenge)
-				return
-			}
-			claims := jwt.MapClaims{}
-			if _, err := jwt.ParseWithClaims(tok, claims, kf.Keyfunc, opts...); err != nil {
-				c := challenge
-				c.Error, c.ErrorDescription = rsmeta.ErrorInvalidToken, "invalid token"
-				rsmeta.WriteChallenge(w, http.StatusUnauthorized, c)
-				return
-			}
-			scope, _ := claims["scope"].(string)
-			granted, _ := scopes.Parse(scope)
-			g := &scopes.Grant{Scopes: granted, Credential: scopes.CredentialJWT, ResourceMetadata: kitMetadata}
-			next.ServeHTTP(w, r.WithContext(scopes.NewContext(r.Context(), g)))
-		})
-	}
+	return authFunc(func(r *http.Request) (*rsguard.Principal, error) {
+		h := r.Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return nil, &rsguard.Error{Status: http.StatusUnauthorized, Err: rsguard.ErrNoCredential}
+		}
+		claims := jwt.MapClaims{}
+		if _, err := jwt.ParseWithClaims(tok, claims, kf.Keyfunc, opts...); err != nil {
+			return nil, &rsguard.Error{Status: http.StatusUnauthorized, Code: rsmeta.ErrorInvalidToken, Description: "invalid token", Err: err}
+		}
+		sub, _ := claims["sub"].(string)
+		scope, _ := claims["scope"].(string)
+		granted, _ := rsguard.ParseScopes(scope)
+		return &rsguard.Principal{Subject: "user:" + is.URL() + "#" + sub, Credential: audit.CredentialJWT, Scopes: granted}, nil
+	})
 }
+
+// authFunc is an rsguard.Authenticator made of a function.
+type authFunc func(*http.Request) (*rsguard.Principal, error)
+
+func (f authFunc) Authenticate(r *http.Request) (*rsguard.Principal, error) { return f(r) }
 
 func TestConformanceFailsMiswired(t *testing.T) {
 	is := NewIssuer(t, nil)
@@ -455,7 +470,7 @@ func TestConformanceFailsMiswired(t *testing.T) {
 		},
 		{
 			name:   "the usual Go stack",
-			server: kitServer{challengeScopes: []string{"items:read"}, verifier: usualGoStack(t, is, true)},
+			server: kitServer{challengeScopes: []string{"items:read"}, authenticator: usualGoStack(t, is, true)},
 			wantFail: []string{"attacks/algorithm/crit header", "attacks/claims/typ dpop+jwt", "attacks/malformed/oversized token", "attacks/request/two Authorization headers",
 				// golang-jwt reads JSON with encoding/json (last member
 				// wins, lone surrogates become U+FFFD) and knows neither
@@ -470,7 +485,7 @@ func TestConformanceFailsMiswired(t *testing.T) {
 		},
 		{
 			name:     "no audience check",
-			server:   kitServer{challengeScopes: []string{"items:read"}, verifier: usualGoStack(t, is, false)},
+			server:   kitServer{challengeScopes: []string{"items:read"}, authenticator: usualGoStack(t, is, false)},
 			wantFail: []string{"attacks/claims/aud another resource", "attacks/claims/aud the origin only", "attacks/claims/no aud", "attacks/claims/aud the issuer"},
 			wantPass: []string{"metadata", "accept", "attacks/claims/expired"},
 		},

@@ -26,7 +26,7 @@
 // one: the issuer identifier is [Issuer.URL], the HTTP client that trusts
 // the issuer's certificate is [Issuer.Client]. With rsguard's validate
 // package that means a validate.Config whose Issuer is iss.URL(), whose
-// Resource is your server's canonical URL, and whose HTTPClient is
+// Resource is your server's canonical URL, and whose Fetch.HTTPClient is
 // iss.Client(); then send requests carrying
 //
 //	"Bearer " + iss.Token(map[string]any{"aud": resource, "scope": "tools:read"})
@@ -63,7 +63,7 @@
 // Bearer, a future "auth_time", malformed tokens, duplicate claim names, lone
 // surrogates and out-of-range numbers, tokens in the wrong place, and MCP
 // tool calls sent with methods other than POST). It depends only on HTTP:
-// rsguard's middleware, another library, or your own code can be under
+// an rsguard.Guard, another library, or your own code can be under
 // test, and MCP is spoken as JSON-RPC over Streamable HTTP, without an SDK.
 // See [ExampleConformance].
 package validatetest

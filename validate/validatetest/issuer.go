@@ -355,7 +355,7 @@ func (is *Issuer) TokenURL() string { return is.srv.URL + is.tokenPath }
 
 // Client returns an HTTP client that trusts the issuer's TLS certificate,
 // for the code under test to fetch metadata and keys with (the HTTPClient
-// of a validating configuration). It is closed with the issuer.
+// of a validating configuration: validate.Config.Fetch.HTTPClient). It is closed with the issuer.
 func (is *Issuer) Client() *http.Client { return is.srv.Client() }
 
 // SetDown makes the metadata and JWKS URLs answer 503 Service Unavailable

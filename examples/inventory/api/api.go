@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/apikey"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
@@ -73,8 +74,9 @@ type API struct {
 
 // New builds the inventory API, protected by rsguard: one Authenticator
 // accepts an OAuth access token (Authorization: Bearer) or a legacy API key
-// (X-API-Key), and both put the same scopes.Grant in the context, so each
-// route's scope check works whatever the credential.
+// (X-API-Key), and both give the same rsguard.Principal, which one
+// rsguard.Guard puts in the context, so each route's scope check works
+// whatever the credential.
 //
 //	GET    <resource>/items              inventory:read    list the stock
 //	GET    <resource>/items/{sku}        inventory:read    one item
@@ -103,10 +105,9 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	}
 
 	v, err := validate.New(ctx, validate.Config{
-		Issuer:          cfg.Issuer,
-		Resource:        resource,
-		ChallengeScopes: []string{ScopeRead},
-		Logger:          logger.With("component", "validate"),
+		Issuer:   cfg.Issuer,
+		Resource: resource,
+		Logger:   logger.With("component", "validate"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("issuer %s: %w", cfg.Issuer, err)
@@ -131,7 +132,7 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	auth, err := apikey.New(apikey.Config{
 		Store:                 store,
 		Prefix:                KeyPrefix,
-		Validator:             v,
+		Bearer:                v,
 		Policy:                cfg.Policy,
 		AdvertiseKeyChallenge: true,
 		Logger:                logger.With("component", "apikey"),
@@ -145,10 +146,23 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 		return nil, err
 	}
 
+	// One Guard answers for both credentials: its challenges point to the
+	// metadata, ask for inventory:read first, and carry the APIKey challenge
+	// the Authenticator adds.
+	guard, err := rsguard.New(rsguard.Config{
+		Authenticator:    auth,
+		ResourceMetadata: meta.URL(),
+		Scopes:           []string{ScopeRead},
+		Logger:           logger.With("component", "rsguard"),
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	st := NewStock()
 	h := &handlers{stock: st}
 	protect := func(scope string, hf http.HandlerFunc) http.Handler {
-		return auth.Middleware(scopes.Middleware(scope)(hf))
+		return guard.Middleware(scopes.Middleware(scope)(hf))
 	}
 	mux.Handle("GET "+base+"/items", protect(ScopeRead, h.list))
 	mux.Handle("GET "+base+"/items/{sku}", protect(ScopeRead, h.get))
@@ -178,8 +192,8 @@ type Reservation struct {
 	OrderID  string    `json:"order_id"`   // the caller's order
 	SKU      string    `json:"sku"`        // the item reserved
 	Quantity int       `json:"quantity"`   // units reserved
-	By       string    `json:"by"`         // who reserved: scopes.Grant.Subject (user:… or client:… for a JWT, apikey:… for a key)
-	Via      string    `json:"credential"` // how they authenticated: "jwt" or "apikey" (scopes.Grant.Credential)
+	By       string    `json:"by"`         // who reserved: rsguard.Principal.Subject (user:… or client:… for a JWT, apikey:… for a key)
+	Via      string    `json:"credential"` // how they authenticated: "jwt" or "apikey" (rsguard.Principal.Credential)
 	At       time.Time `json:"at"`         // when
 }
 
@@ -280,8 +294,8 @@ func (h *handlers) reserve(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, `the body must be {"order_id": "…", "sku": "…", "quantity": n > 0}`)
 		return
 	}
-	// The grant says who asks, whichever credential it was.
-	g, _ := scopes.FromContext(r.Context())
+	// The principal says who asks, whichever credential it was.
+	p, _ := rsguard.FromContext(r.Context())
 	if _, err := h.stock.Reserve(req.SKU, req.Quantity); err != nil {
 		status := http.StatusConflict
 		if errors.Is(err, errNotFound) {
@@ -292,7 +306,7 @@ func (h *handlers) reserve(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, Reservation{
 		OrderID: req.OrderID, SKU: req.SKU, Quantity: req.Quantity,
-		By: g.Subject, Via: string(g.Credential), At: time.Now().UTC(),
+		By: p.Subject, Via: string(p.Credential), At: time.Now().UTC(),
 	})
 }
 

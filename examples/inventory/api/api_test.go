@@ -101,21 +101,22 @@ func TestCredentials(t *testing.T) {
 		wantScope  string // a scope the challenge must name
 		deprecated bool   // Deprecation, Sunset and Link expected
 		wantVia    string // the credential the API saw, for reservations
+		keyHint    bool   // the APIKey challenge follows the Bearer one
 	}{
-		{name: "no credential", method: "GET", path: "/items", wantStatus: 401, wantScope: ScopeRead},
+		{name: "no credential", method: "GET", path: "/items", wantStatus: 401, wantScope: ScopeRead, keyHint: true},
 		{name: "allowed key", method: "GET", path: "/items", header: key("allowed-app"), wantStatus: 200, wantError: "-"},
 		{name: "deprecated key", method: "GET", path: "/items/BOLT-M6", header: key("legacy-pos"), wantStatus: 200, wantError: "-", deprecated: true},
 		{name: "deprecated key, write", method: "POST", path: "/reservations", body: reserve, header: key("legacy-pos"), wantStatus: 201, wantError: "-", deprecated: true, wantVia: "apikey"},
 		{name: "read key, write route", method: "POST", path: "/reservations", body: reserve, header: key("allowed-app"), wantStatus: 403, wantError: "insufficient_scope", wantScope: ScopeWrite},
 		{name: "blocked key", method: "GET", path: "/items", header: key("blocked-app"), wantStatus: 401, wantError: "invalid_token"},
 		{name: "key past its cutoff", method: "GET", path: "/items", header: key("retired-app"), wantStatus: 401, wantError: "invalid_token"},
-		{name: "unknown key", method: "GET", path: "/items", header: map[string]string{"X-API-Key": KeyPrefix + "garbage"}, wantStatus: 401, wantError: "invalid_token"},
+		{name: "unknown key", method: "GET", path: "/items", header: map[string]string{"X-API-Key": KeyPrefix + "garbage"}, wantStatus: 401, wantError: "invalid_token", keyHint: true},
 		{name: "read token", method: "GET", path: "/items", header: bearer(ScopeRead), wantStatus: 200, wantError: "-"},
 		{name: "read token, write route", method: "POST", path: "/reservations", body: reserve, header: bearer(ScopeRead), wantStatus: 403, wantError: "insufficient_scope", wantScope: ScopeWrite},
 		{name: "write token", method: "POST", path: "/reservations", body: reserve, header: bearer(ScopeWrite), wantStatus: 201, wantError: "-", wantVia: "jwt"},
 		{name: "write token, admin route", method: "DELETE", path: "/items/WASHER-6", header: bearer(ScopeRead + " " + ScopeWrite), wantStatus: 403, wantError: "insufficient_scope", wantScope: ScopeAdmin},
 		{name: "admin token", method: "DELETE", path: "/items/WASHER-6", header: bearer(ScopeAdmin), wantStatus: 204, wantError: "-"},
-		{name: "token for another resource", method: "GET", path: "/items", header: map[string]string{"Authorization": "Bearer " + e.iss.Token(map[string]any{"scope": ScopeRead, "aud": "https://other.example/api"})}, wantStatus: 401, wantError: "invalid_token"},
+		{name: "token for another resource", method: "GET", path: "/items", header: map[string]string{"Authorization": "Bearer " + e.iss.Token(map[string]any{"scope": ScopeRead, "aud": "https://other.example/api"})}, wantStatus: 401, wantError: "invalid_token", keyHint: true},
 		{name: "key and token together", method: "GET", path: "/items", header: map[string]string{"X-API-Key": e.keys["allowed-app"], "Authorization": bearer(ScopeRead)["Authorization"]}, wantStatus: 400, wantError: "invalid_request"},
 	}
 	for _, tt := range tests {
@@ -148,6 +149,10 @@ func TestCredentials(t *testing.T) {
 				if c.Error != tt.wantError || c.ResourceMetadata != e.api.MetadataURL || tt.wantScope != "" && !slices.Contains(c.Scope, tt.wantScope) {
 					t.Errorf("challenge %q: want error %q, scope ∋ %q, resource_metadata %s", authn, tt.wantError, tt.wantScope, e.api.MetadataURL)
 				}
+				hint := len(cs) == 2 && cs[1].Scheme == apikey.KeyScheme
+				if hint != tt.keyHint || len(cs) > 2 || len(cs) == 2 && !hint {
+					t.Errorf("challenges %q: want the APIKey challenge after the Bearer one: %v", authn, tt.keyHint)
+				}
 			}
 
 			dep, sunset, links := resp.Header.Get("Deprecation"), resp.Header.Get("Sunset"), resp.Header.Values("Link")
@@ -176,8 +181,8 @@ func TestCredentials(t *testing.T) {
 			legacy = c
 		}
 	}
-	if legacy.Accepted != 2 || u.JWT.Accepted == 0 {
-		t.Errorf("usage: legacy-pos %+v, JWT %+v", legacy, u.JWT)
+	if legacy.Accepted != 2 || u.Bearer.Accepted == 0 {
+		t.Errorf("usage: legacy-pos %+v, Bearer %+v", legacy, u.Bearer)
 	}
 }
 

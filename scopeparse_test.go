@@ -1,16 +1,19 @@
-package scopes_test
+package rsguard_test
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/rsmeta"
-	"github.com/rsguard/rsguard/scopes"
 )
 
-func TestParse(t *testing.T) {
+func TestParseScopes(t *testing.T) {
 	tests := []struct {
 		name             string
 		in               string
@@ -33,7 +36,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			granted, dropped := scopes.Parse(tt.in)
+			granted, dropped := rsguard.ParseScopes(tt.in)
 			if len(tt.granted) == 0 {
 				assert.Empty(t, granted)
 			} else {
@@ -44,50 +47,52 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestParseListNeverSplits(t *testing.T) {
-	granted, dropped := scopes.ParseList([]string{"a b"})
+func TestParseScopeListNeverSplits(t *testing.T) {
+	granted, dropped := rsguard.ParseScopeList([]string{"a b"})
 	assert.Empty(t, granted, "a one-element array is not split")
 	assert.Equal(t, []string{"a b"}, dropped)
-	granted, dropped = scopes.ParseList([]string{"a b", "c"})
+	granted, dropped = rsguard.ParseScopeList([]string{"a b", "c"})
 	assert.Equal(t, []string{"c"}, granted, "nor is a longer one")
 	assert.Equal(t, []string{"a b"}, dropped)
-	granted, dropped = scopes.ParseList([]string{"c", "", "c", "d\u00e9"})
+	granted, dropped = rsguard.ParseScopeList([]string{"c", "", "c", "d\u00e9"})
 	assert.Equal(t, []string{"c"}, granted)
 	assert.Equal(t, []string{"", "d\u00e9"}, dropped)
 }
 
-// FuzzParse: whatever the input, every granted token is an RFC 6749 §3.3
-// scope-token, granted once, and granted plus dropped account for every
+// FuzzParseScopes: whatever the input, every granted token is an RFC 6749
+// §3.3 scope-token, granted once, and granted plus dropped account for every
 // single-space-separated piece.
-func FuzzParse(f *testing.F) {
+func FuzzParseScopes(f *testing.F) {
 	for _, s := range []string{"", "a b", "a  b", "a\tb", `"x" y`, "ſ a"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		granted, dropped := scopes.Parse(s)
+		granted, dropped := rsguard.ParseScopes(s)
 		seen := map[string]bool{}
 		for _, g := range granted {
-			if !rsmeta.IsScopeToken(g) || seen[g] {
-				t.Fatalf("granted %q (valid %v, repeated %v)", g, rsmeta.IsScopeToken(g), seen[g])
-			}
+			require.True(t, rsmeta.IsScopeToken(g), "granted %q is not a scope token", g)
+			require.False(t, seen[g], "granted %q repeated", g)
 			seen[g] = true
 		}
 		if s == "" {
 			return
 		}
 		for _, piece := range strings.Split(s, " ") {
-			if !seen[piece] && !contains(dropped, piece) {
-				t.Fatalf("piece %q neither granted nor dropped", piece)
-			}
+			require.True(t, seen[piece] || slices.Contains(dropped, piece), "piece %q neither granted nor dropped", piece)
 		}
 	})
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+func ExampleParseScopes() {
+	granted, dropped := rsguard.ParseScopes("tools:read  tools:write \"admin\" tools:read")
+	fmt.Printf("%q %q\n", granted, dropped)
+	// Output:
+	// ["tools:read" "tools:write"] ["" "\"admin\""]
+}
+
+func ExampleParseScopeList() {
+	granted, dropped := rsguard.ParseScopeList([]string{"tools:read", "tools:write admin"})
+	fmt.Printf("%q %q\n", granted, dropped)
+	// Output:
+	// ["tools:read"] ["tools:write admin"]
 }

@@ -1,0 +1,176 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/rsmeta"
+)
+
+// Authenticate implements [rsguard.Authenticator]: it finds the request's
+// credential, an API key or whatever [Config].Bearer reads, checks it, and
+// returns the caller. It counts the request in [Authenticator.Usage] and
+// calls [Config].OnUse for keys. It writes no response: run it in an
+// [rsguard.Guard], which answers refusals and sets the Principal's headers.
+//
+// An accepted key's [rsguard.Principal] has Subject "apikey:owner:<owner>"
+// (or "apikey:client:<client id>" for a key without an owner), Credential
+// audit.CredentialAPIKey, the record's ClientID and Tenant, its Scopes
+// (read by the rule of rsguard.ParseScopeList), TokenID the key's id (never
+// the key), Expiry the record's, Details the request's [*Use] (read it with
+// [FromContext]), and, for a deprecated key, Header set to the Deprecation
+// (RFC 9745), Sunset (RFC 8594) and Link headers of its [Policy].
+// Authenticate then removes the key's header from r.Header — [Config].Header,
+// or Authorization for a key sent as a bearer token — so the key never
+// reaches the next handler, nor an upstream the request is forwarded to.
+//
+// A request without an API key goes to [Config].Bearer, and what it returns
+// is returned unchanged (but for the key challenge, below). The refusals of
+// this package are [*rsguard.Error] values, with Credential
+// audit.CredentialAPIKey when they are about a key:
+//   - no credential: 401, no error code (rsguard.ErrNoCredential), from
+//     Bearer or, without one, from rsguard.BearerToken;
+//   - an API key and a bearer token, or the key header twice: 400
+//     invalid_request ([ErrMultipleCredentials]); with the key header, a
+//     malformed Authorization header or an access_token query parameter:
+//     400 invalid_request (rsguard.ErrInvalidRequest). Without the key
+//     header, these get rsguard.BearerToken's refusal, Bearer or not;
+//   - a bad key: 401 invalid_token wrapping [ErrMalformed], [ErrChecksum],
+//     [ErrUnknown], [ErrExpired], [ErrRevoked], [ErrBlocked] or
+//     [ErrRetired]; a key as Bearer when not accepted: [ErrBearerKey]; a
+//     bearer token in keys-only mode: [ErrBearerNotAccepted] (Credential
+//     audit.CredentialJWT). A key that does not start with [Config].Prefix
+//     (another vendor's key, a prefix in the wrong case or cut short) wraps
+//     [ErrMalformed], and both the error and its description ("the API key
+//     must start with sk_live_") name the expected prefix; no part of the
+//     presented key appears in either;
+//   - a store failure: 503 ([ErrStore]).
+//
+// The Reason of each is documented beside its sentinel. A key refused after
+// its record was found (expired, revoked, blocked, retired) carries the
+// key's principal in [rsguard.Error].Principal, for the audit trail.
+//
+// With [Config].AdvertiseKeyChallenge, every 401 but those of blocked and
+// retired keys, Bearer's included, is returned as a copy whose Header adds
+// the `APIKey header="…"` challenge; an error Bearer returned is never
+// modified. The copy is of the first *rsguard.Error in the error's chain
+// (what the Guard answers with): an error that wraps one is not kept
+// around it, but the copy wraps the same cause. An error of Bearer's that
+// is not an *rsguard.Error becomes, in that copy, what the Guard would
+// answer: 401 invalid_token wrapping rsguard.ErrRejected and the error.
+func (a *Authenticator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
+	if a == nil || a.store == nil {
+		return nil, errNotBuilt()
+	}
+	p, err := a.authenticate(r)
+	if err != nil {
+		return nil, a.advertise(err)
+	}
+	return p, nil
+}
+
+func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error) {
+	// BearerToken also refuses an access_token query parameter, whatever
+	// else the request carries.
+	tok, berr := rsguard.BearerToken(r)
+	hasBearer := berr == nil
+	keys := r.Header[a.header]
+	switch {
+	case berr != nil && !errors.Is(berr, rsguard.ErrNoCredential):
+		if len(keys) > 0 {
+			return nil, a.refuseRequest(r, keyRequestError(berr))
+		}
+		return nil, berr
+	case len(keys) > 1:
+		return nil, a.refuseRequest(r, refusal(a.refusals.twice))
+	case len(keys) == 1 && hasBearer:
+		return nil, a.refuseRequest(r, refusal(errBothCreds))
+	case len(keys) == 1:
+		return a.checkKey(r, keys[0], a.headerName)
+	}
+	if hasBearer && strings.HasPrefix(tok, a.prefix) {
+		if a.acceptBearer {
+			return a.checkKey(r, tok, "Authorization")
+		}
+		a.usage.keyReject.Add(1)
+		return nil, a.refuse(r, &Use{Time: a.now(), Header: "Authorization"}, nil, refusal(a.refusals.bearerKey))
+	}
+	if a.bearer == nil {
+		if hasBearer {
+			a.usage.bearerSeen.Add(1)
+			return nil, refusal(errNoBearer)
+		}
+		a.usage.anonymous.Add(1)
+		return nil, berr // rsguard.ErrNoCredential
+	}
+	p, err := a.bearer.Authenticate(r)
+	switch {
+	case err == nil && p != nil:
+		a.usage.bearerSeen.Add(1)
+		a.usage.bearerAccepted.Add(1)
+	case errors.Is(err, rsguard.ErrNoCredential):
+		a.usage.anonymous.Add(1)
+	case err != nil:
+		a.usage.bearerSeen.Add(1)
+	}
+	return p, err
+}
+
+// refuseRequest refuses a malformed request that carries the key header,
+// counting it as a refused key and reporting it to OnUse.
+func (a *Authenticator) refuseRequest(r *http.Request, err error) error {
+	a.usage.keyReject.Add(1)
+	if a.onUse != nil {
+		a.onUse(r, Use{Time: a.now(), Header: a.headerName, Err: err})
+	}
+	return err
+}
+
+// advertise returns err, or, when it is a 401 that should advertise keys
+// (see Authenticate), a copy of it with the key challenge added.
+func (a *Authenticator) advertise(err error) error {
+	if a.keyChallenge == "" || errors.Is(err, ErrBlocked) || errors.Is(err, ErrRetired) {
+		return err
+	}
+	var c rsguard.Error
+	var e *rsguard.Error
+	switch {
+	case !errors.As(err, &e):
+		c = rsguard.Error{Status: http.StatusUnauthorized, Code: rsmeta.ErrorInvalidToken,
+			Description: "the credential was rejected", Reason: audit.ReasonRejected,
+			Err: errors.Join(rsguard.ErrRejected, err)}
+	case e.Status == http.StatusUnauthorized || e.Status == 0:
+		c = *e
+	default:
+		return err
+	}
+	h := make(http.Header, len(c.Header)+1)
+	for k, vs := range c.Header {
+		h[k] = append([]string(nil), vs...)
+	}
+	h["Www-Authenticate"] = append(h["Www-Authenticate"], a.keyChallenge)
+	c.Header = h
+	return &c
+}
+
+// FromContext returns the [Use] of the API key that authenticated the
+// request, and whether there was one: false when the request was
+// authenticated by [Config].Bearer, or not at all. It reads the
+// Details of the principal of rsguard.FromContext; use the Principal for
+// what every credential has in common, and its Credential to tell them
+// apart.
+func FromContext(ctx context.Context) (Use, bool) {
+	p, ok := rsguard.FromContext(ctx)
+	if !ok {
+		return Use{}, false
+	}
+	u, ok := p.Details.(*Use)
+	if !ok || u == nil {
+		return Use{}, false
+	}
+	return *u, true
+}
