@@ -95,11 +95,10 @@ const defaultScheme = "Bearer"
 // Use Header to check configuration up front; use [Challenge.String] when
 // writing responses.
 func (c Challenge) Header() (string, error) {
-	n, err := c.check(true)
-	if err != nil {
+	if err := c.check(true); err != nil {
 		return "", err
 	}
-	return c.build(n), nil
+	return c.build(c.maxLen()), nil
 }
 
 // String returns the challenge as a WWW-Authenticate field value. For a
@@ -122,22 +121,17 @@ func (c Challenge) Header() (string, error) {
 //
 // String makes one allocation for a valid challenge.
 func (c Challenge) String() string {
-	n, err := c.check(false)
-	if err != nil {
-		n = c.maxLen()
-	}
-	return c.build(n)
+	return c.build(c.maxLen())
 }
 
-// check validates c strictly and returns the exact length of its encoding.
-// Only when explain is set does the error say what is wrong (String does
+// check validates c strictly. Only when explain is set does the error say what is wrong (String does
 // not need to know, and should not pay for formatting).
-func (c Challenge) check(explain bool) (int, error) {
-	bad := func(format string, args ...any) (int, error) {
+func (c Challenge) check(explain bool) error {
+	bad := func(format string, args ...any) error {
 		if !explain {
-			return 0, ErrInvalidChallenge
+			return ErrInvalidChallenge
 		}
-		return 0, fmt.Errorf("%w: %s", ErrInvalidChallenge, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s", ErrInvalidChallenge, fmt.Sprintf(format, args...))
 	}
 	scheme := c.Scheme
 	if scheme == "" {
@@ -146,24 +140,14 @@ func (c Challenge) check(explain bool) (int, error) {
 	if !isToken(scheme) {
 		return bad("auth-scheme %q is not an RFC 9110 token", scheme)
 	}
-	n := len(scheme)
-	params := 0
-	param := func(name string, valueLen int) {
-		if params == 0 {
-			n++ // " "
-		} else {
-			n += 2 // ", "
-		}
-		n += len(name) + 3 + valueLen // name="value"
-		params++
-	}
+	params := 0 // auth-params present
+	param := func() { params++ }
 
 	if c.Realm != "" {
-		l, ok := quotedLen(c.Realm)
-		if !ok {
+		if !allQuotable(c.Realm) {
 			return bad("realm %q has a control character or a non-ASCII byte", c.Realm)
 		}
-		param("realm", l)
+		param()
 	}
 	if c.ResourceMetadata != "" {
 		if !isURIValue(c.ResourceMetadata) {
@@ -174,35 +158,33 @@ func (c Challenge) check(explain bool) (int, error) {
 				return bad("resource_metadata: %v", err)
 			}
 		}
-		param("resource_metadata", len(c.ResourceMetadata))
+		param()
 	}
 	if len(c.Scope) > 0 {
-		l := len(c.Scope) - 1
 		for _, s := range c.Scope {
 			if !IsScopeToken(s) {
 				return bad("scope token %q is empty or has a character outside RFC 6750 §3 NQCHAR", s)
 			}
-			l += len(s)
 		}
-		param("scope", l)
+		param()
 	}
 	if c.Error != "" {
 		if !isNQSString(c.Error) {
 			return bad("error %q has a character outside RFC 6750 §3 NQSCHAR", c.Error)
 		}
-		param("error", len(c.Error))
+		param()
 	}
 	if c.ErrorDescription != "" {
 		if !isNQSString(c.ErrorDescription) {
 			return bad("error_description %q has a character outside RFC 6750 §3 NQSCHAR", c.ErrorDescription)
 		}
-		param("error_description", len(c.ErrorDescription))
+		param()
 	}
 	if c.ErrorURI != "" {
 		if !isURIValue(c.ErrorURI) {
 			return bad("error_uri %q has a character outside %%x21 / %%x23-5B / %%x5D-7E", c.ErrorURI)
 		}
-		param("error_uri", len(c.ErrorURI))
+		param()
 	}
 	for i, p := range c.Params {
 		if !isToken(p.Name) {
@@ -216,11 +198,10 @@ func (c Challenge) check(explain bool) (int, error) {
 				return bad("auth-param %q appears twice (RFC 9110 §11.2)", p.Name)
 			}
 		}
-		l, ok := quotedLen(p.Value)
-		if !ok {
+		if !allQuotable(p.Value) {
 			return bad("auth-param %s value %q has a control character or a non-ASCII byte", p.Name, p.Value)
 		}
-		param(p.Name, l)
+		param()
 	}
 
 	bearer := strings.EqualFold(scheme, defaultScheme)
@@ -233,11 +214,10 @@ func (c Challenge) check(explain bool) (int, error) {
 		if !isToken68(c.Token68) {
 			return bad("%q is not a token68 (RFC 9110 §11.2)", c.Token68)
 		}
-		n += 1 + len(c.Token68)
 	case params == 0 && bearer:
 		return bad("a Bearer challenge needs at least one auth-param (RFC 6750 §3)")
 	}
-	return n, nil
+	return nil
 }
 
 // maxLen is an upper bound on the length of c's sanitised encoding.

@@ -86,20 +86,15 @@ func allBytes(s string, ok func(byte) bool) bool {
 	return true
 }
 
-// quotedLen returns the length of s inside a quoted-string, and whether s is
-// quotable as is.
-func quotedLen(s string) (int, bool) {
-	n := len(s)
+// allQuotable reports whether every byte of s may stand in a quoted-string
+// (" and \ as quoted-pairs).
+func allQuotable(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !isQuotable(c) {
-			return 0, false
-		}
-		if c == '"' || c == '\\' {
-			n++
+		if !isQuotable(s[i]) {
+			return false
 		}
 	}
-	return n, true
+	return true
 }
 
 // hasQuotable reports whether s has a byte writeQuotable keeps.
