@@ -18,11 +18,11 @@ import (
 // [Config].Header is empty.
 const DefaultHeader = "X-API-Key"
 
-// KeyScheme is the auth-scheme of the second challenge sent when
+// keyScheme is the auth-scheme of the second challenge sent when
 // [Config].AdvertiseKeyChallenge is on: `APIKey header="X-API-Key"`. It is
 // not a registered HTTP authentication scheme; it only tells a client which
 // header this resource reads keys from.
-const KeyScheme = "APIKey"
+const keyScheme = "APIKey"
 
 // Config configures an [Authenticator]. Store and Prefix are required; every
 // other field has a documented default. The resource metadata URL, realm and
@@ -35,7 +35,11 @@ type Config struct {
 	// would fail on the first request.
 	Store Store
 
-	// Prefix is the key prefix, such as "sk_live_" (see [CheckPrefix]).
+	// Prefix is the key prefix, such as "sk_live_": 2 to 32 ASCII
+	// characters, starting with a letter but not "ey" (as every JWT does,
+	// so that a key sent as a bearer token is told from a JWT by its prefix
+	// alone), made of letters, digits and "_", and ending with "_" (apart
+	// from the id, unambiguous for secret scanners).
 	// Only keys with this prefix are accepted. Required. It is public: a
 	// key without it is refused with an error_description that names it
 	// ("the API key must start with sk_live_"), so that a client that sent
@@ -81,7 +85,7 @@ type Config struct {
 	AcceptBearerKeys bool
 
 	// AdvertiseKeyChallenge adds a second challenge,
-	// `APIKey header="<Header>"` ([KeyScheme]), after the Bearer one on 401
+	// `APIKey header="<Header>"`, after the Bearer one on 401
 	// responses (RFC 9110 §11.6.1 allows several; RFC 9728 §5 keeps
 	// resource_metadata on the Bearer one), so clients learn that keys are
 	// still accepted: [Authenticator.Authenticate] returns 401 refusals
@@ -144,7 +148,7 @@ type Authenticator struct {
 }
 
 // New checks cfg and returns an Authenticator. Errors wrap
-// [rsguard.ErrInvalidConfig] (or [ErrInvalidPrefix]) and name the field at fault.
+// [rsguard.ErrInvalidConfig] (or rsguard.ErrInvalidConfig) and name the field at fault.
 // Besides missing required fields, New refuses values that are set but
 // unusable, which would otherwise fail on the first request: a Store or a
 // Bearer holding a nil pointer, map, func, slice or channel, and a
@@ -160,7 +164,7 @@ func New(cfg Config) (*Authenticator, error) {
 	case cfg.Logger != nil && cfg.Logger.Handler() == nil:
 		return nil, fmt.Errorf("%w: Logger has no handler: build it with slog.New, or leave it nil to log nothing", rsguard.ErrInvalidConfig)
 	}
-	if err := CheckPrefix(cfg.Prefix); err != nil {
+	if err := checkPrefix(cfg.Prefix); err != nil {
 		return nil, err
 	}
 	header := cfg.Header
@@ -186,7 +190,7 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, err
 	}
 	if cfg.AdvertiseKeyChallenge {
-		c := rsmeta.Challenge{Scheme: KeyScheme, Params: []rsmeta.Param{{Name: "header", Value: header}}}
+		c := rsmeta.Challenge{Scheme: keyScheme, Params: []rsmeta.Param{{Name: "header", Value: header}}}
 		if a.keyChallenge, err = c.Header(); err != nil {
 			return nil, fmt.Errorf("%w: key challenge: %w", rsguard.ErrInvalidConfig, err)
 		}

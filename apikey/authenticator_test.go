@@ -482,9 +482,9 @@ func TestNewErrors(t *testing.T) {
 		want error
 	}{
 		{"no store", func(c *Config) { c.Store = nil }, rsguard.ErrInvalidConfig},
-		{"no prefix", func(c *Config) { c.Prefix = "" }, ErrInvalidPrefix},
-		{"bad prefix", func(c *Config) { c.Prefix = "sk-" }, ErrInvalidPrefix},
-		{"JWT-like prefix", func(c *Config) { c.Prefix = "eyJ_" }, ErrInvalidPrefix},
+		{"no prefix", func(c *Config) { c.Prefix = "" }, rsguard.ErrInvalidConfig},
+		{"bad prefix", func(c *Config) { c.Prefix = "sk-" }, rsguard.ErrInvalidConfig},
+		{"JWT-like prefix", func(c *Config) { c.Prefix = "eyJ_" }, rsguard.ErrInvalidConfig},
 		{"authorization header", func(c *Config) { c.Header = "authorization" }, rsguard.ErrInvalidConfig},
 		{"bad header", func(c *Config) { c.Header = "X Key" }, rsguard.ErrInvalidConfig},
 		{"bad policy", func(c *Config) { c.Policy.Default = "maybe" }, rsguard.ErrInvalidConfig},
@@ -693,7 +693,7 @@ func TestNoKeyInLogs(t *testing.T) {
 	texts := map[string]string{"logs": logs, "errors": strings.Join(errs, "\n"), "hook": strings.Join(hooked, "\n")}
 	for name, k := range f.keys {
 		h := HashKey(k)
-		secret := k[len(testPrefix)+IDLen+1:]
+		secret := k[len(testPrefix)+idLen+1:]
 		forbidden := []string{k, secret[:16], secret[16:], h.String(), h.String()[:16], base64.StdEncoding.EncodeToString(h[:]), base64.RawURLEncoding.EncodeToString(h[:])}
 		for where, text := range texts {
 			for _, s := range forbidden {

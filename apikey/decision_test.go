@@ -158,7 +158,7 @@ func TestDecisions(t *testing.T) {
 	require.NotEmpty(t, logs.String())
 	for name, k := range f.keys {
 		assert.NotContains(t, logs.String(), k, name)
-		assert.NotContains(t, logs.String(), k[len(k)-ChecksumLen-8:], name)
+		assert.NotContains(t, logs.String(), k[len(k)-checksumLen-8:], name)
 	}
 }
 

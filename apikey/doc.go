@@ -30,16 +30,16 @@
 //
 // (a real key's id and secret are random, of course):
 //
-//   - prefix: chosen by the deployment, such as "sk_live_" ([CheckPrefix]:
-//     2–32 letters, digits and "_", starting with a letter, ending with "_").
+//   - prefix: chosen by the deployment, such as "sk_live_" (2–32 ASCII
+//     letters, digits and "_", starting with a letter but not "ey", ending with "_").
 //     It tells people, secret scanners and the Authenticator what the string is.
-//   - id: [IDLen] (12) base62 characters, random. Not secret: it names the
+//   - id: 12 base62 characters, random. Not secret: it names the
 //     key in logs, usage reports and the OnUse hook, and a person can read
 //     it off the key.
-//   - secret: [SecretLen] (32) base62 characters from crypto/rand, about
+//   - secret: 32 base62 characters from crypto/rand, about
 //     190 bits (at least 128 are needed).
-//   - checksum: the CRC-32 (IEEE) of everything before it, as [ChecksumLen]
-//     (6) fixed-width base62 digits, as in GitHub's token format. A typo or
+//   - checksum: the CRC-32 (IEEE) of everything before it, as 6
+//     fixed-width base62 digits, as in GitHub's token format. A typo or
 //     an invented string fails [Parse] without a store lookup, and a secret
 //     scanner can confirm a match offline. It is not a MAC.
 //

@@ -71,10 +71,6 @@ var (
 	// store_unavailable]
 	ErrStore = errors.New("apikey: key store unavailable")
 
-	// ErrInvalidPrefix means a key prefix does not follow the rules of
-	// [CheckPrefix].
-	ErrInvalidPrefix = errors.New("apikey: invalid key prefix")
-
 	// ErrInvalidRecord means a [Record] fails [Record.Validate], or a key
 	// file cannot be decoded.
 	ErrInvalidRecord = errors.New("apikey: invalid key record")
@@ -132,7 +128,7 @@ func newTemplates(prefix, headerName string) (templates, error) {
 		bearerKey: invalidKey(ErrBearerKey, audit.ReasonAPIKeyAsBearer,
 			"send API keys in the "+headerName+" header, not as a bearer token"),
 	}
-	// CheckPrefix allows only letters, digits and "_" in a prefix, and the
+	// checkPrefix allows only letters, digits and "_" in a prefix, and the
 	// header is an RFC 9110 token: check the descriptions all the same.
 	for _, e := range []*rsguard.Error{&t.prefix, &t.twice, &t.bearerKey} {
 		if _, err := (rsmeta.Challenge{Error: e.Code, ErrorDescription: e.Description}).Header(); err != nil {

@@ -26,7 +26,7 @@ func FuzzParse(f *testing.F) {
 		case !shapeOK:
 			require.ErrorIs(t, err, ErrMalformed, "Parse(%q, %q) = %q", prefix, key, id)
 		default:
-			n := len(key) - ChecksumLen
+			n := len(key) - checksumLen
 			var sum uint64
 			for i := n; i < len(key); i++ {
 				sum = sum*62 + uint64(bytes.IndexByte([]byte(base62), key[i]))
@@ -37,7 +37,7 @@ func FuzzParse(f *testing.F) {
 				require.ErrorIs(t, err, ErrChecksum, "Parse(%q, %q), checksum ok %v", prefix, key, want)
 			}
 			if err == nil {
-				require.Equal(t, key[len(prefix):len(prefix)+IDLen], id, "id")
+				require.Equal(t, key[len(prefix):len(prefix)+idLen], id, "id")
 			}
 		}
 	})

@@ -10,22 +10,24 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+
+	"github.com/rsguard/rsguard"
 )
 
 // Lengths of the parts of a key, after its prefix: <id>_<secret><checksum>.
 // See the package documentation, "Key format".
 const (
-	// IDLen is the length of a key id, in base62 characters.
-	IDLen = 12
-	// SecretLen is the length of a key's secret part, in base62 characters.
-	SecretLen = 32
-	// ChecksumLen is the length of a key's checksum, in base62 characters
+	// idLen is the length of a key id, in base62 characters.
+	idLen = 12
+	// secretLen is the length of a key's secret part, in base62 characters.
+	secretLen = 32
+	// checksumLen is the length of a key's checksum, in base62 characters
 	// (62^6 > 2^32, so a CRC-32 always fits).
-	ChecksumLen = 6
+	checksumLen = 6
 	// bodyLen is the length of a key after its prefix.
-	bodyLen = IDLen + 1 + SecretLen + ChecksumLen
-	// MaxPrefixLen is the longest prefix [CheckPrefix] accepts.
-	MaxPrefixLen = 32
+	bodyLen = idLen + 1 + secretLen + checksumLen
+	// maxPrefixLen is the longest prefix checkPrefix accepts.
+	maxPrefixLen = 32
 )
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -43,29 +45,29 @@ func base62Value(c byte) int {
 	return -1
 }
 
-// CheckPrefix reports whether prefix may be used for keys: 2 to
-// [MaxPrefixLen] ASCII characters, starting with a letter, made of letters,
+// checkPrefix reports whether prefix may be used for keys: 2 to
+// maxPrefixLen ASCII characters, starting with a letter, made of letters,
 // digits and "_", and ending with "_" (for example "sk_live_" or "acme_").
 // The trailing "_" keeps the prefix visually apart from the id and the
 // pattern unambiguous for scanners. A prefix may not start with "ey", as
 // every JWT does, so a key sent as a bearer token is told from a JWT by its
-// prefix alone. Errors wrap [ErrInvalidPrefix].
-func CheckPrefix(prefix string) error {
-	if len(prefix) < 2 || len(prefix) > MaxPrefixLen {
-		return fmt.Errorf("%w: length %d not in 2..%d", ErrInvalidPrefix, len(prefix), MaxPrefixLen)
+// prefix alone. Errors wrap rsguard.ErrInvalidConfig.
+func checkPrefix(prefix string) error {
+	if len(prefix) < 2 || len(prefix) > maxPrefixLen {
+		return fmt.Errorf("%w: length %d not in 2..%d", rsguard.ErrInvalidConfig, len(prefix), maxPrefixLen)
 	}
 	if c := prefix[0]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-		return fmt.Errorf("%w: must start with an ASCII letter", ErrInvalidPrefix)
+		return fmt.Errorf("%w: must start with an ASCII letter", rsguard.ErrInvalidConfig)
 	}
 	if strings.HasPrefix(prefix, "ey") {
-		return fmt.Errorf("%w: must not start with \"ey\", as JWTs do", ErrInvalidPrefix)
+		return fmt.Errorf("%w: must not start with \"ey\", as JWTs do", rsguard.ErrInvalidConfig)
 	}
 	if prefix[len(prefix)-1] != '_' {
-		return fmt.Errorf("%w: must end with \"_\"", ErrInvalidPrefix)
+		return fmt.Errorf("%w: must end with \"_\"", rsguard.ErrInvalidConfig)
 	}
 	for i := 0; i < len(prefix); i++ {
 		if c := prefix[i]; c != '_' && base62Value(c) < 0 {
-			return fmt.Errorf("%w: character %d is not a letter, digit or \"_\"", ErrInvalidPrefix, i)
+			return fmt.Errorf("%w: character %d is not a letter, digit or \"_\"", rsguard.ErrInvalidConfig, i)
 		}
 	}
 	return nil
@@ -76,7 +78,7 @@ func CheckPrefix(prefix string) error {
 // custom patterns, gitleaks, trufflehog). A match can be confirmed offline
 // with [Parse]. The prefix is not checked.
 func Pattern(prefix string) string {
-	return regexp.QuoteMeta(prefix) + fmt.Sprintf(`[0-9A-Za-z]{%d}_[0-9A-Za-z]{%d}`, IDLen, SecretLen+ChecksumLen)
+	return regexp.QuoteMeta(prefix) + fmt.Sprintf(`[0-9A-Za-z]{%d}_[0-9A-Za-z]{%d}`, idLen, secretLen+checksumLen)
 }
 
 // Parse checks that key is a well-formed key with the given prefix and a
@@ -92,16 +94,16 @@ func Parse(prefix, key string) (id string, err error) {
 		return "", ErrMalformed
 	}
 	body := key[len(prefix):]
-	bad := body[IDLen] != '_'
+	bad := body[idLen] != '_'
 	for i := 0; i < len(body); i++ {
-		if i != IDLen && base62Value(body[i]) < 0 {
+		if i != idLen && base62Value(body[i]) < 0 {
 			bad = true
 		}
 	}
 	if bad {
 		return "", ErrMalformed
 	}
-	n := len(key) - ChecksumLen
+	n := len(key) - checksumLen
 	var sum uint64
 	for i := n; i < len(key); i++ {
 		sum = sum*62 + uint64(base62Value(key[i]))
@@ -109,7 +111,7 @@ func Parse(prefix, key string) (id string, err error) {
 	if sum != uint64(checksum(key[:n])) {
 		return "", ErrChecksum
 	}
-	return body[:IDLen], nil
+	return body[:idLen], nil
 }
 
 // checksum is crc32.ChecksumIEEE(s) without converting s to a []byte (which
@@ -123,11 +125,11 @@ func checksum(s string) uint32 {
 	return ^crc
 }
 
-// appendChecksum appends the ChecksumLen base62 digits of sum to b.
+// appendChecksum appends the checksumLen base62 digits of sum to b.
 func appendChecksum(b []byte, sum uint32) []byte {
-	var d [ChecksumLen]byte
+	var d [checksumLen]byte
 	v := uint64(sum)
-	for i := ChecksumLen - 1; i >= 0; i-- {
+	for i := checksumLen - 1; i >= 0; i-- {
 		d[i] = base62[v%62]
 		v /= 62
 	}
@@ -208,21 +210,21 @@ func Generate(prefix string, rec Record) (key string, _ Record, err error) {
 }
 
 func generate(random io.Reader, prefix string, rec Record) (string, Record, error) {
-	if err := CheckPrefix(prefix); err != nil {
+	if err := checkPrefix(prefix); err != nil {
 		return "", Record{}, err
 	}
 	b := make([]byte, 0, len(prefix)+bodyLen)
 	b = append(b, prefix...)
-	chars, err := appendRandom(random, make([]byte, 0, IDLen+SecretLen), IDLen+SecretLen)
+	chars, err := appendRandom(random, make([]byte, 0, idLen+secretLen), idLen+secretLen)
 	if err != nil {
 		return "", Record{}, err
 	}
-	b = append(b, chars[:IDLen]...)
+	b = append(b, chars[:idLen]...)
 	b = append(b, '_')
-	b = append(b, chars[IDLen:]...)
+	b = append(b, chars[idLen:]...)
 	b = appendChecksum(b, checksum(string(b)))
 	key := string(b)
-	rec.ID = key[len(prefix) : len(prefix)+IDLen]
+	rec.ID = key[len(prefix) : len(prefix)+idLen]
 	rec.Hash = HashKey(key)
 	if err := rec.Validate(); err != nil {
 		return "", Record{}, err

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rsguard/rsguard"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -41,7 +43,7 @@ func TestGenerateDeterministic(t *testing.T) {
 	// Bytes 0..61 map to base62 digits in order; 62 and 63 are rejected.
 	const want = "sk_live_0123456789AB_CDEFGHIJKLMNOPQRSTUVWXYZabcdefgh"
 	require.True(t, strings.HasPrefix(key, want), "key = %q, want %q + checksum", key, want)
-	require.Len(t, key, len(want)+ChecksumLen, "key = %q, want %q + checksum", key, want)
+	require.Len(t, key, len(want)+checksumLen, "key = %q, want %q + checksum", key, want)
 	assert.Equal(t, "0123456789AB", rec.ID, "ID")
 	assert.Equal(t, Hash(sha256.Sum256([]byte(key))), rec.Hash, "Hash is not the SHA-256 of the key")
 	id, err := Parse("sk_live_", key)
@@ -69,7 +71,7 @@ func TestGenerate(t *testing.T) {
 
 func TestGenerateErrors(t *testing.T) {
 	_, _, err := Generate("bad prefix", Record{Owner: "o"})
-	assert.ErrorIs(t, err, ErrInvalidPrefix, "bad prefix")
+	assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "bad prefix")
 	_, _, err = Generate(testPrefix, Record{})
 	assert.ErrorIs(t, err, ErrInvalidRecord, "no owner")
 	_, _, err = generate(strings.NewReader("short"), testPrefix, Record{Owner: "o"})
@@ -95,7 +97,7 @@ func TestParse(t *testing.T) {
 		}
 		return string(b)
 	}
-	sep := len(testPrefix) + IDLen
+	sep := len(testPrefix) + idLen
 	tests := []struct {
 		name    string
 		prefix  string
@@ -146,10 +148,10 @@ func TestParseAllocs(t *testing.T) {
 
 func TestCheckPrefix(t *testing.T) {
 	for _, p := range []string{"sk_live_", "ak_", "Acme_", "x_", "rsg_test_v2_", strings.Repeat("a", 31) + "_"} {
-		assert.NoError(t, CheckPrefix(p), "CheckPrefix(%q)", p)
+		assert.NoError(t, checkPrefix(p), "checkPrefix(%q)", p)
 	}
 	for _, p := range []string{"", "_", "sk", "sk-live_", "1sk_", "_sk_", "sk live_", "sk_live", "ey_", "eyJ_", strings.Repeat("a", 32) + "_", "é_"} {
-		assert.ErrorIs(t, CheckPrefix(p), ErrInvalidPrefix, "CheckPrefix(%q)", p)
+		assert.ErrorIs(t, checkPrefix(p), rsguard.ErrInvalidConfig, "checkPrefix(%q)", p)
 	}
 }
 

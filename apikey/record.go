@@ -45,7 +45,7 @@ func (s State) valid() bool {
 //
 // Records returned by a Store are shared: treat them as read-only.
 type Record struct {
-	// ID is the key's id ("id"): the [IDLen] base62 characters after the
+	// ID is the key's id ("id"): the 12 base62 characters after the
 	// prefix. Required. Not secret; it names the key in logs and reports.
 	ID string
 
@@ -113,7 +113,7 @@ func (r *Record) subject() string {
 // State. Errors wrap [ErrInvalidRecord] and name the key only by its id.
 func (r *Record) Validate() error {
 	if !validID(r.ID) {
-		return fmt.Errorf("%w: id must be %d base62 characters", ErrInvalidRecord, IDLen)
+		return fmt.Errorf("%w: id must be %d base62 characters", ErrInvalidRecord, idLen)
 	}
 	if r.Hash.IsZero() {
 		return fmt.Errorf("%w: key %s: hash missing", ErrInvalidRecord, r.ID)
@@ -145,7 +145,7 @@ func (r Record) LogValue() slog.Value {
 }
 
 func validID(id string) bool {
-	if len(id) != IDLen {
+	if len(id) != idLen {
 		return false
 	}
 	for i := 0; i < len(id); i++ {

@@ -56,7 +56,7 @@ func TestWrongPrefix(t *testing.T) {
 		// Controls.
 		{name: "right prefix, bad checksum", key: typo, shown: len(prefix), status: 401, sentinel: ErrChecksum, desc: "the API key is malformed (checksum mismatch)"},
 		{name: "right prefix, truncated", key: key[:len(key)-4], shown: len(prefix), status: 401, sentinel: ErrMalformed, desc: "the API key is malformed"},
-		{name: "valid key", key: key, shown: len(prefix) + IDLen, status: 200}, // the id is public and logged
+		{name: "valid key", key: key, shown: len(prefix) + idLen, status: 200}, // the id is public and logged
 	}
 
 	f := newFixture(t) // for its bearer authenticator

@@ -36,7 +36,7 @@ const (
 // SupportedScopes lists the scopes in the order the metadata publishes them.
 var SupportedScopes = []string{ScopeRead, ScopeWrite, ScopeAdmin}
 
-// KeyPrefix is the prefix of this API's keys (apikey.CheckPrefix): secret
+// KeyPrefix is the prefix of this API's keys (see apikey.Config.Prefix): secret
 // scanners find them with apikey.Pattern(KeyPrefix).
 const KeyPrefix = "inv_live_"
 

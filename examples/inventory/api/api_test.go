@@ -149,7 +149,7 @@ func TestCredentials(t *testing.T) {
 				if c.Error != tt.wantError || c.ResourceMetadata != e.api.MetadataURL || tt.wantScope != "" && !slices.Contains(c.Scope, tt.wantScope) {
 					t.Errorf("challenge %q: want error %q, scope ∋ %q, resource_metadata %s", authn, tt.wantError, tt.wantScope, e.api.MetadataURL)
 				}
-				hint := len(cs) == 2 && cs[1].Scheme == apikey.KeyScheme
+				hint := len(cs) == 2 && cs[1].Scheme == "APIKey"
 				if hint != tt.keyHint || len(cs) > 2 || len(cs) == 2 && !hint {
 					t.Errorf("challenges %q: want the APIKey challenge after the Bearer one: %v", authn, tt.keyHint)
 				}
