@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestCacheCollisionAndBounds(t *testing.T) {
@@ -20,43 +22,32 @@ func TestCacheCollisionAndBounds(t *testing.T) {
 	// An entry stored under the hash of "a" but for another token is never
 	// returned for "a".
 	c.m.Store(maphash.String(c.seed, "a"), &cacheEntry{token: "b", claims: cl, keys: keys, key: k})
-	if _, ok := c.get(ctx, "a", now, 0); ok {
-		t.Fatal("a colliding entry was returned")
-	}
+	_, ok := c.get(ctx, "a", now, 0)
+	require.False(t, ok, "a colliding entry was returned")
 
 	c = newTokenCache(100, 1<<20)
 	for i := range 1000 {
 		c.put("token-"+strconv.Itoa(i), cl, keys, k, "RS256", now)
 	}
-	if n := c.entries.Load(); n > 100 {
-		t.Fatalf("%d entries, bound 100", n)
-	}
-	if n := c.entries.Load(); n == 0 {
-		t.Fatal("nothing cached")
-	}
+	require.LessOrEqual(t, c.entries.Load(), int64(100), "entries, bound 100")
+	require.NotZero(t, c.entries.Load(), "nothing cached")
 	var count int64
 	c.m.Range(func(any, any) bool { count++; return true })
-	if count != c.entries.Load() {
-		t.Fatalf("counter %d, map %d", c.entries.Load(), count)
-	}
+	require.Equal(t, count, c.entries.Load(), "the entry counter disagrees with the map")
 
 	c = newTokenCache(100, 64<<10)
 	big := &Claims{ExpiresAt: now.Add(time.Hour), raw: make([]byte, 2000)}
 	for i := range 1000 {
 		c.put("token-"+strconv.Itoa(i), big, keys, k, "RS256", now)
 	}
-	if b := c.bytes.Load(); b > 64<<10 {
-		t.Fatalf("%d bytes, bound %d", b, 64<<10)
-	}
+	require.LessOrEqual(t, c.bytes.Load(), int64(64<<10), "bytes, bound %d", 64<<10)
 
 	// A key no longer in the set invalidates the entry.
 	c = newTokenCache(100, 1<<20)
 	c.put("t", cl, keys, k, "RS256", now)
-	if _, ok := c.get(ctx, "t", now, 0); !ok {
-		t.Fatal("miss on a fresh entry")
-	}
+	_, ok = c.get(ctx, "t", now, 0)
+	require.True(t, ok, "miss on a fresh entry")
 	keys.snap = &keySnapshot{byKid: map[string]*key{"k": {kid: "k"}}} // the key was replaced
-	if _, ok := c.get(ctx, "t", now, 0); ok {
-		t.Fatal("entry used although its key was replaced")
-	}
+	_, ok = c.get(ctx, "t", now, 0)
+	require.False(t, ok, "entry used although its key was replaced")
 }

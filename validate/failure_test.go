@@ -86,17 +86,22 @@ func TestFailureLazyStartServesThenRecovers(t *testing.T) {
 	before := is.MetadataRequests() + is.JWKSRequests()
 	start := time.Now()
 	var wg sync.WaitGroup
+	var fails failures // see failures: no testify on the goroutines
 	for range 100 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			resp, err := srv.send(bearer(tok))
-			if assert.NoError(t, err) {
-				assert.Equal(t, http.StatusServiceUnavailable, resp.status)
+			switch {
+			case err != nil:
+				fails.add("%v", err)
+			case resp.status != http.StatusServiceUnavailable:
+				fails.add("status %d, want %d", resp.status, http.StatusServiceUnavailable)
 			}
 		}()
 	}
 	wg.Wait()
+	assert.Empty(t, fails.all(), "failures in the concurrent goroutines")
 	// At most one fetch attempt (two discovery documents) per
 	// MinRefreshInterval, from requests or from the background retry.
 	budget := 2 * (2*int64(time.Since(start)/(50*time.Millisecond)) + 4)
@@ -153,22 +158,35 @@ func TestFailureSlowIssuer(t *testing.T) {
 	// Each subtest's validator fetches through a fetchMeter: single flight
 	// is the validator never having two JWKS fetches in flight, whatever the
 	// issuer's handler is still doing with an abandoned one.
-	unknownKids := func(srv *hardServer, n int, took *atomic.Int64) *sync.WaitGroup {
+	//
+	// unknownKids sends n tokens of unknown kids, each from a goroutine of
+	// its own; wait waits for their answers and checks them on the test
+	// goroutine (testify's assertions synchronise on t even when they pass,
+	// which would order the goroutines and could hide a race).
+	unknownKids := func(srv *hardServer, n int, took *atomic.Int64) (wait func(t *testing.T)) {
 		var wg sync.WaitGroup
+		bad := make([]string, n)
+		resps := make([]hardResponse, n)
+		errs := make([]error, n)
 		for i := range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				bad := randomKid(is, attacker, i, nil)
+				bad[i] = randomKid(is, attacker, i, nil)
 				start := time.Now()
-				resp, err := srv.send(bearer(bad))
+				resps[i], errs[i] = srv.send(bearer(bad[i]))
 				storeMax(took, int64(time.Since(start)))
-				if assert.NoError(t, err) {
-					checkRefusal(t, resp, refuseToken, bad)
-				}
 			}()
 		}
-		return &wg
+		return func(t *testing.T) {
+			t.Helper()
+			wg.Wait()
+			for i := range n {
+				if assert.NoError(t, errs[i]) {
+					checkRefusal(t, resps[i], refuseToken, bad[i])
+				}
+			}
+		}
 	}
 
 	// While a refresh hangs, tokens of known keys are answered at once:
@@ -199,23 +217,28 @@ func TestFailureSlowIssuer(t *testing.T) {
 			}
 		})
 		var took atomic.Int64
-		wg := unknownKids(srv, 20, &took)
+		wait := unknownKids(srv, 20, &took)
 		receive(t, entered, "refresh for the unknown kids")
 		var known sync.WaitGroup
+		var fails failures // see failures: no testify on the goroutines
 		for range 20 {
 			known.Add(1)
 			go func() {
 				defer known.Done()
 				resp, err := srv.send(bearer(is.Token(nil)))
-				if assert.NoError(t, err) {
-					assert.Equal(t, http.StatusOK, resp.status)
+				switch {
+				case err != nil:
+					fails.add("known kid: %v", err)
+				case resp.status != http.StatusOK:
+					fails.add("known kid: status %d, want %d", resp.status, http.StatusOK)
 				}
 			}()
 		}
 		known.Wait()
+		assert.Empty(t, fails.all(), "failures in the concurrent goroutines")
 		assert.Equal(t, int64(1), fetches.inflight.Load(), "the known kids finished while the refresh was still held")
 		releaseFetch()
-		wg.Wait()
+		wait(t)
 		assert.Equal(t, int64(1), fetches.most.Load(), "refreshes are single-flight")
 		assert.GreaterOrEqual(t, fetches.total.Load(), int64(2), "the start-up fetch and the held refresh went through the meter")
 	})
@@ -258,7 +281,7 @@ func TestFailureSlowIssuer(t *testing.T) {
 			setSlow(stall.h)
 			before := fetches.total.Load()
 			var took atomic.Int64
-			unknownKids(srv, 20, &took).Wait()
+			unknownKids(srv, 20, &took)(t)
 			assert.Less(t, time.Duration(took.Load()), fetchTimeout+3*time.Second, "no request waits beyond Fetch.Timeout")
 			assert.Equal(t, int64(1), fetches.most.Load(), "refreshes are single-flight")
 			assert.Positive(t, fetches.total.Load()-before, "the unknown kids caused a refresh")
@@ -423,19 +446,26 @@ func TestRotationUnderKidSpray(t *testing.T) {
 
 	// 200 requests with random kids, all at once: refused, and they cost
 	// the issuer at most one fetch.
+	// The goroutines keep the answers; the test goroutine checks them (see
+	// failures: no testify on the goroutines).
 	var wg sync.WaitGroup
+	toks := make([]string, 200)
+	resps := make([]hardResponse, 200)
+	errs := make([]error, 200)
 	for i := range 200 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tok := randomKid(is, attacker, i, nil)
-			resp, err := srv.send(bearer(tok))
-			if assert.NoError(t, err) {
-				checkRefusal(t, resp, refuseToken, tok)
-			}
+			toks[i] = randomKid(is, attacker, i, nil)
+			resps[i], errs[i] = srv.send(bearer(toks[i]))
 		}()
 	}
 	wg.Wait()
+	for i := range 200 {
+		if assert.NoError(t, errs[i]) {
+			checkRefusal(t, resps[i], refuseToken, toks[i])
+		}
+	}
 	assert.LessOrEqual(t, is.JWKSRequests()-base, int64(1), "200 random kids: JWKS fetches")
 
 	// Right after the burst the issuer rotates in a new key, while the

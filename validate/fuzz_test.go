@@ -103,30 +103,22 @@ func newFuzzKeys(tb testing.TB) *fuzzKeys {
 	k := &fuzzKeys{ed: ed25519.NewKeyFromSeed(seed[:])}
 	parse := func(s string) crypto.Signer {
 		der, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			tb.Fatal(err)
-		}
+		require.NoError(tb, err)
 		key, err := x509.ParsePKCS8PrivateKey(der)
-		if err != nil {
-			tb.Fatal(err)
-		}
+		require.NoError(tb, err)
 		return key.(crypto.Signer)
 	}
 	k.ec = parse(fuzzECKey).(*ecdsa.PrivateKey)
 	k.rs = parse(fuzzRSAKey).(*rsa.PrivateKey)
 	ecPub, err := k.ec.PublicKey.ECDH()
-	if err != nil {
-		tb.Fatal(err)
-	}
+	require.NoError(tb, err)
 	pt := ecPub.Bytes()
 	jwks, err := json.Marshal(map[string]any{"keys": []map[string]any{
 		{"kty": "OKP", "crv": "Ed25519", "kid": "fz-ed", "alg": "EdDSA", "use": "sig", "x": b64url(k.ed.Public().(ed25519.PublicKey))},
 		{"kty": "EC", "crv": "P-256", "kid": "fz-ec", "alg": "ES256", "use": "sig", "x": b64url(pt[1:33]), "y": b64url(pt[33:])},
 		{"kty": "RSA", "kid": "fz-rs", "alg": "RS256", "use": "sig", "n": b64url(k.rs.N.Bytes()), "e": "AQAB"},
 	}})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	require.NoError(tb, err)
 	k.jwks = jwks
 	return k
 }
@@ -140,9 +132,7 @@ func (k *fuzzKeys) validator(tb testing.TB) *validate.Validator {
 		Keys:     staticKeySet(tb, k.jwks),
 		Now:      func() time.Time { return hardNow },
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	require.NoError(tb, err)
 	return v
 }
 
@@ -200,26 +190,25 @@ var fuzzSentinels = []error{
 func checkRejection(t *testing.T, raw string, err error) {
 	t.Helper()
 	var e *rsguard.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %T %v is not a *rsguard.Error", err, err)
-	}
-	if e.Status != http.StatusUnauthorized || e.Code != rsmeta.ErrorInvalidToken || e.Description == "" {
-		t.Fatalf("rejection %d %q %q", e.Status, e.Code, e.Description)
-	}
-	if e.Reason == "" || e.Reason == audit.ReasonRejected || e.Credential != audit.CredentialJWT || e.Principal != nil {
-		t.Fatalf("rejection reason %q, credential %q, principal %v", e.Reason, e.Credential, e.Principal)
-	}
+	require.ErrorAs(t, err, &e, "error %T %v is not a *rsguard.Error", err, err)
+	require.Equal(t, http.StatusUnauthorized, e.Status, "rejection status (description %q)", e.Description)
+	require.Equal(t, rsmeta.ErrorInvalidToken, e.Code, "rejection code (description %q)", e.Description)
+	require.NotEmpty(t, e.Description, "rejection description")
+	require.NotEmpty(t, e.Reason, "rejection reason")
+	require.NotEqual(t, audit.ReasonRejected, e.Reason, "rejection reason")
+	require.Equal(t, audit.CredentialJWT, e.Credential, "rejection credential")
+	require.Nil(t, e.Principal, "rejection principal")
 	known := false
 	for _, s := range fuzzSentinels {
 		known = known || errors.Is(err, s)
 	}
-	if !known {
-		t.Fatalf("error %v wraps no rejection class", err)
-	}
+	require.True(t, known, "error %v wraps no rejection class", err)
 	for _, p := range secretParts(raw) {
-		if (strings.Contains(e.Error(), p) || strings.Contains(e.Description, p)) && !inVocabulary(p) {
-			t.Fatalf("error %q quotes the token", e.Error())
+		if inVocabulary(p) {
+			continue
 		}
+		require.NotContains(t, e.Error(), p, "error %q quotes the token", e.Error())
+		require.NotContains(t, e.Description, p, "error %q quotes the token", e.Error())
 	}
 }
 
@@ -280,22 +269,19 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		c, err := v.Verify(context.Background(), raw)
 		c2, err2 := v.Verify(context.Background(), raw)
-		if (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) {
-			t.Fatalf("Verify is not repeatable: %v, then %v", err, err2)
-		}
+		require.Equal(t, err == nil, err2 == nil, "Verify is not repeatable: %v, then %v", err, err2)
 		if err != nil {
-			if c != nil || c2 != nil {
-				t.Fatal("claims returned with an error")
-			}
+			require.EqualError(t, err2, err.Error(), "Verify is not repeatable")
+			require.Nil(t, c, "claims returned with an error")
+			require.Nil(t, c2, "claims returned with an error")
 			checkRejection(t, raw, err)
 			return
 		}
-		if i := strings.LastIndexByte(raw, '.'); i < 0 || !signed[raw[:i]] {
-			t.Fatalf("accepted %q, whose signed content is not a seed's", raw)
-		}
-		if c.Issuer != fuzzIssuer || c2.Issuer != fuzzIssuer {
-			t.Fatalf("issuer %q", c.Issuer)
-		}
+		i := strings.LastIndexByte(raw, '.')
+		require.GreaterOrEqual(t, i, 0, "accepted %q, whose signed content is not a seed's", raw)
+		require.Contains(t, signed, raw[:i], "accepted %q, whose signed content is not a seed's", raw)
+		require.Equal(t, fuzzIssuer, c.Issuer, "issuer")
+		require.Equal(t, fuzzIssuer, c2.Issuer, "issuer, verifying again")
 	})
 }
 
@@ -337,9 +323,8 @@ func FuzzVerifySigned(f *testing.F) {
 			checkRejection(t, raw, err)
 			return
 		}
-		if why := refRefuses(header, payload, c); why != "" {
-			t.Fatalf("accepted header %q payload %q, but %s", header, payload, why)
-		}
+		why := refRefuses(header, payload, c)
+		require.Empty(t, why, "accepted header %q payload %q, but %s", header, payload, why)
 	})
 }
 
@@ -545,9 +530,9 @@ func FuzzMiddleware(f *testing.F) {
 			// randomised, so compare header and payload).
 			_, tok, _ := strings.Cut(strings.Trim(authz, " \t"), " ")
 			tok = strings.TrimLeft(tok, " ")
-			if i := strings.LastIndexByte(tok, '.'); i < 0 || !signed[tok[:i]] {
-				t.Fatalf("accepted %q", authz)
-			}
+			i := strings.LastIndexByte(tok, '.')
+			require.GreaterOrEqual(t, i, 0, "accepted %q", authz)
+			require.Contains(t, signed, tok[:i], "accepted %q", authz)
 			return
 		}
 		var want refusal
@@ -560,26 +545,25 @@ func FuzzMiddleware(f *testing.F) {
 				want = refuseNoCreds
 			}
 		default:
-			t.Fatalf("status %d", resp.status)
+			require.Failf(t, "unexpected status", "status %d", resp.status)
 		}
 		lines := resp.header.Values("WWW-Authenticate")
-		if len(lines) != 1 {
-			t.Fatalf("WWW-Authenticate %q", lines)
-		}
+		require.Len(t, lines, 1, "WWW-Authenticate")
 		cs, err := rsmeta.ParseChallenges(lines[0])
-		if err != nil || len(cs) != 1 || !strings.EqualFold(cs[0].Scheme, "Bearer") || cs[0].ResourceMetadata != hardMetadataURL || cs[0].Error != want.code {
-			t.Fatalf("challenge %q (%+v, %v) for status %d", lines[0], cs, err, resp.status)
-		}
+		require.NoError(t, err, "challenge %q for status %d", lines[0], resp.status)
+		require.Len(t, cs, 1, "challenge %q for status %d", lines[0], resp.status)
+		require.True(t, strings.EqualFold(cs[0].Scheme, "Bearer"), "challenge %q (scheme %q) for status %d", lines[0], cs[0].Scheme, resp.status)
+		require.Equal(t, hardMetadataURL, cs[0].ResourceMetadata, "challenge %q for status %d", lines[0], resp.status)
+		require.Equal(t, want.code, cs[0].Error, "challenge %q for status %d", lines[0], resp.status)
 		var body map[string]string
-		if err := json.Unmarshal(resp.body, &body); err != nil || body["error"] != want.code {
-			t.Fatalf("body %q", resp.body)
-		}
+		require.NoError(t, json.Unmarshal(resp.body, &body), "body %q", resp.body)
+		require.Equal(t, want.code, body["error"], "body %q", resp.body)
 		var hay strings.Builder
 		hay.Write(resp.body)
 		hay.WriteString(lines[0])
 		for _, p := range secretParts(authz, query) {
-			if strings.Contains(hay.String(), p) && !strings.Contains(known, p) {
-				t.Fatalf("response echoes %q of the request", p)
+			if !strings.Contains(known, p) {
+				require.NotContains(t, hay.String(), p, "response echoes %q of the request", p)
 			}
 		}
 	})

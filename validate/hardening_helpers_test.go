@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -354,9 +355,7 @@ func assertNotEchoed(t testing.TB, resp hardResponse, secrets ...string) {
 		}
 	}
 	for _, p := range secretParts(secrets...) {
-		if strings.Contains(hay.String(), p) {
-			t.Errorf("response echoes %.40q… of a secret", p)
-		}
+		assert.NotContains(t, hay.String(), p, "response echoes %.40q… of a secret", p)
 	}
 }
 
@@ -409,20 +408,15 @@ func checkVerify(t testing.TB, v *validate.Validator, tok string, want ...error)
 	if len(want) == 0 {
 		return
 	}
-	for _, w := range want {
-		if errors.Is(err, w) {
-			return
-		}
-	}
-	t.Errorf("Verify error %q wraps none of %q", err, want)
+	assert.True(t, slices.ContainsFunc(want, func(w error) bool { return errors.Is(err, w) }),
+		"Verify error %q wraps none of %q", err, want)
 }
 
 // eachNotIn asserts that no part of any secret appears in text (logs).
 func eachNotIn(t testing.TB, text, what string, secrets ...string) {
 	t.Helper()
 	for _, p := range secretParts(secrets...) {
-		if strings.Contains(text, p) {
-			t.Errorf("%s contain %.40q… of a secret", what, p)
+		if !assert.NotContains(t, text, p, "%s contain %.40q… of a secret", what, p) {
 			return
 		}
 	}

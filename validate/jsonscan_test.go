@@ -9,6 +9,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/rsguard/rsguard/internal/strictjson"
 )
 
@@ -42,37 +45,29 @@ func FuzzDecodePayload(f *testing.F) {
 		checkAgreesWithEncodingJSON(t, b)
 		// What encoding/json reads for the exact member name must agree.
 		var m map[string]json.RawMessage
-		if json.Unmarshal(b, &m) != nil {
-			t.Fatalf("encoding/json cannot read %q", b)
-		}
+		require.NoError(t, json.Unmarshal(b, &m), "encoding/json cannot read %q", b)
 		if raw, ok := m["iss"]; ok && p.seen&claimIss != 0 {
 			var want string
-			if json.Unmarshal(raw, &want) != nil || want != string(p.iss) {
-				t.Fatalf("iss %q, encoding/json %s", p.iss, raw)
-			}
+			require.NoError(t, json.Unmarshal(raw, &want), "iss %q, encoding/json %s", p.iss, raw)
+			require.Equal(t, want, string(p.iss), "iss, encoding/json %s", raw)
 		}
 		if raw, ok := m["aud"]; ok && p.seen&claimAud != 0 {
 			var one string
 			var list []string
 			if json.Unmarshal(raw, &one) == nil {
 				list = []string{one}
-			} else if json.Unmarshal(raw, &list) != nil {
-				t.Fatalf("aud %q, encoding/json %s", p.aud, raw)
+			} else {
+				require.NoError(t, json.Unmarshal(raw, &list), "aud %q, encoding/json %s", p.aud, raw)
 			}
-			if len(list) != len(p.aud) {
-				t.Fatalf("aud %q, encoding/json %s", p.aud, raw)
-			}
+			require.Len(t, p.aud, len(list), "aud %q, encoding/json %s", p.aud, raw)
 			for i := range list {
-				if list[i] != string(p.aud[i]) {
-					t.Fatalf("aud %q, encoding/json %s", p.aud, raw)
-				}
+				require.Equal(t, list[i], string(p.aud[i]), "aud %q, encoding/json %s", p.aud, raw)
 			}
 		}
 		if raw, ok := m["exp"]; ok && p.seen&claimExp != 0 {
 			var f float64
-			if json.Unmarshal(raw, &f) != nil || int64(f) != p.exp.t.Unix() {
-				t.Fatalf("exp %v, encoding/json %s", p.exp.t, raw)
-			}
+			require.NoError(t, json.Unmarshal(raw, &f), "exp %v, encoding/json %s", p.exp.t, raw)
+			require.Equal(t, int64(f), p.exp.t.Unix(), "exp %v, encoding/json %s", p.exp.t, raw)
 		}
 	})
 }
@@ -89,13 +84,11 @@ func FuzzDecodeHeader(f *testing.F) {
 		}
 		checkAgreesWithEncodingJSON(t, b)
 		var m map[string]json.RawMessage
-		if json.Unmarshal(b, &m) != nil {
-			t.Fatalf("encoding/json cannot read %q", b)
-		}
+		require.NoError(t, json.Unmarshal(b, &m), "encoding/json cannot read %q", b)
 		var kid string
-		if raw, ok := m["kid"]; h.hasKid != (ok && json.Unmarshal(raw, &kid) == nil) || kid != string(h.kid) {
-			t.Fatalf("kid %q (%v), encoding/json %s", h.kid, h.hasKid, raw)
-		}
+		raw, ok := m["kid"]
+		require.Equal(t, ok && json.Unmarshal(raw, &kid) == nil, h.hasKid, "kid %q present, encoding/json %s", h.kid, raw)
+		require.Equal(t, kid, string(h.kid), "kid, encoding/json %s", raw)
 	})
 }
 
@@ -105,18 +98,18 @@ func checkRefusal(t *testing.T, b []byte, err error) {
 	t.Helper()
 	switch {
 	case errors.Is(err, strictjson.ErrSyntax):
-		if json.Valid(b) && utf8.Valid(b) {
-			t.Fatalf("refused valid JSON %q: %v", b, err)
+		if utf8.Valid(b) {
+			require.False(t, json.Valid(b), "refused valid JSON %q: %v", b, err)
 		}
 	case errors.Is(err, errNotObject):
 		var m map[string]any
-		if json.Unmarshal(b, &m) == nil && m != nil {
-			t.Fatalf("refused %q as not an object", b)
+		if json.Unmarshal(b, &m) == nil {
+			require.Nil(t, m, "refused %q as not an object", b)
 		}
 	case errors.Is(err, errType), errors.Is(err, strictjson.ErrDuplicate), errors.Is(err, strictjson.ErrDepth),
 		errors.Is(err, strictjson.ErrSurrogate), errors.Is(err, strictjson.ErrRange):
 	default:
-		t.Fatalf("%q: unexpected error %v", b, err)
+		require.Failf(t, "unexpected error", "%q: unexpected error %v", b, err)
 	}
 }
 
@@ -125,13 +118,10 @@ func checkRefusal(t *testing.T, b []byte, err error) {
 // map[string]any succeeds.
 func checkAgreesWithEncodingJSON(t *testing.T, b []byte) {
 	t.Helper()
-	if !utf8.Valid(b) {
-		t.Fatalf("accepted invalid UTF-8 %q", b)
-	}
+	require.True(t, utf8.Valid(b), "accepted invalid UTF-8 %q", b)
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil || m == nil {
-		t.Fatalf("accepted %q, which encoding/json cannot read: %v", b, err)
-	}
+	require.NoError(t, json.Unmarshal(b, &m), "accepted %q, which encoding/json cannot read", b)
+	require.NotNil(t, m, "accepted %q, which encoding/json cannot read", b)
 }
 
 func TestDecodePayloadStrictness(t *testing.T) {
@@ -151,14 +141,11 @@ func TestDecodePayloadStrictness(t *testing.T) {
 		{`{} x`, strictjson.ErrSyntax},
 	} {
 		var p payload
-		if err := decodePayload([]byte(tc.in), &p); !errors.Is(err, tc.want) {
-			t.Errorf("%s: got %v, want %v", tc.in, err, tc.want)
-		}
+		assert.ErrorIs(t, decodePayload([]byte(tc.in), &p), tc.want, tc.in)
 	}
 	var p payload
-	if err := decodePayload([]byte(`{"ISS":"x","Exp":"y"}`), &p); err != nil || p.seen != 0 {
-		t.Errorf("member names must match exactly: %v %b", err, p.seen)
-	}
+	assert.NoError(t, decodePayload([]byte(`{"ISS":"x","Exp":"y"}`), &p), "member names must match exactly")
+	assert.Zero(t, p.seen, "member names must match exactly: seen %b", p.seen)
 }
 
 // TestDecodeStrict: the lexer's refusals hold in the header and the claims
@@ -195,12 +182,9 @@ func TestDecodeStrict(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			payloadJSON := `{"sub":"s",` + tc.members + `}`
 			var p payload
-			if err := decodePayload([]byte(payloadJSON), &p); !errors.Is(err, tc.want) {
-				t.Errorf("decodePayload: got %v, want %v", err, tc.want)
-			}
-			if _, err := decodeHeader([]byte(`{"alg":"RS256",` + tc.members + `}`)); !errors.Is(err, tc.want) {
-				t.Errorf("decodeHeader: got %v, want %v", err, tc.want)
-			}
+			assert.ErrorIs(t, decodePayload([]byte(payloadJSON), &p), tc.want, "decodePayload")
+			_, err := decodeHeader([]byte(`{"alg":"RS256",` + tc.members + `}`))
+			assert.ErrorIs(t, err, tc.want, "decodeHeader")
 			if tc.want == nil {
 				checkAgreesWithEncodingJSON(t, []byte(payloadJSON))
 			}
@@ -238,6 +222,9 @@ func BenchmarkDecodePayloadMembers(b *testing.B) {
 				b.SetBytes(int64(len(in)))
 				for range b.N {
 					var p payload
+					// b.Fatal, not testify, in the timed loop: an assertion
+					// calls b.Helper (a lock and a stack walk) even when it
+					// passes, and would be timed with decodePayload.
 					if err := decodePayload(in, &p); err != nil {
 						b.Fatal(err)
 					}

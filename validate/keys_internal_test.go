@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The tests below judge checkEd25519 against an oracle built from
@@ -79,9 +82,7 @@ func ed25519Facts(pub []byte) (canonical, onCurve, smallOrder bool) {
 func order8Y(t *testing.T) []*big.Int {
 	p, d := edP(), edD()
 	s := new(big.Int).ModSqrt(new(big.Int).Add(d, big.NewInt(1)), p)
-	if s == nil {
-		t.Fatal("1+d is not a square")
-	}
+	require.NotNil(t, s, "1+d is not a square")
 	var ys []*big.Int
 	for _, r := range []*big.Int{s, new(big.Int).Sub(p, s)} {
 		y2 := new(big.Int).Mul(new(big.Int).Sub(r, big.NewInt(1)), new(big.Int).ModInverse(d, p))
@@ -119,9 +120,7 @@ func TestCheckEd25519(t *testing.T) {
 	genuine := make(map[string]bool)
 	for range 64 {
 		pub, _, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		genuine[string(pub)] = true
 		encodings = append(encodings, pub)
 	}
@@ -130,21 +129,18 @@ func TestCheckEd25519(t *testing.T) {
 	for _, enc := range encodings {
 		canonical, onCurve, small := ed25519Facts(enc)
 		want := canonical && onCurve && !small
-		if genuine[string(enc)] && !want {
-			t.Fatalf("a generated key %x is judged degenerate", enc)
+		if genuine[string(enc)] {
+			require.True(t, want, "a generated key %x is judged degenerate", enc)
 		}
 		if canonical && small {
 			canonicalSmallOrder++
 		}
-		if err := checkEd25519(enc); (err == nil) != want {
-			t.Errorf("checkEd25519(%x) = %v; want accepted %v (canonical %v, on the curve %v, small order %v)",
-				enc, err, want, canonical, onCurve, small)
-		}
+		err := checkEd25519(enc)
+		assert.Equal(t, want, err == nil, "checkEd25519(%x) = %v: accepted? (canonical %v, on the curve %v, small order %v)",
+			enc, err, canonical, onCurve, small)
 	}
 	// The curve has 8·L points, 8 of them of small order: all were met.
-	if canonicalSmallOrder != 8 {
-		t.Errorf("met %d canonical small-order points, want all 8", canonicalSmallOrder)
-	}
+	assert.Equal(t, 8, canonicalSmallOrder, "canonical small-order points met")
 }
 
 // FuzzParseJWK feeds arbitrary JWKs to parseJWK: it must not panic, and a key
@@ -177,14 +173,13 @@ func FuzzParseJWK(f *testing.F) {
 		}
 		switch pub := k.pub.(type) {
 		case ed25519.PublicKey:
-			if canonical, onCurve, small := ed25519Facts(pub); !canonical || !onCurve || small {
-				t.Fatalf("usable Ed25519 key %x: canonical %v, on the curve %v, small order %v", []byte(pub), canonical, onCurve, small)
-			}
+			canonical, onCurve, small := ed25519Facts(pub)
+			require.True(t, canonical, "usable Ed25519 key %x: canonical", []byte(pub))
+			require.True(t, onCurve, "usable Ed25519 key %x: on the curve", []byte(pub))
+			require.False(t, small, "usable Ed25519 key %x: small order", []byte(pub))
 		case *ecdsa.PublicKey:
 			//lint:ignore SA1019 an oracle independent of the ECDH check under test
-			if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
-				t.Fatalf("usable EC key off its curve")
-			}
+			require.True(t, pub.Curve.IsOnCurve(pub.X, pub.Y), "usable EC key off its curve")
 		}
 	})
 }

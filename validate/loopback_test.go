@@ -6,13 +6,15 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/internal/loopback/loopbacktest"
@@ -64,9 +66,7 @@ func newOffline(t *testing.T, cfg validate.Config, o *offline) error {
 // genuine loopback host, passes the check (and then fails offline).
 func TestLoopbackRuleConfig(t *testing.T) {
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	static := staticKeySet(t, []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","use":"sig","kid":"k","x":"`+base64.RawURLEncoding.EncodeToString(pub)+`"}]}`))
 	for _, place := range []struct {
 		name string
@@ -99,22 +99,19 @@ func TestLoopbackRuleConfig(t *testing.T) {
 			accepted := func(t *testing.T, origin string) {
 				t.Helper()
 				err := newOffline(t, place.cfg(origin), &offline{})
-				switch {
-				case place.static && err != nil:
-					t.Errorf("%s refused: %v", origin, err)
-				case !place.static && (err == nil || errors.Is(err, rsguard.ErrInvalidConfig)):
-					t.Errorf("%s: %v, want a fetch error (the URL passes the check, the fetch fails offline)", origin, err)
+				if place.static {
+					assert.NoError(t, err, "%s refused", origin)
+					return
 				}
+				const why = "%s: want a fetch error (the URL passes the check, the fetch fails offline)"
+				assert.Error(t, err, why, origin)
+				assert.NotErrorIs(t, err, rsguard.ErrInvalidConfig, why, origin)
 			}
 			for _, h := range loopbacktest.Hostile() {
 				o := &offline{}
 				err := newOffline(t, place.cfg("http://"+h.Host), o)
-				if !errors.Is(err, rsguard.ErrInvalidConfig) {
-					t.Errorf("http://%s: %v, want ErrConfig (%s)", h.Host, err, h.Why)
-				}
-				if sent := o.requests(); len(sent) > 0 {
-					t.Errorf("http://%s: sent %q", h.Host, sent)
-				}
+				assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "http://%s (%s)", h.Host, h.Why)
+				assert.Empty(t, o.requests(), "http://%s: sent", h.Host)
 				if !place.noZone || !strings.Contains(h.Host, "%") {
 					accepted(t, "https://"+h.Host)
 				}
@@ -132,30 +129,20 @@ func TestLoopbackRuleConfig(t *testing.T) {
 // loopback host is accepted.
 func TestLoopbackRuleGuardMetadata(t *testing.T) {
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	static := staticKeySet(t, []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","use":"sig","kid":"k","x":"`+base64.RawURLEncoding.EncodeToString(pub)+`"}]}`))
 	v, err := validate.New(context.Background(), validate.Config{Issuer: "https://as.example", Keys: static, Resource: "https://mcp.example.com/mcp"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	guard := func(origin string) error {
 		_, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: origin + "/.well-known/oauth-protected-resource/mcp"})
 		return err
 	}
 	for _, h := range loopbacktest.Hostile() {
-		if err := guard("http://" + h.Host); !errors.Is(err, rsguard.ErrInvalidConfig) {
-			t.Errorf("http://%s: %v, want ErrInvalidConfig (%s)", h.Host, err, h.Why)
-		}
-		if err := guard("https://" + h.Host); err != nil {
-			t.Errorf("https://%s refused: %v", h.Host, err)
-		}
+		assert.ErrorIs(t, guard("http://"+h.Host), rsguard.ErrInvalidConfig, "http://%s (%s)", h.Host, h.Why)
+		assert.NoError(t, guard("https://"+h.Host), "https://%s refused", h.Host)
 	}
 	for _, h := range loopbacktest.Genuine() {
-		if err := guard("http://" + h.Host); err != nil {
-			t.Errorf("http://%s refused: %v", h.Host, err)
-		}
+		assert.NoError(t, guard("http://"+h.Host), "http://%s refused", h.Host)
 	}
 }
 
@@ -181,20 +168,15 @@ func TestLoopbackRuleDiscoveredJWKSURI(t *testing.T) {
 		t.Helper()
 		issuer, o := metadataServer(t, jwksURI)
 		err := newOffline(t, validate.Config{Issuer: issuer, Resource: resource}, o)
-		if err == nil || !strings.Contains(err.Error(), "offline") {
-			t.Errorf("jwks_uri %s: %v, want it fetched (offline)", jwksURI, err)
-		}
+		assert.ErrorContains(t, err, "offline", "jwks_uri %s: want it fetched (offline)", jwksURI)
 	}
 	for _, h := range loopbacktest.Hostile() {
 		jwksURI := "http://" + h.Host + "/jwks"
 		issuer, o := metadataServer(t, jwksURI)
 		err := newOffline(t, validate.Config{Issuer: issuer, Resource: resource}, o)
-		if err == nil || !strings.Contains(err.Error(), "jwks_uri") || !strings.Contains(err.Error(), "http only on loopback hosts") {
-			t.Errorf("jwks_uri %s: %v, want it refused (%s)", jwksURI, err, h.Why)
-		}
-		if sent := o.requests(); len(sent) > 0 {
-			t.Errorf("jwks_uri %s: sent %q", jwksURI, sent)
-		}
+		assert.ErrorContains(t, err, "jwks_uri", "jwks_uri %s: want it refused (%s)", jwksURI, h.Why)
+		assert.ErrorContains(t, err, "http only on loopback hosts", "jwks_uri %s: want it refused (%s)", jwksURI, h.Why)
+		assert.Empty(t, o.requests(), "jwks_uri %s: sent", jwksURI)
 		fetched(t, "https://"+h.Host+"/jwks")
 	}
 	for _, h := range loopbacktest.Genuine() {
@@ -229,19 +211,16 @@ func TestLoopbackRuleRedirect(t *testing.T) {
 			}
 			followed := func(t *testing.T, target string) {
 				t.Helper()
-				if sent, err := try(t, target); len(sent) == 0 || !strings.HasPrefix(sent[0], target) {
-					t.Errorf("redirect to %s not followed: %v", target, err)
+				sent, err := try(t, target)
+				if assert.NotEmpty(t, sent, "redirect to %s not followed: %v", target, err) {
+					assert.True(t, strings.HasPrefix(sent[0], target), "redirect to %s not followed: sent %q, %v", target, sent, err)
 				}
 			}
 			for _, h := range loopbacktest.Hostile() {
 				target := "http://" + h.Host
 				sent, err := try(t, target)
-				if err == nil || !strings.Contains(err.Error(), "redirect refused") {
-					t.Errorf("redirect to %s: %v, want it refused (%s)", target, err, h.Why)
-				}
-				if len(sent) > 0 {
-					t.Errorf("redirect to %s: sent %q", target, sent)
-				}
+				assert.ErrorContains(t, err, "redirect refused", "redirect to %s: want it refused (%s)", target, h.Why)
+				assert.Empty(t, sent, "redirect to %s: sent", target)
 				followed(t, "https://"+h.Host)
 			}
 			for _, h := range loopbacktest.Genuine() {

@@ -4,6 +4,7 @@ package validate_test
 // sleeps and hopes that the other goroutines have got somewhere.
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -46,12 +49,8 @@ func waitParkedInVerify(t *testing.T, n int, returned func() bool) {
 		if got >= n {
 			return
 		}
-		if returned() {
-			t.Fatalf("a caller returned from Verify while the refresh was held (%d of %d parked)", got, n)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v, %d of %d goroutines are parked in Verify", syncTimeout, got, n)
-		}
+		require.False(t, returned(), "a caller returned from Verify while the refresh was held (%d of %d parked)", got, n)
+		require.False(t, time.Now().After(deadline), "after %v, %d of %d goroutines are parked in Verify", syncTimeout, got, n)
 		<-tick.C
 	}
 }
@@ -89,10 +88,34 @@ func receive[T any](t *testing.T, ch <-chan T, what string) T {
 	case v := <-ch:
 		return v
 	case <-time.After(syncTimeout):
-		t.Fatalf("no %s within %v", what, syncTimeout)
+		require.Failf(t, "timed out", "no %s within %v", what, syncTimeout)
 		var zero T
 		return zero
 	}
+}
+
+// failures collects what goroutines other than the test's find wrong, for
+// the test goroutine to assert on with assert.Empty(t, f.all(), …). The
+// goroutines record only when a check fails, and never call testify or t:
+// testify's assertions synchronise on t even when they pass (t.Helper locks
+// it), which would order the goroutines and could hide a race from the race
+// detector, and require must not be called off the test goroutine at all.
+type failures struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (f *failures) add(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.list = append(f.list, fmt.Sprintf(format, args...))
+}
+
+// all returns the failures recorded so far.
+func (f *failures) all() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.list...)
 }
 
 // settledGoroutines returns the number of goroutines once it has stopped

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
@@ -32,21 +34,13 @@ func ExampleConformance() {
 		// The server, wired as in production.
 		mux := http.NewServeMux()
 		meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: resource, AuthorizationServers: []string{iss.URL()}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		v, err := validate.New(context.Background(), validate.Config{Issuer: iss.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: iss.Client()}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL(), Scopes: []string{"docs:read"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: tools})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var mcpServer http.Handler = http.NotFoundHandler() // your MCP server
 		mux.Handle("/mcp", guard.Middleware(perTool.Handler(mcpServer)))
 

@@ -23,6 +23,8 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
@@ -169,9 +171,7 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 			res = k.metadataResource
 		}
 		h, err := rsmeta.NewHandler(rsmeta.Metadata{Resource: res, AuthorizationServers: []string{is.URL()}, ScopesSupported: []string{"items:read", "items:write"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		mux.Handle("/.well-known/oauth-protected-resource/mcp", h)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -179,9 +179,7 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 	var authn rsguard.Authenticator = k.authenticator
 	if authn == nil {
 		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: kitResource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		authn = v
 	}
 	rm := kitMetadata
@@ -189,16 +187,12 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 		rm = k.resourceMetadata
 	}
 	guard, err := rsguard.New(rsguard.Config{Authenticator: authn, ResourceMetadata: rm, Scopes: k.challengeScopes})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mcp := &fakeMCP{sse: k.sse, unbound: k.unboundSessions, byName: k.sessionsByName, anyMethod: k.postOnlyCheck}
 	var next http.Handler = mcp
 	if !k.noScopeCheck {
 		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		next = perTool.Handler(next)
 	}
 	if k.postOnlyCheck {
@@ -238,42 +232,28 @@ func TestConformanceWiredCorrectly(t *testing.T) {
 		t.Cleanup(srv.Close)
 		resource := srv.URL + "/mcp"
 		meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: resource, AuthorizationServers: []string{is.URL()}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		mux.Handle("/mcp", guard.Middleware(perTool.Handler(&fakeMCP{})))
 		Conformance(t, ConformanceConfig{Issuer: is, URL: resource, MCP: true, Tools: kitTools})
 	})
 	t.Run("REST route", func(t *testing.T) {
 		mux := http.NewServeMux()
 		meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: "https://api.example.com/v1/items", AuthorizationServers: []string{is.URL()}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: "https://api.example.com/v1/items", Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL(), Scopes: []string{"items:read"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		mux.Handle("/v1/items", guard.Middleware(scopes.Middleware("items:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "[]")
 		}))))
@@ -384,18 +364,12 @@ func (rec *recording) summary() string {
 // kit must catch.
 func usualGoStack(t testing.TB, is *Issuer, audience bool) rsguard.Authenticator {
 	resp, err := is.Client().Get(is.JWKSURL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	kf, err := keyfunc.NewJWKSetJSON(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{"RS256", "PS256", "ES256", "EdDSA"}),
 		jwt.WithIssuer(is.URL()), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second), jwt.WithIssuedAt(),
@@ -601,20 +575,14 @@ func TestConformanceFailsMiswired(t *testing.T) {
 			}
 			rec := record(cfg)
 			for _, name := range tc.wantFail {
-				if !rec.failed(name) {
-					t.Errorf("the kit did not fail %q; failures:\n%s", name, rec.summary())
-				}
+				assert.True(t, rec.failed(name), "the kit did not fail %q; failures:\n%s", name, rec.summary())
 			}
 			for _, name := range tc.wantPass {
-				if rec.failed(name) {
-					t.Errorf("the kit failed %q, which is wired correctly:\n%s", name, rec.summary())
-				}
+				assert.False(t, rec.failed(name), "the kit failed %q, which is wired correctly:\n%s", name, rec.summary())
 			}
-			if len(rec.fatal) > 0 {
-				t.Errorf("fatal in %q", rec.fatal)
-			}
-			if tc.cfg != nil && len(rec.skipped) != 2 {
-				t.Errorf("skipped %q, want metadata and cors", rec.skipped)
+			assert.Empty(t, rec.fatal, "fatal in subtests")
+			if tc.cfg != nil {
+				assert.Len(t, rec.skipped, 2, "skipped, want metadata and cors")
 			}
 		})
 	}
@@ -627,17 +595,13 @@ func TestConformanceJSONTraps(t *testing.T) {
 	is := NewIssuer(t, nil)
 	c, err := newConformance(tRunner{t}, ConformanceConfig{Issuer: is, Handler: http.NotFoundHandler(), Resource: kitResource,
 		Scopes: []string{"items:read"}, Claims: map[string]any{"sub": "bob", "tenant": "tenant-7"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	payloads := map[string]string{}
 	for _, class := range c.attacks(tRunner{t}) {
 		for _, a := range class.cases {
 			_, p, _ := splitToken(a.token)
 			b, err := base64.RawURLEncoding.DecodeString(p)
-			if err != nil {
-				t.Fatalf("%s: %v", a.name, err)
-			}
+			require.NoError(t, err, a.name)
 			payloads[class.name+"/"+a.name] = string(b)
 		}
 	}
@@ -651,21 +615,15 @@ func TestConformanceJSONTraps(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := payloads["malformed/"+tc.name]
-			if !strings.HasSuffix(p, ","+tc.trap) {
-				t.Fatalf("payload %s does not end with ,%s", p, tc.trap)
-			}
+			require.True(t, strings.HasSuffix(p, ","+tc.trap), "payload %s does not end with ,%s", p, tc.trap)
 			// Without its trap, the payload is a valid token's claims.
 			var claims map[string]any
-			if err := json.Unmarshal([]byte(strings.TrimSuffix(p, ","+tc.trap)+"}"), &claims); err != nil {
-				t.Fatalf("payload %s without its trap: %v", p, err)
-			}
+			require.NoError(t, json.Unmarshal([]byte(strings.TrimSuffix(p, ","+tc.trap)+"}"), &claims), "payload %s without its trap", p)
 			for _, k := range []string{"iss", "aud", "exp", "iat", "jti", "client_id", "scope"} {
-				if claims[k] == nil {
-					t.Errorf("payload %s lacks %q", p, k)
-				}
+				assert.NotNil(t, claims[k], "payload %s lacks %q", p, k)
 			}
-			if want := "tenant-7"; !strings.HasPrefix(tc.name, "duplicate custom") && claims["tenant"] != want {
-				t.Errorf("payload %s: tenant %v, want %q", p, claims["tenant"], want)
+			if !strings.HasPrefix(tc.name, "duplicate custom") {
+				assert.Equal(t, "tenant-7", claims["tenant"], "payload %s: tenant", p)
 			}
 		})
 	}
@@ -691,28 +649,26 @@ func TestConformanceMethodAttacks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := newConformance(tRunner{t}, ConformanceConfig{Issuer: is, Handler: http.NotFoundHandler(), Resource: kitResource, MCP: true, Scopes: tc.scopes, Tools: tc.tools})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			as := c.methodAttacks()
 			var methods []string
 			for _, a := range as {
 				methods = append(methods, a.method)
 				name, _ := a.call["name"].(string)
-				if name != tc.wantTool || (a.call == nil) != (tc.wantTool == "") {
-					t.Errorf("%s calls %v, want tool %q", a.method, a.call, tc.wantTool)
+				assert.Equal(t, tc.wantTool, name, "%s calls %v", a.method, a.call)
+				if tc.wantTool == "" {
+					assert.Nil(t, a.call, "%s calls %v, want tools/list", a.method, a.call)
+				} else {
+					assert.NotNil(t, a.call, "%s calls nothing, want tool %q", a.method, tc.wantTool)
 				}
 				_, p, _ := splitToken(a.token)
 				b, _ := base64.RawURLEncoding.DecodeString(p)
 				var claims struct{ Scope string }
-				err := json.Unmarshal(b, &claims)
-				if got := strings.Fields(claims.Scope); err != nil || !sameSet(got, strings.Fields(tc.wantScope)) {
-					t.Errorf("%s token scope %q (%v), want %q", a.method, claims.Scope, err, tc.wantScope)
-				}
+				assert.NoError(t, json.Unmarshal(b, &claims), "%s token payload %s", a.method, b)
+				assert.True(t, sameSet(strings.Fields(claims.Scope), strings.Fields(tc.wantScope)),
+					"%s token scope %q, want %q", a.method, claims.Scope, tc.wantScope)
 			}
-			if want := []string{"PUT", "PATCH", "post"}; !slices.Equal(methods, want) {
-				t.Errorf("methods %q, want %q", methods, want)
-			}
+			assert.Equal(t, []string{"PUT", "PATCH", "post"}, methods, "methods")
 		})
 	}
 }
@@ -731,9 +687,8 @@ func TestConformanceConfigRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := record(tc.cfg)
-			if len(rec.fatal) != 1 || !strings.Contains(rec.summary(), "validatetest.Conformance") {
-				t.Errorf("want one fatal configuration error, got %q:\n%s", rec.fatal, rec.summary())
-			}
+			assert.Len(t, rec.fatal, 1, "want one fatal configuration error:\n%s", rec.summary())
+			assert.Contains(t, rec.summary(), "validatetest.Conformance", "want one fatal configuration error")
 		})
 	}
 }

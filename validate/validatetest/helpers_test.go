@@ -126,7 +126,7 @@ func parseJWK(t *testing.T, jwk map[string]any) crypto.PublicKey {
 		require.Equal(t, "Ed25519", jwk["crv"])
 		return ed25519.PublicKey(b64(t, jwk["x"]))
 	}
-	t.Fatalf("unexpected kty %v", jwk["kty"])
+	require.Failf(t, "unexpected kty", "kty %v", jwk["kty"])
 	return nil
 }
 

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/rsguard/rsguard/internal/loopback/loopbacktest"
 )
 
@@ -22,9 +25,7 @@ func TestConformanceLoopbackRule(t *testing.T) {
 	check := func(t *testing.T, resource string, servers []string) *recording {
 		t.Helper()
 		doc, err := json.Marshal(map[string]any{"resource": resource, "authorization_servers": append([]string{is.URL()}, servers...)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		mux := http.NewServeMux()
 		mux.HandleFunc("/.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
@@ -46,14 +47,11 @@ func TestConformanceLoopbackRule(t *testing.T) {
 		rec := check(t, kitResource, hosts("http", loopbacktest.Hostile()))
 		msgs := strings.Join(rec.failures["Kit/metadata"], "\n")
 		for _, h := range loopbacktest.Hostile() {
-			if !strings.Contains(msgs, `"http://`+h.Host+`"`) {
-				t.Errorf("authorization server http://%s not reported (%s); failures:\n%s", h.Host, h.Why, rec.summary())
-			}
+			assert.Contains(t, msgs, `"http://`+h.Host+`"`, "authorization server http://%s not reported (%s)", h.Host, h.Why)
 		}
 		for _, good := range [][]string{hosts("https", loopbacktest.Hostile()), hosts("http", loopbacktest.Genuine())} {
-			if rec := check(t, kitResource, good); rec.failed("metadata") {
-				t.Errorf("authorization servers %q refused:\n%s", good, rec.summary())
-			}
+			rec := check(t, kitResource, good)
+			assert.False(t, rec.failed("metadata"), "authorization servers %q refused:\n%s", good, rec.summary())
 		}
 	})
 	t.Run("resource", func(t *testing.T) {
@@ -61,15 +59,13 @@ func TestConformanceLoopbackRule(t *testing.T) {
 		// it sends anything.
 		for _, h := range loopbacktest.Hostile() {
 			rec := check(t, "http://"+h.Host+"/mcp", nil)
-			if len(rec.fatal) != 1 || !strings.Contains(rec.summary(), "http only on loopback hosts") {
-				t.Errorf("resource http://%s/mcp not refused (%s):\n%s", h.Host, h.Why, rec.summary())
-			}
+			assert.Len(t, rec.fatal, 1, "resource http://%s/mcp not refused (%s):\n%s", h.Host, h.Why, rec.summary())
+			assert.Contains(t, rec.summary(), "http only on loopback hosts", "resource http://%s/mcp not refused (%s)", h.Host, h.Why)
 		}
 		controls := append(hosts("https", loopbacktest.Hostile()), hosts("http", loopbacktest.Genuine())...)
 		for _, origin := range controls {
-			if rec := check(t, origin+"/mcp", nil); len(rec.failures) > 0 {
-				t.Errorf("resource %s/mcp refused:\n%s", origin, rec.summary())
-			}
+			rec := check(t, origin+"/mcp", nil)
+			assert.Empty(t, rec.failures, "resource %s/mcp refused:\n%s", origin, rec.summary())
 		}
 	})
 }
