@@ -45,11 +45,14 @@ var ErrInvalidConfig = errors.New("rsguard: invalid configuration")
 // is always chosen text, never an internal error's message, and never
 // contains the credential.
 type Error struct {
-	// Status is the HTTP status to answer with: 400, 401, 403 or 503.
+	// Status is the HTTP status to answer with: 400, 401 or 403 with a
+	// challenge, 503 with a challenge and Retry-After, or 500 (a
+	// programming or configuration error) without a challenge. The Guard
+	// answers 0 as 401, and any status outside 400–599 as 500.
 	Status int
 	// Code is the RFC 6750 §3.1 error code: "invalid_request",
-	// "invalid_token", "insufficient_scope", or "" when the request carried
-	// no credential.
+	// "invalid_token", "insufficient_scope"; "" when the request carried
+	// no credential, and on 5xx answers.
 	Code string
 	// Description is the client-facing error_description (may be empty).
 	Description string
@@ -104,6 +107,23 @@ func asError(err error) *Error {
 		Description: "the credential was rejected", Reason: audit.ReasonRejected,
 		Err: errors.Join(ErrRejected, err),
 	}
+}
+
+// errNoPrincipal is the cause of the 500 the Guard answers when an
+// authenticator returns neither an error nor a principal with a subject.
+var errNoPrincipal = errors.New("rsguard: the authenticator returned no principal with a subject, and no error")
+
+// status returns the status the Guard answers e with: Status when it is an
+// error status (400–599), 401 when it is zero, and 500 otherwise (an
+// authenticator's programming error must not let a request through as 200).
+func (e *Error) status() int {
+	switch {
+	case e.Status == 0:
+		return http.StatusUnauthorized
+	case e.Status < 400 || e.Status > 599:
+		return http.StatusInternalServerError
+	}
+	return e.Status
 }
 
 // reason returns e's audit reason, never empty.

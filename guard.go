@@ -1,7 +1,6 @@
 package rsguard
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -125,8 +124,10 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 			start = time.Now()
 		}
 		p, err := g.auth.Authenticate(r)
-		if err == nil && p == nil {
-			err = &Error{Status: http.StatusInternalServerError, Reason: audit.ReasonInternalError, Err: errors.New("rsguard: the authenticator returned no principal and no error")}
+		if err == nil && (p == nil || p.Subject == "") {
+			// A programming error of the authenticator: principals without
+			// a subject would all look alike to session binding.
+			err = &Error{Status: http.StatusInternalServerError, Reason: audit.ReasonInternalError, Err: errNoPrincipal}
 		}
 		if g.onDecision != nil {
 			g.decide(r, p, err, start)
@@ -150,7 +151,7 @@ func (g *Guard) decide(r *http.Request, p *Principal, err error, start time.Time
 	if err != nil {
 		e := asError(err)
 		d = NewDecision(r, audit.StageAuthenticate, e.Principal)
-		d.Reason, d.Status, d.Credential = e.reason(), e.Status, e.Credential
+		d.Reason, d.Status, d.Credential = e.reason(), e.status(), e.Credential
 	} else {
 		d = NewDecision(r, audit.StageAuthenticate, p)
 		d.Allowed, d.Reason = true, audit.ReasonOK
@@ -164,12 +165,23 @@ func (g *Guard) decide(r *http.Request, p *Principal, err error, start time.Time
 // resource_metadata, so that a client can discover how to get a token.
 func (g *Guard) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
-	h := w.Header()
-	if e.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
-		h.Set("Retry-After", strconv.Itoa(max(1, int((e.RetryAfter+time.Second-1)/time.Second))))
+	if s := e.status(); s != e.Status {
+		c := *e
+		c.Status = s
+		e = &c
 	}
+	h := w.Header()
 	if g.logger != nil && g.logger.Enabled(r.Context(), slog.LevelDebug) {
 		g.logger.DebugContext(r.Context(), "rsguard: request refused", "status", e.Status, "reason", string(e.reason()))
+	}
+	switch {
+	case e.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "":
+		h.Set("Retry-After", strconv.Itoa(max(1, int((e.RetryAfter+time.Second-1)/time.Second))))
+	case e.Status >= 500 && e.Status != http.StatusServiceUnavailable:
+		// A server error: no credential could do better, so no challenge.
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(e.Status)
+		return
 	}
 	if len(e.Header) != 0 {
 		w = &extraHeaders{ResponseWriter: w, h: e.Header}

@@ -113,7 +113,7 @@ func TestGuardErrorsItDoesNotKnow(t *testing.T) {
 	}{
 		"plain error":         {errors.New("lookup failed: " + secret), http.StatusUnauthorized, `error="invalid_token", error_description="the credential was rejected"`},
 		"wrapped *Error":      {fmt.Errorf("wrapped: %w", &rsguard.Error{Status: http.StatusForbidden, Code: "insufficient_scope", Description: "more"}), http.StatusForbidden, `error="insufficient_scope"`},
-		"nil principal, nil":  {nil, http.StatusInternalServerError, `resource_metadata=`},
+		"nil principal, nil":  {nil, http.StatusInternalServerError, ""},
 		"503 without a code":  {&rsguard.Error{Status: http.StatusServiceUnavailable, Description: "later"}, http.StatusServiceUnavailable, `resource_metadata=`},
 		"no code on 401 only": {&rsguard.Error{Status: http.StatusUnauthorized, Description: "ignored without a code", Err: rsguard.ErrNoCredential}, http.StatusUnauthorized, `Bearer resource_metadata="` + testMetadata + `"`},
 	}
@@ -123,7 +123,11 @@ func TestGuardErrorsItDoesNotKnow(t *testing.T) {
 			w, seen := serve(g, "Bearer x")
 			assert.Nil(t, seen, "a refused request never reaches the handler")
 			assert.Equal(t, tc.status, w.Code)
-			assert.Contains(t, w.Header().Get("WWW-Authenticate"), tc.want)
+			if tc.want == "" {
+				assert.Empty(t, w.Header().Values("WWW-Authenticate"), "no challenge on a server error")
+			} else {
+				assert.Contains(t, w.Header().Get("WWW-Authenticate"), tc.want)
+			}
 			assert.NotContains(t, w.Header().Get("WWW-Authenticate")+w.Body.String(), "hunter2")
 			if tc.status == http.StatusUnauthorized && strings.Contains(name, "no code") {
 				assert.NotContains(t, w.Header().Get("WWW-Authenticate"), "error_description", "no error information without a credential, RFC 6750 §3.1")
@@ -332,4 +336,42 @@ func TestNewContextKeepsTheGuardsChallenge(t *testing.T) {
 	assert.Equal(t, "t", replaced.Subject)
 	assert.Equal(t, http.StatusForbidden, w.Code)
 	assert.Contains(t, w.Header().Get("WWW-Authenticate"), `resource_metadata="`+testMetadata+`"`)
+}
+
+// TestGuardStatusAndPrincipalChecks: an authenticator's mistakes never let a
+// request through, never panic, and never put a challenge on a server
+// error.
+func TestGuardStatusAndPrincipalChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		p         *rsguard.Principal
+		err       error
+		status    int
+		challenge bool
+	}{
+		{"status 200", nil, &rsguard.Error{Status: http.StatusOK, Code: "invalid_token"}, http.StatusInternalServerError, false},
+		{"status 1000", nil, &rsguard.Error{Status: 1000}, http.StatusInternalServerError, false},
+		{"status 302", nil, &rsguard.Error{Status: http.StatusFound}, http.StatusInternalServerError, false},
+		{"status 0", nil, &rsguard.Error{Code: "invalid_token", Description: "bad"}, http.StatusUnauthorized, true},
+		{"status 500", nil, &rsguard.Error{Status: http.StatusInternalServerError}, http.StatusInternalServerError, false},
+		{"status 502", nil, &rsguard.Error{Status: http.StatusBadGateway}, http.StatusBadGateway, false},
+		{"principal without a subject", &rsguard.Principal{Scopes: []string{"admin"}}, nil, http.StatusInternalServerError, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var decisions []audit.Decision
+			g := newGuard(t, rsguard.Config{
+				Authenticator: authFunc(func(*http.Request) (*rsguard.Principal, error) { return tc.p, tc.err }),
+				OnDecision:    func(_ context.Context, d audit.Decision) { decisions = append(decisions, d) },
+			})
+			w, seen := serve(g, "Bearer x")
+			assert.Nil(t, seen, "the handler never runs")
+			assert.Equal(t, tc.status, w.Code)
+			assert.Equal(t, tc.challenge, w.Header().Get("WWW-Authenticate") != "")
+			assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+			if assert.Len(t, decisions, 1) {
+				assert.False(t, decisions[0].Allowed)
+				assert.Equal(t, tc.status, decisions[0].Status)
+			}
+		})
+	}
 }

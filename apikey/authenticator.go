@@ -165,7 +165,7 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, fmt.Errorf("%w: Logger has no handler: build it with slog.New, or leave it nil to log nothing", rsguard.ErrInvalidConfig)
 	}
 	if err := checkPrefix(cfg.Prefix); err != nil {
-		return nil, err
+		return nil, err // names the key prefix
 	}
 	header := cfg.Header
 	if header == "" {

@@ -102,7 +102,8 @@ var (
 	errRevoked   = invalidKey(ErrRevoked, audit.ReasonRevoked, descRevoked)
 	errBlocked   = invalidKey(ErrBlocked, audit.ReasonAPIKeyBlocked, descBlocked)
 	errStore     = rsguard.Error{Status: http.StatusServiceUnavailable, Description: descStore, Err: ErrStore,
-		Reason: audit.ReasonStoreUnavailable, Credential: audit.CredentialAPIKey}
+		Reason: audit.ReasonStoreUnavailable, Credential: audit.CredentialAPIKey,
+		RetryAfter: 5 * time.Second} // an outage: a fixed hint, as for the revocation store
 	errBothCreds = multiple(descBothCreds)
 	// A bearer token refused in keys-only mode: its credential is recorded
 	// as a bearer JWT, the kind a bearer token is expected to be.

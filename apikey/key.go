@@ -54,20 +54,20 @@ func base62Value(c byte) int {
 // prefix alone. Errors wrap rsguard.ErrInvalidConfig.
 func checkPrefix(prefix string) error {
 	if len(prefix) < 2 || len(prefix) > maxPrefixLen {
-		return fmt.Errorf("%w: length %d not in 2..%d", rsguard.ErrInvalidConfig, len(prefix), maxPrefixLen)
+		return fmt.Errorf("%w: key prefix %q: length %d not in 2..%d", rsguard.ErrInvalidConfig, prefix, len(prefix), maxPrefixLen)
 	}
 	if c := prefix[0]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-		return fmt.Errorf("%w: must start with an ASCII letter", rsguard.ErrInvalidConfig)
+		return fmt.Errorf("%w: key prefix %q: must start with an ASCII letter", rsguard.ErrInvalidConfig, prefix)
 	}
 	if strings.HasPrefix(prefix, "ey") {
-		return fmt.Errorf("%w: must not start with \"ey\", as JWTs do", rsguard.ErrInvalidConfig)
+		return fmt.Errorf("%w: key prefix %q: must not start with \"ey\", as JWTs do", rsguard.ErrInvalidConfig, prefix)
 	}
 	if prefix[len(prefix)-1] != '_' {
-		return fmt.Errorf("%w: must end with \"_\"", rsguard.ErrInvalidConfig)
+		return fmt.Errorf("%w: key prefix %q: must end with \"_\"", rsguard.ErrInvalidConfig, prefix)
 	}
 	for i := 0; i < len(prefix); i++ {
 		if c := prefix[i]; c != '_' && base62Value(c) < 0 {
-			return fmt.Errorf("%w: character %d is not a letter, digit or \"_\"", rsguard.ErrInvalidConfig, i)
+			return fmt.Errorf("%w: key prefix %q: character %d is not a letter, digit or \"_\"", rsguard.ErrInvalidConfig, prefix, i)
 		}
 	}
 	return nil

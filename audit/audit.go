@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -126,7 +127,7 @@ const (
 	// ReasonBodyTooLarge: the MCP request body exceeds MaxBodyBytes (413).
 	ReasonBodyTooLarge Reason = "body_too_large"
 	// ReasonMethodNotAllowed: a request to the MCP endpoint whose method is
-	// not exactly POST, GET, DELETE or OPTIONS (405, [ErrMethodNotAllowed]).
+	// not exactly POST, GET, DELETE or OPTIONS (405, scopes.ErrMethodNotAllowed).
 	ReasonMethodNotAllowed Reason = "method_not_allowed"
 	// ReasonInternalError: a configuration or programming error, such as
 	// an invalid scope in handler code (500).
@@ -380,9 +381,10 @@ func Slog(logger *slog.Logger) Func {
 // metrics library (Prometheus, OpenTelemetry; examples/metrics shows
 // Prometheus) and wire it with [Count]: the core module depends on
 // none. All three labels take values from small fixed sets ([Stage],
-// OutcomeAllow and OutcomeDeny, [Reasons]), so they are safe as metric
-// labels; no identity is passed. Implementations must be safe for concurrent
-// use.
+// OutcomeAllow and OutcomeDeny, [Reasons]: Count reports a reason that is
+// not on that list, such as an application's own, as [ReasonRejected]), so
+// they are safe as metric labels; no identity is passed. Implementations
+// must be safe for concurrent use.
 type Metrics interface {
 	ObserveDecision(stage, outcome, reason string, latency time.Duration)
 }
@@ -394,7 +396,11 @@ func Count(m Metrics) Func {
 		return nil
 	}
 	return func(_ context.Context, d Decision) {
-		m.ObserveDecision(string(d.Stage), d.Outcome(), string(d.Reason), d.Latency)
+		reason := d.Reason
+		if !slices.Contains(allReasons[:], reason) {
+			reason = ReasonRejected // bounded label values, whatever an authenticator sets
+		}
+		m.ObserveDecision(string(d.Stage), d.Outcome(), string(reason), d.Latency)
 	}
 }
 

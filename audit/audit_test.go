@@ -76,8 +76,11 @@ func TestAuditCountAndMulti(t *testing.T) {
 	fn := audit.Multi(nil, audit.Count(&m), func(_ context.Context, d audit.Decision) { got = append(got, d) })
 	fn(context.Background(), audit.Decision{Stage: audit.StageAuthenticate, Reason: audit.ReasonExpired, Status: 401, Latency: time.Millisecond})
 	fn(context.Background(), audit.Decision{Stage: audit.StageAuthorize, Allowed: true, Reason: audit.ReasonOK})
-	assert.Equal(t, []string{"authenticate/deny/expired/1ms", "authorize/allow/ok/0s"}, m.obs)
-	assert.Len(t, got, 2)
+	fn(context.Background(), audit.Decision{Stage: audit.StageAuthenticate, Reason: "tenant_42_said_no", Status: 401})
+	assert.Equal(t, []string{"authenticate/deny/expired/1ms", "authorize/allow/ok/0s", "authenticate/deny/rejected/0s"}, m.obs,
+		"a reason off the list is counted as rejected: label values stay bounded")
+	assert.Len(t, got, 3)
+	assert.Equal(t, audit.Reason("tenant_42_said_no"), got[2].Reason, "other sinks see the reason as it was")
 }
 
 func TestAuditReasons(t *testing.T) {

@@ -88,5 +88,7 @@ func RequireAuthentication(ctx context.Context, req AuthRequirement, now time.Ti
 }
 
 func stepUpError(p *rsguard.Principal, req *AuthRequirement, op string) *Error {
-	return &Error{Err: ErrInsufficientUserAuthentication, Granted: granted(p), Authentication: req, Operation: op}
+	a := *req // the configured requirement stays the route's: an ErrorHandler may write into the error
+	a.ACRValues = slices.Clone(req.ACRValues)
+	return &Error{Err: ErrInsufficientUserAuthentication, Granted: granted(p), Authentication: &a, Operation: op}
 }

@@ -144,3 +144,29 @@ func TestRequireAuthentication(t *testing.T) {
 	require.NoError(t, scopes.RequireAuthentication(ctx, scopes.AuthRequirement{MaxAge: time.Minute}, now))
 	require.ErrorIs(t, scopes.RequireAuthentication(context.Background(), scopes.AuthRequirement{}, now), scopes.ErrNoGrant)
 }
+
+// TestStepUpErrorCannotChangeRequirement: an ErrorHandler that writes into
+// the refusal's AuthRequirement changes nothing the next request is checked
+// against.
+func TestStepUpErrorCannotChangeRequirement(t *testing.T) {
+	rt, err := scopes.NewRoute(scopes.RouteConfig{
+		Authentication: &scopes.AuthRequirement{ACRValues: []string{"mfa"}},
+		Now:            func() time.Time { return now },
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			scopes.WriteError(w, r, err)
+			var se *scopes.Error
+			if errors.As(err, &se) && se.Authentication != nil && len(se.Authentication.ACRValues) > 0 {
+				se.Authentication.ACRValues[0] = "pwd"
+				se.Authentication.ACRValues = append(se.Authentication.ACRValues, "otp")
+			}
+		},
+	})
+	require.NoError(t, err)
+	h := rt.Handler(ok200)
+	for i := range 2 {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, withPrincipal(httptest.NewRequest(http.MethodGet, "/", nil), &rsguard.Principal{Subject: "user:x#a", ACR: "pwd", AuthTime: now}))
+		assert.Equal(t, http.StatusUnauthorized, w.Code, "request %d: a password login never meets an mfa requirement", i)
+		assert.Contains(t, w.Header().Get("WWW-Authenticate"), `acr_values="mfa"`, "request %d", i)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -363,7 +364,17 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		list = append([]IssuerConfig{{Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL, Keys: cfg.Keys, Algorithms: cfg.Algorithms}}, cfg.Issuers...)
 	}
 	var remotes []*remoteKeys
+	var sets []IssuerConfig // with a comparable Keys, to refuse one set shared by two issuers
 	for _, ic := range list {
+		if ic.Keys != nil && reflect.TypeOf(ic.Keys).Comparable() {
+			for _, prev := range sets {
+				if prev.Keys == ic.Keys {
+					// One issuer, one key set: else a token of either verifies with the other's keys.
+					return nil, configErr("issuers %s and %s share one Keys: give each issuer its own key set", prev.Issuer, ic.Issuer)
+				}
+			}
+			sets = append(sets, ic)
+		}
 		t, rk, err := v.newTrusted(ic, &cfg)
 		if err != nil {
 			return nil, err

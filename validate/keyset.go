@@ -38,7 +38,9 @@ import (
 //     [FetchOptions.MinRefreshInterval], one such question at a time (the
 //     others wait for it, then ask in turn or are refused), so a flood of
 //     forged kids costs the set one question per interval. A kid it
-//     returned a key for is asked about as often as tokens name it.
+//     returned a key for is asked about as often as tokens name it; the
+//     Validator remembers up to 4096 such kids per issuer (beyond, it
+//     forgets one at random, which is asked about under the limit again).
 //   - Every key returned is checked before it verifies anything: it must be
 //     an *rsa.PublicKey of 2048 bits or more, an *ecdsa.PublicKey on P-256,
 //     P-384 or P-521 whose point is on the curve, or an ed25519.PublicKey
@@ -146,7 +148,7 @@ func (s *staticKeySet) holds(_ context.Context, k *key, _ string) bool { return 
 // maxKnownKids bounds the kids remembered per issuer as known to an
 // application's KeySet; past it, one is forgotten for each new one (and is
 // then asked about under the rate limit again).
-const maxKnownKids = 64
+const maxKnownKids = 4096
 
 // appKeys puts an application's KeySet behind the guards the KeySet
 // documentation lists: the rate limit on unknown kids, and the checks of the
