@@ -16,7 +16,7 @@ var noop = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 
 // BenchmarkValid measures each implementation's full middleware round trip
 // on a valid token, first sight: no implementation remembers verified
-// tokens here (rsguard runs with DisableCache), so every request pays for
+// tokens here (rsguard runs with Cache.Disable), so every request pays for
 // the signature. Compare with BenchmarkSignatureFloor of the same run.
 func BenchmarkValid(b *testing.B) {
 	h := newHarness(b)
