@@ -10,8 +10,8 @@ import (
 
 // Defaults of the verified-token cache ([CacheOptions]).
 const (
-	DefaultCacheEntries = 10000
-	DefaultCacheBytes   = 32 << 20
+	defaultCacheEntries = 10000
+	defaultCacheBytes   = 32 << 20
 )
 
 // tokenCache remembers tokens that passed full verification, so that an

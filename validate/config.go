@@ -22,13 +22,13 @@ import (
 // Defaults and bounds of [Config] (Leeway, MaxTokenBytes) and of
 // [FetchOptions] (RefreshInterval, MinRefreshInterval, Timeout, MaxBytes).
 const (
-	DefaultLeeway             = 30 * time.Second
-	MaxLeeway                 = 5 * time.Minute
-	DefaultRefreshInterval    = time.Hour
-	DefaultMinRefreshInterval = 10 * time.Second
-	DefaultFetchTimeout       = 5 * time.Second
-	DefaultMaxJWKSBytes       = 1 << 20
-	DefaultMaxTokenBytes      = 16 << 10
+	defaultLeeway             = 30 * time.Second
+	maxLeeway                 = 5 * time.Minute
+	defaultRefreshInterval    = time.Hour
+	defaultMinRefreshInterval = 10 * time.Second
+	defaultFetchTimeout       = 5 * time.Second
+	defaultMaxJWKSBytes       = 1 << 20
+	defaultMaxTokenBytes      = 16 << 10
 )
 
 // DefaultAlgorithms returns the algorithm allow-list used when
@@ -104,7 +104,7 @@ type Config struct {
 	Algorithms []string
 
 	// Leeway is the clock-skew tolerance for "exp", "nbf" and "iat". If
-	// zero, [DefaultLeeway] (30 s). At most [MaxLeeway]; a negative value
+	// zero, 30 s. At most 5 min; a negative value
 	// means no leeway.
 	Leeway time.Duration
 
@@ -168,7 +168,7 @@ type Config struct {
 	Check func(ctx context.Context, c *Claims) error
 
 	// MaxTokenBytes bounds the size of an access token; larger ones are
-	// refused before any decoding. If zero, [DefaultMaxTokenBytes] (16 KiB).
+	// refused before any decoding. If zero, 16 KiB.
 	MaxTokenBytes int
 
 	// Fetch tunes how issuers' keys are loaded and refreshed. Its zero
@@ -177,7 +177,7 @@ type Config struct {
 	Fetch FetchOptions
 
 	// Cache tunes the verified-token cache. Its zero value is the default:
-	// on, with [DefaultCacheEntries] entries and [DefaultCacheBytes] bytes
+	// on, with 10 000 entries and 32 MiB bytes
 	// at most.
 	Cache CacheOptions
 
@@ -209,13 +209,13 @@ type FetchOptions struct {
 	Lazy bool
 
 	// RefreshInterval is how often the key set is refetched in the
-	// background. If zero, [DefaultRefreshInterval] (1 h).
+	// background. If zero, 1 h.
 	RefreshInterval time.Duration
 
 	// MinRefreshInterval rate-limits refetches triggered by tokens whose
 	// "kid" is unknown: at most one fetch per interval, shared by all
 	// concurrent requests (single flight); tokens arriving in between are
-	// refused at once. If zero, [DefaultMinRefreshInterval] (10 s): a key
+	// refused at once. If zero, 10 s: a key
 	// rotated in is accepted within that interval, and a flood of random
 	// kids costs the issuer one fetch per interval. For a [KeySet] of yours,
 	// at most one question per interval about a kid it has not returned a
@@ -225,12 +225,12 @@ type FetchOptions struct {
 	// Timeout bounds each key-set refresh (discovery, when needed, and the
 	// JWKS fetch together), and so the longest a request waits for one;
 	// New's initial load waits at most twice as long. It bounds each
-	// question to a KeySet of yours too. If zero, [DefaultFetchTimeout]
+	// question to a KeySet of yours too. If zero, 5 s
 	// (5 s).
 	Timeout time.Duration
 
 	// MaxBytes bounds the size of metadata and JWKS responses. If zero,
-	// [DefaultMaxJWKSBytes] (1 MiB).
+	// 1 MiB.
 	MaxBytes int64
 
 	// HTTPClient fetches metadata and keys. If nil, a client with no
@@ -252,11 +252,11 @@ type CacheOptions struct {
 	Disable bool
 
 	// MaxEntries bounds the number of cached tokens. If zero,
-	// [DefaultCacheEntries] (10 000).
+	// 10 000.
 	MaxEntries int
 
 	// MaxBytes bounds the memory of the cache (tokens and their claims,
-	// plus a fixed overhead per entry). If zero, [DefaultCacheBytes]
+	// plus a fixed overhead per entry). If zero, 32 MiB
 	// (32 MiB).
 	MaxBytes int64
 }
@@ -317,7 +317,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		resource:      cfg.Resource,
 		strictType:    cfg.RequireAccessTokenType,
 		tenantClaim:   cfg.TenantClaim,
-		maxTokenBytes: orDefault(cfg.MaxTokenBytes, DefaultMaxTokenBytes),
+		maxTokenBytes: orDefault(cfg.MaxTokenBytes, defaultMaxTokenBytes),
 		client:        fetchClient(f.HTTPClient),
 		now:           cfg.Now,
 		logger:        cfg.Logger,
@@ -342,9 +342,9 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	case cfg.Leeway < 0:
 		v.leeway = 0
 	case cfg.Leeway == 0:
-		v.leeway = DefaultLeeway
-	case cfg.Leeway > MaxLeeway:
-		return nil, configErr("Leeway %v exceeds the maximum %v", cfg.Leeway, MaxLeeway)
+		v.leeway = defaultLeeway
+	case cfg.Leeway > maxLeeway:
+		return nil, configErr("Leeway %v exceeds the maximum %v", cfg.Leeway, maxLeeway)
 	default:
 		v.leeway = cfg.Leeway
 	}
@@ -355,7 +355,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		return nil, configErr("Fetch: durations and sizes must not be negative")
 	}
 	if !cfg.Cache.Disable {
-		v.cache = newTokenCache(orDefault(cfg.Cache.MaxEntries, DefaultCacheEntries), orDefault(cfg.Cache.MaxBytes, DefaultCacheBytes))
+		v.cache = newTokenCache(orDefault(cfg.Cache.MaxEntries, defaultCacheEntries), orDefault(cfg.Cache.MaxBytes, defaultCacheBytes))
 	}
 
 	// Trusted issuers, each with its own key set.
@@ -415,7 +415,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		}
 	}
 	for _, rk := range remotes {
-		go rk.run(ctx, orDefault(f.RefreshInterval, DefaultRefreshInterval))
+		go rk.run(ctx, orDefault(f.RefreshInterval, defaultRefreshInterval))
 	}
 	return v, nil
 }

@@ -137,7 +137,7 @@ func TestFailureIssuerDownAfterStart(t *testing.T) {
 		bad := randomKid(is, attacker, int(after), nil)
 		resp, took = srv.timed(t, bearer(bad))
 		checkRefusal(t, resp, refuseToken, bad)
-		assert.Less(t, took, validate.DefaultFetchTimeout, "answered before the fetch timeout")
+		assert.Less(t, took, 5*time.Second, "answered before the fetch timeout")
 	}
 }
 
@@ -356,7 +356,7 @@ func TestFailureBadRefreshKeepsKeys(t *testing.T) {
 	} {
 		t.Run(bad.name, func(t *testing.T) {
 			is.SetJWKSHandler(bad.h)
-			clk.Advance(validate.DefaultMinRefreshInterval + time.Second)
+			clk.Advance(10*time.Second + time.Second)
 			before := is.JWKSRequests()
 			// An unknown kid triggers a refresh, which fails: refused, quickly.
 			tok := randomKid(is, attacker, i, nil)
@@ -377,7 +377,7 @@ func TestFailureBadRefreshKeepsKeys(t *testing.T) {
 	// Healthy again: a rotated-in key is picked up at the next refresh.
 	is.SetJWKSHandler(nil)
 	is.Rotate("ES256")
-	clk.Advance(validate.DefaultMinRefreshInterval + time.Second)
+	clk.Advance(10*time.Second + time.Second)
 	assert.Equal(t, http.StatusOK, srv.do(t, bearer(is.Token(nil))).status)
 	assert.Contains(t, logs.String(), "keeping cached keys")
 }
@@ -403,7 +403,7 @@ func TestFailureFlappingIssuer(t *testing.T) {
 	accepted := map[string]int{}
 	previous := is.Kid("ES256")
 	for round := range 24 {
-		clk.Advance(validate.DefaultMinRefreshInterval + time.Second)
+		clk.Advance(10*time.Second + time.Second)
 		if round%4 == 0 {
 			previous = is.Kid("ES256")
 			rotated[is.Rotate("ES256")] = round
@@ -487,7 +487,7 @@ func TestRotationUnderKidSpray(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, acceptedAfter, time.Duration(0), "the rotated-in key was never accepted")
 	assert.LessOrEqual(t, acceptedAfter, 30*time.Second, "rotated-in key accepted after %v", acceptedAfter)
-	assert.LessOrEqual(t, acceptedAfter, validate.DefaultMinRefreshInterval+time.Second)
+	assert.LessOrEqual(t, acceptedAfter, (10*time.Second)+time.Second)
 	fetches := is.JWKSRequests() - base
 	assert.LessOrEqual(t, fetches, int64(5), "500 random kids over 30 s cost %d JWKS fetches", fetches)
 	t.Logf("rotated-in key accepted after %v; %d JWKS fetches for 700 random kids", acceptedAfter, fetches)
@@ -579,7 +579,7 @@ func TestNoGrowthUnderRejections(t *testing.T) {
 	round := func(n int) {
 		for i := range n {
 			if i%500 == 0 {
-				clk.Advance(validate.DefaultMinRefreshInterval + time.Second) // let unknown kids refresh again
+				clk.Advance(10*time.Second + time.Second) // let unknown kids refresh again
 			}
 			r := mix[i%len(mix)]
 			if i%10 == 0 {
@@ -724,7 +724,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	} {
 		is.SetJWKSHandler(h)
 		is.SetDown(h == nil)
-		clk.Advance(validate.DefaultMinRefreshInterval + time.Second)
+		clk.Advance(10*time.Second + time.Second)
 		tok := randomKid(is, attacker, i, nil)
 		send(bearer(tok), tok)
 	}

@@ -388,7 +388,7 @@ func refRefuses(header, payload []byte, c *validate.Claims) string {
 	if !ours {
 		return "aud does not name the resource: " + string(p["aud"])
 	}
-	leeway := validate.DefaultLeeway.Seconds()
+	leeway := (30 * time.Second).Seconds()
 	now := float64(hardNow.Unix())
 	date := func(name string) (float64, bool, string) {
 		raw, ok := p[name]

@@ -111,9 +111,9 @@ func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteK
 		client:             v.client,
 		logger:             v.logger,
 		now:                v.now,
-		fetchTimeout:       orDefault(cfg.Fetch.Timeout, DefaultFetchTimeout),
-		minRefreshInterval: orDefault(cfg.Fetch.MinRefreshInterval, DefaultMinRefreshInterval),
-		maxBytes:           orDefault(cfg.Fetch.MaxBytes, DefaultMaxJWKSBytes),
+		fetchTimeout:       orDefault(cfg.Fetch.Timeout, defaultFetchTimeout),
+		minRefreshInterval: orDefault(cfg.Fetch.MinRefreshInterval, defaultMinRefreshInterval),
+		maxBytes:           orDefault(cfg.Fetch.MaxBytes, defaultMaxJWKSBytes),
 	}
 	if rk.url != "" {
 		if err := checkFetchURL(rk.url); err != nil {

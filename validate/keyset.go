@@ -172,8 +172,8 @@ type appKeys struct {
 func newAppKeys(set KeySet, issuer string, v *Validator, f *FetchOptions) *appKeys {
 	return &appKeys{
 		set: set, issuer: issuer, now: v.now, logger: v.logger,
-		interval: orDefault(f.MinRefreshInterval, DefaultMinRefreshInterval),
-		timeout:  orDefault(f.Timeout, DefaultFetchTimeout),
+		interval: orDefault(f.MinRefreshInterval, defaultMinRefreshInterval),
+		timeout:  orDefault(f.Timeout, defaultFetchTimeout),
 		known:    make(map[string]*key),
 	}
 }

@@ -46,16 +46,16 @@ type Revocations interface {
 	Revoked(ctx context.Context, c *Claims) (bool, error)
 }
 
-// DefaultMaxTokenLifetime is [DenyListConfig.MaxTokenLifetime] when zero.
-const DefaultMaxTokenLifetime = 24 * time.Hour
+// defaultMaxTokenLifetime is [DenyListConfig.MaxTokenLifetime] when zero.
+const defaultMaxTokenLifetime = 24 * time.Hour
 
 // DenyListConfig configures a [DenyList].
 type DenyListConfig struct {
 	// MaxTokenLifetime is the longest lifetime ("exp" minus "iat") of the
 	// access tokens your issuers issue. A revocation of a client, subject or
 	// session ("every token issued before T") can match no token after
-	// T + MaxTokenLifetime (+ [MaxLeeway]), and is dropped then. If zero,
-	// [DefaultMaxTokenLifetime] (24 h). Set it from your authorization
+	// T + MaxTokenLifetime (+ 5 min), and is dropped then. If zero,
+	// 24 h. Set it from your authorization
 	// server's token lifetime: a token that lives longer may be accepted
 	// again once the entry that revoked it is gone. Negative is refused.
 	MaxTokenLifetime time.Duration
@@ -73,8 +73,8 @@ type DenyListConfig struct {
 //
 // Every entry expires when the longest-lived token it can match would have:
 // an entry for a token id at that token's expiry, one for "tokens issued
-// before T" at T + MaxTokenLifetime, both plus [MaxLeeway] (no Validator
-// accepts a token later than that). Expired entries are dropped by the
+// before T" at T + MaxTokenLifetime, both plus no Validator
+// accepts a token later than that. Expired entries are dropped by the
 // Revoke methods (in amortised O(log n) each) and by [DenyList.Purge]: the
 // list only grows through Revoke calls, which purge as they go, so it needs
 // no background goroutine.
@@ -126,7 +126,7 @@ func NewDenyList(cfg DenyListConfig) (*DenyList, error) {
 		return nil, configErr("DenyListConfig.MaxTokenLifetime must not be negative")
 	}
 	d := &DenyList{
-		maxLifetime: orDefault(cfg.MaxTokenLifetime, DefaultMaxTokenLifetime),
+		maxLifetime: orDefault(cfg.MaxTokenLifetime, defaultMaxTokenLifetime),
 		now:         cfg.Now,
 		issuers:     make(map[string]*issuerEntries),
 	}
@@ -148,7 +148,7 @@ func (d *DenyList) RevokeToken(issuer, jti string, exp time.Time) error {
 	if exp.IsZero() {
 		exp = now.Add(d.maxLifetime)
 	}
-	return d.add(denyKey{denyToken, issuer, jti}, denyEntry{until: exp.Add(MaxLeeway)}, now)
+	return d.add(denyKey{denyToken, issuer, jti}, denyEntry{until: exp.Add(maxLeeway)}, now)
 }
 
 // RevokeClient revokes every token of issuer for the OAuth client clientID
@@ -182,7 +182,7 @@ func (d *DenyList) revokeBefore(kind denyKind, issuer, value string, before time
 	if before.IsZero() {
 		return fmt.Errorf("validate: DenyList: the time before which tokens are revoked is required")
 	}
-	return d.add(denyKey{kind, issuer, value}, denyEntry{before: before, until: before.Add(d.maxLifetime + MaxLeeway)}, d.now())
+	return d.add(denyKey{kind, issuer, value}, denyEntry{before: before, until: before.Add(d.maxLifetime + maxLeeway)}, d.now())
 }
 
 // add records e under k, merged with an entry already there (the later

@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
@@ -149,7 +150,7 @@ func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 	// ClockSkew matches validate's leeway so that it cannot disagree.
 	tokenInfo := auth.RequireBearerToken(tokenVerifier(v), &auth.RequireBearerTokenOptions{
 		ResourceMetadataURL: meta.URL(),
-		ClockSkew:           validate.DefaultLeeway,
+		ClockSkew:           30 * time.Second,
 	})
 	mux.Handle(mcpPath, guard.Middleware(perTool.Handler(tokenInfo(streamable))))
 
