@@ -10,9 +10,9 @@ import (
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
-// MaxAuthorizationBytes bounds the Authorization header [BearerToken]
+// maxAuthorizationBytes bounds the Authorization header [BearerToken]
 // accepts; a longer one is refused as invalid_request before any parsing.
-const MaxAuthorizationBytes = 16<<10 + len("Bearer ")
+const maxAuthorizationBytes = 16<<10 + len("Bearer ")
 
 // BearerToken returns the bearer token of r (RFC 6750 §2.1). Tokens are read
 // from the Authorization header only: the MCP authorization specification
@@ -25,7 +25,7 @@ const MaxAuthorizationBytes = 16<<10 + len("Bearer ")
 //   - [ErrInvalidRequest] when the request is malformed: several
 //     Authorization headers, a "Bearer" scheme without a well-formed token
 //     (empty, with spaces, characters outside b64token), a header over
-//     [MaxAuthorizationBytes], or an access_token query parameter (a token
+//     16 KiB (plus the scheme), or an access_token query parameter (a token
 //     in the URL is refused rather than silently ignored, RFC 6750 §2.3, §5.3).
 //
 // The scheme name is matched case-insensitively (RFC 9110 §11.1).
@@ -49,7 +49,7 @@ func BearerToken(r *http.Request) (string, error) {
 		return "", refusal(errMultipleHeaders)
 	}
 	h := vals[0]
-	if len(h) > MaxAuthorizationBytes {
+	if len(h) > maxAuthorizationBytes {
 		return "", refusal(errHeaderSize)
 	}
 	h = strings.Trim(h, " \t")

@@ -14,9 +14,9 @@ import (
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
-// DefaultHeader is the request header that carries API keys when
+// defaultHeader is the request header that carries API keys when
 // [Config].Header is empty.
-const DefaultHeader = "X-API-Key"
+const defaultHeader = "X-API-Key"
 
 // keyScheme is the auth-scheme of the second challenge sent when
 // [Config].AdvertiseKeyChallenge is on: `APIKey header="X-API-Key"`. It is
@@ -62,7 +62,7 @@ type Config struct {
 	Bearer rsguard.Authenticator
 
 	// Header is the request header that carries API keys. If empty,
-	// [DefaultHeader] ("X-API-Key"). Must be a valid header name other
+	// "X-API-Key". Must be a valid header name other
 	// than Authorization. Once a key is accepted, the header is removed
 	// from the request, so the key never reaches the next handler and is
 	// never forwarded upstream.
@@ -169,7 +169,7 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	header := cfg.Header
 	if header == "" {
-		header = DefaultHeader
+		header = defaultHeader
 	}
 	if !check.IsToken(header) || strings.EqualFold(header, "Authorization") {
 		return nil, fmt.Errorf("%w: Header %q is not a usable header name", rsguard.ErrInvalidConfig, header)

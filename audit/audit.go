@@ -163,7 +163,7 @@ func Reasons() []Reason { return append([]Reason(nil), allReasons[:]...) }
 // application, a blocked API key).
 //
 // Fields marked "request text" are copied from the request, bounded to
-// [MaxText] bytes of valid UTF-8, and otherwise as the client sent
+// 256 bytes of valid UTF-8, and otherwise as the client sent
 // them: escape them when writing them out (log/slog's handlers do).
 type Decision struct {
 	// Time is when the deciding middleware took up the request: the real
@@ -236,8 +236,8 @@ type Decision struct {
 	Latency time.Duration
 }
 
-// MaxText bounds each request-text field of a [Decision], in bytes.
-const MaxText = 256
+// maxText bounds each request-text field of a [Decision], in bytes.
+const maxText = 256
 
 // Outcome returns [OutcomeAllow] or [OutcomeDeny].
 func (d *Decision) Outcome() string {
@@ -259,12 +259,12 @@ func (d *Decision) SetRequest(r *http.Request) {
 	}
 }
 
-// Text bounds request text to [MaxText] bytes of valid UTF-8, as the
+// Text bounds request text to 256 bytes of valid UTF-8, as the
 // request-text fields of a [Decision] are: middlewares that fill such fields
 // themselves (MCPMethod, Tool) use it.
 func Text(s string) string {
-	if len(s) > MaxText {
-		s = s[:MaxText]
+	if len(s) > maxText {
+		s = s[:maxText]
 		for i := 0; i < utf8.UTFMax && len(s) > 0; i++ {
 			if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size > 1 {
 				break
@@ -278,10 +278,10 @@ func Text(s string) string {
 	return s
 }
 
-// visibleASCII reports whether s is 1 to MaxText characters in
+// visibleASCII reports whether s is 1 to maxText characters in
 // %x21-7E, the MCP session id alphabet.
 func visibleASCII(s string) bool {
-	if s == "" || len(s) > MaxText {
+	if s == "" || len(s) > maxText {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -113,7 +113,7 @@ func TestMCPDecisions(t *testing.T) {
 		{"tool needs more scope", reader, "POST", bodySetPrice, 403, false, audit.ReasonInsufficientScope, "tools/call", "set_price", []string{"inventory:read", "inventory:write"}, reader.Scopes},
 		{"unknown tool", reader, "POST", bodyUnknown, 403, false, audit.ReasonUnknownTool, "tools/call", "drop_tables", nil, reader.Scopes},
 		{"unknown tool with a long name", reader, "POST", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"` + long + `"}}`,
-			403, false, audit.ReasonUnknownTool, "tools/call", strings.Repeat("é", audit.MaxText/2), nil, reader.Scopes},
+			403, false, audit.ReasonUnknownTool, "tools/call", strings.Repeat("é", 256/2), nil, reader.Scopes},
 		{"method allowed", reader, "POST", bodyToolsList, 200, true, audit.ReasonOK, "tools/list", "", nil, reader.Scopes},
 		{"method needs scope", reader, "POST", bodyResource, 403, false, audit.ReasonInsufficientScope, "resources/read", "", []string{"resources:read"}, reader.Scopes},
 		{"batch: the refused message is named", reader, "POST", "[" + bodyGetInv + "," + bodyResource + "]", 403, false, audit.ReasonInsufficientScope,

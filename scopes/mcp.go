@@ -14,10 +14,10 @@ import (
 	"github.com/rsguard/rsguard/audit"
 )
 
-// DefaultMaxBodyBytes is the [MCPConfig.MaxBodyBytes] used when it is zero:
+// defaultMaxBodyBytes is the [MCPConfig.MaxBodyBytes] used when it is zero:
 // 4 MiB, the message size limit of the MCP TypeScript SDK's Streamable HTTP
 // server.
-const DefaultMaxBodyBytes = 4 << 20
+const defaultMaxBodyBytes = 4 << 20
 
 // ErrBodyTooLarge reports a request body longer than [MCPConfig.MaxBodyBytes].
 // The MCP middleware cannot see what such a body calls, so it refuses it
@@ -76,7 +76,7 @@ type MCPConfig struct {
 
 	// MaxBodyBytes bounds the POST body the middleware reads. A longer body
 	// is refused with 413 ([ErrBodyTooLarge]) before the MCP handler sees
-	// it, whatever it contains. If zero, DefaultMaxBodyBytes (4 MiB);
+	// it, whatever it contains. If zero, 4 MiB;
 	// negative is refused. Set it to at least the largest request your
 	// tools accept.
 	MaxBodyBytes int64
@@ -213,7 +213,7 @@ func NewMCP(cfg MCPConfig) (*MCP, error) {
 	case m.max < 0:
 		return nil, fmt.Errorf("%w: MCPConfig.MaxBodyBytes is negative", rsguard.ErrInvalidConfig)
 	case m.max == 0:
-		m.max = DefaultMaxBodyBytes
+		m.max = defaultMaxBodyBytes
 	}
 	for _, method := range sortedKeys(cfg.Methods) {
 		if !validName(method) {

@@ -33,7 +33,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -760,7 +759,7 @@ func (c *corpus) requestShapes() []attack {
 	add("two Authorization headers, garbage first", hdr("Bearer x", "Bearer "+good), refuseRequest)
 	add("two Authorization headers, one empty", hdr("", "Bearer "+good), refuseRequest)
 	add("Authorization header of 1 MiB", hdr("Bearer "+strings.Repeat("a", 1<<20)), refuseRequest)
-	add("Authorization header just over the limit", hdr("Bearer "+strings.Repeat("a", rsguard.MaxAuthorizationBytes)), refuseRequest)
+	add("Authorization header just over the limit", hdr("Bearer "+strings.Repeat("a", 16<<10+len("Bearer "))), refuseRequest)
 	add("token in the query string", hardRequest{target: "/mcp?access_token=" + good}, refuseRequest)
 	add("token in the query string and the header", hardRequest{target: "/mcp?x=1&access_token=" + good, headers: hdr("Bearer " + good).headers}, refuseRequest)
 	add("empty access_token in the query", hardRequest{target: "/mcp?access_token=", headers: hdr("Bearer " + good).headers}, refuseRequest)
