@@ -15,7 +15,7 @@ import (
 func classify(err error) (audit.Reason, int) {
 	var se *Error
 	switch {
-	case errors.As(err, &se) && errors.Is(se.Err, ErrNoGrant):
+	case errors.As(err, &se) && errors.Is(se.Err, ErrNoPrincipal):
 		return audit.ReasonNoGrant, http.StatusUnauthorized
 	case se != nil && errors.Is(se.Err, ErrInsufficientScope):
 		return audit.ReasonInsufficientScope, http.StatusForbidden

@@ -10,7 +10,7 @@
 // The Guard stores the [rsguard.Principal] in the request context; every
 // check here reads it with [rsguard.FromContext], whatever the credential
 // was. A request without a principal is never allowed: every check here
-// fails closed with [ErrNoGrant] and a 401, which is what a misordered
+// fails closed with [ErrNoPrincipal] and a 401, which is what a misordered
 // middleware chain produces. In tests of handler code, store one with
 // [rsguard.NewContext].
 //

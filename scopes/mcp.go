@@ -332,7 +332,7 @@ func (m *MCP) AllowsTool(p *rsguard.Principal, name string) bool {
 func (m *MCP) check(r *http.Request, wantIDs bool, d *audit.Decision) ([][]byte, error) {
 	p, ok := rsguard.FromContext(r.Context())
 	if !ok {
-		return nil, &Error{Err: ErrNoGrant}
+		return nil, &Error{Err: ErrNoPrincipal}
 	}
 	switch r.Method { // exactly, RFC 9110 §9.1
 	case http.MethodPost:

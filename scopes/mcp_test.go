@@ -735,7 +735,7 @@ func TestMCPCheckMethod(t *testing.T) {
 		assert.Equal(t, rpc405, w.Body.String(), "%s: WriteError body", method)
 	}
 	r := httptest.NewRequest("PUT", "/mcp", strings.NewReader(bodySetPrice))
-	assert.ErrorIs(t, m.Check(r), ErrNoGrant, "PUT without grant: Check")
+	assert.ErrorIs(t, m.Check(r), ErrNoPrincipal, "PUT without grant: Check")
 	for _, method := range []string{"GET", "DELETE", "OPTIONS"} {
 		r := httptest.NewRequest(method, "/mcp", nil)
 		r = r.WithContext(rsguard.NewContext(r.Context(), &rsguard.Principal{}))

@@ -14,11 +14,11 @@ import (
 
 // Reasons an [Error] carries in its Err field; match them with [errors.Is].
 var (
-	// ErrNoGrant means the request context holds no [rsguard.Principal]:
+	// ErrNoPrincipal means the request context holds no [rsguard.Principal]:
 	// the request was not authenticated, or the [rsguard.Guard] does not run
 	// before the scope check. [WriteError] answers 401 with a Bearer
 	// challenge; the request is never allowed.
-	ErrNoGrant = errors.New("scopes: no grant in request context")
+	ErrNoPrincipal = errors.New("scopes: no principal in request context")
 
 	// ErrInsufficientScope means the principal lacks scopes the operation needs
 	// and a token with more scopes would be accepted. [WriteError] answers
@@ -47,10 +47,10 @@ const offlineAccess = "offline_access"
 // Error is the typed error of a failed scope check. [Require], [RequireAny],
 // [Route.Check] and [MCP.Check] return it; [WriteError] turns it into the
 // response. Match the reason with errors.Is(err, ErrInsufficientScope) (or
-// [ErrNoGrant], [ErrNotPermitted], [ErrInsufficientUserAuthentication]) and
+// [ErrNoPrincipal], [ErrNotPermitted], [ErrInsufficientUserAuthentication]) and
 // read the fields with [errors.As].
 type Error struct {
-	// Err is the reason: ErrNoGrant, ErrInsufficientScope, ErrNotPermitted
+	// Err is the reason: ErrNoPrincipal, ErrInsufficientScope, ErrNotPermitted
 	// or ErrInsufficientUserAuthentication. Unwrap returns it.
 	Err error
 
@@ -70,7 +70,7 @@ type Error struct {
 	// Any it equals Required.
 	Missing []string
 
-	// Granted lists the scopes the principal carries; nil with ErrNoGrant.
+	// Granted lists the scopes the principal carries; nil with ErrNoPrincipal.
 	Granted []string
 
 	// Authentication is the step-up requirement the principal failed, with
@@ -140,7 +140,7 @@ func (e *Error) challengeScope() []string {
 
 // Require checks that the request's [rsguard.Principal] (see
 // [rsguard.FromContext]) carries every one of scopes. It returns nil if so;
-// otherwise an [*Error] wrapping [ErrInsufficientScope], or [ErrNoGrant] when
+// otherwise an [*Error] wrapping [ErrInsufficientScope], or [ErrNoPrincipal] when
 // ctx holds no principal at all (fail closed). With no scopes it only
 // requires a principal.
 //
@@ -181,7 +181,7 @@ func Has(ctx context.Context, scopes ...string) bool {
 func check(ctx context.Context, want []string, anyOf bool, implies func(granted, required string) bool, op string) error {
 	p, ok := rsguard.FromContext(ctx)
 	if !ok {
-		return &Error{Err: ErrNoGrant, Required: dedup(want), Any: anyOf, Operation: op}
+		return &Error{Err: ErrNoPrincipal, Required: dedup(want), Any: anyOf, Operation: op}
 	}
 	if len(want) == 0 {
 		return nil

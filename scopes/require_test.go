@@ -35,9 +35,9 @@ func TestRequire(t *testing.T) {
 			wantErr: ErrInsufficientScope, wantMissing: []string{"tools:write"}, wantReq: []string{"tools:write"}},
 		{name: "no wildcard by default", ctx: grantCtx("tools:*"), scopes: []string{"tools:write"},
 			wantErr: ErrInsufficientScope, wantMissing: []string{"tools:write"}, wantReq: []string{"tools:write"}},
-		{name: "no grant", ctx: context.Background(), scopes: []string{"a"}, wantErr: ErrNoGrant, wantReq: []string{"a"}},
-		{name: "no grant, nothing required", ctx: context.Background(), wantErr: ErrNoGrant},
-		{name: "nil grant", ctx: rsguard.NewContext(context.Background(), nil), scopes: []string{"a"}, wantErr: ErrNoGrant, wantReq: []string{"a"}},
+		{name: "no grant", ctx: context.Background(), scopes: []string{"a"}, wantErr: ErrNoPrincipal, wantReq: []string{"a"}},
+		{name: "no grant, nothing required", ctx: context.Background(), wantErr: ErrNoPrincipal},
+		{name: "nil grant", ctx: rsguard.NewContext(context.Background(), nil), scopes: []string{"a"}, wantErr: ErrNoPrincipal, wantReq: []string{"a"}},
 		{name: "invalid scope", ctx: grantCtx("a b"), scopes: []string{"a b"}, wantErr: ErrInvalidScope},
 		{name: "empty scope", ctx: grantCtx(), scopes: []string{""}, wantErr: ErrInvalidScope},
 		{name: "quote in scope", ctx: grantCtx(), scopes: []string{`a"`}, wantErr: ErrInvalidScope},
@@ -47,7 +47,7 @@ func TestRequire(t *testing.T) {
 		{name: "any: none", any: true, ctx: grantCtx("c"), scopes: []string{"a", "b"},
 			wantErr: ErrInsufficientScope, wantMissing: []string{"a", "b"}, wantReq: []string{"a", "b"}},
 		{name: "any: empty list needs a grant only", any: true, ctx: grantCtx()},
-		{name: "any: no grant", any: true, ctx: context.Background(), scopes: []string{"a"}, wantErr: ErrNoGrant, wantReq: []string{"a"}},
+		{name: "any: no grant", any: true, ctx: context.Background(), scopes: []string{"a"}, wantErr: ErrNoPrincipal, wantReq: []string{"a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,7 +98,7 @@ func TestErrorMessage(t *testing.T) {
 			"scopes: insufficient scope: tool deploy: missing b (granted: a)"},
 		{&Error{Err: ErrInsufficientScope, Any: true, Required: []string{"a", "b"}, Missing: []string{"a", "b"}, Granted: []string{}},
 			"scopes: insufficient scope: needs one of a b (granted: )"},
-		{&Error{Err: ErrNoGrant, Required: []string{"a"}}, "scopes: no grant in request context"},
+		{&Error{Err: ErrNoPrincipal, Required: []string{"a"}}, "scopes: no principal in request context"},
 		{&Error{}, "scopes: scope check failed"},
 	}
 	for _, tt := range tests {

@@ -71,7 +71,7 @@ func (a *AuthRequirement) params() []rsmeta.Param {
 
 // RequireAuthentication checks, in handler code, that the request's principal
 // meets req at time now. It returns nil if so; otherwise an [*Error]
-// wrapping [ErrInsufficientUserAuthentication] (or [ErrNoGrant]) for
+// wrapping [ErrInsufficientUserAuthentication] (or [ErrNoPrincipal]) for
 // [WriteError], which answers 401 with the step-up challenge.
 func RequireAuthentication(ctx context.Context, req AuthRequirement, now time.Time) error {
 	if err := req.validate(); err != nil {
@@ -79,7 +79,7 @@ func RequireAuthentication(ctx context.Context, req AuthRequirement, now time.Ti
 	}
 	p, ok := rsguard.FromContext(ctx)
 	if !ok {
-		return &Error{Err: ErrNoGrant}
+		return &Error{Err: ErrNoPrincipal}
 	}
 	if req.met(p, now) {
 		return nil

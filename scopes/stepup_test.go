@@ -142,7 +142,7 @@ func TestRequireAuthentication(t *testing.T) {
 	err := scopes.RequireAuthentication(ctx, scopes.AuthRequirement{ACRValues: []string{"urn:mfa"}}, now)
 	require.ErrorIs(t, err, scopes.ErrInsufficientUserAuthentication)
 	require.NoError(t, scopes.RequireAuthentication(ctx, scopes.AuthRequirement{MaxAge: time.Minute}, now))
-	require.ErrorIs(t, scopes.RequireAuthentication(context.Background(), scopes.AuthRequirement{}, now), scopes.ErrNoGrant)
+	require.ErrorIs(t, scopes.RequireAuthentication(context.Background(), scopes.AuthRequirement{}, now), scopes.ErrNoPrincipal)
 }
 
 // TestStepUpErrorCannotChangeRequirement: an ErrorHandler that writes into

@@ -20,7 +20,7 @@ const defaultRealm = "rsguard"
 // authenticated r, as the Guard's own 401 did, so that the client finds the
 // same protected resource metadata:
 //
-//   - [ErrNoGrant] (in an [*Error]): 401 with a Bearer challenge that carries
+//   - [ErrNoPrincipal] (in an [*Error]): 401 with a Bearer challenge that carries
 //     no error code (RFC 6750 §3.1: the request was not authenticated), plus
 //     scope= when the required scopes are known. Without a Guard in front
 //     (a misordered chain) there is no resource_metadata URL to send, and the
@@ -59,7 +59,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var se *Error
 	switch {
-	case errors.As(err, &se) && errors.Is(se.Err, ErrNoGrant):
+	case errors.As(err, &se) && errors.Is(se.Err, ErrNoPrincipal):
 		c := guardChallenge(r)
 		c.Scope = se.challengeScope()
 		if c.ResourceMetadata == "" && c.Realm == "" {
