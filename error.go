@@ -93,13 +93,18 @@ func (e *Error) Error() string {
 // Unwrap returns the wrapped cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// asError returns the *Error in err's chain, or, for any other error, a new
-// generic refusal (401 invalid_token, reason rejected) whose description
-// does not quote err: the answer the Guard gives to an error it does not
-// know.
-func asError(err error) *Error {
+// refusalOf returns the refusal the Guard answers err with: the *Error in
+// err's chain, copied with the status the Guard answers (see status) when
+// that differs; for any other error, a new generic refusal (401
+// invalid_token, reason rejected) whose description does not quote err.
+func refusalOf(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
+		if s := e.status(); s != e.Status {
+			c := *e
+			c.Status = s
+			return &c
+		}
 		return e
 	}
 	return &Error{

@@ -114,6 +114,9 @@ func New(cfg Config) (*Guard, error) {
 //     error_description in the challenge (401 invalid_token for a bad token,
 //     400 invalid_request for a malformed request), never the credential.
 //   - A 503 (keys or a store unavailable) carries Retry-After.
+//   - An authenticator's programming error — a principal without a Subject,
+//     an [Error.Status] outside 400–599 — is answered 500; a 5xx other than
+//     503 carries no challenge (no credential could do better).
 //
 // On success, next gets the request with the [Principal] in its context
 // ([FromContext]) and the Principal's response headers set.
@@ -129,11 +132,15 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 			// a subject would all look alike to session binding.
 			err = &Error{Status: http.StatusInternalServerError, Reason: audit.ReasonInternalError, Err: errNoPrincipal}
 		}
-		if g.onDecision != nil {
-			g.decide(r, p, err, start)
-		}
+		var e *Error
 		if err != nil {
-			g.writeError(w, r, err)
+			e = refusalOf(err)
+		}
+		if g.onDecision != nil {
+			g.decide(r, p, e, start)
+		}
+		if e != nil {
+			g.writeError(w, r, e)
 			return
 		}
 		for k, vs := range p.Header {
@@ -145,13 +152,13 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// decide sends the authenticate-stage decision of r to OnDecision.
-func (g *Guard) decide(r *http.Request, p *Principal, err error, start time.Time) {
+// decide sends the authenticate-stage decision of r to OnDecision: p
+// allowed, or refused with e.
+func (g *Guard) decide(r *http.Request, p *Principal, e *Error, start time.Time) {
 	var d audit.Decision
-	if err != nil {
-		e := asError(err)
+	if e != nil {
 		d = NewDecision(r, audit.StageAuthenticate, e.Principal)
-		d.Reason, d.Status, d.Credential = e.reason(), e.status(), e.Credential
+		d.Reason, d.Status, d.Credential = e.reason(), e.Status, e.Credential
 	} else {
 		d = NewDecision(r, audit.StageAuthenticate, p)
 		d.Allowed, d.Reason = true, audit.ReasonOK
@@ -160,16 +167,11 @@ func (g *Guard) decide(r *http.Request, p *Principal, err error, start time.Time
 	g.onDecision(r.Context(), d)
 }
 
-// writeError answers a request refused with err: the status, challenge and
-// description of the *Error in err's chain. The challenge always carries
-// resource_metadata, so that a client can discover how to get a token.
-func (g *Guard) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	e := asError(err)
-	if s := e.status(); s != e.Status {
-		c := *e
-		c.Status = s
-		e = &c
-	}
+// writeError answers a request refused with e (from refusalOf): its status,
+// and a challenge with its code and description. The challenge always
+// carries resource_metadata, so that a client can discover how to get a
+// token.
+func (g *Guard) writeError(w http.ResponseWriter, r *http.Request, e *Error) {
 	h := w.Header()
 	if g.logger != nil && g.logger.Enabled(r.Context(), slog.LevelDebug) {
 		g.logger.DebugContext(r.Context(), "rsguard: request refused", "status", e.Status, "reason", string(e.reason()))
@@ -183,19 +185,17 @@ func (g *Guard) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(e.Status)
 		return
 	}
-	if len(e.Header) != 0 {
-		w = &extraHeaders{ResponseWriter: w, h: e.Header}
-	} else if g.answers.replay(w, e) {
-		return
-	}
 	c := g.challenge
 	if e.Code != "" {
 		c.Error, c.ErrorDescription = e.Code, e.Description
 	}
-	if len(e.Header) == 0 {
+	switch {
+	case len(e.Header) != 0: // its own headers: never recorded
+		rsmeta.WriteChallenge(&extraHeaders{ResponseWriter: w, h: e.Header}, e.Status, c)
+	case !g.answers.replay(w, e):
 		g.answers.record(e, c)
+		rsmeta.WriteChallenge(w, e.Status, c)
 	}
-	rsmeta.WriteChallenge(w, e.Status, c)
 }
 
 // extraHeaders adds an Error's own headers when the status is written,

@@ -96,7 +96,6 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 		if a.acceptBearer {
 			return a.checkKey(r, tok, "Authorization")
 		}
-		a.usage.keyReject.Add(1)
 		return nil, a.refuse(r, &Use{Time: a.now(), Header: "Authorization"}, nil, refusal(a.refusals.bearerKey))
 	}
 	if a.bearer == nil {

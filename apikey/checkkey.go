@@ -28,7 +28,6 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*rsguard.P
 			// public; the key may be another service's secret).
 			e = refusal(a.refusals.prefix)
 		}
-		a.usage.keyReject.Add(1)
 		return nil, a.refuse(r, u, nil, e)
 	}
 	u.ID = id
@@ -36,17 +35,14 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*rsguard.P
 	rec, err := a.store.Lookup(r.Context(), h)
 	switch {
 	case errors.Is(err, ErrUnknown) || err == nil && rec == nil:
-		a.usage.keyReject.Add(1)
 		return nil, a.refuse(r, u, nil, refusal(errUnknown))
 	case err != nil:
-		a.usage.keyReject.Add(1)
 		a.logger.ErrorContext(r.Context(), "apikey: key store lookup failed", "key_id", id, "error", err)
 		return nil, a.refuse(r, u, nil, storeFailed(err))
 	}
 	// The store found the record by hash; compare again in constant time
 	// (a store's index may be looser than equality) and check the id.
 	if subtle.ConstantTimeCompare(rec.Hash[:], h[:]) != 1 || rec.ID != id {
-		a.usage.keyReject.Add(1)
 		return nil, a.refuse(r, u, nil, refusal(errUnknown))
 	}
 	u.Owner, u.ClientID, u.Tenant = rec.Owner, rec.ClientID, rec.Tenant
@@ -82,7 +78,6 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*rsguard.P
 	}
 	if e != nil {
 		e.Principal = p // proved by the key, then refused: for the audit trail
-		a.usage.keyReject.Add(1)
 		a.usage.recordKey(rec, u.Status.State, now, false)
 		return nil, a.refuse(r, u, rec, e)
 	}
@@ -105,8 +100,10 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*rsguard.P
 	return p, nil
 }
 
-// refuse reports a refused key to OnUse and the logger, and returns e.
+// refuse counts a refused key and reports it to OnUse and the logger, and
+// returns e.
 func (a *Authenticator) refuse(r *http.Request, u *Use, rec *Record, e *rsguard.Error) error {
+	a.usage.keyReject.Add(1)
 	u.Err = e
 	if a.onUse != nil {
 		a.onUse(r, *u)

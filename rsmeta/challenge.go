@@ -3,6 +3,8 @@ package rsmeta
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 // RFC 6750 §3.1 error codes, for [Challenge].Error.
@@ -137,7 +139,7 @@ func (c Challenge) check(explain bool) error {
 	if scheme == "" {
 		scheme = defaultScheme
 	}
-	if !isToken(scheme) {
+	if !check.IsToken(scheme) {
 		return bad("auth-scheme %q is not an RFC 9110 token", scheme)
 	}
 	params := 0 // auth-params present
@@ -187,7 +189,7 @@ func (c Challenge) check(explain bool) error {
 		param()
 	}
 	for i, p := range c.Params {
-		if !isToken(p.Name) {
+		if !check.IsToken(p.Name) {
 			return bad("auth-param name %q is not an RFC 9110 token", p.Name)
 		}
 		if isRegisteredParam(p.Name) {
@@ -245,8 +247,8 @@ func (c Challenge) build(size int) string {
 	b.Grow(size)
 
 	scheme := c.Scheme
-	if scheme == "" || !isToken(scheme) {
-		scheme = keepBytes(scheme, isTchar)
+	if scheme == "" || !check.IsToken(scheme) {
+		scheme = keepBytes(scheme, check.IsTchar)
 		if scheme == "" {
 			scheme = defaultScheme
 		}
@@ -334,11 +336,11 @@ func (c Challenge) build(size int) string {
 // comparing against every earlier valid name is enough.)
 func keptParam(params []Param, i int) bool {
 	name := params[i].Name
-	if !isToken(name) || isRegisteredParam(name) {
+	if !check.IsToken(name) || isRegisteredParam(name) {
 		return false
 	}
 	for _, q := range params[:i] {
-		if strings.EqualFold(name, q.Name) && isToken(q.Name) && !isRegisteredParam(q.Name) {
+		if strings.EqualFold(name, q.Name) && check.IsToken(q.Name) && !isRegisteredParam(q.Name) {
 			return false
 		}
 	}

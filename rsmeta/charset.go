@@ -6,24 +6,6 @@ package rsmeta
 
 import "strings"
 
-// isTchar reports whether c is an RFC 9110 §5.6.2 tchar.
-func isTchar(c byte) bool {
-	return isAlnum(c) || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
-
-// isToken reports whether s is an RFC 9110 §5.6.2 token.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTchar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // isToken68Char reports whether c may appear before the padding of a token68
 // (RFC 9110 §11.2).
 func isToken68Char(c byte) bool {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 // Handler serves one protected resource metadata document (RFC 9728 §3.2).
@@ -145,7 +147,7 @@ func allowHeaders(requested []string) string {
 			if item == "" {
 				continue
 			}
-			if !isToken(item) || len(names) == maxNames {
+			if !check.IsToken(item) || len(names) == maxNames {
 				return defaultAllowHeaders
 			}
 			names = append(names, item)

@@ -3,6 +3,8 @@ package rsmeta
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 // ParseChallenges parses a WWW-Authenticate (or Proxy-Authenticate) field
@@ -217,7 +219,7 @@ func (p *challengeParser) set(name, value string) error {
 // token consumes and returns a (possibly empty) run of tchar.
 func (p *challengeParser) token() string {
 	start := p.i
-	for p.i < len(p.s) && isTchar(p.s[p.i]) {
+	for p.i < len(p.s) && check.IsTchar(p.s[p.i]) {
 		p.i++
 	}
 	return p.s[start:p.i]

@@ -75,9 +75,10 @@ func samePayload(c *validate.Claims, token string) bool {
 	return err == nil && bytes.Equal(payload, c.Raw())
 }
 
-// tokenInfo converts the principal p of a token to the SDK's TokenInfo. UserID is the stable principal (rsguard.Principal.Subject, for a
-// token validate.Claims.Principal: "user:" or "client:", the issuer, "#" and
-// the subject or client id), the same across token refreshes and never
+// tokenInfo converts the principal p of a token to the SDK's TokenInfo.
+// UserID is the stable principal (rsguard.Principal.Subject, for a token
+// validate.Claims.Principal: "user:" or "client:", the issuer, "#" and the
+// subject or client id), the same across token refreshes and never
 // shared by a user and a client: the SDK refuses a session's requests from
 // any other UserID with 403, so a stolen Mcp-Session-Id is useless with
 // somebody else's token. It is never derived from the token itself.

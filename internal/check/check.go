@@ -21,15 +21,21 @@ func IsNil(v any) bool {
 	return false
 }
 
+// IsTchar reports whether c is an RFC 9110 §5.6.2 tchar.
+func IsTchar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
 // IsToken reports whether s is an RFC 9110 §5.6.2 token: a header field
-// name, an auth-scheme.
+// name, an auth-scheme, an auth-param name.
 func IsToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
-			continue
-		}
+	if s == "" {
 		return false
 	}
-	return s != ""
+	for i := 0; i < len(s); i++ {
+		if !IsTchar(s[i]) {
+			return false
+		}
+	}
+	return true
 }
