@@ -18,12 +18,13 @@ const maxAuthorizationBytes = 16<<10 + len("Bearer ")
 // from the Authorization header only: the MCP authorization specification
 // forbids tokens in the query string, and form-encoded bodies are not read.
 //
-// It returns an [*Error] wrapping:
-//   - [ErrNoCredential] when there is no Authorization header, or one with
-//     another scheme (Basic, DPoP, …): the client has not presented a bearer
-//     token;
-//   - [ErrInvalidRequest] when the request is malformed: several
-//     Authorization headers, a "Bearer" scheme without a well-formed token
+// It refuses with an [*Error] whose reason is:
+//   - [audit.ReasonNoCredential] (401, no error code) when there is no
+//     Authorization header, or one with another scheme (Basic, DPoP, …):
+//     the client has not presented a bearer token;
+//   - [audit.ReasonInvalidRequest] (400 invalid_request) when the request
+//     is malformed: several Authorization headers, a "Bearer" scheme
+//     without a well-formed token
 //     (empty, with spaces, characters outside b64token), a header over
 //     16 KiB (plus the scheme), or an access_token query parameter (a token
 //     in the URL is refused rather than silently ignored, RFC 6750 §2.3, §5.3).
@@ -97,7 +98,7 @@ func isB64Token(s string) bool {
 // fresh copy, so a caller that modifies the *Error it got cannot change what
 // later requests see.
 var (
-	errNoToken         = Error{Status: http.StatusUnauthorized, Reason: audit.ReasonNoCredential, Err: ErrNoCredential}
+	errNoToken         = Error{Status: http.StatusUnauthorized, Reason: audit.ReasonNoCredential, Err: audit.ReasonNoCredential}
 	errMultipleHeaders = invalidRequest("multiple Authorization headers")
 	errHeaderSyntax    = invalidRequest("malformed Authorization header")
 	errHeaderSize      = invalidRequest("Authorization header too large")
@@ -105,7 +106,7 @@ var (
 )
 
 func invalidRequest(desc string) Error {
-	return Error{Status: http.StatusBadRequest, Code: rsmeta.ErrorInvalidRequest, Description: desc, Reason: audit.ReasonInvalidRequest, Err: ErrInvalidRequest}
+	return Error{Status: http.StatusBadRequest, Code: rsmeta.ErrorInvalidRequest, Description: desc, Reason: audit.ReasonInvalidRequest, Err: audit.ReasonInvalidRequest}
 }
 
 // refusal returns a fresh copy of the template t.

@@ -28,22 +28,22 @@ func TestBearerToken(t *testing.T) {
 		{name: "scheme case-insensitive", headers: []string{"bEaReR abc"}, want: "abc"},
 		{name: "several spaces", headers: []string{"Bearer    abc"}, want: "abc"},
 		{name: "b64token padding", headers: []string{"Bearer ab+/c~d=="}, want: "ab+/c~d=="},
-		{name: "no header", wantErr: rsguard.ErrNoCredential},
-		{name: "basic scheme", headers: []string{"Basic dXNlcjpwYXNz"}, wantErr: rsguard.ErrNoCredential},
-		{name: "DPoP scheme", headers: []string{"DPoP abc"}, wantErr: rsguard.ErrNoCredential},
-		{name: "empty bearer", headers: []string{"Bearer"}, wantErr: rsguard.ErrInvalidRequest},
-		{name: "bearer and spaces", headers: []string{"Bearer   "}, wantErr: rsguard.ErrInvalidRequest},
-		{name: "token with a space", headers: []string{"Bearer abc def"}, wantErr: rsguard.ErrInvalidRequest},
-		{name: "token with a comma", headers: []string{"Bearer abc,def"}, wantErr: rsguard.ErrInvalidRequest},
-		{name: "padding in the middle", headers: []string{"Bearer ab=c"}, wantErr: rsguard.ErrInvalidRequest},
-		{name: "quoted token", headers: []string{`Bearer "abc"`}, wantErr: rsguard.ErrInvalidRequest},
-		{name: "control character", headers: []string{"Bearer abc\x01"}, wantErr: rsguard.ErrInvalidRequest},
-		{name: "two headers", headers: []string{"Bearer a", "Bearer b"}, wantErr: rsguard.ErrInvalidRequest},
-		{name: "empty header", headers: []string{""}, wantErr: rsguard.ErrInvalidRequest},
-		{name: "scheme not a token", headers: []string{"Be@rer abc"}, wantErr: rsguard.ErrInvalidRequest},
-		{name: "oversized", headers: []string{"Bearer " + strings.Repeat("a", 16<<10+len("Bearer "))}, wantErr: rsguard.ErrInvalidRequest},
-		{name: "token in the query", query: "access_token=abc", wantErr: rsguard.ErrInvalidRequest},
-		{name: "token in the query and header", headers: []string{"Bearer abc"}, query: "x=1&access_token=abc", wantErr: rsguard.ErrInvalidRequest},
+		{name: "no header", wantErr: audit.ReasonNoCredential},
+		{name: "basic scheme", headers: []string{"Basic dXNlcjpwYXNz"}, wantErr: audit.ReasonNoCredential},
+		{name: "DPoP scheme", headers: []string{"DPoP abc"}, wantErr: audit.ReasonNoCredential},
+		{name: "empty bearer", headers: []string{"Bearer"}, wantErr: audit.ReasonInvalidRequest},
+		{name: "bearer and spaces", headers: []string{"Bearer   "}, wantErr: audit.ReasonInvalidRequest},
+		{name: "token with a space", headers: []string{"Bearer abc def"}, wantErr: audit.ReasonInvalidRequest},
+		{name: "token with a comma", headers: []string{"Bearer abc,def"}, wantErr: audit.ReasonInvalidRequest},
+		{name: "padding in the middle", headers: []string{"Bearer ab=c"}, wantErr: audit.ReasonInvalidRequest},
+		{name: "quoted token", headers: []string{`Bearer "abc"`}, wantErr: audit.ReasonInvalidRequest},
+		{name: "control character", headers: []string{"Bearer abc\x01"}, wantErr: audit.ReasonInvalidRequest},
+		{name: "two headers", headers: []string{"Bearer a", "Bearer b"}, wantErr: audit.ReasonInvalidRequest},
+		{name: "empty header", headers: []string{""}, wantErr: audit.ReasonInvalidRequest},
+		{name: "scheme not a token", headers: []string{"Be@rer abc"}, wantErr: audit.ReasonInvalidRequest},
+		{name: "oversized", headers: []string{"Bearer " + strings.Repeat("a", 16<<10+len("Bearer "))}, wantErr: audit.ReasonInvalidRequest},
+		{name: "token in the query", query: "access_token=abc", wantErr: audit.ReasonInvalidRequest},
+		{name: "token in the query and header", headers: []string{"Bearer abc"}, query: "x=1&access_token=abc", wantErr: audit.ReasonInvalidRequest},
 		{name: "unrelated query", headers: []string{"Bearer abc"}, query: "not_access_token_really=1", want: "abc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,7 +62,7 @@ func TestBearerToken(t *testing.T) {
 			var e *rsguard.Error
 			require.ErrorAs(t, err, &e)
 			assert.Empty(t, e.Credential, "no credential was read")
-			if tc.wantErr == rsguard.ErrNoCredential {
+			if tc.wantErr == audit.ReasonNoCredential {
 				assert.Equal(t, http.StatusUnauthorized, e.Status)
 				assert.Empty(t, e.Code, "RFC 6750 §3.1: no error code without credentials")
 				assert.Equal(t, audit.ReasonNoCredential, e.Reason)
@@ -84,7 +84,7 @@ func TestBearerTokenQueryEncodedName(t *testing.T) {
 		r := httptest.NewRequest(http.MethodGet, "/mcp?"+q, nil)
 		r.Header.Set("Authorization", "Bearer abc")
 		_, err := rsguard.BearerToken(r)
-		require.ErrorIs(t, err, rsguard.ErrInvalidRequest, q)
+		require.ErrorIs(t, err, audit.ReasonInvalidRequest, q)
 	}
 }
 
@@ -140,11 +140,11 @@ func FuzzBearerToken(f *testing.F) {
 		inQuery := q.Has("access_token") // the name, however it is spelled in the URL
 		switch {
 		case inQuery:
-			wantErr = rsguard.ErrInvalidRequest
+			wantErr = audit.ReasonInvalidRequest
 		case len(headers) == 0:
-			wantErr = rsguard.ErrNoCredential
+			wantErr = audit.ReasonNoCredential
 		case len(headers) > 1, len(headers[0]) > 16<<10+len("Bearer "):
-			wantErr = rsguard.ErrInvalidRequest
+			wantErr = audit.ReasonInvalidRequest
 		default:
 			v := strings.Trim(headers[0], " \t")
 			scheme, rest, _ := strings.Cut(v, " ")
@@ -152,9 +152,9 @@ func FuzzBearerToken(f *testing.F) {
 			case strings.EqualFold(scheme, "Bearer") && b64token.MatchString(strings.TrimLeft(rest, " ")):
 				want = strings.TrimLeft(rest, " ")
 			case strings.EqualFold(scheme, "Bearer"), !token.MatchString(scheme):
-				wantErr = rsguard.ErrInvalidRequest
+				wantErr = audit.ReasonInvalidRequest
 			default:
-				wantErr = rsguard.ErrNoCredential
+				wantErr = audit.ReasonNoCredential
 			}
 		}
 		if wantErr == nil {

@@ -24,6 +24,11 @@
 // context ([FromContext]), where package scopes checks scopes per route, per
 // MCP tool or in handler code. Every decision can be audited (package audit).
 //
+// A refusal's class is its audit reason, the same for every credential kind:
+// errors.Is(err, audit.ReasonExpired) matches an expired JWT and an expired
+// API key alike (see [Error]). There are no per-package sentinel errors for
+// refusals; [ErrInvalidConfig] marks configuration errors.
+//
 // [BearerToken] reads an RFC 6750 bearer token the one way every bearer
 // credential kind reads it, and [ParseScopes] reads a scope grant by the one
 // rule every kind applies.

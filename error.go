@@ -9,27 +9,6 @@ import (
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
-// Sentinel errors shared by every credential kind. Each authenticator adds
-// its own (validate.ErrExpired, apikey.ErrUnknown, …), wrapped in an
-// [*Error] like these.
-var (
-	// ErrNoCredential: the request carries no credential the authenticator
-	// reads: no Authorization header, or one with another scheme (Basic,
-	// DPoP, …). [401, no error code: RFC 6750 §3.1 says a request without
-	// credentials gets no error information.] An authenticator that
-	// composes others (package apikey) tries the next one on it.
-	ErrNoCredential = errors.New("rsguard: no credential")
-
-	// ErrInvalidRequest: the request is malformed (several Authorization
-	// headers, bad syntax, an oversized header, a token in the URL, two
-	// credentials at once). [400 invalid_request]
-	ErrInvalidRequest = errors.New("rsguard: malformed authorization request")
-
-	// ErrRejected: refused for a reason without a sentinel of its own: an
-	// error that is not an [*Error] is answered as this. [401 invalid_token]
-	ErrRejected = errors.New("rsguard: credential rejected")
-)
-
 // ErrInvalidConfig is wrapped by every error the constructors of rsguard's
 // packages return for a configuration they refuse — [New], validate.New,
 // apikey.New, scopes.NewRoute, scopes.NewMCP — naming the field at fault.
@@ -37,9 +16,17 @@ var ErrInvalidConfig = errors.New("rsguard: invalid configuration")
 
 // Error is a refusal with everything needed to answer it and record it: the
 // HTTP status, the RFC 6750 error code, a description chosen for clients,
-// the audit reason, and the wrapped cause — usually a sentinel, so that
-// errors.Is(err, validate.ErrExpired) works. Every [Authenticator] refuses
+// the audit reason, and the wrapped cause. Every [Authenticator] refuses
 // with an *Error; the [Guard] writes it.
+//
+// The Reason is the refusal's class, for every credential kind alike:
+// errors.Is(err, audit.ReasonExpired) reports whether err is, or wraps, an
+// *Error with that reason. An [Authenticator] answers a request without its
+// kind of credential with [audit.ReasonNoCredential] (401, no error code:
+// RFC 6750 §3.1 gives a request without credentials no error information),
+// which an authenticator composing others (package apikey) reads as "try
+// the next"; a malformed request with [audit.ReasonInvalidRequest] (400
+// invalid_request).
 //
 // Description is written to clients in the error_description auth-param: it
 // is always chosen text, never an internal error's message, and never
@@ -56,11 +43,12 @@ type Error struct {
 	Code string
 	// Description is the client-facing error_description (may be empty).
 	Description string
-	// Err is the wrapped cause, usually a sentinel.
+	// Err is the wrapped cause, if any: for the refusals of rsguard's
+	// packages, the Reason itself or an error wrapping it.
 	Err error
 
-	// Reason is the stable audit code of the refusal; if empty,
-	// audit.ReasonRejected.
+	// Reason is the class of the refusal and its stable audit code; if
+	// empty, audit.ReasonRejected.
 	Reason audit.Reason
 	// Credential is the kind of credential refused; empty when there was
 	// none.
@@ -78,11 +66,12 @@ type Error struct {
 	Header http.Header
 }
 
-// Error returns the wrapped error's message followed by the description.
+// Error returns "rsguard: ", the wrapped error's message (or the reason)
+// and the description.
 func (e *Error) Error() string {
-	msg := "rsguard: rejected"
+	msg := "rsguard: " + e.reason().Error()
 	if e.Err != nil {
-		msg = e.Err.Error()
+		msg = "rsguard: " + e.Err.Error()
 	}
 	if e.Description != "" {
 		msg += " (" + e.Description + ")"
@@ -93,10 +82,19 @@ func (e *Error) Error() string {
 // Unwrap returns the wrapped cause.
 func (e *Error) Unwrap() error { return e.Err }
 
+// Is reports whether target is e's reason (audit.ReasonRejected when Reason
+// is empty), so that errors.Is(err, audit.ReasonExpired) matches an *Error
+// whatever its Err.
+func (e *Error) Is(target error) bool {
+	r, ok := target.(audit.Reason)
+	return ok && r == e.reason()
+}
+
 // refusalOf returns the refusal the Guard answers err with: the *Error in
 // err's chain, copied with the status the Guard answers (see status) when
 // that differs; for any other error, a new generic refusal (401
-// invalid_token, reason rejected) whose description does not quote err.
+// invalid_token, reason rejected, wrapping err) whose description does not
+// quote err.
 func refusalOf(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -110,7 +108,7 @@ func refusalOf(err error) *Error {
 	return &Error{
 		Status: http.StatusUnauthorized, Code: rsmeta.ErrorInvalidToken,
 		Description: "the credential was rejected", Reason: audit.ReasonRejected,
-		Err: errors.Join(ErrRejected, err),
+		Err: err,
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 type serviceTokens map[string]string // token → service name
 
 func (s serviceTokens) Authenticate(r *http.Request) (*rsguard.Principal, error) {
-	tok, err := rsguard.BearerToken(r) // ErrNoCredential, or 400 for a malformed header
+	tok, err := rsguard.BearerToken(r) // ReasonNoCredential, or 400 for a malformed header
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +31,7 @@ func (s serviceTokens) Authenticate(r *http.Request) (*rsguard.Principal, error)
 	}
 	return nil, &rsguard.Error{
 		Status: http.StatusUnauthorized, Code: rsmeta.ErrorInvalidToken, Description: "unknown service token",
-		Reason: audit.ReasonRejected, Credential: "service", Err: rsguard.ErrRejected,
+		Reason: audit.ReasonRejected, Credential: "service", Err: audit.ReasonRejected,
 	}
 }
 

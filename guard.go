@@ -22,7 +22,8 @@ import (
 // Authenticate returns a new [Principal] owned by this request, or an error:
 // an [*Error] (any other error is answered as 401 invalid_token with a
 // generic description). A request without the credential the
-// authenticator reads gets an *Error wrapping [ErrNoCredential]. It must be
+// authenticator reads gets an *Error with reason
+// [audit.ReasonNoCredential] (see [Error]). It must be
 // safe for concurrent use, must not write to the response, and must not
 // block past the request's context.
 type Authenticator interface {

@@ -28,7 +28,7 @@ type authFunc func(*http.Request) (*rsguard.Principal, error)
 
 func (f authFunc) Authenticate(r *http.Request) (*rsguard.Principal, error) { return f(r) }
 
-// staticAuth returns p for the bearer token "good", ErrNoCredential without a
+// staticAuth returns p for the bearer token "good", ReasonNoCredential without a
 // token, and refuses any other token as invalid.
 func staticAuth(p rsguard.Principal) authFunc {
 	return func(r *http.Request) (*rsguard.Principal, error) {
@@ -115,7 +115,7 @@ func TestGuardErrorsItDoesNotKnow(t *testing.T) {
 		"wrapped *Error":      {fmt.Errorf("wrapped: %w", &rsguard.Error{Status: http.StatusForbidden, Code: "insufficient_scope", Description: "more"}), http.StatusForbidden, `error="insufficient_scope"`},
 		"nil principal, nil":  {nil, http.StatusInternalServerError, ""},
 		"503 without a code":  {&rsguard.Error{Status: http.StatusServiceUnavailable, Description: "later"}, http.StatusServiceUnavailable, `resource_metadata=`},
-		"no code on 401 only": {&rsguard.Error{Status: http.StatusUnauthorized, Description: "ignored without a code", Err: rsguard.ErrNoCredential}, http.StatusUnauthorized, `Bearer resource_metadata="` + testMetadata + `"`},
+		"no code on 401 only": {&rsguard.Error{Status: http.StatusUnauthorized, Description: "ignored without a code", Err: audit.ReasonNoCredential}, http.StatusUnauthorized, `Bearer resource_metadata="` + testMetadata + `"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -156,7 +156,7 @@ func TestGuardRetryAfter(t *testing.T) {
 func TestGuardHeaders(t *testing.T) {
 	t.Run("a further challenge follows the Bearer one", func(t *testing.T) {
 		h := http.Header{"Www-Authenticate": {`APIKey header="X-API-Key"`}}
-		e := &rsguard.Error{Status: http.StatusUnauthorized, Err: rsguard.ErrNoCredential, Header: h}
+		e := &rsguard.Error{Status: http.StatusUnauthorized, Err: audit.ReasonNoCredential, Header: h}
 		g := newGuard(t, rsguard.Config{Authenticator: authFunc(func(*http.Request) (*rsguard.Principal, error) { return nil, e })})
 		for range 2 { // the second answer must not be a replay without the header
 			w, _ := serve(g, "")

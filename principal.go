@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/check"
 	"github.com/rsguard/rsguard/internal/reqctx"
 )
 
@@ -110,8 +111,13 @@ func FromContext(ctx context.Context) (*Principal, bool) {
 // Status, Time and Latency. Middlewares that make decisions of their own —
 // the Guard, the scope checks of package scopes — use it.
 func NewDecision(r *http.Request, stage audit.Stage, p *Principal) audit.Decision {
-	d := audit.Decision{Stage: stage}
-	d.SetRequest(r)
+	d := audit.Decision{Stage: stage, Method: check.Text(r.Method)}
+	if r.URL != nil {
+		d.Path = check.Text(r.URL.Path)
+	}
+	if v := r.Header["Mcp-Session-Id"]; len(v) == 1 && check.IsSessionID(v[0]) {
+		d.MCPSession = v[0]
+	}
 	if p != nil {
 		d.Credential, d.Issuer, d.Subject, d.ClientID = p.Credential, p.Issuer, p.Subject, p.ClientID
 		d.Tenant, d.TokenID, d.Granted = p.Tenant, p.TokenID, p.Scopes

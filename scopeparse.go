@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 // ParseScopes splits the string form of a scope grant — the RFC 9068 "scope"
@@ -54,7 +54,7 @@ func ParseScopeList(list []string) (granted, dropped []string) {
 
 func addScope(granted, dropped []string, tok string) ([]string, []string) {
 	switch {
-	case !rsmeta.IsScopeToken(tok):
+	case !check.IsScopeToken(tok):
 		dropped = append(dropped, tok)
 	case !slices.Contains(granted, tok):
 		granted = append(granted, tok)

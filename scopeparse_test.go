@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
-	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 func TestParseScopes(t *testing.T) {
@@ -70,7 +70,7 @@ func FuzzParseScopes(f *testing.F) {
 		granted, dropped := rsguard.ParseScopes(s)
 		seen := map[string]bool{}
 		for _, g := range granted {
-			require.True(t, rsmeta.IsScopeToken(g), "granted %q is not a scope token", g)
+			require.True(t, check.IsScopeToken(g), "granted %q is not a scope token", g)
 			require.False(t, seen[g], "granted %q repeated", g)
 			seen[g] = true
 		}

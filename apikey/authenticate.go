@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -30,29 +31,12 @@ import (
 //
 // A request without an API key goes to [Config].Bearer, and what it returns
 // is returned unchanged (but for the key challenge, below). The refusals of
-// this package are [*rsguard.Error] values, with Credential
-// audit.CredentialAPIKey when they are about a key:
-//   - no credential: 401, no error code (rsguard.ErrNoCredential), from
-//     Bearer or, without one, from rsguard.BearerToken;
-//   - an API key and a bearer token, or the key header twice: 400
-//     invalid_request ([ErrMultipleCredentials]); with the key header, a
-//     malformed Authorization header or an access_token query parameter:
-//     400 invalid_request (rsguard.ErrInvalidRequest). Without the key
-//     header, these get rsguard.BearerToken's refusal, Bearer or not;
-//   - a bad key: 401 invalid_token wrapping [ErrMalformed], [ErrChecksum],
-//     [ErrUnknown], [ErrExpired], [ErrRevoked], [ErrBlocked] or
-//     [ErrRetired]; a key as Bearer when not accepted: [ErrBearerKey]; a
-//     bearer token in keys-only mode: [ErrBearerNotAccepted] (Credential
-//     audit.CredentialJWT). A key that does not start with [Config].Prefix
-//     (another vendor's key, a prefix in the wrong case or cut short) wraps
-//     [ErrMalformed], and both the error and its description ("the API key
-//     must start with sk_live_") name the expected prefix; no part of the
-//     presented key appears in either;
-//   - a store failure: 503 ([ErrStore]).
-//
-// The Reason of each is documented beside its sentinel. A key refused after
-// its record was found (expired, revoked, blocked, retired) carries the
-// key's principal in [rsguard.Error].Principal, for the audit trail.
+// this package are [*rsguard.Error] values, listed with their reasons,
+// statuses and codes in the package documentation ("Refusals"); match their
+// class with errors.Is(err, audit.ReasonX). Their Credential is
+// audit.CredentialAPIKey when they are about a key. A key refused after its
+// record was found (expired, revoked, blocked, retired) carries the key's
+// principal in [rsguard.Error].Principal, for the audit trail.
 //
 // With [Config].AdvertiseKeyChallenge, every 401 but those of blocked and
 // retired keys, Bearer's included, is returned as a copy whose Header adds
@@ -61,7 +45,8 @@ import (
 // (what the Guard answers with): an error that wraps one is not kept
 // around it, but the copy wraps the same cause. An error of Bearer's that
 // is not an *rsguard.Error becomes, in that copy, what the Guard would
-// answer: 401 invalid_token wrapping rsguard.ErrRejected and the error.
+// answer: 401 invalid_token, reason audit.ReasonRejected, wrapping the
+// error.
 func (a *Authenticator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 	if a == nil || a.store == nil {
 		return nil, errNotBuilt()
@@ -80,7 +65,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 	hasBearer := berr == nil
 	keys := r.Header[a.header]
 	switch {
-	case berr != nil && !errors.Is(berr, rsguard.ErrNoCredential):
+	case berr != nil && !errors.Is(berr, audit.ReasonNoCredential):
 		if len(keys) > 0 {
 			return nil, a.refuseRequest(r, keyRequestError(berr))
 		}
@@ -88,7 +73,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 	case len(keys) > 1:
 		return nil, a.refuseRequest(r, refusal(a.refusals.twice))
 	case len(keys) == 1 && hasBearer:
-		return nil, a.refuseRequest(r, refusal(errBothCreds))
+		return nil, a.refuseRequest(r, refusal(refusedBoth))
 	case len(keys) == 1:
 		return a.checkKey(r, keys[0], a.headerName)
 	}
@@ -101,17 +86,17 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 	if a.bearer == nil {
 		if hasBearer {
 			a.usage.bearerSeen.Add(1)
-			return nil, refusal(errNoBearer)
+			return nil, refusal(refusedBearer)
 		}
 		a.usage.anonymous.Add(1)
-		return nil, berr // rsguard.ErrNoCredential
+		return nil, berr // audit.ReasonNoCredential
 	}
 	p, err := a.bearer.Authenticate(r)
 	switch {
 	case err == nil && p != nil:
 		a.usage.bearerSeen.Add(1)
 		a.usage.bearerAccepted.Add(1)
-	case errors.Is(err, rsguard.ErrNoCredential):
+	case errors.Is(err, audit.ReasonNoCredential):
 		a.usage.anonymous.Add(1)
 	case err != nil:
 		a.usage.bearerSeen.Add(1)
@@ -132,7 +117,7 @@ func (a *Authenticator) refuseRequest(r *http.Request, err error) error {
 // advertise returns err, or, when it is a 401 that should advertise keys
 // (see Authenticate), a copy of it with the key challenge added.
 func (a *Authenticator) advertise(err error) error {
-	if a.keyChallenge == "" || errors.Is(err, ErrBlocked) || errors.Is(err, ErrRetired) {
+	if a.keyChallenge == "" || errors.Is(err, audit.ReasonAPIKeyBlocked) || errors.Is(err, audit.ReasonAPIKeyRetired) {
 		return err
 	}
 	var c rsguard.Error
@@ -141,7 +126,7 @@ func (a *Authenticator) advertise(err error) error {
 	case !errors.As(err, &e):
 		c = rsguard.Error{Status: http.StatusUnauthorized, Code: rsmeta.ErrorInvalidToken,
 			Description: "the credential was rejected", Reason: audit.ReasonRejected,
-			Err: errors.Join(rsguard.ErrRejected, err)}
+			Err: fmt.Errorf("%w: %w", audit.ReasonRejected, err)}
 	case e.Status == http.StatusUnauthorized || e.Status == 0:
 		c = *e
 	default:

@@ -56,8 +56,8 @@ type Config struct {
 	// malformed.
 	//
 	// If nil, the Authenticator accepts API keys only: a bearer token that
-	// is not a key is refused with 401 invalid_token
-	// ([ErrBearerNotAccepted]). New refuses a Bearer that holds a nil
+	// is not a key is refused with 401 invalid_token (reason
+	// audit.ReasonBearerNotAccepted). New refuses a Bearer that holds a nil
 	// pointer, map, func, slice or channel (a "typed nil").
 	Bearer rsguard.Authenticator
 
@@ -80,7 +80,7 @@ type Config struct {
 	// never advertise it: keys are never listed in the resource metadata's
 	// bearer_methods_supported. With it off, a bearer token with the key
 	// prefix is refused with a description telling the client to use
-	// Header instead ([ErrBearerKey]). Either way a bearer token with the
+	// Header instead (reason audit.ReasonAPIKeyAsBearer). Either way a bearer token with the
 	// key prefix never reaches Bearer.
 	AcceptBearerKeys bool
 
@@ -148,7 +148,7 @@ type Authenticator struct {
 }
 
 // New checks cfg and returns an Authenticator. Errors wrap
-// [rsguard.ErrInvalidConfig] (or rsguard.ErrInvalidConfig) and name the field at fault.
+// [rsguard.ErrInvalidConfig] and name the field at fault.
 // Besides missing required fields, New refuses values that are set but
 // unusable, which would otherwise fail on the first request: a Store or a
 // Bearer holding a nil pointer, map, func, slice or channel, and a
@@ -212,7 +212,7 @@ func New(cfg Config) (*Authenticator, error) {
 // time without a restart. Errors wrap [rsguard.ErrInvalidConfig]; on error the
 // policy is unchanged.
 func (a *Authenticator) SetPolicy(p Policy) error {
-	if err := p.Validate(); err != nil {
+	if err := p.validate(); err != nil {
 		return err
 	}
 	a.policy.Store(p.clone())

@@ -150,11 +150,6 @@ func challenge(errCode, desc string) string {
 	return s
 }
 
-// keySentinels are the errors about keys: their refusals carry Credential
-// apikey.
-var keySentinels = []error{ErrMalformed, ErrChecksum, ErrUnknown, ErrExpired, ErrRevoked, ErrBlocked, ErrRetired,
-	ErrMultipleCredentials, ErrBearerKey, ErrStore}
-
 func TestMiddleware(t *testing.T) {
 	f := newFixture(t)
 	var got seen
@@ -169,7 +164,9 @@ func TestMiddleware(t *testing.T) {
 		query     string
 		status    int
 		challenge string
-		sentinel  error
+		reason    audit.Reason     // the refusal's class, if refused
+		err       error            // a further error in the refusal's chain, if any
+		cred      audit.Credential // the refusal's Credential
 		check     func(t *testing.T, resp *http.Response)
 	}{
 		{
@@ -210,31 +207,31 @@ func TestMiddleware(t *testing.T) {
 		},
 		{
 			name: "unknown key", header: http.Header{"X-Api-Key": {f.keys["unknown"]}}, status: 401,
-			challenge: challenge("invalid_token", "the API key is not recognised"), sentinel: ErrUnknown,
+			challenge: challenge("invalid_token", "the API key is not recognised"), reason: audit.ReasonUnknownAPIKey, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "bad checksum", header: http.Header{"X-Api-Key": {f.keys["valid"][:len(f.keys["valid"])-1] + flipChar(f.keys["valid"][len(f.keys["valid"])-1])}}, status: 401,
-			challenge: challenge("invalid_token", "the API key is malformed (checksum mismatch)"), sentinel: ErrChecksum,
+			challenge: challenge("invalid_token", "the API key is malformed (checksum mismatch)"), reason: audit.ReasonMalformed, err: errChecksum, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "malformed key", header: http.Header{"X-Api-Key": {testPrefix + "hunter2"}}, status: 401,
-			challenge: challenge("invalid_token", "the API key is malformed"), sentinel: ErrMalformed,
+			challenge: challenge("invalid_token", "the API key is malformed"), reason: audit.ReasonMalformed, err: errShape, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "key without the prefix", header: http.Header{"X-Api-Key": {"hunter2"}}, status: 401,
-			challenge: challenge("invalid_token", "the API key must start with "+testPrefix), sentinel: ErrMalformed,
+			challenge: challenge("invalid_token", "the API key must start with "+testPrefix), reason: audit.ReasonMalformed, err: a.refusals.prefix.Err, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "empty key header", header: http.Header{"X-Api-Key": {""}}, status: 401,
-			challenge: challenge("invalid_token", "the API key must start with "+testPrefix), sentinel: ErrMalformed,
+			challenge: challenge("invalid_token", "the API key must start with "+testPrefix), reason: audit.ReasonMalformed, err: a.refusals.prefix.Err, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "expired key", header: http.Header{"X-Api-Key": {f.keys["expired"]}}, status: 401,
-			challenge: challenge("invalid_token", "the API key has expired"), sentinel: ErrExpired,
+			challenge: challenge("invalid_token", "the API key has expired"), reason: audit.ReasonExpired, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "revoked key", header: http.Header{"X-Api-Key": {f.keys["revoked"]}}, status: 401,
-			challenge: challenge("invalid_token", "the API key has been revoked"), sentinel: ErrRevoked,
+			challenge: challenge("invalid_token", "the API key has been revoked"), reason: audit.ReasonRevoked, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "deprecated key", header: http.Header{"X-Api-Key": {f.keys["deprecated"]}}, status: 200,
@@ -249,7 +246,7 @@ func TestMiddleware(t *testing.T) {
 				}
 				assert.Contains(t, resp.Header.Get("Access-Control-Expose-Headers"), "Deprecation", "Deprecation not exposed to browsers")
 				assert.Equal(t, StateDeprecated, got.use.Status.State, "use.Status = %+v", got.use.Status)
-				assert.True(t, got.use.Status.Sunset.Equal(cutoff), "use.Status = %+v", got.use.Status)
+				assert.True(t, got.use.Status.Cutoff.Equal(cutoff), "use.Status = %+v", got.use.Status)
 				p := got.p
 				assert.True(t, p.Expiry.Equal(f.recs["deprecated"].Expires), "principal = %+v", p)
 				assert.Equal(t, "@1772323200", p.Header.Get("Deprecation"), "principal = %+v", p)
@@ -258,34 +255,34 @@ func TestMiddleware(t *testing.T) {
 		{
 			name: "blocked client", header: http.Header{"X-Api-Key": {f.keys["blocked"]}}, status: 401,
 			challenge: challenge("invalid_token", "API keys are no longer accepted for this client: get an OAuth access token (see resource_metadata)"),
-			sentinel:  ErrBlocked,
+			reason:    audit.ReasonAPIKeyBlocked, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "past client cutoff", header: http.Header{"X-Api-Key": {f.keys["cutoff"]}}, status: 401,
 			challenge: challenge("invalid_token", "API keys were retired for this client on 2026-05-31: get an OAuth access token (see resource_metadata)"),
-			sentinel:  ErrRetired,
+			reason:    audit.ReasonAPIKeyRetired, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "key and bearer token", header: http.Header{"X-Api-Key": {f.keys["valid"]}, "Authorization": {"Bearer " + jwt}}, status: 400,
-			challenge: challenge("invalid_request", "send either an API key or a bearer token, not both"), sentinel: ErrMultipleCredentials,
+			challenge: challenge("invalid_request", "send either an API key or a bearer token, not both"), reason: audit.ReasonInvalidRequest, err: refusedBoth.Err, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "key header twice", header: http.Header{"X-Api-Key": {f.keys["valid"], f.keys["writer"]}}, status: 400,
-			challenge: challenge("invalid_request", "the X-API-Key header must appear once"), sentinel: ErrMultipleCredentials,
+			challenge: challenge("invalid_request", "the X-API-Key header must appear once"), reason: audit.ReasonInvalidRequest, err: a.refusals.twice.Err, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "key as bearer, not accepted", header: http.Header{"Authorization": {"Bearer " + f.keys["valid"]}}, status: 401,
-			challenge: challenge("invalid_token", "send API keys in the X-API-Key header, not as a bearer token"), sentinel: ErrBearerKey,
+			challenge: challenge("invalid_token", "send API keys in the X-API-Key header, not as a bearer token"), reason: audit.ReasonAPIKeyAsBearer, cred: audit.CredentialAPIKey,
 		},
 		{
 			name: "key with access_token query", header: http.Header{"X-Api-Key": {f.keys["valid"]}}, query: "?access_token=x", status: 400,
-			challenge: challenge("invalid_request", "access tokens are accepted only in the Authorization header"), sentinel: rsguard.ErrInvalidRequest,
+			challenge: challenge("invalid_request", "access tokens are accepted only in the Authorization header"), reason: audit.ReasonInvalidRequest, cred: audit.CredentialAPIKey,
 		},
 		{
-			name: "no credential", status: 401, challenge: challenge("", ""), sentinel: rsguard.ErrNoCredential,
+			name: "no credential", status: 401, challenge: challenge("", ""), reason: audit.ReasonNoCredential,
 		},
 		{
-			name: "basic auth only", header: http.Header{"Authorization": {"Basic YTpi"}}, status: 401, challenge: challenge("", ""), sentinel: rsguard.ErrNoCredential,
+			name: "basic auth only", header: http.Header{"Authorization": {"Basic YTpi"}}, status: 401, challenge: challenge("", ""), reason: audit.ReasonNoCredential,
 		},
 		{
 			name: "valid bearer token", header: http.Header{"Authorization": {"Bearer " + jwt}}, status: 200,
@@ -303,7 +300,7 @@ func TestMiddleware(t *testing.T) {
 		},
 		{
 			name: "expired bearer token", header: http.Header{"Authorization": {"Bearer " + f.bearer.refused(expiredToken)}}, status: 401,
-			challenge: challenge("invalid_token", "the access token expired"), sentinel: errFakeExpired,
+			challenge: challenge("invalid_token", "the access token expired"), reason: audit.ReasonExpired, err: errFakeExpired, cred: audit.CredentialJWT,
 		},
 	}
 	for _, tt := range tests {
@@ -330,7 +327,7 @@ func TestMiddleware(t *testing.T) {
 				assert.NotContains(t, string(body), k[len(testPrefix):], "response echoes a key")
 				assert.NotContains(t, fmt.Sprint(resp.Header), k[len(testPrefix):], "response echoes a key")
 			}
-			if tt.sentinel != nil {
+			if tt.reason != "" {
 				// The decision method agrees with the middleware.
 				r := httptest.NewRequest(http.MethodGet, "/mcp"+tt.query, nil)
 				for k, vs := range tt.header { // canonicalise like the wire would
@@ -340,15 +337,14 @@ func TestMiddleware(t *testing.T) {
 				}
 				_, err := a.Authenticate(r)
 				var e *rsguard.Error
-				require.ErrorIs(t, err, tt.sentinel, "Authenticate err")
+				require.ErrorIs(t, err, tt.reason, "Authenticate err")
+				if tt.err != nil {
+					require.ErrorIs(t, err, tt.err, "Authenticate err")
+				}
 				require.ErrorAs(t, err, &e, "Authenticate err")
 				require.Equal(t, tt.status, e.Status, "Authenticate err = %v (%+v): status", err, e)
-				require.NotEmpty(t, e.Reason, "Authenticate err = %v (%+v): reason", err, e)
-				for _, s := range keySentinels {
-					if errors.Is(err, s) {
-						assert.Equal(t, audit.CredentialAPIKey, e.Credential, "Credential")
-					}
-				}
+				require.Equal(t, tt.reason, e.Reason, "Authenticate err = %v (%+v): reason", err, e)
+				assert.Equal(t, tt.cred, e.Credential, "Credential")
 			}
 			if tt.check != nil {
 				tt.check(t, resp)
@@ -437,8 +433,10 @@ func TestKeyHeaderRemoved(t *testing.T) {
 // careless database driver might.
 type failingStore struct{}
 
+var errStoreDown = errors.New("db: connection refused")
+
 func (failingStore) Lookup(_ context.Context, h Hash) (*Record, error) {
-	return nil, fmt.Errorf("db: connection refused")
+	return nil, fmt.Errorf("%w", errStoreDown)
 }
 
 // lyingStore returns a record whatever the hash, as a store with a broken
@@ -459,19 +457,20 @@ func TestStoreFailures(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "store down: status")
 	assert.Equal(t, "5", w.Header().Get("Retry-After"), "store down: a fixed 5 s hint, as before the Guard")
 	_, err := a.Authenticate(r)
-	assert.ErrorIs(t, err, ErrStore, "store down")
+	assert.ErrorIs(t, err, audit.ReasonStoreUnavailable, "store down")
+	assert.ErrorIs(t, err, errStoreDown, "store down: the cause is wrapped too")
 
 	cfg.Store = lyingStore{rec: f.recs["writer"]}
 	a = mustNew(t, cfg)
 	_, err = a.Authenticate(r)
-	assert.ErrorIs(t, err, ErrUnknown, "store returning the wrong record")
+	assert.ErrorIs(t, err, audit.ReasonUnknownAPIKey, "store returning the wrong record")
 	// Same hash, wrong id: refused too.
 	rec := f.recs["valid"]
 	rec.ID = "ZZZZZZZZZZZZ"
 	cfg.Store = lyingStore{rec: rec}
 	a = mustNew(t, cfg)
 	_, err = a.Authenticate(r)
-	assert.ErrorIs(t, err, ErrUnknown, "store returning a record with another id")
+	assert.ErrorIs(t, err, audit.ReasonUnknownAPIKey, "store returning a record with another id")
 }
 
 func TestNewErrors(t *testing.T) {
@@ -559,17 +558,18 @@ func TestSetPolicyAndUsage(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, uses, 5, "OnUse calls")
-	assert.ErrorIs(t, uses[4].Err, ErrMultipleCredentials, "use[4] = %+v", uses[4])
+	assert.ErrorIs(t, uses[4].Err, audit.ReasonInvalidRequest, "use[4] = %+v", uses[4])
+	assert.ErrorContains(t, uses[4].Err, "send either an API key or a bearer token, not both", "use[4] = %+v", uses[4])
 	assert.Empty(t, uses[4].ID, "use[4] = %+v", uses[4])
 	assert.Equal(t, "X-API-Key", uses[4].Header, "use[4] = %+v", uses[4])
 	assert.NoError(t, uses[0].Err, "use[0] = %+v", uses[0])
 	assert.Equal(t, f.recs["valid"].ID, uses[0].ID, "use[0] = %+v", uses[0])
 	assert.Equal(t, "reporting", uses[0].ClientID, "use[0] = %+v", uses[0])
 	assert.True(t, uses[0].Time.Equal(fixedNow), "use[0] = %+v", uses[0])
-	assert.ErrorIs(t, uses[1].Err, ErrBlocked, "uses = %+v", uses[1:])
-	assert.ErrorIs(t, uses[2].Err, ErrUnknown, "uses = %+v", uses[1:])
+	assert.ErrorIs(t, uses[1].Err, audit.ReasonAPIKeyBlocked, "uses = %+v", uses[1:])
+	assert.ErrorIs(t, uses[2].Err, audit.ReasonUnknownAPIKey, "uses = %+v", uses[1:])
 	assert.Empty(t, uses[2].ClientID, "uses = %+v", uses[1:])
-	assert.ErrorIs(t, uses[3].Err, ErrMalformed, "uses = %+v", uses[1:])
+	assert.ErrorIs(t, uses[3].Err, audit.ReasonMalformed, "uses = %+v", uses[1:])
 	assert.Empty(t, uses[3].ID, "uses = %+v", uses[1:])
 }
 

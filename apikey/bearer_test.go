@@ -108,9 +108,9 @@ func TestBearerKeysOptIn(t *testing.T) {
 	}{
 		{"key as bearer", http.Header{"Authorization": {"Bearer " + f.keys["valid"]}}, 200, nil},
 		{"scheme case-insensitive", http.Header{"Authorization": {"bearer " + f.keys["valid"]}}, 200, nil},
-		{"unknown key as bearer", http.Header{"Authorization": {"Bearer " + f.keys["unknown"]}}, 401, ErrUnknown},
+		{"unknown key as bearer", http.Header{"Authorization": {"Bearer " + f.keys["unknown"]}}, 401, audit.ReasonUnknownAPIKey},
 		{"bearer token still works", http.Header{"Authorization": {"Bearer " + f.jwt("a")}}, 200, nil},
-		{"bearer key and header key", http.Header{"Authorization": {"Bearer " + f.keys["valid"]}, "X-Api-Key": {f.keys["valid"]}}, 400, ErrMultipleCredentials},
+		{"bearer key and header key", http.Header{"Authorization": {"Bearer " + f.keys["valid"]}, "X-Api-Key": {f.keys["valid"]}}, 400, audit.ReasonInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got = seen{}
@@ -133,6 +133,9 @@ func TestBearerKeysOptIn(t *testing.T) {
 				r.Header = tc.header.Clone()
 				_, err := a.Authenticate(r)
 				assert.ErrorIs(t, err, tc.sent, "Authenticate")
+				if tc.sent == audit.ReasonInvalidRequest {
+					assert.ErrorIs(t, err, refusedBoth.Err, "Authenticate: two credentials")
+				}
 			}
 		})
 	}
@@ -246,10 +249,10 @@ func TestAdvertiseCopiesBearerErrors(t *testing.T) {
 	h := serve(t, a, echo(new(seen)))
 	const keyChallenge = `APIKey header="X-API-Key"`
 	for _, tc := range []struct {
-		name     string
-		err      error
-		sentinel error
-		want     []string
+		name    string
+		err     error
+		wantErr error
+		want    []string
 	}{
 		{"shared *rsguard.Error", shared, errFakeToken, []string{challenge("invalid_token", "shared refusal"), keyChallenge}},
 		{"wrapped *rsguard.Error", fmt.Errorf("wrapped: %w", shared), errFakeToken, []string{challenge("invalid_token", "shared refusal"), keyChallenge}},
@@ -266,15 +269,16 @@ func TestAdvertiseCopiesBearerErrors(t *testing.T) {
 			}
 			_, err := a.Authenticate(httptest.NewRequest(http.MethodGet, "/", nil))
 			var e *rsguard.Error
-			assert.ErrorIs(t, err, tc.sentinel, "Authenticate")
+			assert.ErrorIs(t, err, tc.wantErr, "Authenticate")
 			if assert.ErrorAs(t, err, &e, "Authenticate") {
 				assert.NotSame(t, shared, e, "Authenticate returned the shared error itself")
 				if tc.err != plain {
 					assert.Equal(t, shared.Header.Get("X-Bearer"), e.Header.Get("X-Bearer"), "Authenticate = %v (%+v)", err, e)
 				}
 			}
-			if tc.err == plain && assert.ErrorIs(t, err, rsguard.ErrRejected, "plain error answered as %+v", e) {
+			if tc.err == plain && assert.ErrorIs(t, err, audit.ReasonRejected, "plain error answered as %+v", e) {
 				assert.Equal(t, audit.ReasonRejected, e.Reason, "plain error answered as %+v", e)
+				assert.ErrorIs(t, e.Err, audit.ReasonRejected, "plain error answered as %+v: Err", e)
 			}
 		})
 	}

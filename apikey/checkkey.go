@@ -19,10 +19,10 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*rsguard.P
 	u := &Use{Time: now, Header: where}
 	id, err := Parse(a.prefix, key)
 	if err != nil {
-		e := refusal(errMalformed)
+		e := refusal(refusedShape)
 		switch {
-		case errors.Is(err, ErrChecksum):
-			e = refusal(errChecksum)
+		case errors.Is(err, errChecksum):
+			e = refusal(refusedChecksum)
 		case !strings.HasPrefix(key, a.prefix):
 			// Say what is expected, never what was sent (the prefix is
 			// public; the key may be another service's secret).
@@ -34,8 +34,8 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*rsguard.P
 	h := HashKey(key)
 	rec, err := a.store.Lookup(r.Context(), h)
 	switch {
-	case errors.Is(err, ErrUnknown) || err == nil && rec == nil:
-		return nil, a.refuse(r, u, nil, refusal(errUnknown))
+	case errors.Is(err, audit.ReasonUnknownAPIKey) || err == nil && rec == nil:
+		return nil, a.refuse(r, u, nil, refusal(refusedUnknown))
 	case err != nil:
 		a.logger.ErrorContext(r.Context(), "apikey: key store lookup failed", "key_id", id, "error", err)
 		return nil, a.refuse(r, u, nil, storeFailed(err))
@@ -43,7 +43,7 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*rsguard.P
 	// The store found the record by hash; compare again in constant time
 	// (a store's index may be looser than equality) and check the id.
 	if subtle.ConstantTimeCompare(rec.Hash[:], h[:]) != 1 || rec.ID != id {
-		return nil, a.refuse(r, u, nil, refusal(errUnknown))
+		return nil, a.refuse(r, u, nil, refusal(refusedUnknown))
 	}
 	u.Owner, u.ClientID, u.Tenant = rec.Owner, rec.ClientID, rec.Tenant
 	granted, dropped := rsguard.ParseScopeList(rec.Scopes) // a new slice: the request's own
@@ -62,18 +62,18 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*rsguard.P
 	var e *rsguard.Error
 	switch {
 	case rec.Revoked:
-		e = refusal(errRevoked)
+		e = refusal(refusedRevoked)
 	case !rec.Expires.IsZero() && !now.Before(rec.Expires):
-		e = refusal(errExpired)
+		e = refusal(refusedExpired)
 	}
 	if e == nil {
 		st, perr := pol.Evaluate(rec, now)
 		u.Status = st
 		switch {
-		case errors.Is(perr, ErrBlocked):
-			e = refusal(errBlocked)
-		case errors.Is(perr, ErrRetired):
-			e = retired(st.Sunset)
+		case errors.Is(perr, audit.ReasonAPIKeyBlocked):
+			e = refusal(refusedBlocked)
+		case errors.Is(perr, audit.ReasonAPIKeyRetired):
+			e = retired(st.Cutoff)
 		}
 	}
 	if e != nil {

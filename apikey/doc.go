@@ -8,8 +8,8 @@
 //     checksum ([Generate], [Parse], [Pattern]), stored only as a SHA-256
 //     [Hash] ([HashKey]);
 //   - a [Store] interface, looked up by hash, with a concurrency-safe
-//     [MemoryStore] and a loader for small deployments ([LoadFile],
-//     [LoadEnv], [ReadRecords]);
+//     [MemoryStore] and a reader of key files for small deployments
+//     ([ReadRecords]);
 //   - the [Authenticator], an [rsguard.Authenticator] that composes any
 //     other: an API key goes to the Store, every other request to
 //     [Config].Bearer (a validate.Validator for bearer JWTs, or a credential
@@ -88,20 +88,39 @@
 // not issued for them). [Config].AdvertiseKeyChallenge adds a second
 // challenge, `APIKey header="X-API-Key"`, to 401 responses.
 //
-// Decisions, as the rsguard.Guard answers them (every 401 carries
+// # Refusals
+//
+// [Authenticator.Authenticate] refuses with an [*rsguard.Error] whose Reason
+// is the refusal's class, the same for every credential kind: match it with
+// errors.Is(err, audit.ReasonX), whatever wraps it. There is no other error
+// value to match. The Guard answers them so (every 401 carries
 // `WWW-Authenticate: Bearer resource_metadata="…"`, RFC 9728 §5.1, so the
 // client learns where to get a token):
 //
-//	no credential                          401, challenge without error code
-//	valid key, or Bearer's credential      next handler, Principal in context
-//	deprecated key                         next handler + Deprecation, Sunset, Link
-//	key and bearer token, or key twice     400 invalid_request
-//	key without the configured prefix      401 invalid_token, "the API key must start with sk_live_"
-//	malformed key, bad checksum            401 invalid_token
-//	unknown, expired or revoked key        401 invalid_token
-//	blocked client, or past its cutoff     401 invalid_token, "API keys ... retired"
-//	key store failure                      503
-//	no key                                 as Bearer alone (plus the APIKey challenge)
+//	reason               status, code          when
+//	no_credential        401, no error code    no credential at all (Bearer's answer, or rsguard.BearerToken's)
+//	invalid_request      400 invalid_request   a key and a bearer token; the key header twice; with the key
+//	                                           header, a malformed Authorization header or an access_token
+//	                                           query parameter
+//	malformed            401 invalid_token     a key of the wrong shape, or a bad checksum; a key without
+//	                                           Config.Prefix: "the API key must start with sk_live_"
+//	unknown_api_key      401 invalid_token     a well-formed key that no record has
+//	expired              401 invalid_token     the record's Expires has passed
+//	revoked              401 invalid_token     the record is Revoked
+//	api_key_blocked      401 invalid_token     the Policy blocks keys for the key's client
+//	api_key_retired      401 invalid_token     the key's cutoff has passed: "API keys were retired … on <date>"
+//	api_key_as_bearer    401 invalid_token     a key sent as a bearer token, Config.AcceptBearerKeys off
+//	bearer_not_accepted  401 invalid_token     a bearer token, and no Config.Bearer (Credential "jwt")
+//	store_unavailable    503, Retry-After 5s   the Store failed; the refusal wraps the Store's error too
+//	internal_error       500                   an Authenticator not built by New
+//
+// Their descriptions are fixed texts; none names the key, no part of a
+// presented key appears in any error, and a wrong prefix is answered with
+// the expected one. The refusals about a key have Credential
+// audit.CredentialAPIKey. Every other request gets what [Config].Bearer
+// returns, its refusals included; a valid key goes to the next handler with
+// its Principal in the context, and a deprecated one adds the Deprecation,
+// Sunset and Link headers to the response (see Migration).
 //
 // # Migration
 //
@@ -131,7 +150,7 @@
 // # Keys in your own database
 //
 // Implement [Store] over a table indexed by the hash; Lookup returns
-// [ErrUnknown] when no row matches. With database/sql (this is
+// audit.ReasonUnknownAPIKey when no row matches. With database/sql (this is
 // the code of the Store example, which compiles):
 //
 //	type sqlStore struct{ db *sql.DB }
@@ -146,7 +165,7 @@
 //		).Scan(&rec.ID, &rec.Owner, &rec.ClientID, &rec.Tenant, &scopeList,
 //			&rec.Created, &expires, &rec.Revoked, &rec.State)
 //		if errors.Is(err, sql.ErrNoRows) {
-//			return nil, apikey.ErrUnknown
+//			return nil, audit.ReasonUnknownAPIKey
 //		}
 //		if err != nil {
 //			return nil, err // logged by id only; never put the hash in it
@@ -162,7 +181,10 @@
 //
 // # Small deployments
 //
-// [LoadFile] and [LoadEnv] read records as a JSON array or JSON lines (see
-// [ReadRecords]); the JSON form of the Record that [Generate] returns is
-// exactly one such entry, hash included, key excluded.
+// [ReadRecords] reads records, from a file or an environment variable, as a
+// JSON array or JSON lines, for [NewMemoryStore] or [MemoryStore.Replace];
+// the JSON form of the Record that [Generate] returns is exactly one such
+// entry, hash included, key excluded. A record is configuration: an invalid
+// one is refused with an error wrapping [rsguard.ErrInvalidConfig] that
+// names it by id or position, never by key or hash.
 package apikey

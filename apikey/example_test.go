@@ -32,7 +32,7 @@ func (t oauthTokens) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 	p, ok := t[tok]
 	if !ok {
 		return nil, &rsguard.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the access token is not valid",
-			Err: rsguard.ErrRejected, Reason: audit.ReasonBadSignature, Credential: audit.CredentialJWT}
+			Err: audit.ReasonBadSignature, Reason: audit.ReasonBadSignature, Credential: audit.CredentialJWT}
 	}
 	p.Scopes = slices.Clone(p.Scopes) // the request's own
 	return &p, nil
@@ -175,9 +175,9 @@ func ExampleParse() {
 	fmt.Println(apikey.Parse("sk_test_", key))
 	// Output:
 	// 0123456789AB <nil>
-	//  apikey: key checksum mismatch
-	//  apikey: malformed key
-	//  apikey: malformed key
+	//  apikey: malformed: API key checksum mismatch
+	//  apikey: malformed: not an API key of this format
+	//  apikey: malformed: not an API key of this format
 }
 
 // Pattern gives secret scanners the shape of a leaked key.
@@ -188,7 +188,8 @@ func ExamplePattern() {
 }
 
 // Records for a small deployment come from a file or an environment
-// variable: a JSON array (or JSON lines) of hashed keys.
+// variable (os.Open, or strings.NewReader(os.Getenv(…))): a JSON array (or
+// JSON lines) of hashed keys.
 func ExampleReadRecords() {
 	const file = `[
 	  {"id": "0123456789AB", "hash": "` + "0e4bf2d0b4fb6b6cb1dc61fd1b7df5b2bd3ed6e0e4e4a0b8d8cb0d0e1f0a7c5b" + `",
@@ -203,7 +204,7 @@ func ExampleReadRecords() {
 	if err != nil {
 		panic(err)
 	}
-	r, _ := store.Get("0123456789AB")
+	r := store.Records()[0]
 	fmt.Println(r.Client(), r.Scopes, r.State, r.Expires.Format(time.DateOnly))
 	// Output:
 	// reporting [tools:read] deprecated 2027-01-01
@@ -222,13 +223,13 @@ func ExamplePolicy_Evaluate() {
 	for _, at := range []time.Time{time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)} {
 		for _, client := range []string{"cli", "partner"} {
 			st, err := p.Evaluate(&apikey.Record{ClientID: client}, at)
-			fmt.Println(at.Format("Jan"), client, st.State, st.Sunset.Format(time.DateOnly), err)
+			fmt.Println(at.Format("Jan"), client, st.State, st.Cutoff.Format(time.DateOnly), err)
 		}
 	}
 	// Output:
 	// Aug cli deprecated 2026-09-01 <nil>
 	// Aug partner allowed 2026-12-01 <nil>
-	// Oct cli deprecated 2026-09-01 apikey: keys retired for this client
+	// Oct cli deprecated 2026-09-01 api_key_retired
 	// Oct partner allowed 2026-12-01 <nil>
 }
 
@@ -246,7 +247,7 @@ func (s sqlStore) Lookup(ctx context.Context, h apikey.Hash) (*apikey.Record, er
 	).Scan(&rec.ID, &rec.Owner, &rec.ClientID, &rec.Tenant, &scopeList,
 		&rec.Created, &expires, &rec.Revoked, &rec.State)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, apikey.ErrUnknown
+		return nil, audit.ReasonUnknownAPIKey
 	}
 	if err != nil {
 		return nil, err // logged by id only; never put the hash in it
@@ -300,4 +301,27 @@ func ExampleFromContext() {
 	// Output:
 	// apikey true true reporting allowed
 	// key forwarded: ""
+}
+
+// Authenticate refuses with an *rsguard.Error whose Reason is the refusal's
+// class: match it with errors.Is, as for any credential kind.
+func ExampleAuthenticator_Authenticate() {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	key, rec, _ := apikey.Generate("sk_live_", apikey.Record{ClientID: "legacy-cli"})
+	rec.Expires = now.Add(-time.Hour)
+	store, _ := apikey.NewMemoryStore(rec)
+	auth, _ := apikey.New(apikey.Config{Store: store, Prefix: "sk_live_", Now: func() time.Time { return now }})
+
+	for _, k := range []string{key, "sk_live_hunter2", "ghp_0123456789"} {
+		r := httptest.NewRequest(http.MethodGet, "/mcp", nil)
+		r.Header.Set("X-API-Key", k)
+		_, err := auth.Authenticate(r)
+		var e *rsguard.Error
+		errors.As(err, &e)
+		fmt.Println(errors.Is(err, audit.ReasonExpired), errors.Is(err, audit.ReasonMalformed), e.Status, string(e.Reason), e.Description)
+	}
+	// Output:
+	// true false 401 expired the API key has expired
+	// false true 401 malformed the API key is malformed
+	// false true 401 malformed the API key must start with sk_live_
 }

@@ -24,7 +24,7 @@ func FuzzParse(f *testing.F) {
 		shapeOK := strings.HasPrefix(key, prefix) && body.MatchString(key[len(prefix):])
 		switch {
 		case !shapeOK:
-			require.ErrorIs(t, err, ErrMalformed, "Parse(%q, %q) = %q", prefix, key, id)
+			require.ErrorIs(t, err, errShape, "Parse(%q, %q) = %q", prefix, key, id)
 		default:
 			n := len(key) - checksumLen
 			var sum uint64
@@ -34,7 +34,7 @@ func FuzzParse(f *testing.F) {
 			want := sum == uint64(crc32.ChecksumIEEE([]byte(key[:n])))
 			require.Equal(t, want, err == nil, "Parse(%q, %q) = %v, checksum ok %v", prefix, key, err, want)
 			if !want {
-				require.ErrorIs(t, err, ErrChecksum, "Parse(%q, %q), checksum ok %v", prefix, key, want)
+				require.ErrorIs(t, err, errChecksum, "Parse(%q, %q), checksum ok %v", prefix, key, want)
 			}
 			if err == nil {
 				require.Equal(t, key[len(prefix):len(prefix)+idLen], id, "id")

@@ -87,11 +87,12 @@ func Pattern(prefix string) string {
 // whatever it finds, so its running time does not depend on the id or the
 // secret (the prefix and the checksum algorithm are public).
 //
-// Errors wrap [ErrMalformed] (wrong prefix, length, separator or alphabet)
-// or [ErrChecksum]; they never contain the key.
+// Its errors wrap audit.ReasonMalformed, with a message that tells a key
+// of the wrong shape (prefix, length, separator or alphabet) from one whose
+// checksum does not match; they never contain the key.
 func Parse(prefix, key string) (id string, err error) {
 	if len(key) != len(prefix)+bodyLen || !strings.HasPrefix(key, prefix) {
-		return "", ErrMalformed
+		return "", errShape
 	}
 	body := key[len(prefix):]
 	bad := body[idLen] != '_'
@@ -101,7 +102,7 @@ func Parse(prefix, key string) (id string, err error) {
 		}
 	}
 	if bad {
-		return "", ErrMalformed
+		return "", errShape
 	}
 	n := len(key) - checksumLen
 	var sum uint64
@@ -109,7 +110,7 @@ func Parse(prefix, key string) (id string, err error) {
 		sum = sum*62 + uint64(base62Value(key[i]))
 	}
 	if sum != uint64(checksum(key[:n])) {
-		return "", ErrChecksum
+		return "", errChecksum
 	}
 	return body[:idLen], nil
 }
@@ -164,9 +165,6 @@ func HashKey(key string) Hash {
 	return sha256.Sum256([]byte(key))
 }
 
-// IsZero reports whether h is the zero Hash (no hash set).
-func (h Hash) IsZero() bool { return h == Hash{} }
-
 // String returns h as 64 lowercase hex digits.
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
@@ -178,26 +176,20 @@ func (h Hash) MarshalText() ([]byte, error) {
 	return hex.AppendEncode(nil, h[:]), nil
 }
 
-// UnmarshalText implements [encoding.TextUnmarshaler]: exactly 64 hex
-// digits, either case. Errors wrap [ErrInvalidRecord] and do not echo the
-// input.
+// UnmarshalText implements [encoding.TextUnmarshaler]: it parses the text
+// form of a Hash, exactly 64 hex digits, either case. A hash is part of a
+// key record, which is configuration: errors wrap
+// [rsguard.ErrInvalidConfig] and do not echo the input.
 func (h *Hash) UnmarshalText(text []byte) error {
 	if len(text) != hex.EncodedLen(len(h)) {
-		return fmt.Errorf("%w: hash must be %d hex digits, got %d characters", ErrInvalidRecord, hex.EncodedLen(len(h)), len(text))
+		return fmt.Errorf("%w: key hash must be %d hex digits, got %d characters", rsguard.ErrInvalidConfig, hex.EncodedLen(len(h)), len(text))
 	}
 	var out Hash
 	if _, err := hex.Decode(out[:], text); err != nil {
-		return fmt.Errorf("%w: hash is not hex", ErrInvalidRecord)
+		return fmt.Errorf("%w: key hash is not hex", rsguard.ErrInvalidConfig)
 	}
 	*h = out
 	return nil
-}
-
-// ParseHash parses the 64-hex-digit text form of a [Hash].
-func ParseHash(s string) (Hash, error) {
-	var h Hash
-	err := h.UnmarshalText([]byte(s))
-	return h, err
 }
 
 // Generate creates a new key with the given prefix from crypto/rand and

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,7 +74,7 @@ func TestGenerateErrors(t *testing.T) {
 	_, _, err := Generate("bad prefix", Record{Owner: "o"})
 	assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "bad prefix")
 	_, _, err = Generate(testPrefix, Record{})
-	assert.ErrorIs(t, err, ErrInvalidRecord, "no owner")
+	assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "no owner")
 	_, _, err = generate(strings.NewReader("short"), testPrefix, Record{Owner: "o"})
 	assert.Error(t, err, "short random source: no error")
 }
@@ -105,19 +106,19 @@ func TestParse(t *testing.T) {
 		wantErr error
 	}{
 		{"valid", testPrefix, key, nil},
-		{"empty", testPrefix, "", ErrMalformed},
-		{"other prefix", "sk_live_", strings.Replace(key, "test", "live", 1), ErrChecksum},
-		{"wrong prefix configured", "sk_live_", key, ErrMalformed},
-		{"truncated", testPrefix, key[:len(key)-1], ErrMalformed},
-		{"extra char", testPrefix, key + "a", ErrMalformed},
-		{"no separator", testPrefix, key[:sep] + "a" + key[sep+1:], ErrMalformed},
-		{"bad alphabet in secret", testPrefix, key[:sep+3] + "-" + key[sep+4:], ErrMalformed},
-		{"bad alphabet in checksum", testPrefix, key[:len(key)-1] + "+", ErrMalformed},
-		{"non-ASCII", testPrefix, key[:sep+3] + "\xff" + key[sep+4:], ErrMalformed},
-		{"typo in id", testPrefix, flip(len(testPrefix) + 2), ErrChecksum},
-		{"typo in secret", testPrefix, flip(sep + 5), ErrChecksum},
-		{"typo in checksum", testPrefix, flip(len(key) - 1), ErrChecksum},
-		{"jwt", testPrefix, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", ErrMalformed},
+		{"empty", testPrefix, "", errShape},
+		{"other prefix", "sk_live_", strings.Replace(key, "test", "live", 1), errChecksum},
+		{"wrong prefix configured", "sk_live_", key, errShape},
+		{"truncated", testPrefix, key[:len(key)-1], errShape},
+		{"extra char", testPrefix, key + "a", errShape},
+		{"no separator", testPrefix, key[:sep] + "a" + key[sep+1:], errShape},
+		{"bad alphabet in secret", testPrefix, key[:sep+3] + "-" + key[sep+4:], errShape},
+		{"bad alphabet in checksum", testPrefix, key[:len(key)-1] + "+", errShape},
+		{"non-ASCII", testPrefix, key[:sep+3] + "\xff" + key[sep+4:], errShape},
+		{"typo in id", testPrefix, flip(len(testPrefix) + 2), errChecksum},
+		{"typo in secret", testPrefix, flip(sep + 5), errChecksum},
+		{"typo in checksum", testPrefix, flip(len(key) - 1), errChecksum},
+		{"jwt", testPrefix, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", errShape},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,6 +127,7 @@ func TestParse(t *testing.T) {
 			if err == nil {
 				assert.Equal(t, rec.ID, id, "id")
 			} else {
+				assert.ErrorIs(t, err, audit.ReasonMalformed, "Parse")
 				assert.Empty(t, id, "error carries key material: err=%v", err)
 				if tt.key != "" {
 					assert.NotContains(t, err.Error(), tt.key, "error carries key material")
@@ -162,19 +164,20 @@ func TestHashText(t *testing.T) {
 	require.Equal(t, h.String(), string(txt), "MarshalText")
 	require.Len(t, txt, 64, "MarshalText = %q", txt)
 	for _, s := range []string{string(txt), strings.ToUpper(string(txt))} {
-		got, err := ParseHash(s)
-		assert.NoError(t, err, "ParseHash(%q)", s)
-		assert.Equal(t, h, got, "ParseHash(%q)", s)
+		var got Hash
+		err := got.UnmarshalText([]byte(s))
+		assert.NoError(t, err, "UnmarshalText(%q)", s)
+		assert.Equal(t, h, got, "UnmarshalText(%q)", s)
 	}
 	for _, s := range []string{"", "00", string(txt[:63]) + "g", string(txt) + "0"} {
-		_, err := ParseHash(s)
-		assert.ErrorIs(t, err, ErrInvalidRecord, "ParseHash(%q)", s)
+		got := h
+		err := got.UnmarshalText([]byte(s))
+		assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "UnmarshalText(%q)", s)
+		assert.Equal(t, h, got, "UnmarshalText(%q) changed the hash on error", s)
 		if s != "" && len(s) > 4 && err != nil {
 			assert.NotContains(t, err.Error(), s, "error echoes input")
 		}
 	}
-	assert.True(t, (Hash{}).IsZero(), "IsZero")
-	assert.False(t, h.IsZero(), "IsZero")
 	v := h.LogValue().String()
 	assert.NotContains(t, v, string(txt[:8]), "LogValue = %q", v)
 }

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
+
+	"github.com/rsguard/rsguard"
 )
 
 // ReadRecords decodes key records from r, in either of two forms:
@@ -26,8 +26,20 @@ import (
 //
 // The JSON form of a [Record] returned by [Generate] is exactly such an
 // object. Unknown members are refused, and every record must pass
-// [Record.Validate]. Errors wrap [ErrInvalidRecord] (or the reader's error)
-// and name records by position or id only.
+// [Record.Validate]. Records are configuration: errors wrap
+// [rsguard.ErrInvalidConfig] (or the reader's error) and name records by
+// position or id only.
+//
+// Load the records into a [MemoryStore] with [NewMemoryStore], from a file
+// or an environment variable:
+//
+//	f, err := os.Open("keys.json") // or strings.NewReader(os.Getenv("API_KEYS"))
+//	…
+//	recs, err := apikey.ReadRecords(f)
+//	…
+//	store, err := apikey.NewMemoryStore(recs...)
+//
+// To reload, read them again and call [MemoryStore.Replace].
 func ReadRecords(r io.Reader) ([]Record, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
@@ -40,7 +52,7 @@ func ReadRecords(r io.Reader) ([]Record, error) {
 		return nil, nil
 	case b[0] == '[':
 		if err := json.Unmarshal(b, &recs); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+			return nil, badRecords("key records", err)
 		}
 	case b[0] == '{':
 		dec := json.NewDecoder(bytes.NewReader(b))
@@ -51,12 +63,12 @@ func ReadRecords(r io.Reader) ([]Record, error) {
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%w: record %d: %w", ErrInvalidRecord, len(recs)+1, err)
+				return nil, badRecords(fmt.Sprintf("key record %d", len(recs)+1), err)
 			}
 			recs = append(recs, rec)
 		}
 	default:
-		return nil, fmt.Errorf("%w: expected a JSON array or JSON lines of objects", ErrInvalidRecord)
+		return nil, invalidRecord("key records: expected a JSON array or JSON lines of objects")
 	}
 	for i := range recs {
 		if err := recs[i].Validate(); err != nil {
@@ -66,35 +78,13 @@ func ReadRecords(r io.Reader) ([]Record, error) {
 	return recs, nil
 }
 
-// LoadFile reads records from the file at path (see [ReadRecords]) into a
-// new [MemoryStore]. To reload, read the file again and call
-// [MemoryStore.Replace].
-func LoadFile(path string) (*MemoryStore, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("apikey: %w", err)
+// badRecords returns err, an error decoding key records, wrapping
+// rsguard.ErrInvalidConfig once: a Hash's own error already does.
+func badRecords(where string, err error) error {
+	if errors.Is(err, rsguard.ErrInvalidConfig) {
+		return fmt.Errorf("%s: %w", where, err)
 	}
-	recs, err := ReadRecords(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return NewMemoryStore(recs...)
-}
-
-// LoadEnv reads records from the environment variable name (see
-// [ReadRecords]; a JSON array is the natural form) into a new
-// [MemoryStore]. An unset variable is an error; an empty one gives an empty
-// store.
-func LoadEnv(name string) (*MemoryStore, error) {
-	v, ok := os.LookupEnv(name)
-	if !ok {
-		return nil, fmt.Errorf("apikey: environment variable %s is not set", name)
-	}
-	recs, err := ReadRecords(strings.NewReader(v))
-	if err != nil {
-		return nil, fmt.Errorf("$%s: %w", name, err)
-	}
-	return NewMemoryStore(recs...)
+	return fmt.Errorf("%w: %s: %w", rsguard.ErrInvalidConfig, where, err)
 }
 
 // decodeStrict decodes one JSON value from b into v, refusing unknown

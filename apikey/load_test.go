@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
 )
 
 func TestReadRecords(t *testing.T) {
@@ -40,7 +43,8 @@ func TestReadRecords(t *testing.T) {
 			recs, err := ReadRecords(strings.NewReader(tt.in))
 			if tt.wantErr {
 				require.Error(t, err)
-				assert.ErrorIs(t, err, ErrInvalidRecord, "error does not wrap ErrInvalidRecord")
+				assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "error does not wrap rsguard.ErrInvalidConfig")
+				assert.Equal(t, 1, strings.Count(err.Error(), rsguard.ErrInvalidConfig.Error()), "error %q: wraps rsguard.ErrInvalidConfig more than once", err)
 				assert.NotContains(t, err.Error(), r1.Hash.String(), "error carries a hash")
 				return
 			}
@@ -55,32 +59,44 @@ func TestReadRecords(t *testing.T) {
 	}
 }
 
-func TestLoadFileAndEnv(t *testing.T) {
+// TestLoadRecords loads records into a MemoryStore the documented way,
+// from a file and from an environment variable.
+func TestLoadRecords(t *testing.T) {
 	_, r1 := mustKey(t, testPrefix, Record{ClientID: "c1"})
 	b, _ := json.Marshal([]Record{r1})
+	load := func(r io.Reader) (*MemoryStore, error) {
+		recs, err := ReadRecords(r)
+		if err != nil {
+			return nil, err
+		}
+		return NewMemoryStore(recs...)
+	}
+
 	path := filepath.Join(t.TempDir(), "keys.json")
 	require.NoError(t, os.WriteFile(path, b, 0o600))
-	s, err := LoadFile(path)
-	require.NoError(t, err, "LoadFile")
-	require.Equal(t, 1, s.Len(), "LoadFile = %v", s)
-	_, err = LoadFile(filepath.Join(t.TempDir(), "missing.json"))
-	assert.ErrorIs(t, err, os.ErrNotExist, "missing file")
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	s, err := load(f)
+	require.NoError(t, err, "file")
+	require.Equal(t, []Record{r1}, s.Records(), "file")
 	bad := filepath.Join(t.TempDir(), "bad.json")
-	_ = os.WriteFile(bad, []byte("[1]"), 0o600)
-	_, err = LoadFile(bad)
-	assert.ErrorIs(t, err, ErrInvalidRecord, "bad file")
+	require.NoError(t, os.WriteFile(bad, []byte("[1]"), 0o600))
+	fb, err := os.Open(bad)
+	require.NoError(t, err)
+	defer fb.Close()
+	_, err = load(fb)
+	assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "bad file")
 
 	t.Setenv("RSGUARD_TEST_KEYS", string(b))
-	s, err = LoadEnv("RSGUARD_TEST_KEYS")
-	require.NoError(t, err, "LoadEnv")
-	require.Equal(t, 1, s.Len(), "LoadEnv = %v", s)
+	s, err = load(strings.NewReader(os.Getenv("RSGUARD_TEST_KEYS")))
+	require.NoError(t, err, "env")
+	require.Equal(t, []Record{r1}, s.Records(), "env")
 	t.Setenv("RSGUARD_TEST_KEYS_EMPTY", "")
-	s, err = LoadEnv("RSGUARD_TEST_KEYS_EMPTY")
+	s, err = load(strings.NewReader(os.Getenv("RSGUARD_TEST_KEYS_EMPTY")))
 	assert.NoError(t, err, "empty env")
-	assert.Equal(t, 0, s.Len(), "empty env: %v", s)
-	_, err = LoadEnv("RSGUARD_TEST_KEYS_UNSET_" + r1.ID)
-	assert.Error(t, err, "unset env: no error")
+	assert.Empty(t, s.Records(), "empty env")
 	t.Setenv("RSGUARD_TEST_KEYS_BAD", "nope")
-	_, err = LoadEnv("RSGUARD_TEST_KEYS_BAD")
-	assert.ErrorIs(t, err, ErrInvalidRecord, "bad env")
+	_, err = load(strings.NewReader(os.Getenv("RSGUARD_TEST_KEYS_BAD")))
+	assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "bad env")
 }

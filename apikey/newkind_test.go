@@ -53,7 +53,7 @@ func (s *sessionKind) Authenticate(r *http.Request) (*rsguard.Principal, error) 
 	s.calls.Add(1)
 	c, err := r.Cookie("sid")
 	if err != nil {
-		return nil, &rsguard.Error{Status: http.StatusUnauthorized, Err: rsguard.ErrNoCredential, Reason: audit.ReasonNoCredential}
+		return nil, &rsguard.Error{Status: http.StatusUnauthorized, Err: audit.ReasonNoCredential, Reason: audit.ReasonNoCredential}
 	}
 	refuse := &rsguard.Error{Status: http.StatusUnauthorized, Code: rsmeta.ErrorInvalidToken, Description: "the session is not valid",
 		Err: errBadSession, Reason: audit.ReasonBadSignature, Credential: credentialSession}

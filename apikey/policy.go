@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/rsguard/rsguard"
-
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/internal/loopback"
 )
 
@@ -30,11 +30,17 @@ import (
 //     (RFC 8594 §3) when a cutoff is set, and
 //     `Link: <Link>; rel="deprecation"` (RFC 9745 §3) when Link is set,
 //     plus rel="sunset" (RFC 8594 §6) when a cutoff is set too.
-//   - blocked: 401 invalid_token with the OAuth challenge ([ErrBlocked]).
+//   - blocked: 401 invalid_token with the OAuth challenge (reason
+//     audit.ReasonAPIKeyBlocked).
 //
 // Whatever its state, a key is refused with 401 invalid_token and an
-// error_description saying keys are retired ([ErrRetired]) once its cutoff
-// has passed.
+// error_description saying keys are retired (reason
+// audit.ReasonAPIKeyRetired) once its cutoff has passed.
+//
+// [New] and [Authenticator.SetPolicy] check a Policy: known states, and a
+// Link that is an absolute https URL (http only on a loopback host, the rule
+// of every URL rsguard checks); they refuse any other with an error
+// wrapping [rsguard.ErrInvalidConfig].
 type Policy struct {
 	// Default is the state of keys whose record and client set none. If
 	// empty, [StateAllowed].
@@ -60,32 +66,25 @@ type Policy struct {
 	Link string
 }
 
-// ClientPolicy is the migration policy of one client.
+// ClientPolicy is the migration policy of one client, in [Policy].Clients,
+// where a zero field means "as the Policy says"; or the effective policy of
+// one key at one time, every field resolved, as [Policy.Evaluate] returns
+// it and [Use].Status holds it.
 type ClientPolicy struct {
-	// State is the client's state; if empty, Policy.Default.
+	// State is the client's state; if empty, Policy.Default. Effective:
+	// never empty.
 	State State
 	// Deprecated, if set, overrides Policy.Deprecated for this client.
+	// Effective: the date sent in the Deprecation header, set only when
+	// State is [StateDeprecated].
 	Deprecated time.Time
-	// Cutoff, if set, overrides Policy.Cutoff for this client.
+	// Cutoff, if set, overrides Policy.Cutoff for this client. Effective:
+	// the key's cutoff, sent in the Sunset header (RFC 8594); zero if none.
 	Cutoff time.Time
 }
 
-// Status is the effective migration status of one key at one time, as
-// computed by [Policy.Evaluate].
-type Status struct {
-	// State is the effective state (never empty).
-	State State
-	// Deprecated is the deprecation date (the Deprecation header), set
-	// only when State is [StateDeprecated].
-	Deprecated time.Time
-	// Sunset is the effective cutoff, zero if none.
-	Sunset time.Time
-}
-
-// Validate checks p: known states and an absolute https Link (http only on a
-// loopback host, the rule of every URL rsguard checks). Errors wrap
-// [rsguard.ErrInvalidConfig].
-func (p *Policy) Validate() error {
+// validate checks p (see [Policy]). Errors wrap [rsguard.ErrInvalidConfig].
+func (p *Policy) validate() error {
 	if !p.Default.valid() {
 		return fmt.Errorf("%w: policy: unknown default state %q", rsguard.ErrInvalidConfig, p.Default)
 	}
@@ -120,11 +119,14 @@ func (p Policy) clone() *Policy {
 	return &p
 }
 
-// Evaluate returns the effective status of the key rec at time now, and an
-// error wrapping [ErrBlocked] or [ErrRetired] when the policy refuses it.
-func (p *Policy) Evaluate(rec *Record, now time.Time) (Status, error) {
+// Evaluate returns the effective policy of the key rec at time now (see
+// [ClientPolicy]), and, when the policy refuses the key,
+// audit.ReasonAPIKeyBlocked or audit.ReasonAPIKeyRetired: what the
+// [Authenticator] would say of the key at that time, for a dry run of a
+// policy change.
+func (p *Policy) Evaluate(rec *Record, now time.Time) (ClientPolicy, error) {
 	c := p.Clients[rec.Client()]
-	st := Status{State: rec.State, Sunset: p.Cutoff}
+	st := ClientPolicy{State: rec.State, Cutoff: p.Cutoff}
 	if st.State == "" {
 		st.State = c.State
 	}
@@ -135,14 +137,14 @@ func (p *Policy) Evaluate(rec *Record, now time.Time) (Status, error) {
 		st.State = StateAllowed
 	}
 	if !c.Cutoff.IsZero() {
-		st.Sunset = c.Cutoff
+		st.Cutoff = c.Cutoff
 	}
-	if !st.Sunset.IsZero() && !now.Before(st.Sunset) {
-		return st, ErrRetired
+	if !st.Cutoff.IsZero() && !now.Before(st.Cutoff) {
+		return st, audit.ReasonAPIKeyRetired
 	}
 	switch st.State {
 	case StateBlocked:
-		return st, ErrBlocked
+		return st, audit.ReasonAPIKeyBlocked
 	case StateDeprecated:
 		st.Deprecated = c.Deprecated
 		if st.Deprecated.IsZero() {
@@ -155,20 +157,21 @@ func (p *Policy) Evaluate(rec *Record, now time.Time) (Status, error) {
 	return st, nil
 }
 
-// setHeaders adds the migration headers of a deprecated key's status to h.
-func (st *Status) setHeaders(h http.Header, link string) {
+// setHeaders adds the migration headers of a deprecated key's effective
+// policy st to h.
+func (st *ClientPolicy) setHeaders(h http.Header, link string) {
 	if st.State != StateDeprecated {
 		return
 	}
 	h.Set("Deprecation", "@"+strconv.FormatInt(st.Deprecated.Unix(), 10))
 	expose := "Deprecation"
-	if !st.Sunset.IsZero() {
-		h.Set("Sunset", st.Sunset.UTC().Format(http.TimeFormat))
+	if !st.Cutoff.IsZero() {
+		h.Set("Sunset", st.Cutoff.UTC().Format(http.TimeFormat))
 		expose += ", Sunset"
 	}
 	if link != "" {
 		h.Add("Link", "<"+link+`>; rel="deprecation"`)
-		if !st.Sunset.IsZero() {
+		if !st.Cutoff.IsZero() {
 			h.Add("Link", "<"+link+`>; rel="sunset"`)
 		}
 		expose += ", Link"

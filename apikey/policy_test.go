@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 func TestPolicyEvaluate(t *testing.T) {
@@ -33,24 +34,24 @@ func TestPolicyEvaluate(t *testing.T) {
 		policy  Policy
 		rec     Record
 		at      time.Time
-		want    Status
+		want    ClientPolicy
 		wantErr error
 	}{
-		{"zero policy", Policy{}, Record{ClientID: "x"}, now, Status{State: StateAllowed}, nil},
-		{"default deprecated, no date", Policy{Default: StateDeprecated}, Record{ClientID: "x"}, now, Status{State: StateDeprecated, Deprecated: now}, nil},
-		{"unlisted client", p, Record{ClientID: "x"}, now, Status{State: StateAllowed, Sunset: cut}, nil},
-		{"client deprecated", p, Record{ClientID: "moving"}, now, Status{State: StateDeprecated, Deprecated: dep, Sunset: cut}, nil},
-		{"client deprecation date", p, Record{ClientID: "told"}, now, Status{State: StateDeprecated, Deprecated: clientDep, Sunset: cut}, nil},
-		{"owner as client", p, Record{Owner: "moving"}, now, Status{State: StateDeprecated, Deprecated: dep, Sunset: cut}, nil},
-		{"record state wins", p, Record{ClientID: "moving", State: StateAllowed}, now, Status{State: StateAllowed, Sunset: cut}, nil},
-		{"record deprecated", p, Record{ClientID: "x", State: StateDeprecated}, now, Status{State: StateDeprecated, Deprecated: dep, Sunset: cut}, nil},
-		{"client blocked", p, Record{ClientID: "done"}, now, Status{State: StateBlocked, Sunset: cut}, ErrBlocked},
-		{"record blocked", p, Record{ClientID: "x", State: StateBlocked}, now, Status{State: StateBlocked, Sunset: cut}, ErrBlocked},
-		{"client cutoff passed", p, Record{ClientID: "early"}, now, Status{State: StateAllowed, Sunset: early}, ErrRetired},
-		{"global cutoff passed", p, Record{ClientID: "x"}, cut, Status{State: StateAllowed, Sunset: cut}, ErrRetired},
-		{"cutoff passed beats allowed record", p, Record{ClientID: "x", State: StateAllowed}, cut.Add(time.Second), Status{State: StateAllowed, Sunset: cut}, ErrRetired},
-		{"extension", p, Record{ClientID: "extension"}, cut.Add(time.Hour), Status{State: StateDeprecated, Deprecated: dep, Sunset: cut.AddDate(0, 3, 0)}, nil},
-		{"just before cutoff", p, Record{ClientID: "x"}, cut.Add(-time.Nanosecond), Status{State: StateAllowed, Sunset: cut}, nil},
+		{"zero policy", Policy{}, Record{ClientID: "x"}, now, ClientPolicy{State: StateAllowed}, nil},
+		{"default deprecated, no date", Policy{Default: StateDeprecated}, Record{ClientID: "x"}, now, ClientPolicy{State: StateDeprecated, Deprecated: now}, nil},
+		{"unlisted client", p, Record{ClientID: "x"}, now, ClientPolicy{State: StateAllowed, Cutoff: cut}, nil},
+		{"client deprecated", p, Record{ClientID: "moving"}, now, ClientPolicy{State: StateDeprecated, Deprecated: dep, Cutoff: cut}, nil},
+		{"client deprecation date", p, Record{ClientID: "told"}, now, ClientPolicy{State: StateDeprecated, Deprecated: clientDep, Cutoff: cut}, nil},
+		{"owner as client", p, Record{Owner: "moving"}, now, ClientPolicy{State: StateDeprecated, Deprecated: dep, Cutoff: cut}, nil},
+		{"record state wins", p, Record{ClientID: "moving", State: StateAllowed}, now, ClientPolicy{State: StateAllowed, Cutoff: cut}, nil},
+		{"record deprecated", p, Record{ClientID: "x", State: StateDeprecated}, now, ClientPolicy{State: StateDeprecated, Deprecated: dep, Cutoff: cut}, nil},
+		{"client blocked", p, Record{ClientID: "done"}, now, ClientPolicy{State: StateBlocked, Cutoff: cut}, audit.ReasonAPIKeyBlocked},
+		{"record blocked", p, Record{ClientID: "x", State: StateBlocked}, now, ClientPolicy{State: StateBlocked, Cutoff: cut}, audit.ReasonAPIKeyBlocked},
+		{"client cutoff passed", p, Record{ClientID: "early"}, now, ClientPolicy{State: StateAllowed, Cutoff: early}, audit.ReasonAPIKeyRetired},
+		{"global cutoff passed", p, Record{ClientID: "x"}, cut, ClientPolicy{State: StateAllowed, Cutoff: cut}, audit.ReasonAPIKeyRetired},
+		{"cutoff passed beats allowed record", p, Record{ClientID: "x", State: StateAllowed}, cut.Add(time.Second), ClientPolicy{State: StateAllowed, Cutoff: cut}, audit.ReasonAPIKeyRetired},
+		{"extension", p, Record{ClientID: "extension"}, cut.Add(time.Hour), ClientPolicy{State: StateDeprecated, Deprecated: dep, Cutoff: cut.AddDate(0, 3, 0)}, nil},
+		{"just before cutoff", p, Record{ClientID: "x"}, cut.Add(-time.Nanosecond), ClientPolicy{State: StateAllowed, Cutoff: cut}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,8 +72,11 @@ func TestPolicyValidate(t *testing.T) {
 		{Default: StateDeprecated, Link: "https://docs.example.com/migrate-to-oauth#keys"},
 		{Clients: map[string]ClientPolicy{"a": {State: StateBlocked}}, Link: "http://localhost:8080/docs"},
 	}
+	f := newFixture(t)
+	a := mustNew(t, f.config())
 	for i, p := range good {
-		assert.NoError(t, p.Validate(), "good[%d]", i)
+		assert.NoError(t, p.validate(), "good[%d]", i)
+		assert.NoError(t, a.SetPolicy(p), "good[%d]: SetPolicy", i)
 	}
 	bad := []Policy{
 		{Default: "gone"},
@@ -84,25 +88,30 @@ func TestPolicyValidate(t *testing.T) {
 		{Link: "https:///nohost"},
 	}
 	for i, p := range bad {
-		assert.ErrorIs(t, p.Validate(), rsguard.ErrInvalidConfig, "bad[%d]", i)
+		assert.ErrorIs(t, p.validate(), rsguard.ErrInvalidConfig, "bad[%d]", i)
+		assert.ErrorIs(t, a.SetPolicy(p), rsguard.ErrInvalidConfig, "bad[%d]: SetPolicy", i)
+		cfg := f.config()
+		cfg.Policy = p
+		_, err := New(cfg)
+		assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "bad[%d]: New", i)
 	}
 }
 
-func TestStatusHeaders(t *testing.T) {
+func TestMigrationHeaders(t *testing.T) {
 	dep := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	cut := time.Date(2026, 9, 1, 0, 0, 0, 0, time.FixedZone("CEST", 2*3600))
 	tests := []struct {
 		name string
-		st   Status
+		st   ClientPolicy
 		link string
 		want http.Header
 	}{
-		{"allowed", Status{State: StateAllowed, Sunset: cut}, "https://d/x", http.Header{}},
-		{"deprecated, no cutoff, no link", Status{State: StateDeprecated, Deprecated: dep}, "", http.Header{
+		{"allowed", ClientPolicy{State: StateAllowed, Cutoff: cut}, "https://d/x", http.Header{}},
+		{"deprecated, no cutoff, no link", ClientPolicy{State: StateDeprecated, Deprecated: dep}, "", http.Header{
 			"Deprecation":                   {"@1772323200"},
 			"Access-Control-Expose-Headers": {"Deprecation"},
 		}},
-		{"deprecated with cutoff and link", Status{State: StateDeprecated, Deprecated: dep, Sunset: cut}, "https://d/x", http.Header{
+		{"deprecated with cutoff and link", ClientPolicy{State: StateDeprecated, Deprecated: dep, Cutoff: cut}, "https://d/x", http.Header{
 			"Deprecation":                   {"@1772323200"},
 			"Sunset":                        {"Mon, 31 Aug 2026 22:00:00 GMT"},
 			"Link":                          {`<https://d/x>; rel="deprecation"`, `<https://d/x>; rel="sunset"`},

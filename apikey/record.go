@@ -6,7 +6,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 // State is the migration state of an API key or of its client.
@@ -39,7 +40,7 @@ func (s State) valid() bool {
 // Record is what a [Store] keeps about one key. It never holds the key
 // itself, only its [Hash].
 //
-// Its JSON form (used by [ReadRecords], [LoadFile] and [LoadEnv]) has the
+// Its JSON form (the form [ReadRecords] reads) has the
 // members named in the field docs; times are RFC 3339 strings and zero
 // values are omitted.
 //
@@ -79,6 +80,8 @@ type Record struct {
 	Expires time.Time
 
 	// Revoked marks the key as revoked ("revoked"): it is refused at once.
+	// To revoke a key kept in a [MemoryStore], Put its record with Revoked
+	// set.
 	Revoked bool
 
 	// State is this key's migration state ("state": "allowed",
@@ -110,26 +113,34 @@ func (r *Record) subject() string {
 
 // Validate checks that r is usable: a well-formed ID, a non-zero Hash, an
 // Owner or ClientID, scopes that are RFC 6749 §3.3 scope tokens, and a known
-// State. Errors wrap [ErrInvalidRecord] and name the key only by its id.
+// State. A record is configuration: errors wrap [rsguard.ErrInvalidConfig]
+// and name the record only by its id, and the field at fault.
 func (r *Record) Validate() error {
 	if !validID(r.ID) {
-		return fmt.Errorf("%w: id must be %d base62 characters", ErrInvalidRecord, idLen)
+		return invalidRecord("key record: id must be %d base62 characters", idLen)
 	}
-	if r.Hash.IsZero() {
-		return fmt.Errorf("%w: key %s: hash missing", ErrInvalidRecord, r.ID)
+	if r.Hash == (Hash{}) {
+		return invalidRecord("key record %s: hash missing", r.ID)
 	}
 	if r.Owner == "" && r.ClientID == "" {
-		return fmt.Errorf("%w: key %s: owner or client_id required", ErrInvalidRecord, r.ID)
+		return invalidRecord("key record %s: owner or client_id required", r.ID)
 	}
 	for _, s := range r.Scopes {
-		if !rsmeta.IsScopeToken(s) {
-			return fmt.Errorf("%w: key %s: scope %q is not an RFC 6749 scope token", ErrInvalidRecord, r.ID, s)
+		if !check.IsScopeToken(s) {
+			return invalidRecord("key record %s: scope %q is not an RFC 6749 scope token", r.ID, s)
 		}
 	}
 	if !r.State.valid() {
-		return fmt.Errorf("%w: key %s: unknown state %q", ErrInvalidRecord, r.ID, r.State)
+		return invalidRecord("key record %s: unknown state %q", r.ID, r.State)
 	}
 	return nil
+}
+
+// invalidRecord returns an error about key records, which are
+// configuration: it wraps rsguard.ErrInvalidConfig. The message must name
+// records by id or position only, never by key or hash.
+func invalidRecord(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{rsguard.ErrInvalidConfig}, args...)...)
 }
 
 // LogValue implements [slog.LogValuer]: a Record logs as its id, client,

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
 )
 
 func TestRecordValidate(t *testing.T) {
@@ -39,7 +41,7 @@ func TestRecordValidate(t *testing.T) {
 				return
 			}
 			require.Error(t, err, "Validate(), want ok=false")
-			assert.ErrorIs(t, err, ErrInvalidRecord, "error does not wrap ErrInvalidRecord")
+			assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "error does not wrap rsguard.ErrInvalidConfig")
 			assert.NotContains(t, err.Error(), good.Hash.String(), "error carries the hash")
 		})
 	}

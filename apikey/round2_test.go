@@ -33,7 +33,7 @@ type looseStore struct{ rec apikey.Record }
 
 func (s looseStore) Lookup(_ context.Context, h apikey.Hash) (*apikey.Record, error) {
 	if h != s.rec.Hash {
-		return nil, apikey.ErrUnknown
+		return nil, audit.ReasonUnknownAPIKey
 	}
 	r := s.rec
 	return &r, nil
@@ -154,14 +154,16 @@ func TestRound2ResourceMetadataLoopbackRule(t *testing.T) {
 
 // TestRound2PolicyLinkLoopbackRule: the migration Link follows the same rule.
 func TestRound2PolicyLinkLoopbackRule(t *testing.T) {
+	a, err := apikey.New(apikey.Config{Store: new(apikey.MemoryStore), Prefix: "sk_test_"})
+	require.NoError(t, err)
 	for _, h := range loopbacktest.Hostile() {
 		p := apikey.Policy{Link: "http://" + h.Host + "/migrate"}
-		assert.ErrorIs(t, p.Validate(), rsguard.ErrInvalidConfig, "http://%s (%s)", h.Host, h.Why)
+		assert.ErrorIs(t, a.SetPolicy(p), rsguard.ErrInvalidConfig, "http://%s (%s)", h.Host, h.Why)
 	}
 	for _, h := range loopbacktest.Genuine() {
 		p := apikey.Policy{Link: "http://" + h.Host + "/migrate"}
-		assert.NoError(t, p.Validate(), "http://%s", h.Host)
+		assert.NoError(t, a.SetPolicy(p), "http://%s", h.Host)
 	}
 	p := apikey.Policy{Link: "https://docs.example.com/migrate"}
-	assert.NoError(t, p.Validate())
+	assert.NoError(t, a.SetPolicy(p))
 }

@@ -7,13 +7,14 @@ import (
 	"sync"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 // Store finds key records by the SHA-256 hash of the key. Implementations
 // must be safe for concurrent use.
 //
-// Lookup returns the record whose Hash is h, or an error wrapping
-// [ErrUnknown] when there is none. Any other error is treated as an outage
+// Lookup returns the record whose Hash is h, or audit.ReasonUnknownAPIKey
+// (or an error wrapping it) when there is none. Any other error is treated as an outage
 // (the client gets 503, and the error is logged: never put the hash in it).
 // The Authenticator compares the returned record's Hash with h in constant time
 // and checks its ID against the key's, so a store may use an index that is
@@ -28,12 +29,14 @@ type Store interface {
 // MemoryStore is a concurrency-safe in-memory [Store], indexed by hash (for
 // lookups) and by id (for updates). Its zero value is an empty store ready
 // to use. Records are copied in and the copies are shared with readers:
-// callers cannot change a stored record except through the methods.
+// callers cannot change a stored record except through the methods. To
+// revoke a key, or change its state or scopes, Put its record changed.
 //
 // A nil *MemoryStore is an empty store that cannot be written: Lookup
-// returns [ErrUnknown], Get, Revoke and Delete find nothing, and Put and
-// Replace return an error wrapping [rsguard.ErrInvalidConfig]. ([New] refuses a nil
-// *MemoryStore as Config.Store.)
+// returns audit.ReasonUnknownAPIKey, Delete finds nothing, Records is
+// empty, and Put and Replace return an error wrapping
+// [rsguard.ErrInvalidConfig]. ([New] refuses a nil *MemoryStore as
+// Config.Store.)
 type MemoryStore struct {
 	mu     sync.RWMutex
 	byHash map[Hash]*Record
@@ -49,27 +52,29 @@ func NewMemoryStore(recs ...Record) (*MemoryStore, error) {
 	return s, nil
 }
 
-// Lookup implements [Store]. It returns [ErrUnknown] when no record has
-// hash h, and ctx's error when ctx is done.
+// Lookup implements [Store]. It returns audit.ReasonUnknownAPIKey when no
+// record has hash h, and ctx's error when ctx is done. The record is shared:
+// treat it as read-only.
 func (s *MemoryStore) Lookup(ctx context.Context, h Hash) (*Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if s == nil {
-		return nil, ErrUnknown
+		return nil, audit.ReasonUnknownAPIKey
 	}
 	s.mu.RLock()
 	r := s.byHash[h]
 	s.mu.RUnlock()
 	if r == nil {
-		return nil, ErrUnknown
+		return nil, audit.ReasonUnknownAPIKey
 	}
 	return r, nil
 }
 
-// Put adds rec, or replaces the record with the same ID (to revoke a key,
-// change its state or scopes: Get, modify, Put). The record must pass
-// [Record.Validate] and its hash must not belong to another id.
+// Put adds rec, or replaces the record with the same ID: to revoke a key,
+// Put its record with Revoked set; to change its state or scopes, Put it
+// changed. The record must pass [Record.Validate] and its hash must not
+// belong to another id; errors wrap [rsguard.ErrInvalidConfig].
 func (s *MemoryStore) Put(rec Record) error {
 	if s == nil {
 		return errNilStore("Put")
@@ -81,7 +86,7 @@ func (s *MemoryStore) Put(rec Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if other := s.byHash[r.Hash]; other != nil && other.ID != r.ID {
-		return fmt.Errorf("%w: key %s: hash already used by key %s", ErrInvalidRecord, r.ID, other.ID)
+		return invalidRecord("key record %s: hash already used by key %s", r.ID, other.ID)
 	}
 	if s.byID == nil {
 		s.byID = make(map[string]*Record)
@@ -93,41 +98,6 @@ func (s *MemoryStore) Put(rec Record) error {
 	s.byID[r.ID] = r
 	s.byHash[r.Hash] = r
 	return nil
-}
-
-// Get returns a copy of the record with the given id.
-func (s *MemoryStore) Get(id string) (Record, bool) {
-	if s == nil {
-		return Record{}, false
-	}
-	s.mu.RLock()
-	r := s.byID[id]
-	s.mu.RUnlock()
-	if r == nil {
-		return Record{}, false
-	}
-	c := *r
-	c.Scopes = slices.Clone(r.Scopes)
-	return c, true
-}
-
-// Revoke marks the key with the given id revoked, and reports whether it
-// exists.
-func (s *MemoryStore) Revoke(id string) bool {
-	if s == nil {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.byID[id]
-	if r == nil {
-		return false
-	}
-	c := *r // readers may hold r: replace it, never mutate it
-	c.Revoked = true
-	s.byID[id] = &c
-	s.byHash[c.Hash] = &c
-	return true
 }
 
 // Delete removes the key with the given id, and reports whether it existed.
@@ -148,7 +118,8 @@ func (s *MemoryStore) Delete(id string) bool {
 
 // Replace atomically replaces the whole content of the store with recs (for
 // reloading a key file). Every record must pass [Record.Validate], and ids
-// and hashes must be unique; on error the store is left unchanged.
+// and hashes must be unique; on error, which wraps [rsguard.ErrInvalidConfig],
+// the store is left unchanged.
 func (s *MemoryStore) Replace(recs []Record) error {
 	if s == nil {
 		return errNilStore("Replace")
@@ -161,10 +132,10 @@ func (s *MemoryStore) Replace(recs []Record) error {
 			return err
 		}
 		if byID[r.ID] != nil {
-			return fmt.Errorf("%w: duplicate key id %s", ErrInvalidRecord, r.ID)
+			return invalidRecord("duplicate key record id %s", r.ID)
 		}
 		if other := byHash[r.Hash]; other != nil {
-			return fmt.Errorf("%w: keys %s and %s have the same hash", ErrInvalidRecord, other.ID, r.ID)
+			return invalidRecord("key records %s and %s have the same hash", other.ID, r.ID)
 		}
 		byID[r.ID] = r
 		byHash[r.Hash] = r
@@ -198,16 +169,6 @@ func (s *MemoryStore) Records() []Record {
 		return 0
 	})
 	return out
-}
-
-// Len returns the number of records.
-func (s *MemoryStore) Len() int {
-	if s == nil {
-		return 0
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.byID)
 }
 
 func errNilStore(method string) error {

@@ -8,6 +8,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 func TestMemoryStore(t *testing.T) {
@@ -16,49 +19,51 @@ func TestMemoryStore(t *testing.T) {
 	_, r2 := mustKey(t, testPrefix, Record{Owner: "b"})
 	s, err := NewMemoryStore(r1, r2)
 	require.NoError(t, err)
-	require.Equal(t, 2, s.Len(), "Len")
+	require.Len(t, s.Records(), 2, "Records")
 	got, err := s.Lookup(ctx, HashKey(k1))
 	require.NoError(t, err, "Lookup")
 	require.Equal(t, r1.ID, got.ID, "Lookup = %v", got)
 	_, err = s.Lookup(ctx, HashKey(k1+"x"))
-	assert.ErrorIs(t, err, ErrUnknown, "unknown")
+	assert.ErrorIs(t, err, audit.ReasonUnknownAPIKey, "unknown")
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	_, err = s.Lookup(cctx, r1.Hash)
 	assert.ErrorIs(t, err, context.Canceled, "cancelled")
 
-	// Get returns a copy; changing it changes nothing until Put.
-	c, ok := s.Get(r1.ID)
-	require.True(t, ok, "Get: missing")
+	// Records returns copies; changing one changes nothing until Put.
+	c, ok := recordByID(s, r1.ID)
+	require.True(t, ok, "Records: missing")
 	c.Scopes[0] = "changed"
 	c.State = StateBlocked
 	got, _ = s.Lookup(ctx, r1.Hash)
-	require.Equal(t, "s", got.Scopes[0], "Get did not copy")
-	require.Empty(t, got.State, "Get did not copy")
+	require.Equal(t, "s", got.Scopes[0], "Records did not copy")
+	require.Empty(t, got.State, "Records did not copy")
 	require.NoError(t, s.Put(c))
 	got, _ = s.Lookup(ctx, r1.Hash)
 	assert.Equal(t, StateBlocked, got.State, "Put did not replace: %+v", got)
 
-	// Revoke replaces, never mutates a record a reader may hold.
+	// Revoking is a Put of the record with Revoked set: it replaces, never
+	// mutates a record a reader may hold.
 	held, _ := s.Lookup(ctx, r2.Hash)
-	require.True(t, s.Revoke(r2.ID), "Revoke result")
-	require.False(t, s.Revoke("nope"), "Revoke result")
-	assert.False(t, held.Revoked, "Revoke mutated a shared record")
+	revoked := *held
+	revoked.Revoked = true
+	require.NoError(t, s.Put(revoked), "Put revoked")
+	assert.False(t, held.Revoked, "Put mutated a shared record")
 	got, _ = s.Lookup(ctx, r2.Hash)
 	assert.True(t, got.Revoked, "not revoked")
 
 	// A hash may not move to another id.
 	dup := r2
 	dup.ID = "AAAAAAAAAAAA"
-	assert.ErrorIs(t, s.Put(dup), ErrInvalidRecord, "Put duplicate hash")
-	assert.ErrorIs(t, s.Put(Record{}), ErrInvalidRecord, "Put invalid")
+	assert.ErrorIs(t, s.Put(dup), rsguard.ErrInvalidConfig, "Put duplicate hash")
+	assert.ErrorIs(t, s.Put(Record{}), rsguard.ErrInvalidConfig, "Put invalid")
 
 	// Re-keying an id drops the old hash.
 	_, r3 := mustKey(t, testPrefix, Record{Owner: "a"})
 	r3.ID = r1.ID
 	require.NoError(t, s.Put(r3))
 	_, err = s.Lookup(ctx, r1.Hash)
-	assert.ErrorIs(t, err, ErrUnknown, "old hash still found after re-keying")
+	assert.ErrorIs(t, err, audit.ReasonUnknownAPIKey, "old hash still found after re-keying")
 
 	recs := s.Records()
 	if assert.Len(t, recs, 2, "Records = %v", recs) {
@@ -66,21 +71,32 @@ func TestMemoryStore(t *testing.T) {
 	}
 	assert.True(t, s.Delete(r2.ID), "Delete")
 	assert.False(t, s.Delete(r2.ID), "Delete")
-	assert.Equal(t, 1, s.Len(), "Delete")
+	assert.Len(t, s.Records(), 1, "Delete")
 
-	assert.ErrorIs(t, s.Replace([]Record{r1, r1}), ErrInvalidRecord, "Replace with duplicates")
-	assert.Equal(t, 1, s.Len(), "Replace with duplicates: len")
+	assert.ErrorIs(t, s.Replace([]Record{r1, r1}), rsguard.ErrInvalidConfig, "Replace with duplicates")
+	assert.Len(t, s.Records(), 1, "Replace with duplicates: len")
 	r1b := r1
 	r1b.ID = "BBBBBBBBBBBB"
-	assert.ErrorIs(t, s.Replace([]Record{r1, r1b}), ErrInvalidRecord, "Replace with duplicate hash")
+	assert.ErrorIs(t, s.Replace([]Record{r1, r1b}), rsguard.ErrInvalidConfig, "Replace with duplicate hash")
 	_, err = NewMemoryStore(Record{})
 	assert.Error(t, err, "NewMemoryStore(invalid) succeeded")
 
 	var zero MemoryStore
 	_, err = zero.Lookup(ctx, r1.Hash)
-	assert.ErrorIs(t, err, ErrUnknown, "zero store lookup")
+	assert.ErrorIs(t, err, audit.ReasonUnknownAPIKey, "zero store lookup")
 	assert.NoError(t, zero.Put(r1), "zero store Put")
-	assert.Equal(t, 1, zero.Len(), "zero store Put")
+	assert.Len(t, zero.Records(), 1, "zero store Put")
+}
+
+// recordByID returns a copy of the record with the given id, read from
+// Records (the store's index by id).
+func recordByID(s *MemoryStore, id string) (Record, bool) {
+	for _, r := range s.Records() {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Record{}, false
 }
 
 func TestMemoryStoreConcurrent(t *testing.T) {
@@ -111,8 +127,9 @@ func TestMemoryStoreConcurrent(t *testing.T) {
 				r := recs[(g+i)%len(recs)]
 				switch i % 5 {
 				case 0:
-					if !s.Revoke(r.ID) {
-						fail("Revoke(%s): no such key", r.ID)
+					r.Revoked = true
+					if err := s.Put(r); err != nil {
+						fail("Put(%s revoked): %v", r.ID, err)
 					}
 				case 1:
 					r.State = StateDeprecated
@@ -140,13 +157,12 @@ func TestMemoryStoreConcurrent(t *testing.T) {
 	// The end state: every key still there once, and both indexes (by id
 	// and by hash) holding the same version of each record, whichever
 	// writer came last.
-	assert.Equal(t, len(recs), s.Len(), "Len")
 	all := s.Records()
 	require.Len(t, all, len(recs), "Records")
 	for i, r := range recs {
-		byID, ok := s.Get(r.ID)
+		byID, ok := recordByID(s, r.ID)
 		byHash, err := s.Lookup(context.Background(), r.Hash)
-		if !assert.True(t, ok, "key %s: Get ok", r.ID) || !assert.NoError(t, err, "key %s: Lookup", r.ID) {
+		if !assert.True(t, ok, "key %s: in Records", r.ID) || !assert.NoError(t, err, "key %s: Lookup", r.ID) {
 			continue
 		}
 		assert.Equal(t, r.ID, byHash.ID, "key %s: by id %+v, by hash %+v", r.ID, byID, *byHash)

@@ -22,10 +22,13 @@ type Use struct {
 	// Header is where the key was found: [Config].Header as configured, or
 	// "Authorization" for a key sent as a Bearer token.
 	Header string
-	// Status is the key's migration status; zero when no record was found.
-	Status Status
-	// Err is nil when the key was accepted, else the reason it was refused
-	// (wrapping one of the package's sentinels).
+	// Status is the key's effective migration policy (see
+	// [Policy.Evaluate]); zero when no record was found, or the key was
+	// refused before the policy was applied (revoked, expired).
+	Status ClientPolicy
+	// Err is nil when the key was accepted, else its refusal, an
+	// [*rsguard.Error]: match its class with errors.Is(u.Err,
+	// audit.ReasonX) (see the package documentation for the list).
 	Err error
 }
 
@@ -37,7 +40,7 @@ type Snapshot struct {
 	Time time.Time
 	// Bearer counts requests without an API key that [Config].Bearer
 	// authenticated or refused (bearer JWTs, usually); without a Bearer,
-	// the bearer tokens refused with [ErrBearerNotAccepted]. Requests
+	// the bearer tokens refused (audit.ReasonBearerNotAccepted). Requests
 	// without any credential are counted in Anonymous; a malformed request
 	// without a key (refused by rsguard.BearerToken) is not counted.
 	Bearer Counts

@@ -21,8 +21,7 @@ import (
 )
 
 // TestWrongPrefix: a key that does not start with the configured prefix is
-// refused as malformed (401 invalid_token, [ErrMalformed], reason code
-// "malformed") with an error_description naming the expected prefix, and the
+// refused as malformed (401 invalid_token, audit.ReasonMalformed) with an error_description naming the expected prefix, and the
 // error names it too; nothing the client sent past its own prefix reaches the
 // response, the logs, the returned error, OnUse or OnDecision. Controls: a
 // key with the right prefix but a bad checksum or length keeps its own
@@ -37,25 +36,25 @@ func TestWrongPrefix(t *testing.T) {
 	typo := key[:len(key)-1] + flipChar(key[len(key)-1])
 
 	tests := []struct {
-		name     string
-		key      string
-		shown    int // key[shown:] is what the client sent past its own prefix: it must not leak
-		status   int
-		sentinel error
-		desc     string
+		name    string
+		key     string
+		shown   int // key[shown:] is what the client sent past its own prefix: it must not leak
+		status  int
+		wantErr error
+		desc    string
 	}{
-		{name: "other vendor prefix", key: "ghp_" + body, shown: len("ghp_"), status: 401, sentinel: ErrMalformed, desc: wantDesc},
-		{name: "other vendor prefix and shape", key: "sk-proj-" + body + "T3BlbkFJ", shown: len("sk-proj-"), status: 401, sentinel: ErrMalformed, desc: wantDesc},
-		{name: "no prefix", key: body, shown: 0, status: 401, sentinel: ErrMalformed, desc: wantDesc},
-		{name: "prefix in upper case", key: "RSG_" + body, shown: len("RSG_"), status: 401, sentinel: ErrMalformed, desc: wantDesc},
-		{name: "prefix differing in case by one letter", key: "rsG_" + body, shown: len("rsG_"), status: 401, sentinel: ErrMalformed, desc: wantDesc},
-		{name: "truncated prefix", key: "rsg" + body, shown: len("rsg"), status: 401, sentinel: ErrMalformed, desc: wantDesc},
-		{name: "prefix cut to two characters", key: "rs" + body, shown: len("rs"), status: 401, sentinel: ErrMalformed, desc: wantDesc},
-		{name: "prefix not at the start", key: "x" + key, shown: len("x" + prefix), status: 401, sentinel: ErrMalformed, desc: wantDesc},
-		{name: "empty key", key: "", status: 401, sentinel: ErrMalformed, desc: wantDesc},
+		{name: "other vendor prefix", key: "ghp_" + body, shown: len("ghp_"), status: 401, wantErr: audit.ReasonMalformed, desc: wantDesc},
+		{name: "other vendor prefix and shape", key: "sk-proj-" + body + "T3BlbkFJ", shown: len("sk-proj-"), status: 401, wantErr: audit.ReasonMalformed, desc: wantDesc},
+		{name: "no prefix", key: body, shown: 0, status: 401, wantErr: audit.ReasonMalformed, desc: wantDesc},
+		{name: "prefix in upper case", key: "RSG_" + body, shown: len("RSG_"), status: 401, wantErr: audit.ReasonMalformed, desc: wantDesc},
+		{name: "prefix differing in case by one letter", key: "rsG_" + body, shown: len("rsG_"), status: 401, wantErr: audit.ReasonMalformed, desc: wantDesc},
+		{name: "truncated prefix", key: "rsg" + body, shown: len("rsg"), status: 401, wantErr: audit.ReasonMalformed, desc: wantDesc},
+		{name: "prefix cut to two characters", key: "rs" + body, shown: len("rs"), status: 401, wantErr: audit.ReasonMalformed, desc: wantDesc},
+		{name: "prefix not at the start", key: "x" + key, shown: len("x" + prefix), status: 401, wantErr: audit.ReasonMalformed, desc: wantDesc},
+		{name: "empty key", key: "", status: 401, wantErr: audit.ReasonMalformed, desc: wantDesc},
 		// Controls.
-		{name: "right prefix, bad checksum", key: typo, shown: len(prefix), status: 401, sentinel: ErrChecksum, desc: "the API key is malformed (checksum mismatch)"},
-		{name: "right prefix, truncated", key: key[:len(key)-4], shown: len(prefix), status: 401, sentinel: ErrMalformed, desc: "the API key is malformed"},
+		{name: "right prefix, bad checksum", key: typo, shown: len(prefix), status: 401, wantErr: errChecksum, desc: "the API key is malformed (checksum mismatch)"},
+		{name: "right prefix, truncated", key: key[:len(key)-4], shown: len(prefix), status: 401, wantErr: errShape, desc: "the API key is malformed"},
 		{name: "valid key", key: key, shown: len(prefix) + idLen, status: 200}, // the id is public and logged
 	}
 
@@ -74,6 +73,7 @@ func TestWrongPrefix(t *testing.T) {
 			}))
 			var mu sync.Mutex
 			var hooks []string
+			var reasons []audit.Reason // of the decisions
 			store, err := NewMemoryStore(rec)
 			require.NoError(t, err)
 			cfg := Config{
@@ -99,6 +99,7 @@ func TestWrongPrefix(t *testing.T) {
 					mu.Lock()
 					defer mu.Unlock()
 					hooks = append(hooks, fmt.Sprintf("%+v", d))
+					reasons = append(reasons, d.Reason)
 				},
 			})
 			srv := httptest.NewServer(g.Middleware(echo(new(seen))))
@@ -108,7 +109,7 @@ func TestWrongPrefix(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					logs.Reset()
 					mu.Lock()
-					hooks = nil
+					hooks, reasons = nil, nil
 					mu.Unlock()
 
 					req, _ := http.NewRequest(http.MethodGet, srv.URL+"/mcp", nil)
@@ -133,7 +134,8 @@ func TestWrongPrefix(t *testing.T) {
 						assert.Equal(t, []string{challenge("invalid_token", tt.desc)}, resp.Header.Values("WWW-Authenticate"), "WWW-Authenticate")
 						assert.Equal(t, `{"error":"invalid_token","error_description":"`+tt.desc+`"}`, string(respBody), "body")
 						var e *rsguard.Error
-						require.ErrorIs(t, aerr, tt.sentinel, "Authenticate")
+						require.ErrorIs(t, aerr, audit.ReasonMalformed, "Authenticate")
+						require.ErrorIs(t, aerr, tt.wantErr, "Authenticate")
 						require.ErrorAs(t, aerr, &e, "Authenticate")
 						require.Equal(t, tt.desc, e.Description, "Authenticate = %v: description", aerr)
 						require.Equal(t, tt.status, e.Status, "Authenticate = %v: status", aerr)
@@ -141,9 +143,9 @@ func TestWrongPrefix(t *testing.T) {
 						assert.Equal(t, audit.CredentialAPIKey, e.Credential, "Credential")
 						assert.Nil(t, e.Principal, "Principal")
 						mu.Lock()
-						hooked := strings.Join(hooks, "\n")
+						decided := reasons
 						mu.Unlock()
-						assert.Contains(t, hooked, "Reason:malformed", "no malformed decision recorded")
+						assert.Equal(t, []audit.Reason{audit.ReasonMalformed}, decided, "no malformed decision recorded")
 						assert.Equal(t, tt.desc == wantDesc, strings.Contains(errText, prefix), "error %q: names the expected prefix", errText)
 						assert.Contains(t, logs.String(), "apikey: key refused", "no refusal logged")
 					} else {

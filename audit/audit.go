@@ -3,11 +3,9 @@ package audit
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Stage is the step of request handling that made a [Decision].
@@ -24,17 +22,24 @@ const (
 	StageAuthorize Stage = "authorize"
 )
 
-// Outcomes of a [Decision], as [Decision.Outcome] and [Metrics] name them.
-const (
-	OutcomeAllow = "allow"
-	OutcomeDeny  = "deny"
-)
-
 // Reason is the stable code of why a [Decision] went the way it did: a
 // short snake_case word fit for a metrics label, an alert rule or an audit
 // query. The codes are a fixed, documented list (see [Reasons]); a code is
 // never renamed or reused for another cause, and new ones may be added.
+//
+// A Reason is also the error class of a refusal: every refusal rsguard's
+// packages return (an *rsguard.Error) matches its reason with [errors.Is],
+// whatever the credential kind:
+//
+//	if errors.Is(err, audit.ReasonExpired) { … } // a JWT or an API key
+//
+// There are no other sentinel errors for refusals; an authenticator of a
+// new credential kind refuses with these codes too.
 type Reason string
+
+// Error returns the code itself, so that a Reason prints as its code
+// (with %v too) and can be wrapped and matched as an error.
+func (r Reason) Error() string { return string(r) }
 
 // The reason codes. Each names the HTTP status the default response has.
 const (
@@ -112,9 +117,9 @@ const (
 	// ReasonStoreUnavailable: the API key store failed (503).
 	ReasonStoreUnavailable Reason = "store_unavailable"
 
-	// ReasonNoGrant: a scope check ran without an authenticated principal:
-	// the middlewares are misordered (401).
-	ReasonNoGrant Reason = "no_grant"
+	// ReasonNoPrincipal: a scope check ran without an authenticated
+	// principal: the middlewares are misordered (401).
+	ReasonNoPrincipal Reason = "no_principal"
 	// ReasonInsufficientScope: the principal lacks required scopes (403
 	// insufficient_scope).
 	ReasonInsufficientScope Reason = "insufficient_scope"
@@ -122,12 +127,12 @@ const (
 	// not strong or recent enough, RFC 9470 (401).
 	ReasonInsufficientUserAuthentication Reason = "insufficient_user_authentication"
 	// ReasonUnknownTool: an MCP tools/call of a tool missing from
-	// scopes.MCPConfig.Tools, denied by policy (403, scopes.ErrNotPermitted).
+	// scopes.MCPConfig.Tools, denied by policy (403, without an insufficient_scope challenge).
 	ReasonUnknownTool Reason = "unknown_tool"
 	// ReasonBodyTooLarge: the MCP request body exceeds MaxBodyBytes (413).
 	ReasonBodyTooLarge Reason = "body_too_large"
 	// ReasonMethodNotAllowed: a request to the MCP endpoint whose method is
-	// not exactly POST, GET, DELETE or OPTIONS (405, scopes.ErrMethodNotAllowed).
+	// not exactly POST, GET, DELETE or OPTIONS (405).
 	ReasonMethodNotAllowed Reason = "method_not_allowed"
 	// ReasonInternalError: a configuration or programming error, such as
 	// an invalid scope in handler code (500).
@@ -141,7 +146,7 @@ var allReasons = [...]Reason{
 	ReasonExpired, ReasonNotYetValid, ReasonBadClaims, ReasonKeysUnavailable, ReasonRevoked,
 	ReasonSenderConstrained, ReasonRevocationUnavailable, ReasonRejected, ReasonUnknownAPIKey, ReasonAPIKeyBlocked,
 	ReasonAPIKeyRetired, ReasonAPIKeyAsBearer, ReasonBearerNotAccepted, ReasonStoreUnavailable,
-	ReasonNoGrant, ReasonInsufficientScope, ReasonInsufficientUserAuthentication, ReasonUnknownTool,
+	ReasonNoPrincipal, ReasonInsufficientScope, ReasonInsufficientUserAuthentication, ReasonUnknownTool,
 	ReasonBodyTooLarge, ReasonMethodNotAllowed, ReasonInternalError,
 }
 
@@ -236,62 +241,6 @@ type Decision struct {
 	Latency time.Duration
 }
 
-// maxText bounds each request-text field of a [Decision], in bytes.
-const maxText = 256
-
-// Outcome returns [OutcomeAllow] or [OutcomeDeny].
-func (d *Decision) Outcome() string {
-	if d.Allowed {
-		return OutcomeAllow
-	}
-	return OutcomeDeny
-}
-
-// SetRequest fills Method, Path and MCPSession from r. Middlewares that emit
-// decisions of their own use it.
-func (d *Decision) SetRequest(r *http.Request) {
-	d.Method = Text(r.Method)
-	if r.URL != nil {
-		d.Path = Text(r.URL.Path)
-	}
-	if v := r.Header["Mcp-Session-Id"]; len(v) == 1 && visibleASCII(v[0]) {
-		d.MCPSession = v[0]
-	}
-}
-
-// Text bounds request text to 256 bytes of valid UTF-8, as the
-// request-text fields of a [Decision] are: middlewares that fill such fields
-// themselves (MCPMethod, Tool) use it.
-func Text(s string) string {
-	if len(s) > maxText {
-		s = s[:maxText]
-		for i := 0; i < utf8.UTFMax && len(s) > 0; i++ {
-			if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size > 1 {
-				break
-			}
-			s = s[:len(s)-1]
-		}
-	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return s
-}
-
-// visibleASCII reports whether s is 1 to maxText characters in
-// %x21-7E, the MCP session id alphabet.
-func visibleASCII(s string) bool {
-	if s == "" || len(s) > maxText {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // Func receives decisions: the OnDecision hook of rsguard.Config,
 // scopes.RouteConfig and scopes.MCPConfig. It is called synchronously,
 // once per decision, on the request's goroutine, after the decision and
@@ -347,7 +296,7 @@ func Slog(logger *slog.Logger) Func {
 		var buf [18]slog.Attr // every attribute, added at once: one allocation in the Record
 		attrs := append(buf[:0],
 			slog.String("stage", string(d.Stage)),
-			slog.String("outcome", d.Outcome()),
+			slog.String("outcome", outcome(d.Allowed)),
 			slog.String("reason", string(d.Reason)),
 		)
 		if d.Status != 0 {
@@ -381,7 +330,7 @@ func Slog(logger *slog.Logger) Func {
 // metrics library (Prometheus, OpenTelemetry; examples/metrics shows
 // Prometheus) and wire it with [Count]: the core module depends on
 // none. All three labels take values from small fixed sets ([Stage],
-// OutcomeAllow and OutcomeDeny, [Reasons]: Count reports a reason that is
+// "allow" and "deny", [Reasons]: Count reports a reason that is
 // not on that list, such as an application's own, as [ReasonRejected]), so
 // they are safe as metric labels; no identity is passed. Implementations
 // must be safe for concurrent use.
@@ -400,7 +349,7 @@ func Count(m Metrics) Func {
 		if !slices.Contains(allReasons[:], reason) {
 			reason = ReasonRejected // bounded label values, whatever an authenticator sets
 		}
-		m.ObserveDecision(string(d.Stage), d.Outcome(), string(reason), d.Latency)
+		m.ObserveDecision(string(d.Stage), outcome(d.Allowed), string(reason), d.Latency)
 	}
 }
 
@@ -414,3 +363,12 @@ const (
 	// CredentialAPIKey is a legacy API key checked by package apikey.
 	CredentialAPIKey Credential = "apikey"
 )
+
+// outcome names a decision's outcome as [Slog] and [Metrics] do: "allow" or
+// "deny".
+func outcome(allowed bool) string {
+	if allowed {
+		return "allow"
+	}
+	return "deny"
+}

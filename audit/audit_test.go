@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -98,16 +98,14 @@ func TestAuditReasons(t *testing.T) {
 	assert.Len(t, seen, 32)
 }
 
-func TestAuditRequestText(t *testing.T) {
-	req := httptest.NewRequest("GET", "/"+strings.Repeat("a", 300), nil)
-	req.Header["Mcp-Session-Id"] = []string{"bad id"}
-	var d audit.Decision
-	d.SetRequest(req)
-	assert.Len(t, d.Path, 256)
-	assert.Empty(t, d.MCPSession, "a session id outside visible ASCII is dropped")
-	assert.Equal(t, "ab\uFFFD", audit.Text("ab\xff"))
-	assert.Equal(t, strings.Repeat("é", 128), audit.Text(strings.Repeat("é", 129)))
-	cut := audit.Text("a" + strings.Repeat("é", 200))
-	assert.Equal(t, "a"+strings.Repeat("é", 127), cut, "cut on a rune boundary")
+func TestAuditReasonIsAnError(t *testing.T) {
+	err := fmt.Errorf("%w: exp in the past", audit.ReasonExpired)
+	assert.ErrorIs(t, err, audit.ReasonExpired)
+	assert.NotErrorIs(t, err, audit.ReasonNotYetValid)
+	var r audit.Reason
+	require.ErrorAs(t, err, &r)
+	assert.Equal(t, audit.ReasonExpired, r)
+	assert.Equal(t, "expired: exp in the past", err.Error())
+	assert.Equal(t, "expired", fmt.Sprint(audit.ReasonExpired), "a Reason prints as its code")
 	assert.True(t, slices.Contains(audit.Reasons(), audit.ReasonUnknownTool))
 }

@@ -164,7 +164,7 @@ func (c Challenge) check(explain bool) error {
 	}
 	if len(c.Scope) > 0 {
 		for _, s := range c.Scope {
-			if !IsScopeToken(s) {
+			if !check.IsScopeToken(s) {
 				return bad("scope token %q is empty or has a character outside RFC 6750 §3 NQCHAR", s)
 			}
 		}
@@ -279,7 +279,7 @@ func (c Challenge) build(size int) string {
 	}
 	first := true
 	for _, s := range c.Scope {
-		if !IsScopeToken(s) {
+		if !check.IsScopeToken(s) {
 			continue
 		}
 		if first {

@@ -41,13 +41,6 @@ func isNQSChar(c byte) bool {
 	return c == ' ' || isNQChar(c)
 }
 
-// IsScopeToken reports whether s is an RFC 6749 §3.3 scope-token,
-// 1*( %x21 / %x23-5B / %x5D-7E ): the characters a scope may use in a token
-// request, a "scope" claim and a challenge's scope auth-param (RFC 6750 §3).
-func IsScopeToken(s string) bool {
-	return s != "" && allBytes(s, isNQChar)
-}
-
 func isNQSString(s string) bool { return allBytes(s, isNQSChar) }
 
 // isURIValue reports whether s is non-empty and made of the characters RFC

@@ -60,7 +60,8 @@
 // What the server receives for that URL depends on the proxy. If it
 // forwards /.well-known/ unchanged, the path is the same and [Register] is
 // all you need. If it maps the URL elsewhere, mount the document at the
-// path the server receives with [RegisterAt]; with nginx, for example,
+// path the server receives by passing it to [Register]; with nginx, for
+// example,
 //
 //	location /tools/ { proxy_pass http://127.0.0.1:8080/; }
 //	location = /.well-known/oauth-protected-resource/tools/mcp {
@@ -69,7 +70,7 @@
 //
 // goes with
 //
-//	rsmeta.RegisterAt(mux, m, rsmeta.WellKnownPrefix+"/mcp")
+//	rsmeta.Register(mux, m, "/.well-known/oauth-protected-resource/mcp")
 //
 // The document's "resource" and [Handler.URL] stay the public URLs either
 // way. A server published under several public URLs serves one resource
@@ -98,9 +99,6 @@
 // [ParseChallenges] is the inverse: it parses a full WWW-Authenticate value
 // (several challenges, token68, quoted-pairs, any case) and is fuzzed
 // against String so that ParseChallenges(c.String()) gives c back.
-//
-// [IsScopeToken] is the RFC 6749 §3.3 scope-token check that every package
-// of rsguard applies to scopes (configuration, "scope" claims, challenges).
 //
 // # Errors
 //

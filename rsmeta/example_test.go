@@ -129,12 +129,12 @@ func ExampleRegister() {
 // this server's /.well-known/oauth-protected-resource/mcp. The document and
 // the challenges name the public URLs, whatever Host and X-Forwarded-*
 // headers say.
-func ExampleRegisterAt() {
+func ExampleRegister_paths() {
 	mux := http.NewServeMux()
-	h, err := rsmeta.RegisterAt(mux, rsmeta.Metadata{
+	h, err := rsmeta.Register(mux, rsmeta.Metadata{
 		Resource:             "https://api.example.com/tools/mcp", // public, from configuration
 		AuthorizationServers: []string{"https://auth.example.com"},
-	}, rsmeta.WellKnownPrefix+"/mcp") // the path this server receives
+	}, "/.well-known/oauth-protected-resource/mcp") // the path this server receives
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -126,15 +126,15 @@ func FuzzWellKnownURL(f *testing.F) {
 		u, err := url.Parse(w)
 		require.NoError(t, err, "url.Parse(%q)", w)
 		require.NotEmpty(t, u.Host, "url.Parse(%q) = %v", w, u)
-		require.True(t, strings.HasPrefix(u.EscapedPath(), WellKnownPrefix), "url.Parse(%q) = %v", w, u)
+		require.True(t, strings.HasPrefix(u.EscapedPath(), wellKnownPrefix), "url.Parse(%q) = %v", w, u)
 		// Undo the insertion: origin + prefix + rest ↔ origin + path + query.
 		authority := strings.Index(c, "://") + 3
 		origin := c
 		if end := strings.IndexAny(c[authority:], "/?"); end >= 0 {
 			origin = c[:authority+end]
 		}
-		require.True(t, strings.HasPrefix(w, origin+WellKnownPrefix), "WellKnownURL(%q) = %q, want prefix %q", resource, w, origin+WellKnownPrefix)
-		rest := w[len(origin)+len(WellKnownPrefix):]
+		require.True(t, strings.HasPrefix(w, origin+wellKnownPrefix), "WellKnownURL(%q) = %q, want prefix %q", resource, w, origin+wellKnownPrefix)
+		rest := w[len(origin)+len(wellKnownPrefix):]
 		if rest == "" || rest[0] == '?' {
 			require.True(t, c == origin+rest || c == origin+"/"+rest, "WellKnownURL(%q) = %q: rest %q does not match", c, w, rest)
 		} else {

@@ -78,8 +78,8 @@ func NewHandler(m Metadata) (*Handler, error) {
 		length:   strconv.Itoa(len(body)),
 		etag:     `"` + hex.EncodeToString(sum[:16]) + `"`,
 	}
-	if h.paths[0] != WellKnownPrefix {
-		h.paths = append(h.paths, WellKnownPrefix)
+	if h.paths[0] != wellKnownPrefix {
+		h.paths = append(h.paths, wellKnownPrefix)
 	}
 	return h, nil
 }
@@ -91,9 +91,10 @@ func (h *Handler) URL() string { return h.url }
 
 // Paths returns the request paths the document should be served at: first
 // the path of [Handler.URL], then, if different, the root well-known path
-// [WellKnownPrefix] (see [Register] for why). Paths are in escaped form and
-// never carry the resource's query. For a Handler returned by [RegisterAt],
-// they are the paths it was registered at instead. The result is a fresh
+// /.well-known/oauth-protected-resource (see [Register] for why). Paths are
+// in escaped form and never carry the resource's query. For a Handler
+// registered at paths of your choice ([Register] with paths), they are
+// those paths instead. The result is a fresh
 // slice.
 func (h *Handler) Paths() []string {
 	out := make([]string, len(h.paths))
@@ -233,91 +234,67 @@ func etagListMatches(values []string, etag string) bool {
 // (for ServeMux) needs cleaning; use NewHandler and mount the Handler
 // yourself in that case.
 //
-// Behind a reverse proxy that rewrites paths, use [RegisterAt] to choose
-// the paths.
-func Register(mux interface{ Handle(string, http.Handler) }, m Metadata) (*Handler, error) {
-	if err := checkMux("Register", mux); err != nil {
-		return nil, err
-	}
-	h, err := NewHandler(m)
-	if err != nil {
-		return nil, err
-	}
-	if err := register(mux, h, true); err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
-// RegisterAt is [Register] for a server whose metadata requests arrive at
-// other paths than the public ones, typically behind a reverse proxy that
-// rewrites paths: it serves the document described by m on mux at exactly
-// the given request paths, as this server receives them, and at no other.
-// The document's "resource" and [Handler.URL] (the RFC 9728 §3.1
-// well-known URL, sent as resource_metadata in challenges, §5.1) stay the
-// public URLs derived from m.Resource; only where the document is mounted
-// changes. [Handler.Paths] of the returned Handler
-// returns paths.
+// Behind a reverse proxy that rewrites paths, pass the paths the metadata
+// requests arrive at, as this server receives them: Register then serves
+// the document at exactly those request paths, and at no other. The
+// document's "resource" and [Handler.URL] (the RFC 9728 §3.1 well-known
+// URL, sent as resource_metadata in challenges, §5.1) stay the public URLs
+// derived from m.Resource; only where the document is mounted changes, and
+// [Handler.Paths] returns paths.
 //
 // For example, a server listening on 127.0.0.1:8080 serves /mcp, which a
 // proxy publishes as https://api.example.com/tools/mcp, removing "/tools".
 // Clients fetch the metadata at
 // https://api.example.com/.well-known/oauth-protected-resource/tools/mcp. A
-// proxy that forwards /.well-known/ unchanged needs only Register (with
+// proxy that forwards /.well-known/ unchanged needs no paths (with
 // Resource "https://api.example.com/tools/mcp"); one that removes "/tools"
 // there too sends /.well-known/oauth-protected-resource/mcp, so:
 //
-//	rsmeta.RegisterAt(mux, m, rsmeta.WellKnownPrefix+"/mcp")
+//	rsmeta.Register(mux, m, "/.well-known/oauth-protected-resource/mcp")
 //
 // Each path must start with "/" and be in escaped form, with only RFC 3986
 // path characters, no query, no empty segment, no dot-segment, and none of
 // the characters routers read as pattern syntax ('{', '}', '*'); paths must
-// not repeat. The root well-known path is served only if listed. Unlike
-// Register, RegisterAt does not skip a path that is already registered on
-// an [*http.ServeMux]: you asked for it, so the conflict is an error. On an
-// *http.ServeMux a path ending in "/" is registered with a "{$}" suffix, as
-// by Register.
-//
-// RegisterAt returns an error if m is invalid ([NewHandler]), if no path is
-// given, or if a path is refused or cannot be registered.
-func RegisterAt(mux interface{ Handle(string, http.Handler) }, m Metadata, paths ...string) (*Handler, error) {
-	if err := checkMux("RegisterAt", mux); err != nil {
+// not repeat. The root well-known path is served only if listed. A listed
+// path that is already registered on an [*http.ServeMux] is not skipped:
+// you asked for it, so the conflict is an error.
+func Register(mux interface{ Handle(string, http.Handler) }, m Metadata, paths ...string) (*Handler, error) {
+	if err := checkMux(mux); err != nil {
 		return nil, err
-	}
-	if len(paths) == 0 {
-		return nil, errors.New("rsmeta: RegisterAt: no path given (use Register for the default paths)")
 	}
 	for i, p := range paths {
 		if err := checkLocalPath(p); err != nil {
-			return nil, fmt.Errorf("rsmeta: RegisterAt: %w", err)
+			return nil, fmt.Errorf("rsmeta: Register: %w", err)
 		}
 		if slices.Contains(paths[:i], p) {
-			return nil, fmt.Errorf("rsmeta: RegisterAt: path %q is listed twice", p)
+			return nil, fmt.Errorf("rsmeta: Register: path %q is listed twice", p)
 		}
 	}
 	h, err := NewHandler(m)
 	if err != nil {
 		return nil, err
 	}
-	h.paths = slices.Clone(paths)
-	if err := register(mux, h, false); err != nil {
+	if len(paths) > 0 {
+		h.paths = slices.Clone(paths)
+	}
+	if err := register(mux, h, len(paths) == 0); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
 // checkMux refuses a nil mux, including a nil *http.ServeMux.
-func checkMux(fn string, mux interface{ Handle(string, http.Handler) }) error {
+func checkMux(mux interface{ Handle(string, http.Handler) }) error {
 	if mux == nil {
-		return fmt.Errorf("rsmeta: %s: nil mux", fn)
+		return errors.New("rsmeta: Register: nil mux")
 	}
 	if sm, ok := mux.(*http.ServeMux); ok && sm == nil {
-		return fmt.Errorf("rsmeta: %s: nil *http.ServeMux", fn)
+		return errors.New("rsmeta: Register: nil *http.ServeMux")
 	}
 	return nil
 }
 
-// checkLocalPath checks a request path given to [RegisterAt].
+// checkLocalPath checks a request path given to [Register].
 func checkLocalPath(p string) error {
 	if !strings.HasPrefix(p, "/") {
 		return fmt.Errorf("path %q does not start with \"/\"", p)

@@ -36,12 +36,12 @@ func TestNewHandler(t *testing.T) {
 
 	root := validMetadata()
 	root.Resource = "https://api.example.com/"
-	assert.Equal(t, []string{WellKnownPrefix}, newTestHandler(t, root).Paths(), "root resource Paths()")
+	assert.Equal(t, []string{wellKnownPrefix}, newTestHandler(t, root).Paths(), "root resource Paths()")
 	q := validMetadata()
 	q.Resource = "https://api.example.com/mcp?tenant=a"
 	hq := newTestHandler(t, q)
 	assert.Equal(t, "https://api.example.com/.well-known/oauth-protected-resource/mcp?tenant=a", hq.URL(), "query resource: URL")
-	assert.Equal(t, WellKnownPrefix+"/mcp", hq.Paths()[0], "query resource: Paths %q", hq.Paths())
+	assert.Equal(t, wellKnownPrefix+"/mcp", hq.Paths()[0], "query resource: Paths %q", hq.Paths())
 
 	bad := validMetadata()
 	bad.ScopesSupported = []string{"offline_access"}
@@ -62,7 +62,7 @@ func TestHandlerHTTP(t *testing.T) {
 
 	do := func(t *testing.T, method string, hdr map[string]string) (*http.Response, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, srv.URL+WellKnownPrefix+"/mcp", nil)
+		req, err := http.NewRequest(method, srv.URL+wellKnownPrefix+"/mcp", nil)
 		require.NoError(t, err)
 		for k, v := range hdr {
 			req.Header.Set(k, v)
@@ -339,14 +339,14 @@ func TestWriteChallenge(t *testing.T) {
 	}
 }
 
-func TestRegisterAt(t *testing.T) {
+func TestRegister(t *testing.T) {
 	m := validMetadata()
 	m.Resource = "https://api.example.com/tools/mcp"
 	mux := http.NewServeMux()
-	h, err := RegisterAt(mux, m, WellKnownPrefix+"/mcp", "/internal/prm/")
+	h, err := Register(mux, m, wellKnownPrefix+"/mcp", "/internal/prm/")
 	require.NoError(t, err)
 	assert.Equal(t, "https://api.example.com/.well-known/oauth-protected-resource/tools/mcp", h.URL(), "URL(), want the public one")
-	assert.Equal(t, []string{WellKnownPrefix + "/mcp", "/internal/prm/"}, h.Paths(), "Paths()")
+	assert.Equal(t, []string{wellKnownPrefix + "/mcp", "/internal/prm/"}, h.Paths(), "Paths()")
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	client := srv.Client()
@@ -355,11 +355,11 @@ func TestRegisterAt(t *testing.T) {
 		path       string
 		wantStatus int
 	}{
-		{WellKnownPrefix + "/mcp", 200},
+		{wellKnownPrefix + "/mcp", 200},
 		{"/internal/prm/", 200},
 		{"/internal/prm/x", 404}, // {$}: no subtree
-		{WellKnownPrefix + "/tools/mcp", 404},
-		{WellKnownPrefix, 404}, // the root only when listed
+		{wellKnownPrefix + "/tools/mcp", 404},
+		{wellKnownPrefix, 404}, // the root only when listed
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -379,22 +379,21 @@ func TestRegisterAt(t *testing.T) {
 	other.Resource = "https://api.example.com/other"
 	_, err = Register(mux, other)
 	require.NoError(t, err)
-	_, err = RegisterAt(mux, validMetadata(), WellKnownPrefix)
-	assert.ErrorContains(t, err, "registering", "RegisterAt(taken root), want a registration error")
+	_, err = Register(mux, validMetadata(), wellKnownPrefix)
+	assert.ErrorContains(t, err, "registering", "Register(taken root), want a registration error")
 
 	rec := &recordingMux{}
-	_, err = RegisterAt(rec, m, "/a/", WellKnownPrefix)
+	_, err = Register(rec, m, "/a/", wellKnownPrefix)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"/a/", WellKnownPrefix}, rec.patterns, "patterns (no {$} outside ServeMux)")
+	assert.Equal(t, []string{"/a/", wellKnownPrefix}, rec.patterns, "patterns (no {$} outside ServeMux)")
 }
 
-func TestRegisterAtErrors(t *testing.T) {
+func TestRegisterPathsErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		paths   []string
 		wantErr string
 	}{
-		{"none", nil, "no path given"},
 		{"relative", []string{".well-known/oauth-protected-resource"}, `does not start with "/"`},
 		{"empty", []string{""}, `does not start with "/"`},
 		{"query", []string{"/prm?x=1"}, "not allowed in a path"},
@@ -413,18 +412,18 @@ func TestRegisterAtErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recordingMux{}
-			_, err := RegisterAt(rec, validMetadata(), tt.paths...)
-			require.ErrorContains(t, err, tt.wantErr, "RegisterAt(%q)", tt.paths)
+			_, err := Register(rec, validMetadata(), tt.paths...)
+			require.ErrorContains(t, err, tt.wantErr, "Register(%q)", tt.paths)
 			assert.Empty(t, rec.patterns, "registered despite the error")
 		})
 	}
 	bad := validMetadata()
 	bad.Resource = "http://api.example.com/mcp"
-	_, err := RegisterAt(&recordingMux{}, bad, "/prm")
-	assert.ErrorIs(t, err, ErrInvalidMetadata, "RegisterAt(invalid metadata)")
-	_, err = RegisterAt(nil, validMetadata(), "/prm")
-	assert.Error(t, err, "RegisterAt(nil) = nil error")
+	_, err := Register(&recordingMux{}, bad, "/prm")
+	assert.ErrorIs(t, err, ErrInvalidMetadata, "Register(invalid metadata)")
+	_, err = Register(nil, validMetadata(), "/prm")
+	assert.Error(t, err, "Register(nil) = nil error")
 	var nilMux *http.ServeMux
-	_, err = RegisterAt(nilMux, validMetadata(), "/prm")
-	assert.Error(t, err, "RegisterAt((*http.ServeMux)(nil)) = nil error")
+	_, err = Register(nilMux, validMetadata(), "/prm")
+	assert.Error(t, err, "Register((*http.ServeMux)(nil)) = nil error")
 }

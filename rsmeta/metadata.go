@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 // Sentinel errors. Every error about a document, a resource identifier or a
 // challenge wraps one of them, so callers can match with [errors.Is].
-// [Register] and [RegisterAt] report misuse (a nil mux, a refused path, a
+// [Register] reports misuse (a nil mux, a refused path, a
 // conflicting registration) with errors of their own.
 var (
 	// ErrInvalidMetadata reports a [Metadata] document that breaks RFC 9728
@@ -161,7 +163,7 @@ func (m *Metadata) Validate() error {
 
 	for i, s := range m.ScopesSupported {
 		switch {
-		case !IsScopeToken(s):
+		case !check.IsScopeToken(s):
 			addf(fmt.Sprintf("scopes_supported[%d]", i), "%q is not an RFC 6749 §3.3 scope token", s)
 		case s == "offline_access":
 			addf(fmt.Sprintf("scopes_supported[%d]", i), `"offline_access" must not be advertised (MCP authorization)`)

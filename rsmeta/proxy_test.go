@@ -67,29 +67,29 @@ func proxySetups() []proxySetup {
 	}, {
 		// nginx: location /.well-known/oauth-protected-resource/tools/ {
 		//            proxy_pass http://app/.well-known/oauth-protected-resource/; }
-		name: "prefix stripped inside the well-known path, RegisterAt",
+		name: "prefix stripped inside the well-known path, Register with paths",
 		route: func(p string) (string, bool) {
-			if rest, ok := strings.CutPrefix(p, rsmeta.WellKnownPrefix+"/tools/"); ok {
-				return rsmeta.WellKnownPrefix + "/" + rest, true
+			if rest, ok := strings.CutPrefix(p, "/.well-known/oauth-protected-resource/tools/"); ok {
+				return "/.well-known/oauth-protected-resource" + "/" + rest, true
 			}
 			return stripTools(p)
 		},
 		register: func(mux *http.ServeMux, m rsmeta.Metadata) (*rsmeta.Handler, error) {
-			return rsmeta.RegisterAt(mux, m, rsmeta.WellKnownPrefix+"/mcp")
+			return rsmeta.Register(mux, m, "/.well-known/oauth-protected-resource/mcp")
 		},
 	}, {
 		// nginx: location = /.well-known/oauth-protected-resource/tools/mcp {
 		//            proxy_pass http://app/internal/resource-metadata; }
 		//        location = /.well-known/oauth-protected-resource { (same) }
-		name: "metadata mapped to an internal path, RegisterAt",
+		name: "metadata mapped to an internal path, Register with paths",
 		route: func(p string) (string, bool) {
-			if p == rsmeta.WellKnownPrefix+"/tools/mcp" || p == rsmeta.WellKnownPrefix {
+			if p == "/.well-known/oauth-protected-resource/tools/mcp" || p == "/.well-known/oauth-protected-resource" {
 				return "/internal/resource-metadata", true
 			}
 			return stripTools(p)
 		},
 		register: func(mux *http.ServeMux, m rsmeta.Metadata) (*rsmeta.Handler, error) {
-			return rsmeta.RegisterAt(mux, m, "/internal/resource-metadata")
+			return rsmeta.Register(mux, m, "/internal/resource-metadata")
 		},
 		rootServed: true,
 	}}
@@ -306,7 +306,7 @@ func checkMetadataThroughProxy(t *testing.T, client *http.Client, setup proxySet
 	})
 
 	t.Run("root well-known URL", func(t *testing.T) {
-		got := doPublic(t, client, http.MethodGet, "https://api.example.com"+rsmeta.WellKnownPrefix, nil, "")
+		got := doPublic(t, client, http.MethodGet, "https://api.example.com"+"/.well-known/oauth-protected-resource", nil, "")
 		if setup.rootServed {
 			assert.Equal(t, http.StatusOK, got.status, "root status, want the document")
 			assert.Equal(t, plain.body, got.body, "root body, want the document")

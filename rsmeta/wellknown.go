@@ -13,10 +13,10 @@ import (
 	"github.com/rsguard/rsguard/internal/loopback"
 )
 
-// WellKnownPrefix is the well-known URI path under which protected resource
+// wellKnownPrefix is the well-known URI path under which protected resource
 // metadata is published (RFC 9728 §3, registered in §8.3). [WellKnownURL]
 // inserts it between the host and the path of a resource identifier.
-const WellKnownPrefix = "/.well-known/oauth-protected-resource"
+const wellKnownPrefix = "/.well-known/oauth-protected-resource"
 
 // CanonicalResource returns the canonical form of a resource identifier
 // (RFC 8707 §2), as used for the "resource" metadata member and for
@@ -42,7 +42,7 @@ func CanonicalResource(resource string) (string, error) {
 }
 
 // WellKnownURL returns the URL of the metadata document for a resource
-// (RFC 9728 §3.1): [WellKnownPrefix] inserted between the host and the path
+// (RFC 9728 §3.1): /.well-known/oauth-protected-resource inserted between the host and the path
 // and query of the canonical resource identifier, after removing a path that
 // is only "/".
 //
@@ -82,9 +82,9 @@ func (r resourceURL) origin() string {
 // wellKnownPath is the path of the RFC 9728 §3.1 well-known URL.
 func (r resourceURL) wellKnownPath() string {
 	if r.path == "/" {
-		return WellKnownPrefix
+		return wellKnownPrefix
 	}
-	return WellKnownPrefix + r.path
+	return wellKnownPrefix + r.path
 }
 
 func resourceErr(s, format string, args ...any) error {

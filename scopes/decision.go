@@ -8,29 +8,39 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/check"
 )
 
-// classify returns the audit reason and status of a refusal as
-// [WriteError] answers it.
-func classify(err error) (audit.Reason, int) {
-	var se *Error
-	switch {
-	case errors.As(err, &se) && errors.Is(se.Err, ErrNoPrincipal):
-		return audit.ReasonNoGrant, http.StatusUnauthorized
-	case se != nil && errors.Is(se.Err, ErrInsufficientScope):
-		return audit.ReasonInsufficientScope, http.StatusForbidden
-	case se != nil && errors.Is(se.Err, ErrInsufficientUserAuthentication) && se.Authentication != nil:
-		return audit.ReasonInsufficientUserAuthentication, http.StatusUnauthorized
-	case se != nil && errors.Is(se.Err, ErrNotPermitted):
-		return audit.ReasonUnknownTool, http.StatusForbidden
-	case errors.Is(err, ErrBodyTooLarge):
-		return audit.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrMethodNotAllowed):
-		return audit.ReasonMethodNotAllowed, http.StatusMethodNotAllowed
-	case errors.Is(err, ErrMalformed):
-		return audit.ReasonInvalidRequest, http.StatusBadRequest
+// classify reads err as [WriteError] answers it: its class (the first
+// [audit.Reason] in its chain), the status of that class, and the [*Error]
+// in the chain, if any. The classes answered from an *Error's fields
+// (no_principal, insufficient_scope, unknown_tool, and
+// insufficient_user_authentication, which needs its Authentication) are
+// internal_error without one, as are any other class and an error without
+// a class.
+func classify(err error) (reason audit.Reason, status int, se *Error) {
+	var r audit.Reason
+	if !errors.As(err, &r) {
+		return audit.ReasonInternalError, http.StatusInternalServerError, nil
 	}
-	return audit.ReasonInternalError, http.StatusInternalServerError
+	errors.As(err, &se)
+	switch {
+	case r == audit.ReasonNoPrincipal && se != nil:
+		return r, http.StatusUnauthorized, se
+	case r == audit.ReasonInsufficientScope && se != nil:
+		return r, http.StatusForbidden, se
+	case r == audit.ReasonInsufficientUserAuthentication && se != nil && se.Authentication != nil:
+		return r, http.StatusUnauthorized, se
+	case r == audit.ReasonUnknownTool && se != nil:
+		return r, http.StatusForbidden, se
+	case r == audit.ReasonBodyTooLarge:
+		return r, http.StatusRequestEntityTooLarge, se
+	case r == audit.ReasonMethodNotAllowed:
+		return r, http.StatusMethodNotAllowed, se
+	case r == audit.ReasonInvalidRequest:
+		return r, http.StatusBadRequest, se
+	}
+	return audit.ReasonInternalError, http.StatusInternalServerError, nil
 }
 
 // authorizeDecision starts the authorize-stage decision of r, taken up at
@@ -39,7 +49,7 @@ func authorizeDecision(r *http.Request, p *rsguard.Principal, start time.Time, e
 	d := rsguard.NewDecision(r, audit.StageAuthorize, p)
 	d.Time, d.Allowed, d.Reason = start, err == nil, audit.ReasonOK
 	if err != nil {
-		d.Reason, d.Status = classify(err)
+		d.Reason, d.Status, _ = classify(err)
 	}
 	return d
 }
@@ -81,9 +91,9 @@ func (m *MCP) describe(d *audit.Decision, p *rsguard.Principal, msgs []rpcMessag
 	if string(method) == methodToolsCall {
 		d.MCPMethod = methodToolsCall
 	} else {
-		d.MCPMethod = audit.Text(string(method))
+		d.MCPMethod = check.Text(string(method))
 	}
 	if string(method) == methodToolsCall && msgs[pick].nameErr == nil {
-		d.Tool = audit.Text(string(unquote(msgs[pick].name)))
+		d.Tool = check.Text(string(unquote(msgs[pick].name)))
 	}
 }

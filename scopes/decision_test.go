@@ -70,7 +70,7 @@ func TestRouteDecisions(t *testing.T) {
 			Subject: "https://as#alice", ClientID: "agent", Tenant: "acme", Granted: full.Scopes}},
 		{"insufficient scope", partial, 403, audit.Decision{Reason: audit.ReasonInsufficientScope, Status: 403, Credential: audit.CredentialAPIKey,
 			Subject: "ops", ClientID: "cron", Granted: partial.Scopes}},
-		{"no grant", nil, 401, audit.Decision{Reason: audit.ReasonNoGrant, Status: 401}},
+		{"no grant", nil, 401, audit.Decision{Reason: audit.ReasonNoPrincipal, Status: 401}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := withCaller(tc.grant, rt.Handler(http.HandlerFunc(ok)))
@@ -124,7 +124,7 @@ func TestMCPDecisions(t *testing.T) {
 		{"GET stream", reader, "GET", "", 200, true, audit.ReasonOK, "", "", nil, reader.Scopes},
 		{"PUT refused unread", reader, "PUT", bodySetPrice, 405, false, audit.ReasonMethodNotAllowed, "", "", nil, reader.Scopes},
 		{"lowercase post refused unread", reader, "post", bodySetPrice, 405, false, audit.ReasonMethodNotAllowed, "", "", nil, reader.Scopes},
-		{"no grant", nil, "POST", bodyGetInv, 401, false, audit.ReasonNoGrant, "", "", nil, nil},
+		{"no grant", nil, "POST", bodyGetInv, 401, false, audit.ReasonNoPrincipal, "", "", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := withCaller(tc.grant, m.Handler(http.HandlerFunc(ok)))

@@ -10,9 +10,9 @@
 // The Guard stores the [rsguard.Principal] in the request context; every
 // check here reads it with [rsguard.FromContext], whatever the credential
 // was. A request without a principal is never allowed: every check here
-// fails closed with [ErrNoPrincipal] and a 401, which is what a misordered
-// middleware chain produces. In tests of handler code, store one with
-// [rsguard.NewContext].
+// fails closed with [audit.ReasonNoPrincipal] and a 401, which is what a
+// misordered middleware chain produces. In tests of handler code, store one
+// with [rsguard.NewContext].
 //
 // # Three places to require scopes
 //
@@ -25,8 +25,14 @@
 //		return
 //	}
 //
-// Per route, [Middleware], [MiddlewareAny] and [NewRoute] build a
-// func(http.Handler) http.Handler for [http.ServeMux], chi, or any router.
+// Per route, [NewRoute] builds a [Route] whose [Route.Handler] is a
+// func(http.Handler) http.Handler for [http.ServeMux], chi, or any router;
+// [Middleware] is a shorthand for "all of these scopes". For "any one of
+// them":
+//
+//	admin, err := scopes.NewRoute(scopes.RouteConfig{Scopes: []string{"inventory:admin", "root"}, Any: true})
+//	…
+//	mux.Handle("DELETE /items/{id}", admin.Handler(del))
 //
 // Per MCP tool, [NewMCP] builds a middleware for an MCP server's endpoint
 // that reads the JSON-RPC body of each POST, looks up the scopes of the
@@ -46,12 +52,71 @@
 // preflight). Methods are case-sensitive (RFC 9110 §9.1): every other method
 // of an authenticated request, "post", "Get", HEAD, PUT, PATCH, QUERY or any
 // extension method included, is answered 405 Method Not Allowed with
-// Allow: GET, POST, DELETE, OPTIONS ([ErrMethodNotAllowed]) and never reaches
-// the MCP server, whatever its body asks for, so that a server which would
-// dispatch such a body cannot run a tool the check did not see. A request
+// Allow: GET, POST, DELETE, OPTIONS ([audit.ReasonMethodNotAllowed]) and
+// never reaches the MCP server, whatever its body asks for, so that a server
+// which would dispatch such a body cannot run a tool the check did not see. A request
 // without a principal still gets the 401 first.
 //
-// # Responses
+// # Refusals
+//
+// A check refuses with an error whose class is an [audit.Reason]: match it
+// with errors.Is(err, audit.ReasonInsufficientScope), and read the fields of
+// an [*Error] (Required, Missing, Granted, …) with [errors.As]. [WriteError]
+// answers each class as listed here, and an OnDecision hook receives the
+// same reason. Every answer carries Cache-Control: no-store; its text is
+// chosen by WriteError, never an error's message.
+//
+//   - [audit.ReasonNoPrincipal] (an [*Error]), 401: the context holds no
+//     [rsguard.Principal]: the request was not authenticated, or the
+//     [rsguard.Guard] does not run before the check. A Bearer challenge
+//     with no error code (RFC 6750 §3.1: the request was not
+//     authenticated), plus scope= when the required scopes are known.
+//   - [audit.ReasonInsufficientScope] (an [*Error]), 403: the principal
+//     lacks scopes the operation needs, and a token with more scopes would
+//     be accepted. A Bearer challenge with error="insufficient_scope" (see
+//     Challenges below).
+//   - [audit.ReasonInsufficientUserAuthentication] (an [*Error] with
+//     Authentication), 401: the scopes suffice, but the user's
+//     authentication is not strong or recent enough (RFC 9470 §3). A Bearer
+//     challenge with error="insufficient_user_authentication", acr_values
+//     and/or max_age: the client must have the user authenticate again.
+//   - [audit.ReasonUnknownTool] (an [*Error]), 403: an MCP tools/call of a
+//     tool missing from [MCPConfig.Tools], without
+//     [MCPConfig.AllowUnknownTools]. No scope could authorise it, so there
+//     is no challenge (clients do not re-authorise in vain): a JSON-RPC
+//     error body, code -32000.
+//   - [audit.ReasonInvalidRequest], 400: an MCP POST body the check cannot
+//     read for sure, which it therefore never passes on: not JSON (JSON-RPC
+//     -32700, parse error), or (-32600, invalid request) not a JSON-RPC
+//     message or batch, JSON that decoders read in different ways (a member
+//     name given twice in any object, at any depth, however escaped; a lone
+//     surrogate escape such as "\ud800", which Go's encoding/json reads as
+//     U+FFFD and JavaScript keeps; a number beyond float64), a case variant
+//     of a member such as "Method" or "paramſ" (which encoding/json folds
+//     onto "method" and "params"), or a body that could not be read; as
+//     MCP's Streamable HTTP transport prescribes for input a server cannot
+//     accept.
+//   - [audit.ReasonBodyTooLarge], 413: an MCP POST body longer than
+//     [MCPConfig.MaxBodyBytes]. The check cannot see what such a body calls,
+//     so it refuses it (fail closed). JSON-RPC error -32600.
+//   - [audit.ReasonMethodNotAllowed], 405: a request to the MCP endpoint
+//     whose method is not exactly POST, GET, DELETE or OPTIONS (see above).
+//     Allow: GET, POST, DELETE, OPTIONS (RFC 9110 §15.5.6) and JSON-RPC
+//     error -32000.
+//   - [audit.ReasonInternalError], 500 with {"error":"server_error"} and no
+//     detail: every other error. A scope that is not an RFC 6749 §3.3 scope
+//     token given to [Require], [RequireAny] or their [Hierarchy]
+//     counterparts, or an invalid [AuthRequirement] given to
+//     [RequireAuthentication], is such an error (wrapping
+//     [rsguard.ErrInvalidConfig]): a programming error, never a client's. So
+//     is one of the first four classes without the [*Error] that carries
+//     its details.
+//
+// A JSON-RPC error body names the id of the request refused, when the check
+// read one, else null; for a refused batch it is an array of one error per
+// request (JSON-RPC 2.0 §5, §6).
+//
+// # Challenges
 //
 // A principal without the needed scopes gets 403 with
 //
@@ -64,8 +129,9 @@
 // the first alternative); offline_access is never named. resource_metadata
 // (RFC 9728 §5.1) and realm are those of the Guard that authenticated the
 // request ([rsguard.Config]), so that every challenge a client sees points
-// to the same protected resource metadata. Challenges are built by package
-// [github.com/rsguard/rsguard/rsmeta].
+// to the same protected resource metadata; without a Guard in front (a
+// misordered chain) a 401 challenge carries realm="rsguard" instead.
+// Challenges are built by package [github.com/rsguard/rsguard/rsmeta].
 //
 // # Matching
 //

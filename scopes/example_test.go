@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/scopes"
 )
 
@@ -86,19 +87,25 @@ func ExampleRequireAny() {
 	err := scopes.RequireAny(ctx, "inventory:admin", "root")
 	var se *scopes.Error
 	if errors.As(err, &se) {
-		fmt.Println(errors.Is(err, scopes.ErrInsufficientScope), se.Any, se.Required, se.Granted)
+		fmt.Println(errors.Is(err, audit.ReasonInsufficientScope), se.Any, se.Required, se.Granted)
 	}
 	// Output:
 	// true true [inventory:admin root] [inventory:read]
 }
 
 // Per-route scopes on a ServeMux; chi's r.Use and r.With take the same
-// middleware.
+// middleware. Middleware requires all of its scopes; for any one of them,
+// build the Route with NewRoute and mount its Handler.
 func ExampleMiddleware() {
 	list := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "items") })
+	admin, err := scopes.NewRoute(scopes.RouteConfig{Scopes: []string{"inventory:admin", "root"}, Any: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /items", scopes.Middleware("inventory:read")(list))
-	mux.Handle("DELETE /items/{id}", scopes.MiddlewareAny("inventory:admin", "root")(list))
+	mux.Handle("DELETE /items/{id}", admin.Handler(list))
 	srv := httptest.NewServer(authenticate("inventory:read", mux))
 	defer srv.Close()
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 // maxFilterBytes bounds the JSON tools/list answer the filter buffers; a
@@ -22,10 +23,10 @@ const maxFilterBytes = 16 << 20
 // ([MCP.AllowsTool]) removed from each response's result.tools array, as
 // [MCPConfig.FilterToolsList] documents. msg itself is not modified, and
 // when nothing changes msg is returned as is. An msg that is not valid JSON
-// is an error wrapping [ErrMalformed].
+// is an error wrapping [audit.ReasonInvalidRequest].
 func (m *MCP) filterTools(p *rsguard.Principal, msg []byte) ([]byte, error) {
 	if !json.Valid(msg) {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, errNotJSON)
+		return nil, fmt.Errorf("%w: %w", audit.ReasonInvalidRequest, errNotJSON)
 	}
 	return m.filterMessage(p, msg, nil), nil
 }

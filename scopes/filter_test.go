@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 const (
@@ -64,7 +65,7 @@ func TestFilterTools(t *testing.T) {
 		})
 	}
 	_, err := m.filterTools(reader, []byte(`{"result":`))
-	assert.ErrorIs(t, err, ErrMalformed, "invalid JSON")
+	assert.ErrorIs(t, err, audit.ReasonInvalidRequest, "invalid JSON")
 }
 
 // listServer answers tools/list like an MCP server, as JSON or as SSE with

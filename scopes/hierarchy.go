@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard"
 )
 
 // Hierarchy is a scope implication table: a granted scope satisfies every
@@ -27,19 +27,15 @@ type Hierarchy struct {
 }
 
 // NewHierarchy compiles table — each key implies the scopes listed — into its
-// transitive closure. Scopes must be RFC 6749 §3.3 scope tokens. Cycles are
-// allowed: scopes on a cycle imply each other.
+// transitive closure. Scopes must be RFC 6749 §3.3 scope tokens: it refuses
+// one that is not with an error wrapping [rsguard.ErrInvalidConfig]. Cycles
+// are allowed: scopes on a cycle imply each other.
 func NewHierarchy(table map[string][]string) (*Hierarchy, error) {
 	h := &Hierarchy{implied: make(map[string]map[string]bool, len(table))}
 	keys := make([]string, 0, len(table))
 	for k, list := range table {
-		if !rsmeta.IsScopeToken(k) {
-			return nil, fmt.Errorf("%w: %q", ErrInvalidScope, k)
-		}
-		for _, s := range list {
-			if !rsmeta.IsScopeToken(s) {
-				return nil, fmt.Errorf("%w: %q", ErrInvalidScope, s)
-			}
+		if err := validScopes(append([]string{k}, list...)); err != nil {
+			return nil, fmt.Errorf("%w: Hierarchy table: %w", rsguard.ErrInvalidConfig, err)
 		}
 		keys = append(keys, k)
 	}
@@ -71,17 +67,17 @@ func (h *Hierarchy) Implies(granted, required string) bool {
 // Require is [Require] with the hierarchy's implications.
 func (h *Hierarchy) Require(ctx context.Context, scopes ...string) error {
 	if err := validScopes(scopes); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", rsguard.ErrInvalidConfig, err)
 	}
-	return check(ctx, scopes, false, h.Implies, "")
+	return checkScopes(ctx, scopes, false, h.Implies, "")
 }
 
 // RequireAny is [RequireAny] with the hierarchy's implications.
 func (h *Hierarchy) RequireAny(ctx context.Context, scopes ...string) error {
 	if err := validScopes(scopes); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", rsguard.ErrInvalidConfig, err)
 	}
-	return check(ctx, scopes, true, h.Implies, "")
+	return checkScopes(ctx, scopes, true, h.Implies, "")
 }
 
 // Has is [Has] with the hierarchy's implications.

@@ -7,39 +7,31 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/internal/strictjson"
 )
 
-// ErrMalformed reports a request body the MCP middleware will not pass on
-// because it cannot tell for sure what it asks for: not JSON, not a JSON-RPC
-// message or batch of messages, JSON that decoders read in different ways (a
-// member name given twice in any object, at any depth, however escaped; a
-// lone surrogate escape such as "\ud800", which Go's encoding/json reads as
-// U+FFFD and JavaScript keeps; a number beyond float64), a case variant of a
-// member such as "Method" or "paramſ" (which Go's encoding/json folds onto
-// "method" and "params"), or a body that could not be read. [WriteError]
-// answers 400.
-var ErrMalformed = errors.New("scopes: malformed JSON-RPC message")
-
-// errNotJSON marks an ErrMalformed that is a JSON syntax error (JSON-RPC
-// -32700 rather than -32600).
+// errNotJSON marks an [audit.ReasonInvalidRequest] refusal whose body is not
+// JSON at all (JSON-RPC -32700, parse error, rather than -32600).
 var errNotJSON = errors.New("not JSON")
 
-// Why a tools/call has no readable tool name; each wraps ErrMalformed.
+// Why a tools/call has no readable tool name; each wraps
+// audit.ReasonInvalidRequest.
 var (
-	errParamsNotObject = fmt.Errorf("%w: params is not an object", ErrMalformed)
-	errNoToolName      = fmt.Errorf("%w: tools/call without a tool name", ErrMalformed)
-	errToolNameType    = fmt.Errorf("%w: tool name is not a string", ErrMalformed)
-	errAmbiguousName   = fmt.Errorf("%w: ambiguous member name in params", ErrMalformed)
+	errParamsNotObject = fmt.Errorf("%w: params is not an object", audit.ReasonInvalidRequest)
+	errNoToolName      = fmt.Errorf("%w: tools/call without a tool name", audit.ReasonInvalidRequest)
+	errToolNameType    = fmt.Errorf("%w: tool name is not a string", audit.ReasonInvalidRequest)
+	errAmbiguousName   = fmt.Errorf("%w: ambiguous member name in params", audit.ReasonInvalidRequest)
 )
 
-// Why a body is not a JSON-RPC message or batch; each wraps ErrMalformed.
+// Why a body is not a JSON-RPC message or batch; each wraps
+// audit.ReasonInvalidRequest.
 var (
-	errNotMessage     = fmt.Errorf("%w: not a JSON-RPC message", ErrMalformed)
-	errBatchElement   = fmt.Errorf("%w: batch element is not an object", ErrMalformed)
-	errEmptyBatch     = fmt.Errorf("%w: empty batch", ErrMalformed)
-	errMethodType     = fmt.Errorf("%w: method is not a string", ErrMalformed)
-	errAmbiguousField = fmt.Errorf("%w: ambiguous member name", ErrMalformed)
+	errNotMessage     = fmt.Errorf("%w: not a JSON-RPC message", audit.ReasonInvalidRequest)
+	errBatchElement   = fmt.Errorf("%w: batch element is not an object", audit.ReasonInvalidRequest)
+	errEmptyBatch     = fmt.Errorf("%w: empty batch", audit.ReasonInvalidRequest)
+	errMethodType     = fmt.Errorf("%w: method is not a string", audit.ReasonInvalidRequest)
+	errAmbiguousField = fmt.Errorf("%w: ambiguous member name", audit.ReasonInvalidRequest)
 )
 
 // maxNestingDepth is encoding/json's limit on nested arrays and objects,
@@ -73,9 +65,9 @@ func (msg *rpcMessage) answerID() []byte {
 	return []byte("null")
 }
 
-// rpcRefusal is a refusal answered by a JSON-RPC error (403 ErrNotPermitted,
-// 400 ErrMalformed) of a POST whose messages were read: it carries the ids
-// of the requests it answers, so that [WriteError] can name them.
+// rpcRefusal is a refusal answered by a JSON-RPC error (403 unknown_tool,
+// 400 invalid_request) of a POST whose messages were read: it carries the
+// ids of the requests it answers, so that [WriteError] can name them.
 type rpcRefusal struct {
 	err   error
 	batch bool     // the body was a batch: answer with an array
@@ -125,11 +117,11 @@ func parseMessages(body []byte, msgs []rpcMessage) ([]rpcMessage, error) {
 	case errors.Is(err, strictjson.ErrSyntax), errors.Is(err, strictjson.ErrDepth), !json.Valid(body):
 		// The walk stopped at the first error; a later syntax error still
 		// makes the body not JSON (-32700).
-		return msgs, fmt.Errorf("%w: %w", ErrMalformed, errNotJSON)
-	case errors.Is(err, ErrMalformed):
+		return msgs, fmt.Errorf("%w: %w", audit.ReasonInvalidRequest, errNotJSON)
+	case errors.Is(err, audit.ReasonInvalidRequest):
 		return msgs, err
 	default: // JSON that decoders read in different ways
-		return msgs, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return msgs, fmt.Errorf("%w: %w", audit.ReasonInvalidRequest, err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/internal/strictjson"
 )
 
@@ -71,26 +72,26 @@ func TestExtract(t *testing.T) {
 		{"response", bodyClientReply, []call{{}}, nil},
 		{"other method's params unchecked", `{"method":"x","params":{"name":1,"Name":2}}`, []call{{method: "x"}}, nil},
 		{"batch", "[" + bodyGetInv + ", " + bodyPing + "]", []call{{"tools/call", "get_inventory"}, {method: "ping"}}, nil},
-		{"nested batch element", `[[` + bodyPing + `]]`, nil, ErrMalformed},
-		{"Method", `{"Method":"tools/call"}`, nil, ErrMalformed},
-		{"METHOD", `{"METHOD":"tools/call"}`, nil, ErrMalformed},
-		{"Params", `{"method":"ping","Params":{}}`, nil, ErrMalformed},
+		{"nested batch element", `[[` + bodyPing + `]]`, nil, audit.ReasonInvalidRequest},
+		{"Method", `{"Method":"tools/call"}`, nil, audit.ReasonInvalidRequest},
+		{"METHOD", `{"METHOD":"tools/call"}`, nil, audit.ReasonInvalidRequest},
+		{"Params", `{"method":"ping","Params":{}}`, nil, audit.ReasonInvalidRequest},
 		{"Kelvin sign folds? not in method", `{"method":"ping","\u212aey":1}`, []call{{method: "ping"}}, nil},
-		{"nAme", `{"method":"tools/call","params":{"nAme":"x","name":"y"}}`, nil, ErrMalformed},
-		{"name number", `{"method":"tools/call","params":{"name":1}}`, nil, ErrMalformed},
-		{"method null", `{"method":null}`, nil, ErrMalformed},
+		{"nAme", `{"method":"tools/call","params":{"nAme":"x","name":"y"}}`, nil, audit.ReasonInvalidRequest},
+		{"name number", `{"method":"tools/call","params":{"name":1}}`, nil, audit.ReasonInvalidRequest},
+		{"method null", `{"method":null}`, nil, audit.ReasonInvalidRequest},
 		{"duplicate params", `{"method":"tools/call","params":{"name":"a"},"params":{"name":"b"}}`, nil, strictjson.ErrDuplicate},
 		{"deep nesting in arguments", `{"method":"tools/call","params":{"arguments":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `,"name":"t"}}`,
 			[]call{{"tools/call", "t"}}, nil},
 		{"not JSON", `{method:"tools/call"}`, nil, errNotJSON},
-		{"number", `42`, nil, ErrMalformed},
+		{"number", `42`, nil, audit.ReasonInvalidRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := extract([]byte(tt.body))
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
-				require.ErrorIs(t, err, ErrMalformed)
+				require.ErrorIs(t, err, audit.ReasonInvalidRequest)
 				require.Equal(t, tt.wantErr == errNotJSON, errors.Is(err, errNotJSON), "err = %v: -32700 is for what json.Valid refuses, and only that", err)
 				return
 			}
@@ -194,7 +195,7 @@ func FuzzToolCall(f *testing.F) {
 			return
 		}
 		if err != nil {
-			require.ErrorIs(t, err, ErrMalformed, "valid JSON refused")
+			require.ErrorIs(t, err, audit.ReasonInvalidRequest, "valid JSON refused")
 			require.NotErrorIs(t, err, errNotJSON, "valid JSON refused")
 			return
 		}
@@ -226,7 +227,7 @@ func FuzzToolCall(f *testing.F) {
 // still passes, and what is not JSON at all is still -32700.
 func TestMCPRefusesAmbiguousJSON(t *testing.T) {
 	cfg := testMCPConfig()
-	cfg.UnknownTools = AllowUnknownTools
+	cfg.AllowUnknownTools = true
 	all := &rsguard.Principal{Scopes: []string{"inventory:read", "inventory:write", "resources:read"}}
 	call := func(params string) string {
 		return `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":` + params + `}`

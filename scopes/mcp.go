@@ -12,6 +12,7 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 // defaultMaxBodyBytes is the [MCPConfig.MaxBodyBytes] used when it is zero:
@@ -19,47 +20,18 @@ import (
 // server.
 const defaultMaxBodyBytes = 4 << 20
 
-// ErrBodyTooLarge reports a request body longer than [MCPConfig.MaxBodyBytes].
-// The MCP middleware cannot see what such a body calls, so it refuses it
-// (fail closed); [WriteError] answers 413.
-var ErrBodyTooLarge = errors.New("scopes: request body too large")
-
-// ErrMethodNotAllowed reports an authenticated request to the MCP endpoint
-// whose method is not exactly POST, GET, DELETE or OPTIONS (methods are
-// case-sensitive, RFC 9110 §9.1): the MCP middleware checks only what a POST
-// body calls, so it passes on no method whose body a server might read as a
-// call unchecked. [WriteError] answers 405 Method Not Allowed with
-// Allow: GET, POST, DELETE, OPTIONS (RFC 9110 §15.5.6, §10.2.1).
-var ErrMethodNotAllowed = errors.New("scopes: method not allowed")
-
-// allowedMethods is the Allow header of the 405 for [ErrMethodNotAllowed]:
-// the methods [MCP] passes on.
+// allowedMethods is the Allow header of the 405 for
+// [audit.ReasonMethodNotAllowed]: the methods [MCP] passes on.
 const allowedMethods = "GET, POST, DELETE, OPTIONS"
-
-// UnknownTools says what the MCP middleware does with a tools/call naming a
-// tool that is not in [MCPConfig.Tools].
-type UnknownTools int
-
-const (
-	// DenyUnknownTools refuses the call with 403 and [ErrNotPermitted]
-	// (fail closed): a tool added to the server but forgotten in the map is
-	// not callable until someone decides its scopes. It is the zero value.
-	// To let any authenticated caller use a tool, map it to no scopes.
-	DenyUnknownTools UnknownTools = iota
-
-	// AllowUnknownTools lets the call through with only the scopes of
-	// MCPConfig.Methods["tools/call"], if any.
-	AllowUnknownTools
-)
 
 // MCPConfig configures the per-tool scope check of an MCP server: see [MCP].
 type MCPConfig struct {
 	// Tools maps a tool name (the "name" of tools/call params, compared
 	// exactly) to the scopes a tools/call of it needs, all of them. A tool
 	// mapped to no scopes needs only a principal (and the tools/call entry of
-	// Methods). With the default DenyUnknownTools, a tool missing here
-	// cannot be called at all. Names must be non-empty valid UTF-8; scopes
-	// must be RFC 6749 §3.3 scope tokens.
+	// Methods). Unless AllowUnknownTools is set, a tool missing here cannot
+	// be called at all. Names must be non-empty valid UTF-8; scopes must be
+	// RFC 6749 §3.3 scope tokens.
 	Tools map[string][]string
 
 	// Methods maps a JSON-RPC method, such as "resources/read",
@@ -70,15 +42,19 @@ type MCPConfig struct {
 	// responses must reach the server for the session to work at all.
 	Methods map[string][]string
 
-	// UnknownTools decides a tools/call of a tool missing from Tools. The
-	// zero value is DenyUnknownTools.
-	UnknownTools UnknownTools
+	// AllowUnknownTools, if true, lets a tools/call of a tool missing from
+	// Tools through with only the scopes of Methods["tools/call"], if any.
+	// If false (the default, fail closed), such a call is refused with a
+	// plain 403 ([audit.ReasonUnknownTool]): a tool added to the server but
+	// forgotten in Tools is not callable until someone decides its scopes.
+	// To let any authenticated caller use a tool, map it to no scopes
+	// rather than setting this.
+	AllowUnknownTools bool
 
 	// MaxBodyBytes bounds the POST body the middleware reads. A longer body
-	// is refused with 413 ([ErrBodyTooLarge]) before the MCP handler sees
-	// it, whatever it contains. If zero, 4 MiB;
-	// negative is refused. Set it to at least the largest request your
-	// tools accept.
+	// is refused with 413 ([audit.ReasonBodyTooLarge]) before the MCP
+	// handler sees it, whatever it contains. If zero, 4 MiB; negative is
+	// refused. Set it to at least the largest request your tools accept.
 	MaxBodyBytes int64
 
 	// Implies, if set, lets a granted scope satisfy a required scope it is
@@ -141,8 +117,8 @@ type MCPConfig struct {
 //     tool.
 //   - Any other method, HEAD and "post" included (methods are
 //     case-sensitive, RFC 9110 §9.1): 405 with
-//     Allow: GET, POST, DELETE, OPTIONS ([ErrMethodNotAllowed]), unread and
-//     never passed on, whatever the principal. MCP Streamable HTTP defines only
+//     Allow: GET, POST, DELETE, OPTIONS ([audit.ReasonMethodNotAllowed]),
+//     unread and never passed on, whatever the principal. MCP Streamable HTTP defines only
 //     POST, GET and DELETE, and this check reads only POST bodies: a server
 //     that dispatched a PUT, a PATCH or a "post" on its body would otherwise
 //     run a tool nobody checked.
@@ -154,15 +130,15 @@ type MCPConfig struct {
 //     server cannot accept; the server never sees it, so no decoder can
 //     read into it a call this check did not see.
 //   - Each message with a method: Methods[method] is required; for
-//     tools/call also Tools[params.name], or, for a tool not in Tools, the
-//     UnknownTools policy. Notifications (no id) are checked the same way
-//     as requests; responses (no method) need nothing.
+//     tools/call also Tools[params.name]; a tool not in Tools is refused
+//     unless AllowUnknownTools is set. Notifications (no id) are checked the
+//     same way as requests; responses (no method) need nothing.
 //   - A batch (MCP 2025-03-26) passes only if every message in it does.
 //     Otherwise the whole batch is refused with one 403 whose scope= names
 //     the union of the scopes all its messages need, so that one step-up
-//     makes the batch succeed; an unknown tool denied by policy makes it a
-//     plain 403 (ErrNotPermitted) instead.
-//   - A JSON-RPC error answer (403 ErrNotPermitted, 400 ErrMalformed) names
+//     makes the batch succeed; a refused unknown tool makes it a plain 403
+//     (audit.ReasonUnknownTool) instead.
+//   - A JSON-RPC error answer (403 unknown_tool, 400 invalid_request) names
 //     the id of the request it refuses, as the request wrote it; for a
 //     batch, it is an array with one error per request in it (JSON-RPC 2.0
 //     §5, §6). The id is null when the request had none, or when it could
@@ -191,23 +167,20 @@ type MCP struct {
 
 // NewMCP checks cfg and returns the [MCP] it describes. It refuses empty or
 // invalid tool and method names, scopes that are not RFC 6749 §3.3 scope
-// tokens ([ErrInvalidScope]), an unknown UnknownTools value, a negative
-// MaxBodyBytes, and a ToolAuthentication entry for a tool missing from Tools
-// or with an invalid requirement. The maps are copied: later changes to them
+// tokens, a negative MaxBodyBytes, and a ToolAuthentication entry for a tool
+// missing from Tools or with an invalid requirement, with an error wrapping
+// [rsguard.ErrInvalidConfig]. The maps are copied: later changes to them
 // have no effect.
 func NewMCP(cfg MCPConfig) (*MCP, error) {
 	m := &MCP{
 		toolReq:     make(map[string][]string, len(cfg.Tools)),
 		methods:     make(map[string][]string, len(cfg.Methods)),
-		denyUnknown: cfg.UnknownTools == DenyUnknownTools,
+		denyUnknown: !cfg.AllowUnknownTools,
 		max:         cfg.MaxBodyBytes,
 		implies:     cfg.Implies,
 		filter:      cfg.FilterToolsList,
 		onError:     cfg.ErrorHandler,
 		onDecision:  cfg.OnDecision,
-	}
-	if cfg.UnknownTools != DenyUnknownTools && cfg.UnknownTools != AllowUnknownTools {
-		return nil, fmt.Errorf("%w: MCPConfig.UnknownTools: unknown policy %d", rsguard.ErrInvalidConfig, cfg.UnknownTools)
 	}
 	switch {
 	case m.max < 0:
@@ -264,11 +237,12 @@ const (
 
 // Check decides r as described on [MCP]: nil if the MCP server may see it,
 // else an error for [WriteError]: an [*Error] (match it with [errors.As]),
-// or one wrapping [ErrMalformed], [ErrBodyTooLarge] or
-// [ErrMethodNotAllowed]. For a POST it reads the body and replaces r.Body
-// with one that yields the identical bytes (and still closes the original),
-// even when it returns an error; r.ContentLength keeps matching the body.
-// It reads no other method's body.
+// or one wrapping [audit.ReasonInvalidRequest], [audit.ReasonBodyTooLarge]
+// or [audit.ReasonMethodNotAllowed] (see the package documentation). For a
+// POST it reads the body and replaces r.Body with one that yields the
+// identical bytes (and still closes the original), even when it returns an
+// error; r.ContentLength keeps matching the body. It reads no other method's
+// body.
 func (m *MCP) Check(r *http.Request) error {
 	_, err := m.check(r, false, nil)
 	return err
@@ -332,14 +306,14 @@ func (m *MCP) AllowsTool(p *rsguard.Principal, name string) bool {
 func (m *MCP) check(r *http.Request, wantIDs bool, d *audit.Decision) ([][]byte, error) {
 	p, ok := rsguard.FromContext(r.Context())
 	if !ok {
-		return nil, &Error{Err: ErrNoPrincipal}
+		return nil, &Error{Err: audit.ReasonNoPrincipal}
 	}
 	switch r.Method { // exactly, RFC 9110 §9.1
 	case http.MethodPost:
 	case http.MethodGet, http.MethodDelete, http.MethodOptions:
 		return nil, nil
 	default:
-		return nil, fmt.Errorf("%w: %q", ErrMethodNotAllowed, audit.Text(r.Method))
+		return nil, fmt.Errorf("%w: %q", audit.ReasonMethodNotAllowed, check.Text(r.Method))
 	}
 	body, err := readBody(r, m.max)
 	if err != nil {
@@ -354,7 +328,7 @@ func (m *MCP) check(r *http.Request, wantIDs bool, d *audit.Decision) ([][]byte,
 	if d != nil {
 		m.describe(d, p, msgs, err != nil)
 	}
-	if err != nil && (errors.Is(err, ErrNotPermitted) || errors.Is(err, ErrMalformed)) {
+	if err != nil && (errors.Is(err, audit.ReasonUnknownTool) || errors.Is(err, audit.ReasonInvalidRequest)) {
 		err = withRequestIDs(err, body, msgs) // their answer is a JSON-RPC error
 	}
 	return ids, err
@@ -364,7 +338,7 @@ func (m *MCP) check(r *http.Request, wantIDs bool, d *audit.Decision) ([][]byte,
 type need struct {
 	scopes []string
 	auth   *AuthRequirement // the tool's step-up requirement, if any
-	denied bool             // a tool refused by the UnknownTools policy
+	denied bool             // an unknown tool, refused
 	op     string           // for messages; set only when asked
 	isList bool
 }
@@ -456,7 +430,7 @@ func (m *MCP) decide(p *rsguard.Principal, msgs []rpcMessage, wantIDs bool) ([][
 		}
 	}
 	if denied {
-		return nil, &Error{Err: ErrNotPermitted, Granted: granted(p), Operation: op}
+		return nil, &Error{Err: audit.ReasonUnknownTool, Granted: granted(p), Operation: op}
 	}
 	return nil, insufficient(p, union, m.implies, op)
 }
@@ -469,7 +443,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, nil
 	}
 	if r.ContentLength > limit {
-		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d", ErrBodyTooLarge, r.ContentLength, limit)
+		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d", audit.ReasonBodyTooLarge, r.ContentLength, limit)
 	}
 	size := int64(512)
 	if r.ContentLength >= 0 {
@@ -490,7 +464,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		n, err = orig.Read(room)
 		buf = buf[:len(buf)+n]
 		if int64(len(buf)) > limit {
-			err = fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, limit)
+			err = fmt.Errorf("%w: more than %d bytes", audit.ReasonBodyTooLarge, limit)
 			break
 		}
 		if err != nil {
@@ -509,12 +483,12 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	r.Body = &partialBody{Reader: io.MultiReader(bytes.NewReader(buf), orig), orig: orig}
 	var tooLarge *http.MaxBytesError
 	switch {
-	case errors.Is(err, ErrBodyTooLarge):
+	case errors.Is(err, audit.ReasonBodyTooLarge):
 		return nil, err
 	case errors.As(err, &tooLarge):
-		return nil, fmt.Errorf("%w: %w", ErrBodyTooLarge, err)
+		return nil, fmt.Errorf("%w: %w", audit.ReasonBodyTooLarge, err)
 	default:
-		return nil, fmt.Errorf("%w: reading body: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: reading body: %w", audit.ReasonInvalidRequest, err)
 	}
 }
 

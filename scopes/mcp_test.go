@@ -156,7 +156,7 @@ func insufficientChallenge(scope, desc string) string {
 func TestMCPPost(t *testing.T) {
 	reader := &rsguard.Principal{Scopes: []string{"inventory:read"}}
 	allowUnknown := testMCPConfig()
-	allowUnknown.UnknownTools = AllowUnknownTools
+	allowUnknown.AllowUnknownTools = true
 	callScope := testMCPConfig()
 	callScope.Methods["tools/call"] = []string{"mcp:tools"}
 	small := testMCPConfig()
@@ -410,7 +410,7 @@ func TestMCPCheckRestoresBody(t *testing.T) {
 		wantErr error
 	}{
 		{"within", 1 << 20, nil},
-		{"over", 4096, ErrBodyTooLarge},
+		{"over", 4096, audit.ReasonBodyTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -465,30 +465,32 @@ func TestMCPAllowsTool(t *testing.T) {
 	}
 	assert.False(t, m.AllowsTool(nil, "search"), "nil grant allowed")
 	cfg := testMCPConfig()
-	cfg.UnknownTools = AllowUnknownTools
+	cfg.AllowUnknownTools = true
 	assert.True(t, mustMCP(t, cfg).AllowsTool(g, "drop_tables"), "AllowUnknownTools: unknown tool refused")
 }
 
 func TestNewMCPRefuses(t *testing.T) {
 	tests := map[string]MCPConfig{
-		"empty tool name":        {Tools: map[string][]string{"": {"a"}}},
-		"invalid UTF-8 tool":     {Tools: map[string][]string{"a\xff": {"a"}}},
-		"replacement char tool":  {Tools: map[string][]string{"a\uFFFD": {"a"}}},
-		"invalid scope":          {Tools: map[string][]string{"t": {"a b"}}},
-		"empty scope":            {Tools: map[string][]string{"t": {""}}},
-		"empty method":           {Methods: map[string][]string{"": {"a"}}},
-		"invalid method scope":   {Methods: map[string][]string{"resources/read": {`"a"`}}},
-		"negative bound":         {MaxBodyBytes: -1},
-		"unknown unknown policy": {UnknownTools: 7},
+		"empty tool name":         {Tools: map[string][]string{"": {"a"}}},
+		"invalid UTF-8 tool":      {Tools: map[string][]string{"a\xff": {"a"}}},
+		"replacement char tool":   {Tools: map[string][]string{"a\uFFFD": {"a"}}},
+		"invalid scope":           {Tools: map[string][]string{"t": {"a b"}}},
+		"empty scope":             {Tools: map[string][]string{"t": {""}}},
+		"empty method":            {Methods: map[string][]string{"": {"a"}}},
+		"invalid method scope":    {Methods: map[string][]string{"resources/read": {`"a"`}}},
+		"negative bound":          {MaxBodyBytes: -1},
+		"step-up of unknown tool": {ToolAuthentication: map[string]AuthRequirement{"t": {}}},
+		"invalid acr value":       {Tools: map[string][]string{"t": nil}, ToolAuthentication: map[string]AuthRequirement{"t": {ACRValues: []string{"a b"}}}},
 	}
 	for name, cfg := range tests {
 		t.Run(name, func(t *testing.T) {
 			_, err := NewMCP(cfg)
-			require.Error(t, err, "no error")
+			require.ErrorIs(t, err, rsguard.ErrInvalidConfig)
 		})
 	}
 	_, err := NewMCP(MCPConfig{Tools: map[string][]string{"t": {"bad scope"}}})
-	assert.ErrorIs(t, err, ErrInvalidScope, "invalid scope error does not wrap ErrInvalidScope")
+	assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "invalid scope error does not wrap ErrInvalidConfig")
+	assert.ErrorContains(t, err, `MCPConfig.Tools["t"]: invalid scope token "bad scope"`, "invalid scope error")
 }
 
 // TestNewMCPCopiesMaps: the configuration cannot be changed afterwards.
@@ -697,7 +699,7 @@ func TestMCPMethodControls(t *testing.T) {
 			ResourceMetadata: testRM,
 			Authenticator: authFunc(func(r *http.Request) (*rsguard.Principal, error) {
 				if r.Header.Get("Authorization") == "" {
-					return nil, &rsguard.Error{Status: http.StatusUnauthorized, Err: rsguard.ErrNoCredential, Reason: audit.ReasonNoCredential}
+					return nil, &rsguard.Error{Status: http.StatusUnauthorized, Err: audit.ReasonNoCredential, Reason: audit.ReasonNoCredential}
 				}
 				return reader, nil
 			}),
@@ -718,14 +720,14 @@ func TestMCPMethodControls(t *testing.T) {
 }
 
 // TestMCPCheckMethod: the decision method reports a refused method with
-// ErrMethodNotAllowed and leaves the body unread.
+// audit.ReasonMethodNotAllowed and leaves the body unread.
 func TestMCPCheckMethod(t *testing.T) {
 	m := mustMCP(t, testMCPConfig())
 	for _, method := range []string{"PUT", "post", "HEAD"} {
 		r := httptest.NewRequest(method, "/mcp", strings.NewReader(bodySetPrice))
 		r = r.WithContext(rsguard.NewContext(r.Context(), &rsguard.Principal{}))
 		err := m.Check(r)
-		require.ErrorIs(t, err, ErrMethodNotAllowed, "%s: Check", method)
+		require.ErrorIs(t, err, audit.ReasonMethodNotAllowed, "%s: Check", method)
 		body, _ := io.ReadAll(r.Body)
 		assert.Equal(t, bodySetPrice, string(body), "%s: body after Check", method)
 		w := httptest.NewRecorder()
@@ -735,7 +737,7 @@ func TestMCPCheckMethod(t *testing.T) {
 		assert.Equal(t, rpc405, w.Body.String(), "%s: WriteError body", method)
 	}
 	r := httptest.NewRequest("PUT", "/mcp", strings.NewReader(bodySetPrice))
-	assert.ErrorIs(t, m.Check(r), ErrNoPrincipal, "PUT without grant: Check")
+	assert.ErrorIs(t, m.Check(r), audit.ReasonNoPrincipal, "PUT without grant: Check")
 	for _, method := range []string{"GET", "DELETE", "OPTIONS"} {
 		r := httptest.NewRequest(method, "/mcp", nil)
 		r = r.WithContext(rsguard.NewContext(r.Context(), &rsguard.Principal{}))

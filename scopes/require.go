@@ -2,56 +2,32 @@ package scopes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/rsguard/rsguard"
-	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/check"
 )
-
-// Reasons an [Error] carries in its Err field; match them with [errors.Is].
-var (
-	// ErrNoPrincipal means the request context holds no [rsguard.Principal]:
-	// the request was not authenticated, or the [rsguard.Guard] does not run
-	// before the scope check. [WriteError] answers 401 with a Bearer
-	// challenge; the request is never allowed.
-	ErrNoPrincipal = errors.New("scopes: no principal in request context")
-
-	// ErrInsufficientScope means the principal lacks scopes the operation needs
-	// and a token with more scopes would be accepted. [WriteError] answers
-	// 403 with error="insufficient_scope" (RFC 6750 §3.1).
-	ErrInsufficientScope = errors.New("scopes: insufficient scope")
-
-	// ErrNotPermitted means no scope can authorise the operation: an MCP
-	// tools/call names a tool missing from [MCPConfig.Tools] while
-	// [MCPConfig.UnknownTools] is [DenyUnknownTools]. [WriteError] answers a
-	// plain 403 without an insufficient_scope challenge, so that clients do
-	// not re-authorise in vain.
-	ErrNotPermitted = errors.New("scopes: operation not permitted")
-)
-
-// ErrInvalidScope reports a string that is not an RFC 6749 §3.3 scope token
-// (one or more of %x21 / %x23-5B / %x5D-7E: printable ASCII except space,
-// '"' and '\'). [Require] and [RequireAny] return it, wrapped, for such a
-// requirement, and configuration constructors refuse one with it.
-// [WriteError] answers 500: it is a programming error, never a client's.
-var ErrInvalidScope = errors.New("scopes: invalid scope token")
 
 // offlineAccess is the OpenID Connect scope that asks for a refresh token. It
 // is never named in a challenge (MCP authorization, scope selection).
 const offlineAccess = "offline_access"
 
 // Error is the typed error of a failed scope check. [Require], [RequireAny],
-// [Route.Check] and [MCP.Check] return it; [WriteError] turns it into the
-// response. Match the reason with errors.Is(err, ErrInsufficientScope) (or
-// [ErrNoPrincipal], [ErrNotPermitted], [ErrInsufficientUserAuthentication]) and
-// read the fields with [errors.As].
+// [RequireAuthentication], [Route.Check] and [MCP.Check] return it;
+// [WriteError] turns it into the response. Match its class with
+// errors.Is(err, audit.ReasonInsufficientScope) (or
+// [audit.ReasonNoPrincipal], [audit.ReasonUnknownTool],
+// [audit.ReasonInsufficientUserAuthentication]; see the package
+// documentation for what each means) and read the fields with [errors.As].
 type Error struct {
-	// Err is the reason: ErrNoPrincipal, ErrInsufficientScope, ErrNotPermitted
-	// or ErrInsufficientUserAuthentication. Unwrap returns it.
+	// Err is the reason: audit.ReasonNoPrincipal,
+	// audit.ReasonInsufficientScope, audit.ReasonUnknownTool or
+	// audit.ReasonInsufficientUserAuthentication, or an error wrapping one.
+	// Unwrap returns it.
 	Err error
 
 	// Required lists every scope the operation needs, in the order they
@@ -59,8 +35,9 @@ type Error struct {
 	// which one suffices. For an MCP batch it is the union over all its
 	// calls. With an implication in force (Implies, [Hierarchy]), scopes
 	// implied by another required scope are left out. Empty when nothing
-	// was required (a bare principal check), nothing could be (ErrNotPermitted),
-	// or the failure is a step-up (ErrInsufficientUserAuthentication).
+	// was required (a bare principal check), nothing could be
+	// (audit.ReasonUnknownTool), or the failure is a step-up
+	// (audit.ReasonInsufficientUserAuthentication).
 	Required []string
 
 	// Any reports that Required are alternatives ([RequireAny]).
@@ -70,11 +47,12 @@ type Error struct {
 	// Any it equals Required.
 	Missing []string
 
-	// Granted lists the scopes the principal carries; nil with ErrNoPrincipal.
+	// Granted lists the scopes the principal carries; nil with
+	// audit.ReasonNoPrincipal.
 	Granted []string
 
 	// Authentication is the step-up requirement the principal failed, with
-	// [ErrInsufficientUserAuthentication]; nil otherwise.
+	// audit.ReasonInsufficientUserAuthentication; nil otherwise.
 	Authentication *AuthRequirement
 
 	// Operation names what was refused, for messages, such as
@@ -88,10 +66,11 @@ type Error struct {
 // [WriteError] chooses the client-facing text.
 func (e *Error) Error() string {
 	var b strings.Builder
+	b.WriteString("scopes: ")
 	if e.Err != nil {
 		b.WriteString(e.Err.Error())
 	} else {
-		b.WriteString("scopes: scope check failed")
+		b.WriteString("scope check failed")
 	}
 	if e.Operation != "" {
 		b.WriteString(": ")
@@ -140,21 +119,22 @@ func (e *Error) challengeScope() []string {
 
 // Require checks that the request's [rsguard.Principal] (see
 // [rsguard.FromContext]) carries every one of scopes. It returns nil if so;
-// otherwise an [*Error] wrapping [ErrInsufficientScope], or [ErrNoPrincipal] when
-// ctx holds no principal at all (fail closed). With no scopes it only
-// requires a principal.
+// otherwise an [*Error] of class [audit.ReasonInsufficientScope], or
+// [audit.ReasonNoPrincipal] when ctx holds no principal at all (fail closed).
+// With no scopes it only requires a principal.
 //
 // Scope tokens are compared exactly and case-sensitively (RFC 6749 §3.3);
 // there is no hierarchical or wildcard matching here (see [Hierarchy.Require]
-// and [RouteConfig.Implies] for that). A scope that is not a valid scope token is an error wrapping
-// [ErrInvalidScope], never satisfied.
+// and [RouteConfig.Implies] for that). A scope that is not a valid scope
+// token is never satisfied: it is a programming error, returned as an error
+// wrapping [rsguard.ErrInvalidConfig], which [WriteError] answers 500.
 //
 // Pass the error to [WriteError] to answer the request.
 func Require(ctx context.Context, scopes ...string) error {
 	if err := validScopes(scopes); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", rsguard.ErrInvalidConfig, err)
 	}
-	return check(ctx, scopes, false, nil, "")
+	return checkScopes(ctx, scopes, false, nil, "")
 }
 
 // RequireAny checks that the request's [rsguard.Principal] carries at least one of
@@ -164,9 +144,9 @@ func Require(ctx context.Context, scopes ...string) error {
 // it only requires a principal.
 func RequireAny(ctx context.Context, scopes ...string) error {
 	if err := validScopes(scopes); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", rsguard.ErrInvalidConfig, err)
 	}
-	return check(ctx, scopes, true, nil, "")
+	return checkScopes(ctx, scopes, true, nil, "")
 }
 
 // Has reports whether the request's [rsguard.Principal] carries every one of
@@ -176,12 +156,12 @@ func Has(ctx context.Context, scopes ...string) bool {
 	return Require(ctx, scopes...) == nil
 }
 
-// check is the one decision behind Require, RequireAny, Route and MCP.
+// checkScopes is the one decision behind Require, RequireAny, Route and MCP.
 // want must have been validated.
-func check(ctx context.Context, want []string, anyOf bool, implies func(granted, required string) bool, op string) error {
+func checkScopes(ctx context.Context, want []string, anyOf bool, implies func(granted, required string) bool, op string) error {
 	p, ok := rsguard.FromContext(ctx)
 	if !ok {
-		return &Error{Err: ErrNoPrincipal, Required: dedup(want), Any: anyOf, Operation: op}
+		return &Error{Err: audit.ReasonNoPrincipal, Required: dedup(want), Any: anyOf, Operation: op}
 	}
 	if len(want) == 0 {
 		return nil
@@ -193,7 +173,7 @@ func check(ctx context.Context, want []string, anyOf bool, implies func(granted,
 			}
 		}
 		req := dedup(want)
-		return &Error{Err: ErrInsufficientScope, Required: req, Any: true, Missing: req,
+		return &Error{Err: audit.ReasonInsufficientScope, Required: req, Any: true, Missing: req,
 			Granted: granted(p), Operation: op}
 	}
 	if satisfiesAll(p, want, implies) {
@@ -211,7 +191,7 @@ func insufficient(p *rsguard.Principal, req []string, implies func(granted, requ
 			missing = append(missing, s)
 		}
 	}
-	return &Error{Err: ErrInsufficientScope, Required: req, Missing: missing,
+	return &Error{Err: audit.ReasonInsufficientScope, Required: req, Missing: missing,
 		Granted: granted(p), Operation: op}
 }
 
@@ -274,10 +254,14 @@ func Wildcard(granted, required string) bool {
 	return len(required) > len(prefix) && strings.HasPrefix(required, prefix)
 }
 
+// validScopes returns an error naming the first of list that is not an RFC
+// 6749 §3.3 scope token (one or more of %x21 / %x23-5B / %x5D-7E: printable
+// ASCII except space, '"' and '\'). Callers wrap it with
+// [rsguard.ErrInvalidConfig].
 func validScopes(list []string) error {
 	for _, s := range list {
-		if !rsmeta.IsScopeToken(s) {
-			return fmt.Errorf("%w: %q", ErrInvalidScope, s)
+		if !check.IsScopeToken(s) {
+			return fmt.Errorf("invalid scope token %q", s)
 		}
 	}
 	return nil

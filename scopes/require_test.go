@@ -3,12 +3,14 @@ package scopes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 func grantCtx(scopes ...string) context.Context {
@@ -28,26 +30,27 @@ func TestRequire(t *testing.T) {
 		{name: "all granted", ctx: grantCtx("a", "b", "c"), scopes: []string{"a", "c"}},
 		{name: "none required", ctx: grantCtx(), scopes: nil},
 		{name: "one missing", ctx: grantCtx("tools:read"), scopes: []string{"tools:read", "tools:write"},
-			wantErr: ErrInsufficientScope, wantMissing: []string{"tools:write"}, wantReq: []string{"tools:read", "tools:write"}},
+			wantErr: audit.ReasonInsufficientScope, wantMissing: []string{"tools:write"}, wantReq: []string{"tools:read", "tools:write"}},
 		{name: "duplicates collapse", ctx: grantCtx(), scopes: []string{"x", "x", "y"},
-			wantErr: ErrInsufficientScope, wantMissing: []string{"x", "y"}, wantReq: []string{"x", "y"}},
+			wantErr: audit.ReasonInsufficientScope, wantMissing: []string{"x", "y"}, wantReq: []string{"x", "y"}},
 		{name: "case-sensitive", ctx: grantCtx("Tools:Write"), scopes: []string{"tools:write"},
-			wantErr: ErrInsufficientScope, wantMissing: []string{"tools:write"}, wantReq: []string{"tools:write"}},
+			wantErr: audit.ReasonInsufficientScope, wantMissing: []string{"tools:write"}, wantReq: []string{"tools:write"}},
 		{name: "no wildcard by default", ctx: grantCtx("tools:*"), scopes: []string{"tools:write"},
-			wantErr: ErrInsufficientScope, wantMissing: []string{"tools:write"}, wantReq: []string{"tools:write"}},
-		{name: "no grant", ctx: context.Background(), scopes: []string{"a"}, wantErr: ErrNoPrincipal, wantReq: []string{"a"}},
-		{name: "no grant, nothing required", ctx: context.Background(), wantErr: ErrNoPrincipal},
-		{name: "nil grant", ctx: rsguard.NewContext(context.Background(), nil), scopes: []string{"a"}, wantErr: ErrNoPrincipal, wantReq: []string{"a"}},
-		{name: "invalid scope", ctx: grantCtx("a b"), scopes: []string{"a b"}, wantErr: ErrInvalidScope},
-		{name: "empty scope", ctx: grantCtx(), scopes: []string{""}, wantErr: ErrInvalidScope},
-		{name: "quote in scope", ctx: grantCtx(), scopes: []string{`a"`}, wantErr: ErrInvalidScope},
+			wantErr: audit.ReasonInsufficientScope, wantMissing: []string{"tools:write"}, wantReq: []string{"tools:write"}},
+		{name: "no grant", ctx: context.Background(), scopes: []string{"a"}, wantErr: audit.ReasonNoPrincipal, wantReq: []string{"a"}},
+		{name: "no grant, nothing required", ctx: context.Background(), wantErr: audit.ReasonNoPrincipal},
+		{name: "nil grant", ctx: rsguard.NewContext(context.Background(), nil), scopes: []string{"a"}, wantErr: audit.ReasonNoPrincipal, wantReq: []string{"a"}},
+		{name: "invalid scope", ctx: grantCtx("a b"), scopes: []string{"a b"}, wantErr: rsguard.ErrInvalidConfig},
+		{name: "empty scope", ctx: grantCtx(), scopes: []string{""}, wantErr: rsguard.ErrInvalidConfig},
+		{name: "quote in scope", ctx: grantCtx(), scopes: []string{`a"`}, wantErr: rsguard.ErrInvalidConfig},
+		{name: "any: invalid scope", any: true, ctx: grantCtx("a b"), scopes: []string{"a", "a b"}, wantErr: rsguard.ErrInvalidConfig},
 
 		{name: "any: first", any: true, ctx: grantCtx("a"), scopes: []string{"a", "b"}},
 		{name: "any: second", any: true, ctx: grantCtx("b"), scopes: []string{"a", "b"}},
 		{name: "any: none", any: true, ctx: grantCtx("c"), scopes: []string{"a", "b"},
-			wantErr: ErrInsufficientScope, wantMissing: []string{"a", "b"}, wantReq: []string{"a", "b"}},
+			wantErr: audit.ReasonInsufficientScope, wantMissing: []string{"a", "b"}, wantReq: []string{"a", "b"}},
 		{name: "any: empty list needs a grant only", any: true, ctx: grantCtx()},
-		{name: "any: no grant", any: true, ctx: context.Background(), scopes: []string{"a"}, wantErr: ErrNoPrincipal, wantReq: []string{"a"}},
+		{name: "any: no grant", any: true, ctx: context.Background(), scopes: []string{"a"}, wantErr: audit.ReasonNoPrincipal, wantReq: []string{"a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +66,14 @@ func TestRequire(t *testing.T) {
 			} else {
 				require.ErrorIs(t, err, tt.wantErr)
 			}
+			if errors.Is(tt.wantErr, rsguard.ErrInvalidConfig) {
+				// A programming error: no refusal class, and the message
+				// names the invalid scope.
+				var r audit.Reason
+				assert.False(t, errors.As(err, &r), "invalid scope: has reason %q", r)
+				assert.ErrorContains(t, err, "invalid scope token")
+				assert.ErrorContains(t, err, fmt.Sprintf("%q", tt.scopes[len(tt.scopes)-1]))
+			}
 			var se *Error
 			if !errors.As(err, &se) {
 				require.Nil(t, tt.wantMissing, "err %v is not an *Error", err)
@@ -72,7 +83,7 @@ func TestRequire(t *testing.T) {
 			assert.Equal(t, tt.wantMissing, se.Missing, "Missing")
 			assert.Equal(t, tt.wantReq, se.Required, "Required")
 			assert.Equal(t, tt.any, se.Any, "Any")
-			if errors.Is(err, ErrInsufficientScope) {
+			if errors.Is(err, audit.ReasonInsufficientScope) {
 				g, _ := rsguard.FromContext(tt.ctx)
 				assert.Equal(t, append([]string{}, g.Scopes...), se.Granted, "Granted")
 			}
@@ -94,11 +105,11 @@ func TestErrorMessage(t *testing.T) {
 		err  *Error
 		want string
 	}{
-		{&Error{Err: ErrInsufficientScope, Required: []string{"a", "b"}, Missing: []string{"b"}, Granted: []string{"a"}, Operation: "tool deploy"},
-			"scopes: insufficient scope: tool deploy: missing b (granted: a)"},
-		{&Error{Err: ErrInsufficientScope, Any: true, Required: []string{"a", "b"}, Missing: []string{"a", "b"}, Granted: []string{}},
-			"scopes: insufficient scope: needs one of a b (granted: )"},
-		{&Error{Err: ErrNoPrincipal, Required: []string{"a"}}, "scopes: no principal in request context"},
+		{&Error{Err: audit.ReasonInsufficientScope, Required: []string{"a", "b"}, Missing: []string{"b"}, Granted: []string{"a"}, Operation: "tool deploy"},
+			"scopes: insufficient_scope: tool deploy: missing b (granted: a)"},
+		{&Error{Err: audit.ReasonInsufficientScope, Any: true, Required: []string{"a", "b"}, Missing: []string{"a", "b"}, Granted: []string{}},
+			"scopes: insufficient_scope: needs one of a b (granted: )"},
+		{&Error{Err: audit.ReasonNoPrincipal, Required: []string{"a"}}, "scopes: no_principal"},
 		{&Error{}, "scopes: scope check failed"},
 	}
 	for _, tt := range tests {

@@ -53,8 +53,8 @@ type RouteConfig struct {
 }
 
 // Route requires scopes of every request routed through it. Create it with
-// [NewRoute]; [Middleware] and [MiddlewareAny] are shorthands. It is safe for
-// concurrent use.
+// [NewRoute] and mount its [Route.Handler]; [Middleware] is a shorthand for
+// all-of routes. It is safe for concurrent use.
 type Route struct {
 	scopes  []string
 	any     bool
@@ -66,10 +66,11 @@ type Route struct {
 	onDecision audit.Func
 }
 
-// NewRoute checks cfg and returns the Route it describes. It refuses a scope
-// that is not an RFC 6749 §3.3 scope token ([ErrInvalidScope]), Any with no
-// Scopes, and an invalid Authentication (an acr value that is not a scope
-// token, a MaxAge that is negative or not whole seconds).
+// NewRoute checks cfg and returns the Route it describes. It refuses, with
+// an error wrapping [rsguard.ErrInvalidConfig], a scope that is not an RFC
+// 6749 §3.3 scope token, Any with no Scopes, and an invalid Authentication
+// (an acr value that is not a scope token, a MaxAge that is negative or not
+// whole seconds).
 func NewRoute(cfg RouteConfig) (*Route, error) {
 	if err := validScopes(cfg.Scopes); err != nil {
 		return nil, fmt.Errorf("%w: RouteConfig.Scopes: %w", rsguard.ErrInvalidConfig, err)
@@ -109,7 +110,7 @@ func NewRoute(cfg RouteConfig) (*Route, error) {
 // route's requirement, else an [*Error] (see [Require]). It does not read
 // the body.
 func (rt *Route) Check(r *http.Request) error {
-	if err := check(r.Context(), rt.scopes, rt.any, rt.implies, ""); err != nil || rt.auth == nil {
+	if err := checkScopes(r.Context(), rt.scopes, rt.any, rt.implies, ""); err != nil || rt.auth == nil {
 		return err
 	}
 	p, _ := rsguard.FromContext(r.Context()) // check has failed closed without one
@@ -149,20 +150,10 @@ func (rt *Route) Handler(next http.Handler) http.Handler {
 // Middleware returns a middleware that requires every one of scopes, as
 // [NewRoute] with RouteConfig{Scopes: scopes} would. It panics if a scope is
 // not a valid scope token, like [regexp.MustCompile], so call it with
-// literals at start-up.
+// literals at start-up. For any one of several scopes, or any other
+// [RouteConfig] setting, use NewRoute and its [Route.Handler].
 func Middleware(scopes ...string) func(http.Handler) http.Handler {
-	return mustRoute(RouteConfig{Scopes: scopes})
-}
-
-// MiddlewareAny returns a middleware that requires at least one of scopes, as
-// [NewRoute] with RouteConfig{Scopes: scopes, Any: true} would. It panics on
-// an invalid scope token or an empty list.
-func MiddlewareAny(scopes ...string) func(http.Handler) http.Handler {
-	return mustRoute(RouteConfig{Scopes: scopes, Any: true})
-}
-
-func mustRoute(cfg RouteConfig) func(http.Handler) http.Handler {
-	rt, err := NewRoute(cfg)
+	rt, err := NewRoute(RouteConfig{Scopes: scopes})
 	if err != nil {
 		panic(fmt.Sprint(err))
 	}

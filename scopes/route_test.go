@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 func ok(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }
@@ -21,7 +22,9 @@ func TestRouteServeMux(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /items", Middleware("inventory:read")(http.HandlerFunc(ok)))
 	mux.Handle("POST /items", Middleware("inventory:read", "inventory:write")(http.HandlerFunc(ok)))
-	mux.Handle("DELETE /items/{id}", MiddlewareAny("inventory:admin", "root")(http.HandlerFunc(ok)))
+	admin, err := NewRoute(RouteConfig{Scopes: []string{"inventory:admin", "root"}, Any: true})
+	require.NoError(t, err)
+	mux.Handle("DELETE /items/{id}", admin.Handler(http.HandlerFunc(ok)))
 	mux.Handle("GET /whoami", Middleware()(http.HandlerFunc(ok)))
 
 	tests := []struct {
@@ -179,7 +182,7 @@ func TestRouteConfig(t *testing.T) {
 	}
 	assert.Len(t, handlerErrs, 1, "ErrorHandler calls")
 	for _, err := range handlerErrs {
-		assert.ErrorIs(t, err, ErrInsufficientScope, "ErrorHandler")
+		assert.ErrorIs(t, err, audit.ReasonInsufficientScope, "ErrorHandler")
 	}
 }
 

@@ -2,7 +2,6 @@ package scopes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,14 +9,10 @@ import (
 	"time"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/check"
 	"github.com/rsguard/rsguard/rsmeta"
 )
-
-// ErrInsufficientUserAuthentication: the user's authentication is not strong
-// or recent enough for the operation (RFC 9470 §3). Answered with 401
-// error="insufficient_user_authentication" and the acr_values and/or max_age
-// the client must ask the authorization server for.
-var ErrInsufficientUserAuthentication = errors.New("scopes: insufficient user authentication")
 
 // AuthRequirement is an RFC 9470 step-up requirement on how the user
 // authenticated: checked against the principal's [rsguard.Principal].ACR and
@@ -36,12 +31,12 @@ type AuthRequirement struct {
 
 func (a *AuthRequirement) validate() error {
 	for _, v := range a.ACRValues {
-		if !rsmeta.IsScopeToken(v) { // acr values travel space-separated, like scopes
-			return fmt.Errorf("%w: acr value %q", ErrInvalidScope, v)
+		if !check.IsScopeToken(v) { // acr values travel space-separated, like scopes
+			return fmt.Errorf("invalid acr value %q: not a scope token", v)
 		}
 	}
 	if a.MaxAge < 0 || (a.MaxAge > 0 && a.MaxAge%time.Second != 0) {
-		return fmt.Errorf("scopes: MaxAge %v must be a positive whole number of seconds", a.MaxAge)
+		return fmt.Errorf("MaxAge %v must be a positive whole number of seconds", a.MaxAge)
 	}
 	return nil
 }
@@ -70,16 +65,19 @@ func (a *AuthRequirement) params() []rsmeta.Param {
 }
 
 // RequireAuthentication checks, in handler code, that the request's principal
-// meets req at time now. It returns nil if so; otherwise an [*Error]
-// wrapping [ErrInsufficientUserAuthentication] (or [ErrNoPrincipal]) for
-// [WriteError], which answers 401 with the step-up challenge.
+// meets req at time now. It returns nil if so; otherwise an [*Error] of
+// class [audit.ReasonInsufficientUserAuthentication] (or
+// [audit.ReasonNoPrincipal]) for [WriteError], which answers 401 with the
+// step-up challenge. An invalid req (an acr value that is not a scope token,
+// a MaxAge that is negative or not whole seconds) is a programming error,
+// returned as an error wrapping [rsguard.ErrInvalidConfig].
 func RequireAuthentication(ctx context.Context, req AuthRequirement, now time.Time) error {
 	if err := req.validate(); err != nil {
-		return err
+		return fmt.Errorf("%w: AuthRequirement: %w", rsguard.ErrInvalidConfig, err)
 	}
 	p, ok := rsguard.FromContext(ctx)
 	if !ok {
-		return &Error{Err: ErrNoPrincipal}
+		return &Error{Err: audit.ReasonNoPrincipal}
 	}
 	if req.met(p, now) {
 		return nil
@@ -90,5 +88,5 @@ func RequireAuthentication(ctx context.Context, req AuthRequirement, now time.Ti
 func stepUpError(p *rsguard.Principal, req *AuthRequirement, op string) *Error {
 	a := *req // the configured requirement stays the route's: an ErrorHandler may write into the error
 	a.ACRValues = slices.Clone(req.ACRValues)
-	return &Error{Err: ErrInsufficientUserAuthentication, Granted: granted(p), Authentication: &a, Operation: op}
+	return &Error{Err: audit.ReasonInsufficientUserAuthentication, Granted: granted(p), Authentication: &a, Operation: op}
 }

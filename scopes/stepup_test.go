@@ -43,7 +43,8 @@ func TestHierarchy(t *testing.T) {
 	assert.True(t, h.Implies("b", "a"))
 
 	_, err = scopes.NewHierarchy(map[string][]string{"ok": {`bad"scope`}})
-	require.ErrorIs(t, err, scopes.ErrInvalidScope)
+	require.ErrorIs(t, err, rsguard.ErrInvalidConfig)
+	require.ErrorContains(t, err, `invalid scope token "bad\"scope"`)
 
 	ctx := rsguard.NewContext(context.Background(), &rsguard.Principal{Scopes: []string{"inventory:admin"}})
 	assert.NoError(t, h.Require(ctx, "inventory:read", "inventory:write"))
@@ -134,15 +135,19 @@ func TestStepUpTool(t *testing.T) {
 	assert.Equal(t, 200, call("balance", weak).Code, "other tools need no step-up")
 
 	_, err = scopes.NewMCP(scopes.MCPConfig{ToolAuthentication: map[string]scopes.AuthRequirement{"ghost": {}}})
-	require.Error(t, err, "a step-up for a tool that is not in Tools")
+	require.ErrorIs(t, err, rsguard.ErrInvalidConfig, "a step-up for a tool that is not in Tools")
 }
 
 func TestRequireAuthentication(t *testing.T) {
 	ctx := rsguard.NewContext(context.Background(), &rsguard.Principal{ACR: "pwd", AuthTime: now})
 	err := scopes.RequireAuthentication(ctx, scopes.AuthRequirement{ACRValues: []string{"urn:mfa"}}, now)
-	require.ErrorIs(t, err, scopes.ErrInsufficientUserAuthentication)
+	require.ErrorIs(t, err, audit.ReasonInsufficientUserAuthentication)
 	require.NoError(t, scopes.RequireAuthentication(ctx, scopes.AuthRequirement{MaxAge: time.Minute}, now))
-	require.ErrorIs(t, scopes.RequireAuthentication(context.Background(), scopes.AuthRequirement{}, now), scopes.ErrNoPrincipal)
+	require.ErrorIs(t, scopes.RequireAuthentication(context.Background(), scopes.AuthRequirement{}, now), audit.ReasonNoPrincipal)
+	err = scopes.RequireAuthentication(ctx, scopes.AuthRequirement{MaxAge: -time.Second}, now)
+	require.ErrorIs(t, err, rsguard.ErrInvalidConfig, "invalid requirement")
+	var r audit.Reason
+	require.False(t, errors.As(err, &r), "invalid requirement: a refusal class %q", r)
 }
 
 // TestStepUpErrorCannotChangeRequirement: an ErrorHandler that writes into

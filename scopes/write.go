@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/internal/reqctx"
 	"github.com/rsguard/rsguard/rsmeta"
 )
@@ -14,80 +15,63 @@ import (
 // to carry: RFC 6750 §3 wants at least one auth-param.
 const defaultRealm = "rsguard"
 
-// WriteError answers r with the response err calls for. It is the one place
-// that maps this package's errors to HTTP. Its challenges carry the realm
-// and resource_metadata (RFC 9728 §5.1) of the [rsguard.Guard] that
-// authenticated r, as the Guard's own 401 did, so that the client finds the
-// same protected resource metadata:
+// WriteError answers r with the response err calls for, by err's class
+// (the first [audit.Reason] in its chain), as the package documentation
+// lists under Refusals: a Bearer challenge for no_principal,
+// insufficient_scope and insufficient_user_authentication, a JSON-RPC error
+// body for the refusals of [MCP] (unknown_tool, invalid_request,
+// body_too_large, method_not_allowed), and 500 with no detail for anything
+// else. It is the one place that maps this package's errors to HTTP.
 //
-//   - [ErrNoPrincipal] (in an [*Error]): 401 with a Bearer challenge that carries
-//     no error code (RFC 6750 §3.1: the request was not authenticated), plus
-//     scope= when the required scopes are known. Without a Guard in front
-//     (a misordered chain) there is no resource_metadata URL to send, and the
-//     challenge carries realm="rsguard" instead.
-//   - [ErrInsufficientScope]: 403 with
-//     WWW-Authenticate: Bearer resource_metadata="…", scope="…",
-//     error="insufficient_scope", error_description="…" (RFC 6750 §3.1, MCP
-//     2025-11-25 step-up authorization). scope names every scope the
-//     operation needs, granted ones included, so that the client can
-//     re-authorize for exactly that in one step; for [RequireAny] the first
-//     alternative. It never names offline_access.
-//   - [ErrInsufficientUserAuthentication]: 401 with
-//     WWW-Authenticate: Bearer resource_metadata="…",
-//     error="insufficient_user_authentication", error_description="…",
-//     acr_values="…", max_age="…" (RFC 9470 §3): the client must have the
-//     user authenticate again, as [AuthRequirement] says.
-//   - [ErrNotPermitted]: 403 without a challenge and a JSON-RPC error body
-//     (code -32000): no token could do better.
-//   - [ErrMalformed]: 400 with a JSON-RPC error body, -32700 (parse error)
-//     or -32600 (invalid request), as MCP's Streamable HTTP transport
-//     prescribes for input the server cannot accept.
-//   - [ErrBodyTooLarge]: 413 with a JSON-RPC error body (-32600).
-//   - [ErrMethodNotAllowed]: 405 with Allow: GET, POST, DELETE, OPTIONS
-//     (RFC 9110 §15.5.6) and a JSON-RPC error body (-32000).
-//   - [ErrInvalidScope] and any other error: 500, with no detail.
+// Its challenges carry the realm and resource_metadata (RFC 9728 §5.1) of
+// the [rsguard.Guard] that authenticated r, as the Guard's own 401 did, so
+// that the client finds the same protected resource metadata; without a
+// Guard in front (a misordered chain) there is no resource_metadata URL to
+// send, and a 401 challenge carries realm="rsguard" instead. Challenges are
+// written by [rsmeta.WriteChallenge].
 //
 // A JSON-RPC error body names the id of the request refused, when
 // [MCP.Check] read one, else null; for a refused batch it is an array of one
-// error per request (JSON-RPC 2.0 §5, §6). Challenges are written by
-// [rsmeta.WriteChallenge]. Every error response carries
+// error per request (JSON-RPC 2.0 §5, §6). Every error response carries
 // Cache-Control: no-store. The client-facing text is chosen here, never
 // err's message. A nil err writes nothing.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if err == nil {
 		return
 	}
-	var se *Error
-	switch {
-	case errors.As(err, &se) && errors.Is(se.Err, ErrNoPrincipal):
+	reason, status, se := classify(err)
+	switch reason {
+	case audit.ReasonNoPrincipal:
 		c := guardChallenge(r)
 		c.Scope = se.challengeScope()
 		if c.ResourceMetadata == "" && c.Realm == "" {
 			c.Realm = defaultRealm
 		}
-		rsmeta.WriteChallenge(w, http.StatusUnauthorized, c)
-	case se != nil && errors.Is(se.Err, ErrInsufficientScope):
+		rsmeta.WriteChallenge(w, status, c)
+	case audit.ReasonInsufficientScope:
 		c := guardChallenge(r)
 		c.Scope = se.challengeScope()
 		c.Error, c.ErrorDescription = rsmeta.ErrorInsufficientScope, describe(se)
-		rsmeta.WriteChallenge(w, http.StatusForbidden, c)
-	case se != nil && errors.Is(se.Err, ErrInsufficientUserAuthentication) && se.Authentication != nil:
+		rsmeta.WriteChallenge(w, status, c)
+	case audit.ReasonInsufficientUserAuthentication:
 		c := guardChallenge(r)
 		c.Error = "insufficient_user_authentication"
 		c.ErrorDescription = "a stronger or more recent authentication is required"
 		c.Params = se.Authentication.params()
-		rsmeta.WriteChallenge(w, http.StatusUnauthorized, c)
-	case se != nil && errors.Is(se.Err, ErrNotPermitted):
-		writeRPCError(w, err, http.StatusForbidden, rpcServerError, "not permitted")
-	case errors.Is(err, ErrMethodNotAllowed):
+		rsmeta.WriteChallenge(w, status, c)
+	case audit.ReasonUnknownTool:
+		writeRPCError(w, err, status, rpcServerError, "not permitted")
+	case audit.ReasonMethodNotAllowed:
 		w.Header().Set("Allow", allowedMethods)
-		writeRPCError(w, err, http.StatusMethodNotAllowed, rpcServerError, "method not allowed")
-	case errors.Is(err, ErrBodyTooLarge):
-		writeRPCError(w, err, http.StatusRequestEntityTooLarge, rpcInvalidRequest, "request body too large")
-	case errors.Is(err, errNotJSON):
-		writeRPCError(w, err, http.StatusBadRequest, rpcParseError, "parse error")
-	case errors.Is(err, ErrMalformed):
-		writeRPCError(w, err, http.StatusBadRequest, rpcInvalidRequest, "invalid request")
+		writeRPCError(w, err, status, rpcServerError, "method not allowed")
+	case audit.ReasonBodyTooLarge:
+		writeRPCError(w, err, status, rpcInvalidRequest, "request body too large")
+	case audit.ReasonInvalidRequest:
+		if errors.Is(err, errNotJSON) {
+			writeRPCError(w, err, status, rpcParseError, "parse error")
+		} else {
+			writeRPCError(w, err, status, rpcInvalidRequest, "invalid request")
+		}
 	default:
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")

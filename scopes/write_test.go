@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/internal/reqctx"
 	"github.com/rsguard/rsguard/rsmeta"
 )
@@ -197,23 +198,72 @@ func TestWriteError(t *testing.T) {
 		{
 			name:   "not permitted",
 			grant:  grant,
-			check:  func(context.Context) error { return &Error{Err: ErrNotPermitted} },
+			check:  func(context.Context) error { return &Error{Err: audit.ReasonUnknownTool} },
 			status: 403,
 			body:   `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"not permitted"}}` + "\n",
 		},
 		{
 			name:   "malformed",
 			grant:  grant,
-			check:  func(context.Context) error { return fmt.Errorf("%w: x", ErrMalformed) },
+			check:  func(context.Context) error { return fmt.Errorf("%w: x", audit.ReasonInvalidRequest) },
 			status: 400,
 			body:   `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request"}}` + "\n",
 		},
 		{
 			name:   "too large",
 			grant:  grant,
-			check:  func(context.Context) error { return ErrBodyTooLarge },
+			check:  func(context.Context) error { return audit.ReasonBodyTooLarge },
 			status: 413,
 			body:   `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"request body too large"}}` + "\n",
+		},
+		{
+			name:   "not JSON",
+			grant:  grant,
+			check:  func(context.Context) error { return fmt.Errorf("%w: %w", audit.ReasonInvalidRequest, errNotJSON) },
+			status: 400,
+			body:   `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}` + "\n",
+		},
+		{
+			name:   "method not allowed",
+			grant:  grant,
+			check:  func(context.Context) error { return fmt.Errorf("%w: x", audit.ReasonMethodNotAllowed) },
+			status: 405,
+			body:   `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"method not allowed"}}` + "\n",
+		},
+		{
+			name:   "no_principal without its *Error is a server error",
+			grant:  grant,
+			check:  func(context.Context) error { return audit.ReasonNoPrincipal },
+			status: 500,
+			body:   `{"error":"server_error"}` + "\n",
+		},
+		{
+			name:   "insufficient_scope without its *Error is a server error",
+			grant:  grant,
+			check:  func(context.Context) error { return fmt.Errorf("%w: x", audit.ReasonInsufficientScope) },
+			status: 500,
+			body:   `{"error":"server_error"}` + "\n",
+		},
+		{
+			name:   "unknown_tool without its *Error is a server error",
+			grant:  grant,
+			check:  func(context.Context) error { return audit.ReasonUnknownTool },
+			status: 500,
+			body:   `{"error":"server_error"}` + "\n",
+		},
+		{
+			name:   "step-up without its requirement is a server error",
+			grant:  grant,
+			check:  func(context.Context) error { return &Error{Err: audit.ReasonInsufficientUserAuthentication} },
+			status: 500,
+			body:   `{"error":"server_error"}` + "\n",
+		},
+		{
+			name:   "a class this package does not answer is a server error",
+			grant:  grant,
+			check:  func(context.Context) error { return &Error{Err: audit.ReasonExpired} },
+			status: 500,
+			body:   `{"error":"server_error"}` + "\n",
 		},
 		{
 			name:   "nil error writes nothing",

@@ -4,7 +4,7 @@ package validate_test
 // middleware meets, sent over HTTP to validate's own middleware. Each case
 // asserts the status, the WWW-Authenticate challenge, the body, that nothing
 // of the token (or of other attacker-chosen text) is echoed, and, for token
-// cases, the sentinel Verify wraps. Positive controls prove that the set-up
+// cases, the reason Verify refuses with. Positive controls prove that the set-up
 // accepts what it should, so that refusals are refusals of the attack and
 // not of a broken fixture.
 
@@ -33,6 +33,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -45,7 +46,7 @@ type attack struct {
 	via         string       // which validator: "" (defaults), "strict", "wide", "small"
 	tok         string       // the token; sent as "Bearer " + tok unless req is set
 	req         *hardRequest // the request, when it is not a plain bearer token
-	want        []error      // sentinels Verify may wrap (any of); nil: Verify not called
+	want        []error      // reasons Verify may refuse with (any of); nil: Verify not called
 	refuse      refusal      // the answer; zero: 401 invalid_token
 	accept      bool         // a positive control: must be answered 200
 	secrets     []string     // attacker-chosen text that must not be echoed, besides tok
@@ -90,7 +91,7 @@ type corpus struct {
 	attackerHits atomic.Int64
 	attackerURL  string
 
-	jwksBase int64 // JWKS requests when the validators had started
+	jwksBase int // JWKS requests when the validators had started
 }
 
 func must[T any](v T, err error) T {
@@ -149,7 +150,7 @@ func newCorpus(t *testing.T) *corpus {
 		}),
 		"small": hardValidator(t, is, c.logs, func(cfg *validate.Config) { cfg.MaxTokenBytes = 2048 }),
 	}
-	c.jwksBase = is.JWKSRequests()
+	c.jwksBase = is.Requests(is.JWKSURL)
 	mux := http.NewServeMux()
 	for name, v := range c.v {
 		mux.Handle("/"+name+"/mcp", guarded(t, v, protectedOK, logInto(c.logs)))
@@ -214,7 +215,7 @@ func rs256(k *rsa.PrivateKey, header, payload []byte) string {
 // ownClaims are valid claims for hardResource at hardNow, as JSON.
 func (c *corpus) ownClaims(extra map[string]any) []byte {
 	m := map[string]any{
-		"iss": c.is.URL(), "aud": hardResource, "sub": "alice", "client_id": "cli",
+		"iss": c.is.URL, "aud": hardResource, "sub": "alice", "client_id": "cli",
 		"iat": hardNow.Unix(), "exp": hardNow.Add(5 * time.Minute).Unix(), "jti": "j1",
 	}
 	for k, v := range extra {
@@ -267,7 +268,7 @@ func TestAttackCorpus(t *testing.T) {
 	// of a token, and a corpus full of unknown kids cost the issuer at most
 	// one refresh per validator (the clock does not move).
 	assert.Zero(t, c.attackerHits.Load(), "a jku/x5u header was dereferenced")
-	assert.LessOrEqual(t, c.is.JWKSRequests()-c.jwksBase, int64(len(c.v)), "JWKS fetches")
+	assert.LessOrEqual(t, c.is.Requests(c.is.JWKSURL)-c.jwksBase, len(c.v), "JWKS fetches")
 }
 
 // controls are positive controls: each must be accepted, so that the
@@ -322,11 +323,11 @@ func (c *corpus) algorithmAttacks() []attack {
 
 	// "none", in every casing, with and without a signature.
 	for _, alg := range []string{"none", "None", "NONE", "nOnE", "NoNe", "nonE"} {
-		add("alg "+alg, "", is.TokenWith(validatetest.TokenOptions{Alg: alg}, nil), validate.ErrAlgorithm)
-		add("alg "+alg+" with a signature", "", is.TokenWith(validatetest.TokenOptions{Alg: alg}, nil)+goodSig, validate.ErrAlgorithm)
+		add("alg "+alg, "", is.TokenWith(validatetest.TokenOptions{Alg: alg}, nil), audit.ReasonBadAlgorithm)
+		add("alg "+alg+" with a signature", "", is.TokenWith(validatetest.TokenOptions{Alg: alg}, nil)+goodSig, audit.ReasonBadAlgorithm)
 	}
-	add("alg none without kid or typ", "", is.TokenWith(validatetest.TokenOptions{Alg: "none", Header: map[string]any{"kid": nil, "typ": nil}}, nil), validate.ErrAlgorithm)
-	add("alg none, strict", "strict", is.TokenWith(validatetest.TokenOptions{Alg: "none"}, nil), validate.ErrAlgorithm)
+	add("alg none without kid or typ", "", is.TokenWith(validatetest.TokenOptions{Alg: "none", Header: map[string]any{"kid": nil, "typ": nil}}, nil), audit.ReasonBadAlgorithm)
+	add("alg none, strict", "strict", is.TokenWith(validatetest.TokenOptions{Alg: "none"}, nil), audit.ReasonBadAlgorithm)
 
 	// HMAC keyed with the public key, in every encoding a confused verifier
 	// might use as the secret.
@@ -336,8 +337,8 @@ func (c *corpus) algorithmAttacks() []attack {
 	}
 	keyed := map[string][]secret{}
 	for _, kid := range []string{c.rsKid, c.esKid, c.edKid} {
-		pemKey := is.PublicKeyPEM(kid)
-		der := is.PublicKeyDER(kid)
+		pemKey := publicKeyPEM(c.t, is, kid)
+		der := publicKeyDER(c.t, is, kid)
 		ss := []secret{
 			{"PEM", pemKey},
 			{"PEM without newline", []byte(strings.TrimSpace(string(pemKey)))},
@@ -366,44 +367,44 @@ func (c *corpus) algorithmAttacks() []attack {
 	for _, kid := range []string{c.rsKid, c.esKid, c.edKid} {
 		for _, alg := range []string{"HS256", "HS384", "HS512"} {
 			for _, s := range keyed[kid] {
-				add(alg+" keyed with "+kid[:5]+" "+s.name, "", is.TokenWith(validatetest.TokenOptions{Alg: alg, Key: kid, Secret: s.b}, nil), validate.ErrAlgorithm)
+				add(alg+" keyed with "+kid[:5]+" "+s.name, "", is.TokenWith(validatetest.TokenOptions{Alg: alg, Key: kid, Secret: s.b}, nil), audit.ReasonBadAlgorithm)
 			}
 		}
-		add("HS256 keyed with "+kid[:5]+" PEM, wide", "wide", is.TokenWith(validatetest.TokenOptions{Alg: "HS256", Key: kid, Secret: keyed[kid][0].b}, nil), validate.ErrAlgorithm)
+		add("HS256 keyed with "+kid[:5]+" PEM, wide", "wide", is.TokenWith(validatetest.TokenOptions{Alg: "HS256", Key: kid, Secret: keyed[kid][0].b}, nil), audit.ReasonBadAlgorithm)
 	}
-	add("HS256 by a published oct key", "", is.TokenWith(validatetest.TokenOptions{Alg: "HS256", Key: c.octKid, Secret: c.octSecret}, nil), validate.ErrAlgorithm)
-	add("HS256 by a published oct key, no kid", "", is.TokenWith(validatetest.TokenOptions{Alg: "HS256", Secret: c.octSecret, Header: map[string]any{"kid": nil}}, nil), validate.ErrAlgorithm)
-	add("RS256 header naming an oct key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.octKid}, nil), validate.ErrAlgorithm, validate.ErrUnknownKey)
+	add("HS256 by a published oct key", "", is.TokenWith(validatetest.TokenOptions{Alg: "HS256", Key: c.octKid, Secret: c.octSecret}, nil), audit.ReasonBadAlgorithm)
+	add("HS256 by a published oct key, no kid", "", is.TokenWith(validatetest.TokenOptions{Alg: "HS256", Secret: c.octSecret, Header: map[string]any{"kid": nil}}, nil), audit.ReasonBadAlgorithm)
+	add("RS256 header naming an oct key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.octKid}, nil), audit.ReasonBadAlgorithm, audit.ReasonUnknownKey)
 
 	// Other "alg" values: case, white space, JWE algorithms, wrong types.
 	for _, alg := range []any{"", "rs256", "Rs256", "RS256 ", " RS256", "RS256\u0000", "ES256K", "RSA-OAEP", "dir", "HS256", "PS256K", "ＲＳ256"} {
-		add("alg "+strings.TrimSpace(jsonString(alg)), "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"alg": alg}}, nil), validate.ErrAlgorithm)
+		add("alg "+strings.TrimSpace(jsonString(alg)), "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"alg": alg}}, nil), audit.ReasonBadAlgorithm)
 	}
-	add("alg missing", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"alg": nil}}, nil), validate.ErrAlgorithm, validate.ErrMalformed)
+	add("alg missing", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"alg": nil}}, nil), audit.ReasonBadAlgorithm, audit.ReasonMalformed)
 	for _, alg := range []any{256, []string{"RS256"}, map[string]any{"name": "RS256"}, true} {
-		add("alg of type "+jsonString(alg), "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"alg": alg}}, nil), validate.ErrAlgorithm, validate.ErrMalformed)
+		add("alg of type "+jsonString(alg), "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"alg": alg}}, nil), audit.ReasonBadAlgorithm, audit.ReasonMalformed)
 	}
-	add("RS512, not on the default allow-list", "", is.TokenWith(validatetest.TokenOptions{Key: c.noAlgKid, Alg: "RS512"}, nil), validate.ErrAlgorithm)
+	add("RS512, not on the default allow-list", "", is.TokenWith(validatetest.TokenOptions{Key: c.noAlgKid, Alg: "RS512"}, nil), audit.ReasonBadAlgorithm)
 
 	// The header's "alg" disagrees with the key's type or declared "alg".
-	add("ES256 header on the RSA key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Key: c.rsKid}, nil), validate.ErrAlgorithm)
-	add("RS256 header on the EC key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.esKid}, nil), validate.ErrAlgorithm)
-	add("EdDSA header on the RSA key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEd, Key: c.rsKid}, nil), validate.ErrAlgorithm)
-	add("RS256 header on the Ed25519 key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.edKid}, nil), validate.ErrAlgorithm)
-	add("ES256 header on the Ed25519 key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Key: c.edKid}, nil), validate.ErrAlgorithm)
-	add("EdDSA header on the EC key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEd, Key: c.esKid}, nil), validate.ErrAlgorithm)
-	add("ES384 header on a P-256 key (wide)", "wide", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC384, Key: c.ownECKid}, nil), validate.ErrAlgorithm)
-	add("ES256 header on an RSA key without alg", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Key: c.noAlgKid}, nil), validate.ErrAlgorithm)
-	add("RS512 by the RS256 key (wide)", "wide", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Alg: "RS512"}, nil), validate.ErrAlgorithm)
-	add("PS384 by the PS256 key (wide)", "wide", is.TokenWith(validatetest.TokenOptions{Key: c.psKid, Alg: "PS384"}, nil), validate.ErrAlgorithm)
+	add("ES256 header on the RSA key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Key: c.rsKid}, nil), audit.ReasonBadAlgorithm)
+	add("RS256 header on the EC key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.esKid}, nil), audit.ReasonBadAlgorithm)
+	add("EdDSA header on the RSA key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEd, Key: c.rsKid}, nil), audit.ReasonBadAlgorithm)
+	add("RS256 header on the Ed25519 key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.edKid}, nil), audit.ReasonBadAlgorithm)
+	add("ES256 header on the Ed25519 key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Key: c.edKid}, nil), audit.ReasonBadAlgorithm)
+	add("EdDSA header on the EC key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEd, Key: c.esKid}, nil), audit.ReasonBadAlgorithm)
+	add("ES384 header on a P-256 key (wide)", "wide", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC384, Key: c.ownECKid}, nil), audit.ReasonBadAlgorithm)
+	add("ES256 header on an RSA key without alg", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Key: c.noAlgKid}, nil), audit.ReasonBadAlgorithm)
+	add("RS512 by the RS256 key (wide)", "wide", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Alg: "RS512"}, nil), audit.ReasonBadAlgorithm)
+	add("PS384 by the PS256 key (wide)", "wide", is.TokenWith(validatetest.TokenOptions{Key: c.psKid, Alg: "PS384"}, nil), audit.ReasonBadAlgorithm)
 
 	// PS/RS mix-ups: the issuer's own RSA keys, used with the other padding.
-	add("PS256 by the RS256 key", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Alg: "PS256"}, nil), validate.ErrAlgorithm)
-	add("RS256 by the PS256 key", "", is.TokenWith(validatetest.TokenOptions{Key: c.psKid, Alg: "RS256"}, nil), validate.ErrAlgorithm)
-	add("header RS256, PSS signature, RS256 key", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Alg: "PS256", Header: map[string]any{"alg": "RS256"}}, nil), validate.ErrSignature)
-	add("header PS256, PKCS1 signature, PS256 key", "", is.TokenWith(validatetest.TokenOptions{Key: c.psKid, Alg: "RS256", Header: map[string]any{"alg": "PS256"}}, nil), validate.ErrSignature)
-	add("header PS256, PKCS1 signature, key without alg", "", is.TokenWith(validatetest.TokenOptions{Key: c.noAlgKid, Alg: "RS256", Header: map[string]any{"alg": "PS256"}}, nil), validate.ErrSignature)
-	add("header RS256, PSS signature, key without alg", "", is.TokenWith(validatetest.TokenOptions{Key: c.noAlgKid, Alg: "PS256", Header: map[string]any{"alg": "RS256"}}, nil), validate.ErrSignature)
+	add("PS256 by the RS256 key", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Alg: "PS256"}, nil), audit.ReasonBadAlgorithm)
+	add("RS256 by the PS256 key", "", is.TokenWith(validatetest.TokenOptions{Key: c.psKid, Alg: "RS256"}, nil), audit.ReasonBadAlgorithm)
+	add("header RS256, PSS signature, RS256 key", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Alg: "PS256", Header: map[string]any{"alg": "RS256"}}, nil), audit.ReasonBadSignature)
+	add("header PS256, PKCS1 signature, PS256 key", "", is.TokenWith(validatetest.TokenOptions{Key: c.psKid, Alg: "RS256", Header: map[string]any{"alg": "PS256"}}, nil), audit.ReasonBadSignature)
+	add("header PS256, PKCS1 signature, key without alg", "", is.TokenWith(validatetest.TokenOptions{Key: c.noAlgKid, Alg: "RS256", Header: map[string]any{"alg": "PS256"}}, nil), audit.ReasonBadSignature)
+	add("header RS256, PSS signature, key without alg", "", is.TokenWith(validatetest.TokenOptions{Key: c.noAlgKid, Alg: "PS256", Header: map[string]any{"alg": "RS256"}}, nil), audit.ReasonBadSignature)
 
 	// Signature encodings: DER-encoded ECDSA (RFC 7518 §3.4 wants r||s),
 	// r = s = 0 ("psychic signatures", CVE-2022-21449), r and s equal to the
@@ -418,49 +419,49 @@ func (c *corpus) algorithmAttacks() []attack {
 	r.FillBytes(rs[:32])
 	s.FillBytes(rs[32:])
 	order := elliptic.P256().Params().N.FillBytes(make([]byte, 32))
-	add("ES256 DER signature", "", esInput+"."+b64url(der), validate.ErrSignature)
-	add("ES256 r=s=0", "", esInput+"."+b64url(make([]byte, 64)), validate.ErrSignature)
-	add("ES256 r=s=n", "", esInput+"."+b64url(append(append([]byte{}, order...), order...)), validate.ErrSignature)
-	add("ES256 r||s short", "", esInput+"."+b64url(rs[:63]), validate.ErrSignature)
-	add("ES256 r||s long", "", esInput+"."+b64url(append(append([]byte{}, rs...), 0)), validate.ErrSignature)
-	add("ES256 s||r", "", esInput+"."+b64url(append(append([]byte{}, rs[32:]...), rs[:32]...)), validate.ErrSignature)
+	add("ES256 DER signature", "", esInput+"."+b64url(der), audit.ReasonBadSignature)
+	add("ES256 r=s=0", "", esInput+"."+b64url(make([]byte, 64)), audit.ReasonBadSignature)
+	add("ES256 r=s=n", "", esInput+"."+b64url(append(append([]byte{}, order...), order...)), audit.ReasonBadSignature)
+	add("ES256 r||s short", "", esInput+"."+b64url(rs[:63]), audit.ReasonBadSignature)
+	add("ES256 r||s long", "", esInput+"."+b64url(append(append([]byte{}, rs...), 0)), audit.ReasonBadSignature)
+	add("ES256 s||r", "", esInput+"."+b64url(append(append([]byte{}, rs[32:]...), rs[:32]...)), audit.ReasonBadSignature)
 
 	h, p, _ = split(c.t, is.TokenWith(validatetest.TokenOptions{Key: c.ownEdKid}, nil))
 	edInput := h + "." + p
 	edSig := ed25519.Sign(c.ownEd, []byte(edInput))
-	add("EdDSA S+L (non-canonical)", "", edInput+"."+b64url(addL(edSig)), validate.ErrSignature)
-	add("EdDSA zero signature", "", edInput+"."+b64url(make([]byte, 64)), validate.ErrSignature)
+	add("EdDSA S+L (non-canonical)", "", edInput+"."+b64url(addL(edSig)), audit.ReasonBadSignature)
+	add("EdDSA zero signature", "", edInput+"."+b64url(make([]byte, 64)), audit.ReasonBadSignature)
 
 	h, p, sig := split(c.t, good)
 	rsSig := must(base64.RawURLEncoding.DecodeString(sig))
-	add("RS256 signature with a leading zero byte", "", h+"."+p+"."+b64url(append([]byte{0}, rsSig...)), validate.ErrSignature)
-	add("RS256 signature without its first byte", "", h+"."+p+"."+b64url(rsSig[1:]), validate.ErrSignature)
+	add("RS256 signature with a leading zero byte", "", h+"."+p+"."+b64url(append([]byte{0}, rsSig...)), audit.ReasonBadSignature)
+	add("RS256 signature without its first byte", "", h+"."+p+"."+b64url(rsSig[1:]), audit.ReasonBadSignature)
 
 	// Stripped, transplanted and tampered signatures.
-	add("stripped signature", "", is.TokenWith(validatetest.TokenOptions{NoSignature: true}, nil), validate.ErrSignature)
-	add("stripped signature, EdDSA", "", is.TokenWith(validatetest.TokenOptions{Alg: "EdDSA", NoSignature: true}, nil), validate.ErrSignature)
-	add("signature of another token", "", replaceSig(c.t, is.Token(map[string]any{"sub": "mallory"}), goodSig), validate.ErrSignature)
-	add("payload tampered (scope added)", "", h+"."+b64url(c.ownClaims(map[string]any{"iss": is.URL(), "scope": "admin"}))+"."+sig, validate.ErrSignature)
-	add("header tampered (typ changed)", "", b64url([]byte(`{"alg":"RS256","kid":"`+c.rsKid+`","typ":"JWT"}`))+"."+p+"."+sig, validate.ErrSignature)
-	add("signature truncated", "", h+"."+p+"."+sig[:len(sig)-4], validate.ErrSignature, validate.ErrMalformed)
-	add("signature bit flipped", "", h+"."+p+"."+flipLast(sig), validate.ErrSignature, validate.ErrMalformed)
-	add("signature all zero", "", h+"."+p+"."+b64url(make([]byte, len(rsSig))), validate.ErrSignature)
-	add("signature padded", "", good+"==", validate.ErrSignature, validate.ErrMalformed)
-	add("signature in the standard alphabet", "", h+"."+p+"."+toStd(sig), validate.ErrSignature, validate.ErrMalformed)
-	add("ES256 signature on an RS256 token", "", replaceSig(c.t, good, b64url(rs)), validate.ErrSignature)
+	add("stripped signature", "", is.TokenWith(validatetest.TokenOptions{NoSignature: true}, nil), audit.ReasonBadSignature)
+	add("stripped signature, EdDSA", "", is.TokenWith(validatetest.TokenOptions{Alg: "EdDSA", NoSignature: true}, nil), audit.ReasonBadSignature)
+	add("signature of another token", "", replaceSig(c.t, is.Token(map[string]any{"sub": "mallory"}), goodSig), audit.ReasonBadSignature)
+	add("payload tampered (scope added)", "", h+"."+b64url(c.ownClaims(map[string]any{"iss": is.URL, "scope": "admin"}))+"."+sig, audit.ReasonBadSignature)
+	add("header tampered (typ changed)", "", b64url([]byte(`{"alg":"RS256","kid":"`+c.rsKid+`","typ":"JWT"}`))+"."+p+"."+sig, audit.ReasonBadSignature)
+	add("signature truncated", "", h+"."+p+"."+sig[:len(sig)-4], audit.ReasonBadSignature, audit.ReasonMalformed)
+	add("signature bit flipped", "", h+"."+p+"."+flipLast(sig), audit.ReasonBadSignature, audit.ReasonMalformed)
+	add("signature all zero", "", h+"."+p+"."+b64url(make([]byte, len(rsSig))), audit.ReasonBadSignature)
+	add("signature padded", "", good+"==", audit.ReasonBadSignature, audit.ReasonMalformed)
+	add("signature in the standard alphabet", "", h+"."+p+"."+toStd(sig), audit.ReasonBadSignature, audit.ReasonMalformed)
+	add("ES256 signature on an RS256 token", "", replaceSig(c.t, good, b64url(rs)), audit.ReasonBadSignature)
 
 	// Keys that are not the issuer's, under a known, unknown or no kid.
-	add("attacker RSA key, known kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.rsKid}, nil), validate.ErrSignature)
-	add("attacker RSA key, PS256 kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.psKid, Alg: "PS256"}, nil), validate.ErrSignature)
-	add("attacker EC key, known kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Key: c.esKid}, nil), validate.ErrSignature)
-	add("attacker Ed25519 key, known kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEd, Key: c.edKid}, nil), validate.ErrSignature)
-	add("attacker RSA key, unknown kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Header: map[string]any{"kid": "attacker"}}, nil), validate.ErrUnknownKey)
-	add("attacker EC key, unknown kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Header: map[string]any{"kid": "attacker-ec"}}, nil), validate.ErrUnknownKey)
-	add("attacker RSA key, no kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Header: map[string]any{"kid": nil}}, nil), validate.ErrSignature, validate.ErrUnknownKey)
-	add("attacker EC key, no kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Header: map[string]any{"kid": nil}}, nil), validate.ErrSignature, validate.ErrUnknownKey)
-	add("attacker Ed25519 key, no kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEd, Header: map[string]any{"kid": nil}}, nil), validate.ErrSignature, validate.ErrUnknownKey)
-	add("issuer key, no kid, several candidates", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"kid": nil}}, nil), validate.ErrUnknownKey)
-	add("issuer key, kid null, several candidates", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"kid": json.RawMessage("null")}}, nil), validate.ErrUnknownKey, validate.ErrMalformed)
+	add("attacker RSA key, known kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.rsKid}, nil), audit.ReasonBadSignature)
+	add("attacker RSA key, PS256 kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.psKid, Alg: "PS256"}, nil), audit.ReasonBadSignature)
+	add("attacker EC key, known kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Key: c.esKid}, nil), audit.ReasonBadSignature)
+	add("attacker Ed25519 key, known kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEd, Key: c.edKid}, nil), audit.ReasonBadSignature)
+	add("attacker RSA key, unknown kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Header: map[string]any{"kid": "attacker"}}, nil), audit.ReasonUnknownKey)
+	add("attacker EC key, unknown kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Header: map[string]any{"kid": "attacker-ec"}}, nil), audit.ReasonUnknownKey)
+	add("attacker RSA key, no kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Header: map[string]any{"kid": nil}}, nil), audit.ReasonBadSignature, audit.ReasonUnknownKey)
+	add("attacker EC key, no kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEC, Header: map[string]any{"kid": nil}}, nil), audit.ReasonBadSignature, audit.ReasonUnknownKey)
+	add("attacker Ed25519 key, no kid", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attEd, Header: map[string]any{"kid": nil}}, nil), audit.ReasonBadSignature, audit.ReasonUnknownKey)
+	add("issuer key, no kid, several candidates", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"kid": nil}}, nil), audit.ReasonUnknownKey)
+	add("issuer key, kid null, several candidates", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"kid": json.RawMessage("null")}}, nil), audit.ReasonUnknownKey, audit.ReasonMalformed)
 
 	// Keys carried by the token itself: jku, x5u, jwk, x5c (RFC 7515
 	// §4.1.2–4.1.6). None may be used, and nothing may be fetched.
@@ -482,9 +483,9 @@ func (c *corpus) algorithmAttacks() []attack {
 			kid  any
 			want []error
 		}{
-			{"known kid", c.rsKid, []error{validate.ErrSignature}},
-			{"unknown kid", "attacker-jwk", []error{validate.ErrUnknownKey}},
-			{"no kid", nil, []error{validate.ErrSignature, validate.ErrUnknownKey}},
+			{"known kid", c.rsKid, []error{audit.ReasonBadSignature}},
+			{"unknown kid", "attacker-jwk", []error{audit.ReasonUnknownKey}},
+			{"no kid", nil, []error{audit.ReasonBadSignature, audit.ReasonUnknownKey}},
 		} {
 			hdr := map[string]any{"kid": kc.kid}
 			for k, v := range hc.header {
@@ -505,10 +506,10 @@ func (c *corpus) algorithmAttacks() []attack {
 	} {
 		out = append(out, attack{class: "algorithm", name: "hostile kid " + short(kid),
 			tok:  is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"kid": kid}}, nil),
-			want: []error{validate.ErrUnknownKey}, secrets: []string{kid}})
+			want: []error{audit.ReasonUnknownKey}, secrets: []string{kid}})
 	}
 	for _, kid := range []any{7, 0, map[string]any{"a": 1}, []string{"x"}, true} {
-		add("kid of type "+jsonString(kid), "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"kid": kid}}, nil), validate.ErrMalformed, validate.ErrUnknownKey)
+		add("kid of type "+jsonString(kid), "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"kid": kid}}, nil), audit.ReasonMalformed, audit.ReasonUnknownKey)
 	}
 
 	// crit (RFC 7515 §4.1.11): no extension is understood, so any crit is
@@ -526,14 +527,14 @@ func (c *corpus) algorithmAttacks() []attack {
 		{"crit as string", map[string]any{"crit": "b64", "b64": false}},
 		{"crit as object", map[string]any{"crit": map[string]any{"b64": true}}},
 	} {
-		add(cc.name, "", is.TokenWith(validatetest.TokenOptions{Header: cc.header}, nil), validate.ErrCritical, validate.ErrMalformed)
-		add(cc.name+", attacker key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.rsKid, Header: cc.header}, nil), validate.ErrCritical, validate.ErrMalformed, validate.ErrSignature)
+		add(cc.name, "", is.TokenWith(validatetest.TokenOptions{Header: cc.header}, nil), audit.ReasonCriticalHeader, audit.ReasonMalformed)
+		add(cc.name+", attacker key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.rsKid, Header: cc.header}, nil), audit.ReasonCriticalHeader, audit.ReasonMalformed, audit.ReasonBadSignature)
 	}
 
 	// Published keys that must never verify a signature: not for signing,
 	// too weak, declaring an algorithm they cannot do. The token is signed
 	// by the key's own private half, so only the key's metadata refuses it.
-	unusable := []error{validate.ErrUnknownKey, validate.ErrAlgorithm}
+	unusable := []error{audit.ReasonUnknownKey, audit.ReasonBadAlgorithm}
 	add("key with use enc", "", is.TokenWith(validatetest.TokenOptions{Key: c.encKid, Alg: "RS256"}, nil), unusable...)
 	add("key with key_ops encrypt", "", is.TokenWith(validatetest.TokenOptions{Key: c.opsEncKid, Alg: "RS256"}, nil), unusable...)
 	add("key with key_ops sign but not verify", "", is.TokenWith(validatetest.TokenOptions{Key: c.opsSignKid, Alg: "RS256"}, nil), unusable...)
@@ -542,7 +543,7 @@ func (c *corpus) algorithmAttacks() []attack {
 	add("RSA key declaring ES256", "", is.TokenWith(validatetest.TokenOptions{Key: c.ecWrongAlgKid, Alg: "RS256"}, nil), unusable...)
 	add("RSA key declaring HS256", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsaHSKid, Alg: "RS256"}, nil), unusable...)
 	add("RSA key declaring none", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsaNoneKid, Alg: "RS256"}, nil), unusable...)
-	add("RSA key with e=1, signature = padded hash", "", e1Token(c), validate.ErrSignature, validate.ErrUnknownKey)
+	add("RSA key with e=1, signature = padded hash", "", e1Token(c), audit.ReasonBadSignature, audit.ReasonUnknownKey)
 	return out
 }
 
@@ -556,29 +557,29 @@ func (c *corpus) claimAttacks() []attack {
 	}
 	now := hardNow
 	// Time: the leeway is 30 s.
-	add("expired an hour ago", "", map[string]any{"exp": now.Add(-time.Hour).Unix()}, validate.ErrExpired)
-	add("expired beyond the leeway", "", map[string]any{"exp": now.Add(-31 * time.Second).Unix()}, validate.ErrExpired)
-	add("expired at the leeway boundary", "", map[string]any{"exp": now.Add(-30 * time.Second).Unix()}, validate.ErrExpired)
-	add("exp 0", "", map[string]any{"exp": 0}, validate.ErrExpired)
-	add("exp negative", "", map[string]any{"exp": -1}, validate.ErrExpired, validate.ErrClaims)
-	add("exp before year 1", "", map[string]any{"exp": -62135596801}, validate.ErrClaims, validate.ErrExpired)
-	add("exp after year 9999", "", map[string]any{"exp": 253402300800}, validate.ErrClaims)
-	add("exp 1e300", "", map[string]any{"exp": 1e300}, validate.ErrClaims)
-	add("exp -1e300", "", map[string]any{"exp": -1e300}, validate.ErrClaims)
-	add("nbf beyond the leeway", "", map[string]any{"nbf": now.Add(31 * time.Second).Unix()}, validate.ErrNotYetValid)
-	add("nbf in a year", "", map[string]any{"nbf": now.AddDate(1, 0, 0).Unix(), "exp": now.AddDate(1, 0, 1).Unix()}, validate.ErrNotYetValid)
-	add("iat beyond the leeway", "", map[string]any{"iat": now.Add(31 * time.Second).Unix()}, validate.ErrNotYetValid)
-	add("iat in a year", "", map[string]any{"iat": now.AddDate(1, 0, 0).Unix()}, validate.ErrNotYetValid)
-	add("iat in a year, strict", "strict", map[string]any{"iat": now.AddDate(1, 0, 0).Unix()}, validate.ErrNotYetValid)
+	add("expired an hour ago", "", map[string]any{"exp": now.Add(-time.Hour).Unix()}, audit.ReasonExpired)
+	add("expired beyond the leeway", "", map[string]any{"exp": now.Add(-31 * time.Second).Unix()}, audit.ReasonExpired)
+	add("expired at the leeway boundary", "", map[string]any{"exp": now.Add(-30 * time.Second).Unix()}, audit.ReasonExpired)
+	add("exp 0", "", map[string]any{"exp": 0}, audit.ReasonExpired)
+	add("exp negative", "", map[string]any{"exp": -1}, audit.ReasonExpired, audit.ReasonBadClaims)
+	add("exp before year 1", "", map[string]any{"exp": -62135596801}, audit.ReasonBadClaims, audit.ReasonExpired)
+	add("exp after year 9999", "", map[string]any{"exp": 253402300800}, audit.ReasonBadClaims)
+	add("exp 1e300", "", map[string]any{"exp": 1e300}, audit.ReasonBadClaims)
+	add("exp -1e300", "", map[string]any{"exp": -1e300}, audit.ReasonBadClaims)
+	add("nbf beyond the leeway", "", map[string]any{"nbf": now.Add(31 * time.Second).Unix()}, audit.ReasonNotYetValid)
+	add("nbf in a year", "", map[string]any{"nbf": now.AddDate(1, 0, 0).Unix(), "exp": now.AddDate(1, 0, 1).Unix()}, audit.ReasonNotYetValid)
+	add("iat beyond the leeway", "", map[string]any{"iat": now.Add(31 * time.Second).Unix()}, audit.ReasonNotYetValid)
+	add("iat in a year", "", map[string]any{"iat": now.AddDate(1, 0, 0).Unix()}, audit.ReasonNotYetValid)
+	add("iat in a year, strict", "strict", map[string]any{"iat": now.AddDate(1, 0, 0).Unix()}, audit.ReasonNotYetValid)
 
 	// Missing claims.
-	add("missing exp", "", map[string]any{"exp": nil}, validate.ErrClaims)
-	add("missing iss", "", map[string]any{"iss": nil}, validate.ErrClaims)
-	add("missing aud", "", map[string]any{"aud": nil}, validate.ErrClaims)
-	add("empty aud array", "", map[string]any{"aud": []string{}}, validate.ErrClaims, validate.ErrAudience)
-	add("all registered claims missing", "", map[string]any{"exp": nil, "iss": nil, "aud": nil, "iat": nil, "sub": nil, "jti": nil, "client_id": nil}, validate.ErrClaims)
+	add("missing exp", "", map[string]any{"exp": nil}, audit.ReasonBadClaims)
+	add("missing iss", "", map[string]any{"iss": nil}, audit.ReasonBadClaims)
+	add("missing aud", "", map[string]any{"aud": nil}, audit.ReasonBadClaims)
+	add("empty aud array", "", map[string]any{"aud": []string{}}, audit.ReasonBadClaims, audit.ReasonBadAudience)
+	add("all registered claims missing", "", map[string]any{"exp": nil, "iss": nil, "aud": nil, "iat": nil, "sub": nil, "jti": nil, "client_id": nil}, audit.ReasonBadClaims)
 	for _, claim := range []string{"sub", "client_id", "iat", "jti"} {
-		add("strict: missing "+claim, "strict", map[string]any{claim: nil}, validate.ErrClaims)
+		add("strict: missing "+claim, "strict", map[string]any{claim: nil}, audit.ReasonBadClaims)
 	}
 
 	// Wrongly typed claims.
@@ -595,19 +596,19 @@ func (c *corpus) claimAttacks() []attack {
 	} {
 		v := tc.v
 		if l, ok := v.([]string); ok && len(l) == 1 && l[0] == "ISSUER" {
-			v = []string{is.URL()}
+			v = []string{is.URL}
 		}
-		add(tc.claim+" as "+jsonString(v), "", map[string]any{tc.claim: v}, validate.ErrClaims)
+		add(tc.claim+" as "+jsonString(v), "", map[string]any{tc.claim: v}, audit.ReasonBadClaims)
 	}
 
 	// Issuer look-alikes: iss must equal the issuer byte for byte.
-	u := must(url.Parse(is.URL()))
+	u := must(url.Parse(is.URL))
 	for _, iss := range []string{
-		is.URL() + "/", strings.ToUpper(is.URL()), "HTTPS://" + u.Host, "http://" + u.Host, "https://localhost:" + u.Port(),
-		"https://127.0.0.1.:" + u.Port(), is.URL() + "/tenant", is.URL() + "?", is.URL() + "#", " " + is.URL(), is.URL() + " ",
-		is.URL() + "%2F", "https://" + u.Host + ":443", "https://evil.example/" + u.Host, "",
+		is.URL + "/", strings.ToUpper(is.URL), "HTTPS://" + u.Host, "http://" + u.Host, "https://localhost:" + u.Port(),
+		"https://127.0.0.1.:" + u.Port(), is.URL + "/tenant", is.URL + "?", is.URL + "#", " " + is.URL, is.URL + " ",
+		is.URL + "%2F", "https://" + u.Host + ":443", "https://evil.example/" + u.Host, "",
 	} {
-		add("issuer "+short(iss), "", map[string]any{"iss": iss}, validate.ErrIssuer, validate.ErrClaims)
+		add("issuer "+short(iss), "", map[string]any{"iss": iss}, audit.ReasonBadIssuer, audit.ReasonBadClaims)
 	}
 
 	// Audience look-alikes: aud must contain this resource.
@@ -622,22 +623,22 @@ func (c *corpus) claimAttacks() []attack {
 		"https://other.example/mcp https://mcp.example.com/mcp",
 		[]string{"https://a.example", "https://b.example/mcp"}, []string{""}, []string{"https://mcp.example.com"},
 	} {
-		add("audience "+short(jsonString(aud)), "", map[string]any{"aud": aud}, validate.ErrAudience, validate.ErrClaims)
+		add("audience "+short(jsonString(aud)), "", map[string]any{"aud": aud}, audit.ReasonBadAudience, audit.ReasonBadClaims)
 	}
 
 	// Wrong "typ" (RFC 9068 §4): ID tokens, DPoP proofs, logout and
 	// security-event tokens, and malformed values.
 	for _, typ := range []any{"dpop+jwt", "application/dpop+jwt", "DPOP+JWT", "id_token+jwt", "logout+jwt", "secevent+jwt",
 		"jwt+at", "at+jwt+x", "at+jwt ", "", "JOSE", "JWS", "application/json"} {
-		add("typ "+jsonString(typ), "", nil, validate.ErrTokenType)
+		add("typ "+jsonString(typ), "", nil, audit.ReasonBadTokenType)
 		out[len(out)-1].tok = is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"typ": typ}}, nil)
 	}
 	for _, typ := range []any{1, true, []string{"at+jwt"}} {
-		add("typ of type "+jsonString(typ), "", nil, validate.ErrTokenType, validate.ErrMalformed)
+		add("typ of type "+jsonString(typ), "", nil, audit.ReasonBadTokenType, audit.ReasonMalformed)
 		out[len(out)-1].tok = is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"typ": typ}}, nil)
 	}
 	for _, typ := range []any{"JWT", "application/jwt", nil} {
-		add("strict: typ "+jsonString(typ), "strict", nil, validate.ErrTokenType)
+		add("strict: typ "+jsonString(typ), "strict", nil, audit.ReasonBadTokenType)
 		out[len(out)-1].tok = is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"typ": typ}}, nil)
 	}
 	return out
@@ -650,7 +651,7 @@ func (c *corpus) malformedInput() []attack {
 	add := func(name, via, tok string, want ...error) {
 		out = append(out, attack{class: "malformed", name: name, via: via, tok: tok, want: want})
 	}
-	mal := []error{validate.ErrMalformed}
+	mal := []error{audit.ReasonMalformed}
 	good := is.Token(nil)
 	h, p, s := split(c.t, good)
 	hb := must(base64.RawURLEncoding.DecodeString(h))
@@ -659,13 +660,13 @@ func (c *corpus) malformedInput() []attack {
 	// Segments.
 	for _, tok := range []string{"a", "a.b", "a.b.c.d", "a.b.c.d.e.f", ".", "..", "...", "....", h, h + "." + p, h + "." + p + "." + s + ".", h + "." + p + "." + s + "." + s,
 		"." + p + "." + s, h + ".." + s, h + "." + p + ".." + s} {
-		add("segments "+short(segmentShape(tok)), "", tok, validate.ErrMalformed, validate.ErrSignature)
+		add("segments "+short(segmentShape(tok)), "", tok, audit.ReasonMalformed, audit.ReasonBadSignature)
 	}
 	// JWE (RFC 7516 §7.1): five segments, or an "enc" header.
 	jweHeader := b64url([]byte(`{"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"` + c.rsKid + `"}`))
 	add("JWE, five segments", "", jweHeader+".ZW5jcnlwdGVka2V5.aXY.Y2lwaGVydGV4dA.dGFn", mal...)
-	add("JWE header in three segments", "", jweHeader+"."+p+"."+s, validate.ErrMalformed, validate.ErrAlgorithm)
-	add("JWS header with enc", "", is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"enc": "A256GCM"}}, nil), validate.ErrMalformed, validate.ErrAlgorithm)
+	add("JWE header in three segments", "", jweHeader+"."+p+"."+s, audit.ReasonMalformed, audit.ReasonBadAlgorithm)
+	add("JWS header with enc", "", is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"enc": "A256GCM"}}, nil), audit.ReasonMalformed, audit.ReasonBadAlgorithm)
 	add("JWE dir with empty key", "", b64url([]byte(`{"alg":"dir","enc":"A128CBC-HS256"}`))+"..aXY.Y2lwaGVydGV4dA.dGFn", mal...)
 
 	// base64url (RFC 7515 §2): no padding, no standard alphabet, no white
@@ -673,39 +674,39 @@ func (c *corpus) malformedInput() []attack {
 	// "=" inside the token is not even a b64token (RFC 6750 §2.1): 400.
 	add("header padded", "", padded(h)+"."+p+"."+s, mal...)
 	out[len(out)-1].refuse = refuseRequest
-	add("payload padded", "", h+"."+padded(p)+"."+s, validate.ErrMalformed, validate.ErrSignature)
+	add("payload padded", "", h+"."+padded(p)+"."+s, audit.ReasonMalformed, audit.ReasonBadSignature)
 	out[len(out)-1].refuse = refuseRequest
 	add("header in the standard alphabet", "", base64.RawStdEncoding.EncodeToString(append(hb, []byte(" \xfb\xff")...))+"."+p+"."+s, mal...)
-	add("payload in the standard alphabet", "", h+"."+base64.RawStdEncoding.EncodeToString(append(pb, []byte(" \xfb\xff")...))+"."+s, validate.ErrMalformed, validate.ErrSignature)
+	add("payload in the standard alphabet", "", h+"."+base64.RawStdEncoding.EncodeToString(append(pb, []byte(" \xfb\xff")...))+"."+s, audit.ReasonMalformed, audit.ReasonBadSignature)
 	add("header with non-zero trailing bits", "", trailingBits(h)+"."+p+"."+s, mal...)
-	add("payload with non-zero trailing bits", "", h+"."+trailingBits(p)+"."+s, validate.ErrMalformed, validate.ErrSignature)
-	add("header with an impossible length", "", h+"A."+p+"."+s, validate.ErrMalformed)
+	add("payload with non-zero trailing bits", "", h+"."+trailingBits(p)+"."+s, audit.ReasonMalformed, audit.ReasonBadSignature)
+	add("header with an impossible length", "", h+"A."+p+"."+s, audit.ReasonMalformed)
 	add("header with a percent-encoding", "", strings.Replace(h, "J", "%4A", 1)+"."+p+"."+s, mal...)
 	out[len(out)-1].refuse = refuseRequest
 
 	// Not JSON, or JSON that is not an object.
 	for _, hdr := range []string{"not json", "", "[1]", `"alg"`, "1", "null", "true", `{"alg":"RS256"`, `{"alg":"RS256"}x`,
 		`{"alg":"RS256"}{}`, "\ufeff{\"alg\":\"RS256\"}", `{'alg':'RS256'}`, `{"alg":"RS256",}`, `{alg:"RS256"}`} {
-		add("header "+short(hdr), "", b64url([]byte(hdr))+"."+p+"."+s, validate.ErrMalformed, validate.ErrAlgorithm)
+		add("header "+short(hdr), "", b64url([]byte(hdr))+"."+p+"."+s, audit.ReasonMalformed, audit.ReasonBadAlgorithm)
 	}
 	for _, pl := range []string{"not json", "", "[1,2]", `"claims"`, "1", "null", "true", `{"iss":`, `{"exp":1}x`, `{}{}`, "\ufeff{}", `{'iss':1}`} {
 		tok := is.TokenWith(validatetest.TokenOptions{Payload: []byte(pl)}, nil)
 		if pl == "" {
-			add("payload empty", "", tok, validate.ErrMalformed, validate.ErrClaims)
+			add("payload empty", "", tok, audit.ReasonMalformed, audit.ReasonBadClaims)
 			continue
 		}
-		add("payload "+short(pl), "", tok, validate.ErrMalformed, validate.ErrClaims)
+		add("payload "+short(pl), "", tok, audit.ReasonMalformed, audit.ReasonBadClaims)
 	}
 
 	// Deep nesting and size.
 	deep := strings.Repeat(`{"a":`, 1500) + "1" + strings.Repeat("}", 1500)
-	add("header nested 1500 deep", "", b64url([]byte(`{"alg":"RS256","kid":"`+c.rsKid+`","x":`+deep+`}`))+"."+p+"."+s, validate.ErrMalformed, validate.ErrSignature)
-	add("payload nested 1500 deep, attacker key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.rsKid, Payload: c.ownClaims(map[string]any{"iss": is.URL(), "x": json.RawMessage(deep)})}, nil),
-		validate.ErrMalformed, validate.ErrClaims, validate.ErrSignature)
-	add("payload nested arrays 5000 deep, no claims", "", is.TokenWith(validatetest.TokenOptions{Payload: []byte(strings.Repeat("[", 5000) + strings.Repeat("]", 5000))}, nil), validate.ErrMalformed)
-	add("header of 10 KiB", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.rsKid, Header: map[string]any{"x": strings.Repeat("h", 10<<10)}}, nil), validate.ErrSignature)
-	add("oversized token (small validator)", "small", is.Token(map[string]any{"x": strings.Repeat("p", 4096)}), validate.ErrMalformed)
-	add("token just over the limit (small)", "small", justOver(c.t, is, 2048), validate.ErrMalformed)
+	add("header nested 1500 deep", "", b64url([]byte(`{"alg":"RS256","kid":"`+c.rsKid+`","x":`+deep+`}`))+"."+p+"."+s, audit.ReasonMalformed, audit.ReasonBadSignature)
+	add("payload nested 1500 deep, attacker key", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.rsKid, Payload: c.ownClaims(map[string]any{"iss": is.URL, "x": json.RawMessage(deep)})}, nil),
+		audit.ReasonMalformed, audit.ReasonBadClaims, audit.ReasonBadSignature)
+	add("payload nested arrays 5000 deep, no claims", "", is.TokenWith(validatetest.TokenOptions{Payload: []byte(strings.Repeat("[", 5000) + strings.Repeat("]", 5000))}, nil), audit.ReasonMalformed)
+	add("header of 10 KiB", "", is.TokenWith(validatetest.TokenOptions{Signer: c.attRSA, Key: c.rsKid, Header: map[string]any{"x": strings.Repeat("h", 10<<10)}}, nil), audit.ReasonBadSignature)
+	add("oversized token (small validator)", "small", is.Token(map[string]any{"x": strings.Repeat("p", 4096)}), audit.ReasonMalformed)
+	add("token just over the limit (small)", "small", justOver(c.t, is, 2048), audit.ReasonMalformed)
 
 	// Control characters and non-ASCII inside the token: the header is
 	// malformed before any decoding (400), and Verify refuses them too.
@@ -719,7 +720,7 @@ func (c *corpus) malformedInput() []attack {
 	}
 	// The same bytes escaped inside the JSON: a well-formed header whose
 	// kid holds them.
-	add("kid with an escaped NUL and CRLF", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"kid": "a\u0000b\r\nc"}}, nil), validate.ErrUnknownKey, validate.ErrMalformed)
+	add("kid with an escaped NUL and CRLF", "", is.TokenWith(validatetest.TokenOptions{Key: c.rsKid, Header: map[string]any{"kid": "a\u0000b\r\nc"}}, nil), audit.ReasonUnknownKey, audit.ReasonMalformed)
 	return out
 }
 
@@ -913,7 +914,7 @@ func addL(sig []byte) []byte {
 // "signature" is the PKCS #1 v1.5 encoded message itself (RFC 8017 §9.2).
 func e1Token(c *corpus) string {
 	header := []byte(`{"alg":"RS256","kid":"` + c.e1Kid + `","typ":"at+jwt"}`)
-	input := b64url(header) + "." + b64url(c.ownClaims(map[string]any{"iss": c.is.URL()}))
+	input := b64url(header) + "." + b64url(c.ownClaims(map[string]any{"iss": c.is.URL}))
 	sum := sha256.Sum256([]byte(input))
 	digestInfo := []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
 	k := (c.ownRSA.N.BitLen() + 7) / 8

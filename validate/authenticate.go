@@ -17,8 +17,8 @@ import (
 //     AuthTime from the claims, Tenant from [Config.TenantClaim];
 //   - Details: the request's own *[Claims] ([ClaimsFromContext] reads them).
 //
-// Its errors are [*rsguard.Error] values: BearerToken's (no credential, a
-// malformed request) or Verify's. Give the Validator to an [rsguard.Guard]
+// Its errors are [*rsguard.Error] values: BearerToken's (reasons
+// no_credential, invalid_request) or Verify's. Give the Validator to an [rsguard.Guard]
 // (rsguard.Config.Authenticator) to protect handlers with it.
 func (v *Validator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 	if v == nil || v.issuers == nil {

@@ -51,8 +51,8 @@ func TestAuthenticate(t *testing.T) {
 	assert.True(t, p.Expiry.Equal(fixedNow.Add(time.Hour)), "Expiry is exp: %v", p.Expiry)
 	assert.True(t, p.AuthTime.Equal(authTime), "AuthTime is auth_time: %v", p.AuthTime)
 	assert.Equal(t, rsguard.Principal{
-		Subject: "user:" + is.URL() + "#alice", Credential: audit.CredentialJWT, Issuer: is.URL(),
-		ClientID: validatetest.DefaultClientID, Tenant: "acme", Scopes: []string{"tools:read", "tools:write"},
+		Subject: "user:" + is.URL + "#alice", Credential: audit.CredentialJWT, Issuer: is.URL,
+		ClientID: "test-client", Tenant: "acme", Scopes: []string{"tools:read", "tools:write"},
 		Expiry: p.Expiry, TokenID: "j-1", ACR: "mfa", AuthTime: p.AuthTime, Details: c,
 	}, *p)
 	assert.Equal(t, c.Principal(), p.Subject)
@@ -105,7 +105,7 @@ func TestGuard(t *testing.T) {
 			name:       "valid",
 			headers:    []string{"Bearer " + good},
 			wantStatus: 200,
-			wantBody:   "user:" + is.URL() + "#alice tools:read,tools:write jwt acme",
+			wantBody:   "user:" + is.URL + "#alice tools:read,tools:write jwt acme",
 		},
 		{
 			name:       "no token",
@@ -244,7 +244,7 @@ func TestEndToEndTokenEndpoint(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
+	v, err := validate.New(ctx, validate.Config{Issuer: is.URL, Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 	require.NoError(t, err)
 	srv := httptest.NewServer(guarded(t, v, whoami, nil))
 	defer srv.Close()
@@ -278,17 +278,17 @@ func TestGuardAnswersEqualWriteChallenge(t *testing.T) {
 	is := newIssuer(t, nil)
 	v := newValidator(t, is, nil)
 	h := guarded(t, v, whoami, func(c *rsguard.Config) { c.Scopes = []string{"s"} })
-	for _, sentinel := range []error{rsguard.ErrNoCredential, validate.ErrExpired, rsguard.ErrInvalidRequest} {
+	for _, reason := range []audit.Reason{audit.ReasonNoCredential, audit.ReasonExpired, audit.ReasonInvalidRequest} {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
-		switch sentinel {
-		case validate.ErrExpired:
+		switch reason {
+		case audit.ReasonExpired:
 			req.Header.Set("Authorization", "Bearer "+is.Token(map[string]any{"exp": fixedNow.Add(-time.Hour).Unix()}))
-		case rsguard.ErrInvalidRequest:
+		case audit.ReasonInvalidRequest:
 			req.Header.Add("Authorization", "Bearer a")
 			req.Header.Add("Authorization", "Bearer b")
 		}
 		_, aerr := v.Authenticate(req)
-		require.ErrorIs(t, aerr, sentinel)
+		require.ErrorIs(t, aerr, reason)
 		var e *rsguard.Error
 		require.ErrorAs(t, aerr, &e)
 
@@ -303,9 +303,9 @@ func TestGuardAnswersEqualWriteChallenge(t *testing.T) {
 		for i := range 3 { // written, then replayed
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
-			assert.Equal(t, want.Code, rec.Code, "%v #%d", sentinel, i)
-			assert.Equal(t, want.Header(), rec.Header(), "%v #%d", sentinel, i)
-			assert.Equal(t, want.Body.String(), rec.Body.String(), "%v #%d", sentinel, i)
+			assert.Equal(t, want.Code, rec.Code, "%v #%d", reason, i)
+			assert.Equal(t, want.Header(), rec.Header(), "%v #%d", reason, i)
+			assert.Equal(t, want.Body.String(), rec.Body.String(), "%v #%d", reason, i)
 			// Mutating a response's headers does not touch the next one.
 			rec.Header().Add("Www-Authenticate", "Other x=1")
 			rec.Header()["Cache-Control"][0] = "public"
@@ -326,14 +326,13 @@ func TestAuthenticateErrors(t *testing.T) {
 	v := newValidator(t, is, nil)
 	for _, tc := range []struct {
 		name, authorization string
-		sentinel            error
 		reason              audit.Reason
 		credential          audit.Credential
 	}{
-		{"no token", "", rsguard.ErrNoCredential, audit.ReasonNoCredential, ""},
-		{"malformed header", "Bearer a b", rsguard.ErrInvalidRequest, audit.ReasonInvalidRequest, ""},
-		{"malformed token", "Bearer abc", validate.ErrMalformed, audit.ReasonMalformed, audit.CredentialJWT},
-		{"expired", "Bearer " + is.Token(map[string]any{"exp": fixedNow.Add(-time.Hour).Unix()}), validate.ErrExpired, audit.ReasonExpired, audit.CredentialJWT},
+		{"no token", "", audit.ReasonNoCredential, ""},
+		{"malformed header", "Bearer a b", audit.ReasonInvalidRequest, ""},
+		{"malformed token", "Bearer abc", audit.ReasonMalformed, audit.CredentialJWT},
+		{"expired", "Bearer " + is.Token(map[string]any{"exp": fixedNow.Add(-time.Hour).Unix()}), audit.ReasonExpired, audit.CredentialJWT},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -342,7 +341,7 @@ func TestAuthenticateErrors(t *testing.T) {
 			}
 			p, err := v.Authenticate(req)
 			assert.Nil(t, p)
-			require.ErrorIs(t, err, tc.sentinel)
+			require.ErrorIs(t, err, tc.reason)
 			var e *rsguard.Error
 			require.True(t, errors.As(err, &e))
 			assert.Equal(t, tc.reason, e.Reason)

@@ -2,6 +2,7 @@ package validate_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -19,12 +20,13 @@ func TestCacheRechecksOnEveryHit(t *testing.T) {
 	clk := newClock(fixedNow)
 	var checks atomic.Int64
 	revoked := atomic.Bool{}
+	refused := errors.New("refused by the application")
 	v := newValidator(t, is, func(c *validate.Config) {
 		c.Now = clk.Now
 		c.Check = func(context.Context, *validate.Claims) error {
 			checks.Add(1)
 			if revoked.Load() {
-				return rsguard.ErrRejected
+				return refused
 			}
 			return nil
 		}
@@ -40,12 +42,13 @@ func TestCacheRechecksOnEveryHit(t *testing.T) {
 
 	revoked.Store(true)
 	_, err = v.Verify(context.Background(), tok)
-	require.ErrorIs(t, err, rsguard.ErrRejected, "revocation applies to cached tokens")
+	require.ErrorIs(t, err, audit.ReasonRejected, "revocation applies to cached tokens")
+	require.ErrorIs(t, err, refused)
 	revoked.Store(false)
 
 	clk.Advance(2*time.Minute + 30*time.Second)
 	_, err = v.Verify(context.Background(), tok)
-	require.ErrorIs(t, err, validate.ErrExpired, "a cached token is never used past its expiry")
+	require.ErrorIs(t, err, audit.ReasonExpired, "a cached token is never used past its expiry")
 }
 
 func TestCacheDropsTokensOfRemovedKeys(t *testing.T) {
@@ -72,7 +75,7 @@ func TestCacheDropsTokensOfRemovedKeys(t *testing.T) {
 	_, err = v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"kid": "refresh-2"}}, nil))
 	require.Error(t, err)
 	_, err = v.Verify(context.Background(), tok)
-	require.ErrorIs(t, err, validate.ErrUnknownKey)
+	require.ErrorIs(t, err, audit.ReasonUnknownKey)
 }
 
 func TestCacheDisabled(t *testing.T) {

@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,9 +127,6 @@ func (c *Claims) Principal() string {
 	return "user:" + c.Issuer + "#" + c.Subject
 }
 
-// Raw returns a copy of the token's JSON payload, as verified.
-func (c *Claims) Raw() []byte { return bytes.Clone(c.raw) }
-
 // Get returns the value of the named claim as encoding/json decodes it into
 // an any (string, float64, bool, []any, map[string]any, nil), and whether it
 // is present. Each call decodes the payload anew, so the value returned
@@ -155,12 +151,14 @@ func (c *Claims) Get(name string) (any, bool) {
 }
 
 // Decode unmarshals the whole payload into v (a pointer to a struct or a
-// map), for applications with their own claim types. It uses encoding/json,
-// which matches struct field names case-insensitively: a field tagged "tid"
-// also receives a "TID" claim. Where that matters (tenant ids used for
-// authorization), decode into a map[string]json.RawMessage and read the
-// exact name, or use [Claims.Get], which matches exactly. (Duplicate member
-// names never reach Decode: verification refuses them.)
+// map), for applications with their own claim types; into a
+// *json.RawMessage, it copies the JSON payload as verified. It uses
+// encoding/json, which matches struct field names case-insensitively: a
+// field tagged "tid" also receives a "TID" claim. Where that matters
+// (tenant ids used for authorization), decode into a
+// map[string]json.RawMessage and read the exact name, or use [Claims.Get],
+// which matches exactly. (Duplicate member names never reach Decode:
+// verification refuses them.)
 func (c *Claims) Decode(v any) error {
 	return json.Unmarshal(c.raw, v)
 }

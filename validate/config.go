@@ -31,11 +31,9 @@ const (
 	defaultMaxTokenBytes      = 16 << 10
 )
 
-// DefaultAlgorithms returns the algorithm allow-list used when
-// [Config.Algorithms] is empty: asymmetric algorithms only (RFC 8725 §3.1),
-// RS256, PS256, ES256 and EdDSA. It returns a new slice on each call: a
-// package-level slice could be changed by any importer.
-func DefaultAlgorithms() []string { return []string{"RS256", "PS256", "ES256", "EdDSA"} }
+// defaultAlgorithms returns the allow-list of [Config.Algorithms] when
+// empty, in a new slice.
+func defaultAlgorithms() []string { return []string{"RS256", "PS256", "ES256", "EdDSA"} }
 
 // supportedAlgorithms are the JWS algorithms a Config may allow: the
 // asymmetric ones golang-jwt verifies. "none" and the HMAC algorithms are never
@@ -97,8 +95,9 @@ type Config struct {
 	Keys KeySet
 
 	// Algorithms is the allow-list of JWS "alg" values, for Issuer and for
-	// every issuer of Issuers without Algorithms of its own. If empty,
-	// [DefaultAlgorithms] (RS256, PS256, ES256, EdDSA). Allowed values:
+	// every issuer of Issuers without Algorithms of its own. If empty, the
+	// default: RS256, PS256, ES256 and EdDSA, one asymmetric algorithm of
+	// each key type in common use (RFC 8725 §3.1). Allowed values:
 	// RS256/384/512, PS256/384/512, ES256/384/512, EdDSA. "none" and HS*
 	// are refused.
 	Algorithms []string
@@ -122,7 +121,7 @@ type Config struct {
 	// TenantClaim, if set, names a string claim (such as "tid" or
 	// "org_id"), read at verification: [Claims.Tenant] and
 	// rsguard.Principal.Tenant. A token whose tenant claim is neither a
-	// string nor null (absent) is refused with [ErrClaims]. It may not name
+	// string nor null (absent) is refused (reason bad_claims). It may not name
 	// a registered claim that verification reads ("iss", "sub", "aud",
 	// "exp", "nbf", "iat", "jti", "client_id", "azp", "scope", "scp",
 	// "auth_time", "acr", "sid", "cnf"). Which tenants an issuer may serve is
@@ -132,14 +131,14 @@ type Config struct {
 	// Revocations, if set, is asked about every token once it has been
 	// fully verified — on every request, cache hits included, before
 	// Check — and a token it reports revoked is refused with 401
-	// invalid_token, "the access token was revoked" ([ErrRevoked]).
+	// invalid_token, "the access token was revoked" (reason revoked).
 	// [DenyList] is a ready in-memory store; see [Revocations] for several
 	// replicas. If nil (the default), a token is good until it expires.
 	Revocations Revocations
 
 	// RevocationFailOpen chooses the answer when Revocations fails. If
-	// false (the default), fail closed: 503 with Retry-After
-	// ([ErrRevocationUnavailable]), so an outage of the store never lets a
+	// false (the default), fail closed: 503 with Retry-After (reason
+	// revocation_unavailable), so an outage of the store never lets a
 	// revoked token in, but the resource is down while the store is. If
 	// true, fail open: the token is accepted and the failure logged at
 	// error level, so the resource stays up and revoked tokens get in until
@@ -153,18 +152,20 @@ type Config struct {
 	// error chooses the answer:
 	//
 	//   - an [*rsguard.Error] in its chain: that answer (status, code,
-	//     description, reason);
-	//   - an error wrapping a sentinel of this package: the answer and the
-	//     audit reason of that class, with the class's generic description:
-	//     fmt.Errorf("tenant %q: %w", t, ErrIssuer) answers 401
-	//     invalid_token, reason "bad_issuer", as a token of an untrusted
-	//     issuer would;
+	//     description, reason; an empty Reason is the reason its Err wraps);
+	//   - an error wrapping an [audit.Reason]: answered and audited as that
+	//     class, with the class's status and code and a generic
+	//     description: fmt.Errorf("tenant %q: %w", t, audit.ReasonBadIssuer)
+	//     answers 401 invalid_token, reason "bad_issuer", as a token of an
+	//     untrusted issuer would (a reason this package does not refuse
+	//     tokens with, such as insufficient_scope, is answered 401
+	//     invalid_token, "the access token was rejected");
 	//   - any other error: 401 invalid_token, "the access token was
 	//     rejected", reason "rejected".
 	//
-	// In the last two cases the refusal wraps rsguard.ErrRejected and the
-	// error, whose text is never sent to the client. Every refusal names
-	// the Principal the token proved, for the audit trail.
+	// In the last two cases the refusal wraps the error, whose text is never
+	// sent to the client. Every refusal names the Principal the token
+	// proved, for the audit trail.
 	Check func(ctx context.Context, c *Claims) error
 
 	// MaxTokenBytes bounds the size of an access token; larger ones are

@@ -63,7 +63,7 @@ func BenchmarkFeatures(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				is := newIssuer(b, nil)
-				issuer = is.URL()
+				issuer = is.URL
 				v := newValidator(b, is, func(c *validate.Config) {
 					c.Cache.Disable = !cached
 					if tc.revoked >= 0 {

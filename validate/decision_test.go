@@ -84,8 +84,8 @@ func TestGuardDecisions(t *testing.T) {
 	// identity is what a verified token tells: set only when the token was
 	// verified before being refused.
 	identity := func(sub string) audit.Decision {
-		return audit.Decision{Credential: audit.CredentialJWT, Issuer: is.URL(), Subject: "user:" + is.URL() + "#" + sub,
-			ClientID: validatetest.DefaultClientID, Tenant: "acme", TokenID: "jti-" + sub, Granted: []string{"tools:read", "tools:write"}}
+		return audit.Decision{Credential: audit.CredentialJWT, Issuer: is.URL, Subject: "user:" + is.URL + "#" + sub,
+			ClientID: "test-client", Tenant: "acme", TokenID: "jti-" + sub, Granted: []string{"tools:read", "tools:write"}}
 	}
 	jwt := audit.Decision{Credential: audit.CredentialJWT}
 	for _, tc := range []struct {
@@ -175,24 +175,26 @@ func TestGuardDecisionKeysUnavailable(t *testing.T) {
 	assert.Equal(t, 503, d.Status)
 }
 
-// TestCheckReasons: a Config.Check refusal reports the reason of the sentinel
-// of this package it wraps (a Check that returns ErrRevoked reports
-// revoked), and gets the answer of that class; "rejected" for anything else;
-// one that returns an *rsguard.Error keeps its own reason, or gets the
-// reason of its sentinel.
+// TestCheckReasons: a Config.Check refusal reports the reason its error
+// wraps (a Check that returns audit.ReasonRevoked reports revoked), and gets
+// the answer of that class; "rejected" for anything else; one that returns
+// an *rsguard.Error keeps its own reason, or gets the reason its Err wraps.
 func TestCheckReasons(t *testing.T) {
 	is := newIssuer(t, nil)
+	other := errors.New("other")
 	for _, tc := range []struct {
 		name  string
 		err   error
 		want  audit.Reason
 		isErr error
 	}{
-		{"any error", errors.New("other"), audit.ReasonRejected, rsguard.ErrRejected},
-		{"wrapped sentinel", fmt.Errorf("wrapped: %w", validate.ErrExpired), audit.ReasonExpired, validate.ErrExpired},
-		{"revoked", errors.Join(rsguard.ErrRejected, validate.ErrRevoked), audit.ReasonRevoked, validate.ErrRevoked},
-		{"*Error without a reason", &rsguard.Error{Status: 401, Err: validate.ErrIssuer}, audit.ReasonBadIssuer, validate.ErrIssuer},
-		{"*Error with its reason", &rsguard.Error{Status: 401, Err: validate.ErrIssuer, Reason: audit.ReasonRevoked}, audit.ReasonRevoked, validate.ErrIssuer},
+		{"any error", other, audit.ReasonRejected, other},
+		{"wrapped reason", fmt.Errorf("wrapped: %w", audit.ReasonExpired), audit.ReasonExpired, audit.ReasonExpired},
+		{"revoked", errors.Join(other, audit.ReasonRevoked), audit.ReasonRevoked, other},
+		{"a reason without a class here", fmt.Errorf("%w: tools:admin", audit.ReasonInsufficientScope), audit.ReasonRejected, audit.ReasonInsufficientScope},
+		{"ok is no refusal reason", fmt.Errorf("odd: %w", audit.ReasonOK), audit.ReasonRejected, audit.ReasonOK},
+		{"*Error without a reason", &rsguard.Error{Status: 401, Err: audit.ReasonBadIssuer}, audit.ReasonBadIssuer, audit.ReasonBadIssuer},
+		{"*Error with its reason", &rsguard.Error{Status: 401, Err: audit.ReasonBadIssuer, Reason: audit.ReasonRevoked}, audit.ReasonRevoked, audit.ReasonBadIssuer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := newValidator(t, is, func(c *validate.Config) {
@@ -200,37 +202,45 @@ func TestCheckReasons(t *testing.T) {
 			})
 			_, err := v.Verify(context.Background(), is.Token(nil))
 			require.ErrorIs(t, err, tc.isErr)
+			require.ErrorIs(t, err, tc.want, "the refusal's class")
 			var e *rsguard.Error
 			require.ErrorAs(t, err, &e)
 			assert.Equal(t, tc.want, e.Reason)
 			assert.Equal(t, audit.CredentialJWT, e.Credential)
 			assert.Contains(t, audit.Reasons(), e.Reason)
+			if _, ok := tc.err.(*rsguard.Error); !ok && e.Reason != audit.ReasonExpired && e.Reason != audit.ReasonRevoked {
+				assert.Equal(t, 401, e.Status)
+				assert.Equal(t, "invalid_token", e.Code)
+				assert.Equal(t, "the access token was rejected", e.Description, "no class of this package: the generic answer")
+			}
 		})
 	}
-	// Every sentinel has a reason of its own.
-	for _, s := range []error{validate.ErrMalformed, validate.ErrAlgorithm,
-		validate.ErrTokenType, validate.ErrCritical, validate.ErrUnknownKey, validate.ErrSignature, validate.ErrIssuer,
-		validate.ErrAudience, validate.ErrExpired, validate.ErrNotYetValid, validate.ErrClaims, validate.ErrKeysUnavailable,
-		validate.ErrRevoked, validate.ErrRevocationUnavailable, validate.ErrSenderConstrained} {
+	// Every reason this package refuses tokens with is a class of its own.
+	for _, r := range []audit.Reason{audit.ReasonMalformed, audit.ReasonBadAlgorithm,
+		audit.ReasonBadTokenType, audit.ReasonCriticalHeader, audit.ReasonUnknownKey, audit.ReasonBadSignature, audit.ReasonBadIssuer,
+		audit.ReasonBadAudience, audit.ReasonExpired, audit.ReasonNotYetValid, audit.ReasonBadClaims, audit.ReasonKeysUnavailable,
+		audit.ReasonRevoked, audit.ReasonRevocationUnavailable, audit.ReasonSenderConstrained} {
+		refusal := fmt.Errorf("the application's refusal: %w", r)
 		v := newValidator(t, is, func(c *validate.Config) {
-			c.Check = func(context.Context, *validate.Claims) error { return s }
+			c.Check = func(context.Context, *validate.Claims) error { return refusal }
 		})
 		_, err := v.Verify(context.Background(), is.Token(nil))
 		var e *rsguard.Error
 		require.ErrorAs(t, err, &e)
-		assert.Contains(t, audit.Reasons(), e.Reason, "%v", s)
-		assert.NotEqual(t, audit.ReasonRejected, e.Reason, "%v has a code of its own", s)
-		// Answered as that class, and still a Check's refusal.
-		assert.ErrorIs(t, err, s)
-		assert.ErrorIs(t, err, rsguard.ErrRejected)
-		assert.NotEqual(t, "the access token was rejected", e.Description, "%v: the class's description", s)
-		assert.NotNil(t, e.Principal, "%v", s)
-		if errors.Is(s, validate.ErrKeysUnavailable) || errors.Is(s, validate.ErrRevocationUnavailable) {
-			assert.Equal(t, 503, e.Status, "%v", s)
-			assert.Empty(t, e.Code, "%v", s)
+		assert.Equal(t, r, e.Reason, "%v", r)
+		assert.NotEqual(t, audit.ReasonRejected, e.Reason, "%v has a code of its own", r)
+		// Answered as that class, and still the Check's refusal.
+		assert.ErrorIs(t, err, r)
+		assert.ErrorIs(t, err, refusal)
+		assert.NotErrorIs(t, err, audit.ReasonRejected, "%v: one class", r)
+		assert.NotEqual(t, "the access token was rejected", e.Description, "%v: the class's description", r)
+		assert.NotNil(t, e.Principal, "%v", r)
+		if r == audit.ReasonKeysUnavailable || r == audit.ReasonRevocationUnavailable {
+			assert.Equal(t, 503, e.Status, "%v", r)
+			assert.Empty(t, e.Code, "%v", r)
 		} else {
-			assert.Equal(t, 401, e.Status, "%v", s)
-			assert.Equal(t, "invalid_token", e.Code, "%v", s)
+			assert.Equal(t, 401, e.Status, "%v", r)
+			assert.Equal(t, "invalid_token", e.Code, "%v", r)
 		}
 	}
 }

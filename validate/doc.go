@@ -83,16 +83,16 @@
 // A token with a "cnf" claim (RFC 7800) is bound to a key of its client —
 // DPoP (RFC 9449 "jkt") or mutual TLS (RFC 8705 "x5t#S256") — and is only
 // valid with the proof of that key. Presented as a plain bearer token it is
-// always refused with [ErrSenderConstrained] (reason "sender_constrained"):
-// accepting it would make a stolen bound token usable. There is no option to
+// always refused (reason [audit.ReasonSenderConstrained]): accepting it
+// would make a stolen bound token usable. There is no option to
 // accept it as Bearer.
 //
 // # Per-request values
 //
 // Each request gets [Claims] and an [rsguard.Principal] of its own, also when
 // the token came from the cache: a handler that changes them (appends a scope,
-// writes into [Claims.Raw]'s result or a value [Claims.Get] returned) changes
-// nothing another request sees.
+// changes a value [Claims.Get] or [Claims.Decode] returned) changes nothing
+// another request sees.
 //
 // # Key sets: rotation and denial of service
 //
@@ -143,7 +143,7 @@
 // A JWT is valid until it expires; [Config.Revocations] refuses chosen ones
 // before that. It is asked on every request once the token is verified,
 // cache hits included, and a revoked token gets 401 invalid_token, "the
-// access token was revoked" ([ErrRevoked]). [DenyList] is a ready in-memory
+// access token was revoked" (reason revoked). [DenyList] is a ready in-memory
 // store: revoke a token by "jti", or every token of a client, subject or
 // session issued before a time; each entry is scoped to one issuer and
 // expires when the longest token it can match would have. When the store
@@ -156,8 +156,8 @@
 //
 // The Guard's rsguard.Config.OnDecision receives one audit.Decision per
 // request: allowed or refused, the stable reason code of the refusal
-// (rsguard.Error.Reason: "expired", "bad_audience", "revoked", …; see each
-// sentinel below), the credential kind "jwt", issuer, principal, client id,
+// (rsguard.Error.Reason: "expired", "bad_audience", "revoked", …; see
+// Refusals below), the credential kind "jwt", issuer, principal, client id,
 // tenant and token id from verified claims (never the token; also for a
 // token refused after verification, such as a revoked one), the route and
 // MCP session, and the latency. Feed an audit log with audit.Slog and
@@ -181,25 +181,76 @@
 //
 // By default [New] fetches the keys before returning and fails if the issuer
 // cannot be reached. With [FetchOptions.Lazy] it returns at once, fetches in
-// the background with backoff, and refuses tokens with [ErrKeysUnavailable]
+// the background with backoff, and refuses tokens (reason keys_unavailable)
 // until keys are loaded: the Guard answers 503 with Retry-After. Keys given
 // as a KeySet ([Config.Keys]) are not loaded at start-up.
 //
-// # Errors
+// # Refusals
 //
-// Every rejection is an [*rsguard.Error] carrying the HTTP status, the
-// RFC 6750 error code, a client-safe description, the audit reason and the
-// credential kind, wrapping a sentinel ([ErrExpired], [ErrAudience], …) for
-// errors.Is; a token refused after it was verified (revoked, refused by
-// [Config.Check]) also names the Principal it proved, for the audit trail.
-// Descriptions never contain the token.
+// Every refusal is an [*rsguard.Error] carrying the HTTP status, the
+// RFC 6750 error code, a client-safe description, the credential kind
+// "jwt" (none before a token was read) and its reason, a code of package
+// audit that is the refusal's class: match it with errors.Is(err,
+// audit.ReasonExpired), which holds for the *rsguard.Error and for the
+// error it wraps. A token refused after it was verified (revoked, refused
+// by [Config.Check]) also names the Principal it proved, for the audit
+// trail. Descriptions never contain the token. The reasons, with status and
+// code:
+//
+//   - no_credential, 401, no code: the request has no bearer token
+//     ([Validator.Authenticate], from [rsguard.BearerToken]).
+//   - invalid_request, 400 invalid_request: a malformed Authorization
+//     header, a token in the URL ([rsguard.BearerToken]).
+//   - malformed, 401 invalid_token: the token is not a well-formed JWS
+//     compact serialisation (segments, base64url, JSON objects), is
+//     encrypted, or is larger than [Config.MaxTokenBytes].
+//   - bad_algorithm, 401 invalid_token: the header "alg" is not on the
+//     allow-list of the token's issuer, or disagrees with the key.
+//   - bad_token_type, 401 invalid_token: the header "typ" is not an
+//     access-token type (RFC 9068 §2.1, §4).
+//   - critical_header, 401 invalid_token: the header lists "crit"
+//     extensions (RFC 7515 §4.1.11), none of which this package
+//     understands.
+//   - unknown_key, 401 invalid_token: no usable key of the issuer's set has
+//     the token's "kid" (after a rate-limited refresh), or the token names
+//     no key and the set has several candidates, or the key may not verify
+//     tokens (its use, a weak or degenerate key).
+//   - bad_signature, 401 invalid_token: the signature does not verify.
+//   - bad_issuer, 401 invalid_token: "iss" is not a trusted issuer, or
+//     [Config.Check] refused the token with an error wrapping
+//     [audit.ReasonBadIssuer] (its tenant is not one its issuer may serve).
+//   - bad_audience, 401 invalid_token: "aud" does not contain this resource
+//     (or one of the issuer's [IssuerConfig].Audiences; RFC 8707).
+//   - expired, 401 invalid_token: "exp" is past, beyond the leeway.
+//   - not_yet_valid, 401 invalid_token: "nbf", "iat" or "auth_time" is in
+//     the future, beyond the leeway.
+//   - bad_claims, 401 invalid_token: a required claim is missing; a claim
+//     has the wrong JSON type ("exp" as a string, a non-string
+//     [Config.TenantClaim]); the token names neither a subject nor a client
+//     ("sub", "client_id", "azp"); the claims set cannot be read whole
+//     (duplicate member names, numbers out of range).
+//   - sender_constrained, 401 invalid_token: the token has a "cnf" claim
+//     (see Sender-constrained tokens).
+//   - revoked, 401 invalid_token: [Config.Revocations] reports the token
+//     revoked.
+//   - rejected, 401 invalid_token: [Config.Check] refused the token with an
+//     error that wraps no reason.
+//   - keys_unavailable, 503 with Retry-After, no code: the issuer's key set
+//     has never been loaded (the issuer is unreachable and no keys are
+//     cached), or the issuer's [KeySet] failed to answer.
+//   - revocation_unavailable, 503 with Retry-After, no code:
+//     [Config.Revocations] failed, and [Config.RevocationFailOpen] is off.
+//   - internal_error, 500: the Validator was not built by [New].
+//
+// A [Config.Check] error wrapping one of these reasons is answered and
+// audited as that class (see Config.Check).
 //
 // # Tenants
 //
 // With [Config.TenantClaim] ("tid", "org_id", …) each token's tenant is read
 // at verification ([Claims.Tenant], rsguard.Principal.Tenant). Which tenants
 // an issuer may serve is a [Config.Check]: refuse with an error wrapping
-// [ErrIssuer], and the token is answered and audited as one from an
+// [audit.ReasonBadIssuer], and the token is answered and audited as one from an
 // untrusted issuer (reason "bad_issuer"), on every request, cache hits
 // included.
 //
@@ -220,8 +271,8 @@
 // resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/tools/mcp",
 // tokens must name https://api.example.com/tools/mcp in "aud" (one for
 // http://127.0.0.1:8080/mcp is refused), and the metadata document is
-// mounted where the proxy forwards that URL (rsmeta.Register, or
-// rsmeta.RegisterAt when the proxy rewrites the path; see package rsmeta).
+// mounted where the proxy forwards that URL (rsmeta.Register, given the
+// path the proxy forwards to when it rewrites paths; see package rsmeta).
 //
 // # Browser-based clients (CORS)
 //

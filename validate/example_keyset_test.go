@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -26,7 +27,7 @@ func (s *replicaKeys) Key(_ context.Context, kid, _ string) (crypto.PublicKey, e
 	defer s.mu.RUnlock()
 	k, ok := s.keys[kid]
 	if !ok {
-		return nil, fmt.Errorf("kid %q: %w", kid, validate.ErrUnknownKey)
+		return nil, fmt.Errorf("kid %q: %w", kid, audit.ReasonUnknownKey)
 	}
 	return k, nil
 }
@@ -41,7 +42,7 @@ func ExampleKeySet() {
 	keys := &replicaKeys{keys: map[string]crypto.PublicKey{kid: is.PublicKey(kid)}}
 
 	v, err := validate.New(context.Background(), validate.Config{
-		Issuer: is.URL(), Resource: "https://api.example.com", Keys: keys,
+		Issuer: is.URL, Resource: "https://api.example.com", Keys: keys,
 	})
 	if err != nil {
 		panic(err)
@@ -49,7 +50,7 @@ func ExampleKeySet() {
 	claims, err := v.Verify(context.Background(), is.Token(map[string]any{"sub": "alice"}))
 	fmt.Println(claims.Subject, err)
 	_, err = v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"kid": "forged"}}, nil))
-	fmt.Println(errors.Is(err, validate.ErrUnknownKey))
+	fmt.Println(errors.Is(err, audit.ReasonUnknownKey))
 	// Output:
 	// alice <nil>
 	// true
@@ -66,7 +67,7 @@ func ExampleNewStaticKeySet() {
 		panic(err)
 	}
 	v, err := validate.New(context.Background(), validate.Config{
-		Issuer: is.URL(), Resource: "https://api.example.com", Keys: keys,
+		Issuer: is.URL, Resource: "https://api.example.com", Keys: keys,
 	})
 	if err != nil {
 		panic(err)
@@ -78,20 +79,21 @@ func ExampleNewStaticKeySet() {
 }
 
 // The tenants an issuer may serve, as a Check: a refusal that wraps
-// ErrIssuer is answered and audited as one of an untrusted issuer. Tuning
-// sits in Fetch and Cache, whose zero values are the defaults.
+// audit.ReasonBadIssuer is answered and audited as one of an untrusted
+// issuer. Tuning sits in Fetch and Cache, whose zero values are the
+// defaults.
 func ExampleConfig() {
 	is := validatetest.NewIssuer(nil, &validatetest.Options{Audience: []string{"https://api.example.com"}})
 	defer is.Close()
 	customers := map[string]bool{"acme": true}
 
 	v, err := validate.New(context.Background(), validate.Config{
-		Issuer:      is.URL(),
+		Issuer:      is.URL,
 		Resource:    "https://api.example.com",
 		TenantClaim: "tid",
 		Check: func(_ context.Context, c *validate.Claims) error {
 			if !customers[c.Tenant()] {
-				return fmt.Errorf("tenant %q: %w", c.Tenant(), validate.ErrIssuer)
+				return fmt.Errorf("tenant %q: %w", c.Tenant(), audit.ReasonBadIssuer)
 			}
 			return nil
 		},

@@ -27,7 +27,7 @@ func ExampleDenyList() {
 		panic(err)
 	}
 	v, err := validate.New(context.Background(), validate.Config{
-		Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()},
+		Issuer: is.URL, Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()},
 		Revocations: revoked,
 	})
 	if err != nil {
@@ -54,7 +54,7 @@ func ExampleDenyList() {
 	call()
 
 	// Alice logs out everywhere (or her account is locked).
-	if err := revoked.RevokeSubject(is.URL(), "alice", time.Now()); err != nil {
+	if err := revoked.RevokeSubject(is.URL, "alice", time.Now()); err != nil {
 		panic(err)
 	}
 	call()
@@ -80,7 +80,7 @@ func ExampleValidator_Authenticate_decisions() {
 			return a
 		},
 	}))
-	v, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
+	v, err := validate.New(context.Background(), validate.Config{Issuer: is.URL, Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 	if err != nil {
 		panic(err)
 	}

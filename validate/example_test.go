@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
@@ -24,7 +25,7 @@ func ExampleValidator_Authenticate() {
 
 	ctx := context.Background() // lives as long as the server: it stops key refresh
 	v, err := validate.New(ctx, validate.Config{
-		Issuer:   is.URL(),
+		Issuer:   is.URL,
 		Resource: resource,
 		Fetch:    validate.FetchOptions{HTTPClient: is.Client()}, // trusts the test issuer's certificate
 	})
@@ -67,7 +68,7 @@ func ExampleValidator_Verify() {
 	is := validatetest.NewIssuer(nil, &validatetest.Options{Audience: []string{"https://api.example.com"}})
 	defer is.Close()
 	v, err := validate.New(context.Background(), validate.Config{
-		Issuer: is.URL(), Resource: "https://api.example.com", Fetch: validate.FetchOptions{HTTPClient: is.Client()},
+		Issuer: is.URL, Resource: "https://api.example.com", Fetch: validate.FetchOptions{HTTPClient: is.Client()},
 	})
 	if err != nil {
 		panic(err)
@@ -78,7 +79,7 @@ func ExampleValidator_Verify() {
 
 	_, err = v.Verify(context.Background(), is.Token(map[string]any{"aud": "https://other.example.com"}))
 	var e *rsguard.Error
-	fmt.Println(errors.Is(err, validate.ErrAudience), errors.As(err, &e), e.Status, e.Code, e.Reason)
+	fmt.Println(errors.Is(err, audit.ReasonBadAudience), errors.As(err, &e), e.Status, e.Code, e.Reason)
 	// Output:
 	// [read write] <nil>
 	// true true 401 invalid_token bad_audience

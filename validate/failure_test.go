@@ -83,7 +83,7 @@ func TestFailureLazyStartServesThenRecovers(t *testing.T) {
 
 	// A burst while down: shared, rate-limited fetch attempts, not one per
 	// request.
-	before := is.MetadataRequests() + is.JWKSRequests()
+	before := is.Requests(is.MetadataURL) + is.Requests(is.OpenIDConfigurationURL) + is.Requests(is.JWKSURL)
 	start := time.Now()
 	var wg sync.WaitGroup
 	var fails failures // see failures: no testify on the goroutines
@@ -105,7 +105,8 @@ func TestFailureLazyStartServesThenRecovers(t *testing.T) {
 	// At most one fetch attempt (two discovery documents) per
 	// MinRefreshInterval, from requests or from the background retry.
 	budget := 2 * (2*int64(time.Since(start)/(50*time.Millisecond)) + 4)
-	assert.LessOrEqual(t, is.MetadataRequests()+is.JWKSRequests()-before, budget,
+	after := is.Requests(is.MetadataURL) + is.Requests(is.OpenIDConfigurationURL) + is.Requests(is.JWKSURL)
+	assert.LessOrEqual(t, int64(after-before), budget,
 		"100 requests during an outage must cost the issuer a few fetches, not one each")
 
 	// Up again: served within a few refresh intervals, without a restart.
@@ -145,11 +146,11 @@ func TestFailureSlowIssuer(t *testing.T) {
 	is := hardIssuer(t, time.Now, "ES256")
 	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	var slow atomic.Pointer[http.HandlerFunc]
-	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	is.Handle(is.JWKSURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := slow.Load()
 		if h == nil { // not stalling: the real key set
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(jwksOf(is))
+			_, _ = w.Write(jwksOf(is, is.Kid("ES256")))
 			return
 		}
 		(*h)(w, r)
@@ -355,16 +356,16 @@ func TestFailureBadRefreshKeepsKeys(t *testing.T) {
 		{"connection dropped", func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) }},
 	} {
 		t.Run(bad.name, func(t *testing.T) {
-			is.SetJWKSHandler(bad.h)
+			is.Handle(is.JWKSURL, bad.h)
 			clk.Advance(10*time.Second + time.Second)
-			before := is.JWKSRequests()
+			before := is.Requests(is.JWKSURL)
 			// An unknown kid triggers a refresh, which fails: refused, quickly.
 			tok := randomKid(is, attacker, i, nil)
 			resp, took := srv.timed(t, bearer(tok))
 			checkRefusal(t, resp, refuseToken, tok)
 			// One refresh (net/http may retry a GET whose connection
 			// dropped once).
-			assert.Contains(t, []int64{1, 2}, is.JWKSRequests()-before, "refreshes")
+			assert.Contains(t, []int{1, 2}, is.Requests(is.JWKSURL)-before, "refreshes")
 			assert.Less(t, took, fetchTimeout, "a bad answer is detected without waiting for the timeout")
 			// The keys cached before keep verifying.
 			assert.Equal(t, http.StatusOK, srv.do(t, bearer(is.Token(nil))).status, "cached keys lost after a bad refresh")
@@ -375,7 +376,7 @@ func TestFailureBadRefreshKeepsKeys(t *testing.T) {
 	assert.Less(t, endlessWritten.Load(), int64(64<<20), "the endless body was read without bound")
 
 	// Healthy again: a rotated-in key is picked up at the next refresh.
-	is.SetJWKSHandler(nil)
+	is.Handle(is.JWKSURL, nil)
 	is.Rotate("ES256")
 	clk.Advance(10*time.Second + time.Second)
 	assert.Equal(t, http.StatusOK, srv.do(t, bearer(is.Token(nil))).status)
@@ -388,13 +389,18 @@ func TestFailureFlappingIssuer(t *testing.T) {
 	v := hardValidator(t, is, nil, func(c *validate.Config) { c.Now = clk.Now })
 	srv := newHardServer(t, guarded(t, v, protectedOK, nil))
 	var n atomic.Int64
-	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var mu sync.Mutex
+	published := []string{is.Kid("ES256")} // rotated keys are added, none retired
+	is.Handle(is.JWKSURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1)%2 == 1 { // every other answer fails
 			http.Error(w, "flap", http.StatusServiceUnavailable)
 			return
 		}
+		mu.Lock()
+		doc := jwksOf(is, published...)
+		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwksOf(is))
+		_, _ = w.Write(doc)
 	}))
 	// Every 44 s the issuer rotates; every 11 s (past the refresh rate
 	// limit) a client calls with a token of the newest key and another with
@@ -406,7 +412,11 @@ func TestFailureFlappingIssuer(t *testing.T) {
 		clk.Advance(10*time.Second + time.Second)
 		if round%4 == 0 {
 			previous = is.Kid("ES256")
-			rotated[is.Rotate("ES256")] = round
+			kid := is.Rotate("ES256")
+			mu.Lock()
+			published = append(published, kid)
+			mu.Unlock()
+			rotated[kid] = round
 		}
 		kid := is.Kid("ES256")
 		resp := srv.do(t, bearer(is.Token(nil)))
@@ -426,14 +436,29 @@ func TestFailureFlappingIssuer(t *testing.T) {
 	}
 }
 
-// jwksOf returns the issuer's real JWK Set document, whatever handler is
-// installed, by rebuilding it from the published kids.
-func jwksOf(is *validatetest.Issuer) []byte {
+// jwksOf returns a JWK Set document of the issuer's keys with these kids,
+// each as the issuer publishes it: the real key set, for a handler that
+// replaces the issuer's.
+func jwksOf(is *validatetest.Issuer, kids ...string) []byte {
 	var keys []string
-	for _, kid := range is.Kids() {
+	for _, kid := range kids {
 		keys = append(keys, string(is.PublicJWK(kid)))
 	}
 	return []byte(`{"keys":[` + strings.Join(keys, ",") + `]}`)
+}
+
+// publishedJWKs fetches the issuer's JWK Set and returns its entries.
+func publishedJWKs(t *testing.T, is *validatetest.Issuer) []map[string]any {
+	t.Helper()
+	resp, err := is.Client().Get(is.JWKSURL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&set))
+	return set.Keys
 }
 
 func TestRotationUnderKidSpray(t *testing.T) {
@@ -442,7 +467,7 @@ func TestRotationUnderKidSpray(t *testing.T) {
 	v := hardValidator(t, is, nil, func(c *validate.Config) { c.Now = clk.Now })
 	srv := newHardServer(t, guarded(t, v, protectedOK, nil))
 	attacker := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
-	base := is.JWKSRequests()
+	base := is.Requests(is.JWKSURL)
 
 	// 200 requests with random kids, all at once: refused, and they cost
 	// the issuer at most one fetch.
@@ -466,7 +491,7 @@ func TestRotationUnderKidSpray(t *testing.T) {
 			checkRefusal(t, resps[i], refuseToken, toks[i])
 		}
 	}
-	assert.LessOrEqual(t, is.JWKSRequests()-base, int64(1), "200 random kids: JWKS fetches")
+	assert.LessOrEqual(t, is.Requests(is.JWKSURL)-base, 1, "200 random kids: JWKS fetches")
 
 	// Right after the burst the issuer rotates in a new key, while the
 	// attacker keeps spraying ten random kids per second. The new key must
@@ -488,8 +513,8 @@ func TestRotationUnderKidSpray(t *testing.T) {
 	require.GreaterOrEqual(t, acceptedAfter, time.Duration(0), "the rotated-in key was never accepted")
 	assert.LessOrEqual(t, acceptedAfter, 30*time.Second, "rotated-in key accepted after %v", acceptedAfter)
 	assert.LessOrEqual(t, acceptedAfter, (10*time.Second)+time.Second)
-	fetches := is.JWKSRequests() - base
-	assert.LessOrEqual(t, fetches, int64(5), "500 random kids over 30 s cost %d JWKS fetches", fetches)
+	fetches := is.Requests(is.JWKSURL) - base
+	assert.LessOrEqual(t, fetches, 5, "500 random kids over 30 s cost %d JWKS fetches", fetches)
 	t.Logf("rotated-in key accepted after %v; %d JWKS fetches for 700 random kids", acceptedAfter, fetches)
 }
 
@@ -512,7 +537,7 @@ func TestSingleFlightRefreshOverHTTP(t *testing.T) {
 	t.Cleanup(releaseFetch) // a failed test must not leave the fetch held
 	entered := make(chan struct{}, 1)
 	var served atomic.Int64
-	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	is.Handle(is.JWKSURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
 		select {
 		case entered <- struct{}{}:
@@ -524,7 +549,7 @@ func TestSingleFlightRefreshOverHTTP(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwksOf(is))
+		_, _ = w.Write(jwksOf(is, is.Kid("ES256")))
 	}))
 	const callers = 50
 	toks := make([]string, callers)
@@ -695,7 +720,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		is.Token(map[string]any{"iss": "https://evil.example"}),
 		is.Token(map[string]any{"exp": "soon"}),
 		is.TokenWith(validatetest.TokenOptions{Alg: "none"}, nil),
-		is.TokenWith(validatetest.TokenOptions{Alg: "HS256", Secret: is.PublicKeyPEM(is.Kid("RS256")), Key: is.Kid("RS256")}, nil),
+		is.TokenWith(validatetest.TokenOptions{Alg: "HS256", Secret: publicKeyPEM(t, is, is.Kid("RS256")), Key: is.Kid("RS256")}, nil),
 		is.TokenWith(validatetest.TokenOptions{Signer: attacker, Key: is.Kid("ES256")}, nil),
 		is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"crit": []string{"x"}}}, nil),
 		is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"typ": "dpop+jwt"}}, nil),
@@ -722,14 +747,14 @@ func TestNoSecretsInLogs(t *testing.T) {
 		func(w http.ResponseWriter, r *http.Request) { http.Error(w, good, http.StatusInternalServerError) },
 		nil,
 	} {
-		is.SetJWKSHandler(h)
+		is.Handle(is.JWKSURL, h)
 		is.SetDown(h == nil)
 		clk.Advance(10*time.Second + time.Second)
 		tok := randomKid(is, attacker, i, nil)
 		send(bearer(tok), tok)
 	}
 	is.SetDown(false)
-	is.SetJWKSHandler(nil)
+	is.Handle(is.JWKSURL, nil)
 
 	out := logs.String()
 	for _, want := range []string{"skipping a JWK", "JWKS fetch failed", "request refused", "duplicate kid"} {
@@ -741,10 +766,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 		secrets = append(secrets, tok, hex.EncodeToString(sum[:]), base64.RawURLEncoding.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(sum[:]))
 	}
 	eachNotIn(t, out, "logs", secrets...)
-	for _, kid := range is.Kids() {
+	for _, jwk := range publishedJWKs(t, is) {
 		for _, member := range []string{"n", "x", "y", "d", "k"} {
-			var jwk map[string]any
-			_ = json.Unmarshal(is.PublicJWK(kid), &jwk)
 			if s, ok := jwk[member].(string); ok && len(s) >= 16 {
 				eachNotIn(t, out, "logs", s[:16])
 			}

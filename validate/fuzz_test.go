@@ -178,10 +178,10 @@ func (k *fuzzKeys) seedTokens() []string {
 	}
 }
 
-// sentinels are the rejection classes of Verify.
-var fuzzSentinels = []error{
-	validate.ErrMalformed, validate.ErrAlgorithm, validate.ErrTokenType, validate.ErrCritical, validate.ErrUnknownKey,
-	validate.ErrSignature, validate.ErrIssuer, validate.ErrAudience, validate.ErrExpired, validate.ErrNotYetValid, validate.ErrClaims,
+// fuzzClasses are the reasons Verify refuses malformed or forged tokens with.
+var fuzzClasses = []error{
+	audit.ReasonMalformed, audit.ReasonBadAlgorithm, audit.ReasonBadTokenType, audit.ReasonCriticalHeader, audit.ReasonUnknownKey,
+	audit.ReasonBadSignature, audit.ReasonBadIssuer, audit.ReasonBadAudience, audit.ReasonExpired, audit.ReasonNotYetValid, audit.ReasonBadClaims,
 }
 
 // checkRejection checks the shape of a Verify error: an *rsguard.Error, 401
@@ -199,7 +199,7 @@ func checkRejection(t *testing.T, raw string, err error) {
 	require.Equal(t, audit.CredentialJWT, e.Credential, "rejection credential")
 	require.Nil(t, e.Principal, "rejection principal")
 	known := false
-	for _, s := range fuzzSentinels {
+	for _, s := range fuzzClasses {
 		known = known || errors.Is(err, s)
 	}
 	require.True(t, known, "error %v wraps no rejection class", err)
@@ -213,15 +213,14 @@ func checkRejection(t *testing.T, raw string, err error) {
 }
 
 // vocabulary is the text refusals are made of, whatever the request: the
-// sentinels' messages and the client-facing descriptions, alone and
+// reasons' messages and the client-facing descriptions, alone and
 // composed as *Error.Error composes them. A request that happens to spell
 // part of it is not "echoed".
 var vocabulary = func() string {
-	sentinels := []string{"rsguard: rejected", "rsguard: no credential", "rsguard: malformed authorization request",
-		"validate: malformed token", "validate: algorithm not allowed", "validate: wrong token type", "validate: unsupported critical header",
-		"validate: unknown signing key", "validate: invalid signature", "validate: wrong issuer", "validate: wrong audience",
-		"validate: token expired", "validate: token not yet valid", "validate: invalid claims", "validate: signing keys unavailable",
-		"rsguard: credential rejected"}
+	var messages []string
+	for _, r := range audit.Reasons() {
+		messages = append(messages, r.Error())
+	}
 	descriptions := []string{"multiple Authorization headers", "malformed Authorization header", "Authorization header too large",
 		"access tokens are accepted only in the Authorization header", "the access token is malformed", "the access token is too large",
 		"encrypted access tokens are not supported", "the token's signing algorithm is not accepted",
@@ -234,7 +233,7 @@ var vocabulary = func() string {
 		"the token has no issuer", "the token has no audience", "the token lacks claims required of access tokens",
 		"the access token was rejected", "the token cannot be verified right now"}
 	var b strings.Builder
-	for _, s := range sentinels {
+	for _, s := range messages {
 		for _, d := range descriptions {
 			b.WriteString(s + " (" + d + ")\n")
 		}

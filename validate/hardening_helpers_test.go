@@ -60,7 +60,7 @@ func hardIssuer(t testing.TB, now func() time.Time, algs ...string) *validatetes
 func hardValidator(t testing.TB, is *validatetest.Issuer, logs *logBuffer, mod func(*validate.Config)) *validate.Validator {
 	t.Helper()
 	cfg := validate.Config{
-		Issuer:   is.URL(),
+		Issuer:   is.URL,
 		Resource: hardResource,
 		Fetch:    validate.FetchOptions{HTTPClient: is.Client()},
 		Now:      func() time.Time { return hardNow },
@@ -389,7 +389,7 @@ func listsToken(values []string, tok string) bool {
 	return false
 }
 
-// checkVerify asserts that Verify refuses tok with one of the sentinels in
+// checkVerify asserts that Verify refuses tok with one of the reasons in
 // want, as an *Error that does not quote the token.
 func checkVerify(t testing.TB, v *validate.Validator, tok string, want ...error) {
 	t.Helper()

@@ -3,8 +3,10 @@ package validate_test
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,7 +43,7 @@ func guarded(t testing.TB, a rsguard.Authenticator, h http.Handler, mod func(*rs
 func clientCredentials(t *testing.T, is *validatetest.Issuer, id, secret, resource, scope string) string {
 	t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "resource": {resource}, "scope": {scope}}
-	req, err := http.NewRequest(http.MethodPost, is.TokenURL(), strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, is.TokenURL, strings.NewReader(form.Encode()))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(id, secret)
@@ -80,4 +82,19 @@ func ed25519JWKS(tb testing.TB) []byte {
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(tb, err)
 	return []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","use":"sig","kid":"k","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}]}`)
+}
+
+// publicKeyDER returns the issuer's public key with this kid as PKIX,
+// ASN.1 DER, and publicKeyPEM as a PEM "PUBLIC KEY" block: byte strings a
+// verifier confused about algorithms might use as an HMAC secret.
+func publicKeyDER(tb testing.TB, is *validatetest.Issuer, kid string) []byte {
+	tb.Helper()
+	der, err := x509.MarshalPKIXPublicKey(is.PublicKey(kid))
+	require.NoError(tb, err, "kid %s", kid)
+	return der
+}
+
+func publicKeyPEM(tb testing.TB, is *validatetest.Issuer, kid string) []byte {
+	tb.Helper()
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: publicKeyDER(tb, is, kid)})
 }

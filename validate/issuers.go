@@ -34,7 +34,8 @@ type IssuerConfig struct {
 	Audiences []string
 
 	// Algorithms is this issuer's algorithm allow-list. If empty,
-	// [Config.Algorithms] (whose own default is [DefaultAlgorithms]).
+	// [Config.Algorithms] (whose own default is RS256, PS256, ES256 and
+	// EdDSA).
 	Algorithms []string
 }
 
@@ -68,7 +69,7 @@ func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteK
 		algs = cfg.Algorithms
 	}
 	if len(algs) == 0 {
-		algs = DefaultAlgorithms()
+		algs = defaultAlgorithms()
 	}
 	for _, a := range algs {
 		m, ok := supportedAlgorithms[a]

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -24,18 +25,18 @@ func TestManyIssuers(t *testing.T) {
 	v := newValidator(t, a, func(c *validate.Config) {
 		c.Issuer = ""
 		c.Issuers = []validate.IssuerConfig{
-			{Issuer: a.URL()},
-			{Issuer: b.URL(), Audiences: []string{"api://rsguard"}, Algorithms: []string{"ES256"}},
+			{Issuer: a.URL},
+			{Issuer: b.URL, Audiences: []string{"api://rsguard"}, Algorithms: []string{"ES256"}},
 		}
 		c.TenantClaim = "tid"
 		c.Check = func(_ context.Context, c *validate.Claims) error {
-			if c.Issuer == a.URL() && c.Tenant() == "blocked" {
-				return fmt.Errorf("tenant %q of %s: %w", c.Tenant(), c.Issuer, validate.ErrIssuer)
+			if c.Issuer == a.URL && c.Tenant() == "blocked" {
+				return fmt.Errorf("tenant %q of %s: %w", c.Tenant(), c.Issuer, audit.ReasonBadIssuer)
 			}
 			return nil
 		}
 	})
-	assert.Equal(t, []string{a.URL(), b.URL()}, v.Issuers())
+	assert.Equal(t, []string{a.URL, b.URL}, v.Issuers())
 
 	ok := func(name, tok string) {
 		t.Helper()
@@ -55,20 +56,20 @@ func TestManyIssuers(t *testing.T) {
 	// Issuer A's key signs a token claiming issuer B: B's key set is the
 	// only one consulted, under A's kid or under one of B's kids.
 	refused("A's key, claiming B, A's kid", a.TokenWith(validatetest.TokenOptions{Alg: "ES256", Key: a.Kid("ES256")},
-		map[string]any{"iss": b.URL(), "aud": "api://rsguard"}), validate.ErrUnknownKey)
+		map[string]any{"iss": b.URL, "aud": "api://rsguard"}), audit.ReasonUnknownKey)
 	refused("A's key, claiming B, B's kid", a.TokenWith(validatetest.TokenOptions{Alg: "ES256", Key: a.Kid("ES256"), Header: map[string]any{"kid": b.Kid("ES256")}},
-		map[string]any{"iss": b.URL(), "aud": "api://rsguard"}), validate.ErrSignature)
+		map[string]any{"iss": b.URL, "aud": "api://rsguard"}), audit.ReasonBadSignature)
 	// And the reverse.
 	refused("B's key, claiming A, A's kid", b.TokenWith(validatetest.TokenOptions{Header: map[string]any{"kid": a.Kid("ES256")}},
-		map[string]any{"iss": a.URL(), "aud": resource}), validate.ErrSignature)
+		map[string]any{"iss": a.URL, "aud": resource}), audit.ReasonBadSignature)
 
 	// Each issuer's own audiences and algorithms.
-	refused("A token for B's audience", a.Token(map[string]any{"aud": "api://rsguard"}), validate.ErrAudience)
-	refused("B token for A's audience", b.Token(map[string]any{"aud": resource}), validate.ErrAudience)
-	refused("RS256 is allowed for A, not for B", b.TokenWith(validatetest.TokenOptions{Alg: "RS256", Signer: mustRSA(t)}, nil), validate.ErrAlgorithm)
+	refused("A token for B's audience", a.Token(map[string]any{"aud": "api://rsguard"}), audit.ReasonBadAudience)
+	refused("B token for A's audience", b.Token(map[string]any{"aud": resource}), audit.ReasonBadAudience)
+	refused("RS256 is allowed for A, not for B", b.TokenWith(validatetest.TokenOptions{Alg: "RS256", Signer: mustRSA(t)}, nil), audit.ReasonBadAlgorithm)
 
-	refused("untrusted issuer", a.Token(map[string]any{"iss": "https://evil.example"}), validate.ErrIssuer)
-	refused("tenant not served by its issuer", a.Token(map[string]any{"tid": "blocked"}), validate.ErrIssuer)
+	refused("untrusted issuer", a.Token(map[string]any{"iss": "https://evil.example"}), audit.ReasonBadIssuer)
+	refused("tenant not served by its issuer", a.Token(map[string]any{"tid": "blocked"}), audit.ReasonBadIssuer)
 	ok("tenant allowed", a.Token(map[string]any{"tid": "acme"}))
 }
 
@@ -76,7 +77,7 @@ func TestManyIssuersConfig(t *testing.T) {
 	a := newIssuer(t, nil)
 	_, err := validate.New(context.Background(), validate.Config{
 		Resource: resource, Fetch: validate.FetchOptions{HTTPClient: a.Client()},
-		Issuers: []validate.IssuerConfig{{Issuer: a.URL()}, {Issuer: a.URL()}},
+		Issuers: []validate.IssuerConfig{{Issuer: a.URL}, {Issuer: a.URL}},
 	})
 	require.ErrorIs(t, err, rsguard.ErrInvalidConfig)
 }
@@ -95,7 +96,7 @@ func TestPrincipalCarriesAuthenticationContext(t *testing.T) {
 	tok := is.Token(map[string]any{"acr": "urn:mfa", "auth_time": authTime.Unix(), "scope": "a", "jti": "tok-1"})
 	p, err := authenticate(v, tok)
 	require.NoError(t, err)
-	assert.Equal(t, is.URL(), p.Issuer)
+	assert.Equal(t, is.URL, p.Issuer)
 	assert.Equal(t, "tok-1", p.TokenID)
 	assert.Equal(t, "urn:mfa", p.ACR)
 	assert.True(t, p.AuthTime.Equal(authTime))
@@ -116,7 +117,7 @@ func TestTenantCheckOnCacheHits(t *testing.T) {
 		c.TenantClaim = "tid"
 		c.Check = func(_ context.Context, c *validate.Claims) error {
 			if blocked.Load() && c.Tenant() == "acme" {
-				return validate.ErrIssuer
+				return audit.ReasonBadIssuer
 			}
 			return nil
 		}
@@ -128,5 +129,5 @@ func TestTenantCheckOnCacheHits(t *testing.T) {
 	require.NoError(t, err)
 	blocked.Store(true)
 	_, err = v.Verify(context.Background(), tok)
-	require.ErrorIs(t, err, validate.ErrIssuer)
+	require.ErrorIs(t, err, audit.ReasonBadIssuer)
 }

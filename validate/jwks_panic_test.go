@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -34,7 +35,7 @@ func TestJWKSMalformedECKeyDoesNotCrash(t *testing.T) {
 	is.AddKey(validatetest.Key{JWK: jwk})
 	clk.Advance(10*time.Second + time.Second)
 	_, err = v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"kid": "unknown"}}, nil))
-	require.ErrorIs(t, err, validate.ErrUnknownKey)
+	require.ErrorIs(t, err, audit.ReasonUnknownKey)
 	_, err = v.Verify(context.Background(), is.Token(nil))
 	assert.NoError(t, err)
 

@@ -17,6 +17,7 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 )
 
 // minRSABits is the smallest RSA modulus accepted for signature verification
@@ -230,7 +231,7 @@ func parseJWK(raw json.RawMessage) (*key, error) {
 	if m.Kty == "oct" {
 		// Symmetric keys never verify tokens from a JWKS: HMAC with a
 		// published key is no signature at all (RFC 8725 §2.1).
-		k.unusable = ptr(invalidToken(ErrAlgorithm, "the token's key is a symmetric key"))
+		k.unusable = ptr(invalidToken(audit.ReasonBadAlgorithm, "the token's key is a symmetric key"))
 		return k, nil
 	}
 	if err := m.checkCoordinates(); err != nil {

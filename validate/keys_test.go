@@ -56,7 +56,7 @@ func TestDiscovery(t *testing.T) {
 			opts := tc.opts
 			is := newIssuer(t, &opts)
 			v, err := validate.New(context.Background(), validate.Config{
-				Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()},
+				Issuer: is.URL, Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()},
 				Now: func() time.Time { return fixedNow },
 			})
 			if tc.wantErr != "" {
@@ -111,7 +111,7 @@ func TestIssuerUnreachableAtStart(t *testing.T) {
 	is.SetDown(true)
 
 	// Default: fail fast.
-	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
+	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL, Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, rsguard.ErrInvalidConfig)
 
@@ -124,7 +124,7 @@ func TestIssuerUnreachableAtStart(t *testing.T) {
 	})
 	tok := is.Token(nil)
 	_, err = v.Verify(context.Background(), tok)
-	require.ErrorIs(t, err, validate.ErrKeysUnavailable)
+	require.ErrorIs(t, err, audit.ReasonKeysUnavailable)
 	var e *rsguard.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, http.StatusServiceUnavailable, e.Status)
@@ -149,14 +149,15 @@ func TestIssuerDownAfterStart(t *testing.T) {
 	attacker, _ := rsa.GenerateKey(rand.Reader, 2048)
 	_, err = v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Signer: attacker, Header: map[string]any{"kid": "new"}},
 		map[string]any{"iat": clk.Now().Unix(), "exp": clk.Now().Add(time.Minute).Unix()}))
-	require.ErrorIs(t, err, validate.ErrUnknownKey)
+	require.ErrorIs(t, err, audit.ReasonUnknownKey)
 }
 
 func TestRotation(t *testing.T) {
 	is := newIssuer(t, nil)
+	first := is.Kid("RS256") // the first key of the JWK Set
 	clk := newClock(fixedNow)
 	v := newValidator(t, is, func(c *validate.Config) { c.Now = clk.Now })
-	base := is.JWKSRequests()
+	base := is.Requests(is.JWKSURL)
 
 	// A burst of random kids: at most one fetch.
 	attacker, _ := rsa.GenerateKey(rand.Reader, 2048)
@@ -167,14 +168,14 @@ func TestRotation(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			tok := is.TokenWith(validatetest.TokenOptions{Signer: attacker, Header: map[string]any{"kid": "random-" + strconv.Itoa(i)}}, nil)
-			if _, err := v.Verify(context.Background(), tok); !errors.Is(err, validate.ErrUnknownKey) {
-				fails.add("random kid %d: error %v, not validate.ErrUnknownKey", i, err)
+			if _, err := v.Verify(context.Background(), tok); !errors.Is(err, audit.ReasonUnknownKey) {
+				fails.add("random kid %d: error %v, not audit.ReasonUnknownKey", i, err)
 			}
 		}()
 	}
 	wg.Wait()
 	assert.Empty(t, fails.all(), "failures in the concurrent goroutines")
-	assert.LessOrEqual(t, is.JWKSRequests()-base, int64(1), "200 random kids must cost at most one fetch inside the interval")
+	assert.LessOrEqual(t, is.Requests(is.JWKSURL)-base, 1, "200 random kids must cost at most one fetch inside the interval")
 
 	// A key rotated in right after the burst: refused inside the rate-limit
 	// interval, accepted once it has passed (10 s by default, within 30 s).
@@ -184,16 +185,16 @@ func TestRotation(t *testing.T) {
 	c, err := v.Verify(context.Background(), tok)
 	require.NoError(t, err, "rotated-in key %s", kid)
 	assert.NotNil(t, c)
-	assert.LessOrEqual(t, is.JWKSRequests()-base, int64(2))
+	assert.LessOrEqual(t, is.Requests(is.JWKSURL)-base, 2)
 
 	// Retired key: once the set is refetched without it, its tokens fail.
-	old := is.Kids()[0]
+	old := first
 	is.Retire(old)
 	clk.Advance(10*time.Second + time.Second)
 	_, err = v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"kid": "trigger-refresh"}}, nil))
 	require.Error(t, err)
 	_, err = v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Key: old}, nil))
-	require.ErrorIs(t, err, validate.ErrUnknownKey)
+	require.ErrorIs(t, err, audit.ReasonUnknownKey)
 }
 
 // TestSingleFlight: callers that meet an unknown kid while a refresh is in
@@ -208,14 +209,16 @@ func TestSingleFlight(t *testing.T) {
 		c.Fetch.MinRefreshInterval = time.Nanosecond // no rate limit to hide a second fetch
 		c.Fetch.Timeout = syncTimeout                // the held fetch outlasts a slow start
 	})
+	published := []string{is.Kid("RS256"), is.Kid("PS256"), is.Kid("ES256"), is.Kid("EdDSA")}
 	kid := is.Rotate("RS256") // published, but unknown to v until it refetches
+	published = append(published, kid)
 	tok := is.TokenWith(validatetest.TokenOptions{Key: kid}, nil)
 	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
 	releaseFetch := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(releaseFetch) // a failed test must not leave the fetch held
 	var served atomic.Int64
-	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	is.Handle(is.JWKSURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
 		select {
 		case entered <- struct{}{}:
@@ -227,7 +230,7 @@ func TestSingleFlight(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwksOf(is))
+		_, _ = w.Write(jwksOf(is, published...))
 	}))
 
 	const callers = 50
@@ -278,10 +281,10 @@ func TestBadJWKSResponses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := newIssuer(t, nil)
-			is.SetJWKSHandler(tc.h)
+			is.Handle(is.JWKSURL, tc.h)
 			start := time.Now()
 			_, err := validate.New(context.Background(), validate.Config{
-				Issuer: is.URL(), Resource: resource,
+				Issuer: is.URL, Resource: resource,
 				Fetch: validate.FetchOptions{HTTPClient: is.Client(), Timeout: 300 * time.Millisecond},
 			})
 			require.Error(t, err)
@@ -303,31 +306,32 @@ func TestKeyUseAndStrength(t *testing.T) {
 	opsKid := is.AddKey(validatetest.Key{Signer: enc, JWK: map[string]any{"kid": "ops", "key_ops": []string{"encrypt"}}})
 	mmKid := is.AddKey(validatetest.Key{Signer: mismatch, Alg: "RS256", JWK: map[string]any{"alg": "PS256"}})
 	v := newValidator(t, is, nil)
-	base := is.JWKSRequests()
+	base := is.Requests(is.JWKSURL)
 	for _, tc := range []struct {
 		name string
 		kid  string
 		alg  string
 		want error
 	}{
-		{"RSA 1024", weakKid, "RS256", validate.ErrUnknownKey},
-		{"use enc", encKid, "RS256", validate.ErrUnknownKey},
-		{"key_ops without verify", opsKid, "RS256", validate.ErrUnknownKey},
-		{"JWK alg disagrees with header", mmKid, "RS256", validate.ErrAlgorithm},
+		{"RSA 1024", weakKid, "RS256", audit.ReasonUnknownKey},
+		{"use enc", encKid, "RS256", audit.ReasonUnknownKey},
+		{"key_ops without verify", opsKid, "RS256", audit.ReasonUnknownKey},
+		{"JWK alg disagrees with header", mmKid, "RS256", audit.ReasonBadAlgorithm},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Key: tc.kid, Alg: tc.alg}, nil))
 			require.ErrorIs(t, err, tc.want)
 		})
 	}
-	assert.Equal(t, base, is.JWKSRequests(), "a known but unusable kid must not trigger a refresh")
+	assert.Equal(t, base, is.Requests(is.JWKSURL), "a known but unusable kid must not trigger a refresh")
 }
 
 func TestCheckHook(t *testing.T) {
 	is := newIssuer(t, nil)
 	revoked := errors.New("revoked jti")
+	policy := errors.New("tenant policy")
 	// One shared *Error, as a Check may well return: never written to.
-	custom := &rsguard.Error{Status: 403, Code: "insufficient_scope", Description: "tenant not allowed", Err: rsguard.ErrRejected}
+	custom := &rsguard.Error{Status: 403, Code: "insufficient_scope", Description: "tenant not allowed", Err: policy}
 	v := newValidator(t, is, func(c *validate.Config) {
 		c.Check = func(ctx context.Context, c *validate.Claims) error {
 			if c.ID == "bad" {
@@ -342,7 +346,7 @@ func TestCheckHook(t *testing.T) {
 	_, err := v.Verify(context.Background(), is.Token(map[string]any{"jti": "ok"}))
 	require.NoError(t, err)
 	_, err = v.Verify(context.Background(), is.Token(map[string]any{"jti": "bad"}))
-	require.ErrorIs(t, err, rsguard.ErrRejected)
+	require.ErrorIs(t, err, audit.ReasonRejected)
 	require.ErrorIs(t, err, revoked)
 	var e *rsguard.Error
 	require.ErrorAs(t, err, &e)
@@ -352,7 +356,7 @@ func TestCheckHook(t *testing.T) {
 	assert.NotContains(t, e.Description, "revoked jti", "the hook's error text is not sent to clients")
 	assert.Equal(t, audit.ReasonRejected, e.Reason)
 	if assert.NotNil(t, e.Principal, "refused after verification: the audit trail names who") {
-		assert.Equal(t, "user:"+is.URL()+"#"+validatetest.DefaultSubject, e.Principal.Subject)
+		assert.Equal(t, "user:"+is.URL+"#"+"test-subject", e.Principal.Subject)
 		assert.Equal(t, "bad", e.Principal.TokenID)
 	}
 	_, err = v.Verify(context.Background(), is.Token(map[string]any{"jti": "custom"}))
@@ -362,34 +366,35 @@ func TestCheckHook(t *testing.T) {
 	assert.Equal(t, "insufficient_scope", e.Code)
 	assert.Equal(t, "tenant not allowed", e.Description)
 	assert.Equal(t, audit.ReasonRejected, e.Reason)
+	assert.ErrorIs(t, err, policy)
 	assert.Equal(t, audit.CredentialJWT, e.Credential)
 	assert.NotNil(t, e.Principal)
-	assert.Equal(t, rsguard.Error{Status: 403, Code: "insufficient_scope", Description: "tenant not allowed", Err: rsguard.ErrRejected}, *custom)
+	assert.Equal(t, rsguard.Error{Status: 403, Code: "insufficient_scope", Description: "tenant not allowed", Err: policy}, *custom)
 }
 
 func TestStaticJWKS(t *testing.T) {
 	is := newIssuer(t, nil)
-	resp, err := is.Client().Get(is.JWKSURL())
+	resp, err := is.Client().Get(is.JWKSURL)
 	require.NoError(t, err)
 	var raw json.RawMessage
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&raw))
 	resp.Body.Close()
-	v, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, Keys: staticKeySet(t, raw), Now: func() time.Time { return fixedNow }})
+	v, err := validate.New(context.Background(), validate.Config{Issuer: is.URL, Resource: resource, Keys: staticKeySet(t, raw), Now: func() time.Time { return fixedNow }})
 	require.NoError(t, err)
-	before := is.JWKSRequests()
+	before := is.Requests(is.JWKSURL)
 	_, err = v.Verify(context.Background(), is.Token(nil))
 	require.NoError(t, err)
 	_, err = v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"kid": "x"}}, nil))
-	require.ErrorIs(t, err, validate.ErrUnknownKey)
-	assert.Equal(t, before, is.JWKSRequests())
+	require.ErrorIs(t, err, audit.ReasonUnknownKey)
+	assert.Equal(t, before, is.Requests(is.JWKSURL))
 }
 
 func TestRedirectOffHTTPSRefused(t *testing.T) {
 	is := newIssuer(t, nil)
-	is.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	is.Handle(is.JWKSURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://keys.invalid/jwks", http.StatusFound)
 	}))
-	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
+	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL, Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "redirect refused")
 }
@@ -522,18 +527,18 @@ func TestDegenerateEd25519KeysRefused(t *testing.T) {
 	}
 
 	v := newValidator(t, is, nil)
-	base := is.JWKSRequests()
+	base := is.Requests(is.JWKSURL)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := v.Verify(context.Background(), c.token)
-			require.ErrorIs(t, err, validate.ErrUnknownKey)
+			require.ErrorIs(t, err, audit.ReasonUnknownKey)
 		})
 	}
 	t.Run("genuine key in the same JWK shape", func(t *testing.T) {
 		_, err := v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Key: genuineKid, Signer: genuine}, nil))
 		require.NoError(t, err)
 	})
-	assert.Equal(t, base, is.JWKSRequests(), "a known but unusable kid must not trigger a refresh")
+	assert.Equal(t, base, is.Requests(is.JWKSURL), "a known but unusable kid must not trigger a refresh")
 
 	t.Run("a set whose only key is of small order is refused", func(t *testing.T) {
 		jwks, err := json.Marshal(map[string]any{"keys": []any{okpJWK("identity", identity)}})
@@ -579,12 +584,12 @@ func TestOffCurveECKeysRefused(t *testing.T) {
 		zero := new(big.Int)
 		cases = append(cases,
 			tc{name + " genuine", is.AddKey(validatetest.Key{JWK: ecJWK(name+"-genuine", curve, x, y)}), priv, nil},
-			tc{name + " off the curve", is.AddKey(validatetest.Key{JWK: ecJWK(name+"-off", curve, x, yPlus1)}), priv, validate.ErrUnknownKey},
-			tc{name + " zero coordinates (point at infinity)", is.AddKey(validatetest.Key{JWK: ecJWK(name+"-zero", curve, zero, zero)}), priv, validate.ErrUnknownKey},
+			tc{name + " off the curve", is.AddKey(validatetest.Key{JWK: ecJWK(name+"-off", curve, x, yPlus1)}), priv, audit.ReasonUnknownKey},
+			tc{name + " zero coordinates (point at infinity)", is.AddKey(validatetest.Key{JWK: ecJWK(name+"-zero", curve, zero, zero)}), priv, audit.ReasonUnknownKey},
 		)
 	}
 	v := newValidator(t, is, func(c *validate.Config) { c.Algorithms = []string{"ES256", "ES384", "ES512"} })
-	base := is.JWKSRequests()
+	base := is.Requests(is.JWKSURL)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Key: c.kid, Signer: c.signer}, nil))
@@ -595,5 +600,5 @@ func TestOffCurveECKeysRefused(t *testing.T) {
 			require.ErrorIs(t, err, c.want)
 		})
 	}
-	assert.Equal(t, base, is.JWKSRequests(), "a known but unusable kid must not trigger a refresh")
+	assert.Equal(t, base, is.Requests(is.JWKSURL), "a known but unusable kid must not trigger a refresh")
 }

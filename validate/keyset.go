@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/internal/check"
 )
 
@@ -24,11 +25,12 @@ import (
 // Key returns the public key that verifies a token whose protected header
 // names kid (empty when the header has none) and alg (already on the
 // issuer's allow-list). A kid the set does not know is answered with an error
-// wrapping [ErrUnknownKey], a key that may not verify alg with one wrapping
-// [ErrAlgorithm] (either way the token gets 401 invalid_token); any other
-// error means the set could not answer (503 with Retry-After,
-// [ErrKeysUnavailable]). The error's text never reaches the client. ctx is
-// the request's, bounded by [FetchOptions.Timeout].
+// wrapping [audit.ReasonUnknownKey], a key that may not verify alg with one
+// wrapping [audit.ReasonBadAlgorithm] (either way the token gets 401
+// invalid_token, with that reason); any other error means the set could not
+// answer (503 with Retry-After, reason [audit.ReasonKeysUnavailable]). The
+// error's text never reaches the client. ctx is the request's, bounded by
+// [FetchOptions.Timeout].
 //
 // The Validator guards the requests and the keys of a KeySet it did not
 // build itself:
@@ -46,8 +48,8 @@ import (
 //     P-384 or P-521 whose point is on the curve, or an ed25519.PublicKey
 //     canonically encoded and not of small order; and its type and curve
 //     must fit alg (RS* and PS* RSA, ES256 P-256, ES384 P-384, ES512 P-521,
-//     EdDSA Ed25519). Any other key refuses the token (ErrUnknownKey,
-//     ErrAlgorithm).
+//     EdDSA Ed25519). Any other key refuses the token (reasons unknown_key,
+//     bad_algorithm).
 //   - A token found in the verified-token cache is used only if Key still
 //     returns the same key (crypto's Equal) for its kid and alg, so a key
 //     the set withdraws stops its tokens at once.
@@ -244,12 +246,12 @@ func (a *appKeys) askUnknown(ctx context.Context, kid, alg string, start time.Ti
 func (a *appKeys) ask(ctx context.Context, kid, alg string) (k *key, e *rsguard.Error, answered bool) {
 	pub, err := a.set.Key(ctx, kid, alg)
 	switch {
-	case errors.Is(err, ErrUnknownKey):
+	case errors.Is(err, audit.ReasonUnknownKey):
 		a.mu.Lock()
 		delete(a.known, kid)
 		a.mu.Unlock()
 		return nil, reject(errUnknownKey), false
-	case errors.Is(err, ErrAlgorithm):
+	case errors.Is(err, audit.ReasonBadAlgorithm):
 		return nil, reject(errKeyAlgorithm), false
 	case err != nil:
 		a.logger.Warn("rsguard: the issuer's KeySet failed", "issuer", a.issuer, "error", err.Error())

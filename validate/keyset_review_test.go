@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 )
 
@@ -26,7 +27,7 @@ func (m mapKeys) Key(_ context.Context, kid, _ string) (crypto.PublicKey, error)
 	if k, ok := m[kid]; ok {
 		return k, nil
 	}
-	return nil, fmt.Errorf("%w: %s", validate.ErrUnknownKey, kid)
+	return nil, fmt.Errorf("%w: %s", audit.ReasonUnknownKey, kid)
 }
 
 func signES256(t *testing.T, priv *ecdsa.PrivateKey, kid, iss string, now time.Time) string {
@@ -63,7 +64,7 @@ func TestKeySetManyKidsSurviveAFlood(t *testing.T) {
 	forger, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	_, err = v.Verify(ctx, signES256(t, forger, "forged", iss, now))
-	require.ErrorIs(t, err, validate.ErrUnknownKey)
+	require.ErrorIs(t, err, audit.ReasonUnknownKey)
 	for kid, p := range privs {
 		_, err := v.Verify(ctx, signES256(t, p, kid, iss, now))
 		assert.NoError(t, err, "%s after the forged kid", kid)

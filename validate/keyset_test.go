@@ -68,7 +68,7 @@ func (s *countingKeySet) Key(ctx context.Context, kid, alg string) (crypto.Publi
 	case err != nil:
 		return nil, err
 	case !ok:
-		return nil, fmt.Errorf("kid %q: %w", kid, validate.ErrUnknownKey)
+		return nil, fmt.Errorf("kid %q: %w", kid, audit.ReasonUnknownKey)
 	}
 	return k, nil
 }
@@ -117,7 +117,7 @@ func (s *countingKeySet) questionsBut(kids ...string) int {
 // at the time clk tells.
 func keySetValidator(t *testing.T, is *validatetest.Issuer, set validate.KeySet, clk *hardClock, mod func(*validate.Config)) *validate.Validator {
 	t.Helper()
-	cfg := validate.Config{Issuer: is.URL(), Resource: resource, Keys: set, Now: clk.Now}
+	cfg := validate.Config{Issuer: is.URL, Resource: resource, Keys: set, Now: clk.Now}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -142,7 +142,7 @@ func TestKeySetGoodKeyAndGuard(t *testing.T) {
 	set.set(kid, is.PublicKey(kid))
 	clk := newHardClock(fixedNow)
 	v := keySetValidator(t, is, set, clk, nil)
-	base := is.JWKSRequests()
+	base := is.Requests(is.JWKSURL)
 
 	c, err := v.Verify(context.Background(), is.Token(map[string]any{"sub": "alice"}))
 	require.NoError(t, err)
@@ -159,7 +159,7 @@ func TestKeySetGoodKeyAndGuard(t *testing.T) {
 
 	assert.Equal(t, 3, set.questions(kid), "asked for every token, cache hits included")
 	assert.Equal(t, 1, set.questions("nope"))
-	assert.Equal(t, base, is.JWKSRequests(), "the issuer's JWK Set is never fetched")
+	assert.Equal(t, base, is.Requests(is.JWKSURL), "the issuer's JWK Set is never fetched")
 }
 
 // TestKeySetUnknownKidFlood: an attacker's flood of tokens naming random kids
@@ -176,7 +176,7 @@ func TestKeySetUnknownKidFlood(t *testing.T) {
 	clk := newHardClock(fixedNow)
 	v := keySetValidator(t, a, nil, clk, func(c *validate.Config) {
 		c.Issuer = ""
-		c.Issuers = []validate.IssuerConfig{{Issuer: a.URL(), Keys: setA}, {Issuer: b.URL(), Keys: setB}}
+		c.Issuers = []validate.IssuerConfig{{Issuer: a.URL, Keys: setA}, {Issuer: b.URL, Keys: setB}}
 	})
 	ctx := context.Background()
 	_, err := v.Verify(ctx, a.Token(nil))
@@ -185,7 +185,7 @@ func TestKeySetUnknownKidFlood(t *testing.T) {
 	// 200 random kids in a row: one question.
 	for i := range 200 {
 		_, err := v.Verify(ctx, forgedKid(a, "random-"+strconv.Itoa(i)))
-		require.ErrorIs(t, err, validate.ErrUnknownKey)
+		require.ErrorIs(t, err, audit.ReasonUnknownKey)
 		var e *rsguard.Error
 		require.ErrorAs(t, err, &e)
 		require.Equal(t, audit.ReasonUnknownKey, e.Reason)
@@ -198,7 +198,7 @@ func TestKeySetUnknownKidFlood(t *testing.T) {
 	_, err = v.Verify(ctx, b.Token(nil))
 	require.NoError(t, err, "issuer B, its first kid, during A's flood")
 	_, err = v.Verify(ctx, forgedKid(b, "random-b"))
-	require.ErrorIs(t, err, validate.ErrUnknownKey)
+	require.ErrorIs(t, err, audit.ReasonUnknownKey)
 	assert.Equal(t, 1, setB.questions("random-b"))
 
 	// 100 concurrent random kids in the same interval: no question.
@@ -211,7 +211,7 @@ func TestKeySetUnknownKidFlood(t *testing.T) {
 		}()
 	}
 	for range callers {
-		require.ErrorIs(t, receive(t, errs, "a verification"), validate.ErrUnknownKey)
+		require.ErrorIs(t, receive(t, errs, "a verification"), audit.ReasonUnknownKey)
 	}
 	assert.Equal(t, 1, setA.questionsBut(kidA), "100 concurrent random kids in the same interval")
 
@@ -221,13 +221,13 @@ func TestKeySetUnknownKidFlood(t *testing.T) {
 	setA.set("rotated", &rotated.PublicKey)
 	rotatedTok := signedAs(a, "rotated", "ES256", rotated)
 	_, err = v.Verify(ctx, rotatedTok)
-	require.ErrorIs(t, err, validate.ErrUnknownKey, "inside the interval")
+	require.ErrorIs(t, err, audit.ReasonUnknownKey, "inside the interval")
 	clk.Advance(10 * time.Second)
 	_, err = v.Verify(ctx, rotatedTok)
 	require.NoError(t, err, "once the interval is over")
 	for i := range 200 {
 		_, err := v.Verify(ctx, forgedKid(a, "again-"+strconv.Itoa(i)))
-		require.ErrorIs(t, err, validate.ErrUnknownKey)
+		require.ErrorIs(t, err, audit.ReasonUnknownKey)
 	}
 	assert.Equal(t, 2, setA.questionsBut(kidA, "rotated"), "one more question in the next interval")
 	_, err = v.Verify(ctx, rotatedTok)
@@ -271,7 +271,7 @@ func TestKeySetSingleFlight(t *testing.T) {
 		assert.NoError(t, receive(t, known, "a verification with the known kid"))
 	}
 	for range 20 {
-		assert.ErrorIs(t, receive(t, random, "a verification with a random kid"), validate.ErrUnknownKey)
+		assert.ErrorIs(t, receive(t, random, "a verification with a random kid"), audit.ReasonUnknownKey)
 	}
 	assert.Equal(t, 1, set.questionsBut(kid), "20 concurrent random kids: one question")
 	assert.Equal(t, 21, set.questions(kid), "the known kid is asked about for each token")
@@ -328,11 +328,11 @@ func TestKeySetWeakKeysRefused(t *testing.T) {
 		name, tok string
 		want      error
 	}{
-		{"RSA 1024", signedAs(is, "rsa-1024", "RS256", rsa1024), validate.ErrUnknownKey},
-		{"Ed25519 identity, forged signature", forged, validate.ErrUnknownKey},
-		{"EC off its curve", signedAs(is, "ec-off-curve", "ES256", ec), validate.ErrUnknownKey},
-		{"EC private key", signedAs(is, "ec-private", "ES256", ec), validate.ErrUnknownKey},
-		{"RSA key, ES256 token", signedAs(is, "rsa-for-es256", "ES256", ec), validate.ErrAlgorithm},
+		{"RSA 1024", signedAs(is, "rsa-1024", "RS256", rsa1024), audit.ReasonUnknownKey},
+		{"Ed25519 identity, forged signature", forged, audit.ReasonUnknownKey},
+		{"EC off its curve", signedAs(is, "ec-off-curve", "ES256", ec), audit.ReasonUnknownKey},
+		{"EC private key", signedAs(is, "ec-private", "ES256", ec), audit.ReasonUnknownKey},
+		{"RSA key, ES256 token", signedAs(is, "rsa-for-es256", "ES256", ec), audit.ReasonBadAlgorithm},
 		{"good Ed25519", signedAs(is, "ed-good", "EdDSA", goodEd), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -363,7 +363,7 @@ func TestKeySetFailure(t *testing.T) {
 
 	set.setErr(errors.New("kms: connection refused"))
 	_, err = v.Verify(context.Background(), is.Token(nil))
-	require.ErrorIs(t, err, validate.ErrKeysUnavailable)
+	require.ErrorIs(t, err, audit.ReasonKeysUnavailable)
 	var e *rsguard.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, http.StatusServiceUnavailable, e.Status)
@@ -388,7 +388,7 @@ func TestKeySetFailure(t *testing.T) {
 	set.setErr(nil)
 	set.set(kid, (*rsa.PublicKey)(nil))
 	_, err = v.Verify(context.Background(), is.Token(nil))
-	require.ErrorIs(t, err, validate.ErrKeysUnavailable)
+	require.ErrorIs(t, err, audit.ReasonKeysUnavailable)
 }
 
 // TestKeySetWithdrawnKey: a key the set withdraws or replaces stops the
@@ -407,10 +407,10 @@ func TestKeySetWithdrawnKey(t *testing.T) {
 	}
 	set.set(kid, &mustRSA(t).PublicKey) // another key under the same kid
 	_, err := v.Verify(context.Background(), tok)
-	require.ErrorIs(t, err, validate.ErrSignature, "replaced key")
+	require.ErrorIs(t, err, audit.ReasonBadSignature, "replaced key")
 	set.set(kid, nil)
 	_, err = v.Verify(context.Background(), tok)
-	require.ErrorIs(t, err, validate.ErrUnknownKey, "withdrawn key")
+	require.ErrorIs(t, err, audit.ReasonUnknownKey, "withdrawn key")
 	set.set(kid, is.PublicKey(kid))
 	clk.Advance(10 * time.Second)
 	_, err = v.Verify(context.Background(), tok)
@@ -482,11 +482,11 @@ func TestStaticKeySet(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, is.PublicKey(kid).(*rsa.PublicKey).Equal(k))
 	_, err = set.Key(context.Background(), "enc-key", "RS256")
-	assert.ErrorIs(t, err, validate.ErrUnknownKey, "a key for encryption")
+	assert.ErrorIs(t, err, audit.ReasonUnknownKey, "a key for encryption")
 	_, err = set.Key(context.Background(), "nope", "RS256")
-	assert.ErrorIs(t, err, validate.ErrUnknownKey)
+	assert.ErrorIs(t, err, audit.ReasonUnknownKey)
 	_, err = set.Key(context.Background(), kid, "ES256")
-	assert.ErrorIs(t, err, validate.ErrAlgorithm)
+	assert.ErrorIs(t, err, audit.ReasonBadAlgorithm)
 
 	clk := newHardClock(fixedNow)
 	for name, ks := range map[string]validate.KeySet{"static": set, "wrapped": wrapped{set}} {
@@ -494,12 +494,12 @@ func TestStaticKeySet(t *testing.T) {
 		_, err = v.Verify(context.Background(), is.Token(nil))
 		require.NoError(t, err, name)
 		_, err = v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{Header: map[string]any{"kid": "enc-key"}}, nil))
-		require.ErrorIs(t, err, validate.ErrUnknownKey, name)
+		require.ErrorIs(t, err, audit.ReasonUnknownKey, name)
 	}
 }
 
 // TestTenantRefusedByCheck: a tenant policy written as Config.Check, refusing
-// with an error that wraps ErrIssuer, is answered and audited as an issuer
+// with an error that wraps audit.ReasonBadIssuer, is answered and audited as an issuer
 // refusal (bad_issuer), with the principal the token proved.
 func TestTenantRefusedByCheck(t *testing.T) {
 	is := newIssuer(t, nil)
@@ -507,8 +507,8 @@ func TestTenantRefusedByCheck(t *testing.T) {
 	v := newValidator(t, is, func(c *validate.Config) {
 		c.TenantClaim = "tid"
 		c.Check = func(_ context.Context, c *validate.Claims) error {
-			if c.Issuer != is.URL() || !allowed[c.Tenant()] {
-				return fmt.Errorf("tenant %q is not served by %s: %w", c.Tenant(), c.Issuer, validate.ErrIssuer)
+			if c.Issuer != is.URL || !allowed[c.Tenant()] {
+				return fmt.Errorf("tenant %q is not served by %s: %w", c.Tenant(), c.Issuer, audit.ReasonBadIssuer)
 			}
 			return nil
 		}
@@ -536,8 +536,9 @@ func TestTenantRefusedByCheck(t *testing.T) {
 	assert.Equal(t, "globex", got[1].Tenant, "the refusal names the tenant the token proved")
 
 	_, err := v.Verify(context.Background(), is.Token(map[string]any{"tid": "globex"}))
-	require.ErrorIs(t, err, validate.ErrIssuer)
-	require.ErrorIs(t, err, rsguard.ErrRejected)
+	require.ErrorIs(t, err, audit.ReasonBadIssuer)
+	require.ErrorContains(t, err, `tenant "globex" is not served`, "the refusal wraps the Check's error")
+	assert.NotErrorIs(t, err, audit.ReasonRejected, "one class: bad_issuer")
 	var e *rsguard.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, audit.ReasonBadIssuer, e.Reason)

@@ -32,6 +32,8 @@ const (
 	// internalResource is where the server listens, as in the package
 	// documentation; never an audience it accepts.
 	internalResource = "http://127.0.0.1:8080/mcp"
+	// wellKnown is the RFC 9728 §3.1 well-known path prefix.
+	wellKnown = "/.well-known/oauth-protected-resource"
 )
 
 // proxyRoute maps a public path to the server's path; false: no route.
@@ -52,7 +54,7 @@ func TestBehindReverseProxy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	v, err := validate.New(ctx, validate.Config{
-		Issuer:   is.URL(),
+		Issuer:   is.URL,
 		Resource: proxiedResource, // the public URL, from configuration
 		Fetch:    validate.FetchOptions{HTTPClient: is.Client()},
 	})
@@ -82,26 +84,26 @@ func TestBehindReverseProxy(t *testing.T) {
 		},
 		register: func(mux *http.ServeMux) (*rsmeta.Handler, error) { return rsmeta.Register(mux, meta) },
 	}, {
-		name: "prefix stripped inside the well-known path, RegisterAt",
+		name: "prefix stripped inside the well-known path, Register at a path",
 		route: func(p string) (string, bool) {
-			if rest, ok := strings.CutPrefix(p, rsmeta.WellKnownPrefix+"/tools/"); ok {
-				return rsmeta.WellKnownPrefix + "/" + rest, true
+			if rest, ok := strings.CutPrefix(p, wellKnown+"/tools/"); ok {
+				return wellKnown + "/" + rest, true
 			}
 			return stripToolsPrefix(p)
 		},
 		register: func(mux *http.ServeMux) (*rsmeta.Handler, error) {
-			return rsmeta.RegisterAt(mux, meta, rsmeta.WellKnownPrefix+"/mcp")
+			return rsmeta.Register(mux, meta, wellKnown+"/mcp")
 		},
 	}, {
-		name: "metadata mapped to an internal path, RegisterAt",
+		name: "metadata mapped to an internal path, Register at a path",
 		route: func(p string) (string, bool) {
-			if p == rsmeta.WellKnownPrefix+"/tools/mcp" {
+			if p == wellKnown+"/tools/mcp" {
 				return "/internal/resource-metadata", true
 			}
 			return stripToolsPrefix(p)
 		},
 		register: func(mux *http.ServeMux) (*rsmeta.Handler, error) {
-			return rsmeta.RegisterAt(mux, meta, "/internal/resource-metadata")
+			return rsmeta.Register(mux, meta, "/internal/resource-metadata")
 		},
 	}}
 	for _, setup := range setups {
@@ -160,7 +162,7 @@ func checkResourceServerThroughProxy(t *testing.T, client *http.Client, is *vali
 		var m rsmeta.Metadata
 		require.NoError(t, json.Unmarshal([]byte(doc.body), &m))
 		require.Equal(t, proxiedResource, m.Resource)
-		require.Equal(t, []string{is.URL()}, m.AuthorizationServers)
+		require.Equal(t, []string{is.URL}, m.AuthorizationServers)
 	})
 
 	tests := []struct {

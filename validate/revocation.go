@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rsguard/rsguard/audit"
 )
 
 // Revocations is a store of revoked access tokens, asked by a [Validator]
@@ -19,10 +21,11 @@ import (
 // runs on every request, cache hits included, so keep it fast: one indexed
 // lookup, bounded by a timeout of its own (ctx is the request's). An error
 // means the store could not answer: the Validator then refuses the request
-// with 503 ([ErrRevocationUnavailable]) unless [Config.RevocationFailOpen] is
-// set. Implementations must be safe for concurrent use, must treat c as
-// read-only, and should scope every entry by c.Issuer: a subject, client or
-// token id of issuer A says nothing about issuer B's.
+// with 503 (reason [audit.ReasonRevocationUnavailable]) unless
+// [Config.RevocationFailOpen] is set. Implementations must be safe for
+// concurrent use, must treat c as read-only, and should scope every entry by
+// c.Issuer: a subject, client or token id of issuer A says nothing about
+// issuer B's.
 //
 // # Consistency across replicas
 //
@@ -73,11 +76,16 @@ type DenyListConfig struct {
 //
 // Every entry expires when the longest-lived token it can match would have:
 // an entry for a token id at that token's expiry, one for "tokens issued
-// before T" at T + MaxTokenLifetime, both plus no Validator
-// accepts a token later than that. Expired entries are dropped by the
-// Revoke methods (in amortised O(log n) each) and by [DenyList.Purge]: the
-// list only grows through Revoke calls, which purge as they go, so it needs
-// no background goroutine.
+// before T" at T + MaxTokenLifetime, both plus 5 minutes, the largest leeway
+// a Validator may have: no Validator accepts such a token later than that.
+// The list needs no background goroutine and no purge call: each Revoke
+// call first drops the entries that have expired, earliest first, from a
+// min-heap holding one expiry item per Revoke call that stored or extended
+// an entry. Each item is pushed once and popped once, so dropping costs
+// amortised O(log n) per Revoke call (n the items held), and the list holds
+// only the entries in force and their items, plus, until the next Revoke
+// call, those that expired since the last one (an expired entry still held
+// matches only tokens no Validator accepts any more).
 //
 // A lookup takes a read lock, one map read for the issuer and one per claim
 // whose kind has entries, and allocates nothing; when the list is empty it
@@ -254,20 +262,6 @@ func (ie *issuerEntries) match(kind denyKind, value string, c *Claims) bool {
 	return ok && (kind == denyToken || c.IssuedAt.IsZero() || c.IssuedAt.Before(e.before))
 }
 
-// Len returns the number of entries held, expired ones not yet purged
-// included.
-func (d *DenyList) Len() int { return int(d.n.Load()) }
-
-// Purge drops the entries that have expired and returns how many it
-// dropped. The Revoke methods purge too; call Purge to free memory after a
-// burst of revocations with none following.
-func (d *DenyList) Purge() int {
-	now := d.now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.purge(now)
-}
-
 // purge drops expired entries, earliest first; d.mu must be held.
 func (d *DenyList) purge(now time.Time) int {
 	dropped := 0
@@ -320,7 +314,7 @@ func (v *Validator) afterVerify(rev Revocations, failOpen bool, check func(conte
 		case err != nil:
 			v.logger.ErrorContext(ctx, "rsguard: revocation store failed; request refused", "error", err.Error())
 			e := reject(errRevocationUnavailable)
-			e.Err = fmt.Errorf("%w: %w", ErrRevocationUnavailable, err)
+			e.Err = fmt.Errorf("%w: %w", audit.ReasonRevocationUnavailable, err)
 			return e
 		case revoked:
 			return reject(errRevoked)

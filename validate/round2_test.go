@@ -40,7 +40,7 @@ func TestPrincipalKindsNeverCollide(t *testing.T) {
 		return c.Principal()
 	}
 	user := principal(t, map[string]any{"sub": "alice", "client_id": "web-app"})
-	assert.Equal(t, "user:"+is.URL()+"#alice", user)
+	assert.Equal(t, "user:"+is.URL+"#alice", user)
 	for name, claims := range map[string]map[string]any{
 		"no sub":            {"sub": nil, "client_id": "alice"},
 		"sub is the client": {"sub": "alice", "client_id": "alice"},
@@ -48,14 +48,14 @@ func TestPrincipalKindsNeverCollide(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := principal(t, claims)
-			assert.Equal(t, "client:"+is.URL()+"#alice", p)
+			assert.Equal(t, "client:"+is.URL+"#alice", p)
 			assert.NotEqual(t, user, p)
 		})
 	}
 
 	// A token that names no one has no principal: refused.
 	_, err := v.Verify(context.Background(), is.Token(map[string]any{"sub": nil, "client_id": nil}))
-	require.ErrorIs(t, err, validate.ErrClaims)
+	require.ErrorIs(t, err, audit.ReasonBadClaims)
 }
 
 // TestPrincipalIsInjective: over hostile ids, two claim sets get the same
@@ -117,7 +117,7 @@ func TestSenderConstrainedTokensRefusedAsBearer(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			tok := is.Token(map[string]any{"scope": "tools:read", "cnf": cnf})
 			_, err := v.Verify(context.Background(), tok)
-			require.ErrorIs(t, err, validate.ErrSenderConstrained)
+			require.ErrorIs(t, err, audit.ReasonSenderConstrained)
 			var e *rsguard.Error
 			require.ErrorAs(t, err, &e)
 			assert.Equal(t, audit.ReasonSenderConstrained, e.Reason)
@@ -130,7 +130,7 @@ func TestSenderConstrainedTokensRefusedAsBearer(t *testing.T) {
 	}
 	t.Run("null cnf", func(t *testing.T) {
 		_, err := v.Verify(context.Background(), is.TokenWith(validatetest.TokenOptions{}, map[string]any{"cnf": json.RawMessage("null")}))
-		require.ErrorIs(t, err, validate.ErrSenderConstrained, "a cnf member of any value marks a bound token")
+		require.ErrorIs(t, err, audit.ReasonSenderConstrained, "a cnf member of any value marks a bound token")
 	})
 }
 
@@ -144,8 +144,8 @@ func TestFutureAuthTimeRefused(t *testing.T) {
 		authTime time.Time
 		wantErr  error
 	}{
-		{"a year ahead", fixedNow.AddDate(1, 0, 0), validate.ErrNotYetValid},
-		{"just past the leeway", fixedNow.Add(30*time.Second + 2*time.Second), validate.ErrNotYetValid},
+		{"a year ahead", fixedNow.AddDate(1, 0, 0), audit.ReasonNotYetValid},
+		{"just past the leeway", fixedNow.Add(30*time.Second + 2*time.Second), audit.ReasonNotYetValid},
 		{"within the leeway", fixedNow.Add(30*time.Second - 2*time.Second), nil},
 		{"now", fixedNow, nil},
 		{"an hour ago", fixedNow.Add(-time.Hour), nil},
@@ -160,7 +160,7 @@ func TestFutureAuthTimeRefused(t *testing.T) {
 		})
 	}
 	_, err := v.Verify(context.Background(), is.Token(map[string]any{"iat": fixedNow.AddDate(1, 0, 0).Unix()}))
-	require.ErrorIs(t, err, validate.ErrNotYetValid, "iat in the future")
+	require.ErrorIs(t, err, audit.ReasonNotYetValid, "iat in the future")
 }
 
 // TestScopeSyntax: one rule for every shape of the scope claims: split a
@@ -203,7 +203,7 @@ func TestScopeSyntax(t *testing.T) {
 }
 
 // TestHandlersCannotChangeOtherRequests: everything a handler receives —
-// Claims (Raw and Get included) and the Principal — may be changed by it without
+// Claims (Decode and Get included) and the Principal — may be changed by it without
 // changing what a later request with the same token sees, cache or no cache.
 func TestHandlersCannotChangeOtherRequests(t *testing.T) {
 	for _, disableCache := range []bool{false, true} {
@@ -229,15 +229,19 @@ func TestHandlersCannotChangeOtherRequests(t *testing.T) {
 				p, _ := rsguard.FromContext(r.Context())
 				org, _ := c.Get("org")
 				orgJSON, _ := json.Marshal(org)
-				views = append(views, seen{claims: snapshotClaims(c), principal: snapshotPrincipal(p), raw: string(c.Raw()), org: string(orgJSON)})
+				var payload json.RawMessage
+				assert.NoError(t, c.Decode(&payload))
+				views = append(views, seen{claims: snapshotClaims(c), principal: snapshotPrincipal(p), raw: string(payload), org: string(orgJSON)})
 
 				// The handler changes everything it can reach.
 				mutate(reflect.ValueOf(c))
 				mutate(reflect.ValueOf(p))
-				raw := c.Raw()
-				for i := range raw {
-					raw[i] = 'X'
+				for i := range payload {
+					payload[i] = 'X'
 				}
+				var all map[string]any
+				assert.NoError(t, c.Decode(&all))
+				mutate(reflect.ValueOf(all))
 				mutate(reflect.ValueOf(org))
 				tid, _ := c.Get("tid")
 				mutate(reflect.ValueOf(&tid))
@@ -262,7 +266,9 @@ func TestHandlersCannotChangeOtherRequests(t *testing.T) {
 			c, err := v.Verify(context.Background(), tok)
 			require.NoError(t, err)
 			assert.Equal(t, first.claims, snapshotClaims(c))
-			assert.Equal(t, first.raw, string(c.Raw()))
+			var payload json.RawMessage
+			require.NoError(t, c.Decode(&payload))
+			assert.Equal(t, first.raw, string(payload))
 		})
 	}
 }
@@ -410,7 +416,7 @@ func TestTenantClaimIsAString(t *testing.T) {
 		c.Check = func(_ context.Context, c *validate.Claims) error {
 			asked = append(asked, c.Tenant())
 			if c.Tenant() == "blocked" {
-				return fmt.Errorf("tenant %q: %w", c.Tenant(), validate.ErrIssuer)
+				return fmt.Errorf("tenant %q: %w", c.Tenant(), audit.ReasonBadIssuer)
 			}
 			return nil
 		}
@@ -420,10 +426,10 @@ func TestTenantClaimIsAString(t *testing.T) {
 	assert.Equal(t, "acme", p.Tenant)
 	for _, bad := range []any{42, true, []string{"acme"}, map[string]any{"id": "acme"}} {
 		_, err := v.Verify(context.Background(), is.Token(map[string]any{"tid": bad}))
-		require.ErrorIs(t, err, validate.ErrClaims, "tid %v", bad)
+		require.ErrorIs(t, err, audit.ReasonBadClaims, "tid %v", bad)
 	}
 	_, err = v.Verify(context.Background(), is.Token(map[string]any{"tid": "blocked"}))
-	require.ErrorIs(t, err, validate.ErrIssuer)
+	require.ErrorIs(t, err, audit.ReasonBadIssuer)
 	var e *rsguard.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, audit.ReasonBadIssuer, e.Reason)
@@ -432,7 +438,7 @@ func TestTenantClaimIsAString(t *testing.T) {
 	}
 	assert.Equal(t, []string{"acme", "blocked"}, asked)
 
-	_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", TenantClaim: "sub"})
+	_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL, Resource: "https://mcp.example.com/mcp", TenantClaim: "sub"})
 	require.ErrorIs(t, err, rsguard.ErrInvalidConfig)
 }
 
@@ -441,11 +447,11 @@ func TestTenantClaimIsAString(t *testing.T) {
 func TestTypedNilRevocations(t *testing.T) {
 	is := newIssuer(t, nil)
 	var deny *validate.DenyList
-	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", Fetch: validate.FetchOptions{HTTPClient: is.Client()}, Revocations: deny})
+	_, err := validate.New(context.Background(), validate.Config{Issuer: is.URL, Resource: "https://mcp.example.com/mcp", Fetch: validate.FetchOptions{HTTPClient: is.Client()}, Revocations: deny})
 	require.ErrorIs(t, err, rsguard.ErrInvalidConfig)
 	list, err := validate.NewDenyList(validate.DenyListConfig{})
 	require.NoError(t, err)
-	_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL(), Resource: "https://mcp.example.com/mcp", Fetch: validate.FetchOptions{HTTPClient: is.Client()}, Revocations: list})
+	_, err = validate.New(context.Background(), validate.Config{Issuer: is.URL, Resource: "https://mcp.example.com/mcp", Fetch: validate.FetchOptions{HTTPClient: is.Client()}, Revocations: list})
 	require.NoError(t, err, "positive control")
 }
 

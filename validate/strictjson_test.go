@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rsguard/rsguard/validate"
+	"github.com/rsguard/rsguard/audit"
 )
 
 // TestAttackStrictJSON: tokens validly signed by a published key whose JSON
@@ -23,7 +23,7 @@ import (
 // abusive nesting.
 func TestAttackStrictJSON(t *testing.T) {
 	c := newCorpus(t)
-	iss := c.is.URL()
+	iss := c.is.URL
 	base := `"iss":"` + iss + `","exp":9999999999,"sub":"alice"`
 	var cases []attack
 	payload := func(name, json string, want ...error) {
@@ -35,23 +35,23 @@ func TestAttackStrictJSON(t *testing.T) {
 	kid := `"kid":"` + c.noAlgKid + `"`
 	// Claim names differing only in case, or by a character encoding/json
 	// folds.
-	payload("EXP instead of exp", `{"iss":"`+iss+`","aud":"`+hardResource+`","EXP":9999999999}`, validate.ErrClaims, validate.ErrMalformed)
-	payload("Aud instead of aud", `{`+base+`,"Aud":"`+hardResource+`"}`, validate.ErrClaims, validate.ErrMalformed)
-	payload("AUD beside aud", `{`+base+`,"aud":"https://other.example/api","AUD":"`+hardResource+`"}`, validate.ErrAudience, validate.ErrMalformed)
-	payload("ISS beside iss", `{"iss":"https://evil.example","ISS":"`+iss+`","aud":"`+hardResource+`","exp":9999999999}`, validate.ErrIssuer, validate.ErrMalformed)
+	payload("EXP instead of exp", `{"iss":"`+iss+`","aud":"`+hardResource+`","EXP":9999999999}`, audit.ReasonBadClaims, audit.ReasonMalformed)
+	payload("Aud instead of aud", `{`+base+`,"Aud":"`+hardResource+`"}`, audit.ReasonBadClaims, audit.ReasonMalformed)
+	payload("AUD beside aud", `{`+base+`,"aud":"https://other.example/api","AUD":"`+hardResource+`"}`, audit.ReasonBadAudience, audit.ReasonMalformed)
+	payload("ISS beside iss", `{"iss":"https://evil.example","ISS":"`+iss+`","aud":"`+hardResource+`","exp":9999999999}`, audit.ReasonBadIssuer, audit.ReasonMalformed)
 	// Duplicate members.
-	payload("duplicate aud, ours last", `{`+base+`,"aud":"https://other.example/api","aud":"`+hardResource+`"}`, validate.ErrMalformed, validate.ErrClaims, validate.ErrAudience)
-	payload("duplicate exp", `{"iss":"`+iss+`","aud":"`+hardResource+`","exp":1,"exp":9999999999}`, validate.ErrMalformed, validate.ErrClaims, validate.ErrExpired)
-	payload("duplicate scope", `{`+base+`,"aud":"`+hardResource+`","scope":"read","scope":"admin"}`, validate.ErrMalformed, validate.ErrClaims)
-	header("duplicate alg, none first", `{"alg":"none","alg":"RS256",`+kid+`}`, validate.ErrMalformed, validate.ErrAlgorithm)
-	header("duplicate typ, dpop first", `{"alg":"RS256",`+kid+`,"typ":"dpop+jwt","typ":"at+jwt"}`, validate.ErrMalformed, validate.ErrTokenType)
-	header("duplicate kid", `{"alg":"RS256","kid":"other",`+kid+`}`, validate.ErrMalformed, validate.ErrUnknownKey)
+	payload("duplicate aud, ours last", `{`+base+`,"aud":"https://other.example/api","aud":"`+hardResource+`"}`, audit.ReasonMalformed, audit.ReasonBadClaims, audit.ReasonBadAudience)
+	payload("duplicate exp", `{"iss":"`+iss+`","aud":"`+hardResource+`","exp":1,"exp":9999999999}`, audit.ReasonMalformed, audit.ReasonBadClaims, audit.ReasonExpired)
+	payload("duplicate scope", `{`+base+`,"aud":"`+hardResource+`","scope":"read","scope":"admin"}`, audit.ReasonMalformed, audit.ReasonBadClaims)
+	header("duplicate alg, none first", `{"alg":"none","alg":"RS256",`+kid+`}`, audit.ReasonMalformed, audit.ReasonBadAlgorithm)
+	header("duplicate typ, dpop first", `{"alg":"RS256",`+kid+`,"typ":"dpop+jwt","typ":"at+jwt"}`, audit.ReasonMalformed, audit.ReasonBadTokenType)
+	header("duplicate kid", `{"alg":"RS256","kid":"other",`+kid+`}`, audit.ReasonMalformed, audit.ReasonUnknownKey)
 	// Header names differing in case.
-	header("Alg instead of alg", `{"Alg":"RS256",`+kid+`}`, validate.ErrMalformed, validate.ErrAlgorithm)
-	header("KID instead of kid", `{"alg":"RS256","KID":"`+c.noAlgKid+`"}`, validate.ErrMalformed, validate.ErrUnknownKey)
+	header("Alg instead of alg", `{"Alg":"RS256",`+kid+`}`, audit.ReasonMalformed, audit.ReasonBadAlgorithm)
+	header("KID instead of kid", `{"alg":"RS256","KID":"`+c.noAlgKid+`"}`, audit.ReasonMalformed, audit.ReasonUnknownKey)
 	// Invalid UTF-8, and nesting no issuer produces.
-	payload("invalid UTF-8 in sub", "{\"iss\":\""+iss+"\",\"aud\":\""+hardResource+"\",\"exp\":9999999999,\"sub\":\"a\xffb\"}", validate.ErrMalformed, validate.ErrClaims)
-	payload("claim nested 1000 deep", `{`+base+`,"aud":"`+hardResource+`","x":`+strings.Repeat("[", 1000)+strings.Repeat("]", 1000)+`}`, validate.ErrMalformed, validate.ErrClaims)
+	payload("invalid UTF-8 in sub", "{\"iss\":\""+iss+"\",\"aud\":\""+hardResource+"\",\"exp\":9999999999,\"sub\":\"a\xffb\"}", audit.ReasonMalformed, audit.ReasonBadClaims)
+	payload("claim nested 1000 deep", `{`+base+`,"aud":"`+hardResource+`","x":`+strings.Repeat("[", 1000)+strings.Repeat("]", 1000)+`}`, audit.ReasonMalformed, audit.ReasonBadClaims)
 
 	// Custom claims (a tenant read with Claims.Get) must read the same to
 	// every party: a member name given twice at any level, however escaped,
@@ -59,19 +59,19 @@ func TestAttackStrictJSON(t *testing.T) {
 	// U+FFFD) and a number encoding/json cannot decode (Claims.Get would
 	// then find no claim at all) are refused.
 	own := `{` + base + `,"aud":"` + hardResource + `",`
-	payload("custom claim twice", own+`"tid":"tenant-a","tid":"tenant-b"}`, validate.ErrClaims, validate.ErrMalformed)
-	payload("custom claim twice, escaped", own+`"tid":"tenant-a","\u0074id":"tenant-b"}`, validate.ErrClaims, validate.ErrMalformed)
-	payload("nested member twice", own+`"act":{"sub":"a","sub":"b"}}`, validate.ErrClaims, validate.ErrMalformed)
-	payload("member twice in an object in an array", own+`"x":[{"a":1},{"a":1,"a":2}]}`, validate.ErrClaims, validate.ErrMalformed)
-	payload("lone high surrogate in sub", `{"iss":"`+iss+`","aud":"`+hardResource+`","exp":9999999999,"sub":"u\ud800"}`, validate.ErrMalformed, validate.ErrClaims)
-	payload("other lone high surrogate in sub", `{"iss":"`+iss+`","aud":"`+hardResource+`","exp":9999999999,"sub":"u\udbff"}`, validate.ErrMalformed, validate.ErrClaims)
-	payload("lone surrogate in a custom claim", own+`"tid":"\udc00"}`, validate.ErrMalformed, validate.ErrClaims)
-	payload("UTF-8 encoded surrogate in sub", "{\"iss\":\""+iss+"\",\"aud\":\""+hardResource+"\",\"exp\":9999999999,\"sub\":\"u\xed\xa0\x80\"}", validate.ErrMalformed, validate.ErrClaims)
-	payload("1e400 beside tid", own+`"x":1e400,"tid":"tenant-a"}`, validate.ErrMalformed, validate.ErrClaims)
-	payload("-1e400 in a nested array", own+`"tid":"tenant-a","x":{"y":[-1e400]}}`, validate.ErrMalformed, validate.ErrClaims)
-	header("header member twice", `{"alg":"RS256",`+kid+`,"x5t":"a","x5t":"b"}`, validate.ErrMalformed)
-	header("header lone surrogate", `{"alg":"RS256",`+kid+`,"x":"\ud800"}`, validate.ErrMalformed)
-	header("header 1e309", `{"alg":"RS256",`+kid+`,"x":1e309}`, validate.ErrMalformed)
+	payload("custom claim twice", own+`"tid":"tenant-a","tid":"tenant-b"}`, audit.ReasonBadClaims, audit.ReasonMalformed)
+	payload("custom claim twice, escaped", own+`"tid":"tenant-a","\u0074id":"tenant-b"}`, audit.ReasonBadClaims, audit.ReasonMalformed)
+	payload("nested member twice", own+`"act":{"sub":"a","sub":"b"}}`, audit.ReasonBadClaims, audit.ReasonMalformed)
+	payload("member twice in an object in an array", own+`"x":[{"a":1},{"a":1,"a":2}]}`, audit.ReasonBadClaims, audit.ReasonMalformed)
+	payload("lone high surrogate in sub", `{"iss":"`+iss+`","aud":"`+hardResource+`","exp":9999999999,"sub":"u\ud800"}`, audit.ReasonMalformed, audit.ReasonBadClaims)
+	payload("other lone high surrogate in sub", `{"iss":"`+iss+`","aud":"`+hardResource+`","exp":9999999999,"sub":"u\udbff"}`, audit.ReasonMalformed, audit.ReasonBadClaims)
+	payload("lone surrogate in a custom claim", own+`"tid":"\udc00"}`, audit.ReasonMalformed, audit.ReasonBadClaims)
+	payload("UTF-8 encoded surrogate in sub", "{\"iss\":\""+iss+"\",\"aud\":\""+hardResource+"\",\"exp\":9999999999,\"sub\":\"u\xed\xa0\x80\"}", audit.ReasonMalformed, audit.ReasonBadClaims)
+	payload("1e400 beside tid", own+`"x":1e400,"tid":"tenant-a"}`, audit.ReasonMalformed, audit.ReasonBadClaims)
+	payload("-1e400 in a nested array", own+`"tid":"tenant-a","x":{"y":[-1e400]}}`, audit.ReasonMalformed, audit.ReasonBadClaims)
+	header("header member twice", `{"alg":"RS256",`+kid+`,"x5t":"a","x5t":"b"}`, audit.ReasonMalformed)
+	header("header lone surrogate", `{"alg":"RS256",`+kid+`,"x":"\ud800"}`, audit.ReasonMalformed)
+	header("header 1e309", `{"alg":"RS256",`+kid+`,"x":1e309}`, audit.ReasonMalformed)
 
 	c.run(t, cases)
 

@@ -173,7 +173,7 @@ type fetchMeter struct {
 // is's JWK Set go through m.
 func meteredClient(is *validatetest.Issuer, m *fetchMeter) *http.Client {
 	c := *is.Client()
-	m.base, m.url = c.Transport, is.JWKSURL()
+	m.base, m.url = c.Transport, is.JWKSURL
 	if m.base == nil {
 		m.base = http.DefaultTransport
 	}

@@ -64,9 +64,10 @@ func decodeSegmentInto(buf []byte, seg string) ([]byte, bool) {
 // presence of its key in the key set (asked of a KeySet of yours again) are
 // checked again, then step 6.
 //
-// Every error is an [*rsguard.Error] wrapping one of the package's sentinel
-// errors (or, for a refusal by Config.Check, rsguard.ErrRejected); a token
-// refused at step 6 names the Principal it proved (rsguard.Error.Principal).
+// Every error is an [*rsguard.Error] whose Reason is its class (see the
+// package documentation, "Refusals"): match it with errors.Is(err,
+// audit.ReasonExpired). A token refused at step 6 names the Principal it
+// proved (rsguard.Error.Principal).
 func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if v == nil || v.issuers == nil {
 		return nil, errNotBuilt()

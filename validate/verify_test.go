@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -41,7 +42,7 @@ func newIssuer(t testing.TB, opts *validatetest.Options) *validatetest.Issuer {
 func newValidator(t testing.TB, is *validatetest.Issuer, mod func(*validate.Config)) *validate.Validator {
 	t.Helper()
 	cfg := validate.Config{
-		Issuer:   is.URL(),
+		Issuer:   is.URL,
 		Resource: resource,
 		Fetch:    validate.FetchOptions{HTTPClient: is.Client()},
 		Now:      func() time.Time { return fixedNow },
@@ -131,7 +132,7 @@ func TestVerifyAccepts(t *testing.T) {
 			tok := is.TokenWith(tc.opts, tc.claims)
 			c, err := v.Verify(context.Background(), tok)
 			require.NoError(t, err)
-			assert.Equal(t, is.URL(), c.Issuer)
+			assert.Equal(t, is.URL, c.Issuer)
 			if tc.check != nil {
 				tc.check(t, c)
 			}
@@ -157,69 +158,69 @@ func TestVerifyRejects(t *testing.T) {
 		claims map[string]any
 		want   error
 	}{
-		{name: "empty", want: validate.ErrMalformed},
-		{name: "one segment", raw: "abc", want: validate.ErrMalformed},
-		{name: "two segments", raw: "abc.def", want: validate.ErrMalformed},
-		{name: "four segments", raw: "a.b.c.d", want: validate.ErrMalformed},
-		{name: "JWE", raw: "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d", want: validate.ErrMalformed},
-		{name: "header not base64url", raw: "e+J.e30.c2ln", want: validate.ErrMalformed},
-		{name: "padded header", raw: "eyJhbGciOiJSUzI1NiJ9==.e30.c2ln", want: validate.ErrMalformed},
-		{name: "header with a newline", raw: "eyJhbGci\nOiJSUzI1NiJ9.e30.c2ln", want: validate.ErrMalformed},
-		{name: "header not JSON", raw: "bm90IGpzb24.e30.c2ln", want: validate.ErrMalformed},
-		{name: "header JSON array", raw: "WzFd.e30.c2ln", want: validate.ErrMalformed},
-		{name: "alg none", opts: validatetest.TokenOptions{Alg: "none"}, want: validate.ErrAlgorithm},
-		{name: "alg NoNe", opts: validatetest.TokenOptions{Alg: "NoNe"}, want: validate.ErrAlgorithm},
-		{name: "HS256 keyed with the RSA public key PEM", opts: validatetest.TokenOptions{Alg: "HS256", Secret: is.PublicKeyPEM(rsKid), Key: rsKid}, want: validate.ErrAlgorithm},
-		{name: "HS256 keyed with the DER key", opts: validatetest.TokenOptions{Alg: "HS256", Secret: is.PublicKeyDER(rsKid), Key: rsKid}, want: validate.ErrAlgorithm},
-		{name: "HS256 keyed with the JWK", opts: validatetest.TokenOptions{Alg: "HS256", Secret: is.PublicJWK(rsKid), Key: rsKid}, want: validate.ErrAlgorithm},
-		{name: "alg not on the allow-list (RS512)", opts: validatetest.TokenOptions{Alg: "RS512", Signer: attacker}, want: validate.ErrAlgorithm},
-		{name: "header alg PS256 on the RS256 key", opts: validatetest.TokenOptions{Key: rsKid, Header: map[string]any{"alg": "PS256"}}, want: validate.ErrAlgorithm},
-		{name: "header alg ES256 on an RSA key", opts: validatetest.TokenOptions{Key: rsKid, Header: map[string]any{"alg": "ES256"}}, want: validate.ErrAlgorithm},
-		{name: "crit", opts: validatetest.TokenOptions{Header: map[string]any{"crit": []string{"exp"}, "exp": 1}}, want: validate.ErrCritical},
-		{name: "typ dpop+jwt", opts: validatetest.TokenOptions{Header: map[string]any{"typ": "dpop+jwt"}}, want: validate.ErrTokenType},
-		{name: "typ id_token", opts: validatetest.TokenOptions{Header: map[string]any{"typ": "id_token+jwt"}}, want: validate.ErrTokenType},
-		{name: "typ JWT in strict mode", v: strict, opts: validatetest.TokenOptions{Header: map[string]any{"typ": "JWT"}}, want: validate.ErrTokenType},
-		{name: "no typ in strict mode", v: strict, opts: validatetest.TokenOptions{Header: map[string]any{"typ": nil}}, want: validate.ErrTokenType},
-		{name: "strict mode without jti", v: strict, claims: map[string]any{"jti": nil}, want: validate.ErrClaims},
-		{name: "attacker key, known kid", opts: validatetest.TokenOptions{Signer: attacker, Key: rsKid}, want: validate.ErrSignature},
-		{name: "attacker EC key, known kid", opts: validatetest.TokenOptions{Alg: "ES256", Signer: attackerEC, Key: is.Kid("ES256")}, want: validate.ErrSignature},
-		{name: "attacker key, unknown kid", opts: validatetest.TokenOptions{Signer: attacker, Header: map[string]any{"kid": "attacker"}}, want: validate.ErrUnknownKey},
-		{name: "hostile kid", opts: validatetest.TokenOptions{Header: map[string]any{"kid": "../../etc/passwd\x00' OR 1=1"}}, want: validate.ErrUnknownKey},
-		{name: "kid not a string", opts: validatetest.TokenOptions{Header: map[string]any{"kid": 7}}, want: validate.ErrMalformed},
-		{name: "no kid, attacker key", opts: validatetest.TokenOptions{Alg: "RS256", Header: map[string]any{"kid": nil}, Signer: attacker}, want: validate.ErrSignature},
-		{name: "stripped signature", opts: validatetest.TokenOptions{NoSignature: true}, want: validate.ErrSignature},
-		{name: "jku with attacker key", opts: validatetest.TokenOptions{Signer: attacker, Key: rsKid, Header: map[string]any{"jku": "https://evil.example/jwks"}}, want: validate.ErrSignature},
-		{name: "expired", claims: map[string]any{"exp": fixedNow.Add(-time.Minute).Unix()}, want: validate.ErrExpired},
-		{name: "exp at the leeway boundary", claims: map[string]any{"exp": fixedNow.Add(-30 * time.Second).Unix()}, want: validate.ErrExpired},
-		{name: "not yet valid", claims: map[string]any{"nbf": fixedNow.Add(time.Minute).Unix()}, want: validate.ErrNotYetValid},
-		{name: "issued in the future", claims: map[string]any{"iat": fixedNow.Add(time.Hour).Unix()}, want: validate.ErrNotYetValid},
-		{name: "missing exp", claims: map[string]any{"exp": nil}, want: validate.ErrClaims},
-		{name: "exp as string", claims: map[string]any{"exp": "9999999999"}, want: validate.ErrClaims},
-		{name: "exp huge", claims: map[string]any{"exp": 1e300}, want: validate.ErrClaims},
-		{name: "exp boolean", claims: map[string]any{"exp": true}, want: validate.ErrClaims},
-		{name: "aud as number", claims: map[string]any{"aud": 42}, want: validate.ErrClaims},
-		{name: "aud array of numbers", claims: map[string]any{"aud": []int{1}}, want: validate.ErrClaims},
-		{name: "iss as object", claims: map[string]any{"iss": map[string]any{"a": 1}}, want: validate.ErrClaims},
-		{name: "scope as array", claims: map[string]any{"scope": []string{"a"}}, want: validate.ErrClaims},
-		{name: "missing iss", claims: map[string]any{"iss": nil}, want: validate.ErrClaims},
-		{name: "missing aud", claims: map[string]any{"aud": nil}, want: validate.ErrClaims},
-		{name: "issuer with trailing slash", claims: map[string]any{"iss": "ISSUER/"}, want: validate.ErrIssuer},
-		{name: "issuer upper-cased", claims: map[string]any{"iss": "UPPER"}, want: validate.ErrIssuer},
-		{name: "audience: origin only", claims: map[string]any{"aud": "https://mcp.example.com"}, want: validate.ErrAudience},
-		{name: "audience: sibling path", claims: map[string]any{"aud": "https://mcp.example.com/other"}, want: validate.ErrAudience},
-		{name: "audience: prefix", claims: map[string]any{"aud": "https://mcp.example.com/mc"}, want: validate.ErrAudience},
-		{name: "audience: extension", claims: map[string]any{"aud": "https://mcp.example.com/mcp2"}, want: validate.ErrAudience},
-		{name: "audience: sub-path", claims: map[string]any{"aud": "https://mcp.example.com/mcp/x"}, want: validate.ErrAudience},
-		{name: "audience: http scheme", claims: map[string]any{"aud": "http://mcp.example.com/mcp"}, want: validate.ErrAudience},
-		{name: "audience: path case", claims: map[string]any{"aud": "https://mcp.example.com/MCP"}, want: validate.ErrAudience},
-		{name: "audience: other host", claims: map[string]any{"aud": "https://mcp.example.co/mcp"}, want: validate.ErrAudience},
-		{name: "audience: array without us", claims: map[string]any{"aud": []string{"https://a.example", "https://b.example/mcp"}}, want: validate.ErrAudience},
-		{name: "audience: empty array", claims: map[string]any{"aud": []string{}}, want: validate.ErrClaims},
-		{name: "payload JSON array", opts: validatetest.TokenOptions{Payload: []byte(`[1,2]`)}, want: validate.ErrMalformed},
-		{name: "payload not JSON", opts: validatetest.TokenOptions{Payload: []byte(`hello`)}, want: validate.ErrMalformed},
-		{name: "payload null", opts: validatetest.TokenOptions{Payload: []byte(`null`)}, want: validate.ErrMalformed},
-		{name: "deeply nested payload", opts: validatetest.TokenOptions{Payload: []byte(`{"x":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`)}, want: validate.ErrClaims},
-		{name: "oversized", raw: strings.Repeat("a", 20000) + ".b.c", want: validate.ErrMalformed},
+		{name: "empty", want: audit.ReasonMalformed},
+		{name: "one segment", raw: "abc", want: audit.ReasonMalformed},
+		{name: "two segments", raw: "abc.def", want: audit.ReasonMalformed},
+		{name: "four segments", raw: "a.b.c.d", want: audit.ReasonMalformed},
+		{name: "JWE", raw: "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d", want: audit.ReasonMalformed},
+		{name: "header not base64url", raw: "e+J.e30.c2ln", want: audit.ReasonMalformed},
+		{name: "padded header", raw: "eyJhbGciOiJSUzI1NiJ9==.e30.c2ln", want: audit.ReasonMalformed},
+		{name: "header with a newline", raw: "eyJhbGci\nOiJSUzI1NiJ9.e30.c2ln", want: audit.ReasonMalformed},
+		{name: "header not JSON", raw: "bm90IGpzb24.e30.c2ln", want: audit.ReasonMalformed},
+		{name: "header JSON array", raw: "WzFd.e30.c2ln", want: audit.ReasonMalformed},
+		{name: "alg none", opts: validatetest.TokenOptions{Alg: "none"}, want: audit.ReasonBadAlgorithm},
+		{name: "alg NoNe", opts: validatetest.TokenOptions{Alg: "NoNe"}, want: audit.ReasonBadAlgorithm},
+		{name: "HS256 keyed with the RSA public key PEM", opts: validatetest.TokenOptions{Alg: "HS256", Secret: publicKeyPEM(t, is, rsKid), Key: rsKid}, want: audit.ReasonBadAlgorithm},
+		{name: "HS256 keyed with the DER key", opts: validatetest.TokenOptions{Alg: "HS256", Secret: publicKeyDER(t, is, rsKid), Key: rsKid}, want: audit.ReasonBadAlgorithm},
+		{name: "HS256 keyed with the JWK", opts: validatetest.TokenOptions{Alg: "HS256", Secret: is.PublicJWK(rsKid), Key: rsKid}, want: audit.ReasonBadAlgorithm},
+		{name: "alg not on the allow-list (RS512)", opts: validatetest.TokenOptions{Alg: "RS512", Signer: attacker}, want: audit.ReasonBadAlgorithm},
+		{name: "header alg PS256 on the RS256 key", opts: validatetest.TokenOptions{Key: rsKid, Header: map[string]any{"alg": "PS256"}}, want: audit.ReasonBadAlgorithm},
+		{name: "header alg ES256 on an RSA key", opts: validatetest.TokenOptions{Key: rsKid, Header: map[string]any{"alg": "ES256"}}, want: audit.ReasonBadAlgorithm},
+		{name: "crit", opts: validatetest.TokenOptions{Header: map[string]any{"crit": []string{"exp"}, "exp": 1}}, want: audit.ReasonCriticalHeader},
+		{name: "typ dpop+jwt", opts: validatetest.TokenOptions{Header: map[string]any{"typ": "dpop+jwt"}}, want: audit.ReasonBadTokenType},
+		{name: "typ id_token", opts: validatetest.TokenOptions{Header: map[string]any{"typ": "id_token+jwt"}}, want: audit.ReasonBadTokenType},
+		{name: "typ JWT in strict mode", v: strict, opts: validatetest.TokenOptions{Header: map[string]any{"typ": "JWT"}}, want: audit.ReasonBadTokenType},
+		{name: "no typ in strict mode", v: strict, opts: validatetest.TokenOptions{Header: map[string]any{"typ": nil}}, want: audit.ReasonBadTokenType},
+		{name: "strict mode without jti", v: strict, claims: map[string]any{"jti": nil}, want: audit.ReasonBadClaims},
+		{name: "attacker key, known kid", opts: validatetest.TokenOptions{Signer: attacker, Key: rsKid}, want: audit.ReasonBadSignature},
+		{name: "attacker EC key, known kid", opts: validatetest.TokenOptions{Alg: "ES256", Signer: attackerEC, Key: is.Kid("ES256")}, want: audit.ReasonBadSignature},
+		{name: "attacker key, unknown kid", opts: validatetest.TokenOptions{Signer: attacker, Header: map[string]any{"kid": "attacker"}}, want: audit.ReasonUnknownKey},
+		{name: "hostile kid", opts: validatetest.TokenOptions{Header: map[string]any{"kid": "../../etc/passwd\x00' OR 1=1"}}, want: audit.ReasonUnknownKey},
+		{name: "kid not a string", opts: validatetest.TokenOptions{Header: map[string]any{"kid": 7}}, want: audit.ReasonMalformed},
+		{name: "no kid, attacker key", opts: validatetest.TokenOptions{Alg: "RS256", Header: map[string]any{"kid": nil}, Signer: attacker}, want: audit.ReasonBadSignature},
+		{name: "stripped signature", opts: validatetest.TokenOptions{NoSignature: true}, want: audit.ReasonBadSignature},
+		{name: "jku with attacker key", opts: validatetest.TokenOptions{Signer: attacker, Key: rsKid, Header: map[string]any{"jku": "https://evil.example/jwks"}}, want: audit.ReasonBadSignature},
+		{name: "expired", claims: map[string]any{"exp": fixedNow.Add(-time.Minute).Unix()}, want: audit.ReasonExpired},
+		{name: "exp at the leeway boundary", claims: map[string]any{"exp": fixedNow.Add(-30 * time.Second).Unix()}, want: audit.ReasonExpired},
+		{name: "not yet valid", claims: map[string]any{"nbf": fixedNow.Add(time.Minute).Unix()}, want: audit.ReasonNotYetValid},
+		{name: "issued in the future", claims: map[string]any{"iat": fixedNow.Add(time.Hour).Unix()}, want: audit.ReasonNotYetValid},
+		{name: "missing exp", claims: map[string]any{"exp": nil}, want: audit.ReasonBadClaims},
+		{name: "exp as string", claims: map[string]any{"exp": "9999999999"}, want: audit.ReasonBadClaims},
+		{name: "exp huge", claims: map[string]any{"exp": 1e300}, want: audit.ReasonBadClaims},
+		{name: "exp boolean", claims: map[string]any{"exp": true}, want: audit.ReasonBadClaims},
+		{name: "aud as number", claims: map[string]any{"aud": 42}, want: audit.ReasonBadClaims},
+		{name: "aud array of numbers", claims: map[string]any{"aud": []int{1}}, want: audit.ReasonBadClaims},
+		{name: "iss as object", claims: map[string]any{"iss": map[string]any{"a": 1}}, want: audit.ReasonBadClaims},
+		{name: "scope as array", claims: map[string]any{"scope": []string{"a"}}, want: audit.ReasonBadClaims},
+		{name: "missing iss", claims: map[string]any{"iss": nil}, want: audit.ReasonBadClaims},
+		{name: "missing aud", claims: map[string]any{"aud": nil}, want: audit.ReasonBadClaims},
+		{name: "issuer with trailing slash", claims: map[string]any{"iss": "ISSUER/"}, want: audit.ReasonBadIssuer},
+		{name: "issuer upper-cased", claims: map[string]any{"iss": "UPPER"}, want: audit.ReasonBadIssuer},
+		{name: "audience: origin only", claims: map[string]any{"aud": "https://mcp.example.com"}, want: audit.ReasonBadAudience},
+		{name: "audience: sibling path", claims: map[string]any{"aud": "https://mcp.example.com/other"}, want: audit.ReasonBadAudience},
+		{name: "audience: prefix", claims: map[string]any{"aud": "https://mcp.example.com/mc"}, want: audit.ReasonBadAudience},
+		{name: "audience: extension", claims: map[string]any{"aud": "https://mcp.example.com/mcp2"}, want: audit.ReasonBadAudience},
+		{name: "audience: sub-path", claims: map[string]any{"aud": "https://mcp.example.com/mcp/x"}, want: audit.ReasonBadAudience},
+		{name: "audience: http scheme", claims: map[string]any{"aud": "http://mcp.example.com/mcp"}, want: audit.ReasonBadAudience},
+		{name: "audience: path case", claims: map[string]any{"aud": "https://mcp.example.com/MCP"}, want: audit.ReasonBadAudience},
+		{name: "audience: other host", claims: map[string]any{"aud": "https://mcp.example.co/mcp"}, want: audit.ReasonBadAudience},
+		{name: "audience: array without us", claims: map[string]any{"aud": []string{"https://a.example", "https://b.example/mcp"}}, want: audit.ReasonBadAudience},
+		{name: "audience: empty array", claims: map[string]any{"aud": []string{}}, want: audit.ReasonBadClaims},
+		{name: "payload JSON array", opts: validatetest.TokenOptions{Payload: []byte(`[1,2]`)}, want: audit.ReasonMalformed},
+		{name: "payload not JSON", opts: validatetest.TokenOptions{Payload: []byte(`hello`)}, want: audit.ReasonMalformed},
+		{name: "payload null", opts: validatetest.TokenOptions{Payload: []byte(`null`)}, want: audit.ReasonMalformed},
+		{name: "deeply nested payload", opts: validatetest.TokenOptions{Payload: []byte(`{"x":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`)}, want: audit.ReasonBadClaims},
+		{name: "oversized", raw: strings.Repeat("a", 20000) + ".b.c", want: audit.ReasonMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vv := v
@@ -230,9 +231,9 @@ func TestVerifyRejects(t *testing.T) {
 				// Issuer look-alikes are derived from the test issuer's URL.
 				switch iss {
 				case "ISSUER/":
-					tc.claims["iss"] = is.URL() + "/"
+					tc.claims["iss"] = is.URL + "/"
 				case "UPPER":
-					tc.claims["iss"] = strings.ToUpper(is.URL())
+					tc.claims["iss"] = strings.ToUpper(is.URL)
 				}
 			}
 			tok := tc.raw

@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	store := new(apikey.MemoryStore)
 	if opts.keys != "" {
-		if store, err = apikey.LoadFile(opts.keys); err != nil {
+		if store, err = loadKeys(opts.keys); err != nil {
 			return err
 		}
 	}
@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer dev.Close()
-		issuer = dev.URL()
+		issuer = dev.URL
 		// One legacy client, told to move: its key works for 30 more days.
 		now := time.Now().UTC()
 		var rec apikey.Record
@@ -145,7 +145,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	printBanner(stdout, a, issuer, dev, demoKey)
-	logger.Info("serving", "resource", a.Resource, "metadata", a.MetadataURL, "issuer", issuer, "keys", store.Len())
+	logger.Info("serving", "resource", a.Resource, "metadata", a.MetadataURL, "issuer", issuer, "keys", len(store.Records()))
 
 	hs := &http.Server{
 		Handler:           a.Handler,
@@ -224,11 +224,25 @@ func printBanner(w io.Writer, a *api.API, issuer string, dev *validatetest.Issue
 		fmt.Fprint(w, b.String())
 		return
 	}
-	fmt.Fprintf(&b, "  token endpoint:              %s (development issuer, in memory)\n", dev.TokenURL())
+	fmt.Fprintf(&b, "  token endpoint:              %s (development issuer, in memory)\n", dev.TokenURL)
 	fmt.Fprintf(&b, "  OAuth client:                %s / %s\n", orderServiceID, orderServiceSecret)
 	fmt.Fprintf(&b, "  demo API key (%s):   %s\n", legacyClient, demoKey)
 	fmt.Fprintf(&b, "\n%s\ncurl -i -H 'X-API-Key: %s' %s\n", keyCommandHeader, demoKey, a.Resource+"/items/BOLT-M6")
 	fmt.Fprintf(&b, "\n%s\ngo run -C examples ./inventory/orderservice -api %s -client-id %s -client-secret %s\n\n",
 		orderCommandHeader, a.Resource, orderServiceID, orderServiceSecret)
 	fmt.Fprint(w, b.String())
+}
+
+// loadKeys reads the key records in the file at path into a new store.
+func loadKeys(path string) (*apikey.MemoryStore, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, err := apikey.ReadRecords(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return apikey.NewMemoryStore(recs...)
 }

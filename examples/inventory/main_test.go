@@ -220,7 +220,7 @@ func TestRunWithIssuerAndKeys(t *testing.T) {
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
-		runErr = run(ctx, []string{"-addr", "127.0.0.1:0", "-issuer", iss.URL(), "-keys", keysFile}, stdout, io.Discard)
+		runErr = run(ctx, []string{"-addr", "127.0.0.1:0", "-issuer", iss.URL, "-keys", keysFile}, stdout, io.Discard)
 	}()
 	const marker = "protected resource metadata: "
 	out, ok := stdout.waitFor(marker, 30*time.Second, exited) // the banner is written at once

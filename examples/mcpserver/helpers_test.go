@@ -64,7 +64,7 @@ func newTestEnvAudience(t *testing.T, opts *validatetest.Options, defaultAudienc
 	t.Cleanup(cancel)
 	log := &syncBuffer{}
 	srv, err := newServer(ctx, serverConfig{
-		Issuer:   iss.URL(),
+		Issuer:   iss.URL,
 		Resource: resource,
 		Logger:   slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

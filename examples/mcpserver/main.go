@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer dev.Close()
-		issuer = dev.URL()
+		issuer = dev.URL
 	}
 
 	srv, err := newServer(ctx, serverConfig{Issuer: issuer, Resource: resource, Logger: logger})
@@ -181,10 +181,10 @@ func banner(w io.Writer, srv *server, issuer string, dev *devIssuer) {
 		return
 	}
 	fmt.Fprintf(&b, "  authorization server:           %s (development issuer, in memory)\n", issuer)
-	fmt.Fprintf(&b, "  token endpoint:                 %s\n", dev.TokenURL())
+	fmt.Fprintf(&b, "  token endpoint:                 %s\n", dev.TokenURL)
 	fmt.Fprintf(&b, "  client:                         %s / %s (may get %s)\n", devClientID, devClientSecret, strings.Join(supportedScopes, " "))
 	fmt.Fprintf(&b, "\n%s\n", scriptHeader)
-	fmt.Fprint(&b, demoScript(dev.TokenURL(), srv.Resource))
+	fmt.Fprint(&b, demoScript(dev.TokenURL, srv.Resource))
 	fmt.Fprintln(&b)
 	fmt.Fprint(w, b.String())
 }

@@ -61,12 +61,12 @@ func (tr *tokenRequests) all() []url.Values {
 // the authorization server metadata (RFC 8414), requests a token and retries.
 func sdkOAuthClient(t *testing.T, e *testEnv) (*mcp.ClientSession, *bearer, *tokenRequests, error) {
 	t.Helper()
-	tr := &tokenRequests{tokenURL: e.iss.TokenURL()}
+	tr := &tokenRequests{tokenURL: e.iss.TokenURL}
 	h, err := extauth.NewClientCredentialsHandler(&extauth.ClientCredentialsHandlerConfig{
 		Credentials: &oauthex.ClientCredentials{
 			ClientID:         devClientID,
 			ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: devClientSecret},
-			Issuer:           e.iss.URL(),
+			Issuer:           e.iss.URL,
 		},
 		HTTPClient: &http.Client{Transport: tr},
 	})
@@ -136,7 +136,7 @@ func TestSDKOAuthClientCredentials(t *testing.T) {
 	}
 	var who whoamiOutput
 	structured(t, res, &who)
-	if who.UserID != "client:"+e.iss.URL()+"#"+devClientID || !sameScopes(strings.Join(who.Scopes, " "), scopeRead+" "+scopeWrite) {
+	if who.UserID != "client:"+e.iss.URL+"#"+devClientID || !sameScopes(strings.Join(who.Scopes, " "), scopeRead+" "+scopeWrite) {
 		t.Errorf("whoami after step-up: %+v", who)
 	}
 

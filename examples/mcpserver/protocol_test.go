@@ -192,7 +192,7 @@ func TestMetadata(t *testing.T) {
 		if err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
 		}
-		if m.Resource != e.url || !slices.Equal(m.AuthorizationServers, []string{e.iss.URL()}) ||
+		if m.Resource != e.url || !slices.Equal(m.AuthorizationServers, []string{e.iss.URL}) ||
 			!slices.Equal(m.ScopesSupported, supportedScopes) || m.ResourceName == "" {
 			t.Errorf("GET %s: %+v", u, m)
 		}

@@ -115,11 +115,11 @@ func TestRunWithIssuer(t *testing.T) {
 	ln.Close()
 	resource := "http://localhost:" + addr[strings.LastIndex(addr, ":")+1:] + "/mcp"
 
-	stdout, _, stop := startRun(t, "-addr", addr, "-issuer", iss.URL(), "-resource", resource)
-	if strings.Contains(stdout, scriptHeader) || !strings.Contains(stdout, iss.URL()) || !strings.Contains(stdout, resource) {
+	stdout, _, stop := startRun(t, "-addr", addr, "-issuer", iss.URL, "-resource", resource)
+	if strings.Contains(stdout, scriptHeader) || !strings.Contains(stdout, iss.URL) || !strings.Contains(stdout, resource) {
 		t.Errorf("banner:\n%s", stdout)
 	}
-	if iss.JWKSRequests() == 0 {
+	if iss.Requests(iss.JWKSURL) == 0 {
 		t.Error("the issuer's keys were not fetched at start-up")
 	}
 	if err := stop(); err != nil {

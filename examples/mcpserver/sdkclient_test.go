@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/rsguard/rsguard/rsmeta"
-	"github.com/rsguard/rsguard/validate/validatetest"
 )
 
 // connect opens an MCP session with the official Go SDK client over
@@ -161,7 +161,7 @@ func TestSDKClientScopes(t *testing.T) {
 		}
 		var it item
 		structured(t, res, &it)
-		if want := "user:" + e.iss.URL() + "#" + validatetest.DefaultSubject; it.UpdatedBy != want {
+		if want := "user:" + e.iss.URL + "#" + "test-subject"; it.UpdatedBy != want {
 			t.Errorf("add_item updated_by = %q, want the caller %q", it.UpdatedBy, want)
 		}
 		res, err = callTool(cs, "adjust_stock", map[string]any{"sku": "SCREW-4", "delta": -3})
@@ -211,8 +211,8 @@ func TestSDKClientScopes(t *testing.T) {
 		}
 		var who whoamiOutput
 		structured(t, res, &who)
-		if want := "user:" + e.iss.URL() + "#" + validatetest.DefaultSubject; who.UserID != want || who.ClientID != validatetest.DefaultClientID {
-			t.Errorf("whoami = %+v, want user %q client %q", who, want, validatetest.DefaultClientID)
+		if want := "user:" + e.iss.URL + "#" + "test-subject"; who.UserID != want || who.ClientID != "test-client" {
+			t.Errorf("whoami = %+v, want user %q client %q", who, want, "test-client")
 		}
 		if _, err := callTool(cs, "list_items", nil); err == nil {
 			t.Fatal("list_items without scope succeeded")

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
+
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/validate"
 )
@@ -72,7 +74,8 @@ func samePayload(c *validate.Claims, token string) bool {
 		return false
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	return err == nil && bytes.Equal(payload, c.Raw())
+	var verified json.RawMessage
+	return err == nil && c.Decode(&verified) == nil && bytes.Equal(payload, verified)
 }
 
 // tokenInfo converts the principal p of a token to the SDK's TokenInfo.

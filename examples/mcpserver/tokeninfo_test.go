@@ -24,7 +24,7 @@ func newValidator(t *testing.T) (*validatetest.Issuer, *validate.Validator) {
 	iss := validatetest.NewIssuer(t, &validatetest.Options{PlainHTTP: true, Algorithms: []string{"ES256"}})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	v, err := validate.New(ctx, validate.Config{Issuer: iss.URL(), Resource: testResource})
+	v, err := validate.New(ctx, validate.Config{Issuer: iss.URL, Resource: testResource})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,29 +49,29 @@ func TestTokenVerifier(t *testing.T) {
 		{
 			name:       "scopes, expiration, user",
 			claims:     map[string]any{"aud": testResource, "sub": "alice", "scope": "inventory:read inventory:write", "exp": exp.Unix()},
-			wantUser:   "user:" + iss.URL() + "#alice",
+			wantUser:   "user:" + iss.URL + "#alice",
 			wantScopes: []string{scopeRead, scopeWrite},
 		},
 		{
 			name:       "scp array (Entra, Okta)",
 			claims:     map[string]any{"aud": testResource, "sub": "bob", "scp": []string{scopeAdmin}, "exp": exp.Unix()},
-			wantUser:   "user:" + iss.URL() + "#bob",
+			wantUser:   "user:" + iss.URL + "#bob",
 			wantScopes: []string{scopeAdmin},
 		},
 		{
 			name:     "no sub: a client principal",
 			claims:   map[string]any{"aud": testResource, "sub": nil, "client_id": "svc", "exp": exp.Unix()},
-			wantUser: "client:" + iss.URL() + "#svc",
+			wantUser: "client:" + iss.URL + "#svc",
 		},
 		{
 			name:    "another resource",
 			claims:  map[string]any{"aud": "https://other.example/mcp"},
-			wantErr: validate.ErrAudience,
+			wantErr: audit.ReasonBadAudience,
 		},
 		{
 			name:    "expired",
 			claims:  map[string]any{"aud": testResource, "exp": time.Now().Add(-time.Hour).Unix()},
-			wantErr: validate.ErrExpired,
+			wantErr: audit.ReasonExpired,
 		},
 	}
 	for _, tt := range tests {
@@ -134,7 +134,7 @@ func TestTokenVerifierBehindMiddleware(t *testing.T) {
 	}
 
 	serve(guard.Middleware(probe(token)))
-	if gotErr != nil || got.UserID != "user:"+iss.URL()+"#alice" {
+	if gotErr != nil || got.UserID != "user:"+iss.URL+"#alice" {
 		t.Fatalf("same token: %+v, %v", got, gotErr)
 	}
 	// The very principal the Guard stored, not one verified again.

@@ -26,7 +26,7 @@ var supportedScopes = []string{scopeRead, scopeWrite, scopeAdmin}
 // them. It is the single source of truth: the per-tool middleware enforces it
 // (403 insufficient_scope before the SDK sees the call), tools/list is filtered
 // by it, and a test checks that every registered tool has an entry. A tool
-// missing here cannot be called at all (scopes.DenyUnknownTools).
+// missing here cannot be called at all (MCPConfig.AllowUnknownTools is false).
 func toolScopes() map[string][]string {
 	return map[string][]string{
 		"whoami":       {}, // any valid token

@@ -92,11 +92,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	defer is.Close()
 
 	audit := slog.New(slog.NewTextHandler(stderr, nil))
-	h, err := newServer(ctx, serverConfig{Issuer: is.URL(), Resource: resource, Registry: prometheus.NewRegistry(), Audit: audit})
+	h, err := newServer(ctx, serverConfig{Issuer: is.URL, Resource: resource, Registry: prometheus.NewRegistry(), Audit: audit})
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(stdout, banner(is.TokenURL(), resource, "http://"+ln.Addr().String()+"/metrics"))
+	fmt.Fprint(stdout, banner(is.TokenURL, resource, "http://"+ln.Addr().String()+"/metrics"))
 
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	serveErr := make(chan error, 1)

@@ -30,7 +30,7 @@ func TestMetricsScrape(t *testing.T) {
 	is := validatetest.NewIssuer(t, &validatetest.Options{Audience: []string{resource}})
 	var audit bytes.Buffer
 	h, err := newServer(ctx, serverConfig{
-		Issuer: is.URL(), Resource: resource, HTTPClient: is.Client(),
+		Issuer: is.URL, Resource: resource, HTTPClient: is.Client(),
 		Registry: prometheus.NewRegistry(), Audit: slog.New(slog.NewJSONHandler(&audit, nil)),
 	})
 	if err != nil {

@@ -58,7 +58,7 @@ func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
 		}
 	}
 	for _, stage := range []audit.Stage{audit.StageAuthenticate, audit.StageAuthorize} {
-		p.decisions.WithLabelValues(string(stage), audit.OutcomeAllow, string(audit.ReasonOK))
+		p.decisions.WithLabelValues(string(stage), "allow", string(audit.ReasonOK))
 	}
 	return p, nil
 }

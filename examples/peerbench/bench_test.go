@@ -174,7 +174,7 @@ func benchMiddleware(b *testing.B, h *harness, im impl, alg, tok string, want in
 		b.Fatalf("warm-up with a valid %s token: status %d", alg, rec.Code)
 	}
 	req := newRequest(tok)
-	before := h.is.JWKSRequests()
+	before := h.is.Requests(h.is.JWKSURL)
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := startCPU()
@@ -188,7 +188,7 @@ func benchMiddleware(b *testing.B, h *harness, im impl, alg, tok string, want in
 	b.StopTimer()
 	cpu.report(b)
 	if fetches {
-		b.ReportMetric(float64(h.is.JWKSRequests()-before)/float64(b.N), "fetches/op")
+		b.ReportMetric(float64(h.is.Requests(h.is.JWKSURL)-before)/float64(b.N), "fetches/op")
 	}
 }
 

@@ -132,7 +132,7 @@ func allImpls() []impl { return append(impls[:len(impls):len(impls)], cachedImpl
 func buildRSGuard(disableCache bool) func(testing.TB, *validatetest.Issuer, string, http.Handler) http.Handler {
 	return func(tb testing.TB, is *validatetest.Issuer, _ string, next http.Handler) http.Handler {
 		v, err := validate.New(tb.Context(), validate.Config{
-			Issuer:     is.URL(),
+			Issuer:     is.URL,
 			Resource:   resource,
 			Algorithms: algs,
 			Cache:      validate.CacheOptions{Disable: disableCache},
@@ -164,12 +164,12 @@ func (c *auth0Claims) Validate(context.Context) error { return nil }
 // algorithm with the issuer and audience, custom claims for the scope, and
 // jwtmiddleware.CheckJWT.
 func buildAuth0(tb testing.TB, is *validatetest.Issuer, alg string, next http.Handler) http.Handler {
-	issuerURL, err := url.Parse(is.URL())
+	issuerURL, err := url.Parse(is.URL)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	provider := jwks.NewCachingProvider(issuerURL, 5*time.Minute)
-	v, err := auth0validator.New(provider.KeyFunc, auth0validator.SignatureAlgorithm(alg), is.URL(), []string{resource},
+	v, err := auth0validator.New(provider.KeyFunc, auth0validator.SignatureAlgorithm(alg), is.URL, []string{resource},
 		auth0validator.WithAllowedClockSkew(leeway),
 		auth0validator.WithCustomClaims(func() auth0validator.CustomClaims { return &auth0Claims{} }),
 	)
@@ -191,13 +191,13 @@ type accessClaims struct {
 // turned on: algorithm allow-list, issuer, audience, exp required, iat
 // checked, leeway.
 func newGolangJWTVerifier(tb testing.TB, is *validatetest.Issuer) func(raw string) (*accessClaims, error) {
-	kf, err := keyfunc.NewDefaultCtx(tb.Context(), []string{is.JWKSURL()})
+	kf, err := keyfunc.NewDefaultCtx(tb.Context(), []string{is.JWKSURL})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods(algs),
-		jwt.WithIssuer(is.URL()),
+		jwt.WithIssuer(is.URL),
 		jwt.WithAudience(resource),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -272,8 +272,8 @@ func buildGolangJWT(tb testing.TB, is *validatetest.Issuer, _ string, next http.
 // ones), the client-ID check turned into the audience check (ClientID =
 // resource), the algorithm allow-list, and the scope decoded from the claims.
 func buildGoOIDC(tb testing.TB, is *validatetest.Issuer, _ string, next http.Handler) http.Handler {
-	keySet := oidc.NewRemoteKeySet(tb.Context(), is.JWKSURL())
-	verifier := oidc.NewVerifier(is.URL(), keySet, &oidc.Config{ClientID: resource, SupportedSigningAlgs: algs})
+	keySet := oidc.NewRemoteKeySet(tb.Context(), is.JWKSURL)
+	verifier := oidc.NewVerifier(is.URL, keySet, &oidc.Config{ClientID: resource, SupportedSigningAlgs: algs})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := bearer(r)
 		if !ok {
@@ -306,10 +306,10 @@ func buildJWX(tb testing.TB, is *validatetest.Issuer, _ string, next http.Handle
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := cache.Register(ctx, is.JWKSURL()); err != nil {
+	if err := cache.Register(ctx, is.JWKSURL); err != nil {
 		tb.Fatal(err)
 	}
-	set, err := cache.CachedSet(is.JWKSURL())
+	set, err := cache.CachedSet(is.JWKSURL)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func buildJWX(tb testing.TB, is *validatetest.Issuer, _ string, next http.Handle
 		}
 		tok, err := jwxjwt.ParseString(raw,
 			jwxjwt.WithKeySet(set),
-			jwxjwt.WithIssuer(is.URL()),
+			jwxjwt.WithIssuer(is.URL),
 			jwxjwt.WithAudience(resource),
 			jwxjwt.WithValidate(true),
 			jwxjwt.WithAcceptableSkew(leeway),

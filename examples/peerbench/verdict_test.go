@@ -1,6 +1,8 @@
 package peerbench
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -37,11 +39,11 @@ func TestVerdicts(t *testing.T) {
 	is := h.is
 	mustRefuse := append(slices.Clone(h.bad),
 		namedToken{"wrong_issuer", is.Token(map[string]any{"iss": "https://evil.example", "scope": tokenScope})},
-		namedToken{"issuer_trailing_slash", is.Token(map[string]any{"iss": is.URL() + "/", "scope": tokenScope})},
+		namedToken{"issuer_trailing_slash", is.Token(map[string]any{"iss": is.URL + "/", "scope": tokenScope})},
 		namedToken{"not_yet_valid", is.Token(map[string]any{"nbf": time.Now().Add(time.Hour).Unix(), "scope": tokenScope})},
 		// RFC 8725 §2.1: HMAC keyed with the published RSA public key.
 		namedToken{"hs256_public_key", is.TokenWith(validatetest.TokenOptions{
-			Alg: "HS256", Key: is.Kid("RS256"), Secret: is.PublicKeyPEM(is.Kid("RS256")),
+			Alg: "HS256", Key: is.Kid("RS256"), Secret: publicKeyPEM(t, is.PublicKey(is.Kid("RS256"))),
 		}, map[string]any{"scope": tokenScope})},
 		namedToken{"stripped_signature", is.TokenWith(validatetest.TokenOptions{NoSignature: true}, map[string]any{"scope": tokenScope})},
 	)
@@ -137,7 +139,7 @@ func TestEdgeVerdicts(t *testing.T) {
 // kid. Each instance has just fetched its keys and verified a valid token.
 func TestJWKSFetches(t *testing.T) {
 	h := newHarness(t)
-	type fetches struct{ min, max int64 }
+	type fetches struct{ min, max int }
 	want := map[string][2]fetches{ // implementation -> {unknown_kid, forged_signature}
 		// At most one refetch per 10 s for an unknown kid, and the keys were
 		// just fetched; a known kid never causes a fetch.
@@ -163,14 +165,14 @@ func TestJWKSFetches(t *testing.T) {
 				t.Fatalf("valid token: status %d", got)
 			}
 			for i, name := range []string{"unknown_kid", "forged_signature"} {
-				before := h.is.JWKSRequests()
+				before := h.is.Requests(h.is.JWKSURL)
 				for range 5 {
 					waitNoGoroutineIn(t, goOIDCFetch)
 					if got := serve(mw, h.token(t, name)); got != http.StatusUnauthorized {
 						t.Fatalf("%s: status %d", name, got)
 					}
 				}
-				got, w := h.is.JWKSRequests()-before, want[im.name][i]
+				got, w := h.is.Requests(h.is.JWKSURL)-before, want[im.name][i]
 				if got < w.min || got > w.max {
 					t.Errorf("%s: %d JWKS fetches for 5 requests, want %d to %d", name, got, w.min, w.max)
 				}
@@ -226,4 +228,15 @@ func goroutinesIn(pkg string) int {
 		}
 	}
 	return count
+}
+
+// publicKeyPEM is the PEM form of a public key, the secret of the HS256
+// key-confusion attack.
+func publicKeyPEM(t *testing.T, pub any) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }

@@ -5,6 +5,7 @@ package check
 import (
 	"reflect"
 	"strings"
+	"unicode/utf8"
 )
 
 // IsNil reports whether v is nil or an interface holding a nil pointer, map,
@@ -34,6 +35,58 @@ func IsToken(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if !IsTchar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsScopeToken reports whether s is an RFC 6749 §3.3 scope-token,
+// 1*( %x21 / %x23-5B / %x5D-7E ): the characters a scope may use in a token
+// request, a "scope" claim and a challenge's scope auth-param (RFC 6750 §3).
+func IsScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxText bounds each request-text field of an audit.Decision, in bytes.
+const MaxText = 256
+
+// Text bounds request text to [MaxText] bytes of valid UTF-8, as the
+// request-text fields of an audit.Decision are (method, path, MCP method,
+// tool name): a cut never splits a character, and invalid bytes become
+// U+FFFD.
+func Text(s string) string {
+	if len(s) > MaxText {
+		s = s[:MaxText]
+		for i := 0; i < utf8.UTFMax && len(s) > 0; i++ {
+			if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size > 1 {
+				break
+			}
+			s = s[:len(s)-1]
+		}
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return s
+}
+
+// IsSessionID reports whether s is 1 to [MaxText] characters in %x21-7E,
+// the MCP session id alphabet.
+func IsSessionID(s string) bool {
+	if s == "" || len(s) > MaxText {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
 			return false
 		}
 	}

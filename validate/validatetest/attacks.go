@@ -76,16 +76,17 @@ func (c *conformance) attacks(r runner) []attackClass {
 	aud := c.resource
 	u, _ := url.Parse(aud)
 	origin := u.Scheme + "://" + u.Host
-	iss := is.URL()
+	iss := is.issuer
+	pubDER, pubPEM := pkixPublicKey(is.PublicKey(kid))
 
 	algorithm := []attack{
 		{name: "alg none", token: tok(TokenOptions{Alg: "none"}, nil)},
 		{name: "alg None", token: tok(TokenOptions{Alg: "None"}, nil)},
 		{name: "alg NONE with a signature", token: tok(TokenOptions{Alg: "NONE"}, nil) + s},
-		{name: "HS256 keyed with the public key PEM", token: tok(TokenOptions{Alg: "HS256", Key: kid, Secret: is.PublicKeyPEM(kid)}, nil)},
-		{name: "HS256 keyed with the public key DER", token: tok(TokenOptions{Alg: "HS256", Key: kid, Secret: is.PublicKeyDER(kid)}, nil)},
+		{name: "HS256 keyed with the public key PEM", token: tok(TokenOptions{Alg: "HS256", Key: kid, Secret: pubPEM}, nil)},
+		{name: "HS256 keyed with the public key DER", token: tok(TokenOptions{Alg: "HS256", Key: kid, Secret: pubDER}, nil)},
 		{name: "HS256 keyed with the JWK", token: tok(TokenOptions{Alg: "HS256", Key: kid, Secret: is.PublicJWK(kid)}, nil)},
-		{name: "HS512 keyed with the public key PEM", token: tok(TokenOptions{Alg: "HS512", Key: kid, Secret: is.PublicKeyPEM(kid)}, nil)},
+		{name: "HS512 keyed with the public key PEM", token: tok(TokenOptions{Alg: "HS512", Key: kid, Secret: pubPEM}, nil)},
 		{name: "foreign key under the issuer's kid", token: tok(TokenOptions{Signer: foreign, Key: kid}, nil)},
 		{name: "foreign key under an unknown kid", token: tok(TokenOptions{Signer: foreign, Header: map[string]any{"kid": "rsguard-conformance-unknown"}}, nil)},
 		{name: "foreign key without kid", token: tok(TokenOptions{Signer: foreign, Header: map[string]any{"kid": nil}}, nil)},
@@ -152,7 +153,7 @@ func (c *conformance) attacks(r runner) []attackClass {
 
 	// JSON that a map cannot express, spliced into the valid token's claims:
 	// each payload has one more trap than the good one.
-	sub := DefaultSubject
+	sub := defaultSubject
 	if v, ok := c.cfg.Claims["sub"].(string); ok {
 		sub = v
 	}

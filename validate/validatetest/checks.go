@@ -49,8 +49,8 @@ func (c *conformance) checkMetadata(r runner) {
 	var servers []string
 	if err := json.Unmarshal(doc["authorization_servers"], &servers); err != nil {
 		r.Errorf(`metadata "authorization_servers" missing or not an array of strings: MCP clients need it`)
-	} else if !slices.Contains(servers, c.is.URL()) {
-		r.Errorf(`metadata "authorization_servers" %q does not name the issuer %q`, servers, c.is.URL())
+	} else if !slices.Contains(servers, c.is.issuer) {
+		r.Errorf(`metadata "authorization_servers" %q does not name the issuer %q`, servers, c.is.issuer)
 	}
 	for _, as := range servers {
 		if u, err := url.Parse(as); err != nil || !u.IsAbs() || !loopback.AllowsScheme(u) {

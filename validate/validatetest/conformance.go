@@ -30,7 +30,7 @@ import (
 // it is, what it publishes, and which issuer it trusts.
 type ConformanceConfig struct {
 	// Issuer is the test issuer the server under test trusts: its issuer
-	// identifier is Issuer.URL() and it fetches keys with Issuer.Client().
+	// identifier is Issuer.URL and it fetches keys with Issuer.Client().
 	// The kit mints every token with it, and temporarily publishes a few
 	// dubious keys in its JWK Set (a key marked "use":"enc", a 1024-bit RSA
 	// key), retired when Conformance returns. Required.

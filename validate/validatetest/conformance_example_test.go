@@ -33,9 +33,9 @@ func ExampleConformance() {
 
 		// The server, wired as in production.
 		mux := http.NewServeMux()
-		meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: resource, AuthorizationServers: []string{iss.URL()}})
+		meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: resource, AuthorizationServers: []string{iss.URL}})
 		require.NoError(t, err)
-		v, err := validate.New(context.Background(), validate.Config{Issuer: iss.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: iss.Client()}})
+		v, err := validate.New(context.Background(), validate.Config{Issuer: iss.URL, Resource: resource, Fetch: validate.FetchOptions{HTTPClient: iss.Client()}})
 		require.NoError(t, err)
 		guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL(), Scopes: []string{"docs:read"}})
 		require.NoError(t, err)

@@ -170,7 +170,7 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 		if k.metadataResource != "" {
 			res = k.metadataResource
 		}
-		h, err := rsmeta.NewHandler(rsmeta.Metadata{Resource: res, AuthorizationServers: []string{is.URL()}, ScopesSupported: []string{"items:read", "items:write"}})
+		h, err := rsmeta.NewHandler(rsmeta.Metadata{Resource: res, AuthorizationServers: []string{is.URL}, ScopesSupported: []string{"items:read", "items:write"}})
 		require.NoError(t, err)
 		mux.Handle("/.well-known/oauth-protected-resource/mcp", h)
 	}
@@ -178,7 +178,7 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 	t.Cleanup(cancel)
 	var authn rsguard.Authenticator = k.authenticator
 	if authn == nil {
-		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: kitResource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
+		v, err := validate.New(ctx, validate.Config{Issuer: is.URL, Resource: kitResource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 		require.NoError(t, err)
 		authn = v
 	}
@@ -231,11 +231,11 @@ func TestConformanceWiredCorrectly(t *testing.T) {
 		srv := httptest.NewServer(mux)
 		t.Cleanup(srv.Close)
 		resource := srv.URL + "/mcp"
-		meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: resource, AuthorizationServers: []string{is.URL()}})
+		meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: resource, AuthorizationServers: []string{is.URL}})
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
-		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
+		v, err := validate.New(ctx, validate.Config{Issuer: is.URL, Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 		require.NoError(t, err)
 		guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL()})
 		require.NoError(t, err)
@@ -246,11 +246,11 @@ func TestConformanceWiredCorrectly(t *testing.T) {
 	})
 	t.Run("REST route", func(t *testing.T) {
 		mux := http.NewServeMux()
-		meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: "https://api.example.com/v1/items", AuthorizationServers: []string{is.URL()}})
+		meta, err := rsmeta.Register(mux, rsmeta.Metadata{Resource: "https://api.example.com/v1/items", AuthorizationServers: []string{is.URL}})
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
-		v, err := validate.New(ctx, validate.Config{Issuer: is.URL(), Resource: "https://api.example.com/v1/items", Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
+		v, err := validate.New(ctx, validate.Config{Issuer: is.URL, Resource: "https://api.example.com/v1/items", Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 		require.NoError(t, err)
 		guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL(), Scopes: []string{"items:read"}})
 		require.NoError(t, err)
@@ -363,7 +363,7 @@ func (rec *recording) summary() string {
 // and the validation options everyone remembers. What it misses is what the
 // kit must catch.
 func usualGoStack(t testing.TB, is *Issuer, audience bool) rsguard.Authenticator {
-	resp, err := is.Client().Get(is.JWKSURL())
+	resp, err := is.Client().Get(is.JWKSURL)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -372,7 +372,7 @@ func usualGoStack(t testing.TB, is *Issuer, audience bool) rsguard.Authenticator
 	require.NoError(t, err)
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{"RS256", "PS256", "ES256", "EdDSA"}),
-		jwt.WithIssuer(is.URL()), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second), jwt.WithIssuedAt(),
+		jwt.WithIssuer(is.URL), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second), jwt.WithIssuedAt(),
 	}
 	if audience {
 		opts = append(opts, jwt.WithAudience(kitResource))
@@ -381,7 +381,7 @@ func usualGoStack(t testing.TB, is *Issuer, audience bool) rsguard.Authenticator
 		h := r.Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {
-			return nil, &rsguard.Error{Status: http.StatusUnauthorized, Err: rsguard.ErrNoCredential}
+			return nil, &rsguard.Error{Status: http.StatusUnauthorized, Err: audit.ReasonNoCredential}
 		}
 		claims := jwt.MapClaims{}
 		if _, err := jwt.ParseWithClaims(tok, claims, kf.Keyfunc, opts...); err != nil {
@@ -390,7 +390,7 @@ func usualGoStack(t testing.TB, is *Issuer, audience bool) rsguard.Authenticator
 		sub, _ := claims["sub"].(string)
 		scope, _ := claims["scope"].(string)
 		granted, _ := rsguard.ParseScopes(scope)
-		return &rsguard.Principal{Subject: "user:" + is.URL() + "#" + sub, Credential: audit.CredentialJWT, Scopes: granted}, nil
+		return &rsguard.Principal{Subject: "user:" + is.URL + "#" + sub, Credential: audit.CredentialJWT, Scopes: granted}, nil
 	})
 }
 

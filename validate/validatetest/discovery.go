@@ -19,8 +19,8 @@ func (is *Issuer) metadata(oidc bool) map[string]any {
 	}
 	m := map[string]any{
 		"issuer":                                is.issuer,
-		"jwks_uri":                              is.JWKSURL(),
-		"token_endpoint":                        is.TokenURL(),
+		"jwks_uri":                              is.urls[jwksEndpoint],
+		"token_endpoint":                        is.urls[tokenEndpoint],
 		"grant_types_supported":                 []string{"client_credentials"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"scopes_supported":                      scopes,
@@ -43,10 +43,11 @@ func (is *Issuer) metadata(oidc bool) map[string]any {
 	return m
 }
 
-// serveMetadataDoc answers GET and HEAD for a discovery document.
-func (is *Issuer) serveMetadataDoc(w http.ResponseWriter, r *http.Request, oidc bool) {
+// serveMetadataDoc answers GET and HEAD for a discovery document, e.
+func (is *Issuer) serveMetadataDoc(w http.ResponseWriter, r *http.Request, e endpoint) {
+	oidc := e == oidcEndpoint
 	is.mu.RLock()
-	down, h := is.down, is.metadataHandler
+	down, h := is.down, is.handlers[e]
 	is.mu.RUnlock()
 	switch {
 	case down:
@@ -74,7 +75,7 @@ func (is *Issuer) serveMetadataDoc(w http.ResponseWriter, r *http.Request, oidc 
 // serveJWKS answers GET and HEAD for the JWK Set.
 func (is *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	is.mu.RLock()
-	down, h := is.down, is.jwksHandler
+	down, h := is.down, is.handlers[jwksEndpoint]
 	is.mu.RUnlock()
 	switch {
 	case down:

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,16 +28,16 @@ func TestMetadataDocuments(t *testing.T) {
 		url  string
 		oidc bool
 	}{
-		{"RFC 8414", is.MetadataURL(), false},
-		{"OpenID Connect", is.OpenIDConfigurationURL(), true},
+		{"RFC 8414", is.MetadataURL, false},
+		{"OpenID Connect", is.OpenIDConfigurationURL, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := getJSON(t, is, tt.url)
 			want := map[string]any{
-				"issuer":                                is.URL(),
-				"jwks_uri":                              is.JWKSURL(),
-				"token_endpoint":                        is.TokenURL(),
+				"issuer":                                is.URL,
+				"jwks_uri":                              is.JWKSURL,
+				"token_endpoint":                        is.TokenURL,
 				"grant_types_supported":                 []any{"client_credentials"},
 				"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
 				"scopes_supported":                      []any{"read", "write", "admin"},
@@ -108,7 +109,7 @@ func TestMetadataOptions(t *testing.T) {
 			for _, c := range []struct {
 				url  string
 				want int
-			}{{is.MetadataURL(), tt.wantMetadata}, {is.OpenIDConfigurationURL(), tt.wantOIDC}} {
+			}{{is.MetadataURL, tt.wantMetadata}, {is.OpenIDConfigurationURL, tt.wantOIDC}} {
 				status, _, body := get(t, is, c.url)
 				require.Equal(t, c.want, status, c.url)
 				if status == http.StatusOK && tt.check != nil {
@@ -117,8 +118,9 @@ func TestMetadataOptions(t *testing.T) {
 					tt.check(t, m)
 				}
 			}
-			assert.Equal(t, int64(2), is.MetadataRequests())
-			assert.Zero(t, is.JWKSRequests())
+			assert.Equal(t, 1, is.Requests(is.MetadataURL), "404 included")
+			assert.Equal(t, 1, is.Requests(is.OpenIDConfigurationURL), "404 included")
+			assert.Zero(t, is.Requests(is.JWKSURL))
 		})
 	}
 }
@@ -126,7 +128,7 @@ func TestMetadataOptions(t *testing.T) {
 func TestDiscoveryMethods(t *testing.T) {
 	t.Parallel()
 	is := NewIssuer(t, &Options{Algorithms: []string{"ES256"}})
-	for _, u := range []string{is.MetadataURL(), is.OpenIDConfigurationURL(), is.JWKSURL()} {
+	for _, u := range []string{is.MetadataURL, is.OpenIDConfigurationURL, is.JWKSURL} {
 		resp, err := is.Client().Head(u)
 		require.NoError(t, err)
 		resp.Body.Close()
@@ -167,11 +169,11 @@ func TestJWKS(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"RS256", "PS256", "ES256", "EdDSA"}, algs)
-	assert.Equal(t, is.Kids(), kids)
+	assert.Equal(t, publishedKids(is), kids)
 	assert.NotEqual(t, rsaModuli["RS256"], rsaModuli["PS256"], "one key, one algorithm")
 	assert.Equal(t, map[string]any{"kty": "EC", "crv": "P-256"}, map[string]any{"kty": jwks[2]["kty"], "crv": jwks[2]["crv"]})
 	assert.Equal(t, map[string]any{"kty": "OKP", "crv": "Ed25519"}, map[string]any{"kty": jwks[3]["kty"], "crv": jwks[3]["crv"]})
-	assert.Equal(t, int64(1), is.JWKSRequests())
+	assert.Equal(t, 1, is.Requests(is.JWKSURL))
 }
 
 func TestSetDown(t *testing.T) {
@@ -181,9 +183,9 @@ func TestSetDown(t *testing.T) {
 		Audience:   []string{"https://api.example/mcp"},
 		Clients:    []Client{{ID: "c", Secret: "s"}},
 	})
-	is.SetJWKSHandler(http.NotFoundHandler()) // down takes precedence
+	is.Handle(is.JWKSURL, http.NotFoundHandler()) // down takes precedence
 	is.SetDown(true)
-	for _, u := range []string{is.MetadataURL(), is.OpenIDConfigurationURL(), is.JWKSURL()} {
+	for _, u := range []string{is.MetadataURL, is.OpenIDConfigurationURL, is.JWKSURL} {
 		status, _, _ := get(t, is, u)
 		assert.Equal(t, http.StatusServiceUnavailable, status, u)
 	}
@@ -191,11 +193,12 @@ func TestSetDown(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status, "the token endpoint stays up")
 
 	is.SetDown(false)
-	is.SetJWKSHandler(nil)
+	is.Handle(is.JWKSURL, nil)
 	assert.Len(t, fetchJWKS(t, is), 1)
-	assert.Equal(t, int64(2), is.JWKSRequests())
-	assert.Equal(t, int64(2), is.MetadataRequests())
-	assert.Equal(t, int64(1), is.TokenRequests())
+	assert.Equal(t, 2, is.Requests(is.JWKSURL))
+	assert.Equal(t, 1, is.Requests(is.MetadataURL))
+	assert.Equal(t, 1, is.Requests(is.OpenIDConfigurationURL))
+	assert.Equal(t, 1, is.Requests(is.TokenURL))
 }
 
 func TestReplacementHandlers(t *testing.T) {
@@ -205,20 +208,74 @@ func TestReplacementHandlers(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"keys": [{"kty": `))
 	})
-	is.SetJWKSHandler(garbage)
-	is.SetMetadataHandler(garbage)
-	for _, u := range []string{is.JWKSURL(), is.MetadataURL(), is.OpenIDConfigurationURL()} {
+	for _, u := range []string{is.JWKSURL, is.MetadataURL, is.OpenIDConfigurationURL, is.TokenURL} {
+		is.Handle(u, garbage)
+	}
+	for _, u := range []string{is.JWKSURL, is.MetadataURL, is.OpenIDConfigurationURL} {
 		status, _, body := get(t, is, u)
 		assert.Equal(t, http.StatusOK, status, u)
 		assert.Equal(t, `{"keys": [{"kty": `, string(body), u)
 	}
+	resp, err := is.Client().Post(is.TokenURL, "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials"))
+	require.NoError(t, err)
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, `{"keys": [{"kty": `, string(raw))
 
-	is.SetJWKSHandler(nil)
-	is.SetMetadataHandler(nil)
+	// Each URL has its own handler.
+	is.Handle(is.JWKSURL, nil)
 	assert.Len(t, fetchJWKS(t, is), 1)
-	assert.Equal(t, is.URL(), getJSON(t, is, is.MetadataURL())["issuer"])
-	status, _, _ := get(t, is, is.OpenIDConfigurationURL())
+	_, _, body := get(t, is, is.MetadataURL)
+	assert.Equal(t, `{"keys": [{"kty": `, string(body), "still replaced")
+
+	for _, u := range []string{is.MetadataURL, is.OpenIDConfigurationURL, is.TokenURL} {
+		is.Handle(u, nil)
+	}
+	assert.Equal(t, is.URL, getJSON(t, is, is.MetadataURL)["issuer"])
+	status, _, _ := get(t, is, is.OpenIDConfigurationURL)
 	assert.Equal(t, http.StatusNotFound, status, "disabled again")
-	assert.Equal(t, int64(2), is.JWKSRequests())
-	assert.Equal(t, int64(4), is.MetadataRequests())
+	status, _ = postToken(t, is, "grant_type=client_credentials", nil)
+	assert.Equal(t, http.StatusUnauthorized, status, "the issuer's own token endpoint again")
+	assert.Equal(t, 2, is.Requests(is.JWKSURL))
+	assert.Equal(t, 3, is.Requests(is.MetadataURL))
+	assert.Equal(t, 2, is.Requests(is.OpenIDConfigurationURL))
+	assert.Equal(t, 2, is.Requests(is.TokenURL))
+}
+
+// TestEndpointURLs: Handle and Requests take the issuer's four endpoint
+// URLs; any other URL is a mistake of the test, reported with tb.Errorf
+// (from any goroutine), never a panic. The URL fields are read-only: a test
+// that writes into them changes nothing the issuer serves.
+func TestEndpointURLs(t *testing.T) {
+	t.Parallel()
+	rec := &recordTB{TB: t}
+	is := NewIssuer(rec, &Options{Algorithms: []string{"ES256"}})
+	for _, u := range []string{is.URL, is.URL + "/jwks/", strings.ToUpper(is.JWKSURL), "", "https://example.com/jwks"} {
+		is.Handle(u, http.NotFoundHandler())
+		assert.Zero(t, is.Requests(u), u)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		is.Handle("nope", nil)
+	}()
+	<-done
+	rec.mu.Lock()
+	assert.Len(t, rec.errors, 11, "each misuse is reported: %q", rec.errors)
+	assert.False(t, rec.fatal)
+	rec.mu.Unlock()
+
+	jwksURL := is.JWKSURL
+	is.JWKSURL = "https://example.com/elsewhere"
+	is.URL = "https://example.com"
+	assert.Len(t, fetchJWKSAt(t, is, jwksURL), 1, "still served where it was")
+	assert.Equal(t, 1, is.Requests(jwksURL))
+	status, _, body := get(t, is, is.MetadataURL)
+	require.Equal(t, http.StatusOK, status)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(body, &m))
+	assert.Equal(t, jwksURL, m["jwks_uri"])
+	assert.NotEqual(t, "https://example.com", m["issuer"])
 }

@@ -25,7 +25,7 @@
 // Point the code under test at the issuer the way it will point at the real
 // one: the issuer identifier is [Issuer.URL], the HTTP client that trusts
 // the issuer's certificate is [Issuer.Client]. With rsguard's validate
-// package that means a validate.Config whose Issuer is iss.URL(), whose
+// package that means a validate.Config whose Issuer is iss.URL, whose
 // Resource is your server's canonical URL, and whose Fetch.HTTPClient is
 // iss.Client(); then send requests carrying
 //
@@ -35,11 +35,10 @@
 //
 // To test key handling and outages, rotate and retire keys
 // ([Issuer.Rotate], [Issuer.Retire]), publish dubious ones ([Issuer.AddKey]),
-// take the issuer down ([Issuer.SetDown]), replace its JWKS or metadata
-// responses ([Issuer.SetJWKSHandler], [Issuer.SetMetadataHandler]), and
-// count how often the code under test fetched them
-// ([Issuer.JWKSRequests], [Issuer.MetadataRequests]). Options.Now controls
-// the times put in tokens.
+// take the issuer down ([Issuer.SetDown]), replace the answers of any of
+// its endpoints ([Issuer.Handle]), and count how often the code under test
+// asked each ([Issuer.Requests]): iss.Handle(iss.JWKSURL, h),
+// iss.Requests(iss.JWKSURL). Options.Now controls the times put in tokens.
 //
 // Every method may be called from any goroutine. Mistakes in the test's
 // use of the issuer (an unknown kid, say) are reported with tb.Errorf, never

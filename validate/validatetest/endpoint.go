@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 // Token endpoint error codes (RFC 6749 §5.2, RFC 8707 §2).
@@ -112,7 +112,7 @@ func (is *Issuer) issue(r *http.Request) (*tokenResponse, *tokenError) {
 		scopes = nil
 		for _, tok := range strings.Split(s, " ") {
 			switch {
-			case !rsmeta.IsScopeToken(tok):
+			case !check.IsScopeToken(tok):
 				return nil, &tokenError{http.StatusBadRequest, errInvalidScope, "the scope is malformed"}
 			case !slices.Contains(client.Scopes, tok):
 				return nil, &tokenError{http.StatusBadRequest, errInvalidScope, "the client may not request scope " + tok}

@@ -31,7 +31,7 @@ func doToken(t *testing.T, is *Issuer, req tokenRequest) (int, http.Header, map[
 	if req.contentType == "" {
 		req.contentType = "application/x-www-form-urlencoded"
 	}
-	r, err := http.NewRequest(req.method, is.TokenURL(), strings.NewReader(req.body))
+	r, err := http.NewRequest(req.method, is.TokenURL, strings.NewReader(req.body))
 	require.NoError(t, err)
 	for k, v := range req.header {
 		r.Header[k] = v
@@ -160,7 +160,7 @@ func TestTokenEndpoint(t *testing.T) {
 			assert.Len(t, claims["jti"], 32)
 			delete(claims, "jti")
 			want := map[string]any{
-				"iss": is.URL(), "sub": tt.wantSub, "client_id": tt.wantSub, "aud": tt.wantAud,
+				"iss": is.URL, "sub": tt.wantSub, "client_id": tt.wantSub, "aud": tt.wantAud,
 				"iat": float64(now.Unix()), "nbf": float64(now.Unix()), "exp": float64(now.Add(90 * time.Second).Unix()),
 			}
 			if tt.wantScope != "" {
@@ -253,7 +253,7 @@ func FuzzTokenEndpoint(f *testing.F) {
 	f.Add("grant_type=password&grant_type=x&%zz", "Bearer x")
 	codes := map[string]bool{"invalid_request": true, "invalid_client": true, "unsupported_grant_type": true, "invalid_scope": true, "invalid_target": true}
 	f.Fuzz(func(t *testing.T, body, authz string) {
-		r := httptest.NewRequest(http.MethodPost, is.TokenURL(), strings.NewReader(body))
+		r := httptest.NewRequest(http.MethodPost, is.TokenURL, strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if authz != "" {
 			r.Header["Authorization"] = []string{authz}

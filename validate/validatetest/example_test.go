@@ -1,9 +1,14 @@
 package validatetest_test
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -23,7 +28,7 @@ func Example() {
 
 	// The code under test discovers the issuer from its identifier, with a
 	// client that trusts the issuer's certificate.
-	resp, err := iss.Client().Get(iss.MetadataURL())
+	resp, err := iss.Client().Get(iss.MetadataURL)
 	if err != nil {
 		panic(err)
 	}
@@ -35,8 +40,8 @@ func Example() {
 	if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
 		panic(err)
 	}
-	fmt.Println(path(iss.MetadataURL()))
-	fmt.Println(meta.Issuer == iss.URL(), meta.JWKSURI == iss.JWKSURL())
+	fmt.Println(path(iss.MetadataURL))
+	fmt.Println(meta.Issuer == iss.URL, meta.JWKSURI == iss.JWKSURL)
 
 	// A test then sends requests with a token from the issuer.
 	token := iss.Token(map[string]any{"scope": "tools:read"})
@@ -67,11 +72,11 @@ func ExampleIssuer_Token() {
 	})
 
 	// Verify it the way a resource server would (here with the public key
-	// directly; a validator fetches iss.JWKSURL()).
+	// directly; a validator fetches iss.JWKSURL).
 	claims := jwt.MapClaims{}
 	tok, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		return iss.PublicKey(t.Header["kid"].(string)), nil
-	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(iss.URL()),
+	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(iss.URL),
 		jwt.WithAudience("https://mcp.example.com/mcp"), jwt.WithExpirationRequired())
 	if err != nil {
 		panic(err)
@@ -91,9 +96,13 @@ func ExampleIssuer_TokenWith() {
 
 	// Algorithm confusion: HS256 keyed with the published RSA key's PEM,
 	// naming that key's kid.
+	der, err := x509.MarshalPKIXPublicKey(iss.PublicKey(rs256))
+	if err != nil {
+		panic(err)
+	}
 	confused := iss.TokenWith(validatetest.TokenOptions{
 		Alg:    "HS256",
-		Secret: iss.PublicKeyPEM(rs256),
+		Secret: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
 	}, nil)
 	fmt.Println(header(confused))
 
@@ -134,16 +143,40 @@ func ExampleIssuer_Rotate() {
 	old := iss.Kid("ES256")
 
 	kid := iss.Rotate("ES256") // both keys published; new tokens use kid
-	fmt.Println(len(iss.Kids()), iss.Kid("ES256") == kid)
+	fmt.Println(published(iss, old), published(iss, kid), iss.Kid("ES256") == kid)
 
 	iss.Retire(old) // tokens signed with old no longer verify
-	fmt.Println(len(iss.Kids()), iss.Kids()[0] == kid)
+	fmt.Println(published(iss, old), published(iss, kid))
 	// Output:
-	// 2 true
-	// 1 true
+	// true true true
+	// false true
 }
 
-func ExampleIssuer_TokenURL() {
+// published reports whether the issuer's JWK Set, as a validator fetches
+// it, has a key with this kid.
+func published(iss *validatetest.Issuer, kid string) bool {
+	resp, err := iss.Client().Get(iss.JWKSURL)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		panic(err)
+	}
+	return slices.ContainsFunc(set.Keys, func(k struct {
+		Kid string `json:"kid"`
+	}) bool {
+		return k.Kid == kid
+	})
+}
+
+// The token endpoint at iss.TokenURL, and how often it was asked.
+func ExampleIssuer_Requests() {
 	iss := validatetest.NewIssuer(nil, &validatetest.Options{
 		Clients: []validatetest.Client{{ID: "svc", Secret: "s3cret", Scopes: []string{"tools:read", "tools:write"}}},
 	})
@@ -151,7 +184,7 @@ func ExampleIssuer_TokenURL() {
 
 	// An OAuth client gets a token with client_credentials (RFC 6749 §4.4)
 	// for a resource (RFC 8707).
-	resp, err := iss.Client().PostForm(iss.TokenURL(), url.Values{
+	resp, err := iss.Client().PostForm(iss.TokenURL, url.Values{
 		"grant_type":    {"client_credentials"},
 		"client_id":     {"svc"},
 		"client_secret": {"s3cret"},
@@ -172,7 +205,7 @@ func ExampleIssuer_TokenURL() {
 		panic(err)
 	}
 	fmt.Println(resp.StatusCode, resp.Header.Get("Cache-Control"), body.TokenType, body.ExpiresIn, body.Scope)
-	fmt.Println(iss.TokenRequests())
+	fmt.Println(iss.Requests(iss.TokenURL))
 	// Output:
 	// 200 no-store Bearer 300 tools:read
 	// 1
@@ -183,11 +216,35 @@ func ExampleIssuer_SetDown() {
 	defer iss.Close()
 
 	iss.SetDown(true)
-	resp, err := iss.Client().Get(iss.JWKSURL())
+	resp, err := iss.Client().Get(iss.JWKSURL)
 	if err != nil {
 		panic(err)
 	}
 	resp.Body.Close()
-	fmt.Println(resp.StatusCode, iss.JWKSRequests())
+	fmt.Println(resp.StatusCode, iss.Requests(iss.JWKSURL))
 	// Output: 503 1
+}
+
+func ExampleIssuer_Handle() {
+	iss := validatetest.NewIssuer(nil, &validatetest.Options{Algorithms: []string{"EdDSA"}})
+	defer iss.Close()
+
+	// A JWK Set the code under test must survive.
+	iss.Handle(iss.JWKSURL, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"keys": [{"kty":`))
+	}))
+	resp, err := iss.Client().Get(iss.JWKSURL)
+	if err != nil {
+		panic(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(string(body))
+
+	iss.Handle(iss.JWKSURL, nil) // the issuer's own JWK Set again
+	fmt.Println(published(iss, iss.Kid("EdDSA")), iss.Requests(iss.JWKSURL))
+	// Output:
+	// {"keys": [{"kty":
+	// true 2
 }

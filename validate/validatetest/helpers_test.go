@@ -74,7 +74,13 @@ func getJSON(t *testing.T, is *Issuer, url string) map[string]any {
 // fetchJWKS fetches the issuer's JWK Set over HTTP and returns its entries.
 func fetchJWKS(t *testing.T, is *Issuer) []map[string]any {
 	t.Helper()
-	status, _, body := get(t, is, is.JWKSURL())
+	return fetchJWKSAt(t, is, is.JWKSURL)
+}
+
+// fetchJWKSAt fetches the JWK Set at url and returns its entries.
+func fetchJWKSAt(t *testing.T, is *Issuer, url string) []map[string]any {
+	t.Helper()
+	status, _, body := get(t, is, url)
 	require.Equal(t, http.StatusOK, status)
 	var set struct {
 		Keys []map[string]any `json:"keys"`
@@ -137,7 +143,7 @@ func verify(t *testing.T, is *Issuer, raw, alg, aud string) (jwt.MapClaims, erro
 	keys := fetchKeys(t, is)
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{alg}),
-		jwt.WithIssuer(is.URL()),
+		jwt.WithIssuer(is.URL),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 	}
@@ -177,4 +183,31 @@ func claimsOf(t *testing.T, raw string) map[string]any {
 	var c map[string]any
 	require.NoError(t, json.Unmarshal(payload, &c))
 	return c
+}
+
+// publishedKids returns the kids of the published keys, in JWK Set order:
+// the handles AddKey and Rotate returned, also for an entry whose JWK has
+// no "kid" member.
+func publishedKids(is *Issuer) []string {
+	is.mu.RLock()
+	defer is.mu.RUnlock()
+	var kids []string
+	for _, k := range is.keys {
+		if k.published {
+			kids = append(kids, k.kid)
+		}
+	}
+	return kids
+}
+
+// publicKeyPEM and publicKeyDER encode the public key of kid as a verifier
+// confused about algorithms might read it; nil for an unknown kid.
+func publicKeyPEM(is *Issuer, kid string) []byte {
+	_, p := pkixPublicKey(is.PublicKey(kid))
+	return p
+}
+
+func publicKeyDER(is *Issuer, kid string) []byte {
+	d, _ := pkixPublicKey(is.PublicKey(kid))
+	return d
 }

@@ -13,18 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/internal/check"
 )
 
-// DefaultLifetime is the token lifetime when [Options].Lifetime is zero.
-const DefaultLifetime = 5 * time.Minute
-
-// The claim values [Issuer.Token] fills in when the caller does not.
+// Defaults of [Options].Lifetime and of the claims [Issuer.Token] fills in
+// when the caller does not (RFC 9068 §2.2).
 const (
-	// DefaultSubject is the default "sub" claim (RFC 9068 §2.2).
-	DefaultSubject = "test-subject"
-	// DefaultClientID is the default "client_id" claim (RFC 9068 §2.2).
-	DefaultClientID = "test-client"
+	defaultLifetime = 5 * time.Minute
+	defaultSubject  = "test-subject"
+	defaultClientID = "test-client"
 )
 
 // Options configures an [Issuer]. The zero value (or a nil *Options) is a
@@ -58,7 +55,7 @@ type Options struct {
 
 	// Lifetime is how long minted tokens live: "exp" is "iat" plus Lifetime,
 	// and the token endpoint's "expires_in" is Lifetime in seconds. It must
-	// not be negative. If zero, the default is [DefaultLifetime].
+	// not be negative. If zero, the default is 5 minutes.
 	Lifetime time.Duration
 
 	// Now gives the time for "iat" and "exp". If nil, the default is
@@ -121,17 +118,57 @@ type Client struct {
 // client_credentials token endpoint over a real loopback HTTP server, and
 // mints RFC 9068 JWT access tokens, well-formed or deliberately broken.
 //
-// All methods are safe for concurrent use, from any goroutine.
+// Its URL fields are set by [NewIssuer] and read-only, like
+// httptest.Server's URL: the issuer serves what they said when it started,
+// whatever a test writes into them. All methods are safe for concurrent
+// use, from any goroutine.
 type Issuer struct {
+	// URL is the issuer identifier (RFC 8414 §2), the "iss" of its tokens:
+	// "https://127.0.0.1:port" followed by [Options].Path.
+	URL string
+
+	// MetadataURL is the URL of the RFC 8414 authorization server
+	// metadata, with the well-known suffix inserted before the issuer's
+	// path (RFC 8414 §3.1):
+	// "https://127.0.0.1:port/.well-known/oauth-authorization-server/tenants/a"
+	// for the issuer "https://127.0.0.1:port/tenants/a".
+	MetadataURL string
+
+	// OpenIDConfigurationURL is the URL of the OpenID Connect Discovery 1.0
+	// document (§4): the issuer followed by
+	// "/.well-known/openid-configuration".
+	OpenIDConfigurationURL string
+
+	// JWKSURL is the URL of the issuer's JWK Set (RFC 7517 §5), the
+	// "jwks_uri" of its metadata.
+	JWKSURL string
+
+	// TokenURL is the URL of the issuer's token endpoint (RFC 6749 §3.2),
+	// the "token_endpoint" of its metadata.
+	//
+	// The endpoint takes a POSTed form with grant_type=client_credentials
+	// (RFC 6749 §4.4) from a client of [Options].Clients, authenticated
+	// with HTTP Basic (id and secret form-urlencoded) or with client_id and
+	// client_secret in the form, never both (RFC 6749 §2.3.1). "scope" must
+	// name only scopes the client is allowed, and defaults to all of them.
+	// Each "resource" (RFC 8707 §2), which may repeat, must be an absolute
+	// URI without a fragment; together they become "aud", defaulting to
+	// [Options].Audience. It answers as RFC 6749 §5.1 says, with an
+	// RFC 9068 token signed like [Issuer.Token]'s with "sub" and
+	// "client_id" set to the client, "nbf" to "iat", and "scope" when
+	// granted. Errors follow RFC 6749 §5.2: invalid_client (401 with
+	// "WWW-Authenticate: Basic"), invalid_request, unsupported_grant_type,
+	// invalid_scope and invalid_target (400), and 405 for a method other
+	// than POST. Every answer has "Cache-Control: no-store". The endpoint
+	// keeps working while [Issuer.SetDown] is in force.
+	TokenURL string
+
 	tb  testing.TB // nil outside tests: then misuse panics
 	srv *httptest.Server
 
-	issuer       string // the issuer identifier
-	base         string // issuer without a trailing "/"
-	metadataPath string // RFC 8414 §3.1 path-inserted
-	oidcPath     string // OpenID Connect Discovery §4
-	jwksPath     string
-	tokenPath    string
+	issuer string               // the issuer identifier
+	paths  [numEndpoints]string // by endpoint, for routing
+	urls   [numEndpoints]string // by endpoint: srv.URL + path
 
 	now        func() time.Time
 	lifetime   time.Duration
@@ -144,16 +181,13 @@ type Issuer struct {
 	serveOIDC     bool
 	metadataExtra map[string]any
 
-	jwksRequests     atomic.Int64
-	metadataRequests atomic.Int64
-	tokenRequests    atomic.Int64
+	requests [numEndpoints]atomic.Int64
 
-	mu              sync.RWMutex
-	keys            []*key          // every key, published or retired, oldest first
-	current         map[string]*key // alg -> the key that signs it by default
-	down            bool
-	jwksHandler     http.Handler
-	metadataHandler http.Handler
+	mu       sync.RWMutex
+	keys     []*key          // every key, published or retired, oldest first
+	current  map[string]*key // alg -> the key that signs it by default
+	down     bool
+	handlers [numEndpoints]http.Handler // set by Handle; nil: the issuer's own
 
 	closeOnce sync.Once
 }
@@ -224,7 +258,7 @@ func newIssuer(tb testing.TB, opts *Options) (*Issuer, error) {
 			return nil, fmt.Errorf("client %q registered twice", c.ID)
 		}
 		for _, s := range c.Scopes {
-			if !rsmeta.IsScopeToken(s) {
+			if !check.IsScopeToken(s) {
 				return nil, fmt.Errorf("client %q: invalid scope %q (RFC 6749 §3.3)", c.ID, s)
 			}
 			if !slices.Contains(scopes, s) {
@@ -240,7 +274,7 @@ func newIssuer(tb testing.TB, opts *Options) (*Issuer, error) {
 	}
 	lifetime := opts.Lifetime
 	if lifetime == 0 {
-		lifetime = DefaultLifetime
+		lifetime = defaultLifetime
 	}
 
 	is := &Issuer{
@@ -281,12 +315,43 @@ func newIssuer(tb testing.TB, opts *Options) (*Issuer, error) {
 
 	trimmed := strings.TrimSuffix(opts.Path, "/")
 	is.issuer = is.srv.URL + opts.Path
-	is.base = is.srv.URL + trimmed
-	is.metadataPath = "/.well-known/oauth-authorization-server" + trimmed
-	is.oidcPath = trimmed + "/.well-known/openid-configuration"
-	is.jwksPath = trimmed + "/jwks"
-	is.tokenPath = trimmed + "/token"
+	is.paths = [numEndpoints]string{
+		metadataEndpoint: "/.well-known/oauth-authorization-server" + trimmed,
+		oidcEndpoint:     trimmed + "/.well-known/openid-configuration",
+		jwksEndpoint:     trimmed + "/jwks",
+		tokenEndpoint:    trimmed + "/token",
+	}
+	for e, p := range is.paths {
+		is.urls[e] = is.srv.URL + p
+	}
+	is.URL = is.issuer
+	is.MetadataURL = is.urls[metadataEndpoint]
+	is.OpenIDConfigurationURL = is.urls[oidcEndpoint]
+	is.JWKSURL = is.urls[jwksEndpoint]
+	is.TokenURL = is.urls[tokenEndpoint]
 	return is, nil
+}
+
+// endpoint is one of the URLs the issuer serves.
+type endpoint int
+
+const (
+	metadataEndpoint endpoint = iota // RFC 8414 §3.1, path-inserted
+	oidcEndpoint                     // OpenID Connect Discovery §4
+	jwksEndpoint
+	tokenEndpoint
+	numEndpoints
+)
+
+// endpointOf returns the endpoint served at url, one of the issuer's URL
+// fields as NewIssuer set them.
+func (is *Issuer) endpointOf(url string) (endpoint, bool) {
+	for e, u := range is.urls {
+		if url == u {
+			return endpoint(e), true
+		}
+	}
+	return 0, false
 }
 
 // checkPath refuses an issuer path that is not a plain absolute path.
@@ -316,43 +381,6 @@ func (is *Issuer) Close() {
 	is.closeOnce.Do(is.srv.Close)
 }
 
-// URL returns the issuer identifier (RFC 8414 §2), the "iss" of its tokens:
-// "https://127.0.0.1:port" followed by [Options].Path.
-func (is *Issuer) URL() string { return is.issuer }
-
-// MetadataURL returns the URL of the RFC 8414 authorization server metadata,
-// with the well-known suffix inserted before the issuer's path (RFC 8414
-// §3.1): "https://127.0.0.1:port/.well-known/oauth-authorization-server/tenants/a"
-// for the issuer "https://127.0.0.1:port/tenants/a".
-func (is *Issuer) MetadataURL() string { return is.srv.URL + is.metadataPath }
-
-// OpenIDConfigurationURL returns the URL of the OpenID Connect Discovery 1.0
-// document (§4): the issuer followed by "/.well-known/openid-configuration".
-func (is *Issuer) OpenIDConfigurationURL() string { return is.srv.URL + is.oidcPath }
-
-// JWKSURL returns the URL of the issuer's JWK Set (RFC 7517 §5), the
-// "jwks_uri" of its metadata.
-func (is *Issuer) JWKSURL() string { return is.srv.URL + is.jwksPath }
-
-// TokenURL returns the URL of the issuer's token endpoint (RFC 6749 §3.2),
-// the "token_endpoint" of its metadata.
-//
-// The endpoint takes a POSTed form with grant_type=client_credentials
-// (RFC 6749 §4.4) from a client of [Options].Clients, authenticated with
-// HTTP Basic (id and secret form-urlencoded) or with client_id and
-// client_secret in the form, never both (RFC 6749 §2.3.1). "scope" must name
-// only scopes the client is allowed, and defaults to all of them. Each
-// "resource" (RFC 8707 §2), which may repeat, must be an absolute URI without
-// a fragment; together they become "aud", defaulting to [Options].Audience.
-// It answers as RFC 6749 §5.1 says, with an RFC 9068 token signed like
-// [Issuer.Token]'s with "sub" and "client_id" set to the client, "nbf" to
-// "iat", and "scope" when granted. Errors follow RFC 6749 §5.2:
-// invalid_client (401 with "WWW-Authenticate: Basic"), invalid_request,
-// unsupported_grant_type, invalid_scope and invalid_target (400), and 405
-// for a method other than POST. Every answer has "Cache-Control: no-store".
-// The endpoint keeps working while [Issuer.SetDown] is in force.
-func (is *Issuer) TokenURL() string { return is.srv.URL + is.tokenPath }
-
 // Client returns an HTTP client that trusts the issuer's TLS certificate,
 // for the code under test to fetch metadata and keys with (the HTTPClient
 // of a validating configuration: validate.Config.Fetch.HTTPClient). It is closed with the issuer.
@@ -367,55 +395,74 @@ func (is *Issuer) SetDown(down bool) {
 	is.mu.Unlock()
 }
 
-// SetJWKSHandler makes h answer requests for [Issuer.JWKSURL] instead of the
-// issuer, to serve garbage, huge or slow responses. A nil h restores the
-// real JWK Set. [Issuer.SetDown] takes precedence; requests are still
-// counted. A slow h should return once r.Context() is done: [Issuer.Close]
-// waits for running requests.
-func (is *Issuer) SetJWKSHandler(h http.Handler) {
+// Handle makes h answer the requests for the endpoint at url —
+// [Issuer.MetadataURL], OpenIDConfigurationURL, JWKSURL or TokenURL — instead
+// of the issuer, to serve garbage, huge or slow responses, or a document of
+// the test's own (also at a discovery URL that [Options] disables). A nil h
+// restores the issuer's own endpoint. [Issuer.SetDown] takes precedence at
+// the URLs it takes down; requests are still counted ([Issuer.Requests]). A
+// slow h should return once r.Context() is done: [Issuer.Close] waits for
+// running requests. Any other url is reported to the test as an error.
+func (is *Issuer) Handle(url string, h http.Handler) {
+	if is.tb != nil {
+		is.tb.Helper()
+	}
+	e, ok := is.endpointOf(url)
+	if !ok {
+		is.fail("Handle: %q is none of the issuer's endpoint URLs", url)
+		return
+	}
 	is.mu.Lock()
-	is.jwksHandler = h
+	is.handlers[e] = h
 	is.mu.Unlock()
 }
 
-// SetMetadataHandler makes h answer requests for both discovery documents
-// (also when disabled in [Options]) instead of the issuer. A nil h restores
-// the real documents. [Issuer.SetDown] takes precedence; requests are still
-// counted.
-func (is *Issuer) SetMetadataHandler(h http.Handler) {
-	is.mu.Lock()
-	is.metadataHandler = h
-	is.mu.Unlock()
+// Requests returns how many requests the endpoint at url —
+// [Issuer.MetadataURL], OpenIDConfigurationURL, JWKSURL or TokenURL — has
+// received, whatever the answer: 404 for a disabled discovery document, 503
+// while down, and those answered by a handler of [Issuer.Handle] included.
+// Any other url is reported to the test as an error, and Requests returns 0.
+func (is *Issuer) Requests(url string) int {
+	if is.tb != nil {
+		is.tb.Helper()
+	}
+	e, ok := is.endpointOf(url)
+	if !ok {
+		is.fail("Requests: %q is none of the issuer's endpoint URLs", url)
+		return 0
+	}
+	return int(is.requests[e].Load())
 }
 
-// JWKSRequests returns how many requests the JWKS URL has received, whatever
-// the answer.
-func (is *Issuer) JWKSRequests() int64 { return is.jwksRequests.Load() }
-
-// MetadataRequests returns how many requests the two discovery URLs (RFC 8414
-// and OpenID Connect) have received together, whatever the answer, 404 for a
-// disabled document included.
-func (is *Issuer) MetadataRequests() int64 { return is.metadataRequests.Load() }
-
-// TokenRequests returns how many requests the token endpoint has received,
-// whatever the answer.
-func (is *Issuer) TokenRequests() int64 { return is.tokenRequests.Load() }
+// handler returns the handler Handle set for e, or nil.
+func (is *Issuer) handler(e endpoint) http.Handler {
+	is.mu.RLock()
+	defer is.mu.RUnlock()
+	return is.handlers[e]
+}
 
 // serveHTTP routes by exact path; anything else is 404.
 func (is *Issuer) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	switch p := r.URL.Path; {
-	case p == is.metadataPath || p == is.oidcPath:
-		is.metadataRequests.Add(1)
-		is.serveMetadataDoc(w, r, p == is.oidcPath)
-	case p == is.jwksPath:
-		is.jwksRequests.Add(1)
-		is.serveJWKS(w, r)
-	case p == is.tokenPath:
-		is.tokenRequests.Add(1)
-		is.serveToken(w, r)
-	default:
-		http.NotFound(w, r)
+	for e, p := range is.paths {
+		if r.URL.Path != p {
+			continue
+		}
+		is.requests[e].Add(1)
+		switch endpoint(e) {
+		case metadataEndpoint, oidcEndpoint:
+			is.serveMetadataDoc(w, r, endpoint(e))
+		case jwksEndpoint:
+			is.serveJWKS(w, r)
+		case tokenEndpoint:
+			if h := is.handler(tokenEndpoint); h != nil {
+				h.ServeHTTP(w, r)
+				return
+			}
+			is.serveToken(w, r)
+		}
+		return
 	}
+	http.NotFound(w, r)
 }
 
 // fail reports a misuse of the issuer by test code: tb.Errorf (safe from any

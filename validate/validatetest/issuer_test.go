@@ -18,9 +18,9 @@ func TestURLs(t *testing.T) {
 		name      string
 		opts      Options
 		scheme    string
-		path      string // of URL()
-		metadata  string // path of MetadataURL()
-		oidc      string // path of OpenIDConfigurationURL()
+		path      string // of URL
+		metadata  string // path of MetadataURL
+		oidc      string // path of OpenIDConfigurationURL
 		jwks      string
 		tokenPath string
 	}{
@@ -62,7 +62,7 @@ func TestURLs(t *testing.T) {
 			opts.Algorithms = []string{"ES256"}
 			is := NewIssuer(t, &opts)
 
-			u, err := url.Parse(is.URL())
+			u, err := url.Parse(is.URL)
 			require.NoError(t, err)
 			assert.Equal(t, tt.scheme, u.Scheme)
 			host, _, err := net.SplitHostPort(u.Host)
@@ -71,19 +71,20 @@ func TestURLs(t *testing.T) {
 			assert.Equal(t, tt.path, u.Path)
 
 			origin := u.Scheme + "://" + u.Host
-			assert.Equal(t, origin+tt.metadata, is.MetadataURL())
-			assert.Equal(t, origin+tt.oidc, is.OpenIDConfigurationURL())
-			assert.Equal(t, origin+tt.jwks, is.JWKSURL())
-			assert.Equal(t, origin+tt.tokenPath, is.TokenURL())
+			assert.Equal(t, origin+tt.metadata, is.MetadataURL)
+			assert.Equal(t, origin+tt.oidc, is.OpenIDConfigurationURL)
+			assert.Equal(t, origin+tt.jwks, is.JWKSURL)
+			assert.Equal(t, origin+tt.tokenPath, is.TokenURL)
 
 			// Both documents are served there and name the same URLs.
-			for _, doc := range []string{is.MetadataURL(), is.OpenIDConfigurationURL()} {
+			for _, doc := range []string{is.MetadataURL, is.OpenIDConfigurationURL} {
 				m := getJSON(t, is, doc)
-				assert.Equal(t, is.URL(), m["issuer"])
-				assert.Equal(t, is.JWKSURL(), m["jwks_uri"])
-				assert.Equal(t, is.TokenURL(), m["token_endpoint"])
+				assert.Equal(t, is.URL, m["issuer"])
+				assert.Equal(t, is.JWKSURL, m["jwks_uri"])
+				assert.Equal(t, is.TokenURL, m["token_endpoint"])
 			}
-			assert.Equal(t, int64(2), is.MetadataRequests())
+			assert.Equal(t, 1, is.Requests(is.MetadataURL))
+			assert.Equal(t, 1, is.Requests(is.OpenIDConfigurationURL))
 		})
 	}
 }
@@ -126,7 +127,7 @@ func TestNewIssuerBadOptions(t *testing.T) {
 func TestNewIssuerDefaults(t *testing.T) {
 	t.Parallel()
 	is := NewIssuer(t, nil)
-	assert.Len(t, is.Kids(), 4)
+	assert.Len(t, publishedKids(is), 4)
 	for _, alg := range []string{"RS256", "PS256", "ES256", "EdDSA"} {
 		assert.NotEmpty(t, is.Kid(alg), alg)
 	}
@@ -143,11 +144,11 @@ func TestNewIssuerDefaults(t *testing.T) {
 func TestNewIssuerNilTB(t *testing.T) {
 	t.Parallel()
 	is := NewIssuer(nil, &Options{Algorithms: []string{"ES256"}})
-	status, _, _ := get(t, is, is.JWKSURL())
+	status, _, _ := get(t, is, is.JWKSURL)
 	assert.Equal(t, http.StatusOK, status)
 	is.Close()
 	is.Close() // idempotent
-	_, err := http.Get(is.JWKSURL())
+	_, err := http.Get(is.JWKSURL)
 	assert.Error(t, err, "closed")
 
 	assert.PanicsWithValue(t, `validatetest: path "x": want "" or an absolute path such as "/tenants/a"`, func() {
@@ -164,7 +165,7 @@ func TestClosedByCleanup(t *testing.T) {
 	t.Run("inner", func(t *testing.T) {
 		is = NewIssuer(t, &Options{Algorithms: []string{"ES256"}})
 	})
-	_, err := is.Client().Get(is.JWKSURL())
+	_, err := is.Client().Get(is.JWKSURL)
 	assert.Error(t, err)
 }
 
@@ -172,12 +173,12 @@ func TestNotFound(t *testing.T) {
 	t.Parallel()
 	is := NewIssuer(t, &Options{Path: "/tenants/a", Algorithms: []string{"ES256"}})
 	for _, p := range []string{"/", "/tenants/a", "/jwks", "/.well-known/openid-configuration", "/tenants/a/jwks/", "/.well-known/oauth-authorization-server"} {
-		u, err := url.Parse(is.URL())
+		u, err := url.Parse(is.URL)
 		require.NoError(t, err)
 		u.Path = p
 		status, _, _ := get(t, is, u.String())
 		assert.Equal(t, http.StatusNotFound, status, p)
 	}
-	assert.Zero(t, is.JWKSRequests())
-	assert.Zero(t, is.MetadataRequests())
+	assert.Zero(t, is.Requests(is.JWKSURL))
+	assert.Zero(t, (is.Requests(is.MetadataURL) + is.Requests(is.OpenIDConfigurationURL)))
 }

@@ -254,19 +254,6 @@ func (is *Issuer) AddKey(k Key) (kid string) {
 	return nk.kid
 }
 
-// Kids returns the kids of the published keys in JWK Set order.
-func (is *Issuer) Kids() []string {
-	is.mu.RLock()
-	defer is.mu.RUnlock()
-	var kids []string
-	for _, k := range is.keys {
-		if k.published {
-			kids = append(kids, k.kid)
-		}
-	}
-	return kids
-}
-
 // Kid returns the kid of the key that signs alg by default, or "" if alg has
 // no key. An empty alg means the default algorithm ([Options].DefaultAlgorithm).
 func (is *Issuer) Kid(alg string) string {
@@ -294,7 +281,11 @@ func (is *Issuer) lookup(kid string) *key {
 
 // PublicKey returns the public key with this kid (*rsa.PublicKey,
 // *ecdsa.PublicKey or ed25519.PublicKey), published or retired, or nil if
-// there is none (an unknown kid, or a key added as a bare JWK).
+// there is none (an unknown kid, or a key added as a bare JWK). Encoded
+// with x509.MarshalPKIXPublicKey (and encoding/pem, "PUBLIC KEY"), it gives
+// the byte strings a confused verifier might use as an HMAC secret
+// (RFC 8725 §2.1), as [Issuer.PublicJWK] does: sign with
+// [TokenOptions].Secret set to them.
 func (is *Issuer) PublicKey(kid string) crypto.PublicKey {
 	is.mu.RLock()
 	defer is.mu.RUnlock()
@@ -304,31 +295,20 @@ func (is *Issuer) PublicKey(kid string) crypto.PublicKey {
 	return nil
 }
 
-// PublicKeyDER returns the public key with this kid as PKIX, ASN.1 DER
-// (RFC 5280 §4.1.2.7 SubjectPublicKeyInfo), or nil if there is none. With
-// [Issuer.PublicKeyPEM] and [Issuer.PublicJWK] it gives the byte strings a
-// confused verifier might use as an HMAC secret (RFC 8725 §2.1): sign with
-// [TokenOptions].Secret set to them.
-func (is *Issuer) PublicKeyDER(kid string) []byte {
-	pub := is.PublicKey(kid)
+// pkixPublicKey returns pub as PKIX, ASN.1 DER (RFC 5280 §4.1.2.7
+// SubjectPublicKeyInfo), and as a PEM "PUBLIC KEY" block (RFC 7468 §13) with
+// its trailing newline; nil, nil when pub is nil or cannot be encoded. With
+// the JWK, these are the byte strings a confused verifier might use as an
+// HMAC secret (RFC 8725 §2.1).
+func pkixPublicKey(pub crypto.PublicKey) (der, pemBlock []byte) {
 	if pub == nil {
-		return nil
+		return nil, nil
 	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	return der
-}
-
-// PublicKeyPEM returns the public key with this kid as a PEM "PUBLIC KEY"
-// block (RFC 7468 §13) with its trailing newline, or nil if there is none.
-func (is *Issuer) PublicKeyPEM(kid string) []byte {
-	der := is.PublicKeyDER(kid)
-	if der == nil {
-		return nil
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	return der, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
 // PublicJWK returns the JWK with this kid exactly as the JWK Set serves it

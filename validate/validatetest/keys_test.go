@@ -31,7 +31,7 @@ func TestRotateRetire(t *testing.T) {
 	require.NotEmpty(t, kid)
 	assert.NotEqual(t, old, kid)
 	assert.Equal(t, kid, is.Kid("ES256"))
-	assert.Equal(t, []string{old, is.Kid("EdDSA"), kid}, is.Kids())
+	assert.Equal(t, []string{old, is.Kid("EdDSA"), kid}, publishedKids(is))
 
 	newToken := is.Token(nil)
 	h, _, _ := parts(t, newToken)
@@ -42,7 +42,7 @@ func TestRotateRetire(t *testing.T) {
 	}
 
 	is.Retire(old)
-	assert.Equal(t, []string{is.Kid("EdDSA"), kid}, is.Kids())
+	assert.Equal(t, []string{is.Kid("EdDSA"), kid}, publishedKids(is))
 	assert.Len(t, fetchJWKS(t, is), 2)
 	_, err := verify(t, is, oldToken, "ES256", aud)
 	assert.ErrorContains(t, err, "no published key")
@@ -64,7 +64,7 @@ func TestRotateRetire(t *testing.T) {
 	is.Retire(kid)
 	h, _, _ = parts(t, is.Token(nil))
 	assert.Equal(t, kid, h["kid"])
-	assert.Equal(t, []string{is.Kid("EdDSA"), ps}, is.Kids())
+	assert.Equal(t, []string{is.Kid("EdDSA"), ps}, publishedKids(is))
 }
 
 func TestRotateRetireMisuse(t *testing.T) {
@@ -80,8 +80,8 @@ func TestRotateRetireMisuse(t *testing.T) {
 	assert.False(t, rec.fatal)
 	assert.Empty(t, is.Kid("HS256"))
 	assert.Nil(t, is.PublicKey("nope"))
-	assert.Nil(t, is.PublicKeyPEM("nope"))
-	assert.Nil(t, is.PublicKeyDER("nope"))
+	assert.Nil(t, publicKeyPEM(is, "nope"))
+	assert.Nil(t, publicKeyDER(is, "nope"))
 	assert.Nil(t, is.PublicJWK("nope"))
 }
 
@@ -155,7 +155,7 @@ func TestAddKey(t *testing.T) {
 			if tt.wantKid != "" {
 				assert.Equal(t, tt.wantKid, kid)
 			}
-			assert.Equal(t, []string{is.Kid("EdDSA"), kid}, is.Kids())
+			assert.Equal(t, []string{is.Kid("EdDSA"), kid}, publishedKids(is))
 			assert.Equal(t, is.Kid("EdDSA"), is.Kid(""), "AddKey does not change the signer")
 
 			jwks := fetchJWKS(t, is)
@@ -173,7 +173,7 @@ func TestAddKey(t *testing.T) {
 
 			if tt.key.Signer == nil {
 				assert.Nil(t, is.PublicKey(kid), "a bare JWK has no key to give")
-				assert.Nil(t, is.PublicKeyPEM(kid))
+				assert.Nil(t, publicKeyPEM(is, kid))
 			}
 			if tt.signAlg != "" {
 				tok := is.TokenWith(TokenOptions{Key: kid}, nil)
@@ -205,7 +205,7 @@ func TestAddKeyDuplicateKid(t *testing.T) {
 	assert.Equal(t, kid, h["kid"])
 
 	is.Retire(kid)
-	assert.Empty(t, is.Kids(), "Retire removes every key with the kid")
+	assert.Empty(t, publishedKids(is), "Retire removes every key with the kid")
 	assert.Empty(t, fetchJWKS(t, is))
 }
 
@@ -221,23 +221,23 @@ func TestAddKeyMisuse(t *testing.T) {
 	require.Len(t, msgs, 2)
 	assert.Contains(t, msgs[0], "neither Signer nor JWK")
 	assert.Contains(t, msgs[1], "AddKey: encode EC key")
-	assert.Len(t, is.Kids(), 1)
+	assert.Len(t, publishedKids(is), 1)
 }
 
 func TestPublicKeyEncodings(t *testing.T) {
 	t.Parallel()
 	is := NewIssuer(t, nil)
-	status, _, body := get(t, is, is.JWKSURL())
+	status, _, body := get(t, is, is.JWKSURL)
 	require.Equal(t, http.StatusOK, status)
-	for _, kid := range is.Kids() {
+	for _, kid := range publishedKids(is) {
 		pub := is.PublicKey(kid).(interface{ Equal(x crypto.PublicKey) bool })
 
-		der := is.PublicKeyDER(kid)
+		der := publicKeyDER(is, kid)
 		parsed, err := x509.ParsePKIXPublicKey(der)
 		require.NoError(t, err)
 		assert.True(t, pub.Equal(parsed), kid)
 
-		block, rest := pem.Decode(is.PublicKeyPEM(kid))
+		block, rest := pem.Decode(publicKeyPEM(is, kid))
 		require.NotNil(t, block)
 		assert.Empty(t, rest)
 		assert.Equal(t, "PUBLIC KEY", block.Type)
@@ -270,20 +270,20 @@ func TestConcurrentUse(t *testing.T) {
 					is.Retire(kid)
 				case 2:
 					is.SetDown(j%2 == 0)
-					is.SetJWKSHandler(nil)
+					is.Handle(is.JWKSURL, nil)
 				case 3:
-					resp, err := is.Client().Get(is.JWKSURL())
+					resp, err := is.Client().Get(is.JWKSURL)
 					if err != nil {
 						errs <- err
 						continue
 					}
 					resp.Body.Close()
 				case 4:
-					_ = is.Kids()
+					_ = publishedKids(is)
 					_ = is.PublicJWK(is.Kid("ES256"))
 					_ = is.TokenWith(TokenOptions{Alg: "none"}, nil)
 				case 5:
-					resp, err := is.Client().PostForm(is.TokenURL(), map[string][]string{
+					resp, err := is.Client().PostForm(is.TokenURL, map[string][]string{
 						"grant_type": {"client_credentials"}, "client_id": {"c"}, "client_secret": {"s"},
 					})
 					if err != nil {
@@ -301,9 +301,9 @@ func TestConcurrentUse(t *testing.T) {
 		assert.NoError(t, err)
 	}
 	is.SetDown(false)
-	kids := is.Kids()
+	kids := publishedKids(is)
 	assert.Len(t, kids, 2, "every rotated key was retired")
 	assert.True(t, slices.Contains(kids, is.Kid("ES256")))
-	assert.Positive(t, is.JWKSRequests())
-	assert.Positive(t, is.TokenRequests())
+	assert.Positive(t, is.Requests(is.JWKSURL))
+	assert.Positive(t, is.Requests(is.TokenURL))
 }

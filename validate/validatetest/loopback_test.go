@@ -24,7 +24,7 @@ func TestConformanceLoopbackRule(t *testing.T) {
 	// that calls it.
 	check := func(t *testing.T, resource string, servers []string) *recording {
 		t.Helper()
-		doc, err := json.Marshal(map[string]any{"resource": resource, "authorization_servers": append([]string{is.URL()}, servers...)})
+		doc, err := json.Marshal(map[string]any{"resource": resource, "authorization_servers": append([]string{is.URL}, servers...)})
 		require.NoError(t, err)
 		mux := http.NewServeMux()
 		mux.HandleFunc("/.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {

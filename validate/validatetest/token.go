@@ -39,7 +39,8 @@ type TokenOptions struct {
 	Signer crypto.Signer
 
 	// Secret is the HMAC key for HS256, HS384 and HS512 (RFC 7518 §3.2):
-	// arbitrary bytes, such as [Issuer.PublicKeyPEM] for an algorithm
+	// arbitrary bytes, such as the issuer's public key in PEM or DER (see
+	// [Issuer.PublicKey]) or its JWK ([Issuer.PublicJWK]) for an algorithm
 	// confusion attack (RFC 8725 §2.1). If nil, HS* cannot sign.
 	Secret []byte
 
@@ -65,7 +66,7 @@ type TokenOptions struct {
 // {"alg": default algorithm, "kid", "typ": "at+jwt"}, signed with the
 // default algorithm's current key, with the claims "iss" (the issuer), "iat"
 // (now), "exp" (now plus the lifetime), "jti" (random), "sub"
-// ([DefaultSubject]), "client_id" ([DefaultClientID]) and, if
+// ("test-subject"), "client_id" ("test-client") and, if
 // [Options].Audience is set, "aud". claims are added over these; a nil value
 // removes a claim. Typical claims to add are "aud" and "scope" (a
 // space-separated string, RFC 9068 §2.2.3).
@@ -105,8 +106,8 @@ func (is *Issuer) claims(extra map[string]any) map[string]any {
 		"iat":       now.Unix(),
 		"exp":       now.Add(is.lifetime).Unix(),
 		"jti":       randomHex(16),
-		"sub":       DefaultSubject,
-		"client_id": DefaultClientID,
+		"sub":       defaultSubject,
+		"client_id": defaultClientID,
 	}
 	switch len(is.audience) {
 	case 0:

@@ -102,7 +102,7 @@ func TestTokenClaims(t *testing.T) {
 			is := NewIssuer(t, &opts)
 			c := claimsOf(t, is.Token(tt.claims))
 			if _, removed := tt.claims["iss"]; !removed {
-				assert.Equal(t, is.URL(), c["iss"])
+				assert.Equal(t, is.URL, c["iss"])
 				delete(c, "iss")
 			}
 			if _, removed := tt.claims["jti"]; !removed {
@@ -192,15 +192,15 @@ func TestTokenWith(t *testing.T) {
 		},
 		{
 			name:       "HS256 keyed with the RSA public key PEM",
-			opts:       TokenOptions{Alg: "HS256", Secret: is.PublicKeyPEM(rsKid)},
+			opts:       TokenOptions{Alg: "HS256", Secret: publicKeyPEM(is, rsKid)},
 			wantHeader: map[string]any{"alg": "HS256", "kid": rsKid, "typ": "at+jwt"},
-			check:      hmacOK(is.PublicKeyPEM(rsKid)),
+			check:      hmacOK(publicKeyPEM(is, rsKid)),
 		},
 		{
 			name:       "HS256 by default with Secret, keyed with DER",
-			opts:       TokenOptions{Secret: is.PublicKeyDER(rsKid)},
+			opts:       TokenOptions{Secret: publicKeyDER(is, rsKid)},
 			wantHeader: map[string]any{"alg": "HS256", "kid": rsKid, "typ": "at+jwt"},
-			check:      hmacOK(is.PublicKeyDER(rsKid)),
+			check:      hmacOK(publicKeyDER(is, rsKid)),
 		},
 		{
 			name:       "HS256 keyed with the PS256 JWK, its kid",

@@ -58,7 +58,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	a, err := New(ctx, Config{
-		Issuer:   iss.URL(),
+		Issuer:   iss.URL,
 		Resource: resource,
 		Keys:     store,
 		Policy: apikey.Policy{
@@ -199,7 +199,7 @@ func TestMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.HasSuffix(e.api.MetadataURL, "/.well-known/oauth-protected-resource/api") || m.Resource != e.url ||
-		!slices.Equal(m.AuthorizationServers, []string{e.iss.URL()}) || !slices.Equal(m.ScopesSupported, SupportedScopes) ||
+		!slices.Equal(m.AuthorizationServers, []string{e.iss.URL}) || !slices.Equal(m.ScopesSupported, SupportedScopes) ||
 		!slices.Equal(m.BearerMethodsSupported, []string{"header"}) {
 		t.Errorf("metadata at %s: %+v", e.api.MetadataURL, m)
 	}

@@ -56,7 +56,7 @@ func newTestEnv(t *testing.T, lifetime time.Duration) *testEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	a, err := api.New(ctx, api.Config{
-		Issuer:   iss.URL(),
+		Issuer:   iss.URL,
 		Resource: "http://" + ln.Addr().String() + "/api",
 		Keys:     store,
 		Policy:   apikey.Policy{Cutoff: time.Now().Add(24 * time.Hour), Link: "http://" + ln.Addr().String() + "/docs/oauth"},
@@ -89,7 +89,7 @@ func TestTokenCaching(t *testing.T) {
 			e := newTestEnv(t, tt.lifetime)
 			c, counter := newOAuthClient(context.Background(), oauthConfig{
 				ClientID: testClientID, ClientSecret: testClientSecret,
-				TokenURL: e.iss.TokenURL(), Resource: e.api.Resource,
+				TokenURL: e.iss.TokenURL, Resource: e.api.Resource,
 				Scopes: []string{api.ScopeRead, api.ScopeWrite},
 			}, e.api.Resource, nil)
 
@@ -115,7 +115,7 @@ func TestTokenCaching(t *testing.T) {
 			for err := range errs {
 				t.Fatal(err)
 			}
-			if got := e.iss.TokenRequests(); got != tt.wantTokens || counter.fetches.Load() != tt.wantTokens {
+			if got := e.iss.Requests(e.iss.TokenURL); int64(got) != tt.wantTokens || counter.fetches.Load() != tt.wantTokens {
 				t.Errorf("%d calls: %d token-endpoint requests (%d fetches), want %d", tt.calls, got, counter.fetches.Load(), tt.wantTokens)
 			}
 			if it, _ := e.api.Stock.Get("BOLT-M6"); it.Reserved != tt.calls {
@@ -139,7 +139,7 @@ func TestResourceIndicator(t *testing.T) {
 		{"another resource", "https://other.example/api", "invalid_token"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := oauthConfig{ClientID: testClientID, ClientSecret: testClientSecret, TokenURL: e.iss.TokenURL(), Resource: tt.resource, Scopes: []string{api.ScopeRead}}
+			cfg := oauthConfig{ClientID: testClientID, ClientSecret: testClientSecret, TokenURL: e.iss.TokenURL, Resource: tt.resource, Scopes: []string{api.ScopeRead}}
 			c, _ := newOAuthClient(context.Background(), cfg, e.api.Resource, nil)
 			_, err := c.item(context.Background(), "NUT-M6")
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
@@ -159,8 +159,8 @@ func TestRun(t *testing.T) {
 		t.Fatalf("run: %v\n%s%s", err, out.String(), warn.String())
 	}
 	for _, want := range []string{
-		"token endpoint " + e.iss.TokenURL() + " (discovered",
-		"reserved 1 × BOLT-M6 (as client:" + e.iss.URL() + "#" + testClientID + ", via jwt)",
+		"token endpoint " + e.iss.TokenURL + " (discovered",
+		"reserved 1 × BOLT-M6 (as client:" + e.iss.URL + "#" + testClientID + ", via jwt)",
 		"BOLT-M6: 1195 available, 5 reserved",
 		"6 API calls, 1 token request(s)",
 	} {
@@ -168,8 +168,8 @@ func TestRun(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if warn.Len() > 0 || e.iss.TokenRequests() != 1 {
-		t.Errorf("warnings %q, %d token requests", warn.String(), e.iss.TokenRequests())
+	if warn.Len() > 0 || e.iss.Requests(e.iss.TokenURL) != 1 {
+		t.Errorf("warnings %q, %d token requests", warn.String(), e.iss.Requests(e.iss.TokenURL))
 	}
 }
 
@@ -191,7 +191,7 @@ func TestRunLegacyKey(t *testing.T) {
 	if strings.Contains(w, e.key) || strings.Contains(out.String(), e.key) {
 		t.Error("the key was printed")
 	}
-	if e.iss.TokenRequests() != 0 {
+	if e.iss.Requests(e.iss.TokenURL) != 0 {
 		t.Error("the key path asked for a token")
 	}
 }
@@ -206,7 +206,7 @@ func TestRunErrors(t *testing.T) {
 		{"no credential", []string{"-api", e.api.Resource}, "-client-secret"},
 		{"wrong secret", []string{"-api", e.api.Resource, "-client-secret", "nope"}, "invalid_client"},
 		{"read scope only", []string{"-api", e.api.Resource, "-client-secret", testClientSecret, "-scope", api.ScopeRead}, "insufficient_scope"},
-		{"no metadata there", []string{"-api", e.iss.URL() + "/api", "-client-secret", testClientSecret}, "HTTP 404"},
+		{"no metadata there", []string{"-api", e.iss.URL + "/api", "-client-secret", testClientSecret}, "HTTP 404"},
 		{"negative orders", []string{"-client-secret", "x", "-orders", "-1"}, "negative"},
 	}
 	for _, tt := range tests {
