@@ -3,6 +3,7 @@ package rsguard
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rsguard/rsguard/audit"
@@ -21,12 +22,21 @@ var ErrInvalidConfig = errors.New("rsguard: invalid configuration")
 //
 // The Reason is the refusal's class, for every credential kind alike:
 // errors.Is(err, audit.ReasonExpired) reports whether err is, or wraps, an
-// *Error with that reason. An [Authenticator] answers a request without its
-// kind of credential with [audit.ReasonNoCredential] (401, no error code:
-// RFC 6750 §3.1 gives a request without credentials no error information),
-// which an authenticator composing others (package apikey) reads as "try
-// the next"; a malformed request with [audit.ReasonInvalidRequest] (400
-// invalid_request).
+// *Error with that reason (or wraps that reason in its cause), and
+// errors.As(err, &reason) gives the class: the Reason of the outermost
+// *Error, or the first reason wrapped.
+//
+// An [Authenticator] answers a request without its kind of credential with
+// [audit.ReasonNoCredential] (401, no error code: RFC 6750 §3.1 gives a
+// request without credentials no error information), which an
+// authenticator composing others (package apikey) reads as "try the next";
+// a malformed request with [audit.ReasonInvalidRequest] (400
+// invalid_request). An *Error says exactly how to answer; an authenticator
+// that returns a bare reason, or another error wrapping one, is answered by
+// the Guard as that class: no_credential 401 without an error code,
+// invalid_request 400, keys_unavailable, revocation_unavailable,
+// store_unavailable and too_many_sessions 503 with Retry-After,
+// internal_error 500, any other 401 invalid_token.
 //
 // Description is written to clients in the error_description auth-param: it
 // is always chosen text, never an internal error's message, and never
@@ -71,7 +81,10 @@ type Error struct {
 func (e *Error) Error() string {
 	msg := "rsguard: " + e.reason().Error()
 	if e.Err != nil {
-		msg = "rsguard: " + e.Err.Error()
+		msg = e.Err.Error()
+		if !strings.HasPrefix(msg, "rsguard: ") {
+			msg = "rsguard: " + msg
+		}
 	}
 	if e.Description != "" {
 		msg += " (" + e.Description + ")"
@@ -90,11 +103,22 @@ func (e *Error) Is(target error) bool {
 	return ok && r == e.reason()
 }
 
+// As sets *target to e's reason when target is an *audit.Reason, so that
+// errors.As(err, &reason) finds a refusal's class: the Reason of the
+// outermost *Error in err's chain, not a reason its cause may wrap.
+func (e *Error) As(target any) bool {
+	p, ok := target.(*audit.Reason)
+	if ok {
+		*p = e.reason()
+	}
+	return ok
+}
+
 // refusalOf returns the refusal the Guard answers err with: the *Error in
 // err's chain, copied with the status the Guard answers (see status) when
-// that differs; for any other error, a new generic refusal (401
-// invalid_token, reason rejected, wrapping err) whose description does not
-// quote err.
+// that differs; for any other error, a new refusal of the class of the
+// reason it wraps (see classRefusal), or a generic one (401 invalid_token,
+// reason rejected), wrapping err, whose description does not quote err.
 func refusalOf(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -105,11 +129,34 @@ func refusalOf(err error) *Error {
 		}
 		return e
 	}
-	return &Error{
-		Status: http.StatusUnauthorized, Code: rsmeta.ErrorInvalidToken,
-		Description: "the credential was rejected", Reason: audit.ReasonRejected,
-		Err: err,
+	var r audit.Reason
+	errors.As(err, &r)
+	return classRefusal(r, err)
+}
+
+// classRefusal is the answer to err, an error that is not an *Error, by its
+// reason r: no_credential 401 without an error code (RFC 6750 §3.1);
+// invalid_request 400 invalid_request; the unavailable classes (and
+// too_many_sessions) 503 with Retry-After 5 s; internal_error 500; any
+// other reason, or none, 401 invalid_token with that reason (rejected when
+// none, or ok).
+func classRefusal(r audit.Reason, err error) *Error {
+	e := &Error{Status: http.StatusUnauthorized, Reason: r, Err: err}
+	switch r {
+	case audit.ReasonNoCredential:
+	case audit.ReasonInvalidRequest:
+		e.Status, e.Code, e.Description = http.StatusBadRequest, rsmeta.ErrorInvalidRequest, "the request is malformed"
+	case audit.ReasonKeysUnavailable, audit.ReasonRevocationUnavailable, audit.ReasonStoreUnavailable, audit.ReasonTooManySessions:
+		e.Status, e.Description, e.RetryAfter = http.StatusServiceUnavailable, "the credential cannot be checked right now", 5*time.Second
+	case audit.ReasonInternalError:
+		e.Status = http.StatusInternalServerError
+	default:
+		if r == "" || r == audit.ReasonOK {
+			e.Reason = audit.ReasonRejected
+		}
+		e.Code, e.Description = rsmeta.ErrorInvalidToken, "the credential was rejected"
 	}
+	return e
 }
 
 // errNoPrincipal is the cause of the 500 the Guard answers when an

@@ -375,3 +375,53 @@ func TestGuardStatusAndPrincipalChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardBareReasons: an authenticator that returns a reason, or an error
+// wrapping one, instead of an *Error is answered as that class, and audited
+// with it.
+func TestGuardBareReasons(t *testing.T) {
+	secret := "hunter2"
+	cases := []struct {
+		err        error
+		status     int
+		challenge  string // in WWW-Authenticate; "" = none
+		retryAfter string
+		reason     audit.Reason
+	}{
+		{audit.ReasonNoCredential, http.StatusUnauthorized, `Bearer resource_metadata="` + testMetadata + `"`, "", audit.ReasonNoCredential},
+		{fmt.Errorf("%w: cookie %s", audit.ReasonNoCredential, secret), http.StatusUnauthorized, `Bearer resource_metadata="` + testMetadata + `"`, "", audit.ReasonNoCredential},
+		{audit.ReasonInvalidRequest, http.StatusBadRequest, `error="invalid_request"`, "", audit.ReasonInvalidRequest},
+		{fmt.Errorf("%w: %s", audit.ReasonStoreUnavailable, secret), http.StatusServiceUnavailable, `resource_metadata=`, "5", audit.ReasonStoreUnavailable},
+		{audit.ReasonKeysUnavailable, http.StatusServiceUnavailable, `resource_metadata=`, "5", audit.ReasonKeysUnavailable},
+		{audit.ReasonRevocationUnavailable, http.StatusServiceUnavailable, `resource_metadata=`, "5", audit.ReasonRevocationUnavailable},
+		{audit.ReasonTooManySessions, http.StatusServiceUnavailable, `resource_metadata=`, "5", audit.ReasonTooManySessions},
+		{audit.ReasonInternalError, http.StatusInternalServerError, "", "", audit.ReasonInternalError},
+		{audit.ReasonExpired, http.StatusUnauthorized, `error="invalid_token", error_description="the credential was rejected"`, "", audit.ReasonExpired},
+		{audit.ReasonOK, http.StatusUnauthorized, `error="invalid_token"`, "", audit.ReasonRejected},
+	}
+	for _, tc := range cases {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			var got []audit.Decision
+			g := newGuard(t, rsguard.Config{
+				Authenticator: authFunc(func(*http.Request) (*rsguard.Principal, error) { return nil, tc.err }),
+				OnDecision:    func(_ context.Context, d audit.Decision) { got = append(got, d) },
+			})
+			w, seen := serve(g, "Bearer x")
+			assert.Nil(t, seen)
+			assert.Equal(t, tc.status, w.Code)
+			if tc.challenge == "" {
+				assert.Empty(t, w.Header().Values("WWW-Authenticate"))
+			} else {
+				assert.Contains(t, w.Header().Get("WWW-Authenticate"), tc.challenge)
+			}
+			if tc.status == http.StatusUnauthorized && tc.reason == audit.ReasonNoCredential {
+				assert.Equal(t, `Bearer resource_metadata="`+testMetadata+`"`, w.Header().Get("WWW-Authenticate"), "no error code without a credential")
+			}
+			assert.Equal(t, tc.retryAfter, w.Header().Get("Retry-After"))
+			assert.NotContains(t, fmt.Sprint(w.Header())+w.Body.String(), secret)
+			require.Len(t, got, 1)
+			assert.Equal(t, tc.reason, got[0].Reason)
+			assert.Equal(t, tc.status, got[0].Status)
+		})
+	}
+}

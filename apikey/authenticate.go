@@ -65,7 +65,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 	hasBearer := berr == nil
 	keys := r.Header[a.header]
 	switch {
-	case berr != nil && !errors.Is(berr, audit.ReasonNoCredential):
+	case berr != nil && classOf(berr) != audit.ReasonNoCredential:
 		if len(keys) > 0 {
 			return nil, a.refuseRequest(r, keyRequestError(berr))
 		}
@@ -96,7 +96,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 	case err == nil && p != nil:
 		a.usage.bearerSeen.Add(1)
 		a.usage.bearerAccepted.Add(1)
-	case errors.Is(err, audit.ReasonNoCredential):
+	case classOf(err) == audit.ReasonNoCredential:
 		a.usage.anonymous.Add(1)
 	case err != nil:
 		a.usage.bearerSeen.Add(1)
@@ -117,7 +117,7 @@ func (a *Authenticator) refuseRequest(r *http.Request, err error) error {
 // advertise returns err, or, when it is a 401 that should advertise keys
 // (see Authenticate), a copy of it with the key challenge added.
 func (a *Authenticator) advertise(err error) error {
-	if a.keyChallenge == "" || errors.Is(err, audit.ReasonAPIKeyBlocked) || errors.Is(err, audit.ReasonAPIKeyRetired) {
+	if c := classOf(err); a.keyChallenge == "" || c == audit.ReasonAPIKeyBlocked || c == audit.ReasonAPIKeyRetired {
 		return err
 	}
 	var c rsguard.Error
@@ -157,4 +157,12 @@ func FromContext(ctx context.Context) (Use, bool) {
 		return Use{}, false
 	}
 	return *u, true
+}
+
+// classOf returns the class of a refusal: the reason errors.As finds (the
+// outermost *rsguard.Error's), or "" for an error without one.
+func classOf(err error) audit.Reason {
+	var r audit.Reason
+	errors.As(err, &r)
+	return r
 }

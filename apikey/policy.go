@@ -121,9 +121,9 @@ func (p Policy) clone() *Policy {
 
 // Evaluate returns the effective policy of the key rec at time now (see
 // [ClientPolicy]), and, when the policy refuses the key,
-// audit.ReasonAPIKeyBlocked or audit.ReasonAPIKeyRetired: what the
-// [Authenticator] would say of the key at that time, for a dry run of a
-// policy change.
+// audit.ReasonAPIKeyBlocked or audit.ReasonAPIKeyRetired: what the policy
+// says of the key at that time (the record's own Revoked and Expires are
+// not considered), for a dry run of a policy change.
 func (p *Policy) Evaluate(rec *Record, now time.Time) (ClientPolicy, error) {
 	c := p.Clients[rec.Client()]
 	st := ClientPolicy{State: rec.State, Cutoff: p.Cutoff}

@@ -51,7 +51,8 @@ const (
 	ReasonNoCredential Reason = "no_credential"
 	// ReasonInvalidRequest: a malformed request (400 invalid_request): bad
 	// Authorization header, a token in the query, two credentials; at the
-	// authorize stage, a body that is not a JSON-RPC message or batch.
+	// authorize stage, a body that is not a JSON-RPC message or batch, or
+	// more than one Mcp-Session-Id header.
 	ReasonInvalidRequest Reason = "invalid_request"
 	// ReasonMalformed: the credential is not well formed: not a JWS
 	// compact serialisation, encrypted, too large; an API key of the wrong
@@ -114,7 +115,8 @@ const (
 	// ReasonBearerNotAccepted: a bearer token sent where only API keys are
 	// accepted (401).
 	ReasonBearerNotAccepted Reason = "bearer_not_accepted"
-	// ReasonStoreUnavailable: the API key store failed (503).
+	// ReasonStoreUnavailable: the API key store, or the MCP session store,
+	// failed (503).
 	ReasonStoreUnavailable Reason = "store_unavailable"
 
 	// ReasonNoPrincipal: a scope check ran without an authenticated
@@ -134,6 +136,18 @@ const (
 	// ReasonMethodNotAllowed: a request to the MCP endpoint whose method is
 	// not exactly POST, GET, DELETE or OPTIONS (405).
 	ReasonMethodNotAllowed Reason = "method_not_allowed"
+	// ReasonUnknownSession: an MCP request names a session (its
+	// Mcp-Session-Id header) that is not bound, has ended or expired, or is
+	// not a valid session id (404: the client starts a new session).
+	ReasonUnknownSession Reason = "unknown_session"
+	// ReasonSessionNotOwned: an MCP request names a session bound to
+	// another principal (404, answered exactly as [ReasonUnknownSession] so
+	// that session ids cannot be probed); at the binding of a new session,
+	// a session id the server reused (500).
+	ReasonSessionNotOwned Reason = "session_not_owned"
+	// ReasonTooManySessions: the session store is at capacity and a new
+	// MCP session cannot be bound (503).
+	ReasonTooManySessions Reason = "too_many_sessions"
 	// ReasonInternalError: a configuration or programming error, such as
 	// an invalid scope in handler code (500).
 	ReasonInternalError Reason = "internal_error"
@@ -147,7 +161,8 @@ var allReasons = [...]Reason{
 	ReasonSenderConstrained, ReasonRevocationUnavailable, ReasonRejected, ReasonUnknownAPIKey, ReasonAPIKeyBlocked,
 	ReasonAPIKeyRetired, ReasonAPIKeyAsBearer, ReasonBearerNotAccepted, ReasonStoreUnavailable,
 	ReasonNoPrincipal, ReasonInsufficientScope, ReasonInsufficientUserAuthentication, ReasonUnknownTool,
-	ReasonBodyTooLarge, ReasonMethodNotAllowed, ReasonInternalError,
+	ReasonBodyTooLarge, ReasonMethodNotAllowed, ReasonUnknownSession, ReasonSessionNotOwned,
+	ReasonTooManySessions, ReasonInternalError,
 }
 
 // Reasons returns every reason code, in the order documented, in a new

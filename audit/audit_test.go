@@ -95,7 +95,7 @@ func TestAuditReasons(t *testing.T) {
 			assert.True(t, c == '_' || 'a' <= c && c <= 'z', "%q is snake_case", r)
 		}
 	}
-	assert.Len(t, seen, 32)
+	assert.Len(t, seen, 35)
 }
 
 func TestAuditReasonIsAnError(t *testing.T) {
@@ -108,4 +108,5 @@ func TestAuditReasonIsAnError(t *testing.T) {
 	assert.Equal(t, "expired: exp in the past", err.Error())
 	assert.Equal(t, "expired", fmt.Sprint(audit.ReasonExpired), "a Reason prints as its code")
 	assert.True(t, slices.Contains(audit.Reasons(), audit.ReasonUnknownTool))
+	assert.True(t, slices.Contains(audit.Reasons(), audit.ReasonUnknownSession))
 }

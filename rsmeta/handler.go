@@ -236,7 +236,8 @@ func etagListMatches(values []string, etag string) bool {
 //
 // Behind a reverse proxy that rewrites paths, pass the paths the metadata
 // requests arrive at, as this server receives them: Register then serves
-// the document at exactly those request paths, and at no other. The
+// the document at exactly those request paths, and at no other. (An empty
+// list is no list: the public paths above.) The
 // document's "resource" and [Handler.URL] (the RFC 9728 §3.1 well-known
 // URL, sent as resource_metadata in challenges, §5.1) stay the public URLs
 // derived from m.Resource; only where the document is mounted changes, and

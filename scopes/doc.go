@@ -95,7 +95,8 @@
 //     of a member such as "Method" or "paramſ" (which encoding/json folds
 //     onto "method" and "params"), or a body that could not be read; as
 //     MCP's Streamable HTTP transport prescribes for input a server cannot
-//     accept.
+//     accept. [WriteError] gives this answer to any error whose class
+//     (errors.As finds an [audit.Reason]) is invalid_request.
 //   - [audit.ReasonBodyTooLarge], 413: an MCP POST body longer than
 //     [MCPConfig.MaxBodyBytes]. The check cannot see what such a body calls,
 //     so it refuses it (fail closed). JSON-RPC error -32600.

@@ -152,7 +152,8 @@ func (c *Claims) Get(name string) (any, bool) {
 
 // Decode unmarshals the whole payload into v (a pointer to a struct or a
 // map), for applications with their own claim types; into a
-// *json.RawMessage, it copies the JSON payload as verified. It uses
+// *json.RawMessage, it copies the payload's JSON object (as encoding/json
+// reads it: without whitespace around the object). It uses
 // encoding/json, which matches struct field names case-insensitively: a
 // field tagged "tid" also receives a "TID" claim. Where that matters
 // (tenant ids used for authorization), decode into a

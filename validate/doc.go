@@ -234,7 +234,8 @@
 //   - revoked, 401 invalid_token: [Config.Revocations] reports the token
 //     revoked.
 //   - rejected, 401 invalid_token: [Config.Check] refused the token with an
-//     error that wraps no reason.
+//     error that wraps no reason, or a reason this package does not refuse
+//     tokens with.
 //   - keys_unavailable, 503 with Retry-After, no code: the issuer's key set
 //     has never been loaded (the issuer is unreachable and no keys are
 //     cached), or the issuer's [KeySet] failed to answer.
