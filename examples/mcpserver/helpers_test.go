@@ -141,6 +141,20 @@ func (b *bearer) matching(s string) []recorded {
 	return out
 }
 
+// method returns the recorded responses to requests of method, oldest
+// first.
+func (b *bearer) method(method string) []recorded {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []recorded
+	for _, r := range b.resps {
+		if r.method == method {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // first returns the first recorded response, if any.
 func (b *bearer) first() (recorded, bool) {
 	b.mu.Lock()

@@ -28,8 +28,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rsguard/rsguard/examples/internal/devissuer"
 	"github.com/rsguard/rsguard/rsmeta"
 )
+
+// The development client registered at the embedded issuer.
+const (
+	devClientID     = devissuer.ClientID
+	devClientSecret = devissuer.ClientSecret
+)
+
+// scriptHeader introduces the ready-to-paste command on stdout; the script
+// follows it up to the first empty line.
+const scriptHeader = "Get a token (scope " + scopeRead + ") and call the list_items tool; paste into a POSIX shell (needs curl):"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -99,10 +110,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	var dev *devIssuer
+	var dev *devissuer.Issuer
 	issuer := opts.issuer
 	if issuer == "" {
-		if dev, err = startDevIssuer(resource); err != nil {
+		if dev, err = devissuer.Start(resource, supportedScopes); err != nil {
 			return err
 		}
 		defer dev.Close()
@@ -169,7 +180,7 @@ func defaultResource(flagAddr string, actual net.Addr) (string, error) {
 
 // banner prints where the server is and, with the development issuer, the
 // ready-to-paste command.
-func banner(w io.Writer, srv *server, issuer string, dev *devIssuer) {
+func banner(w io.Writer, srv *server, issuer string, dev *devissuer.Issuer) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rsguard MCP example server\n")
 	fmt.Fprintf(&b, "  MCP endpoint (Streamable HTTP): %s\n", srv.Resource)
@@ -184,7 +195,7 @@ func banner(w io.Writer, srv *server, issuer string, dev *devIssuer) {
 	fmt.Fprintf(&b, "  token endpoint:                 %s\n", dev.TokenURL)
 	fmt.Fprintf(&b, "  client:                         %s / %s (may get %s)\n", devClientID, devClientSecret, strings.Join(supportedScopes, " "))
 	fmt.Fprintf(&b, "\n%s\n", scriptHeader)
-	fmt.Fprint(&b, demoScript(dev.TokenURL, srv.Resource))
+	fmt.Fprint(&b, dev.DemoScript(srv.Resource, scopeRead, "list_items"))
 	fmt.Fprintln(&b)
 	fmt.Fprint(w, b.String())
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -56,33 +57,108 @@ func initialize(t *testing.T, e *testEnv, token string) string {
 
 const listItemsBody = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_items","arguments":{}}}`
 
+// inSession sends a request of method (POST: body) in session sid with
+// token, as a client would, and returns the status and body. A GET (the SSE
+// stream) gives up after a few seconds, so that a server that wrongly opens
+// the stream fails the test instead of hanging it.
+func inSession(t *testing.T, e *testEnv, method, token, sid, body string) (int, string) {
+	t.Helper()
+	if method == http.MethodPost {
+		resp, got := post(t, e, token, sid, body)
+		return resp.StatusCode, got
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, e.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Mcp-Session-Id", sid)
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 && method == http.MethodGet {
+		return resp.StatusCode, "(stream)" // served: do not wait for its end
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // TestSessionBinding checks that a session belongs to the principal
-// (user:issuer#subject) that opened it: a refreshed token of the same user keeps
-// using it, another user's token is refused by the SDK.
+// (user:issuer#subject) that opened it (mcpguard.Sessions): nobody else's
+// token — another user's, or a client's named after the user — is served in
+// it, whatever the request, and each gets the 404 of an unknown session
+// without the tool running; the owner stays served, with a renewed token
+// too.
 func TestSessionBinding(t *testing.T) {
 	e := newTestEnv(t, nil)
-	sid := initialize(t, e, e.token(scopeRead, map[string]any{"sub": "alice"}))
+	all := strings.Join(supportedScopes, " ")
+	alice := e.token(all, map[string]any{"sub": "alice"})
+	sid := initialize(t, e, alice)
+	const adjust = `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"adjust_stock","arguments":{"sku":"BOLT-M6","delta":-1}}}`
 
-	// A new token for alice (another jti, another expiry) is the same user.
-	refreshed := e.token(scopeRead, map[string]any{"sub": "alice", "exp": time.Now().Add(10 * time.Minute).Unix()})
-	if resp, body := post(t, e, refreshed, sid, listItemsBody); resp.StatusCode != http.StatusOK || !strings.Contains(body, "BOLT-M6") {
-		t.Errorf("alice, refreshed token: %d %q", resp.StatusCode, body)
+	// What a session id never issued gets, from alice herself.
+	unknown := map[string]string{}
+	for _, m := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
+		status, body := inSession(t, e, m, alice, "never-issued-0123456789abcdef", adjust)
+		if status != http.StatusNotFound {
+			t.Fatalf("%s with an unknown session id: %d %q, want 404", m, status, body)
+		}
+		unknown[m] = body
 	}
-	// Bob holds a valid token with the right scope, but not alice's session.
-	if resp, body := post(t, e, e.token(scopeRead, map[string]any{"sub": "bob"}), sid, listItemsBody); resp.StatusCode != http.StatusForbidden || strings.Contains(body, "BOLT-M6") {
-		t.Errorf("bob in alice's session: %d %q, want 403", resp.StatusCode, body)
+
+	intruders := []struct {
+		name   string
+		claims map[string]any
+	}{
+		{"another user", map[string]any{"sub": "bob", "client_id": "bobs-client"}},
+		// A client acting for itself (client_credentials: no sub, or sub
+		// equal to client_id) whose id an attacker chose to be "alice" is
+		// another principal than the user alice.
+		{"client named after the user, no sub", map[string]any{"sub": nil, "client_id": "alice"}},
+		{"client named after the user, sub = client_id", map[string]any{"sub": "alice", "client_id": "alice"}},
 	}
-	// A client acting for itself whose id an attacker chose to be "alice"
-	// (client_credentials: no sub, or sub equal to client_id) is another
-	// principal than the user alice.
-	for name, claims := range map[string]map[string]any{
-		"no sub":            {"sub": nil, "client_id": "alice"},
-		"sub is the client": {"sub": "alice", "client_id": "alice"},
-	} {
-		if resp, body := post(t, e, e.token(scopeRead, claims), sid, listItemsBody); resp.StatusCode != http.StatusForbidden || strings.Contains(body, "BOLT-M6") {
-			t.Errorf("client alice (%s) in user alice's session: %d %q, want 403", name, resp.StatusCode, body)
+	for _, in := range intruders {
+		for _, m := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
+			t.Run(in.name+"/"+m, func(t *testing.T) {
+				// Every scope: only the session binding stands in the way.
+				tok := e.token(all, in.claims)
+				status, body := inSession(t, e, m, tok, sid, adjust)
+				if status != http.StatusNotFound || body != unknown[m] {
+					t.Errorf("%s in alice's session: %d %q, want 404 %q, as for an unknown session", m, status, body, unknown[m])
+				}
+				if it, err := e.srv.Inventory.get("BOLT-M6"); err != nil || it.Quantity != 1200 || it.UpdatedBy != "" {
+					t.Errorf("BOLT-M6 = %+v, %v: the tool ran for the intruder", it, err)
+				}
+				// Not even the intruder's DELETE ends alice's session.
+				if resp, body := post(t, e, alice, sid, listItemsBody); resp.StatusCode != http.StatusOK || !strings.Contains(body, "BOLT-M6") {
+					t.Errorf("alice after the intruder's %s: %d %q", m, resp.StatusCode, body)
+				}
+			})
 		}
 	}
+
+	t.Run("expired, then renewed token", func(t *testing.T) {
+		expired := e.token(all, map[string]any{"sub": "alice", "exp": time.Now().Add(-time.Hour).Unix()})
+		if resp, body := post(t, e, expired, sid, listItemsBody); resp.StatusCode != http.StatusUnauthorized ||
+			challenge(t, resp.Header.Values("WWW-Authenticate")).Error != rsmeta.ErrorInvalidToken {
+			t.Errorf("alice, expired token: %d %q %q, want 401 invalid_token", resp.StatusCode, resp.Header.Values("WWW-Authenticate"), body)
+		}
+		// A new token for alice (another jti, a later expiry) is the same
+		// principal.
+		renewed := e.token(all, map[string]any{"sub": "alice", "exp": time.Now().Add(10 * time.Minute).Unix()})
+		if resp, body := post(t, e, renewed, sid, adjust); resp.StatusCode != http.StatusOK || strings.Contains(body, `"isError":true`) {
+			t.Fatalf("alice, renewed token: %d %q", resp.StatusCode, body)
+		}
+		if it, _ := e.srv.Inventory.get("BOLT-M6"); it.Quantity != 1199 || it.UpdatedBy != "user:"+e.iss.URL+"#alice" {
+			t.Errorf("BOLT-M6 after alice's call = %+v", it)
+		}
+	})
 }
 
 // TestStreamableHTTP checks that what an MCP client needs beside tool calls

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/oauth2"
 
 	"github.com/rsguard/rsguard/rsmeta"
 )
@@ -249,4 +252,196 @@ func TestSDKClientScopes(t *testing.T) {
 			t.Errorf("challenge %q: want error=invalid_token and resource_metadata=%s", r.authn[0], e.srv.MetadataURL)
 		}
 	})
+}
+
+// aliceTokens is an auth.OAuthHandler for the SDK client that mints alice's
+// tokens at the test issuer, as an authorization server would hand them
+// out: on a 403 insufficient_scope it gets a token with the scopes held and
+// those the challenge names (step-up); on a 401 invalid_token (an expired
+// token) a fresh one with the same scopes (renewal). The SDK then retries
+// the request in the same session.
+type aliceTokens struct {
+	e *testEnv
+
+	mu      sync.Mutex
+	scopes  []string
+	current string
+	minted  int
+	renewed time.Time // the expiry of the last token a 401 got
+	errs    []string  // what Authorize could not handle, for the test to report
+}
+
+func newAliceTokens(e *testEnv, scopes ...string) *aliceTokens {
+	a := &aliceTokens{e: e, scopes: scopes}
+	a.current = a.mint(nil)
+	return a
+}
+
+// mint returns a new token for alice with a's scopes and claims; a.mu held
+// or a not shared yet.
+func (a *aliceTokens) mint(claims map[string]any) string {
+	c := map[string]any{"sub": "alice"}
+	for k, v := range claims {
+		c[k] = v
+	}
+	a.minted++
+	return a.e.token(strings.Join(a.scopes, " "), c)
+}
+
+// expire replaces the current token with one of alice's that has expired,
+// as time would.
+func (a *aliceTokens) expire() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.current = a.mint(map[string]any{"exp": time.Now().Add(-time.Hour).Unix()})
+}
+
+func (a *aliceTokens) TokenSource(context.Context) (oauth2.TokenSource, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: a.current, TokenType: "Bearer"}), nil
+}
+
+func (a *aliceTokens) Authorize(_ context.Context, _ *http.Request, resp *http.Response) error {
+	resp.Body.Close()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	lines := resp.Header.Values("WWW-Authenticate")
+	var c rsmeta.Challenge
+	if len(lines) == 1 {
+		if cs, err := rsmeta.ParseChallenges(lines[0]); err == nil && len(cs) == 1 {
+			c = cs[0]
+		}
+	}
+	switch {
+	case resp.StatusCode == http.StatusForbidden && c.Error == rsmeta.ErrorInsufficientScope:
+		for _, s := range c.Scope {
+			if !slices.Contains(a.scopes, s) {
+				a.scopes = append(a.scopes, s)
+			}
+		}
+	case resp.StatusCode == http.StatusUnauthorized && c.Error == rsmeta.ErrorInvalidToken:
+		// Later than any token minted so far, to tell it apart.
+		a.renewed = time.Now().Add(2 * time.Hour).Truncate(time.Second).UTC()
+		a.current = a.mint(map[string]any{"exp": a.renewed.Unix()})
+		return nil
+	default:
+		a.errs = append(a.errs, fmt.Sprintf("HTTP %d %q", resp.StatusCode, lines))
+		return fmt.Errorf("cannot handle HTTP %d %q", resp.StatusCode, lines)
+	}
+	a.current = a.mint(nil)
+	return nil
+}
+
+// TestSDKSessionStepUpAndRenewal follows one stateful session of alice
+// with the SDK client, whose OAuth handler changes her token mid-session:
+// a step-up (403 insufficient_scope, then a token with more scopes) and a
+// renewal (her token expired: 401, then a new one) keep the session, and
+// the tool handlers see the scopes of the token of each call (through
+// gosdk.Principal and gosdk.Context), not those of the token that opened
+// the session. Her DELETE (the client's Close) ends the session.
+func TestSDKSessionStepUpAndRenewal(t *testing.T) {
+	e := newTestEnv(t, nil)
+	tokens := newAliceTokens(e, scopeRead)
+	rt := &bearer{} // no token of its own: records the MCP responses
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "rsguard-stepup-test", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{
+		Endpoint:     e.url,
+		HTTPClient:   &http.Client{Transport: rt},
+		OAuthHandler: tokens,
+		MaxRetries:   -1,
+	}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			cs.Close()
+		}
+	})
+	sid := cs.ID()
+	if sid == "" {
+		t.Fatal("no Mcp-Session-Id: want a stateful session")
+	}
+	alice := "user:" + e.iss.URL + "#alice"
+	whoami := func(when string) whoamiOutput {
+		t.Helper()
+		res, err := callTool(cs, "whoami", nil)
+		if err != nil {
+			t.Fatalf("whoami %s: %v", when, err)
+		}
+		var who whoamiOutput
+		structured(t, res, &who)
+		if who.UserID != alice {
+			t.Errorf("whoami %s: user %q, want %q", when, who.UserID, alice)
+		}
+		return who
+	}
+	if who := whoami("at the start"); !sameScopes(strings.Join(who.Scopes, " "), scopeRead) {
+		t.Errorf("whoami at the start: scopes %q, want %q", who.Scopes, scopeRead)
+	}
+
+	// Step-up: add_item needs inventory:write. The per-tool middleware
+	// refuses the read token with 403; the handler gets read+write and the
+	// SDK retries. The tool runs only if its own check (scopes.Require on
+	// gosdk.Context) sees the new scopes: the session was opened with read.
+	res, err := callTool(cs, "add_item", map[string]any{"sku": "SCREW-4", "name": "Screw", "quantity": 5})
+	if err != nil || res.IsError {
+		t.Fatalf("add_item after step-up: %v %+v", err, res)
+	}
+	wantInsufficientScope(t, e, rt, "add_item", scopeWrite)
+	var it item
+	structured(t, res, &it)
+	if it.UpdatedBy != alice {
+		t.Errorf("add_item updated_by = %q, want %q", it.UpdatedBy, alice)
+	}
+	if who := whoami("after the step-up"); !sameScopes(strings.Join(who.Scopes, " "), scopeRead+" "+scopeWrite) {
+		t.Errorf("whoami after the step-up: scopes %q, want the new token's %q", who.Scopes, scopeRead+" "+scopeWrite)
+	}
+	if got := toolNames(t, cs); !slices.Contains(got, "add_item") || slices.Contains(got, "delete_item") {
+		t.Errorf("tools/list after the step-up = %q, want the write tools and not delete_item", got)
+	}
+
+	// Renewal: alice's token expires; the Guard answers 401 invalid_token,
+	// the handler gets a new token (same sub, new jti, later exp) and the
+	// SDK retries in the same session.
+	tokens.expire()
+	res, err = callTool(cs, "adjust_stock", map[string]any{"sku": "SCREW-4", "delta": 2})
+	if err != nil || res.IsError {
+		t.Fatalf("adjust_stock after renewal: %v %+v", err, res)
+	}
+	structured(t, res, &it)
+	if it.Quantity != 7 || it.UpdatedBy != alice {
+		t.Errorf("adjust_stock after renewal: %+v", it)
+	}
+	if calls := rt.matching(`"name":"adjust_stock"`); len(calls) != 2 || calls[0].status != http.StatusUnauthorized || calls[1].status != http.StatusOK {
+		t.Errorf("adjust_stock exchanges %+v, want 401 (expired) then 200", calls)
+	}
+	tokens.mu.Lock()
+	if len(tokens.errs) > 0 || tokens.minted != 4 { // initial, step-up, expired, renewed
+		t.Errorf("token handler: %d tokens minted, unhandled %q; want 4 and none", tokens.minted, tokens.errs)
+	}
+	current, renewed := tokens.current, tokens.renewed
+	tokens.mu.Unlock()
+	if after := whoami("after the renewal"); !after.ExpiresAt.Equal(renewed) || !sameScopes(strings.Join(after.Scopes, " "), scopeRead+" "+scopeWrite) {
+		t.Errorf("whoami after the renewal: expires %v, scopes %q; want the renewed token's %v, %q", after.ExpiresAt, after.Scopes, renewed, scopeRead+" "+scopeWrite)
+	}
+	if cs.ID() != sid {
+		t.Errorf("session changed from %s to %s", sid, cs.ID())
+	}
+
+	// Alice ends the session: the SDK client's Close sends DELETE; the id
+	// is then unknown, to alice too.
+	closed = true
+	if err := cs.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if dels := rt.method(http.MethodDelete); len(dels) != 1 || dels[0].status/100 != 2 {
+		t.Errorf("DELETE exchanges %+v, want one 2xx", dels)
+	}
+	if resp, body := post(t, e, current, sid, listItemsBody); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("alice in her ended session: %d %q, want 404", resp.StatusCode, body)
+	}
 }

@@ -10,10 +10,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/gosdk"
+	"github.com/rsguard/rsguard/mcpguard"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
@@ -64,17 +65,23 @@ var challengeScopes = []string{scopeRead}
 // Requests to the MCP endpoint go through, in order:
 //
 //  1. an rsguard.Guard over the validate.Validator: no token → 401 with
-//     resource_metadata and scope; a bad token → 401 invalid_token; on
-//     success the rsguard.Principal (with the verified claims as its
-//     Details) goes into the request context;
-//  2. scopes' per-tool MCP middleware: a tools/call of a tool whose scopes the
+//     resource_metadata and scope; a bad or expired token → 401
+//     invalid_token; on success the rsguard.Principal (with the verified
+//     claims as its Details) goes into the request context;
+//  2. mcpguard's session binding (Sessions.Middleware): the session id the
+//     SDK issues to initialize is bound to the principal's Subject
+//     (user:issuer#sub, or client:issuer#client_id for a client acting for
+//     itself); a request naming a session that is unknown, ended, or bound
+//     to anyone else → 404, as for an unknown session, before anything
+//     else reads it; the owner's DELETE ends the binding;
+//  3. scopes' per-tool MCP middleware: a tools/call of a tool whose scopes the
 //     principal lacks → 403 insufficient_scope naming them, with the Guard's
 //     resource_metadata, before the SDK reads the body; GET, DELETE,
 //     notifications, initialize and tools/list pass;
-//  3. the SDK's auth.RequireBearerToken with tokenVerifier, which only turns
-//     the principal into an auth.TokenInfo (req.Extra.TokenInfo in tool
-//     handlers; TokenInfo.UserID binds each Mcp-Session-Id to its user);
-//  4. the SDK's Streamable HTTP handler (stateful sessions).
+//  4. gosdk.Handler: the SDK's Streamable HTTP handler (stateful sessions),
+//     handed the Guard's principal of each HTTP request (never the token
+//     again), which tool handlers read with gosdk.Principal and
+//     gosdk.Context.
 func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 	logger := cfg.Logger
 	if logger == nil {
@@ -139,20 +146,19 @@ func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 	addTools(mcpServer, inv)
 	mcpServer.AddReceivingMiddleware(filterToolsList(perTool))
 
-	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpServer }, &mcp.StreamableHTTPOptions{
+	sessions, err := mcpguard.NewSessions(mcpguard.SessionConfig{
+		Logger: logger.With("component", "mcpguard"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	mcpHandler := gosdk.Handler(mcpServer, &mcp.StreamableHTTPOptions{
 		// Plain JSON answers to POSTs keep curl transcripts readable; GET
 		// still opens the SSE stream for server-initiated messages.
 		JSONResponse: true,
 		Logger:       logger.With("component", "mcp"),
 	})
-	// The SDK's own bearer middleware never refuses here (rsguard has
-	// decided already); it is the only way to hand the SDK a TokenInfo.
-	// ClockSkew matches validate's leeway so that it cannot disagree.
-	tokenInfo := auth.RequireBearerToken(tokenVerifier(v), &auth.RequireBearerTokenOptions{
-		ResourceMetadataURL: meta.URL(),
-		ClockSkew:           30 * time.Second,
-	})
-	mux.Handle(mcpPath, guard.Middleware(perTool.Handler(tokenInfo(streamable))))
+	mux.Handle(mcpPath, guard.Middleware(sessions.Middleware(perTool.Handler(mcpHandler))))
 
 	return &server{
 		Handler:     accessLog(logger, mux),
@@ -167,8 +173,8 @@ func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 // per-tool middleware makes (scopes.MCP.AllowsTool). It is advisory: calls are
 // checked whether or not a client saw the tool.
 //
-// The principal comes from req.Extra.TokenInfo, which the SDK fills from each
-// HTTP request. Not from ctx: in a stateful session the SDK hands method
+// The principal is the one of the HTTP request that carried the tools/list
+// (gosdk.Principal). Not ctx's: in a stateful session the SDK hands method
 // handlers a context carrying the values of the request that opened the
 // session (initialize), so rsguard.FromContext(ctx) there would answer with
 // the first token's scopes after a step-up or a down-scoped token.
@@ -180,10 +186,7 @@ func filterToolsList(perTool *scopes.MCP) mcp.Middleware {
 			if err != nil || !ok || method != "tools/list" {
 				return res, err
 			}
-			var p *rsguard.Principal
-			if extra := req.GetExtra(); extra != nil {
-				p = principalOf(extra.TokenInfo)
-			}
+			p, _ := gosdk.Principal(req) // nil if none: AllowsTool is then false
 			filtered := *list
 			filtered.Tools = slices.DeleteFunc(slices.Clone(list.Tools), func(t *mcp.Tool) bool {
 				return !perTool.AllowsTool(p, t.Name)

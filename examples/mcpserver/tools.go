@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/rsguard/rsguard/gosdk"
+	"github.com/rsguard/rsguard/scopes"
 )
 
 // The scopes of this server (RFC 6749 §3.3), published in scopes_supported.
@@ -24,9 +27,10 @@ var supportedScopes = []string{scopeRead, scopeWrite, scopeAdmin}
 
 // toolScopes maps each tool to the scopes a tools/call of it needs, all of
 // them. It is the single source of truth: the per-tool middleware enforces it
-// (403 insufficient_scope before the SDK sees the call), tools/list is filtered
-// by it, and a test checks that every registered tool has an entry. A tool
-// missing here cannot be called at all (MCPConfig.AllowUnknownTools is false).
+// (403 insufficient_scope before the SDK sees the call), addTool checks it
+// again inside the server, tools/list is filtered by it, and a test checks
+// that every registered tool has an entry. A tool missing here cannot be
+// called at all (MCPConfig.AllowUnknownTools is false).
 func toolScopes() map[string][]string {
 	return map[string][]string{
 		"whoami":       {}, // any valid token
@@ -163,40 +167,72 @@ type (
 	}
 )
 
-// caller returns the principal of the request: the UserID of the TokenInfo
-// that tokenVerifier made. Tools behind rsguard always have one; "" would
-// mean the server was wired without authentication.
+// Tool errors of addTool's own check. The text is chosen: never a scope
+// check's internal error.
+var (
+	errNoCaller    = errors.New("no authenticated caller")
+	errUnknownTool = errors.New("this tool has no scopes configured and cannot be called")
+)
+
+// caller returns the stable principal of the request that carries req
+// (rsguard.Principal.Subject: user:issuer#subject or client:issuer#client_id),
+// through gosdk.Principal: the caller of this very HTTP request, not of the
+// one that opened the session. Tools behind the Guard always have one; ""
+// would mean the server was wired without it.
 func caller(req *mcp.CallToolRequest) string {
-	if req.Extra == nil || req.Extra.TokenInfo == nil {
-		return ""
+	if p, ok := gosdk.Principal(req); ok {
+		return p.Subject
 	}
-	return req.Extra.TokenInfo.UserID
+	return ""
 }
 
-// addTools registers the inventory tools on s. Scopes are not checked here:
-// the per-tool middleware has refused every call whose token lacks them
-// before the SDK decoded it (see toolScopes). A handler may still check
-// scopes itself for finer decisions, from req.Extra.TokenInfo (its Scopes, or
-// the principal: principalOf(req.Extra.TokenInfo)), never from ctx, which
-// carries the context of the request that opened the session (see
-// filterToolsList).
+// addTool registers t on s with handler h behind a second check of the
+// tool's scopes (toolScopes), made on gosdk.Context(ctx, req): the
+// principal of the HTTP request that carries the call. The per-tool
+// middleware has refused every call whose token lacks them before the SDK
+// decoded it; this check is the second line, and the pattern for finer
+// decisions inside a tool. Never check ctx as the SDK hands it: in a stateful
+// session it carries the principal of the request that opened the session
+// (initialize), whose scopes are stale after a step-up or a down-scoped
+// token. h gets the context with the current principal, so that
+// rsguard.FromContext and package scopes there see the caller too.
+func addTool[In, Out any](s *mcp.Server, t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) {
+	need, known := toolScopes()[t.Name]
+	mcp.AddTool(s, t, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+		var zero Out
+		ctx = gosdk.Context(ctx, req)
+		if !known {
+			return nil, zero, errUnknownTool // fail closed, as the middleware does
+		}
+		if err := scopes.Require(ctx, need...); err != nil {
+			if !scopes.Has(ctx) {
+				return nil, zero, errNoCaller
+			}
+			return nil, zero, fmt.Errorf("insufficient scope: %s needs %s", t.Name, strings.Join(need, " "))
+		}
+		return h(ctx, req, in)
+	})
+}
+
+// addTools registers the inventory tools on s. Each handler reads its
+// caller with gosdk.Principal(req) (see caller and whoami); addTool has
+// checked its scopes.
 func addTools(s *mcp.Server, inv *inventory) {
 	readOnly := &mcp.ToolAnnotations{ReadOnlyHint: true}
 
-	mcp.AddTool(s, &mcp.Tool{
+	addTool(s, &mcp.Tool{
 		Name:        "whoami",
 		Description: "Who the server thinks you are: your stable user id, client and granted scopes. Needs any valid token.",
 		Annotations: readOnly,
 	}, func(_ context.Context, req *mcp.CallToolRequest, _ noInput) (*mcp.CallToolResult, whoamiOutput, error) {
-		ti := req.Extra.TokenInfo
-		if ti == nil {
-			return nil, whoamiOutput{}, errors.New("no token information")
+		p, ok := gosdk.Principal(req)
+		if !ok {
+			return nil, whoamiOutput{}, errNoCaller
 		}
-		clientID, _ := ti.Extra[extraClientID].(string)
-		return nil, whoamiOutput{UserID: ti.UserID, ClientID: clientID, Scopes: ti.Scopes, ExpiresAt: ti.Expiration.UTC()}, nil
+		return nil, whoamiOutput{UserID: p.Subject, ClientID: p.ClientID, Scopes: slices.Clone(p.Scopes), ExpiresAt: p.Expiry.UTC()}, nil
 	})
 
-	mcp.AddTool(s, &mcp.Tool{
+	addTool(s, &mcp.Tool{
 		Name:        "list_items",
 		Description: "List every item in stock. Scope: " + scopeRead + ".",
 		Annotations: readOnly,
@@ -204,7 +240,7 @@ func addTools(s *mcp.Server, inv *inventory) {
 		return nil, itemsOutput{Items: inv.list()}, nil
 	})
 
-	mcp.AddTool(s, &mcp.Tool{
+	addTool(s, &mcp.Tool{
 		Name:        "get_item",
 		Description: "Get one item by sku. Scope: " + scopeRead + ".",
 		Annotations: readOnly,
@@ -213,7 +249,7 @@ func addTools(s *mcp.Server, inv *inventory) {
 		return nil, it, err
 	})
 
-	mcp.AddTool(s, &mcp.Tool{
+	addTool(s, &mcp.Tool{
 		Name:        "add_item",
 		Description: "Add a new item. Scope: " + scopeWrite + ".",
 	}, func(_ context.Context, req *mcp.CallToolRequest, in addInput) (*mcp.CallToolResult, item, error) {
@@ -221,7 +257,7 @@ func addTools(s *mcp.Server, inv *inventory) {
 		return nil, it, err
 	})
 
-	mcp.AddTool(s, &mcp.Tool{
+	addTool(s, &mcp.Tool{
 		Name:        "adjust_stock",
 		Description: "Add or remove units of an item; stock never goes below zero. Scope: " + scopeWrite + ".",
 	}, func(_ context.Context, req *mcp.CallToolRequest, in adjustInput) (*mcp.CallToolResult, item, error) {
@@ -229,7 +265,7 @@ func addTools(s *mcp.Server, inv *inventory) {
 		return nil, it, err
 	})
 
-	mcp.AddTool(s, &mcp.Tool{
+	addTool(s, &mcp.Tool{
 		Name:        "delete_item",
 		Description: "Delete an item for good. Scope: " + scopeAdmin + ".",
 		Annotations: &mcp.ToolAnnotations{DestructiveHint: ptr(true)},

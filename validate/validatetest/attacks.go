@@ -33,8 +33,11 @@ type attack struct {
 	call   map[string]any // the params of that tools/call; nil: tools/list
 	// want: "token" (401 invalid_token), "request" (400 invalid_request,
 	// or 401), "none" (401 without an error code, or 400), "method" (405
-	// with an Allow header that lists POST).
+	// with an Allow header that lists POST), "size" (any 4xx).
 	want string
+	// fix is the sentence that ends the message of an accepted attack: what
+	// to change in the server. If empty, its class's (see withFix).
+	fix string
 }
 
 type attackClass struct {
@@ -111,6 +114,11 @@ func (c *conformance) attacks(r runner) []attackClass {
 	for i := range algorithm {
 		algorithm[i].want = "token"
 	}
+	withFix(algorithm, "Verify signatures only with the issuer's published signing keys, under a fixed list of asymmetric algorithms each tied to its key type, ignoring jku, jwk and x5u headers.",
+		"crit", "Refuse a token whose crit header names an extension you do not implement (RFC 7515 §4.1.11).",
+		"key published with use enc", `Verify only with keys whose JWK "use" is "sig" (or absent) and whose "key_ops", if any, include "verify" (RFC 7517 §4.2, §4.3).`,
+		"RSA key of 1024 bits", "Refuse RSA keys shorter than 2048 bits (RFC 7518 §3.3).",
+		"hostile kid", "Use kid only to look a key up in the issuer's JWK Set, never as a path or in a query.")
 
 	claims := []attack{
 		{name: "expired", token: tok(TokenOptions{}, map[string]any{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})},
@@ -150,6 +158,20 @@ func (c *conformance) attacks(r runner) []attackClass {
 	for i := range claims {
 		claims[i].want = "token"
 	}
+	withFix(claims, "Check the claims of RFC 9068 §4: iss and aud exactly, exp, nbf and iat against the clock, typ at+jwt.",
+		"expired", "Refuse a token whose exp is past (RFC 7519 §4.1.4), with at most a small leeway.",
+		"not yet valid", "Refuse a token whose nbf is ahead (RFC 7519 §4.1.5), with at most a small leeway.",
+		"issued in the future", "Refuse a token whose iat is ahead of the clock, with at most a small leeway.",
+		"no exp", "Require exp (RFC 9068 §2.2).",
+		"exp as a string", "Require exp to be a JSON number (RFC 7519 §2, NumericDate).",
+		"no iss", `Require iss and compare it with the issuer identifier byte for byte (RFC 9068 §4).`,
+		"other issuer", `Compare iss with the issuer identifier byte for byte (RFC 9068 §4).`,
+		"issuer", `Compare iss with the issuer identifier byte for byte (RFC 9068 §4).`,
+		"no aud", `Require aud to name the resource identifier, compared byte for byte (RFC 8707, RFC 9068 §4).`,
+		"aud", `Require aud to name the resource identifier, compared byte for byte (RFC 8707, RFC 9068 §4).`,
+		"typ", `Require the typ header "at+jwt" (RFC 9068 §2.1, §4).`,
+		"cnf", "Refuse a token bound to a key (cnf) presented as a bearer token, without its proof (RFC 9449 §7, RFC 8705 §3).",
+		"auth_time", "Refuse a token whose auth_time is ahead of the clock (RFC 9068 §2.2.1).")
 
 	// JSON that a map cannot express, spliced into the valid token's claims:
 	// each payload has one more trap than the good one.
@@ -195,6 +217,7 @@ func (c *conformance) attacks(r runner) []attackClass {
 	for i := range jsonTraps {
 		jsonTraps[i].want = "token"
 	}
+	withFix(jsonTraps, "Parse the token's JSON strictly: refuse duplicate member names (RFC 7515 §5.2), lone UTF-16 surrogates and numbers out of range (RFC 8259 §6, §8.2).")
 
 	malformed := []attack{
 		{name: "not a JWT", token: "not-a-jwt"},
@@ -210,8 +233,11 @@ func (c *conformance) attacks(r runner) []attackClass {
 	for i := range malformed {
 		malformed[i].want = "token"
 	}
+	withFix(malformed, "Accept only a JWS in compact form: three base64url segments whose header and payload are JSON objects (RFC 7515 §7.1), refusing JWE.",
+		"deeply nested", "Bound the depth of the JSON you parse, and refuse a token that exceeds it.")
 	malformed = append(malformed, jsonTraps...)
-	malformed = append(malformed, attack{name: "oversized token", token: tok(TokenOptions{}, map[string]any{"pad": strings.Repeat("p", 24<<10)}), want: "size"})
+	malformed = append(malformed, attack{name: "oversized token", token: tok(TokenOptions{}, map[string]any{"pad": strings.Repeat("p", 24<<10)}), want: "size",
+		fix: "Bound the size of the Authorization header and refuse a larger one with 4xx (431, 400 or 401)."})
 
 	request := []attack{
 		{name: "no Authorization header", probe: &probe{}, want: "none"},
@@ -235,11 +261,33 @@ func (c *conformance) attacks(r runner) []attackClass {
 	for i := range request {
 		request[i].token = good
 	}
+	withFix(request, "Take the token only from a single Authorization: Bearer header (RFC 6750 §2.1; MCP forbids the query string), and refuse a request that carries it elsewhere or twice.",
+		"no Authorization header", "Require a valid Bearer token on every request to the protected endpoint.",
+		"spoofed", "Require a valid Bearer token on every request to the protected endpoint, whatever its Host or X-Forwarded headers say.",
+		"Basic scheme", "Accept credentials only in the Bearer scheme of the Authorization header.")
 	classes := []attackClass{{"algorithm", algorithm}, {"claims", claims}, {"malformed", malformed}, {"request", request}}
 	if c.cfg.MCP {
 		classes = append(classes, attackClass{"method", c.methodAttacks()})
 	}
 	return classes
+}
+
+// withFix sets the fix of the cases that have none: that of the first
+// (name prefix, fix) pair of rules whose prefix the case's name has, else
+// def.
+func withFix(cases []attack, def string, rules ...string) {
+	for i := range cases {
+		if cases[i].fix != "" {
+			continue
+		}
+		cases[i].fix = def
+		for j := 0; j+1 < len(rules); j += 2 {
+			if strings.HasPrefix(cases[i].name, rules[j]) {
+				cases[i].fix = rules[j+1]
+				break
+			}
+		}
+	}
 }
 
 // registeredClaims are the claims the kit does not pick as the custom claim
@@ -356,17 +404,17 @@ func (c *conformance) checkMethod(r runner, a attack) {
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	resp, err := c.send(req)
 	if err != nil {
-		r.Errorf("%s %s: %v", a.method, rpcMethod, err)
+		r.Errorf("%s %s: %v. Answer a method you do not serve with 405 and Allow.", a.method, rpcMethod, err)
 		return
 	}
 	defer c.checkEcho(r, resp, tokenParts(a.token))
 	switch {
 	case resp.status/100 == 2:
-		r.Errorf("%s with a %s body: status %d, the request reached the MCP server: answer 405 with Allow to any method but POST, GET, DELETE and OPTIONS", a.method, rpcMethod, resp.status)
+		r.Errorf("%s with a %s body: status %d, the request reached the MCP server. Answer 405 with Allow to any method but POST, GET, DELETE and OPTIONS, before the request reaches the MCP server.", a.method, rpcMethod, resp.status)
 	case resp.status != http.StatusMethodNotAllowed:
-		r.Errorf("%s with a %s body: status %d, want 405 Method Not Allowed (RFC 9110 §15.5.6): only POST, GET and DELETE are MCP Streamable HTTP methods", a.method, rpcMethod, resp.status)
+		r.Errorf("%s with a %s body: status %d, want 405 Method Not Allowed (RFC 9110 §15.5.6): only POST, GET and DELETE are MCP Streamable HTTP methods. Answer 405 with Allow to any method but POST, GET, DELETE and OPTIONS, after authentication.", a.method, rpcMethod, resp.status)
 	case !slices.Contains(splitList(resp.header.Values("Allow")), http.MethodPost):
-		r.Errorf("%s: 405 with Allow %q, want an Allow header listing POST (RFC 9110 §10.2.1)", a.method, resp.header.Values("Allow"))
+		r.Errorf("%s: 405 with Allow %q, want an Allow header listing POST (RFC 9110 §10.2.1). Send with the 405 an Allow header listing the methods you serve (GET, POST, DELETE).", a.method, resp.header.Values("Allow"))
 	}
 }
 
@@ -407,12 +455,12 @@ func (c *conformance) checkAttack(r runner, a attack) {
 	}
 	resp, err := c.sendHost(req, host)
 	if err != nil {
-		r.Errorf("%v", err)
+		r.Errorf("%v. Answer this request with a refusal (4xx) rather than failing the connection.", err)
 		return
 	}
 	secrets := tokenParts(a.token)
 	if resp.status/100 == 2 {
-		r.Errorf("accepted: status %d", resp.status)
+		r.Errorf("accepted: status %d. %s", resp.status, a.fix)
 		return
 	}
 	defer c.checkEcho(r, resp, secrets)
@@ -421,20 +469,20 @@ func (c *conformance) checkAttack(r runner, a attack) {
 		// Servers and proxies bound headers differently: any refusal will
 		// do, but not a success and not a crash.
 		if resp.status >= 500 {
-			r.Errorf("status %d for an oversized token", resp.status)
+			r.Errorf("status %d for an oversized token. Refuse an oversized Authorization header with 4xx (431, 400 or 401), never a server error.", resp.status)
 		}
 		return
 	case "token":
 		if resp.status != http.StatusUnauthorized {
-			r.Errorf("status %d, want 401 (RFC 6750 §3.1 invalid_token)", resp.status)
+			r.Errorf("status %d, want 401 (RFC 6750 §3.1 invalid_token). Answer every token you refuse with 401 and a Bearer challenge error=\"invalid_token\".", resp.status)
 			return
 		}
 		if ch, ok := c.bearerChallenge(r, resp); ok && ch.Error != rsmeta.ErrorInvalidToken {
-			r.Errorf(`challenge error=%q, want "invalid_token" (RFC 6750 §3.1)`, ch.Error)
+			r.Errorf(`challenge error=%q, want "invalid_token" (RFC 6750 §3.1). Send error="invalid_token" in the challenge of a refused token.`, ch.Error)
 		}
 	case "request":
 		if resp.status != http.StatusBadRequest && resp.status != http.StatusUnauthorized {
-			r.Errorf("status %d, want 400 invalid_request (or 401)", resp.status)
+			r.Errorf("status %d, want 400 invalid_request (or 401) (RFC 6750 §3.1). Answer a request whose credentials are malformed, repeated or misplaced with 400 error=\"invalid_request\" (or 401).", resp.status)
 			return
 		}
 		if ch, ok := c.bearerChallenge(r, resp); ok {
@@ -443,20 +491,21 @@ func (c *conformance) checkAttack(r runner, a attack) {
 				want = rsmeta.ErrorInvalidToken
 			}
 			if ch.Error != want && ch.Error != "" {
-				r.Errorf("status %d with error=%q, want %q", resp.status, ch.Error, want)
+				r.Errorf("status %d with error=%q, want %q (RFC 6750 §3.1). Send error=\"invalid_request\" with a 400 and error=\"invalid_token\" with a 401.", resp.status, ch.Error, want)
 			}
 		}
 	case "none":
 		if resp.status != http.StatusUnauthorized && resp.status != http.StatusBadRequest {
-			r.Errorf("status %d, want 401 (or 400)", resp.status)
+			r.Errorf("status %d, want 401 (or 400) (RFC 6750 §3). Answer a request without a token in its Authorization header with 401 and a Bearer challenge.", resp.status)
 			return
 		}
 		c.bearerChallenge(r, resp)
 	}
 }
 
-// checkEcho fails if any part of the token appears in the response.
-func (c *conformance) checkEcho(r runner, resp *response, secrets []string) {
+// checkEcho fails if any part of the token appears in the response. The
+// message names the part, never its bytes.
+func (c *conformance) checkEcho(r runner, resp *response, secrets []tokenPart) {
 	var hay strings.Builder
 	hay.Write(resp.body)
 	for name, vs := range resp.header {
@@ -465,28 +514,37 @@ func (c *conformance) checkEcho(r runner, resp *response, secrets []string) {
 		}
 	}
 	for _, s := range secrets {
-		if strings.Contains(hay.String(), s) {
+		if strings.Contains(hay.String(), s.value) {
 			where := "body"
-			if !bytes.Contains(resp.body, []byte(s)) {
+			if !bytes.Contains(resp.body, []byte(s.value)) {
 				where = "headers"
 			}
-			r.Errorf("the response %s echo part of the token (%d bytes starting %.12q)", where, len(s), s)
+			r.Errorf("the response %s echo %s (%d bytes). Answer with fixed error text that never repeats the credential or any part of it.", where, s.name, len(s.value))
 			return
 		}
 	}
 }
 
+// tokenPart is a part of a token that must never be echoed, and its name.
+type tokenPart struct{ name, value string }
+
 // tokenParts are the parts of a token that must never be echoed: the
 // whole and each dot-separated segment of eight bytes or more.
-func tokenParts(tok string) []string {
-	var out []string
+func tokenParts(tok string) []tokenPart {
+	var out []tokenPart
 	if len(tok) >= 8 {
-		out = append(out, tok)
+		out = append(out, tokenPart{"the whole token", tok})
 	}
-	for _, p := range strings.Split(tok, ".") {
-		if len(p) >= 8 && p != tok {
-			out = append(out, p)
+	segments := strings.Split(tok, ".")
+	for i, p := range segments {
+		if len(p) < 8 || p == tok {
+			continue
 		}
+		name := fmt.Sprintf("segment %d of the token", i+1)
+		if len(segments) == 3 {
+			name = [...]string{"the token's header", "the token's payload", "the token's signature"}[i]
+		}
+		out = append(out, tokenPart{name, p})
 	}
 	return out
 }
@@ -552,28 +610,61 @@ func sameSet(a, b []string) bool {
 	return true
 }
 
+// truncate returns the start of a body for a message, redacted.
 func truncate(b []byte) string {
 	if len(b) > 200 {
-		return string(b[:200]) + "…"
+		return redact(string(b[:200])) + "…"
 	}
-	return string(b)
+	return redact(string(b))
 }
 
-func statusOf(resp *response) string {
-	if resp == nil {
-		return "no response"
+// redact replaces in s each run that looks like a JWT or a part of one
+// (base64url of a JSON object, "eyJ…", with the segments joined to it by
+// dots) by "[token]": messages never carry a token, even one a server
+// echoed.
+func redact(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "eyJ")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := i
+		for j < len(s) && (isBase64URL(s[j]) || s[j] == '.') {
+			j++
+		}
+		b.WriteString(s[:i])
+		if j-i >= 8 {
+			b.WriteString("[token]")
+		} else {
+			b.WriteString(s[i:j])
+		}
+		s = s[j:]
 	}
-	return fmt.Sprintf("status %d", resp.status)
+}
+
+// redactAll redacts each of values.
+func redactAll(values []string) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = redact(v)
+	}
+	return out
+}
+
+func isBase64URL(ch byte) bool {
+	return 'A' <= ch && ch <= 'Z' || 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_'
 }
 
 func describeRPC(msg *rpcResponse, resp *response) string {
 	switch {
 	case resp != nil && resp.status/100 != 2:
-		return fmt.Sprintf("WWW-Authenticate %q, body %q", resp.header.Values("WWW-Authenticate"), truncate(resp.body))
+		return fmt.Sprintf("WWW-Authenticate %q, body %q", redactAll(resp.header.Values("WWW-Authenticate")), truncate(resp.body))
 	case msg == nil:
 		return "no JSON-RPC response"
 	case msg.Error != nil:
-		return fmt.Sprintf("JSON-RPC error %d %q", msg.Error.Code, msg.Error.Message)
+		return fmt.Sprintf("JSON-RPC error %d %q", msg.Error.Code, redact(msg.Error.Message))
 	}
 	return "JSON-RPC result"
 }

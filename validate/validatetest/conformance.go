@@ -70,8 +70,10 @@ type ConformanceConfig struct {
 	// POSTed JSON-RPC message with Accept "application/json,
 	// text/event-stream"; a session is opened with initialize (its
 	// Mcp-Session-Id and negotiated MCP-Protocol-Version are sent on later
-	// requests); answers may be JSON or an SSE stream. If false, requests
-	// are plain HTTP requests (see Request).
+	// requests); answers may be JSON or an SSE stream. If the server issues
+	// session ids, the session subtests also send GET (the event stream,
+	// read up to its headers only) and DELETE in a session, and end it.
+	// If false, requests are plain HTTP requests (see Request).
 	MCP bool
 
 	// Tools maps MCP tools to the scopes a tools/call of each needs (MCP
@@ -128,10 +130,30 @@ type ConformanceConfig struct {
 //     challenge carrying resource_metadata, no error code (RFC 6750 §3.1),
 //     and the configured scope;
 //   - accept: a valid token gets through (MCP: initialize succeeds);
-//   - session/<intruder> (MCP): a session opened with one user's token
-//     serves neither another user's token nor a client-credentials token
-//     (no sub, or sub equal to client_id) whose client_id is that user's
-//     sub (MCP security best practices, session hijacking);
+//   - session/… (MCP, when the server issues an Mcp-Session-Id; a
+//     stateless server has nothing to check): a session belongs to the
+//     principal that opened it (MCP security best practices, session
+//     hijacking), and its id presented by anyone else is answered as one
+//     never issued (404), so that ids cannot be probed. The owner opens a
+//     session with a valid token; the intruders are "another user",
+//     "client named after the user" and "client named after the user (sub
+//     = client_id)". Then:
+//   - session/unknown session: a made-up id (never issued) with the
+//     owner's token gets 404 (to a GET or DELETE, 405 will do);
+//   - session/<intruder>/POST, …/GET stream, …/DELETE: in the owner's
+//     session, another user's token, and a client-credentials token (no
+//     sub, or sub equal to client_id) whose client_id is the owner's sub,
+//     get 404 — a 403 fails, for it tells a prober the session exists; the
+//     GET is never served a stream (the kit reads its answer up to the
+//     headers, then closes it); after an intruder's DELETE the owner is
+//     still served;
+//   - session/<intruder>/same answer as an unknown session: each of those
+//     requests gets the status the made-up id got;
+//   - session/renewed token: the owner with a freshly issued token (same
+//     sub and client_id, new jti, later exp) is served in its session;
+//   - session/owner ends the session: once the owner's DELETE is answered
+//     2xx, the session's id gets 404; a DELETE answered 405 (a server that
+//     does not let clients end sessions, as MCP allows) skips the subtest;
 //   - stepup/<tool>: see ConformanceConfig.Tools;
 //   - attacks/<class>/<case>: over seventy tokens and requests that must be
 //     refused, in five classes: algorithm (none, HMAC keyed with the public
@@ -153,7 +175,8 @@ type ConformanceConfig struct {
 //     same user opened; and no response echoes any part of the token.
 //
 // Failures are reported with t.Errorf in the subtest concerned, with what
-// was sent and received, never the whole token. Conformance calls t.Fatal
+// was sent and received, never a token or part of one, and end with one
+// sentence saying what to change in the server. Conformance calls t.Fatal
 // only for a configuration it cannot use.
 func Conformance(t *testing.T, cfg ConformanceConfig) {
 	t.Helper()
@@ -198,9 +221,10 @@ type conformance struct {
 	attackerEd  ed25519.PrivateKey
 
 	// MCP session state.
-	session  string
-	protocol string
-	nextID   int
+	session    string
+	protocol   string
+	nextID     int
+	streamWait time.Duration // for the headers of a GET; streamTimeout
 }
 
 func runConformance(r runner, cfg ConformanceConfig) {
@@ -247,7 +271,7 @@ func newConformance(r runner, cfg ConformanceConfig) (*conformance, error) {
 	if (cfg.Handler == nil) == (cfg.URL == "") {
 		return nil, errors.New("set exactly one of Handler and URL")
 	}
-	c := &conformance{cfg: cfg, is: cfg.Issuer, resource: cfg.Resource, skip: cfg.Skip, nextID: 1, base: r.Name()}
+	c := &conformance{cfg: cfg, is: cfg.Issuer, resource: cfg.Resource, skip: cfg.Skip, nextID: 1, base: r.Name(), streamWait: streamTimeout}
 	if c.resource == "" {
 		if cfg.URL == "" {
 			return nil, errors.New("validatetest: Resource is required with Handler")

@@ -45,24 +45,33 @@ var kitTools = map[string][]string{
 	"write_items": {"items:read", "items:write"},
 }
 
-// fakeMCP is a minimal MCP server over Streamable HTTP: sessions, JSON-RPC
-// requests and notifications, tools/list and tools/call of kitTools, answers
-// as JSON or as an SSE stream.
+// fakeMCP is a minimal MCP server over Streamable HTTP: sessions (which it
+// does not bind to principals: see sessionBinder), JSON-RPC requests and
+// notifications, tools/list and tools/call of kitTools, answers as JSON or
+// as an SSE stream, an event stream on GET and the end of a session on
+// DELETE.
 type fakeMCP struct {
-	sse       bool
-	unbound   bool     // sessions are not bound to the principal that opened them
-	byName    bool     // sessions are bound to the principal's name, not its kind
-	anyMethod bool     // every method is read as a POST
-	sessions  sync.Map // session id -> principal
-	n         int64
-	mu        sync.Mutex
+	sse           bool
+	anyMethod     bool     // every method but GET and DELETE is read as a POST
+	noDelete      bool     // DELETE gets 405: clients may not end sessions
+	deleteIgnored bool     // DELETE gets 204 but the session lives on
+	sessions      sync.Map // session id -> struct{}
+	n             int64
+	mu            sync.Mutex
 }
 
 func (m *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost && !m.anyMethod {
-		w.Header().Set("Allow", "POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	switch r.Method {
+	case http.MethodGet, http.MethodDelete:
+		m.serveSession(w, r)
 		return
+	case http.MethodPost:
+	default:
+		if !m.anyMethod {
+			w.Header().Set("Allow", "GET, POST, DELETE")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
 	}
 	if !strings.Contains(r.Header.Get("Accept"), "application/json") || !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 		http.Error(w, "not acceptable", http.StatusNotAcceptable)
@@ -80,25 +89,8 @@ func (m *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "parse error", http.StatusBadRequest)
 		return
 	}
-	principal := ""
-	if p, ok := rsguard.FromContext(r.Context()); ok {
-		principal = p.Subject
-		if m.byName {
-			// "sub, else client_id": user:…#alice and client:…#alice
-			// become one.
-			_, principal, _ = strings.Cut(principal, ":")
-		}
-	}
-	if msg.Method != "initialize" {
-		owner, ok := m.sessions.Load(r.Header.Get("Mcp-Session-Id"))
-		if !ok {
-			http.Error(w, "unknown session", http.StatusNotFound)
-			return
-		}
-		if !m.unbound && owner != principal {
-			http.Error(w, "session user mismatch", http.StatusForbidden)
-			return
-		}
+	if msg.Method != "initialize" && !m.knownSession(w, r) {
+		return
 	}
 	if msg.ID == nil {
 		w.WriteHeader(http.StatusAccepted)
@@ -112,7 +104,7 @@ func (m *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.n++
 		id := fmt.Sprintf("session-%d", m.n)
 		m.mu.Unlock()
-		m.sessions.Store(id, principal)
+		m.sessions.Store(id, struct{}{})
 		w.Header().Set("Mcp-Session-Id", id)
 		result = map[string]any{"protocolVersion": msg.Params.ProtocolVersion, "capabilities": map[string]any{"tools": map[string]any{}},
 			"serverInfo": map[string]any{"name": "fake", "version": "1"}}
@@ -147,6 +139,138 @@ func (m *fakeMCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
+// knownSession answers 400 to a request without Mcp-Session-Id and 404 to
+// one whose session the server does not know, and reports whether it may
+// go on.
+func (m *fakeMCP) knownSession(w http.ResponseWriter, r *http.Request) bool {
+	id := r.Header.Get("Mcp-Session-Id")
+	if id == "" {
+		http.Error(w, "missing session", http.StatusBadRequest)
+		return false
+	}
+	if _, ok := m.sessions.Load(id); !ok {
+		http.Error(w, "unknown session", http.StatusNotFound)
+		return false
+	}
+	return true
+}
+
+// serveSession serves GET, an event stream that stays open until the
+// client leaves, and DELETE, which ends the session.
+func (m *fakeMCP) serveSession(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodDelete && m.noDelete {
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "sessions end on their own", http.StatusMethodNotAllowed)
+		return
+	}
+	if !m.knownSession(w, r) {
+		return
+	}
+	if r.Method == http.MethodDelete {
+		if !m.deleteIgnored {
+			m.sessions.Delete(r.Header.Get("Mcp-Session-Id"))
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		http.Error(w, "not acceptable", http.StatusNotAcceptable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	_ = http.NewResponseController(w).Flush()
+	<-r.Context().Done()
+}
+
+// sessionBinder stands in, in these tests, for package mcpguard: it binds
+// each Mcp-Session-Id the server issues to the principal that opened the
+// session, answers 404 to a session id it does not know and to one
+// presented by another principal, and forgets a session when its owner's
+// DELETE is answered 2xx. Its knobs break it as real servers are broken.
+type sessionBinder struct {
+	next         http.Handler
+	principal    func(*http.Request) string // whom a request is bound to; nil: rsguard's Principal.Subject
+	mismatch     int                        // the status for another principal; 0: 404
+	keepOnDelete bool                       // the binding outlives a DELETE answered 2xx
+
+	mu     sync.Mutex
+	owners map[string]string // session id -> principal
+}
+
+func (b *sessionBinder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	who := ""
+	if b.principal != nil {
+		who = b.principal(r)
+	} else if p, ok := rsguard.FromContext(r.Context()); ok {
+		who = p.Subject
+	}
+	id := r.Header.Get("Mcp-Session-Id")
+	if id == "" {
+		b.next.ServeHTTP(&bindingWriter{ResponseWriter: w, issued: func(id string) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if b.owners == nil {
+				b.owners = map[string]string{}
+			}
+			b.owners[id] = who
+		}}, r)
+		return
+	}
+	b.mu.Lock()
+	owner, ok := b.owners[id]
+	b.mu.Unlock()
+	switch {
+	case !ok:
+		http.Error(w, "session not found", http.StatusNotFound)
+		return
+	case owner != who && b.mismatch != 0:
+		http.Error(w, "session belongs to another user", b.mismatch)
+		return
+	case owner != who:
+		http.Error(w, "session not found", http.StatusNotFound)
+		return
+	}
+	if r.Method != http.MethodDelete || b.keepOnDelete {
+		b.next.ServeHTTP(w, r)
+		return
+	}
+	bw := &bindingWriter{ResponseWriter: w}
+	b.next.ServeHTTP(bw, r)
+	if bw.status/100 == 2 {
+		b.mu.Lock()
+		delete(b.owners, id)
+		b.mu.Unlock()
+	}
+}
+
+// bindingWriter records the status of an answer and passes the session id
+// a 2xx answer issues to issued, if set.
+type bindingWriter struct {
+	http.ResponseWriter
+	issued func(id string)
+	status int
+}
+
+func (w *bindingWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+		if id := w.Header().Get("Mcp-Session-Id"); code/100 == 2 && id != "" && w.issued != nil {
+			w.issued(id)
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *bindingWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *bindingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // kitServer is the wiring a user writes, with knobs to break it.
 type kitServer struct {
 	noMetadata       bool
@@ -155,8 +279,12 @@ type kitServer struct {
 	challengeScopes  []string // rsguard.Config.Scopes
 	noScopeCheck     bool
 	sse              bool
-	unboundSessions  bool
+	unboundSessions  bool                            // no sessionBinder
 	sessionsByName   bool                            // sessions bound to the principal's name, users and clients alike
+	sessionsByToken  bool                            // sessions bound to the token, not its principal
+	sessions403      bool                            // another principal gets 403 in a session, not 404
+	noSessionDelete  bool                            // DELETE gets 405: clients may not end sessions
+	deleteIgnored    bool                            // DELETE gets 204 but the session and its binding live on
 	postOnlyCheck    bool                            // the per-tool check sees only POST; the MCP server serves any method
 	authenticator    rsguard.Authenticator           // replaces the validate.Validator
 	wrap             func(http.Handler) http.Handler // around the whole endpoint
@@ -188,7 +316,7 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 	}
 	guard, err := rsguard.New(rsguard.Config{Authenticator: authn, ResourceMetadata: rm, Scopes: k.challengeScopes})
 	require.NoError(t, err)
-	mcp := &fakeMCP{sse: k.sse, unbound: k.unboundSessions, byName: k.sessionsByName, anyMethod: k.postOnlyCheck}
+	mcp := &fakeMCP{sse: k.sse, anyMethod: k.postOnlyCheck, noDelete: k.noSessionDelete, deleteIgnored: k.deleteIgnored}
 	var next http.Handler = mcp
 	if !k.noScopeCheck {
 		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools})
@@ -204,6 +332,25 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 			}
 			mcp.ServeHTTP(w, r)
 		})
+	}
+	if !k.unboundSessions {
+		b := &sessionBinder{next: next, keepOnDelete: k.deleteIgnored}
+		switch {
+		case k.sessionsByName:
+			// "sub, else client_id": user:…#alice and client:…#alice
+			// become one.
+			b.principal = func(r *http.Request) string {
+				p, _ := rsguard.FromContext(r.Context())
+				_, name, _ := strings.Cut(p.Subject, ":")
+				return name
+			}
+		case k.sessionsByToken:
+			b.principal = func(r *http.Request) string { return r.Header.Get("Authorization") }
+		}
+		if k.sessions403 {
+			b.mismatch = http.StatusForbidden
+		}
+		next = b
 	}
 	endpoint := guard.Middleware(next)
 	if k.wrap != nil {
@@ -241,7 +388,7 @@ func TestConformanceWiredCorrectly(t *testing.T) {
 		require.NoError(t, err)
 		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools})
 		require.NoError(t, err)
-		mux.Handle("/mcp", guard.Middleware(perTool.Handler(&fakeMCP{})))
+		mux.Handle("/mcp", guard.Middleware(&sessionBinder{next: perTool.Handler(&fakeMCP{})}))
 		Conformance(t, ConformanceConfig{Issuer: is, URL: resource, MCP: true, Tools: kitTools})
 	})
 	t.Run("REST route", func(t *testing.T) {
@@ -402,11 +549,13 @@ func (f authFunc) Authenticate(r *http.Request) (*rsguard.Principal, error) { re
 func TestConformanceFailsMiswired(t *testing.T) {
 	is := NewIssuer(t, nil)
 	for _, tc := range []struct {
-		name     string
-		server   kitServer
-		cfg      func(*ConformanceConfig)
-		wantFail []string // subtests that must fail
-		wantPass []string // subtests that must not
+		name        string
+		server      kitServer
+		cfg         func(*ConformanceConfig)
+		wantFail    []string          // subtests that must fail
+		wantPass    []string          // subtests that must not
+		wantMessage map[string]string // subtest -> a part of one of its failure messages
+		wantSkipped []string          // subtests that must be skipped (besides those of cfg's Skip)
 	}{
 		{
 			name:     "no metadata",
@@ -524,16 +673,55 @@ func TestConformanceFailsMiswired(t *testing.T) {
 			wantPass: []string{"metadata", "challenge", "accept", "stepup"},
 		},
 		{
-			name:     "sessions not bound to the user",
-			server:   kitServer{challengeScopes: []string{"items:read"}, unboundSessions: true},
-			wantFail: []string{"session"},
-			wantPass: []string{"metadata", "challenge", "accept", "stepup", "attacks"},
+			name:   "sessions not bound to the user",
+			server: kitServer{challengeScopes: []string{"items:read"}, unboundSessions: true},
+			wantFail: []string{"session/another user/POST", "session/another user/GET stream", "session/another user/DELETE",
+				"session/another user/same answer as an unknown session", "session/client named after the user", "session/client named after the user (sub = client_id)"},
+			wantPass: []string{"session/unknown session", "session/renewed token", "session/owner ends the session", "metadata", "challenge", "accept", "stepup", "attacks"},
+			wantMessage: map[string]string{
+				"session/another user/POST":       "was served in a session it did not open",
+				"session/another user/GET stream": "was served in a session it did not open",
+				"session/another user/DELETE":     "an intruder can end other principals' sessions",
+			},
 		},
 		{
 			name:     "sessions bound to the name, users and clients alike",
 			server:   kitServer{challengeScopes: []string{"items:read"}, sessionsByName: true},
 			wantFail: []string{"session/client named after the user", "session/client named after the user (sub = client_id)"},
-			wantPass: []string{"session/another user", "metadata", "challenge", "accept", "stepup", "attacks"},
+			wantPass: []string{"session/another user", "session/unknown session", "session/renewed token", "session/owner ends the session", "metadata", "challenge", "accept", "stepup", "attacks"},
+		},
+		{
+			name:   "sessions refused to intruders with 403",
+			server: kitServer{challengeScopes: []string{"items:read"}, sessions403: true},
+			wantFail: []string{"session/another user/POST", "session/another user/GET stream", "session/another user/DELETE", "session/another user/same answer as an unknown session",
+				"session/client named after the user/POST", "session/client named after the user (sub = client_id)/POST"},
+			wantPass: []string{"session/unknown session", "session/renewed token", "session/owner ends the session", "metadata", "challenge", "accept", "stepup", "attacks"},
+			wantMessage: map[string]string{
+				"session/another user/POST":                              "a 403 tells a prober the session exists. Answer 404, as for an unknown session.",
+				"session/another user/same answer as an unknown session": "POST tools/list 403, but 404 for a made-up id",
+			},
+		},
+		{
+			name:     "sessions bound to the token",
+			server:   kitServer{challengeScopes: []string{"items:read"}, sessionsByToken: true},
+			wantFail: []string{"session/renewed token"},
+			// Every request of the kit but the session's own carries a new
+			// token: stepup and the method attacks fail too.
+			wantPass:    []string{"session/unknown session", "session/another user", "session/client named after the user", "session/owner ends the session", "metadata", "challenge", "accept"},
+			wantMessage: map[string]string{"session/renewed token": "never to the token, its jti or its expiry"},
+		},
+		{
+			name:        "DELETE answered 2xx that ends nothing",
+			server:      kitServer{challengeScopes: []string{"items:read"}, deleteIgnored: true},
+			wantFail:    []string{"session/owner ends the session"},
+			wantPass:    []string{"session/unknown session", "session/another user", "session/renewed token", "accept", "stepup", "attacks"},
+			wantMessage: map[string]string{"session/owner ends the session": "still served"},
+		},
+		{
+			name:        "sessions clients may not end",
+			server:      kitServer{challengeScopes: []string{"items:read"}, noSessionDelete: true},
+			wantPass:    []string{"session", "metadata", "challenge", "accept", "stepup", "attacks"},
+			wantSkipped: []string{"session/owner ends the session"},
 		},
 		{
 			name:     "per-tool check on POST only",
@@ -580,9 +768,28 @@ func TestConformanceFailsMiswired(t *testing.T) {
 			for _, name := range tc.wantPass {
 				assert.False(t, rec.failed(name), "the kit failed %q, which is wired correctly:\n%s", name, rec.summary())
 			}
+			for name, part := range tc.wantMessage {
+				msgs := rec.failures["Kit/"+strings.ReplaceAll(name, " ", "_")]
+				assert.True(t, slices.ContainsFunc(msgs, func(m string) bool { return strings.Contains(m, part) }),
+					"no failure of %q says %q: %q", name, part, msgs)
+			}
 			assert.Empty(t, rec.fatal, "fatal in subtests")
+			var skipped []string
+			for _, name := range tc.wantSkipped {
+				skipped = append(skipped, "Kit/"+strings.ReplaceAll(name, " ", "_"))
+			}
 			if tc.cfg != nil {
-				assert.Len(t, rec.skipped, 2, "skipped, want metadata and cors")
+				skipped = append(skipped, "Kit/metadata", "Kit/cors")
+			}
+			assert.ElementsMatch(t, skipped, rec.skipped, "skipped subtests")
+			// Every message names what to change in the server, and no
+			// message carries a token (each starts "eyJ": base64url of
+			// `{"`).
+			for name, msgs := range rec.failures {
+				for _, msg := range msgs {
+					assert.True(t, strings.HasSuffix(msg, "."), "%s: the message does not end with a sentence: %s", name, msg)
+					assert.NotContains(t, msg, "eyJ", "%s: the message carries a token", name)
+				}
 			}
 		})
 	}
@@ -767,4 +974,95 @@ func (w *echoToken) Write(b []byte) (int, error) {
 		w.token = ""
 	}
 	return n, err
+}
+
+// TestConformanceAttackFixes checks that every attack but the method ones
+// (which have messages of their own) says, when accepted, what to change.
+func TestConformanceAttackFixes(t *testing.T) {
+	is := NewIssuer(t, nil)
+	c, err := newConformance(tRunner{t}, kitConfig(is, http.NotFoundHandler()))
+	require.NoError(t, err)
+	for _, class := range c.attacks(tRunner{t}) {
+		for _, a := range class.cases {
+			if a.method == "" {
+				assert.True(t, strings.HasSuffix(a.fix, "."), "%s/%s: fix %q", class.name, a.name, a.fix)
+			}
+		}
+	}
+}
+
+func TestMadeUpSession(t *testing.T) {
+	for _, tc := range []struct {
+		name, issued string
+		fallback     bool // too little to vary: a random id instead
+	}{
+		{"UUID", "3f2b8c1e-9a4d-4e6f-b0c2-7d8e9f0a1b2c", false},
+		{"upper-case hex", "3F2B8C1E9A4D4E6FB0C27D8E9F0A1B2C", false},
+		{"base64url", "Zq8_xY-3kLmN0pQrStUvWx", false},
+		{"short", "session-1", true},
+		{"no letters or digits", "--------------------", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := madeUpSession(tc.issued)
+			assert.NotEqual(t, tc.issued, got)
+			if tc.fallback {
+				assert.True(t, strings.HasPrefix(got, "rsguard-conformance-unknown-"), "got %q", got)
+				return
+			}
+			require.Len(t, got, len(tc.issued))
+			for i := range len(got) {
+				a, b := tc.issued[i], got[i]
+				assert.Equal(t, classOf(a), classOf(b), "character %d: %q for %q", i, b, a)
+			}
+		})
+	}
+}
+
+// classOf is the kind of character madeUpSession keeps.
+func classOf(ch byte) string {
+	switch {
+	case '0' <= ch && ch <= '9':
+		return "digit"
+	case 'a' <= ch && ch <= 'f':
+		return "lower hex"
+	case 'A' <= ch && ch <= 'F':
+		return "upper hex"
+	case 'a' <= ch && ch <= 'z':
+		return "lower"
+	case 'A' <= ch && ch <= 'Z':
+		return "upper"
+	}
+	return string(ch)
+}
+
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`Bearer error="invalid_token", token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln received`, `Bearer error="invalid_token", token [token] received`},
+		{"header eyJhbGciOiJSUzI1NiJ9 alone", "header [token] alone"},
+		{"two eyJhbGciOi.x and eyJzdWIiOiJ4In0", "two [token] and [token]"},
+		{"eyJ is short", "eyJ is short"},
+		{"no token here", "no token here"},
+	} {
+		assert.Equal(t, tc.want, redact(tc.in), "redact(%q)", tc.in)
+	}
+}
+
+// TestConformanceStreamHeld checks that a GET whose answer never comes is
+// given up, not waited for.
+func TestConformanceStreamHeld(t *testing.T) {
+	is := NewIssuer(t, nil)
+	held := make(chan struct{})
+	t.Cleanup(func() { close(held) })
+	c, err := newConformance(tRunner{t}, kitConfig(is, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // no headers, ever
+		case <-r.Context().Done():
+		case <-held:
+		}
+	})))
+	require.NoError(t, err)
+	c.streamWait = 50 * time.Millisecond
+	start := time.Now()
+	_, err = c.inSession(http.MethodGet, "session-1", "not-a-token")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 5*time.Second)
 }

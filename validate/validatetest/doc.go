@@ -53,8 +53,10 @@
 // [ConformanceConfig], and it runs as subtests the checks no public suite
 // makes of the resource-server side of MCP: the RFC 9728 metadata and its
 // CORS headers, the 401 challenge with resource_metadata and scope, a valid
-// token let through, an MCP session that serves only the user who opened it
-// (not another user, nor a client whose client_id is that user's sub), the
+// token let through, an MCP session that serves its owner (even with a
+// renewed token, until the owner's DELETE ends it) and nobody else (not
+// another user, nor a client whose client_id is the owner's sub), answering
+// their POST, GET and DELETE with 404 exactly as a session never issued, the
 // MCP step-up (403 insufficient_scope naming scopes that then work), and
 // over seventy attacks that must be refused with the right status and
 // challenge and without echoing the token (algorithm confusion, foreign keys,
