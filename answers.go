@@ -16,9 +16,9 @@ import (
 // replays it after: a refused request then costs no challenge formatting and
 // no header canonicalisation. At most maxAnswers are kept (an application's
 // Check may make descriptions of its own); beyond, answers are written by
-// rsmeta.WriteChallenge each time. A refusal with headers of its own, or a
+// rsmeta.WriteError each time. A refusal with headers of its own, or a
 // response that already carries Access-Control-Expose-Headers (which must be
-// merged, not replaced), is always written by rsmeta.WriteChallenge.
+// merged, not replaced), is always written by rsmeta.WriteError.
 const maxAnswers = 128
 
 type answerKey struct {
@@ -71,7 +71,7 @@ func (s *answers) record(e *Error, c rsmeta.Challenge) {
 	}
 	var rec recorder
 	rec.h = make(http.Header)
-	rsmeta.WriteChallenge(&rec, e.Status, c)
+	rsmeta.WriteError(&rec, e.Status, e.Code, e.Description, c)
 	a := &answer{status: rec.status, body: rec.body.Bytes()}
 	for _, k := range []string{"Www-Authenticate", "Access-Control-Expose-Headers", "Cache-Control", "Content-Type", "Content-Length"} {
 		if vals := rec.h[k]; len(vals) == 1 {
@@ -81,7 +81,7 @@ func (s *answers) record(e *Error, c rsmeta.Challenge) {
 		}
 	}
 	if len(rec.h) != 0 {
-		return // WriteChallenge set headers we do not replay: never record
+		return // WriteError set headers we do not replay: never record
 	}
 	if _, loaded := s.m.LoadOrStore(key, a); !loaded {
 		s.n.Add(1)

@@ -58,7 +58,7 @@ func ExampleNew() {
 		fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"), w.Body.String())
 	}
 	// Output:
-	// 401 Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/api" {}
+	// 401 Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/api" {"error":"unauthorized","error_description":"authentication required"}
 	// 401 Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/api", error="invalid_token", error_description="unknown service token" {"error":"invalid_token","error_description":"unknown service token"}
 	// 200  hello, service:billing
 }

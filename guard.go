@@ -119,6 +119,16 @@ func New(cfg Config) (*Guard, error) {
 //     an [Error.Status] outside 400–599 — is answered 500; a 5xx other than
 //     503 carries no challenge (no credential could do better).
 //
+// Every refusal has a short JSON body (Content-Type application/json) that
+// says what happened without the challenge: {"error":"invalid_token",
+// "error_description":"the access token expired"}, the [*Error]'s Code and
+// Description; without a Code, an "error" chosen by status (see
+// rsmeta.WriteError): {"error":"unauthorized","error_description":
+// "authentication required"} for a request without a credential,
+// {"error":"temporarily_unavailable",…} for a 503, {"error":"server_error"}
+// for another 5xx. Descriptions are chosen text: never a credential, never
+// a cause's message.
+//
 // On success, next gets the request with the [Principal] in its context
 // ([FromContext]) and the Principal's response headers set.
 func (g *Guard) Middleware(next http.Handler) http.Handler {
@@ -181,9 +191,13 @@ func (g *Guard) writeError(w http.ResponseWriter, r *http.Request, e *Error) {
 	case e.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "":
 		h.Set("Retry-After", strconv.Itoa(max(1, int((e.RetryAfter+time.Second-1)/time.Second))))
 	case e.Status >= 500 && e.Status != http.StatusServiceUnavailable:
-		// A server error: no credential could do better, so no challenge.
+		// A server error: no credential could do better, so no challenge,
+		// and nothing about the cause.
 		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(serverErrorBody)))
 		w.WriteHeader(e.Status)
+		_, _ = w.Write([]byte(serverErrorBody))
 		return
 	}
 	c := g.challenge
@@ -192,12 +206,15 @@ func (g *Guard) writeError(w http.ResponseWriter, r *http.Request, e *Error) {
 	}
 	switch {
 	case len(e.Header) != 0: // its own headers: never recorded
-		rsmeta.WriteChallenge(&extraHeaders{ResponseWriter: w, h: e.Header}, e.Status, c)
+		rsmeta.WriteError(&extraHeaders{ResponseWriter: w, h: e.Header}, e.Status, e.Code, e.Description, c)
 	case !g.answers.replay(w, e):
 		g.answers.record(e, c)
-		rsmeta.WriteChallenge(w, e.Status, c)
+		rsmeta.WriteError(w, e.Status, e.Code, e.Description, c)
 	}
 }
+
+// serverErrorBody is the body of the Guard's 5xx answers other than 503.
+const serverErrorBody = `{"error":"server_error"}`
 
 // extraHeaders adds an Error's own headers when the status is written,
 // after the ones the wrapped writer's caller set (so a further challenge

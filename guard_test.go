@@ -136,6 +136,61 @@ func TestGuardErrorsItDoesNotKnow(t *testing.T) {
 	}
 }
 
+// TestGuardBodies: every refusal the Guard writes has a short JSON body
+// that says what happened, {"error":…,"error_description":…}, with
+// Content-Type application/json, never the credential nor a cause's text; a
+// request without a credential and a 503 too, whose challenges carry no
+// error code. A replayed (pre-recorded) answer has the same body.
+func TestGuardBodies(t *testing.T) {
+	const token = "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXRva2Vu.c2ln"
+	secret := errors.New("dial tcp db:5432: password hunter2 refused")
+	cases := []struct {
+		name   string
+		err    error
+		status int
+		body   string
+	}{
+		{"no credential", &rsguard.Error{Status: 401, Reason: audit.ReasonNoCredential}, 401,
+			`{"error":"unauthorized","error_description":"authentication required"}`},
+		{"no credential, bare reason", audit.ReasonNoCredential, 401,
+			`{"error":"unauthorized","error_description":"authentication required"}`},
+		{"invalid token", &rsguard.Error{Status: 401, Code: "invalid_token", Description: "the access token expired", Err: secret}, 401,
+			`{"error":"invalid_token","error_description":"the access token expired"}`},
+		{"invalid request", &rsguard.Error{Status: 400, Code: "invalid_request", Description: "send one token"}, 400,
+			`{"error":"invalid_request","error_description":"send one token"}`},
+		{"insufficient scope", &rsguard.Error{Status: 403, Code: "insufficient_scope", Description: "needs admin"}, 403,
+			`{"error":"insufficient_scope","error_description":"needs admin"}`},
+		{"403 without a code", &rsguard.Error{Status: 403, Description: "not for you"}, 403,
+			`{"error":"access_denied","error_description":"not for you"}`},
+		{"503", &rsguard.Error{Status: 503, Description: "the token cannot be verified right now", Err: secret}, 503,
+			`{"error":"temporarily_unavailable","error_description":"the token cannot be verified right now"}`},
+		{"503, bare reason", fmt.Errorf("keys: %w: %w", audit.ReasonKeysUnavailable, secret), 503,
+			`{"error":"temporarily_unavailable","error_description":"the credential cannot be checked right now"}`},
+		{"unknown error", secret, 401,
+			`{"error":"invalid_token","error_description":"the credential was rejected"}`},
+		{"500", &rsguard.Error{Status: 500, Err: secret}, 500, `{"error":"server_error"}`},
+		{"with a header of its own", &rsguard.Error{Status: 401, Reason: audit.ReasonNoCredential,
+			Header: http.Header{"Www-Authenticate": {`APIKey header="X-API-Key"`}}}, 401,
+			`{"error":"unauthorized","error_description":"authentication required"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGuard(t, rsguard.Config{Authenticator: authFunc(func(*http.Request) (*rsguard.Principal, error) { return nil, tc.err })})
+			for i := range 2 { // recorded, then replayed
+				w, _ := serve(g, "Bearer "+token)
+				assert.Equal(t, tc.status, w.Code)
+				assert.Equal(t, "application/json", w.Header().Get("Content-Type"), "request %d", i)
+				assert.Equal(t, "no-store", w.Header().Get("Cache-Control"), "request %d", i)
+				assert.Equal(t, tc.body, w.Body.String(), "request %d", i)
+				assert.Equal(t, fmt.Sprint(len(tc.body)), w.Header().Get("Content-Length"), "request %d", i)
+				all := fmt.Sprint(w.Header()) + w.Body.String()
+				assert.NotContains(t, all, "hunter2", "request %d", i)
+				assert.NotContains(t, all, "c2VjcmV0", "request %d: the token", i)
+			}
+		})
+	}
+}
+
 func TestGuardRetryAfter(t *testing.T) {
 	for _, tc := range []struct {
 		after time.Duration

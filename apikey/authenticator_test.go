@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/rsmeta"
 )
 
 const (
@@ -322,6 +324,7 @@ func TestMiddleware(t *testing.T) {
 			}
 			if tt.status != 200 {
 				assert.Nil(t, got.p, "handler ran on a refused request")
+				assertErrorBody(t, resp.Header, body, tt.status)
 			}
 			for _, k := range f.keys {
 				assert.NotContains(t, string(body), k[len(testPrefix):], "response echoes a key")
@@ -351,6 +354,28 @@ func TestMiddleware(t *testing.T) {
 			}
 		})
 	}
+}
+
+// assertErrorBody checks the body of a refusal: JSON with Content-Type
+// application/json, an "error" member (the challenge's error code when it
+// has one, else "unauthorized" on a 401, "temporarily_unavailable" on a
+// 503), and the challenge's error_description when it has one.
+func assertErrorBody(t *testing.T, h http.Header, body []byte, status int) {
+	t.Helper()
+	assert.Equal(t, "application/json", h.Get("Content-Type"), "Content-Type; body %s", body)
+	var got struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	require.NoError(t, json.Unmarshal(body, &got), "body %s", body)
+	cs, err := rsmeta.ParseChallenges(h.Get("WWW-Authenticate"))
+	require.NoError(t, err)
+	want := map[int]string{401: "unauthorized", 400: "invalid_request", 403: "access_denied", 503: "temporarily_unavailable"}[status]
+	if len(cs) > 0 && cs[0].Error != "" {
+		want = cs[0].Error
+		assert.Equal(t, cs[0].ErrorDescription, got.Description, "body %s", body)
+	}
+	assert.Equal(t, want, got.Error, "body %s", body)
 }
 
 func flipChar(c byte) string {
@@ -456,6 +481,8 @@ func TestStoreFailures(t *testing.T) {
 	serve(t, a, echo(new(seen))).ServeHTTP(w, r)
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "store down: status")
 	assert.Equal(t, "5", w.Header().Get("Retry-After"), "store down: a fixed 5 s hint, as before the Guard")
+	assert.Equal(t, "application/json", w.Header().Get("Content-Type"), "store down: Content-Type")
+	assert.JSONEq(t, `{"error":"temporarily_unavailable","error_description":"the API key cannot be checked right now"}`, w.Body.String(), "store down: body")
 	_, err := a.Authenticate(r)
 	assert.ErrorIs(t, err, audit.ReasonStoreUnavailable, "store down")
 	assert.ErrorIs(t, err, errStoreDown, "store down: the cause is wrapped too")

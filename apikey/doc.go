@@ -127,7 +127,8 @@
 // A [Policy] gives each client (by [Record.Client]) a [State], allowed,
 // deprecated or blocked, and a cutoff, with a global default and a global
 // cutoff; a [Record] may override its client's state. A deprecated key keeps
-// working, and every response to it carries
+// working, and every response to it carries (Deprecation only when a
+// deprecation date is set: RFC 9745 has no header without one)
 //
 //	Deprecation: @1772323200                          (RFC 9745 §2: a structured-field Date)
 //	Sunset: Tue, 01 Sep 2026 00:00:00 GMT             (RFC 8594 §3: an HTTP-date, the cutoff)
@@ -177,7 +178,13 @@
 //
 // Store the hash as the 64-hex-digit [Hash.String] (or the 32 raw bytes),
 // with a unique index. Issue keys with [Generate] and insert the returned
-// Record; show the plaintext key to its owner once.
+// Record; show the plaintext key to its owner once. From a shell, the
+// apikeygen command does both:
+//
+//	go run github.com/rsguard/rsguard/cmd/apikeygen -prefix sk_live_ -client billing-cron -scopes invoices:read
+//
+// prints the key once, to store now, and the record as one JSON line, for
+// a key file or your table.
 //
 // # Small deployments
 //

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rsguard/rsguard"
@@ -26,10 +27,11 @@ import (
 // Per state, a key:
 //   - allowed: works; responses carry no migration headers.
 //   - deprecated: works; responses carry "Deprecation: @<unix seconds>"
-//     (RFC 9745 §2, a structured-field Date), "Sunset: <HTTP-date>"
-//     (RFC 8594 §3) when a cutoff is set, and
-//     `Link: <Link>; rel="deprecation"` (RFC 9745 §3) when Link is set,
-//     plus rel="sunset" (RFC 8594 §6) when a cutoff is set too.
+//     (RFC 9745 §2, a structured-field Date) when a deprecation date is
+//     set (see Deprecated), "Sunset: <HTTP-date>" (RFC 8594 §3) when a
+//     cutoff is set, and `Link: <Link>; rel="deprecation"` (RFC 9745 §3)
+//     when Link is set, plus rel="sunset" (RFC 8594 §6) when a cutoff is
+//     set too.
 //   - blocked: 401 invalid_token with the OAuth challenge (reason
 //     audit.ReasonAPIKeyBlocked).
 //
@@ -51,9 +53,12 @@ type Policy struct {
 	Clients map[string]ClientPolicy
 
 	// Deprecated is when API keys were (or will be) deprecated: the date
-	// sent in the Deprecation header. A client's own date takes precedence.
-	// If neither is set, the header carries the time of the response ("the
-	// key is deprecated as of now").
+	// sent in the Deprecation header (RFC 9745 §2). A client's own date
+	// takes precedence. If neither is set, a deprecated key's responses
+	// carry no Deprecation header (RFC 9745 gives the header no value
+	// without a date, and the time of each response would be a date that
+	// moves at every request), only Sunset and Link when configured: set a
+	// date for clients to be told.
 	Deprecated time.Time
 
 	// Cutoff is when API keys stop working for every client that has no
@@ -76,7 +81,8 @@ type ClientPolicy struct {
 	State State
 	// Deprecated, if set, overrides Policy.Deprecated for this client.
 	// Effective: the date sent in the Deprecation header, set only when
-	// State is [StateDeprecated].
+	// State is [StateDeprecated] and a date is configured (zero: no
+	// Deprecation header).
 	Deprecated time.Time
 	// Cutoff, if set, overrides Policy.Cutoff for this client. Effective:
 	// the key's cutoff, sent in the Sunset header (RFC 8594); zero if none.
@@ -150,31 +156,35 @@ func (p *Policy) Evaluate(rec *Record, now time.Time) (ClientPolicy, error) {
 		if st.Deprecated.IsZero() {
 			st.Deprecated = p.Deprecated
 		}
-		if st.Deprecated.IsZero() {
-			st.Deprecated = now
-		}
 	}
 	return st, nil
 }
 
 // setHeaders adds the migration headers of a deprecated key's effective
-// policy st to h.
+// policy st to h: Deprecation only when st has a date (see
+// [Policy].Deprecated).
 func (st *ClientPolicy) setHeaders(h http.Header, link string) {
 	if st.State != StateDeprecated {
 		return
 	}
-	h.Set("Deprecation", "@"+strconv.FormatInt(st.Deprecated.Unix(), 10))
-	expose := "Deprecation"
+	var buf [3]string
+	expose := buf[:0]
+	if !st.Deprecated.IsZero() {
+		h.Set("Deprecation", "@"+strconv.FormatInt(st.Deprecated.Unix(), 10))
+		expose = append(expose, "Deprecation")
+	}
 	if !st.Cutoff.IsZero() {
 		h.Set("Sunset", st.Cutoff.UTC().Format(http.TimeFormat))
-		expose += ", Sunset"
+		expose = append(expose, "Sunset")
 	}
 	if link != "" {
 		h.Add("Link", "<"+link+`>; rel="deprecation"`)
 		if !st.Cutoff.IsZero() {
 			h.Add("Link", "<"+link+`>; rel="sunset"`)
 		}
-		expose += ", Link"
+		expose = append(expose, "Link")
 	}
-	h.Add("Access-Control-Expose-Headers", expose)
+	if len(expose) != 0 {
+		h.Add("Access-Control-Expose-Headers", strings.Join(expose, ", "))
+	}
 }

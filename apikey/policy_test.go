@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func TestPolicyEvaluate(t *testing.T) {
 		wantErr error
 	}{
 		{"zero policy", Policy{}, Record{ClientID: "x"}, now, ClientPolicy{State: StateAllowed}, nil},
-		{"default deprecated, no date", Policy{Default: StateDeprecated}, Record{ClientID: "x"}, now, ClientPolicy{State: StateDeprecated, Deprecated: now}, nil},
+		{"default deprecated, no date", Policy{Default: StateDeprecated}, Record{ClientID: "x"}, now, ClientPolicy{State: StateDeprecated}, nil},
 		{"unlisted client", p, Record{ClientID: "x"}, now, ClientPolicy{State: StateAllowed, Cutoff: cut}, nil},
 		{"client deprecated", p, Record{ClientID: "moving"}, now, ClientPolicy{State: StateDeprecated, Deprecated: dep, Cutoff: cut}, nil},
 		{"client deprecation date", p, Record{ClientID: "told"}, now, ClientPolicy{State: StateDeprecated, Deprecated: clientDep, Cutoff: cut}, nil},
@@ -111,6 +112,12 @@ func TestMigrationHeaders(t *testing.T) {
 			"Deprecation":                   {"@1772323200"},
 			"Access-Control-Expose-Headers": {"Deprecation"},
 		}},
+		{"deprecated, no date: no Deprecation", ClientPolicy{State: StateDeprecated}, "", http.Header{}},
+		{"deprecated, no date, cutoff and link kept", ClientPolicy{State: StateDeprecated, Cutoff: cut}, "https://d/x", http.Header{
+			"Sunset":                        {"Mon, 31 Aug 2026 22:00:00 GMT"},
+			"Link":                          {`<https://d/x>; rel="deprecation"`, `<https://d/x>; rel="sunset"`},
+			"Access-Control-Expose-Headers": {"Sunset, Link"},
+		}},
 		{"deprecated with cutoff and link", ClientPolicy{State: StateDeprecated, Deprecated: dep, Cutoff: cut}, "https://d/x", http.Header{
 			"Deprecation":                   {"@1772323200"},
 			"Sunset":                        {"Mon, 31 Aug 2026 22:00:00 GMT"},
@@ -127,5 +134,29 @@ func TestMigrationHeaders(t *testing.T) {
 				assert.Equal(t, v, h.Values(k), k)
 			}
 		})
+	}
+}
+
+// TestDeprecationWithoutDate: RFC 9745 §2 makes the Deprecation header a
+// date, when the resource was or will be deprecated. With no date
+// configured there is none to send: no header, rather than the time of each
+// response (a date that moves at every request tells a client nothing, and
+// defeats caching of the answer). Sunset and Link still go out.
+func TestDeprecationWithoutDate(t *testing.T) {
+	f := newFixture(t)
+	now := fixedNow
+	cfg := f.config()
+	cfg.Policy = Policy{Default: StateDeprecated, Cutoff: cutoff, Link: migrationDocs}
+	cfg.Now = func() time.Time { return now }
+	a := mustNew(t, cfg)
+	for range 2 {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("X-API-Key", f.keys["valid"])
+		p, err := a.Authenticate(r)
+		require.NoError(t, err)
+		assert.Empty(t, p.Header.Values("Deprecation"), "no date configured, no Deprecation header")
+		assert.Equal(t, "Tue, 01 Sep 2026 00:00:00 GMT", p.Header.Get("Sunset"))
+		assert.Len(t, p.Header.Values("Link"), 2)
+		now = now.Add(time.Hour)
 	}
 }

@@ -35,53 +35,74 @@ type Use struct {
 // Snapshot is a point-in-time copy of an [Authenticator]'s usage counters:
 // who still uses API keys, and how much, next to OAuth traffic. Counters
 // start at zero when the Authenticator is built and are kept in memory only.
+//
+// Its JSON form, for a usage report endpoint or a log, has the snake_case
+// members named in the field docs; times are RFC 3339 strings, counts are
+// always present, and "keys" and "clients" are omitted when empty. It names
+// keys by id only, never a key or a hash:
+//
+//	{"time":"2026-03-01T14:00:00Z","bearer":{"accepted":2,"rejected":1},
+//	 "api_key":{"accepted":1,"rejected":1},"anonymous":4,
+//	 "keys":[{"id":"3kTMd9QvB2xA","client":"billing-cron","accepted":1,"rejected":1,
+//	          "first_seen":"2026-03-01T12:00:00Z","last_seen":"2026-03-01T13:00:00Z","state":"deprecated"}],
+//	 "clients":[{"client":"billing-cron","keys":1,"accepted":1,"rejected":1,"last_seen":"2026-03-01T13:00:00Z"}]}
 type Snapshot struct {
-	// Time is when the snapshot was taken.
-	Time time.Time
-	// Bearer counts requests without an API key that [Config].Bearer
-	// authenticated or refused (bearer JWTs, usually); without a Bearer,
-	// the bearer tokens refused (audit.ReasonBearerNotAccepted). Requests
+	// Time is when the snapshot was taken ("time").
+	Time time.Time `json:"time"`
+	// Bearer ("bearer") counts requests without an API key that
+	// [Config].Bearer authenticated or refused (bearer JWTs, usually);
+	// without a Bearer, the bearer tokens refused (audit.ReasonBearerNotAccepted). Requests
 	// without any credential are counted in Anonymous; a malformed request
 	// without a key (refused by rsguard.BearerToken) is not counted.
-	Bearer Counts
-	// APIKey counts requests that carried an API key.
-	APIKey Counts
-	// Anonymous counts requests that carried no credential.
-	Anonymous uint64
-	// Keys has one entry per key id that matched a record, sorted by id.
+	Bearer Counts `json:"bearer"`
+	// APIKey counts requests that carried an API key ("api_key").
+	APIKey Counts `json:"api_key"`
+	// Anonymous counts requests that carried no credential ("anonymous").
+	Anonymous uint64 `json:"anonymous"`
+	// Keys has one entry per key id that matched a record, sorted by id
+	// ("keys").
 	// Keys that matched no record (unknown, malformed) are only counted in
 	// APIKey.Rejected, so a flood of invented keys cannot grow the report.
-	Keys []KeyUsage
-	// Clients aggregates Keys by [Record.Client], sorted by client.
-	Clients []ClientUsage
+	Keys []KeyUsage `json:"keys,omitempty"`
+	// Clients aggregates Keys by [Record.Client], sorted by client
+	// ("clients").
+	Clients []ClientUsage `json:"clients,omitempty"`
 }
 
-// Counts are accepted and rejected request totals.
+// Counts are accepted and rejected request totals ("accepted",
+// "rejected"; in JSON, members of the object that embeds them).
 type Counts struct {
-	Accepted, Rejected uint64
+	Accepted uint64 `json:"accepted"`
+	Rejected uint64 `json:"rejected"`
 }
 
 // KeyUsage is the usage of one key.
 type KeyUsage struct {
-	// ID is the key id; Client its [Record.Client] when first seen.
-	ID, Client string
+	// ID is the key id ("id").
+	ID string `json:"id"`
+	// Client is the key's [Record.Client] when first seen ("client").
+	Client string `json:"client"`
 	Counts
-	// FirstSeen and LastSeen are the times of the first and last request
-	// with this key since the Authenticator started.
-	FirstSeen, LastSeen time.Time
-	// State is the key's migration state at its last use.
-	State State
+	// FirstSeen is the time of the first request with this key since the
+	// Authenticator started, in UTC ("first_seen").
+	FirstSeen time.Time `json:"first_seen"`
+	// LastSeen is the time of the last request with this key, in UTC
+	// ("last_seen").
+	LastSeen time.Time `json:"last_seen"`
+	// State is the key's migration state at its last use ("state",
+	// omitted when empty).
+	State State `json:"state,omitempty"`
 }
 
 // ClientUsage is the usage of all keys of one client.
 type ClientUsage struct {
-	// Client is the [Record.Client] of the keys.
-	Client string
-	// Keys is the number of distinct keys seen.
-	Keys int
+	// Client is the [Record.Client] of the keys ("client").
+	Client string `json:"client"`
+	// Keys is the number of distinct keys seen ("keys").
+	Keys int `json:"keys"`
 	Counts
-	// LastSeen is the latest LastSeen of the client's keys.
-	LastSeen time.Time
+	// LastSeen is the latest LastSeen of the client's keys ("last_seen").
+	LastSeen time.Time `json:"last_seen"`
 }
 
 // usage holds the live counters. All fields are updated atomically, so any
@@ -148,8 +169,8 @@ func (u *usage) snapshot(now time.Time) Snapshot {
 			ID:        k.(string),
 			Client:    kc.client,
 			Counts:    Counts{Accepted: kc.accepted.Load(), Rejected: kc.rejected.Load()},
-			FirstSeen: time.Unix(0, kc.first.Load()),
-			LastSeen:  time.Unix(0, kc.last.Load()),
+			FirstSeen: time.Unix(0, kc.first.Load()).UTC(),
+			LastSeen:  time.Unix(0, kc.last.Load()).UTC(),
 		}
 		if st := kc.state.Load(); st != nil {
 			ku.State = *st

@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -74,4 +75,36 @@ func TestUsageConcurrent(t *testing.T) {
 		}
 	}
 	assert.True(t, maxLast.Equal(last), "latest LastSeen = %v, want %v", maxLast, last)
+}
+
+// TestSnapshotJSON: a usage report is served as JSON with snake_case
+// members and RFC 3339 times; counts are always present, a key's state and
+// the lists only when set.
+func TestSnapshotJSON(t *testing.T) {
+	var u usage
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	u.recordKey(&Record{ID: "AAAAAAAAAAAA", ClientID: "billing-cron"}, StateDeprecated, at, true)
+	u.recordKey(&Record{ID: "AAAAAAAAAAAA", ClientID: "billing-cron"}, StateDeprecated, at.Add(time.Hour), false)
+	u.keyAccepted.Add(1)
+	u.keyReject.Add(1)
+	u.bearerSeen.Add(3)
+	u.bearerAccepted.Add(2)
+	u.anonymous.Add(4)
+	s := u.snapshot(at.Add(2 * time.Hour))
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{
+		"time": "2026-03-01T14:00:00Z",
+		"bearer": {"accepted": 2, "rejected": 1},
+		"api_key": {"accepted": 1, "rejected": 1},
+		"anonymous": 4,
+		"keys": [{"id": "AAAAAAAAAAAA", "client": "billing-cron", "accepted": 1, "rejected": 1,
+			"first_seen": "2026-03-01T12:00:00Z", "last_seen": "2026-03-01T13:00:00Z", "state": "deprecated"}],
+		"clients": [{"client": "billing-cron", "keys": 1, "accepted": 1, "rejected": 1, "last_seen": "2026-03-01T13:00:00Z"}]
+	}`, string(b))
+
+	b, err = json.Marshal(Snapshot{Time: at})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"time": "2026-03-01T12:00:00Z", "bearer": {"accepted": 0, "rejected": 0},
+		"api_key": {"accepted": 0, "rejected": 0}, "anonymous": 0}`, string(b), "an empty report")
 }

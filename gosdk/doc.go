@@ -19,13 +19,16 @@
 //
 // [Handler] is the SDK's Streamable HTTP handler behind that middleware, with a
 // verifier that reads the principal the rsguard.Guard stored instead of the
-// token (which it never decodes again):
+// token (which it never decodes again). The common case is one call of
+// package mcpguard, which puts the Guard, the session binder and the
+// per-tool scopes in front of it:
 //
-//	guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL()})
-//	mux.Handle("/mcp", guard.Middleware(gosdk.Handler(server, nil)))
+//	endpoint, err := mcpguard.New(ctx, mcpguard.Config{Issuer: issuer, Resource: resource, Tools: tools})
+//	…
+//	handler := endpoint.Handler(gosdk.Handler(server, nil))
 //
-// Per-tool scope middleware (scopes.MCP.Handler) goes between the Guard and
-// Handler. The TokenInfo's UserID is rsguard.Principal.Subject, so the SDK's
+// Composed by hand, the order is rsguard.Guard → mcpguard.Sessions →
+// scopes.MCP.Handler → Handler. The TokenInfo's UserID is rsguard.Principal.Subject, so the SDK's
 // own session-to-user binding (403 for another user's request on a session)
 // stays on as a second line. A Handler without a Guard in front refuses every
 // request with 500. Principals from API keys, whose requests carry no

@@ -46,9 +46,9 @@ var errNoPrincipal = errors.New("gosdk: no rsguard principal in the request cont
 type placeholderKey struct{}
 
 // Handler returns the SDK's Streamable HTTP handler for server, to be
-// mounted behind an rsguard.Guard (and the session binder, package mcpguard,
-// when it lands): it turns the Guard's principal into the SDK's
-// auth.TokenInfo (UserID = Principal.Subject, Scopes, Expiration =
+// mounted behind an rsguard.Guard and mcpguard's session binder — as
+// mcpguard.Endpoint.Handler mounts it: it turns the Guard's principal into
+// the SDK's auth.TokenInfo (UserID = Principal.Subject, Scopes, Expiration =
 // Principal.Expiry, Extra holds the *rsguard.Principal) without reading the
 // token again. opts are the SDK's (nil for its defaults).
 //

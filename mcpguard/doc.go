@@ -1,7 +1,39 @@
 // Package mcpguard is the MCP-server wiring that sits on top of rsguard's
 // packages, for servers on the Streamable HTTP transport whatever SDK they
-// are built with. This step holds session binding only; a later step adds
-// one-call wiring of the Guard, the scope checks and sessions.
+// are built with: one call that protects an MCP endpoint ([New]), and the
+// binding of MCP sessions to their callers ([Sessions]) it includes.
+//
+// # One endpoint, stated once
+//
+// A protected MCP server needs the same facts in several places: its URL is
+// the audience of its tokens and the "resource" of its RFC 9728 metadata;
+// the authorization server is the issuer tokens must carry and the
+// document's "authorization_servers"; the scopes its tools need are checked
+// per call and advertised as "scopes_supported". Stated twice, they drift
+// apart — "localhost" in one place and "127.0.0.1" in the other starts
+// cleanly, and every client then refuses the document (RFC 9728 §3.3) — and
+// the pieces can be forgotten (no document: every challenge points at a 404)
+// or stacked in the wrong order.
+//
+// [Config] states the issuer, the resource and each tool's scopes once. [New]
+// checks them (a canonical resource URL without query, an https issuer,
+// valid scope tokens, and equality with anything stated again in
+// Config.Metadata or Config.Validate), derives the metadata document from
+// them, and builds the layers: a [validate.Validator] (or the
+// [Config].Authenticator composed over it, for API keys), an
+// [rsguard.Guard] whose challenges name the document, [Sessions], and the
+// per-tool check of [scopes.MCP]. [Endpoint.Handler] then wraps the MCP
+// server's handler into one self-contained handler: the document at the
+// well-known URLs the challenges name, the endpoint at the resource's path,
+// 404 anywhere else, and the layers composed in the only working order:
+//
+//	Guard (who is calling?) → Sessions (is the session theirs?) → scopes.MCP (may they call this tool?) → the MCP server
+//
+// Serve that handler as it is, or make it the catch-all ("/") of a mux
+// beside your other routes. To compose the layers differently (behind a
+// proxy that rewrites paths, under a path other than the resource's), use
+// the packages themselves; this package's [Sessions] works behind any
+// [rsguard.Guard].
 //
 // # Sessions belong to callers
 //

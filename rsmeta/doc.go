@@ -96,6 +96,12 @@
 // [WriteChallenge] sends. A Bearer challenge always carries at least one
 // auth-param: String writes a bare one as `Bearer realm=""`.
 //
+// Every error response [WriteChallenge] and [WriteError] write has a short
+// JSON body too, {"error":"invalid_token","error_description":"…"}: the
+// challenge's code and description, or, where the challenge has no code (no
+// credential, a 503), one chosen by status, such as
+// {"error":"unauthorized","error_description":"authentication required"}.
+//
 // [ParseChallenges] is the inverse: it parses a full WWW-Authenticate value
 // (several challenges, token68, quoted-pairs, any case) and is fuzzed
 // against String so that ParseChallenges(c.String()) gives c back.

@@ -279,7 +279,7 @@ func TestWriteChallenge(t *testing.T) {
 			wantStatus: 401,
 			wantAuth:   []string{`Bearer resource_metadata="` + testRM + `", scope="a"`},
 			wantExpose: []string{"WWW-Authenticate"},
-			wantBody:   `{}`,
+			wantBody:   `{"error":"unauthorized","error_description":"authentication required"}`,
 		},
 		{
 			name: "403 with two challenges", status: 403,
@@ -311,12 +311,12 @@ func TestWriteChallenge(t *testing.T) {
 			wantStatus: 400,
 			wantAuth:   []string{`Bearer error_description="x y"`},
 			wantExpose: []string{"WWW-Authenticate"},
-			wantBody:   `{"error_description":"x y"}`,
+			wantBody:   `{"error":"invalid_request","error_description":"x y"}`,
 		},
 		{
 			name: "no challenge", status: 403, wantStatus: 403,
 			wantExpose: []string{"WWW-Authenticate"},
-			wantBody:   `{}`,
+			wantBody:   `{"error":"access_denied"}`,
 		},
 	}
 	for _, tt := range tests {
@@ -334,6 +334,43 @@ func TestWriteChallenge(t *testing.T) {
 				assert.Equal(t, want, res.Header.Get(k), k)
 			}
 			assert.Equal(t, tt.wantBody, rec.Body.String(), "body")
+			assert.True(t, json.Valid(rec.Body.Bytes()), "body %q is not JSON", rec.Body.String())
+		})
+	}
+}
+
+// TestWriteError: the body says code and description even where the
+// challenge must not (no credential, RFC 6750 §3.1) or has no code for it
+// (503); without a code, one is chosen by status.
+func TestWriteError(t *testing.T) {
+	noCreds := Challenge{ResourceMetadata: testRM}
+	tests := []struct {
+		name       string
+		status     int
+		code, desc string
+		wantAuth   string
+		wantBody   string
+	}{
+		{"no credential", 401, "", "", `Bearer resource_metadata="` + testRM + `"`,
+			`{"error":"unauthorized","error_description":"authentication required"}`},
+		{"default status", 0, "", "", `Bearer resource_metadata="` + testRM + `"`,
+			`{"error":"unauthorized","error_description":"authentication required"}`},
+		{"503", 503, "", "the token cannot be verified right now", `Bearer resource_metadata="` + testRM + `"`,
+			`{"error":"temporarily_unavailable","error_description":"the token cannot be verified right now"}`},
+		{"500", 500, "", "", `Bearer resource_metadata="` + testRM + `"`, `{"error":"server_error"}`},
+		{"403", 403, "", "", `Bearer resource_metadata="` + testRM + `"`, `{"error":"access_denied"}`},
+		{"413", 413, "", "", `Bearer resource_metadata="` + testRM + `"`, `{"error":"invalid_request"}`},
+		{"code given", 401, ErrorInvalidToken, "bad \"quote\"\n", `Bearer resource_metadata="` + testRM + `"`,
+			`{"error":"invalid_token","error_description":"bad 'quote' "}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			WriteError(rec, tt.status, tt.code, tt.desc, noCreds)
+			assert.Equal(t, tt.wantAuth, rec.Header().Get("WWW-Authenticate"), "the challenge is the caller's")
+			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+			assert.Equal(t, tt.wantBody, rec.Body.String())
+			assert.Equal(t, strconv.Itoa(len(tt.wantBody)), rec.Header().Get("Content-Length"))
 			assert.True(t, json.Valid(rec.Body.Bytes()), "body %q is not JSON", rec.Body.String())
 		})
 	}

@@ -31,7 +31,9 @@ type MCPConfig struct {
 	// mapped to no scopes needs only a principal (and the tools/call entry of
 	// Methods). Unless AllowUnknownTools is set, a tool missing here cannot
 	// be called at all. Names must be non-empty valid UTF-8; scopes must be
-	// RFC 6749 §3.3 scope tokens.
+	// RFC 6749 §3.3 scope tokens. Required unless AllowUnknownTools is set:
+	// [NewMCP] refuses an empty map, with which every tools/call would be
+	// refused (a forgotten field, not a policy).
 	Tools map[string][]string
 
 	// Methods maps a JSON-RPC method, such as "resources/read",
@@ -48,7 +50,8 @@ type MCPConfig struct {
 	// plain 403 ([audit.ReasonUnknownTool]): a tool added to the server but
 	// forgotten in Tools is not callable until someone decides its scopes.
 	// To let any authenticated caller use a tool, map it to no scopes
-	// rather than setting this.
+	// rather than setting this. A server without tools (resources or
+	// prompts only) sets it and leaves Tools empty.
 	AllowUnknownTools bool
 
 	// MaxBodyBytes bounds the POST body the middleware reads. A longer body
@@ -165,8 +168,8 @@ type MCP struct {
 	onDecision  audit.Func
 }
 
-// NewMCP checks cfg and returns the [MCP] it describes. It refuses empty or
-// invalid tool and method names, scopes that are not RFC 6749 §3.3 scope
+// NewMCP checks cfg and returns the [MCP] it describes. It refuses an empty
+// Tools without AllowUnknownTools, empty or invalid tool and method names, scopes that are not RFC 6749 §3.3 scope
 // tokens, a negative MaxBodyBytes, and a ToolAuthentication entry for a tool
 // missing from Tools or with an invalid requirement, with an error wrapping
 // [rsguard.ErrInvalidConfig]. The maps are copied: later changes to them
@@ -183,6 +186,9 @@ func NewMCP(cfg MCPConfig) (*MCP, error) {
 		onDecision:  cfg.OnDecision,
 	}
 	switch {
+	case len(cfg.Tools) == 0 && !cfg.AllowUnknownTools:
+		return nil, fmt.Errorf("%w: MCPConfig.Tools is empty, so every tools/call would be refused: "+
+			"map each tool to the scopes it needs (nil for none), or set AllowUnknownTools to check only Methods", rsguard.ErrInvalidConfig)
 	case m.max < 0:
 		return nil, fmt.Errorf("%w: MCPConfig.MaxBodyBytes is negative", rsguard.ErrInvalidConfig)
 	case m.max == 0:

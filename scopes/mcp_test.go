@@ -476,10 +476,13 @@ func TestNewMCPRefuses(t *testing.T) {
 		"replacement char tool":   {Tools: map[string][]string{"a\uFFFD": {"a"}}},
 		"invalid scope":           {Tools: map[string][]string{"t": {"a b"}}},
 		"empty scope":             {Tools: map[string][]string{"t": {""}}},
-		"empty method":            {Methods: map[string][]string{"": {"a"}}},
-		"invalid method scope":    {Methods: map[string][]string{"resources/read": {`"a"`}}},
-		"negative bound":          {MaxBodyBytes: -1},
-		"step-up of unknown tool": {ToolAuthentication: map[string]AuthRequirement{"t": {}}},
+		"empty method":            {Tools: map[string][]string{"t": nil}, Methods: map[string][]string{"": {"a"}}},
+		"invalid method scope":    {Tools: map[string][]string{"t": nil}, Methods: map[string][]string{"resources/read": {`"a"`}}},
+		"negative bound":          {Tools: map[string][]string{"t": nil}, MaxBodyBytes: -1},
+		"step-up of unknown tool": {Tools: map[string][]string{"u": nil}, ToolAuthentication: map[string]AuthRequirement{"t": {}}},
+		"no tools":                {},
+		"no tools, methods only":  {Methods: map[string][]string{"resources/read": {"a"}}},
+		"empty tools":             {Tools: map[string][]string{}},
 		"invalid acr value":       {Tools: map[string][]string{"t": nil}, ToolAuthentication: map[string]AuthRequirement{"t": {ACRValues: []string{"a b"}}}},
 	}
 	for name, cfg := range tests {
@@ -491,6 +494,20 @@ func TestNewMCPRefuses(t *testing.T) {
 	_, err := NewMCP(MCPConfig{Tools: map[string][]string{"t": {"bad scope"}}})
 	assert.ErrorIs(t, err, rsguard.ErrInvalidConfig, "invalid scope error does not wrap ErrInvalidConfig")
 	assert.ErrorContains(t, err, `MCPConfig.Tools["t"]: invalid scope token "bad scope"`, "invalid scope error")
+}
+
+// TestNewMCPNoTools: a configuration without tools would refuse every
+// tools/call; it is refused, saying what to do, unless AllowUnknownTools
+// says tools are not checked here.
+func TestNewMCPNoTools(t *testing.T) {
+	_, err := NewMCP(MCPConfig{Methods: map[string][]string{"resources/read": {"a"}}})
+	require.ErrorIs(t, err, rsguard.ErrInvalidConfig)
+	assert.ErrorContains(t, err, "MCPConfig.Tools is empty")
+	assert.ErrorContains(t, err, "AllowUnknownTools", "the error names the way out")
+
+	m, err := NewMCP(MCPConfig{AllowUnknownTools: true, Methods: map[string][]string{"tools/call": {"tools"}}})
+	require.NoError(t, err, "no tools, every tool allowed by choice")
+	assert.True(t, m.AllowsTool(&rsguard.Principal{Scopes: []string{"tools"}}, "anything"))
 }
 
 // TestNewMCPCopiesMaps: the configuration cannot be changed afterwards.

@@ -2,6 +2,7 @@ package scopes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -173,7 +174,7 @@ func TestWriteError(t *testing.T) {
 			check:     func(ctx context.Context) error { return Require(ctx, "tools:write") },
 			status:    401,
 			challenge: `Bearer realm="rsguard", scope="tools:write"`,
-			body:      `{}`,
+			body:      `{"error":"unauthorized","error_description":"authentication required"}`,
 		},
 		{
 			name:      "no grant, nothing required",
@@ -296,6 +297,10 @@ func TestWriteError(t *testing.T) {
 			if tt.status != 200 {
 				assert.Equal(t, "no-store", got.cache, "Cache-Control")
 				assert.Equal(t, "application/json", got.ctype, "Content-Type")
+				var body map[string]any
+				if assert.NoError(t, json.Unmarshal([]byte(got.body), &body), "body %q", got.body) {
+					assert.NotEmpty(t, body["error"], "every refusal body says what went wrong: %s", got.body)
+				}
 			}
 			if tt.challenge != "" {
 				assert.Contains(t, got.expose, "WWW-Authenticate", "Access-Control-Expose-Headers")

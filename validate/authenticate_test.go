@@ -111,7 +111,7 @@ func TestGuard(t *testing.T) {
 			name:       "no token",
 			wantStatus: 401,
 			wantAuth:   `Bearer resource_metadata="` + metadataURL + `", scope="mcp:tools"`,
-			wantBody:   `{}`,
+			wantBody:   `{"error":"unauthorized","error_description":"authentication required"}`,
 		},
 		{
 			name:       "other scheme",

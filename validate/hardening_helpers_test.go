@@ -301,6 +301,19 @@ type refusal struct {
 	code   string // the RFC 6750 error code; "" for none (no credentials)
 }
 
+// bodyCode is the "error" of the refusal's JSON body: its code, or, for a
+// refusal whose challenge carries none (no credential, RFC 6750 §3.1; an
+// outage), the one rsmeta.WriteError chooses by status.
+func (r refusal) bodyCode() string {
+	switch {
+	case r.code != "":
+		return r.code
+	case r.status == http.StatusServiceUnavailable:
+		return "temporarily_unavailable"
+	}
+	return "unauthorized"
+}
+
 var (
 	refuseToken   = refusal{status: http.StatusUnauthorized, code: rsmeta.ErrorInvalidToken}
 	refuseRequest = refusal{status: http.StatusBadRequest, code: rsmeta.ErrorInvalidRequest}
@@ -331,13 +344,10 @@ func checkRefusal(t testing.TB, resp hardResponse, want refusal, secrets ...stri
 	assert.True(t, listsToken(resp.header.Values("Access-Control-Expose-Headers"), "WWW-Authenticate"),
 		"Access-Control-Expose-Headers must name WWW-Authenticate")
 	assert.Equal(t, "no-store", resp.header.Get("Cache-Control"))
+	assert.Equal(t, "application/json", resp.header.Get("Content-Type"))
 	var body map[string]any
 	if assert.NoError(t, json.Unmarshal(resp.body, &body), "JSON body %q", resp.body) {
-		if want.code == "" {
-			assert.NotContains(t, body, "error")
-		} else {
-			assert.Equal(t, want.code, body["error"])
-		}
+		assert.Equal(t, want.bodyCode(), body["error"])
 	}
 	assertNotEchoed(t, resp, secrets...)
 }

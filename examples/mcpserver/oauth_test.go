@@ -14,6 +14,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth/extauth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/rsguard/rsguard/validate/validatetest"
 )
 
 // tokenRequests is an http.RoundTripper for the SDK's OAuth handler that
@@ -53,6 +55,15 @@ func (tr *tokenRequests) all() []url.Values {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return slices.Clone(tr.forms)
+}
+
+// sdkIssuerOptions are the issuer options the SDK's client_credentials
+// handler needs: it refuses authorization server metadata without
+// code_challenge_methods_supported (SDK v1.8.0), even though PKCE has no part
+// in client_credentials, and validatetest's issuer, which has no
+// authorization endpoint, does not advertise it.
+func sdkIssuerOptions() *validatetest.Options {
+	return &validatetest.Options{Metadata: map[string]any{"code_challenge_methods_supported": []string{"S256"}}}
 }
 
 // sdkOAuthClient connects to e with the Go SDK's own OAuth support: the
@@ -97,7 +108,7 @@ func TestSDKOAuthClientCredentials(t *testing.T) {
 	// The handler sends no RFC 8707 resource parameter (see below), so the
 	// issuer must give such tokens this server as audience, as the
 	// development issuer of run does.
-	e := newTestEnvAudience(t, nil, true)
+	e := newTestEnvAudience(t, sdkIssuerOptions(), true)
 	cs, rt, tr, err := sdkOAuthClient(t, e)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
@@ -153,7 +164,7 @@ func TestSDKOAuthClientCredentials(t *testing.T) {
 // MCP authorization specification asks clients to send one), the SDK's
 // client_credentials handler gets no token.
 func TestSDKOAuthWithoutDefaultAudience(t *testing.T) {
-	e := newTestEnvAudience(t, nil, false)
+	e := newTestEnvAudience(t, sdkIssuerOptions(), false)
 	_, _, tr, err := sdkOAuthClient(t, e)
 	if err == nil {
 		t.Fatal("connected: extauth.ClientCredentialsHandler now sends RFC 8707 resource (or the issuer stopped requiring it); update README.md and these tests")

@@ -8,10 +8,26 @@ import (
 // metadata returns the discovery document (RFC 8414 §2; OpenID Connect
 // Discovery 1.0 §3 when oidc is set) with [Options].Metadata merged over it.
 //
-// The documents describe a server whose only grant is client_credentials.
-// response_types_supported (required by both specifications) and
-// code_challenge_methods_supported carry the values an MCP client looks for,
-// "code" and "S256", but there is no authorization endpoint.
+// The documents advertise only what the issuer serves: a token endpoint whose
+// only grant is client_credentials, and its keys. There is no authorization
+// endpoint, so:
+//
+//   - no authorization_endpoint (RFC 8414 §2: required only when a grant
+//     uses it);
+//   - no response_types_supported. RFC 8414 §2 marks it REQUIRED, but
+//     response types are values of the authorization endpoint's
+//     response_type, so a server without one has none to list, and §3.2
+//     forbids an empty array ("claims with zero elements MUST be omitted").
+//     Erratum 7793 to RFC 8414 makes it required only when a grant uses the
+//     authorization endpoint, as authorization_endpoint is. (OpenID Connect
+//     Discovery requires both members of an OpenID Provider; this issuer is
+//     none: it issues access tokens, never ID tokens.)
+//   - no code_challenge_methods_supported: PKCE protects the authorization
+//     code grant, which is not served (RFC 8414 §2: omitted means no PKCE).
+//
+// A client that insists on them anyway (the MCP Go SDK v1.8.0's
+// client_credentials handler refuses metadata without
+// code_challenge_methods_supported) gets them from Options.Metadata.
 func (is *Issuer) metadata(oidc bool) map[string]any {
 	scopes := slices.Clone(is.scopes)
 	if scopes == nil {
@@ -24,8 +40,6 @@ func (is *Issuer) metadata(oidc bool) map[string]any {
 		"grant_types_supported":                 []string{"client_credentials"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"scopes_supported":                      scopes,
-		"response_types_supported":              []string{"code"},
-		"code_challenge_methods_supported":      []string{"S256"},
 	}
 	if oidc {
 		is.mu.RLock()

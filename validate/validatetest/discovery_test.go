@@ -41,15 +41,35 @@ func TestMetadataDocuments(t *testing.T) {
 				"grant_types_supported":                 []any{"client_credentials"},
 				"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
 				"scopes_supported":                      []any{"read", "write", "admin"},
-				"response_types_supported":              []any{"code"},
-				"code_challenge_methods_supported":      []any{"S256"},
 			}
 			if tt.oidc {
 				want["subject_types_supported"] = []any{"public"}
 				want["id_token_signing_alg_values_supported"] = []any{"ES256", "EdDSA"}
 			}
 			assert.Equal(t, want, m)
+			// Only what it serves: no authorization endpoint, so no
+			// response type (RFC 8414 §3.2: no empty arrays) and no PKCE.
+			for _, k := range []string{"authorization_endpoint", "response_types_supported", "code_challenge_methods_supported"} {
+				assert.NotContains(t, m, k)
+			}
 		})
+	}
+}
+
+// TestMetadataForStrictClients: a client that insists on members this
+// issuer does not honestly have (the MCP Go SDK v1.8.0's client_credentials
+// handler refuses metadata without code_challenge_methods_supported) gets
+// them through Options.Metadata.
+func TestMetadataForStrictClients(t *testing.T) {
+	t.Parallel()
+	is := NewIssuer(t, &Options{Metadata: map[string]any{
+		"code_challenge_methods_supported": []string{"S256"},
+		"response_types_supported":         []string{"code"},
+	}})
+	for _, u := range []string{is.MetadataURL, is.OpenIDConfigurationURL} {
+		m := getJSON(t, is, u)
+		assert.Equal(t, []any{"S256"}, m["code_challenge_methods_supported"], u)
+		assert.Equal(t, []any{"code"}, m["response_types_supported"], u)
 	}
 }
 

@@ -8,7 +8,9 @@
 //   - RFC 8414 authorization server metadata at the path-inserted
 //     well-known URL ([Issuer.MetadataURL]) and OpenID Connect Discovery at
 //     the issuer plus "/.well-known/openid-configuration"
-//     ([Issuer.OpenIDConfigurationURL]);
+//     ([Issuer.OpenIDConfigurationURL]), advertising only what it serves
+//     (no authorization endpoint, so no response types and no PKCE method;
+//     add them with [Options].Metadata for a client that insists);
 //   - its JWK Set (RFC 7517 §5) at [Issuer.JWKSURL];
 //   - a token endpoint for the client_credentials grant (RFC 6749 §4.4) with
 //     resource indicators (RFC 8707) at [Issuer.TokenURL], for the clients

@@ -81,8 +81,13 @@ type Options struct {
 
 	// Metadata holds members merged into both discovery documents over the
 	// generated ones, for tests of a client's metadata checks (a wrong
-	// "issuer", a "jwks_uri" elsewhere…). A nil value removes the member.
-	// If nil, the documents are served as generated.
+	// "issuer", a "jwks_uri" elsewhere…), or for a client that requires
+	// members the generated documents leave out because the issuer does not
+	// serve them: they name only the token endpoint, its client_credentials
+	// grant and the keys, with no "response_types_supported" or
+	// "code_challenge_methods_supported" (there is no authorization
+	// endpoint). A nil value removes the member. If nil, the documents are
+	// served as generated.
 	Metadata map[string]any
 
 	// Clients are the clients registered at the token endpoint

@@ -47,6 +47,12 @@ func Start(resource string, scopes []string) (_ *Issuer, err error) {
 		Algorithms: []string{"ES256"},
 		Lifetime:   time.Hour,
 		Audience:   []string{resource},
+		// The Go SDK's extauth.ClientCredentialsHandler (v1.8.0) refuses
+		// authorization server metadata without
+		// code_challenge_methods_supported, even for client_credentials;
+		// validatetest advertises only what it serves (no authorization
+		// endpoint, so no PKCE), so the method is added for that client.
+		Metadata: map[string]any{"code_challenge_methods_supported": []string{"S256"}},
 		Clients: []validatetest.Client{{
 			ID:     ClientID,
 			Secret: ClientSecret,

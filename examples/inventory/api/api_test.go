@@ -64,7 +64,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		Policy: apikey.Policy{
 			Link: "http://" + ln.Addr().String() + "/docs/oauth",
 			Clients: map[string]apikey.ClientPolicy{
-				"legacy-pos":  {State: apikey.StateDeprecated, Cutoff: cutoff},
+				"legacy-pos":  {State: apikey.StateDeprecated, Deprecated: cutoff.AddDate(0, -2, 0), Cutoff: cutoff},
 				"blocked-app": {State: apikey.StateBlocked},
 				"retired-app": {Cutoff: time.Now().Add(-time.Hour)},
 			},

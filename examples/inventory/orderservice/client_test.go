@@ -59,7 +59,7 @@ func newTestEnv(t *testing.T, lifetime time.Duration) *testEnv {
 		Issuer:   iss.URL,
 		Resource: "http://" + ln.Addr().String() + "/api",
 		Keys:     store,
-		Policy:   apikey.Policy{Cutoff: time.Now().Add(24 * time.Hour), Link: "http://" + ln.Addr().String() + "/docs/oauth"},
+		Policy:   apikey.Policy{Deprecated: time.Now().Add(-time.Hour), Cutoff: time.Now().Add(24 * time.Hour), Link: "http://" + ln.Addr().String() + "/docs/oauth"},
 	})
 	if err != nil {
 		t.Fatal(err)
