@@ -58,6 +58,9 @@
 // memory, bounded by [SessionConfig.MaxSessions]; a store shared by the
 // replicas of a server lets any replica check any session.
 //
-// Stateless servers, and MCP revisions without sessions, issue no session
-// ids: nothing is bound and every request passes.
+// Stateless servers (the official Go SDK's StreamableHTTPOptions.Stateless,
+// mcp-go without WithStateful), and requests of MCP revisions without
+// sessions (2026-07-28 requests on mcp-go), carry no session id: there is
+// nothing to bind, every request passes, and each request's own token is
+// all that authorises it.
 package mcpguard
