@@ -23,31 +23,44 @@ const { default: Provider, errors } = await import('oidc-provider');
 
 const ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 const RESOURCE_SCOPES = ['inventory:read', 'inventory:write', 'inventory:admin'];
-const USER_SCOPES = ['inventory:read', 'inventory:write'];
 const TEST_USER = 'alice';
 const CALLBACK = 'http://127.0.0.1/callback';
 
-// Pre-registered clients. Secrets are test fixtures, never real credentials.
-const STATIC_CLIENTS = [
-  { client_id: 'rsguard-cc', client_secret: 'rsguard-cc-secret', scope: 'inventory:read inventory:write inventory:admin' },
-  { client_id: 'rsguard-writer', client_secret: 'rsguard-writer-secret', scope: 'inventory:read inventory:write' },
-  { client_id: 'rsguard-reader', client_secret: 'rsguard-reader-secret', scope: 'inventory:read' },
-].map((c) => ({
-  ...c,
-  grant_types: ['client_credentials'],
-  response_types: [],
-  redirect_uris: [],
-  token_endpoint_auth_method: 'client_secret_basic',
-})).concat([{
-  // A confidential authorization_code client (PKCE still required) with refresh tokens.
-  client_id: 'rsguard-web',
-  client_secret: 'rsguard-web-secret',
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-  redirect_uris: [CALLBACK],
-  token_endpoint_auth_method: 'client_secret_basic',
-  scope: `openid offline_access ${RESOURCE_SCOPES.join(' ')}`,
-}]);
+// A scope's level is what follows its last ':' (inventory:read → read). The static clients'
+// allow-lists and the test user's default scopes follow --scopes by level, so that a server
+// with other scopes (notes:read notes:write) gets the same fixtures.
+const level = (scope) => scope.slice(scope.lastIndexOf(':') + 1);
+const notAdmin = (scope) => level(scope) !== 'admin';
+
+// Pre-registered clients: who may get which of the resource scopes. Secrets are test fixtures,
+// never real credentials. A client left with no scope (e.g. a reader when no scope ends in
+// ':read') is not registered at all.
+const CC_CLIENTS = [
+  { client_id: 'rsguard-cc', client_secret: 'rsguard-cc-secret', may: () => true },
+  { client_id: 'rsguard-writer', client_secret: 'rsguard-writer-secret', may: notAdmin },
+  { client_id: 'rsguard-reader', client_secret: 'rsguard-reader-secret', may: (s) => level(s) === 'read' },
+];
+
+function staticClients(scopes) {
+  return CC_CLIENTS.map(({ may, ...c }) => ({ ...c, scope: scopes.filter(may).join(' ') }))
+    .filter((c) => c.scope !== '')
+    .map((c) => ({
+      ...c,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    })).concat([{
+      // A confidential authorization_code client (PKCE still required) with refresh tokens.
+      client_id: 'rsguard-web',
+      client_secret: 'rsguard-web-secret',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [CALLBACK],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: ['openid', 'offline_access', ...scopes].join(' '),
+    }]);
+}
 
 function list(v) {
   return String(v).split(/[\s,]+/).filter(Boolean);
@@ -72,7 +85,7 @@ function parseCli(argv) {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port must be 0..65535');
   const scopes = list(values.scopes);
-  let userScopes = values['user-scopes'] === undefined ? USER_SCOPES.filter((s) => scopes.includes(s)) : list(values['user-scopes']);
+  let userScopes = values['user-scopes'] === undefined ? scopes.filter(notAdmin) : list(values['user-scopes']);
   if (userScopes.includes('all')) userScopes = scopes;
   return {
     port,
@@ -119,7 +132,7 @@ async function createServer(opts) {
 
   const configuration = {
     jwks: { keys: jwks },
-    clients: STATIC_CLIENTS,
+    clients: staticClients(opts.scopes),
     // Resource scopes are listed here too: it puts them in scopes_supported, lets clients
     // register them (RFC 7591 `scope`) and makes a client's registered scope an allow-list.
     scopes: [...oidcScopes, ...opts.scopes],

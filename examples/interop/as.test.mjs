@@ -256,3 +256,29 @@ test('static confidential client with refresh token', async () => {
   assert.equal(payload.scope, 'inventory:read inventory:write');
   assert.equal(payload.sub, 'alice');
 });
+
+test('--scopes: the static clients and the test user follow the scope levels (notes:read notes:write)', async () => {
+  const s = await startScript('as.mjs', ['--port', '0', '--alg', 'ES256', '--scopes', 'notes:read notes:write']);
+  try {
+    const { info } = s;
+    assert.deepEqual(info.scopes, ['notes:read', 'notes:write']);
+    assert.deepEqual(info.user_scopes, ['notes:read', 'notes:write'], 'the user may hold every scope but …:admin');
+    const get = async (client, scope) => tokenRequest(info.issuer,
+      { grant_type: 'client_credentials', scope, resource: RESOURCE }, { id: client, secret: `${client}-secret` });
+    let r = await get('rsguard-cc', 'notes:read notes:write');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(decodeJwt(r.body.access_token).payload.scope, 'notes:read notes:write');
+    r = await get('rsguard-writer', 'notes:read notes:write');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    r = await get('rsguard-reader', 'notes:read');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(decodeJwt(r.body.access_token).payload.scope, 'notes:read');
+    r = await get('rsguard-reader', 'notes:write');
+    assert.equal(r.body.error, 'invalid_scope', 'the reader may only get …:read');
+    r = await get('rsguard-cc', 'notes:read inventory:read');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(decodeJwt(r.body.access_token).payload.scope, 'notes:read', 'scopes outside --scopes are dropped');
+  } finally {
+    await stop(s.child);
+  }
+});

@@ -6,9 +6,12 @@
 // client_credentials and with DCR + authorization_code + PKCE (and step-up);
 // and the official Go MCP SDK client's authorization_code handler.
 //
-// The server under test is the examples/mcpserver program, built once and
-// started with -issuer pointing at as.mjs. Everything listens on 127.0.0.1.
-// See README.md in this directory for the Node scripts' contracts.
+// The servers under test are the example programs examples/mcpserver (the
+// official Go SDK) and examples/mcpgo (mark3labs/mcp-go), each built once and
+// started with -issuer pointing at as.mjs; every scenario runs against both,
+// driven by each server's tool/scope table (servers_test.go). Everything
+// listens on 127.0.0.1. See README.md in this directory for the Node scripts'
+// contracts.
 package interop_test
 
 import (
@@ -38,17 +41,10 @@ import (
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
-// The scopes of examples/mcpserver, and what its tools need: list_items,
-// get_item inventory:read; add_item, adjust_stock inventory:write;
-// delete_item inventory:admin; whoami any valid token.
-const (
-	scopeRead  = "inventory:read"
-	scopeWrite = "inventory:write"
-	scopeAdmin = "inventory:admin"
-)
-
 // Fixtures of as.mjs (README.md): the headless test user, the redirect URI
-// nobody listens on, and a static client_credentials client.
+// nobody listens on, and the static client_credentials clients (whose
+// allow-lists follow --scopes: rsguard-cc every scope, rsguard-reader the
+// …:read ones).
 const (
 	testUser     = "alice"
 	callbackURL  = "http://127.0.0.1/callback"
@@ -64,54 +60,85 @@ const (
 // which rsguard accepts by default.
 func algorithms() []string { return []string{"RS256", "PS256", "ES256", "EdDSA"} }
 
-// TestInterop runs, for each signing algorithm, an as.mjs and an
-// examples/mcpserver that trusts it, then drives them with plain HTTP, the
-// MCP TypeScript SDK and the MCP Go SDK. Algorithms run in parallel.
+// clientAlg is the algorithm of the stacks that also run the scenarios about
+// client behaviour rather than algorithms: once per server is enough.
+const clientAlg = "ES256"
+
+// TestInterop runs, for each server and each signing algorithm, an as.mjs
+// and the server trusting it, then drives them with plain HTTP, the MCP
+// TypeScript SDK and the MCP Go SDK (TestInterop/<server>/<alg>/…). Servers
+// and algorithms run in parallel.
 func TestInterop(t *testing.T) {
 	h := setup(t)
-	for _, alg := range algorithms() {
-		t.Run(alg, func(t *testing.T) {
+	for _, spec := range servers() {
+		t.Run(spec.name, func(t *testing.T) {
 			t.Parallel()
-			s := h.start(t, alg)
-
-			t.Run("tokens", func(t *testing.T) {
-				t.Parallel()
-				t.Run("no token", s.testNoToken)
-				t.Run("our resource", s.testOurResource)
-				t.Run("other resource", s.testOtherResource)
-				t.Run("opaque", s.testOpaqueToken)
-			})
-			t.Run("typescript", func(t *testing.T) {
-				t.Parallel()
-				t.Run("client_credentials", func(t *testing.T) { t.Parallel(); s.testTSClientCredentials(t) })
-				t.Run("authcode", func(t *testing.T) { t.Parallel(); s.testTSAuthcode(t) })
-				if alg == "ES256" { // client behaviours, not algorithms: once is enough
-					t.Run("client_credentials reader", func(t *testing.T) { t.Parallel(); s.testTSReader(t) })
-					t.Run("authcode accumulate", func(t *testing.T) { t.Parallel(); s.testTSAccumulate(t) })
-				}
-			})
-			t.Run("gosdk", func(t *testing.T) {
-				t.Parallel()
-				t.Run("authcode", func(t *testing.T) { t.Parallel(); s.testGoSDKAuthcode(t) })
-				if alg == "ES256" {
-					t.Run("client_credentials", func(t *testing.T) { t.Parallel(); s.testGoSDKClientCredentials(t) })
-				}
-			})
+			for _, alg := range algorithms() {
+				t.Run(alg, func(t *testing.T) {
+					t.Parallel()
+					h.runStack(t, spec, alg)
+				})
+			}
 		})
 	}
 }
 
-// harness is what every algorithm's stack shares: node, this directory
-// (with node_modules installed) and the built server.
+// runStack starts one stack (as.mjs signing with alg, and the server) and
+// runs every scenario against it.
+func (h *harness) runStack(t *testing.T, spec *serverSpec, alg string) {
+	s := h.start(t, spec, alg)
+	client := alg == clientAlg // client behaviours, not algorithms: once is enough
+
+	t.Run("tokens", func(t *testing.T) {
+		t.Parallel()
+		t.Run("no token", s.testNoToken)
+		t.Run("our resource", s.testOurResource)
+		t.Run("other resource", s.testOtherResource)
+		t.Run("opaque", s.testOpaqueToken)
+	})
+	t.Run("typescript", func(t *testing.T) {
+		t.Parallel()
+		t.Run("client_credentials", func(t *testing.T) { t.Parallel(); s.testTSClientCredentials(t) })
+		t.Run("authcode", func(t *testing.T) { t.Parallel(); s.testTSAuthcode(t) })
+		if client {
+			t.Run("client_credentials reader", func(t *testing.T) { t.Parallel(); s.testTSReader(t) })
+			t.Run("authcode accumulate", func(t *testing.T) { t.Parallel(); s.testTSAccumulate(t) })
+		}
+	})
+	t.Run("gosdk", func(t *testing.T) {
+		t.Parallel()
+		t.Run("authcode", func(t *testing.T) { t.Parallel(); s.testGoSDKAuthcode(t) })
+		if client {
+			t.Run("client_credentials", func(t *testing.T) { t.Parallel(); s.testGoSDKClientCredentials(t) })
+		}
+	})
+	if client {
+		// A step-up to a scope the test user may not hold, refused by the
+		// authorization server: on this stack, or on one of its own whose
+		// test user holds deniedUserScopes only.
+		t.Run("beyond the user", func(t *testing.T) {
+			t.Parallel()
+			d := s
+			if spec.deniedUserScopes != nil {
+				d = h.start(t, spec, alg, "--user-scopes", strings.Join(spec.deniedUserScopes, " "))
+			}
+			t.Run("typescript", func(t *testing.T) { t.Parallel(); d.testTSBeyondUser(t) })
+			t.Run("gosdk", func(t *testing.T) { t.Parallel(); d.testGoSDKBeyondUser(t) })
+		})
+	}
+}
+
+// harness is what every stack shares: node, this directory (with
+// node_modules installed) and the built servers.
 type harness struct {
-	node   string
-	dir    string // examples/interop, absolute
-	server string // the examples/mcpserver binary
+	node    string
+	dir     string            // examples/interop, absolute
+	servers map[string]string // serverSpec.name → its binary
 }
 
 // setup checks for node (skip locally, fail in CI), then installs the
-// pinned Node packages (install.sh, idempotent) and builds examples/mcpserver,
-// concurrently.
+// pinned Node packages (install.sh, idempotent) and builds every server,
+// once each, concurrently.
 func setup(t *testing.T) *harness {
 	t.Helper()
 	node := requireNode(t)
@@ -124,34 +151,42 @@ func setup(t *testing.T) *harness {
 		//lint:ignore SA1019 the fallback when go is not on PATH: the toolchain that built this test
 		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	bin := filepath.Join(t.TempDir(), "mcpserver")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
+	h := &harness{node: node, dir: dir, servers: map[string]string{}}
+	binDir := t.TempDir()
 
+	type job struct {
+		what string
+		out  []byte
+		err  error
+	}
+	specs := servers()
+	jobs := make([]job, 1+len(specs))
 	start := time.Now()
 	var wg sync.WaitGroup
-	var installOut, buildOut []byte
-	var installErr, buildErr error
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		installOut, installErr = runTool(dir, installTimeout, filepath.Join(dir, "install.sh"))
-	}()
-	go func() {
-		defer wg.Done()
-		buildOut, buildErr = runTool(filepath.Join(dir, "..", "mcpserver"), installTimeout, goCmd, "build", "-o", bin, ".")
-	}()
-	wg.Wait()
-	if installErr != nil {
-		t.Fatalf("examples/interop/install.sh: %v\n%s", installErr, installOut)
+	wg.Go(func() {
+		jobs[0].what = "examples/interop/install.sh"
+		jobs[0].out, jobs[0].err = runTool(dir, installTimeout, filepath.Join(dir, "install.sh"))
+	})
+	for i, spec := range specs {
+		bin := filepath.Join(binDir, spec.name)
+		if runtime.GOOS == "windows" {
+			bin += ".exe"
+		}
+		h.servers[spec.name] = bin
+		wg.Go(func() {
+			jobs[i+1].what = "go build examples/" + spec.name
+			jobs[i+1].out, jobs[i+1].err = runTool(filepath.Join(dir, "..", spec.name), installTimeout, goCmd, "build", "-o", bin, ".")
+		})
 	}
-	if buildErr != nil {
-		t.Fatalf("go build examples/mcpserver: %v\n%s", buildErr, buildOut)
+	wg.Wait()
+	for _, j := range jobs {
+		if j.err != nil {
+			t.Fatalf("%s: %v\n%s", j.what, j.err, j.out)
+		}
 	}
 	version, _ := runTool(dir, 10*time.Second, node, "--version")
-	t.Logf("node %s; install.sh and go build took %s", bytes.TrimSpace(version), time.Since(start).Round(time.Millisecond))
-	return &harness{node: node, dir: dir, server: bin}
+	t.Logf("node %s; install.sh and %d builds took %s", bytes.TrimSpace(version), len(specs), time.Since(start).Round(time.Millisecond))
+	return h
 }
 
 // asInfo is the JSON line as.mjs prints once listening.
@@ -171,20 +206,21 @@ type asInfo struct {
 // that trusts it.
 type stack struct {
 	h           *harness
+	spec        *serverSpec
 	alg         string
 	as          asInfo
 	mcpURL      string // the MCP endpoint = the resource = the tokens' audience
 	metadataURL string // its RFC 9728 metadata, the challenges' resource_metadata
 }
 
-// start runs as.mjs --alg alg and the server with -issuer pointing at it,
-// both stopped when t ends.
-func (h *harness) start(t *testing.T, alg string) *stack {
+// start runs as.mjs --alg alg --scopes <the server's> (plus asArgs) and the
+// server with -issuer pointing at it, both stopped when t ends.
+func (h *harness) start(t *testing.T, spec *serverSpec, alg string, asArgs ...string) *stack {
 	t.Helper()
 	started := time.Now()
-	asProc := startProc(t, h.dir, h.node, "as.mjs", "--port", "0", "--alg", alg)
+	asProc := startProc(t, h.dir, h.node, append([]string{"as.mjs", "--port", "0", "--alg", alg, "--scopes", strings.Join(spec.scopes, " ")}, asArgs...)...)
 	line := asProc.waitLine(t, func(string) bool { return true })
-	s := &stack{h: h, alg: alg}
+	s := &stack{h: h, spec: spec, alg: alg}
 	if err := json.Unmarshal([]byte(line), &s.as); err != nil {
 		t.Fatalf("as.mjs first line %q: %v", line, err)
 	}
@@ -192,18 +228,18 @@ func (h *harness) start(t *testing.T, alg string) *stack {
 		t.Fatalf("as.mjs --alg %s printed %s", alg, line)
 	}
 
-	srvProc := startProc(t, h.dir, h.server, "-addr", "127.0.0.1:0", "-issuer", s.as.Issuer)
+	srvProc := startProc(t, h.dir, h.servers[spec.name], "-addr", "127.0.0.1:0", "-issuer", s.as.Issuer)
 	s.mcpURL = bannerValue(srvProc.waitLine(t, func(l string) bool { return strings.Contains(l, "MCP endpoint") }))
 	s.metadataURL = bannerValue(srvProc.waitLine(t, func(l string) bool { return strings.Contains(l, "protected resource metadata:") }))
 	if !strings.HasPrefix(s.mcpURL, "http://127.0.0.1:") || !strings.HasSuffix(s.mcpURL, "/mcp") {
-		t.Fatalf("server banner names MCP endpoint %q\n%s", s.mcpURL, srvProc.stdout)
+		t.Fatalf("%s banner names MCP endpoint %q\n%s", spec.name, s.mcpURL, srvProc.stdout)
 	}
-	t.Logf("%s: as.mjs %s, server %s, up in %s", alg, s.as.Issuer, s.mcpURL, time.Since(started).Round(time.Millisecond))
+	t.Logf("%s %s: as.mjs %s (user scopes %q), server %s, up in %s", spec.name, alg, s.as.Issuer, s.as.UserScopes, s.mcpURL, time.Since(started).Round(time.Millisecond))
 
 	// Registered last, so it runs before the processes stop.
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("--- as.mjs stderr (tail):\n%s\n--- server stderr (tail):\n%s", tail(asProc.stderr.String()), tail(srvProc.stderr.String()))
+			t.Logf("--- as.mjs stderr (tail):\n%s\n--- %s stderr (tail):\n%s", tail(asProc.stderr.String()), spec.name, tail(srvProc.stderr.String()))
 		}
 	})
 	return s
@@ -334,22 +370,41 @@ func jwtPart(token string, i int) (map[string]any, bool) {
 	return m, json.Unmarshal(b, &m) == nil
 }
 
-// testNoToken: a request without a token gets the discovery challenge.
+// testNoToken: a request without a token gets the discovery challenge,
+// naming the scope of the read tool.
 func (s *stack) testNoToken(t *testing.T) {
 	resp, body := s.mcpPost(t, "", "", initializeRequest)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("initialize without a token: HTTP %d %.200s, want 401", resp.StatusCode, body)
 	}
 	c := challengeOf(t, resp)
-	if c.ResourceMetadata != s.metadataURL || c.Error != "" || !slices.Equal(c.Scope, []string{scopeRead}) {
-		t.Errorf("challenge %+v: want resource_metadata=%s, scope=%s, no error", c, s.metadataURL, scopeRead)
+	if c.ResourceMetadata != s.metadataURL || c.Error != "" || !slices.Equal(c.Scope, []string{s.spec.read.scope}) {
+		t.Errorf("challenge %+v: want resource_metadata=%s, scope=%s, no error", c, s.metadataURL, s.spec.read.scope)
 	}
+	resp, body = do(t, mustRequest(t, http.MethodGet, s.metadataURL))
+	var meta rsmeta.Metadata
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &meta) != nil {
+		t.Fatalf("GET %s: HTTP %d %.300s, want the RFC 9728 document", s.metadataURL, resp.StatusCode, body)
+	}
+	if meta.Resource != s.mcpURL || !slices.Equal(meta.AuthorizationServers, []string{s.as.Issuer}) || !slices.Equal(meta.ScopesSupported, s.spec.scopes) {
+		t.Errorf("metadata %+v, want resource %s, authorization_servers [%s], scopes_supported %q", meta, s.mcpURL, s.as.Issuer, s.spec.scopes)
+	}
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
 
 // testOurResource: a client_credentials JWT for our resource, signed with
 // the stack's algorithm, is accepted; its scopes decide per tool.
 func (s *stack) testOurResource(t *testing.T) {
-	tr := s.clientCredentialsToken(t, s.mcpURL, scopeRead)
+	read, write := s.spec.read, s.spec.write
+	tr := s.clientCredentialsToken(t, s.mcpURL, read.scope)
 	hdr, ok1 := jwtPart(tr.AccessToken, 0)
 	claims, ok2 := jwtPart(tr.AccessToken, 1)
 	if !ok1 || !ok2 {
@@ -358,8 +413,8 @@ func (s *stack) testOurResource(t *testing.T) {
 	if hdr["alg"] != s.alg || hdr["kid"] != s.as.Kid || hdr["typ"] != "at+jwt" {
 		t.Errorf("JWT header %v, want alg %s, kid %s, typ at+jwt", hdr, s.alg, s.as.Kid)
 	}
-	if claims["aud"] != s.mcpURL || claims["iss"] != s.as.Issuer || claims["scope"] != scopeRead || claims["client_id"] != ccClient {
-		t.Errorf("JWT claims %v, want aud %s, iss %s, scope %s", claims, s.mcpURL, s.as.Issuer, scopeRead)
+	if claims["aud"] != s.mcpURL || claims["iss"] != s.as.Issuer || claims["scope"] != read.scope || claims["client_id"] != ccClient {
+		t.Errorf("JWT claims %v, want aud %s, iss %s, scope %s", claims, s.mcpURL, s.as.Issuer, read.scope)
 	}
 
 	resp, body := s.mcpPost(t, tr.AccessToken, "", initializeRequest)
@@ -367,30 +422,30 @@ func (s *stack) testOurResource(t *testing.T) {
 		t.Fatalf("initialize: HTTP %d %.300s, want 200", resp.StatusCode, body)
 	}
 	sid := resp.Header.Get("Mcp-Session-Id")
-	if sid == "" || !bytes.Contains(body, []byte(`"rsguard-inventory"`)) {
-		t.Fatalf("initialize: session %q, body %.300s", sid, body)
+	if sid == "" || !bytes.Contains(body, []byte(`"`+s.spec.serverName+`"`)) {
+		t.Fatalf("initialize: session %q, body %.300s, want a session and server %s", sid, body, s.spec.serverName)
 	}
 	if resp, body := s.mcpPost(t, tr.AccessToken, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); resp.StatusCode != http.StatusAccepted {
 		t.Errorf("notifications/initialized: HTTP %d %.200s, want 202", resp.StatusCode, body)
 	}
-	resp, body = s.mcpPost(t, tr.AccessToken, sid, toolsCall(2, "list_items", `{}`))
-	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("BOLT-M6")) || bytes.Contains(body, []byte(`"isError":true`)) {
-		t.Errorf("tools/call list_items: HTTP %d %.300s, want 200 with the items", resp.StatusCode, body)
+	resp, body = s.mcpPost(t, tr.AccessToken, sid, toolsCall(2, read.name, read.args))
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(s.spec.readMarker)) || bytes.Contains(body, []byte(`"isError":true`)) {
+		t.Errorf("tools/call %s: HTTP %d %.300s, want 200 with %s", read.name, resp.StatusCode, body, s.spec.readMarker)
 	}
-	resp, body = s.mcpPost(t, tr.AccessToken, sid, toolsCall(3, "delete_item", `{"sku":"WASHER-6"}`))
+	resp, body = s.mcpPost(t, tr.AccessToken, sid, toolsCall(3, write.name, write.args))
 	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("tools/call delete_item with %s: HTTP %d %.300s, want 403", scopeRead, resp.StatusCode, body)
+		t.Fatalf("tools/call %s with %s: HTTP %d %.300s, want 403", write.name, read.scope, resp.StatusCode, body)
 	}
 	c := challengeOf(t, resp)
-	if c.Error != rsmeta.ErrorInsufficientScope || !slices.Equal(c.Scope, []string{scopeAdmin}) || c.ResourceMetadata != s.metadataURL {
-		t.Errorf("403 challenge %+v, want error=insufficient_scope scope=%s resource_metadata=%s", c, scopeAdmin, s.metadataURL)
+	if c.Error != rsmeta.ErrorInsufficientScope || !slices.Equal(c.Scope, []string{write.scope}) || c.ResourceMetadata != s.metadataURL {
+		t.Errorf("403 challenge %+v, want error=insufficient_scope scope=%s resource_metadata=%s", c, write.scope, s.metadataURL)
 	}
 }
 
 // testOtherResource: a valid JWT from the same issuer, same keys, but
 // issued for another resource (aud) is refused.
 func (s *stack) testOtherResource(t *testing.T) {
-	tr := s.clientCredentialsToken(t, otherResource, scopeRead)
+	tr := s.clientCredentialsToken(t, otherResource, s.spec.read.scope)
 	if claims, ok := jwtPart(tr.AccessToken, 1); !ok || claims["aud"] != otherResource {
 		t.Fatalf("token for %s: not a JWT with that audience (%v)", otherResource, claims)
 	}
@@ -403,7 +458,7 @@ func (s *stack) testOtherResource(t *testing.T) {
 // testOpaqueToken: without a resource indicator oidc-provider issues an
 // opaque token; it is refused.
 func (s *stack) testOpaqueToken(t *testing.T) {
-	tr := s.clientCredentialsToken(t, "", scopeRead)
+	tr := s.clientCredentialsToken(t, "", s.spec.read.scope)
 	if strings.Count(tr.AccessToken, ".") == 2 {
 		t.Fatal("the token requested without resource is a JWT; want an opaque token")
 	}
@@ -578,8 +633,8 @@ func (s *stack) checkDiscovery(t *testing.T, r *tsReport) {
 		t.Errorf("first request %+v, want POST %s initialize → 401", first, s.mcpURL)
 	} else {
 		c := parseChallenge(t, []string{first.WWWAuthenticate})
-		if c.ResourceMetadata != s.metadataURL || c.Error != "" || !slices.Equal(c.Scope, []string{scopeRead}) {
-			t.Errorf("first challenge %q, want resource_metadata=%s scope=%s and no error", first.WWWAuthenticate, s.metadataURL, scopeRead)
+		if c.ResourceMetadata != s.metadataURL || c.Error != "" || !slices.Equal(c.Scope, []string{s.spec.read.scope}) {
+			t.Errorf("first challenge %q, want resource_metadata=%s scope=%s and no error", first.WWWAuthenticate, s.metadataURL, s.spec.read.scope)
 		}
 	}
 
@@ -600,8 +655,10 @@ func (s *stack) checkDiscovery(t *testing.T, r *tsReport) {
 		{"tools/call", func(h tsHTTP) bool { return h.URL == s.mcpURL && h.RPC == "tools/call" && h.Status == http.StatusOK }},
 	})
 
-	if r.ResourceMetadata.Resource != s.mcpURL || !slices.Equal(r.ResourceMetadata.AuthorizationServers, []string{s.as.Issuer}) {
-		t.Errorf("resource metadata seen by the SDK: %+v, want resource %s, authorization_servers [%s]", r.ResourceMetadata, s.mcpURL, s.as.Issuer)
+	if r.ResourceMetadata.Resource != s.mcpURL || !slices.Equal(r.ResourceMetadata.AuthorizationServers, []string{s.as.Issuer}) ||
+		!slices.Equal(r.ResourceMetadata.ScopesSupported, s.spec.scopes) {
+		t.Errorf("resource metadata seen by the SDK: %+v, want resource %s, authorization_servers [%s], scopes_supported %q",
+			r.ResourceMetadata, s.mcpURL, s.as.Issuer, s.spec.scopes)
 	}
 	if strings.TrimSuffix(r.AuthorizationServer, "/") != s.as.Issuer || r.AuthorizationServerIssuer != s.as.Issuer {
 		t.Errorf("authorization server %q (issuer %q), want %s", r.AuthorizationServer, r.AuthorizationServerIssuer, s.as.Issuer)
@@ -681,49 +738,57 @@ func wantToolOK(t *testing.T, r *tsReport, tool string, statuses ...int) tsStep 
 // insufficient_scope (client_credentials cannot step up: same scope again,
 // same 403).
 func (s *stack) testTSClientCredentials(t *testing.T) {
-	r := s.runClient(t, "--mode", "client_credentials", "--scope", scopeRead+" "+scopeWrite,
-		"--tool", "list_items", "--tool", `adjust_stock={"sku":"BOLT-M6","delta":-1}`, "--expect-403", `delete_item={"sku":"WASHER-6"}`)
+	sp := s.spec
+	args := []string{"--mode", "client_credentials", "--scope", sp.ccScope()}
+	for _, c := range sp.ccTools {
+		args = append(args, "--tool", c.arg())
+	}
+	r := s.runClient(t, append(args, "--expect-403", sp.ccRefused.arg())...)
 	s.checkDiscovery(t, r)
 	if r.Client.ClientID != ccClient || r.Client.Registered {
 		t.Errorf("client %+v, want the static %s", r.Client, ccClient)
 	}
-	if got := r.step(t, "tools/list", "").Tools; !slices.Contains(got, "adjust_stock") || slices.Contains(got, "delete_item") {
-		t.Errorf("tools/list %q: want the write tools and not delete_item (filtered by scope)", got)
+	got := r.step(t, "tools/list", "").Tools
+	for _, c := range sp.ccTools {
+		if !slices.Contains(got, c.name) {
+			t.Errorf("tools/list %q: want %s (callable with %s)", got, c.name, sp.ccScope())
+		}
+		wantToolOK(t, r, c.name, http.StatusOK)
 	}
-	wantToolOK(t, r, "list_items", http.StatusOK)
-	wantToolOK(t, r, "adjust_stock", http.StatusOK)
-	st := s.wantRefused(t, r, "delete_item", scopeAdmin, "resource_server")
+	if slices.Contains(got, sp.ccRefused.name) {
+		t.Errorf("tools/list %q: want no %s (filtered by scope)", got, sp.ccRefused.name)
+	}
+	st := s.wantRefused(t, r, sp.ccRefused.name, sp.ccRefused.scope, "resource_server")
 	if st.HTTPStatus != http.StatusForbidden || !slices.Equal(st.Statuses, []int{http.StatusForbidden, http.StatusForbidden}) {
-		t.Errorf("delete_item: http_status %d, statuses %v; want the SDK's one retry, both 403", st.HTTPStatus, st.Statuses)
+		t.Errorf("%s: http_status %d, statuses %v; want the SDK's one retry, both 403", sp.ccRefused.name, st.HTTPStatus, st.Statuses)
 	}
 	for i, tok := range r.Tokens {
-		if tok.Sub != ccClient || tok.ClientID != ccClient || tok.Scope != scopeRead+" "+scopeWrite {
-			t.Errorf("token %d: %+v, want sub and client_id %s, scope %q", i, tok, ccClient, scopeRead+" "+scopeWrite)
+		if tok.Sub != ccClient || tok.ClientID != ccClient || tok.Scope != sp.ccScope() {
+			t.Errorf("token %d: %+v, want sub and client_id %s, scope %q", i, tok, ccClient, sp.ccScope())
 		}
 	}
 }
 
-// testTSReader: a client that may only read is refused a write tool with the
-// scope it would need.
+// testTSReader: a client that may only read is refused the write tool with
+// the scope it would need.
 func (s *stack) testTSReader(t *testing.T) {
+	sp := s.spec
 	r := s.runClient(t, "--mode", "client_credentials", "--client-id", readerClient, "--client-secret", readerSecret,
-		"--tool", `get_item={"sku":"NUT-M6"}`, "--expect-403", `add_item={"sku":"READER-1","name":"x"}`)
+		"--scope", sp.read.scope, "--tool", sp.read.arg(), "--expect-403", sp.write.arg())
 	s.checkDiscovery(t, r)
-	if got, want := r.step(t, "tools/list", "").Tools, []string{"get_item", "list_items", "whoami"}; !sameSet(got, want) {
-		t.Errorf("tools/list %q, want %q", got, want)
+	if got := r.step(t, "tools/list", "").Tools; !sameSet(got, sp.readListed) {
+		t.Errorf("tools/list %q, want %q", got, sp.readListed)
 	}
-	wantToolOK(t, r, "get_item", http.StatusOK)
-	s.wantRefused(t, r, "add_item", scopeWrite, "resource_server")
+	wantToolOK(t, r, sp.read.name, http.StatusOK)
+	s.wantRefused(t, r, sp.write.name, sp.write.scope, "resource_server")
 }
 
-// testTSAuthcode: DCR + authorization_code + PKCE through the headless
-// login, then step-up on 403 insufficient_scope in the same session; a scope
-// the user may not hold is refused at the authorization server.
-func (s *stack) testTSAuthcode(t *testing.T) {
-	r := s.runClient(t, "--mode", "authcode",
-		"--tool", "list_items", "--tool", `adjust_stock={"sku":"NUT-M6","delta":1}`, "--tool", "whoami",
-		"--expect-403", `delete_item={"sku":"WASHER-6"}`)
-	s.checkDiscovery(t, r)
+// checkAuthcodeClient checks what every authcode run shares: a public client
+// registered by DCR, then registration → headless authorization → token;
+// every authorization with our resource and PKCE, the first for the 401
+// challenge's scope, with a code.
+func (s *stack) checkAuthcodeClient(t *testing.T, r *tsReport) {
+	t.Helper()
 	if !r.Client.Registered || r.Client.ClientID == "" || r.Client.TokenEndpointAuthMethod != "none" {
 		t.Errorf("client %+v, want a public client registered by DCR", r.Client)
 	}
@@ -737,30 +802,16 @@ func (s *stack) testTSAuthcode(t *testing.T) {
 	if connect := r.step(t, "connect", ""); connect.Authorizations != 1 {
 		t.Errorf("connect: %d authorizations, want 1", connect.Authorizations)
 	}
-	if len(r.Authorizations) != 3 {
-		t.Fatalf("authorizations %+v, want 3: the first one, the step-up to %s, the refused %s", r.Authorizations, scopeWrite, scopeAdmin)
-	}
 	for i, a := range r.Authorizations {
 		if a.Resource != s.mcpURL || a.CodeChallengeMethod != "S256" {
 			t.Errorf("authorization %d: %+v, want resource %s and PKCE S256", i, a, s.mcpURL)
 		}
 	}
-	if a := r.Authorizations[0]; a.Scope != scopeRead || !a.Code {
-		t.Errorf("first authorization %+v, want scope %s (the 401 challenge's) and a code", a, scopeRead)
+	if len(r.Authorizations) == 0 {
+		t.Fatal("no authorization in the report")
 	}
-
-	wantToolOK(t, r, "list_items", http.StatusOK)
-	st := wantToolOK(t, r, "adjust_stock", http.StatusForbidden, http.StatusOK)
-	if !st.StepUp || !st.InsufficientScope || st.ChallengeScope != scopeWrite || st.Authorizations != 1 || st.Tokens != 1 {
-		t.Errorf("adjust_stock %+v, want a step-up to %s after 403 insufficient_scope", st, scopeWrite)
-	}
-	who := wantToolOK(t, r, "whoami", http.StatusOK)
-	if who.Result != nil && who.Result.Structured["user_id"] != "user:"+s.as.Issuer+"#"+testUser {
-		t.Errorf("whoami %v, want user_id user:%s#%s", who.Result.Structured, s.as.Issuer, testUser)
-	}
-	s.wantRefused(t, r, "delete_item", scopeAdmin, "authorization_server")
-	if a := r.Authorizations[len(r.Authorizations)-1]; a.Error != "access_denied" || a.Scope != scopeAdmin {
-		t.Errorf("last authorization %+v, want %s refused with access_denied", a, scopeAdmin)
+	if a := r.Authorizations[0]; a.Scope != s.spec.read.scope || !a.Code {
+		t.Errorf("first authorization %+v, want scope %s (the 401 challenge's) and a code", a, s.spec.read.scope)
 	}
 	for i, tok := range r.Tokens {
 		if tok.Sub != testUser || tok.ClientID != r.Client.ClientID {
@@ -769,21 +820,69 @@ func (s *stack) testTSAuthcode(t *testing.T) {
 	}
 }
 
+// testTSAuthcode: DCR + authorization_code + PKCE through the headless
+// login, then step-up on 403 insufficient_scope in the same session; the
+// tools see the caller.
+func (s *stack) testTSAuthcode(t *testing.T) {
+	sp := s.spec
+	r := s.runClient(t, "--mode", "authcode", "--tool", sp.read.arg(), "--tool", sp.write.arg(), "--tool", sp.whoami)
+	s.checkDiscovery(t, r)
+	s.checkAuthcodeClient(t, r)
+	if len(r.Authorizations) != 2 {
+		t.Errorf("authorizations %+v, want 2: the first one, the step-up to %s", r.Authorizations, sp.write.scope)
+	}
+
+	wantToolOK(t, r, sp.read.name, http.StatusOK)
+	st := wantToolOK(t, r, sp.write.name, http.StatusForbidden, http.StatusOK)
+	if !st.StepUp || !st.InsufficientScope || st.ChallengeScope != sp.write.scope || st.Authorizations != 1 || st.Tokens != 1 {
+		t.Errorf("%s %+v, want a step-up to %s after 403 insufficient_scope", sp.write.name, st, sp.write.scope)
+	}
+	// The SDK asks for the challenge's scope alone: the stepped-up token
+	// holds the write scope only, and whoami (any token) sees just that.
+	who := wantToolOK(t, r, sp.whoami, http.StatusOK)
+	if who.Result != nil {
+		if got := who.Result.Structured[sp.whoamiSubject]; got != "user:"+s.as.Issuer+"#"+testUser {
+			t.Errorf("%s %v: %s %v, want user:%s#%s", sp.whoami, who.Result.Structured, sp.whoamiSubject, got, s.as.Issuer, testUser)
+		}
+		if got, _ := json.Marshal(who.Result.Structured["scopes"]); string(got) != fmt.Sprintf("[%q]", sp.write.scope) {
+			t.Errorf("%s scopes %s, want [%q] (the stepped-up token's)", sp.whoami, got, sp.write.scope)
+		}
+	}
+}
+
+// testTSBeyondUser: a step-up to a scope the test user may not hold is
+// refused by the authorization server (access_denied): the call fails after
+// the 403 that named the scope.
+func (s *stack) testTSBeyondUser(t *testing.T) {
+	sp := s.spec
+	if slices.Contains(s.as.UserScopes, sp.denied.scope) {
+		t.Fatalf("as.mjs user scopes %q include %s: nothing to refuse", s.as.UserScopes, sp.denied.scope)
+	}
+	r := s.runClient(t, "--mode", "authcode", "--tool", sp.read.arg(), "--expect-403", sp.denied.arg())
+	s.checkDiscovery(t, r)
+	s.checkAuthcodeClient(t, r)
+	wantToolOK(t, r, sp.read.name, http.StatusOK)
+	s.wantRefused(t, r, sp.denied.name, sp.denied.scope, "authorization_server")
+	if n := len(r.Authorizations); n != 2 || r.Authorizations[1].Error != "access_denied" || r.Authorizations[1].Scope != sp.denied.scope {
+		t.Errorf("authorizations %+v, want 2, the second for %s refused with access_denied", r.Authorizations, sp.denied.scope)
+	}
+}
+
 // testTSAccumulate: with SEP-2350 scope accumulation on step-up, the
 // stepped-up token keeps the read scope, so no second step-up follows.
 func (s *stack) testTSAccumulate(t *testing.T) {
-	r := s.runClient(t, "--mode", "authcode", "--accumulate-scopes",
-		"--tool", `adjust_stock={"sku":"BOLT-M6","delta":2}`, "--tool", "list_items")
+	sp := s.spec
+	r := s.runClient(t, "--mode", "authcode", "--accumulate-scopes", "--tool", sp.write.arg(), "--tool", sp.read.arg())
 	s.checkDiscovery(t, r)
-	st := wantToolOK(t, r, "adjust_stock", http.StatusForbidden, http.StatusOK)
-	if !st.StepUp || st.ChallengeScope != scopeWrite {
-		t.Errorf("adjust_stock %+v, want a step-up to %s", st, scopeWrite)
+	st := wantToolOK(t, r, sp.write.name, http.StatusForbidden, http.StatusOK)
+	if !st.StepUp || st.ChallengeScope != sp.write.scope {
+		t.Errorf("%s %+v, want a step-up to %s", sp.write.name, st, sp.write.scope)
 	}
-	if st := wantToolOK(t, r, "list_items", http.StatusOK); st.Authorizations != 0 {
-		t.Errorf("list_items after an accumulating step-up: %d authorizations, want 0", st.Authorizations)
+	if st := wantToolOK(t, r, sp.read.name, http.StatusOK); st.Authorizations != 0 {
+		t.Errorf("%s after an accumulating step-up: %d authorizations, want 0", sp.read.name, st.Authorizations)
 	}
-	if n := len(r.Authorizations); n != 2 || !sameSet(strings.Fields(r.Authorizations[1].Scope), []string{scopeRead, scopeWrite}) {
-		t.Errorf("authorizations %+v, want two, the second for %s %s", r.Authorizations, scopeRead, scopeWrite)
+	if n := len(r.Authorizations); n != 2 || !sameSet(strings.Fields(r.Authorizations[1].Scope), []string{sp.read.scope, sp.write.scope}) {
+		t.Errorf("authorizations %+v, want two, the second for %s %s", r.Authorizations, sp.read.scope, sp.write.scope)
 	}
 }
 
@@ -1034,13 +1133,11 @@ func goCallTool(cs *mcp.ClientSession, name string, args map[string]any) (*mcp.C
 	return cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
 }
 
-// testGoSDKAuthcode: the Go SDK's auth.AuthorizationCodeHandler with DCR and
-// a headless fetcher, against oidc-provider: 401 → metadata → registration →
-// authorization (PKCE, resource) → token → initialize → tools; 403
-// insufficient_scope → step-up (the SDK asks for the union of scopes) → the
-// same call succeeds in the same session; a scope the user may not hold
-// ends in a failed call.
-func (s *stack) testGoSDKAuthcode(t *testing.T) {
+// goSDKAuthcode is the Go SDK's auth.AuthorizationCodeHandler with DCR (a
+// public client) and a headless fetcher, and the recorders of what it sent
+// to the authorization server and the browser; on failure it logs them.
+func goSDKAuthcode(t *testing.T) (auth.OAuthHandler, *asRecorder, *headless) {
+	t.Helper()
 	asRec := &asRecorder{base: newTransport(t)}
 	browser := newHeadless(t, newTransport(t))
 	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
@@ -1063,7 +1160,14 @@ func (s *stack) testGoSDKAuthcode(t *testing.T) {
 			t.Logf("authorization server requests: %q\ntoken requests: %v\nauthorizations: %v", reqs, tokens, browser.all())
 		}
 	})
+	return h, asRec, browser
+}
 
+// goSDKAuthcodeConnect connects with h and checks what every authcode run
+// shares: the first exchange is our 401 challenge, naming the read scope; the
+// handler registered a client by DCR.
+func (s *stack) goSDKAuthcodeConnect(t *testing.T, h auth.OAuthHandler, asRec *asRecorder) (*mcp.ClientSession, *mcpRecorder) {
+	t.Helper()
 	cs, rec, err := s.goSDKConnect(t, h)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -1073,90 +1177,33 @@ func (s *stack) testGoSDKAuthcode(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
-	sid := cs.ID()
 	if first := rec.all()[0]; first.status != http.StatusUnauthorized || first.tokenAlg != "" {
 		t.Errorf("first MCP exchange %+v, want 401 without a token", first)
-	} else if c := parseChallenge(t, first.authn); c.ResourceMetadata != s.metadataURL || !slices.Equal(c.Scope, []string{scopeRead}) {
-		t.Errorf("first challenge %+v, want resource_metadata=%s scope=%s", c, s.metadataURL, scopeRead)
+	} else if c := parseChallenge(t, first.authn); c.ResourceMetadata != s.metadataURL || !slices.Equal(c.Scope, []string{s.spec.read.scope}) {
+		t.Errorf("first challenge %+v, want resource_metadata=%s scope=%s", c, s.metadataURL, s.spec.read.scope)
 	}
 	reqs, _ := asRec.snapshot()
 	if !slices.Contains(reqs, "POST /reg 201") {
 		t.Errorf("authorization server requests %q: want a dynamic client registration (POST /reg 201)", reqs)
 	}
+	return cs, rec
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	list, err := cs.ListTools(ctx, nil)
-	if err != nil {
-		t.Fatalf("tools/list: %v", err)
-	}
-	var names []string
-	for _, tool := range list.Tools {
-		names = append(names, tool.Name)
-	}
-	if want := []string{"get_item", "list_items", "whoami"}; !sameSet(names, want) {
-		t.Errorf("tools/list %q, want %q", names, want)
-	}
-	if res, err := goCallTool(cs, "list_items", nil); err != nil || res.IsError {
-		t.Fatalf("list_items: %v %+v", err, res)
-	}
-
-	// Step-up: 403 insufficient_scope names inventory:write; the handler
-	// authorizes again for the union, and the transport retries the call.
-	sku := "GOSDK-" + s.alg
-	if res, err := goCallTool(cs, "add_item", map[string]any{"sku": sku, "name": "Go SDK step-up", "quantity": 1}); err != nil || res.IsError {
-		t.Fatalf("add_item after step-up: %v %+v", err, res)
-	}
-	calls := rec.calls("add_item")
-	if len(calls) != 2 || calls[0].status != http.StatusForbidden || calls[1].status != http.StatusOK {
-		t.Fatalf("add_item exchanges %+v, want 403 then 200", calls)
-	}
-	if c := parseChallenge(t, calls[0].authn); c.Error != rsmeta.ErrorInsufficientScope || !slices.Equal(c.Scope, []string{scopeWrite}) || c.ResourceMetadata != s.metadataURL {
-		t.Errorf("403 challenge %+v, want error=insufficient_scope scope=%s resource_metadata=%s", c, scopeWrite, s.metadataURL)
-	}
-	if cs.ID() != sid {
-		t.Errorf("session changed from %s to %s on step-up", sid, cs.ID())
-	}
-	res, err := goCallTool(cs, "whoami", nil)
-	if err != nil || res.IsError {
-		t.Fatalf("whoami: %v %+v", err, res)
-	}
-	var who struct {
-		UserID string   `json:"user_id"`
-		Scopes []string `json:"scopes"`
-	}
-	b, _ := json.Marshal(res.StructuredContent)
-	if json.Unmarshal(b, &who) != nil || who.UserID != "user:"+s.as.Issuer+"#"+testUser || !sameSet(who.Scopes, []string{scopeRead, scopeWrite}) {
-		t.Errorf("whoami %s, want user %s#%s with %s %s", b, s.as.Issuer, testUser, scopeRead, scopeWrite)
-	}
-
-	// inventory:admin is beyond the test user. The SDK asks for the union
-	// (read write admin); as.mjs grants read and write and drops admin, so
-	// the new token still lacks it, the retry meets the same 403, and the
-	// call fails. (The SDK then closes the session: not checked here.)
-	if _, err := goCallTool(cs, "delete_item", map[string]any{"sku": sku}); err == nil {
-		t.Error("delete_item succeeded; want a refusal (the test user may not hold inventory:admin)")
-	}
-	calls = rec.calls("delete_item")
-	if len(calls) == 0 {
-		t.Error("no delete_item exchange")
-	}
-	for i, ex := range calls {
-		if c := parseChallenge(t, ex.authn); ex.status != http.StatusForbidden || c.Error != rsmeta.ErrorInsufficientScope || !slices.Equal(c.Scope, []string{scopeAdmin}) {
-			t.Errorf("delete_item exchange %d: HTTP %d %+v, want 403 insufficient_scope scope=%s", i, ex.status, c, scopeAdmin)
-		}
-	}
-
-	// What the SDK sent, all along: PKCE and the resource every time, and on
-	// step-up the union of the scopes it holds and the challenge's (SEP-2350).
+// checkGoSDKAuthorizations checks what the SDK sent all along: PKCE and the
+// resource every time, the scopes of each authorization (on step-up the
+// union of the scopes it holds and the challenge's, SEP-2350), and only
+// authorization_code token requests for our resource; and that every token it
+// sent was ours.
+func (s *stack) checkGoSDKAuthorizations(t *testing.T, asRec *asRecorder, browser *headless, rec *mcpRecorder, want [][]string) {
+	t.Helper()
 	auths := browser.all()
-	if len(auths) != 3 {
-		t.Fatalf("authorizations %v, want 3 (initial, step-up to write, attempt at admin)", auths)
+	if len(auths) != len(want) {
+		t.Fatalf("authorizations %v, want %d with scopes %q", auths, len(want), want)
 	}
-	for i, want := range [][]string{{scopeRead}, {scopeRead, scopeWrite}, {scopeRead, scopeWrite, scopeAdmin}} {
+	for i, w := range want {
 		a := auths[i]
-		if !sameSet(strings.Fields(a.Get("scope")), want) || a.Get("resource") != s.mcpURL || a.Get("code_challenge_method") != "S256" {
-			t.Errorf("authorization %d: %v, want scope %q, resource %s, PKCE S256", i, a, want, s.mcpURL)
+		if !sameSet(strings.Fields(a.Get("scope")), w) || a.Get("resource") != s.mcpURL || a.Get("code_challenge_method") != "S256" {
+			t.Errorf("authorization %d: %v, want scope %q, resource %s, PKCE S256", i, a, w, s.mcpURL)
 		}
 	}
 	_, tokens := asRec.snapshot()
@@ -1174,6 +1221,94 @@ func (s *stack) testGoSDKAuthcode(t *testing.T) {
 			break
 		}
 	}
+}
+
+// testGoSDKAuthcode: the Go SDK's auth.AuthorizationCodeHandler with DCR and
+// a headless fetcher, against oidc-provider: 401 → metadata → registration →
+// authorization (PKCE, resource) → token → initialize → tools/list (filtered
+// by scope) → the read tool; 403 insufficient_scope → step-up (the SDK asks
+// for the union of scopes) → the same call succeeds in the same session, and
+// whoami sees the stepped-up token.
+func (s *stack) testGoSDKAuthcode(t *testing.T) {
+	sp := s.spec
+	h, asRec, browser := goSDKAuthcode(t)
+	cs, rec := s.goSDKAuthcodeConnect(t, h, asRec)
+	sid := cs.ID()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatalf("tools/list: %v", err)
+	}
+	var names []string
+	for _, tool := range list.Tools {
+		names = append(names, tool.Name)
+	}
+	if !sameSet(names, sp.readListed) {
+		t.Errorf("tools/list %q, want %q", names, sp.readListed)
+	}
+	if res, err := goCallTool(cs, sp.read.name, sp.read.argMap(t)); err != nil || res.IsError {
+		t.Fatalf("%s: %v %+v", sp.read.name, err, res)
+	}
+
+	// Step-up: 403 insufficient_scope names the write scope; the handler
+	// authorizes again for the union, and the transport retries the call.
+	if res, err := goCallTool(cs, sp.write.name, sp.write.argMap(t)); err != nil || res.IsError {
+		t.Fatalf("%s after step-up: %v %+v", sp.write.name, err, res)
+	}
+	calls := rec.calls(sp.write.name)
+	if len(calls) != 2 || calls[0].status != http.StatusForbidden || calls[1].status != http.StatusOK {
+		t.Fatalf("%s exchanges %+v, want 403 then 200", sp.write.name, calls)
+	}
+	if c := parseChallenge(t, calls[0].authn); c.Error != rsmeta.ErrorInsufficientScope || !slices.Equal(c.Scope, []string{sp.write.scope}) || c.ResourceMetadata != s.metadataURL {
+		t.Errorf("403 challenge %+v, want error=insufficient_scope scope=%s resource_metadata=%s", c, sp.write.scope, s.metadataURL)
+	}
+	if cs.ID() != sid {
+		t.Errorf("session changed from %s to %s on step-up", sid, cs.ID())
+	}
+	res, err := goCallTool(cs, sp.whoami, nil)
+	if err != nil || res.IsError {
+		t.Fatalf("%s: %v %+v", sp.whoami, err, res)
+	}
+	var who map[string]any
+	b, _ := json.Marshal(res.StructuredContent)
+	var scopes []string
+	if json.Unmarshal(b, &who) == nil {
+		sc, _ := json.Marshal(who["scopes"])
+		json.Unmarshal(sc, &scopes)
+	}
+	if who[sp.whoamiSubject] != "user:"+s.as.Issuer+"#"+testUser || !sameSet(scopes, []string{sp.read.scope, sp.write.scope}) {
+		t.Errorf("%s %s, want %s user:%s#%s with %s %s", sp.whoami, b, sp.whoamiSubject, s.as.Issuer, testUser, sp.read.scope, sp.write.scope)
+	}
+	s.checkGoSDKAuthorizations(t, asRec, browser, rec, [][]string{{sp.read.scope}, {sp.read.scope, sp.write.scope}})
+}
+
+// testGoSDKBeyondUser: the Go SDK's step-up to a scope the test user may
+// not hold. The SDK asks for the union (the read scope and the denied one);
+// as.mjs grants the read scope and drops the other, so the new token still
+// lacks it, the retry meets the same 403, and the call fails. (The SDK then
+// closes the session: not checked here.)
+func (s *stack) testGoSDKBeyondUser(t *testing.T) {
+	sp := s.spec
+	h, asRec, browser := goSDKAuthcode(t)
+	cs, rec := s.goSDKAuthcodeConnect(t, h, asRec)
+	if res, err := goCallTool(cs, sp.read.name, sp.read.argMap(t)); err != nil || res.IsError {
+		t.Fatalf("%s: %v %+v", sp.read.name, err, res)
+	}
+	if _, err := goCallTool(cs, sp.denied.name, sp.denied.argMap(t)); err == nil {
+		t.Errorf("%s succeeded; want a refusal (the test user may not hold %s)", sp.denied.name, sp.denied.scope)
+	}
+	calls := rec.calls(sp.denied.name)
+	if len(calls) == 0 {
+		t.Errorf("no %s exchange", sp.denied.name)
+	}
+	for i, ex := range calls {
+		if c := parseChallenge(t, ex.authn); ex.status != http.StatusForbidden || c.Error != rsmeta.ErrorInsufficientScope || !slices.Equal(c.Scope, []string{sp.denied.scope}) {
+			t.Errorf("%s exchange %d: HTTP %d %+v, want 403 insufficient_scope scope=%s", sp.denied.name, i, ex.status, c, sp.denied.scope)
+		}
+	}
+	s.checkGoSDKAuthorizations(t, asRec, browser, rec, [][]string{{sp.read.scope}, {sp.read.scope, sp.denied.scope}})
 }
 
 // testGoSDKClientCredentials pins a limit of the Go SDK (v1.8.0): its
