@@ -12,6 +12,7 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 func TestNewDecisionBoundsRequestText(t *testing.T) {
@@ -26,7 +27,8 @@ func TestNewDecisionBoundsRequestText(t *testing.T) {
 	req.Header["Mcp-Session-Id"] = []string{"s-1"}
 	p := &rsguard.Principal{Subject: "user:https://as#alice", Credential: audit.CredentialJWT, Scopes: []string{"read"}}
 	d = rsguard.NewDecision(req, audit.StageAuthorize, p)
-	assert.Equal(t, "s-1", d.MCPSession)
+	assert.Equal(t, check.SessionTag("s-1"), d.MCPSession, "a tag, never the id")
+	assert.NotContains(t, d.MCPSession, "s-1")
 	assert.Equal(t, p.Subject, d.Subject)
 	assert.Equal(t, []string{"read"}, d.Granted)
 	assert.Equal(t, audit.StageAuthorize, d.Stage)

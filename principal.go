@@ -105,7 +105,7 @@ func FromContext(ctx context.Context) (*Principal, bool) {
 }
 
 // NewDecision starts the audit.Decision of a request at stage: Method, Path
-// and MCPSession from r, and, when p is not nil, the identity it proved
+// and MCPSession (the tag of its Mcp-Session-Id, never the id) from r, and, when p is not nil, the identity it proved
 // (credential kind, issuer, subject, client, tenant, token id and granted
 // scopes, sharing p's slice). The caller sets the outcome: Allowed, Reason,
 // Status, Time and Latency. Middlewares that make decisions of their own —
@@ -116,7 +116,7 @@ func NewDecision(r *http.Request, stage audit.Stage, p *Principal) audit.Decisio
 		d.Path = check.Text(r.URL.Path)
 	}
 	if v := r.Header["Mcp-Session-Id"]; len(v) == 1 && check.IsSessionID(v[0]) {
-		d.MCPSession = v[0]
+		d.MCPSession = check.SessionTag(v[0])
 	}
 	if p != nil {
 		d.Credential, d.Issuer, d.Subject, d.ClientID = p.Credential, p.Issuer, p.Subject, p.ClientID

@@ -233,9 +233,12 @@ type Decision struct {
 	// text). The query is never included.
 	Method, Path string
 
-	// MCPSession is the request's Mcp-Session-Id header (MCP Streamable
-	// HTTP), the key of a per-session audit trail (request text; empty when
-	// absent or not visible ASCII as MCP requires).
+	// MCPSession is a tag of the request's Mcp-Session-Id header (MCP
+	// Streamable HTTP), the key of a per-session audit trail: the base64url
+	// form of the first 12 bytes of the id's SHA-256 (16 characters), never
+	// the id itself, which a client presents to act in its session. Empty
+	// when the header is absent or not 1–256 visible ASCII characters as
+	// MCP requires.
 	MCPSession string
 
 	// MCPMethod and Tool are, at the authorize stage of an MCP request,

@@ -30,8 +30,10 @@
 // Composed by hand, the order is rsguard.Guard → mcpguard.Sessions →
 // scopes.MCP.Handler → Handler. The TokenInfo's UserID is rsguard.Principal.Subject, so the SDK's
 // own session-to-user binding (403 for another user's request on a session)
-// stays on as a second line. A Handler without a Guard in front refuses every
-// request with 500. Principals from API keys, whose requests carry no
+// stays on as a second line. The Guard alone decides whether a credential
+// has expired: the SDK is given no expiry to check again. A Handler without a
+// Guard in front refuses every request with 500 and a generic JSON-RPC error
+// body. Principals from API keys, whose requests carry no
 // Authorization header, are served too.
 //
 // # In tool handlers

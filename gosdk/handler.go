@@ -3,9 +3,9 @@ package gosdk
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -30,15 +30,16 @@ const extraPrincipal = "rsguard.principal"
 // before the SDK's handler sees the request, so tool handlers never see it.
 const placeholderAuthorization = "Bearer <rsguard-gosdk:no-bearer-token>"
 
-// expirySkew is the auth.RequireBearerTokenOptions.ClockSkew of [Handler]:
-// the Guard has just accepted the credential with its authenticator's leeway
-// (validate's is at most 5 minutes), so the SDK's own expiry check must not
-// refuse what the Guard accepted.
-const expirySkew = 5 * time.Minute
+// errNoPrincipal is the verifier's error for a request without an rsguard
+// principal. [Handler] refuses such requests before the SDK's middleware
+// runs; were it ever reached, the SDK would send this text in its 500 body,
+// so it names no wiring.
+var errNoPrincipal = errors.New("gosdk: no principal")
 
-// errNoPrincipal is the refusal of a request that reached [Handler] without
-// an rsguard principal: the handler is not mounted behind an rsguard.Guard.
-var errNoPrincipal = errors.New("gosdk: no rsguard principal in the request context: mount the MCP handler behind an rsguard.Guard")
+// bodyInternal is the JSON-RPC error body of [Handler]'s 500 for a request
+// without an rsguard principal (MCP Streamable HTTP allows one on an HTTP
+// error status): a null id and chosen text, the same bytes as mcpguard's 500.
+const bodyInternal = `{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}}` + "\n"
 
 // placeholderKey holds, in the context of the request given to the SDK, the
 // Authorization values [Handler] replaced with placeholderAuthorization
@@ -48,9 +49,16 @@ type placeholderKey struct{}
 // Handler returns the SDK's Streamable HTTP handler for server, to be
 // mounted behind an rsguard.Guard and mcpguard's session binder — as
 // mcpguard.Endpoint.Handler mounts it: it turns the Guard's principal into
-// the SDK's auth.TokenInfo (UserID = Principal.Subject, Scopes, Expiration =
-// Principal.Expiry, Extra holds the *rsguard.Principal) without reading the
-// token again. opts are the SDK's (nil for its defaults).
+// the SDK's auth.TokenInfo (UserID = Principal.Subject, Scopes, Extra holds
+// the *rsguard.Principal) without reading the token again. opts are the
+// SDK's (nil for its defaults).
+//
+// The TokenInfo's Expiration stays zero (the SDK's middleware is told to
+// allow that): the Guard has decided whether the credential is still valid,
+// with its own clock and leeway, and the SDK must not decide again with the
+// wall clock and a fixed skew — it would answer a plain-text 401 without a
+// challenge to a caller the Guard accepted. The expiry is still at hand as
+// the principal's Expiry.
 //
 // The TokenInfo is the SDK's channel to tool handlers: the Streamable HTTP
 // handler copies the TokenInfo of each HTTP request into req.Extra.TokenInfo
@@ -58,8 +66,13 @@ type placeholderKey struct{}
 // The SDK also binds each stateful session to its UserID and answers 403 to a
 // request of another user; that check stays on, behind the Guard's.
 //
-// A request without an rsguard principal in its context — a Handler mounted
-// without a Guard in front — is refused with 500 and never reaches server.
+// A request without an rsguard principal in its context is refused with 500
+// and never reaches server. The cause is always wiring: no rsguard.Guard runs
+// in front of the Handler. gosdk does not log, and the body does not say so
+// to the client: it is the generic JSON-RPC error
+// {"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}}
+// with Content-Type application/json.
+//
 // A request without a bearer token (a principal from an API key, with or
 // without an Authorization header of another scheme) is served: Handler
 // gives the SDK's bearer middleware a placeholder that is not a credential,
@@ -77,12 +90,17 @@ func Handler(server *mcp.Server, opts *mcp.StreamableHTTPOptions) http.Handler {
 		streamable.ServeHTTP(w, r)
 	})
 	tokenInfo := auth.RequireBearerToken(verifyPrincipal, &auth.RequireBearerTokenOptions{
-		AllowMissingExpiration: true, // API keys and some tokens never expire
-		ClockSkew:              expirySkew,
+		// Every TokenInfo has a zero Expiration: the Guard has
+		// decided on expiry already.
+		AllowMissingExpiration: true,
 	})(inner)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p, ok := rsguard.FromContext(r.Context()); !ok || p.Subject == "" {
-			http.Error(w, errNoPrincipal.Error(), http.StatusInternalServerError)
+			h := w.Header()
+			h.Set("Cache-Control", "no-store")
+			h.Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, bodyInternal)
 			return
 		}
 		if _, err := rsguard.BearerToken(r); err != nil {
@@ -108,11 +126,11 @@ func verifyPrincipal(_ context.Context, _ string, r *http.Request) (*auth.TokenI
 		// refused such requests already.
 		return nil, errNoPrincipal
 	}
+	// Expiration stays zero: see Handler.
 	return &auth.TokenInfo{
-		UserID:     p.Subject,
-		Scopes:     slices.Clone(p.Scopes),
-		Expiration: p.Expiry,
-		Extra:      map[string]any{extraPrincipal: p},
+		UserID: p.Subject,
+		Scopes: slices.Clone(p.Scopes),
+		Extra:  map[string]any{extraPrincipal: p},
 	}, nil
 }
 

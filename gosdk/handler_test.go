@@ -10,12 +10,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/gosdk"
 	"github.com/rsguard/rsguard/scopes"
 )
@@ -233,9 +235,11 @@ func TestNoGuard(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, res.Body.Close())
 
+		// A generic JSON-RPC error: neither the wiring nor the token.
 		assert.Equal(t, http.StatusInternalServerError, res.StatusCode, "Authorization %q", auth)
-		assert.Contains(t, string(body), "rsguard.Guard")
-		assert.NotContains(t, string(body), "alice-write")
+		assert.Equal(t, "application/json", res.Header.Get("Content-Type"))
+		assert.Equal(t, "no-store", res.Header.Get("Cache-Control"))
+		assert.JSONEq(t, `{"jsonrpc":"2.0","error":{"code":-32603,"message":"internal error"},"id":null}`, string(body))
 	}
 	assert.Zero(t, reached.Load(), "the MCP server was reached")
 }
@@ -313,5 +317,50 @@ func TestConcurrentCallers(t *testing.T) {
 		for _, g := range got[i] {
 			assert.Equal(t, want, g, tok)
 		}
+	}
+}
+
+// expiringTokens is an rsguard.Authenticator whose principals carry an
+// Expiry already past by the wall clock, as one with an injected clock or a
+// generous leeway accepts: alice's expired a minute ago, bob's a day ago.
+type expiringTokens struct{}
+
+func (expiringTokens) Authenticate(r *http.Request) (*rsguard.Principal, error) {
+	tok, err := rsguard.BearerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	past := map[string]time.Duration{"alice": time.Minute, "bob": 24 * time.Hour}
+	if _, ok := past[tok]; !ok {
+		return nil, &rsguard.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Reason: audit.ReasonRejected}
+	}
+	return &rsguard.Principal{
+		Subject:    "user:https://as.example#" + tok,
+		Credential: audit.CredentialJWT,
+		Scopes:     []string{"read"},
+		Expiry:     time.Now().Add(-past[tok]),
+	}, nil
+}
+
+// The Guard decides on expiry: a principal it accepted is served whatever
+// its Expiry says by the wall clock, and the tool handler still sees that
+// Expiry.
+func TestGuardDecidesExpiry(t *testing.T) {
+	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "1.0.0"}, nil)
+	mcp.AddTool(server, &mcp.Tool{Name: "expiry"}, func(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		p, _ := gosdk.Principal(req)
+		text := fmt.Sprintf("%s expired=%t tokeninfo=%t", p.Subject, p.Expiry.Before(time.Now()), req.Extra.TokenInfo.Expiration.IsZero())
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil, nil
+	})
+	guard, err := rsguard.New(rsguard.Config{Authenticator: expiringTokens{}, ResourceMetadata: metadataURL})
+	require.NoError(t, err)
+	srv := httptest.NewServer(guard.Middleware(gosdk.Handler(server, nil)))
+	t.Cleanup(srv.Close)
+
+	for _, user := range []string{"alice", "bob"} {
+		t.Run(user, func(t *testing.T) {
+			c := connect(t, srv.URL, user)
+			assert.Equal(t, "user:https://as.example#"+user+" expired=true tokeninfo=true", c.call(user, "expiry"))
+		})
 	}
 }

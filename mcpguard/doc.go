@@ -35,6 +35,11 @@
 // the packages themselves; this package's [Sessions] works behind any
 // [rsguard.Guard].
 //
+// Browser clients need CORS, which the handler does not answer: a CORS
+// preflight (OPTIONS) carries no credentials, so the Guard answers it 401
+// and the browser never sends the request. Wrap the handler in a CORS
+// handler that answers preflights itself, in front of it.
+//
 // # Sessions belong to callers
 //
 // An MCP server may assign a session id in the Mcp-Session-Id header of its
@@ -55,8 +60,11 @@
 // the same name) never match.
 //
 // Bindings live in a [SessionStore]: by default one in the process's
-// memory, bounded by [SessionConfig.MaxSessions]; a store shared by the
-// replicas of a server lets any replica check any session.
+// memory, bounded by [SessionConfig.MaxSessions] and, for each caller, by
+// [SessionConfig.MaxSessionsPerOwner], so that no caller can exhaust it; a
+// store shared by the replicas of a server lets any replica check any
+// session. A session the server answers 404 (it no longer knows it) or
+// ends (DELETE) is unbound.
 //
 // Stateless servers (the official Go SDK's StreamableHTTPOptions.Stateless,
 // mcp-go without WithStateful), and requests of MCP revisions without

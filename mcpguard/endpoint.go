@@ -90,8 +90,12 @@ type Config struct {
 	// algorithms, revocations, a Check of your own, Fetch.Lazy, …), passed
 	// to [validate.New]. Leave Issuer and Resource empty: they are set from
 	// the fields above; if set anyway, each must equal its counterpart
-	// byte for byte, or New fails. Further trusted issuers
-	// (Validate.Issuers) are published in "authorization_servers" too.
+	// byte for byte, or New fails. Leave Logger nil (refused): Logger below
+	// is the Validator's. Further trusted issuers (Validate.Issuers) are
+	// published in "authorization_servers" too; their Audiences, if set,
+	// may only name Resource (in canonical form, a trailing slash ignored),
+	// for MCP forbids token passthrough: a token issued for another
+	// audience is never accepted, whoever issued it.
 	Validate validate.Config
 
 	// Authenticator, if set, is called once by New with the Validator built
@@ -108,20 +112,21 @@ type Config struct {
 
 	// Sessions configures the binding of MCP sessions to the principals
 	// that open them ([Sessions]). Its zero value is the default. Leave its
-	// OnDecision and Logger nil to use the fields below.
+	// OnDecision and Logger nil (refused): the fields below are its.
 	Sessions SessionConfig
 
 	// OnDecision, if set, receives the decisions of every layer: one
 	// authenticate-stage decision per request (the Guard), and the
 	// authorize-stage ones of the session and tool checks. If nil (the
-	// default), none is made. Setting it and Sessions.OnDecision too is
-	// refused.
+	// default), none is made. It is the only one: Sessions.OnDecision is
+	// refused, set or not.
 	OnDecision audit.Func
 
 	// Logger, if set, is the logger of every layer: key-set events of the
 	// Validator, refused requests of the Guard (debug), failures of the
-	// session store. If nil (the default), nothing is logged. Setting it
-	// and Sessions.Logger or Validate.Logger too is refused.
+	// session store. If nil (the default), nothing is logged. It is the
+	// only one: Sessions.Logger and Validate.Logger are refused, whether
+	// Logger is set or not.
 	Logger *slog.Logger
 }
 
@@ -182,8 +187,7 @@ func New(ctx context.Context, cfg Config) (*Endpoint, error) {
 		return nil, err
 	}
 	sc := cfg.Sessions
-	sc.OnDecision = orDefault(sc.OnDecision, cfg.OnDecision)
-	sc.Logger = orDefault(sc.Logger, cfg.Logger)
+	sc.OnDecision, sc.Logger = cfg.OnDecision, cfg.Logger
 	sessions, err := NewSessions(sc)
 	if err != nil {
 		return nil, err
@@ -197,8 +201,7 @@ func New(ctx context.Context, cfg Config) (*Endpoint, error) {
 	}
 
 	vc := cfg.Validate
-	vc.Issuer, vc.Resource = cfg.Issuer, cfg.Resource
-	vc.Logger = orDefault(vc.Logger, cfg.Logger)
+	vc.Issuer, vc.Resource, vc.Logger = cfg.Issuer, cfg.Resource, cfg.Logger
 	vctx, stop := context.WithCancel(ctx)
 	v, err := validate.New(vctx, vc)
 	if err != nil {
@@ -268,6 +271,12 @@ func New(ctx context.Context, cfg Config) (*Endpoint, error) {
 // Handler serves at the paths of Config.Resource: behind a reverse proxy
 // that rewrites paths, compose [rsmeta.Register] (with the paths requests
 // arrive at), [rsguard.Guard], [Sessions] and [scopes.MCP] yourself.
+//
+// CORS: for browser clients, wrap the handler Handler returns in a CORS
+// handler that answers preflights (OPTIONS with
+// Access-Control-Request-Method) itself, before them: a preflight carries
+// no credentials, so the Guard answers it 401, and the browser then never
+// sends the request.
 func (e *Endpoint) Handler(h http.Handler) http.Handler {
 	if h == nil || check.IsNil(h) {
 		panic("mcpguard: Handler: nil handler")
@@ -350,19 +359,38 @@ func checkIssuer(issuer, resource string) error {
 }
 
 // checkShared checks the fields that state again what Config states once:
-// Validate's Issuer and Resource, and the layers' hooks.
+// Validate's Issuer, Resource and audiences, and the layers' hooks, which
+// are Config's only (one rule: OnDecision and Logger serve every layer).
 func checkShared(cfg *Config) error {
 	switch {
 	case cfg.Validate.Issuer != "" && cfg.Validate.Issuer != cfg.Issuer:
 		return fmt.Errorf("%w: Validate.Issuer %q differs from Issuer %q: leave it empty", rsguard.ErrInvalidConfig, cfg.Validate.Issuer, cfg.Issuer)
 	case cfg.Validate.Resource != "" && cfg.Validate.Resource != cfg.Resource:
 		return fmt.Errorf("%w: Validate.Resource %q differs from Resource %q: leave it empty", rsguard.ErrInvalidConfig, cfg.Validate.Resource, cfg.Resource)
-	case cfg.OnDecision != nil && cfg.Sessions.OnDecision != nil:
-		return fmt.Errorf("%w: OnDecision and Sessions.OnDecision are both set: set OnDecision only", rsguard.ErrInvalidConfig)
-	case cfg.Logger != nil && (cfg.Sessions.Logger != nil || cfg.Validate.Logger != nil):
-		return fmt.Errorf("%w: Logger and Sessions.Logger or Validate.Logger are both set: set Logger only", rsguard.ErrInvalidConfig)
+	case cfg.Sessions.OnDecision != nil:
+		return fmt.Errorf("%w: Sessions.OnDecision is set: leave it nil, and set OnDecision, which serves every layer", rsguard.ErrInvalidConfig)
+	case cfg.Sessions.Logger != nil:
+		return fmt.Errorf("%w: Sessions.Logger is set: leave it nil, and set Logger, which serves every layer", rsguard.ErrInvalidConfig)
+	case cfg.Validate.Logger != nil:
+		return fmt.Errorf("%w: Validate.Logger is set: leave it nil, and set Logger, which serves every layer", rsguard.ErrInvalidConfig)
 	case cfg.Logger != nil && cfg.Logger.Handler() == nil:
 		return fmt.Errorf("%w: Logger has no handler: build it with slog.New, or leave it nil to log nothing", rsguard.ErrInvalidConfig)
+	}
+	return checkAudiences(cfg)
+}
+
+// checkAudiences refuses a Validate.Issuers audience other than Resource:
+// MCP forbids token passthrough, so a token must be issued for this server
+// (RFC 8707). Compared as the Validator compares audiences: canonical form,
+// a trailing slash ignored.
+func checkAudiences(cfg *Config) error {
+	want := strings.TrimSuffix(cfg.Resource, "/") // canonical: checked
+	for i, ic := range cfg.Validate.Issuers {
+		for _, a := range ic.Audiences {
+			if c, err := rsmeta.CanonicalResource(a); err != nil || strings.TrimSuffix(c, "/") != want {
+				return fmt.Errorf("%w: Validate.Issuers[%d].Audiences: %q is not Resource %q: MCP forbids token passthrough, so tokens must be issued for this server (RFC 8707): leave Audiences empty", rsguard.ErrInvalidConfig, i, a, cfg.Resource)
+			}
+		}
 	}
 	return nil
 }
@@ -438,12 +466,4 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
-}
-
-// orDefault returns v unless it is nil, else def.
-func orDefault[T any](v, def T) T {
-	if check.IsNil(v) {
-		return def
-	}
-	return v
 }

@@ -194,10 +194,27 @@ func TestNewRefuses(t *testing.T) {
 		{"OnDecision twice", func(c *mcpguard.Config) {
 			c.OnDecision = func(context.Context, audit.Decision) {}
 			c.Sessions.OnDecision = func(context.Context, audit.Decision) {}
-		}, "OnDecision"},
+		}, "Sessions.OnDecision"},
+		{"Sessions.OnDecision alone", func(c *mcpguard.Config) {
+			c.Sessions.OnDecision = func(context.Context, audit.Decision) {}
+		}, "Sessions.OnDecision is set"},
 		{"Logger twice", func(c *mcpguard.Config) {
 			c.Logger, c.Validate.Logger = discardLogger(), discardLogger()
-		}, "Logger"},
+		}, "Validate.Logger"},
+		{"Sessions.Logger alone", func(c *mcpguard.Config) { c.Sessions.Logger = discardLogger() }, "Sessions.Logger is set"},
+		{"Validate.Logger alone", func(c *mcpguard.Config) { c.Validate.Logger = discardLogger() }, "Validate.Logger is set"},
+		{"Validate.Issuers audience of another server", func(c *mcpguard.Config) {
+			c.Validate.Issuers = []validate.IssuerConfig{{Issuer: "https://other.example.com", Audiences: []string{res, "https://api.example.com"}}}
+		}, "Validate.Issuers[0].Audiences: \"https://api.example.com\" is not Resource \"" + res + "\": MCP forbids token passthrough"},
+		{"Validate.Issuers audience of another path", func(c *mcpguard.Config) {
+			c.Validate.Issuers = []validate.IssuerConfig{{Issuer: "https://other.example.com", Audiences: []string{"https://mcp.example.com/other"}}}
+		}, "token passthrough"},
+		{"Validate.Issuers audience an application id", func(c *mcpguard.Config) {
+			c.Validate.Issuers = []validate.IssuerConfig{
+				{Issuer: "https://a.example.com"},
+				{Issuer: "https://b.example.com", Audiences: []string{"api://mcp"}},
+			}
+		}, "Validate.Issuers[1].Audiences"},
 		{"Logger without handler", func(c *mcpguard.Config) { c.Logger = &slog.Logger{} }, "Logger"},
 		{"negative MaxBodyBytes", func(c *mcpguard.Config) { c.MaxBodyBytes = -1 }, "MaxBodyBytes"},
 		{"negative IdleTimeout", func(c *mcpguard.Config) { c.Sessions.IdleTimeout = -1 }, "IdleTimeout"},
@@ -231,8 +248,11 @@ func TestNewAccepts(t *testing.T) {
 				ScopesSupported: []string{"items:write", "items:read"}, BearerMethodsSupported: []string{"header"}}
 		}},
 		{"one logger for every layer", func(c *mcpguard.Config) { c.Logger = discardLogger() }},
-		{"a logger per layer", func(c *mcpguard.Config) {
-			c.Sessions.Logger, c.Validate.Logger = discardLogger(), discardLogger()
+		{"Validate.Issuers audiences naming Resource", func(c *mcpguard.Config) {
+			keys, err := validate.NewStaticKeySet([]byte(`{"keys":[` + string(is.PublicJWK(is.Kid("RS256"))) + `]}`))
+			require.NoError(t, err)
+			c.Validate.Issuers = []validate.IssuerConfig{{Issuer: "https://other.example.com", Keys: keys,
+				Audiences: []string{res, res + "/", "HTTPS://MCP.example.com:443/mcp"}}}
 		}},
 		{"loopback http resource and issuer", func(c *mcpguard.Config) {
 			c.Resource, c.Issuer = "http://localhost:8080/mcp", "http://127.0.0.1:9/"

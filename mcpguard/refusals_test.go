@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,6 +115,78 @@ func TestSessionsFull(t *testing.T) {
 	bob := h.open("user.bob")
 	assert.Equal(t, http.StatusOK, h.do(http.MethodGet, "user.bob", bob).status, "an expired binding made room")
 	assert.Equal(t, http.StatusNotFound, h.do(http.MethodGet, "user.alice", id).status)
+}
+
+// TestSessionsPerOwner: a caller holding MaxSessionsPerOwner live sessions
+// is refused a new one with 503 — up front for a POST without a session,
+// at binding when the server rotates one — while other callers still open
+// sessions; her deleted or expired sessions give her room again.
+func TestSessionsPerOwner(t *testing.T) {
+	mcp := &fakeMCP{}
+	h := newHarness(t, mcpguard.SessionConfig{MaxSessionsPerOwner: 2, IdleTimeout: time.Minute}, mcp, true)
+	first := h.open("user.mallory")
+	h.clock.Add(30 * time.Second)
+	second := h.open("user.mallory")
+
+	seen := mcp.requests()
+	res := h.do(http.MethodPost, "user.mallory")
+	assert.Equal(t, http.StatusServiceUnavailable, res.status)
+	assert.Equal(t, "30", res.header.Get("Retry-After"))
+	assert.Empty(t, res.header.Values("Mcp-Session-Id"))
+	assert.JSONEq(t, `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"too many sessions"}}`, res.body)
+	assert.Equal(t, seen, mcp.requests(), "refused up front")
+	res = h.doWith(http.MethodPost, "user.mallory", http.Header{"X-Rotate": {"1"}}, first)
+	assert.Equal(t, http.StatusServiceUnavailable, res.status, "a rotated session is a new one")
+	assert.Empty(t, res.header.Values("Mcp-Session-Id"))
+	assert.Equal(t, []audit.Reason{audit.ReasonTooManySessions, audit.ReasonTooManySessions}, h.reasons())
+
+	for _, id := range []string{first, second} {
+		assert.Equal(t, http.StatusOK, h.do(http.MethodPost, "user.mallory", id).status, "her live sessions stay")
+	}
+	for _, token := range []string{"user.alice", "user.alice", "client.mallory", "key.mallory"} {
+		assert.NotEmpty(t, h.open(token), "%s is unaffected", token)
+	}
+
+	assert.Equal(t, http.StatusNoContent, h.do(http.MethodDelete, "user.mallory", first).status)
+	third := h.open("user.mallory")
+	assert.Equal(t, http.StatusServiceUnavailable, h.do(http.MethodPost, "user.mallory").status)
+	h.clock.Add(30 * time.Second)
+	assert.Equal(t, http.StatusOK, h.do(http.MethodGet, "user.mallory", third).status)
+	assert.Equal(t, http.StatusServiceUnavailable, h.do(http.MethodPost, "user.mallory").status)
+	h.clock.Add(30 * time.Second) // second expires, a minute after its last use
+	assert.NotEmpty(t, h.open("user.mallory"), "an expired session gives room")
+	assert.Equal(t, http.StatusOK, h.do(http.MethodGet, "user.mallory", third).status)
+	assert.Equal(t, http.StatusNotFound, h.do(http.MethodGet, "user.mallory", second).status)
+}
+
+// TestSessionsServerForgot: the server answering 404 to its owner's
+// request with a session (restarted, or timed the session out) ends the
+// binding; any other status, or another caller's 404, keeps it.
+func TestSessionsServerForgot(t *testing.T) {
+	var forgotten atomic.Bool
+	mcp := &fakeMCP{}
+	server := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Mcp-Session-Id") != "" && forgotten.Load() {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		mcp.ServeHTTP(w, r)
+	})
+	h := newHarness(t, mcpguard.SessionConfig{MaxSessionsPerOwner: 1}, server, true)
+	id := h.open("user.alice")
+	assert.Equal(t, http.StatusNotFound, h.do(http.MethodPost, "user.bob", id).status, "not bob's")
+	assert.Equal(t, http.StatusOK, h.do(http.MethodPost, "user.alice", id).status, "bob's refusal kept it")
+	h.reasons()
+
+	forgotten.Store(true)
+	seen := mcp.requests()
+	assert.Equal(t, http.StatusNotFound, h.do(http.MethodGet, "user.alice", id).status, "the server's 404")
+	assert.Empty(t, h.reasons(), "the server's answer, not a refusal")
+	forgotten.Store(false)
+	assert.Equal(t, http.StatusNotFound, h.do(http.MethodPost, "user.alice", id).status, "unbound")
+	assert.Equal(t, []audit.Reason{audit.ReasonUnknownSession}, h.reasons())
+	assert.Equal(t, seen, mcp.requests(), "the server never saw the id again")
+	assert.NotEmpty(t, h.open("user.alice"), "her slot is free again")
 }
 
 // failingStore is a SessionStore whose operations fail while their flag

@@ -18,8 +18,9 @@ const (
 	// headerSession is the MCP Streamable HTTP session header, canonical.
 	headerSession = "Mcp-Session-Id"
 
-	defaultMaxSessions = 10000
-	defaultIdleTimeout = time.Hour
+	defaultMaxSessions         = 10000
+	defaultMaxSessionsPerOwner = 64
+	defaultIdleTimeout         = time.Hour
 
 	// logInterval spaces the log lines of repeated failures.
 	logInterval = time.Minute
@@ -28,8 +29,9 @@ const (
 // SessionConfig configures [Sessions]. Every field has a documented default.
 type SessionConfig struct {
 	// Store holds the bindings. If nil, a store in this process's memory
-	// holding at most MaxSessions bindings; set a shared one when several
-	// replicas serve the same sessions.
+	// holding at most MaxSessions bindings, MaxSessionsPerOwner of them for
+	// each owner; set a shared one when several replicas serve the same
+	// sessions.
 	Store SessionStore
 
 	// MaxSessions bounds the default store: a new session beyond it is
@@ -37,6 +39,15 @@ type SessionConfig struct {
 	// If 0, 10000. For the default store only: refused with a Store, whose
 	// capacity is its own.
 	MaxSessions int
+
+	// MaxSessionsPerOwner bounds the live bindings of one owner in the
+	// default store, so that one caller cannot exhaust it: a caller already
+	// holding that many is refused a new session with 503 and Retry-After
+	// (audit.ReasonTooManySessions) until one of them ends (DELETE, expiry);
+	// other callers are unaffected, and live bindings are never evicted. If
+	// 0, 64. For the default store only: refused with a Store, which should
+	// enforce a bound of its own (see [SessionStore].Bind).
+	MaxSessionsPerOwner int
 
 	// IdleTimeout ends a binding unused this long (each request of the
 	// session extends it); the session is then unknown (404). If 0, 1 hour;
@@ -52,8 +63,9 @@ type SessionConfig struct {
 	OnDecision audit.Func
 
 	// Logger receives store failures, at most one line a minute, and
-	// programming errors (a missing principal, an unusable session id from
-	// the server), never a session id. If nil, nothing is logged.
+	// programming errors (a missing principal or one with an empty Subject,
+	// an unusable session id from the server), never a session id. If nil,
+	// nothing is logged.
 	Logger *slog.Logger
 }
 
@@ -81,6 +93,10 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 		return nil, fmt.Errorf("%w: SessionConfig.MaxSessions is negative", rsguard.ErrInvalidConfig)
 	case cfg.Store != nil && cfg.MaxSessions != 0:
 		return nil, fmt.Errorf("%w: SessionConfig.MaxSessions bounds the default store only: leave it 0 with a Store", rsguard.ErrInvalidConfig)
+	case cfg.MaxSessionsPerOwner < 0:
+		return nil, fmt.Errorf("%w: SessionConfig.MaxSessionsPerOwner is negative", rsguard.ErrInvalidConfig)
+	case cfg.Store != nil && cfg.MaxSessionsPerOwner != 0:
+		return nil, fmt.Errorf("%w: SessionConfig.MaxSessionsPerOwner bounds the default store only: leave it 0 with a Store, and bound each owner's bindings in the Store", rsguard.ErrInvalidConfig)
 	case cfg.IdleTimeout < 0:
 		return nil, fmt.Errorf("%w: SessionConfig.IdleTimeout is negative", rsguard.ErrInvalidConfig)
 	case cfg.Logger != nil && cfg.Logger.Handler() == nil:
@@ -97,11 +113,14 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 		s.now = time.Now
 	}
 	if s.store == nil {
-		n := cfg.MaxSessions
+		n, per := cfg.MaxSessions, cfg.MaxSessionsPerOwner
 		if n == 0 {
 			n = defaultMaxSessions
 		}
-		s.mem = newMemStore(n)
+		if per == 0 {
+			per = defaultMaxSessionsPerOwner
+		}
+		s.mem = newMemStore(n, per)
 		s.store = s.mem
 	}
 	return s, nil
@@ -112,11 +131,13 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 // principal's [rsguard.Principal.Subject], stable across token refreshes
 // and distinct across kinds of principal.
 //
-//   - GET, POST and DELETE are checked alike; OPTIONS and every other
-//     method pass through unchanged, for the server or other middleware to
-//     answer.
-//   - A request without a principal (the middlewares are misordered) is
-//     answered 500 (audit.ReasonInternalError) and logged: it never passes.
+//   - Every method is checked alike (GET, POST, DELETE, HEAD, PUT, "get",
+//     …), except OPTIONS, which passes through unchanged: a CORS preflight
+//     carries no credentials, nor a session to check.
+//   - A request without a principal, or whose principal has an empty
+//     Subject (the middlewares are misordered, or an Authenticator is
+//     wrong), is answered 500 (audit.ReasonInternalError) and logged: it
+//     never passes, so sessions are never shared by empty subjects.
 //   - A request without Mcp-Session-Id passes. If the server's answer sets
 //     Mcp-Session-Id (initialize), the id is bound to the owner until
 //     IdleTimeout from now, before the status line is sent. If it cannot
@@ -127,7 +148,8 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 //     store fails (audit.ReasonStoreUnavailable), 500 when the server
 //     reused an id bound to another owner (audit.ReasonSessionNotOwned) or
 //     issued an unusable one (not 1–256 visible ASCII characters, or
-//     several; audit.ReasonInternalError). With the default store full, a
+//     several; audit.ReasonInternalError). With the default store full, or
+//     the owner holding SessionConfig.MaxSessionsPerOwner live bindings, a
 //     POST is refused with the same 503 before the server sees it.
 //   - A request with one Mcp-Session-Id passes when its session is bound
 //     to the same owner and its binding has not expired; the binding is
@@ -138,7 +160,9 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 //     with Retry-After: 5 (audit.ReasonStoreUnavailable). If the server
 //     answers with a different Mcp-Session-Id, it is bound to the same
 //     owner by the rules above. A DELETE the server answers 2xx ends the
-//     binding (a store failure there is logged; the answer stands).
+//     binding, and so does any request the server answers 404 (MCP: the
+//     server no longer knows the session, after a restart or its own
+//     timeout); a store failure there is logged, the answer stands.
 //   - A request with more than one Mcp-Session-Id header is answered 400
 //     (audit.ReasonInvalidRequest) without reaching the server.
 //
@@ -149,14 +173,15 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 // (SessionConfig.OnDecision); a request that passes makes none.
 //
 // Streaming answers stream: the writer next gets flushes (http.Flusher,
-// and [http.ResponseController] through Unwrap), so SSE events reach the
-// client as they are written. Stateless servers never issue a session id:
+// and [http.ResponseController]), so SSE events reach the client as they
+// are written; Unwrap lets ResponseController set deadlines. Hijacking is
+// not supported through Sessions, which must see the whole answer: the
+// writer's Hijack, and ResponseController.Hijack, return an error wrapping
+// [http.ErrNotSupported]. Stateless servers never issue a session id:
 // nothing is bound and every request passes.
 func (s *Sessions) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method { // exactly, RFC 9110 §9.1
-		case http.MethodPost, http.MethodGet, http.MethodDelete:
-		default:
+		if r.Method == http.MethodOptions { // exactly, RFC 9110 §9.1
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -165,15 +190,20 @@ func (s *Sessions) Middleware(next http.Handler) http.Handler {
 			start = time.Now()
 		}
 		p, ok := rsguard.FromContext(r.Context())
-		if !ok {
+		switch {
+		case !ok:
 			s.logServer(r.Context(), "mcpguard: no principal in the request context: put Sessions.Middleware after an rsguard.Guard")
 			s.refuse(w, r, nil, refuseNoPrincipal, start)
+			return
+		case p.Subject == "":
+			s.logServer(r.Context(), "mcpguard: the principal has an empty Subject: sessions cannot be bound to it")
+			s.refuse(w, r, p, refuseNoPrincipal, start)
 			return
 		}
 		var current string
 		switch ids := r.Header[headerSession]; len(ids) {
 		case 0:
-			if r.Method == http.MethodPost && s.mem != nil && s.mem.full(s.now()) {
+			if r.Method == http.MethodPost && s.mem != nil && s.mem.full(p.Subject, s.now()) {
 				s.refuse(w, r, p, refuseTooMany, start)
 				return
 			}
@@ -202,7 +232,8 @@ func (s *Sessions) Middleware(next http.Handler) http.Handler {
 		if !sw.wroteHeader {
 			status = http.StatusOK
 		}
-		if r.Method == http.MethodDelete && current != "" && !sw.refused && status >= 200 && status <= 299 {
+		ended := status == http.StatusNotFound || r.Method == http.MethodDelete && status >= 200 && status <= 299
+		if current != "" && !sw.refused && ended {
 			if err := s.store.Delete(context.WithoutCancel(r.Context()), current); err != nil {
 				s.logStore(r.Context(), "delete", err)
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/check"
 	"github.com/rsguard/rsguard/mcpguard"
 )
 
@@ -30,6 +31,9 @@ func TestNewSessions(t *testing.T) {
 		{name: "typed nil store", config: mcpguard.SessionConfig{Store: typedNil}, wantErr: true},
 		{name: "max sessions with a store", config: mcpguard.SessionConfig{Store: &failingStore{}, MaxSessions: 3}, wantErr: true},
 		{name: "negative max sessions", config: mcpguard.SessionConfig{MaxSessions: -1}, wantErr: true},
+		{name: "max sessions per owner", config: mcpguard.SessionConfig{MaxSessionsPerOwner: 1}},
+		{name: "max sessions per owner with a store", config: mcpguard.SessionConfig{Store: &failingStore{}, MaxSessionsPerOwner: 3}, wantErr: true},
+		{name: "negative max sessions per owner", config: mcpguard.SessionConfig{MaxSessionsPerOwner: -1}, wantErr: true},
 		{name: "negative idle timeout", config: mcpguard.SessionConfig{IdleTimeout: -time.Second}, wantErr: true},
 		{name: "logger without handler", config: mcpguard.SessionConfig{Logger: &slog.Logger{}}, wantErr: true},
 	} {
@@ -75,7 +79,7 @@ func TestSessionsOwner(t *testing.T) {
 			assert.Equal(t, audit.StageAuthorize, d.Stage)
 			assert.False(t, d.Allowed)
 			assert.Equal(t, http.StatusNotFound, d.Status)
-			assert.Equal(t, id, d.MCPSession)
+			assert.Equal(t, check.SessionTag(id), d.MCPSession)
 			assert.Equal(t, method, d.Method)
 			assert.NotEmpty(t, d.Subject)
 			assert.NotEqual(t, alice, d.Subject)
@@ -163,20 +167,55 @@ func TestSessionsStateless(t *testing.T) {
 	assert.Empty(t, h.reasons())
 }
 
-// TestSessionsPassThrough: OPTIONS and methods other than GET, POST and
-// DELETE reach the server unchanged, whatever their session header, and
-// even without a principal.
+// TestSessionsPassThrough: OPTIONS (a CORS preflight) reaches the server
+// unchanged, whatever its session header, even without a principal; no
+// other method does, however it is spelt.
 func TestSessionsPassThrough(t *testing.T) {
 	mcp := &fakeMCP{}
 	h := newHarness(t, mcpguard.SessionConfig{}, mcp, false)
-	for _, method := range []string{http.MethodOptions, http.MethodHead, http.MethodPut, http.MethodPatch, "get"} {
+	for _, ids := range [][]string{nil, {"unknown"}, {"a", "b"}} {
+		res := h.do(http.MethodOptions, "user.bob", ids...)
+		assert.Equal(t, http.StatusTeapot, res.status, "OPTIONS %q", ids)
+	}
+	assert.Equal(t, 3, mcp.requests())
+	assert.Empty(t, h.reasons())
+	for _, method := range []string{http.MethodHead, http.MethodPut, http.MethodPatch, "get", "options", "PROPFIND"} {
 		for _, ids := range [][]string{nil, {"unknown"}, {"a", "b"}} {
 			res := h.do(method, "user.bob", ids...)
-			assert.Equal(t, http.StatusTeapot, res.status, "%s %q", method, ids)
+			assert.Equal(t, http.StatusInternalServerError, res.status, "%s %q", method, ids)
 		}
 	}
-	assert.Equal(t, 15, mcp.requests())
-	assert.Empty(t, h.reasons())
+	assert.Equal(t, 3, mcp.requests())
+	assert.Len(t, h.reasons(), 18)
+}
+
+// TestSessionsEveryMethod: a session is checked whatever the request's
+// method: HEAD, PUT, PATCH, lowercase or unknown methods with another
+// principal's session, an unknown one or two are refused before the
+// server; with the owner's session, or none, they pass.
+func TestSessionsEveryMethod(t *testing.T) {
+	mcp := &fakeMCP{}
+	h := newHarness(t, mcpguard.SessionConfig{}, mcp, true)
+	id := h.open("user.alice")
+	for _, method := range []string{http.MethodHead, http.MethodPut, http.MethodPatch, "get", "post", "delete", "PROPFIND"} {
+		seen := mcp.requests()
+		for _, tc := range []struct {
+			token  string
+			ids    []string
+			status int
+		}{
+			{"user.bob", []string{id}, http.StatusNotFound},
+			{"user.alice", []string{"unknown"}, http.StatusNotFound},
+			{"user.alice", []string{id, id}, http.StatusBadRequest},
+		} {
+			assert.Equal(t, tc.status, h.do(method, tc.token, tc.ids...).status, "%s as %s with %q", method, tc.token, tc.ids)
+		}
+		assert.Equal(t, seen, mcp.requests(), "%s: refused before the server", method)
+		assert.Equal(t, []audit.Reason{audit.ReasonSessionNotOwned, audit.ReasonUnknownSession, audit.ReasonInvalidRequest}, h.reasons(), method)
+		assert.Equal(t, http.StatusTeapot, h.do(method, "user.alice", id).status, "%s: the owner's session", method)
+		assert.Equal(t, http.StatusTeapot, h.do(method, "user.bob").status, "%s: no session", method)
+		assert.Empty(t, h.reasons())
+	}
 }
 
 // TestSessionsNoPrincipal: behind no Guard, the middleware fails closed.
@@ -192,6 +231,38 @@ func TestSessionsNoPrincipal(t *testing.T) {
 	assert.Zero(t, mcp.requests())
 	assert.Equal(t, []audit.Reason{audit.ReasonInternalError, audit.ReasonInternalError, audit.ReasonInternalError}, h.reasons())
 	assert.Contains(t, h.logs.String(), "no principal")
+}
+
+// TestSessionsEmptySubject: a principal with an empty Subject is refused
+// like no principal, so that empty subjects never share a session.
+func TestSessionsEmptySubject(t *testing.T) {
+	logs := &lockedBuffer{}
+	var reasons []audit.Reason
+	s, err := mcpguard.NewSessions(mcpguard.SessionConfig{
+		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
+		OnDecision: func(_ context.Context, d audit.Decision) { reasons = append(reasons, d.Reason) },
+	})
+	require.NoError(t, err)
+	mcp := &fakeMCP{}
+	handler := s.Middleware(mcp)
+	serve := func(method, id string) *httptest.ResponseRecorder {
+		ctx := rsguard.NewContext(context.Background(), &rsguard.Principal{Credential: audit.CredentialAPIKey})
+		r := httptest.NewRequestWithContext(ctx, method, "http://127.0.0.1/mcp", nil)
+		if id != "" {
+			r.Header.Set("Mcp-Session-Id", id)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		return w
+	}
+	w := serve(http.MethodPost, "")
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+	assert.Empty(t, w.Header().Get("Mcp-Session-Id"), "no session opened")
+	assert.Equal(t, http.StatusInternalServerError, serve(http.MethodGet, "session-1-xxxxxxxxxxxxxxxx").Code)
+	assert.Equal(t, http.StatusTeapot, serve(http.MethodOptions, "").Code, "a preflight passes")
+	assert.Equal(t, 1, mcp.requests(), "only the preflight reached the server")
+	assert.Equal(t, []audit.Reason{audit.ReasonInternalError, audit.ReasonInternalError}, reasons)
+	assert.Contains(t, logs.String(), "empty Subject")
 }
 
 // TestSessionsDecisionSubject: a refused principal is named in the

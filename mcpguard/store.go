@@ -18,9 +18,13 @@ type SessionStore interface {
 	// Bind binds session id to owner until expires, as of now. If id is
 	// bound (unexpired at now) to another owner it returns an error
 	// wrapping audit.ReasonSessionNotOwned and changes nothing; to the same
-	// owner, it extends it. A store at capacity returns an error wrapping
-	// audit.ReasonTooManySessions (live bindings are never evicted to make
-	// room; expired ones may be).
+	// owner, it extends it. A new binding is refused with an error
+	// wrapping audit.ReasonTooManySessions, changing nothing, when the store
+	// is at capacity or when owner already holds the per-owner maximum of
+	// live bindings (live bindings are never evicted to make room; expired
+	// ones may be). A shared store should bound each owner's bindings too,
+	// so that one caller cannot exhaust it for every other (the default
+	// store's bound is [SessionConfig.MaxSessionsPerOwner]).
 	Bind(ctx context.Context, id, owner string, now, expires time.Time) error
 
 	// Use reports whether id is bound to owner at now, and if so extends
@@ -47,22 +51,24 @@ type binding struct {
 }
 
 // memStore is the default SessionStore: a map in this process's memory,
-// guarded by a mutex and bounded by max. Expired bindings are purged
-// lazily: one at a time when Use or Bind meets it, all at once when the
-// store is full and one may have expired. Live bindings are never evicted.
+// guarded by a mutex and bounded by max bindings in all and perOwner for
+// each owner. Expired bindings are purged lazily: one at a time when Use
+// or Bind meets it, all at once when a bound is reached and one may have
+// expired. Live bindings are never evicted.
 type memStore struct {
-	max int
+	max, perOwner int
 
-	mu sync.Mutex
-	m  map[string]binding
+	mu     sync.Mutex
+	m      map[string]binding
+	owners map[string]int // the bindings of each owner in m, expired or not; no zero counts
 	// lowest is a lower bound of every binding's expiry (exact after a
 	// sweep; extensions and deletions keep it a bound): before it, a full
 	// store need not be swept.
 	lowest time.Time
 }
 
-func newMemStore(max int) *memStore {
-	return &memStore{max: max, m: make(map[string]binding)}
+func newMemStore(max, perOwner int) *memStore {
+	return &memStore{max: max, perOwner: perOwner, m: make(map[string]binding), owners: make(map[string]int)}
 }
 
 // Bind implements [SessionStore.Bind].
@@ -80,15 +86,16 @@ func (s *memStore) Bind(_ context.Context, id, owner string, now, expires time.T
 			}
 			return nil
 		}
-		delete(s.m, id) // expired: free for a new binding
+		s.remove(id, b) // expired: free for a new binding
 	}
-	if len(s.m) >= s.max && !s.sweep(now) {
-		return fmt.Errorf("%w: the session store holds its maximum of %d bindings", audit.ReasonTooManySessions, s.max)
+	if err := s.room(owner, now); err != nil {
+		return err
 	}
 	if len(s.m) == 0 || expires.Before(s.lowest) {
 		s.lowest = expires
 	}
 	s.m[id] = binding{owner: owner, expires: expires}
+	s.owners[owner]++
 	return nil
 }
 
@@ -101,7 +108,7 @@ func (s *memStore) Use(_ context.Context, id, owner string, now, expires time.Ti
 	case !ok:
 		return errUnknown
 	case !now.Before(b.expires):
-		delete(s.m, id)
+		s.remove(id, b)
 		return errUnknown
 	case b.owner != owner:
 		return errNotOwned // before any extension: a refused use changes nothing
@@ -115,37 +122,66 @@ func (s *memStore) Use(_ context.Context, id, owner string, now, expires time.Ti
 // Delete implements [SessionStore.Delete].
 func (s *memStore) Delete(_ context.Context, id string) error {
 	s.mu.Lock()
-	delete(s.m, id)
+	if b, ok := s.m[id]; ok {
+		s.remove(id, b)
+	}
 	s.mu.Unlock()
 	return nil
 }
 
-// full reports whether a new binding would be refused at now.
-func (s *memStore) full(now time.Time) bool {
+// full reports whether a new binding of owner would be refused at now.
+func (s *memStore) full(owner string, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.m) >= s.max && !s.sweep(now)
+	return s.room(owner, now) != nil
 }
 
-// sweep purges the bindings expired at now, if any may have, and reports
-// whether there is room for one more. A full store of live bindings is
-// swept at most once per expiry of its earliest binding: the cost is
-// amortised over the bindings that expire. s.mu must be held.
-func (s *memStore) sweep(now time.Time) bool {
+// room reports, by an error wrapping audit.ReasonTooManySessions, whether
+// a new binding of owner at now would exceed a bound, after purging the
+// expired bindings if one is reached. s.mu must be held.
+func (s *memStore) room(owner string, now time.Time) error {
+	if len(s.m) < s.max && s.owners[owner] < s.perOwner {
+		return nil
+	}
+	s.sweep(now)
+	switch {
+	case len(s.m) >= s.max:
+		return fmt.Errorf("%w: the session store holds its maximum of %d bindings", audit.ReasonTooManySessions, s.max)
+	case s.owners[owner] >= s.perOwner:
+		return fmt.Errorf("%w: the owner holds its maximum of %d bindings", audit.ReasonTooManySessions, s.perOwner)
+	}
+	return nil
+}
+
+// sweep purges the bindings expired at now, if any may have. A store whose
+// bounds are reached by live bindings is swept at most once per expiry of
+// its earliest binding: the cost is amortised over the bindings that
+// expire. s.mu must be held.
+func (s *memStore) sweep(now time.Time) {
 	if now.Before(s.lowest) {
-		return len(s.m) < s.max
+		return
 	}
 	var lowest time.Time
 	for id, b := range s.m {
 		switch {
 		case !now.Before(b.expires):
-			delete(s.m, id)
+			s.remove(id, b)
 		case lowest.IsZero() || b.expires.Before(lowest):
 			lowest = b.expires
 		}
 	}
 	s.lowest = lowest
-	return len(s.m) < s.max
+}
+
+// remove deletes id, bound as b, and counts it off its owner's bindings.
+// s.mu must be held.
+func (s *memStore) remove(id string, b binding) {
+	delete(s.m, id)
+	if n := s.owners[b.owner] - 1; n > 0 {
+		s.owners[b.owner] = n
+	} else {
+		delete(s.owners, b.owner)
+	}
 }
 
 // size returns the number of bindings held, expired or not.

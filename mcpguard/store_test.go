@@ -34,7 +34,7 @@ func (c *testClock) add(d time.Duration) {
 }
 
 func newTestStore(max int) (*memStore, *testClock) {
-	return newMemStore(max), &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return newMemStore(max, max), &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
 func TestMemStoreBind(t *testing.T) {
@@ -110,7 +110,7 @@ func TestMemStoreCapacity(t *testing.T) {
 	for i, ttl := range []time.Duration{time.Hour, time.Minute, 2 * time.Hour} {
 		require.NoError(t, s.Bind(ctx, fmt.Sprint("s", i), "alice", t0, t0.Add(ttl)))
 	}
-	assert.True(t, s.full(c.now()))
+	assert.True(t, s.full("bob", c.now()))
 	assert.Equal(t, t0.Add(time.Minute), s.lowest)
 	assert.ErrorIs(t, s.Bind(ctx, "new", "bob", t0, t0.Add(time.Hour)), audit.ReasonTooManySessions)
 	require.NoError(t, s.Bind(ctx, "s1", "alice", t0, t0.Add(30*time.Minute)), "an existing binding is extended even when full")
@@ -121,12 +121,58 @@ func TestMemStoreCapacity(t *testing.T) {
 	assert.Equal(t, 3, s.size())
 
 	c.add(29 * time.Minute)
-	assert.False(t, s.full(c.now()), "s1 expired")
+	assert.False(t, s.full("bob", c.now()), "s1 expired")
 	require.NoError(t, s.Bind(ctx, "new", "bob", c.now(), c.now().Add(time.Hour)))
 	for id, owner := range map[string]string{"s0": "alice", "s2": "alice", "new": "bob"} {
 		assert.NoError(t, s.Use(ctx, id, owner, c.now(), c.now()), "%s: live bindings are never evicted", id)
 	}
-	assert.True(t, s.full(c.now()))
+	assert.True(t, s.full("bob", c.now()))
+}
+
+// TestMemStorePerOwner: an owner holding perOwner live bindings is refused
+// a new one, changing nothing, while other owners bind freely; its expired
+// or deleted bindings give it room again, and the counts never leak.
+func TestMemStorePerOwner(t *testing.T) {
+	ctx := context.Background()
+	s := newMemStore(100, 3)
+	c := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	t0 := c.now()
+	for i, ttl := range []time.Duration{time.Minute, time.Hour, time.Hour} {
+		require.NoError(t, s.Bind(ctx, fmt.Sprint("m", i), "mallory", t0, t0.Add(ttl)))
+	}
+	err := s.Bind(ctx, "m3", "mallory", t0, t0.Add(time.Hour))
+	assert.ErrorIs(t, err, audit.ReasonTooManySessions)
+	assert.NotContains(t, err.Error(), "mallory")
+	assert.True(t, s.full("mallory", t0))
+	assert.ErrorIs(t, s.Use(ctx, "m3", "mallory", t0, t0), audit.ReasonUnknownSession, "the refused Bind changed nothing")
+	require.NoError(t, s.Bind(ctx, "m1", "mallory", t0, t0.Add(2*time.Hour)), "her existing binding is extended at her bound")
+	for i := range 3 {
+		require.NoError(t, s.Bind(ctx, fmt.Sprint("a", i), "alice", t0, t0.Add(time.Hour)), "another owner is unaffected")
+	}
+	require.NoError(t, s.Delete(ctx, "a0"))
+	require.NoError(t, s.Delete(ctx, "a0"))
+	assert.Equal(t, map[string]int{"mallory": 3, "alice": 2}, s.owners)
+
+	require.NoError(t, s.Delete(ctx, "m2"), "a deleted binding gives room")
+	require.NoError(t, s.Bind(ctx, "m3", "mallory", t0, t0.Add(time.Hour)))
+	assert.ErrorIs(t, s.Bind(ctx, "m4", "mallory", t0, t0.Add(time.Hour)), audit.ReasonTooManySessions)
+
+	c.add(time.Minute) // m0 expired: swept to make room
+	require.NoError(t, s.Bind(ctx, "m4", "mallory", c.now(), c.now().Add(time.Hour)))
+	assert.ErrorIs(t, s.Bind(ctx, "m5", "mallory", c.now(), c.now().Add(time.Hour)), audit.ReasonTooManySessions)
+
+	c.add(time.Hour) // everything expired but m1; met by Use and Bind, one at a time
+	assert.ErrorIs(t, s.Use(ctx, "m3", "mallory", c.now(), c.now()), audit.ReasonUnknownSession)
+	require.NoError(t, s.Bind(ctx, "m4", "bob", c.now(), c.now().Add(time.Hour)), "an expired binding is free for another owner")
+	assert.Equal(t, map[string]int{"mallory": 1, "alice": 2, "bob": 1}, s.owners, "expired bindings met are counted off")
+	require.NoError(t, s.Bind(ctx, "m5", "mallory", c.now(), c.now().Add(time.Hour)))
+	assert.False(t, s.full("mallory", c.now()))
+
+	c.add(3 * time.Hour)
+	assert.False(t, s.full("bob", c.now()))
+	s.sweep(c.now())
+	assert.Zero(t, s.size())
+	assert.Empty(t, s.owners, "no count outlives its bindings")
 }
 
 // TestMemStoreConcurrent: many goroutines binding and using at once fill

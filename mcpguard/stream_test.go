@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/mcpguard"
 )
 
@@ -168,4 +170,77 @@ func TestSessionsConcurrent(t *testing.T) {
 	status, _, err := send(http.MethodPost, "user.late", "")
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusServiceUnavailable, status, "the store holds exactly the callers' sessions")
+}
+
+// TestSessionsInvalidStatus: a server writing an invalid status gets
+// net/http's panic, and the session id its answer sets is never bound.
+func TestSessionsInvalidStatus(t *testing.T) {
+	for _, code := range []int{0, 42, 1000} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			s, err := mcpguard.NewSessions(mcpguard.SessionConfig{})
+			require.NoError(t, err)
+			handler := s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Mcp-Session-Id") == "" {
+					w.Header().Set("Mcp-Session-Id", "invalid-status-session")
+					w.WriteHeader(code)
+				}
+			}))
+			ctx := rsguard.NewContext(context.Background(), &rsguard.Principal{Subject: alice})
+			assert.Panics(t, func() {
+				handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(ctx, http.MethodPost, "/mcp", nil))
+			})
+			r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/mcp", nil)
+			r.Header.Set("Mcp-Session-Id", "invalid-status-session")
+			w := httptest.NewRecorder()
+			handler.ServeHTTP(w, r)
+			assert.Equal(t, http.StatusNotFound, w.Code, "not bound")
+		})
+	}
+}
+
+// TestSessionsHijack: the writer the server gets refuses to be hijacked,
+// directly and through http.ResponseController (which Unwrap would
+// otherwise lead to the connection), and still flushes.
+func TestSessionsHijack(t *testing.T) {
+	type result struct {
+		isHijacker                   bool
+		hijack, controller, flushErr error
+	}
+	results := make(chan result, 1)
+	server := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Mcp-Session-Id") != "" {
+			return
+		}
+		var got result
+		defer func() { results <- got }() // even if writing to a hijacked connection panics
+		var hj http.Hijacker
+		if hj, got.isHijacker = w.(http.Hijacker); got.isHijacker {
+			_, _, got.hijack = hj.Hijack()
+		}
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if got.controller = err; err == nil {
+			_ = conn.Close() // hijacked: the client gets no answer
+		}
+		w.Header().Set("Mcp-Session-Id", "hijack-session")
+		_, _ = io.WriteString(w, "data: one\n\n")
+		got.flushErr = http.NewResponseController(w).Flush()
+	})
+	h := newHarness(t, mcpguard.SessionConfig{}, server, true)
+	req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/mcp", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer user.alice")
+	res, err := h.srv.Client().Do(req)
+	got := <-results
+	assert.True(t, got.isHijacker)
+	assert.ErrorIs(t, got.hijack, http.ErrNotSupported)
+	assert.ErrorIs(t, got.controller, http.ErrNotSupported)
+	require.NoError(t, err, "not hijacked")
+	body, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "data: one\n\n", string(body))
+	assert.NoError(t, got.flushErr)
+	assert.Equal(t, http.StatusOK, h.do(http.MethodGet, "user.alice", "hijack-session").status, "bound")
+	assert.Equal(t, http.StatusNotFound, h.do(http.MethodGet, "user.bob", "hijack-session").status)
 }

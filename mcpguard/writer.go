@@ -1,7 +1,10 @@
 package mcpguard
 
 import (
+	"bufio"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -103,12 +106,14 @@ type sessionWriter struct {
 
 // WriteHeader binds the session id the answer sets, if new, then writes
 // the status; informational (1xx) answers are sent without Mcp-Session-Id.
+// An invalid code (not 3 digits) binds nothing: it goes to the wrapped
+// writer, which panics as net/http does.
 func (sw *sessionWriter) WriteHeader(code int) {
 	if sw.refused {
 		return
 	}
-	if sw.wroteHeader {
-		sw.ResponseWriter.WriteHeader(code) // superfluous: net/http reports it
+	if sw.wroteHeader || code < 100 || code > 999 {
+		sw.ResponseWriter.WriteHeader(code) // superfluous, or invalid: net/http reports it
 		return
 	}
 	h := sw.ResponseWriter.Header()
@@ -201,5 +206,18 @@ func (sw *sessionWriter) FlushError() error {
 // Flush implements [http.Flusher], for SSE streams.
 func (sw *sessionWriter) Flush() { _ = sw.FlushError() }
 
-// Unwrap returns the wrapped writer, for [http.ResponseController].
+// errHijack is what Hijack returns.
+var errHijack = fmt.Errorf("mcpguard: hijacking is not supported through Sessions, which must see the whole answer: %w", http.ErrNotSupported)
+
+// Hijack implements [http.Hijacker] by refusing: the middleware must see
+// the whole answer, to bind the session id it sets. Being found first, it
+// also answers [http.ResponseController].Hijack, which Unwrap would
+// otherwise lead to the wrapped writer.
+func (sw *sessionWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return nil, nil, errHijack
+}
+
+// Unwrap returns the wrapped writer, for [http.ResponseController]'s
+// deadlines and full duplex; it flushes through FlushError, and cannot
+// hijack (Hijack).
 func (sw *sessionWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }

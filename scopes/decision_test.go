@@ -15,6 +15,7 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 // decisionLog collects decisions; safe for concurrent use.
@@ -84,7 +85,7 @@ func TestRouteDecisions(t *testing.T) {
 			assert.WithinDuration(t, time.Now(), d.Time, time.Minute, "the real clock, not Config.Now")
 			d.Latency, d.Time = 0, time.Time{}
 			want := tc.want
-			want.Stage, want.Method, want.Path, want.MCPSession = audit.StageAuthorize, "PUT", "/items/7", "s-1"
+			want.Stage, want.Method, want.Path, want.MCPSession = audit.StageAuthorize, "PUT", "/items/7", check.SessionTag("s-1")
 			want.Required = []string{"inventory:read", "inventory:write"}
 			assert.Equal(t, want, d)
 		})

@@ -162,10 +162,12 @@
 // official Go SDK, the context of a stateful session is that of the request
 // that opened the session: [rsguard.FromContext] there returns the first
 // token's principal, not the current request's (after a step-up, or with a
-// down-scoped token). Take the current scopes from the SDK's request
-// (req.Extra.TokenInfo, filled by an auth.TokenVerifier adapter, as
-// examples/mcpserver does) before calling [MCP.AllowsTool] or comparing
-// scopes there.
+// down-scoped token). Module github.com/rsguard/rsguard/gosdk fixes that:
+// serve the SDK through gosdk.Handler, wrapped by mcpguard.Endpoint.Handler
+// (the Guard, the session binder and [MCP], in that order); then, in a tool
+// handler, take the current caller with gosdk.Principal(req) before calling
+// [MCP.AllowsTool], and check with [Require], [Has] or [RequireAuthentication]
+// on gosdk.Context(ctx, req), not on ctx.
 //
 // # Decisions: audit trail and metrics
 //

@@ -39,8 +39,8 @@ func ExampleMCP_audit() {
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
 	// Output:
-	// level=INFO msg="rsguard decision" stage=authorize outcome=allow reason=ok subject=alice method=POST path=/mcp mcp_session=1868a90c mcp_method=tools/call tool=get_inventory required=inventory:read granted=inventory:read
-	// level=INFO msg="rsguard decision" stage=authorize outcome=deny reason=insufficient_scope status=403 subject=alice method=POST path=/mcp mcp_session=1868a90c mcp_method=tools/call tool=set_price required=inventory:write granted=inventory:read
+	// level=INFO msg="rsguard decision" stage=authorize outcome=allow reason=ok subject=alice method=POST path=/mcp mcp_session=eaAeWPm3W5qnbM1k mcp_method=tools/call tool=get_inventory required=inventory:read granted=inventory:read
+	// level=INFO msg="rsguard decision" stage=authorize outcome=deny reason=insufficient_scope status=403 subject=alice method=POST path=/mcp mcp_session=eaAeWPm3W5qnbM1k mcp_method=tools/call tool=set_price required=inventory:write granted=inventory:read
 }
 
 // promLike stands in for a metrics library: a counter per stage, outcome

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/check"
 	"github.com/rsguard/rsguard/validate"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -133,7 +134,7 @@ func TestGuardDecisions(t *testing.T) {
 			got.Latency, got.Time = 0, time.Time{}
 			want := tc.who
 			want.Stage, want.Allowed, want.Reason, want.Status = audit.StageAuthenticate, tc.status == 0, tc.reason, tc.status
-			want.Method, want.Path, want.MCPSession = "POST", "/mcp", "sess-1"
+			want.Method, want.Path, want.MCPSession = "POST", "/mcp", check.SessionTag("sess-1")
 			assert.Equal(t, want, got)
 
 			// The reason is the refusal's own.

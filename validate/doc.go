@@ -292,13 +292,15 @@
 // rsguard.FromContext from the tool's context: in a stateful session the SDK
 // runs handlers with the context of the request that opened the session, so
 // they would see the first token's claims, not the current request's (after a
-// step-up or a down-scoped token). Pass the current request's identity through
-// the SDK's own channel instead — auth.RequireBearerToken with a TokenVerifier
-// that returns the claims already verified for this request in
-// TokenInfo.Extra, read back from req.Extra.TokenInfo — and set the SDK's
-// ClockSkew no larger than [Config.Leeway]. examples/mcpserver shows the
-// adapter; UserID there is [Claims.Principal], stable across token refreshes,
-// so the SDK's session-to-user binding survives refresh.
+// step-up or a down-scoped token). Module github.com/rsguard/rsguard/gosdk
+// passes the current request's identity through the SDK's own channel
+// (req.Extra.TokenInfo): serve the SDK through gosdk.Handler, wrapped by
+// mcpguard.Endpoint.Handler (the Guard, the session binder and the per-tool
+// scopes, in that order), and read gosdk.Principal(req), or
+// ClaimsFromContext(gosdk.Context(ctx, req)). Expiry is decided by the
+// Guard, with this package's [Config.Leeway] and [Config.Now]; the SDK does
+// not check it again. The SDK's session-to-user binding uses the principal's
+// Subject, [Claims.Principal], which is stable across token refreshes.
 //
 // Tests can use package validatetest, an in-process authorization server that
 // serves metadata and keys and mints tokens, good and bad.

@@ -30,8 +30,16 @@
 //	-scopes   the scopes the key grants, comma-separated RFC 6749 scope tokens; none if empty
 //	-expires  when the key stops working, RFC 3339 and in the future; never if empty
 //
-// Errors go to standard error. The exit status is 0 on success and 2 on bad
-// flags (nothing is printed to standard output then).
+// The values of -client, -owner and -tenant must be printable UTF-8 text:
+// control characters (a newline, an escape sequence) and other
+// non-printable ones are refused, as they would end up in logs and audit
+// records.
+//
+// Errors go to standard error. The exit status is 0 on success, 2 on bad
+// flags (nothing is printed to standard output then), and 1 if the output
+// could not be written in full (a closed pipe, a full disk): the key has
+// not been issued then, and any part of it that was printed must be
+// discarded — run apikeygen again.
 package main
 
 import (
@@ -41,13 +49,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rsguard/rsguard/apikey"
 )
 
 func main() {
+	// A write to a closed pipe then fails with EPIPE, which run reports,
+	// instead of killing the process with SIGPIPE before it can say so.
+	signal.Ignore(syscall.SIGPIPE)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, time.Now))
 }
 
@@ -85,6 +100,11 @@ func run(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	case *client == "" && *owner == "":
 		return usageError("-client or -owner is required: whom the key is for")
 	}
+	for _, f := range []struct{ name, value string }{{"client", *client}, {"owner", *owner}, {"tenant", *tenant}} {
+		if !printable(f.value) {
+			return usageError("-%s %q has a control or non-printable character, or is not UTF-8", f.name, f.value)
+		}
+	}
 	issued := now().UTC().Truncate(time.Second)
 	rec := apikey.Record{ClientID: *client, Owner: *owner, Tenant: *tenant, Created: issued}
 	for _, s := range strings.Split(*scopeList, ",") {
@@ -117,10 +137,34 @@ func run(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	if rec.ClientID == "" {
 		who = fmt.Sprintf("owner %q", rec.Owner)
 	}
-	fmt.Fprintf(stdout, "# API key for %s, id %s. Store it now (secret manager, the client's configuration):\n", who, rec.ID)
-	fmt.Fprintln(stdout, "# it is shown only this once and cannot be recovered; the server keeps only its hash.")
-	fmt.Fprintln(stdout, key)
-	fmt.Fprintln(stdout, "# Its record, without the key: append this line to your key file (JSON lines, apikey.ReadRecords), or insert it in your key table.")
-	fmt.Fprintf(stdout, "%s\n", line)
+	// One write, checked: the key is issued only if all of it reached
+	// stdout.
+	var out strings.Builder
+	fmt.Fprintf(&out, "# API key for %s, id %s. Store it now (secret manager, the client's configuration):\n", who, rec.ID)
+	fmt.Fprintln(&out, "# it is shown only this once and cannot be recovered; the server keeps only its hash.")
+	fmt.Fprintln(&out, key)
+	fmt.Fprintln(&out, "# Its record, without the key: append this line to your key file (JSON lines, apikey.ReadRecords), or insert it in your key table.")
+	fmt.Fprintf(&out, "%s\n", line)
+	if _, err := io.WriteString(stdout, out.String()); err != nil {
+		// err names the file, never the key.
+		fmt.Fprintf(stderr, "apikeygen: writing standard output: %v\n", err)
+		fmt.Fprintln(stderr, "apikeygen: no key was issued: discard any output you got and run apikeygen again")
+		return 1
+	}
 	return 0
+}
+
+// printable reports whether s is UTF-8 text of printable characters (the
+// space included): no control character, no format character such as a
+// bidirectional override, no other space than U+0020.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }

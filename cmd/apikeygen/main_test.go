@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +17,15 @@ import (
 
 	"github.com/rsguard/rsguard/apikey"
 )
+
+// TestMain runs main instead of the tests when the environment asks for it,
+// so that a test can run the command as a process of its own.
+func TestMain(m *testing.M) {
+	if os.Getenv("APIKEYGEN_TEST_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
 
 var issued = time.Date(2026, 3, 1, 12, 0, 0, 500, time.UTC)
 
@@ -93,6 +106,13 @@ func TestRunBadFlags(t *testing.T) {
 		{"bad scope", []string{"-prefix", "sk_live_", "-client", "c", "-scopes", "a b"}, `scope "a b" is not an RFC 6749 scope token`},
 		{"bad expiry", []string{"-prefix", "sk_live_", "-client", "c", "-expires", "2027-03-01"}, "not an RFC 3339 time"},
 		{"past expiry", []string{"-prefix", "sk_live_", "-client", "c", "-expires", "2026-01-01T00:00:00Z"}, "not in the future"},
+		{"newline in client", []string{"-prefix", "sk_live_", "-client", "c\nforged"}, `-client "c\nforged" has a control`},
+		{"escape in owner", []string{"-prefix", "sk_live_", "-owner", "a\x1b[31m"}, `-owner "a\x1b[31m" has a control`},
+		{"NUL in tenant", []string{"-prefix", "sk_live_", "-client", "c", "-tenant", "t\x00"}, `-tenant "t\x00" has a control`},
+		{"DEL in client", []string{"-prefix", "sk_live_", "-client", "c\x7f"}, "-client"},
+		{"C1 control in owner", []string{"-prefix", "sk_live_", "-owner", "a\u0085b"}, "-owner"},
+		{"bidi override in client", []string{"-prefix", "sk_live_", "-client", "c\u202egnp.exe"}, "-client"},
+		{"not UTF-8 in tenant", []string{"-prefix", "sk_live_", "-client", "c", "-tenant", "\xff"}, "not UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,4 +126,73 @@ func TestRunBadFlags(t *testing.T) {
 	assert.Equal(t, 0, run([]string{"-h"}, &stdout, &stderr, fixedNow))
 	assert.Empty(t, stdout.String())
 	assert.Contains(t, stderr.String(), "usage: apikeygen")
+}
+
+// TestRunPrintableText: printable names, spaces and non-ASCII letters
+// included, are kept as given.
+func TestRunPrintableText(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run([]string{"-prefix", "sk_live_", "-client", "billing cron", "-owner", "José Müller", "-tenant", "東京"}, &stdout, &stderr, fixedNow), stderr.String())
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	recs, err := apikey.ReadRecords(strings.NewReader(lines[len(lines)-1]))
+	require.NoError(t, err)
+	assert.Equal(t, "billing cron", recs[0].ClientID)
+	assert.Equal(t, "José Müller", recs[0].Owner)
+	assert.Equal(t, "東京", recs[0].Tenant)
+}
+
+// failingWriter accepts n bytes, then fails.
+type failingWriter struct {
+	n   int
+	got bytes.Buffer
+}
+
+var errClosed = errors.New("write |1: broken pipe")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		w.got.Write(p[:w.n])
+		n := w.n
+		w.n = 0
+		return n, errClosed
+	}
+	w.n -= len(p)
+	return w.got.Write(p)
+}
+
+// TestRunWriteFails: a failed write to stdout, at any point, exits 1 and
+// says on stderr that no key was issued.
+func TestRunWriteFails(t *testing.T) {
+	for _, n := range []int{0, 10, 200} {
+		var stderr bytes.Buffer
+		stdout := &failingWriter{n: n}
+		assert.Equal(t, 1, run([]string{"-prefix", "sk_live_", "-client", "c"}, stdout, &stderr, fixedNow), "after %d bytes", n)
+		assert.Contains(t, stderr.String(), "broken pipe")
+		assert.Contains(t, stderr.String(), "no key was issued")
+		assert.NotContains(t, stderr.String(), "sk_live_", "stderr shows no key")
+	}
+}
+
+// TestMainClosedStdout runs the command with its standard output a pipe
+// whose reader has gone: it exits 1 with the error on stderr, not 0 and
+// not killed by SIGPIPE.
+func TestMainClosedStdout(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGPIPE is Unix")
+	}
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	defer w.Close()
+
+	cmd := exec.Command(os.Args[0], "-prefix", "sk_live_", "-client", "c")
+	cmd.Env = append(os.Environ(), "APIKEYGEN_TEST_MAIN=1")
+	cmd.Stdout = w
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "stderr: %s", stderr.String())
+	assert.Equal(t, 1, exit.ExitCode(), "%v; stderr: %s", exit, stderr.String())
+	assert.Contains(t, stderr.String(), "no key was issued")
 }

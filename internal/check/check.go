@@ -3,6 +3,8 @@
 package check
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"reflect"
 	"strings"
 	"unicode/utf8"
@@ -77,6 +79,15 @@ func Text(s string) string {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	return s
+}
+
+// SessionTag is the tag of an MCP session id in audit decisions: the
+// base64url form of the first 12 bytes of its SHA-256, 16 characters. It
+// keys a per-session audit trail without putting the id, which a
+// client presents to act in its session, into logs.
+func SessionTag(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
 // IsSessionID reports whether s is 1 to [MaxText] characters in %x21-7E,

@@ -35,3 +35,13 @@ func TestIsScopeToken(t *testing.T) {
 		assert.Equal(t, want, IsScopeToken(string([]byte{byte(c)})), "byte %#x", c)
 	}
 }
+
+func TestSessionTag(t *testing.T) {
+	tag := SessionTag("s-1")
+	assert.Len(t, tag, 16)
+	assert.Equal(t, tag, SessionTag("s-1"), "stable")
+	assert.NotEqual(t, tag, SessionTag("s-2"))
+	assert.NotContains(t, tag, "s-1")
+	// sha256("s-1")[:12], base64url: a fixed vector, so the tag never changes silently.
+	assert.Equal(t, "aoQLr12MP_JBaIrr", SessionTag("s-1"))
+}

@@ -58,7 +58,8 @@
 // token let through, an MCP session that serves its owner (even with a
 // renewed token, until the owner's DELETE ends it) and nobody else (not
 // another user, nor a client whose client_id is the owner's sub), answering
-// their POST, GET and DELETE with 404 exactly as a session never issued, the
+// their POST, GET and DELETE with 404, the same status as a session never
+// issued gets (the kit compares statuses, not headers or bodies), the
 // MCP step-up (403 insufficient_scope naming scopes that then work), and
 // over seventy attacks that must be refused with the right status and
 // challenge and without echoing the token (algorithm confusion, foreign keys,

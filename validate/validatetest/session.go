@@ -13,8 +13,10 @@ import (
 // The session checks of Conformance (MCP only): an MCP session belongs to
 // the principal that opened it (MCP security best practices, session
 // hijacking: bind the session ID to the user), and a session id presented
-// by anyone else is answered exactly as one never issued (MCP transport,
-// session management: 404), so that ids cannot be probed.
+// by anyone else is answered with the same status as one never issued (MCP
+// transport, session management: 404), so that ids cannot be probed. The kit
+// compares statuses only: a server should send the same headers and body
+// too, which the kit does not check.
 
 // streamTimeout bounds the wait for the headers of an answer to a GET (an
 // SSE stream): the kit reads the headers only, then closes the body. See
@@ -173,7 +175,7 @@ func (c *conformance) checkIntruder(r runner, in intruder, ownerTok string, unkn
 			}
 		}
 		if len(diffs) > 0 {
-			r.Errorf("%s in the owner's session is answered unlike a session id never issued (%s): a prober can tell a live session id from a made-up one. Answer a session id presented by anyone but its owner exactly as one never issued (404).", in.who, strings.Join(diffs, "; "))
+			r.Errorf("%s in the owner's session is answered unlike a session id never issued (%s): a prober can tell a live session id from a made-up one. Answer a session id presented by anyone but its owner as one never issued: 404, with the same headers and body.", in.who, strings.Join(diffs, "; "))
 		}
 	})
 }
