@@ -1,0 +1,309 @@
+package validatetest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/rsguard/rsguard/rsmeta"
+)
+
+// How each attack's refusal is checked: the status, the challenge, and that
+// nothing of the token is echoed; and the helpers the attacks share.
+
+// toolCall is the params of a tools/call of tool.
+func (c *conformance) toolCall(tool string) map[string]any {
+	args := c.cfg.ToolArguments[tool]
+	if args == nil {
+		args = map[string]any{}
+	}
+	return map[string]any{"name": tool, "arguments": args}
+}
+
+// checkMethod sends a method attack in a session opened by the same user
+// with a valid token, so that only the method stands between the request
+// and the tool.
+func (c *conformance) checkMethod(r runner, a attack) {
+	if !c.initialize(r, c.token(c.allScopes(), nil)) {
+		return
+	}
+	rpcMethod, params := "tools/call", any(a.call)
+	if a.call == nil {
+		rpcMethod, params = "tools/list", map[string]any{}
+	}
+	req, err := c.rpcRequest(c.endpoint, rpcMethod, params, false)
+	if err != nil {
+		r.Fatalf("%v", err)
+		return
+	}
+	req.Method = a.method
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := c.send(req)
+	if err != nil {
+		r.Errorf("%s %s: %v. Answer a method you do not serve with 405 and Allow.", a.method, rpcMethod, err)
+		return
+	}
+	defer c.checkEcho(r, resp, tokenParts(a.token))
+	switch {
+	case resp.status/100 == 2:
+		r.Errorf("%s with a %s body: status %d, the request reached the MCP server. Answer 405 with Allow to any method but POST, GET, DELETE and OPTIONS, before the request reaches the MCP server.", a.method, rpcMethod, resp.status)
+	case resp.status != http.StatusMethodNotAllowed:
+		r.Errorf("%s with a %s body: status %d, want 405 Method Not Allowed (RFC 9110 §15.5.6): only POST, GET and DELETE are MCP Streamable HTTP methods. Answer 405 with Allow to any method but POST, GET, DELETE and OPTIONS, after authentication.", a.method, rpcMethod, resp.status)
+	case !slices.Contains(splitList(resp.header.Values("Allow")), http.MethodPost):
+		r.Errorf("%s: 405 with Allow %q, want an Allow header listing POST (RFC 9110 §10.2.1). Send with the 405 an Allow header listing the methods you serve (GET, POST, DELETE).", a.method, resp.header.Values("Allow"))
+	}
+}
+
+// splitList splits comma-separated header values into trimmed items.
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
+}
+
+// checkAttack sends a and checks the refusal.
+func (c *conformance) checkAttack(r runner, a attack) {
+	if a.method != "" {
+		c.checkMethod(r, a)
+		return
+	}
+	p := probe{authorization: []string{"Bearer " + a.token}}
+	if a.probe != nil {
+		p = *a.probe
+	}
+	if c.cfg.MCP {
+		c.session, c.protocol = "", ""
+	}
+	req, err := c.request(p)
+	if err != nil {
+		r.Fatalf("%v", err)
+		return
+	}
+	host := c.host
+	if p.host != "" {
+		host = p.host
+	}
+	resp, err := c.sendHost(req, host)
+	if err != nil {
+		r.Errorf("%v. Answer this request with a refusal (4xx) rather than failing the connection.", err)
+		return
+	}
+	secrets := tokenParts(a.token)
+	if resp.status/100 == 2 {
+		r.Errorf("accepted: status %d. %s", resp.status, a.fix)
+		return
+	}
+	defer c.checkEcho(r, resp, secrets)
+	switch a.want {
+	case "size":
+		// Servers and proxies bound headers differently: any refusal will
+		// do, but not a success and not a crash.
+		if resp.status >= 500 {
+			r.Errorf("status %d for an oversized token. Refuse an oversized Authorization header with 4xx (431, 400 or 401), never a server error.", resp.status)
+		}
+		return
+	case "token":
+		if resp.status != http.StatusUnauthorized {
+			r.Errorf("status %d, want 401 (RFC 6750 §3.1 invalid_token). Answer every token you refuse with 401 and a Bearer challenge error=\"invalid_token\".", resp.status)
+			return
+		}
+		if ch, ok := c.bearerChallenge(r, resp); ok && ch.Error != rsmeta.ErrorInvalidToken {
+			r.Errorf(`challenge error=%q, want "invalid_token" (RFC 6750 §3.1). Send error="invalid_token" in the challenge of a refused token.`, ch.Error)
+		}
+	case "request":
+		if resp.status != http.StatusBadRequest && resp.status != http.StatusUnauthorized {
+			r.Errorf("status %d, want 400 invalid_request (or 401) (RFC 6750 §3.1). Answer a request whose credentials are malformed, repeated or misplaced with 400 error=\"invalid_request\" (or 401).", resp.status)
+			return
+		}
+		if ch, ok := c.bearerChallenge(r, resp); ok {
+			want := rsmeta.ErrorInvalidRequest
+			if resp.status == http.StatusUnauthorized {
+				want = rsmeta.ErrorInvalidToken
+			}
+			if ch.Error != want && ch.Error != "" {
+				r.Errorf("status %d with error=%q, want %q (RFC 6750 §3.1). Send error=\"invalid_request\" with a 400 and error=\"invalid_token\" with a 401.", resp.status, ch.Error, want)
+			}
+		}
+	case "none":
+		if resp.status != http.StatusUnauthorized && resp.status != http.StatusBadRequest {
+			r.Errorf("status %d, want 401 (or 400) (RFC 6750 §3). Answer a request without a token in its Authorization header with 401 and a Bearer challenge.", resp.status)
+			return
+		}
+		c.bearerChallenge(r, resp)
+	}
+}
+
+// checkEcho fails if any part of the token appears in the response. The
+// message names the part, never its bytes.
+func (c *conformance) checkEcho(r runner, resp *response, secrets []tokenPart) {
+	var hay strings.Builder
+	hay.Write(resp.body)
+	for name, vs := range resp.header {
+		for _, v := range vs {
+			hay.WriteString("\n" + name + ": " + v)
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(hay.String(), s.value) {
+			where := "body"
+			if !bytes.Contains(resp.body, []byte(s.value)) {
+				where = "headers"
+			}
+			r.Errorf("the response %s echo %s (%d bytes). Answer with fixed error text that never repeats the credential or any part of it.", where, s.name, len(s.value))
+			return
+		}
+	}
+}
+
+// tokenPart is a part of a token that must never be echoed, and its name.
+type tokenPart struct{ name, value string }
+
+// tokenParts are the parts of a token that must never be echoed: the
+// whole and each dot-separated segment of eight bytes or more.
+func tokenParts(tok string) []tokenPart {
+	var out []tokenPart
+	if len(tok) >= 8 {
+		out = append(out, tokenPart{"the whole token", tok})
+	}
+	segments := strings.Split(tok, ".")
+	for i, p := range segments {
+		if len(p) < 8 || p == tok {
+			continue
+		}
+		name := fmt.Sprintf("segment %d of the token", i+1)
+		if len(segments) == 3 {
+			name = [...]string{"the token's header", "the token's payload", "the token's signature"}[i]
+		}
+		out = append(out, tokenPart{name, p})
+	}
+	return out
+}
+
+func splitToken(tok string) (h, p, s string) {
+	parts := strings.SplitN(tok, ".", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	return parts[0], parts[1], parts[2]
+}
+
+func splitFirst2(tok string) string {
+	h, p, _ := splitToken(tok)
+	return h + "." + p
+}
+
+func joinToken(hp, sig string) string { return hp + "." + sig }
+
+func rawURL64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func mustJSON(v any) []byte {
+	b, err := marshalJSON(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// algFamily is the key type behind a JWS algorithm.
+func algFamily(alg string) string {
+	switch {
+	case strings.HasPrefix(alg, "ES"):
+		return "EC"
+	case alg == "EdDSA":
+		return "OKP"
+	}
+	return "RSA"
+}
+
+func listsToken(values []string, tok string) bool {
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(item), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// truncate returns the start of a body for a message, redacted.
+func truncate(b []byte) string {
+	if len(b) > 200 {
+		return redact(string(b[:200])) + "…"
+	}
+	return redact(string(b))
+}
+
+// redact replaces in s each run that looks like a JWT or a part of one
+// (base64url of a JSON object, "eyJ…", with the segments joined to it by
+// dots) by "[token]": messages never carry a token, even one a server
+// echoed.
+func redact(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "eyJ")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := i
+		for j < len(s) && (isBase64URL(s[j]) || s[j] == '.') {
+			j++
+		}
+		b.WriteString(s[:i])
+		if j-i >= 8 {
+			b.WriteString("[token]")
+		} else {
+			b.WriteString(s[i:j])
+		}
+		s = s[j:]
+	}
+}
+
+// redactAll redacts each of values.
+func redactAll(values []string) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = redact(v)
+	}
+	return out
+}
+
+func isBase64URL(ch byte) bool {
+	return 'A' <= ch && ch <= 'Z' || 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_'
+}
+
+func describeRPC(msg *rpcResponse, resp *response) string {
+	switch {
+	case resp != nil && resp.status/100 != 2:
+		return fmt.Sprintf("WWW-Authenticate %q, body %q", redactAll(resp.header.Values("WWW-Authenticate")), truncate(resp.body))
+	case msg == nil:
+		return "no JSON-RPC response"
+	case msg.Error != nil:
+		return fmt.Sprintf("JSON-RPC error %d %q", msg.Error.Code, redact(msg.Error.Message))
+	}
+	return "JSON-RPC result"
+}
