@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,67 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rsguard/rsguard/apikey"
+	"github.com/rsguard/rsguard/examples/internal/runtest"
 	"github.com/rsguard/rsguard/examples/inventory/api"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent use; waitFor
-// waits for what a writer prints.
-type syncBuffer struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	wrote chan struct{} // closed by the next Write; nil while nobody waits
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.wrote != nil {
-		close(s.wrote)
-		s.wrote = nil
-	}
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// waitFor returns the content once it contains substr, with ok true; it
-// gives up, returning what there is and whether it contains substr, when
-// stop is closed, and after timeout. It sleeps until a Write, never polls.
-func (s *syncBuffer) waitFor(substr string, timeout time.Duration, stop <-chan struct{}) (text string, ok bool) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		text = s.buf.String()
-		if strings.Contains(text, substr) {
-			s.mu.Unlock()
-			return text, true
-		}
-		if s.wrote == nil {
-			s.wrote = make(chan struct{})
-		}
-		wrote := s.wrote
-		s.mu.Unlock()
-		select {
-		case <-wrote:
-		case <-stop:
-			text = s.String()
-			return text, strings.Contains(text, substr)
-		case <-timer.C:
-			return text, false
-		}
-	}
-}
 
 // command returns the line printed after header.
 func command(t *testing.T, stdout, header string) string {
@@ -90,7 +36,7 @@ func command(t *testing.T, stdout, header string) string {
 // deprecation headers), and the order service with go run.
 func TestPrintedCommands(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &runtest.Buffer{}, &runtest.Buffer{}
 	var runErr error
 	exited := make(chan struct{})
 	go func() {
@@ -112,7 +58,7 @@ func TestPrintedCommands(t *testing.T) {
 		}
 	}
 	defer stop()
-	out, ok := stdout.waitFor(orderCommandHeader, 30*time.Second, exited)
+	out, ok := stdout.WaitFor(orderCommandHeader, 30*time.Second, exited)
 	if !ok {
 		select {
 		case <-exited:
@@ -215,7 +161,7 @@ func TestRunWithIssuerAndKeys(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout := &syncBuffer{}
+	stdout := &runtest.Buffer{}
 	var runErr error
 	exited := make(chan struct{})
 	go func() {
@@ -223,7 +169,7 @@ func TestRunWithIssuerAndKeys(t *testing.T) {
 		runErr = run(ctx, []string{"-addr", "127.0.0.1:0", "-issuer", iss.URL, "-keys", keysFile}, stdout, io.Discard)
 	}()
 	const marker = "protected resource metadata: "
-	out, ok := stdout.waitFor(marker, 30*time.Second, exited) // the banner is written at once
+	out, ok := stdout.WaitFor(marker, 30*time.Second, exited) // the banner is written at once
 	if !ok {
 		select {
 		case <-exited:

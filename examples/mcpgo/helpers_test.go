@@ -7,76 +7,36 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/rsguard/rsguard/examples/internal/devissuer"
-	"github.com/rsguard/rsguard/validate/validatetest"
+	"github.com/rsguard/rsguard/examples/internal/mcpmain"
+	"github.com/rsguard/rsguard/examples/internal/mcpmain/mcpmaintest"
 )
 
 // protocolVersion is the MCP revision the tests speak.
 const protocolVersion = "2025-11-25"
 
 // testEnv is the example server on 127.0.0.1:0 in front of a validatetest
-// issuer, as run starts them.
+// issuer with the demo client, as run starts them, and the notes behind its
+// tools.
 type testEnv struct {
-	iss *validatetest.Issuer
-	srv *mcpServer
-	url string // the MCP endpoint, = srv.Resource
-	log *syncBuffer
+	*mcpmaintest.Env
+	notes *notes
 }
 
 // newTestEnv starts an issuer with the demo client and the example server.
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	resource := "http://" + ln.Addr().String() + "/mcp"
-	iss := validatetest.NewIssuer(t, &validatetest.Options{
-		PlainHTTP:  true,
-		Algorithms: []string{"ES256"}, // fast key generation
-		Audience:   []string{resource},
-		Clients:    []validatetest.Client{{ID: devissuer.ClientID, Secret: devissuer.ClientSecret, Scopes: supportedScopes}},
+	e := &testEnv{notes: &notes{}}
+	cfg := mcpmaintest.EnvConfig{Scopes: supportedScopes, DefaultAudience: true}
+	e.Env = mcpmaintest.NewEnv(t, cfg, func(ctx context.Context, c mcpmain.Config) (http.Handler, error) {
+		return newServer(ctx, c, e.notes)
 	})
-
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	log := &syncBuffer{}
-	srv, err := newServer(ctx, serverConfig{
-		Issuer:   iss.URL,
-		Resource: resource,
-		Logger:   slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Handler}}
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return &testEnv{iss: iss, srv: srv, url: resource, log: log}
-}
-
-// token mints an access token for the example server with the given scope
-// claim ("" for none) and other claims (a nil value removes one).
-func (e *testEnv) token(scope string, claims map[string]any) string {
-	c := map[string]any{}
-	if scope != "" {
-		c["scope"] = scope
-	}
-	for k, v := range claims {
-		c[k] = v
-	}
-	return e.iss.Token(c)
+	return e
 }
 
 // answer is the HTTP answer to one JSON-RPC message.
@@ -120,7 +80,7 @@ func (e *testEnv) send(t *testing.T, token, session string, msg map[string]any) 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,59 +169,6 @@ func (e *testEnv) call(t *testing.T, token, session, tool string, args map[strin
 		args = map[string]any{}
 	}
 	return e.send(t, token, session, map[string]any{"id": 2, "method": "tools/call", "params": map[string]any{"name": tool, "arguments": args}})
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use; waitFor
-// waits for what a writer prints.
-type syncBuffer struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	wrote chan struct{} // closed by the next Write; nil while nobody waits
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.wrote != nil {
-		close(s.wrote)
-		s.wrote = nil
-	}
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// waitFor returns the content once it contains substr, with ok true; it
-// gives up, returning what there is and whether it contains substr, when
-// stop is closed, and after timeout. It sleeps until a Write, never polls.
-func (s *syncBuffer) waitFor(substr string, timeout time.Duration, stop <-chan struct{}) (text string, ok bool) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		text = s.buf.String()
-		if strings.Contains(text, substr) {
-			s.mu.Unlock()
-			return text, true
-		}
-		if s.wrote == nil {
-			s.wrote = make(chan struct{})
-		}
-		wrote := s.wrote
-		s.mu.Unlock()
-		select {
-		case <-wrote:
-		case <-stop:
-			text = s.String()
-			return text, strings.Contains(text, substr)
-		case <-timer.C:
-			return text, false
-		}
-	}
 }
 
 // toolNames returns the names in a tools/list result.

@@ -24,7 +24,7 @@ func TestSessionHijack(t *testing.T) {
 	e := newTestEnv(t)
 	all := strings.Join(supportedScopes, " ")
 	owner := map[string]any{"sub": ownerSub, "client_id": ownerClient}
-	session := e.open(t, e.token(all, owner))
+	session := e.open(t, e.Token(all, owner))
 
 	tests := []struct {
 		name       string
@@ -38,7 +38,7 @@ func TestSessionHijack(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tok := e.token(all, tt.claims)
+			tok := e.Token(all, tt.claims)
 			a := e.call(t, tok, session, "whoami", nil)
 			if a.status != tt.wantStatus {
 				t.Fatalf("whoami in the owner's session: status %d, want %d", a.status, tt.wantStatus)
@@ -49,12 +49,12 @@ func TestSessionHijack(t *testing.T) {
 				}
 				return
 			}
-			if got := a.structured(t)["subject"]; got != "user:"+e.iss.URL+"#"+ownerSub {
+			if got := a.structured(t)["subject"]; got != "user:"+e.Issuer.URL+"#"+ownerSub {
 				t.Errorf("whoami subject = %v, want the owner", got)
 			}
 		})
 	}
-	for _, n := range e.srv.Notes.list() {
+	for _, n := range e.notes.list() {
 		if n.Text == "hijacked" {
 			t.Errorf("an intruder wrote a note: %+v", n)
 		}
@@ -67,7 +67,7 @@ func TestSessionHijack(t *testing.T) {
 func TestStepUpInSession(t *testing.T) {
 	e := newTestEnv(t)
 	owner := map[string]any{"sub": ownerSub, "client_id": ownerClient}
-	readTok := e.token(scopeRead, owner)
+	readTok := e.Token(scopeRead, owner)
 	session := e.open(t, readTok)
 
 	if got := toolNames(t, e.send(t, readTok, session, map[string]any{"id": 3, "method": "tools/list"})); slices.Contains(got, "add_note") || !slices.Contains(got, "list_notes") {
@@ -86,9 +86,9 @@ func TestStepUpInSession(t *testing.T) {
 
 	// Step up: a new token for the same user with the scopes it held and
 	// those the challenge named, used in the same session.
-	upTok := e.token(scopeRead+" "+strings.Join(cs[0].Scope, " "), owner)
+	upTok := e.Token(scopeRead+" "+strings.Join(cs[0].Scope, " "), owner)
 	out := e.call(t, upTok, session, "add_note", map[string]any{"text": "after step-up"}).structured(t)
-	if out["author"] != "user:"+e.iss.URL+"#"+ownerSub {
+	if out["author"] != "user:"+e.Issuer.URL+"#"+ownerSub {
 		t.Errorf("add_note after step-up: %v, want the owner as author", out)
 	}
 	who := e.call(t, upTok, session, "whoami", nil).structured(t)

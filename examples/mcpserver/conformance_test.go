@@ -9,12 +9,8 @@ import (
 // TestConformance runs rsguard's conformance kit against the example server
 // over HTTP, as its users would run it against theirs.
 func TestConformance(t *testing.T) {
-	env := newTestEnv(t, nil)
-	validatetest.Conformance(t, validatetest.ConformanceConfig{
-		Issuer: env.iss,
-		URL:    env.url,
+	newTestEnv(t, nil).Conformance(t, validatetest.ConformanceConfig{
 		Scopes: challengeScopes,
-		MCP:    true,
 		Tools:  toolScopes(),
 		ToolArguments: map[string]map[string]any{
 			"get_item":     {"sku": "BOLT-M6"},

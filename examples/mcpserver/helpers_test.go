@@ -4,26 +4,22 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/rsguard/rsguard/examples/internal/mcpmain"
+	"github.com/rsguard/rsguard/examples/internal/mcpmain/mcpmaintest"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
 
 // testEnv is the example server on 127.0.0.1:0 in front of a validatetest
-// issuer, as run starts them.
+// issuer, as run starts them, and the inventory behind its tools.
 type testEnv struct {
-	iss *validatetest.Issuer
-	srv *server
-	url string // the MCP endpoint, = srv.Resource
-	log *syncBuffer
+	*mcpmaintest.Env
+	inv *inventory
 }
 
 // newTestEnv starts an issuer (by default with the demo client) and the
@@ -38,56 +34,12 @@ func newTestEnv(t *testing.T, opts *validatetest.Options) *testEnv {
 // server as audience, as the development issuer of run does.
 func newTestEnvAudience(t *testing.T, opts *validatetest.Options, defaultAudience bool) *testEnv {
 	t.Helper()
-	if opts == nil {
-		opts = &validatetest.Options{}
-	}
-	opts.PlainHTTP = true
-	if opts.Algorithms == nil {
-		opts.Algorithms = []string{"ES256"} // fast key generation
-	}
-	if opts.Clients == nil {
-		opts.Clients = []validatetest.Client{{ID: devClientID, Secret: devClientSecret, Scopes: supportedScopes}}
-	}
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	resource := "http://" + ln.Addr().String() + "/mcp"
-	if defaultAudience {
-		opts.Audience = []string{resource}
-	}
-	iss := validatetest.NewIssuer(t, opts)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	log := &syncBuffer{}
-	srv, err := newServer(ctx, serverConfig{
-		Issuer:   iss.URL,
-		Resource: resource,
-		Logger:   slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	e := &testEnv{inv: newInventory()}
+	cfg := mcpmaintest.EnvConfig{Options: opts, Scopes: supportedScopes, DefaultAudience: defaultAudience}
+	e.Env = mcpmaintest.NewEnv(t, cfg, func(ctx context.Context, c mcpmain.Config) (http.Handler, error) {
+		return newServer(ctx, c, e.inv)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Handler}}
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return &testEnv{iss: iss, srv: srv, url: resource, log: log}
-}
-
-// token mints an access token for the example server with the given scope
-// claim ("" for none) and extra claims.
-func (e *testEnv) token(scope string, claims map[string]any) string {
-	c := map[string]any{"aud": e.url}
-	if scope != "" {
-		c["scope"] = scope
-	}
-	for k, v := range claims {
-		c[k] = v
-	}
-	return e.iss.Token(c)
+	return e
 }
 
 // bearer is an http.RoundTripper that adds a bearer token and records the
@@ -176,57 +128,4 @@ func challenge(t *testing.T, lines []string) rsmeta.Challenge {
 		t.Fatalf("ParseChallenges(%q) = %v, %v; want one challenge", lines[0], cs, err)
 	}
 	return cs[0]
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use; waitFor
-// waits for what a writer prints.
-type syncBuffer struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	wrote chan struct{} // closed by the next Write; nil while nobody waits
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.wrote != nil {
-		close(s.wrote)
-		s.wrote = nil
-	}
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// waitFor returns the content once it contains substr, with ok true; it
-// gives up, returning what there is and whether it contains substr, when
-// stop is closed, and after timeout. It sleeps until a Write, never polls.
-func (s *syncBuffer) waitFor(substr string, timeout time.Duration, stop <-chan struct{}) (text string, ok bool) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		text = s.buf.String()
-		if strings.Contains(text, substr) {
-			s.mu.Unlock()
-			return text, true
-		}
-		if s.wrote == nil {
-			s.wrote = make(chan struct{})
-		}
-		wrote := s.wrote
-		s.mu.Unlock()
-		select {
-		case <-wrote:
-		case <-stop:
-			text = s.String()
-			return text, strings.Contains(text, substr)
-		case <-timer.C:
-			return text, false
-		}
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
+	"github.com/rsguard/rsguard/examples/internal/devissuer"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
 
@@ -72,12 +73,12 @@ func sdkIssuerOptions() *validatetest.Options {
 // the authorization server metadata (RFC 8414), requests a token and retries.
 func sdkOAuthClient(t *testing.T, e *testEnv) (*mcp.ClientSession, *bearer, *tokenRequests, error) {
 	t.Helper()
-	tr := &tokenRequests{tokenURL: e.iss.TokenURL}
+	tr := &tokenRequests{tokenURL: e.Issuer.TokenURL}
 	h, err := extauth.NewClientCredentialsHandler(&extauth.ClientCredentialsHandlerConfig{
 		Credentials: &oauthex.ClientCredentials{
-			ClientID:         devClientID,
-			ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: devClientSecret},
-			Issuer:           e.iss.URL,
+			ClientID:         devissuer.ClientID,
+			ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: devissuer.ClientSecret},
+			Issuer:           e.Issuer.URL,
 		},
 		HTTPClient: &http.Client{Transport: tr},
 	})
@@ -88,7 +89,7 @@ func sdkOAuthClient(t *testing.T, e *testEnv) (*mcp.ClientSession, *bearer, *tok
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "rsguard-oauth-test", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{
-		Endpoint:     e.url,
+		Endpoint:     e.URL,
 		HTTPClient:   &http.Client{Transport: rt},
 		OAuthHandler: h,
 		MaxRetries:   -1,
@@ -147,7 +148,7 @@ func TestSDKOAuthClientCredentials(t *testing.T) {
 	}
 	var who whoamiOutput
 	structured(t, res, &who)
-	if who.UserID != "client:"+e.iss.URL+"#"+devClientID || !sameScopes(strings.Join(who.Scopes, " "), scopeRead+" "+scopeWrite) {
+	if who.UserID != "client:"+e.Issuer.URL+"#"+devissuer.ClientID || !sameScopes(strings.Join(who.Scopes, " "), scopeRead+" "+scopeWrite) {
 		t.Errorf("whoami after step-up: %+v", who)
 	}
 

@@ -17,7 +17,7 @@ import (
 // with an optional bearer token and session id.
 func post(t *testing.T, e *testEnv, token, sid, body string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.url, strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, e.URL, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func inSession(t *testing.T, e *testEnv, method, token, sid, body string) (int, 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, e.url, nil)
+	req, err := http.NewRequestWithContext(ctx, method, e.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func inSession(t *testing.T, e *testEnv, method, token, sid, body string) (int, 
 func TestSessionBinding(t *testing.T) {
 	e := newTestEnv(t, nil)
 	all := strings.Join(supportedScopes, " ")
-	alice := e.token(all, map[string]any{"sub": "alice"})
+	alice := e.Token(all, map[string]any{"sub": "alice"})
 	sid := initialize(t, e, alice)
 	const adjust = `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"adjust_stock","arguments":{"sku":"BOLT-M6","delta":-1}}}`
 
@@ -127,12 +127,12 @@ func TestSessionBinding(t *testing.T) {
 		for _, m := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
 			t.Run(in.name+"/"+m, func(t *testing.T) {
 				// Every scope: only the session binding stands in the way.
-				tok := e.token(all, in.claims)
+				tok := e.Token(all, in.claims)
 				status, body := inSession(t, e, m, tok, sid, adjust)
 				if status != http.StatusNotFound || body != unknown[m] {
 					t.Errorf("%s in alice's session: %d %q, want 404 %q, as for an unknown session", m, status, body, unknown[m])
 				}
-				if it, err := e.srv.Inventory.get("BOLT-M6"); err != nil || it.Quantity != 1200 || it.UpdatedBy != "" {
+				if it, err := e.inv.get("BOLT-M6"); err != nil || it.Quantity != 1200 || it.UpdatedBy != "" {
 					t.Errorf("BOLT-M6 = %+v, %v: the tool ran for the intruder", it, err)
 				}
 				// Not even the intruder's DELETE ends alice's session.
@@ -144,18 +144,18 @@ func TestSessionBinding(t *testing.T) {
 	}
 
 	t.Run("expired, then renewed token", func(t *testing.T) {
-		expired := e.token(all, map[string]any{"sub": "alice", "exp": time.Now().Add(-time.Hour).Unix()})
+		expired := e.Token(all, map[string]any{"sub": "alice", "exp": time.Now().Add(-time.Hour).Unix()})
 		if resp, body := post(t, e, expired, sid, listItemsBody); resp.StatusCode != http.StatusUnauthorized ||
 			challenge(t, resp.Header.Values("WWW-Authenticate")).Error != rsmeta.ErrorInvalidToken {
 			t.Errorf("alice, expired token: %d %q %q, want 401 invalid_token", resp.StatusCode, resp.Header.Values("WWW-Authenticate"), body)
 		}
 		// A new token for alice (another jti, a later expiry) is the same
 		// principal.
-		renewed := e.token(all, map[string]any{"sub": "alice", "exp": time.Now().Add(10 * time.Minute).Unix()})
+		renewed := e.Token(all, map[string]any{"sub": "alice", "exp": time.Now().Add(10 * time.Minute).Unix()})
 		if resp, body := post(t, e, renewed, sid, adjust); resp.StatusCode != http.StatusOK || strings.Contains(body, `"isError":true`) {
 			t.Fatalf("alice, renewed token: %d %q", resp.StatusCode, body)
 		}
-		if it, _ := e.srv.Inventory.get("BOLT-M6"); it.Quantity != 1199 || it.UpdatedBy != "user:"+e.iss.URL+"#alice" {
+		if it, _ := e.inv.get("BOLT-M6"); it.Quantity != 1199 || it.UpdatedBy != "user:"+e.Issuer.URL+"#alice" {
 			t.Errorf("BOLT-M6 after alice's call = %+v", it)
 		}
 	})
@@ -166,12 +166,12 @@ func TestSessionBinding(t *testing.T) {
 // DELETE, and that no-token GET and DELETE still get the 401 challenge.
 func TestStreamableHTTP(t *testing.T) {
 	e := newTestEnv(t, nil)
-	token := e.token(scopeRead, nil)
+	token := e.Token(scopeRead, nil)
 	sid := initialize(t, e, token)
 
 	do := func(method, token string) *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest(method, e.url, nil)
+		req, _ := http.NewRequest(method, e.URL, nil)
 		req.Header.Set("Accept", "text/event-stream")
 		req.Header.Set("Mcp-Session-Id", sid)
 		req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
@@ -187,7 +187,7 @@ func TestStreamableHTTP(t *testing.T) {
 	for _, method := range []string{http.MethodGet, http.MethodDelete} {
 		resp := do(method, "")
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized || challenge(t, resp.Header.Values("WWW-Authenticate")).ResourceMetadata != e.srv.MetadataURL {
+		if resp.StatusCode != http.StatusUnauthorized || challenge(t, resp.Header.Values("WWW-Authenticate")).ResourceMetadata != e.MetadataURL {
 			t.Errorf("%s without token: %d %q, want 401 with resource_metadata", method, resp.StatusCode, resp.Header.Values("WWW-Authenticate"))
 		}
 	}
@@ -210,7 +210,7 @@ func TestStreamableHTTP(t *testing.T) {
 // called, whatever the token: a plain 403, no step-up challenge.
 func TestUnknownTool(t *testing.T) {
 	e := newTestEnv(t, nil)
-	token := e.token(strings.Join(supportedScopes, " "), nil)
+	token := e.Token(strings.Join(supportedScopes, " "), nil)
 	sid := initialize(t, e, token)
 	resp, body := post(t, e, token, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"drop_tables","arguments":{}}}`)
 	if resp.StatusCode != http.StatusForbidden {
@@ -227,7 +227,7 @@ func TestUnknownTool(t *testing.T) {
 // name the same tools, so the README's table and the enforcement agree.
 func TestToolScopesComplete(t *testing.T) {
 	e := newTestEnv(t, nil)
-	cs, _, err := connect(t, e, e.token(strings.Join(supportedScopes, " "), nil), nil)
+	cs, _, err := connect(t, e, e.Token(strings.Join(supportedScopes, " "), nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,9 +253,9 @@ func TestToolScopesComplete(t *testing.T) {
 // 9728 §3.3, which clients such as the TypeScript SDK check).
 func TestMetadata(t *testing.T) {
 	e := newTestEnv(t, nil)
-	wantURL := strings.Replace(e.url, "/mcp", "/.well-known/oauth-protected-resource/mcp", 1)
-	if e.srv.MetadataURL != wantURL {
-		t.Errorf("metadata URL %s, want %s", e.srv.MetadataURL, wantURL)
+	wantURL := strings.Replace(e.URL, "/mcp", "/.well-known/oauth-protected-resource/mcp", 1)
+	if e.MetadataURL != wantURL {
+		t.Errorf("metadata URL %s, want %s", e.MetadataURL, wantURL)
 	}
 	for _, u := range []string{wantURL, strings.TrimSuffix(wantURL, "/mcp")} {
 		resp, err := http.Get(u)
@@ -268,7 +268,7 @@ func TestMetadata(t *testing.T) {
 		if err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
 		}
-		if m.Resource != e.url || !slices.Equal(m.AuthorizationServers, []string{e.iss.URL}) ||
+		if m.Resource != e.URL || !slices.Equal(m.AuthorizationServers, []string{e.Issuer.URL}) ||
 			!slices.Equal(m.ScopesSupported, supportedScopes) || m.ResourceName == "" {
 			t.Errorf("GET %s: %+v", u, m)
 		}
@@ -291,8 +291,8 @@ func TestPrincipalPerRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sid := initialize(t, e, e.token(tt.open, nil))
-			resp, body := post(t, e, e.token(tt.request, nil), sid, listBody)
+			sid := initialize(t, e, e.Token(tt.open, nil))
+			resp, body := post(t, e, e.Token(tt.request, nil), sid, listBody)
 			if resp.StatusCode != http.StatusOK || !strings.Contains(body, tt.want) || strings.Contains(body, tt.notWant) {
 				t.Errorf("tools/list: %d, want %s and not %s in %s", resp.StatusCode, tt.want, tt.notWant, body)
 			}

@@ -26,7 +26,7 @@ func connect(t *testing.T, e *testEnv, token string, opts *mcp.ClientSessionOpti
 	rt := &bearer{token: token}
 	client := mcp.NewClient(&mcp.Implementation{Name: "rsguard-test", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{
-		Endpoint:   e.url,
+		Endpoint:   e.URL,
 		HTTPClient: &http.Client{Transport: rt},
 		MaxRetries: -1,
 	}, opts)
@@ -91,9 +91,9 @@ func wantInsufficientScope(t *testing.T, e *testEnv, rt *bearer, tool, scope str
 	}
 	c := challenge(t, r.authn)
 	if !strings.EqualFold(c.Scheme, "Bearer") || c.Error != rsmeta.ErrorInsufficientScope ||
-		!slices.Contains(c.Scope, scope) || c.ResourceMetadata != e.srv.MetadataURL {
+		!slices.Contains(c.Scope, scope) || c.ResourceMetadata != e.MetadataURL {
 		t.Fatalf("tools/call %s: challenge %q, want Bearer error=insufficient_scope scope∋%s resource_metadata=%s",
-			tool, r.authn[0], scope, e.srv.MetadataURL)
+			tool, r.authn[0], scope, e.MetadataURL)
 	}
 }
 
@@ -105,7 +105,7 @@ func TestSDKClientScopes(t *testing.T) {
 	e := newTestEnv(t, nil)
 
 	t.Run("read token: initialize, list, read tool", func(t *testing.T) {
-		cs, _, err := connect(t, e, e.token(scopeRead, nil), nil)
+		cs, _, err := connect(t, e, e.Token(scopeRead, nil), nil)
 		if err != nil {
 			t.Fatalf("connect: %v", err)
 		}
@@ -136,7 +136,7 @@ func TestSDKClientScopes(t *testing.T) {
 	})
 
 	t.Run("read token: write tool refused with 403 insufficient_scope", func(t *testing.T) {
-		cs, rt, err := connect(t, e, e.token(scopeRead, nil), nil)
+		cs, rt, err := connect(t, e, e.Token(scopeRead, nil), nil)
 		if err != nil {
 			t.Fatalf("connect: %v", err)
 		}
@@ -145,13 +145,13 @@ func TestSDKClientScopes(t *testing.T) {
 			t.Fatal("add_item with inventory:read succeeded")
 		}
 		wantInsufficientScope(t, e, rt, "add_item", scopeWrite)
-		if _, err := e.srv.Inventory.get("SCREW-4"); err == nil {
+		if _, err := e.inv.get("SCREW-4"); err == nil {
 			t.Error("the refused tool ran anyway")
 		}
 	})
 
 	t.Run("write token: the same call succeeds", func(t *testing.T) {
-		cs, _, err := connect(t, e, e.token(scopeRead+" "+scopeWrite, nil), nil)
+		cs, _, err := connect(t, e, e.Token(scopeRead+" "+scopeWrite, nil), nil)
 		if err != nil {
 			t.Fatalf("connect: %v", err)
 		}
@@ -164,7 +164,7 @@ func TestSDKClientScopes(t *testing.T) {
 		}
 		var it item
 		structured(t, res, &it)
-		if want := "user:" + e.iss.URL + "#" + "test-subject"; it.UpdatedBy != want {
+		if want := "user:" + e.Issuer.URL + "#" + "test-subject"; it.UpdatedBy != want {
 			t.Errorf("add_item updated_by = %q, want the caller %q", it.UpdatedBy, want)
 		}
 		res, err = callTool(cs, "adjust_stock", map[string]any{"sku": "SCREW-4", "delta": -3})
@@ -178,7 +178,7 @@ func TestSDKClientScopes(t *testing.T) {
 	})
 
 	t.Run("admin tool needs inventory:admin", func(t *testing.T) {
-		cs, rt, err := connect(t, e, e.token(scopeRead+" "+scopeWrite, nil), nil)
+		cs, rt, err := connect(t, e, e.Token(scopeRead+" "+scopeWrite, nil), nil)
 		if err != nil {
 			t.Fatalf("connect: %v", err)
 		}
@@ -187,7 +187,7 @@ func TestSDKClientScopes(t *testing.T) {
 		}
 		wantInsufficientScope(t, e, rt, "delete_item", scopeAdmin)
 
-		cs, _, err = connect(t, e, e.token(scopeAdmin, nil), nil)
+		cs, _, err = connect(t, e, e.Token(scopeAdmin, nil), nil)
 		if err != nil {
 			t.Fatalf("connect: %v", err)
 		}
@@ -195,13 +195,13 @@ func TestSDKClientScopes(t *testing.T) {
 		if err != nil || res.IsError {
 			t.Fatalf("delete_item with inventory:admin: %v %+v", err, res)
 		}
-		if _, err := e.srv.Inventory.get("WASHER-6"); err == nil {
+		if _, err := e.inv.get("WASHER-6"); err == nil {
 			t.Error("WASHER-6 still there")
 		}
 	})
 
 	t.Run("token without scope: initialize, tools/list and whoami only", func(t *testing.T) {
-		cs, rt, err := connect(t, e, e.token("", nil), nil)
+		cs, rt, err := connect(t, e, e.Token("", nil), nil)
 		if err != nil {
 			t.Fatalf("connect: %v", err)
 		}
@@ -214,7 +214,7 @@ func TestSDKClientScopes(t *testing.T) {
 		}
 		var who whoamiOutput
 		structured(t, res, &who)
-		if want := "user:" + e.iss.URL + "#" + "test-subject"; who.UserID != want || who.ClientID != "test-client" {
+		if want := "user:" + e.Issuer.URL + "#" + "test-subject"; who.UserID != want || who.ClientID != "test-client" {
 			t.Errorf("whoami = %+v, want user %q client %q", who, want, "test-client")
 		}
 		if _, err := callTool(cs, "list_items", nil); err == nil {
@@ -233,13 +233,13 @@ func TestSDKClientScopes(t *testing.T) {
 			t.Fatalf("first request: %+v, want 401", r)
 		}
 		c := challenge(t, r.authn)
-		if c.ResourceMetadata != e.srv.MetadataURL || c.Error != "" || !slices.Equal(c.Scope, challengeScopes) {
-			t.Errorf("challenge %q: want resource_metadata=%s, scope=%q and no error", r.authn[0], e.srv.MetadataURL, challengeScopes)
+		if c.ResourceMetadata != e.MetadataURL || c.Error != "" || !slices.Equal(c.Scope, challengeScopes) {
+			t.Errorf("challenge %q: want resource_metadata=%s, scope=%q and no error", r.authn[0], e.MetadataURL, challengeScopes)
 		}
 	})
 
 	t.Run("token for another resource: 401 invalid_token", func(t *testing.T) {
-		_, rt, err := connect(t, e, e.token(scopeRead, map[string]any{"aud": "https://other.example/mcp"}), nil)
+		_, rt, err := connect(t, e, e.Token(scopeRead, map[string]any{"aud": "https://other.example/mcp"}), nil)
 		if err == nil {
 			t.Fatal("connect with another resource's token succeeded")
 		}
@@ -248,8 +248,8 @@ func TestSDKClientScopes(t *testing.T) {
 			t.Fatalf("first request: %+v, want 401", r)
 		}
 		c := challenge(t, r.authn)
-		if c.Error != rsmeta.ErrorInvalidToken || c.ResourceMetadata != e.srv.MetadataURL {
-			t.Errorf("challenge %q: want error=invalid_token and resource_metadata=%s", r.authn[0], e.srv.MetadataURL)
+		if c.Error != rsmeta.ErrorInvalidToken || c.ResourceMetadata != e.MetadataURL {
+			t.Errorf("challenge %q: want error=invalid_token and resource_metadata=%s", r.authn[0], e.MetadataURL)
 		}
 	})
 }
@@ -285,7 +285,7 @@ func (a *aliceTokens) mint(claims map[string]any) string {
 		c[k] = v
 	}
 	a.minted++
-	return a.e.token(strings.Join(a.scopes, " "), c)
+	return a.e.Token(strings.Join(a.scopes, " "), c)
 }
 
 // expire replaces the current token with one of alice's that has expired,
@@ -347,7 +347,7 @@ func TestSDKSessionStepUpAndRenewal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "rsguard-stepup-test", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{
-		Endpoint:     e.url,
+		Endpoint:     e.URL,
 		HTTPClient:   &http.Client{Transport: rt},
 		OAuthHandler: tokens,
 		MaxRetries:   -1,
@@ -365,7 +365,7 @@ func TestSDKSessionStepUpAndRenewal(t *testing.T) {
 	if sid == "" {
 		t.Fatal("no Mcp-Session-Id: want a stateful session")
 	}
-	alice := "user:" + e.iss.URL + "#alice"
+	alice := "user:" + e.Issuer.URL + "#alice"
 	whoami := func(when string) whoamiOutput {
 		t.Helper()
 		res, err := callTool(cs, "whoami", nil)

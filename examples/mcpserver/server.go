@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/examples/internal/mcpmain"
 	"github.com/rsguard/rsguard/gosdk"
 	"github.com/rsguard/rsguard/mcpguard"
 	"github.com/rsguard/rsguard/rsmeta"
@@ -20,49 +19,22 @@ import (
 	"github.com/rsguard/rsguard/validate"
 )
 
-// serverConfig is what newServer needs to build the MCP server.
-type serverConfig struct {
-	// Issuer is the authorization server's issuer identifier. Its keys are
-	// discovered from its RFC 8414 metadata. Required.
-	Issuer string
-
-	// Resource is the canonical URL of the MCP endpoint (RFC 8707 §2), the
-	// "resource" of the metadata and the audience tokens must carry.
-	// Required.
-	Resource string
-
-	// HTTPClient fetches the issuer's metadata and keys. If nil, validate's
-	// default.
-	HTTPClient *http.Client
-
-	// Logger receives the server's log. If nil, nothing is logged.
-	Logger *slog.Logger
-}
-
-// server is the MCP example: the handler to serve, and what it publishes.
-type server struct {
-	// Handler serves the metadata, and the MCP endpoint at the resource's
-	// path.
-	Handler http.Handler
-	// Resource is the canonical resource URL (the metadata's "resource").
-	Resource string
-	// MetadataURL is the path-inserted well-known URL of the metadata, the
-	// resource_metadata of every challenge.
-	MetadataURL string
-	// Inventory is the store behind the tools.
-	Inventory *inventory
-}
-
 // challengeScopes is the scope auth-param of the 401 challenge: the scope a
 // client should ask for to get started. Clients that need more are told so by
 // the 403 insufficient_scope challenge of the tool they call (step-up).
 var challengeScopes = []string{scopeRead}
 
-// newServer builds the protected MCP server. ctx bounds the validator's
+// newServer builds the protected MCP server, whose tools serve inv: the
+// handler mcpmain.Program.Handler asks for. ctx bounds the validator's
 // background key refresh: pass one that lives as long as the server. Like
 // validate.New, it fails fast when the issuer cannot be reached.
 //
-// Requests to the MCP endpoint go through, in order:
+// The layers are wired by hand, not with mcpguard.New (as examples/mcpgo
+// does): mcpguard.Config publishes scopes_supported sorted, and this server
+// publishes its scopes in its own order (supportedScopes: read, write,
+// admin), which TestMetadata and examples/interop pin; and each layer logs
+// under a component of its own. Requests to the MCP endpoint go through, in
+// order:
 //
 //  1. an rsguard.Guard over the validate.Validator: no token → 401 with
 //     resource_metadata and scope; a bad or expired token → 401
@@ -82,15 +54,8 @@ var challengeScopes = []string{scopeRead}
 //     handed the Guard's principal of each HTTP request (never the token
 //     again), which tool handlers read with gosdk.Principal and
 //     gosdk.Context.
-func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	resource, err := rsmeta.CanonicalResource(cfg.Resource)
-	if err != nil {
-		return nil, err
-	}
+func newServer(ctx context.Context, cfg mcpmain.Config, inv *inventory) (http.Handler, error) {
+	logger, resource := cfg.Logger, cfg.Resource
 	u, err := url.Parse(resource)
 	if err != nil {
 		return nil, err
@@ -106,7 +71,6 @@ func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 	v, err := validate.New(ctx, validate.Config{
 		Issuer:   cfg.Issuer,
 		Resource: resource,
-		Fetch:    validate.FetchOptions{HTTPClient: cfg.HTTPClient},
 		Logger:   logger.With("component", "validate"),
 	})
 	if err != nil {
@@ -139,7 +103,6 @@ func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 		return nil, err
 	}
 
-	inv := newInventory()
 	mcpServer := mcp.NewServer(&mcp.Implementation{Name: "rsguard-inventory", Version: "0.1.0"}, &mcp.ServerOptions{
 		Instructions: "A small inventory. Each tool names the OAuth scope it needs; tools/list shows only the tools your token may call.",
 	})
@@ -160,12 +123,7 @@ func newServer(ctx context.Context, cfg serverConfig) (*server, error) {
 	})
 	mux.Handle(mcpPath, guard.Middleware(sessions.Middleware(perTool.Handler(mcpHandler))))
 
-	return &server{
-		Handler:     accessLog(logger, mux),
-		Resource:    resource,
-		MetadataURL: meta.URL(),
-		Inventory:   inv,
-	}, nil
+	return mux, nil
 }
 
 // filterToolsList is an SDK receiving middleware that removes from tools/list
@@ -197,45 +155,3 @@ func filterToolsList(perTool *scopes.MCP) mcp.Middleware {
 		}
 	}
 }
-
-// accessLog logs one line per request: method, path, status and duration.
-// It never logs headers, so never a token.
-func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)))
-	})
-}
-
-// statusRecorder remembers the status code; Unwrap keeps http.ResponseController
-// (flushing of SSE streams) working through it.
-type statusRecorder struct {
-	http.ResponseWriter
-	status      int
-	wroteHeader bool
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wroteHeader {
-		r.status, r.wroteHeader = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.wroteHeader = true
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) Flush() {
-	r.wroteHeader = true
-	http.NewResponseController(r.ResponseWriter).Flush()
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

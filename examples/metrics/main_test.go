@@ -10,12 +10,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rsguard/rsguard/examples/internal/runtest"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
 
@@ -129,14 +129,14 @@ func sample(t *testing.T, exposition, series string) int {
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr runtest.Buffer
 	var runErr error
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
 		runErr = run(ctx, []string{"-addr", "127.0.0.1:0"}, &stdout, &stderr)
 	}()
-	if _, ok := stdout.waitFor("rsguard_decisions_total", 10*time.Second, exited); !ok {
+	if _, ok := stdout.WaitFor("rsguard_decisions_total", 10*time.Second, exited); !ok {
 		select {
 		case <-exited:
 			t.Fatalf("run returned %v before its banner; stderr: %s", runErr, stderr.String())
@@ -158,58 +158,5 @@ func TestRun(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-h"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "help") {
 		t.Errorf("-h: %v", err)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine;
-// waitFor waits for what a writer prints.
-type syncBuffer struct {
-	mu    sync.Mutex
-	b     bytes.Buffer
-	wrote chan struct{} // closed by the next Write; nil while nobody waits
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.wrote != nil {
-		close(s.wrote)
-		s.wrote = nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor returns the content once it contains substr, with ok true; it
-// gives up, returning what there is and whether it contains substr, when
-// stop is closed, and after timeout. It sleeps until a Write, never polls.
-func (s *syncBuffer) waitFor(substr string, timeout time.Duration, stop <-chan struct{}) (text string, ok bool) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		text = s.b.String()
-		if strings.Contains(text, substr) {
-			s.mu.Unlock()
-			return text, true
-		}
-		if s.wrote == nil {
-			s.wrote = make(chan struct{})
-		}
-		wrote := s.wrote
-		s.mu.Unlock()
-		select {
-		case <-wrote:
-		case <-stop:
-			text = s.String()
-			return text, strings.Contains(text, substr)
-		case <-timer.C:
-			return text, false
-		}
 	}
 }
