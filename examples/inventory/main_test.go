@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -35,38 +34,7 @@ func command(t *testing.T, stdout, header string) string {
 // commands it prints: curl with the legacy key (which must show the
 // deprecation headers), and the order service with go run.
 func TestPrintedCommands(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &runtest.Buffer{}, &runtest.Buffer{}
-	var runErr error
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		runErr = run(ctx, []string{"-addr", "127.0.0.1:0"}, stdout, stderr)
-	}()
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case <-exited:
-			return runErr
-		case <-time.After(30 * time.Second):
-			return errors.New("run did not return within 30s of cancellation")
-		}
-	}
-	defer stop()
-	out, ok := stdout.WaitFor(orderCommandHeader, 30*time.Second, exited)
-	if !ok {
-		select {
-		case <-exited:
-			t.Fatalf("run returned %v before its banner; stderr:\n%s", runErr, stderr)
-		default:
-			t.Fatalf("no banner after 30s; stderr:\n%s", stderr)
-		}
-	}
+	out, stderr, stop := runtest.Start(t, run, orderCommandHeader, "-addr", "127.0.0.1:0")
 
 	t.Run("curl with the legacy key", func(t *testing.T) {
 		if _, err := exec.LookPath("curl"); err != nil {
@@ -159,25 +127,8 @@ func TestRunWithIssuerAndKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout := &runtest.Buffer{}
-	var runErr error
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		runErr = run(ctx, []string{"-addr", "127.0.0.1:0", "-issuer", iss.URL, "-keys", keysFile}, stdout, io.Discard)
-	}()
-	const marker = "protected resource metadata: "
-	out, ok := stdout.WaitFor(marker, 30*time.Second, exited) // the banner is written at once
-	if !ok {
-		select {
-		case <-exited:
-			t.Fatalf("run returned %v before its banner:\n%s", runErr, stdout)
-		default:
-			t.Fatalf("no banner after 30s:\n%s", stdout)
-		}
-	}
+	const marker = "protected resource metadata: " // the banner is written at once
+	out, _, stop := runtest.Start(t, run, marker, "-addr", "127.0.0.1:0", "-issuer", iss.URL, "-keys", keysFile)
 	_, after, _ := strings.Cut(out, marker)
 	metadataURL, _, _ := strings.Cut(after, "\n")
 	if strings.Contains(out, keyCommandHeader) || strings.Contains(out, key) {
@@ -194,13 +145,7 @@ func TestRunWithIssuerAndKeys(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Deprecation") != "" {
 		t.Errorf("GET %s with the file's key: %d, Deprecation %q", items, resp.StatusCode, resp.Header.Get("Deprecation"))
 	}
-	cancel()
-	select {
-	case <-exited:
-		if runErr != nil {
-			t.Error(runErr)
-		}
-	case <-time.After(30 * time.Second):
-		t.Error("run did not return within 30s of cancellation")
+	if err := stop(); err != nil {
+		t.Error(err)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rsguard/rsguard/examples/internal/mcpmain"
 	"github.com/rsguard/rsguard/examples/internal/mcpmain/mcpmaintest"
 )
 
@@ -31,12 +30,9 @@ type testEnv struct {
 // newTestEnv starts an issuer with the demo client and the example server.
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	e := &testEnv{notes: &notes{}}
-	cfg := mcpmaintest.EnvConfig{Scopes: supportedScopes, DefaultAudience: true}
-	e.Env = mcpmaintest.NewEnv(t, cfg, func(ctx context.Context, c mcpmain.Config) (http.Handler, error) {
-		return newServer(ctx, c, e.notes)
-	})
-	return e
+	store := &notes{}
+	env := mcpmaintest.NewEnv(t, mcpmaintest.EnvConfig{Scopes: supportedScopes, DefaultAudience: true}, store, newServer)
+	return &testEnv{env, store}
 }
 
 // answer is the HTTP answer to one JSON-RPC message.

@@ -25,8 +25,11 @@ import (
 
 // program is this example for mcpmain; the printed command calls list_notes.
 var program = mcpmain.Program{
-	Name: "mcpgo", Title: "rsguard MCP example server (mcp-go)",
-	Scopes: supportedScopes, DemoScope: scopeRead, DemoTool: "list_notes",
+	Name:      "mcpgo",
+	Title:     "rsguard MCP example server (mcp-go)",
+	Scopes:    supportedScopes,
+	DemoScope: scopeRead,
+	DemoTool:  "list_notes",
 	Handler: func(ctx context.Context, cfg mcpmain.Config) (http.Handler, error) {
 		return newServer(ctx, cfg, &notes{})
 	},

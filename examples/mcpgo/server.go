@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -64,10 +62,8 @@ func newServer(ctx context.Context, cfg mcpmain.Config, store *notes) (http.Hand
 		Sessions:        mcpguard.SessionConfig{IdleTimeout: sessionIdle},
 		Logger:          cfg.Logger,
 	})
-	if errors.Is(err, rsguard.ErrInvalidConfig) {
-		return nil, err
-	} else if err != nil {
-		return nil, fmt.Errorf("issuer %s: %w", cfg.Issuer, err)
+	if err != nil {
+		return nil, err // an unreachable issuer: validate's error names it
 	}
 	// The endpoint's own tool check is not exposed; the tools/list filter
 	// makes the same decision from the same table.

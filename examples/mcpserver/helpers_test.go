@@ -2,14 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/rsguard/rsguard/examples/internal/mcpmain"
 	"github.com/rsguard/rsguard/examples/internal/mcpmain/mcpmaintest"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/validate/validatetest"
@@ -34,12 +32,9 @@ func newTestEnv(t *testing.T, opts *validatetest.Options) *testEnv {
 // server as audience, as the development issuer of run does.
 func newTestEnvAudience(t *testing.T, opts *validatetest.Options, defaultAudience bool) *testEnv {
 	t.Helper()
-	e := &testEnv{inv: newInventory()}
+	inv := newInventory()
 	cfg := mcpmaintest.EnvConfig{Options: opts, Scopes: supportedScopes, DefaultAudience: defaultAudience}
-	e.Env = mcpmaintest.NewEnv(t, cfg, func(ctx context.Context, c mcpmain.Config) (http.Handler, error) {
-		return newServer(ctx, c, e.inv)
-	})
-	return e
+	return &testEnv{mcpmaintest.NewEnv(t, cfg, inv, newServer), inv}
 }
 
 // bearer is an http.RoundTripper that adds a bearer token and records the

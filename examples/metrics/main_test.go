@@ -127,34 +127,12 @@ func sample(t *testing.T, exposition, series string) int {
 // The program starts on a free port, prints its commands and stops with its
 // context.
 func TestRun(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr runtest.Buffer
-	var runErr error
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		runErr = run(ctx, []string{"-addr", "127.0.0.1:0"}, &stdout, &stderr)
-	}()
-	if _, ok := stdout.WaitFor("rsguard_decisions_total", 10*time.Second, exited); !ok {
-		select {
-		case <-exited:
-			t.Fatalf("run returned %v before its banner; stderr: %s", runErr, stderr.String())
-		default:
-			t.Fatalf("no banner within 10s; stderr: %s", stderr.String())
-		}
+	out, _, stop := runtest.Start(t, run, "rsguard_decisions_total", "-addr", "127.0.0.1:0")
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
-	cancel()
-	select {
-	case <-exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return within 30s of cancellation")
-	}
-	if runErr != nil {
-		t.Fatal(runErr)
-	}
-	if !strings.Contains(stdout.String(), "/api/items") {
-		t.Errorf("banner: %s", stdout.String())
+	if !strings.Contains(out, "/api/items") {
+		t.Errorf("banner: %s", out)
 	}
 	if err := run(context.Background(), []string{"-h"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "help") {
 		t.Errorf("-h: %v", err)

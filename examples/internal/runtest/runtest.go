@@ -1,0 +1,115 @@
+// Package runtest holds what the examples' tests need to run a program the
+// way its main does: a buffer to watch its output, and Start, which runs it
+// until the test ends and waits for its banner.
+package runtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Buffer is a bytes.Buffer safe for concurrent use; WaitFor waits for what a
+// writer prints. The zero value is an empty buffer ready to use.
+type Buffer struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{} // closed by the next Write; nil while nobody waits
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
+	return s.buf.Write(p)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// WaitFor returns the content once it contains substr, with ok true; it
+// gives up, returning what there is and whether it contains substr, when
+// stop is closed, and after timeout. It sleeps until a Write, never polls.
+func (s *Buffer) WaitFor(substr string, timeout time.Duration, stop <-chan struct{}) (text string, ok bool) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		text = s.buf.String()
+		if strings.Contains(text, substr) {
+			s.mu.Unlock()
+			return text, true
+		}
+		if s.wrote == nil {
+			s.wrote = make(chan struct{})
+		}
+		wrote := s.wrote
+		s.mu.Unlock()
+		select {
+		case <-wrote:
+		case <-stop:
+			text = s.String()
+			return text, strings.Contains(text, substr)
+		case <-timer.C:
+			return text, false
+		}
+	}
+}
+
+// RunFunc is a program's run: it parses args, serves until ctx ends and
+// returns, writing its banner to stdout and its log to stderr.
+type RunFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// Start runs run with args until the test ends, and returns its stdout once
+// it contains marker (a program writes its banner at once, when it is
+// listening), its stderr, and stop, which cancels run's context and returns
+// run's error (the same on every call). The test fails if run returns
+// before marker, or if marker is not out within 30 s.
+func Start(t testing.TB, run RunFunc, marker string, args ...string) (stdout string, stderr *Buffer, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errOut := &Buffer{}, &Buffer{}
+	var runErr error
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		runErr = run(ctx, args, out, errOut)
+	}()
+	var once sync.Once
+	var stopErr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-exited:
+				stopErr = runErr
+			case <-time.After(30 * time.Second):
+				stopErr = errors.New("run did not return within 30s of cancellation")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() { stop() })
+
+	banner, ok := out.WaitFor(marker, 30*time.Second, exited)
+	if !ok {
+		select {
+		case <-exited:
+			t.Fatalf("run returned %v before serving; stderr:\n%s", runErr, errOut)
+		default:
+			t.Fatalf("no banner after 30s; stderr:\n%s", errOut)
+		}
+	}
+	return banner, errOut, stop
+}
