@@ -15,37 +15,24 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rsguard/rsguard/apikey"
+	"github.com/rsguard/rsguard/examples/internal/serve"
 	"github.com/rsguard/rsguard/examples/inventory/api"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "inventory:", err)
-		os.Exit(2)
-	}
-}
+func main() { serve.Main("inventory", run) }
 
 // The development client registered at the embedded issuer for the order
 // service, and the client the demo API key is issued to.
@@ -67,13 +54,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.issuer, "issuer", "", "issuer `URL` of the authorization server.\nIf empty, a development issuer is started on loopback, with a demo API key.")
 	fs.StringVar(&o.resource, "resource", "", "canonical `URL` of the API, the audience of its tokens (default http://<addr>/api)")
 	fs.StringVar(&o.keys, "keys", "", "`file` of API key records (JSON array or lines, hashes only; see apikey.ReadRecords)")
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	return o, nil
+	err := serve.ParseArgs(fs, args)
+	return o, err
 }
 
 // run serves the API until ctx ends. The banner goes to stdout, the log to
@@ -85,17 +67,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
-	ln, err := net.Listen("tcp", opts.addr)
+	ln, resource, err := serve.Listen(opts.addr, opts.resource, defaultResource)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	resource := opts.resource
-	if resource == "" {
-		if resource, err = defaultResource(opts.addr, ln.Addr()); err != nil {
-			return err
-		}
-	}
 	canonical, err := rsmeta.CanonicalResource(resource)
 	if err != nil {
 		return err
@@ -147,45 +123,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	printBanner(stdout, a, issuer, dev, demoKey)
 	logger.Info("serving", "resource", a.Resource, "metadata", a.MetadataURL, "issuer", issuer, "keys", len(store.Records()))
 
-	hs := &http.Server{
-		Handler:           a.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	select {
-	case err := <-serveErr:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	cancel()
-	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer done()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		hs.Close()
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return serve.Serve(ctx, cancel, ln, a.Handler, logger)
 }
 
 // defaultResource is http://<addr>/api, with the host as given in -addr and
 // the port actually bound; see the MCP example's defaultResource.
 func defaultResource(flagAddr string, actual net.Addr) (string, error) {
-	host, _, err := net.SplitHostPort(flagAddr)
-	if err != nil {
-		return "", err
-	}
-	_, port, err := net.SplitHostPort(actual.String())
-	if err != nil {
-		return "", err
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		return "", fmt.Errorf("-addr %s listens on every interface: pass -resource with the URL clients use to reach the API", flagAddr)
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/api", nil
+	return serve.DefaultURL(flagAddr, actual, "/api", "the API")
 }
 
 // startDevIssuer starts the development authorization server: rsguard's

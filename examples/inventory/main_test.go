@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -84,30 +82,13 @@ func TestPrintedCommands(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadURL := "http://" + dead.Addr().String()
-	dead.Close()
-	tests := []struct {
-		name    string
-		args    []string
-		wantErr string
-	}{
-		{"extra argument", []string{"serve"}, "unexpected arguments"},
-		{"every interface, no -resource", []string{"-addr", ":0"}, "-resource"},
-		{"missing key file", []string{"-addr", "127.0.0.1:0", "-keys", "testdata/none.json"}, "none.json"},
-		{"unreachable issuer", []string{"-addr", "127.0.0.1:0", "-issuer", deadURL}, "issuer " + deadURL},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), tt.args, io.Discard, io.Discard)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("run(%q) = %v, want an error containing %q", tt.args, err, tt.wantErr)
-			}
-		})
-	}
+	deadURL := runtest.ClosedURL(t)
+	runtest.RunErrors(t, run, []runtest.ErrorCase{
+		{Name: "extra argument", Args: []string{"serve"}, WantErr: "unexpected arguments"},
+		{Name: "every interface, no -resource", Args: []string{"-addr", ":0"}, WantErr: "-resource"},
+		{Name: "missing key file", Args: []string{"-addr", "127.0.0.1:0", "-keys", "testdata/none.json"}, WantErr: "none.json"},
+		{Name: "unreachable issuer", Args: []string{"-addr", "127.0.0.1:0", "-issuer", deadURL}, WantErr: "issuer " + deadURL},
+	})
 }
 
 // TestRunWithIssuerAndKeys runs the program against an outside issuer, with

@@ -23,7 +23,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rsguard/rsguard/examples/internal/serve"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
 
@@ -98,17 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	fmt.Fprint(stdout, banner(is.TokenURL, resource, "http://"+ln.Addr().String()+"/metrics"))
 
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	select {
-	case err := <-serveErr:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer done()
-	return hs.Shutdown(shutdownCtx)
+	return serve.Serve(ctx, cancel, ln, h, audit)
 }
 
 // banner is what run prints: the endpoints and ready-to-paste commands

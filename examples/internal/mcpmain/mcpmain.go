@@ -13,20 +13,15 @@ package mcpmain
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/rsguard/rsguard/examples/internal/devissuer"
+	"github.com/rsguard/rsguard/examples/internal/serve"
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
@@ -70,15 +65,7 @@ func (p *Program) ScriptHeader() string {
 
 // Main runs the program with the process's arguments until SIGINT or
 // SIGTERM, and exits with status 2 if it fails.
-func (p *Program) Main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := p.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, p.Name+":", err)
-		os.Exit(2)
-	}
-}
+func (p *Program) Main() { serve.Main(p.Name, p.Run) }
 
 // options are the command-line flags. Other tools rely on them: keep them
 // stable.
@@ -99,13 +86,8 @@ func (p *Program) parseFlags(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprintf(fs.Output(), "Usage: %s [-addr host:port] [-issuer URL] [-resource URL]\n", p.Name)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	return o, nil
+	err := serve.ParseArgs(fs, args)
+	return o, err
 }
 
 // Run is the whole program: it parses args, serves until ctx ends, then
@@ -118,20 +100,11 @@ func (p *Program) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-
-	ln, err := net.Listen("tcp", opts.addr)
+	ln, resource, err := serve.Listen(opts.addr, opts.resource, defaultResource)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-
-	resource := opts.resource
-	if resource == "" {
-		if resource, err = defaultResource(opts.addr, ln.Addr()); err != nil {
-			return err
-		}
-	}
 	if resource, err = rsmeta.CanonicalResource(resource); err != nil {
 		return fmt.Errorf("-resource: %w", err)
 	}
@@ -156,6 +129,7 @@ func (p *Program) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 		issuer = dev.URL
 	}
 
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	h, err := p.Handler(ctx, Config{Issuer: issuer, Resource: resource, Logger: logger})
 	if err != nil {
 		return err
@@ -163,59 +137,7 @@ func (p *Program) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 
 	p.banner(stdout, resource, metadataURL, issuer, dev)
 	logger.Info("serving", "resource", resource, "metadata", metadataURL, "issuer", issuer)
-	return serve(ctx, cancel, ln, accessLog(logger, h), logger)
-}
-
-// serve serves h on ln until ctx ends, then shuts down: cancel ends the
-// requests' base context (open SSE streams), and the rest get 5 s.
-func serve(ctx context.Context, cancel context.CancelFunc, ln net.Listener, h http.Handler, logger *slog.Logger) error {
-	hs := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-
-	select {
-	case err := <-serveErr:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	cancel()
-	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer done()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		hs.Close()
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
-}
-
-// defaultResource is http://<addr>/mcp: the host as given in -addr (so
-// "localhost:8080" gives http://localhost:8080/mcp, the URL clients use), the
-// port the server actually listens on (so port 0 works). An unspecified host
-// (":8080", "0.0.0.0:8080") names no URL clients could use, and http is only
-// allowed on loopback hosts: then -resource is required.
-func defaultResource(flagAddr string, actual net.Addr) (string, error) {
-	host, _, err := net.SplitHostPort(flagAddr)
-	if err != nil {
-		return "", err
-	}
-	_, port, err := net.SplitHostPort(actual.String())
-	if err != nil {
-		return "", err
-	}
-	resource := "http://" + net.JoinHostPort(host, port) + "/mcp"
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		return "", fmt.Errorf("-addr %s listens on every interface: pass -resource with the URL clients use to reach the MCP endpoint", flagAddr)
-	}
-	if _, err := rsmeta.CanonicalResource(resource); err != nil {
-		return "", fmt.Errorf("default resource %s: %w (http is only allowed on loopback hosts: pass -resource with an https URL)", resource, err)
-	}
-	return resource, nil
+	return serve.Serve(ctx, cancel, ln, serve.AccessLog(logger, h), logger)
 }
 
 // banner prints where the server is and, with the development issuer, the

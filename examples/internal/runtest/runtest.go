@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -112,4 +113,40 @@ func Start(t testing.TB, run RunFunc, marker string, args ...string) (stdout str
 		}
 	}
 	return banner, errOut, stop
+}
+
+// ErrorCase is a command line that must stop a program at start-up: run
+// with Args returns an error containing WantErr.
+type ErrorCase struct {
+	Name    string
+	Args    []string
+	WantErr string
+}
+
+// ClosedURL is the http URL of a loopback port that nothing listens on (it
+// was just closed): an issuer that cannot be reached.
+func ClosedURL(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return "http://" + ln.Addr().String()
+}
+
+// RunErrors runs run with each case's arguments, in a subtest, and checks
+// that it returns the error the case wants within 20 s.
+func RunErrors(t *testing.T, run RunFunc, cases []ErrorCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := run(ctx, tc.Args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.WantErr) {
+				t.Errorf("run(%q) = %v, want an error containing %q", tc.Args, err, tc.WantErr)
+			}
+		})
+	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/apikey"
+	"github.com/rsguard/rsguard/examples/internal/serve"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
@@ -171,7 +172,7 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	mux.HandleFunc("GET /docs/oauth", docsPage)
 
 	return &API{
-		Handler:     accessLog(logger, mux),
+		Handler:     serve.AccessLog(logger, mux),
 		Resource:    resource,
 		MetadataURL: meta.URL(),
 		Auth:        auth,
@@ -346,38 +347,3 @@ need (inventory:read, inventory:write), and send it as
 "Authorization: Bearer <token>". Cache it until it expires.
 `)
 }
-
-// accessLog logs one line per request, never a header (so never a
-// credential).
-func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)))
-	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status      int
-	wroteHeader bool
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wroteHeader {
-		r.status, r.wroteHeader = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.wroteHeader = true
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -8,7 +8,6 @@ package mcpmaintest
 import (
 	"context"
 	"flag"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -198,33 +197,13 @@ func RunWithIssuer(t *testing.T, p *mcpmain.Program) {
 // at start-up.
 func RunErrors(t *testing.T, p *mcpmain.Program) {
 	t.Helper()
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadURL := "http://" + dead.Addr().String()
-	dead.Close()
-
-	tests := []struct {
-		name    string
-		args    []string
-		wantErr string
-	}{
-		{"help", []string{"-h"}, flag.ErrHelp.Error()},
-		{"unknown flag", []string{"-port", "1"}, "flag provided but not defined"},
-		{"extra argument", []string{"serve"}, "unexpected arguments"},
-		{"every interface, no -resource", []string{"-addr", "0.0.0.0:0"}, "-resource"},
-		{"non-loopback http resource", []string{"-addr", "127.0.0.1:0", "-resource", "http://example.com/mcp"}, "invalid resource"},
-		{"unreachable issuer", []string{"-addr", "127.0.0.1:0", "-issuer", deadURL}, "issuer " + deadURL},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			err := p.Run(ctx, tt.args, io.Discard, io.Discard)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("run(%q) = %v, want an error containing %q", tt.args, err, tt.wantErr)
-			}
-		})
-	}
+	deadURL := runtest.ClosedURL(t)
+	runtest.RunErrors(t, p.Run, []runtest.ErrorCase{
+		{Name: "help", Args: []string{"-h"}, WantErr: flag.ErrHelp.Error()},
+		{Name: "unknown flag", Args: []string{"-port", "1"}, WantErr: "flag provided but not defined"},
+		{Name: "extra argument", Args: []string{"serve"}, WantErr: "unexpected arguments"},
+		{Name: "every interface, no -resource", Args: []string{"-addr", "0.0.0.0:0"}, WantErr: "-resource"},
+		{Name: "non-loopback http resource", Args: []string{"-addr", "127.0.0.1:0", "-resource", "http://example.com/mcp"}, WantErr: "invalid resource"},
+		{Name: "unreachable issuer", Args: []string{"-addr", "127.0.0.1:0", "-issuer", deadURL}, WantErr: "issuer " + deadURL},
+	})
 }

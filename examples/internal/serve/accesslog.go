@@ -1,4 +1,4 @@
-package mcpmain
+package serve
 
 import (
 	"log/slog"
@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// accessLog logs one line per request: method, path, status and duration.
-// It never logs headers, so never a token.
-func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+// AccessLog logs one line per request: method, path, status and duration.
+// It never logs headers, so never a token or an API key.
+func AccessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
