@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	printBanner(stdout, a, issuer, dev, demoKey)
 	logger.Info("serving", "resource", a.Resource, "metadata", a.MetadataURL, "issuer", issuer, "keys", len(store.Records()))
 
-	return serve.Serve(ctx, cancel, ln, a.Handler, logger)
+	return serve.Serve(ctx, ln, a.Handler, logger)
 }
 
 // defaultResource is http://<addr>/api, with the host as given in -addr and

@@ -98,7 +98,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	fmt.Fprint(stdout, banner(is.TokenURL, resource, "http://"+ln.Addr().String()+"/metrics"))
 
-	return serve.Serve(ctx, cancel, ln, h, audit)
+	// The server's own lines (shutdown, HTTP errors) share stderr with the
+	// audit records, marked apart.
+	return serve.Serve(ctx, ln, h, audit.With("component", "server"))
 }
 
 // banner is what run prints: the endpoints and ready-to-paste commands

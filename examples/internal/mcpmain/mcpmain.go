@@ -137,7 +137,7 @@ func (p *Program) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 
 	p.banner(stdout, resource, metadataURL, issuer, dev)
 	logger.Info("serving", "resource", resource, "metadata", metadataURL, "issuer", issuer)
-	return serve.Serve(ctx, cancel, ln, serve.AccessLog(logger, h), logger)
+	return serve.Serve(ctx, ln, serve.AccessLog(logger, h), logger)
 }
 
 // banner prints where the server is and, with the development issuer, the

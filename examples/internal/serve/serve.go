@@ -40,11 +40,11 @@ type RunFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // ShutdownTimeout is how long Serve waits for open requests at shutdown.
 const ShutdownTimeout = 5 * time.Second
 
-// Serve serves h on ln until ctx ends, then shuts down: cancel (which must
-// cancel ctx or a context it derives from) ends the requests' base context,
-// ctx (so open SSE streams), and the rest get ShutdownTimeout. The server's
-// own errors go to logger at warning level.
-func Serve(ctx context.Context, cancel context.CancelFunc, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+// Serve serves h on ln until ctx ends, then shuts down. ctx is the
+// requests' base context too, so its end also ends open requests that
+// watch their context (SSE streams); the rest get ShutdownTimeout. The
+// server's own errors go to logger at warning level.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -60,7 +60,6 @@ func Serve(ctx context.Context, cancel context.CancelFunc, ln net.Listener, h ht
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	cancel()
 	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer done()
 	if err := hs.Shutdown(shutdownCtx); err != nil {

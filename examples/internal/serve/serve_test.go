@@ -57,7 +57,7 @@ func TestServe(t *testing.T) {
 		}
 	})
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, cancel, ln, h, logger) }()
+	go func() { done <- Serve(ctx, ln, h, logger) }()
 
 	url := "http://" + ln.Addr().String()
 	resp, err := http.Get(url + "/")

@@ -20,6 +20,7 @@ import (
 	"github.com/rsguard/rsguard/examples/internal/devissuer"
 	"github.com/rsguard/rsguard/examples/internal/mcpmain"
 	"github.com/rsguard/rsguard/examples/internal/runtest"
+	"github.com/rsguard/rsguard/examples/internal/serve"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
@@ -81,15 +82,14 @@ func NewEnv[S any](t testing.TB, cfg EnvConfig, store S, newServer func(context.
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h, err := newServer(ctx, mcpmain.Config{
-		Issuer:   e.Issuer.URL,
-		Resource: e.URL,
-		Logger:   slog.New(slog.NewTextHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}, store)
+	logger := slog.New(slog.NewTextHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h, err := newServer(ctx, mcpmain.Config{Issuer: e.Issuer.URL, Resource: e.URL, Logger: logger}, store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
+	// Served as the program serves it, access log included, so that every
+	// test's requests (SSE streams too) go through it.
+	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: serve.AccessLog(logger, h)}}
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return e
