@@ -35,10 +35,15 @@
 // the packages themselves; this package's [Sessions] works behind any
 // [rsguard.Guard].
 //
-// Browser clients need CORS, which the handler does not answer: a CORS
-// preflight (OPTIONS) carries no credentials, so the Guard answers it 401
-// and the browser never sends the request. Wrap the handler in a CORS
-// handler that answers preflights itself, in front of it.
+// The handler also validates the Origin header, as the MCP transport
+// requires of every server ("Servers MUST validate the Origin header on all
+// incoming connections to prevent DNS rebinding attacks"): a browser request
+// from an origin other than the resource's own or one of
+// [Config].AllowedOrigins gets 403 before the Guard; requests without Origin
+// (not from a browser) are not affected. Browser clients from an allowed
+// origin get the CORS answers they need, preflights included (a preflight
+// carries no credentials, so the Guard would answer it 401): no CORS handler
+// is needed in front.
 //
 // # Sessions belong to callers
 //

@@ -74,6 +74,26 @@ type Config struct {
 	// If zero, 4 MiB; negative is refused.
 	MaxBodyBytes int64
 
+	// AllowedOrigins are the origins, besides the resource's own, whose
+	// browser pages may call the endpoint (web-based MCP clients). The MCP
+	// Streamable HTTP transport (2025-06-18, 2025-11-25): "Servers MUST
+	// validate the Origin header on all incoming connections to prevent DNS
+	// rebinding attacks. If the Origin header is present and invalid,
+	// servers MUST respond with HTTP 403 Forbidden." [Endpoint.Handler] does
+	// so at the resource's path: a request whose Origin is neither the
+	// Resource's origin nor one of these gets 403; a request without Origin
+	// (not from a browser) is not affected. An allowed cross-origin request
+	// gets CORS response headers, and its preflight is answered there.
+	//
+	// Each entry is an origin "scheme://host[:port]" (RFC 6454), such as
+	// "https://app.example.com": http or https, no path (not even "/"), no
+	// query, no userinfo. Scheme and host are compared case-insensitively
+	// and a default port (80, 443) is ignored. "*" is refused (the rule
+	// has no wildcard), and so is "null" (the origin of sandboxed
+	// documents, which any page can take). If empty (the default), only
+	// the Resource's own origin is allowed.
+	AllowedOrigins []string
+
 	// Metadata holds further members of the protected resource metadata
 	// document, such as ResourceName and ResourceDocumentation. Leave
 	// Resource, AuthorizationServers, ScopesSupported and
@@ -138,6 +158,7 @@ type Config struct {
 type Endpoint struct {
 	meta     *rsmeta.Handler // the document, and the paths it is served at
 	path     string          // the Resource's path, escaped, where the endpoint is served
+	origins  []string        // the origins allowed, normalised: the Resource's own, then AllowedOrigins
 	guard    *rsguard.Guard
 	sessions *Sessions
 	tools    *scopes.MCP
@@ -164,6 +185,10 @@ func New(ctx context.Context, cfg Config) (*Endpoint, error) {
 		return nil, err
 	}
 	if err := checkIssuer(cfg.Issuer, cfg.Resource); err != nil {
+		return nil, err
+	}
+	origins, err := checkOrigins(cfg.Resource, cfg.AllowedOrigins)
+	if err != nil {
 		return nil, err
 	}
 	if err := checkShared(&cfg); err != nil {
@@ -229,7 +254,7 @@ func New(ctx context.Context, cfg Config) (*Endpoint, error) {
 		return nil, err
 	}
 	context.AfterFunc(ctx, stop) // the validator lives as long as ctx, whose end releases vctx
-	return &Endpoint{meta: meta, path: path, guard: guard, sessions: sessions, tools: tools}, nil
+	return &Endpoint{meta: meta, path: path, origins: origins, guard: guard, sessions: sessions, tools: tools}, nil
 }
 
 // Handler returns the whole protected server around h, the MCP server's
@@ -244,8 +269,8 @@ func New(ctx context.Context, cfg Config) (*Endpoint, error) {
 //     /.well-known/oauth-protected-resource for older clients (see Register
 //     for why);
 //   - at the path of Config.Resource ("/" when it has none), for every
-//     request method: the Guard, then the session binding, then the
-//     per-tool scope check, then h;
+//     request method: the Origin check, then the Guard, then the session
+//     binding, then the per-tool scope check, then h;
 //   - any other path: 404, without h ever seeing the request.
 //
 // Paths are compared with the request's escaped path byte for byte: no
@@ -272,11 +297,26 @@ func New(ctx context.Context, cfg Config) (*Endpoint, error) {
 // that rewrites paths, compose [rsmeta.Register] (with the paths requests
 // arrive at), [rsguard.Guard], [Sessions] and [scopes.MCP] yourself.
 //
-// CORS: for browser clients, wrap the handler Handler returns in a CORS
-// handler that answers preflights (OPTIONS with
-// Access-Control-Request-Method) itself, before them: a preflight carries
-// no credentials, so the Guard answers it 401, and the browser then never
-// sends the request.
+// Origin and CORS: the MCP Streamable HTTP transport says "Servers MUST
+// validate the Origin header on all incoming connections to prevent DNS
+// rebinding attacks. If the Origin header is present and invalid, servers
+// MUST respond with HTTP 403 Forbidden." So, at the resource's path and
+// before the Guard, a request with an Origin header that is malformed, not
+// allowed (the Resource's own origin or one of Config.AllowedOrigins), or
+// repeated is answered 403 with a JSON-RPC error (code -32000, "origin not
+// allowed"), Cache-Control: no-store, and reaches neither the Guard nor h.
+// A request without Origin (not from a browser) is not checked. A request
+// with an allowed Origin gets, on every answer (refusals included, so that
+// a browser client can read the 401 challenge), Access-Control-Allow-Origin
+// naming that origin, Vary: Origin and Access-Control-Expose-Headers:
+// Mcp-Session-Id, WWW-Authenticate; its CORS preflight (OPTIONS with
+// Access-Control-Request-Method), which carries no credentials, is answered
+// 204 there, allowing the methods GET, POST, DELETE and the request headers
+// Authorization, Content-Type, Mcp-Session-Id, MCP-Protocol-Version,
+// Last-Event-ID, Accept for 600 seconds. Credentials (cookies) are never
+// allowed: tokens travel in the Authorization header. The metadata
+// document's paths are not Origin-checked: the document is public, served
+// with Access-Control-Allow-Origin: * as [rsmeta.Handler] serves it.
 func (e *Endpoint) Handler(h http.Handler) http.Handler {
 	if h == nil || check.IsNil(h) {
 		panic("mcpguard: Handler: nil handler")
@@ -285,6 +325,7 @@ func (e *Endpoint) Handler(h http.Handler) http.Handler {
 		meta:      e.meta,
 		metaPaths: e.meta.Paths(),
 		path:      e.path,
+		origins:   e.origins,
 		protected: e.guard.Middleware(e.sessions.Middleware(e.tools.Handler(h))),
 	}
 }
@@ -294,13 +335,16 @@ type endpointHandler struct {
 	meta      http.Handler
 	metaPaths []string // escaped
 	path      string   // escaped
+	origins   []string // normalised
 	protected http.Handler
 }
 
 func (h *endpointHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.EscapedPath(); {
 	case p == h.path:
-		h.protected.ServeHTTP(w, r)
+		if !h.origin(w, r) {
+			h.protected.ServeHTTP(w, r)
+		}
 	case slices.Contains(h.metaPaths, p):
 		h.meta.ServeHTTP(w, r)
 	default:

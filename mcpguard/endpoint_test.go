@@ -460,6 +460,7 @@ func TestEndpointCatchAll(t *testing.T) {
 	defer cancel()
 	cfg := baseConfig(is, origin+"/mcp")
 	cfg.ChallengeScopes = []string{"items:read"}
+	cfg.AllowedOrigins = []string{kitOrigin}
 	e, err := mcpguard.New(ctx, cfg)
 	require.NoError(t, err)
 	mcp := &stubMCP{}
@@ -584,6 +585,10 @@ func TestEndpointDocument(t *testing.T) {
 	assert.Equal(t, http.StatusNotModified, rec.Code)
 }
 
+// kitOrigin is the origin of the browser client the conformance kit's cors
+// check plays: an Endpoint refuses (403) any origin it does not allow.
+const kitOrigin = "https://client.example"
+
 // TestEndpointConformance: the conformance kit passes an Endpoint's handler
 // over a small MCP server that issues session ids, as a Handler and behind
 // a running server's URL.
@@ -595,6 +600,7 @@ func TestEndpointConformance(t *testing.T) {
 		const res = "https://mcp.example.com/mcp"
 		cfg := baseConfig(is, res)
 		cfg.ChallengeScopes = []string{"items:read"}
+		cfg.AllowedOrigins = []string{kitOrigin}
 		e, err := mcpguard.New(ctx, cfg)
 		require.NoError(t, err)
 		validatetest.Conformance(t, validatetest.ConformanceConfig{
@@ -602,7 +608,7 @@ func TestEndpointConformance(t *testing.T) {
 		})
 	})
 	t.Run("URL", func(t *testing.T) {
-		s := serve(t, is, mcpguard.Config{Tools: epTools})
+		s := serve(t, is, mcpguard.Config{Tools: epTools, AllowedOrigins: []string{kitOrigin}})
 		validatetest.Conformance(t, validatetest.ConformanceConfig{Issuer: is, URL: s.resource, MCP: true, Tools: epTools})
 	})
 }

@@ -104,6 +104,11 @@ func (c *conformance) checkCORS(r runner) {
 	req.Header.Set("Origin", "https://client.example")
 	if resp, err := c.send(req); err != nil {
 		r.Errorf("request without a token: %v. Answer a request without a token with 401 and a Bearer challenge.", err)
+	} else if resp.status == http.StatusForbidden {
+		// The MCP transport: "If the Origin header is present and invalid,
+		// servers MUST respond with HTTP 403 Forbidden." A server that does
+		// not allow this origin is right to refuse it.
+		r.Logf("the endpoint refused the origin https://client.example with 403 (Origin validation): the challenge's CORS exposure is not checked")
 	} else if !listsToken(resp.header.Values("Access-Control-Expose-Headers"), "WWW-Authenticate") {
 		r.Errorf("the 401 does not list WWW-Authenticate in Access-Control-Expose-Headers: a browser-based client cannot read the challenge. Send Access-Control-Expose-Headers: WWW-Authenticate with every refusal.")
 	}

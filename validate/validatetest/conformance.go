@@ -125,7 +125,9 @@ type ConformanceConfig struct {
 //     naming the issuer, each of them https or http on a loopback host
 //     (RFC 8414 §2), no "query" bearer method for MCP;
 //   - cors: the metadata can be fetched and preflighted from a browser, and
-//     refusals expose WWW-Authenticate (Access-Control-Expose-Headers);
+//     refusals expose WWW-Authenticate (Access-Control-Expose-Headers) — to
+//     the origin https://client.example, unless the endpoint refuses that
+//     origin with 403 (MCP transport: Origin validation), which passes;
 //   - challenge: a request without a token gets 401 with exactly one Bearer
 //     challenge carrying resource_metadata, no error code (RFC 6750 §3.1),
 //     and the configured scope;

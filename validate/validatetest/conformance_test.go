@@ -619,6 +619,21 @@ func TestConformanceFailsMiswired(t *testing.T) {
 			wantPass: []string{"stepup/ping", "metadata", "challenge", "accept", "attacks"},
 		},
 		{
+			// MCP transport: a present, invalid Origin gets 403. The kit's
+			// origin is not this server's: its CORS check passes on the 403.
+			name: "origin validated",
+			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Header.Get("Origin") != "" {
+						http.Error(w, "origin not allowed", http.StatusForbidden)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}},
+			wantPass: []string{"cors", "metadata", "challenge", "accept", "session", "stepup"},
+		},
+		{
 			name: "403 without scope",
 			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
