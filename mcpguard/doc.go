@@ -43,7 +43,8 @@
 // (not from a browser) are not affected. Browser clients from an allowed
 // origin get the CORS answers they need, preflights included (a preflight
 // carries no credentials, so the Guard would answer it 401): no CORS handler
-// is needed in front.
+// is needed in front. Composed by hand, the layers above do not check
+// Origin: put an Origin check of your own in front of them.
 //
 // # Sessions belong to callers
 //
