@@ -34,7 +34,7 @@ var ErrInvalidConfig = errors.New("rsguard: invalid configuration")
 // invalid_request). An *Error says exactly how to answer; an authenticator
 // that returns a bare reason, or another error wrapping one, is answered by
 // the Guard as that class: no_credential 401 without an error code,
-// invalid_request 400, keys_unavailable, revocation_unavailable,
+// invalid_request 400, keys_unavailable, revocation_unavailable, introspection_unavailable,
 // store_unavailable and too_many_sessions 503 with Retry-After,
 // internal_error 500, any other 401 invalid_token.
 //
@@ -146,7 +146,7 @@ func classRefusal(r audit.Reason, err error) *Error {
 	case audit.ReasonNoCredential:
 	case audit.ReasonInvalidRequest:
 		e.Status, e.Code, e.Description = http.StatusBadRequest, rsmeta.ErrorInvalidRequest, "the request is malformed"
-	case audit.ReasonKeysUnavailable, audit.ReasonRevocationUnavailable, audit.ReasonStoreUnavailable, audit.ReasonTooManySessions:
+	case audit.ReasonKeysUnavailable, audit.ReasonRevocationUnavailable, audit.ReasonIntrospectionUnavailable, audit.ReasonStoreUnavailable, audit.ReasonTooManySessions:
 		e.Status, e.Description, e.RetryAfter = http.StatusServiceUnavailable, "the credential cannot be checked right now", 5*time.Second
 	case audit.ReasonInternalError:
 		e.Status = http.StatusInternalServerError

@@ -98,6 +98,28 @@ const (
 	// ReasonRevocationUnavailable: the revocation store failed and the
 	// validator fails closed (503).
 	ReasonRevocationUnavailable Reason = "revocation_unavailable"
+	// ReasonInactive: the authorization server's introspection answered
+	// that the token is not active (RFC 7662 §2.2): unknown, expired,
+	// revoked, or issued to another client (401).
+	ReasonInactive Reason = "inactive"
+	// ReasonIntrospectionUnavailable: the token could not be introspected:
+	// the authorization server is down, slow or answered nonsense, or the
+	// rate limit on introspection requests is spent (503).
+	ReasonIntrospectionUnavailable Reason = "introspection_unavailable"
+	// ReasonBadDPoPProof: the DPoP proof (RFC 9449 §4.3) is missing,
+	// malformed, signed badly, or made for another method, URL, token or
+	// time (401 invalid_dpop_proof).
+	ReasonBadDPoPProof Reason = "bad_dpop_proof"
+	// ReasonDPoPReplay: a DPoP proof was presented a second time: its
+	// "jti" was seen within the proof window (401 invalid_dpop_proof).
+	ReasonDPoPReplay Reason = "dpop_replay"
+	// ReasonUseDPoPNonce: the DPoP proof lacks the resource server's
+	// current nonce (RFC 9449 §9; 401 use_dpop_nonce, with a DPoP-Nonce
+	// header).
+	ReasonUseDPoPNonce Reason = "use_dpop_nonce"
+	// ReasonDPoPRequired: a bearer token where the resource accepts only
+	// DPoP-bound tokens (401 with a DPoP challenge).
+	ReasonDPoPRequired Reason = "dpop_required"
 	// ReasonRejected: refused by the application's own check
 	// (validate.Config.Check), or for a reason without a code of its own
 	// (401).
@@ -158,7 +180,8 @@ var allReasons = [...]Reason{
 	ReasonNoCredential, ReasonInvalidRequest, ReasonMalformed, ReasonBadAlgorithm, ReasonBadTokenType,
 	ReasonCriticalHeader, ReasonUnknownKey, ReasonBadSignature, ReasonBadIssuer, ReasonBadAudience,
 	ReasonExpired, ReasonNotYetValid, ReasonBadClaims, ReasonKeysUnavailable, ReasonRevoked,
-	ReasonSenderConstrained, ReasonRevocationUnavailable, ReasonRejected, ReasonUnknownAPIKey, ReasonAPIKeyBlocked,
+	ReasonSenderConstrained, ReasonRevocationUnavailable, ReasonInactive, ReasonIntrospectionUnavailable,
+	ReasonBadDPoPProof, ReasonDPoPReplay, ReasonUseDPoPNonce, ReasonDPoPRequired, ReasonRejected, ReasonUnknownAPIKey, ReasonAPIKeyBlocked,
 	ReasonAPIKeyRetired, ReasonAPIKeyAsBearer, ReasonBearerNotAccepted, ReasonStoreUnavailable,
 	ReasonNoPrincipal, ReasonInsufficientScope, ReasonInsufficientUserAuthentication, ReasonUnknownTool,
 	ReasonBodyTooLarge, ReasonMethodNotAllowed, ReasonUnknownSession, ReasonSessionNotOwned,
@@ -378,6 +401,10 @@ type Credential string
 const (
 	// CredentialJWT is a bearer JWT access token verified by package validate.
 	CredentialJWT Credential = "jwt"
+	// CredentialIntrospection is an access token, opaque or not, checked by
+	// asking its authorization server (RFC 7662 token introspection, package
+	// validate).
+	CredentialIntrospection Credential = "introspection"
 	// CredentialAPIKey is a legacy API key checked by package apikey.
 	CredentialAPIKey Credential = "apikey"
 )

@@ -7,7 +7,7 @@ import (
 	"github.com/rsguard/rsguard/internal/check"
 )
 
-// RFC 6750 §3.1 error codes, for [Challenge].Error.
+// RFC 6750 §3.1 and RFC 9449 §7.1, §9 error codes, for [Challenge].Error.
 const (
 	// ErrorInvalidRequest: the request is malformed (missing or repeated
 	// parameter, several credentials, …). Status 400.
@@ -18,6 +18,13 @@ const (
 	// ErrorInsufficientScope: the token lacks scopes the request needs; the
 	// challenge's Scope names them. Status 403.
 	ErrorInsufficientScope = "insufficient_scope"
+	// ErrorInvalidDPoPProof: the DPoP proof is missing or invalid (RFC 9449
+	// §7.1), on a DPoP challenge. Status 401.
+	ErrorInvalidDPoPProof = "invalid_dpop_proof"
+	// ErrorUseDPoPNonce: the DPoP proof must carry the nonce of the
+	// response's DPoP-Nonce header (RFC 9449 §9), on a DPoP challenge.
+	// Status 401.
+	ErrorUseDPoPNonce = "use_dpop_nonce"
 )
 
 // Param is one auth-param of a challenge (RFC 9110 §11.2): a name, matched
