@@ -51,6 +51,11 @@ type Claims struct {
 	ACR string
 	// SessionID is the "sid" claim; empty when absent.
 	SessionID string
+	// KeyThumbprint is the "jkt" member of the "cnf" claim (RFC 9449 §6):
+	// the RFC 7638 SHA-256 thumbprint of the key the token is bound to,
+	// whose DPoP proof must accompany every use of the token. Empty for a
+	// token that is not bound to a key.
+	KeyThumbprint string
 
 	raw       []byte // the decoded JSON payload: shared, never written, never handed out
 	tenant    string // the Config.TenantClaim string, read at verification
@@ -82,7 +87,7 @@ func (c *Claims) clone() *Claims {
 func (c *Claims) footprint() int64 {
 	const str, slice = 16, 24 // headers
 	n := int64(len(c.raw)) + 256
-	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID, c.ACR, c.SessionID, c.tenant, c.principal} {
+	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID, c.ACR, c.SessionID, c.KeyThumbprint, c.tenant, c.principal} {
 		n += int64(len(s))
 	}
 	for _, list := range [...][]string{c.Audience, c.Scopes} {
