@@ -1,27 +1,18 @@
 package validatetest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
+	"crypto"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rsguard/rsguard/internal/conformance"
 	"github.com/rsguard/rsguard/internal/loopback"
 	"github.com/rsguard/rsguard/rsmeta"
 )
@@ -186,387 +177,134 @@ func Conformance(t *testing.T, cfg ConformanceConfig) {
 }
 
 // runner is the part of *testing.T the kit uses, so that its own tests can
-// run it against broken servers and watch it fail.
-type runner interface {
-	Helper()
-	Errorf(format string, args ...any)
-	Fatalf(format string, args ...any)
-	Logf(format string, args ...any)
-	Skipf(format string, args ...any)
-	Failed() bool
-	Name() string
-	Cleanup(func())
-	Run(name string, f func(runner)) bool
-}
+// run it against broken servers and watch it fail: the engine's Reporter.
+type runner = conformance.Reporter
 
+// tRunner adapts a *testing.T to runner.
 type tRunner struct{ *testing.T }
 
 func (r tRunner) Run(name string, f func(runner)) bool {
 	return r.T.Run(name, func(t *testing.T) { f(tRunner{t}) })
 }
 
-// conformance is one run of the kit.
-type conformance struct {
-	cfg         ConformanceConfig
-	is          *Issuer
-	client      *http.Client
-	endpoint    string // where requests go
-	host        string // the Host header, "" for the endpoint's own
-	resource    string
-	metadataURL string // the expected resource_metadata
-	metadataGet string // where the metadata is fetched
-	base        string // the name of the test that called Conformance
-	skip        []string
-
-	attackerRSA *rsa.PrivateKey
-	attackerEC  *ecdsa.PrivateKey
-	attackerEd  ed25519.PrivateKey
-
-	// MCP session state.
-	session    string
-	protocol   string
-	nextID     int
-	streamWait time.Duration // for the headers of a GET; streamTimeout
-}
-
+// runConformance checks cfg and runs the engine's checks
+// (internal/conformance) with the issuer as their Minter.
 func runConformance(r runner, cfg ConformanceConfig) {
 	r.Helper()
-	c, err := newConformance(r, cfg)
+	c, err := newTarget(r, cfg)
 	if err != nil {
 		r.Fatalf("validatetest.Conformance: %v", err)
 		return
 	}
-	c.run(r, "metadata", c.checkMetadata)
-	c.run(r, "cors", c.checkCORS)
-	c.run(r, "challenge", c.checkChallenge)
-	c.run(r, "accept", c.checkAccept)
-	if cfg.MCP {
-		c.run(r, "session", c.checkSession)
-	}
-	if cfg.MCP && len(cfg.Tools) > 0 {
-		c.run(r, "stepup", func(r runner) {
-			tools := make([]string, 0, len(cfg.Tools))
-			for tool := range cfg.Tools {
-				tools = append(tools, tool)
-			}
-			slices.Sort(tools)
-			for _, tool := range tools {
-				c.run(r, tool, func(r runner) { c.checkStepUp(r, tool) })
-			}
-		})
-	}
-	c.run(r, "attacks", func(r runner) {
-		for _, class := range c.attacks(r) {
-			c.run(r, class.name, func(r runner) {
-				for _, a := range class.cases {
-					c.run(r, a.name, func(r runner) { c.checkAttack(r, a) })
-				}
-			})
-		}
-	})
+	conformance.Run(r, c)
 }
 
-func newConformance(r runner, cfg ConformanceConfig) (*conformance, error) {
+// newTarget checks cfg and describes the server under test to the engine,
+// serving cfg.Handler on 127.0.0.1 (until r's cleanup).
+func newTarget(r runner, cfg ConformanceConfig) (*conformance.Target, error) {
 	if cfg.Issuer == nil {
 		return nil, errors.New("Issuer is required")
 	}
 	if (cfg.Handler == nil) == (cfg.URL == "") {
 		return nil, errors.New("set exactly one of Handler and URL")
 	}
-	c := &conformance{cfg: cfg, is: cfg.Issuer, resource: cfg.Resource, skip: cfg.Skip, nextID: 1, base: r.Name(), streamWait: streamTimeout}
-	if c.resource == "" {
+	c := &conformance.Target{
+		Caller:        "validatetest.Conformance",
+		Resource:      cfg.Resource,
+		MCP:           cfg.MCP,
+		Tools:         cfg.Tools,
+		ToolArguments: cfg.ToolArguments,
+		Scopes:        cfg.Scopes,
+		Claims:        cfg.Claims,
+		Request:       cfg.Request,
+		Skip:          cfg.Skip,
+	}
+	if c.Resource == "" {
 		if cfg.URL == "" {
 			return nil, errors.New("validatetest: Resource is required with Handler")
 		}
-		c.resource = cfg.URL
+		c.Resource = cfg.URL
 	}
-	ru, err := url.Parse(c.resource)
+	c.Tokens = &issuerTokens{is: cfg.Issuer, resource: c.Resource}
+	ru, err := url.Parse(c.Resource)
 	if err != nil || !ru.IsAbs() || ru.Host == "" {
-		return nil, fmt.Errorf("validatetest: Resource %q is not an absolute URL", c.resource)
+		return nil, fmt.Errorf("validatetest: Resource %q is not an absolute URL", c.Resource)
 	}
 	if !loopback.AllowsScheme(ru) {
-		return nil, fmt.Errorf("validatetest: Resource %q must use https (http only on loopback hosts; RFC 9728 §1.2)", c.resource)
+		return nil, fmt.Errorf("validatetest: Resource %q must use https (http only on loopback hosts; RFC 9728 §1.2)", c.Resource)
 	}
-	c.metadataURL = cfg.MetadataURL
-	if c.metadataURL == "" {
-		if c.metadataURL, err = rsmeta.WellKnownURL(c.resource); err != nil {
+	c.MetadataURL = cfg.MetadataURL
+	if c.MetadataURL == "" {
+		if c.MetadataURL, err = rsmeta.WellKnownURL(c.Resource); err != nil {
 			return nil, fmt.Errorf("cannot derive MetadataURL: %w", err)
 		}
 	}
-	mu, err := url.Parse(c.metadataURL)
+	mu, err := url.Parse(c.MetadataURL)
 	if err != nil || !mu.IsAbs() {
-		return nil, fmt.Errorf("MetadataURL %q is not an absolute URL", c.metadataURL)
+		return nil, fmt.Errorf("MetadataURL %q is not an absolute URL", c.MetadataURL)
 	}
 	var origin string
 	if cfg.Handler != nil {
 		srv := httptest.NewServer(cfg.Handler)
 		r.Cleanup(srv.Close)
-		c.client = srv.Client()
-		c.client.CheckRedirect = noRedirects
+		c.Client = srv.Client()
+		c.Client.CheckRedirect = conformance.NoRedirects
 		origin = srv.URL
-		c.endpoint = srv.URL + ru.EscapedPath()
+		c.Endpoint = srv.URL + ru.EscapedPath()
 		if ru.RawQuery != "" {
-			c.endpoint += "?" + ru.RawQuery
+			c.Endpoint += "?" + ru.RawQuery
 		}
-		c.host = ru.Host
+		c.Host = ru.Host
 	} else {
 		eu, err := url.Parse(cfg.URL)
 		if err != nil || !eu.IsAbs() || eu.Host == "" {
 			return nil, fmt.Errorf("URL %q is not an absolute URL", cfg.URL)
 		}
-		c.client = cfg.HTTPClient
-		if c.client == nil {
-			c.client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: noRedirects}
+		c.Client = cfg.HTTPClient
+		if c.Client == nil {
+			c.Client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: conformance.NoRedirects}
 		}
 		origin = eu.Scheme + "://" + eu.Host
-		c.endpoint = cfg.URL
+		c.Endpoint = cfg.URL
 	}
-	c.metadataGet = origin + mu.EscapedPath()
+	c.MetadataGet = origin + mu.EscapedPath()
 	if mu.RawQuery != "" {
-		c.metadataGet += "?" + mu.RawQuery
+		c.MetadataGet += "?" + mu.RawQuery
 	}
 	return c, nil
 }
 
-// attackerKeys generates the attacker's keys, when the attacks subtest
-// first needs them (a run that skips it does without).
-func (c *conformance) attackerKeys() (err error) {
-	if c.attackerRSA, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-		return err
-	}
-	if c.attackerEC, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-		return err
-	}
-	_, c.attackerEd, err = ed25519.GenerateKey(rand.Reader)
-	return err
+// issuerTokens is the engine's Minter over an Issuer.
+type issuerTokens struct {
+	is       *Issuer
+	resource string
 }
 
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// run runs f as the subtest name, unless Skip names it.
-func (c *conformance) run(r runner, name string, f func(runner)) {
-	r.Run(name, func(r runner) {
-		// t.Run writes spaces as underscores; Skip entries may use either.
-		path := strings.ReplaceAll(strings.TrimPrefix(r.Name(), c.base+"/"), " ", "_")
-		for _, s := range c.skip {
-			s = strings.ReplaceAll(s, " ", "_")
-			if path == s || strings.HasPrefix(path, s+"/") {
-				r.Skipf("skipped by ConformanceConfig.Skip")
-				return
-			}
-		}
-		f(r)
-	})
-}
-
-// response is what the kit keeps of an answer.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (c *conformance) send(req *http.Request) (*response, error) {
-	return c.sendHost(req, c.host)
-}
-
-// sendHost sends req with the given Host header ("" for its URL's).
-func (c *conformance) sendHost(req *http.Request, host string) (*response, error) {
-	if host != "" {
-		req.Host = host
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
-}
-
-// token mints a token for the resource with the given scopes (nil: no scope
-// claim) and claims.
-func (c *conformance) token(scopes []string, claims map[string]any) string {
-	return c.tokenWith(TokenOptions{}, scopes, claims)
-}
-
-func (c *conformance) tokenWith(opts TokenOptions, scopes []string, claims map[string]any) string {
-	m := map[string]any{"aud": c.resource}
+func (t *issuerTokens) Token(scopes []string) (string, error) {
+	claims := map[string]any{"aud": t.resource}
 	if scopes != nil {
-		m["scope"] = strings.Join(scopes, " ")
+		claims["scope"] = strings.Join(scopes, " ")
 	}
-	for k, v := range c.cfg.Claims {
-		m[k] = v
+	if tok := t.is.Token(claims); tok != "" {
+		return tok, nil
 	}
-	for k, v := range claims {
-		m[k] = v
-	}
-	return c.is.TokenWith(opts, m)
+	return "", errors.New("the issuer could not mint a token")
 }
 
-// allScopes is the union of Scopes and every tool's scopes: what the kit's
-// valid token carries.
-func (c *conformance) allScopes() []string {
-	out := slices.Clone(c.cfg.Scopes)
-	for _, ss := range c.cfg.Tools {
-		for _, s := range ss {
-			if !slices.Contains(out, s) {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
+func (t *issuerTokens) Issuer() string                             { return t.is.issuer }
+func (t *issuerTokens) Now() time.Time                             { return t.is.now() }
+func (t *issuerTokens) Claims(extra map[string]any) map[string]any { return t.is.claims(extra) }
+func (t *issuerTokens) Kid(alg string) string                      { return t.is.Kid(alg) }
+func (t *issuerTokens) DefaultAlg() string                         { return t.is.defaultAlg }
+func (t *issuerTokens) PublicKey(kid string) crypto.PublicKey      { return t.is.PublicKey(kid) }
+func (t *issuerTokens) PublicJWK(kid string) []byte                { return t.is.PublicJWK(kid) }
+func (t *issuerTokens) Retire(kid string)                          { t.is.Retire(kid) }
+
+func (t *issuerTokens) AddKey(signer crypto.Signer, jwk map[string]any) string {
+	return t.is.AddKey(Key{Signer: signer, JWK: jwk})
 }
 
-// probe sends the request that a valid token gets through, with the given
-// Authorization header values (none for nil), query and body tweaks.
-type probe struct {
-	authorization []string
-	query         string // appended to the endpoint's query
-	formToken     string // sent as access_token in a form body instead
-	headers       [][2]string
-	host          string // the Host header, instead of the resource's
-}
-
-// request builds the probe: in MCP mode a POSTed initialize (before any
-// session) or tools/list; else ConformanceConfig.Request.
-func (c *conformance) request(p probe) (*http.Request, error) {
-	endpoint := c.endpoint
-	if p.query != "" {
-		if strings.Contains(endpoint, "?") {
-			endpoint += "&" + p.query
-		} else {
-			endpoint += "?" + p.query
-		}
-	}
-	var req *http.Request
-	var err error
-	switch {
-	case p.formToken != "":
-		req, err = http.NewRequest(http.MethodPost, endpoint, strings.NewReader(url.Values{"access_token": {p.formToken}}.Encode()))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-	case c.cfg.MCP:
-		req, err = c.rpcRequest(endpoint, "initialize", initializeParams, false)
-	case c.cfg.Request != nil:
-		req, err = c.cfg.Request(context.Background(), endpoint)
-	default:
-		req, err = http.NewRequest(http.MethodGet, endpoint, nil)
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range p.authorization {
-		req.Header.Add("Authorization", a)
-	}
-	for _, h := range p.headers {
-		req.Header.Add(h[0], h[1])
-	}
-	return req, nil
-}
-
-var initializeParams = map[string]any{
-	"protocolVersion": "2025-06-18",
-	"capabilities":    map[string]any{},
-	"clientInfo":      map[string]any{"name": "rsguard-conformance", "version": "1"},
-}
-
-// rpcRequest builds a Streamable HTTP POST of one JSON-RPC message.
-func (c *conformance) rpcRequest(endpoint, method string, params any, notification bool) (*http.Request, error) {
-	msg := map[string]any{"jsonrpc": "2.0", "method": method}
-	if params != nil {
-		msg["params"] = params
-	}
-	if !notification {
-		msg["id"] = c.nextID
-		c.nextID++
-	}
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	if c.session != "" && method != "initialize" {
-		req.Header.Set("Mcp-Session-Id", c.session)
-	}
-	if c.protocol != "" && method != "initialize" {
-		req.Header.Set("MCP-Protocol-Version", c.protocol)
-	}
-	return req, nil
-}
-
-// rpc sends one JSON-RPC message with the token and returns the HTTP
-// response and, for a request answered with 2xx, its JSON-RPC response.
-func (c *conformance) rpc(token, method string, params any) (*response, *rpcResponse, error) {
-	notification := strings.HasPrefix(method, "notifications/")
-	req, err := c.rpcRequest(c.endpoint, method, params, notification)
-	if err != nil {
-		return nil, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.send(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	if notification || resp.status/100 != 2 {
-		return resp, nil, nil
-	}
-	msg, err := readRPC(resp)
-	return resp, msg, err
-}
-
-type rpcResponse struct {
-	Result json.RawMessage `json:"result"`
-	Error  *struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// readRPC reads the JSON-RPC response of a 2xx answer, sent as JSON or as
-// an SSE stream (the first event with a result or error).
-func readRPC(resp *response) (*rpcResponse, error) {
-	ct, _, _ := mime.ParseMediaType(resp.header.Get("Content-Type"))
-	if ct != "text/event-stream" {
-		var m rpcResponse
-		if err := json.Unmarshal(resp.body, &m); err != nil {
-			return nil, fmt.Errorf("the answer is not a JSON-RPC response (Content-Type %q): %v", ct, err)
-		}
-		return &m, nil
-	}
-	sc := bufio.NewScanner(bytes.NewReader(resp.body))
-	sc.Buffer(nil, 1<<20)
-	var data strings.Builder
-	flush := func() (*rpcResponse, bool) {
-		defer data.Reset()
-		var m rpcResponse
-		if json.Unmarshal([]byte(data.String()), &m) == nil && (m.Result != nil || m.Error != nil) {
-			return &m, true
-		}
-		return nil, false
-	}
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "":
-			if m, ok := flush(); ok {
-				return m, nil
-			}
-		case strings.HasPrefix(line, "data:"):
-			data.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
-		}
-	}
-	if m, ok := flush(); ok {
-		return m, nil
-	}
-	return nil, errors.New("the SSE stream carries no JSON-RPC response")
+func (t *issuerTokens) Mint(o conformance.TokenOptions, claims map[string]any) string {
+	return t.is.TokenWith(TokenOptions{Alg: o.Alg, Key: o.Key, Signer: o.Signer, Secret: o.Secret, Header: o.Header,
+		Payload: o.Payload, NoSignature: o.NoSignature}, claims)
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/conformance"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/scopes"
 	"github.com/rsguard/rsguard/validate"
@@ -815,17 +816,15 @@ func TestConformanceFailsMiswired(t *testing.T) {
 // trap, with the value a last-wins reader keeps last.
 func TestConformanceJSONTraps(t *testing.T) {
 	is := NewIssuer(t, nil)
-	c, err := newConformance(tRunner{t}, ConformanceConfig{Issuer: is, Handler: http.NotFoundHandler(), Resource: kitResource,
+	c, err := newTarget(tRunner{t}, ConformanceConfig{Issuer: is, Handler: http.NotFoundHandler(), Resource: kitResource,
 		Scopes: []string{"items:read"}, Claims: map[string]any{"sub": "bob", "tenant": "tenant-7"}})
 	require.NoError(t, err)
 	payloads := map[string]string{}
-	for _, class := range c.attacks(tRunner{t}) {
-		for _, a := range class.cases {
-			_, p, _ := splitToken(a.token)
-			b, err := base64.RawURLEncoding.DecodeString(p)
-			require.NoError(t, err, a.name)
-			payloads[class.name+"/"+a.name] = string(b)
-		}
+	for _, a := range c.Attacks(tRunner{t}) {
+		_, p, _ := splitToken(a.Token)
+		b, err := base64.RawURLEncoding.DecodeString(p)
+		require.NoError(t, err, a.Name)
+		payloads[a.Class+"/"+a.Name] = string(b)
 	}
 	for _, tc := range []struct{ name, trap string }{
 		{"duplicate sub", `"sub":"rsguard-conformance-other","sub":"bob"}`},
@@ -870,25 +869,25 @@ func TestConformanceMethodAttacks(t *testing.T) {
 		{"no tools", []string{"x"}, nil, "", "x"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := newConformance(tRunner{t}, ConformanceConfig{Issuer: is, Handler: http.NotFoundHandler(), Resource: kitResource, MCP: true, Scopes: tc.scopes, Tools: tc.tools})
+			c, err := newTarget(tRunner{t}, ConformanceConfig{Issuer: is, Handler: http.NotFoundHandler(), Resource: kitResource, MCP: true, Scopes: tc.scopes, Tools: tc.tools})
 			require.NoError(t, err)
-			as := c.methodAttacks()
+			as := methodAttacks(t, c)
 			var methods []string
 			for _, a := range as {
-				methods = append(methods, a.method)
-				name, _ := a.call["name"].(string)
-				assert.Equal(t, tc.wantTool, name, "%s calls %v", a.method, a.call)
+				methods = append(methods, a.Method)
+				name, _ := a.Call["name"].(string)
+				assert.Equal(t, tc.wantTool, name, "%s calls %v", a.Method, a.Call)
 				if tc.wantTool == "" {
-					assert.Nil(t, a.call, "%s calls %v, want tools/list", a.method, a.call)
+					assert.Nil(t, a.Call, "%s calls %v, want tools/list", a.Method, a.Call)
 				} else {
-					assert.NotNil(t, a.call, "%s calls nothing, want tool %q", a.method, tc.wantTool)
+					assert.NotNil(t, a.Call, "%s calls nothing, want tool %q", a.Method, tc.wantTool)
 				}
-				_, p, _ := splitToken(a.token)
+				_, p, _ := splitToken(a.Token)
 				b, _ := base64.RawURLEncoding.DecodeString(p)
 				var claims struct{ Scope string }
-				assert.NoError(t, json.Unmarshal(b, &claims), "%s token payload %s", a.method, b)
-				assert.True(t, sameSet(strings.Fields(claims.Scope), strings.Fields(tc.wantScope)),
-					"%s token scope %q, want %q", a.method, claims.Scope, tc.wantScope)
+				assert.NoError(t, json.Unmarshal(b, &claims), "%s token payload %s", a.Method, b)
+				assert.ElementsMatch(t, strings.Fields(claims.Scope), strings.Fields(tc.wantScope),
+					"%s token scope %q, want %q", a.Method, claims.Scope, tc.wantScope)
 			}
 			assert.Equal(t, []string{"PUT", "PATCH", "post"}, methods, "methods")
 		})
@@ -995,89 +994,31 @@ func (w *echoToken) Write(b []byte) (int, error) {
 // (which have messages of their own) says, when accepted, what to change.
 func TestConformanceAttackFixes(t *testing.T) {
 	is := NewIssuer(t, nil)
-	c, err := newConformance(tRunner{t}, kitConfig(is, http.NotFoundHandler()))
+	c, err := newTarget(tRunner{t}, kitConfig(is, http.NotFoundHandler()))
 	require.NoError(t, err)
-	for _, class := range c.attacks(tRunner{t}) {
-		for _, a := range class.cases {
-			if a.method == "" {
-				assert.True(t, strings.HasSuffix(a.fix, "."), "%s/%s: fix %q", class.name, a.name, a.fix)
-			}
+	for _, a := range c.Attacks(tRunner{t}) {
+		if a.Method == "" {
+			assert.True(t, strings.HasSuffix(a.Fix, "."), "%s/%s: fix %q", a.Class, a.Name, a.Fix)
 		}
 	}
 }
 
-func TestMadeUpSession(t *testing.T) {
-	for _, tc := range []struct {
-		name, issued string
-		fallback     bool // too little to vary: a random id instead
-	}{
-		{"UUID", "3f2b8c1e-9a4d-4e6f-b0c2-7d8e9f0a1b2c", false},
-		{"upper-case hex", "3F2B8C1E9A4D4E6FB0C27D8E9F0A1B2C", false},
-		{"base64url", "Zq8_xY-3kLmN0pQrStUvWx", false},
-		{"short", "session-1", true},
-		{"no letters or digits", "--------------------", true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := madeUpSession(tc.issued)
-			assert.NotEqual(t, tc.issued, got)
-			if tc.fallback {
-				assert.True(t, strings.HasPrefix(got, "rsguard-conformance-unknown-"), "got %q", got)
-				return
-			}
-			require.Len(t, got, len(tc.issued))
-			for i := range len(got) {
-				a, b := tc.issued[i], got[i]
-				assert.Equal(t, classOf(a), classOf(b), "character %d: %q for %q", i, b, a)
-			}
-		})
-	}
-}
-
-// classOf is the kind of character madeUpSession keeps.
-func classOf(ch byte) string {
-	switch {
-	case '0' <= ch && ch <= '9':
-		return "digit"
-	case 'a' <= ch && ch <= 'f':
-		return "lower hex"
-	case 'A' <= ch && ch <= 'F':
-		return "upper hex"
-	case 'a' <= ch && ch <= 'z':
-		return "lower"
-	case 'A' <= ch && ch <= 'Z':
-		return "upper"
-	}
-	return string(ch)
-}
-
-func TestRedact(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{`Bearer error="invalid_token", token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln received`, `Bearer error="invalid_token", token [token] received`},
-		{"header eyJhbGciOiJSUzI1NiJ9 alone", "header [token] alone"},
-		{"two eyJhbGciOi.x and eyJzdWIiOiJ4In0", "two [token] and [token]"},
-		{"eyJ is short", "eyJ is short"},
-		{"no token here", "no token here"},
-	} {
-		assert.Equal(t, tc.want, redact(tc.in), "redact(%q)", tc.in)
-	}
-}
-
-// TestConformanceStreamHeld checks that a GET whose answer never comes is
-// given up, not waited for.
-func TestConformanceStreamHeld(t *testing.T) {
-	is := NewIssuer(t, nil)
-	held := make(chan struct{})
-	t.Cleanup(func() { close(held) })
-	c, err := newConformance(tRunner{t}, kitConfig(is, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select { // no headers, ever
-		case <-r.Context().Done():
-		case <-held:
+// methodAttacks returns the method cases of c's attack corpus.
+func methodAttacks(t *testing.T, c *conformance.Target) []conformance.Attack {
+	var out []conformance.Attack
+	for _, a := range c.Attacks(tRunner{t}) {
+		if a.Class == "method" {
+			out = append(out, a)
 		}
-	})))
-	require.NoError(t, err)
-	c.streamWait = 50 * time.Millisecond
-	start := time.Now()
-	_, err = c.inSession(http.MethodGet, "session-1", "not-a-token")
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 5*time.Second)
+	}
+	return out
+}
+
+// splitToken splits a compact JWS into its three segments.
+func splitToken(tok string) (h, p, s string) {
+	parts := strings.SplitN(tok, ".", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	return parts[0], parts[1], parts[2]
 }

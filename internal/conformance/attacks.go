@@ -1,4 +1,4 @@
-package validatetest
+package conformance
 
 import (
 	"crypto"
@@ -32,6 +32,9 @@ type attack struct {
 	// or 401), "none" (401 without an error code, or 400), "method" (405
 	// with an Allow header that lists POST), "size" (any 4xx).
 	want string
+	// needs is the case's Needs, from AttackCases.
+	needs Needs
+	why   string
 	// fix is the sentence that ends the message of an accepted attack: what
 	// to change in the server. If empty, its class's (see withFix).
 	fix string
@@ -43,40 +46,48 @@ type attackClass struct {
 }
 
 // attacks builds the attack corpus for the issuer and resource under test.
-func (c *conformance) attacks(r runner) []attackClass {
+func (c *Target) attacks(r Reporter) []attackClass {
 	if err := c.attackerKeys(); err != nil {
-		r.Fatalf("validatetest.Conformance: %v", err)
+		r.Fatalf("%s: %v", c.Caller, err)
 		return nil
 	}
-	is := c.is
-	now := is.now()
+	is := c.iss
+	now := is.Now()
 	tok := func(opts TokenOptions, claims map[string]any) string { return c.tokenWith(opts, c.allScopes(), claims) }
-	good := tok(TokenOptions{}, nil)
 	kid := is.Kid("")
-	defaultAlg := is.defaultAlg
-	h, p, s := splitToken(good)
-
-	// Dubious keys, published for this run only.
-	encKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	weakKey, _ := rsa.GenerateKey(rand.Reader, 1024)
-	encKid := is.AddKey(Key{Signer: encKey, JWK: map[string]any{"use": "enc"}})
-	weakKid := is.AddKey(Key{Signer: weakKey})
-	r.Cleanup(func() { is.Retire(encKid); is.Retire(weakKid) })
-
-	var foreign crypto.Signer = c.attackerRSA
-	var otherFamily crypto.Signer = c.attackerEC
+	defaultAlg := is.DefaultAlg()
+	var foreign crypto.Signer = c.keys.rsa
+	var otherFamily crypto.Signer = c.keys.ec
 	switch algFamily(defaultAlg) {
 	case "EC":
-		foreign, otherFamily = c.attackerEC, c.attackerRSA
+		foreign, otherFamily = c.keys.ec, c.keys.rsa
 	case "OKP":
-		foreign, otherFamily = c.attackerEd, c.attackerRSA
+		foreign, otherFamily = c.keys.ed, c.keys.rsa
 	}
-	attackerJWK, _ := publicJWK(c.attackerRSA.Public())
+	good := tok(TokenOptions{}, nil)
+	if good == "" {
+		// Black-box: a forged token, under the issuer's kid, stands in for
+		// the valid one the cases that need it do not run without.
+		good = tok(TokenOptions{Signer: foreign}, nil)
+	}
+	h, p, s := splitToken(good)
+
+	// Dubious keys, published for this run only (a Minter only: the cases
+	// that use them need the issuer's key).
+	var encKid, weakKid string
+	if m := c.minter; m != nil {
+		encKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+		weakKey, _ := rsa.GenerateKey(rand.Reader, 1024)
+		encKid = m.AddKey(encKey, map[string]any{"use": "enc"})
+		weakKid = m.AddKey(weakKey, nil)
+		r.Cleanup(func() { m.Retire(encKid); m.Retire(weakKid) })
+	}
+	attackerJWK, _ := publicJWK(c.keys.rsa.Public())
 	attackerJWK["kid"] = "rsguard-conformance-attacker"
-	aud := c.resource
+	aud := c.Resource
 	u, _ := url.Parse(aud)
 	origin := u.Scheme + "://" + u.Host
-	iss := is.issuer
+	iss := is.Issuer()
 	pubDER, pubPEM := pkixPublicKey(is.PublicKey(kid))
 
 	algorithm := []attack{
@@ -91,9 +102,9 @@ func (c *conformance) attacks(r runner) []attackClass {
 		{name: "foreign key under an unknown kid", token: tok(TokenOptions{Signer: foreign, Header: map[string]any{"kid": "rsguard-conformance-unknown"}}, nil)},
 		{name: "foreign key without kid", token: tok(TokenOptions{Signer: foreign, Header: map[string]any{"kid": nil}}, nil)},
 		{name: "foreign key of another type under the issuer's kid", token: tok(TokenOptions{Signer: otherFamily, Key: kid}, nil)},
-		{name: "foreign key in a jwk header", token: tok(TokenOptions{Signer: c.attackerRSA, Header: map[string]any{"jwk": attackerJWK, "kid": attackerJWK["kid"]}}, nil)},
-		{name: "foreign key in a jku header", token: tok(TokenOptions{Signer: c.attackerRSA, Header: map[string]any{"jku": "https://attacker.invalid/jwks", "kid": attackerJWK["kid"]}}, nil)},
-		{name: "foreign key in an x5u header", token: tok(TokenOptions{Signer: c.attackerRSA, Header: map[string]any{"x5u": "https://attacker.invalid/cert.pem", "kid": attackerJWK["kid"]}}, nil)},
+		{name: "foreign key in a jwk header", token: tok(TokenOptions{Signer: c.keys.rsa, Header: map[string]any{"jwk": attackerJWK, "kid": attackerJWK["kid"]}}, nil)},
+		{name: "foreign key in a jku header", token: tok(TokenOptions{Signer: c.keys.rsa, Header: map[string]any{"jku": "https://attacker.invalid/jwks", "kid": attackerJWK["kid"]}}, nil)},
+		{name: "foreign key in an x5u header", token: tok(TokenOptions{Signer: c.keys.rsa, Header: map[string]any{"x5u": "https://attacker.invalid/cert.pem", "kid": attackerJWK["kid"]}}, nil)},
 		{name: "stripped signature", token: tok(TokenOptions{NoSignature: true}, nil)},
 		{name: "signature of another token", token: joinToken(splitFirst2(tok(TokenOptions{}, map[string]any{"sub": "mallory"})), s)},
 		{name: "payload tampered", token: h + "." + rawURL64(mustJSON(map[string]any{"iss": iss, "aud": aud, "exp": now.Add(time.Hour).Unix(), "scope": "admin"})) + "." + s},
@@ -106,7 +117,7 @@ func (c *conformance) attacks(r runner) []attackClass {
 	if k := is.Kid("RS256"); k != "" {
 		algorithm = append(algorithm,
 			attack{name: "PS256 signature by the RS256 key", token: tok(TokenOptions{Key: k, Alg: "PS256"}, nil)},
-			attack{name: "header ES256 on the RS256 key", token: tok(TokenOptions{Signer: c.attackerEC, Key: k}, nil)})
+			attack{name: "header ES256 on the RS256 key", token: tok(TokenOptions{Signer: c.keys.ec, Key: k}, nil)})
 	}
 	for i := range algorithm {
 		algorithm[i].want = "token"
@@ -172,26 +183,26 @@ func (c *conformance) attacks(r runner) []attackClass {
 
 	// JSON that a map cannot express, spliced into the valid token's claims:
 	// each payload has one more trap than the good one.
-	sub := defaultSubject
-	if v, ok := c.cfg.Claims["sub"].(string); ok {
+	sub, _ := is.Claims(nil)["sub"].(string)
+	if v, ok := c.Claims["sub"].(string); ok {
 		sub = v
 	}
 	custom, customValue := "tid", any("tenant-a")
-	for _, k := range slices.Sorted(maps.Keys(c.cfg.Claims)) {
-		if v := c.cfg.Claims[k]; v != nil && !registeredClaims[k] {
+	for _, k := range slices.Sorted(maps.Keys(c.Claims)) {
+		if v := c.Claims[k]; v != nil && !registeredClaims[k] {
 			custom, customValue = k, v
 			break
 		}
 	}
 	customJSON, err := marshalJSON(customValue)
 	if err != nil {
-		r.Fatalf("validatetest.Conformance: encode claim %q: %v", custom, err)
+		r.Fatalf("%s: encode claim %q: %v", c.Caller, custom, err)
 		return nil
 	}
 	raw := func(drop string, members string) []byte {
 		b, err := c.rawClaims(drop, members)
 		if err != nil {
-			r.Fatalf("validatetest.Conformance: encode claims: %v", err)
+			r.Fatalf("%s: encode claims: %v", c.Caller, err)
 		}
 		return b
 	}
@@ -262,9 +273,29 @@ func (c *conformance) attacks(r runner) []attackClass {
 		"no Authorization header", "Require a valid Bearer token on every request to the protected endpoint.",
 		"spoofed", "Require a valid Bearer token on every request to the protected endpoint, whatever its Host or X-Forwarded headers say.",
 		"Basic scheme", "Accept credentials only in the Bearer scheme of the Authorization header.")
+	if kid == "" {
+		// Forged without the issuer's public key: the cases that name its
+		// kid cannot be made.
+		for i := range algorithm {
+			if strings.Contains(algorithm[i].name, "the issuer's kid") {
+				algorithm[i].token = ""
+			}
+		}
+	}
 	classes := []attackClass{{"algorithm", algorithm}, {"claims", claims}, {"malformed", malformed}, {"request", request}}
-	if c.cfg.MCP {
+	if c.MCP {
 		classes = append(classes, attackClass{"method", c.methodAttacks()})
+	}
+	for _, class := range classes {
+		for i := range class.cases {
+			a := &class.cases[i]
+			ac, ok := attackCase(class.name, a.name)
+			if !ok {
+				r.Fatalf("%s: attack %s/%s is not in AttackCases", c.Caller, class.name, a.name)
+				return nil
+			}
+			a.needs, a.why = ac.Needs, ac.Why
+		}
 	}
 	return classes
 }
@@ -298,15 +329,15 @@ var registeredClaims = map[string]bool{
 // rawClaims returns the JSON claims of the kit's valid token without the
 // claim drop ("" for none), with members (raw JSON, "name":value,…)
 // appended: for payloads a map cannot hold, sent with TokenOptions.Payload.
-func (c *conformance) rawClaims(drop, members string) ([]byte, error) {
-	m := map[string]any{"aud": c.resource}
+func (c *Target) rawClaims(drop, members string) ([]byte, error) {
+	m := map[string]any{"aud": c.Resource}
 	if s := c.allScopes(); s != nil {
 		m["scope"] = strings.Join(s, " ")
 	}
-	for k, v := range c.cfg.Claims {
+	for k, v := range c.Claims {
 		m[k] = v // a nil value removes a default claim, as in tokenWith
 	}
-	all := c.is.claims(m)
+	all := c.iss.Claims(m)
 	delete(all, drop)
 	b, err := marshalJSON(all)
 	if err != nil {
@@ -320,8 +351,8 @@ func (c *conformance) rawClaims(drop, members string) ([]byte, error) {
 
 // thumbprint is the RFC 7638 JWK thumbprint of the attacker's EC key, as a
 // DPoP-bound token's cnf.jkt names it (RFC 9449 §6.1).
-func (c *conformance) thumbprint() string {
-	jwk, err := publicJWK(c.attackerEC.Public())
+func (c *Target) thumbprint() string {
+	jwk, err := publicJWK(c.keys.ec.Public())
 	if err != nil {
 		return rawURL64(sha256Of("rsguard-conformance-dpop-key"))
 	}
@@ -343,15 +374,15 @@ func sha256Of(s string) []byte {
 // (RFC 9110 §15.5.6), which the kit requires: a server that answers 403 or
 // 404 instead still lets the method reach a layer that should never see it.
 // HTTP methods are case-sensitive (RFC 9110 §9.1): "post" is not POST.
-func (c *conformance) methodAttacks() []attack {
+func (c *Target) methodAttacks() []attack {
 	// The tool: the first one that needs a scope beyond Scopes (what a
 	// client holds when it starts), called with a token holding every
 	// scope of the kit's valid token but those; else any tool (or
 	// tools/list) with the valid token, which the method alone must stop.
 	tokScopes, params := c.allScopes(), map[string]any(nil)
-	tools := slices.Sorted(maps.Keys(c.cfg.Tools))
+	tools := slices.Sorted(maps.Keys(c.Tools))
 	for _, tool := range tools {
-		beyond := func(s string) bool { return slices.Contains(c.cfg.Tools[tool], s) && !slices.Contains(c.cfg.Scopes, s) }
+		beyond := func(s string) bool { return slices.Contains(c.Tools[tool], s) && !slices.Contains(c.Scopes, s) }
 		if slices.ContainsFunc(tokScopes, beyond) {
 			tokScopes, params = slices.DeleteFunc(tokScopes, beyond), c.toolCall(tool)
 			break
@@ -368,6 +399,31 @@ func (c *conformance) methodAttacks() []attack {
 		{"lowercase post with a tool call body", "post"},
 	} {
 		out = append(out, attack{name: m.name, token: tok, method: m.method, call: params, want: "method"})
+	}
+	return out
+}
+
+// Attack is one case of the attacks check as a run builds it, for tests of
+// the corpus and for listings.
+type Attack struct {
+	Class  string
+	Name   string
+	Needs  Needs
+	Token  string         // "Bearer " + Token is sent, unless the case is a request or method case
+	Method string         // a method case's HTTP method
+	Call   map[string]any // a method case's tools/call params; nil: tools/list
+	Fix    string         // what to change in a server that accepts it
+}
+
+// Attacks builds the attack corpus of this target, as the attacks check
+// would (reporting to r, which gets the cleanup of the keys it publishes).
+func (c *Target) Attacks(r Reporter) []Attack {
+	c.prepare(r)
+	var out []Attack
+	for _, class := range c.attacks(r) {
+		for _, a := range class.cases {
+			out = append(out, Attack{Class: class.name, Name: a.name, Needs: a.needs, Token: a.token, Method: a.method, Call: a.call, Fix: a.fix})
+		}
 	}
 	return out
 }

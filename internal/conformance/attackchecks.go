@@ -1,4 +1,4 @@
-package validatetest
+package conformance
 
 import (
 	"bytes"
@@ -15,8 +15,8 @@ import (
 // nothing of the token is echoed; and the helpers the attacks share.
 
 // toolCall is the params of a tools/call of tool.
-func (c *conformance) toolCall(tool string) map[string]any {
-	args := c.cfg.ToolArguments[tool]
+func (c *Target) toolCall(tool string) map[string]any {
+	args := c.ToolArguments[tool]
 	if args == nil {
 		args = map[string]any{}
 	}
@@ -26,7 +26,7 @@ func (c *conformance) toolCall(tool string) map[string]any {
 // checkMethod sends a method attack in a session opened by the same user
 // with a valid token, so that only the method stands between the request
 // and the tool.
-func (c *conformance) checkMethod(r runner, a attack) {
+func (c *Target) checkMethod(r Reporter, a attack) {
 	if !c.initialize(r, c.token(c.allScopes(), nil)) {
 		return
 	}
@@ -34,7 +34,7 @@ func (c *conformance) checkMethod(r runner, a attack) {
 	if a.call == nil {
 		rpcMethod, params = "tools/list", map[string]any{}
 	}
-	req, err := c.rpcRequest(c.endpoint, rpcMethod, params, false)
+	req, err := c.rpcRequest(c.Endpoint, rpcMethod, params, false)
 	if err != nil {
 		r.Fatalf("%v", err)
 		return
@@ -70,8 +70,28 @@ func splitList(values []string) []string {
 	return out
 }
 
+// checkAttacks runs the attack corpus, one subtest per class and case, each
+// case skipped as NotCheckable when it needs more than the run has, or when
+// it could not be built (a forged token that needs the authorization
+// server's public key, without Target.IssuerKey).
+func (c *Target) checkAttacks(r Reporter) {
+	for _, class := range c.attacks(r) {
+		c.run(r, class.name, func(r Reporter) {
+			for _, a := range class.cases {
+				c.runNeeding(r, a.name, a.needs, a.why, func(r Reporter) {
+					if a.token == "" && a.probe == nil {
+						r.Skipf("not checkable without the authorization server's public key: this forged token names or uses it")
+						return
+					}
+					c.checkAttack(r, a)
+				})
+			}
+		})
+	}
+}
+
 // checkAttack sends a and checks the refusal.
-func (c *conformance) checkAttack(r runner, a attack) {
+func (c *Target) checkAttack(r Reporter, a attack) {
 	if a.method != "" {
 		c.checkMethod(r, a)
 		return
@@ -80,7 +100,7 @@ func (c *conformance) checkAttack(r runner, a attack) {
 	if a.probe != nil {
 		p = *a.probe
 	}
-	if c.cfg.MCP {
+	if c.MCP {
 		c.session, c.protocol = "", ""
 	}
 	req, err := c.request(p)
@@ -88,7 +108,7 @@ func (c *conformance) checkAttack(r runner, a attack) {
 		r.Fatalf("%v", err)
 		return
 	}
-	host := c.host
+	host := c.Host
 	if p.host != "" {
 		host = p.host
 	}
@@ -144,7 +164,7 @@ func (c *conformance) checkAttack(r runner, a attack) {
 
 // checkEcho fails if any part of the token appears in the response. The
 // message names the part, never its bytes.
-func (c *conformance) checkEcho(r runner, resp *response, secrets []tokenPart) {
+func (c *Target) checkEcho(r Reporter, resp *response, secrets []tokenPart) {
 	var hay strings.Builder
 	hay.Write(resp.body)
 	for name, vs := range resp.header {

@@ -1,4 +1,4 @@
-package validatetest
+package conformance
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 
 // streamTimeout bounds the wait for the headers of an answer to a GET (an
 // SSE stream): the kit reads the headers only, then closes the body. See
-// conformance.streamWait.
+// Target.StreamWait.
 const streamTimeout = 10 * time.Second
 
 // sessionMethods are the requests the kit sends in a session: a tools/list
@@ -80,7 +80,7 @@ type sessionAnswer struct {
 //   - owner ends the session: the owner's DELETE, if answered 2xx, ends the
 //     session (a later POST gets 404); answered 405 (a server that does
 //     not let clients end sessions, as MCP allows), the subtest is skipped.
-func (c *conformance) checkSession(r runner) {
+func (c *Target) checkSession(r Reporter) {
 	ownerTok := c.token(c.allScopes(), nil)
 	if !c.initialize(r, ownerTok) {
 		return
@@ -89,7 +89,7 @@ func (c *conformance) checkSession(r runner) {
 		r.Logf("the server issued no Mcp-Session-Id (stateless): nothing to check")
 		return
 	}
-	own := c.is.claims(c.cfg.Claims)
+	own := c.iss.Claims(c.Claims)
 	owner, _ := own["sub"].(string)
 	ownerClient, _ := own["client_id"].(string)
 	intruders := []intruder{
@@ -110,17 +110,17 @@ func (c *conformance) checkSession(r runner) {
 		resp, err := c.inSession(m, unknownID, ownerTok)
 		unknown[m] = sessionAnswer{resp, err}
 	}
-	c.run(r, "unknown session", func(r runner) { c.checkUnknownSession(r, unknown) })
+	c.run(r, "unknown session", func(r Reporter) { c.checkUnknownSession(r, unknown) })
 	for _, in := range intruders {
-		c.run(r, in.name, func(r runner) { c.checkIntruder(r, in, ownerTok, unknown) })
+		c.run(r, in.name, func(r Reporter) { c.checkIntruder(r, in, ownerTok, unknown) })
 	}
-	c.run(r, "renewed token", func(r runner) { c.checkRenewedToken(r, own) })
-	c.run(r, "owner ends the session", func(r runner) { c.checkSessionEnd(r, ownerTok) })
+	c.run(r, "renewed token", func(r Reporter) { c.checkRenewedToken(r, own) })
+	c.run(r, "owner ends the session", func(r Reporter) { c.checkSessionEnd(r, ownerTok) })
 }
 
 // checkUnknownSession: a session id never issued gets 404 (MCP transport,
 // session management), or 405 to a GET or DELETE the server does not offer.
-func (c *conformance) checkUnknownSession(r runner, unknown map[string]sessionAnswer) {
+func (c *Target) checkUnknownSession(r Reporter, unknown map[string]sessionAnswer) {
 	for _, m := range sessionMethods() {
 		a, what := unknown[m], sessionRequestName(m)
 		switch {
@@ -139,7 +139,7 @@ func (c *conformance) checkUnknownSession(r runner, unknown map[string]sessionAn
 
 // checkIntruder sends in's requests in the owner's session, one subtest
 // each, then compares their answers with those to a made-up id.
-func (c *conformance) checkIntruder(r runner, in intruder, ownerTok string, unknown map[string]sessionAnswer) {
+func (c *Target) checkIntruder(r Reporter, in intruder, ownerTok string, unknown map[string]sessionAnswer) {
 	tok := c.token(c.allScopes(), in.claims)
 	got := make(map[string]int, len(sessionMethods()))
 	for _, m := range sessionMethods() {
@@ -147,12 +147,12 @@ func (c *conformance) checkIntruder(r runner, in intruder, ownerTok string, unkn
 		if m == http.MethodGet {
 			name = "GET stream"
 		}
-		c.run(r, name, func(r runner) {
+		c.run(r, name, func(r Reporter) {
 			what := sessionRequestName(m)
 			resp, err := c.inSession(m, c.session, tok)
 			if err != nil {
 				if errors.Is(err, context.DeadlineExceeded) {
-					r.Errorf("%s with %s in the owner's session: no answer headers within %v: the server seems to hold a stream open for it. Answer 404 to a session id presented by anyone but the principal that opened it, before opening any stream.", what, in.who, c.streamWait)
+					r.Errorf("%s with %s in the owner's session: no answer headers within %v: the server seems to hold a stream open for it. Answer 404 to a session id presented by anyone but the principal that opened it, before opening any stream.", what, in.who, c.StreamWait)
 				} else {
 					r.Errorf("%s with %s in the owner's session: %v. Answer 404 to a session id presented by anyone but the principal that opened it.", what, in.who, err)
 				}
@@ -165,7 +165,7 @@ func (c *conformance) checkIntruder(r runner, in intruder, ownerTok string, unkn
 			}
 		})
 	}
-	c.run(r, "same answer as an unknown session", func(r runner) {
+	c.run(r, "same answer as an unknown session", func(r Reporter) {
 		var diffs []string
 		for _, m := range sessionMethods() {
 			status, ok := got[m]
@@ -182,7 +182,7 @@ func (c *conformance) checkIntruder(r runner, in intruder, ownerTok string, unkn
 
 // judgeIntruder reports what is wrong with the status an intruder's
 // request in the owner's session got.
-func (c *conformance) judgeIntruder(r runner, what, who string, status int, unknown sessionAnswer) {
+func (c *Target) judgeIntruder(r Reporter, what, who string, status int, unknown sessionAnswer) {
 	r.Helper()
 	switch {
 	case status == http.StatusNotFound:
@@ -200,7 +200,7 @@ func (c *conformance) judgeIntruder(r runner, what, who string, status int, unkn
 // checkOwnerStillServed: after an intruder's DELETE (answered status), the
 // owner is still served in its session; if not, it opens a new one for the
 // checks that follow.
-func (c *conformance) checkOwnerStillServed(r runner, who string, status int, ownerTok string) {
+func (c *Target) checkOwnerStillServed(r Reporter, who string, status int, ownerTok string) {
 	r.Helper()
 	resp, err := c.inSession(http.MethodPost, c.session, ownerTok)
 	if err == nil && resp.status/100 == 2 {
@@ -216,7 +216,7 @@ func (c *conformance) checkOwnerStillServed(r runner, who string, status int, ow
 
 // checkRenewedToken: the owner, with a new token (same sub and client_id,
 // new jti, later exp), is served in its session.
-func (c *conformance) checkRenewedToken(r runner, own map[string]any) {
+func (c *Target) checkRenewedToken(r Reporter, own map[string]any) {
 	claims := map[string]any{"jti": "rsguard-conformance-renewed-" + randomHex(8)}
 	if exp, ok := numericDate(own["exp"]); ok {
 		claims["exp"] = exp + 600
@@ -231,7 +231,7 @@ func (c *conformance) checkRenewedToken(r runner, own map[string]any) {
 }
 
 // checkSessionEnd: the owner's DELETE, answered 2xx, ends the session.
-func (c *conformance) checkSessionEnd(r runner, ownerTok string) {
+func (c *Target) checkSessionEnd(r Reporter, ownerTok string) {
 	resp, err := c.inSession(http.MethodDelete, c.session, ownerTok)
 	switch {
 	case err != nil:
@@ -260,13 +260,13 @@ func (c *conformance) checkSessionEnd(r runner, ownerTok string) {
 // inSession sends, with the session id and the token, the request of method
 // (see sessionMethods). The answer to a GET is its status and headers only:
 // its body, perhaps an endless stream, is closed unread.
-func (c *conformance) inSession(method, session, token string) (*response, error) {
+func (c *Target) inSession(method, session, token string) (*response, error) {
 	var req *http.Request
 	var err error
 	if method == http.MethodPost {
-		req, err = c.rpcRequest(c.endpoint, "tools/list", map[string]any{}, false)
+		req, err = c.rpcRequest(c.Endpoint, "tools/list", map[string]any{}, false)
 	} else {
-		req, err = http.NewRequest(method, c.endpoint, nil)
+		req, err = http.NewRequest(method, c.Endpoint, nil)
 	}
 	if err != nil {
 		return nil, err
@@ -282,13 +282,13 @@ func (c *conformance) inSession(method, session, token string) (*response, error
 	if method != http.MethodGet {
 		return c.send(req)
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), c.streamWait)
+	ctx, cancel := context.WithTimeout(req.Context(), c.StreamWait)
 	defer cancel()
 	req = req.WithContext(ctx)
-	if c.host != "" {
-		req.Host = c.host
+	if c.Host != "" {
+		req.Host = c.Host
 	}
-	resp, err := c.client.Do(req)
+	resp, err := c.Client.Do(req)
 	if err != nil {
 		return nil, err
 	}

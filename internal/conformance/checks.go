@@ -1,7 +1,8 @@
-package validatetest
+package conformance
 
 import (
 	"encoding/json"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -16,19 +17,19 @@ import (
 // (session.go): metadata, CORS, challenge, acceptance and step-up.
 
 // checkMetadata: RFC 9728 §3.
-func (c *conformance) checkMetadata(r runner) {
-	req, err := http.NewRequest(http.MethodGet, c.metadataGet, nil)
+func (c *Target) checkMetadata(r Reporter) {
+	req, err := http.NewRequest(http.MethodGet, c.MetadataGet, nil)
 	if err != nil {
 		r.Fatalf("%v", err)
 		return
 	}
 	resp, err := c.send(req)
 	if err != nil {
-		r.Errorf("GET %s: %v. Serve the protected resource metadata at this URL (RFC 9728 §3.1).", c.metadataURL, err)
+		r.Errorf("GET %s: %v. Serve the protected resource metadata at this URL (RFC 9728 §3.1).", c.MetadataURL, err)
 		return
 	}
 	if resp.status != http.StatusOK {
-		r.Errorf("GET %s: status %d, want 200 (RFC 9728 §3.2). Serve the protected resource metadata at this URL, without authentication (RFC 9728 §3.1).", c.metadataURL, resp.status)
+		r.Errorf("GET %s: status %d, want 200 (RFC 9728 §3.2). Serve the protected resource metadata at this URL, without authentication (RFC 9728 §3.1).", c.MetadataURL, resp.status)
 		return
 	}
 	if ct, _, _ := mime.ParseMediaType(resp.header.Get("Content-Type")); ct != "application/json" {
@@ -42,14 +43,14 @@ func (c *conformance) checkMetadata(r runner) {
 	var res string
 	if err := json.Unmarshal(doc["resource"], &res); err != nil {
 		r.Errorf(`metadata "resource" missing or not a string (RFC 9728 §2). Publish the resource identifier as the string "resource".`)
-	} else if res != c.resource {
-		r.Errorf(`metadata "resource" is %q, want %q: a client compares it with the URL it started from and stops (RFC 9728 §3.3). Publish as "resource" the resource identifier clients use, byte for byte.`, res, c.resource)
+	} else if res != c.Resource {
+		r.Errorf(`metadata "resource" is %q, want %q: a client compares it with the URL it started from and stops (RFC 9728 §3.3). Publish as "resource" the resource identifier clients use, byte for byte.`, res, c.Resource)
 	}
 	var servers []string
 	if err := json.Unmarshal(doc["authorization_servers"], &servers); err != nil {
 		r.Errorf(`metadata "authorization_servers" missing or not an array of strings: MCP clients need it to find the authorization server. List the issuer identifier in "authorization_servers".`)
-	} else if !slices.Contains(servers, c.is.issuer) {
-		r.Errorf(`metadata "authorization_servers" %q does not name the issuer %q. Add the issuer identifier, exactly as tokens carry it in "iss", to "authorization_servers".`, servers, c.is.issuer)
+	} else if !slices.Contains(servers, c.iss.Issuer()) {
+		r.Errorf(`metadata "authorization_servers" %q does not name the issuer %q. Add the issuer identifier, exactly as tokens carry it in "iss", to "authorization_servers".`, servers, c.iss.Issuer())
 	}
 	for _, as := range servers {
 		if u, err := url.Parse(as); err != nil || !u.IsAbs() || !loopback.AllowsScheme(u) {
@@ -60,7 +61,7 @@ func (c *conformance) checkMetadata(r runner) {
 		var methods []string
 		if err := json.Unmarshal(raw, &methods); err != nil {
 			r.Errorf(`metadata "bearer_methods_supported" is not an array of strings (RFC 9728 §2). Publish it as an array such as ["header"], or leave it out.`)
-		} else if c.cfg.MCP && slices.Contains(methods, "query") {
+		} else if c.MCP && slices.Contains(methods, "query") {
 			r.Errorf(`metadata "bearer_methods_supported" lists "query": MCP forbids tokens in the query string. Publish only "header" in "bearer_methods_supported".`)
 		}
 	}
@@ -69,7 +70,7 @@ func (c *conformance) checkMetadata(r runner) {
 		if err := json.Unmarshal(raw, &scopes); err != nil {
 			r.Errorf(`metadata "scopes_supported" is not an array of strings (RFC 9728 §2). Publish it as an array of scope strings, or leave it out.`)
 		}
-		for _, s := range c.cfg.Scopes {
+		for _, s := range c.Scopes {
 			if !slices.Contains(scopes, s) {
 				r.Errorf(`metadata "scopes_supported" %q lacks %q, a scope the challenge names. Add every scope your challenges name to "scopes_supported".`, scopes, s)
 			}
@@ -79,15 +80,15 @@ func (c *conformance) checkMetadata(r runner) {
 
 // checkCORS: browser-based clients must be able to read the metadata and
 // the challenge.
-func (c *conformance) checkCORS(r runner) {
-	req, _ := http.NewRequest(http.MethodGet, c.metadataGet, nil)
+func (c *Target) checkCORS(r Reporter) {
+	req, _ := http.NewRequest(http.MethodGet, c.MetadataGet, nil)
 	req.Header.Set("Origin", "https://client.example")
 	if resp, err := c.send(req); err != nil {
 		r.Errorf("GET metadata with an Origin header: %v. Answer cross-origin GET requests for the metadata.", err)
 	} else if resp.header.Get("Access-Control-Allow-Origin") == "" {
 		r.Errorf("the metadata answer has no Access-Control-Allow-Origin: browser-based MCP clients cannot read it. Serve the metadata with Access-Control-Allow-Origin (\"*\" will do: it is public).")
 	}
-	req, _ = http.NewRequest(http.MethodOptions, c.metadataGet, nil)
+	req, _ = http.NewRequest(http.MethodOptions, c.MetadataGet, nil)
 	req.Header.Set("Origin", "https://client.example")
 	req.Header.Set("Access-Control-Request-Method", "GET")
 	req.Header.Set("Access-Control-Request-Headers", "mcp-protocol-version")
@@ -115,7 +116,7 @@ func (c *conformance) checkCORS(r runner) {
 }
 
 // checkChallenge: RFC 6750 §3, RFC 9728 §5.1.
-func (c *conformance) checkChallenge(r runner) {
+func (c *Target) checkChallenge(r Reporter) {
 	req, err := c.request(probe{})
 	if err != nil {
 		r.Fatalf("%v", err)
@@ -137,14 +138,14 @@ func (c *conformance) checkChallenge(r runner) {
 	if ch.Error != "" {
 		r.Errorf("the challenge to a request without credentials carries error=%q: RFC 6750 §3.1 says it should not. Leave error out of the challenge when the request carried no credentials.", ch.Error)
 	}
-	if c.cfg.Scopes != nil && !sameSet(ch.Scope, c.cfg.Scopes) {
-		r.Errorf("challenge scope %q, want %q (ConformanceConfig.Scopes). Name in the 401 challenge's scope exactly the scopes a client needs to start (or correct ConformanceConfig.Scopes).", ch.Scope, c.cfg.Scopes)
+	if c.Scopes != nil && !sameSet(ch.Scope, c.Scopes) {
+		r.Errorf("challenge scope %q, want %q (ConformanceConfig.Scopes). Name in the 401 challenge's scope exactly the scopes a client needs to start (or correct ConformanceConfig.Scopes).", ch.Scope, c.Scopes)
 	}
 }
 
 // bearerChallenge returns the single Bearer challenge of a refusal, checked
 // for resource_metadata and scope.
-func (c *conformance) bearerChallenge(r runner, resp *response) (rsmeta.Challenge, bool) {
+func (c *Target) bearerChallenge(r Reporter, resp *response) (rsmeta.Challenge, bool) {
 	r.Helper()
 	lines := resp.header.Values("WWW-Authenticate")
 	if len(lines) == 0 {
@@ -169,8 +170,8 @@ func (c *conformance) bearerChallenge(r runner, resp *response) (rsmeta.Challeng
 		return rsmeta.Challenge{}, false
 	}
 	ch := bearer[0]
-	if ch.ResourceMetadata != c.metadataURL {
-		r.Errorf("challenge resource_metadata %q, want %q (RFC 9728 §5.1). Set resource_metadata to the URL of the metadata, fixed by configuration, never derived from the request.", ch.ResourceMetadata, c.metadataURL)
+	if ch.ResourceMetadata != c.MetadataURL {
+		r.Errorf("challenge resource_metadata %q, want %q (RFC 9728 §5.1). Set resource_metadata to the URL of the metadata, fixed by configuration, never derived from the request.", ch.ResourceMetadata, c.MetadataURL)
 	}
 	if slices.Contains(ch.Scope, "offline_access") {
 		r.Errorf("the challenge names offline_access: MCP says a server never asks for it. Remove offline_access from the scopes of challenges.")
@@ -179,9 +180,9 @@ func (c *conformance) bearerChallenge(r runner, resp *response) (rsmeta.Challeng
 }
 
 // checkAccept: a valid token gets through.
-func (c *conformance) checkAccept(r runner) {
+func (c *Target) checkAccept(r Reporter) {
 	tok := c.token(c.allScopes(), nil)
-	if c.cfg.MCP {
+	if c.MCP {
 		if !c.initialize(r, tok) {
 			return
 		}
@@ -207,7 +208,7 @@ func (c *conformance) checkAccept(r runner) {
 }
 
 // initialize opens an MCP session with tok.
-func (c *conformance) initialize(r runner, tok string) bool {
+func (c *Target) initialize(r Reporter, tok string) bool {
 	r.Helper()
 	c.session, c.protocol = "", ""
 	resp, msg, err := c.rpc(tok, "initialize", initializeParams)
@@ -235,11 +236,18 @@ func (c *conformance) initialize(r runner, tok string) bool {
 	return true
 }
 
+// checkStepUps runs checkStepUp for each tool, in name order, as subtests.
+func (c *Target) checkStepUps(r Reporter) {
+	for _, tool := range slices.Sorted(maps.Keys(c.Tools)) {
+		c.run(r, tool, func(r Reporter) { c.checkStepUp(r, tool) })
+	}
+}
+
 // checkStepUp: MCP authorization, scope challenge handling (403
 // insufficient_scope, then success with the scopes it names).
-func (c *conformance) checkStepUp(r runner, tool string) {
-	need := c.cfg.Tools[tool]
-	args := c.cfg.ToolArguments[tool]
+func (c *Target) checkStepUp(r Reporter, tool string) {
+	need := c.Tools[tool]
+	args := c.ToolArguments[tool]
 	if args == nil {
 		args = map[string]any{}
 	}

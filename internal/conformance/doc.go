@@ -1,0 +1,29 @@
+// Package conformance holds the checks of a protected resource (RFC 6750,
+// RFC 9728, RFC 8707, the MCP authorization specification) that
+// validatetest.Conformance runs inside go test, so that the checker command
+// to come (issue 18) runs the very same ones against a deployed server.
+//
+// [Checks] is the one ordered list: each [Check] has its subtest name, the
+// specification it checks, its function, and what it [Needs] to tell a
+// correct server from a wrong one: nothing (black-box: no token, or forged
+// ones), a real token for the resource ([TokenSource]: client credentials,
+// or the kit's issuer), or tokens with chosen claims signed by the
+// authorization server's key ([Minter]: the kit only). The attacks check
+// runs [AttackCases], each with Needs of its own.
+//
+// A front end describes the server as a [Target] and calls [Run] with a
+// [Reporter] (a *testing.T through validatetest's adaptor, a recorder in
+// tests, the command's report). A run given less than a check needs reports
+// it skipped as [NotCheckable], with why in one clause, never as passed.
+// Without a Minter, forged tokens claim Target.Issuer and use
+// Target.IssuerKey, the authorization server's published key.
+//
+// The files: list.go (Needs, Check, Checks), attackcases.go (the attack
+// table), target.go (Target, Reporter, Run), tokens.go (TokenSource,
+// Minter, the forger), http.go (requests, JSON-RPC over Streamable HTTP,
+// SSE), checks.go (metadata, cors, challenge, accept, step-up), session.go,
+// attacks.go (the corpus) and attackchecks.go (how refusals are judged).
+//
+// Besides rsguard's rsmeta and internal packages, it uses only the standard
+// library and golang-jwt, never package testing.
+package conformance

@@ -1,0 +1,88 @@
+package conformance
+
+// Needs is what a check needs to tell a correct server from a wrong one.
+// A run given less reports the check skipped as [NotCheckable], never as
+// passed.
+type Needs int
+
+const (
+	// NeedsNothing: black-box. No token at all, or forged ones: signed
+	// with the checker's own keys, keyed with the authorization server's
+	// public key, or not signed.
+	NeedsNothing Needs = iota
+
+	// NeedsToken: a real access token for the resource, with chosen
+	// scopes (client credentials at the authorization server, or the
+	// kit's issuer). See [TokenSource].
+	NeedsToken
+
+	// NeedsIssuerKey: tokens with chosen claims and headers signed by the
+	// authorization server's key, and keys published in its JWK Set: the
+	// kit only. See [Minter].
+	NeedsIssuerKey
+)
+
+// NotCheckable begins the skip message of a check a run cannot make with
+// what it was given; a clause saying why follows it.
+const NotCheckable = "not checkable without credentials"
+
+func (n Needs) String() string {
+	switch n {
+	case NeedsNothing:
+		return "nothing"
+	case NeedsToken:
+		return "a token"
+	case NeedsIssuerKey:
+		return "the issuer's key"
+	}
+	return "unknown"
+}
+
+// why says, in one clause, what a check that needs n needs.
+func (n Needs) why() string {
+	switch n {
+	case NeedsToken:
+		return "it needs a valid access token for the resource"
+	case NeedsIssuerKey:
+		return "it needs tokens with chosen claims signed by the authorization server's key"
+	}
+	return "it needs nothing"
+}
+
+// Check is one check of a protected resource: a subtest of
+// validatetest.Conformance, a line of the checker command's report.
+type Check struct {
+	// Name is the subtest's name.
+	Name string
+
+	// Needs is what the check needs. A check with sub-checks of their own
+	// Needs (attacks) needs the least of them.
+	Needs Needs
+
+	// Spec names the specification sections the check checks.
+	Spec string
+
+	// When, if non-nil, says whether the check applies to the target at
+	// all (the MCP checks): a check that does not apply is not run, nor
+	// reported.
+	When func(*Target) bool
+
+	// Run runs the check against the target, reporting to r.
+	Run func(*Target, Reporter)
+}
+
+// Checks returns the checks, in the order they run: the one list both front
+// ends (validatetest.Conformance and the checker command) run.
+func Checks() []Check {
+	return []Check{
+		{Name: "metadata", Needs: NeedsNothing, Spec: "RFC 9728 §3, §3.3; RFC 8414 §2; MCP authorization", Run: (*Target).checkMetadata},
+		{Name: "cors", Needs: NeedsNothing, Spec: "MCP authorization (browser-based clients); MCP transport (Origin validation)", Run: (*Target).checkCORS},
+		{Name: "challenge", Needs: NeedsNothing, Spec: "RFC 6750 §3, §3.1; RFC 9728 §5.1", Run: (*Target).checkChallenge},
+		{Name: "accept", Needs: NeedsToken, Spec: "RFC 6750 §2.1; RFC 8707; MCP lifecycle (initialize)", Run: (*Target).checkAccept},
+		{Name: "session", Needs: NeedsIssuerKey, Spec: "MCP security best practices (session hijacking); MCP transport, session management",
+			When: func(t *Target) bool { return t.MCP }, Run: (*Target).checkSession},
+		{Name: "stepup", Needs: NeedsToken, Spec: "MCP authorization (scope challenge handling); RFC 6750 §3.1",
+			When: func(t *Target) bool { return t.MCP && len(t.Tools) > 0 }, Run: (*Target).checkStepUps},
+		{Name: "attacks", Needs: NeedsNothing, Spec: "RFC 8725; RFC 7515; RFC 9068 §4; RFC 6750 §2, §3.1; see AttackCases", Run: (*Target).checkAttacks},
+	}
+}
