@@ -96,6 +96,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 	case err == nil && p != nil:
 		a.usage.bearerSeen.Add(1)
 		a.usage.bearerAccepted.Add(1)
+		a.usage.recordBearer(p.ClientID, a.now())
 	case classOf(err) == audit.ReasonNoCredential:
 		a.usage.anonymous.Add(1)
 	case err != nil:

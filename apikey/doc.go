@@ -19,7 +19,8 @@
 //     the key's [Use]). One rsguard.Guard runs it and answers for both;
 //   - the migration [Policy]: per client (or per key) allowed, deprecated
 //     or blocked, plus cutoff dates; usage counters ([Authenticator.Usage])
-//     and a hook on every key use ([Config].OnUse).
+//     and a hook on every key use ([Config].OnUse); and a migration report
+//     to look at ([NewReportHandler]).
 //
 // # Key format
 //
@@ -140,6 +141,30 @@
 // [Authenticator.SetPolicy]; watch progress with [Authenticator.Usage] (per
 // credential type, key and client: totals and last seen) or feed your own
 // metrics from [Config].OnUse.
+//
+// # Migration report
+//
+// [NewReportHandler] serves the migration as a page to look at, and as JSON
+// and CSV (?format=json, ?format=csv): per client, API key against OAuth
+// requests per day as a small SVG chart, the keys in use by id, the state,
+// the last key and OAuth use, the key requests the policy refused; the
+// global and per-client cutoffs with a countdown; the clients that break at
+// the cutoff, highlighted; and the share of traffic still on keys, its
+// trend, and the clients fully on OAuth. Mount it on an admin mux, as
+// net/http/pprof is, behind the Guard:
+//
+//	report, err := apikey.NewReportHandler(apikey.ReportConfig{Source: auth, Scope: "admin:read"})
+//	admin.Handle("GET /debug/apikeys", guard.Middleware(report))
+//
+// It refuses to be built without an authorization rule (a scope, or a
+// check of your own), shows key ids only, never a key, a hash or a token,
+// escapes every name, and sends the page with a Content-Security-Policy
+// that allows no script (it has none: the countdown is rendered by the
+// server, from [ReportConfig].Now). Its data is the Authenticator's
+// [Snapshot]: this process's counters, kept per UTC day for
+// [ActivityDays] days and at most [MaxActivityClients] clients; the page
+// says so ([Snapshot].Source). [NewReport] builds the same report from any
+// Snapshot, such as counts summed over replicas.
 //
 // For an audit trail and metrics over both credentials, set the Guard's
 // rsguard.Config.OnDecision: one audit.Decision per request, with a stable

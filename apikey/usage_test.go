@@ -100,11 +100,16 @@ func TestSnapshotJSON(t *testing.T) {
 		"anonymous": 4,
 		"keys": [{"id": "AAAAAAAAAAAA", "client": "billing-cron", "accepted": 1, "rejected": 1,
 			"first_seen": "2026-03-01T12:00:00Z", "last_seen": "2026-03-01T13:00:00Z", "state": "deprecated"}],
-		"clients": [{"client": "billing-cron", "keys": 1, "accepted": 1, "rejected": 1, "last_seen": "2026-03-01T13:00:00Z"}]
+		"clients": [{"client": "billing-cron", "keys": 1, "accepted": 1, "rejected": 1, "last_seen": "2026-03-01T13:00:00Z"}],
+		"since": "2026-03-01T12:00:00Z", "source": "process",
+		"days": [{"day": "2026-03-01T00:00:00Z", "api_key": {"accepted": 1, "rejected": 1}, "bearer": 0}],
+		"activity": [{"client": "billing-cron", "last_api_key": "2026-03-01T13:00:00Z", "policy_refused": 1,
+			"days": [{"day": "2026-03-01T00:00:00Z", "api_key": {"accepted": 1, "rejected": 1}, "bearer": 0}]}]
 	}`, string(b))
 
 	b, err = json.Marshal(Snapshot{Time: at})
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"time": "2026-03-01T12:00:00Z", "bearer": {"accepted": 0, "rejected": 0},
-		"api_key": {"accepted": 0, "rejected": 0}, "anonymous": 0}`, string(b), "an empty report")
+	assert.JSONEq(t, `{"time": "2026-03-01T12:00:00Z", "since": "0001-01-01T00:00:00Z", "source": "",
+		"bearer": {"accepted": 0, "rejected": 0}, "api_key": {"accepted": 0, "rejected": 0}, "anonymous": 0}`,
+		string(b), "an empty report")
 }

@@ -32,7 +32,7 @@ func command(t *testing.T, stdout, header string) string {
 // commands it prints: curl with the legacy key (which must show the
 // deprecation headers), and the order service with go run.
 func TestPrintedCommands(t *testing.T) {
-	out, stderr, stop := runtest.Start(t, run, orderCommandHeader, "-addr", "127.0.0.1:0")
+	out, stderr, stop := runtest.Start(t, run, orderCommandHeader, "-addr", "127.0.0.1:0", "-admin", "127.0.0.1:0")
 
 	t.Run("curl with the legacy key", func(t *testing.T) {
 		if _, err := exec.LookPath("curl"); err != nil {
@@ -45,6 +45,24 @@ func TestPrintedCommands(t *testing.T) {
 			t.Fatalf("%v\n%s", err, got)
 		}
 		for _, want := range []string{"HTTP/1.1 200", "Deprecation: @", "Sunset: ", `rel="deprecation"`, `"sku":"BOLT-M6"`} {
+			if !strings.Contains(string(got), want) {
+				t.Errorf("output lacks %q:\n%s", want, got)
+			}
+		}
+	})
+
+	t.Run("the migration report, as CSV", func(t *testing.T) {
+		if _, err := exec.LookPath("curl"); err != nil {
+			t.Skip("curl is not installed")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		got, err := exec.CommandContext(ctx, "sh", "-c", command(t, out, reportCommandHeader)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, got)
+		}
+		for _, want := range []string{"client,state,status,", "\n" + legacyClient + ",deprecated,breaks_at_cutoff,",
+			"\n" + orderServiceID + ",allowed,on_oauth,", "\n" + blockedClient + ",blocked,cut_off,"} {
 			if !strings.Contains(string(got), want) {
 				t.Errorf("output lacks %q:\n%s", want, got)
 			}
@@ -86,8 +104,9 @@ func TestRunErrors(t *testing.T) {
 	runtest.RunErrors(t, run, []runtest.ErrorCase{
 		{Name: "extra argument", Args: []string{"serve"}, WantErr: "unexpected arguments"},
 		{Name: "every interface, no -resource", Args: []string{"-addr", ":0"}, WantErr: "-resource"},
-		{Name: "missing key file", Args: []string{"-addr", "127.0.0.1:0", "-keys", "testdata/none.json"}, WantErr: "none.json"},
-		{Name: "unreachable issuer", Args: []string{"-addr", "127.0.0.1:0", "-issuer", deadURL}, WantErr: "issuer " + deadURL},
+		{Name: "missing key file", Args: []string{"-addr", "127.0.0.1:0", "-admin", "", "-keys", "testdata/none.json"}, WantErr: "none.json"},
+		{Name: "unreachable issuer", Args: []string{"-addr", "127.0.0.1:0", "-admin", "", "-issuer", deadURL}, WantErr: "issuer " + deadURL},
+		{Name: "bad admin address", Args: []string{"-addr", "127.0.0.1:0", "-admin", "127.0.0.1:bad"}, WantErr: "-admin"},
 	})
 }
 
@@ -109,7 +128,7 @@ func TestRunWithIssuerAndKeys(t *testing.T) {
 	}
 
 	const marker = "protected resource metadata: " // the banner is written at once
-	out, _, stop := runtest.Start(t, run, marker, "-addr", "127.0.0.1:0", "-issuer", iss.URL, "-keys", keysFile)
+	out, _, stop := runtest.Start(t, run, marker, "-addr", "127.0.0.1:0", "-admin", "", "-issuer", iss.URL, "-keys", keysFile)
 	_, after, _ := strings.Cut(out, marker)
 	metadataURL, _, _ := strings.Cut(after, "\n")
 	if strings.Contains(out, keyCommandHeader) || strings.Contains(out, key) {

@@ -68,7 +68,7 @@ func newServer(ctx context.Context, cfg serverConfig) (http.Handler, error) {
 		Authenticator:    v,
 		ResourceMetadata: meta.URL(),
 		Scopes:           []string{scopeRead},
-		OnDecision:       onDecision,
+		OnDecision:       audit.Multi(onDecision, prom.Credentials()),
 	})
 	if err != nil {
 		return nil, err

@@ -34,6 +34,9 @@ const (
 	ScopeAdmin = "inventory:admin"
 )
 
+// ReportPath is the path of the migration report on the admin handler.
+const ReportPath = "/debug/apikeys"
+
 // SupportedScopes lists the scopes in the order the metadata publishes them.
 var SupportedScopes = []string{ScopeRead, ScopeWrite, ScopeAdmin}
 
@@ -56,12 +59,22 @@ type Config struct {
 	Policy apikey.Policy
 	// Logger receives the log. If nil, nothing is logged.
 	Logger *slog.Logger
+	// Now is the clock of the keys' policy, their usage counters and the
+	// migration report. If nil, time.Now.
+	Now func() time.Time
 }
 
 // API is the inventory REST API: its handler and its parts.
 type API struct {
 	// Handler serves the API, its metadata and its migration page.
 	Handler http.Handler
+	// Routes is Handler without its access log, for callers in the same
+	// process (the demo's traffic).
+	Routes http.Handler
+	// Admin serves the migration report (apikey.NewReportHandler) at
+	// ReportPath, to callers with the inventory:admin scope, behind the
+	// same Guard as the API: serve it on an internal listener only.
+	Admin http.Handler
 	// Resource is the canonical resource URL (the metadata's "resource").
 	Resource string
 	// MetadataURL is the path-inserted well-known URL of the metadata.
@@ -135,6 +148,7 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 		Prefix:                KeyPrefix,
 		Bearer:                v,
 		Policy:                cfg.Policy,
+		Now:                   cfg.Now,
 		AdvertiseKeyChallenge: true,
 		Logger:                logger.With("component", "apikey"),
 		OnUse: func(r *http.Request, u apikey.Use) {
@@ -171,8 +185,21 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	mux.Handle("DELETE "+base+"/items/{sku}", protect(ScopeAdmin, h.delete))
 	mux.HandleFunc("GET /docs/oauth", docsPage)
 
+	// The migration report, as net/http/pprof would be mounted: on an
+	// admin mux, behind the Guard, for the admin scope only.
+	report, err := apikey.NewReportHandler(apikey.ReportConfig{
+		Source: auth, Scope: ScopeAdmin, Now: cfg.Now, Title: "Inventory API: API key migration",
+	})
+	if err != nil {
+		return nil, err
+	}
+	admin := http.NewServeMux()
+	admin.Handle("GET "+ReportPath, guard.Middleware(report))
+
 	return &API{
 		Handler:     serve.AccessLog(logger, mux),
+		Routes:      mux,
+		Admin:       serve.AccessLog(logger.With("component", "admin"), admin),
 		Resource:    resource,
 		MetadataURL: meta.URL(),
 		Auth:        auth,
