@@ -24,12 +24,14 @@ const maxAnswers = 128
 type answerKey struct {
 	status     int
 	code, desc string
+	challenge  int // the index of the challenge that carries the error
 }
 
 type answer struct {
 	status int
 	keys   []string // canonical header names
-	vals   []string // one value per name
+	n      []int    // how many values each name has (several challenges)
+	vals   []string // the values of every name, in order
 	body   []byte
 }
 
@@ -38,10 +40,10 @@ type answers struct {
 	n atomic.Int32
 }
 
-// replay writes e's recorded answer, if there is one and w has no
-// Access-Control-Expose-Headers yet.
-func (s *answers) replay(w http.ResponseWriter, e *Error) bool {
-	v, ok := s.m.Load(answerKey{e.Status, e.Code, e.Description})
+// replay writes e's recorded answer, its error on challenge at, if there is
+// one and w has no Access-Control-Expose-Headers yet.
+func (s *answers) replay(w http.ResponseWriter, e *Error, at int) bool {
+	v, ok := s.m.Load(answerKey{e.Status, e.Code, e.Description, at})
 	if !ok {
 		return false
 	}
@@ -54,29 +56,32 @@ func (s *answers) replay(w http.ResponseWriter, e *Error) bool {
 	// response's headers cannot reach another response.
 	vals := make([]string, len(a.vals))
 	copy(vals, a.vals)
+	j := 0
 	for i, k := range a.keys {
-		h[k] = vals[i : i+1 : i+1]
+		h[k] = vals[j : j+a.n[i] : j+a.n[i]]
+		j += a.n[i]
 	}
 	w.WriteHeader(a.status)
 	_, _ = w.Write(a.body)
 	return true
 }
 
-// record keeps the answer to e, written with challenge c, unless enough are
-// kept already.
-func (s *answers) record(e *Error, c rsmeta.Challenge) {
-	key := answerKey{e.Status, e.Code, e.Description}
+// record keeps the answer to e, written with challenges cs (its error on
+// cs[at]), unless enough are kept already.
+func (s *answers) record(e *Error, at int, cs []rsmeta.Challenge) {
+	key := answerKey{e.Status, e.Code, e.Description, at}
 	if _, ok := s.m.Load(key); ok || s.n.Load() >= maxAnswers {
 		return
 	}
 	var rec recorder
 	rec.h = make(http.Header)
-	rsmeta.WriteError(&rec, e.Status, e.Code, e.Description, c)
+	rsmeta.WriteError(&rec, e.Status, e.Code, e.Description, cs...)
 	a := &answer{status: rec.status, body: rec.body.Bytes()}
 	for _, k := range []string{"Www-Authenticate", "Access-Control-Expose-Headers", "Cache-Control", "Content-Type", "Content-Length"} {
-		if vals := rec.h[k]; len(vals) == 1 {
+		if vals := rec.h[k]; len(vals) > 0 {
 			a.keys = append(a.keys, k)
-			a.vals = append(a.vals, vals[0])
+			a.vals = append(a.vals, vals...)
+			a.n = append(a.n, len(vals))
 			delete(rec.h, k)
 		}
 	}

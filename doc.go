@@ -24,6 +24,12 @@
 // context ([FromContext]), where package scopes checks scopes per route, per
 // MCP tool or in handler code. Every decision can be audited (package audit).
 //
+// An Authenticator that accepts other schemes than Bearer, such as a
+// validate.Validator with DPoP on (RFC 9449), is a [Challenger]: the Guard
+// sends each of its challenges (`Bearer …`, `DPoP algs="…"`), puts a
+// refusal's error on the challenge of its [Error.Scheme], and, for a request
+// it let through, hands later checks the challenge of the request's scheme.
+//
 // A refusal's class is its audit reason, the same for every credential kind:
 // errors.Is(err, audit.ReasonExpired) matches an expired JWT and an expired
 // API key alike (see [Error]). There are no per-package sentinel errors for

@@ -71,9 +71,16 @@ type Error struct {
 	// sends at least one second.
 	RetryAfter time.Duration
 	// Header holds further response headers; a WWW-Authenticate value in
-	// it is a further challenge (RFC 9110 §11.6.1) sent after the Bearer
-	// one, such as apikey's `APIKey header="X-API-Key"`.
+	// it is a further challenge (RFC 9110 §11.6.1) sent after the Guard's
+	// own, such as apikey's `APIKey header="X-API-Key"`. Other headers,
+	// such as DPoP-Nonce (RFC 9449 §9), are sent as they are.
 	Header http.Header
+	// Scheme is the auth-scheme of the Guard's challenge that carries Code
+	// and Description, when its Authenticator is a [Challenger] with
+	// several ("DPoP" for a refused DPoP proof or DPoP-bound token, RFC
+	// 9449 §7.1), compared case-insensitively. "", or a scheme the Guard
+	// does not send, means its first challenge.
+	Scheme string
 }
 
 // Error returns "rsguard: ", the wrapped error's message (or the reason)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rsguard/rsguard/audit"
@@ -28,6 +29,18 @@ import (
 // block past the request's context.
 type Authenticator interface {
 	Authenticate(r *http.Request) (*Principal, error)
+}
+
+// Challenger is an [Authenticator] that accepts credentials under schemes
+// other than, or besides, Bearer, such as a validate.Validator that accepts
+// DPoP-bound tokens (RFC 9449 §7.1). The [Guard] asks once, at [New], and
+// sends every challenge returned, in order, one WWW-Authenticate field
+// value each, each with the Guard's realm, resource_metadata and scope
+// (which it sets: the challenges give a scheme and its own auth-params,
+// such as DPoP's algs); an empty list means one Bearer challenge. A
+// refusal's error code goes on the challenge of its [Error.Scheme].
+type Challenger interface {
+	Challenges() []rsmeta.Challenge
 }
 
 // Config configures a [Guard]. Authenticator and ResourceMetadata are
@@ -71,7 +84,7 @@ type Config struct {
 // is safe for concurrent use.
 type Guard struct {
 	auth       Authenticator
-	challenge  rsmeta.Challenge // realm, resource_metadata, scope
+	challenges []rsmeta.Challenge // each with realm, resource_metadata, scope; never empty
 	onDecision audit.Func
 	logger     *slog.Logger
 	answers    answers
@@ -90,19 +103,75 @@ func New(cfg Config) (*Guard, error) {
 	}
 	g := &Guard{
 		auth:       cfg.Authenticator,
-		challenge:  rsmeta.Challenge{Realm: cfg.Realm, ResourceMetadata: cfg.ResourceMetadata},
 		onDecision: cfg.OnDecision,
 		logger:     cfg.Logger,
 	}
+	var scope []string
 	for _, s := range cfg.Scopes {
-		if s != "offline_access" && !slices.Contains(g.challenge.Scope, s) {
-			g.challenge.Scope = append(g.challenge.Scope, s)
+		if s != "offline_access" && !slices.Contains(scope, s) {
+			scope = append(scope, s)
 		}
 	}
-	if _, err := g.challenge.Header(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	var cs []rsmeta.Challenge
+	if c, ok := cfg.Authenticator.(Challenger); ok {
+		cs = c.Challenges()
+	}
+	if len(cs) == 0 {
+		cs = []rsmeta.Challenge{{}}
+	}
+	for i, c := range cs {
+		for _, prev := range cs[:i] {
+			if strings.EqualFold(schemeOf(c), schemeOf(prev)) {
+				return nil, fmt.Errorf("%w: Authenticator: the challenge scheme %s is given twice", ErrInvalidConfig, schemeOf(c))
+			}
+		}
+		switch {
+		case c.Realm != "" || c.ResourceMetadata != "" || len(c.Scope) != 0:
+			return nil, fmt.Errorf("%w: Authenticator: a %s challenge sets realm, resource_metadata or scope, which are the Guard's", ErrInvalidConfig, schemeOf(c))
+		case c.Error != "" || c.ErrorDescription != "" || c.ErrorURI != "":
+			return nil, fmt.Errorf("%w: Authenticator: a %s challenge carries an error", ErrInvalidConfig, schemeOf(c))
+		}
+		c.Realm, c.ResourceMetadata, c.Scope = cfg.Realm, cfg.ResourceMetadata, scope
+		c.Params = slices.Clone(c.Params)
+		if _, err := c.Header(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		g.challenges = append(g.challenges, c)
 	}
 	return g, nil
+}
+
+// schemeOf returns c's auth-scheme, "Bearer" for "".
+func schemeOf(c rsmeta.Challenge) string {
+	if c.Scheme == "" {
+		return "Bearer"
+	}
+	return c.Scheme
+}
+
+// challengeOf returns the index of the Guard's challenge of scheme, or 0
+// (the first) when there is none.
+func (g *Guard) challengeOf(scheme string) int {
+	if scheme == "" || len(g.challenges) == 1 {
+		return 0
+	}
+	for i, c := range g.challenges {
+		if strings.EqualFold(schemeOf(c), scheme) {
+			return i
+		}
+	}
+	return 0
+}
+
+// requestScheme returns the auth-scheme of r's Authorization header, ""
+// when it has not exactly one.
+func requestScheme(r *http.Request) string {
+	vals := r.Header["Authorization"]
+	if len(vals) != 1 {
+		return ""
+	}
+	scheme, _, _ := strings.Cut(strings.TrimLeft(vals[0], " \t"), " ")
+	return scheme
 }
 
 // Middleware authenticates every request to next.
@@ -110,10 +179,13 @@ func New(cfg Config) (*Guard, error) {
 //   - A request without a credential: 401 with
 //     `WWW-Authenticate: Bearer resource_metadata="…"` (plus scope when
 //     Config.Scopes is set) and no error code (RFC 6750 §3.1, RFC 9728 §5.1,
-//     the MCP authorization specification).
+//     the MCP authorization specification); for a [Challenger], each of its
+//     challenges, in order, one WWW-Authenticate field value each.
 //   - A credential refused: the [*Error]'s status, with error and
 //     error_description in the challenge (401 invalid_token for a bad token,
-//     400 invalid_request for a malformed request), never the credential.
+//     400 invalid_request for a malformed request), never the credential;
+//     for a Challenger, in the challenge of the Error's Scheme, the others
+//     sent without an error.
 //   - A 503 (keys or a store unavailable) carries Retry-After.
 //   - An authenticator's programming error — a principal without a Subject,
 //     an [Error.Status] outside 400–599 — is answered 500; a 5xx other than
@@ -130,7 +202,10 @@ func New(cfg Config) (*Guard, error) {
 // a cause's message.
 //
 // On success, next gets the request with the [Principal] in its context
-// ([FromContext]) and the Principal's response headers set.
+// ([FromContext]) and the Principal's response headers set. Later refusals
+// of that request (package scopes' 403 insufficient_scope) use the Guard's
+// challenge of the scheme of its Authorization header (DPoP for a DPoP
+// request), else its first.
 func (g *Guard) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var start time.Time
@@ -159,7 +234,11 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 				w.Header().Add(k, v)
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(reqctx.With(r.Context(), &reqctx.State{Principal: p, Challenge: &g.challenge})))
+		c := &g.challenges[0]
+		if len(g.challenges) > 1 {
+			c = &g.challenges[g.challengeOf(requestScheme(r))]
+		}
+		next.ServeHTTP(w, r.WithContext(reqctx.With(r.Context(), &reqctx.State{Principal: p, Challenge: c})))
 	})
 }
 
@@ -179,9 +258,9 @@ func (g *Guard) decide(r *http.Request, p *Principal, e *Error, start time.Time)
 }
 
 // writeError answers a request refused with e (from refusalOf): its status,
-// and a challenge with its code and description. The challenge always
-// carries resource_metadata, so that a client can discover how to get a
-// token.
+// and the Guard's challenges, the one of e.Scheme with its code and
+// description. Every challenge carries resource_metadata, so that a client
+// can discover how to get a token.
 func (g *Guard) writeError(w http.ResponseWriter, r *http.Request, e *Error) {
 	h := w.Header()
 	if g.logger != nil && g.logger.Enabled(r.Context(), slog.LevelDebug) {
@@ -200,17 +279,21 @@ func (g *Guard) writeError(w http.ResponseWriter, r *http.Request, e *Error) {
 		_, _ = w.Write([]byte(serverErrorBody))
 		return
 	}
-	c := g.challenge
+	at := g.challengeOf(e.Scheme) // the challenge that carries the error
+	if len(e.Header) == 0 && g.answers.replay(w, e, at) {
+		return
+	}
+	cs := g.challenges
 	if e.Code != "" {
-		c.Error, c.ErrorDescription = e.Code, e.Description
+		cs = slices.Clone(cs)
+		cs[at].Error, cs[at].ErrorDescription = e.Code, e.Description
 	}
-	switch {
-	case len(e.Header) != 0: // its own headers: never recorded
-		rsmeta.WriteError(&extraHeaders{ResponseWriter: w, h: e.Header}, e.Status, e.Code, e.Description, c)
-	case !g.answers.replay(w, e):
-		g.answers.record(e, c)
-		rsmeta.WriteError(w, e.Status, e.Code, e.Description, c)
+	if len(e.Header) != 0 { // its own headers: never recorded
+		rsmeta.WriteError(&extraHeaders{ResponseWriter: w, h: e.Header}, e.Status, e.Code, e.Description, cs...)
+		return
 	}
+	g.answers.record(e, at, cs)
+	rsmeta.WriteError(w, e.Status, e.Code, e.Description, cs...)
 }
 
 // serverErrorBody is the body of the Guard's 5xx answers other than 503.

@@ -93,7 +93,8 @@ const (
 	ReasonRevoked Reason = "revoked"
 	// ReasonSenderConstrained: a sender-constrained token (one with a
 	// "cnf" claim: DPoP, mTLS) presented as a plain bearer token, without
-	// its proof of possession (401).
+	// its proof of possession; a "cnf" binding rsguard cannot check; or,
+	// with a DPoP proof, a token not bound to the proof's key (401).
 	ReasonSenderConstrained Reason = "sender_constrained"
 	// ReasonRevocationUnavailable: the revocation store failed and the
 	// validator fails closed (503).

@@ -96,13 +96,19 @@ type Config struct {
 
 	// Metadata holds further members of the protected resource metadata
 	// document, such as ResourceName and ResourceDocumentation. Leave
-	// Resource, AuthorizationServers, ScopesSupported and
-	// BearerMethodsSupported empty: they are derived as "resource" =
+	// Resource, AuthorizationServers, ScopesSupported,
+	// BearerMethodsSupported, DPoPSigningAlgValuesSupported and
+	// DPoPBoundAccessTokensRequired empty: they are derived as "resource" =
 	// Resource, "authorization_servers" = Issuer followed by the issuers of
 	// Validate.Issuers, "scopes_supported" = the sorted union of the scopes
-	// of Tools and ChallengeScopes, and "bearer_methods_supported" =
-	// ["header"]. If one is set anyway, it must equal the derived value
-	// (lists as sets), or [New] fails. The document must pass
+	// of Tools and ChallengeScopes, "bearer_methods_supported" =
+	// ["header"], and, when Validate.DPoP.Mode is not validate.DPoPOff,
+	// "dpop_signing_alg_values_supported" = the proof algorithms
+	// (validate.DPoPConfig.SigningAlgorithms) and
+	// "dpop_bound_access_tokens_required" = true for
+	// validate.DPoPRequired (RFC 9728 §2). If one is set
+	// anyway, it must equal the derived value (lists as sets), or [New]
+	// fails. The document must pass
 	// [rsmeta.Metadata.Validate].
 	Metadata rsmeta.Metadata
 
@@ -309,11 +315,11 @@ func New(ctx context.Context, cfg Config) (*Endpoint, error) {
 // with an allowed Origin gets, on every answer (refusals included, so that
 // a browser client can read the 401 challenge), Access-Control-Allow-Origin
 // naming that origin, Vary: Origin and Access-Control-Expose-Headers:
-// Mcp-Session-Id, WWW-Authenticate; its CORS preflight (OPTIONS with
-// Access-Control-Request-Method), which carries no credentials, is answered
-// 204 there, allowing the methods GET, POST, DELETE and the request headers
-// Authorization, Content-Type, Mcp-Session-Id, MCP-Protocol-Version,
-// Last-Event-ID, Accept for 600 seconds. Credentials (cookies) are never
+// Mcp-Session-Id, WWW-Authenticate, DPoP-Nonce; its CORS preflight (OPTIONS
+// with Access-Control-Request-Method), which carries no credentials, is
+// answered 204 there, allowing the methods GET, POST, DELETE and the request
+// headers Authorization, DPoP, Content-Type, Mcp-Session-Id,
+// MCP-Protocol-Version, Last-Event-ID, Accept for 600 seconds. Credentials (cookies) are never
 // allowed: tokens travel in the Authorization header. The metadata
 // document's paths are not Origin-checked: the document is public, served
 // with Access-Control-Allow-Origin: * as [rsmeta.Handler] serves it.
@@ -483,6 +489,7 @@ func document(cfg *Config, supported []string) (rsmeta.Metadata, error) {
 		servers = append(servers, ic.Issuer)
 	}
 	doc := cfg.Metadata
+	algs := cfg.Validate.DPoP.SigningAlgorithms() // nil when DPoP is off
 	switch {
 	case doc.Resource != "" && doc.Resource != cfg.Resource:
 		return doc, fmt.Errorf("%w: Metadata.Resource %q differs from Resource %q: leave it empty", rsguard.ErrInvalidConfig, doc.Resource, cfg.Resource)
@@ -492,11 +499,17 @@ func document(cfg *Config, supported []string) (rsmeta.Metadata, error) {
 		return doc, fmt.Errorf("%w: Metadata.ScopesSupported %q differs from %q (the scopes of Tools and ChallengeScopes): leave it empty", rsguard.ErrInvalidConfig, doc.ScopesSupported, supported)
 	case doc.BearerMethodsSupported != nil && !sameSet(doc.BearerMethodsSupported, []string{"header"}):
 		return doc, fmt.Errorf("%w: Metadata.BearerMethodsSupported %q: tokens are accepted in the Authorization header only: leave it empty", rsguard.ErrInvalidConfig, doc.BearerMethodsSupported)
+	case doc.DPoPSigningAlgValuesSupported != nil && !sameSet(doc.DPoPSigningAlgValuesSupported, algs):
+		return doc, fmt.Errorf("%w: Metadata.DPoPSigningAlgValuesSupported %q differs from %q (Validate.DPoP): leave it empty", rsguard.ErrInvalidConfig, doc.DPoPSigningAlgValuesSupported, algs)
+	case doc.DPoPBoundAccessTokensRequired && cfg.Validate.DPoP.Mode != validate.DPoPRequired:
+		return doc, fmt.Errorf("%w: Metadata.DPoPBoundAccessTokensRequired is set but Validate.DPoP.Mode is not validate.DPoPRequired: leave it false", rsguard.ErrInvalidConfig)
 	}
 	doc.Resource = cfg.Resource
 	doc.AuthorizationServers = servers
 	doc.ScopesSupported = supported
 	doc.BearerMethodsSupported = []string{"header"}
+	doc.DPoPSigningAlgValuesSupported = algs
+	doc.DPoPBoundAccessTokensRequired = cfg.Validate.DPoP.Mode == validate.DPoPRequired
 	if err := doc.Validate(); err != nil {
 		return doc, fmt.Errorf("%w: Metadata: %w", rsguard.ErrInvalidConfig, err)
 	}

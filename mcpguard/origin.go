@@ -15,9 +15,9 @@ import (
 // standard, CORS protocol). Never Access-Control-Allow-Credentials: tokens
 // travel in the Authorization header, not in cookies.
 const (
-	corsExposeHeaders = "Mcp-Session-Id, WWW-Authenticate"
+	corsExposeHeaders = "Mcp-Session-Id, WWW-Authenticate, DPoP-Nonce"
 	corsAllowMethods  = "GET, POST, DELETE"
-	corsAllowHeaders  = "Authorization, Content-Type, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept"
+	corsAllowHeaders  = "Authorization, DPoP, Content-Type, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept"
 	corsMaxAge        = "600"
 
 	bodyOriginRefused = `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"origin not allowed"}}` + "\n"

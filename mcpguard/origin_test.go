@@ -80,7 +80,7 @@ func TestEndpointOrigin(t *testing.T) {
 		assert.Empty(t, a.header.Values("Access-Control-Allow-Credentials"))
 		if cors != "" {
 			assert.Equal(t, []string{"Origin"}, a.header.Values("Vary"))
-			assert.Equal(t, "Mcp-Session-Id, WWW-Authenticate", a.header.Get("Access-Control-Expose-Headers"))
+			assert.Equal(t, "Mcp-Session-Id, WWW-Authenticate, DPoP-Nonce", a.header.Get("Access-Control-Expose-Headers"))
 			assert.NotEmpty(t, a.header.Get("Mcp-Session-Id"))
 		}
 	}
@@ -98,7 +98,7 @@ func TestEndpointOrigin(t *testing.T) {
 		assert.NotEmpty(t, a.header.Get("WWW-Authenticate"))
 		assert.Equal(t, app, a.header.Get("Access-Control-Allow-Origin"))
 		assert.Equal(t, []string{"Origin"}, a.header.Values("Vary"))
-		assert.Equal(t, "Mcp-Session-Id, WWW-Authenticate", a.header.Get("Access-Control-Expose-Headers"))
+		assert.Equal(t, "Mcp-Session-Id, WWW-Authenticate, DPoP-Nonce", a.header.Get("Access-Control-Expose-Headers"))
 	})
 
 	for _, tc := range []struct {
@@ -156,9 +156,9 @@ func TestEndpointOrigin(t *testing.T) {
 			assert.Equal(t, o, a.header.Get("Access-Control-Allow-Origin"))
 			assert.Equal(t, []string{"Origin"}, a.header.Values("Vary"))
 			assert.Equal(t, "GET, POST, DELETE", a.header.Get("Access-Control-Allow-Methods"))
-			assert.Equal(t, "Authorization, Content-Type, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept", a.header.Get("Access-Control-Allow-Headers"))
+			assert.Equal(t, "Authorization, DPoP, Content-Type, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept", a.header.Get("Access-Control-Allow-Headers"))
 			assert.Equal(t, "600", a.header.Get("Access-Control-Max-Age"))
-			assert.Equal(t, "Mcp-Session-Id, WWW-Authenticate", a.header.Get("Access-Control-Expose-Headers"))
+			assert.Equal(t, "Mcp-Session-Id, WWW-Authenticate, DPoP-Nonce", a.header.Get("Access-Control-Expose-Headers"))
 			assert.Empty(t, a.header.Values("Access-Control-Allow-Credentials"))
 			assert.Empty(t, a.body)
 			assert.Equal(t, n, s.mcp.count(), "h not reached")

@@ -3,6 +3,7 @@ package scopes
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,7 +58,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		c := guardChallenge(r)
 		c.Error = "insufficient_user_authentication"
 		c.ErrorDescription = "a stronger or more recent authentication is required"
-		c.Params = se.Authentication.params()
+		c.Params = append(c.Params, se.Authentication.params()...)
 		rsmeta.WriteChallenge(w, status, c)
 	case audit.ReasonUnknownTool:
 		writeRPCError(w, err, status, rpcServerError, "not permitted")
@@ -81,13 +82,14 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// guardChallenge returns a Bearer challenge with the realm and
-// resource_metadata of the Guard that authenticated r, and nothing else
-// (not the Guard's scope: a scope check names its own); the zero challenge
-// when no Guard did.
+// guardChallenge returns the challenge of the Guard that authenticated r —
+// its scheme (Bearer, or DPoP for a DPoP request, with its algs), realm and
+// resource_metadata — and nothing else (not the Guard's scope: a scope
+// check names its own); the zero challenge (Bearer) when no Guard did.
 func guardChallenge(r *http.Request) rsmeta.Challenge {
 	if s := reqctx.From(r.Context()); s != nil && s.Challenge != nil {
-		return rsmeta.Challenge{Realm: s.Challenge.Realm, ResourceMetadata: s.Challenge.ResourceMetadata}
+		return rsmeta.Challenge{Scheme: s.Challenge.Scheme, Realm: s.Challenge.Realm, ResourceMetadata: s.Challenge.ResourceMetadata,
+			Params: slices.Clone(s.Challenge.Params)}
 	}
 	return rsmeta.Challenge{}
 }

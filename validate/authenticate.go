@@ -2,9 +2,9 @@ package validate
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/rsguard/rsguard"
-	"github.com/rsguard/rsguard/audit"
 )
 
 // Authenticate implements [rsguard.Authenticator] for bearer JWT access
@@ -12,7 +12,8 @@ import (
 // with [Validator.Verify], and returns the caller as a new [rsguard.Principal]
 // owned by this request:
 //
-//   - Subject: [Claims.Principal]; Credential: audit.CredentialJWT;
+//   - Subject: [Claims.Principal]; Credential: audit.CredentialJWT, or
+//     audit.CredentialIntrospection for a token checked by introspection;
 //   - Issuer, ClientID, Scopes, Expiry ("exp"), TokenID ("jti"), ACR and
 //     AuthTime from the claims, Tenant from [Config.TenantClaim];
 //   - Details: the request's own *[Claims] ([ClaimsFromContext] reads them).
@@ -20,13 +21,29 @@ import (
 // Its errors are [*rsguard.Error] values: BearerToken's (reasons
 // no_credential, invalid_request) or Verify's. Give the Validator to an [rsguard.Guard]
 // (rsguard.Config.Authenticator) to protect handlers with it.
+//
+// With [Config].DPoP on, a request with `Authorization: DPoP <token>` and a
+// DPoP header is authenticated by the proof and the token together (RFC
+// 9449 §4.3, §7.1; see the package documentation, "DPoP"): the Principal
+// is the token's, its [Claims].KeyThumbprint the proof's key, and its
+// Header a fresh DPoP-Nonce when the nonce used is about to expire; a
+// refusal names the DPoP scheme (rsguard.Error.Scheme), so that the Guard
+// puts its error on the DPoP challenge. With DPoPRequired a bearer token is
+// refused (reason dpop_required). With DPoP off (the default), the DPoP
+// scheme is not read: such a request has no credential (no_credential).
 func (v *Validator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 	if v == nil || v.issuers == nil {
 		return nil, errNotBuilt()
 	}
+	if v.dpop.mode != DPoPOff && strings.EqualFold(authScheme(r), dpopScheme) {
+		return v.authenticateDPoP(r)
+	}
 	tok, err := rsguard.BearerToken(r)
 	if err != nil {
 		return nil, err
+	}
+	if v.dpop.mode == DPoPRequired {
+		return nil, reject(errDPoPRequired)
 	}
 	c, err := v.Verify(r.Context(), tok)
 	if err != nil {
@@ -40,7 +57,7 @@ func (v *Validator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 func (c *Claims) principalOf() *rsguard.Principal {
 	return &rsguard.Principal{
 		Subject:    c.Principal(),
-		Credential: audit.CredentialJWT,
+		Credential: c.credential(), // jwt, or introspection
 		Issuer:     c.Issuer,
 		ClientID:   c.ClientID,
 		Tenant:     c.tenant,

@@ -60,6 +60,8 @@ type Claims struct {
 	raw       []byte // the decoded JSON payload: shared, never written, never handed out
 	tenant    string // the Config.TenantClaim string, read at verification
 	principal string // Principal, computed once at verification
+
+	introspected bool // verified by introspection (RFC 7662), not as a JWT
 }
 
 // clone returns Claims of their own for one request: the slices are copied
@@ -187,6 +189,7 @@ func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 // checked. Byte slices alias the decoded payload.
 type payload struct {
 	iss, sub, jti, clientID, azp, acr, sid, scope []byte
+	jkt                                           []byte // "cnf" {"jkt": …}, when that is all of "cnf"
 	aud, scp                                      [][]byte
 	exp, nbf, iat, authTime                       numericDate
 	seen                                          uint32 // claimXxx bits of the members present (not null)
@@ -223,8 +226,8 @@ const (
 // strictjson.ErrDuplicate, nesting over strictjson.DefaultMaxDepth
 // strictjson.ErrDepth, a lone surrogate escape strictjson.ErrSurrogate, a
 // number out of float64 range strictjson.ErrRange, invalid UTF-8 or syntax
-// strictjson.ErrSyntax. It also notes "cnf" (any value) and reads
-// p.tenantClaim.
+// strictjson.ErrSyntax. It also notes "cnf" (any value, null included),
+// reads its "jkt" (see confirmation) and reads p.tenantClaim.
 func decodePayload(raw []byte, p *payload) error {
 	r := strictjson.NewReader(raw)
 	if r.Peek() != '{' {
@@ -318,7 +321,8 @@ func decodePayload(raw []byte, p *payload) error {
 		case claimAuthTime:
 			present, err = date(&r, &p.authTime)
 		case claimCnf:
-			present, err = true, r.Skip()
+			present = true
+			p.jkt, err = confirmation(&r)
 		case claimTenant:
 			p.tenant, present, err = stringValue(&r)
 		}
@@ -329,6 +333,48 @@ func decodePayload(raw []byte, p *payload) error {
 			p.seen |= bit
 		}
 	}
+}
+
+// confirmation reads a "cnf" claim (RFC 7800 §3.1) and returns its "jkt"
+// (RFC 9449 §6.1) when "cnf" is an object whose one member is "jkt", a
+// base64url SHA-256 thumbprint (43 characters); otherwise nil: a binding
+// this package cannot verify (mTLS "x5t#S256", an empty object, null, …),
+// which refuses the token on every path.
+func confirmation(r *strictjson.Reader) ([]byte, error) {
+	if r.Peek() != '{' {
+		return nil, r.Skip()
+	}
+	if err := r.Open(); err != nil {
+		return nil, err
+	}
+	var jkt []byte
+	members := 0
+	for {
+		name, more, err := r.Member()
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			break
+		}
+		members++
+		if string(name) == "jkt" && r.Peek() == '"' {
+			if jkt, err = r.String(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := r.Skip(); err != nil {
+			return nil, err
+		}
+	}
+	if members != 1 || len(jkt) != 43 {
+		return nil, nil
+	}
+	if _, ok := decodeSegment(string(jkt)); !ok {
+		return nil, nil
+	}
+	return jkt, nil
 }
 
 // joseHeader is the part of a JWS protected header (RFC 7515 §4.1) that

@@ -94,6 +94,13 @@ type Config struct {
 	// refreshed as Fetch says.
 	Keys KeySet
 
+	// Introspection, if set, checks Issuer's opaque access tokens (and,
+	// with Introspection.JWTs, its JWTs) by OAuth 2.0 Token Introspection
+	// (RFC 7662) at its endpoint (see [Introspection] and the package
+	// documentation, "Introspection"). If nil (the default), Issuer's tokens
+	// are JWTs verified locally, and a token that is not a JWS is refused.
+	Introspection *Introspection
+
 	// Algorithms is the allow-list of JWS "alg" values, for Issuer and for
 	// every issuer of Issuers without Algorithms of its own. If empty, the
 	// default: RS256, PS256, ES256 and EdDSA, one asymmetric algorithm of
@@ -182,6 +189,12 @@ type Config struct {
 	// at most.
 	Cache CacheOptions
 
+	// DPoP configures DPoP-bound tokens (RFC 9449): bearer tokens only,
+	// DPoP only, or both, the proofs' algorithms, lifetime, replay store
+	// and nonces. Its zero value is DPoP off: bearer tokens only, tokens
+	// bound to a key refused. See the package documentation, "DPoP".
+	DPoP DPoPConfig
+
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
 
@@ -249,7 +262,9 @@ type CacheOptions struct {
 	// verification is remembered until it expires, so that repeated
 	// requests with the same token skip the signature check; "exp", "nbf",
 	// the key's presence in the key set, Revocations and Check still run on
-	// every request.
+	// every request. It also turns off the cache of introspection answers
+	// (see [Introspection]): every request with an introspected token then
+	// asks the authorization server.
 	Disable bool
 
 	// MaxEntries bounds the number of cached tokens. If zero,
@@ -279,6 +294,9 @@ type Validator struct {
 	now           func() time.Time
 	logger        *slog.Logger
 	cache         *tokenCache // nil when disabled
+	dpop          dpopState   // Config.DPoP
+
+	intro *introRouting // nil when no issuer introspects
 }
 
 func configErr(format string, args ...any) error {
@@ -310,8 +328,8 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	if _, err := rsmeta.CanonicalResource(cfg.Resource); err != nil {
 		return nil, configErr("Resource: %v", err)
 	}
-	if cfg.Issuer == "" && (cfg.JWKSURL != "" || cfg.Keys != nil) {
-		return nil, configErr("JWKSURL and Keys configure Issuer, which is empty (set them on Issuers)")
+	if cfg.Issuer == "" && (cfg.JWKSURL != "" || cfg.Keys != nil || cfg.Introspection != nil) {
+		return nil, configErr("JWKSURL, Keys and Introspection configure Issuer, which is empty (set them on Issuers)")
 	}
 	f := &cfg.Fetch
 	v := &Validator{
@@ -355,6 +373,9 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	if f.Timeout < 0 || f.MinRefreshInterval < 0 || f.MaxBytes < 0 || f.RefreshInterval < 0 {
 		return nil, configErr("Fetch: durations and sizes must not be negative")
 	}
+	if err := v.initDPoP(cfg.DPoP); err != nil {
+		return nil, err
+	}
 	if !cfg.Cache.Disable {
 		v.cache = newTokenCache(orDefault(cfg.Cache.MaxEntries, defaultCacheEntries), orDefault(cfg.Cache.MaxBytes, defaultCacheBytes))
 	}
@@ -362,7 +383,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	// Trusted issuers, each with its own key set.
 	list := cfg.Issuers
 	if cfg.Issuer != "" {
-		list = append([]IssuerConfig{{Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL, Keys: cfg.Keys, Algorithms: cfg.Algorithms}}, cfg.Issuers...)
+		list = append([]IssuerConfig{{Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL, Keys: cfg.Keys, Algorithms: cfg.Algorithms, Introspection: cfg.Introspection}}, cfg.Issuers...)
 	}
 	var remotes []*remoteKeys
 	var sets []IssuerConfig // with a comparable Keys, to refuse one set shared by two issuers
@@ -394,6 +415,9 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	if len(v.issuers) == 1 {
 		v.only = v.issuers[v.order[0]]
+	}
+	if err := v.setupIntrospection(ctx, &cfg); err != nil {
+		return nil, err
 	}
 	if !f.Lazy {
 		// Load every fetched key set concurrently; fail if any cannot load.

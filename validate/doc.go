@@ -21,7 +21,9 @@
 //     bounded leeway;
 //   - a subject or a client: a token with none of "sub", "client_id" and
 //     "azp" names no principal and is refused;
-//   - no "cnf" claim (see Sender-constrained tokens below);
+//   - no "cnf" claim on the bearer path; a DPoP-bound token ("cnf" "jkt")
+//     only with the proof of its key (see Sender-constrained tokens and DPoP
+//     below);
 //   - RFC 9068: "typ" an access-token type, and optionally all RFC 9068
 //     claims ([Config.RequireAccessTokenType]);
 //   - no "crit" extensions; key parameters that forbid signature use
@@ -82,10 +84,82 @@
 //
 // A token with a "cnf" claim (RFC 7800) is bound to a key of its client —
 // DPoP (RFC 9449 "jkt") or mutual TLS (RFC 8705 "x5t#S256") — and is only
-// valid with the proof of that key. Presented as a plain bearer token it is
-// always refused (reason [audit.ReasonSenderConstrained]): accepting it
-// would make a stolen bound token usable. There is no option to
-// accept it as Bearer.
+// valid with the proof of that key. Presented as a plain bearer token
+// ([Validator.Verify], `Authorization: Bearer`) it is always refused (reason
+// [audit.ReasonSenderConstrained]), cache hits included, whatever
+// [Config].DPoP says: accepting it would make a stolen bound token usable.
+// There is no option to accept it as Bearer. A DPoP-bound token — a "cnf"
+// whose one member is "jkt", a SHA-256 thumbprint — is accepted with its
+// DPoP proof when DPoP is on ([Claims].KeyThumbprint); any other "cnf"
+// (mTLS, an empty object, null) is a binding this package cannot verify,
+// refused on every path.
+//
+// # DPoP
+//
+// [Config].DPoP turns on DPoP (RFC 9449) for the resource: [DPoPAllowed]
+// accepts bearer tokens and DPoP-bound tokens, [DPoPRequired] DPoP-bound
+// tokens only. A request `Authorization: DPoP <token>` with one DPoP header
+// is checked by [Validator.Authenticate] as RFC 9449 §4.3 and §7.1 say,
+// cheapest checks first:
+//
+//   - exactly one DPoP field and one proof in it, a compact JWS of at most
+//     8 KiB, whose header has "typ" dpop+jwt, an "alg" of
+//     [DPoPConfig].Algorithms (asymmetric only), and a "jwk" that is a public
+//     key fit for that alg (EC on its curve; RSA of 2048 to 8192 bits;
+//     Ed25519 not of small order; no private member; its "alg" and "use",
+//     if present, consistent) and no "crit", "jku", "x5u" or "x5c";
+//   - its claims, read strictly (duplicate members refused): "htm" the
+//     request method, exactly; "htu" the origin of [Config].Resource and
+//     the request's path — never the Host header nor X-Forwarded-* —
+//     compared after RFC 3986 normalisation (scheme and host case, default
+//     port, percent-encoding, dot segments) and without htu's query and
+//     fragment, a trailing slash significant; "iat" within
+//     [DPoPConfig].ProofLifetime (default 60 s) and the leeway; a "jti" of
+//     at most 256 bytes; "ath" the hash of the token;
+//   - with [DPoPConfig].Nonce, "nonce" a nonce this resource gave (see
+//     below); then the proof's signature;
+//   - the token, verified as the bearer path verifies it (a JWT, or
+//     introspected; the verified-token cache applies), which must be bound
+//     to the proof's key: its "cnf" "jkt" equal to the key's RFC 7638
+//     thumbprint;
+//   - last, the proof's "jti" in the replay store ([DPoPConfig].Replay,
+//     default in memory), keyed by the key's thumbprint and the jti,
+//     remembered until the proof's window ends: a proof is accepted once.
+//     Only a proof that passed everything else is recorded, so refused
+//     requests cannot fill the store; the in-memory store never forgets a
+//     live proof, and refuses new ones with 503 when full of them.
+//
+// Refusals of a DPoP request go on the DPoP challenge (rsguard.Error.Scheme):
+// a bad proof 401 error="invalid_dpop_proof" (reason bad_dpop_proof, or
+// dpop_replay), a missing or stale nonce 401 error="use_dpop_nonce" with a
+// DPoP-Nonce header; a token refused 401 invalid_token as on the bearer
+// path, and a token that is not bound to the proof's key (an unbound token,
+// or one bound to another key) 401 invalid_token, reason sender_constrained
+// (RFC 9449 §7.1: the binding is the resource server's to check). Under
+// DPoPRequired a bearer token gets 401 without an error code (RFC 6750 §3.1:
+// a scheme the resource does not accept), reason dpop_required, and only
+// the DPoP challenge. With DPoP off (the default), `Authorization: DPoP` is
+// not read at all: no_credential, with the Bearer challenge.
+//
+// The Validator is an rsguard.Challenger ([Validator.Challenges]): a Guard
+// over it sends `Bearer …` and `DPoP algs="…"` (DPoPAllowed) or the DPoP
+// challenge alone (DPoPRequired), each with its realm, resource_metadata
+// and scope, and package scopes answers a DPoP request's 403 on the DPoP
+// challenge. Package mcpguard publishes dpop_signing_alg_values_supported
+// ([DPoPConfig.SigningAlgorithms]) and dpop_bound_access_tokens_required.
+//
+// Server nonces (RFC 9449 §9) are stateless: the HMAC, under
+// [DPoPConfig].NonceSecret, of a time slot of one ProofLifetime; the
+// current and the previous slot's are accepted, so a nonce is good for one
+// to two ProofLifetimes, and a successful answer carries the current one
+// (rsguard.Principal.Header, DPoP-Nonce) when the one used is the previous
+// slot's. Replicas that share the secret accept each other's nonces.
+//
+// Parsed proof keys are cached (a client signs every proof with one key), so
+// a proof costs about one signature verification on top of the token's
+// check (BenchmarkDPoP). Behind a proxy that rewrites paths, the request's
+// path is not the one the client signed: serve DPoP where the path the
+// client sees reaches the handler unchanged.
 //
 // # Per-request values
 //
@@ -152,6 +226,80 @@
 // over a shared store; its documentation weighs that against one DenyList
 // per replica.
 //
+// # Introspection
+//
+// An issuer configured with an [Introspection] ([Config.Introspection],
+// [IssuerConfig.Introspection]) has its opaque access tokens checked by OAuth
+// 2.0 Token Introspection (RFC 7662): the Validator POSTs the token to the
+// issuer's introspection endpoint (given, or discovered from its RFC 8414
+// metadata "introspection_endpoint"), authenticated as the resource server's
+// own client (client_secret_basic, client_secret_post or private_key_jwt),
+// each request bounded by Introspection.Timeout and the answer by
+// Introspection.MaxBytes. With Introspection.JWTs, the issuer's JWTs are
+// introspected too rather than verified locally, so that a token revoked at
+// the authorization server stops working at once (within CacheTTL).
+//
+// Routing. A token that is not a JWS compact serialisation (not three
+// dot-separated segments) goes to the issuer whose TokenPrefix it starts
+// with, else to the one introspecting issuer without a TokenPrefix, else it
+// is refused (bad_issuer): an opaque token is never sent to several
+// authorization servers in turn, which would hand it to servers that did not
+// issue it. A JWS goes to the issuer its "iss" names: introspected there if
+// that issuer's JWTs are, verified locally otherwise. A token that could not
+// come in an Authorization header (not an RFC 6750 b64token) is refused
+// without a request.
+//
+// The answer is checked as strictly as a JWT. It must be a JSON object read
+// whole by the strict reader (see Strict JSON) with a boolean "active", sent
+// with status 200 and Content-Type application/json — anything else is a
+// failure of the endpoint (503). Then: "active" true (else 401 inactive);
+// "iss" equal to the issuer (bad_issuer); "aud" containing this resource, as
+// for JWTs (absent: bad_claims); "exp" present and not past, "nbf", "iat" and
+// "auth_time" not in the future, with the leeway; a subject or a client;
+// registered members of the right JSON types (bad_claims). And it must be
+// about an access token: "token_type" "Bearer" or "DPoP" (in any case), or,
+// without "token_type", a "token_use" of "access_token" (a member some
+// servers send) — an answer without either, or with any other value
+// ("refresh_token", "N_A", …), is refused (bad_token_type). oidc-provider
+// omits "token_type" exactly for refresh tokens, and other servers say
+// nothing either way: an answer that does not say it is about an access
+// token could be about a refresh token, which must never pass as one. A
+// "cnf" {"jkt": …} makes the token DPoP-bound ([Claims].KeyThumbprint,
+// refused as Bearer: see Sender-constrained tokens), as does a "token_type"
+// of "DPoP", which must come with it; any other "cnf" is refused. Scopes,
+// client id, principal and tenant are read from the answer by the rules of
+// JWT claims; [Claims.Get] and [Claims.Decode] read the answer's members.
+// The Principal's Credential, and that of every refusal, is "introspection".
+// [Config.Revocations] and [Config.Check] then run as for JWTs, on every
+// request. [Config.RequireAccessTokenType] concerns JWTs only.
+//
+// Caching. Answers are cached per Validator, keyed by the SHA-256 of the
+// token, within bounds of their own equal to [CacheOptions.MaxEntries] and
+// [CacheOptions.MaxBytes]: an answer that passed the checks until its "exp"
+// or Introspection.CacheTTL after it came (default 1 min), whichever is
+// first — so a token revoked at the authorization server is refused here
+// CacheTTL later at most; a refusing answer (inactive, or refused by the
+// checks) for Introspection.NegativeTTL (default 10 s). Failures of the
+// endpoint are never cached. On a hit, "exp" and "nbf" are checked against
+// the clock and Revocations and Check run. Concurrent requests with one
+// uncached token make one introspection request (single flight), for which
+// each waits no longer than its context lets it. [CacheOptions.Disable]
+// turns this cache off too: then every request with an introspected token
+// makes a request to the authorization server.
+//
+// Faults. When the endpoint cannot answer — unreachable, slower than
+// Timeout, answering an error status, a redirect (never followed: the token
+// and the client's credentials would go with it) or garbage — a token whose
+// answer is not fresh in the cache gets 503 with Retry-After (reason
+// introspection_unavailable), and the outage is logged at warning level
+// once (never the token nor the client's secret). Introspection.RateLimit
+// (default 50 requests a second per endpoint) turns a flood of made-up
+// tokens into at most that many requests, the others 503; cached answers,
+// positive and negative, keep serving. Introspection.FailOpen trades safety
+// for availability: while the endpoint cannot answer, a token whose positive
+// answer is cached past its CacheTTL is accepted until its "exp", so that
+// tokens revoked at the authorization server meanwhile keep working here.
+//
 // # Decision events
 //
 // The Guard's rsguard.Config.OnDecision receives one audit.Decision per
@@ -207,7 +355,11 @@
 //   - bad_algorithm, 401 invalid_token: the header "alg" is not on the
 //     allow-list of the token's issuer, or disagrees with the key.
 //   - bad_token_type, 401 invalid_token: the header "typ" is not an
-//     access-token type (RFC 9068 §2.1, §4).
+//     access-token type (RFC 9068 §2.1, §4), or an introspection answer
+//     does not say it is about an access token (see Introspection).
+//   - inactive, 401 invalid_token: the introspection answer says the token
+//     is not active (RFC 7662 §2.2): unknown, expired, revoked, or not for
+//     this client to see.
 //   - critical_header, 401 invalid_token: the header lists "crit"
 //     extensions (RFC 7515 §4.1.11), none of which this package
 //     understands.
@@ -216,7 +368,9 @@
 //     no key and the set has several candidates, or the key may not verify
 //     tokens (its use, a weak or degenerate key).
 //   - bad_signature, 401 invalid_token: the signature does not verify.
-//   - bad_issuer, 401 invalid_token: "iss" is not a trusted issuer, or
+//   - bad_issuer, 401 invalid_token: "iss" is not a trusted issuer (or,
+//     in an introspection answer, not the issuer asked), an opaque token's
+//     issuer cannot be determined (see Introspection), or
 //     [Config.Check] refused the token with an error wrapping
 //     [audit.ReasonBadIssuer] (its tenant is not one its issuer may serve).
 //   - bad_audience, 401 invalid_token: "aud" does not contain this resource
@@ -230,7 +384,17 @@
 //     ("sub", "client_id", "azp"); the claims set cannot be read whole
 //     (duplicate member names, numbers out of range).
 //   - sender_constrained, 401 invalid_token: the token has a "cnf" claim
-//     (see Sender-constrained tokens).
+//     and came as Bearer, or a "cnf" this package cannot verify, or, with
+//     DPoP, is not bound to the proof's key (see Sender-constrained tokens,
+//     DPoP).
+//   - bad_dpop_proof, 401 invalid_dpop_proof on the DPoP challenge: the
+//     DPoP proof is missing, malformed, signed badly, or made for another
+//     method, URL, token or time (see DPoP).
+//   - dpop_replay, 401 invalid_dpop_proof: the proof was already used.
+//   - use_dpop_nonce, 401 use_dpop_nonce, with a DPoP-Nonce header: the
+//     proof lacks a current nonce ([DPoPConfig].Nonce).
+//   - dpop_required, 401, no code, DPoP challenge only: a bearer token where
+//     [DPoPRequired] accepts only DPoP.
 //   - revoked, 401 invalid_token: [Config.Revocations] reports the token
 //     revoked.
 //   - rejected, 401 invalid_token: [Config.Check] refused the token with an
@@ -241,6 +405,11 @@
 //     cached), or the issuer's [KeySet] failed to answer.
 //   - revocation_unavailable, 503 with Retry-After, no code:
 //     [Config.Revocations] failed, and [Config.RevocationFailOpen] is off.
+//   - introspection_unavailable, 503 with Retry-After, no code: the
+//     introspection endpoint could not answer, or its rate limit is spent
+//     (see Introspection).
+//   - store_unavailable, 503 with Retry-After, no code: the DPoP replay
+//     store failed, or the in-memory one is full of live proofs.
 //   - internal_error, 500: the Validator was not built by [New].
 //
 // A [Config.Check] error wrapping one of these reasons is answered and

@@ -30,13 +30,37 @@ func checkFetchURL(s string) error {
 	return nil
 }
 
-// discover finds the issuer's jwks_uri: RFC 8414 metadata at the
-// path-inserted well-known URL first, then OpenID Connect Discovery. The
-// document's "issuer" must equal the configured issuer (RFC 8414 §3.3).
+// discover finds the issuer's jwks_uri (see discoverMetadata).
 func discover(ctx context.Context, client *http.Client, issuer string, maxBytes int64) (string, error) {
-	u, err := url.Parse(issuer)
+	m, err := discoverMetadata(ctx, client, issuer, maxBytes)
 	if err != nil {
 		return "", err
+	}
+	if m.JWKSURI == "" {
+		return "", fmt.Errorf("%s: metadata has no jwks_uri", m.url)
+	}
+	if err := checkFetchURL(m.JWKSURI); err != nil {
+		return "", fmt.Errorf("%s: jwks_uri: %w", m.url, err)
+	}
+	return m.JWKSURI, nil
+}
+
+// issuerMetadata is what the Validator reads of an issuer's metadata: the
+// URLs it may fetch from, unchecked (the caller checks the one it uses).
+type issuerMetadata struct {
+	url                   string // the document's URL, for errors
+	JWKSURI               string `json:"jwks_uri"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"` // RFC 8414 §2, RFC 7662 §4
+}
+
+// discoverMetadata reads the issuer's metadata: RFC 8414 metadata at the
+// path-inserted well-known URL first, then OpenID Connect Discovery. The
+// first document found is the answer, and its "issuer" must equal the
+// configured issuer (RFC 8414 §3.3).
+func discoverMetadata(ctx context.Context, client *http.Client, issuer string, maxBytes int64) (issuerMetadata, error) {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return issuerMetadata{}, err
 	}
 	path := strings.TrimSuffix(u.EscapedPath(), "/")
 	base := u.Scheme + "://" + u.Host
@@ -58,8 +82,8 @@ func discover(ctx context.Context, client *http.Client, issuer string, maxBytes 
 			continue
 		}
 		var doc struct {
-			Issuer  string `json:"issuer"`
-			JWKSURI string `json:"jwks_uri"`
+			Issuer string `json:"issuer"`
+			issuerMetadata
 		}
 		if err := json.Unmarshal(body, &doc); err != nil {
 			errs = append(errs, fmt.Errorf("%s: not a metadata document: %w", c, err))
@@ -68,17 +92,12 @@ func discover(ctx context.Context, client *http.Client, issuer string, maxBytes 
 		if doc.Issuer != issuer {
 			// A mismatch is a hard error: falling through to another
 			// document could let a look-alike issuer through.
-			return "", fmt.Errorf("%s: metadata issuer %q does not equal the configured issuer %q", c, doc.Issuer, issuer)
+			return issuerMetadata{}, fmt.Errorf("%s: metadata issuer %q does not equal the configured issuer %q", c, doc.Issuer, issuer)
 		}
-		if doc.JWKSURI == "" {
-			return "", fmt.Errorf("%s: metadata has no jwks_uri", c)
-		}
-		if err := checkFetchURL(doc.JWKSURI); err != nil {
-			return "", fmt.Errorf("%s: jwks_uri: %w", c, err)
-		}
-		return doc.JWKSURI, nil
+		doc.url = c
+		return doc.issuerMetadata, nil
 	}
-	return "", fmt.Errorf("discovering issuer %s: %w", issuer, errors.Join(errs...))
+	return issuerMetadata{}, fmt.Errorf("discovering issuer %s: %w", issuer, errors.Join(errs...))
 }
 
 // fetchClient returns the client for metadata and key fetches: the

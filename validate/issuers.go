@@ -37,6 +37,12 @@ type IssuerConfig struct {
 	// [Config.Algorithms] (whose own default is RS256, PS256, ES256 and
 	// EdDSA).
 	Algorithms []string
+
+	// Introspection, if set, checks this issuer's opaque access tokens (and,
+	// with Introspection.JWTs, its JWTs) by token introspection (RFC 7662),
+	// as for [Config.Introspection]. If nil, its tokens are JWTs verified
+	// locally.
+	Introspection *Introspection
 }
 
 // trusted is one trusted issuer, ready to verify.
@@ -45,6 +51,7 @@ type trusted struct {
 	keys      keySource
 	methods   map[string]jwt.SigningMethod
 	audiences []audience
+	intro     *introspector // nil when the issuer does not introspect
 }
 
 // audience is an accepted "aud" value: as configured, and in its canonical
@@ -90,6 +97,16 @@ func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteK
 			canon = a
 		}
 		t.audiences = append(t.audiences, audience{raw: a, key: audienceKey(canon)})
+	}
+	if ic.Introspection != nil {
+		in, err := v.newIntrospector(&ic, t, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		t.intro = in
+		if in.jwts {
+			return t, nil, nil // every token introspected: no keys
+		}
 	}
 
 	if ic.Keys != nil {

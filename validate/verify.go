@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/audit"
 	"github.com/rsguard/rsguard/internal/strictjson"
 	"github.com/rsguard/rsguard/rsmeta"
 )
@@ -68,7 +69,22 @@ func decodeSegmentInto(buf []byte, seg string) ([]byte, bool) {
 // package documentation, "Refusals"): match it with errors.Is(err,
 // audit.ReasonExpired). A token refused at step 6 names the Principal it
 // proved (rsguard.Error.Principal).
+//
+// Verify is the bearer path: a token bound to a key (a "cnf" claim, or
+// "cnf" in an introspection answer) is refused, reason sender_constrained,
+// cache hits included, whatever [Config].DPoP says: such a token is only
+// accepted by [Validator.Authenticate] with `Authorization: DPoP` and the
+// proof of its key (RFC 9449 §7.1).
 func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
+	return v.verify(ctx, raw, "")
+}
+
+// verify is Verify with the key the token must be bound to: want is "" on
+// the bearer path (a bound token is refused), the RFC 7638 thumbprint of
+// the DPoP proof's key on the DPoP path (the token must be bound to it).
+// The binding is checked as soon as the claims are read, before the
+// signature and the application's checks, and on cache hits.
+func (v *Validator) verify(ctx context.Context, raw, want string) (*Claims, error) {
 	if v == nil || v.issuers == nil {
 		return nil, errNotBuilt()
 	}
@@ -79,8 +95,24 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, reject(errTooLarge)
 	}
 	now := v.now() // one clock reading for every time check of this token
+	// Introspection routes the tokens it answers for (introspect.go); they
+	// are bound to want like the others.
+	if c, e, done := v.introspectRoute(ctx, raw, now); done {
+		if e == nil {
+			if e = binding(c.KeyThumbprint, want); e != nil {
+				e.Credential, e.Principal = audit.CredentialIntrospection, c.principalOf()
+			}
+		}
+		if e != nil {
+			return nil, e
+		}
+		return c, nil
+	}
 	if v.cache != nil {
 		if cached, ok := v.cache.get(ctx, raw, now, v.leeway); ok {
+			if e := binding(cached.KeyThumbprint, want); e != nil {
+				return nil, e
+			}
 			c := cached.clone() // the request's own claims
 			if e := v.applicationChecks(ctx, c); e != nil {
 				return nil, e
@@ -150,6 +182,9 @@ func (v *Validator) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	t, e := v.checkClaims(&p, h.alg, now)
 	if e != nil {
+		return nil, e
+	}
+	if e := binding(string(p.jkt), want); e != nil {
 		return nil, e
 	}
 
@@ -257,8 +292,10 @@ func (v *Validator) checkClaims(p *payload, alg []byte, now time.Time) (*trusted
 	if p.seen&claimAuthTime != 0 && now.Add(v.leeway).Before(p.authTime.t) {
 		return nil, reject(errAuthInFuture) // or every max_age would pass
 	}
-	if p.seen&claimCnf != 0 {
-		return nil, reject(errSenderConstrained) // RFC 9449 §7.1, RFC 8705 §3
+	if p.seen&claimCnf != 0 && p.jkt == nil {
+		// A binding this package cannot verify (mTLS, RFC 8705 §3, …):
+		// refused on every path. A "jkt" is checked by verify.
+		return nil, reject(errSenderConstrained)
 	}
 	if len(p.sub) == 0 && len(p.clientID) == 0 && len(p.azp) == 0 {
 		return nil, reject(errNoPrincipal)
@@ -284,7 +321,9 @@ func (v *Validator) claims(ctx context.Context, t *trusted, p *payload, raw []by
 		ACR:       string(p.acr),
 		SessionID: string(p.sid),
 		tenant:    string(p.tenant),
-		raw:       raw,
+
+		KeyThumbprint: string(p.jkt),
+		raw:           raw,
 	}
 	c.Audience = make([]string, len(p.aud))
 	for i, a := range p.aud {
