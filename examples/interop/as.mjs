@@ -3,6 +3,7 @@
 //
 //   node as.mjs [--port 0] [--alg RS256|PS256|ES256|EdDSA] [--scopes "…"] [--user-scopes "…"]
 //               [--ttl 300] [--max-lifetime 600] [--default-resource URL]
+//               [--opaque RESOURCE]… [--introspection [--rs-jwks FILE]] [--dpop [--dpop-nonce]]
 //
 // Listens on 127.0.0.1 only. Once listening it prints exactly one JSON line to stdout
 // ({"issuer":"http://127.0.0.1:PORT",…}); everything else goes to stderr. It exits on SIGTERM,
@@ -26,6 +27,15 @@ const RESOURCE_SCOPES = ['inventory:read', 'inventory:write', 'inventory:admin']
 const TEST_USER = 'alice';
 const CALLBACK = 'http://127.0.0.1/callback';
 
+// With --introspection, the resource server's registrations at this authorization server, one per
+// client authentication method (RFC 7662 §2.1): they may introspect every token. rsguard-rs-jwt
+// exists only with --rs-jwks (its public keys). Secrets are test fixtures.
+const RS_CLIENTS = [
+  { client_id: 'rsguard-rs-basic', client_secret: 'rsguard-rs-basic-secret', token_endpoint_auth_method: 'client_secret_basic' },
+  { client_id: 'rsguard-rs-post', client_secret: 'rsguard-rs-post-secret', token_endpoint_auth_method: 'client_secret_post' },
+  { client_id: 'rsguard-rs-jwt', token_endpoint_auth_method: 'private_key_jwt' },
+];
+
 // A scope's level is what follows its last ':' (inventory:read → read). The static clients'
 // allow-lists and the test user's default scopes follow --scopes by level, so that a server
 // with other scopes (notes:read notes:write) gets the same fixtures.
@@ -41,7 +51,17 @@ const CC_CLIENTS = [
   { client_id: 'rsguard-reader', client_secret: 'rsguard-reader-secret', may: (s) => level(s) === 'read' },
 ];
 
-function staticClients(scopes) {
+function staticClients(scopes, opts) {
+  const rs = !opts.introspection ? [] : RS_CLIENTS
+    .filter((c) => c.token_endpoint_auth_method !== 'private_key_jwt' || opts.rsJwks)
+    .map((c) => ({
+      ...c,
+      ...(c.token_endpoint_auth_method === 'private_key_jwt' ? { jwks: opts.rsJwks } : {}),
+      // Introspection only: no grant, no redirect.
+      grant_types: [],
+      response_types: [],
+      redirect_uris: [],
+    }));
   return CC_CLIENTS.map(({ may, ...c }) => ({ ...c, scope: scopes.filter(may).join(' ') }))
     .filter((c) => c.scope !== '')
     .map((c) => ({
@@ -59,7 +79,7 @@ function staticClients(scopes) {
       redirect_uris: [CALLBACK],
       token_endpoint_auth_method: 'client_secret_basic',
       scope: ['openid', 'offline_access', ...scopes].join(' '),
-    }]);
+    }], rs);
 }
 
 function list(v) {
@@ -77,6 +97,11 @@ function parseCli(argv) {
       ttl: { type: 'string', default: '300' },
       'max-lifetime': { type: 'string', default: '600' },
       'default-resource': { type: 'string' },
+      opaque: { type: 'string', multiple: true, default: [] },
+      introspection: { type: 'boolean', default: false },
+      'rs-jwks': { type: 'string' },
+      dpop: { type: 'boolean', default: false },
+      'dpop-nonce': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -87,6 +112,21 @@ function parseCli(argv) {
   const scopes = list(values.scopes);
   let userScopes = values['user-scopes'] === undefined ? scopes.filter(notAdmin) : list(values['user-scopes']);
   if (userScopes.includes('all')) userScopes = scopes;
+  let rsJwks;
+  if (values['rs-jwks'] !== undefined) {
+    if (!values.introspection) throw new Error('--rs-jwks needs --introspection');
+    rsJwks = JSON.parse(fs.readFileSync(values['rs-jwks'], 'utf8'));
+    if (!Array.isArray(rsJwks?.keys) || !rsJwks.keys.length) throw new Error('--rs-jwks: not a JWK Set with keys');
+    for (const k of rsJwks.keys) {
+      for (const priv of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) {
+        if (k[priv] !== undefined) throw new Error(`--rs-jwks: a key has the private member "${priv}"`);
+      }
+    }
+  }
+  const opaque = values.opaque.flatMap(list);
+  for (const r of opaque) {
+    if (!isLoopbackResource(r)) throw new Error(`--opaque ${r}: not a loopback http(s) resource`);
+  }
   return {
     port,
     alg,
@@ -95,6 +135,11 @@ function parseCli(argv) {
     ttl: Number(values.ttl),
     maxLifetime: Number(values['max-lifetime']),
     defaultResource: values['default-resource'],
+    opaque: new Set(opaque),
+    introspection: values.introspection,
+    rsJwks,
+    dpop: values.dpop || values['dpop-nonce'],
+    dpopNonce: values['dpop-nonce'],
   };
 }
 
@@ -132,7 +177,7 @@ async function createServer(opts) {
 
   const configuration = {
     jwks: { keys: jwks },
-    clients: staticClients(opts.scopes),
+    clients: staticClients(opts.scopes, opts),
     // Resource scopes are listed here too: it puts them in scopes_supported, lets clients
     // register them (RFC 7591 `scope`) and makes a client's registered scope an allow-list.
     scopes: [...oidcScopes, ...opts.scopes],
@@ -141,12 +186,29 @@ async function createServer(opts) {
     pkce: { required: () => true },
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
     clientBasedCORS: () => false,
+    // DPoP proofs at the token endpoint (--dpop): the library's default (ES256, Ed25519, EdDSA)
+    // plus the RSA ones, so that a client may prove with any key type rsguard accepts.
+    enabledJWA: { dPoPSigningAlgValues: ['ES256', 'Ed25519', 'EdDSA', 'RS256', 'PS256'] },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       registration: { enabled: true },
       revocation: { enabled: true },
-      introspection: { enabled: true },
+      // RFC 7662, with --introspection. Only the resource server's clients get answers, and for
+      // every token (the default policy answers any confidential client); other callers get
+      // {"active": false}.
+      introspection: {
+        enabled: opts.introspection,
+        allowedPolicy: (ctx, client) => RS_CLIENTS.some((c) => c.client_id === client.clientId),
+      },
+      // RFC 9449, with --dpop: a token request with a DPoP proof gets a DPoP-bound access token
+      // (token_type DPoP; cnf.jkt in a JWT, in the introspection answer of an opaque one). With
+      // --dpop-nonce the token endpoint requires server nonces (400 use_dpop_nonce + DPoP-Nonce).
+      dPoP: {
+        enabled: opts.dpop,
+        nonceSecret: opts.dpopNonce ? crypto.randomBytes(32) : undefined,
+        requireNonce: () => opts.dpopNonce,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource(ctx, client, oneOf) {
@@ -157,6 +219,16 @@ async function createServer(opts) {
         getResourceServerInfo(ctx, resourceIndicator) {
           if (!isLoopbackResource(resourceIndicator)) {
             throw new errors.InvalidTarget('this test authorization server only serves loopback resources');
+          }
+          // --opaque resources get opaque access tokens (only introspection can tell what they
+          // are); every other one an RFC 9068 JWT.
+          if (opts.opaque.has(resourceIndicator)) {
+            return {
+              audience: resourceIndicator,
+              scope: opts.scopes.join(' '),
+              accessTokenFormat: 'opaque',
+              accessTokenTTL: opts.ttl,
+            };
           }
           return {
             audience: resourceIndicator,
@@ -268,8 +340,17 @@ async function createServer(opts) {
     metadata: [`${issuer}/.well-known/oauth-authorization-server`, `${issuer}/.well-known/openid-configuration`],
     scopes: opts.scopes,
     user_scopes: opts.userScopes,
+    opaque: [...opts.opaque],
     pid: process.pid,
   };
+  if (opts.introspection) {
+    info.introspection_endpoint = `${issuer}/token/introspection`;
+    info.rs_clients = configuration.clients.filter((c) => RS_CLIENTS.some((r) => r.client_id === c.client_id))
+      .map(({ client_id, token_endpoint_auth_method }) => ({ client_id, token_endpoint_auth_method }));
+  }
+  if (opts.dpop) {
+    info.dpop = { nonce: opts.dpopNonce };
+  }
   return { server, provider, info };
 }
 

@@ -5,6 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 import { startScript, stop } from './lib/proc.mjs';
 import { decodeJwt, verifyAccessToken } from './lib/jwt.mjs';
@@ -281,4 +284,188 @@ test('--scopes: the static clients and the test user follow the scope levels (no
   } finally {
     await stop(s.child);
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// --introspection, --rs-jwks, --opaque, --dpop: what rsguard's introspection and DPoP code meets.
+
+const b64u = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+
+function signES256(header, payload, privateKey) {
+  const input = `${b64u(header)}.${b64u(payload)}`;
+  const sig = crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${sig.toString('base64url')}`;
+}
+
+// A DPoP proof (RFC 9449 §4.2) made with node:crypto, independent of any OAuth library.
+function dpopProof(privateKey, publicJwk, htm, htu, extra = {}) {
+  return signES256({ typ: 'dpop+jwt', alg: 'ES256', jwk: publicJwk },
+    { jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000), htm, htu, ...extra }, privateKey);
+}
+
+function thumbprint({ crv, kty, x, y }) {
+  return crypto.createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url');
+}
+
+test('flags off by default: no introspection endpoint, no DPoP', async () => {
+  const { info } = servers.ES256;
+  const meta = await getJSON(info.metadata[0]);
+  assert.equal(meta.introspection_endpoint, undefined);
+  assert.equal(meta.dpop_signing_alg_values_supported, undefined);
+  assert.equal(info.introspection_endpoint, undefined);
+  assert.deepEqual(info.opaque, []);
+  // a DPoP header at the token endpoint is ignored: a plain Bearer JWT
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const proof = dpopProof(privateKey, publicKey.export({ format: 'jwk' }), 'POST', info.token_endpoint);
+  const res = await fetch(info.token_endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: proof, authorization: `Basic ${Buffer.from('rsguard-cc:rsguard-cc-secret').toString('base64')}` },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'inventory:read', resource: RESOURCE }),
+    signal: TIMEOUT(),
+  });
+  const body = await res.json();
+  assert.equal(body.token_type, 'Bearer');
+  assert.equal(decodeJwt(body.access_token).payload.cnf, undefined);
+});
+
+test('--introspection --opaque --dpop: opaque tokens, the three client authentication methods, refresh tokens, DPoP binding', async (t) => {
+  const rsKey = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwksFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rsguard-as-')), 'rs-jwks.json');
+  fs.writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...rsKey.publicKey.export({ format: 'jwk' }), kid: 'rs-1', use: 'sig' }] }));
+  const OTHER = 'http://127.0.0.1:9/other';
+  const s = await startScript('as.mjs', ['--port', '0', '--alg', 'ES256', '--introspection', '--rs-jwks', jwksFile,
+    '--opaque', RESOURCE, '--opaque', OTHER, '--dpop']);
+  t.after(() => stop(s.child));
+  const { info } = s;
+  assert.equal(info.introspection_endpoint, `${info.issuer}/token/introspection`);
+  assert.deepEqual(info.opaque, [RESOURCE, OTHER]);
+  assert.deepEqual(info.rs_clients.map((c) => c.token_endpoint_auth_method), ['client_secret_basic', 'client_secret_post', 'private_key_jwt']);
+  assert.deepEqual(info.dpop, { nonce: false });
+  const meta = await getJSON(info.metadata[0]);
+  assert.equal(meta.introspection_endpoint, info.introspection_endpoint);
+  assert.deepEqual(meta.dpop_signing_alg_values_supported, ['ES256', 'Ed25519', 'EdDSA', 'RS256', 'PS256']);
+
+  const cc = { id: 'rsguard-cc', secret: 'rsguard-cc-secret' };
+  const assertion = (aud, extra = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    return signES256({ alg: 'ES256', kid: 'rs-1' },
+      { iss: 'rsguard-rs-jwt', sub: 'rsguard-rs-jwt', aud, jti: crypto.randomUUID(), iat: now, exp: now + 60, ...extra }, rsKey.privateKey);
+  };
+  const introspect = async (token, how, extra = {}) => {
+    const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    const params = { token, token_type_hint: 'access_token' };
+    if (how === 'basic') headers.authorization = `Basic ${Buffer.from('rsguard-rs-basic:rsguard-rs-basic-secret').toString('base64')}`;
+    else if (how === 'post') Object.assign(params, { client_id: 'rsguard-rs-post', client_secret: 'rsguard-rs-post-secret' });
+    else if (how === 'cc') headers.authorization = `Basic ${Buffer.from('rsguard-cc:rsguard-cc-secret').toString('base64')}`;
+    else Object.assign(params, { client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: how });
+    const res = await fetch(info.introspection_endpoint, { method: 'POST', headers, body: new URLSearchParams({ ...params, ...extra }), signal: TIMEOUT() });
+    return { status: res.status, type: res.headers.get('content-type'), body: await res.json() };
+  };
+
+  // an opaque token for a --opaque resource; its introspection answer, by each method
+  const ours = await tokenRequest(info.issuer, { grant_type: 'client_credentials', scope: 'inventory:read', resource: RESOURCE }, cc);
+  assert.equal(ours.status, 200, JSON.stringify(ours.body));
+  assert.equal(ours.body.access_token.split('.').length, 1, 'opaque');
+  assert.equal(ours.body.token_type, 'Bearer');
+  const expected = { active: true, client_id: 'rsguard-cc', iss: info.issuer, aud: RESOURCE, scope: 'inventory:read', token_type: 'Bearer' };
+  for (const how of ['basic', 'post', assertion(info.issuer), assertion(info.introspection_endpoint), assertion(info.token_endpoint),
+    assertion([info.issuer, 'https://elsewhere.example'])]) {
+    const r = await introspect(ours.body.access_token, how);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.match(r.type, /^application\/json/);
+    const { exp, iat, ...rest } = r.body;
+    assert.deepEqual(rest, expected, 'no sub, no jti for a client_credentials opaque token; aud a string');
+    assert.equal(exp - iat, 300);
+  }
+  // private_key_jwt: any other audience, a reused assertion (jti), no exp: invalid_client
+  for (const bad of [assertion('https://elsewhere.example'), assertion(info.issuer, { exp: undefined })]) {
+    const r = await introspect(ours.body.access_token, bad);
+    assert.equal(r.status, 401);
+    assert.equal(r.body.error, 'invalid_client');
+  }
+  const once = assertion(info.issuer);
+  assert.equal((await introspect(ours.body.access_token, once)).status, 200);
+  assert.equal((await introspect(ours.body.access_token, once)).body.error, 'invalid_client', 'an assertion is single use');
+  // only the resource server's clients get answers
+  assert.deepEqual((await introspect(ours.body.access_token, 'cc')).body, { active: false });
+  // unknown token
+  assert.deepEqual((await introspect('no-such-token', 'basic')).body, { active: false });
+
+  // another resource's opaque token: active, with its own aud
+  const other = await tokenRequest(info.issuer, { grant_type: 'client_credentials', scope: 'inventory:read', resource: OTHER }, cc);
+  assert.equal((await introspect(other.body.access_token, 'basic')).body.aud, OTHER);
+
+  // a JWT (any resource not in --opaque) cannot be introspected at all
+  const jwt = await tokenRequest(info.issuer, { grant_type: 'client_credentials', scope: 'inventory:read', resource: 'http://127.0.0.1:1/jwt' }, cc);
+  assert.equal(jwt.body.access_token.split('.').length, 3);
+  const rj = await introspect(jwt.body.access_token, 'basic');
+  assert.equal(rj.status, 400);
+  assert.equal(rj.body.error, 'unsupported_token_type');
+
+  // a refresh token: active, but no aud and no token_type
+  const web = { client_id: 'rsguard-web', client_secret: 'rsguard-web-secret' };
+  const ac = await authCode(info.issuer, web, { scope: 'openid offline_access inventory:read', extra: { prompt: 'consent' } });
+  assert.equal(ac.token.status, 200, JSON.stringify(ac.token.body));
+  const at = await introspect(ac.token.body.access_token, 'basic');
+  assert.equal(at.body.sub, 'alice');
+  assert.equal(at.body.token_type, 'Bearer');
+  const rt = await introspect(ac.token.body.refresh_token, 'basic');
+  assert.equal(rt.body.active, true);
+  assert.equal(rt.body.sub, 'alice');
+  assert.equal(rt.body.aud, undefined, 'a refresh token has no aud');
+  assert.equal(rt.body.token_type, undefined, 'a refresh token has no token_type');
+  assert.equal(rt.body.scope, 'openid offline_access inventory:read');
+
+  // DPoP: a proof at the token endpoint binds the token (cnf.jkt), JWT or opaque
+  const key = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = key.publicKey.export({ format: 'jwk' });
+  const bound = async (resource) => {
+    const res = await fetch(info.token_endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        dpop: dpopProof(key.privateKey, jwk, 'POST', info.token_endpoint),
+        authorization: `Basic ${Buffer.from('rsguard-cc:rsguard-cc-secret').toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'inventory:read', resource }),
+      signal: TIMEOUT(),
+    });
+    const body = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.token_type, 'DPoP');
+    return body.access_token;
+  };
+  const boundJwt = decodeJwt(await bound('http://127.0.0.1:1/jwt'));
+  assert.deepEqual(boundJwt.payload.cnf, { jkt: thumbprint(jwk) });
+  assert.equal(boundJwt.header.typ, 'at+jwt');
+  const bi = await introspect(await bound(RESOURCE), 'basic');
+  assert.deepEqual(bi.body.cnf, { jkt: thumbprint(jwk) });
+  assert.equal(bi.body.token_type, 'DPoP');
+});
+
+test('--dpop-nonce: the token endpoint wants a server nonce first', async (t) => {
+  const s = await startScript('as.mjs', ['--port', '0', '--dpop-nonce']);
+  t.after(() => stop(s.child));
+  const { info } = s;
+  assert.deepEqual(info.dpop, { nonce: true });
+  const key = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = key.publicKey.export({ format: 'jwk' });
+  const request = (extra) => fetch(info.token_endpoint, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      dpop: dpopProof(key.privateKey, jwk, 'POST', info.token_endpoint, extra),
+      authorization: `Basic ${Buffer.from('rsguard-cc:rsguard-cc-secret').toString('base64')}`,
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'inventory:read', resource: RESOURCE }),
+    signal: TIMEOUT(),
+  });
+  const first = await request();
+  assert.equal(first.status, 400);
+  assert.equal((await first.json()).error, 'use_dpop_nonce');
+  const nonce = first.headers.get('dpop-nonce');
+  assert.ok(nonce);
+  const second = await request({ nonce });
+  assert.equal(second.status, 200);
+  assert.equal((await second.json()).token_type, 'DPoP');
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the interop test dependencies (oidc-provider, @modelcontextprotocol/sdk) exactly as
+# Installs the interop test dependencies (oidc-provider, @modelcontextprotocol/sdk, oauth4webapi) exactly as
 # pinned in package-lock.json. Idempotent and quiet: runs `npm ci` only when node_modules is
 # missing or the lockfile changed since the last successful install. Used by CI and Go tests.
 set -euo pipefail

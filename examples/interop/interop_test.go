@@ -12,6 +12,12 @@
 // driven by each server's tool/scope table (servers_test.go). Everything
 // listens on 127.0.0.1. See README.md in this directory for the Node scripts'
 // contracts.
+//
+// TestIntrospection and TestDPoP (introspection_test.go, dpop_test.go) prove
+// package validate's RFC 7662 introspection (opaque tokens from oidc-provider,
+// each client authentication method) and RFC 9449 DPoP (bound tokens from
+// oidc-provider, proofs made by oauth4webapi, dpop-client.mjs) on resource
+// servers of their own (rs_test.go).
 package interop_test
 
 import (
