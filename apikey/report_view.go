@@ -109,7 +109,7 @@ func newReportView(title string, r *Report) *reportView {
 	v.Chart = newChart("all clients", r.Days, 24, 120)
 	v.Chart.Global = true
 	for _, c := range r.Clients {
-		cv := clientView{ReportClient: c, StatusText: statusText[c.Status], Chart: newChart(c.Client, c.Days, 6, 36)}
+		cv := clientView{ReportClient: c, StatusText: statusText[c.Status], Chart: newChart(c.Client, c.Days, 4, 36)}
 		if !c.Cutoff.IsZero() {
 			cv.Countdown = countdown(r.Time, c.Cutoff)
 		}
