@@ -113,9 +113,10 @@ type Config struct {
 	Now func() time.Time
 
 	// Logger receives a debug line per key decision and an error line per
-	// store failure, naming keys by id only. If nil, nothing is logged. A
-	// Logger without a handler (new(slog.Logger)) is refused by New: use
-	// nil to log nothing.
+	// store failure (at most one a minute: the others at debug level, so
+	// that an outage is not a line per request), naming keys by id only.
+	// If nil, nothing is logged. A Logger without a handler
+	// (new(slog.Logger)) is refused by New: use nil to log nothing.
 	Logger *slog.Logger
 }
 
@@ -145,6 +146,7 @@ type Authenticator struct {
 	now          func() time.Time
 	logger       *slog.Logger
 	usage        usage
+	storeLog     atomic.Int64 // unix nanoseconds of the last store failure logged at error level
 }
 
 // New checks cfg and returns an Authenticator. Errors wrap

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
@@ -37,7 +38,7 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*rsguard.P
 	case errors.Is(err, audit.ReasonUnknownAPIKey) || err == nil && rec == nil:
 		return nil, a.refuse(r, u, nil, refusal(refusedUnknown))
 	case err != nil:
-		a.logger.ErrorContext(r.Context(), "apikey: key store lookup failed", "key_id", id, "error", err)
+		a.logStoreFailure(r, id, err)
 		return nil, a.refuse(r, u, nil, storeFailed(err))
 	}
 	// The store found the record by hash; compare again in constant time
@@ -98,6 +99,24 @@ func (a *Authenticator) checkKey(r *http.Request, key, where string) (*rsguard.P
 	// request is forwarded to sees it.
 	r.Header.Del(where)
 	return p, nil
+}
+
+// storeLogInterval is the least time between two error lines about store
+// failures: an outage gives one line, not one per request.
+const storeLogInterval = time.Minute
+
+// logStoreFailure logs a failed lookup of the key id: at error level at
+// most once per storeLogInterval (the Store's own clock does not matter:
+// this is the real one), at debug level otherwise.
+func (a *Authenticator) logStoreFailure(r *http.Request, id string, err error) {
+	now, last := time.Now().UnixNano(), a.storeLog.Load()
+	if (last == 0 || now-last >= int64(storeLogInterval)) && a.storeLog.CompareAndSwap(last, now) {
+		a.logger.ErrorContext(r.Context(), "apikey: key store lookup failed (further failures within a minute are logged at debug level)", "key_id", id, "error", err)
+		return
+	}
+	if a.logger.Enabled(r.Context(), slog.LevelDebug) {
+		a.logger.DebugContext(r.Context(), "apikey: key store lookup failed", "key_id", id, "error", err)
+	}
 }
 
 // refuse counts a refused key and reports it to OnUse and the logger, and
