@@ -29,6 +29,12 @@ import (
 // or Authorization for a key sent as a bearer token — so the key never
 // reaches the next handler, nor an upstream the request is forwarded to.
 //
+// A token sent as `Authorization: DPoP <token>` (RFC 9449) counts as a bearer
+// token for these rules: with the key header too, the request is refused
+// (invalid_request), and one that starts with [Config].Prefix is refused as
+// a key sent as a bearer token (api_key_as_bearer) even with
+// [Config].AcceptBearerKeys, never passed to Bearer.
+//
 // A request without an API key goes to [Config].Bearer, and what it returns
 // is returned unchanged (but for the key challenge, below). The refusals of
 // this package are [*rsguard.Error] values, listed with their reasons,
@@ -63,6 +69,12 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 	// else the request carries.
 	tok, berr := rsguard.BearerToken(r)
 	hasBearer := berr == nil
+	// A token under the DPoP scheme (RFC 9449 §7.1) is a bearer token too,
+	// for the rules of keys below.
+	dtok, hasDPoP := "", false
+	if !hasBearer {
+		dtok, hasDPoP = dpopToken(r)
+	}
 	keys := r.Header[a.header]
 	switch {
 	case berr != nil && classOf(berr) != audit.ReasonNoCredential:
@@ -72,7 +84,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 		return nil, berr
 	case len(keys) > 1:
 		return nil, a.refuseRequest(r, refusal(a.refusals.twice))
-	case len(keys) == 1 && hasBearer:
+	case len(keys) == 1 && (hasBearer || hasDPoP):
 		return nil, a.refuseRequest(r, refusal(refusedBoth))
 	case len(keys) == 1:
 		return a.checkKey(r, keys[0], a.headerName)
@@ -81,6 +93,12 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 		if a.acceptBearer {
 			return a.checkKey(r, tok, "Authorization")
 		}
+		return nil, a.refuse(r, &Use{Time: a.now(), Header: "Authorization"}, nil, refusal(a.refusals.bearerKey))
+	}
+	if hasDPoP && strings.HasPrefix(dtok, a.prefix) {
+		// A key is never bound to a proof key: refused even with
+		// AcceptBearerKeys, and never handed to Bearer (nor, through it, to
+		// an authorization server's introspection endpoint).
 		return nil, a.refuse(r, &Use{Time: a.now(), Header: "Authorization"}, nil, refusal(a.refusals.bearerKey))
 	}
 	if a.bearer == nil {
@@ -103,6 +121,21 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 		a.usage.bearerSeen.Add(1)
 	}
 	return p, err
+}
+
+// dpopToken returns what follows the scheme of `Authorization: DPoP …`, and
+// whether r has exactly one Authorization field, of the DPoP scheme (in any
+// case). The token's syntax is Bearer's to check.
+func dpopToken(r *http.Request) (string, bool) {
+	vals := r.Header["Authorization"]
+	if len(vals) != 1 {
+		return "", false
+	}
+	scheme, rest, _ := strings.Cut(strings.Trim(vals[0], " \t"), " ")
+	if !strings.EqualFold(scheme, "DPoP") {
+		return "", false
+	}
+	return strings.TrimLeft(rest, " "), true
 }
 
 // refuseRequest refuses a malformed request that carries the key header,

@@ -100,9 +100,9 @@
 //
 //	reason               status, code          when
 //	no_credential        401, no error code    no credential at all (Bearer's answer, or rsguard.BearerToken's)
-//	invalid_request      400 invalid_request   a key and a bearer token; the key header twice; with the key
-//	                                           header, a malformed Authorization header or an access_token
-//	                                           query parameter
+//	invalid_request      400 invalid_request   a key and a bearer token (Bearer or DPoP scheme); the key
+//	                                           header twice; with the key header, a malformed Authorization
+//	                                           header or an access_token query parameter
 //	malformed            401 invalid_token     a key of the wrong shape, or a bad checksum; a key without
 //	                                           Config.Prefix: "the API key must start with sk_live_"
 //	unknown_api_key      401 invalid_token     a well-formed key that no record has
@@ -110,7 +110,8 @@
 //	revoked              401 invalid_token     the record is Revoked
 //	api_key_blocked      401 invalid_token     the Policy blocks keys for the key's client
 //	api_key_retired      401 invalid_token     the key's cutoff has passed: "API keys were retired … on <date>"
-//	api_key_as_bearer    401 invalid_token     a key sent as a bearer token, Config.AcceptBearerKeys off
+//	api_key_as_bearer    401 invalid_token     a key sent as a bearer token, Config.AcceptBearerKeys off; a key
+//	                                           sent as "Authorization: DPoP <key>", always
 //	bearer_not_accepted  401 invalid_token     a bearer token, and no Config.Bearer (Credential "jwt")
 //	store_unavailable    503, Retry-After 5s   the Store failed; the refusal wraps the Store's error too
 //	internal_error       500                   an Authenticator not built by New

@@ -43,7 +43,9 @@ func (v *Validator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 		return nil, err
 	}
 	if v.dpop.mode == DPoPRequired {
-		return nil, reject(errDPoPRequired)
+		e := reject(errDPoPRequired)
+		e.Credential = v.tokenCredential(tok)
+		return nil, e
 	}
 	c, err := v.Verify(r.Context(), tok)
 	if err != nil {

@@ -264,7 +264,11 @@ type CacheOptions struct {
 	// the key's presence in the key set, Revocations and Check still run on
 	// every request. It also turns off the cache of introspection answers
 	// (see [Introspection]): every request with an introspected token then
-	// asks the authorization server.
+	// asks the authorization server, from the one budget of
+	// Introspection.RateLimit that made-up tokens share (none is known, so
+	// none gets the reserved budget): a flood of made-up tokens gets
+	// legitimate tokens 503, and one token is accepted at most RateLimit
+	// times a second. [New] refuses it with Introspection.FailOpen.
 	Disable bool
 
 	// MaxEntries bounds the number of cached tokens. If zero,

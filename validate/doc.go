@@ -104,13 +104,18 @@
 //
 //   - exactly one DPoP field and one proof in it, a compact JWS of at most
 //     8 KiB, whose header has "typ" dpop+jwt, an "alg" of
-//     [DPoPConfig].Algorithms (asymmetric only), and a "jwk" that is a public
-//     key fit for that alg (EC on its curve; RSA of 2048 to 8192 bits;
-//     Ed25519 not of small order; no private member; its "alg" and "use",
-//     if present, consistent) and no "crit", "jku", "x5u" or "x5c";
+//     [DPoPConfig].Algorithms (asymmetric only), and a "jwk" of at most
+//     2 KiB that is a public key fit for that alg (EC on its curve; RSA of
+//     2048 to 4096 bits with the exponent 65537, as the signature is checked
+//     before the token and must stay cheap; Ed25519 not of small order; no
+//     private member; its "alg" and "use", if present, consistent, "EdDSA"
+//     and "Ed25519" being one algorithm) and no "crit", "jku", "x5u" or
+//     "x5c";
 //   - its claims, read strictly (duplicate members refused): "htm" the
 //     request method, exactly; "htu" the origin of [Config].Resource and
-//     the request's path — never the Host header nor X-Forwarded-* —
+//     the request's path as the client sent it (from the request line,
+//     http.Request.RequestURI, which http.StripPrefix and routers that
+//     rewrite r.URL leave alone) — never the Host header nor X-Forwarded-* —
 //     compared after RFC 3986 normalisation (scheme and host case, default
 //     port, percent-encoding, dot segments) and without htu's query and
 //     fragment, a trailing slash significant; "iat" within
@@ -124,12 +129,15 @@
 //     thumbprint;
 //   - last, the proof's "jti" in the replay store ([DPoPConfig].Replay,
 //     default in memory), keyed by the key's thumbprint and the jti,
-//     remembered until the proof's window ends: a proof is accepted once.
+//     remembered until one second after the proof's window ends (the window
+//     includes its end; see [ReplayStore]): a proof is accepted once.
 //     Only a proof that passed everything else is recorded, so refused
 //     requests cannot fill the store; the in-memory store never forgets a
 //     live proof, and refuses new ones with 503 when full of them.
 //
-// Refusals of a DPoP request go on the DPoP challenge (rsguard.Error.Scheme):
+// Refusals of a DPoP request go on the DPoP challenge (rsguard.Error.Scheme),
+// with the Credential of the token's kind ("jwt", or "introspection" for a
+// token this Validator introspects):
 // a bad proof 401 error="invalid_dpop_proof" (reason bad_dpop_proof, or
 // dpop_replay), a missing or stale nonce 401 error="use_dpop_nonce" with a
 // DPoP-Nonce header; a token refused 401 invalid_token as on the bearer
@@ -157,9 +165,13 @@
 //
 // Parsed proof keys are cached (a client signs every proof with one key), so
 // a proof costs about one signature verification on top of the token's
-// check (BenchmarkDPoP). Behind a proxy that rewrites paths, the request's
-// path is not the one the client signed: serve DPoP where the path the
-// client sees reaches the handler unchanged.
+// check (BenchmarkDPoP). The proof key cache is keyed by a hash of the jwk,
+// bounded in entries. A Validator mounted under http.StripPrefix("/mcp")
+// with Resource https://mcp.example.com/mcp checks htu against the path
+// the client sent, /mcp/x, not the /x its handler sees. Behind a proxy that
+// rewrites paths before the request reaches this server, the request line
+// is not the one the client signed: serve DPoP where the path the client
+// sees reaches the server unchanged.
 //
 // # Per-request values
 //
@@ -247,7 +259,9 @@
 // issue it. A JWS goes to the issuer its "iss" names: introspected there if
 // that issuer's JWTs are, verified locally otherwise. A token that could not
 // come in an Authorization header (not an RFC 6750 b64token) is refused
-// without a request.
+// without a request. A JWE (five segments) is not a JWS: it goes to the
+// introspecting issuer as an opaque token does, on purpose — an
+// authorization server may issue encrypted access tokens only it can read.
 //
 // The answer is checked as strictly as a JWT. It must be a JSON object read
 // whole by the strict reader (see Strict JSON) with a boolean "active", sent
@@ -260,15 +274,24 @@
 // about an access token: "token_type" "Bearer" or "DPoP" (in any case), or,
 // without "token_type", a "token_use" of "access_token" (a member some
 // servers send) — an answer without either, or with any other value
-// ("refresh_token", "N_A", …), is refused (bad_token_type). oidc-provider
-// omits "token_type" exactly for refresh tokens, and other servers say
-// nothing either way: an answer that does not say it is about an access
-// token could be about a refresh token, which must never pass as one. A
+// ("refresh_token", "N_A", …), is refused (bad_token_type), and so is an
+// answer with a "typ" of "Refresh", "Offline" or "ID" in any case, whatever
+// its "token_type" (Keycloak marks its refresh tokens so, with a
+// "token_type" of "Bearer"). oidc-provider omits "token_type" exactly for
+// refresh tokens, and other servers say nothing either way: an answer that
+// does not say it is about an access token could be about a refresh token,
+// which must never pass as one. Some servers have answered "token_type"
+// "Bearer" for refresh tokens too (WSO2, wso2/product-is#3840): the "aud"
+// check stops those whose audience is not this resource, which a refresh
+// token's seldom is, and nothing in such an answer tells them apart. A
 // "cnf" {"jkt": …} makes the token DPoP-bound ([Claims].KeyThumbprint,
 // refused as Bearer: see Sender-constrained tokens), as does a "token_type"
 // of "DPoP", which must come with it; any other "cnf" is refused. Scopes,
 // client id, principal and tenant are read from the answer by the rules of
-// JWT claims; [Claims.Get] and [Claims.Decode] read the answer's members.
+// JWT claims; [Claims.Get] and [Claims.Decode] read the answer's members,
+// but any top-level member whose value is the token itself (an endpoint
+// that gives an opaque token as its own "jti"), which is dropped before the
+// answer is read, cached or logged.
 // The Principal's Credential, and that of every refusal, is "introspection".
 // [Config.Revocations] and [Config.Check] then run as for JWTs, on every
 // request. [Config.RequireAccessTokenType] concerns JWTs only.
@@ -280,32 +303,45 @@
 // first — so a token revoked at the authorization server is refused here
 // CacheTTL later at most; a refusing answer (inactive, or refused by the
 // checks) for Introspection.NegativeTTL (default 10 s). Failures of the
-// endpoint are never cached. On a hit, "exp" and "nbf" are checked against
+// endpoint are never cached. A positive answer past CacheTTL is kept, stale,
+// until the token's "exp": it does not accept the token (but with
+// FailOpen), it marks it as known, to be re-checked from the reserved
+// budget (see Faults). On a hit, "exp" and "nbf" are checked against
 // the clock and Revocations and Check run. Concurrent requests with one
 // uncached token make one introspection request (single flight), for which
 // each waits no longer than its context lets it. [CacheOptions.Disable]
 // turns this cache off too: then every request with an introspected token
-// makes a request to the authorization server.
+// makes a request to the authorization server, every one from the budget
+// made-up tokens share.
 //
 // Faults. When the endpoint cannot answer — unreachable, slower than
 // Timeout, answering an error status, a redirect (never followed: the token
 // and the client's credentials would go with it) or garbage — a token whose
 // answer is not fresh in the cache gets 503 with Retry-After (reason
 // introspection_unavailable), and the outage is logged at warning level
-// once (never the token nor the client's secret). Introspection.RateLimit
-// (default 50 requests a second per endpoint) turns a flood of made-up
-// tokens into at most that many requests, the others 503; cached answers,
-// positive and negative, keep serving. Introspection.FailOpen trades safety
-// for availability: while the endpoint cannot answer, a token whose positive
-// answer is cached past its CacheTTL is accepted until its "exp", so that
-// tokens revoked at the authorization server meanwhile keep working here.
+// once (never the token nor the client's secret). An endpoint that refuses
+// the resource server's own client authentication (401, or 400
+// invalid_client) is a configuration failure: logged at error level once
+// per outage, every token 503. Introspection.RateLimit (default 50
+// requests a second per endpoint) turns a flood of made-up tokens into at
+// most that many requests, the others 503; fresh cached answers, positive
+// and negative, keep serving, and a second budget of the same size is
+// reserved for re-checking known tokens (a stale positive answer), so
+// that made-up tokens cannot lock out the users the endpoint already
+// accepted. Introspection.FailOpen trades safety for availability: while
+// the endpoint cannot answer, a token whose positive answer is cached past
+// its CacheTTL is accepted until its "exp", so that tokens revoked at the
+// authorization server meanwhile keep working here. It never applies to a
+// spent rate limit (which anyone can spend) nor to refused client
+// credentials, and [New] refuses it with [CacheOptions].Disable.
 //
 // # Decision events
 //
 // The Guard's rsguard.Config.OnDecision receives one audit.Decision per
 // request: allowed or refused, the stable reason code of the refusal
 // (rsguard.Error.Reason: "expired", "bad_audience", "revoked", …; see
-// Refusals below), the credential kind "jwt", issuer, principal, client id,
+// Refusals below), the credential kind ("jwt", or "introspection" for a
+// token checked by introspection), issuer, principal, client id,
 // tenant and token id from verified claims (never the token; also for a
 // token refused after verification, such as a revoked one), the route and
 // MCP session, and the latency. Feed an audit log with audit.Slog and
@@ -337,7 +373,8 @@
 //
 // Every refusal is an [*rsguard.Error] carrying the HTTP status, the
 // RFC 6750 error code, a client-safe description, the credential kind
-// "jwt" (none before a token was read) and its reason, a code of package
+// ("jwt", "introspection" for a token this Validator introspects; none
+// before a token was read) and its reason, a code of package
 // audit that is the refusal's class: match it with errors.Is(err,
 // audit.ReasonExpired), which holds for the *rsguard.Error and for the
 // error it wraps. A token refused after it was verified (revoked, refused
@@ -406,8 +443,9 @@
 //   - revocation_unavailable, 503 with Retry-After, no code:
 //     [Config.Revocations] failed, and [Config.RevocationFailOpen] is off.
 //   - introspection_unavailable, 503 with Retry-After, no code: the
-//     introspection endpoint could not answer, or its rate limit is spent
-//     (see Introspection).
+//     introspection endpoint could not answer, refused the resource
+//     server's client credentials, or its rate limit is spent (see
+//     Introspection).
 //   - store_unavailable, 503 with Retry-After, no code: the DPoP replay
 //     store failed, or the in-memory one is full of live proofs.
 //   - internal_error, 500: the Validator was not built by [New].

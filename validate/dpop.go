@@ -82,7 +82,8 @@ type DPoPConfig struct {
 
 	// ProofLifetime is how long a proof is accepted after its "iat": a
 	// proof is accepted when now-ProofLifetime-Leeway ≤ iat ≤ now+Leeway
-	// ([Config].Leeway), and its "jti" is remembered that long. With
+	// ([Config].Leeway), and its "jti" is remembered that long and one
+	// second more (see [ReplayStore]). With
 	// Nonce, it is also the lifetime of a server nonce (see Nonce). If
 	// zero, 60 s; at most 10 min.
 	ProofLifetime time.Duration
@@ -147,6 +148,13 @@ type ReplayStore interface {
 	// The id is an opaque string of 43 characters (base64url, a SHA-256 of
 	// the proof key's thumbprint and the proof's "jti"), never the proof
 	// or the token.
+	//
+	// A store must keep an id at least until until, and report it seen
+	// while now is before until: the proof is accepted up to its iat +
+	// ProofLifetime + Leeway inclusive, and until is one second later, so a
+	// store that rounds times to whole seconds (a TTL in seconds) is still
+	// safe when it rounds until up, never when it rounds down or forgets
+	// early.
 	Use(ctx context.Context, id string, until time.Time) (seen bool, err error)
 }
 
@@ -159,6 +167,10 @@ const (
 	maxJTIBytes          = 256
 	minNonceSecret       = 32
 	dpopScheme           = "DPoP"
+	// replayMargin is added to a proof's window end for its until time (see
+	// ReplayStore.Use): the window includes its end, the store must still
+	// hold the id then.
+	replayMargin = time.Second
 )
 
 // defaultDPoPAlgorithms returns the allow-list of [DPoPConfig].Algorithms
@@ -288,6 +300,8 @@ func (v *Validator) Challenges() []rsmeta.Challenge {
 
 // The refusals of the DPoP path, on the DPoP challenge (Scheme "DPoP").
 // Like the other templates they are never handed out: reject copies them.
+// Their Credential "jwt" is replaced by the token's kind, "introspection"
+// for a token that would be introspected (see authenticateDPoP).
 var (
 	errProofMissing   = badProof("the request has no DPoP proof")
 	errProofMultiple  = badProof("the request has more than one DPoP proof")
@@ -432,21 +446,27 @@ func (v *Validator) authenticateDPoP(r *http.Request) (*rsguard.Principal, error
 	if e != nil {
 		return nil, e
 	}
+	// A refusal of the proof, before the token is verified, names the kind
+	// of credential the token is.
+	refuse := func(e *rsguard.Error) (*rsguard.Principal, error) {
+		e.Credential = v.tokenCredential(tok)
+		return nil, e
+	}
 	vals := r.Header["Dpop"]
 	switch {
 	case len(vals) == 0:
-		return nil, reject(errProofMissing)
+		return refuse(reject(errProofMissing))
 	case len(vals) > 1 || strings.IndexByte(vals[0], ',') >= 0:
-		return nil, reject(errProofMultiple)
+		return refuse(reject(errProofMultiple))
 	}
 	now := v.now()
 	d := &v.dpop
 	p, e := d.parseProof(strings.Trim(vals[0], " \t"))
 	if e != nil {
-		return nil, e
+		return refuse(e)
 	}
 	if e := d.checkClaims(p, r, tok, now, v.leeway); e != nil {
-		return nil, e
+		return refuse(e)
 	}
 	var refresh bool // the nonce used is from the previous slot
 	if d.nonces != nil {
@@ -454,18 +474,20 @@ func (v *Validator) authenticateDPoP(r *http.Request) (*rsguard.Principal, error
 		if !ok {
 			e := reject(errUseNonce)
 			e.Header = http.Header{"Dpop-Nonce": {d.nonces.current(now)}}
-			return nil, e
+			return refuse(e)
 		}
 		refresh = old
 	}
 	if err := p.method.Verify(p.signed, p.sig, p.key); err != nil {
-		return nil, reject(errProofSignature)
+		return refuse(reject(errProofSignature))
 	}
 	c, err := v.verify(r.Context(), tok, p.jkt)
 	if err != nil {
 		return nil, onDPoPChallenge(err)
 	}
-	until := p.iat.t.Add(d.lifetime + v.leeway)
+	// The proof is accepted up to iat+lifetime+leeway inclusive (see
+	// checkClaims): the store keeps its id a margin longer.
+	until := p.iat.t.Add(d.lifetime + v.leeway + replayMargin)
 	seen, err := d.replay.Use(r.Context(), replayID(p.jkt, p.jti), until)
 	switch {
 	case err != nil:
@@ -477,10 +499,12 @@ func (v *Validator) authenticateDPoP(r *http.Request) (*rsguard.Principal, error
 			e.RetryAfter = ra.RetryAfter()
 		}
 		e.Principal = c.principalOf()
+		e.Credential = c.credential()
 		return nil, e
 	case seen:
 		e := reject(errProofReplay)
 		e.Principal = c.principalOf()
+		e.Credential = c.credential()
 		return nil, e
 	}
 	pr := c.principalOf()
@@ -488,6 +512,20 @@ func (v *Validator) authenticateDPoP(r *http.Request) (*rsguard.Principal, error
 		pr.Header = http.Header{"Dpop-Nonce": {d.nonces.current(now)}}
 	}
 	return pr, nil
+}
+
+// tokenCredential returns the kind of credential tok would be verified as
+// (before it is): "introspection" for a token this Validator would send to
+// an introspection endpoint — not a JWS compact serialisation, or a JWS of
+// an issuer that introspects its JWTs — else "jwt".
+func (v *Validator) tokenCredential(tok string) audit.Credential {
+	if v.intro == nil {
+		return audit.CredentialJWT
+	}
+	if strings.Count(tok, ".") != 2 || (v.intro.jwts && v.jwsIntrospector(tok) != nil) {
+		return audit.CredentialIntrospection
+	}
+	return audit.CredentialJWT
 }
 
 // onDPoPChallenge returns err, the refusal of a token presented with DPoP,

@@ -80,7 +80,7 @@ func (d *dpopState) parseProof(raw string) (*proof, *rsguard.Error) {
 	if h.other {
 		return nil, reject(errProofHeader)
 	}
-	if h.jwk == nil {
+	if h.jwk == nil || len(h.jwk) > maxProofJWKBytes {
 		return nil, reject(errProofKey)
 	}
 	if p.key, p.jkt, ok = d.keys.get(h.jwk, string(h.alg)); !ok {
@@ -236,16 +236,17 @@ type proofJWK struct {
 
 // proofKey parses a proof's "jwk" (RFC 7517, RFC 7518 §6, RFC 8037 §2): a
 // public key of a type and curve fit for alg — EC P-256, P-384, P-521 for
-// ES256/384/512, with the point on its curve; RSA of 2048 to 8192 bits with
-// an odd exponent for RS* and PS*; OKP Ed25519 for EdDSA and Ed25519, not of
-// small order — without private members, and with "alg" and "use", when
-// present, consistent. It returns the key and its RFC 7638 thumbprint.
+// ES256/384/512, with the point on its curve; RSA of 2048 to 4096 bits with
+// the exponent 65537 for RS* and PS*; OKP Ed25519 for EdDSA and Ed25519, not
+// of small order — without private members, and with "alg" and "use", when
+// present, consistent ("EdDSA" and "Ed25519" name the same algorithm for an
+// Ed25519 key, RFC 9864). It returns the key and its RFC 7638 thumbprint.
 func proofKey(raw []byte, alg string) (crypto.PublicKey, string, bool) {
 	var j proofJWK
 	if decodeProofJWK(raw, &j) != nil || j.private {
 		return nil, "", false
 	}
-	if (j.alg != nil && string(j.alg) != alg) || (j.use != nil && string(j.use) != "sig") {
+	if (j.alg != nil && !sameProofAlg(string(j.alg), alg)) || (j.use != nil && string(j.use) != "sig") {
 		return nil, "", false
 	}
 	family := algFamily(alg)
@@ -291,7 +292,7 @@ func proofKey(raw []byte, alg string) (crypto.PublicKey, string, bool) {
 		for _, b := range e {
 			k.E = k.E<<8 | int(b)
 		}
-		if bits := k.N.BitLen(); bits < minRSABits || bits > maxProofRSABits || k.E < 3 || k.E&1 == 0 || k.E > 1<<31-1 {
+		if bits := k.N.BitLen(); bits < minRSABits || bits > maxProofRSABits || k.E != proofRSAExponent {
 			return nil, "", false
 		}
 		pub = k
@@ -313,15 +314,26 @@ func proofKey(raw []byte, alg string) (crypto.PublicKey, string, bool) {
 	return pub, b64.EncodeToString(sum[:]), true
 }
 
-// proofKeys remembers the keys of recent proofs, parsed and checked, by
-// their "alg" and "jwk" text: a client signs every proof with one key, and
-// its checks (an Ed25519 key's order, an EC point's curve) and thumbprint
-// then cost a map read. At most maxProofKeys are kept; when full the cache
-// is emptied, so keys sprayed by an attacker cost their parsing each time,
-// as without a cache, and cannot keep out a client's key for long. Keys
-// refused are not kept.
+// sameProofAlg reports whether a jwk's "alg" agrees with the proof
+// header's: byte for byte, or the two names of EdDSA with an Ed25519 key.
+func sameProofAlg(jwkAlg, alg string) bool {
+	if jwkAlg == alg {
+		return true
+	}
+	ed := func(a string) bool { return a == "EdDSA" || a == "Ed25519" }
+	return ed(jwkAlg) && ed(alg)
+}
+
+// proofKeys remembers the keys of recent proofs, parsed and checked, by the
+// SHA-256 of their "alg" and "jwk" text (at most maxProofJWKBytes): a client
+// signs every proof with one key, and its checks (an Ed25519 key's order,
+// an EC point's curve) and thumbprint then cost a map read. At most
+// maxProofKeys are kept, each a few hundred bytes whatever its jwk's
+// padding; when full the cache is emptied, so keys sprayed by an attacker
+// cost their parsing each time, as without a cache, and cannot keep out a
+// client's key for long. Keys refused are not kept.
 type proofKeys struct {
-	m sync.Map // string(alg) + " " + string(jwk) → *parsedKey
+	m sync.Map // SHA-256(alg " " jwk) → *parsedKey
 	n atomic.Int64
 }
 
@@ -333,7 +345,12 @@ type parsedKey struct {
 const maxProofKeys = 4096
 
 func (c *proofKeys) get(jwk []byte, alg string) (crypto.PublicKey, string, bool) {
-	id := alg + " " + string(jwk)
+	h := sha256.New()
+	h.Write([]byte(alg))
+	h.Write([]byte{' '}) // no alg has a space
+	h.Write(jwk)
+	var id [sha256.Size]byte
+	h.Sum(id[:0])
 	if v, ok := c.m.Load(id); ok {
 		k := v.(*parsedKey)
 		return k.pub, k.jkt, true
@@ -350,9 +367,18 @@ func (c *proofKeys) get(jwk []byte, alg string) (crypto.PublicKey, string, bool)
 	return pub, jkt, true
 }
 
-// maxProofRSABits bounds a proof's RSA key: a larger modulus costs more to
-// verify and no client needs it.
-const maxProofRSABits = 8192
+// Bounds of a proof's key, checked before its signature, that is before the
+// token: whatever a request costs before it is authenticated must be small.
+// An RSA modulus over 4096 bits, or an exponent other than 65537 (F4, what
+// every library makes), costs more to verify and no client needs it (an
+// 8192-bit verification takes some 40 times a 2048-bit one); a jwk is a
+// few hundred bytes (a 4096-bit RSA key about 750), and a larger one only
+// pads the key cache.
+const (
+	maxProofRSABits  = 4096
+	proofRSAExponent = 65537
+	maxProofJWKBytes = 2 << 10
+)
 
 // decodeProofJWK reads a proof's "jwk" strictly. Member values of the key
 // must be strings; base64url values are checked when decoded (which also
@@ -406,17 +432,19 @@ func decodeProofJWK(raw []byte, j *proofJWK) error {
 }
 
 // htuMatches reports whether htu, a proof's "htu", names the request's
-// target URI: the origin of Config.Resource and r's path (never the Host
-// header nor X-Forwarded-*: a client chooses those), both normalised by RFC
-// 3986 §6.2.2 and §6.2.3 — scheme and host case, the default port, the case
-// of percent-encodings and the decoding of unreserved characters, dot
-// segments, an empty path as "/" — and htu without its query and fragment
-// (RFC 9449 §4.3 step 9). A trailing slash is significant.
+// target URI: the origin of Config.Resource and r's path as the client sent
+// it (requestPath; never the Host header nor X-Forwarded-*: a client
+// chooses those), both normalised by RFC 3986 §6.2.2 and §6.2.3 — scheme
+// and host case, the default port, the case of percent-encodings and the
+// decoding of unreserved characters, dot segments, an empty path as "/" —
+// and htu without its query and fragment (RFC 9449 §4.3 step 9). A trailing
+// slash is significant.
 func (d *dpopState) htuMatches(htu []byte, r *http.Request) bool {
-	path := "/"
-	if r.URL != nil {
-		path = normalPath(r.URL.EscapedPath())
+	path, ok := requestPath(r)
+	if !ok {
+		return false
 	}
+	path = normalPath(path)
 	if string(htu) == d.origin+path {
 		return true // the common case: nothing to normalise
 	}
@@ -426,6 +454,38 @@ func (d *dpopState) htuMatches(htu []byte, r *http.Request) bool {
 	}
 	origin, ok := normalOrigin(u)
 	return ok && origin == d.origin && normalPath(u.EscapedPath()) == path
+}
+
+// requestPath returns the escaped path of r's target as the client sent it:
+// from r.RequestURI, which the server sets from the request line and
+// http.StripPrefix or a router rewriting r.URL leaves alone (a proof for
+// https://mcp.example.com/x must not pass on a request to /mcp/x served
+// under StripPrefix("/mcp")); from r.URL when RequestURI is empty (a
+// request made in process, not read by a server). The origin form ("/p?q")
+// and the absolute form ("https://host/p", RFC 9112 §3.2.2; its host is not
+// used) give their path; the asterisk form ("*") and the authority form
+// (CONNECT) name no path a proof can be for: ok is false.
+func requestPath(r *http.Request) (path string, ok bool) {
+	uri := r.RequestURI
+	if uri == "" {
+		if r.URL == nil {
+			return "/", true
+		}
+		return r.URL.EscapedPath(), true
+	}
+	if uri == "*" {
+		return "", false
+	}
+	u, err := url.ParseRequestURI(uri)
+	if err != nil || u.Opaque != "" {
+		return "", false
+	}
+	if uri[0] != '/' {
+		if s := strings.ToLower(u.Scheme); (s != "http" && s != "https") || u.Host == "" {
+			return "", false
+		}
+	}
+	return u.EscapedPath(), true
 }
 
 // normalOrigin returns the scheme://host[:port] of an absolute http or

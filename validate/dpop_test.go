@@ -381,7 +381,7 @@ func TestDPoPReplay(t *testing.T) {
 	require.NoError(t, err)
 	full := k.proof(t, tok, nil, nil)
 	rec := checkDPoPRefusal(t, v, dpopRequest(tok, full), dpopWant{status: http.StatusServiceUnavailable, reason: audit.ReasonStoreUnavailable})
-	assert.Equal(t, "90", rec.Header().Get("Retry-After"), "until the oldest proof (iat+60s+30s leeway) is forgotten")
+	assert.Equal(t, "91", rec.Header().Get("Retry-After"), "until the oldest proof (iat+60s+30s leeway+1s margin) is forgotten")
 	// The replayed proof is still remembered.
 	checkDPoPRefusal(t, v, dpopRequest(tok, pr), dpopWant{code: rsmeta.ErrorInvalidDPoPProof, reason: audit.ReasonDPoPReplay})
 
@@ -411,7 +411,7 @@ func TestDPoPReplayNotRecordedForRefusals(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, store.calls)
 	assert.Len(t, store.last, 43, "the id is a base64url SHA-256")
-	assert.True(t, store.until.Equal(fixedNow.Add(90*time.Second)), "until iat + ProofLifetime + Leeway: %v", store.until)
+	assert.True(t, store.until.Equal(fixedNow.Add(91*time.Second)), "until iat + ProofLifetime + Leeway + 1 s: %v", store.until)
 
 	store.err = errors.New("store down")
 	rec := checkDPoPRefusal(t, v, dpopRequest(tok, k.proof(t, tok, nil, nil)), dpopWant{status: http.StatusServiceUnavailable, reason: audit.ReasonStoreUnavailable})

@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -93,8 +94,10 @@ type Introspection struct {
 	// TokenPrefix it starts with, else to the one introspecting issuer
 	// without a TokenPrefix, else it is refused (bad_issuer) — it is never
 	// sent to several authorization servers in turn. [New] refuses two
-	// prefixes one of which starts the other, and two introspecting issuers
-	// without a prefix.
+	// prefixes one of which starts the other, two introspecting issuers
+	// without a prefix, and a prefix no token can start with (one that is
+	// not itself an RFC 6750 b64token: letters, digits, "-._~+/", then
+	// only "=").
 	TokenPrefix string
 
 	// Timeout bounds each introspection request. If zero,
@@ -107,8 +110,10 @@ type Introspection struct {
 	// CacheTTL is the longest an answer that passed every check is used
 	// without asking again: until the token's "exp" or CacheTTL after the
 	// answer, whichever comes first. If zero, 1 min. Negative: every request
-	// introspects (with FailOpen, answers are still kept, to be used only
-	// while the endpoint cannot answer).
+	// introspects. Past CacheTTL the answer is still kept, stale, until the
+	// token's "exp" (within the cache's bounds): it is never used to accept
+	// the token (but with FailOpen), and it marks the token as one to
+	// re-check from the budget RateLimit reserves for known tokens.
 	CacheTTL time.Duration
 
 	// NegativeTTL is how long a refusing answer ("active": false, or an
@@ -120,15 +125,31 @@ type Introspection struct {
 	NegativeTTL time.Duration
 
 	// RateLimit bounds the introspection requests to this endpoint, per
-	// second (a token bucket whose burst is max(1, RateLimit)), so that a
+	// second (token buckets whose burst is max(1, RateLimit)), so that a
 	// flood of distinct made-up tokens cannot become a flood of requests to
-	// the authorization server. When it is spent, a token whose answer is
-	// not cached gets 503 with Retry-After (reason
-	// introspection_unavailable); cached answers keep serving. If zero, 50.
+	// the authorization server. If zero, 50.
+	//
+	// There are two budgets of RateLimit each. Every token may draw on the
+	// first. The second is reserved for re-checking tokens whose positive
+	// answer is cached but past CacheTTL (stale, see CacheTTL): made-up
+	// tokens cannot drain it, so a flood of them does not lock out the
+	// users whose tokens the endpoint already accepted. The endpoint may
+	// thus see up to twice RateLimit requests a second. When the budgets a
+	// token may draw on are spent, it gets 503 with Retry-After (reason
+	// introspection_unavailable), whatever FailOpen says; fresh cached
+	// answers, positive and negative, keep serving.
+	//
+	// Without the cache ([CacheOptions].Disable) no token is known: every
+	// request with an introspected token draws on the first budget, shared
+	// with whatever made-up tokens arrive, so a flood of them gets
+	// legitimate tokens 503, and one token is accepted at most RateLimit
+	// times a second. With a negative CacheTTL, a token is re-checked on
+	// every request, from both budgets: at most twice RateLimit times a
+	// second.
 	RateLimit float64
 
 	// FailOpen chooses the answer when the endpoint cannot answer (down,
-	// timing out, answering a 5xx or garbage) or RateLimit is spent.
+	// timing out, answering a 5xx, a redirect or garbage).
 	//
 	// If false (the default), fail closed: a token whose answer is not
 	// fresh in the cache gets 503 with Retry-After (reason
@@ -139,8 +160,15 @@ type Introspection struct {
 	// seen still gets 503), with one warning logged per outage. The risk: a
 	// token revoked at the authorization server during the outage (or up to
 	// CacheTTL before it) keeps working here until the endpoint answers
-	// again or the token expires. With FailOpen, answers are kept until
-	// their tokens expire, within the cache's bounds.
+	// again or the token expires.
+	//
+	// FailOpen never applies when RateLimit is spent (anyone could spend it
+	// to revive a revoked token: such a token gets 503), nor when the
+	// endpoint refuses this resource server's own credentials (401, or 400
+	// invalid_client or unauthorized_client: a configuration failure, logged
+	// at error level once per outage, every token 503). [New] refuses
+	// FailOpen with [CacheOptions].Disable, which leaves no answer to fail
+	// open on.
 	FailOpen bool
 }
 
@@ -151,7 +179,8 @@ const (
 	defaultNegativeTTL           = 10 * time.Second
 	defaultIntrospectionRate     = 50
 	assertionLifetime            = 60 * time.Second
-	// introspectionWarnInterval spaces the warnings of one endpoint: an
+	// introspectionWarnInterval spaces the warnings of one endpoint, each
+	// kind (outage, rate limit, refused credentials) on its own: an
 	// endpoint flapping between up and down logs once per interval.
 	introspectionWarnInterval = time.Minute
 )
@@ -200,7 +229,8 @@ type introspector struct {
 	metaClient  *http.Client // the Validator's, for discovery
 	logger      *slog.Logger
 	now         func() time.Time
-	limiter     tokenBucket
+	limiter     tokenBucket // every token's budget
+	reserved    tokenBucket // the budget of re-checking tokens with a positive (stale) answer
 
 	endpoint atomic.Pointer[string] // nil until known (given, or discovered)
 
@@ -212,10 +242,31 @@ type introspector struct {
 	nextDiscovery     time.Time
 	discoveryErr      error
 
-	// Outage state, for the logs: down after a failure, up after an answer.
-	down     atomic.Bool
-	warnMu   sync.Mutex
-	lastWarn time.Time
+	// Outage state, for the logs: down after a failure, up after an answer;
+	// rejected after the endpoint refused the client's credentials.
+	down      atomic.Bool
+	rejected  atomic.Bool
+	outageLog logInterval
+	limitLog  logInterval
+	clientLog logInterval
+}
+
+// logInterval spaces the log lines of one kind: at most one per
+// introspectionWarnInterval.
+type logInterval struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// allow reports whether a line may be logged at now, and if so notes it.
+func (l *logInterval) allow(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < introspectionWarnInterval && !now.Before(l.last) {
+		return false
+	}
+	l.last = now
+	return true
 }
 
 // introRouting is how a Validator finds the introspector of a token.
@@ -281,6 +332,12 @@ func (v *Validator) newIntrospector(ic *IssuerConfig, t *trusted, cfg *Config) (
 	if in.Timeout < 0 || in.MaxBytes < 0 || in.RateLimit < 0 || math.IsNaN(in.RateLimit) || math.IsInf(in.RateLimit, 0) {
 		return nil, configErr("%s, MaxBytes and RateLimit must be finite and not negative", field("Timeout"))
 	}
+	if in.FailOpen && cfg.Cache.Disable {
+		return nil, configErr("%s needs the introspection cache, which Cache.Disable turns off: there would be no answer to fail open on", field("FailOpen"))
+	}
+	if in.TokenPrefix != "" && !isB64Token(in.TokenPrefix) {
+		return nil, configErr("%s %q: no access token can start with it (RFC 6750 b64token: letters, digits, \"-._~+/\", then only \"=\")", field("TokenPrefix"), in.TokenPrefix)
+	}
 	if in.JWTs && (ic.JWKSURL != "" || ic.Keys != nil) {
 		return nil, configErr("%s is set: the issuer's tokens are all introspected, and JWKSURL and Keys would never be used", field("JWTs"))
 	}
@@ -300,6 +357,8 @@ func (v *Validator) newIntrospector(ic *IssuerConfig, t *trusted, cfg *Config) (
 	}
 	r.limiter = tokenBucket{rate: rate, burst: max(1, rate)}
 	r.limiter.tokens = r.limiter.burst
+	r.reserved = tokenBucket{rate: rate, burst: max(1, rate)}
+	r.reserved.tokens = r.reserved.burst
 	// The token and the client's credentials must not follow a redirect
 	// anywhere: a 3xx answer is a failure of the endpoint.
 	c := *v.client
@@ -538,13 +597,16 @@ func (v *Validator) introspect(ctx context.Context, in *introspector, raw string
 			if now.Before(ent.fresh) {
 				return v.introVerdict(ctx, ent.claims, ent.refusal, now)
 			}
-			stale = ent // a positive answer past its CacheTTL, kept for FailOpen
+			// A positive answer past its CacheTTL: the token is re-checked
+			// from the reserved budget, and the answer serves with FailOpen
+			// while the endpoint cannot answer.
+			stale = ent
 		}
 	}
 	call, e := v.intro.flight.join(key, func() (*introCall, *rsguard.Error) {
-		if ok, wait := in.limiter.take(now); !ok {
-			in.warn(now, "rsguard: introspection rate limit reached; tokens whose answer is not cached get 503", "issuer", in.issuer)
+		if ok, wait := in.take(now, stale != nil); !ok {
 			e := introRefusal(errIntrospectionFailed)
+			e.Err = fmt.Errorf("%w: the introspection rate limit is spent", audit.ReasonIntrospectionUnavailable)
 			e.RetryAfter = max(time.Second, wait.Truncate(time.Second)+time.Second)
 			return nil, e
 		}
@@ -552,24 +614,49 @@ func (v *Validator) introspect(ctx context.Context, in *introspector, raw string
 		go v.runIntrospection(context.WithoutCancel(ctx), in, key, raw, call)
 		return call, nil
 	})
-	if e == nil {
-		select {
-		case <-call.done:
-		case <-ctx.Done():
-			e = introRefusal(errIntrospectionFailed)
-			e.Err = fmt.Errorf("%w: %w", audit.ReasonIntrospectionUnavailable, ctx.Err())
-			e.RetryAfter = time.Second
-			return nil, e
+	if e != nil {
+		// The rate limit is spent. Never fail open here: anyone can spend
+		// it, which would revive every revoked token with a stale answer.
+		if in.limitLog.allow(now) {
+			in.logger.Warn("rsguard: introspection rate limit reached; tokens whose answer is not fresh in the cache get 503", "issuer", in.issuer)
 		}
-		if !call.unavailable {
-			return v.introVerdict(ctx, call.claims, call.refusal, v.now())
-		}
-		e = call.refusal
+		return nil, reject(*e)
 	}
-	if stale != nil && in.failOpen && stale.claims != nil {
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		e = introRefusal(errIntrospectionFailed)
+		e.Err = fmt.Errorf("%w: %w", audit.ReasonIntrospectionUnavailable, ctx.Err())
+		e.RetryAfter = time.Second
+		return nil, e
+	}
+	if !call.unavailable {
+		return v.introVerdict(ctx, call.claims, call.refusal, v.now())
+	}
+	if stale != nil && stale.claims != nil && in.failOpen && !call.rejected {
 		return v.introVerdict(ctx, stale.claims, nil, v.now())
 	}
-	return nil, reject(*e)
+	return nil, reject(*call.refusal)
+}
+
+// take takes a request from in's budgets at now: a token with a positive
+// answer in the cache (known) from the reserved budget first, then from
+// every token's; others from every token's only. Else it reports how long
+// until there is one.
+func (in *introspector) take(now time.Time, known bool) (bool, time.Duration) {
+	var waitReserved time.Duration
+	if known {
+		ok, wait := in.reserved.take(now)
+		if ok {
+			return true, 0
+		}
+		waitReserved = wait
+	}
+	ok, wait := in.limiter.take(now)
+	if !ok && known {
+		wait = min(wait, waitReserved)
+	}
+	return ok, wait
 }
 
 // introVerdict turns the (shared, never handed out) outcome of an
@@ -606,7 +693,9 @@ func (v *Validator) runIntrospection(ctx context.Context, in *introspector, key 
 	now := v.now()
 	switch {
 	case err != nil:
-		in.failed(now, err)
+		var rejected *clientRejected
+		call.rejected = errors.As(err, &rejected)
+		in.failed(now, err, call.rejected)
 		e := introRefusal(errIntrospectionFailed)
 		e.Err = fmt.Errorf("%w: %w", audit.ReasonIntrospectionUnavailable, err)
 		e.RetryAfter = in.timeout.Truncate(time.Second) + time.Second
@@ -639,10 +728,9 @@ func (in *introspector) entry(claims *Claims, refusal *rsguard.Error, now time.T
 		fresh = now.Add(in.cacheTTL)
 	}
 	fresh = minTime(fresh, claims.ExpiresAt)
-	until := fresh
-	if in.failOpen {
-		until = claims.ExpiresAt // kept stale until the token expires
-	}
+	// Kept, stale, until the token expires: for FailOpen, and so that the
+	// token is re-checked from the reserved budget (see take).
+	until := claims.ExpiresAt
 	if !now.Before(until) {
 		return nil
 	}
@@ -685,7 +773,10 @@ func (v *Validator) askEndpoint(ctx context.Context, in *introspector, raw strin
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if code, ok := clientAuthFailure(resp.StatusCode, body); ok {
+			return nil, nil, false, &clientRejected{endpoint: endpoint, status: resp.StatusCode, code: code}
+		}
 		return nil, nil, false, fmt.Errorf("POST %s: status %d", endpoint, resp.StatusCode)
 	}
 	if mt, _, perr := mime.ParseMediaType(resp.Header.Get("Content-Type")); perr != nil || mt != "application/json" {
@@ -698,7 +789,9 @@ func (v *Validator) askEndpoint(ctx context.Context, in *introspector, raw strin
 	if int64(len(answer)) > in.maxBytes {
 		return nil, nil, false, fmt.Errorf("POST %s: answer larger than %d bytes", endpoint, in.maxBytes)
 	}
-	a, err := parseIntrospection(answer, v.tenantClaim)
+	// No member of the answer whose value is the token itself is kept (in
+	// the claims, the cache, or a log line).
+	a, err := parseIntrospection(withoutValue(answer, raw), v.tenantClaim)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("POST %s: %w", endpoint, err)
 	}
@@ -706,17 +799,64 @@ func (v *Validator) askEndpoint(ctx context.Context, in *introspector, raw strin
 	return claims, refusal, cacheable, nil
 }
 
+// clientRejected is the failure of an endpoint that refused this resource
+// server's own client authentication: its credentials are wrong, revoked
+// or not allowed to introspect. A configuration failure, not an outage:
+// FailOpen does not apply.
+type clientRejected struct {
+	endpoint string
+	status   int
+	code     string // the RFC 6749 §5.2 error code, if any
+}
+
+func (e *clientRejected) Error() string {
+	msg := fmt.Sprintf("POST %s: status %d: the authorization server refused this resource server's client authentication", e.endpoint, e.status)
+	if e.code != "" {
+		msg += " (" + e.code + ")"
+	}
+	return msg
+}
+
+// clientAuthFailure reports whether an error answer of the endpoint says
+// that the client's authentication failed: 401 (RFC 7662 §2.3, RFC 6749
+// §5.2), or 400 with the error code invalid_client or unauthorized_client.
+// It returns the code if the body has one of them (only those: the body is
+// the server's text, not logged otherwise).
+func clientAuthFailure(status int, body []byte) (string, bool) {
+	if status != http.StatusUnauthorized && status != http.StatusBadRequest {
+		return "", false
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	code := ""
+	if json.Unmarshal(body, &e) == nil && (e.Error == "invalid_client" || e.Error == "unauthorized_client") {
+		code = e.Error
+	}
+	return code, status == http.StatusUnauthorized || code != ""
+}
+
 // failed notes a failure of the endpoint: the first of an outage is logged
-// at warning level (at most one line per introspectionWarnInterval), the
+// at warning level, and the endpoint refusing the client's credentials at
+// error level (each kind at most once per introspectionWarnInterval), the
 // others at debug level. Neither the token nor the client's credentials are
 // ever in err.
-func (in *introspector) failed(now time.Time, err error) {
-	if in.down.CompareAndSwap(false, true) {
-		msg := "rsguard: introspection endpoint unavailable; uncached tokens get 503"
-		if in.failOpen {
-			msg = "rsguard: introspection endpoint unavailable; accepting cached answers until their tokens expire (FailOpen)"
+func (in *introspector) failed(now time.Time, err error, rejected bool) {
+	wasDown := in.down.Swap(true)
+	switch {
+	case rejected:
+		if !in.rejected.Swap(true) && in.clientLog.allow(now) {
+			in.logger.Error("rsguard: the introspection endpoint refused this resource server's client credentials (Introspection.ClientID and its secret or key); every introspected token gets 503, FailOpen or not",
+				"issuer", in.issuer, "error", err.Error())
+			return
 		}
-		if in.warn(now, msg, "issuer", in.issuer, "error", err.Error()) {
+	case !wasDown:
+		msg := "rsguard: introspection endpoint unavailable; tokens whose answer is not fresh in the cache get 503"
+		if in.failOpen {
+			msg = "rsguard: introspection endpoint unavailable; accepting stale cached answers until their tokens expire (FailOpen)"
+		}
+		if in.outageLog.allow(now) {
+			in.logger.Warn(msg, "issuer", in.issuer, "error", err.Error())
 			return
 		}
 	}
@@ -725,23 +865,10 @@ func (in *introspector) failed(now time.Time, err error) {
 
 // answered notes an answer of the endpoint, ending an outage.
 func (in *introspector) answered() {
+	in.rejected.Store(false)
 	if in.down.CompareAndSwap(true, false) {
 		in.logger.Info("rsguard: introspection endpoint answering again", "issuer", in.issuer)
 	}
-}
-
-// warn logs a warning unless one was logged less than
-// introspectionWarnInterval ago, and reports whether it did.
-func (in *introspector) warn(now time.Time, msg string, args ...any) bool {
-	in.warnMu.Lock()
-	if !in.lastWarn.IsZero() && now.Sub(in.lastWarn) < introspectionWarnInterval {
-		in.warnMu.Unlock()
-		return false
-	}
-	in.lastWarn = now
-	in.warnMu.Unlock()
-	in.logger.Warn(msg, args...)
-	return true
 }
 
 // credential returns the kind of credential the claims were verified as.

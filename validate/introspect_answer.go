@@ -1,7 +1,9 @@
 package validate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -25,6 +27,7 @@ type introAnswer struct {
 	active       bool
 	tokenType    []byte
 	tokenUse     []byte
+	typ          []byte // "typ", a string (Keycloak: "Bearer", "Refresh", "Offline", "ID")
 	hasTokenType bool
 	hasTokenUse  bool
 	typeErr      bool // "token_type" or "token_use" is neither a string nor null
@@ -92,6 +95,13 @@ func (a *introAnswer) readMembers() error {
 			if errors.Is(err, errType) {
 				a.typeErr, err = true, nil
 			}
+		case "typ":
+			// Not RFC 7662's; read only to refuse the types below (see
+			// accessToken). Another JSON type is not a refusal.
+			a.typ, _, err = stringValue(&r)
+			if errors.Is(err, errType) {
+				err = nil
+			}
 		default:
 			err = r.Skip()
 		}
@@ -114,7 +124,10 @@ func (a *introAnswer) readMembers() error {
 // JWT's; "token_type" must be "Bearer" or "DPoP" (in any case), or, when
 // absent, "token_use" must be "access_token" (and a "token_use" present must
 // be that): oidc-provider omits token_type exactly for refresh tokens, and an
-// answer that does not say it is about an access token is refused; "cnf",
+// answer that does not say it is about an access token is refused; a "typ"
+// of "Refresh", "Offline" or "ID" (in any case) is refused whatever
+// token_type says (Keycloak marks its refresh, offline and ID tokens so,
+// with a token_type of "Bearer"); "cnf",
 // when present, must be {"jkt": "…"} as for a JWT (see confirmation;
 // Claims.KeyThumbprint: the token is DPoP-bound), and a "DPoP" token_type
 // must come with it; "exp" present and
@@ -124,6 +137,12 @@ func (a *introAnswer) readMembers() error {
 func (v *Validator) checkAnswer(ctx context.Context, in *introspector, a *introAnswer, raw string, now time.Time) (*Claims, *rsguard.Error, bool) {
 	refuse := func(t rsguard.Error) (*Claims, *rsguard.Error, bool) { return nil, introRefusal(t), true }
 	p := &a.p
+	if string(p.jti) == raw {
+		// An endpoint that gives an opaque token's value as its "jti":
+		// never keep it (the claims, their debug log line). Not reached
+		// when the answer came through withoutValue, which drops it.
+		p.jti = nil
+	}
 	switch {
 	case !a.active:
 		return refuse(errInactive)
@@ -168,9 +187,75 @@ func (a *introAnswer) accessToken() bool {
 	if a.typeErr || (a.hasTokenUse && string(a.tokenUse) != "access_token") {
 		return false
 	}
+	for _, t := range []string{"Refresh", "Offline", "ID"} {
+		if strings.EqualFold(string(a.typ), t) {
+			return false
+		}
+	}
 	if !a.hasTokenType {
 		return a.hasTokenUse
 	}
 	t := string(a.tokenType)
 	return strings.EqualFold(t, "Bearer") || strings.EqualFold(t, "DPoP")
+}
+
+// withoutValue returns answer, the JSON text of an introspection answer,
+// without its top-level members whose value is the string tok: an endpoint
+// that echoes the token (as "jti", say) must not put it in the claims that
+// Claims.Get and Claims.Decode read, in the cache or in a log line. It
+// returns answer itself when no member has that value, or when answer is not
+// an object the strict reader reads whole (parseIntrospection then refuses
+// it). The members kept are re-encoded as they were written, so the strict
+// checks (duplicate names, value types) see the same text.
+func withoutValue(answer []byte, tok string) []byte {
+	if tok == "" || (!bytes.Contains(answer, []byte(tok)) && bytes.IndexByte(answer, '\\') < 0) {
+		return answer // the common case: a token is a b64token, written unescaped if at all
+	}
+	type member struct{ name, value []byte }
+	var kept []member
+	found := false
+	r := strictjson.NewReader(answer)
+	if r.Peek() != '{' || r.Open() != nil {
+		return answer
+	}
+	for {
+		name, more, err := r.Member()
+		if err != nil {
+			return answer
+		}
+		if !more {
+			break
+		}
+		val, err := r.Raw()
+		if err != nil {
+			return answer
+		}
+		if len(val) > 0 && val[0] == '"' {
+			sr := strictjson.NewReader(val)
+			if s, err := sr.String(); err == nil && string(s) == tok {
+				found = true
+				continue
+			}
+		}
+		kept = append(kept, member{name, val})
+	}
+	if !found {
+		return answer
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range kept {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		name, err := json.Marshal(string(m.name))
+		if err != nil {
+			return []byte("null") // not reached: a string always encodes; refused as garbage
+		}
+		b.Write(name)
+		b.WriteByte(':')
+		b.Write(m.value)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
 }

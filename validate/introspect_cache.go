@@ -16,10 +16,12 @@ import (
 //
 // A positive entry holds the claims of an answer that passed every check;
 // it is fresh (used without asking) until min("exp", answer + CacheTTL), and
-// with FailOpen kept, stale, until "exp", to be used only while the endpoint
-// cannot answer. A negative entry holds the refusal of an answer ("active":
-// false, or refused by the checks) for NegativeTTL. Failures of the endpoint
-// are never entered.
+// kept, stale, until "exp": a stale entry never accepts the token but with
+// FailOpen while the endpoint cannot answer, and it marks the token as known,
+// re-checked from the budget reserved for known tokens (introspector.take).
+// A negative entry holds the refusal of an answer ("active": false, or
+// refused by the checks) for NegativeTTL. Failures of the endpoint are never
+// entered.
 //
 // Reads take no lock (sync.Map); inserts and evictions are bounded by
 // entries and bytes, as in tokenCache.
@@ -45,7 +47,7 @@ func newIntroCache(maxEntries int, maxBytes int64) *introCache {
 }
 
 // get returns the entry of key if it is still kept at now (fresh or, for a
-// positive answer with FailOpen, stale).
+// positive answer, stale).
 func (c *introCache) get(key [sha256.Size]byte, now time.Time) *introEntry {
 	v, ok := c.m.Load(key)
 	if !ok {
@@ -96,8 +98,8 @@ func (c *introCache) remove(key [sha256.Size]byte, e *introEntry) {
 }
 
 // evict drops the entries no longer kept and, if the cache is still over
-// three quarters of its bounds, about a quarter of the others, as
-// tokenCache.evict does.
+// three quarters of its bounds, the stale ones (past their CacheTTL) until
+// it is not, then about a quarter of the others, as tokenCache.evict does.
 func (c *introCache) evict(now time.Time) {
 	if !c.evicting.TryLock() {
 		return
@@ -112,6 +114,15 @@ func (c *introCache) evict(now time.Time) {
 	over := func() bool {
 		return c.entries.Load() > c.maxEntries*3/4 || c.bytes.Load() > c.maxBytes*3/4
 	}
+	if !over() {
+		return
+	}
+	c.m.Range(func(k, v any) bool {
+		if e := v.(*introEntry); !now.Before(e.fresh) {
+			c.remove(k.([sha256.Size]byte), e)
+		}
+		return over()
+	})
 	if !over() {
 		return
 	}
@@ -138,6 +149,7 @@ type introCall struct {
 	claims      *Claims
 	refusal     *rsguard.Error
 	unavailable bool // the endpoint could not answer: refusal is a 503
+	rejected    bool // it refused the client's credentials: no FailOpen
 }
 
 // join returns the call in flight for key, or the one start begins (start

@@ -190,11 +190,13 @@ const thumbprint43 = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
 
 func TestIntrospectionEndpointFailures(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		mod  func(as *fakeAS)
+		name  string
+		mod   func(as *fakeAS)
+		level string // of the one line logged per outage; "" WARN
 	}{
 		{name: "status 500", mod: func(as *fakeAS) { as.status = http.StatusInternalServerError }},
-		{name: "status 401 (the client's credentials refused)", mod: func(as *fakeAS) { as.secret = "another" }},
+		// A configuration failure, not an outage: at error level.
+		{name: "status 401 (the client's credentials refused)", mod: func(as *fakeAS) { as.secret = "another" }, level: "ERROR"},
 		{name: "status 302", mod: func(as *fakeAS) { as.status = http.StatusFound }},
 		{name: "content type text/html", mod: func(as *fakeAS) { as.contentType = "text/html" }},
 		{name: "content type application/jwt", mod: func(as *fakeAS) { as.contentType = "application/token-introspection+jwt" }},
@@ -217,7 +219,9 @@ func TestIntrospectionEndpointFailures(t *testing.T) {
 			}
 			_, err := v.Verify(context.Background(), "tok")
 			assert.ErrorIs(t, err, audit.ReasonIntrospectionUnavailable)
-			assert.Equal(t, 1, strings.Count(logs.String(), "level=WARN"), "one warning per outage:\n%s", logs.String())
+			level := orString(tc.level, "WARN")
+			assert.Equal(t, 1, strings.Count(logs.String(), "level="+level), "one line per outage:\n%s", logs.String())
+			assert.Equal(t, 1, strings.Count(logs.String(), "level=WARN")+strings.Count(logs.String(), "level=ERROR"), "one line per outage:\n%s", logs.String())
 			assertNoSecrets(t, logs.String(), as.secret, "s3cret")
 		})
 	}
@@ -459,7 +463,9 @@ func TestIntrospectionApplicationChecks(t *testing.T) {
 		}
 	})
 	as.set("tok", as.good(nil))
-	as.set("banned", as.good(map[string]any{"client_id": "banned", "jti": "jti-2"}))
+	// (The token is not "banned": a member whose value is the token is
+	// dropped from the answer.)
+	as.set("tok-banned", as.good(map[string]any{"client_id": "banned", "jti": "jti-2"}))
 	for range 3 {
 		verifyOK(t, v, "tok")
 	}
@@ -467,7 +473,7 @@ func TestIntrospectionApplicationChecks(t *testing.T) {
 	assert.Equal(t, int64(1), as.calls.Load())
 
 	for range 2 {
-		_, err := v.Verify(context.Background(), "banned")
+		_, err := v.Verify(context.Background(), "tok-banned")
 		assert.ErrorIs(t, err, audit.ReasonRejected)
 		var e *rsguard.Error
 		require.ErrorAs(t, err, &e)
