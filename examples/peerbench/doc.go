@@ -22,4 +22,11 @@
 // equal work; TestEdgeVerdicts pins where the implementations disagree, and
 // TestJWKSFetches how often each one goes back to the issuer for keys when
 // it refuses a token.
+//
+// TestSideBySide (run only with ROUNDS set) measures rsguard alone against
+// its signature floors, as the shared harness does — testing.Benchmark in
+// interleaved rounds, ratios to the floor of the same round: a cached JWT
+// beside a cached introspected opaque token, a DPoP request against the
+// bare verification of its proof's signature, and a proof refused before
+// its signature. TestSideBySideWiring checks that wiring without timing it.
 package peerbench
