@@ -131,7 +131,11 @@ func (c *Target) checkChallenge(r Reporter) {
 		r.Errorf("request without a token: status %d, want 401 (RFC 6750 §3.1, MCP authorization). Answer a request without a token with 401 and a Bearer challenge, before any other processing.", resp.status)
 		return
 	}
-	ch, ok := c.bearerChallenge(r, resp)
+	scheme := "Bearer"
+	if c.DPoP == DPoPRequired {
+		scheme = "DPoP" // RFC 9449 §7.2: the DPoP challenge alone
+	}
+	ch, ok := c.schemeChallenge(r, resp, scheme)
 	if !ok {
 		return
 	}

@@ -39,14 +39,14 @@ func TestChecks(t *testing.T) {
 		assert.NotEmpty(t, ch.Spec, "%s: Spec", ch.Name)
 		assert.NotNil(t, ch.Run, "%s: Run", ch.Name)
 	}
-	assert.Equal(t, []string{"metadata", "cors", "challenge", "accept", "session", "stepup", "attacks"}, names, "the subtests, in order")
+	assert.Equal(t, []string{"metadata", "cors", "challenge", "accept", "session", "stepup", "attacks", "dpop", "introspection"}, names, "the subtests, in order")
 	needs := map[string]Needs{}
 	for _, ch := range Checks() {
 		needs[ch.Name] = ch.Needs
 	}
 	assert.Equal(t, map[string]Needs{
 		"metadata": NeedsNothing, "cors": NeedsNothing, "challenge": NeedsNothing, "attacks": NeedsNothing,
-		"accept": NeedsToken, "stepup": NeedsToken, "session": NeedsIssuerKey,
+		"accept": NeedsToken, "stepup": NeedsToken, "session": NeedsIssuerKey, "dpop": NeedsNothing, "introspection": NeedsIssuerKey,
 	}, needs)
 }
 
@@ -166,7 +166,20 @@ func TestBlackBox(t *testing.T) {
 				}
 				want["Kit/attacks/"+a.Class+"/"+strings.ReplaceAll(a.Name, " ", "_")] = true
 			}
+			// The DPoP cases that apply with DPoP off: the challenges run,
+			// the others need tokens.
+			for _, a := range DPoPCases() {
+				if a.Needs != NeedsNothing && a.Class == "downgrade" && !strings.Contains(a.Name, "opaque") &&
+					!strings.Contains(a.Name, "once accepted") && !strings.Contains(a.Name, "with a valid proof") && a.Name != "bearer token where DPoP is required" {
+					want["Kit/dpop/"+a.Class+"/"+strings.ReplaceAll(a.Name, " ", "_")] = true
+				}
+			}
 			for name, msg := range rec.skipped {
+				if strings.HasPrefix(msg, DoesNotApply+": ") {
+					assert.True(t, strings.HasPrefix(name, "Kit/dpop/"), "%s does not apply: %s", name, msg)
+					assert.NotContains(t, strings.TrimPrefix(msg, DoesNotApply+": "), ".", "%s: one clause", name)
+					continue
+				}
 				assert.True(t, want[name], "%s skipped: %s", name, msg)
 				rest, ok := strings.CutPrefix(msg, NotCheckable+": ")
 				assert.True(t, ok, "%s skipped with %q", name, msg)
@@ -179,7 +192,7 @@ func TestBlackBox(t *testing.T) {
 			// The black-box checks ran: their subtests exist and passed.
 			for _, name := range []string{"Kit/metadata", "Kit/cors", "Kit/challenge", "Kit/attacks/algorithm/alg_none",
 				"Kit/attacks/algorithm/HS256_keyed_with_the_public_key_PEM", "Kit/attacks/algorithm/foreign_key_under_the_issuer's_kid",
-				"Kit/attacks/malformed/JWE", "Kit/attacks/request/spoofed_Host_header"} {
+				"Kit/attacks/malformed/JWE", "Kit/attacks/request/spoofed_Host_header", "Kit/dpop/downgrade/challenges_name_the_accepted_schemes"} {
 				assert.Contains(t, rec.passed, name)
 			}
 		})

@@ -18,11 +18,21 @@
 // Without a Minter, forged tokens claim Target.Issuer and use
 // Target.IssuerKey, the authorization server's published key.
 //
+// The dpop and introspection checks run [DPoPCases] and
+// [IntrospectionCases], tables of the same form, against a server in the
+// Target's DPoP mode; a case that does not apply to it is skipped as
+// [DoesNotApply]. The DPoP proofs are the kit's own ([DPoPKey], which
+// validatetest.DPoPKey wraps); the crafted introspection answers need a
+// Minter that is also an [Introspector].
+//
 // The files: list.go (Needs, Check, Checks), attackcases.go (the attack
 // table), target.go (Target, Reporter, Run), tokens.go (TokenSource,
-// Minter, the forger), http.go (requests, JSON-RPC over Streamable HTTP,
-// SSE), checks.go (metadata, cors, challenge, accept, step-up), session.go,
-// attacks.go (the corpus) and attackchecks.go (how refusals are judged).
+// Minter, Introspector, the forger), http.go (requests, JSON-RPC over
+// Streamable HTTP, SSE), checks.go (metadata, cors, challenge, accept,
+// step-up), session.go, attacks.go (the corpus), attackchecks.go (how
+// refusals are judged), dpopcases.go (the DPoP and introspection tables),
+// dpopkey.go (the DPoP client's keys and proofs), dpop.go and
+// introspection.go (those checks).
 //
 // Besides rsguard's rsmeta and internal packages, it uses only the standard
 // library and golang-jwt, never package testing.

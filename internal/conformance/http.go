@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // The request and response plumbing of the checks: plain HTTP, and MCP's
@@ -67,7 +68,8 @@ type probe struct {
 	query         string // appended to the endpoint's query
 	formToken     string // sent as access_token in a form body instead
 	headers       [][2]string
-	host          string // the Host header, instead of the resource's
+	host          string        // the Host header, instead of the resource's
+	wait          time.Duration // if set, bounds the wait for the answer
 }
 
 // request builds the probe: in MCP mode a POSTed initialize (before any

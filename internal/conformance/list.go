@@ -22,6 +22,33 @@ const (
 	NeedsIssuerKey
 )
 
+// DoesNotApply begins the skip message of a case that does not apply to the
+// target as configured (a DPoP case when DPoP is off…); a clause saying why
+// follows it.
+const DoesNotApply = "does not apply"
+
+// DPoPMode is the DPoP mode of the server under test (RFC 9449), as
+// validate.DPoPMode says it.
+type DPoPMode int
+
+const (
+	DPoPOff      DPoPMode = iota // bearer tokens only
+	DPoPAllowed                  // bearer tokens, and DPoP-bound tokens with their proof
+	DPoPRequired                 // DPoP-bound tokens with their proof only
+)
+
+func (m DPoPMode) String() string {
+	switch m {
+	case DPoPOff:
+		return "off"
+	case DPoPAllowed:
+		return "allowed"
+	case DPoPRequired:
+		return "required"
+	}
+	return "unknown"
+}
+
 // NotCheckable begins the skip message of a check a run cannot make with
 // what it was given; a clause saying why follows it.
 const NotCheckable = "not checkable without credentials"
@@ -67,6 +94,11 @@ type Check struct {
 	// reported.
 	When func(*Target) bool
 
+	// NotFor, if non-nil, says why the check does not apply to the target
+	// as configured ("": it applies): it is then reported skipped as
+	// DoesNotApply, with that reason.
+	NotFor func(*Target) string
+
 	// Run runs the check against the target, reporting to r.
 	Run func(*Target, Reporter)
 }
@@ -78,11 +110,24 @@ func Checks() []Check {
 		{Name: "metadata", Needs: NeedsNothing, Spec: "RFC 9728 §3, §3.3; RFC 8414 §2; MCP authorization", Run: (*Target).checkMetadata},
 		{Name: "cors", Needs: NeedsNothing, Spec: "MCP authorization (browser-based clients); MCP transport (Origin validation)", Run: (*Target).checkCORS},
 		{Name: "challenge", Needs: NeedsNothing, Spec: "RFC 6750 §3, §3.1; RFC 9728 §5.1", Run: (*Target).checkChallenge},
-		{Name: "accept", Needs: NeedsToken, Spec: "RFC 6750 §2.1; RFC 8707; MCP lifecycle (initialize)", Run: (*Target).checkAccept},
+		{Name: "accept", Needs: NeedsToken, Spec: "RFC 6750 §2.1; RFC 8707; MCP lifecycle (initialize)", NotFor: bearerOnly, Run: (*Target).checkAccept},
 		{Name: "session", Needs: NeedsIssuerKey, Spec: "MCP security best practices (session hijacking); MCP transport, session management",
-			When: func(t *Target) bool { return t.MCP }, Run: (*Target).checkSession},
+			When: func(t *Target) bool { return t.MCP }, NotFor: bearerOnly, Run: (*Target).checkSession},
 		{Name: "stepup", Needs: NeedsToken, Spec: "MCP authorization (scope challenge handling); RFC 6750 §3.1",
-			When: func(t *Target) bool { return t.MCP && len(t.Tools) > 0 }, Run: (*Target).checkStepUps},
-		{Name: "attacks", Needs: NeedsNothing, Spec: "RFC 8725; RFC 7515; RFC 9068 §4; RFC 6750 §2, §3.1; see AttackCases", Run: (*Target).checkAttacks},
+			When: func(t *Target) bool { return t.MCP && len(t.Tools) > 0 }, NotFor: bearerOnly, Run: (*Target).checkStepUps},
+		{Name: "attacks", Needs: NeedsNothing, Spec: "RFC 8725; RFC 7515; RFC 9068 §4; RFC 6750 §2, §3.1; see AttackCases", NotFor: bearerOnly, Run: (*Target).checkAttacks},
+		{Name: "dpop", Needs: NeedsNothing, Spec: "RFC 9449 §4.3, §7.1, §11.1; RFC 7638; see DPoPCases", Run: (*Target).checkDPoP},
+		{Name: "introspection", Needs: NeedsIssuerKey, Spec: "RFC 7662 §2.2, §4; RFC 9068 §4; see IntrospectionCases",
+			When: func(t *Target) bool { return t.Introspection }, Run: (*Target).checkIntrospection},
 	}
+}
+
+// bearerOnly is the NotFor of the checks that send bearer tokens: they do
+// not apply to a server that accepts only DPoP (the dpop and introspection
+// checks send its tokens with proofs).
+func bearerOnly(t *Target) string {
+	if t.DPoP == DPoPRequired {
+		return "the server accepts only DPoP-bound tokens and this check sends bearer tokens"
+	}
+	return ""
 }

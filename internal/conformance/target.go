@@ -94,6 +94,18 @@ type Target struct {
 	// SSE stream). If zero, 10 s.
 	StreamWait time.Duration
 
+	// DPoP is the server's DPoP mode, for the dpop check (see DPoPCases).
+	DPoP DPoPMode
+
+	// Introspection says that the server checks opaque tokens by
+	// introspection at the Minter's issuer (an [Introspector]), for the
+	// introspection check (see IntrospectionCases); IntrospectionTimeout
+	// bounds the server's wait for an introspection answer (0: 5 s), and
+	// IntrospectionRateLimit its introspection requests per second (0: 50).
+	Introspection          bool
+	IntrospectionTimeout   time.Duration
+	IntrospectionRateLimit float64
+
 	ready  bool
 	base   string      // the name of the Reporter Run was given
 	iss    issuerView  // the Minter, or the forger
@@ -105,6 +117,11 @@ type Target struct {
 	session  string
 	protocol string
 	nextID   int
+
+	// DPoP state: the client's proof keys, made when first needed, and the
+	// last server nonce seen (RFC 9449 §9).
+	dpopKeys *dpopKeys
+	nonce    string
 }
 
 // attackKeys are the attacker's keys: keys the server cannot know.
@@ -123,6 +140,12 @@ func Run(r Reporter, t *Target) {
 	for _, ch := range Checks() {
 		if ch.When != nil && !ch.When(t) {
 			continue
+		}
+		if ch.NotFor != nil {
+			if why := ch.NotFor(t); why != "" {
+				t.runNeeding(r, ch.Name, NeedsNothing, "", func(r Reporter) { r.Skipf("%s: %s", DoesNotApply, why) })
+				continue
+			}
 		}
 		t.runNeeding(r, ch.Name, ch.Needs, "", func(r Reporter) { ch.Run(t, r) })
 	}

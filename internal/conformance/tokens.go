@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net/http"
 	"strings"
 	"time"
 
@@ -69,6 +70,24 @@ type Minter interface {
 	// takes it out again.
 	AddKey(signer crypto.Signer, jwk map[string]any) string
 	Retire(kid string)
+}
+
+// Introspector is what a Minter whose issuer has an introspection endpoint
+// (RFC 7662) adds, for the introspection check: opaque tokens with chosen
+// introspection answers, answers of its own, and a count of requests.
+type Introspector interface {
+	// OpaqueToken returns a new opaque token whose introspection answer is
+	// Claims(claims) with "active": true and "token_type" "Bearer" ("DPoP"
+	// with a "cnf" "jkt"), claims merged over them (nil removes one).
+	OpaqueToken(claims map[string]any) string
+
+	// HandleIntrospection makes h answer the introspection requests; nil
+	// restores the issuer's own answers.
+	HandleIntrospection(h http.Handler)
+
+	// IntrospectionRequests returns how many introspection requests the
+	// issuer has received.
+	IntrospectionRequests() int
 }
 
 // TokenOptions chooses how a token is built, as validatetest.TokenOptions

@@ -15,6 +15,7 @@ import (
 	"github.com/rsguard/rsguard/internal/conformance"
 	"github.com/rsguard/rsguard/internal/loopback"
 	"github.com/rsguard/rsguard/rsmeta"
+	"github.com/rsguard/rsguard/validate"
 )
 
 // ConformanceConfig describes a protected resource for [Conformance]: where
@@ -96,6 +97,33 @@ type ConformanceConfig struct {
 	// a 10 s timeout that does not follow redirects.
 	HTTPClient *http.Client
 
+	// DPoP is the server's DPoP mode (RFC 9449), for the dpop subtests. If
+	// zero (validate.DPoPOff), the server accepts bearer tokens only, and
+	// the subtests check only that a DPoP-bound token is refused as Bearer
+	// and that the DPoP scheme is not accepted; the other DPoP cases are
+	// skipped as not applying. With validate.DPoPAllowed or
+	// validate.DPoPRequired they check the proofs (see [Conformance]). A
+	// server that requires server nonces (RFC 9449 §9) gets them: the kit
+	// retries once with the nonce of a use_dpop_nonce refusal.
+	DPoP validate.DPoPMode
+
+	// Introspection says that the server checks opaque access tokens by
+	// token introspection (RFC 7662) at Issuer's endpoint
+	// ([Issuer.IntrospectionURL], as a client of [Options].Clients), for
+	// the introspection subtests; they replace the endpoint's answers with
+	// [Issuer.Handle] while they run. If false, they do not run.
+	Introspection bool
+
+	// IntrospectionTimeout is the longest the server waits for an
+	// introspection answer (validate.Introspection.Timeout): when the
+	// endpoint does not answer, the server must answer 503 within it (the
+	// kit waits half as long again, a second at least). IntrospectionRateLimit is its bound on
+	// introspection requests per second (validate.Introspection.RateLimit):
+	// a flood of made-up tokens must not make more. If zero, validate's
+	// defaults: 5 s and 50.
+	IntrospectionTimeout   time.Duration
+	IntrospectionRateLimit float64
+
 	// Skip names subtests not to run, relative to the test that calls
 	// Conformance ("cors", "attacks/request/token in the form body"): for a
 	// deliberate deviation, with a comment saying why. A name also skips
@@ -165,7 +193,64 @@ type ConformanceConfig struct {
 //     error="invalid_token" and resource_metadata; a malformed request 400
 //     invalid_request (or 401); a method other than POST, GET, DELETE and
 //     OPTIONS 405 with an Allow header listing POST, even in a session the
-//     same user opened; and no response echoes any part of the token.
+//     same user opened; and no response echoes any part of the token;
+//   - dpop/accepted, dpop/<class>/<case> (RFC 9449; see DPoP): a token
+//     bound to the kit's proof key with a valid proof gets through, and
+//     over sixty requests are refused, in six classes: proof (alg none or
+//     HMAC, a proof signed by another key than its jwk, a jwk with a
+//     private member, of another type or curve, off its curve, or none and
+//     a key named by kid, jku or x5c instead, a 1024-bit RSA jwk, typ JWT,
+//     at+jwt or none, crit, the access token as the proof, a duplicate
+//     "htm", an oversized proof), headers (no DPoP header, two of them, two
+//     proofs in one, the proof in another header, Bearer and DPoP
+//     Authorization headers, two tokens in one, the token in the query),
+//     replay (the same proof twice, several times at once, the same jti in
+//     a new proof or with another token of the key, the same proof with a
+//     query added, white space around it or the scheme in lower case),
+//     clock ("iat" an hour or a day old, ten minutes or an hour ahead, in
+//     the year 3000, zero, absent, a string), mismatch ("htm" another
+//     method, lower-cased or absent; "htu" another path, host, scheme or
+//     port, a trailing slash, absent, or built from a spoofed Host or
+//     X-Forwarded header; "ath" of another token, absent, padded or in
+//     hex) and downgrade (the challenges name the accepted schemes; a bound
+//     token, JWT or opaque, as Bearer, with its proof beside it, or after
+//     it was accepted with DPoP; an unbound or mTLS-bound token with a
+//     valid proof; a bearer token where DPoP is required; the DPoP scheme
+//     while DPoP is off). A refused proof gets 401 with a DPoP challenge
+//     error="invalid_dpop_proof" and resource_metadata; a token not bound
+//     to the proof's key invalid_token on the DPoP challenge; a bound token
+//     as Bearer invalid_token on the Bearer challenge (with DPoP required,
+//     the DPoP challenge alone); and no response echoes the token or the
+//     proof. The cases that do not apply to the mode are skipped, saying
+//     so: with DPoP off, all but the downgrade cases that check that bound
+//     tokens and the DPoP scheme are refused; with DPoP required, the
+//     accept, session, stepup and attacks subtests, which send bearer
+//     tokens (the DPoP and introspection subtests send proofs). A server
+//     that requires nonces (RFC 9449 §9) gets the nonce it asks for;
+//   - introspection/accepted, introspection/<class>/<case> (RFC 7662; see
+//     Introspection; as DPoP requests when DPoP is required): an active
+//     opaque token for the resource gets through, and sixty are refused, in
+//     nine classes: iss (absent, another, a trailing slash, upper-cased, a
+//     number, the resource), aud (absent, another resource, empty, the
+//     origin, a number, an array without the resource, the issuer), active
+//     (false, false with every other claim, the string "true", 1, null,
+//     absent), token_type (absent — how oidc-provider answers about a
+//     refresh token —, refresh_token, N_A, id_token, null, a number, a
+//     token_use of refresh_token, DPoP without cnf), exp (past, absent, a
+//     string; nbf ahead), slow (no answer, headers then nothing, half an
+//     answer, the answer after the request is given up, several requests
+//     at once, one token twice), huge (4 MiB with or without a length, a
+//     4 MiB sub, 200 000 audiences, 1 GiB announced), malformed (not JSON,
+//     truncated, an array, trailing data, empty, duplicate active, aud or
+//     iss, a lone surrogate, Content-Type text/html, status 500 or 401, a
+//     redirect to the valid answer) and flood (made-up tokens one after
+//     another, at once, one again and again, large ones: 401 or 503, and
+//     no more introspection requests than IntrospectionRateLimit allows; a
+//     token accepted before a flood still accepted during it). A refused
+//     answer gets 401 invalid_token; an endpoint that does not answer 503
+//     within IntrospectionTimeout; a huge or malformed answer 503 (or 401).
+//     The kit keeps its own requests under half the rate limit, waiting
+//     when it must, so that the limit decides the floods only.
 //
 // Failures are reported with t.Errorf in the subtest concerned, with what
 // was sent and received, never a token or part of one, and end with one
@@ -218,6 +303,19 @@ func newTarget(r runner, cfg ConformanceConfig) (*conformance.Target, error) {
 		Claims:        cfg.Claims,
 		Request:       cfg.Request,
 		Skip:          cfg.Skip,
+
+		DPoP:                   conformance.DPoPMode(cfg.DPoP),
+		Introspection:          cfg.Introspection,
+		IntrospectionTimeout:   cfg.IntrospectionTimeout,
+		IntrospectionRateLimit: cfg.IntrospectionRateLimit,
+	}
+	switch cfg.DPoP {
+	case validate.DPoPOff, validate.DPoPAllowed, validate.DPoPRequired:
+	default:
+		return nil, fmt.Errorf("DPoP %d is not a validate.DPoPMode", int(cfg.DPoP))
+	}
+	if cfg.IntrospectionTimeout < 0 || cfg.IntrospectionRateLimit < 0 {
+		return nil, errors.New("IntrospectionTimeout and IntrospectionRateLimit must not be negative")
 	}
 	if c.Resource == "" {
 		if cfg.URL == "" {
@@ -299,6 +397,10 @@ func (t *issuerTokens) DefaultAlg() string                         { return t.is
 func (t *issuerTokens) PublicKey(kid string) crypto.PublicKey      { return t.is.PublicKey(kid) }
 func (t *issuerTokens) PublicJWK(kid string) []byte                { return t.is.PublicJWK(kid) }
 func (t *issuerTokens) Retire(kid string)                          { t.is.Retire(kid) }
+
+func (t *issuerTokens) OpaqueToken(claims map[string]any) string { return t.is.OpaqueToken(claims) }
+func (t *issuerTokens) HandleIntrospection(h http.Handler)       { t.is.Handle(t.is.IntrospectionURL, h) }
+func (t *issuerTokens) IntrospectionRequests() int               { return t.is.Requests(t.is.IntrospectionURL) }
 
 func (t *issuerTokens) AddKey(signer crypto.Signer, jwk map[string]any) string {
 	return t.is.AddKey(Key{Signer: signer, JWK: jwk})

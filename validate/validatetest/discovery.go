@@ -9,7 +9,7 @@ import (
 // Discovery 1.0 §3 when oidc is set) with [Options].Metadata merged over it.
 //
 // The documents advertise only what the issuer serves: a token endpoint whose
-// only grant is client_credentials, and its keys. There is no authorization
+// only grant is client_credentials, an introspection endpoint, and its keys. There is no authorization
 // endpoint, so:
 //
 //   - no authorization_endpoint (RFC 8414 §2: required only when a grant
@@ -39,7 +39,9 @@ func (is *Issuer) metadata(oidc bool) map[string]any {
 		"token_endpoint":                        is.urls[tokenEndpoint],
 		"grant_types_supported":                 []string{"client_credentials"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"scopes_supported":                      scopes,
+		"introspection_endpoint":                is.urls[introEndpoint],
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"scopes_supported": scopes,
 	}
 	if oidc {
 		is.mu.RLock()

@@ -40,7 +40,9 @@ func TestMetadataDocuments(t *testing.T) {
 				"token_endpoint":                        is.TokenURL,
 				"grant_types_supported":                 []any{"client_credentials"},
 				"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
-				"scopes_supported":                      []any{"read", "write", "admin"},
+				"introspection_endpoint":                is.IntrospectionURL,
+				"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
+				"scopes_supported": []any{"read", "write", "admin"},
 			}
 			if tt.oidc {
 				want["subject_types_supported"] = []any{"public"}

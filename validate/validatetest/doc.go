@@ -14,13 +14,27 @@
 //   - its JWK Set (RFC 7517 §5) at [Issuer.JWKSURL];
 //   - a token endpoint for the client_credentials grant (RFC 6749 §4.4) with
 //     resource indicators (RFC 8707) at [Issuer.TokenURL], for the clients
-//     in [Options].Clients.
+//     in [Options].Clients;
+//   - a token introspection endpoint (RFC 7662) at [Issuer.IntrospectionURL],
+//     for the same clients: a resource server introspects as a client of
+//     its own.
 //
 // Its access tokens are RFC 9068 JWTs ("typ": "at+jwt"). A test mints one
 // directly with [Issuer.Token], or a broken one with [Issuer.TokenWith]:
 // another algorithm, "none", an unpublished key, HMAC keyed with a public
 // key, odd headers ("crit", "jku", "jwk"…), a stripped signature, raw
-// payload bytes.
+// payload bytes. [Issuer.OpaqueToken] mints an opaque token instead, whose
+// introspection answer is the claims the test chooses ({"active": false},
+// no "token_type", another "iss"…).
+//
+// # DPoP
+//
+// [NewDPoPKey] is a DPoP client's key (RFC 9449): a token bound to it
+// carries its [DPoPKey.Thumbprint] in "cnf" ("jkt"), from [Issuer.Token] or
+// [Issuer.OpaqueToken], and each request carries `Authorization: DPoP
+// <token>` and a proof from [DPoPKey.Proof]. [DPoPKey.ProofWith] makes the
+// proofs a server must refuse: another "htm" or "htu", an old "iat", a
+// reused "jti", another key's "jwk", a wrong "typ"…
 //
 // # Plugging it into your tests
 //
@@ -66,7 +80,15 @@
 // crit, wrong typ, expired and look-alike claims, "cnf"-bound tokens as
 // Bearer, a future "auth_time", malformed tokens, duplicate claim names, lone
 // surrogates and out-of-range numbers, tokens in the wrong place, and MCP
-// tool calls sent with methods other than POST). It depends only on HTTP:
+// tool calls sent with methods other than POST). With
+// [ConformanceConfig].DPoP it checks DPoP proofs (over sixty cases: the
+// proof's form and key, where the proof travels, replays, its "iat", "htm",
+// "htu" and "ath", and bound tokens presented without their proof — the
+// last also for a server that accepts bearer tokens only), and with
+// [ConformanceConfig].Introspection how the server treats its introspection
+// answers (sixty cases: wrong "iss", "aud", "active", "token_type", "exp";
+// an endpoint that is slow, or answers huge or malformed responses; floods
+// of made-up tokens). It depends only on HTTP:
 // an rsguard.Guard, another library, or your own code can be under
 // test, and MCP is spoken as JSON-RPC over Streamable HTTP, without an SDK.
 // See [ExampleConformance].

@@ -84,7 +84,7 @@ type Options struct {
 	// "issuer", a "jwks_uri" elsewhere…), or for a client that requires
 	// members the generated documents leave out because the issuer does not
 	// serve them: they name only the token endpoint, its client_credentials
-	// grant and the keys, with no "response_types_supported" or
+	// grant, the introspection endpoint and the keys, with no "response_types_supported" or
 	// "code_challenge_methods_supported" (there is no authorization
 	// endpoint). A nil value removes the member. If nil, the documents are
 	// served as generated.
@@ -168,6 +168,24 @@ type Issuer struct {
 	// keeps working while [Issuer.SetDown] is in force.
 	TokenURL string
 
+	// IntrospectionURL is the URL of the issuer's token introspection
+	// endpoint (RFC 7662 §2), the "introspection_endpoint" of its metadata.
+	//
+	// The endpoint takes a POSTed form with "token" (and an optional
+	// "token_type_hint") from a client of [Options].Clients, authenticated
+	// as at the token endpoint (client_secret_basic or client_secret_post):
+	// a resource server introspects as a client of its own (RFC 7662 §2.1).
+	// For a token of [Issuer.OpaqueToken] it answers that token's
+	// introspection answer; for a JWT access token it issued (signed by a
+	// published key, not expired) its claims with "active": true and a
+	// "token_type" of "Bearer" ("DPoP" with a "cnf" "jkt"); for anything
+	// else {"active": false} (RFC 7662 §2.2). Client errors are answered
+	// as at the token endpoint (401 invalid_client, 400 invalid_request,
+	// 405). Every answer has "Cache-Control: no-store". The endpoint keeps
+	// working while [Issuer.SetDown] is in force; [Issuer.Handle] replaces
+	// its answers (slow, huge, malformed…).
+	IntrospectionURL string
+
 	tb  testing.TB // nil outside tests: then misuse panics
 	srv *httptest.Server
 
@@ -187,6 +205,9 @@ type Issuer struct {
 	metadataExtra map[string]any
 
 	requests [numEndpoints]atomic.Int64
+
+	opaqueMu sync.RWMutex
+	opaque   map[string][]byte // opaque token -> its introspection answer
 
 	mu       sync.RWMutex
 	keys     []*key          // every key, published or retired, oldest first
@@ -294,6 +315,7 @@ func newIssuer(tb testing.TB, opts *Options) (*Issuer, error) {
 		serveOIDC:     !opts.DisableOpenIDConfiguration,
 		metadataExtra: maps.Clone(opts.Metadata),
 		current:       make(map[string]*key),
+		opaque:        make(map[string][]byte),
 	}
 	for _, alg := range algs {
 		k, err := generateKey(alg)
@@ -325,6 +347,7 @@ func newIssuer(tb testing.TB, opts *Options) (*Issuer, error) {
 		oidcEndpoint:     trimmed + "/.well-known/openid-configuration",
 		jwksEndpoint:     trimmed + "/jwks",
 		tokenEndpoint:    trimmed + "/token",
+		introEndpoint:    trimmed + "/introspect",
 	}
 	for e, p := range is.paths {
 		is.urls[e] = is.srv.URL + p
@@ -334,6 +357,7 @@ func newIssuer(tb testing.TB, opts *Options) (*Issuer, error) {
 	is.OpenIDConfigurationURL = is.urls[oidcEndpoint]
 	is.JWKSURL = is.urls[jwksEndpoint]
 	is.TokenURL = is.urls[tokenEndpoint]
+	is.IntrospectionURL = is.urls[introEndpoint]
 	return is, nil
 }
 
@@ -345,6 +369,7 @@ const (
 	oidcEndpoint                     // OpenID Connect Discovery §4
 	jwksEndpoint
 	tokenEndpoint
+	introEndpoint // RFC 7662 §2
 	numEndpoints
 )
 
@@ -401,7 +426,8 @@ func (is *Issuer) SetDown(down bool) {
 }
 
 // Handle makes h answer the requests for the endpoint at url —
-// [Issuer.MetadataURL], OpenIDConfigurationURL, JWKSURL or TokenURL — instead
+// [Issuer.MetadataURL], OpenIDConfigurationURL, JWKSURL, TokenURL or
+// IntrospectionURL — instead
 // of the issuer, to serve garbage, huge or slow responses, or a document of
 // the test's own (also at a discovery URL that [Options] disables). A nil h
 // restores the issuer's own endpoint. [Issuer.SetDown] takes precedence at
@@ -423,7 +449,8 @@ func (is *Issuer) Handle(url string, h http.Handler) {
 }
 
 // Requests returns how many requests the endpoint at url —
-// [Issuer.MetadataURL], OpenIDConfigurationURL, JWKSURL or TokenURL — has
+// [Issuer.MetadataURL], OpenIDConfigurationURL, JWKSURL, TokenURL or
+// IntrospectionURL — has
 // received, whatever the answer: 404 for a disabled discovery document, 503
 // while down, and those answered by a handler of [Issuer.Handle] included.
 // Any other url is reported to the test as an error, and Requests returns 0.
@@ -464,6 +491,12 @@ func (is *Issuer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			is.serveToken(w, r)
+		case introEndpoint:
+			if h := is.handler(introEndpoint); h != nil {
+				h.ServeHTTP(w, r)
+				return
+			}
+			is.serveIntrospection(w, r)
 		}
 		return
 	}

@@ -32,7 +32,7 @@ func TestConformanceLoopbackRule(t *testing.T) {
 			_, _ = w.Write(doc)
 		})
 		return record(ConformanceConfig{Issuer: is, Handler: mux, Resource: resource, MetadataURL: kitMetadata,
-			Skip: []string{"cors", "challenge", "accept", "attacks"}})
+			Skip: []string{"cors", "challenge", "accept", "attacks", "dpop"}})
 	}
 	hosts := func(scheme string, table []loopbacktest.Host) []string {
 		var out []string
