@@ -306,13 +306,31 @@ func (v *Validator) afterVerify(rev Revocations, failOpen bool, check func(conte
 	if rev == nil {
 		return check
 	}
+	// One line a minute while the store fails, not one per request: the
+	// count of the lines left out goes with the next one.
+	var logMu sync.Mutex
+	var nextLog time.Time
+	suppressed := 0
+	logFailure := func(ctx context.Context, msg string, err error) {
+		now := time.Now()
+		logMu.Lock()
+		if !nextLog.IsZero() && now.Before(nextLog) {
+			suppressed++
+			logMu.Unlock()
+			return
+		}
+		n := suppressed
+		nextLog, suppressed = now.Add(time.Minute), 0
+		logMu.Unlock()
+		v.logger.ErrorContext(ctx, msg, "error", err.Error(), "suppressed", n)
+	}
 	return func(ctx context.Context, c *Claims) error {
 		revoked, err := rev.Revoked(ctx, c)
 		switch {
 		case err != nil && failOpen:
-			v.logger.ErrorContext(ctx, "rsguard: revocation store failed; token accepted (RevocationFailOpen)", "error", err.Error())
+			logFailure(ctx, "rsguard: revocation store failed; token accepted (RevocationFailOpen)", err)
 		case err != nil:
-			v.logger.ErrorContext(ctx, "rsguard: revocation store failed; request refused", "error", err.Error())
+			logFailure(ctx, "rsguard: revocation store failed; request refused", err)
 			e := reject(errRevocationUnavailable)
 			e.Err = fmt.Errorf("%w: %w", audit.ReasonRevocationUnavailable, err)
 			return e
