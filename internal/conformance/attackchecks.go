@@ -40,8 +40,7 @@ func (c *Target) checkMethod(r Reporter, a attack) {
 		return
 	}
 	req.Method = a.method
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	resp, err := c.send(req)
+	resp, err := c.sendAs(req, credential{token: a.token}, c.Host, 0, false)
 	if err != nil {
 		r.Errorf("%s %s: %v. Answer a method you do not serve with 405 and Allow.", a.method, rpcMethod, err)
 		return
@@ -78,7 +77,12 @@ func (c *Target) checkAttacks(r Reporter) {
 	for _, class := range c.attacks(r) {
 		c.run(r, class.name, func(r Reporter) {
 			for _, a := range class.cases {
-				c.runNeeding(r, a.name, a.needs, a.why, func(r Reporter) {
+				if a.notFor != "" {
+					c.runNeeding(r, a.name, NeedsNothing, "", func(r Reporter) { r.Skipf("%s: %s", DoesNotApply, a.notFor) })
+					continue
+				}
+				needs, why := c.boundNeeds(a.needs, a.why)
+				c.runNeeding(r, a.name, needs, why, func(r Reporter) {
 					if a.token == "" && a.probe == nil {
 						r.Skipf("not checkable without the authorization server's public key: this forged token names or uses it")
 						return
@@ -96,23 +100,11 @@ func (c *Target) checkAttack(r Reporter, a attack) {
 		c.checkMethod(r, a)
 		return
 	}
-	p := probe{authorization: []string{"Bearer " + a.token}}
+	p := probe{token: a.token}
 	if a.probe != nil {
 		p = *a.probe
 	}
-	if c.MCP {
-		c.session, c.protocol = "", ""
-	}
-	req, err := c.request(p)
-	if err != nil {
-		r.Fatalf("%v", err)
-		return
-	}
-	host := c.Host
-	if p.host != "" {
-		host = p.host
-	}
-	resp, err := c.sendHost(req, host)
+	resp, err := c.sendProbe(p)
 	if err != nil {
 		r.Errorf("%v. Answer this request with a refusal (4xx) rather than failing the connection.", err)
 		return
@@ -133,32 +125,37 @@ func (c *Target) checkAttack(r Reporter, a attack) {
 		return
 	case "token":
 		if resp.status != http.StatusUnauthorized {
-			r.Errorf("status %d, want 401 (RFC 6750 §3.1 invalid_token). Answer every token you refuse with 401 and a Bearer challenge error=\"invalid_token\".", resp.status)
+			r.Errorf("status %d, want 401 (RFC 6750 §3.1 invalid_token%s). Answer every token you refuse with 401 and a %s challenge error=\"invalid_token\".", resp.status, c.underValidProof(), c.scheme())
 			return
 		}
-		if ch, ok := c.bearerChallenge(r, resp); ok && ch.Error != rsmeta.ErrorInvalidToken {
-			r.Errorf(`challenge error=%q, want "invalid_token" (RFC 6750 §3.1). Send error="invalid_token" in the challenge of a refused token.`, ch.Error)
+		if ch, ok := c.tokenChallenge(r, resp); ok && ch.Error != rsmeta.ErrorInvalidToken {
+			r.Errorf(`%s challenge error=%q, want "invalid_token" (RFC 6750 §3.1%s). Send error="invalid_token" in the challenge of a refused token.`, c.scheme(), ch.Error, c.underValidProof())
 		}
 	case "request":
 		if resp.status != http.StatusBadRequest && resp.status != http.StatusUnauthorized {
 			r.Errorf("status %d, want 400 invalid_request (or 401) (RFC 6750 §3.1). Answer a request whose credentials are malformed, repeated or misplaced with 400 error=\"invalid_request\" (or 401).", resp.status)
 			return
 		}
-		if ch, ok := c.bearerChallenge(r, resp); ok {
+		if ch, ok := c.tokenChallenge(r, resp); ok {
 			want := rsmeta.ErrorInvalidRequest
 			if resp.status == http.StatusUnauthorized {
 				want = rsmeta.ErrorInvalidToken
 			}
-			if ch.Error != want && ch.Error != "" {
+			// The proof that comes with a malformed, repeated or misplaced
+			// token is for the token as the kit meant it: a server that
+			// finds the Authorization header's token not the one of the
+			// proof's ath may say so (RFC 9449 §7.1).
+			dpopProof := c.proving && resp.status == http.StatusUnauthorized && ch.Error == rsmeta.ErrorInvalidDPoPProof
+			if ch.Error != want && ch.Error != "" && !dpopProof {
 				r.Errorf("status %d with error=%q, want %q (RFC 6750 §3.1). Send error=\"invalid_request\" with a 400 and error=\"invalid_token\" with a 401.", resp.status, ch.Error, want)
 			}
 		}
 	case "none":
 		if resp.status != http.StatusUnauthorized && resp.status != http.StatusBadRequest {
-			r.Errorf("status %d, want 401 (or 400) (RFC 6750 §3). Answer a request without a token in its Authorization header with 401 and a Bearer challenge.", resp.status)
+			r.Errorf("status %d, want 401 (or 400) (RFC 6750 §3). Answer a request without a token in its Authorization header with 401 and a %s challenge.", resp.status, c.scheme())
 			return
 		}
-		c.bearerChallenge(r, resp)
+		c.tokenChallenge(r, resp)
 	}
 }
 

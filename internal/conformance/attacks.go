@@ -20,8 +20,12 @@ import (
 
 // attack is one request that must be refused.
 type attack struct {
-	name  string
-	token string // sent as "Bearer " + token unless probe or method is set
+	name string
+	// token is sent as the target takes tokens (sendAs: "Bearer " + token,
+	// or "DPoP " + token with its proof) unless probe or method is set.
+	token string
+	// probe, if set, is the request: with the token where it says, and,
+	// DPoP required, with a proof for proofFor.
 	probe *probe
 	// method, if set, makes the attack an MCP tools/call sent with this
 	// HTTP method in a session the same user opened (see checkMethod); want
@@ -38,6 +42,9 @@ type attack struct {
 	// fix is the sentence that ends the message of an accepted attack: what
 	// to change in the server. If empty, its class's (see withFix).
 	fix string
+	// notFor, if set, says why the case does not apply to the target (it
+	// is then skipped as DoesNotApply).
+	notFor string
 }
 
 type attackClass struct {
@@ -107,7 +114,7 @@ func (c *Target) attacks(r Reporter) []attackClass {
 		{name: "foreign key in an x5u header", token: tok(TokenOptions{Signer: c.keys.rsa, Header: map[string]any{"x5u": "https://attacker.invalid/cert.pem", "kid": attackerJWK["kid"]}}, nil)},
 		{name: "stripped signature", token: tok(TokenOptions{NoSignature: true}, nil)},
 		{name: "signature of another token", token: joinToken(splitFirst2(tok(TokenOptions{}, map[string]any{"sub": "mallory"})), s)},
-		{name: "payload tampered", token: h + "." + rawURL64(mustJSON(map[string]any{"iss": iss, "aud": aud, "exp": now.Add(time.Hour).Unix(), "scope": "admin"})) + "." + s},
+		{name: "payload tampered", token: h + "." + rawURL64(mustJSON(c.bind(map[string]any{"iss": iss, "aud": aud, "exp": now.Add(time.Hour).Unix(), "scope": "admin"}))) + "." + s},
 		{name: "crit header", token: tok(TokenOptions{Header: map[string]any{"crit": []string{"exp"}, "exp": now.Unix()}}, nil)},
 		{name: "crit b64", token: tok(TokenOptions{Header: map[string]any{"crit": []string{"b64"}, "b64": false}}, nil)},
 		{name: "key published with use enc", token: tok(TokenOptions{Key: encKid}, nil)},
@@ -159,6 +166,15 @@ func (c *Target) attacks(r Reporter) []attackClass {
 		// not the server checks max_age, no user authenticated a year from
 		// now.
 		{name: "auth_time a year ahead", token: tok(TokenOptions{}, map[string]any{"auth_time": now.AddDate(1, 0, 0).Unix()})},
+	}
+	if c.proving {
+		// Every token of the run is sent with a proof of the key it is
+		// bound to: a bound token as Bearer is the dpop check's.
+		for i := range claims {
+			if strings.HasPrefix(claims[i].name, "cnf ") {
+				claims[i].notFor = "DPoP is required, so every token goes as DPoP with its proof (dpop/downgrade sends bound tokens as Bearer)"
+			}
+		}
 	}
 	if strings.HasPrefix(aud, "https://") {
 		claims = append(claims, attack{name: "aud over http", token: tok(TokenOptions{}, map[string]any{"aud": "http://" + strings.TrimPrefix(aud, "https://")})})
@@ -247,17 +263,22 @@ func (c *Target) attacks(r Reporter) []attackClass {
 	malformed = append(malformed, attack{name: "oversized token", token: tok(TokenOptions{}, map[string]any{"pad": strings.Repeat("p", 24<<10)}), want: "size",
 		fix: "Bound the size of the Authorization header and refuse a larger one with 4xx (431, 400 or 401)."})
 
+	// With DPoP required, the scheme is DPoP ("empty Bearer" sends "DPoP"
+	// alone), and each request that carries the valid token, wherever,
+	// carries a valid proof for it too: only where the token travels stands
+	// between it and acceptance.
+	scheme := c.scheme()
 	request := []attack{
 		{name: "no Authorization header", probe: &probe{}, want: "none"},
-		{name: "Basic scheme", probe: &probe{authorization: []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("user:"+good))}}, want: "none"},
-		{name: "token without scheme", probe: &probe{authorization: []string{good}}, want: "request"},
-		{name: "empty Bearer", probe: &probe{authorization: []string{"Bearer"}}, want: "request"},
-		{name: "two tokens in one header", probe: &probe{authorization: []string{"Bearer " + good + ", Bearer " + good}}, want: "request"},
-		{name: "two Authorization headers", probe: &probe{authorization: []string{"Bearer " + good, "Bearer " + good}}, want: "request"},
-		{name: "token in the query string", probe: &probe{query: "access_token=" + url.QueryEscape(good)}, want: "request"},
-		{name: "token in the form body", probe: &probe{formToken: good}, want: "none"},
-		{name: "token in a cookie", probe: &probe{headers: [][2]string{{"Cookie", "access_token=" + good}}}, want: "none"},
-		{name: "token in a custom header", probe: &probe{headers: [][2]string{{"X-Access-Token", good}}}, want: "none"},
+		{name: "Basic scheme", probe: &probe{proofFor: good, authorization: []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("user:"+good))}}, want: "none"},
+		{name: "token without scheme", probe: &probe{proofFor: good, authorization: []string{good}}, want: "request"},
+		{name: "empty Bearer", probe: &probe{proofFor: good, authorization: []string{scheme}}, want: "request"},
+		{name: "two tokens in one header", probe: &probe{proofFor: good, authorization: []string{scheme + " " + good + ", " + scheme + " " + good}}, want: "request"},
+		{name: "two Authorization headers", probe: &probe{proofFor: good, authorization: []string{scheme + " " + good, scheme + " " + good}}, want: "request"},
+		{name: "token in the query string", probe: &probe{proofFor: good, query: "access_token=" + url.QueryEscape(good)}, want: "request"},
+		{name: "token in the form body", probe: &probe{proofFor: good, formToken: good}, want: "none"},
+		{name: "token in a cookie", probe: &probe{proofFor: good, headers: [][2]string{{"Cookie", "access_token=" + good}}}, want: "none"},
+		{name: "token in a custom header", probe: &probe{proofFor: good, headers: [][2]string{{"X-Access-Token", good}}}, want: "none"},
 		// The challenge points at this resource's metadata whatever the
 		// request claims about the host: a resource_metadata built from
 		// Host or X-Forwarded-* lets anyone send clients elsewhere (and
@@ -269,10 +290,10 @@ func (c *Target) attacks(r Reporter) []attackClass {
 	for i := range request {
 		request[i].token = good
 	}
-	withFix(request, "Take the token only from a single Authorization: Bearer header (RFC 6750 §2.1; MCP forbids the query string), and refuse a request that carries it elsewhere or twice.",
-		"no Authorization header", "Require a valid Bearer token on every request to the protected endpoint.",
-		"spoofed", "Require a valid Bearer token on every request to the protected endpoint, whatever its Host or X-Forwarded headers say.",
-		"Basic scheme", "Accept credentials only in the Bearer scheme of the Authorization header.")
+	withFix(request, "Take the token only from a single Authorization: "+scheme+" header (RFC 6750 §2.1, RFC 9449 §7.1; MCP forbids the query string), and refuse a request that carries it elsewhere or twice.",
+		"no Authorization header", "Require a valid "+scheme+" token on every request to the protected endpoint.",
+		"spoofed", "Require a valid "+scheme+" token on every request to the protected endpoint, whatever its Host or X-Forwarded headers say.",
+		"Basic scheme", "Accept credentials only in the "+scheme+" scheme of the Authorization header.")
 	if kid == "" {
 		// Forged without the issuer's public key: the cases that name its
 		// kid cannot be made.
@@ -337,7 +358,7 @@ func (c *Target) rawClaims(drop, members string) ([]byte, error) {
 	for k, v := range c.Claims {
 		m[k] = v // a nil value removes a default claim, as in tokenWith
 	}
-	all := c.iss.Claims(m)
+	all := c.iss.Claims(c.bind(m))
 	delete(all, drop)
 	b, err := marshalJSON(all)
 	if err != nil {
@@ -409,7 +430,7 @@ type Attack struct {
 	Class  string
 	Name   string
 	Needs  Needs
-	Token  string         // "Bearer " + Token is sent, unless the case is a request or method case
+	Token  string         // sent as the target takes tokens (Bearer, or DPoP with a proof), unless the case is a request or method case
 	Method string         // a method case's HTTP method
 	Call   map[string]any // a method case's tools/call params; nil: tools/list
 	Fix    string         // what to change in a server that accepts it

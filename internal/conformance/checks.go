@@ -104,7 +104,7 @@ func (c *Target) checkCORS(r Reporter) {
 	}
 	req.Header.Set("Origin", "https://client.example")
 	if resp, err := c.send(req); err != nil {
-		r.Errorf("request without a token: %v. Answer a request without a token with 401 and a Bearer challenge.", err)
+		r.Errorf("request without a token: %v. Answer a request without a token with 401 and a %s challenge.", err, c.scheme())
 	} else if resp.status == http.StatusForbidden {
 		// The MCP transport: "If the Origin header is present and invalid,
 		// servers MUST respond with HTTP 403 Forbidden." A server that does
@@ -124,11 +124,11 @@ func (c *Target) checkChallenge(r Reporter) {
 	}
 	resp, err := c.send(req)
 	if err != nil {
-		r.Errorf("request without a token: %v. Answer a request without a token with 401 and a Bearer challenge.", err)
+		r.Errorf("request without a token: %v. Answer a request without a token with 401 and a %s challenge.", err, c.scheme())
 		return
 	}
 	if resp.status != http.StatusUnauthorized {
-		r.Errorf("request without a token: status %d, want 401 (RFC 6750 §3.1, MCP authorization). Answer a request without a token with 401 and a Bearer challenge, before any other processing.", resp.status)
+		r.Errorf("request without a token: status %d, want 401 (RFC 6750 §3.1, MCP authorization). Answer a request without a token with 401 and a %s challenge, before any other processing.", resp.status, c.scheme())
 		return
 	}
 	scheme := "Bearer"
@@ -194,20 +194,15 @@ func (c *Target) checkAccept(r Reporter) {
 		if err != nil {
 			r.Errorf("tools/list: %v. Answer tools/list with a JSON-RPC response, as application/json or text/event-stream.", err)
 		} else if resp.status/100 != 2 || msg == nil || msg.Error != nil {
-			r.Errorf("tools/list with a valid token: status %d, %s. Let a valid token with the challenge's scopes through to tools/list.", resp.status, describeRPC(msg, resp))
+			r.Errorf("tools/list with a valid token%s: status %d, %s. Let a valid token with the challenge's scopes through to tools/list.", c.withProof(), resp.status, describeRPC(msg, resp))
 		}
 		return
 	}
-	req, err := c.request(probe{authorization: []string{"Bearer " + tok}})
-	if err != nil {
-		r.Fatalf("%v", err)
-		return
-	}
-	resp, err := c.send(req)
+	resp, err := c.sendProbe(probe{token: tok})
 	if err != nil {
 		r.Errorf("request with a valid token: %v. Answer a request with a valid token.", err)
 	} else if resp.status/100 != 2 {
-		r.Errorf("request with a valid token: status %d (WWW-Authenticate %q, body %q). Accept tokens from the issuer whose \"aud\" is the resource identifier, signed with its published keys.", resp.status, redactAll(resp.header.Values("WWW-Authenticate")), truncate(resp.body))
+		r.Errorf("request with a valid token%s: status %d (WWW-Authenticate %q, body %q). Accept tokens from the issuer whose \"aud\" is the resource identifier, signed with its published keys.", c.withProof(), resp.status, redactAll(resp.header.Values("WWW-Authenticate")), truncate(resp.body))
 	}
 }
 
@@ -221,7 +216,7 @@ func (c *Target) initialize(r Reporter, tok string) bool {
 		return false
 	}
 	if resp.status/100 != 2 || msg == nil || msg.Error != nil {
-		r.Errorf("initialize with a valid token: status %d, %s. Let a valid token with the challenge's scopes through to initialize.", resp.status, describeRPC(msg, resp))
+		r.Errorf("initialize with a valid token%s: status %d, %s. Let a valid token with the challenge's scopes through to initialize.", c.withProof(), resp.status, describeRPC(msg, resp))
 		return false
 	}
 	var res struct {
@@ -281,10 +276,10 @@ func (c *Target) checkStepUp(r Reporter, tool string) {
 		return
 	}
 	if resp.status != http.StatusForbidden {
-		r.Errorf("tools/call %s with scopes %q (lacking %q): status %d, want 403 insufficient_scope (MCP authorization, scope challenge handling). Answer a tools/call lacking a scope the tool needs with 403 and a Bearer challenge error=\"insufficient_scope\" naming the scopes.", tool, lacking, need[len(need)-1], resp.status)
+		r.Errorf("tools/call %s with scopes %q (lacking %q): status %d, want 403 insufficient_scope (MCP authorization, scope challenge handling). Answer a tools/call lacking a scope the tool needs with 403 and a %s challenge error=\"insufficient_scope\" naming the scopes.", tool, lacking, need[len(need)-1], resp.status, c.scheme())
 		return
 	}
-	ch, ok := c.bearerChallenge(r, resp)
+	ch, ok := c.tokenChallenge(r, resp)
 	if !ok {
 		return
 	}

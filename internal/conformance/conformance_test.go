@@ -104,6 +104,12 @@ const (
 // a handler that answers 200 (nothing reaches it without a valid token).
 func wiredServer(t *testing.T) (http.Handler, *PublicKey) {
 	t.Helper()
+	return wiredServerMode(t, validate.DPoPOff)
+}
+
+// wiredServerMode is wiredServer in a DPoP mode.
+func wiredServerMode(t *testing.T, mode validate.DPoPMode) (http.Handler, *PublicKey) {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	jwk, err := publicJWK(key.Public())
@@ -113,7 +119,7 @@ func wiredServer(t *testing.T) (http.Handler, *PublicKey) {
 	require.NoError(t, err)
 	keys, err := validate.NewStaticKeySet([]byte(`{"keys":[` + string(entry) + `]}`))
 	require.NoError(t, err)
-	v, err := validate.New(context.Background(), validate.Config{Issuer: bbIssuer, Resource: bbResource, Keys: keys})
+	v, err := validate.New(context.Background(), validate.Config{Issuer: bbIssuer, Resource: bbResource, Keys: keys, DPoP: validate.DPoPConfig{Mode: mode}})
 	require.NoError(t, err)
 	guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: bbMetadata, Scopes: []string{"items:read"}})
 	require.NoError(t, err)
@@ -196,6 +202,33 @@ func TestBlackBox(t *testing.T) {
 				assert.Contains(t, rec.passed, name)
 			}
 		})
+	}
+}
+
+// TestBlackBoxDPoPRequired: without tokens, against a server that accepts
+// only DPoP, the black-box attacks are forged tokens bound to the kit's
+// DPoP key sent with valid proofs, and pass; the checks and cases that need
+// a token need, DPoP required, the issuer's key (a token source's tokens
+// are not bound to the kit's key), and are reported not checkable.
+func TestBlackBoxDPoPRequired(t *testing.T) {
+	h, key := wiredServerMode(t, validate.DPoPRequired)
+	c := blackBox(t, h, key, true)
+	c.DPoP = DPoPRequired
+	c.Skip = []string{"dpop"}
+	rec := record(c)
+	assert.Empty(t, rec.failures, "failures of a correctly wired server:\n%s", rec.summary())
+	assert.Empty(t, rec.fatal)
+	for _, name := range []string{"Kit/accept", "Kit/stepup", "Kit/attacks/request/token_in_the_query_string", "Kit/attacks/method/PUT_with_a_tool_call_body"} {
+		assert.Equal(t, NotCheckable+": "+whyBoundToken, rec.skipped[name], name)
+	}
+	assert.True(t, strings.HasPrefix(rec.skipped["Kit/session"], NotCheckable+": "), rec.skipped["Kit/session"])
+	for _, name := range []string{"Kit/attacks/claims/cnf_jkt_(DPoP-bound)_as_Bearer", "Kit/attacks/claims/cnf_x5t#S256_(mTLS-bound)_as_Bearer"} {
+		assert.True(t, strings.HasPrefix(rec.skipped[name], DoesNotApply+": "), "%s: %s", name, rec.skipped[name])
+	}
+	for _, name := range []string{"Kit/attacks/algorithm/alg_none", "Kit/attacks/algorithm/foreign_key_under_the_issuer's_kid",
+		"Kit/attacks/algorithm/HS256_keyed_with_the_public_key_PEM", "Kit/attacks/malformed/not_a_JWT", "Kit/attacks/malformed/JWE",
+		"Kit/attacks/request/no_Authorization_header", "Kit/attacks/request/empty_Bearer", "Kit/attacks/request/spoofed_Host_header"} {
+		assert.Contains(t, rec.passed, name)
 	}
 }
 

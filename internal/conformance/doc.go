@@ -23,7 +23,13 @@
 // Target's DPoP mode; a case that does not apply to it is skipped as
 // [DoesNotApply]. The DPoP proofs are the kit's own ([DPoPKey], which
 // validatetest.DPoPKey wraps); the crafted introspection answers need a
-// Minter that is also an [Introspector].
+// Minter that is also an [Introspector]. Against a server that requires
+// DPoP, the checks marked [Check].ProvesDPoP (accept, session, stepup,
+// attacks) bind every token they mint to a kit-held DPoP key, and the one
+// function that gives their requests credentials (Target.sendAs) sends
+// each token as `Authorization: DPoP` with a fresh proof; their cases that
+// need a token then need the issuer's key (a TokenSource's tokens are not
+// bound to the kit's key).
 //
 // The files: list.go (Needs, Check, Checks), attackcases.go (the attack
 // table), target.go (Target, Reporter, Run), tokens.go (TokenSource,
@@ -32,7 +38,8 @@
 // step-up), session.go, attacks.go (the corpus), attackchecks.go (how
 // refusals are judged), dpopcases.go (the DPoP and introspection tables),
 // dpopkey.go (the DPoP client's keys and proofs), dpop.go and
-// introspection.go (those checks).
+// introspection.go (those checks), prove.go (the tokens of the ProvesDPoP
+// checks against a server that requires DPoP).
 //
 // Besides rsguard's rsmeta and internal packages, it uses only the standard
 // library and golang-jwt, never package testing.

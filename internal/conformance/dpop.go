@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -219,27 +218,6 @@ func proofParts(p string) []tokenPart {
 	return out
 }
 
-// sendProbe sends p as checkAttack does.
-func (c *Target) sendProbe(p probe) (*response, error) {
-	if c.MCP {
-		c.session, c.protocol = "", ""
-	}
-	req, err := c.request(p)
-	if err != nil {
-		return nil, err
-	}
-	host := c.Host
-	if p.host != "" {
-		host = p.host
-	}
-	if p.wait > 0 {
-		ctx, cancel := context.WithTimeout(req.Context(), p.wait)
-		defer cancel()
-		req = req.WithContext(ctx)
-	}
-	return c.sendHost(req, host)
-}
-
 // exchange sends the request build makes, and once more with a new one if
 // the server asks for a nonce (RFC 9449 §9: 401 use_dpop_nonce with a
 // DPoP-Nonce header); the nonce is kept for the next proofs. It returns the
@@ -251,13 +229,7 @@ func (c *Target) exchange(build func() dpopRequest) (*response, dpopRequest, err
 		if err != nil {
 			return nil, d, err
 		}
-		n := resp.header.Get("DPoP-Nonce")
-		if n == "" {
-			return resp, d, nil
-		}
-		asked := n != c.nonce && resp.status == http.StatusUnauthorized && errorOf(resp, "DPoP") == "use_dpop_nonce"
-		c.nonce = n
-		if !asked || try > 0 {
+		if !c.learnNonce(resp) || try > 0 {
 			return resp, d, nil
 		}
 	}

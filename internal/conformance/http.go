@@ -32,19 +32,134 @@ func (c *Target) send(req *http.Request) (*response, error) {
 
 // sendHost sends req with the given Host header ("" for its URL's).
 func (c *Target) sendHost(req *http.Request, host string) (*response, error) {
+	return c.roundTrip(req, host, 0, false)
+}
+
+// roundTrip sends req with the given Host header ("" for its URL's),
+// waiting at most wait for the answer (0: as long as the client does); if
+// headersOnly, the answer's body (perhaps an endless SSE stream) is closed
+// unread.
+func (c *Target) roundTrip(req *http.Request, host string, wait time.Duration, headersOnly bool) (*response, error) {
 	if host != "" {
 		req.Host = host
+	}
+	if wait > 0 {
+		ctx, cancel := context.WithTimeout(req.Context(), wait)
+		defer cancel()
+		req = req.WithContext(ctx)
 	}
 	resp, err := c.Client.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if headersOnly {
+		return &response{status: resp.StatusCode, header: resp.Header}, nil
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return nil, err
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+// credential is the token a request of the accept, session, stepup and
+// attacks checks carries, which [Target.sendAs] puts in place.
+type credential struct {
+	token string // "": none
+	// elsewhere: the request carries the token as its case says (an
+	// Authorization header of its own, the query, the body…); sendAs adds
+	// only its DPoP proof.
+	elsewhere bool
+}
+
+// sendAs sends req carrying cr, as the target takes tokens: `Authorization:
+// Bearer <token>`; or, while a check proves possession of the kit's DPoP
+// keys (DPoP required, see Check.ProvesDPoP), `Authorization: DPoP <token>`
+// with a fresh proof (new jti, current iat) by the key the token is bound
+// to, for req's method and the resource (htm, htu), with the token's ath
+// and the server's last nonce; asked for a new nonce (RFC 9449 §9), it
+// sends the request once more with a new proof. This is the one place
+// where those checks' requests get their credentials. host, wait and
+// headersOnly are as for roundTrip.
+func (c *Target) sendAs(req *http.Request, cr credential, host string, wait time.Duration, headersOnly bool) (*response, error) {
+	if cr.token == "" || !c.proving {
+		if cr.token != "" && !cr.elsewhere {
+			req.Header.Set("Authorization", "Bearer "+cr.token)
+		}
+		return c.roundTrip(req, host, wait, headersOnly)
+	}
+	key := c.proverOf(cr.token)
+	for try := 0; ; try++ {
+		if !cr.elsewhere {
+			req.Header.Set("Authorization", "DPoP "+cr.token)
+		}
+		proof, err := key.Proof(ProofOptions{Method: req.Method, URL: c.htu(), Token: cr.token, IssuedAt: c.iss.Now(), Nonce: c.nonce})
+		if err != nil {
+			return nil, fmt.Errorf("make a DPoP proof: %w", err)
+		}
+		req.Header.Set("DPoP", proof)
+		resp, err := c.roundTrip(req, host, wait, headersOnly)
+		if err != nil || !c.learnNonce(resp) || try > 0 {
+			return resp, err
+		}
+		again, ok := rewound(req)
+		if !ok {
+			return resp, nil // a body that cannot be sent twice: the answer stands
+		}
+		req = again
+	}
+}
+
+// rewound returns a copy of the sent req to send again, its body read
+// anew; false if its body cannot be.
+func rewound(req *http.Request) (*http.Request, bool) {
+	cp := req.Clone(req.Context())
+	if req.Body != nil && req.Body != http.NoBody {
+		if req.GetBody == nil {
+			return nil, false
+		}
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, false
+		}
+		cp.Body = body
+	}
+	return cp, true
+}
+
+// learnNonce keeps the DPoP-Nonce of resp for the next proofs (RFC 9449
+// §9) and reports whether resp asked for it: a 401 use_dpop_nonce with a
+// nonce other than the one the request had.
+func (c *Target) learnNonce(resp *response) bool {
+	n := resp.header.Get("DPoP-Nonce")
+	if n == "" {
+		return false
+	}
+	asked := n != c.nonce && resp.status == http.StatusUnauthorized && errorOf(resp, "DPoP") == "use_dpop_nonce"
+	c.nonce = n
+	return asked
+}
+
+// sendProbe builds p's request (a new MCP session's: no session id) and
+// sends it, with the Host header p says, carrying p's token (sendAs).
+func (c *Target) sendProbe(p probe) (*response, error) {
+	if c.MCP {
+		c.session, c.protocol = "", ""
+	}
+	req, err := c.request(p)
+	if err != nil {
+		return nil, err
+	}
+	host := c.Host
+	if p.host != "" {
+		host = p.host
+	}
+	cr := credential{token: p.token}
+	if p.proofFor != "" {
+		cr = credential{token: p.proofFor, elsewhere: true}
+	}
+	return c.sendAs(req, cr, host, p.wait, false)
 }
 
 // allScopes is the union of Scopes and every tool's scopes: what the kit's
@@ -62,11 +177,19 @@ func (c *Target) allScopes() []string {
 }
 
 // probe sends the request that a valid token gets through, with the given
-// Authorization header values (none for nil), query and body tweaks.
+// token or Authorization header values (none for nil), query and body
+// tweaks.
 type probe struct {
-	authorization []string
-	query         string // appended to the endpoint's query
-	formToken     string // sent as access_token in a form body instead
+	// token is sent as the target takes tokens (see sendAs): `Bearer
+	// <token>`, or `DPoP <token>` with its proof.
+	token string
+	// proofFor, while the check proves possession of the kit's DPoP key, is
+	// the token a DPoP proof is made for, the token itself travelling as
+	// the fields below say (a request attack case); else unused.
+	proofFor      string
+	authorization []string // verbatim
+	query         string   // appended to the endpoint's query
+	formToken     string   // sent as access_token in a form body instead
 	headers       [][2]string
 	host          string        // the Host header, instead of the resource's
 	wait          time.Duration // if set, bounds the wait for the answer
@@ -153,8 +276,7 @@ func (c *Target) rpc(token, method string, params any) (*response, *rpcResponse,
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.send(req)
+	resp, err := c.sendAs(req, credential{token: token}, c.Host, 0, false)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -99,6 +99,13 @@ type Check struct {
 	// DoesNotApply, with that reason.
 	NotFor func(*Target) string
 
+	// ProvesDPoP says that the check's requests carry the kit's tokens as
+	// the target takes them: as bearer tokens, or, DPoP required, bound to
+	// a DPoP key of the kit (cnf jkt) and sent as `Authorization: DPoP`
+	// with a fresh proof of that key for the request (RFC 9449 §4.2, §7.1).
+	// The dpop and introspection checks make their own proofs.
+	ProvesDPoP bool
+
 	// Run runs the check against the target, reporting to r.
 	Run func(*Target, Reporter)
 }
@@ -110,24 +117,14 @@ func Checks() []Check {
 		{Name: "metadata", Needs: NeedsNothing, Spec: "RFC 9728 §3, §3.3; RFC 8414 §2; MCP authorization", Run: (*Target).checkMetadata},
 		{Name: "cors", Needs: NeedsNothing, Spec: "MCP authorization (browser-based clients); MCP transport (Origin validation)", Run: (*Target).checkCORS},
 		{Name: "challenge", Needs: NeedsNothing, Spec: "RFC 6750 §3, §3.1; RFC 9728 §5.1", Run: (*Target).checkChallenge},
-		{Name: "accept", Needs: NeedsToken, Spec: "RFC 6750 §2.1; RFC 8707; MCP lifecycle (initialize)", NotFor: bearerOnly, Run: (*Target).checkAccept},
+		{Name: "accept", Needs: NeedsToken, Spec: "RFC 6750 §2.1; RFC 8707; MCP lifecycle (initialize)", ProvesDPoP: true, Run: (*Target).checkAccept},
 		{Name: "session", Needs: NeedsIssuerKey, Spec: "MCP security best practices (session hijacking); MCP transport, session management",
-			When: func(t *Target) bool { return t.MCP }, NotFor: bearerOnly, Run: (*Target).checkSession},
+			When: func(t *Target) bool { return t.MCP }, ProvesDPoP: true, Run: (*Target).checkSession},
 		{Name: "stepup", Needs: NeedsToken, Spec: "MCP authorization (scope challenge handling); RFC 6750 §3.1",
-			When: func(t *Target) bool { return t.MCP && len(t.Tools) > 0 }, NotFor: bearerOnly, Run: (*Target).checkStepUps},
-		{Name: "attacks", Needs: NeedsNothing, Spec: "RFC 8725; RFC 7515; RFC 9068 §4; RFC 6750 §2, §3.1; see AttackCases", NotFor: bearerOnly, Run: (*Target).checkAttacks},
+			When: func(t *Target) bool { return t.MCP && len(t.Tools) > 0 }, ProvesDPoP: true, Run: (*Target).checkStepUps},
+		{Name: "attacks", Needs: NeedsNothing, Spec: "RFC 8725; RFC 7515; RFC 9068 §4; RFC 6750 §2, §3.1; RFC 9449 §7.1; see AttackCases", ProvesDPoP: true, Run: (*Target).checkAttacks},
 		{Name: "dpop", Needs: NeedsNothing, Spec: "RFC 9449 §4.3, §7.1, §11.1; RFC 7638; see DPoPCases", Run: (*Target).checkDPoP},
 		{Name: "introspection", Needs: NeedsIssuerKey, Spec: "RFC 7662 §2.2, §4; RFC 9068 §4; see IntrospectionCases",
 			When: func(t *Target) bool { return t.Introspection }, Run: (*Target).checkIntrospection},
 	}
-}
-
-// bearerOnly is the NotFor of the checks that send bearer tokens: they do
-// not apply to a server that accepts only DPoP (the dpop and introspection
-// checks send its tokens with proofs).
-func bearerOnly(t *Target) string {
-	if t.DPoP == DPoPRequired {
-		return "the server accepts only DPoP-bound tokens and this check sends bearer tokens"
-	}
-	return ""
 }

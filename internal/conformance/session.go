@@ -47,6 +47,9 @@ type intruder struct {
 	name   string         // the subtest
 	who    string         // in messages
 	claims map[string]any // over the owner's
+	// key, DPoP required, is the intruder's own DPoP key: its token is
+	// bound to it, and its requests carry proofs by it.
+	key *DPoPKey
 }
 
 // sessionAnswer is the answer to one request in a session, or why there
@@ -93,13 +96,23 @@ func (c *Target) checkSession(r Reporter) {
 	owner, _ := own["sub"].(string)
 	ownerClient, _ := own["client_id"].(string)
 	intruders := []intruder{
-		{"another user", "another user's token", map[string]any{"sub": "rsguard-conformance-other-user", "client_id": "rsguard-conformance-other-client"}},
-		{"client named after the user", fmt.Sprintf("a client-credentials token without sub whose client_id is the owner's sub %q", owner), map[string]any{"sub": nil, "client_id": owner}},
-		{"client named after the user (sub = client_id)", fmt.Sprintf("a client-credentials token whose sub and client_id are the owner's sub %q", owner), map[string]any{"sub": owner, "client_id": owner}},
+		{"another user", "another user's token", map[string]any{"sub": "rsguard-conformance-other-user", "client_id": "rsguard-conformance-other-client"}, nil},
+		{"client named after the user", fmt.Sprintf("a client-credentials token without sub whose client_id is the owner's sub %q", owner), map[string]any{"sub": nil, "client_id": owner}, nil},
+		{"client named after the user (sub = client_id)", fmt.Sprintf("a client-credentials token whose sub and client_id are the owner's sub %q", owner), map[string]any{"sub": owner, "client_id": owner}, nil},
 	}
 	if owner == "" || owner == ownerClient {
 		r.Logf("the kit's tokens carry no user sub (see ConformanceConfig.Claims): the session owner is a client, and no other client can be named after it")
 		intruders = intruders[:1]
+	}
+	if c.proving {
+		for i := range intruders {
+			k, err := NewDPoPKey("ES256")
+			if err != nil {
+				r.Fatalf("%s: %v", c.Caller, err)
+				return
+			}
+			intruders[i].key = k
+		}
 	}
 
 	// The answers to a session id never issued, presented by the owner:
@@ -140,7 +153,7 @@ func (c *Target) checkUnknownSession(r Reporter, unknown map[string]sessionAnswe
 // checkIntruder sends in's requests in the owner's session, one subtest
 // each, then compares their answers with those to a made-up id.
 func (c *Target) checkIntruder(r Reporter, in intruder, ownerTok string, unknown map[string]sessionAnswer) {
-	tok := c.token(c.allScopes(), in.claims)
+	tok := c.tokenOf(in.key, c.allScopes(), in.claims)
 	got := make(map[string]int, len(sessionMethods()))
 	for _, m := range sessionMethods() {
 		name := m // the subtest: POST, GET stream, DELETE
@@ -278,22 +291,10 @@ func (c *Target) inSession(method, session, token string) (*response, error) {
 		req.Header.Set("MCP-Protocol-Version", c.protocol)
 	}
 	req.Header.Set("Mcp-Session-Id", session)
-	req.Header.Set("Authorization", "Bearer "+token)
 	if method != http.MethodGet {
-		return c.send(req)
+		return c.sendAs(req, credential{token: token}, c.Host, 0, false)
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), c.StreamWait)
-	defer cancel()
-	req = req.WithContext(ctx)
-	if c.Host != "" {
-		req.Host = c.Host
-	}
-	resp, err := c.Client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body.Close()
-	return &response{status: resp.StatusCode, header: resp.Header}, nil
+	return c.sendAs(req, credential{token: token}, c.Host, c.StreamWait, true)
 }
 
 // madeUpSession returns a session id never issued, shaped like the issued

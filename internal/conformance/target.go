@@ -122,6 +122,13 @@ type Target struct {
 	// last server nonce seen (RFC 9449 §9).
 	dpopKeys *dpopKeys
 	nonce    string
+
+	// proving: the running check is one of those whose tokens go as the
+	// target takes them (Check.ProvesDPoP) and DPoP is required: its tokens
+	// are bound to a kit-held key (dpopKeys.main, or the one provers names)
+	// and sent with proofs (see sendAs).
+	proving bool
+	provers map[string]*DPoPKey // token -> the key it is bound to, if not dpopKeys.main
 }
 
 // attackKeys are the attacker's keys: keys the server cannot know.
@@ -147,7 +154,21 @@ func Run(r Reporter, t *Target) {
 				continue
 			}
 		}
-		t.runNeeding(r, ch.Name, ch.Needs, "", func(r Reporter) { ch.Run(t, r) })
+		needs, why := ch.Needs, ""
+		t.proving = ch.ProvesDPoP && t.DPoP == DPoPRequired
+		if t.proving {
+			needs, why = t.boundNeeds(needs, why)
+		}
+		t.runNeeding(r, ch.Name, needs, why, func(r Reporter) {
+			if t.proving {
+				if _, err := t.dpopKeysOf(); err != nil {
+					r.Fatalf("%s: %v", t.Caller, err)
+					return
+				}
+			}
+			ch.Run(t, r)
+		})
+		t.proving = false
 	}
 }
 

@@ -139,8 +139,10 @@ func (c *Target) token(scopes []string, claims map[string]any) string {
 
 // tokenWith mints a token for the resource: from the TokenSource when that
 // is all the run has and the token is an ordinary one, else from the Minter
-// or the forger ("" for a token the forger cannot make).
+// or the forger ("" for a token the forger cannot make). While the kit
+// proves possession of its DPoP key, the token is bound to it (see bind).
 func (c *Target) tokenWith(opts TokenOptions, scopes []string, claims map[string]any) string {
+	claims = c.bind(claims)
 	if c.minter == nil && c.Tokens != nil && opts.zero() && claims == nil {
 		tok, err := c.Tokens.Token(scopes)
 		if err != nil {

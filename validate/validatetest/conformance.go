@@ -102,9 +102,11 @@ type ConformanceConfig struct {
 	// the subtests check only that a DPoP-bound token is refused as Bearer
 	// and that the DPoP scheme is not accepted; the other DPoP cases are
 	// skipped as not applying. With validate.DPoPAllowed or
-	// validate.DPoPRequired they check the proofs (see [Conformance]). A
-	// server that requires server nonces (RFC 9449 §9) gets them: the kit
-	// retries once with the nonce of a use_dpop_nonce refusal.
+	// validate.DPoPRequired they check the proofs (see [Conformance]); with
+	// validate.DPoPRequired, the accept, session, stepup and attacks
+	// subtests also send their tokens bound to the kit's DPoP keys, with
+	// proofs. A server that requires server nonces (RFC 9449 §9) gets them:
+	// the kit retries once with the nonce of a use_dpop_nonce refusal.
 	DPoP validate.DPoPMode
 
 	// Introspection says that the server checks opaque access tokens by
@@ -224,9 +226,9 @@ type ConformanceConfig struct {
 //     proof. The cases that do not apply to the mode are skipped, saying
 //     so: with DPoP off, all but the downgrade cases that check that bound
 //     tokens and the DPoP scheme are refused; with DPoP required, the
-//     accept, session, stepup and attacks subtests, which send bearer
-//     tokens (the DPoP and introspection subtests send proofs). A server
-//     that requires nonces (RFC 9449 §9) gets the nonce it asks for;
+//     cases of the DPoP-off answers. A server that requires nonces (RFC
+//     9449 §9) gets the nonce it asks for; with DPoP required, the accept,
+//     session, stepup and attacks subtests too (see below);
 //   - introspection/accepted, introspection/<class>/<case> (RFC 7662; see
 //     Introspection; as DPoP requests when DPoP is required): an active
 //     opaque token for the resource gets through, and sixty are refused, in
@@ -251,6 +253,20 @@ type ConformanceConfig struct {
 //     within IntrospectionTimeout; a huge or malformed answer 503 (or 401).
 //     The kit keeps its own requests under half the rate limit, waiting
 //     when it must, so that the limit decides the floods only.
+//
+// With DPoP required, the accept, session, stepup and attacks subtests run
+// as against a bearer server, but every token they send, forged ones
+// included, is bound to a DPoP key of the kit ("cnf" "jkt") and goes as
+// `Authorization: DPoP <token>` with a fresh, valid proof of that key for
+// the request (htm, htu, ath, a new jti, the server's nonce if it asks for
+// one); a session's intruders have keys of their own. So a token must be
+// refused for the token itself: 401 with error="invalid_token" on the DPoP
+// challenge, which also carries the step-up's insufficient_scope. The
+// request attacks send the DPoP form ("empty Bearer" sends the DPoP scheme
+// alone; a token in the query, the body, a cookie or another header goes
+// with a valid proof for it); the two claims attacks that present a bound
+// token as Bearer do not apply (the dpop subtests do that). With DPoP off
+// or allowed, they send bearer tokens.
 //
 // Failures are reported with t.Errorf in the subtest concerned, with what
 // was sent and received, never a token or part of one, and end with one

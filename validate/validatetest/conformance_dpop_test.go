@@ -106,7 +106,19 @@ func TestConformanceDPoPAndIntrospectionWiredCorrectly(t *testing.T) {
 				assert.Equal(t, len(conformance.DPoPCases())-3, applied, "all but the cases of DPoP off and of DPoP required")
 			case validate.DPoPRequired:
 				assert.Equal(t, len(conformance.DPoPCases())-2, applied, "all but the cases of DPoP off")
-				assert.Subset(t, rec.notApplicable, []string{"Kit/accept", "Kit/session", "Kit/stepup", "Kit/attacks"}, "the checks of bearer tokens")
+				// accept, session, stepup and attacks run, with bound
+				// tokens and proofs: of them, only the two attacks that
+				// present a bound token as Bearer do not apply.
+				for _, name := range []string{"Kit/accept", "Kit/session", "Kit/stepup", "Kit/attacks"} {
+					assert.NotContains(t, rec.notApplicable, name)
+				}
+				var outside []string
+				for _, name := range rec.notApplicable {
+					if !strings.HasPrefix(name, "Kit/dpop/") {
+						outside = append(outside, name)
+					}
+				}
+				assert.ElementsMatch(t, []string{"Kit/attacks/claims/cnf_jkt_(DPoP-bound)_as_Bearer", "Kit/attacks/claims/cnf_x5t#S256_(mTLS-bound)_as_Bearer"}, outside)
 			}
 			for _, a := range conformance.IntrospectionCases() {
 				name := "Kit/introspection/" + a.Class + "/" + strings.ReplaceAll(a.Name, " ", "_")
@@ -260,6 +272,95 @@ func TestConformanceDPoPFailsMiswired(t *testing.T) {
 					"no failure of %q says %q: %q", name, part, msgs)
 			}
 			assert.Empty(t, rec.fatal, "fatal in subtests")
+			for name, msgs := range rec.failures {
+				for _, msg := range msgs {
+					assert.True(t, strings.HasSuffix(msg, "."), "%s: the message does not end with a sentence: %s", name, msg)
+					assert.NotContains(t, msg, "eyJ", "%s: the message carries a token", name)
+				}
+			}
+		})
+	}
+}
+
+// TestConformanceDPoPRequiredFailsMiswired: against a server that accepts
+// only DPoP, the accept, session, stepup and attacks subtests send
+// DPoP-bound tokens with proofs, and so fail what is wrong behind the
+// proof check: a token read but not verified, and a session binding and a
+// per-tool scope check written for bearer tokens only (which pass the kit
+// with bearer tokens: the control).
+func TestConformanceDPoPRequiredFailsMiswired(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		mode        validate.DPoPMode
+		server      func(t *testing.T, is *Issuer) kitServer
+		skip        []string
+		wantFail    []string
+		wantPass    []string
+		wantMessage map[string]string
+	}{
+		{
+			name: "token signature not verified under a valid proof",
+			mode: validate.DPoPRequired,
+			server: func(t *testing.T, is *Issuer) kitServer {
+				return kitServer{challengeScopes: []string{"items:read"}, authenticator: proofRewriter(t, is, validate.DPoPRequired, rewriteTokenSignature)}
+			},
+			// laxDPoP makes every principal a user: the session subtests
+			// are TestConformanceFailsMiswired's.
+			skip: []string{"session"},
+			wantFail: []string{"attacks/algorithm/alg none", "attacks/algorithm/foreign key under the issuer's kid", "attacks/algorithm/stripped signature",
+				"attacks/algorithm/payload tampered", "attacks/algorithm/signature of another token", "attacks/algorithm/HS256 keyed with the public key PEM"},
+			wantPass: []string{"accept", "stepup", "attacks/claims/expired", "attacks/claims/other issuer", "attacks/claims/aud another resource",
+				"attacks/malformed/not a JWT", "attacks/request", "attacks/method"},
+			wantMessage: map[string]string{"attacks/algorithm/alg none": "accepted: status 200. Verify signatures only with the issuer's published signing keys"},
+		},
+		{
+			name: "session binding and scope check read Bearer only",
+			mode: validate.DPoPRequired,
+			server: func(t *testing.T, is *Issuer) kitServer {
+				return kitServer{challengeScopes: []string{"items:read"}, authenticator: introValidator(t, is, validate.DPoPRequired, nil), bearerOnlyChecks: true}
+			},
+			wantFail: []string{"session/another user/POST", "session/another user/GET stream", "session/another user/DELETE",
+				"session/client named after the user/POST", "stepup/read_items", "stepup/write_items"},
+			wantPass: []string{"accept", "session/unknown session", "session/renewed token", "stepup/ping", "attacks"},
+			wantMessage: map[string]string{
+				"session/another user/POST": "was served in a session it did not open",
+				"stepup/read_items":         `want 403 insufficient_scope (MCP authorization, scope challenge handling). Answer a tools/call lacking a scope the tool needs with 403 and a DPoP challenge error="insufficient_scope"`,
+			},
+		},
+		{
+			name: "session binding and scope check read Bearer only, with bearer tokens",
+			mode: validate.DPoPOff,
+			server: func(t *testing.T, is *Issuer) kitServer {
+				return kitServer{challengeScopes: []string{"items:read"}, bearerOnlyChecks: true}
+			},
+			wantPass: []string{"accept", "session", "stepup", "attacks"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			is := introIssuer(t)
+			cfg := kitConfig(is, tc.server(t, is).handler(t, is))
+			cfg.DPoP = tc.mode
+			cfg.Skip = append([]string{"metadata", "cors", "dpop"}, tc.skip...)
+			rec := record(cfg)
+			for _, name := range tc.wantFail {
+				assert.True(t, rec.failed(name), "the kit did not fail %q; failures:\n%s", name, rec.summary())
+			}
+			for _, name := range tc.wantPass {
+				assert.False(t, rec.failed(name), "the kit failed %q, which is wired correctly:\n%s", name, rec.summary())
+			}
+			for name, part := range tc.wantMessage {
+				msgs := rec.failures["Kit/"+strings.ReplaceAll(name, " ", "_")]
+				assert.True(t, slices.ContainsFunc(msgs, func(m string) bool { return strings.Contains(m, part) }),
+					"no failure of %q says %q: %q", name, part, msgs)
+			}
+			if len(tc.wantFail) == 0 {
+				assert.Empty(t, rec.failures, rec.summary())
+			}
+			assert.Empty(t, rec.fatal, "fatal in subtests")
+			for _, name := range rec.skipped {
+				assert.True(t, slices.ContainsFunc(cfg.Skip, func(s string) bool { return name == "Kit/"+s }), "%s skipped as not checkable", name)
+			}
 			for name, msgs := range rec.failures {
 				for _, msg := range msgs {
 					assert.True(t, strings.HasSuffix(msg, "."), "%s: the message does not end with a sentence: %s", name, msg)

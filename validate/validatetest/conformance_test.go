@@ -287,6 +287,7 @@ type kitServer struct {
 	noSessionDelete  bool                            // DELETE gets 405: clients may not end sessions
 	deleteIgnored    bool                            // DELETE gets 204 but the session and its binding live on
 	postOnlyCheck    bool                            // the per-tool check sees only POST; the MCP server serves any method
+	bearerOnlyChecks bool                            // the per-tool check and the session binding read Authorization: Bearer only
 	authenticator    rsguard.Authenticator           // replaces the validate.Validator
 	wrap             func(http.Handler) http.Handler // around the whole endpoint
 }
@@ -324,6 +325,18 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 		require.NoError(t, err)
 		next = perTool.Handler(next)
 	}
+	if k.bearerOnlyChecks {
+		// Written for bearer tokens: a request without one is let
+		// through unchecked (the Guard has authenticated it anyway).
+		checked := next
+		next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+				checked.ServeHTTP(w, r)
+				return
+			}
+			mcp.ServeHTTP(w, r)
+		})
+	}
 	if k.postOnlyCheck {
 		checked := next
 		next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -347,6 +360,21 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 			}
 		case k.sessionsByToken:
 			b.principal = func(r *http.Request) string { return r.Header.Get("Authorization") }
+		case k.bearerOnlyChecks:
+			// The principal is read from the bearer token (which the
+			// Guard has verified), users and clients apart; a request
+			// without one is nobody.
+			b.principal = func(r *http.Request) string {
+				tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+				claims := jwt.MapClaims{}
+				_, _, _ = jwt.NewParser().ParseUnverified(tok, claims)
+				sub, _ := claims["sub"].(string)
+				client, _ := claims["client_id"].(string)
+				if sub == "" || sub == client {
+					return "client:" + client
+				}
+				return "user:" + sub
+			}
 		}
 		if k.sessions403 {
 			b.mismatch = http.StatusForbidden

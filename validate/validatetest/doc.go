@@ -84,7 +84,9 @@
 // [ConformanceConfig].DPoP it checks DPoP proofs (over sixty cases: the
 // proof's form and key, where the proof travels, replays, its "iat", "htm",
 // "htu" and "ath", and bound tokens presented without their proof — the
-// last also for a server that accepts bearer tokens only), and with
+// last also for a server that accepts bearer tokens only; against a server
+// that requires DPoP, the other subtests send their tokens DPoP-bound, with
+// proofs), and with
 // [ConformanceConfig].Introspection how the server treats its introspection
 // answers (sixty cases: wrong "iss", "aud", "active", "token_type", "exp";
 // an endpoint that is slow, or answers huge or malformed responses; floods
