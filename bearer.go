@@ -62,36 +62,10 @@ func BearerToken(r *http.Request) (string, error) {
 		return "", refusal(errNoToken)
 	}
 	tok := strings.TrimLeft(rest, " ")
-	if !isB64Token(tok) {
+	if !check.B64Token(tok) {
 		return "", refusal(errHeaderSyntax)
 	}
 	return tok, nil
-}
-
-// isB64Token reports whether s is an RFC 6750 §2.1 b64token:
-// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isB64Token(s string) bool {
-	if s == "" {
-		return false
-	}
-	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
-			continue
-		}
-		break
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
-	}
-	return true
 }
 
 // The refusals of BearerToken. They are never handed out: [refusal] returns a

@@ -127,8 +127,8 @@ func (e *Error) As(target any) bool {
 // reason it wraps (see classRefusal), or a generic one (401 invalid_token,
 // reason rejected), wrapping err, whose description does not quote err.
 func refusalOf(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
+	e, ok := err.(*Error) // the usual case, without errors.As's reflection
+	if ok || errors.As(err, &e) {
 		if s := e.status(); s != e.Status {
 			c := *e
 			c.Status = s

@@ -7,7 +7,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/rsguard/rsguard/internal/check"
-	"github.com/rsguard/rsguard/rsmeta"
 )
 
 // IssuerConfig is one trusted authorization server of [Config.Issuers].
@@ -55,9 +54,11 @@ type trusted struct {
 }
 
 // audience is an accepted "aud" value: as configured, and in its canonical
-// comparison form.
+// comparison form (see newAudience).
 type audience struct {
 	raw, key string
+	tail     string // key's path and query, when key is a canonical URL
+	url      bool   // key is a canonical URL (else a token's value must equal raw or key)
 }
 
 // newTrusted builds an issuer's verification state. The *remoteKeys is
@@ -90,13 +91,7 @@ func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteK
 		auds = []string{cfg.Resource}
 	}
 	for _, a := range auds {
-		canon, err := rsmeta.CanonicalResource(a)
-		if err != nil {
-			// Non-URL audiences (an application id such as "api://x" or a
-			// bare client id) are compared exactly.
-			canon = a
-		}
-		t.audiences = append(t.audiences, audience{raw: a, key: audienceKey(canon)})
+		t.audiences = append(t.audiences, newAudience(a))
 	}
 	if ic.Introspection != nil {
 		in, err := v.newIntrospector(&ic, t, cfg)

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -353,10 +354,29 @@ func (v *Validator) claims(ctx context.Context, t *trusted, p *payload, raw []by
 	return c
 }
 
+// newAudience returns the accepted audience a with its comparison form,
+// computed once, at New.
+func newAudience(a string) audience {
+	canon, err := rsmeta.CanonicalResource(a)
+	if err != nil {
+		// Non-URL audiences (an application id such as "api://x" or a
+		// bare client id) are compared exactly.
+		return audience{raw: a, key: audienceKey(a)}
+	}
+	key := audienceKey(canon)
+	_, rest, _ := strings.Cut(key, "://")
+	tail := ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		tail = rest[i:]
+	}
+	return audience{raw: a, key: key, tail: tail, url: true}
+}
+
 // audienceMatches reports whether aud contains one of the issuer's accepted
 // audiences, comparing canonical forms. The exact comparison handles the
 // usual case with no work; only values whose length could canonicalise to an
-// accepted one are parsed.
+// accepted one, and which end with its path and query (which
+// canonicalisation keeps as given), are parsed.
 func (t *trusted) audienceMatches(aud [][]byte) bool {
 	for _, a := range aud {
 		for _, want := range t.audiences {
@@ -369,6 +389,9 @@ func (t *trusted) audienceMatches(aud [][]byte) bool {
 		key := "" // a's comparison form, computed at most once
 		for _, want := range t.audiences {
 			if len(a) < len(want.key) || len(a) > len(want.key)+len(":65535/") {
+				continue
+			}
+			if want.url && !bytes.HasSuffix(bytes.TrimSuffix(a, []byte("/")), []byte(want.tail)) {
 				continue
 			}
 			if key == "" {
