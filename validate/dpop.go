@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -196,8 +197,9 @@ type dpopState struct {
 	algs       string                       // the allow-list, space-separated: the algs auth-param
 	lifetime   time.Duration
 	replay     ReplayStore
-	nonces     *nonces // nil unless Nonce
-	origin     string  // scheme://host[:port] of Config.Resource, normalised
+	replayLog  failureLog // the replay store's failures, one line a minute
+	nonces     *nonces    // nil unless Nonce
+	origin     string     // scheme://host[:port] of Config.Resource, normalised
 	keys       proofKeys
 	challenges []rsmeta.Challenge
 }
@@ -491,7 +493,7 @@ func (v *Validator) authenticateDPoP(r *http.Request) (*rsguard.Principal, error
 	seen, err := d.replay.Use(r.Context(), replayID(p.jkt, p.jti), until)
 	switch {
 	case err != nil:
-		v.logger.WarnContext(r.Context(), "rsguard: DPoP replay store failed; request refused", "error", err.Error())
+		d.replayLog.log(r.Context(), v.logger, slog.LevelWarn, v.now(), "rsguard: DPoP replay store failed; request refused", err)
 		e := reject(errReplayUnavailable)
 		e.Err = fmt.Errorf("%w: %w", audit.ReasonStoreUnavailable, err)
 		var ra interface{ RetryAfter() time.Duration }

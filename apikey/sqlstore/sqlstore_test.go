@@ -26,7 +26,8 @@ func TestNewChecksConfig(t *testing.T) {
 		{"no DB", Config{}, "DB is required"},
 		{"negative", Config{DB: db, QueryTimeout: -1}, "QueryTimeout is negative"},
 		{"refresh over staleness", Config{DB: db, MaxStaleness: time.Second, Refresh: 2 * time.Second}, "Refresh"},
-		{"unknown TTL over staleness", Config{DB: db, MaxStaleness: time.Second}, "UnknownTTL"},
+		{"unknown TTL over staleness", Config{DB: db, MaxStaleness: time.Second, UnknownTTL: 2 * time.Second}, "UnknownTTL"},
+		{"default unknown TTL within a short staleness", Config{DB: db, MaxStaleness: time.Second}, ""},
 		{"defaults", Config{DB: db}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

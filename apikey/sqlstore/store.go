@@ -64,8 +64,8 @@ type Config struct {
 	// UnknownTTL is how long a hash the table does not have is answered as
 	// unknown (401 unknown_api_key) without a query, so that a client that
 	// repeats a wrong key costs one query per UnknownTTL. A key inserted
-	// since works after at most this long. If zero, 5 s; at most
-	// MaxStaleness.
+	// since works after at most this long. If zero, 5 s, or MaxStaleness
+	// when that is shorter; at most MaxStaleness.
 	UnknownTTL time.Duration
 
 	// MaxKeys bounds the records cached, and MaxUnknown the unknown hashes,
@@ -154,7 +154,6 @@ func New(cfg Config) (*Store, error) {
 	s := &Store{
 		db:            cfg.DB,
 		maxStale:      or(cfg.MaxStaleness, DefaultMaxStaleness),
-		unknownTTL:    or(cfg.UnknownTTL, DefaultUnknownTTL),
 		timeout:       or(cfg.QueryTimeout, DefaultQueryTimeout),
 		retryInterval: or(cfg.RetryInterval, DefaultRetryInterval),
 		now:           cfg.Now,
@@ -165,6 +164,7 @@ func New(cfg Config) (*Store, error) {
 		calls:         make(map[apikey.Hash]*call),
 	}
 	s.refresh = or(cfg.Refresh, s.maxStale/3)
+	s.unknownTTL = or(cfg.UnknownTTL, min(DefaultUnknownTTL, s.maxStale))
 	switch {
 	case s.refresh > s.maxStale:
 		return nil, fmt.Errorf("%w: sqlstore: Refresh (%v) exceeds MaxStaleness (%v)", rsguard.ErrInvalidConfig, s.refresh, s.maxStale)

@@ -334,14 +334,15 @@ func newIssuer(tb testing.TB, opts *Options) (*Issuer, error) {
 		Listener: ln,
 		Config:   &http.Server{Handler: http.HandlerFunc(is.serveHTTP), ReadHeaderTimeout: 10 * time.Second},
 	}
+	// Every field the handler reads is set before the server starts, so that
+	// no request, from this process or another, can race with them.
+	base := "https://" + ln.Addr().String() // as httptest.Server sets its URL
 	if opts.PlainHTTP {
-		is.srv.Start()
-	} else {
-		is.srv.StartTLS()
+		base = "http://" + ln.Addr().String()
 	}
 
 	trimmed := strings.TrimSuffix(opts.Path, "/")
-	is.issuer = is.srv.URL + opts.Path
+	is.issuer = base + opts.Path
 	is.paths = [numEndpoints]string{
 		metadataEndpoint: "/.well-known/oauth-authorization-server" + trimmed,
 		oidcEndpoint:     trimmed + "/.well-known/openid-configuration",
@@ -350,7 +351,7 @@ func newIssuer(tb testing.TB, opts *Options) (*Issuer, error) {
 		introEndpoint:    trimmed + "/introspect",
 	}
 	for e, p := range is.paths {
-		is.urls[e] = is.srv.URL + p
+		is.urls[e] = base + p
 	}
 	is.URL = is.issuer
 	is.MetadataURL = is.urls[metadataEndpoint]
@@ -358,6 +359,15 @@ func newIssuer(tb testing.TB, opts *Options) (*Issuer, error) {
 	is.JWKSURL = is.urls[jwksEndpoint]
 	is.TokenURL = is.urls[tokenEndpoint]
 	is.IntrospectionURL = is.urls[introEndpoint]
+	if opts.PlainHTTP {
+		is.srv.Start()
+	} else {
+		is.srv.StartTLS()
+	}
+	if is.srv.URL != base {
+		is.srv.Close()
+		return nil, fmt.Errorf("validatetest: the server's URL %s is not %s", is.srv.URL, base)
+	}
 	return is, nil
 }
 
