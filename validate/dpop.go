@@ -404,7 +404,7 @@ func dpopToken(r *http.Request) (string, *rsguard.Error) {
 	}
 	_, rest, _ := strings.Cut(strings.Trim(h, " \t"), " ")
 	tok := strings.TrimLeft(rest, " ")
-	if !isDPoPToken(tok) {
+	if !check.B64Token(tok) { // the token68 of RFC 9449 §7.1
 		return "", reject(errDPoPHeader)
 	}
 	return tok, nil
@@ -413,30 +413,6 @@ func dpopToken(r *http.Request) (string, *rsguard.Error) {
 // maxAuthorizationBytes bounds the Authorization header, as
 // rsguard.BearerToken does.
 const maxAuthorizationBytes = 16<<10 + len("DPoP ")
-
-// isDPoPToken reports whether s is an RFC 6750 §2.1 b64token (the token68
-// of RFC 9449 §7.1): 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
-// "/" ) *"=".
-func isDPoPToken(s string) bool {
-	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
-			continue
-		}
-		break
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
-	}
-	return true
-}
 
 // authenticateDPoP authenticates a request with `Authorization: DPoP`: the
 // proof first (RFC 9449 §4.3), cheapest checks before its signature, then

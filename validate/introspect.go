@@ -335,7 +335,7 @@ func (v *Validator) newIntrospector(ic *IssuerConfig, t *trusted, cfg *Config) (
 	if in.FailOpen && cfg.Cache.Disable {
 		return nil, configErr("%s needs the introspection cache, which Cache.Disable turns off: there would be no answer to fail open on", field("FailOpen"))
 	}
-	if in.TokenPrefix != "" && !isB64Token(in.TokenPrefix) {
+	if in.TokenPrefix != "" && !check.B64Token(in.TokenPrefix) {
 		return nil, configErr("%s %q: no access token can start with it (RFC 6750 b64token: letters, digits, \"-._~+/\", then only \"=\")", field("TokenPrefix"), in.TokenPrefix)
 	}
 	if in.JWTs && (ic.JWKSURL != "" || ic.Keys != nil) {
@@ -505,7 +505,7 @@ func (v *Validator) introspectRoute(ctx context.Context, raw string, now time.Ti
 		if in == nil {
 			return nil, introRefusal(errIssuerUndetermined), true
 		}
-		if !isB64Token(raw) {
+		if !check.B64Token(raw) {
 			// Nothing that could not come in an Authorization header
 			// (RFC 6750 §2.1) is sent to an authorization server.
 			return nil, introRefusal(errMalformed), true
@@ -561,27 +561,6 @@ func (v *Validator) jwsIntrospector(raw string) *introspector {
 		return nil
 	}
 	return t.intro
-}
-
-// isB64Token reports whether s is an RFC 6750 §2.1 b64token:
-// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isB64Token(s string) bool {
-	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
-			break
-		}
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
-	}
-	return true
 }
 
 // introspect returns the verdict on raw of in's endpoint: from the cache
