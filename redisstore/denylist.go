@@ -214,7 +214,9 @@ func (d *DenyList) revoke(ctx context.Context, kind, issuer, value string, befor
 // before the entry's time. It reads every candidate entry in one MGET, one
 // round trip, bounded by Timeout; an error wraps [ErrUnavailable], and the
 // Validator then refuses the request with 503 (unless
-// validate.Config.RevocationFailOpen).
+// validate.Config.RevocationFailOpen). An entry not written by this
+// package (malformed) is an error too, but only when no other entry
+// revokes c: every candidate is checked first.
 func (d *DenyList) Revoked(ctx context.Context, c *validate.Claims) (bool, error) {
 	var kinds [4]string
 	var keys [4]string
@@ -239,6 +241,7 @@ func (d *DenyList) Revoked(ctx context.Context, c *validate.Claims) (bool, error
 	if err != nil {
 		return false, err
 	}
+	var malformed error
 	for i, v := range vals {
 		s, ok := v.(string)
 		if !ok {
@@ -250,12 +253,17 @@ func (d *DenyList) Revoked(ctx context.Context, c *validate.Claims) (bool, error
 		b, _, ok := strings.Cut(s, " ")
 		us, err := strconv.ParseInt(b, 10, 64)
 		if !ok || err != nil {
-			// Not written by this package: refuse rather than guess.
-			return false, fmt.Errorf("redisstore: DenyList: an entry of kind %q is malformed", kinds[i])
+			// Not written by this package: refuse rather than guess, unless
+			// another entry revokes the token (with RevocationFailOpen the
+			// error alone would accept it).
+			if malformed == nil {
+				malformed = fmt.Errorf("redisstore: DenyList: an entry of kind %q is malformed", kinds[i])
+			}
+			continue
 		}
 		if c.IssuedAt.Before(time.UnixMicro(us)) {
 			return true, nil
 		}
 	}
-	return false, nil
+	return false, malformed
 }

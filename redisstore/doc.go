@@ -81,6 +81,10 @@
 //     cached during an outage: every request asks Redis, which costs
 //     little while connections are refused, and at most Timeout each while
 //     Redis is slow.
+//   - A call cut short by the caller's own context (the request canceled,
+//     or its deadline, shorter than Timeout, passed) is not an outage: its
+//     error is the context's (context.Canceled, context.DeadlineExceeded),
+//     not [ErrUnavailable], and nothing is logged.
 //
 // The tests run against real redis-server processes (started by the
 // tests on free loopback ports; skipped with a message when redis-server

@@ -125,11 +125,17 @@ func isNil(v any) bool {
 
 // call runs fn with ctx bounded by the store's timeout, and records the
 // outcome in the outage state. fn's errors that are Redis's answers (a
-// script's refusal) must not reach here: every error is an outage.
-func (c *common) call(ctx context.Context, op string, fn func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+// script's refusal) must not reach here: every error is an outage, except
+// when the caller's own ctx is done (its request canceled, or its deadline,
+// shorter than Timeout, passed): then call returns ctx's error, which does
+// not wrap ErrUnavailable, and Redis is not counted as down.
+func (c *common) call(parent context.Context, op string, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(parent, c.timeout)
 	defer cancel()
 	if err := fn(ctx); err != nil {
+		if perr := parent.Err(); perr != nil {
+			return fmt.Errorf("redisstore: %s: %w", op, perr)
+		}
 		c.health.fail(err)
 		return &unavailable{op: op, err: err}
 	}

@@ -112,10 +112,13 @@
 // from one to the other.
 //
 // On shutdown, call [Recorder.Close] after the server has stopped serving
-// (http.Server.Shutdown on SIGTERM): it writes what is pending, so SIGTERM
-// loses no count. A process killed without warning (SIGKILL, a crash) loses
-// what was pending: at most one FlushInterval, and fewer than FlushEvery
-// requests. While the database is down, counts are kept in memory (at most
+// (http.Server.Shutdown on SIGTERM), with a deadline: it writes what is
+// pending, trying again while the database does not answer, so SIGTERM
+// loses no count as long as the database answers before that deadline. A
+// SIGTERM during an outage that outlasts it loses what is pending (Close
+// returns the error). A process killed without warning (SIGKILL, a crash)
+// loses what was pending: at most one FlushInterval, and fewer than
+// FlushEvery requests. While the database is down, counts are kept in memory (at most
 // [RecorderConfig].MaxRows rows; beyond, new rows are dropped and counted in
 // [RecorderStats].Dropped) and written once it answers. A write whose commit
 // succeeded but whose answer was lost is written again: counts are at least

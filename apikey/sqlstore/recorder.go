@@ -417,9 +417,14 @@ func (r *Recorder) write(ctx context.Context, batch map[usageKey]*usageCounts) (
 
 // Close stops the background writes and writes what is pending, within
 // ctx: call it once the server has stopped serving (on SIGTERM, after
-// http.Server.Shutdown), and no count is lost. Requests counted after Close
-// are kept until a Flush. Close returns Flush's error; calling it again
-// only flushes.
+// http.Server.Shutdown), with a deadline. While the write fails (the
+// database down) Close tries again, backing off from 100 ms to 2 s, until
+// it succeeds or ctx is done: no count is lost if the database answers
+// before ctx's deadline; if it does not, Close returns the last write's
+// error and the counts pending are lost when the process exits. A ctx that
+// can never be done (context.Background) gets one attempt. Requests
+// counted after Close are kept until a Flush. Calling Close again only
+// flushes, the same way.
 func (r *Recorder) Close(ctx context.Context) error {
 	r.closeOnce.Do(func() { close(r.stop) })
 	select {
@@ -427,8 +432,28 @@ func (r *Recorder) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return r.Flush(ctx)
+	err := r.Flush(ctx)
+	if ctx.Done() == nil {
+		return err
+	}
+	for wait := closeRetryMin; err != nil; wait = min(2*wait, closeRetryMax) {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = r.Flush(ctx)
+	}
+	return nil
 }
+
+// The backoff of Close's retries.
+const (
+	closeRetryMin = 100 * time.Millisecond
+	closeRetryMax = 2 * time.Second
+)
 
 // RecorderStats are a [Recorder]'s counters since it started.
 type RecorderStats struct {

@@ -229,6 +229,10 @@ func (s *Store) Lookup(ctx context.Context, h apikey.Hash) (*apikey.Record, erro
 		if err == nil || errors.Is(err, audit.ReasonUnknownAPIKey) || !errors.Is(err, ErrUnavailable) {
 			return rec, err
 		}
+		// The failed query may have taken up to QueryTimeout: the cached
+		// record's age is judged now, not when the lookup began, so that it
+		// is never served past MaxStaleness.
+		now = s.now()
 	}
 	if e != nil && now.Sub(e.fetched) < s.maxStale {
 		s.stale.Add(1)
@@ -292,7 +296,11 @@ func (s *Store) run(ctx context.Context, h apikey.Hash, c *call) {
 				s.lastLog = start
 			}
 		}
-		s.retryAt, s.lastErr = start.Add(s.retryInterval), err
+		// The interval runs from the failure, not from the query's start:
+		// a query that hung for QueryTimeout (longer than RetryInterval)
+		// must not leave retryAt already past, or every lookup would query
+		// the hung database and wait the full QueryTimeout.
+		s.retryAt, s.lastErr = s.now().Add(s.retryInterval), err
 	}
 	if err == nil || rowErr != nil || errors.Is(err, audit.ReasonUnknownAPIKey) {
 		if s.down {

@@ -438,6 +438,63 @@ func TestSlowDatabase(t *testing.T) {
 	t.Logf("a lookup under a held lock returned 503 after %v (QueryTimeout %v)", took, timeout)
 }
 
+// TestSlowDatabaseRetryInterval: with a QueryTimeout longer than the
+// RetryInterval (as the defaults are, 2 s and 1 s), a hung database costs
+// one query and one wait of QueryTimeout: the lookups within RetryInterval
+// after the failure are answered at once without a query. On the real
+// clock, with generous bounds.
+func TestSlowDatabaseRetryInterval(t *testing.T) {
+	db, _ := newDB(t, nil)
+	const timeout, retry = 1500 * time.Millisecond, time.Second
+	key, _ := issue(t, db, apikey.Record{ClientID: "billing-cron"})
+	store, err := sqlstore.New(sqlstore.Config{DB: db, QueryTimeout: timeout, RetryInterval: retry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := apikey.New(apikey.Config{Store: store, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.Exec("LOCK TABLE rsguard_api_keys IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	first := time.Now()
+	if err := authenticate(auth, key); !errors.Is(err, audit.ReasonStoreUnavailable) {
+		t.Fatalf("err = %v, want store_unavailable", err)
+	}
+	if took := time.Since(first); took < timeout || took > timeout+time.Second {
+		t.Fatalf("the first lookup took %v; want QueryTimeout %v (plus under a second)", took, timeout)
+	}
+	// The query failed no earlier than first+timeout, so the database is
+	// skipped until at least first+timeout+retry: lookups that begin before
+	// then (less a margin) must not query it.
+	skipUntil := first.Add(timeout + retry - 200*time.Millisecond)
+	n := 0
+	for ; n < 5 && time.Now().Before(skipUntil); n++ {
+		start := time.Now()
+		err := authenticate(auth, key)
+		took := time.Since(start)
+		if !errors.Is(err, audit.ReasonStoreUnavailable) {
+			t.Fatalf("lookup %d: err = %v, want store_unavailable", n+2, err)
+		}
+		if took > timeout/2 {
+			t.Fatalf("lookup %d within RetryInterval of the failure took %v; want at once", n+2, took)
+		}
+	}
+	if n == 0 {
+		t.Skip("no lookup could begin within RetryInterval after the first (machine too slow)")
+	}
+	if st := store.Stats(); st.Queries != 1 {
+		t.Fatalf("%d queries for %d lookups within RetryInterval of a failure, want 1", st.Queries, n+1)
+	}
+	t.Logf("one query, then %d lookups answered at once within RetryInterval", n)
+}
+
 // countRows returns sum(accepted), sum(refused) of the usage table.
 func countRows(t *testing.T, db *sql.DB, where string, args ...any) (acc, ref int64) {
 	t.Helper()

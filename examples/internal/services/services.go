@@ -197,7 +197,13 @@ func StartPostgres() (*Postgres, error) {
 		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
 		p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
-	if p.dir, err = os.MkdirTemp("", "rsguard-postgres-"); err != nil {
+	// As root the cluster is the postgres user's, who must reach its
+	// directory: not under $TMPDIR, which may be below /root (mode 0700).
+	tmp := ""
+	if p.cred != nil {
+		tmp = "/tmp"
+	}
+	if p.dir, err = os.MkdirTemp(tmp, "rsguard-postgres-"); err != nil {
 		return nil, err
 	}
 	if p.cred != nil {

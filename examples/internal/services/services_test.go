@@ -75,3 +75,23 @@ func TestPostgresStartStop(t *testing.T) {
 		t.Fatalf("Close left %s: %v", dir, err)
 	}
 }
+
+// TestPostgresAsRootIgnoresPrivateTMPDIR: as root, with $TMPDIR a
+// directory only root can enter (as under /root), the postgres user still
+// reaches its cluster's directory.
+func TestPostgresAsRootIgnoresPrivateTMPDIR(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only as root")
+	}
+	private := t.TempDir()
+	if err := os.Chmod(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", private)
+	p, err := StartPostgres()
+	Require(t, err)
+	defer p.Close()
+	if rel, err := filepath.Rel(private, p.dir); err == nil && filepath.IsLocal(rel) {
+		t.Fatalf("the cluster is under the private TMPDIR: %s", p.dir)
+	}
+}
