@@ -89,7 +89,7 @@ func (c *Target) attacks(r Reporter) []attackClass {
 		weakKid = m.AddKey(weakKey, nil)
 		r.Cleanup(func() { m.Retire(encKid); m.Retire(weakKid) })
 	}
-	attackerJWK, _ := publicJWK(c.keys.rsa.Public())
+	attackerJWK, _ := PublicJWK(c.keys.rsa.Public())
 	attackerJWK["kid"] = "rsguard-conformance-attacker"
 	aud := c.Resource
 	u, _ := url.Parse(aud)
@@ -373,7 +373,7 @@ func (c *Target) rawClaims(drop, members string) ([]byte, error) {
 // thumbprint is the RFC 7638 JWK thumbprint of the attacker's EC key, as a
 // DPoP-bound token's cnf.jkt names it (RFC 9449 §6.1).
 func (c *Target) thumbprint() string {
-	jwk, err := publicJWK(c.keys.ec.Public())
+	jwk, err := PublicJWK(c.keys.ec.Public())
 	if err != nil {
 		return rawURL64(sha256Of("rsguard-conformance-dpop-key"))
 	}

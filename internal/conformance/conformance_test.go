@@ -112,7 +112,7 @@ func wiredServerMode(t *testing.T, mode validate.DPoPMode) (http.Handler, *Publi
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
-	jwk, err := publicJWK(key.Public())
+	jwk, err := PublicJWK(key.Public())
 	require.NoError(t, err)
 	jwk["kid"], jwk["alg"], jwk["use"] = "as-key-1", "RS256", "sig"
 	entry, err := marshalJSON(jwk)

@@ -437,7 +437,7 @@ func (c *Target) checkDPoP(r Reporter) {
 	proofCase := func(name string, o ProofOptions) dcase {
 		return onOnly(dcase{class: "proof", name: name, run: refuse("proof", nil, fixProof, withProof(o))})
 	}
-	weakJWK, _ := publicJWK(k.weak.Public())
+	weakJWK, _ := PublicJWK(k.weak.Public())
 	offCurve := k.main.JWK()
 	offCurve["y"] = offCurve["x"]
 	private := k.main.JWK()

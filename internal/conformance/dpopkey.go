@@ -54,7 +54,7 @@ func NewDPoPKey(alg string) (*DPoPKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k.jwk, err = publicJWK(k.signer.Public()); err != nil {
+	if k.jwk, err = PublicJWK(k.signer.Public()); err != nil {
 		return nil, err
 	}
 	k.jkt = Thumbprint(k.jwk)

@@ -227,7 +227,7 @@ func (f *forger) Mint(opts TokenOptions, claims map[string]any) string {
 	switch {
 	case alg != "":
 	case opts.Signer != nil:
-		alg = inferAlg(opts.Signer.Public())
+		alg = InferAlg(opts.Signer.Public())
 	case opts.Secret != nil:
 		alg = "HS256"
 	default:
@@ -309,8 +309,8 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// publicJWK encodes a public key as a JWK without kid/alg/use.
-func publicJWK(pub crypto.PublicKey) (map[string]any, error) {
+// PublicJWK encodes a public key as a JWK without kid/alg/use.
+func PublicJWK(pub crypto.PublicKey) (map[string]any, error) {
 	b64 := base64.RawURLEncoding.EncodeToString
 	switch pub := pub.(type) {
 	case *rsa.PublicKey:
@@ -338,8 +338,8 @@ func publicJWK(pub crypto.PublicKey) (map[string]any, error) {
 	return nil, fmt.Errorf("unsupported key type %T", pub)
 }
 
-// inferAlg names the usual algorithm of a public key.
-func inferAlg(pub crypto.PublicKey) string {
+// InferAlg names the usual algorithm of a public key.
+func InferAlg(pub crypto.PublicKey) string {
 	switch pub := pub.(type) {
 	case *rsa.PublicKey:
 		return "RS256"

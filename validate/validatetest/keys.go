@@ -8,14 +8,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"maps"
-	"math/big"
 	"strings"
+
+	"github.com/rsguard/rsguard/internal/conformance"
 )
 
 // Key is a key for [Issuer.AddKey]: usually one the issuer should not trust
@@ -93,12 +93,12 @@ func generateKey(alg string) (*key, error) {
 
 // newKey builds the published JWK of signer, with overrides applied.
 func newKey(signer crypto.Signer, alg string, overrides map[string]any) (*key, error) {
-	jwk, err := publicJWK(signer.Public())
+	jwk, err := conformance.PublicJWK(signer.Public())
 	if err != nil {
 		return nil, err
 	}
 	if alg == "" {
-		alg = inferAlg(signer.Public())
+		alg = conformance.InferAlg(signer.Public())
 	}
 	k := &key{alg: alg, signer: signer, published: true, kid: newKid(alg)}
 	jwk["kid"] = k.kid
@@ -125,54 +125,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // never fails (crypto/rand.Read)
 	return hex.EncodeToString(b)
-}
-
-// publicJWK encodes a public key as a JWK without kid/alg/use.
-func publicJWK(pub crypto.PublicKey) (map[string]any, error) {
-	b64 := base64.RawURLEncoding.EncodeToString
-	switch pub := pub.(type) {
-	case *rsa.PublicKey:
-		return map[string]any{
-			"kty": "RSA",
-			"n":   b64(pub.N.Bytes()),
-			"e":   b64(big.NewInt(int64(pub.E)).Bytes()),
-		}, nil
-	case *ecdsa.PublicKey:
-		ek, err := pub.ECDH()
-		if err != nil {
-			return nil, fmt.Errorf("encode EC key: %w", err)
-		}
-		point := ek.Bytes() // 0x04 || X || Y, each padded to the field size
-		size := (len(point) - 1) / 2
-		return map[string]any{
-			"kty": "EC",
-			"crv": pub.Curve.Params().Name,
-			"x":   b64(point[1 : 1+size]),
-			"y":   b64(point[1+size:]),
-		}, nil
-	case ed25519.PublicKey:
-		return map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64(pub)}, nil
-	}
-	return nil, fmt.Errorf("unsupported key type %T", pub)
-}
-
-// inferAlg names the usual algorithm of a public key.
-func inferAlg(pub crypto.PublicKey) string {
-	switch pub := pub.(type) {
-	case *rsa.PublicKey:
-		return "RS256"
-	case *ecdsa.PublicKey:
-		switch pub.Curve {
-		case elliptic.P384():
-			return "ES384"
-		case elliptic.P521():
-			return "ES512"
-		}
-		return "ES256"
-	case ed25519.PublicKey:
-		return "EdDSA"
-	}
-	return ""
 }
 
 // Rotate generates a new key for alg (any algorithm [Options].Algorithms

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rsguard/rsguard/internal/conformance"
 )
 
 // TokenOptions chooses how [Issuer.TokenWith] builds a token, including
@@ -140,7 +141,7 @@ func (is *Issuer) sign(opts TokenOptions, claims map[string]any) (string, error)
 	case named != nil && opts.Signer == nil && opts.Secret == nil:
 		alg = named.alg
 	case opts.Signer != nil:
-		alg = inferAlg(opts.Signer.Public())
+		alg = conformance.InferAlg(opts.Signer.Public())
 	case opts.Secret != nil:
 		alg = "HS256"
 	default:
