@@ -507,3 +507,70 @@ func countRows(t *testing.T, db *sql.DB, where string, args ...any) (acc, ref in
 	}
 	return acc, ref
 }
+
+// TestDatabaseDownAtStart: the Store and the Recorder are built while
+// PostgreSQL is down (New does not connect): lookups get 503 within
+// QueryTimeout, the Recorder keeps its counts, and both work once the server
+// is up, without being rebuilt.
+func TestDatabaseDownAtStart(t *testing.T) {
+	services.Require(t, pgErr)
+	srv, err := services.StartPostgres() // its own server: this test stops it
+	services.Require(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	db, _ := newDB(t, srv)
+	key, _ := issue(t, db, apikey.Record{ClientID: "billing-cron"})
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	const timeout, retry = time.Second, 100 * time.Millisecond
+	log, buf := logger()
+	store, err := sqlstore.New(sqlstore.Config{DB: db, QueryTimeout: timeout, RetryInterval: retry, Logger: log})
+	if err != nil {
+		t.Fatalf("New with the database down: %v (it must not connect)", err)
+	}
+	rec, err := sqlstore.NewRecorder(sqlstore.RecorderConfig{DB: db, FlushInterval: time.Hour, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rec.Close(context.Background()) })
+	auth, err := apikey.New(apikey.Config{Store: store, Prefix: prefix, OnUse: rec.OnUse, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		start := time.Now()
+		err := authenticate(auth, key)
+		if took := time.Since(start); took > timeout+time.Second {
+			t.Fatalf("a lookup took %v with the database down; bound: QueryTimeout %v + 1 s", took, timeout)
+		}
+		var e *rsguard.Error
+		if !errors.Is(err, audit.ReasonStoreUnavailable) || !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+			t.Fatalf("database down at start: err = %v, want 503 store_unavailable", err)
+		}
+	}
+	if err := rec.Flush(context.Background()); err == nil {
+		t.Fatal("Flush succeeded with the database down")
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(retry) // the store retries once per RetryInterval: poll at that pace
+	defer tick.Stop()
+	for err := authenticate(auth, key); err != nil; err = authenticate(auth, key) {
+		select {
+		case <-deadline:
+			t.Fatalf("still refused 10 s after the database started: %v", err)
+		case <-tick.C:
+		}
+	}
+	if err := rec.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush after the database started: %v", err)
+	}
+	// A key the store could not look up was never identified: only the
+	// success is counted against it.
+	if acc, _ := countRows(t, db, "kind = $1", sqlstore.KindAPIKey); acc != 1 {
+		t.Fatalf("usage rows: %d accepted API key requests; want 1", acc)
+	}
+	assertNoSecrets(t, buf.String(), key)
+}
