@@ -2,17 +2,11 @@ package rsguard
 
 import (
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/rsguard/rsguard/audit"
-	"github.com/rsguard/rsguard/internal/check"
+	"github.com/rsguard/rsguard/internal/authheader"
 	"github.com/rsguard/rsguard/rsmeta"
 )
-
-// maxAuthorizationBytes bounds the Authorization header [BearerToken]
-// accepts; a longer one is refused as invalid_request before any parsing.
-const maxAuthorizationBytes = 16<<10 + len("Bearer ")
 
 // BearerToken returns the bearer token of r (RFC 6750 §2.1). Tokens are read
 // from the Authorization header only: the MCP authorization specification
@@ -31,41 +25,20 @@ const maxAuthorizationBytes = 16<<10 + len("Bearer ")
 //
 // The scheme name is matched case-insensitively (RFC 9110 §11.1).
 func BearerToken(r *http.Request) (string, error) {
-	if r.URL != nil && r.URL.RawQuery != "" {
-		// Only parse when the name could be there, spelled out or
-		// percent-encoded ("access%5Ftoken"). ParseQuery keeps going past
-		// a malformed pair, so an unrelated bad pair does not hide it.
-		if q := r.URL.RawQuery; strings.Contains(q, "access_token") || strings.IndexByte(q, '%') >= 0 {
-			if values, _ := url.ParseQuery(q); values.Has("access_token") {
-				return "", refusal(errQueryToken)
-			}
-		}
-	}
-	vals := r.Header["Authorization"]
-	switch len(vals) {
-	case 0:
+	tok, p := authheader.Token(r, "Bearer")
+	switch p {
+	case authheader.OK:
+		return tok, nil
+	case authheader.None:
 		return "", refusal(errNoToken)
-	case 1:
-	default:
+	case authheader.Multiple:
 		return "", refusal(errMultipleHeaders)
-	}
-	h := vals[0]
-	if len(h) > maxAuthorizationBytes {
+	case authheader.TooLarge:
 		return "", refusal(errHeaderSize)
+	case authheader.InQuery:
+		return "", refusal(errQueryToken)
 	}
-	h = strings.Trim(h, " \t")
-	scheme, rest, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		if scheme == "" || !check.IsToken(scheme) {
-			return "", refusal(errHeaderSyntax)
-		}
-		return "", refusal(errNoToken)
-	}
-	tok := strings.TrimLeft(rest, " ")
-	if !check.B64Token(tok) {
-		return "", refusal(errHeaderSyntax)
-	}
-	return tok, nil
+	return "", refusal(errHeaderSyntax)
 }
 
 // The refusals of BearerToken. They are never handed out: [refusal] returns a

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/authheader"
 	"github.com/rsguard/rsguard/internal/check"
 	"github.com/rsguard/rsguard/internal/reqctx"
 	"github.com/rsguard/rsguard/rsmeta"
@@ -163,17 +164,6 @@ func (g *Guard) challengeOf(scheme string) int {
 	return 0
 }
 
-// requestScheme returns the auth-scheme of r's Authorization header, ""
-// when it has not exactly one.
-func requestScheme(r *http.Request) string {
-	vals := r.Header["Authorization"]
-	if len(vals) != 1 {
-		return ""
-	}
-	scheme, _, _ := strings.Cut(strings.TrimLeft(vals[0], " \t"), " ")
-	return scheme
-}
-
 // Middleware authenticates every request to next.
 //
 //   - A request without a credential: 401 with
@@ -236,7 +226,8 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 		}
 		c := &g.challenges[0]
 		if len(g.challenges) > 1 {
-			c = &g.challenges[g.challengeOf(requestScheme(r))]
+			scheme, _, _ := authheader.Split(r)
+			c = &g.challenges[g.challengeOf(scheme)]
 		}
 		next.ServeHTTP(w, r.WithContext(reqctx.With(r.Context(), &reqctx.State{Principal: p, Challenge: c})))
 	})

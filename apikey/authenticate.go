@@ -9,6 +9,7 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/authheader"
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
@@ -127,15 +128,8 @@ func (a *Authenticator) authenticate(r *http.Request) (*rsguard.Principal, error
 // whether r has exactly one Authorization field, of the DPoP scheme (in any
 // case). The token's syntax is Bearer's to check.
 func dpopToken(r *http.Request) (string, bool) {
-	vals := r.Header["Authorization"]
-	if len(vals) != 1 {
-		return "", false
-	}
-	scheme, rest, _ := strings.Cut(strings.Trim(vals[0], " \t"), " ")
-	if !strings.EqualFold(scheme, "DPoP") {
-		return "", false
-	}
-	return strings.TrimLeft(rest, " "), true
+	scheme, rest, ok := authheader.Split(r)
+	return rest, ok && strings.EqualFold(scheme, "DPoP")
 }
 
 // refuseRequest refuses a malformed request that carries the key header,

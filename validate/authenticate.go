@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/rsguard/rsguard"
+	"github.com/rsguard/rsguard/internal/authheader"
 )
 
 // Authenticate implements [rsguard.Authenticator] for bearer JWT access
@@ -35,8 +36,10 @@ func (v *Validator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 	if v == nil || v.issuers == nil {
 		return nil, errNotBuilt()
 	}
-	if v.dpop.mode != DPoPOff && strings.EqualFold(authScheme(r), dpopScheme) {
-		return v.authenticateDPoP(r)
+	if v.dpop.mode != DPoPOff {
+		if scheme, _, _ := authheader.Split(r); strings.EqualFold(scheme, dpopScheme) {
+			return v.authenticateDPoP(r)
+		}
 	}
 	tok, err := rsguard.BearerToken(r)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/internal/authheader"
 	"github.com/rsguard/rsguard/internal/check"
 	"github.com/rsguard/rsguard/rsmeta"
 )
@@ -378,41 +379,16 @@ func binding(jkt, want string) *rsguard.Error {
 	return nil
 }
 
-// authScheme returns the auth-scheme of r's one Authorization header, or ""
-// when there is not exactly one.
-func authScheme(r *http.Request) string {
-	vals := r.Header["Authorization"]
-	if len(vals) != 1 {
-		return ""
-	}
-	scheme, _, _ := strings.Cut(strings.TrimLeft(vals[0], " \t"), " ")
-	return scheme
-}
-
 // dpopToken returns the access token of `Authorization: DPoP <token>` (RFC
 // 9449 §7.1: the token68 syntax of RFC 6750 §2.1's b64token), refusing a
-// malformed header as rsguard.BearerToken does.
+// malformed header, or a token in the query, as rsguard.BearerToken does.
 func dpopToken(r *http.Request) (string, *rsguard.Error) {
-	if r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token") {
-		if values, _ := url.ParseQuery(r.URL.RawQuery); values.Has("access_token") {
-			return "", reject(errDPoPHeader)
-		}
-	}
-	h := r.Header["Authorization"][0] // authScheme found exactly one
-	if len(h) > maxAuthorizationBytes {
-		return "", reject(errDPoPHeader)
-	}
-	_, rest, _ := strings.Cut(strings.Trim(h, " \t"), " ")
-	tok := strings.TrimLeft(rest, " ")
-	if !check.B64Token(tok) { // the token68 of RFC 9449 §7.1
+	tok, p := authheader.Token(r, dpopScheme)
+	if p != authheader.OK {
 		return "", reject(errDPoPHeader)
 	}
 	return tok, nil
 }
-
-// maxAuthorizationBytes bounds the Authorization header, as
-// rsguard.BearerToken does.
-const maxAuthorizationBytes = 16<<10 + len("DPoP ")
 
 // authenticateDPoP authenticates a request with `Authorization: DPoP`: the
 // proof first (RFC 9449 §4.3), cheapest checks before its signature, then

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -306,23 +307,10 @@ func (v *Validator) afterVerify(rev Revocations, failOpen bool, check func(conte
 	if rev == nil {
 		return check
 	}
-	// One line a minute while the store fails, not one per request: the
-	// count of the lines left out goes with the next one.
-	var logMu sync.Mutex
-	var nextLog time.Time
-	suppressed := 0
+	// One line a minute while the store fails, not one per request.
+	var failures failureLog
 	logFailure := func(ctx context.Context, msg string, err error) {
-		now := time.Now()
-		logMu.Lock()
-		if !nextLog.IsZero() && now.Before(nextLog) {
-			suppressed++
-			logMu.Unlock()
-			return
-		}
-		n := suppressed
-		nextLog, suppressed = now.Add(time.Minute), 0
-		logMu.Unlock()
-		v.logger.ErrorContext(ctx, msg, "error", err.Error(), "suppressed", n)
+		failures.log(ctx, v.logger, slog.LevelError, time.Now(), msg, err)
 	}
 	return func(ctx context.Context, c *Claims) error {
 		revoked, err := rev.Revoked(ctx, c)
