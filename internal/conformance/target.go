@@ -70,6 +70,13 @@ type Target struct {
 	Request       func(ctx context.Context, endpoint string) (*http.Request, error)
 	Skip          []string
 
+	// StepUpTools are tools whose scopes the run does not know (the
+	// checker command's -tool): the stepup check calls each, in a session
+	// opened with a token of Scopes, and, refused with 403
+	// insufficient_scope, again with a token granting Scopes and the scopes
+	// the 403 names. No other check calls a tool.
+	StepUpTools []string
+
 	// Tokens is what the run makes tokens with, and so which checks it can
 	// run: nil, none but the NeedsNothing checks (black-box); a
 	// TokenSource, the NeedsToken checks too; a [Minter], every check.

@@ -31,6 +31,18 @@ type TokenSource interface {
 	Token(scopes []string) (string, error)
 }
 
+// ResourceTokenSource is a TokenSource that can also ask for a token for
+// another resource (RFC 8707 §2 "resource"), for the attack case "claims/aud
+// another resource" when the run has no [Minter].
+type ResourceTokenSource interface {
+	TokenSource
+
+	// TokenFor returns a valid access token for resource granting the
+	// scopes (nil: requested without a scope), or an error (the
+	// authorization server refused: invalid_target…).
+	TokenFor(resource string, scopes []string) (string, error)
+}
+
 // Minter mints tokens signed by the authorization server's own keys, with
 // chosen claims and headers, and publishes keys in its JWK Set: what the
 // kit's issuer does, enough for every check. Its Token, used by no check,
