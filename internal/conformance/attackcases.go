@@ -67,7 +67,7 @@ func AttackCases() []AttackCase {
 		{"claims", "issuer upper-cased", NeedsIssuerKey, "RFC 9068 §4", whySigned},
 		{"claims", "no aud", NeedsIssuerKey, "RFC 8707 §2; RFC 9068 §4", whySigned},
 		{"claims", "aud as a number", NeedsIssuerKey, "RFC 7519 §4.1.3", whySigned},
-		{"claims", "aud another resource", NeedsIssuerKey, "RFC 8707 §2; RFC 9068 §4", whySigned},
+		{"claims", "aud another resource", NeedsToken, "RFC 8707 §2; RFC 9068 §4", "only a token the authorization server issued for another resource shows whether the server checks aud"},
 		{"claims", "aud the origin only", NeedsIssuerKey, "RFC 8707 §2; RFC 9068 §4", whySigned},
 		{"claims", "aud a sibling path", NeedsIssuerKey, "RFC 8707 §2; RFC 9068 §4", whySigned},
 		{"claims", "aud a prefix", NeedsIssuerKey, "RFC 8707 §2; RFC 9068 §4", whySigned},

@@ -45,6 +45,9 @@ type attack struct {
 	// notFor, if set, says why the case does not apply to the target (it
 	// is then skipped as DoesNotApply).
 	notFor string
+	// skip, if set, is the message the case is skipped with when the run
+	// can make it but could not (NotIssued…); note is then logged first.
+	skip, note string
 }
 
 type attackClass struct {
@@ -147,7 +150,7 @@ func (c *Target) attacks(r Reporter) []attackClass {
 		{name: "issuer upper-cased", token: tok(TokenOptions{}, map[string]any{"iss": strings.ToUpper(iss)})},
 		{name: "no aud", token: tok(TokenOptions{}, map[string]any{"aud": nil})},
 		{name: "aud as a number", token: tok(TokenOptions{}, map[string]any{"aud": 42})},
-		{name: "aud another resource", token: tok(TokenOptions{}, map[string]any{"aud": "https://other.invalid/mcp"})},
+		{name: "aud another resource", token: tok(TokenOptions{}, map[string]any{"aud": c.otherResource()})},
 		{name: "aud the origin only", token: tok(TokenOptions{}, map[string]any{"aud": origin})},
 		{name: "aud a sibling path", token: tok(TokenOptions{}, map[string]any{"aud": origin + "/other"})},
 		{name: "aud a prefix", token: tok(TokenOptions{}, map[string]any{"aud": strings.TrimSuffix(aud, "/")[:len(strings.TrimSuffix(aud, "/"))-1]})},
@@ -166,6 +169,15 @@ func (c *Target) attacks(r Reporter) []attackClass {
 		// not the server checks max_age, no user authenticated a year from
 		// now.
 		{name: "auth_time a year ahead", token: tok(TokenOptions{}, map[string]any{"auth_time": now.AddDate(1, 0, 0).Unix()})},
+	}
+	if c.minter == nil && c.Tokens != nil && !c.proving {
+		// Without the issuer's key, a token the authorization server
+		// issued for another resource (RFC 8707).
+		for i := range claims {
+			if claims[i].name == "aud another resource" {
+				claims[i].token, claims[i].skip, claims[i].note = c.otherResourceToken()
+			}
+		}
 	}
 	if c.proving {
 		// Every token of the run is sent with a proof of the key it is

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"mime"
 	"net/http"
@@ -18,12 +19,7 @@ import (
 
 // checkMetadata: RFC 9728 §3.
 func (c *Target) checkMetadata(r Reporter) {
-	req, err := http.NewRequest(http.MethodGet, c.MetadataGet, nil)
-	if err != nil {
-		r.Fatalf("%v", err)
-		return
-	}
-	resp, err := c.send(req)
+	resp, err := c.metadata()
 	if err != nil {
 		r.Errorf("GET %s: %v. Serve the protected resource metadata at this URL (RFC 9728 §3.1).", c.MetadataURL, err)
 		return
@@ -49,7 +45,7 @@ func (c *Target) checkMetadata(r Reporter) {
 	var servers []string
 	if err := json.Unmarshal(doc["authorization_servers"], &servers); err != nil {
 		r.Errorf(`metadata "authorization_servers" missing or not an array of strings: MCP clients need it to find the authorization server. List the issuer identifier in "authorization_servers".`)
-	} else if !slices.Contains(servers, c.iss.Issuer()) {
+	} else if c.iss.Issuer() != "" && !slices.Contains(servers, c.iss.Issuer()) {
 		r.Errorf(`metadata "authorization_servers" %q does not name the issuer %q. Add the issuer identifier, exactly as tokens carry it in "iss", to "authorization_servers".`, servers, c.iss.Issuer())
 	}
 	for _, as := range servers {
@@ -175,7 +171,7 @@ func (c *Target) bearerChallenge(r Reporter, resp *response) (rsmeta.Challenge, 
 	}
 	ch := bearer[0]
 	if ch.ResourceMetadata != c.MetadataURL {
-		r.Errorf("challenge resource_metadata %q, want %q (RFC 9728 §5.1). Set resource_metadata to the URL of the metadata, fixed by configuration, never derived from the request.", ch.ResourceMetadata, c.MetadataURL)
+		r.Errorf("challenge resource_metadata %q, want %q (RFC 9728 §5.1); %s. Set resource_metadata to the URL of the metadata, fixed by configuration, never derived from the request.", ch.ResourceMetadata, c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
 	}
 	if slices.Contains(ch.Scope, "offline_access") {
 		r.Errorf("the challenge names offline_access: MCP says a server never asks for it. Remove offline_access from the scopes of challenges.")
@@ -235,34 +231,50 @@ func (c *Target) initialize(r Reporter, tok string) bool {
 	return true
 }
 
-// checkStepUps runs checkStepUp for each tool, in name order, as subtests.
+// checkStepUps runs checkStepUp for each tool of Tools, in name order, then
+// checkStepUpUnknown for each of StepUpTools that Tools lacks, as subtests.
 func (c *Target) checkStepUps(r Reporter) {
 	for _, tool := range slices.Sorted(maps.Keys(c.Tools)) {
 		c.run(r, tool, func(r Reporter) { c.checkStepUp(r, tool) })
 	}
+	for _, tool := range c.StepUpTools {
+		if _, known := c.Tools[tool]; !known {
+			c.run(r, tool, func(r Reporter) { c.checkStepUpUnknown(r, tool) })
+		}
+	}
 }
 
-// checkStepUp: MCP authorization, scope challenge handling (403
-// insufficient_scope, then success with the scopes it names).
-func (c *Target) checkStepUp(r Reporter, tool string) {
-	need := c.Tools[tool]
-	args := c.ToolArguments[tool]
-	if args == nil {
-		args = map[string]any{}
-	}
-	params := map[string]any{"name": tool, "arguments": args}
-	if !c.initialize(r, c.token(c.allScopes(), nil)) {
-		return
-	}
-	call := func(scopes []string) (*response, *rpcResponse, bool) {
+// toolCaller returns a function that calls tool, in the current session,
+// with a token granting the scopes it is given. A token the run's token
+// source cannot get skips the subtest (NotIssued): the authorization server
+// decides which scopes a client gets.
+func (c *Target) toolCaller(r Reporter, tool string) func(scopes []string) (*response, *rpcResponse, bool) {
+	params := c.toolCall(tool)
+	return func(scopes []string) (*response, *rpcResponse, bool) {
 		r.Helper()
-		resp, msg, err := c.rpc(c.token(scopes, nil), "tools/call", params)
+		tok, err := c.tokenFor(scopes)
+		if err != nil {
+			r.Skipf("%s: a token with the scopes %q: %v", NotIssued, scopes, err)
+			return nil, nil, false
+		}
+		resp, msg, err := c.rpc(tok, "tools/call", params)
 		if err != nil {
 			r.Errorf("tools/call %s with scopes %q: %v. Answer tools/call with a JSON-RPC response, as application/json or text/event-stream.", tool, scopes, err)
 			return nil, nil, false
 		}
 		return resp, msg, true
 	}
+}
+
+// checkStepUp: MCP authorization, scope challenge handling (403
+// insufficient_scope, then success with the scopes it names), for a tool
+// whose scopes the run knows.
+func (c *Target) checkStepUp(r Reporter, tool string) {
+	need := c.Tools[tool]
+	if !c.initialize(r, c.token(c.allScopes(), nil)) {
+		return
+	}
+	call := c.toolCaller(r, tool)
 	if len(need) == 0 {
 		if resp, msg, ok := call([]string{}); ok && resp.status/100 != 2 {
 			r.Errorf("tools/call %s (needs no scope) with a scope-less token: status %d, %s. Let a tool that needs no scope be called with any valid token (or correct ConformanceConfig.Tools).", tool, resp.status, describeRPC(msg, resp))
@@ -279,16 +291,65 @@ func (c *Target) checkStepUp(r Reporter, tool string) {
 		r.Errorf("tools/call %s with scopes %q (lacking %q): status %d, want 403 insufficient_scope (MCP authorization, scope challenge handling). Answer a tools/call lacking a scope the tool needs with 403 and a %s challenge error=\"insufficient_scope\" naming the scopes.", tool, lacking, need[len(need)-1], resp.status, c.scheme())
 		return
 	}
-	ch, ok := c.tokenChallenge(r, resp)
+	if !c.stepUp(r, tool, call, resp, need, nil) {
+		return
+	}
+	// So do exactly the scopes the tool is configured with.
+	if resp, msg, ok := call(need); ok && resp.status/100 != 2 {
+		r.Errorf("tools/call %s with its scopes %q: status %d, %s. Let a token with exactly the scopes a tool needs call it (or correct ConformanceConfig.Tools).", tool, need, resp.status, describeRPC(msg, resp))
+	}
+}
+
+// checkStepUpUnknown: the step-up of a tool whose scopes the run does not
+// know (StepUpTools). In a session opened with a token granting the run's
+// scopes, it calls the tool with that token: answered 2xx, the tool needs
+// no scope beyond them and the step-up is not exercised, so the subtest is
+// skipped (a pass would claim a check that was not made); answered 403,
+// the refusal is judged as for a known tool, and a token granting the run's
+// scopes and those the 403 names must get the call through.
+func (c *Target) checkStepUpUnknown(r Reporter, tool string) {
+	have := c.tokenScopes()
+	tok, err := c.tokenFor(have)
+	if err != nil {
+		r.Skipf("%s: a token with the scopes %q: %v", NotIssued, have, err)
+		return
+	}
+	if !c.initialize(r, tok) {
+		return
+	}
+	call := c.toolCaller(r, tool)
+	resp, msg, ok := call(have)
 	if !ok {
 		return
+	}
+	switch {
+	case resp.status/100 == 2:
+		r.Skipf("tools/call %s with the scopes %q got status %d: the tool needs no scope beyond them, so the step-up was not exercised (name a tool that needs more, or ask for fewer scopes)", tool, have, resp.status)
+	case resp.status == http.StatusForbidden:
+		c.stepUp(r, tool, call, resp, nil, have)
+	default:
+		r.Errorf("tools/call %s with a valid token granting %q: status %d, %s; want 2xx, or 403 insufficient_scope if the tool needs more (MCP authorization, scope challenge handling). Let a valid token through to tools/call, refusing only with 403 and a %s challenge error=\"insufficient_scope\" naming the scopes the tool needs.", tool, have, resp.status, describeRPC(msg, resp), c.scheme())
+	}
+}
+
+// stepUp judges the 403 resp to a tools/call of tool (need: the scopes the
+// tool needs, if known): a challenge with error="insufficient_scope" naming
+// scopes, never offline_access; then a token granting held and the scopes
+// it names must get the call through (held nil: the named scopes alone
+// must). It reports whether the subtest may go on: false when the 403 had
+// no usable challenge, or the call could not be made.
+func (c *Target) stepUp(r Reporter, tool string, call func([]string) (*response, *rpcResponse, bool), resp *response, need, held []string) bool {
+	r.Helper()
+	ch, ok := c.tokenChallenge(r, resp)
+	if !ok {
+		return false
 	}
 	if ch.Error != rsmeta.ErrorInsufficientScope {
 		r.Errorf("403 challenge error=%q, want insufficient_scope (RFC 6750 §3.1). Send error=\"insufficient_scope\" in the challenge of a 403 for missing scopes.", ch.Error)
 	}
 	if len(ch.Scope) == 0 {
 		r.Errorf("the 403 challenge names no scope: the client cannot know what to ask for. Name in the 403 challenge's scope the scopes the call needs.")
-		return
+		return false
 	}
 	for _, s := range need {
 		if !slices.Contains(ch.Scope, s) {
@@ -296,11 +357,83 @@ func (c *Target) checkStepUp(r Reporter, tool string) {
 		}
 	}
 	// The scopes the challenge names, granted, let the call through.
-	if resp, msg, ok := call(ch.Scope); ok && resp.status/100 != 2 {
-		r.Errorf("tools/call %s with the scopes the 403 named (%q): status %d, %s: step-up cannot succeed. Name in the 403 challenge scopes that, granted, let the call through.", tool, ch.Scope, resp.status, describeRPC(msg, resp))
+	grant := union(held, ch.Scope)
+	resp, msg, ok := call(grant)
+	if !ok {
+		return false
 	}
-	// So do exactly the scopes the tool is configured with.
-	if resp, msg, ok := call(need); ok && resp.status/100 != 2 {
-		r.Errorf("tools/call %s with its scopes %q: status %d, %s. Let a token with exactly the scopes a tool needs call it (or correct ConformanceConfig.Tools).", tool, need, resp.status, describeRPC(msg, resp))
+	if resp.status/100 != 2 {
+		r.Errorf("tools/call %s with the scopes the 403 named (%q): status %d, %s: step-up cannot succeed. Name in the 403 challenge scopes that, granted, let the call through.", tool, grant, resp.status, describeRPC(msg, resp))
 	}
+	return true
+}
+
+// union returns a's scopes followed by those of b that a lacks, in a new
+// slice.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// elsewhere says, in one clause, what a client finds at u, the
+// resource_metadata of a challenge that is not MetadataURL: the "resource"
+// of the document served there, or that none is. Only a URL on the origin
+// of MetadataURL is fetched (from MetadataGet's origin, with Host), once per
+// run; another origin's never is.
+func (c *Target) elsewhere(u string) string {
+	if u == "" {
+		return "without it a client cannot find the metadata"
+	}
+	c.docsMu.Lock()
+	defer c.docsMu.Unlock()
+	if d, ok := c.docs[u]; ok {
+		return d
+	}
+	d := c.describeDocument(u)
+	if c.docs == nil {
+		c.docs = map[string]string{}
+	}
+	c.docs[u] = d
+	return d
+}
+
+func (c *Target) describeDocument(u string) string {
+	pu, err := url.Parse(u)
+	mu, err2 := url.Parse(c.MetadataURL)
+	gu, err3 := url.Parse(c.MetadataGet)
+	if err != nil || err2 != nil || err3 != nil || !pu.IsAbs() || !strings.EqualFold(pu.Scheme, mu.Scheme) || !strings.EqualFold(pu.Host, mu.Host) {
+		return "that URL is not on the resource's origin, so it was not fetched"
+	}
+	get := gu.Scheme + "://" + gu.Host + pu.EscapedPath()
+	if pu.RawQuery != "" {
+		get += "?" + pu.RawQuery
+	}
+	req, err := http.NewRequest(http.MethodGet, get, nil)
+	if err != nil {
+		return "that URL cannot be fetched"
+	}
+	resp, err := c.send(req)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("fetching that URL failed (%v)", err)
+	case resp.status != http.StatusOK:
+		return fmt.Sprintf("that URL answers %d, with no metadata document", resp.status)
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(resp.body, &doc) != nil || doc == nil {
+		return "that URL serves no JSON object"
+	}
+	var res string
+	if json.Unmarshal(doc["resource"], &res) != nil {
+		return `the document at that URL has no "resource" string`
+	}
+	if res == c.Resource {
+		return fmt.Sprintf(`the document at that URL gives "resource" %q, this resource: clients that follow the challenge find it, clients that start from the path-inserted URL (RFC 9728 §3.1) do not`, res)
+	}
+	return fmt.Sprintf(`the document at that URL gives "resource" %q, not the resource the client started from, so it stops (RFC 9728 §3.3)`, res)
 }

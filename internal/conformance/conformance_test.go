@@ -11,14 +11,15 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
+	"net/url"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,13 +40,13 @@ func TestChecks(t *testing.T) {
 		assert.NotEmpty(t, ch.Spec, "%s: Spec", ch.Name)
 		assert.NotNil(t, ch.Run, "%s: Run", ch.Name)
 	}
-	assert.Equal(t, []string{"metadata", "cors", "challenge", "accept", "session", "stepup", "attacks", "dpop", "introspection"}, names, "the subtests, in order")
+	assert.Equal(t, []string{"metadata", "authorization servers", "cors", "challenge", "accept", "session", "stepup", "attacks", "dpop", "introspection"}, names, "the subtests, in order")
 	needs := map[string]Needs{}
 	for _, ch := range Checks() {
 		needs[ch.Name] = ch.Needs
 	}
 	assert.Equal(t, map[string]Needs{
-		"metadata": NeedsNothing, "cors": NeedsNothing, "challenge": NeedsNothing, "attacks": NeedsNothing,
+		"metadata": NeedsNothing, "authorization servers": NeedsNothing, "cors": NeedsNothing, "challenge": NeedsNothing, "attacks": NeedsNothing,
 		"accept": NeedsToken, "stepup": NeedsToken, "session": NeedsIssuerKey, "dpop": NeedsNothing, "introspection": NeedsIssuerKey,
 	}, needs)
 }
@@ -76,11 +77,13 @@ func TestAttackCases(t *testing.T) {
 		assert.True(t, ok, key)
 		assert.Equal(t, NeedsNothing, a.Needs, key)
 	}
-	for _, key := range []string{"claims/expired", "claims/aud another resource", "malformed/duplicate sub", "algorithm/key published with use enc"} {
+	for _, key := range []string{"claims/expired", "malformed/duplicate sub", "algorithm/key published with use enc"} {
 		a, _ := lookup(key)
 		assert.Equal(t, NeedsIssuerKey, a.Needs, key)
 	}
-	for _, key := range []string{"request/token in the query string", "request/two Authorization headers", "method/PUT with a tool call body"} {
+	// With client credentials: a token for another resource is one the
+	// authorization server issues (RFC 8707), no forgery.
+	for _, key := range []string{"request/token in the query string", "request/two Authorization headers", "method/PUT with a tool call body", "claims/aud another resource"} {
 		a, _ := lookup(key)
 		assert.Equal(t, NeedsToken, a.Needs, key)
 	}
@@ -143,10 +146,44 @@ func blackBox(t *testing.T, h http.Handler, key *PublicKey, mcp bool) *Target {
 	return &Target{
 		Caller: "test", Endpoint: srv.URL + "/mcp", Host: "mcp.example.com", Resource: bbResource,
 		MetadataURL: bbMetadata, MetadataGet: srv.URL + "/.well-known/oauth-protected-resource/mcp", Client: client,
-		MCP: mcp, Tools: map[string][]string{"read_items": {"items:read"}}, Scopes: []string{"items:read"},
+		ASClient: asClient(t, bbIssuer, nil),
+		MCP:      mcp, Tools: map[string][]string{"read_items": {"items:read"}}, Scopes: []string{"items:read"},
 		Issuer: bbIssuer, IssuerKey: key,
 	}
 }
+
+// asClient is a client whose every request, whatever its URL, is answered
+// on 127.0.0.1 by a stand-in for the authorization server issuer: its RFC
+// 8414 metadata (extra merged over it, nil removing a member) at the
+// path-inserted well-known URL, 404 elsewhere. No name is looked up.
+func asClient(t *testing.T, issuer string, extra map[string]any) *http.Client {
+	t.Helper()
+	u, err := url.Parse(issuer)
+	require.NoError(t, err)
+	doc := map[string]any{"issuer": issuer, "token_endpoint": issuer + "/token", "jwks_uri": issuer + "/jwks"}
+	merge(doc, extra)
+	body, err := marshalJSON(doc)
+	require.NoError(t, err)
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host != u.Host || r.URL.Path != "/.well-known/oauth-authorization-server"+u.Path {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(as.Close)
+	return &http.Client{CheckRedirect: NoRedirects, Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		req = req.Clone(req.Context())
+		req.Host = req.URL.Host
+		req.URL.Scheme, req.URL.Host = "http", as.Listener.Addr().String()
+		return http.DefaultTransport.RoundTrip(req)
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestBlackBox runs the checks without tokens against a correctly wired
 // server: the black-box checks run and pass, every other check is reported
@@ -196,7 +233,7 @@ func TestBlackBox(t *testing.T) {
 				assert.Contains(t, rec.skipped, name, "not reported not checkable")
 			}
 			// The black-box checks ran: their subtests exist and passed.
-			for _, name := range []string{"Kit/metadata", "Kit/cors", "Kit/challenge", "Kit/attacks/algorithm/alg_none",
+			for _, name := range []string{"Kit/metadata", "Kit/authorization_servers", "Kit/cors", "Kit/challenge", "Kit/attacks/algorithm/alg_none",
 				"Kit/attacks/algorithm/HS256_keyed_with_the_public_key_PEM", "Kit/attacks/algorithm/foreign_key_under_the_issuer's_kid",
 				"Kit/attacks/malformed/JWE", "Kit/attacks/request/spoofed_Host_header", "Kit/dpop/downgrade/challenges_name_the_accepted_schemes"} {
 				assert.Contains(t, rec.passed, name)
@@ -269,84 +306,42 @@ func (d dropChallenge) WriteHeader(code int) {
 	d.ResponseWriter.WriteHeader(code)
 }
 
-// recorder is a Reporter that records what a run reports.
-type recorder struct {
-	name     string
-	rec      *recording
-	parent   *recorder
-	failed   bool
-	cleanups []func()
-}
-
 type recording struct {
-	mu       sync.Mutex
 	failures map[string][]string // subtest -> messages
 	skipped  map[string]string   // subtest -> message
 	passed   []string            // subtests that ran to the end without failing
 	fatal    []string
 }
 
+// record runs c under a Recorder and keeps what the tests look at, by
+// subtest name as package testing writes it ("Kit/attacks/algorithm/alg_none").
 func record(c *Target) *recording {
+	r := NewRecorder("Kit")
+	r.Run(func(r Reporter) { Run(r, c) })
+	return fromResults(r.Results())
+}
+
+func fromResults(results []Result) *recording {
 	rec := &recording{failures: map[string][]string{}, skipped: map[string]string{}}
-	root := &recorder{name: "Kit", rec: rec}
-	root.run(func(r Reporter) { Run(r, c) })
-	return rec
-}
-
-// run runs f on its own goroutine, as testing does, so that Fatalf and
-// Skipf can stop it with runtime.Goexit.
-func (r *recorder) run(f func(Reporter)) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() {
-			for i := len(r.cleanups) - 1; i >= 0; i-- {
-				r.cleanups[i]()
-			}
-		}()
-		f(r)
-		if !r.failed {
-			r.rec.mu.Lock()
-			r.rec.passed = append(r.rec.passed, r.name)
-			r.rec.mu.Unlock()
+	for _, res := range results {
+		name := "Kit"
+		if res.Name != "" {
+			name += "/" + strings.ReplaceAll(res.Name, " ", "_")
 		}
-	}()
-	<-done
-}
-
-func (r *recorder) Helper()             {}
-func (r *recorder) Logf(string, ...any) {}
-func (r *recorder) Name() string        { return r.name }
-func (r *recorder) Failed() bool        { return r.failed }
-func (r *recorder) Cleanup(f func())    { r.cleanups = append(r.cleanups, f) }
-func (r *recorder) Skipf(format string, args ...any) {
-	r.rec.mu.Lock()
-	r.rec.skipped[r.name] = fmt.Sprintf(format, args...)
-	r.rec.mu.Unlock()
-	runtime.Goexit()
-}
-
-func (r *recorder) Errorf(format string, args ...any) {
-	r.rec.mu.Lock()
-	r.rec.failures[r.name] = append(r.rec.failures[r.name], fmt.Sprintf(format, args...))
-	r.rec.mu.Unlock()
-	for p := r; p != nil; p = p.parent {
-		p.failed = true
+		if len(res.Errors) > 0 {
+			rec.failures[name] = res.Errors
+		}
+		if res.Fatal {
+			rec.fatal = append(rec.fatal, name)
+		}
+		switch res.Outcome {
+		case Skipped:
+			rec.skipped[name] = res.Skip
+		case Passed:
+			rec.passed = append(rec.passed, name)
+		}
 	}
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.Errorf(format, args...)
-	r.rec.mu.Lock()
-	r.rec.fatal = append(r.rec.fatal, r.name)
-	r.rec.mu.Unlock()
-	runtime.Goexit()
-}
-
-func (r *recorder) Run(name string, f func(Reporter)) bool {
-	child := &recorder{name: r.name + "/" + strings.ReplaceAll(name, " ", "_"), rec: r.rec, parent: r}
-	child.run(f)
-	return !child.failed
+	return rec
 }
 
 func (rec *recording) summary() string {
@@ -460,4 +455,227 @@ func TestStreamHeld(t *testing.T) {
 	_, err := c.inSession(http.MethodGet, "session-1", "not-a-token")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+// TestAuthorizationServers: the authorization servers check fails an
+// authorization server whose metadata cannot be read, names another issuer
+// or no token endpoint, and notes (never fails) what only some clients need.
+func TestAuthorizationServers(t *testing.T) {
+	h, key := wiredServer(t)
+	for _, tc := range []struct {
+		name     string
+		extra    map[string]any
+		issuer   string // the stand-in's, if not bbIssuer
+		wantFail string // a part of the message; "" for a pass
+		wantLog  string
+	}{
+		{name: "correct", wantLog: "no authorization_endpoint"},
+		{name: "issuer mismatch", extra: map[string]any{"issuer": bbIssuer + "/"}, wantFail: `gives "issuer" "https://as.example.com/"`},
+		{name: "no metadata", issuer: "https://elsewhere.example.com", wantFail: "serves no metadata a client can read"},
+		{name: "no token endpoint", extra: map[string]any{"token_endpoint": nil}, wantFail: `has no "token_endpoint"`},
+		{name: "token endpoint over http", extra: map[string]any{"token_endpoint": "http://as.example.com/token"}, wantFail: "is not an https URL"},
+		{name: "no PKCE", extra: map[string]any{"authorization_endpoint": bbIssuer + "/authorize"}, wantLog: "lacks S256"},
+		{name: "PKCE", extra: map[string]any{"authorization_endpoint": bbIssuer + "/authorize", "code_challenge_methods_supported": []string{"S256"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := blackBox(t, h, key, false)
+			issuer := bbIssuer
+			if tc.issuer != "" {
+				issuer = tc.issuer
+			}
+			c.ASClient = asClient(t, issuer, tc.extra)
+			c.Skip = []string{"cors", "challenge", "accept", "attacks", "dpop"}
+			r := NewRecorder("Kit")
+			r.Run(func(r Reporter) { Run(r, c) })
+			var got *Result
+			for _, res := range r.Results() {
+				if res.Name == "authorization servers" {
+					got = &res
+				}
+			}
+			require.NotNil(t, got)
+			if tc.wantFail == "" {
+				assert.Equal(t, Passed, got.Outcome, "%q", got.Errors)
+			} else {
+				require.Equal(t, Failed, got.Outcome)
+				require.Len(t, got.Errors, 1)
+				assert.Contains(t, got.Errors[0], tc.wantFail)
+				assert.True(t, strings.HasSuffix(got.Errors[0], "."), got.Errors[0])
+			}
+			if tc.wantLog != "" {
+				assert.True(t, slices.ContainsFunc(got.Logs, func(l string) bool { return strings.Contains(l, tc.wantLog) }), "%q", got.Logs)
+			}
+		})
+	}
+}
+
+// TestASMetadataURLs: RFC 8414 path insertion first, then OpenID Connect
+// Discovery appended and, with a path, inserted.
+func TestASMetadataURLs(t *testing.T) {
+	got, err := ASMetadataURLs("https://as.example.com")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"https://as.example.com/.well-known/oauth-authorization-server", "https://as.example.com/.well-known/openid-configuration"}, got)
+	got, err = ASMetadataURLs("https://as.example.com/tenants/a/")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"https://as.example.com/.well-known/oauth-authorization-server/tenants/a", "https://as.example.com/tenants/a/.well-known/openid-configuration",
+		"https://as.example.com/.well-known/openid-configuration/tenants/a"}, got)
+	_, err = ASMetadataURLs("/relative")
+	assert.Error(t, err)
+}
+
+// TestChallengeElsewhere: a challenge whose resource_metadata is not the
+// metadata URL fails, saying what a client finds there: the document on the
+// resource's origin is fetched (once), another origin's never is.
+func TestChallengeElsewhere(t *testing.T) {
+	for _, tc := range []struct {
+		name, rm, want string
+		serve          string // the document served at /.well-known/oauth-protected-resource
+		wantGets       int
+	}{
+		{"root, another resource", "https://mcp.example.com/.well-known/oauth-protected-resource", `gives "resource" "https://mcp.example.com", not the resource`, `{"resource":"https://mcp.example.com"}`, 1},
+		{"root, this resource", "https://mcp.example.com/.well-known/oauth-protected-resource", `this resource: clients that follow the challenge find it`, `{"resource":"` + bbResource + `"}`, 1},
+		{"root, nothing", "https://mcp.example.com/.well-known/oauth-protected-resource", "answers 404", "", 1},
+		{"another origin", "https://attacker.example/.well-known/oauth-protected-resource/mcp", "not on the resource's origin, so it was not fetched", `{"resource":"` + bbResource + `"}`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key, err := rsa.GenerateKey(rand.Reader, 2048)
+			require.NoError(t, err)
+			var gets atomic.Int32
+			mux := http.NewServeMux()
+			mux.HandleFunc("/.well-known/oauth-protected-resource", func(w http.ResponseWriter, r *http.Request) {
+				gets.Add(1)
+				if tc.serve == "" {
+					http.NotFound(w, r)
+					return
+				}
+				_, _ = io.WriteString(w, tc.serve)
+			})
+			mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+tc.rm+`", scope="items:read"`)
+				w.WriteHeader(http.StatusUnauthorized)
+			})
+			c := blackBox(t, mux, &PublicKey{Kid: "k", Alg: "RS256", Key: key.Public()}, false)
+			c.Skip = []string{"metadata", "authorization servers", "cors", "accept", "dpop", "attacks/algorithm", "attacks/claims", "attacks/request"}
+			rec := record(c)
+			msgs := rec.failures["Kit/challenge"]
+			require.Len(t, msgs, 1, rec.summary())
+			assert.Contains(t, msgs[0], tc.want)
+			assert.NotEmpty(t, rec.failures["Kit/attacks/malformed/JWE"], "the attacks fail too")
+			assert.Equal(t, tc.wantGets, int(gets.Load()), "fetches of the other document")
+		})
+	}
+}
+
+// TestRecorder: the shared Reporter records outcomes, messages and logs by
+// path, ends a check at Skipf and Fatalf, runs cleanups last first, turns a
+// panic into a failure, and once halted starts no sub-check.
+func TestRecorder(t *testing.T) {
+	r := NewRecorder("root")
+	var order []string
+	r.Run(func(root Reporter) {
+		assert.Equal(t, "root", root.Name())
+		root.Run("a", func(r Reporter) {
+			assert.Equal(t, "root/a", r.Name())
+			r.Cleanup(func() { order = append(order, "first") })
+			r.Cleanup(func() { order = append(order, "second") })
+			r.Logf("note %d", 1)
+			r.Run("b c", func(r Reporter) { r.Errorf("bad %s", "thing"); r.Errorf("worse") })
+			assert.True(t, r.Failed())
+		})
+		root.Run("skipped", func(r Reporter) {
+			r.Skipf("why")
+			t.Error("Skipf returned")
+		})
+		root.Run("fatal", func(r Reporter) {
+			r.Fatalf("stop")
+			t.Error("Fatalf returned")
+		})
+		root.Run("panics", func(Reporter) { panic("boom") })
+		r.Halt("cut short")
+		r.Halt("later reason")
+		ran := false
+		assert.True(t, root.Run("after", func(Reporter) { ran = true }))
+		assert.False(t, ran)
+	})
+	assert.Equal(t, []string{"second", "first"}, order)
+	assert.Equal(t, "cut short", r.Halted())
+	type row struct {
+		name    string
+		outcome Outcome
+		errors  int
+		skip    string
+		leaf    bool
+	}
+	var got []row
+	for _, res := range r.Results() {
+		got = append(got, row{res.Name, res.Outcome, len(res.Errors), res.Skip, res.Leaf})
+	}
+	assert.Equal(t, []row{
+		{"", Failed, 0, "", false}, {"a", Failed, 0, "", false}, {"a/b c", Failed, 2, "", true},
+		{"skipped", Skipped, 0, "why", true}, {"fatal", Failed, 1, "", true}, {"panics", Failed, 1, "", true},
+		{"after", Skipped, 0, "cut short", true},
+	}, got)
+	assert.Equal(t, []string{"note 1"}, r.Results()[1].Logs)
+	assert.True(t, r.Results()[4].Fatal)
+	assert.Contains(t, r.Results()[5].Errors[0], "panicked: boom")
+}
+
+// resourceTokens is a ResourceTokenSource of a test: Token gives the
+// forged stand-in of a valid token, TokenFor what other says.
+type resourceTokens struct {
+	other func(resource string) (string, error)
+}
+
+func (resourceTokens) Token([]string) (string, error) { return "not-a-valid-token", nil }
+
+func (s resourceTokens) TokenFor(resource string, _ []string) (string, error) {
+	return s.other(resource)
+}
+
+// TestOtherResourceToken: without a Minter, "claims/aud another resource"
+// sends a token the authorization server issued for OtherResource; if it
+// refuses, or ignores the resource and issues one for this resource too,
+// the case is skipped as NotIssued, saying why, never passed.
+func TestOtherResourceToken(t *testing.T) {
+	h, key := wiredServer(t)
+	jwt := func(aud any) string {
+		return rawURL64([]byte(`{"alg":"RS256"}`)) + "." + rawURL64(mustJSON(map[string]any{"aud": aud})) + ".c2ln"
+	}
+	for _, tc := range []struct {
+		name     string
+		other    func(resource string) (string, error)
+		wantSkip string
+		wantLog  bool
+	}{
+		{"refused", func(string) (string, error) { return "", errors.New("error invalid_target") }, "it refused: error invalid_target", false},
+		{"resource ignored", func(string) (string, error) { return jwt([]string{"https://x.example", bbResource}), nil }, "names this resource too", true},
+		{"issued", func(resource string) (string, error) {
+			assert.Equal(t, "https://elsewhere.example/mcp", resource)
+			return jwt(resource), nil
+		}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := blackBox(t, h, key, false)
+			c.Tokens = resourceTokens{other: tc.other}
+			c.OtherResource = "https://elsewhere.example/mcp"
+			c.Skip = []string{"metadata", "authorization servers", "cors", "challenge", "accept", "dpop", "attacks/algorithm", "attacks/malformed", "attacks/request"}
+			r := NewRecorder("Kit")
+			r.Run(func(r Reporter) { Run(r, c) })
+			var got *Result
+			for _, res := range r.Results() {
+				if res.Name == "attacks/claims/aud another resource" {
+					got = &res
+				}
+			}
+			require.NotNil(t, got)
+			if tc.wantSkip == "" {
+				assert.Equal(t, Passed, got.Outcome, "%q %q", got.Errors, got.Skip)
+				return
+			}
+			assert.Equal(t, Skipped, got.Outcome)
+			assert.True(t, strings.HasPrefix(got.Skip, NotIssued+": "), got.Skip)
+			assert.Contains(t, got.Skip, tc.wantSkip)
+			assert.Equal(t, tc.wantLog, len(got.Logs) > 0, "%q", got.Logs)
+		})
+	}
 }

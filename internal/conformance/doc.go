@@ -1,7 +1,8 @@
 // Package conformance holds the checks of a protected resource (RFC 6750,
-// RFC 9728, RFC 8707, the MCP authorization specification) that
+// RFC 9728, RFC 8707, RFC 8414, the MCP authorization specification) that
 // validatetest.Conformance runs inside go test, so that the checker command
-// to come (issue 18) runs the very same ones against a deployed server.
+// (cmd/mcpcheck, through internal/checker) runs the very same ones against
+// a deployed server.
 //
 // [Checks] is the one ordered list: each [Check] has its subtest name, the
 // specification it checks, its function, and what it [Needs] to tell a
@@ -12,11 +13,19 @@
 // runs [AttackCases], each with Needs of its own.
 //
 // A front end describes the server as a [Target] and calls [Run] with a
-// [Reporter] (a *testing.T through validatetest's adaptor, a recorder in
-// tests, the command's report). A run given less than a check needs reports
-// it skipped as [NotCheckable], with why in one clause, never as passed.
-// Without a Minter, forged tokens claim Target.Issuer and use
+// [Reporter] (a *testing.T through validatetest's adaptor, or a [Recorder]:
+// the command's, and the tests'). A run given less than a check needs
+// reports it skipped as [NotCheckable], with why in one clause, never as
+// passed; a case the authorization server would not give a token for (a
+// token for another resource, from a [ResourceTokenSource]) is skipped as
+// [NotIssued]. Without a Minter, forged tokens claim Target.Issuer and use
 // Target.IssuerKey, the authorization server's published key.
+//
+// The authorization servers check fetches the metadata of each
+// authorization server the resource metadata names ([FetchASMetadata],
+// which the checker's discovery uses too) with Target.ASClient; a
+// challenge whose resource_metadata is not Target.MetadataURL fails saying
+// what the document there gives, fetched only on the resource's origin.
 //
 // The dpop and introspection checks run [DPoPCases] and
 // [IntrospectionCases], tables of the same form, against a server in the
@@ -32,10 +41,11 @@
 // bound to the kit's key).
 //
 // The files: list.go (Needs, Check, Checks), attackcases.go (the attack
-// table), target.go (Target, Reporter, Run), tokens.go (TokenSource,
-// Minter, Introspector, the forger), http.go (requests, JSON-RPC over
-// Streamable HTTP, SSE), checks.go (metadata, cors, challenge, accept,
-// step-up), session.go, attacks.go (the corpus), attackchecks.go (how
+// table), target.go (Target, Reporter, Run), record.go (Recorder),
+// tokens.go (TokenSource, ResourceTokenSource, Minter, Introspector, the
+// forger), http.go (requests, JSON-RPC over Streamable HTTP, SSE),
+// checks.go (metadata, cors, challenge, accept, step-up), asmeta.go (the
+// authorization servers and their metadata), session.go, attacks.go (the corpus), attackchecks.go (how
 // refusals are judged), dpopcases.go (the DPoP and introspection tables),
 // dpopkey.go (the DPoP client's keys and proofs), dpop.go and
 // introspection.go (those checks), prove.go (the tokens of the ProvesDPoP

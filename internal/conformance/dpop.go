@@ -293,7 +293,7 @@ func (c *Target) schemeChallenge(r Reporter, resp *response, scheme string) (rsm
 	}
 	ch := cs[0]
 	if ch.ResourceMetadata != c.MetadataURL {
-		r.Errorf("%s challenge resource_metadata %q, want %q (RFC 9728 §5.1). Give every challenge, DPoP included, the resource_metadata URL of your metadata, fixed by configuration.", scheme, ch.ResourceMetadata, c.MetadataURL)
+		r.Errorf("%s challenge resource_metadata %q, want %q (RFC 9728 §5.1); %s. Give every challenge, DPoP included, the resource_metadata URL of your metadata, fixed by configuration.", scheme, ch.ResourceMetadata, c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
 	}
 	return ch, true
 }

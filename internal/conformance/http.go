@@ -141,6 +141,22 @@ func (c *Target) learnNonce(resp *response) bool {
 	return asked
 }
 
+// Challenge sends, without a token, the request a valid token gets
+// through (as the challenge check does) and returns the answer's status and
+// WWW-Authenticate field values: what a client learns before it has a
+// token. For a front end's discovery, before Run.
+func (c *Target) Challenge() (status int, wwwAuthenticate []string, err error) {
+	req, err := c.request(probe{})
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := c.send(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	return resp.status, resp.header.Values("WWW-Authenticate"), nil
+}
+
 // sendProbe builds p's request (a new MCP session's: no session id) and
 // sends it, with the Host header p says, carrying p's token (sendAs).
 func (c *Target) sendProbe(p probe) (*response, error) {
@@ -162,10 +178,19 @@ func (c *Target) sendProbe(p probe) (*response, error) {
 	return c.sendAs(req, cr, host, p.wait, false)
 }
 
-// allScopes is the union of Scopes and every tool's scopes: what the kit's
-// valid token carries.
+// tokenScopes are the scopes of the run's ordinary token: TokenScopes, or
+// else Scopes.
+func (c *Target) tokenScopes() []string {
+	if c.TokenScopes != nil {
+		return c.TokenScopes
+	}
+	return c.Scopes
+}
+
+// allScopes is the union of tokenScopes and every tool's scopes: what the
+// kit's valid token carries.
 func (c *Target) allScopes() []string {
-	out := slices.Clone(c.Scopes)
+	out := slices.Clone(c.tokenScopes())
 	for _, ss := range c.Tools {
 		for _, s := range ss {
 			if !slices.Contains(out, s) {

@@ -49,6 +49,15 @@ func (m DPoPMode) String() string {
 	return "unknown"
 }
 
+// NotIssued begins the skip message of a case a run with a token source
+// could not make because the authorization server did not issue the token
+// it needs: it refused a token for another resource (invalid_target…), or
+// issued one that names this resource too (it ignores RFC 8707
+// "resource"), or refused the scopes a 403 named; a clause saying why
+// follows it. Unlike [NotCheckable], better credentials would not help: the
+// authorization server decides.
+const NotIssued = "the authorization server did not issue the token"
+
 // NotCheckable begins the skip message of a check a run cannot make with
 // what it was given; a clause saying why follows it.
 const NotCheckable = "not checkable without credentials"
@@ -115,13 +124,14 @@ type Check struct {
 func Checks() []Check {
 	return []Check{
 		{Name: "metadata", Needs: NeedsNothing, Spec: "RFC 9728 §3, §3.3; RFC 8414 §2; MCP authorization", Run: (*Target).checkMetadata},
+		{Name: "authorization servers", Needs: NeedsNothing, Spec: "RFC 8414 §3, §3.3; OpenID Connect Discovery §4; MCP authorization (authorization server discovery)", Run: (*Target).checkAuthorizationServers},
 		{Name: "cors", Needs: NeedsNothing, Spec: "MCP authorization (browser-based clients); MCP transport (Origin validation)", Run: (*Target).checkCORS},
 		{Name: "challenge", Needs: NeedsNothing, Spec: "RFC 6750 §3, §3.1; RFC 9728 §5.1", Run: (*Target).checkChallenge},
 		{Name: "accept", Needs: NeedsToken, Spec: "RFC 6750 §2.1; RFC 8707; MCP lifecycle (initialize)", ProvesDPoP: true, Run: (*Target).checkAccept},
 		{Name: "session", Needs: NeedsIssuerKey, Spec: "MCP security best practices (session hijacking); MCP transport, session management",
 			When: func(t *Target) bool { return t.MCP }, ProvesDPoP: true, Run: (*Target).checkSession},
 		{Name: "stepup", Needs: NeedsToken, Spec: "MCP authorization (scope challenge handling); RFC 6750 §3.1",
-			When: func(t *Target) bool { return t.MCP && len(t.Tools) > 0 }, ProvesDPoP: true, Run: (*Target).checkStepUps},
+			When: func(t *Target) bool { return t.MCP && (len(t.Tools) > 0 || len(t.StepUpTools) > 0) }, ProvesDPoP: true, Run: (*Target).checkStepUps},
 		{Name: "attacks", Needs: NeedsNothing, Spec: "RFC 8725; RFC 7515; RFC 9068 §4; RFC 6750 §2, §3.1; RFC 9449 §7.1; see AttackCases", ProvesDPoP: true, Run: (*Target).checkAttacks},
 		{Name: "dpop", Needs: NeedsNothing, Spec: "RFC 9449 §4.3, §7.1, §11.1; RFC 7638; see DPoPCases", Run: (*Target).checkDPoP},
 		{Name: "introspection", Needs: NeedsIssuerKey, Spec: "RFC 7662 §2.2, §4; RFC 9068 §4; see IntrospectionCases",

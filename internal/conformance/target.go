@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -60,6 +61,12 @@ type Target struct {
 	// Client sends every request. Required.
 	Client *http.Client
 
+	// ASClient, if set, sends the requests to the authorization servers
+	// the metadata names (the authorization servers check), instead of
+	// Client: for a test issuer whose certificate only its own client
+	// trusts. Those requests never carry Host.
+	ASClient *http.Client
+
 	// MCP, Tools, ToolArguments, Scopes, Claims, Request and Skip are as
 	// validatetest.ConformanceConfig documents them.
 	MCP           bool
@@ -76,6 +83,16 @@ type Target struct {
 	// insufficient_scope, again with a token granting Scopes and the scopes
 	// the 403 names. No other check calls a tool.
 	StepUpTools []string
+
+	// TokenScopes, if non-nil, are the scopes of the run's ordinary token
+	// instead of Scopes (the checker command's -scopes), Scopes remaining
+	// what the challenge must name.
+	TokenScopes []string
+
+	// OtherResource is the resource a token of the attack case "claims/aud
+	// another resource" is for: minted with it as "aud", or asked for from
+	// a [ResourceTokenSource]. If empty, https://other-resource.invalid/mcp.
+	OtherResource string
 
 	// Tokens is what the run makes tokens with, and so which checks it can
 	// run: nil, none but the NeedsNothing checks (black-box); a
@@ -119,6 +136,17 @@ type Target struct {
 	minter Minter      // nil without one
 	have   Needs       // what the run can do
 	keys   *attackKeys // generated when the attacks first need them
+
+	// The resource metadata at MetadataGet, fetched once (see metadata);
+	// and what each challenge's other resource_metadata URL serves (see
+	// elsewhere).
+	meta struct {
+		done bool
+		resp *response
+		err  error
+	}
+	docsMu sync.Mutex
+	docs   map[string]string
 
 	// MCP session state.
 	session  string

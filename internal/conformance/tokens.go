@@ -13,9 +13,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -173,6 +175,73 @@ func (c *Target) tokenWith(opts TokenOptions, scopes []string, claims map[string
 		m[k] = v
 	}
 	return c.iss.Mint(opts, m)
+}
+
+// tokenFor is token(scopes, nil), with the error of a token source that
+// could not get it (the authorization server refused the scopes…).
+func (c *Target) tokenFor(scopes []string) (string, error) {
+	if c.minter == nil && c.Tokens != nil && !c.proving {
+		return c.Tokens.Token(scopes)
+	}
+	if tok := c.token(scopes, nil); tok != "" {
+		return tok, nil
+	}
+	return "", errors.New("the run cannot make this token")
+}
+
+// otherResource is the resource of the attack case "claims/aud another
+// resource".
+func (c *Target) otherResource() string {
+	if c.OtherResource != "" {
+		return c.OtherResource
+	}
+	return "https://other-resource.invalid/mcp"
+}
+
+// otherResourceToken gets, without a Minter, the token of the attack case
+// "claims/aud another resource" from a ResourceTokenSource: a token the
+// authorization server issued for another resource. If it cannot, skip
+// says why (NotIssued…) and note what to log.
+func (c *Target) otherResourceToken() (tok, skip, note string) {
+	other := c.otherResource()
+	src, ok := c.Tokens.(ResourceTokenSource)
+	if !ok {
+		return "", NotCheckable + ": it needs a token for another resource, which this token source cannot ask for", ""
+	}
+	tok, err := src.TokenFor(other, c.allScopes())
+	if err != nil {
+		return "", fmt.Sprintf("%s: asked for a token for %s (RFC 8707 resource), it refused: %s", NotIssued, other, redact(err.Error())), ""
+	}
+	if aud, ok := audienceOf(tok); ok && slices.Contains(aud, c.Resource) {
+		return "", fmt.Sprintf("%s: asked for a token for %s, it issued one whose aud names this resource too (%q), so it ignores RFC 8707 resource", NotIssued, other, aud),
+			"the authorization server ignores the resource parameter (RFC 8707 §2): its tokens for any resource are good here, which no resource server can refuse; an authorization server that honours resource indicators issues audience-restricted tokens"
+	}
+	return tok, "", ""
+}
+
+// audienceOf reads the "aud" of a JWT without verifying it; false for a
+// token that is not one (an opaque token).
+func audienceOf(tok string) ([]string, bool) {
+	_, p, _ := splitToken(tok)
+	b, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		return nil, false
+	}
+	var claims struct {
+		Aud json.RawMessage `json:"aud"`
+	}
+	if json.Unmarshal(b, &claims) != nil {
+		return nil, false
+	}
+	var one string
+	if json.Unmarshal(claims.Aud, &one) == nil {
+		return []string{one}, true
+	}
+	var many []string
+	if json.Unmarshal(claims.Aud, &many) == nil {
+		return many, true
+	}
+	return nil, true
 }
 
 // forger makes the tokens of a run without a Minter: with the attacker's

@@ -145,6 +145,13 @@ type ConformanceConfig struct {
 //     identical to Resource (RFC 9728 §3.3), "authorization_servers"
 //     naming the issuer, each of them https or http on a loopback host
 //     (RFC 8414 §2), no "query" bearer method for MCP;
+//   - authorization servers: each of the metadata's "authorization_servers"
+//     (the first five) on a loopback host serves RFC 8414 metadata (or
+//     OpenID Connect Discovery) whose "issuer" is that identifier byte for
+//     byte (RFC 8414 §3.3) and which names a token endpoint over https;
+//     what only some clients need (an authorization endpoint, PKCE's S256)
+//     is logged. Others are logged and not fetched: the kit sends nothing
+//     off the machine;
 //   - cors: the metadata can be fetched and preflighted from a browser, and
 //     refusals expose WWW-Authenticate (Access-Control-Expose-Headers) — to
 //     the origin https://client.example, unless the endpoint refuses that
@@ -177,7 +184,8 @@ type ConformanceConfig struct {
 //   - session/owner ends the session: once the owner's DELETE is answered
 //     2xx, the session's id gets 404; a DELETE answered 405 (a server that
 //     does not let clients end sessions, as MCP allows) skips the subtest;
-//   - stepup/<tool>: see ConformanceConfig.Tools;
+//   - stepup/<tool>: see ConformanceConfig.Tools; a refusal's scopes are
+//     granted alone, and must let the call through;
 //   - attacks/<class>/<case>: over seventy tokens and requests that must be
 //     refused, in five classes: algorithm (none, HMAC keyed with the public
 //     key, foreign keys under known and unknown kids, keys from jku/jwk/x5u
@@ -340,6 +348,7 @@ func newTarget(r runner, cfg ConformanceConfig) (*conformance.Target, error) {
 		c.Resource = cfg.URL
 	}
 	c.Tokens = &issuerTokens{is: cfg.Issuer, resource: c.Resource}
+	c.ASClient = issuerOnly(cfg.Issuer)
 	ru, err := url.Parse(c.Resource)
 	if err != nil || !ru.IsAbs() || ru.Host == "" {
 		return nil, fmt.Errorf("validatetest: Resource %q is not an absolute URL", c.Resource)
@@ -388,6 +397,27 @@ func newTarget(r runner, cfg ConformanceConfig) (*conformance.Target, error) {
 	return c, nil
 }
 
+// issuerOnly is the client of the authorization servers check: it fetches
+// from loopback hosts (the test issuer's, and those of other test servers),
+// trusting the test issuer's certificate, without following redirects, and
+// from nowhere else (an authorization server of the metadata off the
+// machine is noted, not fetched: a test makes no request off the machine).
+func issuerOnly(is *Issuer) *http.Client {
+	base := is.Client()
+	return &http.Client{Timeout: 10 * time.Second, CheckRedirect: conformance.NoRedirects,
+		Transport: roundTripper(func(req *http.Request) (*http.Response, error) {
+			if !loopback.IsHost(req.URL.Hostname()) {
+				return nil, fmt.Errorf("validatetest.Conformance fetches only from loopback hosts such as the test issuer's: %w", conformance.ErrNotFetched)
+			}
+			return base.Transport.RoundTrip(req)
+		})}
+}
+
+// roundTripper is an http.RoundTripper made of a function.
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // issuerTokens is the engine's Minter over an Issuer.
 type issuerTokens struct {
 	is       *Issuer
@@ -396,6 +426,19 @@ type issuerTokens struct {
 
 func (t *issuerTokens) Token(scopes []string) (string, error) {
 	claims := map[string]any{"aud": t.resource}
+	if scopes != nil {
+		claims["scope"] = strings.Join(scopes, " ")
+	}
+	if tok := t.is.Token(claims); tok != "" {
+		return tok, nil
+	}
+	return "", errors.New("the issuer could not mint a token")
+}
+
+// TokenFor mints a token for another resource: the issuer honours RFC 8707
+// resource indicators.
+func (t *issuerTokens) TokenFor(resource string, scopes []string) (string, error) {
+	claims := map[string]any{"aud": resource}
 	if scopes != nil {
 		claims["scope"] = strings.Join(scopes, " ")
 	}

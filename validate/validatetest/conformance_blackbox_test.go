@@ -87,10 +87,7 @@ func recordBlackBox(t *testing.T, cfg ConformanceConfig) *recording {
 	c.Tokens = nil
 	c.Issuer = cfg.Issuer.URL
 	c.IssuerKey = &conformance.PublicKey{Kid: kid, Alg: cfg.Issuer.defaultAlg, Key: cfg.Issuer.PublicKey(kid), JWK: cfg.Issuer.PublicJWK(kid)}
-	rec := &recording{failures: map[string][]string{}}
-	root := &recorder{name: "Kit", rec: rec}
-	root.run(func(r runner) { conformance.Run(r, c) })
-	return rec
+	return recordRun(func(r runner) { conformance.Run(r, c) })
 }
 
 // ran reports whether the subtest name ran in a black-box recording: it is

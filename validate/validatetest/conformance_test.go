@@ -14,7 +14,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -274,33 +273,42 @@ func (w *bindingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // kitServer is the wiring a user writes, with knobs to break it.
 type kitServer struct {
-	noMetadata       bool
-	metadataResource string   // the metadata's "resource", if not kitResource
-	resourceMetadata string   // rsguard.Config.ResourceMetadata, if not kitMetadata
-	challengeScopes  []string // rsguard.Config.Scopes
-	noScopeCheck     bool
-	sse              bool
-	unboundSessions  bool                            // no sessionBinder
-	sessionsByName   bool                            // sessions bound to the principal's name, users and clients alike
-	sessionsByToken  bool                            // sessions bound to the token, not its principal
-	sessions403      bool                            // another principal gets 403 in a session, not 404
-	noSessionDelete  bool                            // DELETE gets 405: clients may not end sessions
-	deleteIgnored    bool                            // DELETE gets 204 but the session and its binding live on
-	postOnlyCheck    bool                            // the per-tool check sees only POST; the MCP server serves any method
-	bearerOnlyChecks bool                            // the per-tool check and the session binding read Authorization: Bearer only
-	authenticator    rsguard.Authenticator           // replaces the validate.Validator
-	wrap             func(http.Handler) http.Handler // around the whole endpoint
+	resource             string // the resource identifier, if not kitResource (its metadata URL path-inserted)
+	noMetadata           bool
+	metadataResource     string   // the metadata's "resource", if not the resource
+	resourceMetadata     string   // rsguard.Config.ResourceMetadata, if not the resource's metadata URL
+	authorizationServers []string // the metadata's "authorization_servers" after the issuer
+	challengeScopes      []string // rsguard.Config.Scopes
+	noScopeCheck         bool
+	sse                  bool
+	unboundSessions      bool                            // no sessionBinder
+	sessionsByName       bool                            // sessions bound to the principal's name, users and clients alike
+	sessionsByToken      bool                            // sessions bound to the token, not its principal
+	sessions403          bool                            // another principal gets 403 in a session, not 404
+	noSessionDelete      bool                            // DELETE gets 405: clients may not end sessions
+	deleteIgnored        bool                            // DELETE gets 204 but the session and its binding live on
+	postOnlyCheck        bool                            // the per-tool check sees only POST; the MCP server serves any method
+	bearerOnlyChecks     bool                            // the per-tool check and the session binding read Authorization: Bearer only
+	authenticator        rsguard.Authenticator           // replaces the validate.Validator
+	wrap                 func(http.Handler) http.Handler // around the whole endpoint
 }
 
 func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 	t.Helper()
 	mux := http.NewServeMux()
+	resource := kitResource
+	if k.resource != "" {
+		resource = k.resource
+	}
+	rm, err := rsmeta.WellKnownURL(resource)
+	require.NoError(t, err)
 	if !k.noMetadata {
-		res := kitResource
+		res := resource
 		if k.metadataResource != "" {
 			res = k.metadataResource
 		}
-		h, err := rsmeta.NewHandler(rsmeta.Metadata{Resource: res, AuthorizationServers: []string{is.URL}, ScopesSupported: []string{"items:read", "items:write"}})
+		h, err := rsmeta.NewHandler(rsmeta.Metadata{Resource: res, AuthorizationServers: append([]string{is.URL}, k.authorizationServers...),
+			ScopesSupported: []string{"items:read", "items:write"}})
 		require.NoError(t, err)
 		mux.Handle("/.well-known/oauth-protected-resource/mcp", h)
 	}
@@ -308,11 +316,10 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 	t.Cleanup(cancel)
 	var authn rsguard.Authenticator = k.authenticator
 	if authn == nil {
-		v, err := validate.New(ctx, validate.Config{Issuer: is.URL, Resource: kitResource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
+		v, err := validate.New(ctx, validate.Config{Issuer: is.URL, Resource: resource, Fetch: validate.FetchOptions{HTTPClient: is.Client()}})
 		require.NoError(t, err)
 		authn = v
 	}
-	rm := kitMetadata
 	if k.resourceMetadata != "" {
 		rm = k.resourceMetadata
 	}
@@ -440,87 +447,54 @@ func TestConformanceWiredCorrectly(t *testing.T) {
 	})
 }
 
-// recorder is a runner that records failures instead of failing the test,
-// to run the kit against broken servers.
-type recorder struct {
-	name     string
-	rec      *recording
-	parent   *recorder
-	failed   bool
-	cleanups []func()
-}
-
+// recording is what a run of the kit reported, as the tests look at it: by
+// subtest name as package testing writes it ("Kit/attacks/algorithm/alg_none").
 type recording struct {
-	mu       sync.Mutex
 	failures map[string][]string // subtest name -> messages
 	skipped  []string
 	fatal    []string
 	// notApplicable are the subtests skipped as not applying to the
 	// configuration (conformance.DoesNotApply).
 	notApplicable []string
+	// results is everything, names as the engine gives them.
+	results []conformance.Result
 }
 
+// record runs the kit on cfg under the engine's Recorder, which records
+// failures instead of failing the test, to run it against broken servers.
 func record(cfg ConformanceConfig) *recording {
-	rec := &recording{failures: map[string][]string{}}
-	root := &recorder{name: "Kit", rec: rec}
-	root.run(func(r runner) { runConformance(r, cfg) })
+	return recordRun(func(r runner) { runConformance(r, cfg) })
+}
+
+// recordRun runs f under a conformance.Recorder whose root is "Kit".
+func recordRun(f func(runner)) *recording {
+	r := conformance.NewRecorder("Kit")
+	r.Run(f)
+	return fromResults(r.Results())
+}
+
+func fromResults(results []conformance.Result) *recording {
+	rec := &recording{failures: map[string][]string{}, results: results}
+	for _, res := range results {
+		name := "Kit"
+		if res.Name != "" {
+			name += "/" + strings.ReplaceAll(res.Name, " ", "_")
+		}
+		if len(res.Errors) > 0 {
+			rec.failures[name] = res.Errors
+		}
+		if res.Fatal {
+			rec.fatal = append(rec.fatal, name)
+		}
+		switch {
+		case res.Skip == "" || res.Outcome != conformance.Skipped:
+		case strings.HasPrefix(res.Skip, conformance.DoesNotApply):
+			rec.notApplicable = append(rec.notApplicable, name) // a DPoP case when DPoP is off…
+		default:
+			rec.skipped = append(rec.skipped, name)
+		}
+	}
 	return rec
-}
-
-// run runs f on its own goroutine, as testing does, so that Fatalf and
-// Skipf can stop it with runtime.Goexit.
-func (r *recorder) run(f func(runner)) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() {
-			for i := len(r.cleanups) - 1; i >= 0; i-- {
-				r.cleanups[i]()
-			}
-		}()
-		f(r)
-	}()
-	<-done
-}
-
-func (r *recorder) Helper()             {}
-func (r *recorder) Logf(string, ...any) {}
-func (r *recorder) Name() string        { return r.name }
-func (r *recorder) Failed() bool        { return r.failed }
-func (r *recorder) Cleanup(f func())    { r.cleanups = append(r.cleanups, f) }
-func (r *recorder) Skipf(format string, args ...any) {
-	if strings.HasPrefix(fmt.Sprintf(format, args...), conformance.DoesNotApply) {
-		r.rec.add(&r.rec.notApplicable, r.name) // a DPoP case when DPoP is off…
-	} else {
-		r.rec.add(&r.rec.skipped, r.name)
-	}
-	runtime.Goexit()
-}
-func (r *recorder) Errorf(format string, args ...any) {
-	r.rec.mu.Lock()
-	r.rec.failures[r.name] = append(r.rec.failures[r.name], fmt.Sprintf(format, args...))
-	r.rec.mu.Unlock()
-	for p := r; p != nil; p = p.parent {
-		p.failed = true
-	}
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.Errorf(format, args...)
-	r.rec.add(&r.rec.fatal, r.name)
-	runtime.Goexit()
-}
-
-func (r *recorder) Run(name string, f func(runner)) bool {
-	child := &recorder{name: r.name + "/" + strings.ReplaceAll(name, " ", "_"), rec: r.rec, parent: r}
-	child.run(f)
-	return !child.failed
-}
-
-func (rec *recording) add(list *[]string, name string) {
-	rec.mu.Lock()
-	*list = append(*list, name)
-	rec.mu.Unlock()
 }
 
 // failed reports whether the subtest path (below the kit's root, spaces
@@ -549,6 +523,11 @@ func (rec *recording) summary() string {
 // and the validation options everyone remembers. What it misses is what the
 // kit must catch.
 func usualGoStack(t testing.TB, is *Issuer, audience bool) rsguard.Authenticator {
+	return usualGoStackFor(t, is, kitResource, audience)
+}
+
+// usualGoStackFor is usualGoStack for the resource.
+func usualGoStackFor(t testing.TB, is *Issuer, resource string, audience bool) rsguard.Authenticator {
 	resp, err := is.Client().Get(is.JWKSURL)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -561,7 +540,7 @@ func usualGoStack(t testing.TB, is *Issuer, audience bool) rsguard.Authenticator
 		jwt.WithIssuer(is.URL), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second), jwt.WithIssuedAt(),
 	}
 	if audience {
-		opts = append(opts, jwt.WithAudience(kitResource))
+		opts = append(opts, jwt.WithAudience(resource))
 	}
 	return authFunc(func(r *http.Request) (*rsguard.Principal, error) {
 		h := r.Header.Get("Authorization")
@@ -587,6 +566,11 @@ func (f authFunc) Authenticate(r *http.Request) (*rsguard.Principal, error) { re
 
 func TestConformanceFailsMiswired(t *testing.T) {
 	is := NewIssuer(t, nil)
+	// Authorization servers the metadata may name besides is: one whose
+	// metadata gives another issuer, and one that has gone (on is's origin,
+	// the only one the kit fetches from).
+	mismatched := NewIssuer(t, &Options{Metadata: map[string]any{"issuer": "https://as.invalid"}})
+	gone := is.URL + "/gone"
 	for _, tc := range []struct {
 		name        string
 		server      kitServer
@@ -597,10 +581,25 @@ func TestConformanceFailsMiswired(t *testing.T) {
 		wantSkipped []string          // subtests that must be skipped (besides those of cfg's Skip)
 	}{
 		{
-			name:     "no metadata",
-			server:   kitServer{noMetadata: true, challengeScopes: []string{"items:read"}},
-			wantFail: []string{"metadata", "cors"},
-			wantPass: []string{"challenge", "accept", "stepup", "attacks"},
+			name:        "no metadata",
+			server:      kitServer{noMetadata: true, challengeScopes: []string{"items:read"}},
+			wantFail:    []string{"metadata", "cors"},
+			wantPass:    []string{"challenge", "accept", "stepup", "attacks"},
+			wantSkipped: []string{"authorization servers"}, // nothing to check
+		},
+		{
+			name:        "authorization server's metadata names another issuer",
+			server:      kitServer{challengeScopes: []string{"items:read"}, authorizationServers: []string{mismatched.URL}},
+			wantFail:    []string{"authorization servers"},
+			wantPass:    []string{"metadata", "challenge", "accept", "stepup", "attacks"},
+			wantMessage: map[string]string{"authorization servers": `gives "issuer" "https://as.invalid"`},
+		},
+		{
+			name:        "authorization server unreachable",
+			server:      kitServer{challengeScopes: []string{"items:read"}, authorizationServers: []string{gone}},
+			wantFail:    []string{"authorization servers"},
+			wantPass:    []string{"metadata", "challenge", "accept"},
+			wantMessage: map[string]string{"authorization servers": "serves no metadata a client can read"},
 		},
 		{
 			name:     "metadata resource is the origin",
@@ -804,10 +803,11 @@ func TestConformanceFailsMiswired(t *testing.T) {
 			wantPass: []string{"metadata", "challenge", "accept", "attacks/claims", "attacks/request/no Authorization header"},
 		},
 		{
-			name:     "skipped deviation",
-			server:   kitServer{noMetadata: true, challengeScopes: []string{"items:read"}},
-			cfg:      func(c *ConformanceConfig) { c.Skip = []string{"metadata", "cors"} },
-			wantPass: []string{"metadata", "cors", "challenge", "accept"},
+			name:        "skipped deviation",
+			server:      kitServer{noMetadata: true, challengeScopes: []string{"items:read"}},
+			cfg:         func(c *ConformanceConfig) { c.Skip = []string{"metadata", "cors"} },
+			wantPass:    []string{"metadata", "cors", "challenge", "accept"},
+			wantSkipped: []string{"authorization servers"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -980,12 +980,18 @@ func (d dropExpose) WriteHeader(code int) {
 // server that derives its URLs from the request would.
 type hostChallenge struct {
 	http.ResponseWriter
-	host string
+	host   string
+	origin string // the resource's; "" for https://mcp.example.com
 }
 
 func (w *hostChallenge) WriteHeader(code int) {
 	if v := w.Header().Get("WWW-Authenticate"); v != "" {
-		w.Header().Set("WWW-Authenticate", strings.ReplaceAll(v, "https://mcp.example.com/", "https://"+w.host+"/"))
+		origin := w.origin
+		if origin == "" {
+			origin = "https://mcp.example.com"
+		}
+		scheme, _, _ := strings.Cut(origin, "://")
+		w.Header().Set("WWW-Authenticate", strings.ReplaceAll(v, origin+"/", scheme+"://"+w.host+"/"))
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

@@ -67,8 +67,8 @@
 // resource server should be: point the server at an issuer from
 // [NewIssuer], hand its http.Handler (or its URL) to Conformance with a
 // [ConformanceConfig], and it runs as subtests the checks no public suite
-// makes of the resource-server side of MCP: the RFC 9728 metadata and its
-// CORS headers, the 401 challenge with resource_metadata and scope, a valid
+// makes of the resource-server side of MCP: the RFC 9728 metadata, the
+// metadata of the authorization servers it names, its CORS headers, the 401 challenge with resource_metadata and scope, a valid
 // token let through, an MCP session that serves its owner (even with a
 // renewed token, until the owner's DELETE ends it) and nobody else (not
 // another user, nor a client whose client_id is the owner's sub), answering
@@ -93,5 +93,8 @@
 // of made-up tokens). It depends only on HTTP:
 // an rsguard.Guard, another library, or your own code can be under
 // test, and MCP is spoken as JSON-RPC over Streamable HTTP, without an SDK.
-// See [ExampleConformance].
+// See [ExampleConformance]. The mcpcheck command (cmd/mcpcheck) runs the
+// same checks, from the same code, against a deployed server: those that
+// need nothing but the server black-box, those that need a real token with
+// client credentials at its authorization server.
 package validatetest
