@@ -17,18 +17,23 @@ import (
 // stores the *rsguard.Principal of the HTTP request.
 const extraPrincipal = "rsguard.principal"
 
-// placeholderAuthorization is the Authorization value [Handler] gives the
-// SDK's auth.RequireBearerToken when the request has no bearer token (a
-// principal from an API key: package apikey removes its header once the key
-// is accepted, and a Basic header may remain).
-// That middleware refuses any request without "Bearer <x>", and it is the
-// only way to hand the SDK a TokenInfo. The value is not a credential: its
-// "token" contains '<', ':' and '>', outside the RFC 6750 §2.1 b64token
-// alphabet, so no bearer authenticator would accept it, and the verifier
-// never reads the token string at all — it uses only the principal the
-// Guard put in the request's context. The request's own header is put back
-// before the SDK's handler sees the request, so tool handlers never see it.
-const placeholderAuthorization = "Bearer <rsguard-gosdk:no-bearer-token>"
+// placeholderAuthorization is the Authorization value [Handler] puts first
+// in the request's header for the SDK's auth.RequireBearerToken, which reads
+// only the first Authorization value, refuses any request without
+// "Bearer <x>" there, and is the only way to hand the SDK a TokenInfo. The
+// request's own token is never handed to the SDK: the Guard has checked it,
+// and the SDK would only scan it again (strings.Fields over the whole
+// token) for a verifier that does not read it; a request without a bearer
+// token (a principal from an API key, whose header package apikey removes,
+// or a Basic header that remains) needs the placeholder anyway.
+//
+// The value is not a credential: its "token" contains '<', ':' and '>',
+// outside the RFC 6750 §2.1 b64token alphabet, so no bearer authenticator
+// would accept it. Its scheme is in lowercase, which the SDK's
+// case-insensitive match takes without allocating. The verifier removes it
+// again, before the SDK's handler sees the request, so that tool handlers
+// see the request's own header.
+const placeholderAuthorization = "bearer <rsguard-gosdk:no-bearer-token>"
 
 // errNoPrincipal is the verifier's error for a request without an rsguard
 // principal. [Handler] refuses such requests before the SDK's middleware
@@ -40,11 +45,6 @@ var errNoPrincipal = errors.New("gosdk: no principal")
 // without an rsguard principal (MCP Streamable HTTP allows one on an HTTP
 // error status): a null id and chosen text, the same bytes as mcpguard's 500.
 const bodyInternal = `{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}}` + "\n"
-
-// placeholderKey holds, in the context of the request given to the SDK, the
-// Authorization values [Handler] replaced with placeholderAuthorization
-// (nil when there were none), to be put back for the SDK's handler.
-type placeholderKey struct{}
 
 // Handler returns the SDK's Streamable HTTP handler for server, to be
 // mounted behind an rsguard.Guard and mcpguard's session binder — as
@@ -73,27 +73,21 @@ type placeholderKey struct{}
 // {"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}}
 // with Content-Type application/json.
 //
-// A request without a bearer token (a principal from an API key, with or
-// without an Authorization header of another scheme) is served: Handler
-// gives the SDK's bearer middleware a placeholder that is not a credential,
-// and puts the request's own header back before the SDK's handler sees it.
+// Every other request is served, whatever its Authorization header (a bearer
+// token, another scheme's credentials, or none for a principal from an API
+// key): the SDK's bearer middleware is given a placeholder that is not a
+// credential, and the SDK's handler, like the tool handlers, sees the
+// request's own header. The placeholder goes into the request's own header
+// map, on the serving goroutine, and out again before the SDK's handler
+// runs: nothing is copied per request, and the header is as it came by the
+// time anything else reads it.
 func Handler(server *mcp.Server, opts *mcp.StreamableHTTPOptions) http.Handler {
 	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, opts)
-	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if orig, ok := r.Context().Value(placeholderKey{}).([]string); ok {
-			// r.Header is the clone made below, not the caller's.
-			r.Header.Del("Authorization")
-			if orig != nil {
-				r.Header["Authorization"] = orig
-			}
-		}
-		streamable.ServeHTTP(w, r)
-	})
 	tokenInfo := auth.RequireBearerToken(verifyPrincipal, &auth.RequireBearerTokenOptions{
 		// Every TokenInfo has a zero Expiration: the Guard has
 		// decided on expiry already.
 		AllowMissingExpiration: true,
-	})(inner)
+	})(streamable)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p, ok := rsguard.FromContext(r.Context()); !ok || p.Subject == "" {
 			h := w.Header()
@@ -103,23 +97,36 @@ func Handler(server *mcp.Server, opts *mcp.StreamableHTTPOptions) http.Handler {
 			_, _ = io.WriteString(w, bodyInternal)
 			return
 		}
-		if _, err := rsguard.BearerToken(r); err != nil {
-			// Not one well-formed bearer token (an API key, with or
-			// without another scheme's header): the SDK's middleware
-			// would answer 401 to a caller the Guard accepted.
-			orig := r.Header.Values("Authorization")
-			r = r.Clone(context.WithValue(r.Context(), placeholderKey{}, orig))
-			r.Header.Set("Authorization", placeholderAuthorization)
+		if r.Header == nil {
+			r = r.WithContext(r.Context())
+			r.Header = make(http.Header, 1)
 		}
+		// The placeholder goes first, before the request's own values,
+		// which verifyPrincipal puts back. In between, only the SDK's
+		// middleware reads the header, on this goroutine: no copy of the
+		// request or its header is needed.
+		own := r.Header["Authorization"]
+		vals := make([]string, 1, 1+len(own))
+		vals[0] = placeholderAuthorization
+		r.Header["Authorization"] = append(vals, own...)
 		tokenInfo.ServeHTTP(w, r)
 	})
 }
 
-// verifyPrincipal is the auth.TokenVerifier of [Handler]. It ignores token:
-// the Guard has authenticated the request already, and the principal it
-// stored in the request's context is the caller. Each call returns a new
-// TokenInfo with a new Extra map and its own Scopes slice.
+// verifyPrincipal is the auth.TokenVerifier of [Handler]. It ignores token
+// (the placeholder): the Guard has authenticated the request already, and
+// the principal it stored in the request's context is the caller. It first
+// removes the placeholder [Handler] put first in the request's
+// Authorization values: the SDK's middleware has read the header by then,
+// and reads it no more. Each call returns a new TokenInfo with a new Extra
+// map and its own Scopes slice.
 func verifyPrincipal(_ context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
+	switch vals := r.Header["Authorization"]; {
+	case len(vals) > 1:
+		r.Header["Authorization"] = vals[1:]
+	case len(vals) == 1:
+		delete(r.Header, "Authorization")
+	}
 	p, ok := rsguard.FromContext(r.Context())
 	if !ok || p.Subject == "" {
 		// Not auth.ErrInvalidToken: the SDK answers 500. Handler has

@@ -2,6 +2,7 @@ package gosdk_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,7 +31,8 @@ import (
 //     handler's own context (in a stateful session, the initializer's);
 //   - tamper changes everything of the caller it can reach: the Principal,
 //     the TokenInfo's scopes and its Extra map;
-//   - headers answers whether the request the SDK saw carried Authorization.
+//   - headers answers whether the request the SDK saw carried Authorization;
+//   - authorization answers every Authorization value of that request.
 func newMCPServer() *mcp.Server {
 	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "1.0.0"}, nil)
 	text := func(s string) *mcp.CallToolResult {
@@ -61,6 +63,9 @@ func newMCPServer() *mcp.Server {
 	mcp.AddTool(server, &mcp.Tool{Name: "headers"}, func(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
 		p, _ := gosdk.Principal(req)
 		return text(fmt.Sprintf("%s authorization=%q", p.Subject, req.Extra.Header.Get("Authorization"))), nil, nil
+	})
+	mcp.AddTool(server, &mcp.Tool{Name: "authorization"}, func(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		return text(fmt.Sprintf("%q", req.Extra.Header.Values("Authorization"))), nil, nil
 	})
 	return server
 }
@@ -361,6 +366,61 @@ func TestGuardDecidesExpiry(t *testing.T) {
 		t.Run(user, func(t *testing.T) {
 			c := connect(t, srv.URL, user)
 			assert.Equal(t, "user:https://as.example#"+user+" expired=true tokeninfo=true", c.call(user, "expiry"))
+		})
+	}
+}
+
+// The SDK's handler, and so every tool handler, sees the request's own
+// Authorization values, never the placeholder given to the SDK's bearer
+// middleware; and the request Handler was given has them too once it
+// returns.
+func TestRequestsOwnAuthorization(t *testing.T) {
+	handler := gosdk.Handler(newMCPServer(), &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
+	principal := &rsguard.Principal{Subject: alice, Credential: audit.CredentialJWT, Scopes: []string{"read"}}
+	for _, tc := range []struct {
+		name string
+		vals []string
+	}{
+		{name: "none"},
+		{name: "bearer", vals: []string{"Bearer alice-read"}},
+		{name: "basic", vals: []string{"Basic Y2Fyb2w6eA=="}},
+		{name: "two", vals: []string{"Basic Y2Fyb2w6eA==", "Bearer alice-read"}},
+		{name: "the placeholder itself", vals: []string{"bearer <rsguard-gosdk:no-bearer-token>"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			after := make(chan []string, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// A Guard's stand-in: the principal, whatever the header.
+				r = r.WithContext(rsguard.NewContext(r.Context(), principal))
+				handler.ServeHTTP(w, r)
+				after <- r.Header.Values("Authorization")
+			}))
+			t.Cleanup(srv.Close)
+			req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"authorization","arguments":{}}}`))
+			require.NoError(t, err)
+			for _, v := range tc.vals {
+				req.Header.Add("Authorization", v)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			body, err := io.ReadAll(res.Body)
+			require.NoError(t, err)
+			require.NoError(t, res.Body.Close())
+			require.Equal(t, http.StatusOK, res.StatusCode, "body %s", body)
+
+			want := fmt.Sprintf("%q", tc.vals)
+			if tc.vals == nil {
+				want = "[]"
+			}
+			var msg struct {
+				Result mcp.CallToolResult `json:"result"`
+			}
+			require.NoError(t, json.Unmarshal(body, &msg), "body %s", body)
+			require.Len(t, msg.Result.Content, 1, "body %s", body)
+			assert.Equal(t, want, msg.Result.Content[0].(*mcp.TextContent).Text)
+			assert.Equal(t, tc.vals, <-after, "the request's Authorization after Handler")
 		})
 	}
 }

@@ -217,9 +217,11 @@ func (s *Sessions) Middleware(next http.Handler) http.Handler {
 			s.refuse(w, r, p, refuseTwoIDs, start)
 			return
 		}
-		sw := &sessionWriter{
-			ResponseWriter: w, s: s, r: r, p: p, current: current,
-			before: w.Header().Clone(), start: start,
+		sw := &sessionWriter{ResponseWriter: w, s: s, r: r, p: p, current: current, start: start}
+		if h := w.Header(); len(h) != 0 {
+			// Only a replaced answer needs them (rare), but the server
+			// may change them in place: a copy, when there are any.
+			sw.before = h.Clone()
 		}
 		if s.onDecision != nil {
 			sw.spent = time.Since(start)

@@ -2,6 +2,8 @@ package mcpguard_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -304,4 +306,38 @@ func TestSessionsContextPrincipal(t *testing.T) {
 	w = httptest.NewRecorder()
 	handler.ServeHTTP(w, req("apikey:client:alice", id))
 	assert.Equal(t, http.StatusNotFound, w.Code)
+}
+
+// TestSessionsReplacedWithNoHeadersBefore: an answer replaced when nothing
+// in front of Sessions set a header keeps none of the server's: only the
+// refusal's own.
+func TestSessionsReplacedWithNoHeadersBefore(t *testing.T) {
+	s, err := mcpguard.NewSessions(mcpguard.SessionConfig{MaxSessions: 1})
+	require.NoError(t, err)
+	var n atomic.Int32
+	h := s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		// A new session on every request: the second cannot be bound.
+		w.Header().Set("Mcp-Session-Id", fmt.Sprintf("session-%d", n.Add(1)))
+		w.Header().Set("X-Server", "dropped")
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, serverBody)
+	}))
+	ctx := rsguard.NewContext(context.Background(), &rsguard.Principal{Subject: alice, Credential: audit.CredentialJWT})
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodPost, "/mcp", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "session-1", rec.Header().Get("Mcp-Session-Id"))
+
+	rec = httptest.NewRecorder()
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/mcp", nil)
+	r.Header.Set("Mcp-Session-Id", "session-1")
+	h.ServeHTTP(rec, r)
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Equal(t, http.Header{
+		"Cache-Control": {"no-store"},
+		"Content-Type":  {"application/json"},
+		"Retry-After":   {"30"},
+	}, rec.Header())
+	assert.JSONEq(t, `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"too many sessions"}}`, rec.Body.String())
 }

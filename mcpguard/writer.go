@@ -94,7 +94,7 @@ type sessionWriter struct {
 	r       *http.Request
 	p       *rsguard.Principal
 	current string      // the request's session id, already checked; "" for none
-	before  http.Header // the headers set before the server ran
+	before  http.Header // the headers set before the server ran; nil for none
 
 	start time.Time     // for the decision
 	spent time.Duration // by the middleware before the server ran
