@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the interop test dependencies (oidc-provider, @modelcontextprotocol/sdk, oauth4webapi) exactly as
+# Installs the interop test dependencies (oidc-provider, @modelcontextprotocol/sdk, oauth4webapi, jose, zod) exactly as
 # pinned in package-lock.json. Idempotent and quiet: runs `npm ci` only when node_modules is
 # missing or the lockfile changed since the last successful install. Used by CI and Go tests.
 set -euo pipefail
@@ -12,8 +12,21 @@ fi
 
 stamp=node_modules/.rsguard-lock.sha256
 want="$( (node --version; sha256sum package-lock.json) | sha256sum | cut -d' ' -f1)"
-if [[ -d node_modules && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+fresh() { [[ -d node_modules && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; }
+if fresh; then
   exit 0
+fi
+# Test packages that run at the same time (go test ./... runs examples/interop and
+# examples/mcpcheck in parallel) may both call this script: one npm ci at a time, and none
+# after another one brought node_modules up to date. Without flock (not Linux), CI runs this
+# script once before the tests.
+if command -v flock >/dev/null 2>&1; then
+  mkdir -p .cache
+  exec 9>.cache/install.lock
+  flock -w 600 9
+  if fresh; then
+    exit 0
+  fi
 fi
 
 npm ci --no-audit --no-fund --loglevel=error >/dev/null
