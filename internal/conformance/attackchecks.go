@@ -91,7 +91,7 @@ func (c *Target) checkAttacks(r Reporter) {
 						return
 					}
 					if a.token == "" && a.probe == nil {
-						r.Skipf("not checkable without the authorization server's public key: this forged token names or uses it")
+						r.Skipf("%s: this forged token names or uses the authorization server's public key, which the run did not find in its JWK Set", NotCheckable)
 						return
 					}
 					c.checkAttack(r, a)
@@ -157,6 +157,16 @@ func (c *Target) checkAttack(r Reporter, a attack) {
 				r.Errorf("status %d with error=%q, want %q (RFC 6750 §3.1). Send error=\"invalid_request\" with a 400 and error=\"invalid_token\" with a 401.", resp.status, ch.Error, want)
 			}
 		}
+	case "host":
+		if resp.status == http.StatusForbidden || resp.status == http.StatusMisdirectedRequest {
+			if len(resp.header.Values("WWW-Authenticate")) > 0 {
+				c.tokenChallenge(r, resp)
+			} else {
+				r.Logf("the foreign Host was refused with %d before authentication (DNS-rebinding protection): nothing was derived from it", resp.status)
+			}
+			return
+		}
+		fallthrough
 	case "none":
 		if resp.status != http.StatusUnauthorized && resp.status != http.StatusBadRequest {
 			r.Errorf("status %d, want 401 (or 400) (RFC 6750 §3). Answer a request without a token in its Authorization header with 401 and a %s challenge.", resp.status, c.scheme())

@@ -295,7 +295,10 @@ func (c *Target) attacks(r Reporter) []attackClass {
 		// request claims about the host: a resource_metadata built from
 		// Host or X-Forwarded-* lets anyone send clients elsewhere (and
 		// poison caches).
-		{name: "spoofed Host header", probe: &probe{host: "attacker.invalid"}, want: "none"},
+		// A server that refuses a foreign Host outright (403 or 421:
+		// DNS-rebinding protection, RFC 9110 §15.5.20) derives nothing from
+		// it either.
+		{name: "spoofed Host header", probe: &probe{host: "attacker.invalid"}, want: "host"},
 		{name: "spoofed X-Forwarded headers", probe: &probe{headers: [][2]string{
 			{"X-Forwarded-Host", "attacker.invalid"}, {"X-Forwarded-Proto", "http"}, {"Forwarded", "host=attacker.invalid;proto=http"}}}, want: "none"},
 	}

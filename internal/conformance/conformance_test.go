@@ -279,9 +279,52 @@ func TestBlackBoxWithoutIssuerKey(t *testing.T) {
 	for _, name := range []string{"HS256_keyed_with_the_public_key_PEM", "HS256_keyed_with_the_JWK", "foreign_key_under_the_issuer's_kid"} {
 		msg, ok := rec.skipped["Kit/attacks/algorithm/"+name]
 		assert.True(t, ok, "%s not skipped", name)
+		assert.True(t, strings.HasPrefix(msg, NotCheckable+": "), "%s: %q", name, msg)
 		assert.Contains(t, msg, "public key", name)
 	}
 	assert.Contains(t, rec.passed, "Kit/attacks/algorithm/alg_none")
+}
+
+// TestForeignHostRefused: a server that refuses a Host it does not serve
+// before authentication (DNS-rebinding protection) passes the spoofed Host
+// case, with 403 or 421 and no challenge; a 403 whose challenge points
+// elsewhere still fails, and so does a 404.
+func TestForeignHostRefused(t *testing.T) {
+	h, key := wiredServer(t)
+	for _, tc := range []struct {
+		name      string
+		status    int
+		challenge string // WWW-Authenticate of the refusal, "" for none
+		fail      string // "": passes
+	}{
+		{"403 without a challenge", http.StatusForbidden, "", ""},
+		{"421 without a challenge", http.StatusMisdirectedRequest, "", ""},
+		{"403 with this resource's challenge", http.StatusForbidden, `Bearer resource_metadata="` + bbMetadata + `"`, ""},
+		{"403 with a challenge from the Host", http.StatusForbidden, `Bearer resource_metadata="https://attacker.invalid/.well-known/oauth-protected-resource/mcp"`, "resource_metadata"},
+		{"404", http.StatusNotFound, "", "status 404"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Host != "mcp.example.com" {
+					if tc.challenge != "" {
+						w.Header().Set("WWW-Authenticate", tc.challenge)
+					}
+					w.WriteHeader(tc.status)
+					return
+				}
+				h.ServeHTTP(w, r)
+			})
+			rec := record(blackBox(t, guarded, key, false))
+			const name = "Kit/attacks/request/spoofed_Host_header"
+			if tc.fail == "" {
+				assert.Contains(t, rec.passed, name, rec.summary())
+				assert.Empty(t, rec.failures, rec.summary())
+				return
+			}
+			require.NotEmpty(t, rec.failures[name], rec.summary())
+			assert.Contains(t, strings.Join(rec.failures[name], "\n"), tc.fail)
+		})
+	}
 }
 
 // TestBlackBoxFailsMiswired: the black-box checks fail a server that
