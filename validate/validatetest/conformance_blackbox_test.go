@@ -13,7 +13,7 @@ import (
 
 // TestConformanceBlackBoxSameResults runs the engine twice against servers
 // of the miswired set: as the kit does (with the issuer's keys), and
-// black-box, as the checker command will without credentials (no token;
+// black-box, as the checker command does without credentials (no token;
 // forged ones with the issuer's public key). Every check the black-box run
 // makes gives the kit's results, message for message; every other is
 // reported not checkable, never passed.
