@@ -15,6 +15,8 @@ import * as http from 'node:http';
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 
+import { installShutdown } from './lib/shutdown.mjs';
+
 // oidc-provider prints its notices with console.info (stdout). stdout carries our one JSON line
 // and nothing else, so route console.log/info to stderr before the provider is loaded.
 console.log = console.error;
@@ -364,30 +366,7 @@ async function main() {
   }
   const { server, info } = await createServer(opts);
 
-  let closing = false;
-  const shutdown = (why) => {
-    if (closing) return;
-    closing = true;
-    console.error(`as: shutting down (${why})`);
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
-    setTimeout(() => process.exit(0), 1000).unref();
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  // A parent that holds our stdin as a pipe stops us by closing it (or by dying).
-  // A terminal or /dev/null stdin is ignored.
-  try {
-    const st = fs.fstatSync(0);
-    if (st.isFIFO() || st.isSocket()) {
-      process.stdin.on('end', () => shutdown('stdin closed'));
-      process.stdin.on('error', () => shutdown('stdin error'));
-      process.stdin.resume();
-    }
-  } catch { /* no stdin */ }
-  if (opts.maxLifetime > 0) {
-    setTimeout(() => shutdown(`max lifetime ${opts.maxLifetime}s`), opts.maxLifetime * 1000).unref();
-  }
+  installShutdown('as', server, { maxLifetime: opts.maxLifetime });
 
   process.stdout.write(`${JSON.stringify(info)}\n`);
 }

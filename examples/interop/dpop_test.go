@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/examples/internal/runtest"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/validate"
 )
@@ -63,11 +63,8 @@ func (e *nodeEnv) runDPoPClient(t *testing.T, args ...string) *dpopReport {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout+10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, e.node, append([]string{"dpop-client.mjs", "--timeout", "60000"}, args...)...)
-	cmd.Dir = e.dir
-	setProcAttrs(cmd)
-	cmd.WaitDelay = stopTimeout
-	var stdout, stderr syncBuffer
+	cmd := runtest.Command(ctx, e.dir, e.node, append([]string{"dpop-client.mjs", "--timeout", "60000"}, args...)...)
+	var stdout, stderr runtest.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")

@@ -31,9 +31,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +42,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth/extauth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"github.com/rsguard/rsguard/examples/internal/runtest"
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
@@ -152,17 +151,12 @@ func setup(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		//lint:ignore SA1019 the fallback when go is not on PATH: the toolchain that built this test
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	h := &harness{node: node, dir: dir, servers: map[string]string{}}
 	binDir := t.TempDir()
 
 	type job struct {
 		what string
-		out  []byte
+		bin  string // a server's binary
 		err  error
 	}
 	specs := servers()
@@ -171,26 +165,26 @@ func setup(t *testing.T) *harness {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		jobs[0].what = "examples/interop/install.sh"
-		jobs[0].out, jobs[0].err = runTool(dir, installTimeout, filepath.Join(dir, "install.sh"))
+		if out, err := runtest.RunTool(dir, runtest.BuildTimeout, filepath.Join(dir, "install.sh")); err != nil {
+			jobs[0].err = fmt.Errorf("%w\n%s", err, out)
+		}
 	})
 	for i, spec := range specs {
-		bin := filepath.Join(binDir, spec.name)
-		if runtime.GOOS == "windows" {
-			bin += ".exe"
-		}
-		h.servers[spec.name] = bin
 		wg.Go(func() {
-			jobs[i+1].what = "go build examples/" + spec.name
-			jobs[i+1].out, jobs[i+1].err = runTool(filepath.Join(dir, "..", spec.name), installTimeout, goCmd, "build", "-o", bin, ".")
+			jobs[i+1].what = "examples/" + spec.name
+			jobs[i+1].bin, jobs[i+1].err = runtest.GoBuild(filepath.Join(dir, "..", spec.name), ".", filepath.Join(binDir, spec.name))
 		})
 	}
 	wg.Wait()
 	for _, j := range jobs {
 		if j.err != nil {
-			t.Fatalf("%s: %v\n%s", j.what, j.err, j.out)
+			t.Fatalf("%s: %v", j.what, j.err)
 		}
 	}
-	version, _ := runTool(dir, 10*time.Second, node, "--version")
+	for i, spec := range specs {
+		h.servers[spec.name] = jobs[i+1].bin
+	}
+	version, _ := runtest.RunTool(dir, 10*time.Second, node, "--version")
 	t.Logf("node %s; install.sh and %d builds took %s", bytes.TrimSpace(version), len(specs), time.Since(start).Round(time.Millisecond))
 	return h
 }
@@ -224,8 +218,8 @@ type stack struct {
 func (h *harness) start(t *testing.T, spec *serverSpec, alg string, asArgs ...string) *stack {
 	t.Helper()
 	started := time.Now()
-	asProc := startProc(t, h.dir, h.node, append([]string{"as.mjs", "--port", "0", "--alg", alg, "--scopes", strings.Join(spec.scopes, " ")}, asArgs...)...)
-	line := asProc.waitLine(t, func(string) bool { return true })
+	asProc := runtest.StartChild(t, h.dir, h.node, append([]string{"as.mjs", "--port", "0", "--alg", alg, "--scopes", strings.Join(spec.scopes, " ")}, asArgs...)...)
+	line := asProc.WaitLine(t, func(string) bool { return true })
 	s := &stack{h: h, spec: spec, alg: alg}
 	if err := json.Unmarshal([]byte(line), &s.as); err != nil {
 		t.Fatalf("as.mjs first line %q: %v", line, err)
@@ -234,18 +228,18 @@ func (h *harness) start(t *testing.T, spec *serverSpec, alg string, asArgs ...st
 		t.Fatalf("as.mjs --alg %s printed %s", alg, line)
 	}
 
-	srvProc := startProc(t, h.dir, h.servers[spec.name], "-addr", "127.0.0.1:0", "-issuer", s.as.Issuer)
-	s.mcpURL = bannerValue(srvProc.waitLine(t, func(l string) bool { return strings.Contains(l, "MCP endpoint") }))
-	s.metadataURL = bannerValue(srvProc.waitLine(t, func(l string) bool { return strings.Contains(l, "protected resource metadata:") }))
+	srvProc := runtest.StartChild(t, h.dir, h.servers[spec.name], "-addr", "127.0.0.1:0", "-issuer", s.as.Issuer)
+	s.mcpURL = bannerValue(srvProc.WaitLine(t, func(l string) bool { return strings.Contains(l, "MCP endpoint") }))
+	s.metadataURL = bannerValue(srvProc.WaitLine(t, func(l string) bool { return strings.Contains(l, "protected resource metadata:") }))
 	if !strings.HasPrefix(s.mcpURL, "http://127.0.0.1:") || !strings.HasSuffix(s.mcpURL, "/mcp") {
-		t.Fatalf("%s banner names MCP endpoint %q\n%s", spec.name, s.mcpURL, srvProc.stdout)
+		t.Fatalf("%s banner names MCP endpoint %q\n%s", spec.name, s.mcpURL, srvProc.Stdout)
 	}
 	t.Logf("%s %s: as.mjs %s (user scopes %q), server %s, up in %s", spec.name, alg, s.as.Issuer, s.as.UserScopes, s.mcpURL, time.Since(started).Round(time.Millisecond))
 
 	// Registered last, so it runs before the processes stop.
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("--- as.mjs stderr (tail):\n%s\n--- %s stderr (tail):\n%s", tail(asProc.stderr.String()), spec.name, tail(srvProc.stderr.String()))
+			t.Logf("--- as.mjs stderr (tail):\n%s\n--- %s stderr (tail):\n%s", tail(asProc.Stderr.String()), spec.name, tail(srvProc.Stderr.String()))
 		}
 	})
 	return s
@@ -580,10 +574,7 @@ func (s *stack) runClient(t *testing.T, args ...string) *tsReport {
 		"--timeout", fmt.Sprint(clientTimeout.Milliseconds())}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout+15*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.h.node, args...)
-	cmd.Dir = s.h.dir
-	setProcAttrs(cmd)
-	cmd.WaitDelay = stopTimeout
+	cmd := runtest.Command(ctx, s.h.dir, s.h.node, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	started := time.Now()

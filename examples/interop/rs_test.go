@@ -23,6 +23,7 @@ import (
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
+	"github.com/rsguard/rsguard/examples/internal/runtest"
 	"github.com/rsguard/rsguard/rsmeta"
 	"github.com/rsguard/rsguard/validate"
 )
@@ -59,7 +60,7 @@ func setupNode(t *testing.T) *nodeEnv {
 		t.Fatal(err)
 	}
 	installOnce.Do(func() {
-		installOut, installErr = runTool(dir, installTimeout, filepath.Join(dir, "install.sh"))
+		installOut, installErr = runtest.RunTool(dir, runtest.BuildTimeout, filepath.Join(dir, "install.sh"))
 	})
 	if installErr != nil {
 		t.Fatalf("examples/interop/install.sh: %v\n%s", installErr, installOut)
@@ -85,15 +86,15 @@ type asFeatures struct {
 // startAS runs as.mjs with args, stopped when t ends, and returns its line.
 func (e *nodeEnv) startAS(t *testing.T, args ...string) asFeatures {
 	t.Helper()
-	p := startProc(t, e.dir, e.node, append([]string{"as.mjs", "--port", "0"}, args...)...)
-	line := p.waitLine(t, func(string) bool { return true })
+	p := runtest.StartChild(t, e.dir, e.node, append([]string{"as.mjs", "--port", "0"}, args...)...)
+	line := p.WaitLine(t, func(string) bool { return true })
 	var info asFeatures
 	if err := json.Unmarshal([]byte(line), &info); err != nil || !strings.HasPrefix(info.Issuer, "http://127.0.0.1:") {
 		t.Fatalf("as.mjs first line %q: %v", line, err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("--- as.mjs stderr (tail):\n%s", tail(p.stderr.String()))
+			t.Logf("--- as.mjs stderr (tail):\n%s", tail(p.Stderr.String()))
 		}
 	})
 	return info

@@ -22,9 +22,10 @@
 //   seconds (default 600, 0 = never). Exit status 0; 2 on bad flags or an unreachable issuer.
 
 import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { parseArgs } from 'node:util';
+
+import { installShutdown } from './lib/shutdown.mjs';
 
 // stdout carries our one JSON line and nothing else: the SDK's and Express's notices go to stderr.
 console.log = console.error;
@@ -232,31 +233,12 @@ async function main() {
   app.delete(MCP_PATH, auth, inSession);
   httpServer.on('request', app);
 
-  let closing = false;
-  const shutdown = (why) => {
-    if (closing) return;
-    closing = true;
-    console.error(`ts-server: shutting down (${why})`);
-    for (const transport of sessions.values()) transport.close().catch(() => {});
-    httpServer.close(() => process.exit(0));
-    httpServer.closeAllConnections();
-    setTimeout(() => process.exit(0), 1000).unref();
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  // A parent that holds our stdin as a pipe stops us by closing it (or by dying).
-  // A terminal or /dev/null stdin is ignored.
-  try {
-    const st = fs.fstatSync(0);
-    if (st.isFIFO() || st.isSocket()) {
-      process.stdin.on('end', () => shutdown('stdin closed'));
-      process.stdin.on('error', () => shutdown('stdin error'));
-      process.stdin.resume();
-    }
-  } catch { /* no stdin */ }
-  if (opts.maxLifetime > 0) {
-    setTimeout(() => shutdown(`max lifetime ${opts.maxLifetime}s`), opts.maxLifetime * 1000).unref();
-  }
+  installShutdown('ts-server', httpServer, {
+    maxLifetime: opts.maxLifetime,
+    beforeClose: () => {
+      for (const transport of sessions.values()) transport.close().catch(() => {});
+    },
+  });
 
   process.stdout.write(`${JSON.stringify({ url: resource, resource_metadata: resourceMetadata, issuer: asMeta.issuer, pid: process.pid })}\n`);
 }

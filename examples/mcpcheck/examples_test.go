@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/rsguard/rsguard/examples/internal/devissuer"
+	"github.com/rsguard/rsguard/examples/internal/runtest"
 )
 
 // exampleServer is one of the example MCP servers and what the step-up run
@@ -28,25 +29,20 @@ func exampleServers() []exampleServer {
 }
 
 // endpointLine introduces the MCP endpoint in the examples' banner
-// (examples/internal/mcpmain, a stable contract); bannerEnd is the next
-// line's label, so the endpoint's line is complete once it is out.
-const (
-	endpointLine = "MCP endpoint (Streamable HTTP):"
-	bannerEnd    = "protected resource metadata:"
-)
+// (examples/internal/mcpmain, a stable contract).
+const endpointLine = "MCP endpoint (Streamable HTTP):"
 
 // startExample starts the example server's binary on a free loopback port
 // with its development issuer (no -issuer), and returns its MCP endpoint.
 func startExample(t *testing.T, s exampleServer) string {
 	t.Helper()
 	bin := binary(t, s.built)
-	c := startChild(t, ".", bin, "-addr", "127.0.0.1:0")
-	out := c.waitFor(t, bannerEnd)
-	_, after, _ := strings.Cut(out, endpointLine)
-	endpoint, _, _ := strings.Cut(after, "\n")
+	c := runtest.StartChild(t, ".", bin, "-addr", "127.0.0.1:0")
+	line := c.WaitLine(t, func(l string) bool { return strings.Contains(l, endpointLine) })
+	_, endpoint, _ := strings.Cut(line, endpointLine)
 	endpoint = strings.TrimSpace(endpoint)
 	if !strings.HasPrefix(endpoint, "http://127.0.0.1:") || !strings.HasSuffix(endpoint, "/mcp") {
-		t.Fatalf("%s: endpoint %q in its banner:\n%s", s.name, endpoint, out)
+		t.Fatalf("%s: endpoint %q in its banner:\n%s", s.name, endpoint, c.Stdout)
 	}
 	return endpoint
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rsguard/rsguard/examples/internal/runtest"
 )
 
 // checkTimeout bounds one run of the command from outside; the command's
@@ -101,15 +103,13 @@ func runCommand(t *testing.T, env []string, args ...string) *checkRun {
 	args = append([]string{"-timeout", runTimeout}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := runtest.Command(ctx, "", bin, args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MCPCHECK_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	setProcAttrs(cmd)
-	cmd.WaitDelay = stopTimeout
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -2,13 +2,11 @@ package mcpcheck_test
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rsguard/rsguard/examples/internal/runtest"
 	"github.com/rsguard/rsguard/validate/validatetest"
 )
 
@@ -20,25 +18,6 @@ const (
 	tsReadScope    = "notes:read"
 	tsWriteScope   = "notes:write"
 )
-
-// requireNode returns node, or skips the test, loudly, when node is not on
-// PATH; in CI it fails instead.
-func requireNode(t *testing.T) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		return node
-	}
-	msg := "TYPESCRIPT SDK TEST NOT RUN: node is not on PATH (" + err.Error() + "). " +
-		"It runs the checker against an MCP server on the official TypeScript SDK; " +
-		"install Node >= 20.19 (22 LTS preferred) to run it. See examples/interop/README.md."
-	if inCI() {
-		t.Fatal(msg + " In CI (CI=true) this is a failure.")
-	}
-	fmt.Fprintln(os.Stderr, "\n"+strings.Repeat("!", 78)+"\n"+msg+"\n"+strings.Repeat("!", 78))
-	t.Skip(msg)
-	return ""
-}
 
 // tsServerInfo is the JSON line ts-server.mjs prints once listening.
 type tsServerInfo struct {
@@ -56,14 +35,14 @@ func startTSServer(t *testing.T, node string, iss *validatetest.Issuer) tsServer
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := runTool(dir, buildTimeout, filepath.Join(dir, "install.sh")); err != nil {
+	if out, err := runtest.RunTool(dir, runtest.BuildTimeout, filepath.Join(dir, "install.sh")); err != nil {
 		t.Fatalf("examples/interop/install.sh: %v\n%s", err, out)
 	}
-	c := startChild(t, dir, node, "ts-server.mjs", "--issuer", iss.URL, "--scopes", tsReadScope+" "+tsWriteScope)
-	line, _, _ := strings.Cut(c.waitFor(t, "\n"), "\n")
+	c := runtest.StartChild(t, dir, node, "ts-server.mjs", "--issuer", iss.URL, "--scopes", tsReadScope+" "+tsWriteScope)
+	line := c.WaitLine(t, func(string) bool { return true })
 	var info tsServerInfo
 	if err := json.Unmarshal([]byte(line), &info); err != nil {
-		t.Fatalf("ts-server.mjs printed %q: %v\n--- stderr:\n%s", line, err, c.stderr)
+		t.Fatalf("ts-server.mjs printed %q: %v\n--- stderr:\n%s", line, err, c.Stderr)
 	}
 	if !strings.HasPrefix(info.URL, "http://127.0.0.1:") || info.Issuer != iss.URL {
 		t.Fatalf("ts-server.mjs: %+v", info)
@@ -78,7 +57,8 @@ func startTSServer(t *testing.T, node string, iss *validatetest.Issuer) tsServer
 // SDK does and does not do, check by check.
 func TestTypeScriptSDK(t *testing.T) {
 	t.Parallel()
-	node := requireNode(t)
+	node := runtest.RequireNode(t, "TYPESCRIPT SDK TEST",
+		"It runs the checker against an MCP server on the official TypeScript SDK.")
 	iss := validatetest.NewIssuer(t, &validatetest.Options{
 		PlainHTTP:  true,
 		Algorithms: []string{"ES256"},

@@ -1,6 +1,10 @@
 // Package runtest holds what the examples' tests need to run a program the
 // way its main does: a buffer to watch its output, and Start, which runs it
-// until the test ends and waits for its banner.
+// until the test ends and waits for its banner. For the tests that run
+// programs as child processes (examples/interop, examples/mcpcheck) it
+// holds StartChild, which starts one until the test ends and stops it
+// within fixed bounds, RunTool and GoBuild for short-lived commands, and
+// RequireNode with the skip-locally, fail-in-CI rule (InCI).
 package runtest
 
 import (
@@ -23,6 +27,7 @@ type Buffer struct {
 	wrote chan struct{} // closed by the next Write; nil while nobody waits
 }
 
+// Write appends p to the buffer and wakes the waiters; it never fails.
 func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -33,6 +38,7 @@ func (s *Buffer) Write(p []byte) (int, error) {
 	return s.buf.Write(p)
 }
 
+// String returns all that was written so far.
 func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -43,12 +49,21 @@ func (s *Buffer) String() string {
 // gives up, returning what there is and whether it contains substr, when
 // stop is closed, and after timeout. It sleeps until a Write, never polls.
 func (s *Buffer) WaitFor(substr string, timeout time.Duration, stop <-chan struct{}) (text string, ok bool) {
+	return s.WaitUntil(func(text string) bool { return strings.Contains(text, substr) }, timeout, stop)
+}
+
+// WaitUntil returns the content once done(content) is true, with ok true;
+// it gives up, returning what there is and done's verdict on it, when stop
+// is closed, and after timeout. It sleeps until a Write, never polls. done
+// is called with the buffer locked, from WaitUntil's goroutine only: it
+// must not use the buffer.
+func (s *Buffer) WaitUntil(done func(text string) bool, timeout time.Duration, stop <-chan struct{}) (text string, ok bool) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
 		text = s.buf.String()
-		if strings.Contains(text, substr) {
+		if done(text) {
 			s.mu.Unlock()
 			return text, true
 		}
@@ -60,8 +75,10 @@ func (s *Buffer) WaitFor(substr string, timeout time.Duration, stop <-chan struc
 		select {
 		case <-wrote:
 		case <-stop:
-			text = s.String()
-			return text, strings.Contains(text, substr)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			text = s.buf.String()
+			return text, done(text)
 		case <-timer.C:
 			return text, false
 		}

@@ -1,4 +1,4 @@
-package mcpcheck_test
+package runtest
 
 import (
 	"os/exec"
@@ -7,7 +7,8 @@ import (
 
 // setProcAttrs puts the child in its own process group, so that cleanup
 // reaches whatever it spawned, and has the kernel kill it if the test binary
-// dies first (a -timeout panic runs no t.Cleanup). As in examples/interop.
+// dies first (a -timeout panic runs no t.Cleanup). Cancellation kills the
+// whole group.
 func setProcAttrs(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package mcpcheck_test
+package runtest
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 )
 
 // setProcAttrs keeps exec's defaults outside Linux: cancellation kills the
-// child itself. ts-server.mjs still exits when its stdin pipe closes.
+// child itself. The Node scripts still exit when their stdin pipe closes.
 func setProcAttrs(*exec.Cmd) {}
 
 // terminate asks the child to stop (os.Interrupt), or kills it where
