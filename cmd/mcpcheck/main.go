@@ -19,14 +19,18 @@
 //
 //	-json                  write the JSON report to standard output instead of the table
 //	-v                     list every check and sub-check, with notes (default: each check,
-//	                       every failure with its message, and the summary)
-//	-client-id ID          client id at the authorization server (default $MCPCHECK_CLIENT_ID)
+//	                       every failure with its message and specification, and the summary)
+//	-issuer URL            the issuer identifier of the authorization server the client
+//	                       credentials are for (default $MCPCHECK_ISSUER); required with them
+//	-client-id ID          client id at that authorization server (default $MCPCHECK_CLIENT_ID)
 //	-client-secret SECRET  its secret (default $MCPCHECK_CLIENT_SECRET); a flag shows in ps:
 //	                       prefer the environment or -client-secret-file
 //	-client-secret-file F  read the secret from file F (trailing white space removed)
-//	-scopes "a b"          scopes of the run's token (default: those the 401 challenge names)
+//	-scopes "a b"          the scopes the 401 challenge must name, and those of the run's
+//	                       token (default: the challenge must name some, which the token asks for)
 //	-tool NAME             a tool the step-up check calls (default: none, as a tool may be destructive)
 //	-tool-args JSON        its arguments, a JSON object (default {})
+//	-tool-scopes "a b"     the scopes a call of -tool needs, all of them (default: not known)
 //	-other-resource URL    the resource of "a token for another resource is refused"
 //	                       (default https://other-resource.invalid/mcp)
 //	-timeout D             bound on the whole run (default 3m)
@@ -34,28 +38,70 @@
 //	-max-requests N        bound on the requests sent (default 1000)
 //
 // Without credentials the run is black-box: the checks that need a real
-// token are reported "not checkable without credentials", never passed.
-// The client secret and every token the run gets are never printed, in
-// the table, the JSON or an error.
+// token are reported "not checkable without credentials", never passed;
+// with them, those that need tokens signed with chosen claims are "not
+// checkable without the authorization server's signing key". The client
+// secret and every token the run gets are never printed, in the table, the
+// JSON or an error, nor anything a token endpoint answers but its status
+// and error code.
+//
+// Credentials are for one authorization server, the one -issuer names: the
+// secret goes only to the token endpoint of the metadata fetched from that
+// issuer (RFC 8414 or OpenID Connect Discovery, its "issuer" identical to
+// -issuer; the token endpoint https, or http on loopback for an issuer on
+// loopback), and only if the server's metadata names that issuer in
+// authorization_servers; if it does not, the discovery fails, saying so,
+// and no token is asked for.
+//
+// Step-up: with -tool-scopes, a token lacking one of the scopes must get 403
+// insufficient_scope naming the scopes, a token with the scopes the 403
+// names must get through, and so must a token with exactly -tool-scopes (a
+// server that never checks per-tool scopes fails). Without it, the tool is
+// called with the run's token: a 403 insufficient_scope is judged as above;
+// a result means the step-up was not exercised (skipped: pass -tool-scopes);
+// a JSON-RPC error or a tool error (isError) is reported skipped with what
+// the tool said (check -tool-args), or failed if it reads as a scope
+// refusal, which must be a 403 insufficient_scope (MCP authorization, scope
+// challenge handling). A call gets through only with a clean result.
+//
+// -other-resource: with credentials, a real token is asked for that
+// resource (RFC 8707) and sent to the server under test, which must refuse
+// it: name a resource whose tokens you do not mind the server seeing.
 //
 // What it sends: requests to the endpoint (MCP initialize and tools/list,
 // with no token, with forged tokens, and with real ones; tools/call only of
 // the -tool), to the metadata URLs of the endpoint's origin, and to the
-// authorization servers the metadata names (their metadata; the JWK Set and
-// the token endpoint of the one whose metadata gives its own issuer).
-// Nothing goes anywhere else: a metadata document that points elsewhere is
-// reported, not followed, and no redirect is followed. With credentials it
-// asks the token endpoint for tokens for the endpoint and for
-// -other-resource (RFC 8707 resource), with the client_credentials grant.
+// authorization servers the metadata names and -issuer (their metadata; the
+// JWK Set of the issuer, and the token endpoint of -issuer's). Nothing goes
+// anywhere else: a metadata document that points elsewhere is reported,
+// not followed, no redirect is followed, and no proxy is used. With
+// credentials it asks the token endpoint for tokens for the endpoint and
+// for -other-resource (RFC 8707 resource), with the client_credentials
+// grant.
+//
+// Addresses: a metadata document is the server's to write, and could point
+// the checker at your own machine or network. For an endpoint that is not
+// on loopback, plain http is never used, and every connection is checked
+// on the address it connects to (names resolved first, each address they
+// resolve to checked): loopback (127.0.0.0/8, ::1), link-local
+// (169.254.0.0/16, the cloud metadata address 169.254.169.254 included,
+// fe80::/10), unspecified and multicast addresses are refused; private
+// addresses (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10,
+// fc00::/7) only when the endpoint's own host resolves to one (an internal
+// deployment with an internal authorization server). The endpoint's host
+// is resolved once per run. For an endpoint on loopback (127.0.0.1, ::1,
+// localhost) nothing is refused, and http is allowed to loopback hosts:
+// the server is yours. So a server on this machine is checked at its
+// loopback URL, not at a name that resolves to it.
 //
 // Exit status: 0 when no check failed (not checkable and skipped allowed);
 // 1 when a check failed, which includes an unreachable endpoint, a run cut
 // short by -timeout, -max-requests or an interrupt, and credentials that
 // got no token; 2 for a usage error (bad flags, a URL that is not an
-// absolute http or https URL, a secret file that cannot be read). A plain
-// http URL on a host that is not loopback is a failure of the server's
-// (exit 1), reported without sending it anything: tokens would cross the
-// network in clear text.
+// absolute http or https URL, credentials without -issuer, a secret file
+// that cannot be read). A plain http URL on a host that is not loopback is
+// a failure of the server's (exit 1), reported without sending it
+// anything: tokens would cross the network in clear text.
 //
 // An example run, black-box:
 //
@@ -72,15 +118,19 @@
 //	PASS           cors
 //	FAIL           challenge
 //	                 the challenge to a request without credentials carries error="invalid_token": RFC 6750 §3.1 says it should not. Leave error out of the challenge when the request carried no credentials.
+//	                 spec: RFC 6750 §3, §3.1; RFC 9728 §3.1, §5.1; MCP authorization (scope selection strategy)
 //	NOT CHECKABLE  accept
 //	                 not checkable without credentials: it needs a valid access token for the resource
+//	…
+//	PASS           attacks (40 not checkable)
 //	…
 //	45 passed, 1 failed, 40 not checkable, 68 skipped (checks without sub-checks); 112 requests in 1.9 s
 //	FAIL
 //
 // and with credentials, a tool to step up on, and JSON for CI:
 //
-//	$ MCPCHECK_CLIENT_ID=checker MCPCHECK_CLIENT_SECRET=… mcpcheck -tool write_items -json https://mcp.example.com/mcp
+//	$ MCPCHECK_ISSUER=https://auth.example.com MCPCHECK_CLIENT_ID=checker MCPCHECK_CLIENT_SECRET=… \
+//	    mcpcheck -tool write_items -tool-scopes "items:read items:write" -json https://mcp.example.com/mcp
 package main
 
 import (
@@ -110,13 +160,15 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "write the JSON report instead of the table")
 	verbose := fs.Bool("v", false, "list every check and sub-check")
+	issuer := fs.String("issuer", env("MCPCHECK_ISSUER"), "issuer identifier of the authorization server the credentials are for (default $MCPCHECK_ISSUER; required with them)")
 	clientID := fs.String("client-id", env("MCPCHECK_CLIENT_ID"), "client id at the authorization server (default $MCPCHECK_CLIENT_ID)")
 	secret := fs.String("client-secret", "", "client secret (default $MCPCHECK_CLIENT_SECRET; prefer it or -client-secret-file, as flags show in ps)")
 	secretFile := fs.String("client-secret-file", "", "read the client secret from this file")
-	scopes := fs.String("scopes", "", `scopes of the run's token, space-separated (default: the 401 challenge's)`)
+	scopes := fs.String("scopes", "", `scopes the 401 challenge must name and the run's token has, space-separated (default: the challenge must name some, which the token asks for)`)
 	tool := fs.String("tool", "", "a tool the step-up check calls (default: none)")
 	toolArgs := fs.String("tool-args", "", "the tool's arguments, a JSON object (default {})")
-	other := fs.String("other-resource", checker.DefaultOtherResource, "resource of the token for another resource")
+	toolScopes := fs.String("tool-scopes", "", `the scopes a call of -tool needs, all of them, space-separated (default: not known)`)
+	other := fs.String("other-resource", checker.DefaultOtherResource, "resource of the token for another resource (a real token for it is sent to the server)")
 	timeout := fs.Duration("timeout", checker.DefaultTimeout, "bound on the whole run")
 	reqTimeout := fs.Duration("request-timeout", checker.DefaultRequestTimeout, "bound on each request")
 	maxRequests := fs.Int("max-requests", checker.DefaultMaxRequests, "bound on the requests sent")
@@ -142,7 +194,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 
 	cfg := checker.Config{
-		Endpoint: fs.Arg(0), ClientID: *clientID, Tool: *tool, OtherResource: *other,
+		Endpoint: fs.Arg(0), ClientID: *clientID, Issuer: *issuer, Tool: *tool, OtherResource: *other,
 		Timeout: *timeout, RequestTimeout: *reqTimeout, MaxRequests: *maxRequests,
 	}
 	switch {
@@ -170,6 +222,15 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	}
 	if *timeout <= 0 || *reqTimeout <= 0 || *maxRequests <= 0 {
 		return usage("-timeout, -request-timeout and -max-requests must be positive")
+	}
+	if given["tool-scopes"] {
+		if *tool == "" {
+			return usage("-tool-scopes without -tool")
+		}
+		cfg.ToolScopes = strings.Fields(*toolScopes)
+		if cfg.ToolScopes == nil {
+			cfg.ToolScopes = []string{}
+		}
 	}
 	if given["tool-args"] {
 		if *tool == "" {

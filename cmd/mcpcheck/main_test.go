@@ -32,7 +32,7 @@ const (
 // returns the endpoint and the issuer.
 func server(t *testing.T) (string, *validatetest.Issuer) {
 	t.Helper()
-	is := validatetest.NewIssuer(t, &validatetest.Options{PlainHTTP: true, Clients: []validatetest.Client{{ID: clientID, Secret: clientSecret, Scopes: []string{"items:read"}}}})
+	is := validatetest.NewIssuer(t, &validatetest.Options{PlainHTTP: true, Clients: []validatetest.Client{{ID: clientID, Secret: clientSecret, Scopes: []string{"items:read", "items:write"}}}})
 	srv := httptest.NewUnstartedServer(nil)
 	resource := "http://" + srv.Listener.Addr().String() + "/mcp"
 	mux := http.NewServeMux()
@@ -96,6 +96,10 @@ func TestUsage(t *testing.T) {
 		{"secret file missing", []string{"-client-id", "x", "-client-secret-file", filepath.Join(dir, "none"), "https://a/mcp"}, nil, "cannot read"},
 		{"secret file empty", []string{"-client-id", "x", "-client-secret-file", empty, "https://a/mcp"}, nil, "is empty"},
 		{"id without secret", []string{"https://a/mcp"}, map[string]string{"MCPCHECK_CLIENT_ID": "x"}, "both the client id and the client secret"},
+		{"credentials without issuer", []string{"https://a/mcp"}, map[string]string{"MCPCHECK_CLIENT_ID": "x", "MCPCHECK_CLIENT_SECRET": "a-secret-value"}, "need the issuer identifier"},
+		{"issuer with a query", []string{"-issuer", "https://as.example.com/?t=1", "https://a/mcp"}, nil, "not an issuer identifier"},
+		{"tool scopes without a tool", []string{"-tool-scopes", "a", "https://a/mcp"}, nil, "-tool-scopes without -tool"},
+		{"bad tool scope", []string{"-tool", "t", "-tool-scopes", `a "b`, "https://a/mcp"}, nil, "scope token"},
 		{"zero timeout", []string{"-timeout", "0s", "https://a/mcp"}, nil, "must be positive"},
 		{"bad scope", []string{"-scopes", `a "b`, "https://a/mcp"}, nil, "scope token"},
 	} {
@@ -189,7 +193,7 @@ func TestJSON(t *testing.T) {
 		}
 	}
 
-	env := map[string]string{"MCPCHECK_CLIENT_ID": clientID, "MCPCHECK_CLIENT_SECRET": clientSecret}
+	env := map[string]string{"MCPCHECK_CLIENT_ID": clientID, "MCPCHECK_CLIENT_SECRET": clientSecret, "MCPCHECK_ISSUER": is.URL}
 	status, stdout, stderr = mcpcheck(env, "-json", endpoint)
 	rep, results = parse(t, stdout)
 	assert.True(t, rep.Credentials, stderr)
@@ -204,8 +208,8 @@ func TestJSON(t *testing.T) {
 // secret can come from a file, and a refused secret fails the run without
 // being printed.
 func TestCredentials(t *testing.T) {
-	endpoint, _ := server(t)
-	env := map[string]string{"MCPCHECK_CLIENT_ID": clientID, "MCPCHECK_CLIENT_SECRET": "wrong-secret-from-env"}
+	endpoint, is := server(t)
+	env := map[string]string{"MCPCHECK_CLIENT_ID": clientID, "MCPCHECK_CLIENT_SECRET": "wrong-secret-from-env", "MCPCHECK_ISSUER": is.URL}
 
 	status, stdout, stderr := mcpcheck(env, "-json", endpoint)
 	assert.Equal(t, 1, status)
@@ -229,7 +233,7 @@ func TestCredentials(t *testing.T) {
 	assert.True(t, rep.Credentials, "-client-secret-file over the environment")
 	assert.Equal(t, 0, status)
 
-	status, stdout, _ = mcpcheck(map[string]string{"MCPCHECK_CLIENT_SECRET": clientSecret}, "-json", "-client-id", clientID, "-v", endpoint)
+	status, stdout, _ = mcpcheck(map[string]string{"MCPCHECK_CLIENT_SECRET": clientSecret}, "-json", "-client-id", clientID, "-issuer", is.URL, "-v", endpoint)
 	rep, _ = parse(t, stdout)
 	assert.True(t, rep.Credentials, "-client-id with the secret from the environment")
 	assert.Equal(t, 0, status)
@@ -261,4 +265,27 @@ func TestCutShort(t *testing.T) {
 	status, stdout, _ := mcpcheck(nil, "-max-requests", "10", endpoint)
 	assert.Equal(t, 1, status)
 	assert.Contains(t, stdout, "CUT SHORT: the run was cut short: it had sent its 10 requests (-max-requests)")
+}
+
+// TestToolScopes: with -tool-scopes, a server that checks no per-tool scope
+// fails the step-up (a token lacking a scope gets through); without it,
+// the clean result skips the step-up, which was not exercised, advising
+// -tool-scopes.
+func TestToolScopes(t *testing.T) {
+	endpoint, is := server(t)
+	env := map[string]string{"MCPCHECK_CLIENT_ID": clientID, "MCPCHECK_CLIENT_SECRET": clientSecret, "MCPCHECK_ISSUER": is.URL}
+	status, stdout, _ := mcpcheck(env, "-json", "-tool", "write_items", "-tool-scopes", "items:read items:write", endpoint)
+	assert.Equal(t, 1, status)
+	rep, results := parse(t, stdout)
+	assert.True(t, rep.Credentials)
+	assert.Equal(t, "fail", results["stepup/write_items"])
+	assert.Equal(t, "fail", results["stepup"])
+	assert.Contains(t, stdout, `(lacking \"items:write\"): status 200, want 403 insufficient_scope`)
+
+	status, stdout, _ = mcpcheck(env, "-json", "-tool", "write_items", endpoint)
+	assert.Equal(t, 0, status, stdout)
+	_, results = parse(t, stdout)
+	assert.Equal(t, "skipped", results["stepup/write_items"])
+	assert.Equal(t, "skipped", results["stepup"], "a parent none of whose leaves passed is not passed")
+	assert.Contains(t, stdout, "the step-up was not exercised (name the scopes the tool needs, mcpcheck -tool-scopes")
 }

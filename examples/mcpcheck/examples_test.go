@@ -32,19 +32,32 @@ func exampleServers() []exampleServer {
 // (examples/internal/mcpmain, a stable contract).
 const endpointLine = "MCP endpoint (Streamable HTTP):"
 
+// issuerLine introduces the authorization server in the banner, after the
+// endpoint; with the development issuer, its identifier is followed by
+// " (development issuer, in memory)".
+const issuerLine = "authorization server:"
+
 // startExample starts the example server's binary on a free loopback port
-// with its development issuer (no -issuer), and returns its MCP endpoint.
-func startExample(t *testing.T, s exampleServer) string {
+// with its development issuer (no -issuer), and returns its MCP endpoint
+// and the issuer identifier of its development issuer, as its banner gives
+// them.
+func startExample(t *testing.T, s exampleServer) (endpoint, issuer string) {
 	t.Helper()
 	bin := binary(t, s.built)
 	c := runtest.StartChild(t, ".", bin, "-addr", "127.0.0.1:0")
 	line := c.WaitLine(t, func(l string) bool { return strings.Contains(l, endpointLine) })
-	_, endpoint, _ := strings.Cut(line, endpointLine)
+	_, endpoint, _ = strings.Cut(line, endpointLine)
 	endpoint = strings.TrimSpace(endpoint)
 	if !strings.HasPrefix(endpoint, "http://127.0.0.1:") || !strings.HasSuffix(endpoint, "/mcp") {
 		t.Fatalf("%s: endpoint %q in its banner:\n%s", s.name, endpoint, c.Stdout)
 	}
-	return endpoint
+	line = c.WaitLine(t, func(l string) bool { return strings.Contains(l, issuerLine) })
+	_, issuer, _ = strings.Cut(line, issuerLine)
+	issuer, _, _ = strings.Cut(strings.TrimSpace(issuer), " ")
+	if !strings.HasPrefix(issuer, "http://127.0.0.1:") {
+		t.Fatalf("%s: authorization server %q in its banner:\n%s", s.name, issuer, c.Stdout)
+	}
+	return endpoint, issuer
 }
 
 // TestExampleServers runs the command against examples/mcpserver and
@@ -58,7 +71,7 @@ func TestExampleServers(t *testing.T) {
 	for _, s := range exampleServers() {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
-			endpoint := startExample(t, s)
+			endpoint, issuer := startExample(t, s)
 			t.Run("black-box", func(t *testing.T) {
 				t.Parallel()
 				r := mcpcheck(t, nil, endpoint)
@@ -77,7 +90,7 @@ func TestExampleServers(t *testing.T) {
 			})
 			t.Run("credentials", func(t *testing.T) {
 				t.Parallel()
-				env := []string{"MCPCHECK_CLIENT_ID=" + devissuer.ClientID, "MCPCHECK_CLIENT_SECRET=" + devissuer.ClientSecret}
+				env := []string{"MCPCHECK_ISSUER=" + issuer, "MCPCHECK_CLIENT_ID=" + devissuer.ClientID, "MCPCHECK_CLIENT_SECRET=" + devissuer.ClientSecret}
 				r := mcpcheck(t, env, "-tool", s.tool, "-tool-args", s.toolArgs, endpoint)
 				r.wantResults(t, true)
 				r.wantEndpoint(t, endpoint, true)
@@ -92,7 +105,7 @@ func TestExampleServers(t *testing.T) {
 				// Still beyond a client's credentials: tokens the
 				// issuer signed with chosen claims.
 				for _, name := range []string{"session", "attacks/claims/expired"} {
-					r.want(t, name, notCheckable, notCheckableWhy)
+					r.want(t, name, notCheckable, notCheckableWithoutKey)
 				}
 				r.noSecrets(t, devissuer.ClientSecret)
 
@@ -103,6 +116,16 @@ func TestExampleServers(t *testing.T) {
 					t.Errorf("mcpcheck -v: exit %d\n--- stdout:\n%s\n--- stderr:\n%s", table.code, table.stdout, table.stderr)
 				}
 				table.noSecrets(t, devissuer.ClientSecret)
+
+				// With the tool's scope named (-tool-scopes): a token
+				// lacking it (one with the challenge's scope: asked for no
+				// scope, the development issuer grants them all) is
+				// refused with 403 insufficient_scope, and the scope the
+				// 403 names, and the tool's scope alone, let it through.
+				known := mcpcheck(t, env, "-tool", s.tool, "-tool-args", s.toolArgs, "-tool-scopes", s.toolScope, endpoint)
+				known.wantResults(t, true)
+				known.want(t, "stepup/"+s.tool, pass)
+				known.noSecrets(t, devissuer.ClientSecret)
 			})
 		})
 	}

@@ -153,10 +153,11 @@ func TestGoSDKWithoutOptions(t *testing.T) {
 	})
 	t.Run("credentials", func(t *testing.T) {
 		t.Parallel()
-		env := []string{"MCPCHECK_CLIENT_ID=sdk-client", "MCPCHECK_CLIENT_SECRET=sdk-client-secret-9d2e"}
+		env := []string{"MCPCHECK_ISSUER=" + iss.URL, "MCPCHECK_CLIENT_ID=sdk-client", "MCPCHECK_CLIENT_SECRET=sdk-client-secret-9d2e"}
 		r := mcpcheck(t, env, "-tool", "echo", endpoint)
-		// Credentials are no use: nothing names the authorization server.
-		r.want(t, "discovery", fail, "no authorization server was found")
+		// Credentials are no use: no metadata names the authorization
+		// server, so no token is asked for.
+		r.want(t, "discovery", fail, "does not name the issuer "+iss.URL+" (-issuer)")
 		r.want(t, "accept", notCheckable, notCheckableWhy)
 		if r.report.Credentials {
 			t.Error("credentials true: no token can have been issued")

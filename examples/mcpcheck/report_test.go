@@ -33,8 +33,13 @@ const (
 )
 
 // notCheckableWhy begins the message of every check a run without
-// credentials (or without the issuer's key) cannot make.
-const notCheckableWhy = "not checkable without credentials"
+// credentials cannot make; notCheckableWithoutKey that of every check a run
+// with credentials cannot make, for want of tokens signed with chosen
+// claims by the authorization server's key.
+const (
+	notCheckableWhy        = "not checkable without credentials"
+	notCheckableWithoutKey = "not checkable without the authorization server's signing key"
+)
 
 // report is the command's -json output (the command-line contract of
 // cmd/mcpcheck). Members the tests do not read are ignored.
@@ -128,8 +133,9 @@ func runCommand(t *testing.T, env []string, args ...string) *checkRun {
 
 // consistent checks what holds for every report: the summary counts the
 // checks without sub-checks of their own (leaves) by result; a check with
-// sub-checks fails exactly when one of them does; "passed" and the exit
-// status agree with the failures; every result is known; every leaf that
+// sub-checks fails exactly when one of them does, and otherwise takes its
+// result from its leaves (fromLeaves); "passed" and the exit status agree
+// with the failures; every result is known; every leaf that
 // fails, is not checkable or is skipped says why; the run was not cut short
 // (by its -timeout or -max-requests).
 func (r *checkRun) consistent(t *testing.T) {
@@ -159,6 +165,9 @@ func (r *checkRun) consistent(t *testing.T) {
 		if failedBelow != (c.Result == fail) {
 			t.Errorf("check %q: %s, but a sub-check failed: %v", c.Name, c.Result, failedBelow)
 		}
+		if want := fromLeaves(r.leavesBelow(c.Name)); !failedBelow && c.Result != want {
+			t.Errorf("check %q: %s, want %s from its leaves", c.Name, c.Result, want)
+		}
 	}
 	if rep.CutShort != "" {
 		t.Errorf("the run was cut short: %s", rep.CutShort)
@@ -182,6 +191,34 @@ func (r *checkRun) consistent(t *testing.T) {
 			t.Logf("the report of mcpcheck %s:\n%s", strings.Join(r.args, " "), r.describe(""))
 		}
 	})
+}
+
+// fromLeaves is the result of a check with sub-checks, from the results of
+// its leaves: fail if one failed; else pass if one passed; else not
+// checkable if one was; else skipped.
+func fromLeaves(leaves []checkResult) string {
+	count := map[string]int{}
+	for _, l := range leaves {
+		count[l.Result]++
+	}
+	for _, result := range []string{fail, pass, notCheckable} {
+		if count[result] > 0 {
+			return result
+		}
+	}
+	return skipped
+}
+
+// leavesBelow returns the sub-checks of the check name that have none of
+// their own.
+func (r *checkRun) leavesBelow(name string) []checkResult {
+	var leaves []checkResult
+	for _, c := range r.below(name) {
+		if len(r.below(c.Name)) == 0 {
+			leaves = append(leaves, c)
+		}
+	}
+	return leaves
 }
 
 // below returns the sub-checks of the check name, at any depth.

@@ -99,7 +99,7 @@ func TestTypeScriptSDK(t *testing.T) {
 	})
 	t.Run("credentials", func(t *testing.T) {
 		t.Parallel()
-		env := []string{"MCPCHECK_CLIENT_ID=" + tsClientID, "MCPCHECK_CLIENT_SECRET=" + tsClientSecret}
+		env := []string{"MCPCHECK_ISSUER=" + iss.URL, "MCPCHECK_CLIENT_ID=" + tsClientID, "MCPCHECK_CLIENT_SECRET=" + tsClientSecret}
 		r := mcpcheck(t, env, "-tool", "add_note", "-tool-args", `{"text":"written by mcpcheck"}`, ts.URL)
 		// And with a token: Node's HTTP parser keeps the first of two
 		// Authorization headers and drops the second, so such a request is
@@ -124,8 +124,15 @@ func TestTypeScriptSDK(t *testing.T) {
 			"attacks/request/token in the form body", "attacks/claims/aud another resource"} {
 			r.want(t, name, pass)
 		}
-		r.want(t, "session", notCheckable, notCheckableWhy)
+		r.want(t, "session", notCheckable, notCheckableWithoutKey)
 		r.noSecrets(t, tsClientSecret)
+
+		// With add_note's scopes named (-tool-scopes): a token lacking
+		// notes:write gets 403 insufficient_scope, and both scopes get the
+		// call through.
+		known := mcpcheck(t, env, "-tool", "add_note", "-tool-args", `{"text":"written by mcpcheck"}`, "-tool-scopes", tsReadScope+" "+tsWriteScope, ts.URL)
+		known.want(t, "stepup/add_note", pass)
+		known.noSecrets(t, tsClientSecret)
 	})
 }
 

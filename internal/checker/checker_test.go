@@ -13,11 +13,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -112,10 +114,18 @@ func TestHangingServer(t *testing.T) {
 	assert.Contains(t, rep.CutShort, "-timeout 500ms")
 	got := byName(rep)
 	assert.Equal(t, ResultFail, got["discovery"].Result)
-	assert.Contains(t, got["discovery"].Messages[0], "cannot be reached")
-	// Nothing after the deadline ran: the checks are skipped, saying why.
+	assert.Contains(t, got["discovery"].Messages[0], "did not answer a request without a token before the run was cut short: its time was up")
+	// Nothing after the deadline ran: the checks are skipped, saying why,
+	// and none fails blaming the server.
 	assert.Equal(t, ResultSkipped, got["attacks"].Result)
-	assert.Contains(t, got["attacks"].Messages[0], "its time was up")
+	said := 0
+	for _, c := range rep.Checks[1:] {
+		assert.NotEqual(t, ResultFail, c.Result, "%s: %q", c.Name, c.Messages)
+		if c.leaf && len(c.Messages) == 1 && strings.Contains(c.Messages[0], "its time was up") {
+			said++
+		}
+	}
+	assert.Positive(t, said, "the skipped checks say why")
 }
 
 // TestMaxRequests: a small budget cuts the run short after exactly that
@@ -130,17 +140,22 @@ func TestMaxRequests(t *testing.T) {
 	assert.False(t, rep.Passed)
 	assert.Equal(t, 7, rep.Requests)
 	assert.Contains(t, rep.CutShort, "its 7 requests (-max-requests)")
-	var failed, cut int
+	var cut int
 	for _, c := range rep.Checks {
-		if c.Result == ResultFail {
-			failed++
+		for _, m := range c.Messages {
+			// A check the budget stopped is cut short, not failed with a
+			// fix line blaming the server.
+			if strings.Contains(m, "-max-requests") {
+				assert.Equal(t, ResultSkipped, c.Result, "%s: %q", c.Name, c.Messages)
+				assert.NotContains(t, m, ". Answer", c.Name)
+			}
 		}
 		if c.Result == ResultSkipped && len(c.Messages) == 1 && strings.Contains(c.Messages[0], "-max-requests") {
 			cut++
 		}
 	}
-	assert.Positive(t, failed)
 	assert.Positive(t, cut, "the checks after the budget are skipped, saying why")
+	assert.Equal(t, ResultFail, byName(rep)["metadata"].Result, "a failure found before the cut stands")
 }
 
 // TestOrigins: the run sends nothing to an origin the metadata does not
@@ -182,12 +197,13 @@ func TestOrigins(t *testing.T) {
 		}, func(origin string) any {
 			return map[string]any{"resource": origin + "/mcp", "authorization_servers": []string{mismatched.URL, as.URL}}
 		})
-		rep := run(t, Config{Endpoint: endpoint, ClientID: "id", ClientSecret: "s3cr3t-value-0d9a"})
+		rep := run(t, Config{Endpoint: endpoint, ClientID: "id", ClientSecret: "s3cr3t-value-0d9a", Issuer: as.URL})
 		assert.Equal(t, as.URL, rep.Issuer)
 		assert.Empty(t, hidden.got(), "a server no metadata names was sent requests")
 		for _, p := range as.got() {
 			assert.Contains(t, []string{"GET /.well-known/oauth-authorization-server", "POST /token"}, p)
 		}
+		assert.NotEmpty(t, mismatched.got(), "the authorization servers check fetches every server named")
 		for _, p := range mismatched.got() {
 			assert.Contains(t, []string{"GET /.well-known/oauth-authorization-server", "GET /.well-known/openid-configuration"}, p)
 		}
@@ -205,10 +221,11 @@ func TestOrigins(t *testing.T) {
 func TestGuard(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(srv.Close)
-	g := newGuard(http.DefaultTransport, context.Background(), 2, nil)
+	g := newGuard(http.DefaultTransport, context.Background(), 2, true, nil)
 	client := &http.Client{Transport: g}
 	_, err := client.Get(srv.URL)
 	assert.ErrorIs(t, err, errRefused)
+	assert.ErrorIs(t, err, conformance.ErrNotFetched)
 	assert.Contains(t, err.Error(), "mcpcheck sends nothing to "+srv.URL)
 	require.True(t, g.allow(srv.URL+"/anything"))
 	for range 2 {
@@ -257,7 +274,7 @@ func TestClientCredentials(t *testing.T) {
 		srv := httptest.NewServer(te)
 		t.Cleanup(srv.Close)
 		s := &secrets{}
-		src, err := newClientCredentials(context.Background(), srv.Client(), &conformance.ASMetadata{TokenEndpoint: srv.URL + "/token", TokenEndpointAuthMethods: methods},
+		src, err := newClientCredentials(context.Background(), srv.Client(), &conformance.ASMetadata{Issuer: srv.URL, TokenEndpoint: srv.URL + "/token", TokenEndpointAuthMethods: methods},
 			id, secret, "https://mcp.example.com/mcp", s)
 		require.NoError(t, err)
 		return src, s
@@ -301,11 +318,14 @@ func TestClientCredentials(t *testing.T) {
 	for _, tc := range []struct {
 		name, status, body, want, never string
 	}{
-		{"refused", "400", `{"error":"invalid_scope","error_description":"the client may not request scope x"}`, "(status 400, error invalid_scope: the client may not request scope x)", ""},
+		{"refused", "400", `{"error":"invalid_scope","error_description":"the client may not request scope x"}`, "(status 400, error invalid_scope)", "the client may not"},
 		{"description with the secret", "401", `{"error":"invalid_client","error_description":"bad secret ` + secret + `"}`, "(status 401, error invalid_client)", secret},
 		{"body not JSON", "500", `<html>` + secret + `</html>`, "(status 500)", secret},
-		{"odd error code", "400", `{"error":"bad\"code"}`, "(status 400)", `bad"code`},
+		{"odd error code", "400", `{"error":"bad\"code"}`, "(status 400, an unreadable error)", `bad"code`},
+		{"error code not a string", "400", `{"error":42}`, "(status 400, an unreadable error)", "42"},
+		{"error code with the secret url-encoded", "400", `{"error":"` + url.QueryEscape(secret) + `"}`, "(status 400, an unreadable error)", url.QueryEscape(secret)},
 		{"not bearer", "200", `{"access_token":"t0ken-value","token_type":"DPoP"}`, `token_type "DPoP", not Bearer`, "t0ken-value"},
+		{"token_type with the secret", "200", `{"access_token":"t0ken-value","token_type":"` + url.QueryEscape(secret) + `"}`, `an unreadable token_type, not Bearer`, url.QueryEscape(secret)},
 		{"no token", "200", `{"token_type":"Bearer"}`, "without an access_token", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -327,11 +347,17 @@ func TestClientCredentials(t *testing.T) {
 
 	t.Run("endpoint", func(t *testing.T) {
 		s := &secrets{}
-		for _, te := range []string{"", "http://as.example.com/token", "/token"} {
-			_, err := newClientCredentials(context.Background(), http.DefaultClient, &conformance.ASMetadata{TokenEndpoint: te}, id, secret, "https://r", s)
-			assert.Error(t, err, te)
+		for _, tc := range []struct{ issuer, te string }{
+			{"https://as.example.com", ""}, {"https://as.example.com", "http://as.example.com/token"}, {"https://as.example.com", "/token"},
+			// http on loopback only for an issuer on loopback.
+			{"https://as.example.com", "http://127.0.0.1:8080/token"}, {"http://127.0.0.1:9", "http://as.example.com/token"},
+		} {
+			_, err := newClientCredentials(context.Background(), http.DefaultClient, &conformance.ASMetadata{Issuer: tc.issuer, TokenEndpoint: tc.te}, id, secret, "https://r", s)
+			assert.Error(t, err, "%+v", tc)
 		}
-		_, err := newClientCredentials(context.Background(), http.DefaultClient, &conformance.ASMetadata{TokenEndpoint: "https://as/token", TokenEndpointAuthMethods: []string{"private_key_jwt"}}, id, secret, "https://r", s)
+		_, err := newClientCredentials(context.Background(), http.DefaultClient, &conformance.ASMetadata{Issuer: "http://127.0.0.1:9", TokenEndpoint: "http://127.0.0.1:9/token"}, id, secret, "https://r", s)
+		assert.NoError(t, err, "http on loopback, for an issuer on loopback")
+		_, err = newClientCredentials(context.Background(), http.DefaultClient, &conformance.ASMetadata{TokenEndpoint: "https://as/token", TokenEndpointAuthMethods: []string{"private_key_jwt"}}, id, secret, "https://r", s)
 		assert.ErrorContains(t, err, "neither client_secret_basic nor client_secret_post")
 	})
 }
@@ -346,7 +372,7 @@ func TestReportGuard(t *testing.T) {
 	d := &discovery{name: "discovery"}
 	d.note("got opaque-token-123 and eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
 	d.fail(`the secret se"cret\ leaked. Fix it.`)
-	rep.finish(d, nil, 3, time.Now())
+	rep.finish(d, nil, 3, time.Now(), "")
 	var table, js strings.Builder
 	require.NoError(t, rep.WriteTable(&table, true))
 	require.NoError(t, rep.WriteJSON(&js))
@@ -378,6 +404,13 @@ func TestConfig(t *testing.T) {
 		{Endpoint: "https://mcp.example.com/mcp#x"},
 		{Endpoint: "https://mcp.example.com/a/../mcp"},
 		{Endpoint: "https://mcp.example.com/mcp", ClientID: "only-id"},
+		{Endpoint: "https://mcp.example.com/mcp", ClientID: "id", ClientSecret: "secret"}, // no issuer
+		{Endpoint: "https://mcp.example.com/mcp", ClientID: "id", ClientSecret: "secret", Issuer: "https://as.example.com/?tenant=a"},
+		{Endpoint: "https://mcp.example.com/mcp", Issuer: "https://user@as.example.com"},
+		{Endpoint: "https://mcp.example.com/mcp", Issuer: "https://as.example.com/#x"},
+		{Endpoint: "https://mcp.example.com/mcp", Issuer: "http://127.0.0.1:9"}, // http issuer, endpoint not on loopback
+		{Endpoint: "https://mcp.example.com/mcp", ToolScopes: []string{"a"}},
+		{Endpoint: "https://mcp.example.com/mcp", Tool: "t", ToolScopes: []string{"a b"}},
 		{Endpoint: "https://mcp.example.com/mcp", Scopes: []string{"a b"}},
 		{Endpoint: "https://mcp.example.com/mcp", ToolArguments: map[string]any{}},
 		{Endpoint: "https://mcp.example.com/mcp", OtherResource: "relative"},
@@ -386,7 +419,7 @@ func TestConfig(t *testing.T) {
 		_, err := Run(context.Background(), cfg)
 		assert.ErrorIs(t, err, ErrConfig, "%+v", cfg)
 	}
-	rep, err := Run(context.Background(), Config{Endpoint: "http://mcp.example.com/mcp", Transport: refuseAll{t}})
+	rep, err := Run(context.Background(), Config{Endpoint: "http://mcp.example.com/mcp", net: refuseAll(t)})
 	require.NoError(t, err)
 	assert.False(t, rep.Passed)
 	assert.Zero(t, rep.Requests)
@@ -394,11 +427,19 @@ func TestConfig(t *testing.T) {
 	assert.Contains(t, rep.Checks[0].Messages[0], "plain http on a host that is not loopback")
 }
 
-type refuseAll struct{ t *testing.T }
-
-func (r refuseAll) RoundTrip(req *http.Request) (*http.Response, error) {
-	r.t.Errorf("request sent to %s", req.URL)
-	return nil, errors.New("refused")
+// refuseAll is a network on which nothing resolves and every connection is
+// a test failure.
+func refuseAll(t *testing.T) netSeam {
+	return netSeam{
+		lookup: func(_ context.Context, host string) ([]netip.Addr, error) {
+			t.Errorf("%s looked up", host)
+			return nil, errors.New("refused")
+		},
+		connect: func(ap netip.AddrPort) string {
+			t.Errorf("connection to %s", ap)
+			return "127.0.0.1:1"
+		},
+	}
 }
 
 func TestReadChallenges(t *testing.T) {
@@ -439,34 +480,80 @@ func TestSigningKey(t *testing.T) {
 	}
 }
 
-// TestDiscoveryFallback: with no metadata at the path-inserted URL, the
-// authorization servers come from the challenge's resource_metadata on the
-// endpoint's origin (and the metadata check still fails).
-func TestDiscoveryFallback(t *testing.T) {
-	var as *spy
-	as = newSpy(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": as.URL, "token_endpoint": as.URL + "/token"})
-	})
-	srv := httptest.NewUnstartedServer(nil)
-	origin := "http://" + srv.Listener.Addr().String()
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/oauth-protected-resource", func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]any{"resource": origin + "/mcp", "authorization_servers": []string{as.URL}})
-	})
-	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+origin+`/.well-known/oauth-protected-resource"`)
-		w.WriteHeader(http.StatusUnauthorized)
-	})
-	srv.Config.Handler = mux
-	srv.Start()
-	t.Cleanup(srv.Close)
-	rep := run(t, Config{Endpoint: origin + "/mcp"})
-	assert.Equal(t, []string{as.URL}, rep.AuthorizationServers)
-	assert.Equal(t, as.URL, rep.Issuer)
-	got := byName(rep)
-	assert.Equal(t, ResultFail, got["metadata"].Result)
-	assert.Contains(t, strings.Join(got["challenge"].Messages, " "), "this resource: clients that follow the challenge find it")
+// TestDiscoveryOrder (LOW): the metadata is read where MCP clients
+// (2025-11-25) read it: at the challenge's resource_metadata first, when it
+// is on the endpoint's origin, then at the path-inserted URL; a document
+// whose "resource" is not the endpoint is discarded (RFC 9728 §3.3), and
+// noted.
+func TestDiscoveryOrder(t *testing.T) {
+	newAS := func() *spy {
+		var as *spy
+		as = newSpy(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"issuer": as.URL, "token_endpoint": as.URL + "/token"})
+		})
+		return as
+	}
+	fromChallenge, fromPath := newAS(), newAS()
+	for _, tc := range []struct {
+		name           string
+		root, inserted func(origin string) any // the documents at the root and at the path-inserted URL (nil: 404)
+		want           *spy
+		wantNote       string
+	}{
+		{"the challenge's first", func(o string) any {
+			return map[string]any{"resource": o + "/mcp", "authorization_servers": []string{fromChallenge.URL}}
+		}, func(o string) any {
+			return map[string]any{"resource": o + "/mcp", "authorization_servers": []string{fromPath.URL}}
+		}, fromChallenge, ""},
+		{"the path-inserted one when the challenge's is for another resource", func(o string) any {
+			return map[string]any{"resource": o, "authorization_servers": []string{fromChallenge.URL}}
+		}, func(o string) any {
+			return map[string]any{"resource": o + "/mcp", "authorization_servers": []string{fromPath.URL}}
+		}, fromPath, `is discarded: its "resource" "http://127.0.0.1:`},
+		{"the challenge's when the path-inserted one is missing", func(o string) any {
+			return map[string]any{"resource": o + "/mcp", "authorization_servers": []string{fromChallenge.URL}}
+		}, nil, fromChallenge, ""},
+		{"none when both are for another resource", func(o string) any {
+			return map[string]any{"resource": o + "/", "authorization_servers": []string{fromChallenge.URL}}
+		}, func(o string) any {
+			return map[string]any{"resource": o + "/MCP", "authorization_servers": []string{fromPath.URL}}
+		}, nil, "is not the endpoint, and a client must not use it (RFC 9728 §3.3)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(nil)
+			origin := "http://" + srv.Listener.Addr().String()
+			mux := http.NewServeMux()
+			for path, doc := range map[string]func(string) any{"/.well-known/oauth-protected-resource": tc.root, "/.well-known/oauth-protected-resource/mcp": tc.inserted} {
+				if doc != nil {
+					mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { _ = json.NewEncoder(w).Encode(doc(origin)) })
+				}
+			}
+			mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+origin+`/.well-known/oauth-protected-resource"`)
+				w.WriteHeader(http.StatusUnauthorized)
+			})
+			srv.Config.Handler = mux
+			srv.Start()
+			t.Cleanup(srv.Close)
+			rep := run(t, Config{Endpoint: origin + "/mcp"})
+			if tc.want == nil {
+				assert.Empty(t, rep.AuthorizationServers)
+				assert.Empty(t, rep.Issuer)
+			} else {
+				assert.Equal(t, []string{tc.want.URL}, rep.AuthorizationServers)
+				assert.Equal(t, tc.want.URL, rep.Issuer)
+			}
+			if tc.wantNote != "" {
+				assert.True(t, slicesContainsSub(byName(rep)["discovery"].Notes, tc.wantNote), "%q", byName(rep)["discovery"].Notes)
+			}
+			// The challenge check still fails a resource_metadata that is
+			// not the well-known URL, citing where clients look.
+			msgs := strings.Join(byName(rep)["challenge"].Messages, " ")
+			assert.Contains(t, msgs, "the metadata's well-known URL (RFC 9728 §3.1), where MCP clients look when a challenge names none")
+			assert.NotContains(t, msgs, "(RFC 9728 §5.1)")
+		})
+	}
 }
 
 // TestUnfinishedCheck: a check still running when the report is made (one
@@ -490,14 +577,130 @@ func TestUnfinishedCheck(t *testing.T) {
 	}()
 	<-started
 	rep := &Report{secrets: &secrets{}}
-	rep.finish(&discovery{name: "discovery"}, rec, 1, time.Now())
+	rep.finish(&discovery{name: "discovery"}, rec, 1, time.Now(), "the run was cut short: its time was up (-timeout 1s)")
 	close(release)
 	<-done
 	got := byName(rep)
 	assert.Equal(t, ResultPass, got["first"].Result)
 	for _, name := range []string{"stuck", "stuck/inner"} {
-		assert.Equal(t, ResultFail, got[name].Result, name)
-		assert.Contains(t, got[name].Messages, "it had not finished when the run was cut short")
+		assert.Equal(t, ResultSkipped, got[name].Result, name)
+		assert.Equal(t, []string{"cut short: it had not finished when the run was cut short: its time was up (-timeout 1s); not judged"}, got[name].Messages, name)
 	}
 	assert.False(t, rep.Passed)
+	assert.Equal(t, "the run was cut short: its time was up (-timeout 1s)", rep.CutShort)
+}
+
+// TestParentResults (MEDIUM 4): a check with sub-checks takes its result
+// from its leaves — fail if one failed, else pass if one passed, else not
+// checkable if one was, else skipped — in the JSON and the table, which
+// says how many leaves were not checkable or skipped. Before the fix, a
+// parent none of whose leaves passed was shown PASS.
+func TestParentResults(t *testing.T) {
+	rec := conformance.NewRecorder("mcpcheck")
+	rec.Run(func(r conformance.Reporter) {
+		r.Run("stepup", func(r conformance.Reporter) {
+			r.Run("write_items", func(r conformance.Reporter) { r.Skipf("the step-up was not exercised") })
+		})
+		r.Run("attacks", func(r conformance.Reporter) {
+			r.Run("a", func(conformance.Reporter) {})
+			r.Run("b", func(r conformance.Reporter) { r.Skipf("%s without credentials: why", conformance.NotCheckable) })
+			r.Run("c", func(r conformance.Reporter) { r.Skipf("does not apply: why") })
+		})
+		r.Run("session", func(r conformance.Reporter) {
+			r.Run("x", func(r conformance.Reporter) { r.Skipf("%s without credentials: why", conformance.NotCheckable) })
+		})
+		r.Run("dpop", func(r conformance.Reporter) {
+			r.Run("y", func(conformance.Reporter) {})
+			r.Run("z", func(r conformance.Reporter) { r.Errorf("bad (RFC 9449 §7.1). Fix it.") })
+		})
+	})
+	rep := &Report{secrets: &secrets{}}
+	rep.finish(&discovery{name: "discovery"}, rec, 1, time.Now(), "")
+	got := byName(rep)
+	for name, want := range map[string]string{"stepup": ResultSkipped, "attacks": ResultPass, "session": ResultNotCheckable, "dpop": ResultFail} {
+		assert.Equal(t, want, got[name].Result, name)
+	}
+	var table, js strings.Builder
+	require.NoError(t, rep.WriteTable(&table, false))
+	require.NoError(t, rep.WriteJSON(&js))
+	assert.Contains(t, table.String(), "SKIP           stepup (1 skipped)\n")
+	assert.Contains(t, table.String(), "PASS           attacks (1 not checkable, 1 skipped)\n")
+	assert.Contains(t, table.String(), "NOT CHECKABLE  session (1 not checkable)\n")
+	assert.Contains(t, js.String(), `"name": "stepup",
+      "result": "skipped"`)
+}
+
+// TestTableSpecAndText (MEDIUM 8, LOW): the table prints, under each
+// failing check, the specification it checks; and server text cannot
+// break its lines or drive the terminal (C0 and C1 controls, bidi
+// overrides, bytes that are not UTF-8).
+func TestTableSpecAndText(t *testing.T) {
+	rec := conformance.NewRecorder("mcpcheck")
+	rec.Run(func(r conformance.Reporter) {
+		r.Run("attacks", func(r conformance.Reporter) {
+			r.Run("algorithm", func(r conformance.Reporter) {
+				r.Run("alg none", func(r conformance.Reporter) {
+					r.Errorf("accepted: status 200 \x1b[31m\u009b31m\u202eevil\xff\nnext. Fix it.")
+				})
+			})
+		})
+	})
+	rep := &Report{secrets: &secrets{}, Issuer: "https://as.example.com/\u0085x"}
+	rep.finish(&discovery{name: "discovery"}, rec, 1, time.Now(), "")
+	var table strings.Builder
+	require.NoError(t, rep.WriteTable(&table, false))
+	out := table.String()
+	assert.Contains(t, out, "FAIL           attacks/algorithm/alg none\n")
+	assert.Contains(t, out, "  spec: RFC 8725 §3.1; RFC 7519 §6\n")
+	assert.Contains(t, out, "accepted: status 200  [31m 31m evil  next. Fix it.\n")
+	assert.Contains(t, out, "  issuer         https://as.example.com/ x\n")
+	for _, r := range out {
+		if r != '\n' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\u202e' || r == utf8.RuneError) {
+			t.Errorf("the table holds %U", r)
+		}
+	}
+}
+
+// TestInterrupted (LOW): a run interrupted while a check waits for an
+// answer reports that check cut short, not failed with a fix line blaming
+// the server. Before the fix, the check failed with "context canceled".
+func TestInterrupted(t *testing.T) {
+	waiting := make(chan struct{})
+	srv := httptest.NewUnstartedServer(nil)
+	origin := "http://" + srv.Listener.Addr().String()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions { // the cors check's preflight hangs until the interrupt
+			close(waiting)
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		_ = json.NewEncoder(w).Encode(map[string]any{"resource": origin + "/mcp"})
+	})
+	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+origin+`/.well-known/oauth-protected-resource/mcp", scope="read"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	srv.Config.Handler = mux
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ctx, interrupt := context.WithCancel(context.Background())
+	go func() {
+		<-waiting
+		interrupt()
+	}()
+	rep, err := Run(ctx, Config{Endpoint: origin + "/mcp"})
+	require.NoError(t, err)
+	assert.Equal(t, "the run was cut short: it was interrupted", rep.CutShort)
+	assert.False(t, rep.Passed)
+	cors := byName(rep)["cors"]
+	assert.Equal(t, ResultSkipped, cors.Result, "%q", cors.Messages)
+	assert.Equal(t, []string{"cut short: it had not finished when the run was cut short: it was interrupted; not judged"}, cors.Messages)
+	for _, c := range rep.Checks {
+		if c.Result == ResultFail {
+			assert.NotContains(t, strings.Join(c.Messages, " "), "canceled", c.Name)
+		}
+	}
 }

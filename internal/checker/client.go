@@ -9,19 +9,27 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/rsguard/rsguard/internal/conformance"
+	"github.com/rsguard/rsguard/internal/loopback"
 )
 
 // guard is the RoundTripper under every request of a run: it lets through
 // only requests to the origins allowed so far (the endpoint's, then those of
 // the authorization servers the metadata names and of the JWK Set and token
-// endpoint of the one whose metadata matches), counts them and refuses
-// those beyond the budget, and ends each at the run's deadline. Redirects
-// are the client's to refuse (conformance.NoRedirects).
+// endpoint of the issuer), over https (http only to a loopback host, when
+// the endpoint is on loopback), counts them and refuses those beyond the
+// budget, and ends each at the run's deadline. Redirects are the client's
+// to refuse (conformance.NoRedirects); the addresses it connects to are
+// the dialer's to check (dial.go).
 type guard struct {
 	base   http.RoundTripper
 	runCtx context.Context
 	max    int
 	onHalt func(reason string)
+	// plainHTTP: the endpoint is on loopback, so http URLs on loopback
+	// hosts may be fetched; otherwise no http URL is.
+	plainHTTP bool
 
 	mu      sync.Mutex
 	origins map[string]bool
@@ -29,11 +37,34 @@ type guard struct {
 	halt    string
 }
 
-// errRefused marks a request to an origin the run may not reach.
+// errRefused marks a request the run may not send: to an origin it may
+// not reach, over plain http, or to an address the dial-time policy
+// refuses (see dial.go).
 var errRefused = errors.New("refused")
 
-func newGuard(base http.RoundTripper, runCtx context.Context, max int, onHalt func(string)) *guard {
-	return &guard{base: base, runCtx: runCtx, max: max, onHalt: onHalt, origins: map[string]bool{}}
+// cutShortPrefix begins every reason a run is cut short for, and so the
+// error of every request the cut stopped.
+const cutShortPrefix = "the run was cut short"
+
+// cutShort is the error of a request the run's end stopped or did not
+// send: its reason begins with cutShortPrefix.
+type cutShort struct{ reason string }
+
+func (e *cutShort) Error() string { return e.reason }
+
+// refusal is the guard's error for a request it does not send by choice:
+// it wraps errRefused and conformance.ErrNotFetched (the authorization
+// servers check then notes the server as not checked, not failed).
+type refusal struct{ msg string }
+
+func (e *refusal) Error() string { return e.msg }
+
+func (e *refusal) Is(target error) bool {
+	return target == errRefused || target == conformance.ErrNotFetched
+}
+
+func newGuard(base http.RoundTripper, runCtx context.Context, max int, plainHTTP bool, onHalt func(string)) *guard {
+	return &guard{base: base, runCtx: runCtx, max: max, plainHTTP: plainHTTP, onHalt: onHalt, origins: map[string]bool{}}
 }
 
 // originOf is u's origin in the form the guard compares: scheme and host
@@ -77,6 +108,16 @@ func (g *guard) halted() string {
 	return g.halt
 }
 
+// cutReason says why the run's context ended: its deadline (-timeout), or
+// an interrupt.
+func (g *guard) cutReason() string {
+	var cs *cutShort
+	if errors.As(context.Cause(g.runCtx), &cs) {
+		return cs.reason
+	}
+	return cutShortPrefix + ": it was interrupted"
+}
+
 // stop refuses every request from now on, for reason.
 func (g *guard) stop(reason string) {
 	g.mu.Lock()
@@ -98,15 +139,18 @@ func (g *guard) admit(req *http.Request) error {
 	case g.halt != "":
 		reason := g.halt
 		g.mu.Unlock()
-		return errors.New(reason)
+		return &cutShort{reason}
+	case strings.EqualFold(req.URL.Scheme, "http") && !(g.plainHTTP && loopback.IsHost(req.URL.Hostname())):
+		g.mu.Unlock()
+		return &refusal{fmt.Sprintf("refused: mcpcheck sends nothing over plain http to %s: http only to a loopback host, and only when the endpoint is on loopback", o)}
 	case !g.origins[o]:
 		g.mu.Unlock()
-		return fmt.Errorf("%w: mcpcheck sends nothing to %s, which is neither the endpoint's origin nor that of an authorization server its metadata names (or of its JWK Set or token endpoint)", errRefused, o)
+		return &refusal{fmt.Sprintf("refused: mcpcheck sends nothing to %s, which is neither the endpoint's origin nor that of an authorization server its metadata names (or of its JWK Set or token endpoint)", o)}
 	case g.count >= g.max:
 		g.mu.Unlock()
-		reason := fmt.Sprintf("the run was cut short: it had sent its %d requests (-max-requests)", g.max)
+		reason := fmt.Sprintf("%s: it had sent its %d requests (-max-requests)", cutShortPrefix, g.max)
 		g.stop(reason)
-		return errors.New(reason)
+		return &cutShort{reason}
 	}
 	g.count++
 	g.mu.Unlock()
@@ -127,20 +171,30 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := g.base.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		done()
-		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && g.runCtx.Err() != nil {
-			return nil, cause
+		if g.runCtx.Err() != nil {
+			return nil, &cutShort{g.cutReason()}
 		}
 		return nil, err
 	}
-	resp.Body = &doneBody{ReadCloser: resp.Body, done: done}
+	resp.Body = &doneBody{ReadCloser: resp.Body, done: done, g: g}
 	return resp, nil
 }
 
-// doneBody calls done once, when the body is closed.
+// doneBody calls done once, when the body is closed; a read the run's end
+// stopped fails as cut short.
 type doneBody struct {
 	io.ReadCloser
 	once sync.Once
 	done func()
+	g    *guard
+}
+
+func (b *doneBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.g.runCtx.Err() != nil {
+		err = &cutShort{b.g.cutReason()}
+	}
+	return n, err
 }
 
 func (b *doneBody) Close() error {

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rsguard/rsguard/internal/conformance"
 )
@@ -23,7 +26,9 @@ type Report struct {
 	MetadataURL string `json:"metadata_url"`
 
 	// AuthorizationServers are those the metadata names (never null);
-	// Issuer the first whose metadata gives its own identifier, "" if none.
+	// Issuer the issuer the run used: Config.Issuer if its metadata gives
+	// it as its own identifier, or else the first named server whose
+	// metadata does; "" if none.
 	AuthorizationServers []string `json:"authorization_servers"`
 	Issuer               string   `json:"issuer"`
 
@@ -47,7 +52,8 @@ type Report struct {
 	DurationMS int64 `json:"duration_ms"`
 
 	// CutShort, if set, says why the run ended early (-timeout,
-	// -max-requests, an interrupt): a run cut short has not passed.
+	// -max-requests, an interrupt): a run cut short has not passed, and
+	// the checks it stopped are skipped, "cut short: …", not judged.
 	CutShort string `json:"cut_short,omitempty"`
 
 	// Checks are every check and sub-check, in the order they ran:
@@ -80,7 +86,9 @@ type CheckResult struct {
 	// (spaces kept): "attacks/request/token in the query string".
 	Name string `json:"name"`
 
-	// Result is pass, fail, not_checkable or skipped.
+	// Result is pass, fail, not_checkable or skipped. A check with
+	// sub-checks takes it from its leaves: fail if one failed, else pass if
+	// one passed, else not_checkable if one was, else skipped.
 	Result string `json:"result"`
 
 	// Spec names the specification sections it checks, where known.
@@ -93,13 +101,23 @@ type CheckResult struct {
 	// Notes are what it logged.
 	Notes []string `json:"notes,omitempty"`
 
-	depth int
-	leaf  bool
+	depth    int
+	leaf     bool
+	cutShort bool // skipped because the run was cut short while it ran
+	// notCheckable and skipped count, for a check with sub-checks, its
+	// leaves not checkable and skipped.
+	notCheckable, skipped int
 }
 
 // finish fills the report from the discovery and the recorder (nil: the
-// run sent nothing).
-func (rep *Report) finish(d *discovery, rec *conformance.Recorder, requests int, start time.Time) {
+// run sent nothing); cut, if set, is why the run was cut short.
+//
+// A check with sub-checks takes its result from its leaves: fail if it or
+// one of them failed; else pass if at least one passed; else not checkable
+// if one was; else skipped. A check the cut stopped (still running, or
+// failed only by requests the cut stopped) is reported skipped as cut
+// short, without a fix line: the server was not judged.
+func (rep *Report) finish(d *discovery, rec *conformance.Recorder, requests int, start time.Time, cut string) {
 	disc := CheckResult{Name: d.name, Result: ResultPass, Messages: []string{}, Notes: d.notes, leaf: true}
 	if len(d.failures) > 0 {
 		disc.Result, disc.Messages = ResultFail, d.failures
@@ -115,13 +133,23 @@ func (rep *Report) finish(d *discovery, rec *conformance.Recorder, requests int,
 				continue
 			}
 			cr := CheckResult{Name: res.Name, Messages: []string{}, Notes: res.Logs, depth: strings.Count(res.Name, "/"), leaf: res.Leaf, Spec: specOf(specs, res.Name)}
+			errs := res.Errors
+			stopped := res.Running
+			if cut != "" {
+				// Messages about requests the cut stopped judge nothing.
+				errs = slices.DeleteFunc(slices.Clone(errs), func(m string) bool { return strings.Contains(m, cutShortPrefix) })
+				stopped = stopped || len(errs) < len(res.Errors)
+			}
 			switch {
-			case res.Running:
+			case len(errs) > 0:
 				cr.Result = ResultFail
-				cr.Messages = append(append(cr.Messages, res.Errors...), "it had not finished when the run was cut short")
+				cr.Messages = append(cr.Messages, errs...)
+			case stopped:
+				cr.Result = ResultSkipped
+				cr.Messages = []string{"cut short: it had not finished when " + cut + "; not judged"}
+				cr.cutShort = true
 			case res.Outcome == conformance.Failed:
-				cr.Result = ResultFail
-				cr.Messages = append(cr.Messages, res.Errors...)
+				cr.Result = ResultFail // by a sub-check: see below
 			case res.Outcome == conformance.Skipped:
 				cr.Result = ResultSkipped
 				if strings.HasPrefix(res.Skip, conformance.NotCheckable) {
@@ -133,9 +161,11 @@ func (rep *Report) finish(d *discovery, rec *conformance.Recorder, requests int,
 			}
 			rep.Checks = append(rep.Checks, cr)
 		}
+		rep.fromLeaves()
 	}
 	rep.Summary = Summary{}
-	rep.Passed = true
+	rep.Passed = cut == ""
+	rep.CutShort = cut
 	for _, c := range rep.Checks {
 		if c.Result == ResultFail {
 			rep.Passed = false
@@ -156,6 +186,40 @@ func (rep *Report) finish(d *discovery, rec *conformance.Recorder, requests int,
 	}
 	rep.Requests = requests
 	rep.DurationMS = time.Since(start).Milliseconds()
+}
+
+// fromLeaves gives each check with sub-checks its result from its leaves
+// (see finish), and counts the leaves below it that are not checkable or
+// skipped, for the table.
+func (rep *Report) fromLeaves() {
+	for i := range rep.Checks {
+		p := &rep.Checks[i]
+		if p.leaf {
+			continue
+		}
+		count := map[string]int{}
+		for _, c := range rep.Checks {
+			if c.leaf && strings.HasPrefix(c.Name, p.Name+"/") {
+				count[c.Result]++
+			}
+		}
+		p.notCheckable, p.skipped = count[ResultNotCheckable], count[ResultSkipped]
+		switch {
+		case len(p.Messages) > 0 && !p.cutShort || count[ResultFail] > 0:
+			p.Result = ResultFail
+		case p.cutShort:
+			p.Result = ResultSkipped
+		case count[ResultPass] > 0:
+			p.Result = ResultPass
+		case count[ResultNotCheckable] > 0:
+			p.Result = ResultNotCheckable
+		default:
+			p.Result = ResultSkipped
+		}
+		if p.Result != ResultFail && !p.cutShort {
+			p.Messages = []string{}
+		}
+	}
 }
 
 // specIndex maps the names of the engine's checks and cases to their Spec.
@@ -258,14 +322,17 @@ var labels = map[string]string{
 
 // WriteTable writes the report for people, in plain text: a line per
 // top-level check with its result (every check and sub-check if verbose),
-// every failing check with its messages, one a line, and why a top-level
-// check was skipped; then the summary and the request count.
+// a check with sub-checks saying how many of its leaves were not checkable
+// or skipped; every failing check with its messages, one a line, and the
+// specification it checks; why a top-level check was skipped; then the
+// summary and the request count. Text from the server has its control and
+// other non-printing characters turned into spaces.
 func (rep *Report) WriteTable(w io.Writer, verbose bool) error {
 	c := rep.clean()
 	var b strings.Builder
-	fmt.Fprintf(&b, "mcpcheck %s\n", c.Endpoint)
-	fmt.Fprintf(&b, "  metadata       %s\n", orNone(c.MetadataURL))
-	fmt.Fprintf(&b, "  issuer         %s\n", orNone(c.Issuer))
+	fmt.Fprintf(&b, "mcpcheck %s\n", oneLine(c.Endpoint))
+	fmt.Fprintf(&b, "  metadata       %s\n", oneLine(orNone(c.MetadataURL)))
+	fmt.Fprintf(&b, "  issuer         %s\n", oneLine(orNone(c.Issuer)))
 	if c.Credentials {
 		fmt.Fprintf(&b, "  credentials    yes (client_credentials)\n")
 	} else {
@@ -282,11 +349,14 @@ func (rep *Report) WriteTable(w io.Writer, verbose bool) error {
 		if verbose {
 			indent = strings.Repeat("  ", ch.depth)
 		}
-		fmt.Fprintf(&b, "%-14s %s%s\n", labels[ch.Result], indent, ch.Name)
+		fmt.Fprintf(&b, "%-14s %s%s%s\n", labels[ch.Result], indent, oneLine(ch.Name), below(ch))
 		showWhy := ch.Result == ResultFail || verbose || (top && ch.Result != ResultPass)
 		if showWhy {
 			for _, m := range ch.Messages {
 				fmt.Fprintf(&b, "%-14s %s  %s\n", "", indent, oneLine(m))
+			}
+			if ch.Result == ResultFail && len(ch.Messages) > 0 && ch.Spec != "" {
+				fmt.Fprintf(&b, "%-14s %s  spec: %s\n", "", indent, ch.Spec)
 			}
 		}
 		if verbose {
@@ -299,7 +369,7 @@ func (rep *Report) WriteTable(w io.Writer, verbose bool) error {
 	fmt.Fprintf(&b, "\n%d passed, %d failed, %d not checkable, %d skipped (checks without sub-checks); %d requests in %.1f s\n",
 		s.Passed, s.Failed, s.NotCheckable, s.Skipped, c.Requests, float64(c.DurationMS)/1000)
 	if c.CutShort != "" {
-		fmt.Fprintf(&b, "CUT SHORT: %s\n", c.CutShort)
+		fmt.Fprintf(&b, "CUT SHORT: %s\n", oneLine(c.CutShort))
 	}
 	if c.Passed {
 		b.WriteString("PASS\n")
@@ -310,6 +380,22 @@ func (rep *Report) WriteTable(w io.Writer, verbose bool) error {
 	return err
 }
 
+// below says, after the name of a check with sub-checks, how many of its
+// leaves were not checkable or skipped: " (40 not checkable, 3 skipped)".
+func below(ch CheckResult) string {
+	var parts []string
+	if ch.notCheckable > 0 {
+		parts = append(parts, fmt.Sprintf("%d not checkable", ch.notCheckable))
+	}
+	if ch.skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped", ch.skipped))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
 func orNone(s string) string {
 	if s == "" {
 		return "(none)"
@@ -317,12 +403,21 @@ func orNone(s string) string {
 	return s
 }
 
-// oneLine turns line breaks and other control characters into spaces.
+// oneLine turns every character that does not print — line breaks and
+// the other C0 controls, DEL, the C1 controls (U+0080–U+009F), format
+// characters such as bidirectional overrides, and bytes that are not
+// UTF-8 — into a space: server text cannot break the table's lines or
+// drive the terminal.
 func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
+	var b strings.Builder
+	for i, w := 0, 0; i < len(s); i += w {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		w = size
+		if (r == utf8.RuneError && size == 1) || !unicode.IsPrint(r) {
+			b.WriteByte(' ')
+			continue
 		}
-		return r
-	}, s)
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package checker
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/rsguard/rsguard/internal/conformance"
 	"github.com/rsguard/rsguard/internal/loopback"
@@ -41,10 +41,13 @@ type issued struct {
 	err   error
 }
 
-// newClientCredentials checks the token endpoint, adds the secret to s, and
-// chooses the client authentication: client_secret_basic (RFC 6749
-// §2.3.1), unless the metadata lists token_endpoint_auth_methods_supported
-// without it but with client_secret_post.
+// newClientCredentials checks the token endpoint of m, the metadata of the
+// issuer the credentials are for, adds the secret in every form it is sent
+// in to s, and chooses the client authentication: client_secret_basic (RFC
+// 6749 §2.3.1), unless the metadata lists
+// token_endpoint_auth_methods_supported without it but with
+// client_secret_post. The token endpoint must be an absolute https URL, or
+// http on a loopback host when the issuer is on a loopback host too.
 func newClientCredentials(ctx context.Context, client *http.Client, m *conformance.ASMetadata, id, secret, resource string, s *secrets) (*clientCredentials, error) {
 	u, err := url.Parse(m.TokenEndpoint)
 	switch {
@@ -52,8 +55,8 @@ func newClientCredentials(ctx context.Context, client *http.Client, m *conforman
 		return nil, errors.New(`the authorization server's metadata has no "token_endpoint"`)
 	case err != nil || !u.IsAbs() || u.Host == "" || u.User != nil || u.Fragment != "":
 		return nil, fmt.Errorf("the token endpoint %q is not an absolute URL", m.TokenEndpoint)
-	case !loopback.AllowsScheme(u):
-		return nil, fmt.Errorf("the token endpoint %q is not https: the client secret is not sent there", m.TokenEndpoint)
+	case !strings.EqualFold(u.Scheme, "https") && !(loopback.AllowsScheme(u) && issuerOnLoopback(m.Issuer)):
+		return nil, fmt.Errorf("the token endpoint %q is not https (http only on loopback, for an issuer on loopback): the client secret is not sent there", m.TokenEndpoint)
 	}
 	basic := true
 	if methods := m.TokenEndpointAuthMethods; methods != nil && !slices.Contains(methods, "client_secret_basic") {
@@ -62,9 +65,16 @@ func newClientCredentials(ctx context.Context, client *http.Client, m *conforman
 		}
 		basic = false
 	}
-	s.add(secret)
+	s.addCredentials(id, secret)
 	return &clientCredentials{ctx: ctx, client: client, endpoint: m.TokenEndpoint, id: id, secret: secret, basic: basic,
 		resource: resource, secrets: s, cache: map[string]issued{}}, nil
+}
+
+// issuerOnLoopback reports whether the issuer identifier's host is
+// loopback.
+func issuerOnLoopback(issuer string) bool {
+	u, err := url.Parse(issuer)
+	return err == nil && loopback.IsHost(u.Hostname())
 }
 
 // Token returns a token for the resource granting scopes (nil: none asked).
@@ -133,42 +143,43 @@ func (s *clientCredentials) request(resource string, scopes []string) (string, e
 	}
 	s.secrets.add(ok.AccessToken)
 	if !strings.EqualFold(ok.TokenType, "Bearer") {
-		return "", fmt.Errorf("the token endpoint issued a token of token_type %q, not Bearer: mcpcheck sends bearer tokens only", printable(ok.TokenType, 20))
+		what := "an unreadable token_type"
+		if isErrorCode(ok.TokenType) && len(ok.TokenType) <= 20 && !s.secrets.within(ok.TokenType) {
+			what = fmt.Sprintf("token_type %q", ok.TokenType)
+		}
+		return "", fmt.Errorf("the token endpoint issued a token of %s, not Bearer: mcpcheck sends bearer tokens only", what)
 	}
 	return ok.AccessToken, nil
 }
 
 // refusal describes an error answer of the token endpoint (RFC 6749 §5.2):
-// its status, its error code, and its error_description, shortened, unless
-// it could carry the client's credentials; never the body itself.
+// its status and its error code, if it is one (RFC 6749 §5.2's characters,
+// short, carrying nothing of the credentials), else "an unreadable error".
+// Never its error_description, nor anything else of the body: an endpoint
+// may echo the request, credentials included.
 func (s *clientCredentials) refusal(status int, body []byte) error {
 	var e struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
+		Error any `json:"error"`
 	}
 	_ = json.Unmarshal(body, &e)
 	msg := fmt.Sprintf("the authorization server refused the token request (status %d", status)
-	if code := e.Error; code != "" && isErrorCode(code) {
+	switch code, ok := e.Error.(string); {
+	case e.Error == nil:
+	case ok && code != "" && isErrorCode(code) && !s.secrets.within(code):
 		msg += ", error " + code
-		if d := printable(e.Description, 120); d != "" && !strings.Contains(e.Description, s.secret) && !strings.Contains(d, s.secret) {
-			msg += ": " + conformance.Redact(d)
-		}
+	default:
+		msg += ", an unreadable error"
 	}
 	return errors.New(msg + ")")
 }
 
-// scrub removes the client secret from s.
-func (s *clientCredentials) scrub(msg string) string {
-	if s.secret != "" {
-		msg = strings.ReplaceAll(msg, s.secret, "[redacted]")
-	}
-	return conformance.Redact(msg)
-}
+// scrub removes every secret the run knows of from msg.
+func (s *clientCredentials) scrub(msg string) string { return s.secrets.clean(msg) }
 
-// isErrorCode reports whether s is an RFC 6749 §5.2 error code: at most 64
-// bytes of %x20-21 / %x23-5B / %x5D-7E.
+// isErrorCode reports whether s reads as an RFC 6749 §5.2 error code: at
+// most 40 bytes (the RFC's are shorter) of %x20-21 / %x23-5B / %x5D-7E.
 func isErrorCode(s string) bool {
-	if len(s) > 64 {
+	if len(s) > 40 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -179,26 +190,8 @@ func isErrorCode(s string) bool {
 	return true
 }
 
-// printable returns s without control characters, cut to max runes.
-func printable(s string, max int) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if r == utf8.RuneError || r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			continue
-		}
-		if n == max {
-			b.WriteString("…")
-			break
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
-}
-
-// secrets are the strings a report never prints: the client secret and
-// every token the run got.
+// secrets are the strings a report never prints: the client secret in
+// every form the token requests carry it, and every token the run got.
 type secrets struct {
 	mu   sync.Mutex
 	list []string
@@ -213,6 +206,34 @@ func (s *secrets) add(v string) {
 	if !slices.Contains(s.list, v) {
 		s.list = append(s.list, v)
 	}
+}
+
+// addCredentials adds the secret as it is sent and as an endpoint may echo
+// it: as is, form-urlencoded (client_secret_post), and the
+// client_secret_basic value (RFC 6749 §2.3.1: id and secret form-urlencoded
+// and joined by a colon, and its base64, with and without padding; and the
+// same of the id and secret as they are).
+func (s *secrets) addCredentials(id, secret string) {
+	s.add(secret)
+	s.add(url.QueryEscape(secret))
+	for _, pair := range []string{url.QueryEscape(id) + ":" + url.QueryEscape(secret), id + ":" + secret} {
+		s.add(pair)
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			s.add(enc.EncodeToString([]byte(pair)))
+		}
+	}
+}
+
+// within reports whether v contains a secret.
+func (s *secrets) within(v string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.list {
+		if strings.Contains(v, x) {
+			return true
+		}
+	}
+	return false
 }
 
 // clean returns msg redacted (conformance.Redact) with every secret

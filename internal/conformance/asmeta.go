@@ -97,37 +97,58 @@ func ParseASMetadata(body []byte) (*ASMetadata, error) {
 	return m, nil
 }
 
-// ASMetadataURLs returns the URLs where a client looks for the metadata of
-// the authorization server issuer, in order: RFC 8414 metadata at the
-// path-inserted well-known URL (§3.1), then OpenID Connect Discovery at the
-// issuer plus "/.well-known/openid-configuration" (§4) and, for an issuer
-// with a path, at the path-inserted form (RFC 8414 §5), as MCP clients also
-// try.
-func ASMetadataURLs(issuer string) ([]string, error) {
+// ParseIssuer parses an authorization server's issuer identifier as RFC
+// 8414 §2 defines it: an absolute URL with a host, whose scheme is https
+// (http only on a loopback host, package loopback's rule), with no query,
+// fragment or userinfo. The error says, in one clause, what is wrong.
+func ParseIssuer(issuer string) (*url.URL, error) {
 	u, err := url.Parse(issuer)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		return nil, fmt.Errorf("%q is not an absolute URL", issuer)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return nil, errors.New("not an absolute URL")
+	case !loopback.AllowsScheme(u):
+		return nil, errors.New("not https (http only on a loopback host)")
+	case u.User != nil:
+		return nil, errors.New("it has userinfo")
+	case strings.ContainsAny(issuer, "?#"):
+		return nil, errors.New("it has a query or a fragment")
+	}
+	return u, nil
+}
+
+// asMetadataURLs returns the URLs where a client looks for the metadata of
+// the authorization server issuer, in the order MCP authorization
+// (2025-11-25, authorization server metadata discovery) gives: RFC 8414
+// metadata at the path-inserted well-known URL (§3.1), then OpenID Connect
+// Discovery path-inserted (RFC 8414 §5) and, for an issuer with a path,
+// appended to it (OpenID Connect Discovery §4). They are built from the
+// parsed identifier ([ParseIssuer]: no query to append to).
+func asMetadataURLs(issuer string) ([]string, error) {
+	u, err := ParseIssuer(issuer)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not an issuer identifier: %v", issuer, err)
 	}
 	path := strings.TrimSuffix(u.EscapedPath(), "/")
 	base := u.Scheme + "://" + u.Host
 	out := []string{
 		base + "/.well-known/oauth-authorization-server" + path,
-		strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration",
+		base + "/.well-known/openid-configuration" + path,
 	}
 	if path != "" {
-		out = append(out, base+"/.well-known/openid-configuration"+path)
+		out = append(out, base+path+"/.well-known/openid-configuration")
 	}
 	return out, nil
 }
 
 // FetchASMetadata fetches the metadata of the authorization server issuer
-// with client, trying [ASMetadataURLs] in order until one answers 200 with
+// (an issuer identifier, see [ParseIssuer]) with client, trying the URLs
+// MCP clients try, in their order, until one answers 200 with
 // a JSON object with an "issuer" string: that document is the answer,
 // whatever its "issuer" says (the caller compares it with issuer). The
 // error says what each URL gave. No redirect is followed unless client
 // follows them; bodies are read up to 1 MiB.
 func FetchASMetadata(ctx context.Context, client *http.Client, issuer string) (*ASMetadata, error) {
-	urls, err := ASMetadataURLs(issuer)
+	urls, err := asMetadataURLs(issuer)
 	if err != nil {
 		return nil, err
 	}
@@ -229,8 +250,8 @@ func (c *Target) checkAuthorizationServers(r Reporter) {
 		servers = servers[:maxAuthorizationServers]
 	}
 	for _, as := range servers {
-		if u, err := url.Parse(as); err != nil || !u.IsAbs() || u.Host == "" || !loopback.AllowsScheme(u) {
-			r.Logf("authorization server %q not fetched: not an https URL (the metadata check reports it)", as)
+		if _, err := ParseIssuer(as); err != nil {
+			r.Logf("authorization server %q not fetched: not an issuer identifier, %v (the metadata check reports it)", as, err)
 			continue
 		}
 		c.checkAuthorizationServer(r, as)
@@ -240,7 +261,7 @@ func (c *Target) checkAuthorizationServers(r Reporter) {
 // checkAuthorizationServer checks the metadata of one authorization server.
 func (c *Target) checkAuthorizationServer(r Reporter, as string) {
 	r.Helper()
-	urls, _ := ASMetadataURLs(as)
+	urls, _ := asMetadataURLs(as)
 	m, err := FetchASMetadata(context.Background(), c.asClient(), as)
 	if errors.Is(err, ErrNotFetched) {
 		r.Logf("authorization server %q not checked: %v", as, err)
@@ -248,7 +269,7 @@ func (c *Target) checkAuthorizationServer(r Reporter, as string) {
 	}
 	if err != nil {
 		r.Errorf(`authorization server %q serves no metadata a client can read (%s): an MCP client cannot find its token endpoint (RFC 8414 §3; MCP authorization, authorization server discovery). Serve RFC 8414 metadata at %s (or OpenID Connect Discovery at %s), or list in "authorization_servers" only issuers that do.`,
-			as, redact(err.Error()), urls[0], urls[1])
+			as, Redact(err.Error()), urls[0], urls[1])
 		return
 	}
 	if m.Issuer != as {

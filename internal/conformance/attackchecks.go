@@ -42,13 +42,13 @@ func (c *Target) checkMethod(r Reporter, a attack) {
 	req.Method = a.method
 	resp, err := c.sendAs(req, credential{token: a.token}, c.Host, 0, false)
 	if err != nil {
-		r.Errorf("%s %s: %v. Answer a method you do not serve with 405 and Allow.", a.method, rpcMethod, err)
+		r.Errorf("%s %s: %v. Answer a method you do not serve with 405 and Allow (RFC 9110 §15.5.6).", a.method, rpcMethod, err)
 		return
 	}
 	defer c.checkEcho(r, resp, tokenParts(a.token))
 	switch {
 	case resp.status/100 == 2:
-		r.Errorf("%s with a %s body: status %d, the request reached the MCP server. Answer 405 with Allow to any method but POST, GET, DELETE and OPTIONS, before the request reaches the MCP server.", a.method, rpcMethod, resp.status)
+		r.Errorf("%s with a %s body: status %d, the request reached the MCP server (RFC 9110 §15.5.6; MCP transport, Streamable HTTP). Answer 405 with Allow to any method but POST, GET, DELETE and OPTIONS, before the request reaches the MCP server.", a.method, rpcMethod, resp.status)
 	case resp.status != http.StatusMethodNotAllowed:
 		r.Errorf("%s with a %s body: status %d, want 405 Method Not Allowed (RFC 9110 §15.5.6): only POST, GET and DELETE are MCP Streamable HTTP methods. Answer 405 with Allow to any method but POST, GET, DELETE and OPTIONS, after authentication.", a.method, rpcMethod, resp.status)
 	case !slices.Contains(splitList(resp.header.Values("Allow")), http.MethodPost):
@@ -91,7 +91,7 @@ func (c *Target) checkAttacks(r Reporter) {
 						return
 					}
 					if a.token == "" && a.probe == nil {
-						r.Skipf("%s: this forged token names or uses the authorization server's public key, which the run did not find in its JWK Set", NotCheckable)
+						r.Skipf("%s without the authorization server's public key: this forged token names or uses it, and the run did not find it in a JWK Set", NotCheckable)
 						return
 					}
 					c.checkAttack(r, a)
@@ -113,12 +113,12 @@ func (c *Target) checkAttack(r Reporter, a attack) {
 	}
 	resp, err := c.sendProbe(p)
 	if err != nil {
-		r.Errorf("%v. Answer this request with a refusal (4xx) rather than failing the connection.", err)
+		r.Errorf("%v. Answer this request with a refusal (4xx, with a challenge: RFC 6750 §3.1) rather than failing the connection.", err)
 		return
 	}
 	secrets := tokenParts(a.token)
 	if resp.status/100 == 2 {
-		r.Errorf("accepted: status %d. %s", resp.status, a.fix)
+		r.Errorf("accepted: status %d, want a refusal (%s). %s", resp.status, c.caseSpec(r), a.fix)
 		return
 	}
 	defer c.checkEcho(r, resp, secrets)
@@ -127,7 +127,7 @@ func (c *Target) checkAttack(r Reporter, a attack) {
 		// Servers and proxies bound headers differently: any refusal will
 		// do, but not a success and not a crash.
 		if resp.status >= 500 {
-			r.Errorf("status %d for an oversized token. Refuse an oversized Authorization header with 4xx (431, 400 or 401), never a server error.", resp.status)
+			r.Errorf("status %d for an oversized token (RFC 6585 §5; RFC 9110 §15.5). Refuse an oversized Authorization header with 4xx (431, 400 or 401), never a server error.", resp.status)
 		}
 		return
 	case "token":
@@ -192,7 +192,7 @@ func (c *Target) checkEcho(r Reporter, resp *response, secrets []tokenPart) {
 			if !bytes.Contains(resp.body, []byte(s.value)) {
 				where = "headers"
 			}
-			r.Errorf("the response %s echo %s (%d bytes). Answer with fixed error text that never repeats the credential or any part of it.", where, s.name, len(s.value))
+			r.Errorf("the response %s echo %s (%d bytes): whoever reads the answer or its logs gets the credential (RFC 6750 §5.1, token disclosure). Answer with fixed error text that never repeats the credential or any part of it.", where, s.name, len(s.value))
 			return
 		}
 	}
@@ -286,16 +286,17 @@ func sameSet(a, b []string) bool {
 // truncate returns the start of a body for a message, redacted.
 func truncate(b []byte) string {
 	if len(b) > 200 {
-		return redact(string(b[:200])) + "…"
+		return Redact(string(b[:200])) + "…"
 	}
-	return redact(string(b))
+	return Redact(string(b))
 }
 
-// redact replaces in s each run that looks like a JWT or a part of one
+// Redact replaces in s each run that looks like a JWT or a part of one
 // (base64url of a JSON object, "eyJ…", with the segments joined to it by
-// dots) by "[token]": messages never carry a token, even one a server
-// echoed.
-func redact(s string) string {
+// dots) by "[token]": every message of the checks passes through it, so
+// that none carries a token, even one a server echoed; front ends use it
+// for their own output.
+func Redact(s string) string {
 	var b strings.Builder
 	for {
 		i := strings.Index(s, "eyJ")
@@ -317,17 +318,11 @@ func redact(s string) string {
 	}
 }
 
-// Redact replaces in s each run that looks like a JWT or a part of one
-// (base64url of a JSON object, "eyJ…", with the segments joined to it by
-// dots) by "[token]", as every message of the checks is: for a front end's
-// own output.
-func Redact(s string) string { return redact(s) }
-
 // redactAll redacts each of values.
 func redactAll(values []string) []string {
 	out := make([]string, len(values))
 	for i, v := range values {
-		out[i] = redact(v)
+		out[i] = Redact(v)
 	}
 	return out
 }
@@ -343,7 +338,7 @@ func describeRPC(msg *rpcResponse, resp *response) string {
 	case msg == nil:
 		return "no JSON-RPC response"
 	case msg.Error != nil:
-		return fmt.Sprintf("JSON-RPC error %d %q", msg.Error.Code, redact(msg.Error.Message))
+		return fmt.Sprintf("JSON-RPC error %d %q", msg.Error.Code, Redact(msg.Error.Message))
 	}
 	return "JSON-RPC result"
 }

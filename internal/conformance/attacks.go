@@ -46,7 +46,7 @@ type attack struct {
 	// is then skipped as DoesNotApply).
 	notFor string
 	// skip, if set, is the message the case is skipped with when the run
-	// can make it but could not (NotIssued…); note is then logged first.
+	// can make it but could not (notIssued…); note is then logged first.
 	skip, note string
 }
 
@@ -124,11 +124,20 @@ func (c *Target) attacks(r Reporter) []attackClass {
 		{name: "RSA key of 1024 bits", token: tok(TokenOptions{Key: weakKid}, nil)},
 		{name: "hostile kid", token: tok(TokenOptions{Key: kid, Header: map[string]any{"kid": "../../../../etc/passwd' OR '1'='1"}}, nil)},
 	}
-	if k := is.Kid("RS256"); k != "" {
-		algorithm = append(algorithm,
-			attack{name: "PS256 signature by the RS256 key", token: tok(TokenOptions{Key: k, Alg: "PS256"}, nil)},
-			attack{name: "header ES256 on the RS256 key", token: tok(TokenOptions{Signer: c.keys.ec, Key: k}, nil)})
+	// The cases of an RS256 key: made with it if the run knows one; not
+	// checkable if the run knows no key of the issuer at all (their token
+	// stays ""); not applying if it knows keys, none of them RS256.
+	rsCases := []attack{{name: "PS256 signature by the RS256 key"}, {name: "header ES256 on the RS256 key"}}
+	switch k := is.Kid("RS256"); {
+	case k != "":
+		rsCases[0].token = tok(TokenOptions{Key: k, Alg: "PS256"}, nil)
+		rsCases[1].token = tok(TokenOptions{Signer: c.keys.ec, Key: k}, nil)
+	case kid != "":
+		for i := range rsCases {
+			rsCases[i].notFor = "the authorization server has no RS256 key the run knows of"
+		}
 	}
+	algorithm = append(algorithm, rsCases...)
 	for i := range algorithm {
 		algorithm[i].want = "token"
 	}
@@ -411,14 +420,15 @@ func sha256Of(s string) []byte {
 // 404 instead still lets the method reach a layer that should never see it.
 // HTTP methods are case-sensitive (RFC 9110 §9.1): "post" is not POST.
 func (c *Target) methodAttacks() []attack {
-	// The tool: the first one that needs a scope beyond Scopes (what a
-	// client holds when it starts), called with a token holding every
-	// scope of the kit's valid token but those; else any tool (or
-	// tools/list) with the valid token, which the method alone must stop.
-	tokScopes, params := c.allScopes(), map[string]any(nil)
+	// The tool: the first one that needs a scope beyond the run's token
+	// scopes (what a client holds when it starts), called with a token
+	// holding every scope of the kit's valid token but those; else any tool
+	// (or tools/list) with the valid token, which the method alone must
+	// stop.
+	tokScopes, params, held := c.allScopes(), map[string]any(nil), c.tokenScopes()
 	tools := slices.Sorted(maps.Keys(c.Tools))
 	for _, tool := range tools {
-		beyond := func(s string) bool { return slices.Contains(c.Tools[tool], s) && !slices.Contains(c.Scopes, s) }
+		beyond := func(s string) bool { return slices.Contains(c.Tools[tool], s) && !slices.Contains(held, s) }
 		if slices.ContainsFunc(tokScopes, beyond) {
 			tokScopes, params = slices.DeleteFunc(tokScopes, beyond), c.toolCall(tool)
 			break

@@ -7,10 +7,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
-	"github.com/rsguard/rsguard/internal/loopback"
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
@@ -44,13 +44,13 @@ func (c *Target) checkMetadata(r Reporter) {
 	}
 	var servers []string
 	if err := json.Unmarshal(doc["authorization_servers"], &servers); err != nil {
-		r.Errorf(`metadata "authorization_servers" missing or not an array of strings: MCP clients need it to find the authorization server. List the issuer identifier in "authorization_servers".`)
+		r.Errorf(`metadata "authorization_servers" missing or not an array of strings: MCP clients need it to find the authorization server (RFC 9728 §2; MCP authorization, authorization server discovery). List the issuer identifier in "authorization_servers".`)
 	} else if c.iss.Issuer() != "" && !slices.Contains(servers, c.iss.Issuer()) {
-		r.Errorf(`metadata "authorization_servers" %q does not name the issuer %q. Add the issuer identifier, exactly as tokens carry it in "iss", to "authorization_servers".`, servers, c.iss.Issuer())
+		r.Errorf(`metadata "authorization_servers" %q does not name the issuer %q (RFC 9728 §2; MCP authorization, authorization server discovery). Add the issuer identifier, exactly as tokens carry it in "iss", to "authorization_servers".`, servers, c.iss.Issuer())
 	}
 	for _, as := range servers {
-		if u, err := url.Parse(as); err != nil || !u.IsAbs() || !loopback.AllowsScheme(u) {
-			r.Errorf(`metadata "authorization_servers" names %q: an issuer must use https, http only on loopback hosts (RFC 8414 §2). List only https issuer identifiers (http only on loopback hosts).`, as)
+		if _, err := ParseIssuer(as); err != nil {
+			r.Errorf(`metadata "authorization_servers" names %q, which is not an issuer identifier: %v (RFC 8414 §2: an https URL, http only on loopback hosts, with no query, fragment or userinfo). List only the issuer identifiers of your authorization servers.`, as, err)
 		}
 	}
 	if raw, ok := doc["bearer_methods_supported"]; ok {
@@ -58,7 +58,7 @@ func (c *Target) checkMetadata(r Reporter) {
 		if err := json.Unmarshal(raw, &methods); err != nil {
 			r.Errorf(`metadata "bearer_methods_supported" is not an array of strings (RFC 9728 §2). Publish it as an array such as ["header"], or leave it out.`)
 		} else if c.MCP && slices.Contains(methods, "query") {
-			r.Errorf(`metadata "bearer_methods_supported" lists "query": MCP forbids tokens in the query string. Publish only "header" in "bearer_methods_supported".`)
+			r.Errorf(`metadata "bearer_methods_supported" lists "query": MCP forbids tokens in the query string (MCP authorization, token handling; RFC 6750 §2.3). Publish only "header" in "bearer_methods_supported".`)
 		}
 	}
 	if raw, ok := doc["scopes_supported"]; ok {
@@ -68,7 +68,7 @@ func (c *Target) checkMetadata(r Reporter) {
 		}
 		for _, s := range c.Scopes {
 			if !slices.Contains(scopes, s) {
-				r.Errorf(`metadata "scopes_supported" %q lacks %q, a scope the challenge names. Add every scope your challenges name to "scopes_supported".`, scopes, s)
+				r.Errorf(`metadata "scopes_supported" %q lacks %q, a scope the challenge names (RFC 9728 §2; MCP authorization, scope selection strategy). Add every scope your challenges name to "scopes_supported".`, scopes, s)
 			}
 		}
 	}
@@ -80,18 +80,18 @@ func (c *Target) checkCORS(r Reporter) {
 	req, _ := http.NewRequest(http.MethodGet, c.MetadataGet, nil)
 	req.Header.Set("Origin", "https://client.example")
 	if resp, err := c.send(req); err != nil {
-		r.Errorf("GET metadata with an Origin header: %v. Answer cross-origin GET requests for the metadata.", err)
+		r.Errorf("GET metadata with an Origin header: %v (Fetch Standard, CORS protocol). Answer cross-origin GET requests for the metadata.", err)
 	} else if resp.header.Get("Access-Control-Allow-Origin") == "" {
-		r.Errorf("the metadata answer has no Access-Control-Allow-Origin: browser-based MCP clients cannot read it. Serve the metadata with Access-Control-Allow-Origin (\"*\" will do: it is public).")
+		r.Errorf("the metadata answer has no Access-Control-Allow-Origin: browser-based MCP clients cannot read it (Fetch Standard, CORS protocol). Serve the metadata with Access-Control-Allow-Origin (\"*\" will do: it is public).")
 	}
 	req, _ = http.NewRequest(http.MethodOptions, c.MetadataGet, nil)
 	req.Header.Set("Origin", "https://client.example")
 	req.Header.Set("Access-Control-Request-Method", "GET")
 	req.Header.Set("Access-Control-Request-Headers", "mcp-protocol-version")
 	if resp, err := c.send(req); err != nil {
-		r.Errorf("OPTIONS metadata (CORS preflight): %v. Answer CORS preflights of the metadata.", err)
+		r.Errorf("OPTIONS metadata (CORS preflight): %v (Fetch Standard, CORS protocol). Answer CORS preflights of the metadata.", err)
 	} else if resp.status/100 != 2 || resp.header.Get("Access-Control-Allow-Origin") == "" {
-		r.Errorf("the metadata's CORS preflight got %d without Access-Control-Allow-Origin. Answer preflights of the metadata with 2xx, Access-Control-Allow-Origin and Access-Control-Allow-Headers allowing MCP-Protocol-Version.", resp.status)
+		r.Errorf("the metadata's CORS preflight got %d without Access-Control-Allow-Origin (Fetch Standard, CORS protocol). Answer preflights of the metadata with 2xx, Access-Control-Allow-Origin and Access-Control-Allow-Headers allowing MCP-Protocol-Version.", resp.status)
 	}
 	req, err := c.request(probe{})
 	if err != nil {
@@ -100,14 +100,14 @@ func (c *Target) checkCORS(r Reporter) {
 	}
 	req.Header.Set("Origin", "https://client.example")
 	if resp, err := c.send(req); err != nil {
-		r.Errorf("request without a token: %v. Answer a request without a token with 401 and a %s challenge.", err, c.scheme())
+		r.Errorf("request without a token: %v. Answer a request without a token with 401 and a %s challenge (RFC 6750 §3; MCP authorization).", err, c.scheme())
 	} else if resp.status == http.StatusForbidden {
 		// The MCP transport: "If the Origin header is present and invalid,
 		// servers MUST respond with HTTP 403 Forbidden." A server that does
 		// not allow this origin is right to refuse it.
 		r.Logf("the endpoint refused the origin https://client.example with 403 (Origin validation): the challenge's CORS exposure is not checked")
 	} else if !listsToken(resp.header.Values("Access-Control-Expose-Headers"), "WWW-Authenticate") {
-		r.Errorf("the 401 does not list WWW-Authenticate in Access-Control-Expose-Headers: a browser-based client cannot read the challenge. Send Access-Control-Expose-Headers: WWW-Authenticate with every refusal.")
+		r.Errorf("the 401 does not list WWW-Authenticate in Access-Control-Expose-Headers: a browser-based client cannot read the challenge (Fetch Standard, CORS protocol). Send Access-Control-Expose-Headers: WWW-Authenticate with every refusal.")
 	}
 }
 
@@ -120,7 +120,7 @@ func (c *Target) checkChallenge(r Reporter) {
 	}
 	resp, err := c.send(req)
 	if err != nil {
-		r.Errorf("request without a token: %v. Answer a request without a token with 401 and a %s challenge.", err, c.scheme())
+		r.Errorf("request without a token: %v. Answer a request without a token with 401 and a %s challenge (RFC 6750 §3; MCP authorization).", err, c.scheme())
 		return
 	}
 	if resp.status != http.StatusUnauthorized {
@@ -138,8 +138,39 @@ func (c *Target) checkChallenge(r Reporter) {
 	if ch.Error != "" {
 		r.Errorf("the challenge to a request without credentials carries error=%q: RFC 6750 §3.1 says it should not. Leave error out of the challenge when the request carried no credentials.", ch.Error)
 	}
-	if c.Scopes != nil && !sameSet(ch.Scope, c.Scopes) {
-		r.Errorf("challenge scope %q, want %q (ConformanceConfig.Scopes). Name in the 401 challenge's scope exactly the scopes a client needs to start (or correct ConformanceConfig.Scopes).", ch.Scope, c.Scopes)
+	switch {
+	case c.Scopes != nil:
+		if !sameSet(ch.Scope, c.Scopes) {
+			r.Errorf("challenge scope %q, want %q (RFC 6750 §3; ConformanceConfig.Scopes, mcpcheck -scopes). Name in the 401 challenge's scope exactly the scopes a client needs to start (or correct the scopes the run was given).", ch.Scope, c.Scopes)
+		}
+	case len(ch.Scope) == 0:
+		if c.ChallengeScopeRequired {
+			r.Errorf("the 401 challenge names no scope: MCP clients ask for the scopes it names (MCP authorization 2025-11-25, scope selection strategy: servers SHOULD name them; RFC 6750 §3). Name in the 401 challenge's scope the scopes a client needs to start.")
+		}
+	default:
+		c.checkChallengeScopesPublished(r, ch.Scope)
+	}
+}
+
+// checkChallengeScopesPublished, when the run does not know which scopes
+// the challenge must name, fails those it names that the metadata's
+// scopes_supported, if published, lacks.
+func (c *Target) checkChallengeScopesPublished(r Reporter, named []string) {
+	r.Helper()
+	resp, err := c.metadata()
+	if err != nil || resp.status != http.StatusOK {
+		return // the metadata check says why
+	}
+	var doc struct {
+		ScopesSupported *[]string `json:"scopes_supported"`
+	}
+	if json.Unmarshal(resp.body, &doc) != nil || doc.ScopesSupported == nil {
+		return // absent, or not an array of strings: the metadata check says so
+	}
+	for _, s := range named {
+		if !slices.Contains(*doc.ScopesSupported, s) {
+			r.Errorf(`the 401 challenge names the scope %q, which the metadata's "scopes_supported" %q lacks (RFC 9728 §2; MCP authorization, scope selection strategy). List in "scopes_supported" every scope your challenges name.`, s, *doc.ScopesSupported)
+		}
 	}
 }
 
@@ -156,7 +187,7 @@ func (c *Target) bearerChallenge(r Reporter, resp *response) (rsmeta.Challenge, 
 	for _, l := range lines {
 		cs, err := rsmeta.ParseChallenges(l)
 		if err != nil {
-			r.Errorf("WWW-Authenticate %q does not parse: %v. Format the challenge as RFC 9110 §11.6.1 says, auth-param values as tokens or quoted-strings.", redact(l), err)
+			r.Errorf("WWW-Authenticate %q does not parse: %v. Format the challenge as RFC 9110 §11.6.1 says, auth-param values as tokens or quoted-strings.", Redact(l), err)
 			return rsmeta.Challenge{}, false
 		}
 		for _, ch := range cs {
@@ -166,15 +197,18 @@ func (c *Target) bearerChallenge(r Reporter, resp *response) (rsmeta.Challenge, 
 		}
 	}
 	if len(bearer) != 1 {
-		r.Errorf("WWW-Authenticate %q: %d Bearer challenges, want 1. Send exactly one Bearer challenge.", redactAll(lines), len(bearer))
+		r.Errorf("WWW-Authenticate %q: %d Bearer challenges, want 1 (RFC 6750 §3; RFC 9110 §11.6.1). Send exactly one Bearer challenge.", redactAll(lines), len(bearer))
 		return rsmeta.Challenge{}, false
 	}
 	ch := bearer[0]
-	if ch.ResourceMetadata != c.MetadataURL {
-		r.Errorf("challenge resource_metadata %q, want %q (RFC 9728 §5.1); %s. Set resource_metadata to the URL of the metadata, fixed by configuration, never derived from the request.", ch.ResourceMetadata, c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
+	switch {
+	case ch.ResourceMetadata == "":
+		r.Errorf("the challenge has no resource_metadata (RFC 9728 §5.1), want %q: %s. Set resource_metadata to the URL of the metadata, fixed by configuration, never derived from the request.", c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
+	case ch.ResourceMetadata != c.MetadataURL:
+		r.Errorf("challenge resource_metadata %q, want %q, the metadata's well-known URL (RFC 9728 §3.1), where MCP clients look when a challenge names none (MCP authorization, protected resource metadata discovery); %s. Set resource_metadata to the URL of the metadata, fixed by configuration, never derived from the request.", ch.ResourceMetadata, c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
 	}
 	if slices.Contains(ch.Scope, "offline_access") {
-		r.Errorf("the challenge names offline_access: MCP says a server never asks for it. Remove offline_access from the scopes of challenges.")
+		r.Errorf("the challenge names offline_access: MCP says a server never asks for it (MCP authorization, scope selection strategy). Remove offline_access from the scopes of challenges.")
 	}
 	return ch, true
 }
@@ -188,17 +222,17 @@ func (c *Target) checkAccept(r Reporter) {
 		}
 		resp, msg, err := c.rpc(tok, "tools/list", map[string]any{})
 		if err != nil {
-			r.Errorf("tools/list: %v. Answer tools/list with a JSON-RPC response, as application/json or text/event-stream.", err)
+			r.Errorf("tools/list: %v. Answer tools/list with a JSON-RPC response, as application/json or text/event-stream (MCP transport, Streamable HTTP).", err)
 		} else if resp.status/100 != 2 || msg == nil || msg.Error != nil {
-			r.Errorf("tools/list with a valid token%s: status %d, %s. Let a valid token with the challenge's scopes through to tools/list.", c.withProof(), resp.status, describeRPC(msg, resp))
+			r.Errorf("tools/list with a valid token%s: status %d, %s (RFC 6750 §2.1; MCP authorization). Let a valid token with the challenge's scopes through to tools/list.", c.withProof(), resp.status, describeRPC(msg, resp))
 		}
 		return
 	}
 	resp, err := c.sendProbe(probe{token: tok})
 	if err != nil {
-		r.Errorf("request with a valid token: %v. Answer a request with a valid token.", err)
+		r.Errorf("request with a valid token: %v. Answer a request with a valid token (RFC 6750 §2.1).", err)
 	} else if resp.status/100 != 2 {
-		r.Errorf("request with a valid token%s: status %d (WWW-Authenticate %q, body %q). Accept tokens from the issuer whose \"aud\" is the resource identifier, signed with its published keys.", c.withProof(), resp.status, redactAll(resp.header.Values("WWW-Authenticate")), truncate(resp.body))
+		r.Errorf("request with a valid token%s: status %d (WWW-Authenticate %q, body %q) (RFC 6750 §2.1; RFC 8707). Accept tokens from the issuer whose \"aud\" is the resource identifier, signed with its published keys.", c.withProof(), resp.status, redactAll(resp.header.Values("WWW-Authenticate")), truncate(resp.body))
 	}
 }
 
@@ -208,11 +242,11 @@ func (c *Target) initialize(r Reporter, tok string) bool {
 	c.session, c.protocol = "", ""
 	resp, msg, err := c.rpc(tok, "initialize", initializeParams)
 	if err != nil {
-		r.Errorf("initialize: %v. Answer initialize with a JSON-RPC response, as application/json or text/event-stream.", err)
+		r.Errorf("initialize: %v. Answer initialize with a JSON-RPC response, as application/json or text/event-stream (MCP lifecycle, initialization).", err)
 		return false
 	}
 	if resp.status/100 != 2 || msg == nil || msg.Error != nil {
-		r.Errorf("initialize with a valid token%s: status %d, %s. Let a valid token with the challenge's scopes through to initialize.", c.withProof(), resp.status, describeRPC(msg, resp))
+		r.Errorf("initialize with a valid token%s: status %d, %s (RFC 6750 §2.1; MCP lifecycle, initialization). Let a valid token with the challenge's scopes through to initialize.", c.withProof(), resp.status, describeRPC(msg, resp))
 		return false
 	}
 	var res struct {
@@ -222,10 +256,10 @@ func (c *Target) initialize(r Reporter, tok string) bool {
 	c.session = resp.header.Get("Mcp-Session-Id")
 	c.protocol = res.ProtocolVersion
 	if resp, _, err := c.rpc(tok, "notifications/initialized", nil); err != nil {
-		r.Errorf("notifications/initialized: %v. Accept notifications/initialized, with 202, in the session initialize opened.", err)
+		r.Errorf("notifications/initialized: %v. Accept notifications/initialized, with 202, in the session initialize opened (MCP lifecycle, initialization).", err)
 		return false
 	} else if resp.status/100 != 2 {
-		r.Errorf("notifications/initialized: status %d, %s. Accept notifications/initialized, with 202, in the session initialize opened.", resp.status, describeRPC(nil, resp))
+		r.Errorf("notifications/initialized: status %d, %s. Accept notifications/initialized, with 202, in the session initialize opened (MCP lifecycle, initialization).", resp.status, describeRPC(nil, resp))
 		return false
 	}
 	return true
@@ -245,21 +279,27 @@ func (c *Target) checkStepUps(r Reporter) {
 }
 
 // toolCaller returns a function that calls tool, in the current session,
-// with a token granting the scopes it is given. A token the run's token
-// source cannot get skips the subtest (NotIssued): the authorization server
-// decides which scopes a client gets.
-func (c *Target) toolCaller(r Reporter, tool string) func(scopes []string) (*response, *rpcResponse, bool) {
+// with a token granting the scopes it is given and, if lacks is set, not
+// lacks. A token the run's token source cannot get skips the subtest
+// (notIssued): the authorization server decides which scopes a client
+// gets; so does a token that grants lacks anyway, as its "scope" (or
+// "scp") claim shows.
+func (c *Target) toolCaller(r Reporter, tool string) func(scopes []string, lacks string) (*response, *rpcResponse, bool) {
 	params := c.toolCall(tool)
-	return func(scopes []string) (*response, *rpcResponse, bool) {
+	return func(scopes []string, lacks string) (*response, *rpcResponse, bool) {
 		r.Helper()
 		tok, err := c.tokenFor(scopes)
 		if err != nil {
-			r.Skipf("%s: a token with the scopes %q: %v", NotIssued, scopes, err)
+			r.Skipf("%s: a token with the scopes %q: %v", notIssued, scopes, err)
+			return nil, nil, false
+		}
+		if granted, ok := scopesOf(tok); ok && lacks != "" && slices.Contains(granted, lacks) {
+			r.Skipf("%s: asked for a token with the scopes %q, it issued one granting %q too", notIssued, scopes, lacks)
 			return nil, nil, false
 		}
 		resp, msg, err := c.rpc(tok, "tools/call", params)
 		if err != nil {
-			r.Errorf("tools/call %s with scopes %q: %v. Answer tools/call with a JSON-RPC response, as application/json or text/event-stream.", tool, scopes, err)
+			r.Errorf("tools/call %s with scopes %q: %v. Answer tools/call with a JSON-RPC response, as application/json or text/event-stream (MCP transport, Streamable HTTP).", tool, scopes, err)
 			return nil, nil, false
 		}
 		return resp, msg, true
@@ -268,7 +308,12 @@ func (c *Target) toolCaller(r Reporter, tool string) func(scopes []string) (*res
 
 // checkStepUp: MCP authorization, scope challenge handling (403
 // insufficient_scope, then success with the scopes it names), for a tool
-// whose scopes the run knows.
+// whose scopes the run knows. A call "gets through" when it is answered 2xx
+// with a clean JSON-RPC result: a 2xx whose answer is a JSON-RPC error or
+// a tool error (isError) fails if it reads as a scope refusal (which must
+// be a 403), and otherwise skips the subtest, saying what the tool
+// answered (its arguments are likely wrong): the step-up is then not
+// confirmed either way.
 func (c *Target) checkStepUp(r Reporter, tool string) {
 	need := c.Tools[tool]
 	if !c.initialize(r, c.token(c.allScopes(), nil)) {
@@ -276,55 +321,77 @@ func (c *Target) checkStepUp(r Reporter, tool string) {
 	}
 	call := c.toolCaller(r, tool)
 	if len(need) == 0 {
-		if resp, msg, ok := call([]string{}); ok && resp.status/100 != 2 {
-			r.Errorf("tools/call %s (needs no scope) with a scope-less token: status %d, %s. Let a tool that needs no scope be called with any valid token (or correct ConformanceConfig.Tools).", tool, resp.status, describeRPC(msg, resp))
+		if resp, msg, ok := call([]string{}, ""); ok {
+			if resp.status/100 != 2 {
+				r.Errorf("tools/call %s (needs no scope) with a scope-less token: status %d, %s (MCP authorization, scope challenge handling). Let a tool that needs no scope be called with any valid token (or correct the scopes the run was given for it).", tool, resp.status, describeRPC(msg, resp))
+				return
+			}
+			c.judgeToolAnswer(r, tool, []string{}, resp, msg)
 		}
 		return
 	}
-	// Lacking one scope: 403 insufficient_scope.
+	// Lacking one scope: 403 insufficient_scope. A token source cannot be
+	// asked for a token without any scope (the authorization server grants
+	// its default ones): it is asked for the run's scopes but that one.
+	missing := need[len(need)-1]
 	lacking := need[:len(need)-1]
-	resp, _, ok := call(lacking)
+	if len(lacking) == 0 && c.minter == nil {
+		lacking = slices.DeleteFunc(slices.Clone(c.tokenScopes()), func(s string) bool { return s == missing })
+		if len(lacking) == 0 {
+			r.Skipf("%s: a token lacking %q cannot be asked for: asked for no scope, an authorization server grants its default scopes (name with -scopes a scope the tool does not need)", notIssued, missing)
+			return
+		}
+	}
+	resp, _, ok := call(lacking, missing)
 	if !ok {
 		return
 	}
 	if resp.status != http.StatusForbidden {
-		r.Errorf("tools/call %s with scopes %q (lacking %q): status %d, want 403 insufficient_scope (MCP authorization, scope challenge handling). Answer a tools/call lacking a scope the tool needs with 403 and a %s challenge error=\"insufficient_scope\" naming the scopes.", tool, lacking, need[len(need)-1], resp.status, c.scheme())
+		r.Errorf("tools/call %s with scopes %q (lacking %q): status %d, want 403 insufficient_scope (MCP authorization, scope challenge handling). Answer a tools/call lacking a scope the tool needs with 403 and a %s challenge error=\"insufficient_scope\" naming the scopes.", tool, lacking, missing, resp.status, c.scheme())
 		return
 	}
 	if !c.stepUp(r, tool, call, resp, need, nil) {
 		return
 	}
 	// So do exactly the scopes the tool is configured with.
-	if resp, msg, ok := call(need); ok && resp.status/100 != 2 {
-		r.Errorf("tools/call %s with its scopes %q: status %d, %s. Let a token with exactly the scopes a tool needs call it (or correct ConformanceConfig.Tools).", tool, need, resp.status, describeRPC(msg, resp))
+	if resp, msg, ok := call(need, ""); ok {
+		if resp.status/100 != 2 {
+			r.Errorf("tools/call %s with its scopes %q: status %d, %s (MCP authorization, scope challenge handling). Let a token with exactly the scopes a tool needs call it (or correct the scopes the run was given for it).", tool, need, resp.status, describeRPC(msg, resp))
+			return
+		}
+		c.judgeToolAnswer(r, tool, need, resp, msg)
 	}
 }
 
 // checkStepUpUnknown: the step-up of a tool whose scopes the run does not
 // know (StepUpTools). In a session opened with a token granting the run's
-// scopes, it calls the tool with that token: answered 2xx, the tool needs
-// no scope beyond them and the step-up is not exercised, so the subtest is
-// skipped (a pass would claim a check that was not made); answered 403,
-// the refusal is judged as for a known tool, and a token granting the run's
-// scopes and those the 403 names must get the call through.
+// scopes, it calls the tool with that token: answered 403, the refusal is
+// judged as for a known tool, and a token granting the run's scopes and
+// those the 403 names must get the call through; answered 2xx with a clean
+// result, the tool needs no scope beyond them and the step-up is not
+// exercised, so the subtest is skipped (a pass would claim a check that was
+// not made); answered 2xx with a JSON-RPC error or a tool error, the
+// subtest fails if it reads as a scope refusal and is skipped, saying what
+// the tool answered, if not.
 func (c *Target) checkStepUpUnknown(r Reporter, tool string) {
 	have := c.tokenScopes()
 	tok, err := c.tokenFor(have)
 	if err != nil {
-		r.Skipf("%s: a token with the scopes %q: %v", NotIssued, have, err)
+		r.Skipf("%s: a token with the scopes %q: %v", notIssued, have, err)
 		return
 	}
 	if !c.initialize(r, tok) {
 		return
 	}
 	call := c.toolCaller(r, tool)
-	resp, msg, ok := call(have)
+	resp, msg, ok := call(have, "")
 	if !ok {
 		return
 	}
 	switch {
 	case resp.status/100 == 2:
-		r.Skipf("tools/call %s with the scopes %q got status %d: the tool needs no scope beyond them, so the step-up was not exercised (name a tool that needs more, or ask for fewer scopes)", tool, have, resp.status)
+		c.judgeToolAnswer(r, tool, have, resp, msg)
+		r.Skipf("tools/call %s with the scopes %q got status %d and a result: the tool needs no scope beyond them, so the step-up was not exercised (name the scopes the tool needs, mcpcheck -tool-scopes, to check that a token lacking one is refused, or name a tool that needs more)", tool, have, resp.status)
 	case resp.status == http.StatusForbidden:
 		c.stepUp(r, tool, call, resp, nil, have)
 	default:
@@ -332,13 +399,59 @@ func (c *Target) checkStepUpUnknown(r Reporter, tool string) {
 	}
 }
 
+// scopeRefusal matches the text of a tool's error that refuses the call
+// for want of a scope or a permission.
+var scopeRefusal = regexp.MustCompile(`(?i)scope|permission|forbidden|unauthori[sz]ed`)
+
+// judgeToolAnswer judges the JSON-RPC answer msg of a 2xx tools/call of
+// tool made with a token granting scopes: it returns if it is a clean
+// result; a JSON-RPC error or a tool error (a result with isError, MCP
+// tools) fails the subtest if its text reads as a scope refusal, which must
+// be a 403 insufficient_scope naming the scopes; any other error skips it,
+// saying what the tool answered.
+func (c *Target) judgeToolAnswer(r Reporter, tool string, scopes []string, resp *response, msg *rpcResponse) {
+	r.Helper()
+	var what, text string
+	switch {
+	case msg == nil:
+		return
+	case msg.Error != nil:
+		what, text = fmt.Sprintf("a JSON-RPC error %d", msg.Error.Code), msg.Error.Message
+	default:
+		var res struct {
+			IsError bool `json:"isError"`
+			Content []struct {
+				Type string `json:"type"`
+				Text string `json:"text"`
+			} `json:"content"`
+		}
+		if json.Unmarshal(msg.Result, &res) != nil || !res.IsError {
+			return
+		}
+		var parts []string
+		for _, ct := range res.Content {
+			if ct.Type == "text" {
+				parts = append(parts, ct.Text)
+			}
+		}
+		what, text = "a tool error (isError)", strings.Join(parts, " ")
+	}
+	shown := truncate([]byte(text))
+	if scopeRefusal.MatchString(text) {
+		r.Errorf("tools/call %s with a token granting %q: status %d with %s %q, which reads as a scope refusal: a client learns the scopes to ask for only from a 403 insufficient_scope challenge (MCP authorization, scope challenge handling; RFC 6750 §3.1). Refuse a call that lacks a scope with 403 and a %s challenge error=\"insufficient_scope\" naming the scopes, before it reaches the tool.", tool, scopes, resp.status, what, shown, c.scheme())
+		return
+	}
+	r.Skipf("tools/call %s with a token granting %q: the tool answered %s %q: check the tool's arguments (ConformanceConfig.ToolArguments, mcpcheck -tool-args); whether the call got through is not known", tool, scopes, what, shown)
+}
+
 // stepUp judges the 403 resp to a tools/call of tool (need: the scopes the
 // tool needs, if known): a challenge with error="insufficient_scope" naming
 // scopes, never offline_access; then a token granting held and the scopes
 // it names must get the call through (held nil: the named scopes alone
-// must). It reports whether the subtest may go on: false when the 403 had
-// no usable challenge, or the call could not be made.
-func (c *Target) stepUp(r Reporter, tool string, call func([]string) (*response, *rpcResponse, bool), resp *response, need, held []string) bool {
+// must), with a clean result (see judgeToolAnswer). It reports whether the
+// subtest may go on: false when the 403 had no usable challenge, or the
+// call could not be made or did not get through.
+func (c *Target) stepUp(r Reporter, tool string, call func(scopes []string, lacks string) (*response, *rpcResponse, bool), resp *response, need, held []string) bool {
 	r.Helper()
 	ch, ok := c.tokenChallenge(r, resp)
 	if !ok {
@@ -348,7 +461,7 @@ func (c *Target) stepUp(r Reporter, tool string, call func([]string) (*response,
 		r.Errorf("403 challenge error=%q, want insufficient_scope (RFC 6750 §3.1). Send error=\"insufficient_scope\" in the challenge of a 403 for missing scopes.", ch.Error)
 	}
 	if len(ch.Scope) == 0 {
-		r.Errorf("the 403 challenge names no scope: the client cannot know what to ask for. Name in the 403 challenge's scope the scopes the call needs.")
+		r.Errorf("the 403 challenge names no scope: the client cannot know what to ask for (RFC 6750 §3.1; MCP authorization, scope challenge handling). Name in the 403 challenge's scope the scopes the call needs.")
 		return false
 	}
 	for _, s := range need {
@@ -358,13 +471,15 @@ func (c *Target) stepUp(r Reporter, tool string, call func([]string) (*response,
 	}
 	// The scopes the challenge names, granted, let the call through.
 	grant := union(held, ch.Scope)
-	resp, msg, ok := call(grant)
+	resp, msg, ok := call(grant, "")
 	if !ok {
 		return false
 	}
 	if resp.status/100 != 2 {
-		r.Errorf("tools/call %s with the scopes the 403 named (%q): status %d, %s: step-up cannot succeed. Name in the 403 challenge scopes that, granted, let the call through.", tool, grant, resp.status, describeRPC(msg, resp))
+		r.Errorf("tools/call %s with the scopes the 403 named (%q): status %d, %s: step-up cannot succeed (MCP authorization, scope challenge handling). Name in the 403 challenge scopes that, granted, let the call through.", tool, grant, resp.status, describeRPC(msg, resp))
+		return true
 	}
+	c.judgeToolAnswer(r, tool, grant, resp, msg)
 	return true
 }
 
@@ -387,7 +502,7 @@ func union(a, b []string) []string {
 // run; another origin's never is.
 func (c *Target) elsewhere(u string) string {
 	if u == "" {
-		return "without it a client cannot find the metadata"
+		return "without it, clients that follow only the challenge (MCP 2025-06-18) cannot find the metadata"
 	}
 	c.docsMu.Lock()
 	defer c.docsMu.Unlock()

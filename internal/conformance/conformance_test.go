@@ -224,7 +224,7 @@ func TestBlackBox(t *testing.T) {
 					continue
 				}
 				assert.True(t, want[name], "%s skipped: %s", name, msg)
-				rest, ok := strings.CutPrefix(msg, NotCheckable+": ")
+				rest, ok := strings.CutPrefix(msg, NotCheckable+" without credentials: ")
 				assert.True(t, ok, "%s skipped with %q", name, msg)
 				assert.NotContains(t, rest, ".", "%s: one clause", name)
 				assert.NotContains(t, rest, ":", "%s: one clause", name)
@@ -256,9 +256,9 @@ func TestBlackBoxDPoPRequired(t *testing.T) {
 	assert.Empty(t, rec.failures, "failures of a correctly wired server:\n%s", rec.summary())
 	assert.Empty(t, rec.fatal)
 	for _, name := range []string{"Kit/accept", "Kit/stepup", "Kit/attacks/request/token_in_the_query_string", "Kit/attacks/method/PUT_with_a_tool_call_body"} {
-		assert.Equal(t, NotCheckable+": "+whyBoundToken, rec.skipped[name], name)
+		assert.Equal(t, NotCheckable+" without credentials: "+whyBoundToken, rec.skipped[name], name)
 	}
-	assert.True(t, strings.HasPrefix(rec.skipped["Kit/session"], NotCheckable+": "), rec.skipped["Kit/session"])
+	assert.True(t, strings.HasPrefix(rec.skipped["Kit/session"], NotCheckable+" without credentials: "), rec.skipped["Kit/session"])
 	for _, name := range []string{"Kit/attacks/claims/cnf_jkt_(DPoP-bound)_as_Bearer", "Kit/attacks/claims/cnf_x5t#S256_(mTLS-bound)_as_Bearer"} {
 		assert.True(t, strings.HasPrefix(rec.skipped[name], DoesNotApply+": "), "%s: %s", name, rec.skipped[name])
 	}
@@ -279,8 +279,7 @@ func TestBlackBoxWithoutIssuerKey(t *testing.T) {
 	for _, name := range []string{"HS256_keyed_with_the_public_key_PEM", "HS256_keyed_with_the_JWK", "foreign_key_under_the_issuer's_kid"} {
 		msg, ok := rec.skipped["Kit/attacks/algorithm/"+name]
 		assert.True(t, ok, "%s not skipped", name)
-		assert.True(t, strings.HasPrefix(msg, NotCheckable+": "), "%s: %q", name, msg)
-		assert.Contains(t, msg, "public key", name)
+		assert.True(t, strings.HasPrefix(msg, NotCheckable+" without the authorization server's public key: "), "%s: %q", name, msg)
 	}
 	assert.Contains(t, rec.passed, "Kit/attacks/algorithm/alg_none")
 }
@@ -478,7 +477,7 @@ func TestRedact(t *testing.T) {
 		{"eyJ is short", "eyJ is short"},
 		{"no token here", "no token here"},
 	} {
-		assert.Equal(t, tc.want, redact(tc.in), "redact(%q)", tc.in)
+		assert.Equal(t, tc.want, Redact(tc.in), "Redact(%q)", tc.in)
 	}
 }
 
@@ -552,18 +551,58 @@ func TestAuthorizationServers(t *testing.T) {
 	}
 }
 
-// TestASMetadataURLs: RFC 8414 path insertion first, then OpenID Connect
-// Discovery appended and, with a path, inserted.
+// TestASMetadataURLs: the order MCP authorization (2025-11-25) gives — RFC
+// 8414 path-inserted, OpenID Connect Discovery path-inserted, then, with a
+// path, appended — built from the parsed issuer; identifiers RFC 8414 §2
+// does not allow are refused, never appended to.
 func TestASMetadataURLs(t *testing.T) {
-	got, err := ASMetadataURLs("https://as.example.com")
+	got, err := asMetadataURLs("https://as.example.com")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"https://as.example.com/.well-known/oauth-authorization-server", "https://as.example.com/.well-known/openid-configuration"}, got)
-	got, err = ASMetadataURLs("https://as.example.com/tenants/a/")
+	got, err = asMetadataURLs("https://as.example.com/tenants/a/")
 	require.NoError(t, err)
-	assert.Equal(t, []string{"https://as.example.com/.well-known/oauth-authorization-server/tenants/a", "https://as.example.com/tenants/a/.well-known/openid-configuration",
-		"https://as.example.com/.well-known/openid-configuration/tenants/a"}, got)
-	_, err = ASMetadataURLs("/relative")
-	assert.Error(t, err)
+	assert.Equal(t, []string{"https://as.example.com/.well-known/oauth-authorization-server/tenants/a",
+		"https://as.example.com/.well-known/openid-configuration/tenants/a", "https://as.example.com/tenants/a/.well-known/openid-configuration"}, got)
+	for _, bad := range []string{"/relative", "https://as.example.com/t?x=1", "https://as.example.com/t?", "https://as.example.com/#f", "https://u:p@as.example.com",
+		"http://as.example.com", "ftp://as.example.com", "http://127.0.0.1:1/admin?x=", "mailto:a@b"} {
+		_, err := asMetadataURLs(bad)
+		assert.Error(t, err, bad)
+	}
+	got, err = asMetadataURLs("http://127.0.0.1:9/as")
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:9/.well-known/oauth-authorization-server/as", got[0])
+}
+
+// TestMetadataNamesIssuerIdentifiers: an authorization server named with a
+// query, a fragment or userinfo fails the metadata check and is not
+// fetched by the authorization servers check.
+func TestMetadataNamesIssuerIdentifiers(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	bad := []string{"https://as.example.com/?x=1", "https://as.example.com/#f", "https://user@as.example.com"}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"resource": bbResource, "authorization_servers": append([]string{bbIssuer}, bad...)})
+	})
+	var fetched atomic.Int32
+	c := blackBox(t, mux, &PublicKey{Kid: "k", Alg: "RS256", Key: key.Public()}, false)
+	base := c.ASClient.Transport
+	c.ASClient.Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.URL.Host != "as.example.com" || req.URL.Path != "/.well-known/oauth-authorization-server" {
+			fetched.Add(1)
+		}
+		return base.RoundTrip(req)
+	})
+	c.Skip = []string{"cors", "challenge", "accept", "attacks", "dpop"}
+	rec := record(c)
+	msgs := strings.Join(rec.failures["Kit/metadata"], "\n")
+	for _, as := range bad {
+		assert.Contains(t, msgs, fmt.Sprintf("names %q, which is not an issuer identifier", as))
+	}
+	assert.Contains(t, msgs, "RFC 8414 §2")
+	assert.Empty(t, rec.failures["Kit/authorization_servers"], rec.summary())
+	assert.Zero(t, fetched.Load(), "an authorization server that is not an issuer identifier was fetched")
 }
 
 // TestChallengeElsewhere: a challenge whose resource_metadata is not the
@@ -678,7 +717,7 @@ func (s resourceTokens) TokenFor(resource string, _ []string) (string, error) {
 // TestOtherResourceToken: without a Minter, "claims/aud another resource"
 // sends a token the authorization server issued for OtherResource; if it
 // refuses, or ignores the resource and issues one for this resource too,
-// the case is skipped as NotIssued, saying why, never passed.
+// the case is skipped as notIssued, saying why, never passed.
 func TestOtherResourceToken(t *testing.T) {
 	h, key := wiredServer(t)
 	jwt := func(aud any) string {
@@ -716,9 +755,154 @@ func TestOtherResourceToken(t *testing.T) {
 				return
 			}
 			assert.Equal(t, Skipped, got.Outcome)
-			assert.True(t, strings.HasPrefix(got.Skip, NotIssued+": "), got.Skip)
+			assert.True(t, strings.HasPrefix(got.Skip, notIssued+": "), got.Skip)
 			assert.Contains(t, got.Skip, tc.wantSkip)
 			assert.Equal(t, tc.wantLog, len(got.Logs) > 0, "%q", got.Logs)
+		})
+	}
+}
+
+// TestChallengeScopeUnknown (MEDIUM 6): when the run does not know the
+// scopes the challenge must name (Scopes nil, the checker command without
+// -scopes), a challenge without scope fails if ChallengeScopeRequired, and
+// a scope it names must be in the metadata's scopes_supported. Before the
+// fix the command set Scopes from the very challenge it compared them
+// with, so neither could fail.
+func TestChallengeScopeUnknown(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, scope string // the challenge's scope auth-param ("": none)
+		required    bool
+		want        string // a part of the failure; "" for a pass
+	}{
+		{"no scope, required", "", true, "the 401 challenge names no scope: MCP clients ask for the scopes it names (MCP authorization 2025-11-25, scope selection strategy"},
+		{"no scope, not required", "", false, ""},
+		{"a scope the metadata lists", "items:read", true, ""},
+		{"a scope the metadata does not list", "items:read admin", true, `the 401 challenge names the scope "admin", which the metadata's "scopes_supported" ["items:read"] lacks`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"resource":"`+bbResource+`","authorization_servers":["`+bbIssuer+`"],"scopes_supported":["items:read"]}`)
+			})
+			mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
+				ch := `Bearer resource_metadata="` + bbMetadata + `"`
+				if tc.scope != "" {
+					ch += `, scope="` + tc.scope + `"`
+				}
+				w.Header().Set("WWW-Authenticate", ch)
+				w.WriteHeader(http.StatusUnauthorized)
+			})
+			c := blackBox(t, mux, &PublicKey{Kid: "k", Alg: "RS256", Key: key.Public()}, false)
+			c.Scopes, c.ChallengeScopeRequired = nil, tc.required
+			c.Skip = []string{"authorization servers", "cors", "accept", "attacks", "dpop"}
+			rec := record(c)
+			if tc.want == "" {
+				assert.Empty(t, rec.failures, rec.summary())
+				return
+			}
+			require.Len(t, rec.failures["Kit/challenge"], 1, rec.summary())
+			assert.Contains(t, rec.failures["Kit/challenge"][0], tc.want)
+		})
+	}
+}
+
+// TestNotCheckableWording (LOW): "not checkable without credentials" is
+// said in a run without a token only; a run with a token source lacks the
+// authorization server's signing key, and says so. Both begin with
+// NotCheckable, the prefix front ends classify by.
+func TestNotCheckableWording(t *testing.T) {
+	h, key := wiredServer(t)
+	c := blackBox(t, h, key, true)
+	c.Tokens = resourceTokens{other: func(string) (string, error) { return "", errors.New("refused") }}
+	c.Skip = []string{"metadata", "authorization servers", "cors", "challenge", "accept", "stepup", "dpop"}
+	rec := record(c)
+	for _, name := range []string{"Kit/session", "Kit/attacks/claims/expired", "Kit/attacks/malformed/duplicate_sub"} {
+		msg := rec.skipped[name]
+		assert.True(t, strings.HasPrefix(msg, NotCheckable+" without the authorization server's signing key: "), "%s: %q", name, msg)
+		assert.NotContains(t, msg, "without credentials", name)
+	}
+}
+
+// grantingTokens is a TokenSource whose tokens are JWT-shaped and carry the
+// scopes asked for, or, asked for none (or always, if greedy), all of all.
+type grantingTokens struct {
+	all    []string
+	greedy bool
+}
+
+func (g grantingTokens) Token(scopes []string) (string, error) {
+	if len(scopes) == 0 || g.greedy {
+		scopes = g.all
+	}
+	return rawURL64([]byte(`{"alg":"RS256"}`)) + "." + rawURL64(mustJSON(map[string]any{"scope": strings.Join(scopes, " ")})) + ".c2ln", nil
+}
+
+// TestStepUpTokenSourceScopes: with a token source, the token "lacking a
+// scope" of a known tool's step-up is asked for with the run's scopes but
+// that one — asked for none, an authorization server grants its default
+// scopes —, and a token that grants the scope anyway skips the subtest
+// (the authorization server decides), never fails the server. Before the
+// fix, a scope-less request got every scope, and a server with a correct
+// per-tool check failed.
+func TestStepUpTokenSourceScopes(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+bbMetadata+`"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var msg struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&msg)
+		if msg.ID == nil {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		if granted, _ := scopesOf(tok); msg.Method == "tools/call" && !slices.Contains(granted, "w") {
+			w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+bbMetadata+`", error="insufficient_scope", scope="r w"`)
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{}}`, msg.ID)
+	})
+	for _, tc := range []struct {
+		name        string
+		tokenScopes []string
+		greedy      bool
+		want        Outcome
+		skip        string
+	}{
+		{"the run's scopes but the tool's", []string{"r"}, false, Passed, ""},
+		{"no scope to ask for", nil, false, Skipped, `a token lacking "w" cannot be asked for`},
+		{"the scope granted anyway", []string{"r"}, true, Skipped, `asked for a token with the scopes ["r"], it issued one granting "w" too`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := blackBox(t, mux, nil, true)
+			c.Tools = map[string][]string{"t": {"w"}}
+			c.Scopes, c.TokenScopes = nil, tc.tokenScopes
+			c.Tokens = grantingTokens{all: []string{"r", "w"}, greedy: tc.greedy}
+			c.Skip = []string{"metadata", "authorization servers", "cors", "challenge", "accept", "attacks", "dpop"}
+			r := NewRecorder("Kit")
+			r.Run(func(r Reporter) { Run(r, c) })
+			var got *Result
+			for _, res := range r.Results() {
+				if res.Name == "stepup/t" {
+					got = &res
+				}
+			}
+			require.NotNil(t, got)
+			assert.Equal(t, tc.want, got.Outcome, "%q %q", got.Errors, got.Skip)
+			if tc.skip != "" {
+				assert.Contains(t, got.Skip, tc.skip)
+			}
 		})
 	}
 }

@@ -15,17 +15,29 @@
 // A front end describes the server as a [Target] and calls [Run] with a
 // [Reporter] (a *testing.T through validatetest's adaptor, or a [Recorder]:
 // the command's, and the tests'). A run given less than a check needs
-// reports it skipped as [NotCheckable], with why in one clause, never as
-// passed; a case the authorization server would not give a token for (a
-// token for another resource, from a [ResourceTokenSource]) is skipped as
-// [NotIssued]. Without a Minter, forged tokens claim Target.Issuer and use
-// Target.IssuerKey, the authorization server's published key.
+// reports it skipped, never as passed, with a message that begins with
+// [NotCheckable] and says what the run lacks ("without credentials" in a
+// black-box run, "without the authorization server's signing key" in a run
+// with a token source) and why, in one clause; a case the authorization
+// server would not give a token for (a token for another resource, from a
+// [ResourceTokenSource]) is skipped saying so. Without a Minter, forged
+// tokens claim Target.Issuer and use Target.IssuerKey, the authorization
+// server's published key.
 //
 // The authorization servers check fetches the metadata of each
-// authorization server the resource metadata names ([FetchASMetadata],
-// which the checker's discovery uses too) with Target.ASClient; a
-// challenge whose resource_metadata is not Target.MetadataURL fails saying
-// what the document there gives, fetched only on the resource's origin.
+// authorization server the resource metadata names that is an issuer
+// identifier ([ParseIssuer]) at the URLs MCP clients try, in their order
+// ([FetchASMetadata], which the checker's discovery uses too), with
+// Target.ASClient; a challenge whose resource_metadata is not
+// Target.MetadataURL fails saying what the document there gives, fetched
+// only on the resource's origin. When the run does not know the scopes the
+// challenge must name (Target.Scopes nil), those it names must be in the
+// metadata's scopes_supported, and, with Target.ChallengeScopeRequired, it
+// must name some.
+//
+// Every failure a check reports cites the specification it applies, in its
+// text or through its case's Spec (TestMessagesCite holds the engine to
+// it), and ends with one sentence saying what to change in the server.
 //
 // The dpop and introspection checks run [DPoPCases] and
 // [IntrospectionCases], tables of the same form, against a server in the

@@ -282,7 +282,7 @@ func (c *Target) schemeChallenge(r Reporter, resp *response, scheme string) (rsm
 	}
 	for _, l := range lines {
 		if _, err := rsmeta.ParseChallenges(l); err != nil {
-			r.Errorf("WWW-Authenticate %q does not parse: %v. Format the challenge as RFC 9110 §11.6.1 says, auth-param values as tokens or quoted-strings.", redact(l), err)
+			r.Errorf("WWW-Authenticate %q does not parse: %v. Format the challenge as RFC 9110 §11.6.1 says, auth-param values as tokens or quoted-strings.", Redact(l), err)
 			return rsmeta.Challenge{}, false
 		}
 	}
@@ -292,8 +292,11 @@ func (c *Target) schemeChallenge(r Reporter, resp *response, scheme string) (rsm
 		return rsmeta.Challenge{}, false
 	}
 	ch := cs[0]
-	if ch.ResourceMetadata != c.MetadataURL {
-		r.Errorf("%s challenge resource_metadata %q, want %q (RFC 9728 §5.1); %s. Give every challenge, DPoP included, the resource_metadata URL of your metadata, fixed by configuration.", scheme, ch.ResourceMetadata, c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
+	switch {
+	case ch.ResourceMetadata == "":
+		r.Errorf("the %s challenge has no resource_metadata (RFC 9728 §5.1), want %q: %s. Give every challenge, DPoP included, the resource_metadata URL of your metadata, fixed by configuration.", scheme, c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
+	case ch.ResourceMetadata != c.MetadataURL:
+		r.Errorf("%s challenge resource_metadata %q, want %q, the metadata's well-known URL (RFC 9728 §3.1), where MCP clients look when a challenge names none (MCP authorization, protected resource metadata discovery); %s. Give every challenge, DPoP included, the resource_metadata URL of your metadata, fixed by configuration.", scheme, ch.ResourceMetadata, c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
 	}
 	return ch, true
 }
@@ -309,14 +312,14 @@ func (c *Target) schemeChallenge(r Reporter, resp *response, scheme string) (rsm
 func (c *Target) judgeDPoP(r Reporter, want string, more []string, resp *response, secrets []tokenPart, fix string) {
 	r.Helper()
 	if resp.status/100 == 2 {
-		r.Errorf("accepted: status %d. %s", resp.status, fix)
+		r.Errorf("accepted: status %d, want a refusal (%s). %s", resp.status, c.caseSpec(r), fix)
 		return
 	}
 	defer c.checkEcho(r, resp, secrets)
 	switch want {
 	case "size":
 		if resp.status >= 500 {
-			r.Errorf("status %d for an oversized DPoP proof. Refuse an oversized DPoP header with 4xx (431, 400 or 401), never a server error.", resp.status)
+			r.Errorf("status %d for an oversized DPoP proof (RFC 6585 §5; RFC 9110 §15.5). Refuse an oversized DPoP header with 4xx (431, 400 or 401), never a server error.", resp.status)
 		}
 	case "proof", "binding":
 		if resp.status != http.StatusUnauthorized && !(resp.status == http.StatusBadRequest && slices.Contains(more, "invalid_request")) {
@@ -358,7 +361,7 @@ func (c *Target) judgeDPoP(r Reporter, want string, more []string, resp *respons
 			return
 		}
 		if len(ofScheme(challenges(resp), "DPoP")) > 0 {
-			r.Errorf("the refusal names a DPoP challenge, yet ConformanceConfig.DPoP is off. Set ConformanceConfig.DPoP to the server's DPoP mode, or stop advertising DPoP.")
+			r.Errorf("the refusal names a DPoP challenge, which tells clients DPoP is accepted (RFC 9449 §7.1), yet ConformanceConfig.DPoP is off. Set ConformanceConfig.DPoP to the server's DPoP mode, or stop advertising DPoP.")
 			return
 		}
 		c.bearerChallenge(r, resp)
@@ -420,7 +423,7 @@ func (c *Target) checkDPoP(r Reporter) {
 		return func(r Reporter) {
 			resp, d, err := c.exchange(func() dpopRequest { return build(r) })
 			if err != nil {
-				r.Errorf("%v. Answer this request with a refusal (4xx) rather than failing the connection.", err)
+				r.Errorf("%v. Answer this request with a refusal (4xx, with a challenge: RFC 9449 §7.1) rather than failing the connection.", err)
 				return
 			}
 			c.judgeDPoP(r, want, more, resp, d.secrets, fix)
@@ -536,7 +539,7 @@ func (c *Target) checkDPoP(r Reporter) {
 			second := again(r, first, tok)
 			resp, err := c.sendProbe(second.p)
 			if err != nil {
-				r.Errorf("%v. Answer a replayed proof with a refusal (4xx) rather than failing the connection.", err)
+				r.Errorf("%v. Answer a replayed proof with a refusal (4xx, RFC 9449 §11.1) rather than failing the connection.", err)
 				return
 			}
 			c.judgeDPoP(r, "proof", nil, resp, second.secrets, fixReplay)
@@ -722,7 +725,7 @@ func (c *Target) dpopAcceptedWith(r Reporter, build func() dpopRequest) bool {
 	r.Helper()
 	resp, _, err := c.exchange(build)
 	if err != nil {
-		r.Errorf("request with a DPoP-bound token and a valid proof: %v. Answer a request with a valid DPoP proof.", err)
+		r.Errorf("request with a DPoP-bound token and a valid proof: %v. Answer a request with a valid DPoP proof (RFC 9449 §7.1).", err)
 		return false
 	}
 	if resp.status/100 != 2 {
@@ -775,7 +778,7 @@ func (c *Target) dpopConcurrentReplay(r Reporter, k *DPoPKey) {
 		res := <-results
 		switch {
 		case res.err != nil:
-			r.Errorf("%v. Answer a replayed proof with a refusal (4xx) rather than failing the connection.", res.err)
+			r.Errorf("%v. Answer a replayed proof with a refusal (4xx, RFC 9449 §11.1) rather than failing the connection.", res.err)
 		case res.resp.status/100 == 2:
 			accepted++
 		default:
@@ -799,7 +802,7 @@ func (c *Target) dpopConcurrentReplay(r Reporter, k *DPoPKey) {
 func (c *Target) checkDPoPChallenges(r Reporter) {
 	resp, err := c.sendProbe(probe{})
 	if err != nil {
-		r.Errorf("request without a token: %v. Answer a request without a token with 401 and the challenges of the schemes you accept.", err)
+		r.Errorf("request without a token: %v. Answer a request without a token with 401 and the challenges of the schemes you accept (RFC 9449 §7.1; RFC 6750 §3).", err)
 		return
 	}
 	if resp.status != http.StatusUnauthorized {
@@ -811,7 +814,7 @@ func (c *Target) checkDPoPChallenges(r Reporter) {
 	switch c.DPoP {
 	case DPoPOff:
 		if dpop > 0 {
-			r.Errorf("the 401 names a DPoP challenge, yet ConformanceConfig.DPoP is off. Set ConformanceConfig.DPoP to the server's DPoP mode, or stop advertising DPoP.")
+			r.Errorf("the 401 names a DPoP challenge, which tells clients DPoP is accepted (RFC 9449 §7.1), yet ConformanceConfig.DPoP is off. Set ConformanceConfig.DPoP to the server's DPoP mode, or stop advertising DPoP.")
 		}
 		return
 	case DPoPAllowed:

@@ -144,7 +144,7 @@ const (
 func (t *introTarget) judgeIntro(r Reporter, want string, resp *response, secrets []tokenPart, fix string) {
 	r.Helper()
 	if resp.status/100 == 2 {
-		r.Errorf("accepted: status %d. %s", resp.status, fix)
+		r.Errorf("accepted: status %d, want a refusal (%s). %s", resp.status, t.c.caseSpec(r), fix)
 		return
 	}
 	defer t.c.checkEcho(r, resp, secrets)
@@ -167,9 +167,9 @@ func (t *introTarget) judgeIntro(r Reporter, want string, resp *response, secret
 	case "token":
 		r.Errorf("status %d, want 401 invalid_token (RFC 6750 §3.1). %s", resp.status, fix)
 	case "refused":
-		r.Errorf("status %d, want 503 (or 401 invalid_token). %s", resp.status, fix)
+		r.Errorf("status %d, want 503 (or 401 invalid_token) (RFC 7662 §4; RFC 6750 §3.1). %s", resp.status, fix)
 	default:
-		r.Errorf("status %d, want 503 Service Unavailable with Retry-After: the endpoint said nothing about the token, and a 401 would make the client drop a good one. %s", resp.status, fix)
+		r.Errorf("status %d, want 503 Service Unavailable with Retry-After (RFC 9110 §15.6.4; RFC 7662 §4): the endpoint said nothing about the token, and a 401 would make the client drop a good one. %s", resp.status, fix)
 	}
 }
 
@@ -177,7 +177,7 @@ func (t *introTarget) judgeIntro(r Reporter, want string, resp *response, secret
 func (c *Target) checkIntrospection(r Reporter) {
 	in, ok := c.minter.(Introspector)
 	if !ok {
-		r.Skipf("%s: it needs an authorization server whose introspection answers the run controls", NotCheckable)
+		r.Skipf("%s without the kit's issuer: it needs an authorization server whose introspection answers the run controls", NotCheckable)
 		return
 	}
 	k, err := c.dpopKeysOf()
@@ -197,7 +197,7 @@ func (c *Target) checkIntrospection(r Reporter) {
 		resp, _, _, err := t.send(r, tok, wait)
 		switch {
 		case err != nil:
-			r.Errorf("request with an active opaque token: %v. Answer a request with a valid opaque token.", err)
+			r.Errorf("request with an active opaque token: %v. Answer a request with a valid opaque token (RFC 7662 §2.2).", err)
 		case resp.status/100 != 2:
 			r.Errorf("an active opaque token for the resource was refused: status %d, WWW-Authenticate %q, body %q. Introspect opaque tokens at the issuer's introspection_endpoint (RFC 7662) and accept an active one for your resource (or correct ConformanceConfig.Introspection).",
 				resp.status, redactAll(resp.header.Values("WWW-Authenticate")), truncate(resp.body))
@@ -211,7 +211,7 @@ func (c *Target) checkIntrospection(r Reporter) {
 			tok := in.OpaqueToken(t.claims(extra))
 			resp, d, _, err := t.send(r, tok, wait)
 			if err != nil {
-				r.Errorf("%v. Answer this request with a refusal rather than failing the connection.", err)
+				r.Errorf("%v. Answer this request with a refusal rather than failing the connection (RFC 6750 §3.1; RFC 7662 §4).", err)
 				return
 			}
 			t.judgeIntro(r, want, resp, d.secrets, fix)
@@ -231,10 +231,10 @@ func (c *Target) checkIntrospection(r Reporter) {
 			resp, d, took, err := t.send(r, tok, wait)
 			switch {
 			case err != nil && took >= wait:
-				r.Errorf("no answer within %v while the introspection endpoint did not answer. %s", wait.Round(time.Millisecond), fix)
+				r.Errorf("no answer within %v while the introspection endpoint did not answer (RFC 7662 §4). %s", wait.Round(time.Millisecond), fix)
 				return
 			case err != nil:
-				r.Errorf("%v. Answer 503 rather than failing the connection. %s", err, fix)
+				r.Errorf("%v (RFC 7662 §4). Answer 503 rather than failing the connection. %s", err, fix)
 				return
 			}
 			t.judgeIntro(r, want, resp, d.secrets, fix)
@@ -462,7 +462,7 @@ func (t *introTarget) slowAtOnce(r Reporter, wait time.Duration, block func(http
 	for range n {
 		res := <-results
 		if res.err != nil {
-			r.Errorf("no answer within %v to one of %d requests at once while the introspection endpoint did not answer. %s", wait.Round(time.Millisecond), n, fixSlow)
+			r.Errorf("no answer within %v to one of %d requests at once while the introspection endpoint did not answer (RFC 7662 §4). %s", wait.Round(time.Millisecond), n, fixSlow)
 			continue
 		}
 		t.judgeIntro(r, "unavailable", res.resp, secrets[res.i], fixSlow)
@@ -482,7 +482,7 @@ func (t *introTarget) slowTwice(r Reporter, wait time.Duration, block func(http.
 	for i := range 2 {
 		resp, d, took, err := t.send(r, tok, wait)
 		if err != nil {
-			r.Errorf("request %d: no answer within %v (%v) while the introspection endpoint did not answer. %s", i+1, took.Round(time.Millisecond), err, fixSlow)
+			r.Errorf("request %d: no answer within %v (%v) while the introspection endpoint did not answer (RFC 7662 §4). %s", i+1, took.Round(time.Millisecond), err, fixSlow)
 			return
 		}
 		t.judgeIntro(r, "unavailable", resp, d.secrets, fixSlow)
@@ -558,7 +558,7 @@ func (t *introTarget) flood(r Reporter, workers int, same bool, size int) {
 	bad := map[int]int{}
 	for i, s := range statuses {
 		if errs[i] != nil {
-			r.Errorf("made-up token %d of %d: %v. Answer every request, 401 or 503, during a flood.", i+1, n, errs[i])
+			r.Errorf("made-up token %d of %d: %v. Answer every request, 401 or 503, during a flood (RFC 7662 §4).", i+1, n, errs[i])
 			return
 		}
 		if s != http.StatusUnauthorized && s != http.StatusServiceUnavailable {
@@ -567,13 +567,13 @@ func (t *introTarget) flood(r Reporter, workers int, same bool, size int) {
 	}
 	for s, count := range bad {
 		if s/100 == 2 {
-			r.Errorf("%d of %d made-up opaque tokens accepted: status %d. Accept only tokens the introspection answer vouches for.", count, n, s)
+			r.Errorf("%d of %d made-up opaque tokens accepted: status %d. Accept only tokens the introspection answer vouches for (RFC 7662 §2.2).", count, n, s)
 		} else {
-			r.Errorf("%d of %d made-up opaque tokens got status %d, want 401 invalid_token or 503. %s", count, n, s, fixFlood)
+			r.Errorf("%d of %d made-up opaque tokens got status %d, want 401 invalid_token or 503 (RFC 6750 §3.1; RFC 7662 §4). %s", count, n, s, fixFlood)
 		}
 	}
 	if calls > bound {
-		r.Errorf("%d made-up opaque tokens in %v made %d introspection requests, more than a rate limit of %g a second allows (%d). %s",
+		r.Errorf("%d made-up opaque tokens in %v made %d introspection requests, more than a rate limit of %g a second allows (%d) (RFC 7662 §4). %s",
 			n, elapsed.Round(time.Millisecond), calls, rate, bound, fixFlood)
 	}
 	if same && calls > 1 {
@@ -591,7 +591,7 @@ func (t *introTarget) floodKnown(r Reporter) {
 		if resp != nil {
 			status = resp.status
 		}
-		r.Errorf("an active opaque token was refused before the flood (status %d, %v). Accept an active opaque token for your resource.", status, err)
+		r.Errorf("an active opaque token was refused before the flood (status %d, %v). Accept an active opaque token for your resource (RFC 7662 §2.2).", status, err)
 		return
 	}
 	t.flood(r, 4, false, 0)
@@ -601,7 +601,7 @@ func (t *introTarget) floodKnown(r Reporter) {
 	resp, _, _, err = t.send(r, tok, 0)
 	switch {
 	case err != nil:
-		r.Errorf("the token accepted before the flood: %v. Answer it from your cache during a flood.", err)
+		r.Errorf("the token accepted before the flood: %v. Answer it from your cache during a flood (RFC 7662 §4).", err)
 	case resp.status/100 != 2:
 		r.Errorf("the token accepted before the flood was refused during it: status %d. Cache verified introspection answers (until min(exp, a ceiling)), so that a flood of made-up tokens spending the rate limit does not lock out users whose tokens are known (RFC 7662 §4).", resp.status)
 	}

@@ -1,5 +1,7 @@
 package conformance
 
+import "strings"
+
 // Needs is what a check needs to tell a correct server from a wrong one.
 // A run given less reports the check skipped as [NotCheckable], never as
 // passed.
@@ -49,18 +51,34 @@ func (m DPoPMode) String() string {
 	return "unknown"
 }
 
-// NotIssued begins the skip message of a case a run with a token source
+// notIssued begins the skip message of a case a run with a token source
 // could not make because the authorization server did not issue the token
 // it needs: it refused a token for another resource (invalid_target…), or
 // issued one that names this resource too (it ignores RFC 8707
 // "resource"), or refused the scopes a 403 named; a clause saying why
 // follows it. Unlike [NotCheckable], better credentials would not help: the
 // authorization server decides.
-const NotIssued = "the authorization server did not issue the token"
+const notIssued = "the authorization server did not issue the token"
 
-// NotCheckable begins the skip message of a check a run cannot make with
-// what it was given; a clause saying why follows it.
-const NotCheckable = "not checkable without credentials"
+// NotCheckable begins the skip message of every check a run cannot make
+// with what it was given, the one prefix front ends classify such skips by.
+// What the run lacks and, after a colon, why in one clause follow it: "not
+// checkable without credentials: …" in a run without a token (black-box);
+// "not checkable without the authorization server's signing key: …" in a
+// run with a [TokenSource] but no [Minter]; "not checkable without the
+// authorization server's public key: …" for a forged token that names or
+// uses a key the run did not find.
+const NotCheckable = "not checkable"
+
+// notCheckable is the skip message of a check that needs more than the run
+// has, why saying what in one clause.
+func (c *Target) notCheckable(why string) string {
+	lacks := "credentials"
+	if c.have >= NeedsToken {
+		lacks = "the authorization server's signing key"
+	}
+	return NotCheckable + " without " + lacks + ": " + why
+}
 
 func (n Needs) String() string {
 	switch n {
@@ -126,7 +144,7 @@ func Checks() []Check {
 		{Name: "metadata", Needs: NeedsNothing, Spec: "RFC 9728 §3, §3.3; RFC 8414 §2; MCP authorization", Run: (*Target).checkMetadata},
 		{Name: "authorization servers", Needs: NeedsNothing, Spec: "RFC 8414 §3, §3.3; OpenID Connect Discovery §4; MCP authorization (authorization server discovery)", Run: (*Target).checkAuthorizationServers},
 		{Name: "cors", Needs: NeedsNothing, Spec: "MCP authorization (browser-based clients); MCP transport (Origin validation)", Run: (*Target).checkCORS},
-		{Name: "challenge", Needs: NeedsNothing, Spec: "RFC 6750 §3, §3.1; RFC 9728 §5.1", Run: (*Target).checkChallenge},
+		{Name: "challenge", Needs: NeedsNothing, Spec: "RFC 6750 §3, §3.1; RFC 9728 §3.1, §5.1; MCP authorization (scope selection strategy)", Run: (*Target).checkChallenge},
 		{Name: "accept", Needs: NeedsToken, Spec: "RFC 6750 §2.1; RFC 8707; MCP lifecycle (initialize)", ProvesDPoP: true, Run: (*Target).checkAccept},
 		{Name: "session", Needs: NeedsIssuerKey, Spec: "MCP security best practices (session hijacking); MCP transport, session management",
 			When: func(t *Target) bool { return t.MCP }, ProvesDPoP: true, Run: (*Target).checkSession},
@@ -137,4 +155,26 @@ func Checks() []Check {
 		{Name: "introspection", Needs: NeedsIssuerKey, Spec: "RFC 7662 §2.2, §4; RFC 9068 §4; see IntrospectionCases",
 			When: func(t *Target) bool { return t.Introspection }, Run: (*Target).checkIntrospection},
 	}
+}
+
+// caseSpec is the Spec of the sub-check r is running: that of its attack,
+// DPoP or introspection case, else that of the check it belongs to.
+func (c *Target) caseSpec(r Reporter) string {
+	under := func(s string) string { return strings.ReplaceAll(s, " ", "_") }
+	path := under(strings.TrimPrefix(r.Name(), c.base+"/"))
+	top, rest, _ := strings.Cut(path, "/")
+	tables := map[string]func() []AttackCase{"attacks": AttackCases, "dpop": DPoPCases, "introspection": IntrospectionCases}
+	if cases, ok := tables[top]; ok {
+		for _, a := range cases() {
+			if key := under(a.Class + "/" + a.Name); rest == key || strings.HasPrefix(rest, key+"/") {
+				return a.Spec
+			}
+		}
+	}
+	for _, ch := range Checks() {
+		if under(ch.Name) == top {
+			return ch.Spec
+		}
+	}
+	return "see the check's specification"
 }

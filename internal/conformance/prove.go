@@ -95,7 +95,7 @@ func (c *Target) tokenChallenge(r Reporter, resp *response) (rsmeta.Challenge, b
 	}
 	ch, ok := c.schemeChallenge(r, resp, "DPoP")
 	if ok && slices.Contains(ch.Scope, "offline_access") {
-		r.Errorf("the challenge names offline_access: MCP says a server never asks for it. Remove offline_access from the scopes of challenges.")
+		r.Errorf("the challenge names offline_access: MCP says a server never asks for it (MCP authorization, scope selection strategy). Remove offline_access from the scopes of challenges.")
 	}
 	return ch, ok
 }

@@ -138,7 +138,7 @@ func (c *Target) checkUnknownSession(r Reporter, unknown map[string]sessionAnswe
 		a, what := unknown[m], sessionRequestName(m)
 		switch {
 		case a.err != nil:
-			r.Errorf("%s with a made-up Mcp-Session-Id and the owner's token: %v. Answer a session id the server never issued with 404.", what, a.err)
+			r.Errorf("%s with a made-up Mcp-Session-Id and the owner's token: %v. Answer a session id the server never issued with 404 (MCP transport, session management).", what, a.err)
 		case a.resp.status == http.StatusNotFound:
 		case a.resp.status == http.StatusMethodNotAllowed && m != http.MethodPost:
 			r.Logf("%s with a made-up Mcp-Session-Id: 405, the server does not offer it", what)
@@ -165,9 +165,9 @@ func (c *Target) checkIntruder(r Reporter, in intruder, ownerTok string, unknown
 			resp, err := c.inSession(m, c.session, tok)
 			if err != nil {
 				if errors.Is(err, context.DeadlineExceeded) {
-					r.Errorf("%s with %s in the owner's session: no answer headers within %v: the server seems to hold a stream open for it. Answer 404 to a session id presented by anyone but the principal that opened it, before opening any stream.", what, in.who, c.StreamWait)
+					r.Errorf("%s with %s in the owner's session: no answer headers within %v: the server seems to hold a stream open for it (MCP security best practices, session hijacking). Answer 404 to a session id presented by anyone but the principal that opened it, before opening any stream.", what, in.who, c.StreamWait)
 				} else {
-					r.Errorf("%s with %s in the owner's session: %v. Answer 404 to a session id presented by anyone but the principal that opened it.", what, in.who, err)
+					r.Errorf("%s with %s in the owner's session: %v. Answer 404 to a session id presented by anyone but the principal that opened it (MCP security best practices, session hijacking).", what, in.who, err)
 				}
 				return
 			}
@@ -188,7 +188,7 @@ func (c *Target) checkIntruder(r Reporter, in intruder, ownerTok string, unknown
 			}
 		}
 		if len(diffs) > 0 {
-			r.Errorf("%s in the owner's session is answered unlike a session id never issued (%s): a prober can tell a live session id from a made-up one. Answer a session id presented by anyone but its owner as one never issued: 404, with the same headers and body.", in.who, strings.Join(diffs, "; "))
+			r.Errorf("%s in the owner's session is answered unlike a session id never issued (%s): a prober can tell a live session id from a made-up one (MCP security best practices, session hijacking). Answer a session id presented by anyone but its owner as one never issued: 404, with the same headers and body.", in.who, strings.Join(diffs, "; "))
 		}
 	})
 }
@@ -202,7 +202,7 @@ func (c *Target) judgeIntruder(r Reporter, what, who string, status int, unknown
 	case status/100 == 2:
 		r.Errorf("%s with %s was served in a session it did not open (status %d; MCP security best practices, session hijacking). Bind Mcp-Session-Id to the principal that opened the session, users and clients apart, and answer anyone else 404.", what, who, status)
 	case status == http.StatusForbidden:
-		r.Errorf("%s with %s in the owner's session: status 403, want 404: a 403 tells a prober the session exists. Answer 404, as for an unknown session.", what, who)
+		r.Errorf("%s with %s in the owner's session: status 403, want 404 (MCP transport, session management): a 403 tells a prober the session exists. Answer 404, as for an unknown session.", what, who)
 	case status == http.StatusMethodNotAllowed && unknown.err == nil && unknown.resp.status == status:
 		r.Logf("%s with %s: 405, as for a made-up id: the server does not offer it", what, who)
 	default:
@@ -223,7 +223,7 @@ func (c *Target) checkOwnerStillServed(r Reporter, who string, status int, owner
 	if err == nil {
 		got = fmt.Sprintf("status %d", resp.status)
 	}
-	r.Errorf("after a DELETE with %s (status %d), the owner's POST tools/list in its session got %s: an intruder can end other principals' sessions. Let only the principal that opened a session end it, and answer anyone else's DELETE 404.", who, status, got)
+	r.Errorf("after a DELETE with %s (status %d), the owner's POST tools/list in its session got %s: an intruder can end other principals' sessions (MCP security best practices, session hijacking). Let only the principal that opened a session end it, and answer anyone else's DELETE 404.", who, status, got)
 	c.initialize(r, ownerTok)
 }
 
@@ -237,9 +237,9 @@ func (c *Target) checkRenewedToken(r Reporter, own map[string]any) {
 	resp, err := c.inSession(http.MethodPost, c.session, c.token(c.allScopes(), claims))
 	switch {
 	case err != nil:
-		r.Errorf("POST tools/list with the owner's renewed token (same sub and client_id, new jti, later exp): %v. Serve the principal that opened a session whatever token of its it presents.", err)
+		r.Errorf("POST tools/list with the owner's renewed token (same sub and client_id, new jti, later exp): %v. Serve the principal that opened a session whatever token of its it presents (MCP security best practices, session hijacking).", err)
 	case resp.status/100 != 2:
-		r.Errorf("POST tools/list with the owner's renewed token (same sub and client_id, new jti, later exp): status %d, %s: the owner loses its session when its token is refreshed. Bind the session to the principal (issuer and sub, or client_id for a client acting for itself), never to the token, its jti or its expiry.", resp.status, describeRPC(nil, resp))
+		r.Errorf("POST tools/list with the owner's renewed token (same sub and client_id, new jti, later exp): status %d, %s: the owner loses its session when its token is refreshed (MCP security best practices, session hijacking: sessions bind to the user). Bind the session to the principal (issuer and sub, or client_id for a client acting for itself), never to the token, its jti or its expiry.", resp.status, describeRPC(nil, resp))
 	}
 }
 
@@ -248,22 +248,22 @@ func (c *Target) checkSessionEnd(r Reporter, ownerTok string) {
 	resp, err := c.inSession(http.MethodDelete, c.session, ownerTok)
 	switch {
 	case err != nil:
-		r.Errorf("DELETE of the session with the owner's token: %v. Answer the owner's DELETE of its session with 2xx, or 405 if clients may not end sessions.", err)
+		r.Errorf("DELETE of the session with the owner's token: %v. Answer the owner's DELETE of its session with 2xx, or 405 if clients may not end sessions (MCP transport, session management).", err)
 		return
 	case resp.status == http.StatusMethodNotAllowed:
 		r.Skipf("the server answers the owner's DELETE of its session with 405: it does not let clients end sessions (MCP transport, session management allows it)")
 		return
 	case resp.status/100 != 2:
-		r.Errorf("DELETE of the session with the owner's token: status %d, want 2xx (or 405). Let the principal that opened a session end it with DELETE, or answer 405 if clients may not end sessions.", resp.status)
+		r.Errorf("DELETE of the session with the owner's token: status %d, want 2xx (or 405) (MCP transport, session management). Let the principal that opened a session end it with DELETE, or answer 405 if clients may not end sessions.", resp.status)
 		return
 	}
 	deleted := resp.status
 	resp, err = c.inSession(http.MethodPost, c.session, ownerTok)
 	switch {
 	case err != nil:
-		r.Errorf("POST tools/list in the session after the owner's DELETE (status %d): %v. Answer an ended session's id with 404.", deleted, err)
+		r.Errorf("POST tools/list in the session after the owner's DELETE (status %d): %v. Answer an ended session's id with 404 (MCP transport, session management).", deleted, err)
 	case resp.status/100 == 2:
-		r.Errorf("POST tools/list in the session after the owner's DELETE (status %d): status %d, still served. End the session, and its binding, when its DELETE is answered 2xx, and answer its id with 404 from then on.", deleted, resp.status)
+		r.Errorf("POST tools/list in the session after the owner's DELETE (status %d): status %d, still served (MCP transport, session management). End the session, and its binding, when its DELETE is answered 2xx, and answer its id with 404 from then on.", deleted, resp.status)
 	case resp.status != http.StatusNotFound:
 		r.Errorf("POST tools/list in the session after the owner's DELETE (status %d): status %d, want 404 (MCP transport, session management). Answer an ended session's id with 404, as for one never issued.", deleted, resp.status)
 	}

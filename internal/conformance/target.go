@@ -77,16 +77,29 @@ type Target struct {
 	Request       func(ctx context.Context, endpoint string) (*http.Request, error)
 	Skip          []string
 
+	// ChallengeScopeRequired, when Scopes is nil (the run does not know
+	// which scopes the challenge must name: the checker command without
+	// -scopes), fails a 401 challenge that names none (MCP authorization
+	// 2025-11-25, scope selection strategy: servers SHOULD). Whatever it
+	// says, with Scopes nil the scopes a challenge names must be in the
+	// metadata's scopes_supported when that is published.
+	ChallengeScopeRequired bool
+
 	// StepUpTools are tools whose scopes the run does not know (the
-	// checker command's -tool): the stepup check calls each, in a session
-	// opened with a token of Scopes, and, refused with 403
-	// insufficient_scope, again with a token granting Scopes and the scopes
-	// the 403 names. No other check calls a tool.
+	// checker command's -tool without -tool-scopes): the stepup check calls
+	// each, in a session opened with a token of the run's scopes (see
+	// TokenScopes), and, refused with 403 insufficient_scope, again with a
+	// token granting those and the scopes the 403 names. A clean 2xx result
+	// skips it (the step-up was not exercised); a JSON-RPC error or a tool
+	// error (isError) is reported as what it is, and fails if it reads as a
+	// scope refusal. A tool named in Tools too is checked as Tools says. No
+	// other check calls a tool.
 	StepUpTools []string
 
 	// TokenScopes, if non-nil, are the scopes of the run's ordinary token
-	// instead of Scopes (the checker command's -scopes), Scopes remaining
-	// what the challenge must name.
+	// instead of Scopes (the checker command's: -scopes, or else those the
+	// 401 challenge names), Scopes remaining what the challenge must name
+	// (nil: not known).
 	TokenScopes []string
 
 	// OtherResource is the resource a token of the attack case "claims/aud
@@ -269,7 +282,7 @@ func (c *Target) run(r Reporter, name string, f func(Reporter)) {
 
 // runNeeding runs f as the subtest name, unless Skip names it or it needs
 // more than the run has: then the subtest is skipped, the latter as
-// NotCheckable followed by why ("": what needs says).
+// NotCheckable (see notCheckable) followed by why ("": what needs says).
 func (c *Target) runNeeding(r Reporter, name string, needs Needs, why string, f func(Reporter)) {
 	r.Run(name, func(r Reporter) {
 		// t.Run writes spaces as underscores; Skip entries may use either.
@@ -285,7 +298,7 @@ func (c *Target) runNeeding(r Reporter, name string, needs Needs, why string, f 
 			if why == "" {
 				why = needs.why()
 			}
-			r.Skipf("%s: %s", NotCheckable, why)
+			r.Skipf("%s", c.notCheckable(why))
 			return
 		}
 		f(r)

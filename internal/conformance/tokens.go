@@ -201,19 +201,19 @@ func (c *Target) otherResource() string {
 // otherResourceToken gets, without a Minter, the token of the attack case
 // "claims/aud another resource" from a ResourceTokenSource: a token the
 // authorization server issued for another resource. If it cannot, skip
-// says why (NotIssued…) and note what to log.
+// says why (notIssued…) and note what to log.
 func (c *Target) otherResourceToken() (tok, skip, note string) {
 	other := c.otherResource()
 	src, ok := c.Tokens.(ResourceTokenSource)
 	if !ok {
-		return "", NotCheckable + ": it needs a token for another resource, which this token source cannot ask for", ""
+		return "", NotCheckable + " without a token for another resource: this token source cannot ask for one", ""
 	}
 	tok, err := src.TokenFor(other, c.allScopes())
 	if err != nil {
-		return "", fmt.Sprintf("%s: asked for a token for %s (RFC 8707 resource), it refused: %s", NotIssued, other, redact(err.Error())), ""
+		return "", fmt.Sprintf("%s: asked for a token for %s (RFC 8707 resource), it refused: %s", notIssued, other, Redact(err.Error())), ""
 	}
 	if aud, ok := audienceOf(tok); ok && slices.Contains(aud, c.Resource) {
-		return "", fmt.Sprintf("%s: asked for a token for %s, it issued one whose aud names this resource too (%q), so it ignores RFC 8707 resource", NotIssued, other, aud),
+		return "", fmt.Sprintf("%s: asked for a token for %s, it issued one whose aud names this resource too (%q), so it ignores RFC 8707 resource", notIssued, other, aud),
 			"the authorization server ignores the resource parameter (RFC 8707 §2): its tokens for any resource are good here, which no resource server can refuse; an authorization server that honours resource indicators issues audience-restricted tokens"
 	}
 	return tok, "", ""
@@ -242,6 +242,36 @@ func audienceOf(tok string) ([]string, bool) {
 		return many, true
 	}
 	return nil, true
+}
+
+// scopesOf reads the scopes a JWT grants, its "scope" string or its "scp"
+// (a string or an array), without verifying it; false for a token that is
+// not a JWT or says neither.
+func scopesOf(tok string) ([]string, bool) {
+	_, p, _ := splitToken(tok)
+	b, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		return nil, false
+	}
+	var claims struct {
+		Scope *string         `json:"scope"`
+		Scp   json.RawMessage `json:"scp"`
+	}
+	if json.Unmarshal(b, &claims) != nil {
+		return nil, false
+	}
+	if claims.Scope != nil {
+		return strings.Fields(*claims.Scope), true
+	}
+	var one string
+	if json.Unmarshal(claims.Scp, &one) == nil {
+		return strings.Fields(one), true
+	}
+	var many []string
+	if json.Unmarshal(claims.Scp, &many) == nil {
+		return many, true
+	}
+	return nil, false
 }
 
 // forger makes the tokens of a run without a Minter: with the attacker's

@@ -9,6 +9,7 @@ package validatetest
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -35,9 +36,15 @@ const (
 )
 
 // checkerIssuer is an issuer at which the checker is a client allowed the
-// kit's scopes.
+// kit's scopes (and items:list, which a miswired server's 403 names).
 func checkerIssuer(t *testing.T) *Issuer {
-	return NewIssuer(t, &Options{Clients: []Client{{ID: checkerClientID, Secret: checkerClientSecret, Scopes: []string{"items:read", "items:write"}}}})
+	return NewIssuer(t, &Options{Clients: []Client{{ID: checkerClientID, Secret: checkerClientSecret, Scopes: []string{"items:read", "items:write", "items:list"}}}})
+}
+
+// rootsOf is the pool of the issuer's certificate, for the checker's
+// https.
+func rootsOf(is *Issuer) *x509.CertPool {
+	return is.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 }
 
 // serveOnLoopback serves the kit server built by build on 127.0.0.1, its
@@ -59,12 +66,13 @@ func serveOnLoopback(t *testing.T, is *Issuer, build func(resource, metadata, or
 }
 
 // runChecker runs the checker on endpoint, black-box or with the kit's
-// client credentials, trusting the issuer's certificate.
-func runChecker(t *testing.T, is *Issuer, endpoint string, credentials bool, tool string) *checker.Report {
+// client credentials at is (-issuer), trusting the issuer's certificate,
+// with a step-up on tool, whose scopes are toolScopes (nil: not known).
+func runChecker(t *testing.T, is *Issuer, endpoint string, credentials bool, tool string, toolScopes []string) *checker.Report {
 	t.Helper()
-	cfg := checker.Config{Endpoint: endpoint, Tool: tool, Transport: is.Client().Transport, Timeout: time.Minute}
+	cfg := checker.Config{Endpoint: endpoint, Tool: tool, ToolScopes: toolScopes, RootCAs: rootsOf(is), Timeout: time.Minute}
 	if credentials {
-		cfg.ClientID, cfg.ClientSecret = checkerClientID, checkerClientSecret
+		cfg.ClientID, cfg.ClientSecret, cfg.Issuer = checkerClientID, checkerClientSecret, is.URL
 	}
 	rep, err := checker.Run(context.Background(), cfg)
 	require.NoError(t, err)
@@ -92,7 +100,7 @@ func TestCheckerWiredCorrectly(t *testing.T) {
 	})
 
 	t.Run("black-box", func(t *testing.T) {
-		rep := runChecker(t, is, endpoint, false, "write_items")
+		rep := runChecker(t, is, endpoint, false, "write_items", nil)
 		assert.True(t, rep.Passed, "failures:\n%s", failures(rep))
 		assert.False(t, rep.Credentials)
 		assert.Equal(t, is.URL, rep.Issuer)
@@ -111,7 +119,7 @@ func TestCheckerWiredCorrectly(t *testing.T) {
 		// Every check that needs nothing ran: each leaf is passed, not
 		// checkable, or does not apply (a DPoP case with DPoP off).
 		for _, c := range rep.Checks {
-			if c.Result == checker.ResultSkipped {
+			if c.Result == checker.ResultSkipped && isLeaf(rep, c.Name) {
 				assert.True(t, strings.HasPrefix(c.Messages[0], conformance.DoesNotApply), "%s skipped: %q", c.Name, c.Messages)
 			}
 		}
@@ -122,7 +130,7 @@ func TestCheckerWiredCorrectly(t *testing.T) {
 
 	t.Run("with credentials", func(t *testing.T) {
 		start := time.Now()
-		rep := runChecker(t, is, endpoint, true, "write_items")
+		rep := runChecker(t, is, endpoint, true, "write_items", kitTools["write_items"])
 		assert.True(t, rep.Passed, "failures:\n%s", failures(rep))
 		assert.True(t, rep.Credentials)
 		got := results(rep)
@@ -133,18 +141,38 @@ func TestCheckerWiredCorrectly(t *testing.T) {
 		}
 		for _, name := range []string{"session", "attacks/claims/expired", "attacks/malformed/duplicate sub"} {
 			assert.Equal(t, checker.ResultNotCheckable, got[name].Result, "%s", name)
+			// With credentials, what is missing is the signing key.
+			assert.True(t, strings.HasPrefix(got[name].Messages[0], "not checkable without the authorization server's signing key: "), "%s: %q", name, got[name].Messages)
 		}
 		t.Logf("a full run with credentials and a step-up tool: %d requests in %v (the command's default budget is %d)", rep.Requests, time.Since(start).Round(time.Millisecond), checker.DefaultMaxRequests)
 		assert.Less(t, rep.Requests, checker.DefaultMaxRequests/2, "the default budget leaves a wide margin")
 	})
 
 	t.Run("tool that needs no more scopes", func(t *testing.T) {
-		rep := runChecker(t, is, endpoint, true, "read_items")
+		rep := runChecker(t, is, endpoint, true, "read_items", nil)
 		assert.True(t, rep.Passed, "failures:\n%s", failures(rep))
 		c := results(rep)["stepup/read_items"]
 		assert.Equal(t, checker.ResultSkipped, c.Result)
-		assert.Contains(t, c.Messages[0], "the step-up was not exercised")
+		assert.Contains(t, c.Messages[0], "the step-up was not exercised (name the scopes the tool needs, mcpcheck -tool-scopes")
+		// A check none of whose leaves passed is not passed.
+		assert.Equal(t, checker.ResultSkipped, results(rep)["stepup"].Result)
 	})
+
+	t.Run("tool whose scopes are unknown", func(t *testing.T) {
+		rep := runChecker(t, is, endpoint, true, "write_items", nil)
+		assert.True(t, rep.Passed, "failures:\n%s", failures(rep))
+		assert.Equal(t, checker.ResultPass, results(rep)["stepup/write_items"].Result, "%q", results(rep)["stepup/write_items"].Messages)
+	})
+}
+
+// isLeaf reports whether the report's check name has no sub-checks.
+func isLeaf(rep *checker.Report, name string) bool {
+	for _, c := range rep.Checks {
+		if strings.HasPrefix(c.Name, name+"/") {
+			return false
+		}
+	}
+	return true
 }
 
 // failures lists a report's failing checks with their messages.
@@ -166,154 +194,123 @@ func failures(rep *checker.Report) string {
 // checker forges or is issued others, of other lengths).
 var echoBytes = regexp.MustCompile(`\(\d+ bytes\)`)
 
-// TestCheckerSameResults is the comparison the checker is built on: on the
-// miswired set, each served on its own loopback URL, the engine as
-// validatetest.Conformance runs it (with the issuer's keys, over the URL)
-// and the checker, black-box and with client credentials, give for every
-// check both ran the same result and the same messages; every check the
-// checker could not run is not checkable or skipped, never passed.
-func TestCheckerSameResults(t *testing.T) {
-	is := checkerIssuer(t)
-	mismatched := NewIssuer(t, &Options{Metadata: map[string]any{"issuer": "https://as.invalid"}})
-	wrap := func(w func(http.ResponseWriter, *http.Request) http.ResponseWriter) func(http.Handler) http.Handler {
-		return func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { next.ServeHTTP(w(rw, r), r) })
+// needsOf is what the engine declares a check (a report line) needs: the
+// Needs of its attack, DPoP or introspection case, else of its top-level
+// check (a sub-check such as "stepup/<tool>" needs what its check needs).
+func needsOf(t *testing.T, name string) conformance.Needs {
+	t.Helper()
+	top, rest, _ := strings.Cut(name, "/")
+	tables := map[string]func() []conformance.AttackCase{
+		"attacks": conformance.AttackCases, "dpop": conformance.DPoPCases, "introspection": conformance.IntrospectionCases,
+	}
+	if cases, ok := tables[top]; ok {
+		for _, a := range cases() {
+			if rest == a.Class+"/"+a.Name {
+				return a.Needs
+			}
 		}
 	}
-	scoped := []string{"items:read"}
-	for _, tc := range []struct {
-		name     string
-		server   func(resource, metadata, origin string) kitServer
-		wantFail []string // checks the checker must fail (black-box, or with credentials if marked +)
-	}{
-		{"wired correctly", func(_, _, _ string) kitServer { return kitServer{challengeScopes: scoped} }, nil},
-		// No metadata, no authorization server: credentials are of no use,
-		// which the discovery reports.
-		{"no metadata", func(_, _, _ string) kitServer { return kitServer{noMetadata: true, challengeScopes: scoped} },
-			[]string{"metadata", "cors", "+discovery"}},
-		{"metadata resource is the origin", func(_, _, origin string) kitServer {
-			return kitServer{metadataResource: origin, challengeScopes: scoped}
-		}, []string{"metadata"}},
-		{"challenge points at the root metadata", func(_, _, origin string) kitServer {
-			return kitServer{resourceMetadata: origin + "/.well-known/oauth-protected-resource", challengeScopes: scoped}
-		}, []string{"challenge", "attacks/malformed/JWE"}},
-		{"challenge names no scope", func(_, _, _ string) kitServer { return kitServer{} }, nil},
-		{"authorization server names another issuer", func(_, _, _ string) kitServer {
-			return kitServer{challengeScopes: scoped, authorizationServers: []string{mismatched.URL}}
-		}, []string{"authorization servers"}},
-		{"authorization server gone", func(_, _, _ string) kitServer {
-			return kitServer{challengeScopes: scoped, authorizationServers: []string{is.URL + "/gone"}}
-		}, []string{"authorization servers"}},
-		{"401 without WWW-Authenticate", func(_, _, _ string) kitServer {
-			return kitServer{challengeScopes: scoped, wrap: wrap(func(w http.ResponseWriter, _ *http.Request) http.ResponseWriter {
-				return dropChallenge{ResponseWriter: w}
-			})}
-		}, []string{"challenge", "attacks/algorithm/alg none", "attacks/request/no Authorization header"}},
-		{"the usual Go stack", func(resource, _, _ string) kitServer {
-			return kitServer{challengeScopes: scoped, authenticator: usualGoStackFor(t, is, resource, true)}
-		}, []string{"+attacks/request/two Authorization headers"}},
-		{"no audience check", func(resource, _, _ string) kitServer {
-			return kitServer{challengeScopes: scoped, authenticator: usualGoStackFor(t, is, resource, false)}
-		}, []string{"+attacks/claims/aud another resource"}},
-		{"no per-tool scope check", func(_, _, _ string) kitServer { return kitServer{challengeScopes: scoped, noScopeCheck: true} }, nil},
-		{"origin validated", func(_, _, _ string) kitServer {
-			return kitServer{challengeScopes: scoped, wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if r.Header.Get("Origin") != "" {
-						http.Error(w, "origin not allowed", http.StatusForbidden)
-						return
-					}
-					next.ServeHTTP(w, r)
-				})
-			}}
-		}, nil},
-		{"403 without scope", func(_, metadata, _ string) kitServer {
-			return kitServer{challengeScopes: scoped, wrap: wrap(func(w http.ResponseWriter, _ *http.Request) http.ResponseWriter {
-				return &rewrite403{ResponseWriter: w, challenge: `Bearer resource_metadata="` + metadata + `", error="insufficient_scope"`}
-			})}
-		}, []string{"+stepup/write_items"}},
-		{"403 naming a scope that does not suffice", func(_, metadata, _ string) kitServer {
-			return kitServer{challengeScopes: scoped, wrap: wrap(func(w http.ResponseWriter, _ *http.Request) http.ResponseWriter {
-				return &rewrite403{ResponseWriter: w, challenge: `Bearer resource_metadata="` + metadata + `", scope="items:read", error="insufficient_scope"`}
-			})}
-		}, []string{"+stepup/write_items"}},
-		{"token echoed in the error body", func(_, _, _ string) kitServer {
-			return kitServer{challengeScopes: scoped, wrap: wrap(func(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
-				return &echoToken{ResponseWriter: w, token: r.Header.Get("Authorization")}
-			})}
-		}, []string{"attacks/algorithm/alg none", "+attacks/algorithm/payload tampered"}},
-		{"token in the query string accepted", func(_, _, _ string) kitServer {
-			return kitServer{challengeScopes: scoped, wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if tok := r.URL.Query().Get("access_token"); tok != "" {
-						r.Header.Set("Authorization", "Bearer "+tok)
-						r.URL.RawQuery = ""
-					}
-					next.ServeHTTP(w, r)
-				})
-			}}
-		}, []string{"+attacks/request/token in the query string"}},
-		{"challenge hidden from browsers", func(_, _, _ string) kitServer {
-			return kitServer{challengeScopes: scoped, wrap: wrap(func(w http.ResponseWriter, _ *http.Request) http.ResponseWriter {
-				return dropExpose{ResponseWriter: w}
-			})}
-		}, []string{"cors"}},
-		{"sessions not bound to the user", func(_, _, _ string) kitServer { return kitServer{challengeScopes: scoped, unboundSessions: true} }, nil},
-		{"per-tool check on POST only", func(_, _, _ string) kitServer { return kitServer{challengeScopes: scoped, postOnlyCheck: true} },
-			[]string{"+attacks/method/PUT with a tool call body"}},
-		{"resource_metadata from the Host header", func(_, _, origin string) kitServer {
-			return kitServer{challengeScopes: scoped, wrap: wrap(func(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
-				return &hostChallenge{ResponseWriter: w, host: r.Host, origin: origin}
-			})}
-		}, []string{"attacks/request/spoofed Host header"}},
-	} {
+	for _, ch := range conformance.Checks() {
+		if ch.Name == top {
+			return ch.Needs
+		}
+	}
+	t.Fatalf("check %q is none of the engine's", name)
+	return 0
+}
+
+// resultOf is a kit result as the checker reports it.
+func resultOf(r conformance.Result) (result string, messages []string) {
+	switch r.Outcome {
+	case conformance.Failed:
+		return checker.ResultFail, r.Errors
+	case conformance.Skipped:
+		if strings.HasPrefix(r.Skip, conformance.NotCheckable) {
+			return checker.ResultNotCheckable, []string{r.Skip}
+		}
+		return checker.ResultSkipped, []string{r.Skip}
+	}
+	return checker.ResultPass, []string{}
+}
+
+// TestCheckerSameResults is the comparison the checker is built on: on the
+// miswired set (miswiredCases, the kit's own), each served on its own
+// loopback URL, the engine as validatetest.Conformance runs it (with the
+// issuer's keys, over the URL, configured as the checker learns the
+// server) and the checker, black-box and with client credentials (and the
+// step-up tool's scopes, -tool-scopes), agree: every leaf of the kit's run
+// that needs no more than the checker's run has — nothing black-box, a
+// token with credentials that got one — the checker ran, with the same
+// result and the same messages; every check the checker ran, the kit ran;
+// everything else the checker reports not checkable (or, without the
+// issuer's key, skipped as such), never passed.
+func TestCheckerSameResults(t *testing.T) {
+	is := checkerIssuer(t)
+	const tool = "write_items"
+	total := 0
+	for _, tc := range miswiredCases(t, is) {
+		if tc.cfg != nil {
+			continue // a configuration of the kit's, which the checker has not
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			endpoint := serveOnLoopback(t, is, tc.server)
-			kit := recordKitOver(t, is, endpoint)
+			kit := recordKitOver(t, is, endpoint, tool)
 			for _, credentials := range []bool{false, true} {
-				rep := runChecker(t, is, endpoint, credentials, "write_items")
+				rep := runChecker(t, is, endpoint, credentials, tool, kitTools[tool])
 				assert.Empty(t, rep.CutShort)
 				got := results(rep)
-				usable := got["discovery"].Result == checker.ResultPass
-				assert.Equal(t, credentials && usable, rep.Credentials, "credentials")
-				for _, name := range tc.wantFail {
-					if with, ok := strings.CutPrefix(name, "+"); ok {
-						if credentials {
-							assert.Equal(t, checker.ResultFail, got[with].Result, "credentials %v: %s did not fail:\n%s", credentials, with, failures(rep))
-						}
+				for _, name := range tc.checkerFail {
+					with, plus := strings.CutPrefix(name, "+")
+					if plus && !credentials {
 						continue
 					}
-					assert.Equal(t, checker.ResultFail, got[name].Result, "credentials %v: %s did not fail:\n%s", credentials, name, failures(rep))
+					assert.Equal(t, checker.ResultFail, got[with].Result, "credentials %v: %s did not fail:\n%s", credentials, with, failures(rep))
 				}
+				if d := got["discovery"]; !slices.Contains(tc.checkerFail, "discovery") && !(credentials && slices.Contains(tc.checkerFail, "+discovery")) {
+					assert.Equal(t, checker.ResultPass, d.Result, "discovery: %q", d.Messages)
+				}
+				have := conformance.NeedsNothing
+				if rep.Credentials {
+					have = conformance.NeedsToken
+				}
+				assert.Equal(t, credentials && got["discovery"].Result == checker.ResultPass, rep.Credentials, "credentials")
+				// The kit's leaves the checker's run can make: each ran in
+				// the checker, with the same result and messages.
 				compared := 0
-				for _, c := range rep.Checks {
-					if c.Name == "discovery" {
-						if !slices.Contains(tc.wantFail, "+discovery") {
-							assert.Equal(t, checker.ResultPass, c.Result, "discovery: %q", c.Messages)
-						}
+				for name, k := range kit {
+					if !k.Leaf || name == "" || needsOf(t, name) > have {
 						continue
 					}
-					k, ok := kit[c.Name]
-					switch c.Result {
-					case checker.ResultNotCheckable, checker.ResultSkipped:
+					c, ok := got[name]
+					if !assert.True(t, ok, "credentials %v: the checker did not run %s", credentials, name) {
 						continue
 					}
-					if !assert.True(t, ok, "credentials %v: %s ran in the checker only", credentials, c.Name) {
-						continue
+					if rep.Issuer == "" && c.Result == checker.ResultNotCheckable && strings.Contains(c.Messages[0], "the authorization server's public key") {
+						continue // forged with a key the checker did not find
 					}
+					wantResult, wantMessages := resultOf(k)
+					assert.Equal(t, wantResult, c.Result, "credentials %v: %s: the kit %s, the checker %s: %q", credentials, name, wantResult, c.Result, c.Messages)
+					assert.Equal(t, normalise(wantMessages), normalise(c.Messages), "credentials %v: %s: the messages differ", credentials, name)
 					compared++
-					if c.Result == checker.ResultFail || k.Outcome == conformance.Failed {
-						assert.Equal(t, normalise(k.Errors), normalise(c.Messages), "credentials %v: %s: the messages differ", credentials, c.Name)
-					}
-					if k.Leaf {
-						assert.Equal(t, k.Outcome == conformance.Passed, c.Result == checker.ResultPass, "credentials %v: %s: the kit %s, the checker %s", credentials, c.Name, k.Outcome, c.Result)
-					}
 				}
-				t.Logf("credentials %v: %d checks compared, %d failing in the checker, %d leaves not checkable or skipped",
+				// Every check the checker ran, the kit ran; what it did not
+				// run is not checkable or skipped, never passed.
+				for _, c := range rep.Checks {
+					if c.Name == "discovery" || c.Result == checker.ResultNotCheckable || c.Result == checker.ResultSkipped {
+						continue
+					}
+					_, ok := kit[c.Name]
+					assert.True(t, ok, "credentials %v: %s ran in the checker only", credentials, c.Name)
+				}
+				assert.Positive(t, compared, "credentials %v: nothing compared", credentials)
+				total += compared
+				t.Logf("credentials %v: %d leaves compared, %d failing in the checker, %d not checkable or skipped",
 					credentials, compared, rep.Summary.Failed, rep.Summary.NotCheckable+rep.Summary.Skipped)
 			}
 		})
 	}
+	assert.Greater(t, total, 1000, "leaves compared in all")
+	t.Logf("%d leaves compared in all", total)
 }
 
 func normalise(msgs []string) []string {
@@ -326,9 +323,10 @@ func normalise(msgs []string) []string {
 
 // recordKitOver runs the engine as validatetest.Conformance does over the
 // URL endpoint, with the issuer's keys, configured as the checker learns
-// the server: the scopes its challenge names, no tools but a step-up on
-// write_items, whose scopes the run does not know.
-func recordKitOver(t *testing.T, is *Issuer, endpoint string) map[string]conformance.Result {
+// the server: no scopes the challenge must name, but that it names some;
+// a token with the scopes it names; a step-up on tool, with its kitTools
+// scopes (the checker's -tool-scopes).
+func recordKitOver(t *testing.T, is *Issuer, endpoint, tool string) map[string]conformance.Result {
 	t.Helper()
 	status, values := challengeOf(t, endpoint)
 	var scopes []string
@@ -339,9 +337,9 @@ func recordKitOver(t *testing.T, is *Issuer, endpoint string) map[string]conform
 			}
 		}
 	}
-	c, err := newTarget(tRunner{t}, ConformanceConfig{Issuer: is, URL: endpoint, MCP: true, Scopes: scopes})
+	c, err := newTarget(tRunner{t}, ConformanceConfig{Issuer: is, URL: endpoint, MCP: true, Tools: map[string][]string{tool: kitTools[tool]}})
 	require.NoError(t, err)
-	c.StepUpTools = []string{"write_items"}
+	c.ChallengeScopeRequired, c.TokenScopes = true, scopes
 	rec := recordRun(func(r runner) { conformance.Run(r, c) })
 	out := map[string]conformance.Result{}
 	for _, res := range rec.results {
@@ -379,7 +377,7 @@ func TestCheckerDPoP(t *testing.T) {
 				return kitServer{challengeScopes: []string{"items:read"}, authenticator: v}
 			})
 			for _, credentials := range []bool{false, true} {
-				rep := runChecker(t, is, endpoint, credentials, "write_items")
+				rep := runChecker(t, is, endpoint, credentials, "write_items", nil)
 				assert.True(t, rep.Passed, "credentials %v, failures:\n%s", credentials, failures(rep))
 				t.Logf("credentials %v: %d requests in %d ms", credentials, rep.Requests, rep.DurationMS)
 				want := map[validate.DPoPMode]string{validate.DPoPAllowed: "allowed", validate.DPoPRequired: "required"}[mode]
@@ -414,7 +412,7 @@ func TestCheckerSecrets(t *testing.T) {
 			})
 		}}
 	})
-	rep := runChecker(t, is, endpoint, true, "write_items")
+	rep := runChecker(t, is, endpoint, true, "write_items", nil)
 	assert.False(t, rep.Passed)
 	issued := tokens.all()
 	require.NotEmpty(t, issued, "tokens were issued")
@@ -482,9 +480,76 @@ func TestCheckerStepUpFailures(t *testing.T) {
 			})
 		}}
 	})
-	rep := runChecker(t, is, endpoint, true, "write_items")
+	rep := runChecker(t, is, endpoint, true, "write_items", nil)
 	c := results(rep)["stepup/write_items"]
 	require.Equal(t, checker.ResultFail, c.Result)
 	assert.True(t, slices.ContainsFunc(c.Messages, func(m string) bool { return strings.Contains(m, `error="invalid_token", want insufficient_scope`) }), "%q", c.Messages)
 	assert.True(t, slices.ContainsFunc(c.Messages, func(m string) bool { return strings.Contains(m, "step-up cannot succeed") }), "%q", c.Messages)
+}
+
+// TestStepUpToolAnswers (MEDIUM 5): a 2xx whose JSON-RPC answer is an
+// error, or a result with isError, is not a call that got through: read as
+// a scope refusal it fails (a scope refusal must be a 403
+// insufficient_scope), otherwise the step-up is skipped saying what the
+// tool answered; only a clean result is "not exercised". The kit (Tools,
+// or StepUpTools) and the checker (-tool-scopes, or not) say the same.
+// Before the fix, a 2xx was taken as "needs no scope" whatever it carried.
+func TestStepUpToolAnswers(t *testing.T) {
+	is := checkerIssuer(t)
+	inTool := serveOnLoopback(t, is, func(string, string, string) kitServer {
+		return kitServer{challengeScopes: []string{"items:read"}, scopesInTool: true}
+	})
+	// No per-tool check (which refuses a tool it does not know): the MCP
+	// server answers an unknown tool with a JSON-RPC error.
+	unchecked := serveOnLoopback(t, is, func(string, string, string) kitServer {
+		return kitServer{challengeScopes: []string{"items:read"}, noScopeCheck: true}
+	})
+	for _, tc := range []struct {
+		name, endpoint, tool string
+		scopes               []string // the tool's, if known
+		result, message      string
+	}{
+		{"scope refusal in the tool, scopes known", inTool, "write_items", kitTools["write_items"], checker.ResultFail,
+			`tools/call write_items with scopes ["items:read"] (lacking "items:write"): status 200, want 403 insufficient_scope`},
+		{"scope refusal in the tool, scopes unknown", inTool, "write_items", nil, checker.ResultFail,
+			`status 200 with a tool error (isError) "Permission denied: this call needs the scope items:write", which reads as a scope refusal`},
+		{"JSON-RPC error, scopes known", unchecked, "no_such_tool", []string{}, checker.ResultSkipped,
+			`the tool answered a JSON-RPC error -32602 "unknown tool": check the tool's arguments`},
+		{"JSON-RPC error, scopes unknown", unchecked, "no_such_tool", nil, checker.ResultSkipped,
+			`the tool answered a JSON-RPC error -32602 "unknown tool": check the tool's arguments`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "stepup/" + tc.tool
+			rep := runChecker(t, is, tc.endpoint, true, tc.tool, tc.scopes)
+			c := results(rep)[name]
+			assert.Equal(t, tc.result, c.Result, "%q", c.Messages)
+			assert.Contains(t, strings.Join(c.Messages, "\n"), tc.message)
+
+			// The kit, configured alike, says the same.
+			status, values := challengeOf(t, tc.endpoint)
+			require.Equal(t, http.StatusUnauthorized, status)
+			cs, err := rsmeta.ParseChallenges(values[0])
+			require.NoError(t, err)
+			cfg := ConformanceConfig{Issuer: is, URL: tc.endpoint, MCP: true, Skip: []string{"attacks", "dpop", "session"}}
+			if tc.scopes != nil {
+				cfg.Tools = map[string][]string{tc.tool: tc.scopes}
+			}
+			target, err := newTarget(tRunner{t}, cfg)
+			require.NoError(t, err)
+			target.ChallengeScopeRequired, target.TokenScopes = true, cs[0].Scope
+			if tc.scopes == nil {
+				target.StepUpTools = []string{tc.tool}
+			}
+			rec := recordRun(func(r runner) { conformance.Run(r, target) })
+			var kit conformance.Result
+			for _, res := range rec.results {
+				if res.Name == name {
+					kit = res
+				}
+			}
+			wantResult, wantMessages := resultOf(kit)
+			assert.Equal(t, wantResult, c.Result)
+			assert.Equal(t, wantMessages, c.Messages)
+		})
+	}
 }

@@ -55,7 +55,9 @@ type ConformanceConfig struct {
 	// Scopes, if non-nil, are the scopes the 401 challenge of a request
 	// without a token must name in its scope auth-param (as a set, RFC 6750
 	// §3). If nil, the scope auth-param is optional (MCP: SHOULD), but when
-	// present it must be well-formed and never name offline_access.
+	// present it must be well-formed, never name offline_access, and name
+	// only scopes the metadata's scopes_supported lists, if it publishes
+	// one.
 	Scopes []string
 
 	// MCP makes the kit speak MCP over Streamable HTTP: every request is a
@@ -74,9 +76,13 @@ type ConformanceConfig struct {
 	// 403 with a Bearer challenge error="insufficient_scope" whose scope,
 	// granted, lets the call through; a token with exactly the listed
 	// scopes gets through. For a tool with none, any valid token gets
-	// through. "Gets through" means an HTTP 2xx answer: a JSON-RPC error
-	// from the tool itself (bad arguments…) still counts. If nil, no
-	// step-up subtests.
+	// through. "Gets through" means an HTTP 2xx answer with a JSON-RPC
+	// result that is not a tool error: a 2xx whose answer is a JSON-RPC
+	// error or a result with isError fails the subtest if its text reads
+	// as a scope refusal (scope, permission, forbidden, unauthorized: that
+	// must be a 403 insufficient_scope), and otherwise skips it, saying
+	// what the tool answered (check ToolArguments). If nil, no step-up
+	// subtests.
 	Tools map[string][]string
 
 	// ToolArguments holds the "arguments" of the tools/call of each tool.
@@ -426,19 +432,6 @@ type issuerTokens struct {
 
 func (t *issuerTokens) Token(scopes []string) (string, error) {
 	claims := map[string]any{"aud": t.resource}
-	if scopes != nil {
-		claims["scope"] = strings.Join(scopes, " ")
-	}
-	if tok := t.is.Token(claims); tok != "" {
-		return tok, nil
-	}
-	return "", errors.New("the issuer could not mint a token")
-}
-
-// TokenFor mints a token for another resource: the issuer honours RFC 8707
-// resource indicators.
-func (t *issuerTokens) TokenFor(resource string, scopes []string) (string, error) {
-	claims := map[string]any{"aud": resource}
 	if scopes != nil {
 		claims["scope"] = strings.Join(scopes, " ")
 	}

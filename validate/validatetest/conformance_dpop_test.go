@@ -167,7 +167,7 @@ func TestConformanceDPoPFailsMiswired(t *testing.T) {
 			},
 			wantFail:    []string{"dpop/downgrade/bound token as Bearer", "dpop/downgrade/bound token as Bearer with its proof", "dpop/downgrade/bound token as Bearer once accepted with DPoP"},
 			wantPass:    []string{"dpop/accepted", "dpop/proof", "dpop/replay", "dpop/mismatch", "introspection/iss"},
-			wantMessage: map[string]string{"dpop/downgrade/bound token as Bearer": "accepted: status 200. Refuse a token bound to a key (cnf) presented as Bearer"},
+			wantMessage: map[string]string{"dpop/downgrade/bound token as Bearer": "accepted: status 200, want a refusal (RFC 9449 §7.1, §7.2; RFC 7800 §3.1). Refuse a token bound to a key (cnf) presented as Bearer"},
 		},
 		{
 			name: "htu ignored",
@@ -311,7 +311,7 @@ func TestConformanceDPoPRequiredFailsMiswired(t *testing.T) {
 				"attacks/algorithm/payload tampered", "attacks/algorithm/signature of another token", "attacks/algorithm/HS256 keyed with the public key PEM"},
 			wantPass: []string{"accept", "stepup", "attacks/claims/expired", "attacks/claims/other issuer", "attacks/claims/aud another resource",
 				"attacks/malformed/not a JWT", "attacks/request", "attacks/method"},
-			wantMessage: map[string]string{"attacks/algorithm/alg none": "accepted: status 200. Verify signatures only with the issuer's published signing keys"},
+			wantMessage: map[string]string{"attacks/algorithm/alg none": "accepted: status 200, want a refusal (RFC 8725 §3.1; RFC 7519 §6). Verify signatures only with the issuer's published signing keys"},
 		},
 		{
 			name: "session binding and scope check read Bearer only",

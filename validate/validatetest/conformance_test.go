@@ -288,6 +288,7 @@ type kitServer struct {
 	noSessionDelete      bool                            // DELETE gets 405: clients may not end sessions
 	deleteIgnored        bool                            // DELETE gets 204 but the session and its binding live on
 	postOnlyCheck        bool                            // the per-tool check sees only POST; the MCP server serves any method
+	scopesInTool         bool                            // no per-tool check: the tool answers a call lacking its scopes 200 with a tool error (isError)
 	bearerOnlyChecks     bool                            // the per-tool check and the session binding read Authorization: Bearer only
 	authenticator        rsguard.Authenticator           // replaces the validate.Validator
 	wrap                 func(http.Handler) http.Handler // around the whole endpoint
@@ -327,7 +328,9 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 	require.NoError(t, err)
 	mcp := &fakeMCP{sse: k.sse, anyMethod: k.postOnlyCheck, noDelete: k.noSessionDelete, deleteIgnored: k.deleteIgnored}
 	var next http.Handler = mcp
-	if !k.noScopeCheck {
+	if k.scopesInTool {
+		next = toolScopeError{next: mcp}
+	} else if !k.noScopeCheck {
 		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools})
 		require.NoError(t, err)
 		next = perTool.Handler(next)
@@ -564,254 +567,15 @@ type authFunc func(*http.Request) (*rsguard.Principal, error)
 
 func (f authFunc) Authenticate(r *http.Request) (*rsguard.Principal, error) { return f(r) }
 
+// TestConformanceFailsMiswired runs the kit against the miswired set
+// (miswiredCases, which the checker's comparison shares), each served over
+// a Handler as https://mcp.example.com/mcp: each fails in the subtests
+// concerned and only there.
 func TestConformanceFailsMiswired(t *testing.T) {
 	is := NewIssuer(t, nil)
-	// Authorization servers the metadata may name besides is: one whose
-	// metadata gives another issuer, and one that has gone (on is's origin,
-	// the only one the kit fetches from).
-	mismatched := NewIssuer(t, &Options{Metadata: map[string]any{"issuer": "https://as.invalid"}})
-	gone := is.URL + "/gone"
-	for _, tc := range []struct {
-		name        string
-		server      kitServer
-		cfg         func(*ConformanceConfig)
-		wantFail    []string          // subtests that must fail
-		wantPass    []string          // subtests that must not
-		wantMessage map[string]string // subtest -> a part of one of its failure messages
-		wantSkipped []string          // subtests that must be skipped (besides those of cfg's Skip)
-	}{
-		{
-			name:        "no metadata",
-			server:      kitServer{noMetadata: true, challengeScopes: []string{"items:read"}},
-			wantFail:    []string{"metadata", "cors"},
-			wantPass:    []string{"challenge", "accept", "stepup", "attacks"},
-			wantSkipped: []string{"authorization servers"}, // nothing to check
-		},
-		{
-			name:        "authorization server's metadata names another issuer",
-			server:      kitServer{challengeScopes: []string{"items:read"}, authorizationServers: []string{mismatched.URL}},
-			wantFail:    []string{"authorization servers"},
-			wantPass:    []string{"metadata", "challenge", "accept", "stepup", "attacks"},
-			wantMessage: map[string]string{"authorization servers": `gives "issuer" "https://as.invalid"`},
-		},
-		{
-			name:        "authorization server unreachable",
-			server:      kitServer{challengeScopes: []string{"items:read"}, authorizationServers: []string{gone}},
-			wantFail:    []string{"authorization servers"},
-			wantPass:    []string{"metadata", "challenge", "accept"},
-			wantMessage: map[string]string{"authorization servers": "serves no metadata a client can read"},
-		},
-		{
-			name:     "metadata resource is the origin",
-			server:   kitServer{metadataResource: "https://mcp.example.com", challengeScopes: []string{"items:read"}},
-			wantFail: []string{"metadata"},
-			wantPass: []string{"challenge", "accept", "attacks"},
-		},
-		{
-			name:     "challenge points at the root metadata",
-			server:   kitServer{resourceMetadata: "https://mcp.example.com/.well-known/oauth-protected-resource", challengeScopes: []string{"items:read"}},
-			wantFail: []string{"challenge", "attacks/claims/expired", "attacks/request/no Authorization header"},
-			wantPass: []string{"metadata", "accept"},
-		},
-		{
-			name:     "challenge without the configured scope",
-			server:   kitServer{},
-			wantFail: []string{"challenge"},
-			wantPass: []string{"metadata", "accept", "attacks", "stepup"},
-		},
-		{
-			name: "401 without WWW-Authenticate",
-			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					next.ServeHTTP(dropChallenge{ResponseWriter: w}, r)
-				})
-			}},
-			wantFail: []string{"challenge", "attacks/algorithm/alg none", "attacks/claims/expired"},
-			wantPass: []string{"metadata", "accept"},
-		},
-		{
-			name:   "the usual Go stack",
-			server: kitServer{challengeScopes: []string{"items:read"}, authenticator: usualGoStack(t, is, true)},
-			wantFail: []string{"attacks/algorithm/crit header", "attacks/claims/typ dpop+jwt", "attacks/malformed/oversized token", "attacks/request/two Authorization headers",
-				// golang-jwt reads JSON with encoding/json (last member
-				// wins, lone surrogates become U+FFFD) and knows neither
-				// cnf nor auth_time.
-				"attacks/claims/cnf jkt (DPoP-bound) as Bearer", "attacks/claims/cnf x5t#S256 (mTLS-bound) as Bearer", "attacks/claims/auth_time a year ahead",
-				"attacks/malformed/duplicate sub", "attacks/malformed/duplicate sub spelled with an escape", "attacks/malformed/duplicate custom claim",
-				"attacks/malformed/duplicate member in a nested object", "attacks/malformed/lone surrogate in sub"},
-			wantPass: []string{"metadata", "challenge", "accept", "stepup", "attacks/claims/expired", "attacks/algorithm/alg none", "attacks/claims/aud another resource",
-				// encoding/json refuses 1e400 into a float64; rsguard's
-				// per-tool check still answers 405 to other methods.
-				"attacks/malformed/number out of float64 range", "attacks/method"},
-		},
-		{
-			name:     "no audience check",
-			server:   kitServer{challengeScopes: []string{"items:read"}, authenticator: usualGoStack(t, is, false)},
-			wantFail: []string{"attacks/claims/aud another resource", "attacks/claims/aud the origin only", "attacks/claims/no aud", "attacks/claims/aud the issuer"},
-			wantPass: []string{"metadata", "accept", "attacks/claims/expired"},
-		},
-		{
-			name:     "no per-tool scope check",
-			server:   kitServer{challengeScopes: []string{"items:read"}, noScopeCheck: true},
-			wantFail: []string{"stepup/read_items", "stepup/write_items"},
-			wantPass: []string{"stepup/ping", "metadata", "challenge", "accept", "attacks"},
-		},
-		{
-			// MCP transport: a present, invalid Origin gets 403. The kit's
-			// origin is not this server's: its CORS check passes on the 403.
-			name: "origin validated",
-			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if r.Header.Get("Origin") != "" {
-						http.Error(w, "origin not allowed", http.StatusForbidden)
-						return
-					}
-					next.ServeHTTP(w, r)
-				})
-			}},
-			wantPass: []string{"cors", "metadata", "challenge", "accept", "session", "stepup"},
-		},
-		{
-			name: "403 without scope",
-			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					next.ServeHTTP(&rewrite403{ResponseWriter: w, challenge: `Bearer resource_metadata="` + kitMetadata + `", error="insufficient_scope"`}, r)
-				})
-			}},
-			wantFail: []string{"stepup/read_items", "stepup/write_items"},
-			wantPass: []string{"stepup/ping", "accept", "attacks"},
-		},
-		{
-			name: "403 naming a scope that does not suffice",
-			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					next.ServeHTTP(&rewrite403{ResponseWriter: w, challenge: `Bearer resource_metadata="` + kitMetadata + `", scope="items:list", error="insufficient_scope"`}, r)
-				})
-			}},
-			wantFail: []string{"stepup/read_items", "stepup/write_items"},
-			wantPass: []string{"accept"},
-		},
-		{
-			name: "token echoed in the error body",
-			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					next.ServeHTTP(&echoToken{ResponseWriter: w, token: r.Header.Get("Authorization")}, r)
-				})
-			}},
-			wantFail: []string{"attacks/claims/expired", "attacks/algorithm/alg none"},
-			wantPass: []string{"metadata", "challenge", "accept"},
-		},
-		{
-			name: "token in the query string accepted",
-			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if tok := r.URL.Query().Get("access_token"); tok != "" {
-						r.Header.Set("Authorization", "Bearer "+tok)
-						r.URL.RawQuery = ""
-					}
-					next.ServeHTTP(w, r)
-				})
-			}},
-			wantFail: []string{"attacks/request/token in the query string"},
-			wantPass: []string{"accept", "attacks/claims"},
-		},
-		{
-			name: "challenge hidden from browsers",
-			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					next.ServeHTTP(dropExpose{ResponseWriter: w}, r)
-				})
-			}},
-			wantFail: []string{"cors"},
-			wantPass: []string{"metadata", "challenge", "accept", "stepup"},
-		},
-		{
-			name:   "sessions not bound to the user",
-			server: kitServer{challengeScopes: []string{"items:read"}, unboundSessions: true},
-			wantFail: []string{"session/another user/POST", "session/another user/GET stream", "session/another user/DELETE",
-				"session/another user/same answer as an unknown session", "session/client named after the user", "session/client named after the user (sub = client_id)"},
-			wantPass: []string{"session/unknown session", "session/renewed token", "session/owner ends the session", "metadata", "challenge", "accept", "stepup", "attacks"},
-			wantMessage: map[string]string{
-				"session/another user/POST":       "was served in a session it did not open",
-				"session/another user/GET stream": "was served in a session it did not open",
-				"session/another user/DELETE":     "an intruder can end other principals' sessions",
-			},
-		},
-		{
-			name:     "sessions bound to the name, users and clients alike",
-			server:   kitServer{challengeScopes: []string{"items:read"}, sessionsByName: true},
-			wantFail: []string{"session/client named after the user", "session/client named after the user (sub = client_id)"},
-			wantPass: []string{"session/another user", "session/unknown session", "session/renewed token", "session/owner ends the session", "metadata", "challenge", "accept", "stepup", "attacks"},
-		},
-		{
-			name:   "sessions refused to intruders with 403",
-			server: kitServer{challengeScopes: []string{"items:read"}, sessions403: true},
-			wantFail: []string{"session/another user/POST", "session/another user/GET stream", "session/another user/DELETE", "session/another user/same answer as an unknown session",
-				"session/client named after the user/POST", "session/client named after the user (sub = client_id)/POST"},
-			wantPass: []string{"session/unknown session", "session/renewed token", "session/owner ends the session", "metadata", "challenge", "accept", "stepup", "attacks"},
-			wantMessage: map[string]string{
-				"session/another user/POST":                              "a 403 tells a prober the session exists. Answer 404, as for an unknown session.",
-				"session/another user/same answer as an unknown session": "POST tools/list 403, but 404 for a made-up id",
-			},
-		},
-		{
-			name:     "sessions bound to the token",
-			server:   kitServer{challengeScopes: []string{"items:read"}, sessionsByToken: true},
-			wantFail: []string{"session/renewed token"},
-			// Every request of the kit but the session's own carries a new
-			// token: stepup and the method attacks fail too.
-			wantPass:    []string{"session/unknown session", "session/another user", "session/client named after the user", "session/owner ends the session", "metadata", "challenge", "accept"},
-			wantMessage: map[string]string{"session/renewed token": "never to the token, its jti or its expiry"},
-		},
-		{
-			name:        "DELETE answered 2xx that ends nothing",
-			server:      kitServer{challengeScopes: []string{"items:read"}, deleteIgnored: true},
-			wantFail:    []string{"session/owner ends the session"},
-			wantPass:    []string{"session/unknown session", "session/another user", "session/renewed token", "accept", "stepup", "attacks"},
-			wantMessage: map[string]string{"session/owner ends the session": "still served"},
-		},
-		{
-			name:        "sessions clients may not end",
-			server:      kitServer{challengeScopes: []string{"items:read"}, noSessionDelete: true},
-			wantPass:    []string{"session", "metadata", "challenge", "accept", "stepup", "attacks"},
-			wantSkipped: []string{"session/owner ends the session"},
-		},
-		{
-			name:     "per-tool check on POST only",
-			server:   kitServer{challengeScopes: []string{"items:read"}, postOnlyCheck: true},
-			wantFail: []string{"attacks/method/PUT with a tool call body", "attacks/method/PATCH with a tool call body", "attacks/method/lowercase post with a tool call body"},
-			wantPass: []string{"metadata", "challenge", "accept", "session", "stepup", "attacks/claims", "attacks/malformed"},
-		},
-		{
-			name: "other methods refused without Allow",
-			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					next.ServeHTTP(dropAllow{ResponseWriter: w}, r)
-				})
-			}},
-			wantFail: []string{"attacks/method/PUT with a tool call body", "attacks/method/lowercase post with a tool call body"},
-			wantPass: []string{"accept", "session", "stepup", "attacks/claims"},
-		},
-		{
-			name: "resource_metadata from the Host header",
-			server: kitServer{challengeScopes: []string{"items:read"}, wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					next.ServeHTTP(&hostChallenge{ResponseWriter: w, host: r.Host}, r)
-				})
-			}},
-			wantFail: []string{"attacks/request/spoofed Host header"},
-			wantPass: []string{"metadata", "challenge", "accept", "attacks/claims", "attacks/request/no Authorization header"},
-		},
-		{
-			name:        "skipped deviation",
-			server:      kitServer{noMetadata: true, challengeScopes: []string{"items:read"}},
-			cfg:         func(c *ConformanceConfig) { c.Skip = []string{"metadata", "cors"} },
-			wantPass:    []string{"metadata", "cors", "challenge", "accept"},
-			wantSkipped: []string{"authorization servers"},
-		},
-	} {
+	for _, tc := range miswiredCases(t, is) {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := kitConfig(is, tc.server.handler(t, is))
+			cfg := kitConfig(is, tc.server(kitResource, kitMetadata, "https://mcp.example.com").handler(t, is))
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
 			}
@@ -950,6 +714,37 @@ func TestConformanceConfigRefused(t *testing.T) {
 			assert.Contains(t, rec.summary(), "validatetest.Conformance", "want one fatal configuration error")
 		})
 	}
+}
+
+// toolScopeError answers a tools/call of a kitTools tool whose scopes the
+// principal lacks with 200 and a tool error (isError) saying so, as a
+// server that checks scopes inside its tools does; everything else goes to
+// next.
+type toolScopeError struct{ next http.Handler }
+
+func (h toolScopeError) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(strings.NewReader(string(body)))
+	var msg struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params struct {
+			Name string `json:"name"`
+		} `json:"params"`
+	}
+	_ = json.Unmarshal(body, &msg)
+	p, _ := rsguard.FromContext(r.Context())
+	if need, ok := kitTools[msg.Params.Name]; ok && msg.Method == "tools/call" && p != nil {
+		for _, s := range need {
+			if !slices.Contains(p.Scopes, s) {
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": msg.ID, "result": map[string]any{
+					"isError": true, "content": []map[string]any{{"type": "text", "text": "Permission denied: this call needs the scope " + s}}}})
+				return
+			}
+		}
+	}
+	h.next.ServeHTTP(w, r)
 }
 
 // dropChallenge removes WWW-Authenticate from every answer.
