@@ -127,18 +127,27 @@ func (e *Error) As(target any) bool {
 // reason it wraps (see classRefusal), or a generic one (401 invalid_token,
 // reason rejected), wrapping err, whose description does not quote err.
 func refusalOf(err error) *Error {
-	e, ok := err.(*Error) // the usual case, without errors.As's reflection
-	if ok || errors.As(err, &e) {
-		if s := e.status(); s != e.Status {
-			c := *e
-			c.Status = s
-			return &c
-		}
-		return e
+	if e, ok := err.(*Error); ok { // the usual case, without errors.As's reflection
+		return e.answered()
+	}
+	var e *Error // apart from the case above, whose e would then be allocated too
+	if errors.As(err, &e) {
+		return e.answered()
 	}
 	var r audit.Reason
 	errors.As(err, &r)
 	return classRefusal(r, err)
+}
+
+// answered returns e, or a copy of it with the status the Guard answers
+// (see status) when that differs.
+func (e *Error) answered() *Error {
+	if s := e.status(); s != e.Status {
+		c := *e
+		c.Status = s
+		return &c
+	}
+	return e
 }
 
 // classRefusal is the answer to err, an error that is not an *Error, by its

@@ -3,15 +3,18 @@ package validate
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/internal/authheader"
+	"github.com/rsguard/rsguard/internal/check"
 )
 
 // Authenticate implements [rsguard.Authenticator] for bearer JWT access
-// tokens: it reads the token of r with [rsguard.BearerToken], verifies it
-// with [Validator.Verify], and returns the caller as a new [rsguard.Principal]
-// owned by this request:
+// tokens: it reads the token of r as [rsguard.BearerToken] does, verifies it
+// as [Validator.Verify] does, and returns the caller as a new
+// [rsguard.Principal] owned by this request (the verified-token cache is
+// asked first; see the package documentation):
 //
 //   - Subject: [Claims.Principal]; Credential: audit.CredentialJWT, or
 //     audit.CredentialIntrospection for a token checked by introspection;
@@ -41,6 +44,23 @@ func (v *Validator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 			return v.authenticateDPoP(r)
 		}
 	}
+	ctx, now := r.Context(), v.now()
+	if tok, p := authheader.Unchecked(r, "Bearer"); p == authheader.OK && v.dpop.mode != DPoPRequired {
+		// The verified-token cache first: a token equal to one verified
+		// before is well-formed, so a hit skips BearerToken's scan of its
+		// characters.
+		if c, e, hit := v.cached(ctx, tok, "", now); hit {
+			if e != nil {
+				return nil, e
+			}
+			return c.principalOf(), nil
+		}
+		if v.intro == nil {
+			return v.verifyBearer(r, tok, now)
+		}
+		// An introspected token is sent to its authorization server:
+		// BearerToken checks it first.
+	}
 	tok, err := rsguard.BearerToken(r)
 	if err != nil {
 		return nil, err
@@ -50,8 +70,34 @@ func (v *Validator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 		e.Credential = v.tokenCredential(tok)
 		return nil, e
 	}
-	c, err := v.Verify(r.Context(), tok)
+	c, err := v.verifyUncached(ctx, tok, "", now, nil)
 	if err != nil {
+		return nil, err
+	}
+	return c.principalOf(), nil
+}
+
+// verifyBearer verifies tok, the bearer token of r that the cache does not
+// hold, before BearerToken has checked its characters: verification decodes
+// every segment of a JWS strictly, so a token it accepts is made of
+// base64url characters and dots, a b64token (RFC 6750 §2.1). Only a refusal
+// needs that check, of the characters decoding has not checked, and then
+// comes first: a token with characters outside b64token is refused by
+// BearerToken (400 invalid_request), as if it had been checked before
+// verification. (With no issuer introspecting, verification sends the
+// token nowhere; at worst it asks for the key set once, as for any token
+// with an unknown kid.)
+func (v *Validator) verifyBearer(r *http.Request, tok string, now time.Time) (*rsguard.Principal, error) {
+	decoded := 0
+	c, err := v.verifyUncached(r.Context(), tok, "", now, &decoded)
+	if err != nil {
+		// tok[:decoded] is base64url (no "="): when it is not empty, tok is
+		// a b64token if the rest is empty or one too.
+		if rest := tok[decoded:]; (decoded == 0 || rest != "") && !check.B64Token(rest) {
+			if _, berr := rsguard.BearerToken(r); berr != nil {
+				return nil, berr
+			}
+		}
 		return nil, err
 	}
 	return c.principalOf(), nil

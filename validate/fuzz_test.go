@@ -11,7 +11,8 @@ package validate_test
 //     check; whatever is accepted must satisfy a strict reference reading;
 //   - FuzzMiddleware: any Authorization header and query through an
 //     rsguard.Guard over the Validator; every refusal is a well-formed,
-//     parseable challenge that echoes nothing of the request.
+//     parseable challenge that echoes nothing of the request, and 400
+//     exactly when rsguard.BearerToken refuses the request as malformed.
 //
 // Seeds are in f.Add calls and in testdata/fuzz/<target>. .ci/test runs each
 // target for FUZZTIME (5 s by default); see README.md, "Testing", to run one
@@ -488,6 +489,7 @@ func FuzzMiddleware(f *testing.F) {
 		f.Add(s, "", uint8(1))
 	}
 	f.Add("Bearer "+seeds[0], "access_token="+seeds[0], uint8(1))
+	f.Add("Bearer "+seeds[0][:len(seeds[0])-9]+"!"+seeds[0][len(seeds[0])-8:], "", uint8(1)) // a cached token but for one character
 	f.Add("Bearer "+seeds[0], "", uint8(2))
 	f.Add("", "", uint8(0))
 	v := keys.validator(f)
@@ -523,6 +525,18 @@ func FuzzMiddleware(f *testing.F) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		resp := hardResponse{status: rec.Code, header: rec.Result().Header, body: rec.Body.Bytes()}
+
+		// As if BearerToken read the request before anything else (the
+		// Validator asks its cache first, and checks the characters of a
+		// token only when verification refuses it): 400 exactly for the
+		// requests BearerToken refuses as malformed.
+		_, berr := rsguard.BearerToken(req)
+		var be *rsguard.Error
+		if errors.As(berr, &be) && be.Status == http.StatusBadRequest {
+			require.Equal(t, http.StatusBadRequest, resp.status, "BearerToken refuses %q, %q: %v", authz, query, berr)
+		} else {
+			require.NotEqual(t, http.StatusBadRequest, resp.status, "BearerToken accepts %q, %q", authz, query)
+		}
 
 		if resp.status == http.StatusOK {
 			// Only a seed's signed content verifies (ES256 signatures are

@@ -24,11 +24,13 @@ import (
 // condition holds.
 const syncTimeout = time.Minute
 
-// verifyFrame is how (*validate.Validator).Verify appears in a stack dump.
-const verifyFrame = "github.com/rsguard/rsguard/validate.(*Validator).Verify("
+// verifyFrame is how verification appears in a stack dump: every token
+// that the verified-token cache does not answer goes through verifyUncached,
+// whether from Verify or from Authenticate (which asks the cache first).
+const verifyFrame = "github.com/rsguard/rsguard/validate.(*Validator).verifyUncached("
 
 // waitParkedInVerify returns once n goroutines are parked on a channel
-// inside (*validate.Validator).Verify, that is waiting for a key refresh
+// inside verification (verifyFrame), that is waiting for a key refresh
 // that one of them started; it fails the test at once if returned() reports
 // that a caller is already back (it did not wait), and after syncTimeout if
 // the n never park. Call it from the test goroutine.

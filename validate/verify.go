@@ -62,9 +62,8 @@ func decodeSegmentInto(buf []byte, seg string) ([]byte, bool) {
 //     hits).
 //
 // A token found in the verified-token cache (see the package documentation)
-// skips steps 1 to 5 after the size check: only "exp", "nbf" and the
-// presence of its key in the key set (asked of a KeySet of yours again) are
-// checked again, then step 6.
+// skips steps 1 to 5: only "exp", "nbf" and the presence of its key in the
+// key set (asked of a KeySet of yours again) are checked again, then step 6.
 //
 // Every error is an [*rsguard.Error] whose Reason is its class (see the
 // package documentation, "Refusals"): match it with errors.Is(err,
@@ -89,13 +88,52 @@ func (v *Validator) verify(ctx context.Context, raw, want string) (*Claims, erro
 	if v == nil || v.issuers == nil {
 		return nil, errNotBuilt()
 	}
+	now := v.now() // one clock reading for every time check of this token
+	if c, e, hit := v.cached(ctx, raw, want, now); hit {
+		if e != nil {
+			return nil, e
+		}
+		return c, nil
+	}
+	return v.verifyUncached(ctx, raw, want, now, nil)
+}
+
+// cached answers for raw from the verified-token cache: hit is false when
+// the cache is off or does not hold raw (or may not use it now); otherwise
+// the request's own claims, or the refusal of a token bound to another key
+// than want or refused by the application's checks. A hit is a token equal,
+// byte for byte, to one that passed verification under this Validator's
+// configuration, which no token the introspection route answers for can
+// be: the cache is asked first.
+func (v *Validator) cached(ctx context.Context, raw, want string, now time.Time) (c *Claims, e *rsguard.Error, hit bool) {
+	if v.cache == nil {
+		return nil, nil, false
+	}
+	cl, ok := v.cache.get(ctx, raw, now, v.leeway)
+	if !ok {
+		return nil, nil, false
+	}
+	if e := binding(cl.KeyThumbprint, want); e != nil {
+		return nil, e, true
+	}
+	c = cl.clone() // the request's own claims
+	if e := v.applicationChecks(ctx, c); e != nil {
+		return nil, e, true
+	}
+	return c, nil, true
+}
+
+// verifyUncached is verify after a cache miss: every check, at now. When
+// decoded is not nil, it is set to the length of the prefix of raw whose
+// characters the strict base64url decoding of its segments has checked (0,
+// the header's end, the payload's end, or all of raw), for verifyBearer.
+func (v *Validator) verifyUncached(ctx context.Context, raw, want string, now time.Time, decoded *int) (*Claims, error) {
 	if len(raw) == 0 {
 		return nil, reject(errMalformed)
 	}
 	if len(raw) > v.maxTokenBytes {
 		return nil, reject(errTooLarge)
 	}
-	now := v.now() // one clock reading for every time check of this token
 	// Introspection routes the tokens it answers for (introspect.go); they
 	// are bound to want like the others.
 	if c, e, done := v.introspectRoute(ctx, raw, now); done {
@@ -108,18 +146,6 @@ func (v *Validator) verify(ctx context.Context, raw, want string) (*Claims, erro
 			return nil, e
 		}
 		return c, nil
-	}
-	if v.cache != nil {
-		if cached, ok := v.cache.get(ctx, raw, now, v.leeway); ok {
-			if e := binding(cached.KeyThumbprint, want); e != nil {
-				return nil, e
-			}
-			c := cached.clone() // the request's own claims
-			if e := v.applicationChecks(ctx, c); e != nil {
-				return nil, e
-			}
-			return c, nil
-		}
 	}
 	// The base64 decoder skips CR and LF; a token must not contain them.
 	if strings.IndexByte(raw, '\n') >= 0 || strings.IndexByte(raw, '\r') >= 0 {
@@ -151,6 +177,9 @@ func (v *Validator) verify(ctx context.Context, raw, want string) (*Claims, erro
 	if !ok {
 		return nil, reject(errMalformed)
 	}
+	if decoded != nil {
+		*decoded = d1
+	}
 	h, err := decodeHeader(hb)
 	if err != nil {
 		return nil, reject(errMalformed)
@@ -173,6 +202,9 @@ func (v *Validator) verify(ctx context.Context, raw, want string) (*Claims, erro
 	pb, ok := decodeSegment(pSeg)
 	if !ok {
 		return nil, reject(errMalformed)
+	}
+	if decoded != nil {
+		*decoded = d2
 	}
 	p := payload{tenantClaim: v.tenantClaim}
 	if err := decodePayload(pb, &p); err != nil {
@@ -202,6 +234,9 @@ func (v *Validator) verify(ctx context.Context, raw, want string) (*Claims, erro
 	sig, ok := decodeSegment(sSeg)
 	if !ok {
 		return nil, reject(errSignature)
+	}
+	if decoded != nil {
+		*decoded = len(raw)
 	}
 	if err := method.Verify(raw[:d2], sig, k.pub); err != nil {
 		return nil, reject(errSignature)

@@ -55,6 +55,22 @@ func Split(r *http.Request) (scheme, rest string, ok bool) {
 // this order: InQuery, None (no field), Multiple, TooLarge, Syntax for a
 // malformed scheme, None for another scheme, Syntax for a malformed token.
 func Token(r *http.Request, scheme string) (string, Problem) {
+	tok, p := Unchecked(r, scheme)
+	if p == OK && !check.B64Token(tok) {
+		return "", Syntax
+	}
+	return tok, p
+}
+
+// Unchecked is [Token] without the last check, that the token is an RFC 6750
+// §2.1 b64token: every other problem is found as Token finds it, but a
+// token with characters outside b64token (or none) is returned with OK.
+// It is for a caller that first looks the token up among tokens that were
+// well-formed when they were verified (validate's verified-token cache, whose
+// tokens are JWS compact serialisations: base64url and dots), which a
+// token equal to one of them byte for byte is too; on a miss, the caller
+// must check the token as Token does before anything else.
+func Unchecked(r *http.Request, scheme string) (string, Problem) {
 	if r.URL != nil && r.URL.RawQuery != "" {
 		// Only parse when the name could be there, spelled out or
 		// percent-encoded ("access%5Ftoken"). ParseQuery keeps going past
@@ -80,9 +96,6 @@ func Token(r *http.Request, scheme string) (string, Problem) {
 			return "", Syntax
 		}
 		return "", None
-	}
-	if !check.B64Token(tok) {
-		return "", Syntax
 	}
 	return tok, OK
 }

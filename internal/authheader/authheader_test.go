@@ -60,3 +60,49 @@ func TestSplit(t *testing.T) {
 		t.Fatal("Split accepted two fields")
 	}
 }
+
+// TestUnchecked: Unchecked finds every problem Token finds but a token that
+// is not a b64token, which it returns as it is.
+func TestUnchecked(t *testing.T) {
+	for _, tc := range []struct {
+		name, target, header string
+		tok                  string
+		want                 Problem
+	}{
+		{"dpop", "/", "dpop abc.def", "abc.def", OK},
+		{"token with a space", "/", "DPoP a b", "a b", OK},
+		{"padding inside", "/", "DPoP a=b", "a=b", OK},
+		{"outside b64token", "/", "DPoP a!b", "a!b", OK},
+		{"empty token", "/", "DPoP", "", OK},
+		{"bad scheme", "/", "DP(oP abc", "", Syntax},
+		{"other scheme", "/", "Bearer abc", "", None},
+		{"query", "/?access_token=x", "DPoP a!b", "", InQuery},
+		{"too large", "/", "DPoP " + strings.Repeat("!", MaxToken+1), "", TooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", tc.target, nil)
+			r.Header.Set("Authorization", tc.header)
+			tok, p := Unchecked(r, "DPoP")
+			if tok != tc.tok || p != tc.want {
+				t.Fatalf("Unchecked = %q, %d; want %q, %d", tok, p, tc.tok, tc.want)
+			}
+			// Token is Unchecked and then the character check.
+			ttok, tp := Token(r, "DPoP")
+			if p == OK && tp == Syntax {
+				if ttok != "" {
+					t.Fatalf("Token = %q on Syntax", ttok)
+				}
+				return
+			}
+			if ttok != tok || tp != p {
+				t.Fatalf("Token = %q, %d; Unchecked %q, %d", ttok, tp, tok, p)
+			}
+		})
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Add("Authorization", "DPoP a")
+	r.Header.Add("Authorization", "DPoP b")
+	if _, p := Unchecked(r, "DPoP"); p != Multiple {
+		t.Fatalf("two fields: %d", p)
+	}
+}
