@@ -3,11 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/rsguard/rsguard/redisstore"
 	"github.com/rsguard/rsguard/validate"
@@ -20,33 +17,7 @@ import (
 // Timeout is an outage, logged once. Against an address that accepts
 // connections and never answers.
 func TestCallerContextIsNotAnOutage(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	held := make(chan net.Conn, 64)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			held <- c // kept open, never answered
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		for {
-			select {
-			case c := <-held:
-				c.Close()
-			default:
-				return
-			}
-		}
-	})
-	client := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ContextTimeoutEnabled: true})
-	t.Cleanup(func() { client.Close() })
+	client := blackHoleClient(t)
 	const storeTimeout = 500 * time.Millisecond
 	logger, logs := newLogger()
 	d, err := redisstore.NewDenyList(redisstore.DenyListConfig{Client: client, Timeout: storeTimeout, Logger: logger})

@@ -170,6 +170,39 @@ func TestDownAtStart(t *testing.T) {
 // answers: every call of every store ends within Timeout (plus the
 // bound), with ErrUnavailable.
 func TestBlackHole(t *testing.T) {
+	client := blackHoleClient(t)
+	d, _ := redisstore.NewDenyList(redisstore.DenyListConfig{Client: client, Timeout: testTimeout})
+	s, _ := redisstore.NewSessionStore(redisstore.SessionStoreConfig{Client: client, Timeout: testTimeout})
+	r, _ := redisstore.NewReplayStore(redisstore.ReplayStoreConfig{Client: client, Timeout: testTimeout})
+	ctx := context.Background()
+	now := time.Now()
+	for name, call := range map[string]func() error{
+		"revoked": func() error {
+			_, err := d.Revoked(ctx, &validate.Claims{Issuer: "iss", ID: "j"})
+			return err
+		},
+		"use": func() error { return s.Use(ctx, "id", "alice", now, now.Add(time.Hour)) },
+		"replay": func() error {
+			_, err := r.Use(ctx, "id", now.Add(time.Minute))
+			return err
+		},
+	} {
+		for range 3 {
+			start := time.Now()
+			err := call()
+			took := time.Since(start)
+			if !errors.Is(err, redisstore.ErrUnavailable) || took > testTimeout+bound {
+				t.Errorf("%s: %v after %v, want ErrUnavailable within %v", name, err, took, testTimeout+bound)
+			}
+		}
+	}
+}
+
+// blackHoleClient returns a Redis client of an address on 127.0.0.1 that
+// accepts connections and never answers (they are closed at the test's
+// end).
+func blackHoleClient(t *testing.T) *redis.Client {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -197,29 +230,5 @@ func TestBlackHole(t *testing.T) {
 	})
 	client := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { client.Close() })
-	d, _ := redisstore.NewDenyList(redisstore.DenyListConfig{Client: client, Timeout: testTimeout})
-	s, _ := redisstore.NewSessionStore(redisstore.SessionStoreConfig{Client: client, Timeout: testTimeout})
-	r, _ := redisstore.NewReplayStore(redisstore.ReplayStoreConfig{Client: client, Timeout: testTimeout})
-	ctx := context.Background()
-	now := time.Now()
-	for name, call := range map[string]func() error{
-		"revoked": func() error {
-			_, err := d.Revoked(ctx, &validate.Claims{Issuer: "iss", ID: "j"})
-			return err
-		},
-		"use": func() error { return s.Use(ctx, "id", "alice", now, now.Add(time.Hour)) },
-		"replay": func() error {
-			_, err := r.Use(ctx, "id", now.Add(time.Minute))
-			return err
-		},
-	} {
-		for range 3 {
-			start := time.Now()
-			err := call()
-			took := time.Since(start)
-			if !errors.Is(err, redisstore.ErrUnavailable) || took > testTimeout+bound {
-				t.Errorf("%s: %v after %v, want ErrUnavailable within %v", name, err, took, testTimeout+bound)
-			}
-		}
-	}
+	return client
 }

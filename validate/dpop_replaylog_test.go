@@ -1,11 +1,9 @@
 package validate_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,31 +14,13 @@ import (
 	"github.com/rsguard/rsguard/validate"
 )
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use, for a logger.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestDPoPReplayStoreFailureLoggedOnceAMinute: a failing replay store
 // refuses every request with 503, but is logged once a minute, not once
 // per request; the next line counts the ones left out.
 func TestDPoPReplayStoreFailureLoggedOnceAMinute(t *testing.T) {
 	clock := newHardClock(fixedNow)
 	store := &countingStore{err: errors.New("store down: connection refused")}
-	var logs lockedBuffer
+	var logs logBuffer
 	is, v := dpopSetup(t, validate.DPoPAllowed, func(c *validate.Config) {
 		c.Now = clock.Now
 		c.DPoP.Replay = store

@@ -527,15 +527,7 @@ func TestAuthorizationServers(t *testing.T) {
 			}
 			c.ASClient = asClient(t, issuer, tc.extra)
 			c.Skip = []string{"cors", "challenge", "accept", "attacks", "dpop"}
-			r := NewRecorder("Kit")
-			r.Run(func(r Reporter) { Run(r, c) })
-			var got *Result
-			for _, res := range r.Results() {
-				if res.Name == "authorization servers" {
-					got = &res
-				}
-			}
-			require.NotNil(t, got)
+			got := runFor(t, c, "authorization servers")
 			if tc.wantFail == "" {
 				assert.Equal(t, Passed, got.Outcome, "%q", got.Errors)
 			} else {
@@ -741,15 +733,7 @@ func TestOtherResourceToken(t *testing.T) {
 			c.Tokens = resourceTokens{other: tc.other}
 			c.OtherResource = "https://elsewhere.example/mcp"
 			c.Skip = []string{"metadata", "authorization servers", "cors", "challenge", "accept", "dpop", "attacks/algorithm", "attacks/malformed", "attacks/request"}
-			r := NewRecorder("Kit")
-			r.Run(func(r Reporter) { Run(r, c) })
-			var got *Result
-			for _, res := range r.Results() {
-				if res.Name == "attacks/claims/aud another resource" {
-					got = &res
-				}
-			}
-			require.NotNil(t, got)
+			got := runFor(t, c, "attacks/claims/aud another resource")
 			if tc.wantSkip == "" {
 				assert.Equal(t, Passed, got.Outcome, "%q %q", got.Errors, got.Skip)
 				return
@@ -890,19 +874,26 @@ func TestStepUpTokenSourceScopes(t *testing.T) {
 			c.Scopes, c.TokenScopes = nil, tc.tokenScopes
 			c.Tokens = grantingTokens{all: []string{"r", "w"}, greedy: tc.greedy}
 			c.Skip = []string{"metadata", "authorization servers", "cors", "challenge", "accept", "attacks", "dpop"}
-			r := NewRecorder("Kit")
-			r.Run(func(r Reporter) { Run(r, c) })
-			var got *Result
-			for _, res := range r.Results() {
-				if res.Name == "stepup/t" {
-					got = &res
-				}
-			}
-			require.NotNil(t, got)
+			got := runFor(t, c, "stepup/t")
 			assert.Equal(t, tc.want, got.Outcome, "%q %q", got.Errors, got.Skip)
 			if tc.skip != "" {
 				assert.Contains(t, got.Skip, tc.skip)
 			}
 		})
 	}
+}
+
+// runFor runs the checks against c and returns the result of the check
+// or sub-check name, failing the test if it did not run.
+func runFor(t *testing.T, c *Target, name string) Result {
+	t.Helper()
+	r := NewRecorder("Kit")
+	r.Run(func(r Reporter) { Run(r, c) })
+	for _, res := range r.Results() {
+		if res.Name == name {
+			return res
+		}
+	}
+	t.Fatalf("%s did not run", name)
+	return Result{}
 }
