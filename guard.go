@@ -229,7 +229,7 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 			scheme, _, _ := authheader.Split(r)
 			c = &g.challenges[g.challengeOf(scheme)]
 		}
-		next.ServeHTTP(w, r.WithContext(reqctx.With(r.Context(), &reqctx.State{Principal: p, Challenge: c})))
+		next.ServeHTTP(w, r.WithContext(reqctx.With(r.Context(), reqctx.State{Principal: p, Challenge: c})))
 	})
 }
 

@@ -84,7 +84,7 @@ type Principal struct {
 // authenticate by other means. The challenge of a Guard that ran before is
 // kept, so that later refusals still point to its metadata.
 func NewContext(ctx context.Context, p *Principal) context.Context {
-	s := &reqctx.State{Principal: p}
+	s := reqctx.State{Principal: p}
 	if prev := reqctx.From(ctx); prev != nil {
 		s.Challenge = prev.Challenge
 	}

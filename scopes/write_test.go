@@ -347,7 +347,7 @@ func TestWriteErrorGuardChallenge(t *testing.T) {
 	// (nothing in rsguard builds one; the path must still be right): the
 	// fail-closed 401 carries resource_metadata, and then needs no default
 	// realm.
-	ctx := reqctx.With(context.Background(), &reqctx.State{Challenge: &rsmeta.Challenge{ResourceMetadata: otherRM, Scope: []string{"mcp:connect"}}})
+	ctx := reqctx.With(context.Background(), reqctx.State{Challenge: &rsmeta.Challenge{ResourceMetadata: otherRM, Scope: []string{"mcp:connect"}}})
 	r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
 	rec := httptest.NewRecorder()
 	WriteError(rec, r, Require(r.Context(), "a"))

@@ -6,6 +6,7 @@ package reqctx
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/rsguard/rsguard/rsmeta"
 )
@@ -24,13 +25,39 @@ type State struct {
 
 type key struct{}
 
-// With returns a copy of ctx that carries s.
-func With(ctx context.Context, s *State) context.Context {
-	return context.WithValue(ctx, key{}, s)
+// With returns a copy of ctx that carries s. The copy and s are one
+// allocation (context.WithValue and a *State would be two): every
+// authenticated request makes one.
+func With(ctx context.Context, s State) context.Context {
+	return &stateCtx{Context: ctx, s: s}
 }
 
 // From returns the State in ctx, or nil.
 func From(ctx context.Context) *State {
 	s, _ := ctx.Value(key{}).(*State)
 	return s
+}
+
+// stateCtx is a context carrying a State, as context.WithValue's own
+// context carries a value: every other method is its parent's.
+type stateCtx struct {
+	context.Context
+	s State
+}
+
+func (c *stateCtx) Value(k any) any {
+	if k == (key{}) {
+		return &c.s
+	}
+	return c.Context.Value(k)
+}
+
+// String names the context as context.WithValue's String does, for
+// debugging output.
+func (c *stateCtx) String() string {
+	parent := fmt.Sprintf("%T", c.Context)
+	if s, ok := c.Context.(fmt.Stringer); ok {
+		parent = s.String()
+	}
+	return parent + ".WithValue(rsguard request state)"
 }
