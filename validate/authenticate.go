@@ -48,18 +48,30 @@ func (v *Validator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 	if tok, p := authheader.Unchecked(r, "Bearer"); p == authheader.OK && v.dpop.mode != DPoPRequired {
 		// The verified-token cache first: a token equal to one verified
 		// before is well-formed, so a hit skips BearerToken's scan of its
-		// characters.
-		if c, e, hit := v.cached(ctx, tok, "", now); hit {
-			if e != nil {
-				return nil, e
+		// characters. It holds JWS compact serialisations only, so with
+		// introspection on, an opaque token goes straight to its cache.
+		if v.intro == nil || strings.Count(tok, ".") == 2 {
+			if c, e, hit := v.cached(ctx, tok, "", now); hit {
+				if e != nil {
+					return nil, e
+				}
+				return c.principalOf(), nil
 			}
-			return c.principalOf(), nil
 		}
 		if v.intro == nil {
 			return v.verifyBearer(r, tok, now)
 		}
-		// An introspected token is sent to its authorization server:
-		// BearerToken checks it first.
+		// A token that may be introspected is sent to its authorization
+		// server: it is checked as BearerToken checks it first (the
+		// header is not read again unless the check fails, for
+		// BearerToken's refusal).
+		if check.B64Token(tok) {
+			c, err := v.verifyUncached(ctx, tok, "", now, nil)
+			if err != nil {
+				return nil, err
+			}
+			return c.principalOf(), nil
+		}
 	}
 	tok, err := rsguard.BearerToken(r)
 	if err != nil {

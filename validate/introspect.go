@@ -568,7 +568,8 @@ func (v *Validator) jwsIntrospector(raw string) *introspector {
 // the same token (single flight), rate-limited per endpoint. Then, on every
 // request: "exp" and "nbf" against the clock, and the application's checks.
 func (v *Validator) introspect(ctx context.Context, in *introspector, raw string, now time.Time) (*Claims, *rsguard.Error) {
-	key := sha256.Sum256([]byte(raw))
+	var buf [128]byte // most tokens: hashed from the stack, not a copy on the heap
+	key := sha256.Sum256(append(buf[:0], raw...))
 	cache := v.intro.cache
 	var stale *introEntry
 	if cache != nil {

@@ -580,6 +580,31 @@ func TestIntrospectionRouting(t *testing.T) {
 		}
 		assert.Zero(t, a.calls.Load())
 	})
+	t.Run("not a b64token, through Authenticate", func(t *testing.T) {
+		// Authenticate checks the characters of a token it may send to an
+		// authorization server before anything else: 400 invalid_request,
+		// as for any bearer token, and nothing sent.
+		a := newFakeAS(t)
+		v := introValidator(t, a, newIntroClock(), nil)
+		jws := unsignedJWS(map[string]any{"iss": a.issuer, "sub": "alice", "aud": introResource, "exp": introEpoch.Add(time.Hour).Unix()})
+		for _, tok := range []string{"opaque!token", "tok,en", "a%41b", "a=b", jws[:5] + "*" + jws[6:], jws + "!"} {
+			a.set(tok, a.good(nil))
+			_, err := authenticate(v, tok)
+			e := refusalOf(t, err)
+			assert.Equal(t, http.StatusBadRequest, e.Status, "%q", tok)
+			assert.ErrorIs(t, err, audit.ReasonInvalidRequest, "%q", tok)
+		}
+		assert.Zero(t, a.calls.Load())
+		// The same shape, well-formed, is introspected once and then
+		// answered from the cache.
+		a.set("opaque-token", a.good(nil))
+		for range 2 {
+			p, err := authenticate(v, "opaque-token")
+			require.NoError(t, err)
+			assert.Equal(t, audit.CredentialIntrospection, p.Credential)
+		}
+		assert.EqualValues(t, 1, a.calls.Load())
+	})
 }
 
 // unsignedJWS returns a JWS-shaped token with these claims (its signature
