@@ -45,7 +45,12 @@ func TestHarnessBounds(t *testing.T) {
 			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 			_, rest, _ := strings.Cut(tok, ".")
 			p, _, _ := strings.Cut(rest, ".")
-			if _, err := base64.RawURLEncoding.DecodeString(p); err != nil {
+			var buf [1024]byte // on the stack, as rsguard decodes a header
+			if len(p) > 1300 {
+				http.Error(w, "too long for this handler", http.StatusBadRequest)
+				return
+			}
+			if _, err := base64.RawURLEncoding.Decode(buf[:], []byte(p)); err != nil {
 				http.Error(w, "bad", http.StatusBadRequest)
 				return
 			}
@@ -54,25 +59,20 @@ func TestHarnessBounds(t *testing.T) {
 	}
 
 	// The least a cached path with a principal of its own per request can
-	// do: find the token in a map, copy what it holds for this request, put
-	// the copy in the request's context (the request copied, as
-	// r.WithContext does), then the same handler as harness/200.
-	type principal struct {
-		subject, issuer, clientID, tokenID string
-		scopes                             []string
-		expiry                             time.Time
-	}
-	seen := map[string]*principal{e.tok.rs256: {subject: "user:" + issuer + "#alice", issuer: issuer, scopes: []string{"mcp:tools.call"}}}
-	type ctxKey struct{}
+	// do: find the token in a map, copy what it holds for this request into
+	// a context node of its own (one allocation, as internal/reqctx does),
+	// put it on the request (copied, as r.WithContext does), then the same
+	// handler as harness/200.
+	seen := map[string]*leastPrincipal{e.tok.rs256: {subject: "user:" + issuer + "#alice", issuer: issuer, scopes: []string{"mcp:tools.call"}}}
 	leastCached := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := seen[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 		if !ok {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		own := *p
-		own.scopes = append([]string(nil), p.scopes...)
-		finalHandler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &own)))
+		n := &leastNode{Context: r.Context(), p: *p}
+		n.p.scopes = append([]string(nil), p.scopes...)
+		finalHandler.ServeHTTP(w, r.WithContext(n))
 	})
 
 	inRS, pubRS := splitJWS(e.tok.rs256), &e.k.rsa2048.PublicKey
@@ -95,8 +95,13 @@ func TestHarnessBounds(t *testing.T) {
 		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		h, rest, _ := strings.Cut(tok, ".")
 		p, _, _ := strings.Cut(rest, ".")
-		_, herr := base64.RawURLEncoding.DecodeString(h)
-		_, perr := base64.RawURLEncoding.DecodeString(p)
+		var buf [1024]byte
+		if len(h) > 1300 || len(p) > 1300 {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, herr := base64.RawURLEncoding.Decode(buf[:], []byte(h))
+		_, perr := base64.RawURLEncoding.Decode(buf[:], []byte(p))
 		if herr != nil || perr != nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -122,7 +127,10 @@ func TestHarnessBounds(t *testing.T) {
 	}
 	rounds := 5
 	if s := os.Getenv("ROUNDS"); s != "" {
-		rounds, _ = strconv.Atoi(s)
+		var err error
+		if rounds, err = strconv.Atoi(s); err != nil || rounds < 1 {
+			t.Fatalf("ROUNDS=%q: want a number of rounds, at least 1", s)
+		}
 	}
 	ratio := map[string][]float64{}
 	ns := map[string][]float64{}
@@ -161,7 +169,7 @@ func TestHarnessBounds(t *testing.T) {
 }
 
 // fixedAnswer writes a 401 with the headers h and the body, as cheaply as a
-// handler can: one allocation for every header value, as the Guard's own
+// handler can: one allocation for all the header values, as the Guard's own
 // replay of a recorded answer does.
 func fixedAnswer(h http.Header, body []byte) http.Handler {
 	var keys []string
@@ -184,4 +192,27 @@ func fixedAnswer(h http.Header, body []byte) http.Handler {
 			_, _ = w.Write(body)
 		}
 	})
+}
+
+// leastPrincipal is what leastCached keeps per token and copies per request.
+type leastPrincipal struct {
+	subject, issuer, clientID, tokenID string
+	scopes                             []string
+	expiry                             time.Time
+}
+
+// leastNode carries a request's own leastPrincipal in its context: one
+// allocation for both.
+type leastNode struct {
+	context.Context
+	p leastPrincipal
+}
+
+type leastKey struct{}
+
+func (n *leastNode) Value(k any) any {
+	if k == (leastKey{}) {
+		return &n.p
+	}
+	return n.Context.Value(k)
 }

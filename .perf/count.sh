@@ -1,27 +1,27 @@
 #!/bin/bash
 # Usage: .perf/count.sh [N]   (from the project root, ../shared beside it; needs valgrind)
 # Instructions per request of each contender of .perf/count_test.go, counted
-# by callgrind inside the Guard's middleware (inside the loop for the floor
-# and the bare handler), from the difference between runs of N and 2N
-# requests (so set-up and warm-up cancel out), with the garbage collector
-# off so that its cycles do not land in one run and not the other.
+# by callgrind inside its request loop (the harness's recorder included, as
+# in ../shared/perf's times), from the difference between runs of N and 2N
+# requests (so set-up and warm-up cancel out; N at most 900), with the
+# garbage collector off so that its cycles do not land in one run and not
+# the other: what the counts leave out is the collector's work.
 set -euo pipefail
-proj=$(cd "$(dirname "$0")/.." && pwd); n=${1:-200}
+n=${1:-200}
 command -v valgrind >/dev/null || { echo "count.sh: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
-shared=$proj/../shared/perf
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-cp "$shared"/*.go "$shared"/go.mod "$shared"/go.sum "$tmp"/
-cp "$proj/.perf/rsguard_wiring_test.go" "$proj/.perf/count_test.go" "$tmp"/
-cd "$tmp"
-go mod edit -require=github.com/rsguard/rsguard@v0.0.0 -replace=github.com/rsguard/rsguard="$proj"
-go mod tidy >/dev/null 2>&1 || go mod tidy
+source "$(dirname "$0")/harness.sh" count_test.go
 go test -tags rsguard -c -o count.test .
-ir() { # contender, requests: instructions counted
-  local fn='*Guard).Middleware.func1'
-  case $1 in floor-*|no-middleware) fn='perfanchors.countLoop' ;; esac
-  GOGC=off GODEBUG=asyncpreemptoff=1 COUNT=$1 COUNT_N=$2 valgrind --tool=callgrind \
-    --callgrind-out-file=/dev/null --toggle-collect="$fn" ./count.test -test.run '^TestCount$' 2>&1 |
-    awk '/Collected/ {print $4}'
+ir() { # contender, requests: instructions counted inside countLoop
+  local log=$tmp/$1-$2.log
+  if ! GOGC=off GODEBUG=asyncpreemptoff=1 COUNT=$1 COUNT_N=$2 valgrind --tool=callgrind \
+    --callgrind-out-file=/dev/null --toggle-collect='perfanchors.countLoop' ./count.test -test.run '^TestCount$' -test.v >"$log" 2>&1; then
+    echo "count.sh: $1 with $2 requests failed:" >&2; cat "$log" >&2; exit 1
+  fi
+  local n; n=$(awk '/Collected/ {print $4}' "$log")
+  if [ -z "$n" ] || [ "$n" -eq 0 ]; then
+    echo "count.sh: nothing counted for $1 (did countLoop get inlined or renamed?)" >&2; cat "$log" >&2; exit 1
+  fi
+  echo "$n"
 }
 floor=
 for c in floor-RS256 no-middleware first-RS256 cached-RS256 garbage alg-none hs-confusion distinct-expired distinct-wrong-aud; do

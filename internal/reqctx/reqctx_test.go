@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rsguard/rsguard/rsmeta"
 )
@@ -40,17 +41,26 @@ func TestWithFrom(t *testing.T) {
 }
 
 // TestCancellation: the parent's deadline, cancellation and cause reach
-// contexts derived from With's, as they do through context.WithValue.
+// contexts derived from With's as they do through context.WithValue: at
+// once, with no goroutine in between (the context package finds the
+// parent's cancelCtx through Value).
 func TestCancellation(t *testing.T) {
-	parent, cancel := context.WithCancelCause(context.Background())
+	deadline := time.Now().Add(time.Hour)
+	withDeadline, stopDeadline := context.WithDeadline(context.Background(), deadline)
+	defer stopDeadline()
+	parent, cancel := context.WithCancelCause(withDeadline)
 	ctx := With(parent, State{Principal: "p"})
+	if d, ok := ctx.Deadline(); !ok || !d.Equal(deadline) {
+		t.Fatalf("Deadline = %v, %v", d, ok)
+	}
 	child, stop := context.WithCancel(ctx)
 	defer stop()
 	cause := errors.New("client went away")
 	cancel(cause)
-	<-child.Done()
+	// Checked without waiting on Done: a propagation goroutine would leave
+	// the child running for a while.
 	if !errors.Is(child.Err(), context.Canceled) || !errors.Is(context.Cause(child), cause) {
-		t.Fatalf("Err %v, Cause %v", child.Err(), context.Cause(child))
+		t.Fatalf("right after cancel: Err %v, Cause %v", child.Err(), context.Cause(child))
 	}
 	if From(child).Principal != "p" {
 		t.Fatal("State lost below a cancel context")
