@@ -86,7 +86,10 @@ func (c *tokenCache) get(ctx context.Context, raw string, now time.Time, leeway 
 	return cl, true
 }
 
-// put remembers a verified token.
+// put remembers a verified token: a JWS compact serialisation that passed
+// every check (verifyUncached is its one caller), so exactly two dots and
+// base64url — Authenticate relies on it to send any other shape straight to
+// introspection.
 func (c *tokenCache) put(raw string, cl *Claims, keys keySource, k *key, alg string, now time.Time) {
 	size := int64(len(raw)) + cl.footprint() + entryOverhead
 	if size > c.maxBytes/16 {

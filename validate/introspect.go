@@ -517,6 +517,11 @@ func (v *Validator) introspectRoute(ctx context.Context, raw string, now time.Ti
 		if in = v.jwsIntrospector(raw); in == nil {
 			return nil, nil, false
 		}
+		if !check.B64Token(raw) {
+			// Its header and claims decoded; its signature segment has
+			// not been looked at.
+			return nil, introRefusal(errMalformed), true
+		}
 	}
 	c, e = v.introspect(ctx, in, raw, now)
 	return c, e, true

@@ -561,6 +561,15 @@ func TestIntrospectionRouting(t *testing.T) {
 		_, err = v.Verify(context.Background(), revoked)
 		assert.ErrorIs(t, err, audit.ReasonInactive)
 		assert.Equal(t, int64(2), a.calls.Load())
+		// Nothing that could not come in an Authorization header is sent,
+		// whatever segment holds it: Verify checks the signature segment's
+		// characters too before asking.
+		for _, bad := range []string{jws + "!", jws + " x", jws + "%41", jws + "=x"} {
+			a.set(bad, a.good(nil))
+			_, err = v.Verify(context.Background(), bad)
+			assert.ErrorIs(t, err, audit.ReasonMalformed, "%q", bad)
+		}
+		assert.Equal(t, int64(2), a.calls.Load())
 	})
 	t.Run("JWTs of an issuer without JWTs are verified locally", func(t *testing.T) {
 		a := newFakeAS(t)
