@@ -45,7 +45,8 @@ func (v *Validator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 		}
 	}
 	ctx, now := r.Context(), v.now()
-	if tok, p := authheader.Unchecked(r, "Bearer"); p == authheader.OK && v.dpop.mode != DPoPRequired {
+	tok, p := authheader.Unchecked(r, "Bearer")
+	if p == authheader.OK && v.dpop.mode != DPoPRequired {
 		// The verified-token cache first: a token equal to one verified
 		// before is well-formed, so a hit skips BearerToken's scan of its
 		// characters. It holds JWS compact serialisations only, so with
@@ -61,21 +62,15 @@ func (v *Validator) Authenticate(r *http.Request) (*rsguard.Principal, error) {
 		if v.intro == nil {
 			return v.verifyBearer(r, tok, now)
 		}
-		// A token that may be introspected is sent to its authorization
-		// server: it is checked as BearerToken checks it first (the
-		// header is not read again unless the check fails, for
-		// BearerToken's refusal).
-		if check.B64Token(tok) {
-			c, err := v.verifyUncached(ctx, tok, "", now, nil)
-			if err != nil {
-				return nil, err
-			}
-			return c.principalOf(), nil
-		}
 	}
-	tok, err := rsguard.BearerToken(r)
-	if err != nil {
-		return nil, err
+	// Any other token is checked as BearerToken checks it before anything
+	// else (one that may be introspected is sent to its authorization
+	// server); the header is read again only for BearerToken's refusal.
+	if p != authheader.OK || !check.B64Token(tok) {
+		var err error
+		if tok, err = rsguard.BearerToken(r); err != nil {
+			return nil, err
+		}
 	}
 	if v.dpop.mode == DPoPRequired {
 		e := reject(errDPoPRequired)

@@ -223,9 +223,10 @@
 // bytes (the entry stores the token and compares it in full; the hash that
 // finds it is seeded randomly per Validator), so the cache cannot let in
 // anything verification would refuse. [Validator.Authenticate] asks the
-// cache as soon as it has read the Authorization header, before checking
-// that the token is an RFC 6750 b64token: a token equal to one verified
-// before is one. On a miss, verification's strict base64url decoding checks
+// cache as soon as it has read the Authorization header (with introspection
+// on, for a token shaped as a JWS: the cache holds nothing else), before
+// checking that the token is an RFC 6750 b64token: a token equal to one
+// verified before is one. On a miss, verification's strict base64url decoding checks
 // the characters of what it accepts; only a token it refuses has the rest
 // of its characters checked, and a character outside b64token is then
 // answered as [rsguard.BearerToken] answers it (400 invalid_request), as if
