@@ -533,9 +533,8 @@ func TestDepth(t *testing.T) {
 func TestSyntax(t *testing.T) {
 	cases := append([]string{}, seeds...)
 	for _, c := range []byte{0x00, 0x1f, 0x20, '"', '\\', 0x7f, 0x80, 0xa2, 0xdc, 0x9f, 0xff, 'a'} {
-		// Each interesting byte at every position of strings around the
-		// 16-byte prefix scanned byte by byte and the 8- and 16-byte steps
-		// of skipPlain.
+		// Each interesting byte at every position of strings of up to 50
+		// bytes.
 		for n := 1; n <= 50; n++ {
 			for pos := 0; pos < n; pos++ {
 				s := []byte(strings.Repeat("x", n))

@@ -2,7 +2,6 @@ package strictjson
 
 import (
 	"bytes"
-	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -21,23 +20,11 @@ func (r *Reader) scan() (s []byte, decode bool, err error) {
 	}
 	i++
 	start := i
-	var high uint64 // every byte of the content ORed in: bit 7 of some byte set if not ASCII
+	var high byte // every byte of the content ORed in: bit 7 set if some byte is not ASCII
 	for {
-		// Byte by byte for up to 16 bytes (where most names and values
-		// end), then a word at a time.
-		stop := min(len(b), i+16)
-		for i < stop && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
-			high |= uint64(b[i])
+		for i < len(b) && plain[b[i]] {
+			high |= b[i]
 			i++
-		}
-		if i == stop && i < len(b) {
-			var w uint64
-			i, w = skipPlain(b, i)
-			high |= w
-			for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
-				high |= uint64(b[i])
-				i++
-			}
 		}
 		if i >= len(b) {
 			return nil, false, ErrSyntax
@@ -46,7 +33,7 @@ func (r *Reader) scan() (s []byte, decode bool, err error) {
 		case '"':
 			s := b[start:i]
 			r.i = i + 1
-			if high&highs != 0 && !utf8.Valid(s) {
+			if high >= utf8.RuneSelf && !utf8.Valid(s) {
 				if !r.ReplaceInvalidUTF8 {
 					return nil, false, ErrSyntax
 				}
@@ -66,46 +53,15 @@ func (r *Reader) scan() (s []byte, decode bool, err error) {
 	}
 }
 
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-)
-
-// skipPlain skips whole 8-byte words of b from i that hold no '"', '\\' or
-// control character, testing two words at a time, then one: a byte-wise
-// subtraction borrows into a byte's high bit exactly when some byte is below
-// the subtrahend (Hacker's Delight 6-1, "find a zero byte"; bytes ≥ 0x80 are
-// masked out by ^w). It returns where it stopped and the OR of the words
-// skipped. The caller scans the remaining bytes one by one.
-func skipPlain(b []byte, i int) (int, uint64) {
-	var all uint64
-	for i+16 <= len(b) { // two words a turn
-		w := binary.LittleEndian.Uint64(b[i:])
-		v := binary.LittleEndian.Uint64(b[i+8:])
-		if special(w)|special(v) != 0 {
-			break
-		}
-		all |= w | v
-		i += 16
+// plain holds, for each byte, whether a string holds it as it is: every
+// byte but '"', '\\' and the control characters (RFC 8259 §7). Bytes of
+// UTF-8 sequences are plain; scan checks the sequences once the string ends.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < len(t); c++ {
+		t[c] = c != '"' && c != '\\'
 	}
-	for i+8 <= len(b) {
-		w := binary.LittleEndian.Uint64(b[i:])
-		if special(w) != 0 {
-			break
-		}
-		all |= w
-		i += 8
-	}
-	return i, all
-}
-
-// special is non-zero if and only if a byte of w is '"', '\\' or a control
-// character (below 0x20).
-func special(w uint64) uint64 {
-	q := w ^ (ones * '"')
-	s := w ^ (ones * '\\')
-	return ((w-ones*0x20)&^w | (q-ones)&^q | (s-ones)&^s) & highs
-}
+	return t
+}()
 
 // escape consumes the escape at r.i. A \u escape of a high surrogate must be
 // followed by one of a low surrogate, the two making one character; any
