@@ -214,13 +214,18 @@ type ModeReport struct {
 	Rates    []float64 `json:"rates"`     // requests/s of each round, in round order
 	Rate     float64   `json:"rate"`      // median of Rates
 	Ratio    float64   `json:"ratio"`     // median over rounds of Rate / none's Rate in the same round; 0 without none
-	CPU      float64   `json:"cpu_us"`    // median over rounds of the process's CPU µs per call (clients and server); 0 if unknown
+	CPU      float64   `json:"cpu_us"`    // median over rounds of the server process's CPU µs per call; 0 if unknown
 	CPURatio float64   `json:"cpu_ratio"` // median over rounds of CPU / none's CPU in the same round; 0 without none
-	P50      float64   `json:"p50_ms"`    // over every call of every round, in milliseconds
-	P99      float64   `json:"p99_ms"`    // idem
-	Calls    int       `json:"calls"`     // successful calls, all rounds
-	Failures int       `json:"failures"`  // failed calls, all rounds
-	FirstErr string    `json:"first_error,omitempty"`
+	// RatioIQR and CPURatioIQR are the interquartile ranges (first and
+	// third quartiles) of the rounds' ratios: how far the median can be
+	// trusted on a noisy machine. Zero without none.
+	RatioIQR    [2]float64 `json:"ratio_iqr"`
+	CPURatioIQR [2]float64 `json:"cpu_ratio_iqr"`
+	P50         float64    `json:"p50_ms"`   // over every call of every round, in milliseconds
+	P99         float64    `json:"p99_ms"`   // idem
+	Calls       int        `json:"calls"`    // successful calls, all rounds
+	Failures    int        `json:"failures"` // failed calls, all rounds
+	FirstErr    string     `json:"first_error,omitempty"`
 }
 
 // Report is the result of a run.
@@ -350,9 +355,10 @@ func report(cfg Config, samples map[string][]*sample) *Report {
 				}
 			}
 		}
-		mr.Rate = median(mr.Rates)
-		mr.Ratio = median(ratios)
-		mr.CPU, mr.CPURatio = median(cpus), median(cpuRatios)
+		mr.Rate = quantile(mr.Rates, 0.5)
+		mr.Ratio, mr.RatioIQR = quantile(ratios, 0.5), [2]float64{quantile(ratios, 0.25), quantile(ratios, 0.75)}
+		mr.CPU = quantile(cpus, 0.5)
+		mr.CPURatio, mr.CPURatioIQR = quantile(cpuRatios, 0.5), [2]float64{quantile(cpuRatios, 0.25), quantile(cpuRatios, 0.75)}
 		slices.Sort(all)
 		mr.P50, mr.P99 = ms(percentile(all, 0.50)), ms(percentile(all, 0.99))
 		rep.Modes = append(rep.Modes, mr)
@@ -360,15 +366,19 @@ func report(cfg Config, samples map[string][]*sample) *Report {
 	return rep
 }
 
-func median(xs []float64) float64 {
+// quantile returns the q-quantile of xs, interpolated between the nearest
+// values (0.5: the median); 0 for no values.
+func quantile(xs []float64, q float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
 	s := slices.Sorted(slices.Values(xs))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
+	pos := q * float64(len(s)-1)
+	i := int(pos)
+	if i+1 >= len(s) {
+		return s[len(s)-1]
 	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return s[i] + (pos-float64(i))*(s[i+1]-s[i])
 }
 
 // percentile returns the q-quantile of sorted (nearest rank).
@@ -384,9 +394,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // writeTable prints rep as a table.
 func writeTable(w io.Writer, rep *Report) {
-	fmt.Fprintf(w, "%-8s %11s %8s %8s %8s %19s %8s %8s %7s\n", "mode", "requests/s", "vs none", "p50 ms", "p99 ms", "server CPU µs/call", "vs none", "calls", "failed")
+	fmt.Fprintf(w, "%-8s %11s %8s %12s %8s %8s %19s %8s %12s %8s %7s\n", "mode", "requests/s", "vs none", "(IQR)", "p50 ms", "p99 ms", "server CPU µs/call", "vs none", "(IQR)", "calls", "failed")
 	for _, m := range rep.Modes {
-		fmt.Fprintf(w, "%-8s %11.0f %8s %8.3f %8.3f %19.1f %8s %8d %7d\n", m.Mode, m.Rate, ratio(m.Ratio), m.P50, m.P99, m.CPU, ratio(m.CPURatio), m.Calls, m.Failures)
+		fmt.Fprintf(w, "%-8s %11.0f %8s %12s %8.3f %8.3f %19.1f %8s %12s %8d %7d\n", m.Mode, m.Rate, ratio(m.Ratio), iqr(m.RatioIQR), m.P50, m.P99, m.CPU, ratio(m.CPURatio), iqr(m.CPURatioIQR), m.Calls, m.Failures)
 	}
 	for _, m := range rep.Modes {
 		if m.FirstErr != "" {
@@ -400,6 +410,13 @@ func ratio(r float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.3f", r)
+}
+
+func iqr(r [2]float64) string {
+	if r[0] <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f–%.3f", r[0], r[1])
 }
 
 // writeJSON prints rep as JSON.

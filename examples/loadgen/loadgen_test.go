@@ -55,6 +55,9 @@ func TestRun(t *testing.T) {
 		if !(m.Ratio > 0) || (m.Mode == modeNone && m.Ratio != 1) {
 			t.Errorf("%s: ratio to none %v", m.Mode, m.Ratio)
 		}
+		if m.RatioIQR != [2]float64{m.Ratio, m.Ratio} { // one round: nothing spreads
+			t.Errorf("%s: ratio %v, interquartile range %v", m.Mode, m.Ratio, m.RatioIQR)
+		}
 		if _, ok := processCPU(); ok && !(m.CPU > 0 && m.CPURatio > 0) {
 			t.Errorf("%s: server CPU %v µs/call, ratio %v", m.Mode, m.CPU, m.CPURatio)
 		}
@@ -110,6 +113,29 @@ func TestFlags(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		if err := runMain(t.Context(), args, &stdout, &stderr); err == nil {
 			t.Errorf("%q: no error", args)
+		}
+	}
+}
+
+// TestQuantile checks the quantiles the report's medians and interquartile
+// ranges are read with.
+func TestQuantile(t *testing.T) {
+	for _, tc := range []struct {
+		xs   []float64
+		q    float64
+		want float64
+	}{
+		{nil, 0.5, 0},
+		{[]float64{3}, 0.25, 3},
+		{[]float64{3, 1, 2}, 0.5, 2},
+		{[]float64{4, 1, 3, 2}, 0.5, 2.5},
+		{[]float64{4, 1, 3, 2}, 0.25, 1.75},
+		{[]float64{4, 1, 3, 2}, 0.75, 3.25},
+		{[]float64{4, 1, 3, 2}, 1, 4},
+		{[]float64{5, 1, 4, 2, 3}, 0.25, 2},
+	} {
+		if got := quantile(tc.xs, tc.q); got != tc.want {
+			t.Errorf("quantile(%v, %v) = %v, want %v", tc.xs, tc.q, got, tc.want)
 		}
 	}
 }
