@@ -216,9 +216,9 @@ type ModeReport struct {
 	Ratio    float64   `json:"ratio"`     // median over rounds of Rate / none's Rate in the same round; 0 without none
 	CPU      float64   `json:"cpu_us"`    // median over rounds of the server process's CPU µs per call; 0 if unknown
 	CPURatio float64   `json:"cpu_ratio"` // median over rounds of CPU / none's CPU in the same round; 0 without none
-	// RatioIQR and CPURatioIQR are the interquartile ranges (first and
-	// third quartiles) of the rounds' ratios: how far the median can be
-	// trusted on a noisy machine. Zero without none.
+	// RatioIQR and CPURatioIQR are the spread of the rounds' ratios: their
+	// first and third quartiles. Zero without none, and CPURatioIQR also
+	// when the CPU time is unknown.
 	RatioIQR    [2]float64 `json:"ratio_iqr"`
 	CPURatioIQR [2]float64 `json:"cpu_ratio_iqr"`
 	P50         float64    `json:"p50_ms"`   // over every call of every round, in milliseconds
@@ -366,12 +366,13 @@ func report(cfg Config, samples map[string][]*sample) *Report {
 	return rep
 }
 
-// quantile returns the q-quantile of xs, interpolated between the nearest
-// values (0.5: the median); 0 for no values.
+// quantile returns the q-quantile of xs (q from 0 to 1), interpolated
+// between the nearest values (0.5: the median); 0 for no values.
 func quantile(xs []float64, q float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
+	q = min(max(q, 0), 1)
 	s := slices.Sorted(slices.Values(xs))
 	pos := q * float64(len(s)-1)
 	i := int(pos)

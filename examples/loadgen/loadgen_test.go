@@ -55,8 +55,8 @@ func TestRun(t *testing.T) {
 		if !(m.Ratio > 0) || (m.Mode == modeNone && m.Ratio != 1) {
 			t.Errorf("%s: ratio to none %v", m.Mode, m.Ratio)
 		}
-		if m.RatioIQR != [2]float64{m.Ratio, m.Ratio} { // one round: nothing spreads
-			t.Errorf("%s: ratio %v, interquartile range %v", m.Mode, m.Ratio, m.RatioIQR)
+		if m.RatioIQR != [2]float64{m.Ratio, m.Ratio} || m.CPURatioIQR != [2]float64{m.CPURatio, m.CPURatio} { // one round: nothing spreads
+			t.Errorf("%s: ratio %v, interquartile range %v; CPU ratio %v, interquartile range %v", m.Mode, m.Ratio, m.RatioIQR, m.CPURatio, m.CPURatioIQR)
 		}
 		if _, ok := processCPU(); ok && !(m.CPU > 0 && m.CPURatio > 0) {
 			t.Errorf("%s: server CPU %v µs/call, ratio %v", m.Mode, m.CPU, m.CPURatio)
@@ -133,6 +133,8 @@ func TestQuantile(t *testing.T) {
 		{[]float64{4, 1, 3, 2}, 0.75, 3.25},
 		{[]float64{4, 1, 3, 2}, 1, 4},
 		{[]float64{5, 1, 4, 2, 3}, 0.25, 2},
+		{[]float64{2, 1}, 2, 2}, // q outside 0..1: the nearest end
+		{[]float64{2, 1}, -1, 1},
 	} {
 		if got := quantile(tc.xs, tc.q); got != tc.want {
 			t.Errorf("quantile(%v, %v) = %v, want %v", tc.xs, tc.q, got, tc.want)

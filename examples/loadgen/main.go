@@ -16,10 +16,12 @@
 // tokens and keys for rsguard and the SDK's wiring. The modes run one after
 // the other in each round, in an order rotated every round, so that the
 // noise of a shared machine falls on all three alike; each ratio is taken
-// within a round, and the report gives the median ratio with its
-// interquartile range over the rounds: many short rounds (the default, 20
-// of 500ms) make both tighter than a few long ones. The run is bounded: warm-up and rounds × modes × duration,
-// and -requests bounds the calls per mode per round.
+// within a round, and the report gives the median of the rounds' ratios
+// and their interquartile range (how much they spread). Many short rounds
+// (the default, 20 of 500ms) give more ratios, each taken over a shorter
+// stretch of the machine's noise, than a few long ones. The run is bounded:
+// warm-up and rounds × modes × duration, and -requests bounds the calls per
+// mode per round.
 //
 // Usage, from the repository root:
 //

@@ -552,6 +552,11 @@ func TestSyntax(t *testing.T) {
 		r.MaxDepth, r.ReplaceInvalidUTF8 = 10000, true
 		err := r.Skip()
 		assert.Equal(t, json.Valid(b), err == nil, "%q: %v, json.Valid", s, err)
+		// Without ReplaceInvalidUTF8, invalid UTF-8 is refused too.
+		r = NewReader(b)
+		r.MaxDepth = 10000
+		err = r.Skip()
+		assert.Equal(t, json.Valid(b) && utf8.Valid(b), err == nil, "%q: %v, json.Valid and utf8.Valid", s, err)
 	}
 }
 
