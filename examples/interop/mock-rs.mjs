@@ -12,11 +12,11 @@
 // prints one JSON line: {"url":"http://127.0.0.1:P/mcp","resource":"…","resource_metadata":"…"}
 
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { parseArgs } from 'node:util';
 
 import { verifyAccessToken } from './lib/jwt.mjs';
+import { installShutdown } from './lib/shutdown.mjs';
 
 const TOOLS = {
   inventory_read: { scope: ['inventory:read'], description: 'List the inventory (needs inventory:read).' },
@@ -197,13 +197,6 @@ server.on('request', async (req, res) => {
   }
 });
 
-const shutdown = () => { server.close(() => process.exit(0)); server.closeAllConnections(); setTimeout(() => process.exit(0), 1000).unref(); };
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-try {
-  const st = fs.fstatSync(0);
-  if (st.isFIFO() || st.isSocket()) { process.stdin.on('end', shutdown); process.stdin.resume(); }
-} catch { /* no stdin */ }
-setTimeout(shutdown, 600_000).unref();
+installShutdown('mock-rs', server, { maxLifetime: 600 });
 
 process.stdout.write(`${JSON.stringify({ url: resource, resource, resource_metadata: resourceMetadata, pid: process.pid })}\n`);

@@ -1,7 +1,7 @@
-// How the interop servers (as.mjs, ts-server.mjs) stop, as README.md promises: on SIGTERM or
-// SIGINT, when their stdin is a pipe and gets closed (a parent that holds it stops them by closing
-// it, or by dying), and after --max-lifetime seconds. lib/proc.mjs and the Go tests stop them this
-// way (stdin closed, SIGTERM, then SIGKILL).
+// How the interop servers (as.mjs, ts-server.mjs, mock-rs.mjs) stop, as README.md promises: on
+// SIGTERM or SIGINT, when their stdin is a pipe and gets closed (a parent that holds it stops them by
+// closing it, or by dying), and after --max-lifetime seconds (mock-rs.mjs: 10 minutes). lib/proc.mjs
+// and the Go tests stop them this way (stdin closed, SIGTERM, then SIGKILL).
 
 import * as fs from 'node:fs';
 
