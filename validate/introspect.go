@@ -501,27 +501,19 @@ func (v *Validator) introspectRoute(ctx context.Context, raw string, now time.Ti
 	}
 	var in *introspector
 	if strings.Count(raw, ".") != 2 {
-		in = r.forOpaque(raw)
-		if in == nil {
+		if in = r.forOpaque(raw); in == nil {
 			return nil, introRefusal(errIssuerUndetermined), true
 		}
-		if !check.B64Token(raw) {
-			// Nothing that could not come in an Authorization header
-			// (RFC 6750 §2.1) is sent to an authorization server.
-			return nil, introRefusal(errMalformed), true
-		}
-	} else {
-		if !r.jwts {
-			return nil, nil, false
-		}
-		if in = v.jwsIntrospector(raw); in == nil {
-			return nil, nil, false
-		}
-		if !check.B64Token(raw) {
-			// Its header and claims decoded; its signature segment has
-			// not been looked at.
-			return nil, introRefusal(errMalformed), true
-		}
+	} else if !r.jwts {
+		return nil, nil, false
+	} else if in = v.jwsIntrospector(raw); in == nil {
+		return nil, nil, false
+	}
+	// Nothing that could not come in an Authorization header (RFC 6750
+	// §2.1) is sent to an authorization server: a JWS routed here had its
+	// header and claims decoded, not its signature segment.
+	if !check.B64Token(raw) {
+		return nil, introRefusal(errMalformed), true
 	}
 	c, e = v.introspect(ctx, in, raw, now)
 	return c, e, true
