@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -166,9 +167,11 @@ func (c *Claims) Get(name string) (any, bool) {
 // (tenant ids used for authorization), decode into a
 // map[string]json.RawMessage and read the exact name, or use [Claims.Get],
 // which matches exactly. (Duplicate member names never reach Decode:
-// verification refuses them.)
+// verification refuses them.) Each call decodes a copy of the payload, so
+// an UnmarshalJSON method that keeps or writes the bytes it is given cannot
+// change what Get, Decode or another request reads.
 func (c *Claims) Decode(v any) error {
-	return json.Unmarshal(c.raw, v)
+	return json.Unmarshal(bytes.Clone(c.raw), v)
 }
 
 // ClaimsFromContext returns the verified claims of the request whose context

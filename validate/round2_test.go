@@ -203,7 +203,7 @@ func TestScopeSyntax(t *testing.T) {
 }
 
 // TestHandlersCannotChangeOtherRequests: everything a handler receives —
-// Claims (Decode and Get included) and the Principal — may be changed by it without
+// Claims (Decode, into any type, and Get included) and the Principal — may be changed by it without
 // changing what a later request with the same token sees, cache or no cache.
 func TestHandlersCannotChangeOtherRequests(t *testing.T) {
 	for _, disableCache := range []bool{false, true} {
@@ -245,6 +245,13 @@ func TestHandlersCannotChangeOtherRequests(t *testing.T) {
 				mutate(reflect.ValueOf(org))
 				tid, _ := c.Get("tid")
 				mutate(reflect.ValueOf(&tid))
+				// encoding/json hands an Unmarshaler a slice of the text it
+				// decodes: one that writes into it must write into a copy.
+				var app struct {
+					Org inPlace `json:"org"`
+					Tid inPlace `json:"tid"`
+				}
+				_ = c.Decode(&app)
 			}), nil))
 			t.Cleanup(srv.Close)
 			for range 3 {
@@ -271,6 +278,17 @@ func TestHandlersCannotChangeOtherRequests(t *testing.T) {
 			assert.Equal(t, first.raw, string(payload))
 		})
 	}
+}
+
+// inPlace is an application's claim type whose UnmarshalJSON writes over the
+// text it is given.
+type inPlace struct{}
+
+func (inPlace) UnmarshalJSON(b []byte) error {
+	for i := range b {
+		b[i] = 'X'
+	}
+	return nil
 }
 
 // snapshotClaims copies the exported fields of c, slices included.
