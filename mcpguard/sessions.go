@@ -132,8 +132,10 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 // and distinct across kinds of principal.
 //
 //   - Every method is checked alike (GET, POST, DELETE, HEAD, PUT, "get",
-//     …), except OPTIONS, which passes through unchanged: a CORS preflight
-//     carries no credentials, nor a session to check.
+//     …), except an OPTIONS without Mcp-Session-Id, which passes through
+//     unchanged: a CORS preflight carries no credentials, nor a session to
+//     check. An OPTIONS that names a session is checked like the others,
+//     so that no method lets a caller probe another's session.
 //   - A request without a principal, or whose principal has an empty
 //     Subject (the middlewares are misordered, or an Authenticator is
 //     wrong), is answered 500 (audit.ReasonInternalError) and logged: it
@@ -181,7 +183,7 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 // nothing is bound and every request passes.
 func (s *Sessions) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions { // exactly, RFC 9110 §9.1
+		if r.Method == http.MethodOptions && len(r.Header.Values(headerSession)) == 0 { // exactly, RFC 9110 §9.1
 			next.ServeHTTP(w, r)
 			return
 		}

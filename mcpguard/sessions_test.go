@@ -169,37 +169,40 @@ func TestSessionsStateless(t *testing.T) {
 	assert.Empty(t, h.reasons())
 }
 
-// TestSessionsPassThrough: OPTIONS (a CORS preflight) reaches the server
-// unchanged, whatever its session header, even without a principal; no
-// other method does, however it is spelt.
+// TestSessionsPassThrough: an OPTIONS without a session (a CORS preflight)
+// reaches the server unchanged, even without a principal; no other request
+// does, an OPTIONS that names a session included, however it is spelt.
 func TestSessionsPassThrough(t *testing.T) {
 	mcp := &fakeMCP{}
 	h := newHarness(t, mcpguard.SessionConfig{}, mcp, false)
-	for _, ids := range [][]string{nil, {"unknown"}, {"a", "b"}} {
-		res := h.do(http.MethodOptions, "user.bob", ids...)
-		assert.Equal(t, http.StatusTeapot, res.status, "OPTIONS %q", ids)
-	}
-	assert.Equal(t, 3, mcp.requests())
+	res := h.do(http.MethodOptions, "user.bob")
+	assert.Equal(t, http.StatusTeapot, res.status, "OPTIONS without a session")
+	assert.Equal(t, 1, mcp.requests())
 	assert.Empty(t, h.reasons())
+	for _, ids := range [][]string{{"unknown"}, {"a", "b"}} {
+		res := h.do(http.MethodOptions, "user.bob", ids...)
+		assert.Equal(t, http.StatusInternalServerError, res.status, "OPTIONS %q", ids)
+	}
 	for _, method := range []string{http.MethodHead, http.MethodPut, http.MethodPatch, "get", "options", "PROPFIND"} {
 		for _, ids := range [][]string{nil, {"unknown"}, {"a", "b"}} {
 			res := h.do(method, "user.bob", ids...)
 			assert.Equal(t, http.StatusInternalServerError, res.status, "%s %q", method, ids)
 		}
 	}
-	assert.Equal(t, 3, mcp.requests())
-	assert.Len(t, h.reasons(), 18)
+	assert.Equal(t, 1, mcp.requests())
+	assert.Len(t, h.reasons(), 20)
 }
 
 // TestSessionsEveryMethod: a session is checked whatever the request's
-// method: HEAD, PUT, PATCH, lowercase or unknown methods with another
+// method: HEAD, PUT, PATCH, OPTIONS (which passes unchecked only without a
+// session: a CORS preflight), lowercase or unknown methods with another
 // principal's session, an unknown one or two are refused before the
 // server; with the owner's session, or none, they pass.
 func TestSessionsEveryMethod(t *testing.T) {
 	mcp := &fakeMCP{}
 	h := newHarness(t, mcpguard.SessionConfig{}, mcp, true)
 	id := h.open("user.alice")
-	for _, method := range []string{http.MethodHead, http.MethodPut, http.MethodPatch, "get", "post", "delete", "PROPFIND"} {
+	for _, method := range []string{http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodOptions, "get", "post", "delete", "PROPFIND"} {
 		seen := mcp.requests()
 		for _, tc := range []struct {
 			token  string
