@@ -259,12 +259,13 @@
 // introspected too rather than verified locally, so that a token revoked at
 // the authorization server stops working at once (within CacheTTL).
 //
-// Routing. A token that is not a JWS compact serialisation (not three
-// dot-separated segments) goes to the issuer whose TokenPrefix it starts
-// with, else to the one introspecting issuer without a TokenPrefix, else it
-// is refused (bad_issuer): an opaque token is never sent to several
-// authorization servers in turn, which would hand it to servers that did not
-// issue it. A JWS goes to the issuer its "iss" names: introspected there if
+// Routing. A token that is not a JWS compact serialisation (three
+// dot-separated segments, the first the base64url encoding of a JSON
+// object: a token with two dots can be opaque) goes to the issuer whose
+// TokenPrefix it starts with, else to the one introspecting issuer without
+// a TokenPrefix, else it is refused (bad_issuer): an opaque token is never
+// sent to several authorization servers in turn, which would hand it to
+// servers that did not issue it. A JWS goes to the issuer its "iss" names: introspected there if
 // that issuer's JWTs are, verified locally otherwise. A token that could not
 // come in an Authorization header (not an RFC 6750 b64token) is refused
 // without a request. A JWE (five segments) is not a JWS: it goes to the

@@ -470,13 +470,13 @@ func (v *Validator) authenticateDPoP(r *http.Request) (*rsguard.Principal, error
 
 // tokenCredential returns the kind of credential tok would be verified as
 // (before it is): "introspection" for a token this Validator would send to
-// an introspection endpoint — not a JWS compact serialisation, or a JWS of
+// an introspection endpoint — not a JWS compact serialisation (jwsShaped), or a JWS of
 // an issuer that introspects its JWTs — else "jwt".
 func (v *Validator) tokenCredential(tok string) audit.Credential {
 	if v.intro == nil {
 		return audit.CredentialJWT
 	}
-	if strings.Count(tok, ".") != 2 || (v.intro.jwts && v.jwsIntrospector(tok) != nil) {
+	if !jwsShaped(tok) || (v.intro.jwts && v.jwsIntrospector(tok) != nil) {
 		return audit.CredentialIntrospection
 	}
 	return audit.CredentialJWT

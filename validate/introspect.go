@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -490,17 +491,17 @@ func (in *introspector) discoverEndpoint(ctx context.Context, force bool) (strin
 // introspectRoute is Verify's first step when some issuer introspects: it
 // returns done false for a token that is verified as a JWT (a JWS of an
 // issuer that does not introspect its JWTs), and otherwise the outcome of
-// its introspection. A token that is not a JWS compact serialisation (not
-// three dot-separated segments) is introspected at the issuer its prefix
-// names, or at the one issuer without a prefix; a JWS at the issuer its
-// "iss" names, if that issuer introspects its JWTs.
+// its introspection. A token that is not a JWS compact serialisation (see
+// jwsShaped) is introspected at the issuer its prefix names, or at the one
+// issuer without a prefix; a JWS at the issuer its "iss" names, if that
+// issuer introspects its JWTs.
 func (v *Validator) introspectRoute(ctx context.Context, raw string, now time.Time) (c *Claims, e *rsguard.Error, done bool) {
 	r := v.intro
 	if r == nil {
 		return nil, nil, false
 	}
 	var in *introspector
-	if strings.Count(raw, ".") != 2 {
+	if !jwsShaped(raw) {
 		if in = r.forOpaque(raw); in == nil {
 			return nil, introRefusal(errIssuerUndetermined), true
 		}
@@ -517,6 +518,20 @@ func (v *Validator) introspectRoute(ctx context.Context, raw string, now time.Ti
 	}
 	c, e = v.introspect(ctx, in, raw, now)
 	return c, e, true
+}
+
+// jwsShaped reports whether raw is shaped as a JWS compact serialisation
+// (RFC 7515 §7.1): three dot-separated segments, the first the base64url
+// encoding of a JSON object, the JOSE header. Whether that header, and the
+// rest, are well-formed is for JWT verification to judge. Any other token,
+// one with two dots included, is opaque to the introspection routing.
+func jwsShaped(raw string) bool {
+	hSeg, rest, _ := strings.Cut(raw, ".")
+	if strings.Count(rest, ".") != 1 || strings.IndexByte(hSeg, '\n') >= 0 || strings.IndexByte(hSeg, '\r') >= 0 {
+		return false
+	}
+	h, ok := decodeSegment(hSeg)
+	return ok && bytes.HasPrefix(bytes.TrimLeft(h, " \t\n\r"), []byte("{"))
 }
 
 // forOpaque returns the introspector of an opaque token, or nil.

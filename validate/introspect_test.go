@@ -580,6 +580,31 @@ func TestIntrospectionRouting(t *testing.T) {
 		assert.ErrorIs(t, err, audit.ReasonBadSignature) // verified as a JWT
 		assert.Zero(t, a.calls.Load())
 	})
+	t.Run("three segments that are not a JWS", func(t *testing.T) {
+		// A token is a JWS when its first of three segments is the
+		// base64url encoding of a JSON object (RFC 7515 §7.1); any other
+		// token with two dots is opaque, and introspected.
+		a := newFakeAS(t)
+		v := introValidator(t, a, newIntroClock(), nil)
+		jws := unsignedJWS(map[string]any{"iss": a.issuer, "sub": "alice", "aud": introResource, "exp": introEpoch.Add(time.Hour).Unix()})
+		notObject := base64.RawURLEncoding.EncodeToString([]byte(`["alg"]`))
+		for _, tok := range []string{"opq.abcdefgh.ijklmnop", "a.b.c", "..", "x..y", notObject + ".e30.c2ln", "~.-._"} {
+			a.set(tok, a.good(nil))
+			p, err := authenticate(v, tok)
+			require.NoError(t, err, "%q", tok)
+			assert.Equal(t, audit.CredentialIntrospection, p.Credential, "%q", tok)
+		}
+		assert.EqualValues(t, 6, a.calls.Load())
+		// A JWS, even one whose header is not a JOSE header, is verified
+		// as a JWT, without asking.
+		broken := base64.RawURLEncoding.EncodeToString([]byte(` {"alg":1}`)) + "." + strings.SplitN(jws, ".", 2)[1]
+		for _, tok := range []string{jws, broken} {
+			a.set(tok, a.good(nil))
+			_, err := v.Verify(context.Background(), tok)
+			require.Error(t, err, "%q", tok)
+		}
+		assert.EqualValues(t, 6, a.calls.Load())
+	})
 	t.Run("not a b64token", func(t *testing.T) {
 		a := newFakeAS(t)
 		v := introValidator(t, a, newIntroClock(), nil)
