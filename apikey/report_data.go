@@ -38,8 +38,16 @@ type Report struct {
 	// Totals sum the window ("totals").
 	Totals ReportTotals
 	// Clients has one entry per client that the usage or the policy names,
-	// sorted by client ("clients").
+	// sorted by client ("clients"). Every client that used an API key is
+	// here; clients that only used bearer tokens may not all be (see
+	// ActivityTruncated).
 	Clients []ReportClient
+	// ActivityTruncated is the Snapshot's ("activity_truncated"): more
+	// clients used only bearer tokens than the source tracks
+	// ([MaxActivityClients]), and those left out are not in Clients (nor
+	// counted in Totals.Clients and ClientsOnOAuth), only in Days and the
+	// request totals. Clients that used a key are never left out.
+	ActivityTruncated bool
 }
 
 // ReportTotals are the report's totals over its window.
@@ -115,7 +123,9 @@ type ReportClient struct {
 	// ("last_api_key", "last_bearer").
 	LastAPIKey, LastBearer time.Time
 	// APIKey and Bearer count the client's requests in the window
-	// ("api_key", "bearer").
+	// ("api_key", "bearer"). When the Snapshot's Activity missed some of
+	// the client's key requests, APIKey is at least its Keys' counts if
+	// every key was first seen in the window (see [NewReport]).
 	APIKey Counts
 	Bearer uint64
 	// PolicyRefused counts the client's key requests refused by the
@@ -127,6 +137,16 @@ type ReportClient struct {
 
 // NewReport builds the report of s under policy p at now, over the days UTC
 // days ending with now's (at least 1, at most [ActivityDays]).
+//
+// A client's counts per day and status come from s.Activity, and its keys'
+// usage (s.Keys) is read too, so that a source whose Activity missed some
+// of a client's key requests (a client left out, or tracked late) cannot
+// hide it: when the client's Activity is missing or its LastAPIKey is
+// before its keys' last use, a key accepted at least once and used in the
+// last 7 days makes the client one on keys (breaking at the cutoff, if
+// one is set), and, when all its keys were first seen within the window,
+// its key request counts are at least its keys' (its Days stay those of its
+// Activity).
 func NewReport(s Snapshot, p Policy, now time.Time, days int) *Report {
 	days = min(max(days, 1), ActivityDays)
 	now = now.UTC()
@@ -135,7 +155,7 @@ func NewReport(s Snapshot, p Policy, now time.Time, days int) *Report {
 	r := &Report{
 		Time: now, Source: s.Source, Since: s.Since, Cutoff: p.Cutoff,
 		Default: cmp.Or(p.Default, StateAllowed), Link: p.Link,
-		Days: window(s.Days, first, days),
+		Days: window(s.Days, first, days), ActivityTruncated: s.ActivityTruncated,
 	}
 	for _, d := range r.Days {
 		r.Totals.APIKey.Accepted += d.APIKey.Accepted
@@ -146,11 +166,25 @@ func NewReport(s Snapshot, p Policy, now time.Time, days int) *Report {
 	r.Totals.APIKeyShareLast7Days = share(window(s.Days, today-6, 7))
 	r.Totals.APIKeySharePrevious7Days = share(window(s.Days, today-13, 7))
 
-	clients := map[string]*ReportClient{}
-	get := func(name string) *ReportClient {
+	// What the clients' keys say, beside their Activity.
+	type keyUse struct {
+		counts   Counts
+		last     time.Time // the latest LastSeen
+		recent   bool      // a key accepted once, used in the last recentDays days, not blocked
+		inWindow bool      // every key first seen within the window
+	}
+	windowStart := time.Unix(0, first*nanosPerDay).UTC()
+	recentStart := time.Unix(0, max(first, today-recentDays+1)*nanosPerDay).UTC()
+	type client struct {
+		ReportClient
+		activityLastKey time.Time
+		keys            keyUse
+	}
+	clients := map[string]*client{}
+	get := func(name string) *client {
 		c := clients[name]
 		if c == nil {
-			c = &ReportClient{Client: name}
+			c = &client{ReportClient: ReportClient{Client: name}, keys: keyUse{inWindow: true}}
 			clients[name] = c
 		}
 		return c
@@ -158,6 +192,7 @@ func NewReport(s Snapshot, p Policy, now time.Time, days int) *Report {
 	for _, a := range s.Activity {
 		c := get(a.Client)
 		c.LastAPIKey, c.LastBearer, c.PolicyRefused = a.LastAPIKey, a.LastBearer, a.PolicyRefused
+		c.activityLastKey = a.LastAPIKey
 		c.Days = window(a.Days, first, days)
 	}
 	for _, k := range s.Keys {
@@ -166,13 +201,26 @@ func NewReport(s Snapshot, p Policy, now time.Time, days int) *Report {
 		if k.LastSeen.After(c.LastAPIKey) {
 			c.LastAPIKey = k.LastSeen
 		}
+		ku := &c.keys
+		ku.counts.Accepted += k.Accepted
+		ku.counts.Rejected += k.Rejected
+		if k.LastSeen.After(ku.last) {
+			ku.last = k.LastSeen
+		}
+		if k.Accepted > 0 && !k.LastSeen.Before(recentStart) && (k.State == StateAllowed || k.State == StateDeprecated) {
+			ku.recent = true
+		}
+		if k.FirstSeen.Before(windowStart) {
+			ku.inWindow = false
+		}
 	}
 	for name := range p.Clients {
 		get(name)
 	}
 
 	r.Clients = make([]ReportClient, 0, len(clients))
-	for _, c := range clients {
+	for _, cl := range clients {
+		c := &cl.ReportClient
 		if c.Days == nil {
 			c.Days = window(nil, first, days)
 		}
@@ -186,6 +234,15 @@ func NewReport(s Snapshot, p Policy, now time.Time, days int) *Report {
 			if i >= len(c.Days)-recentDays {
 				recentKeys += d.APIKey.Accepted
 				recentBearer += d.Bearer
+			}
+		}
+		if ku := cl.keys; ku.last.After(cl.activityLastKey) { // Activity missed key requests
+			if ku.recent {
+				recentKeys = max(recentKeys, 1)
+			}
+			if ku.inWindow {
+				c.APIKey.Accepted = max(c.APIKey.Accepted, ku.counts.Accepted)
+				c.APIKey.Rejected = max(c.APIKey.Rejected, ku.counts.Rejected)
 			}
 		}
 		switch {
@@ -247,17 +304,18 @@ func share(days []DayUsage) float64 {
 // MarshalJSON implements [json.Marshaler] (see [Report]).
 func (r *Report) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Time    time.Time      `json:"time"`
-		Source  string         `json:"source"`
-		Since   *time.Time     `json:"since,omitempty"`
-		Cutoff  *time.Time     `json:"cutoff,omitempty"`
-		Default State          `json:"default_state"`
-		Link    string         `json:"link,omitempty"`
-		Days    []DayUsage     `json:"days"`
-		Totals  ReportTotals   `json:"totals"`
-		Clients []ReportClient `json:"clients"`
+		Time              time.Time      `json:"time"`
+		Source            string         `json:"source"`
+		Since             *time.Time     `json:"since,omitempty"`
+		Cutoff            *time.Time     `json:"cutoff,omitempty"`
+		Default           State          `json:"default_state"`
+		Link              string         `json:"link,omitempty"`
+		Days              []DayUsage     `json:"days"`
+		Totals            ReportTotals   `json:"totals"`
+		Clients           []ReportClient `json:"clients"`
+		ActivityTruncated bool           `json:"activity_truncated"` // always present
 	}{r.Time, r.Source, timePtr(r.Since), timePtr(r.Cutoff), r.Default, r.Link,
-		nonNil(r.Days), r.Totals, nonNil(r.Clients)})
+		nonNil(r.Days), r.Totals, nonNil(r.Clients), r.ActivityTruncated})
 }
 
 // MarshalJSON implements [json.Marshaler] (see [ReportClient]).

@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"encoding/json"
 	"strconv"
 	"sync"
 	"testing"
@@ -56,18 +57,111 @@ func TestActivityDays(t *testing.T) {
 	assert.Equal(t, Counts{Rejected: 2}, a.Days[len(a.Days)-1].APIKey)
 }
 
-// TestActivityClientCap: at most MaxActivityClients clients are tracked;
-// later ones count in the totals only.
+// TestActivityClientCap: at most MaxActivityClients clients that only used
+// bearer tokens are tracked, later ones count in the totals only, and
+// ActivityTruncated says so; a client that used a key is tracked whenever
+// its keys are used: before, after or during a flood of new OAuth clients,
+// and after it was itself left out as a bearer-only client.
 func TestActivityClientCap(t *testing.T) {
-	var u usage
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	for i := range MaxActivityClients + 10 {
-		u.recordBearer("dcr-client-"+strconv.Itoa(i), now)
+	pos := &Record{ID: "AAAAAAAAAAAA", ClientID: "legacy-pos"}
+	flood := func(u *usage, from, n int) {
+		for i := range n {
+			u.recordBearer("dcr-client-"+strconv.Itoa(from+i), now)
+		}
 	}
+	keys := func(u *usage, n int) {
+		for range n {
+			u.recordKey(pos, StateAllowed, now, true)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(u *usage)
+	}{
+		{"flood first", func(u *usage) { flood(u, 0, MaxActivityClients+10); keys(u, 5) }},
+		{"keys first", func(u *usage) { keys(u, 5); flood(u, 0, MaxActivityClients+10) }},
+		{"interleaved", func(u *usage) {
+			for i := range 5 {
+				flood(u, i*(MaxActivityClients/2), MaxActivityClients/2)
+				keys(u, 1)
+			}
+		}},
+		{"left out as a bearer client, then keys", func(u *usage) {
+			flood(u, 0, MaxActivityClients+10)
+			u.recordBearer(pos.ClientID, now) // not tracked: no place left
+			keys(u, 5)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var u usage
+			tc.run(&u)
+			s := u.snapshot(now)
+			assert.True(t, s.ActivityTruncated)
+			var pos *ClientActivity
+			bearerOnly := 0
+			for i, a := range s.Activity {
+				if a.Client == "legacy-pos" {
+					pos = &s.Activity[i]
+				} else {
+					bearerOnly++
+				}
+			}
+			assert.Equal(t, MaxActivityClients, bearerOnly)
+			require.NotNil(t, pos, "the key client is tracked")
+			require.Len(t, pos.Days, 1)
+			assert.Equal(t, Counts{Accepted: 5}, pos.Days[0].APIKey)
+			assert.Equal(t, now, pos.LastAPIKey)
+			require.Len(t, s.Days, 1)
+			assert.Equal(t, uint64(5), s.Days[0].APIKey.Accepted)
+		})
+	}
+
+	var u usage // under the bound: nothing left out
+	flood(&u, 0, MaxActivityClients)
 	s := u.snapshot(now)
 	assert.Len(t, s.Activity, MaxActivityClients)
-	require.Len(t, s.Days, 1)
-	assert.Equal(t, uint64(MaxActivityClients+10), s.Days[0].Bearer)
+	assert.False(t, s.ActivityTruncated)
+	js, err := json.Marshal(s)
+	require.NoError(t, err)
+	assert.NotContains(t, string(js), "activity_truncated")
+}
+
+// TestActivityClientCapConcurrent: bearer-only clients racing for the last
+// places never exceed MaxActivityClients, and key clients counted at the
+// same time lose no request (run with -race).
+func TestActivityClientCapConcurrent(t *testing.T) {
+	var u usage
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	recs := []*Record{{ID: "AAAAAAAAAAAA", ClientID: "a"}, {ID: "BBBBBBBBBBBB", ClientID: "b"}}
+	const goroutines, perG = 8, MaxActivityClients / 4
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perG {
+				u.recordBearer("dcr-"+strconv.Itoa(g)+"-"+strconv.Itoa(i), now)
+				rec := recs[i%2]
+				u.recordBearer(rec.ClientID, now) // a key client's tokens, before and after its keys
+				u.recordKey(rec, StateAllowed, now, true)
+			}
+		}()
+	}
+	wg.Wait()
+	s := u.snapshot(now)
+	assert.True(t, s.ActivityTruncated)
+	byClient := map[string]ClientActivity{}
+	for _, a := range s.Activity {
+		byClient[a.Client] = a
+	}
+	assert.Len(t, byClient, MaxActivityClients+2, "every place taken, and the two key clients")
+	for _, rec := range recs {
+		a := byClient[rec.ClientID]
+		require.Len(t, a.Days, 1, rec.ClientID)
+		assert.Equal(t, uint64(goroutines*perG/2), a.Days[0].APIKey.Accepted, rec.ClientID)
+	}
+	assert.Equal(t, int64(MaxActivityClients), u.oauthOnly.Load())
 }
 
 // TestActivityConcurrent: concurrent counting across a day boundary loses

@@ -88,9 +88,18 @@ type Snapshot struct {
 	// Activity ("activity") is the same per client, sorted by client: API
 	// keys counted by [Record.Client], bearer requests by the ClientID of
 	// the [rsguard.Principal] that Bearer returned ("" when it had none).
-	// At most [MaxActivityClients] clients are tracked, the first ones
-	// seen; requests of later clients count only in Days.
+	// Every client that presented a key matching a record is tracked from
+	// that request on (there are no more of them than the store's
+	// records). Clients that have only used bearer tokens are tracked up to
+	// [MaxActivityClients], the first ones seen; the requests of later ones
+	// count only in Days and the totals, and ActivityTruncated is set. A
+	// client that uses a key after being left out is tracked from its key
+	// request on: its earlier bearer requests are not in its Activity.
 	Activity []ClientActivity `json:"activity,omitempty"`
+	// ActivityTruncated ("activity_truncated", omitted when false) reports
+	// that some clients that only used bearer tokens were left out of
+	// Activity (see Activity): more than [MaxActivityClients] of them.
+	ActivityTruncated bool `json:"activity_truncated,omitempty"`
 }
 
 // SourceProcess is the [Snapshot].Source of an [Authenticator]'s counters:
@@ -103,9 +112,12 @@ const SourceProcess = "process"
 // process runs.
 const ActivityDays = 32
 
-// MaxActivityClients bounds the clients [Snapshot].Activity tracks (about
-// 1 KiB each), so that a flood of new OAuth clients (with dynamic client
-// registration, anyone can make one) cannot grow memory without limit.
+// MaxActivityClients bounds the clients that only used bearer tokens that
+// [Snapshot].Activity tracks (about 1 KiB each), so that a flood of new
+// OAuth clients (with dynamic client registration, anyone can make one)
+// cannot grow memory without limit. Clients that used an API key are
+// tracked beside them, whatever their number (one per client of the
+// store's records), so that such a flood cannot hide them.
 const MaxActivityClients = 4096
 
 // DayUsage counts the requests of one UTC day.
@@ -217,10 +229,11 @@ type usage struct {
 	anonymous                  atomic.Uint64
 	keys                       sync.Map // key id -> *keyCounter
 
-	since    atomic.Int64 // unix nanoseconds of the first event; 0 before
-	all      activity     // per day, every client
-	clients  sync.Map     // client -> *activity, at most MaxActivityClients
-	nclients atomic.Int64 // entries in clients
+	since     atomic.Int64 // unix nanoseconds of the first event; 0 before
+	all       activity     // per day, every client
+	clients   sync.Map     // client -> *activity: every client with key use, at most MaxActivityClients others
+	oauthOnly atomic.Int64 // entries in clients without key use
+	truncated atomic.Bool  // a client without key use was not tracked
 }
 
 // activity is the per-day counters of one client (or of all): a ring of
@@ -232,6 +245,7 @@ type activity struct {
 	lastKey       atomic.Int64 // unix nanoseconds; 0 = never
 	lastBearer    atomic.Int64
 	policyRefused atomic.Uint64
+	keyed         atomic.Bool // the client presented a key; not counted in usage.oauthOnly
 }
 
 type dayCounter struct {
@@ -332,20 +346,43 @@ func storeMax(v *atomic.Int64, n int64) {
 	}
 }
 
-// client returns the activity of client c, or nil once MaxActivityClients
-// are tracked.
-func (u *usage) client(c string) *activity {
-	if v, ok := u.clients.Load(c); ok {
-		return v.(*activity)
+// client returns the activity of client c; key says the request presented
+// a key that matched a record. A client with key use is always tracked (and
+// no longer counts among the bearer-only ones); another one is not, and nil
+// is returned, once MaxActivityClients bearer-only clients are tracked.
+func (u *usage) client(c string, key bool) *activity {
+	v, ok := u.clients.Load(c)
+	if !ok {
+		if !key && !u.reserve() {
+			u.truncated.Store(true)
+			return nil
+		}
+		a := new(activity)
+		a.keyed.Store(key)
+		var loaded bool
+		if v, loaded = u.clients.LoadOrStore(c, a); loaded && !key {
+			u.oauthOnly.Add(-1) // another request stored it first
+		}
 	}
-	if u.nclients.Load() >= MaxActivityClients {
-		return nil
+	a := v.(*activity)
+	if key && !a.keyed.Load() && a.keyed.CompareAndSwap(false, true) {
+		u.oauthOnly.Add(-1) // it was counted when stored as bearer-only
 	}
-	v, loaded := u.clients.LoadOrStore(c, new(activity))
-	if !loaded {
-		u.nclients.Add(1)
+	return a
+}
+
+// reserve takes one of the MaxActivityClients places of bearer-only
+// clients, and reports whether there was one.
+func (u *usage) reserve() bool {
+	for {
+		n := u.oauthOnly.Load()
+		if n >= MaxActivityClients {
+			return false
+		}
+		if u.oauthOnly.CompareAndSwap(n, n+1) {
+			return true
+		}
 	}
-	return v.(*activity)
 }
 
 // start records n as the start of counting, if none was.
@@ -360,7 +397,7 @@ func (u *usage) recordBearer(client string, now time.Time) {
 	n := now.UnixNano()
 	u.start(n)
 	u.all.countBearer(n)
-	if a := u.client(client); a != nil {
+	if a := u.client(client, false); a != nil {
 		a.countBearer(n)
 	}
 }
@@ -380,9 +417,7 @@ func (u *usage) recordKey(rec *Record, st State, now time.Time, ok bool) {
 	u.start(n)
 	byPolicy := !ok && st != ""
 	u.all.countKey(n, ok, byPolicy)
-	if a := u.client(rec.Client()); a != nil {
-		a.countKey(n, ok, byPolicy)
-	}
+	u.client(rec.Client(), true).countKey(n, ok, byPolicy)
 	v, found := u.keys.Load(rec.ID)
 	if !found {
 		kc := &keyCounter{client: rec.Client()}
@@ -418,6 +453,7 @@ func (u *usage) snapshot(now time.Time) Snapshot {
 		APIKey:    Counts{Accepted: u.keyAccepted.Load(), Rejected: u.keyReject.Load()},
 		Anonymous: u.anonymous.Load(),
 	}
+	s.ActivityTruncated = u.truncated.Load()
 	clients := map[string]*ClientUsage{}
 	u.keys.Range(func(k, v any) bool {
 		kc := v.(*keyCounter)
