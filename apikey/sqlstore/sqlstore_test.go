@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,76 @@ func TestSnapshotOf(t *testing.T) {
 	}
 	if len(s.Activity) != 1 || s.Activity[0].PolicyRefused != 1 || !s.Activity[0].LastBearer.Equal(at(-1)) || len(s.Activity[0].Days) != 2 {
 		t.Fatalf("activity: %+v", s.Activity)
+	}
+}
+
+// TestSnapshotOfKeepsKeyClients: more than MaxActivityClients OAuth-only
+// clients, more recent than a key client's key use, before it or on both
+// sides of it, cannot push the key client out of Activity (found by an
+// audit: it was pushed out, and the report showed it idle with no key
+// request); the most recent OAuth-only clients are kept, and
+// ActivityTruncated says some were left out.
+func TestSnapshotOfKeepsKeyClients(t *testing.T) {
+	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	const flood = apikey.MaxActivityClients + 10
+	oauth := func(i int, at time.Time) usageRow {
+		return usageRow{usageKey{at.Format(time.DateOnly), KindOAuth, "dcr-" + strconv.Itoa(i), ""},
+			usageCounts{accepted: 1, first: at, last: at, lastAccepted: at}}
+	}
+	for _, tc := range []struct {
+		name   string
+		keyAt  time.Time
+		floodT func(i int) time.Time
+	}{
+		{"flood after the key use", now.Add(-2 * time.Hour), func(i int) time.Time { return now.Add(-time.Hour + time.Duration(i)*time.Millisecond) }},
+		{"flood before the key use", now.Add(-time.Minute), func(i int) time.Time { return now.Add(-2*time.Hour + time.Duration(i)*time.Millisecond) }},
+		{"flood around the key use", now.Add(-time.Hour), func(i int) time.Time { return now.Add(-2*time.Hour + time.Duration(i)*time.Second) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows := []usageRow{
+				{usageKey{tc.keyAt.Format(time.DateOnly), KindAPIKey, "legacy-pos", "k1"},
+					usageCounts{accepted: 5, first: tc.keyAt, last: tc.keyAt, lastAccepted: tc.keyAt, state: apikey.StateAllowed}},
+			}
+			for i := range flood {
+				rows = append(rows, oauth(i, tc.floodT(i)))
+			}
+			s := snapshotOf(rows, now)
+			var pos *apikey.ClientActivity
+			names := map[string]bool{}
+			for i, a := range s.Activity {
+				names[a.Client] = true
+				if a.Client == "legacy-pos" {
+					pos = &s.Activity[i]
+				}
+			}
+			if pos == nil || len(pos.Days) != 1 || pos.Days[0].APIKey.Accepted != 5 || !pos.LastAPIKey.Equal(tc.keyAt) {
+				t.Fatalf("legacy-pos in Activity: %+v", pos)
+			}
+			if !s.ActivityTruncated {
+				t.Fatal("ActivityTruncated not set")
+			}
+			if len(s.Activity) != apikey.MaxActivityClients+1 {
+				t.Fatalf("%d clients in Activity, want %d", len(s.Activity), apikey.MaxActivityClients+1)
+			}
+			for i := range 10 { // the least recent OAuth-only clients are left out
+				if names["dcr-"+strconv.Itoa(i)] || !names["dcr-"+strconv.Itoa(flood-1-i)] {
+					t.Fatalf("not the most recent OAuth-only clients kept (dcr-%d)", i)
+				}
+			}
+			r := apikey.NewReport(s, apikey.Policy{Cutoff: now.Add(30 * 24 * time.Hour)}, now, 7)
+			if r.Totals.ClientsBreakingAtCutoff != 1 || !r.ActivityTruncated {
+				t.Fatalf("report totals: %+v, truncated %v", r.Totals, r.ActivityTruncated)
+			}
+			for _, c := range r.Clients {
+				if c.Client == "legacy-pos" && (c.Status != apikey.StatusBreaksAtCutoff || c.APIKey.Accepted != 5) {
+					t.Fatalf("legacy-pos in the report: %+v", c)
+				}
+			}
+		})
+	}
+	s := snapshotOf([]usageRow{oauth(0, now)}, now)
+	if s.ActivityTruncated || len(s.Activity) != 1 {
+		t.Fatalf("under the bound: %+v", s)
 	}
 }
 

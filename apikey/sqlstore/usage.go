@@ -37,8 +37,10 @@ type usageRow struct {
 // the first request among them). Keys are the keys that matched a record;
 // Days and Activity count, as an Authenticator's own Snapshot does, the
 // key requests that matched a record and the accepted bearer requests.
-// Activity holds at most [apikey.MaxActivityClients] clients, the most
-// recently active.
+// Activity holds every client with key requests that matched a record, and
+// at most [apikey.MaxActivityClients] clients that only made bearer
+// requests, the most recently active (ActivityTruncated says some were left
+// out), so that a flood of new OAuth clients cannot push a key client out.
 func ReadUsage(ctx context.Context, db *sql.DB, now time.Time) (apikey.Snapshot, error) {
 	if db == nil || check.IsNil(db) {
 		return apikey.Snapshot{}, fmt.Errorf("%w: sqlstore: ReadUsage needs a *sql.DB", rsguard.ErrInvalidConfig)
@@ -81,9 +83,10 @@ func snapshotOf(rows []usageRow, now time.Time) apikey.Snapshot {
 	keys := map[string]*keyAgg{}
 	days := map[time.Time]*apikey.DayUsage{}
 	type clientAgg struct {
-		a    apikey.ClientActivity
-		days map[time.Time]*apikey.DayUsage
-		last time.Time
+		a     apikey.ClientActivity
+		days  map[time.Time]*apikey.DayUsage
+		last  time.Time
+		keyed bool // key requests that matched a record
 	}
 	clients := map[string]*clientAgg{}
 	dayOf := func(m map[time.Time]*apikey.DayUsage, d time.Time) *apikey.DayUsage {
@@ -135,6 +138,7 @@ func snapshotOf(rows []usageRow, now time.Time) apikey.Snapshot {
 			du.APIKey.Accepted += c.accepted
 			du.APIKey.Rejected += c.refused
 			ca := clientOf(r.key.client)
+			ca.keyed = true
 			cd := dayOf(ca.days, day)
 			cd.APIKey.Accepted += c.accepted
 			cd.APIKey.Rejected += c.refused
@@ -186,16 +190,21 @@ func snapshotOf(rows []usageRow, now time.Time) apikey.Snapshot {
 	slices.SortFunc(s.Clients, func(a, b apikey.ClientUsage) int { return cmp.Compare(a.Client, b.Client) })
 	s.Days = sortedDays(days)
 
-	active := make([]*clientAgg, 0, len(clients))
+	var keyed, bearerOnly []*clientAgg
 	for _, c := range clients {
 		c.a.Days = sortedDays(c.days)
-		active = append(active, c)
+		if c.keyed {
+			keyed = append(keyed, c)
+		} else {
+			bearerOnly = append(bearerOnly, c)
+		}
 	}
-	if len(active) > apikey.MaxActivityClients {
-		slices.SortFunc(active, func(a, b *clientAgg) int { return cmp.Or(b.last.Compare(a.last), cmp.Compare(a.a.Client, b.a.Client)) })
-		active = active[:apikey.MaxActivityClients]
+	if len(bearerOnly) > apikey.MaxActivityClients {
+		slices.SortFunc(bearerOnly, func(a, b *clientAgg) int { return cmp.Or(b.last.Compare(a.last), cmp.Compare(a.a.Client, b.a.Client)) })
+		bearerOnly = bearerOnly[:apikey.MaxActivityClients]
+		s.ActivityTruncated = true
 	}
-	for _, c := range active {
+	for _, c := range slices.Concat(keyed, bearerOnly) {
 		s.Activity = append(s.Activity, c.a)
 	}
 	slices.SortFunc(s.Activity, func(a, b apikey.ClientActivity) int { return cmp.Compare(a.Client, b.Client) })

@@ -169,6 +169,90 @@ func TestUsageSummedAcrossReplicas(t *testing.T) {
 	}
 }
 
+// TestReportKeyClientAfterOAuthFlood: more new OAuth clients than
+// apikey.MaxActivityClients, each making one request before or after a key
+// client's key requests, are written to the usage table; ReadUsage still
+// gives the key client's activity, and the report shows it breaking at the
+// cutoff with its key requests (found by an audit: with the flood after the
+// key requests, ReadUsage kept only the most recent clients and the report
+// showed the key client idle, with no key request).
+func TestReportKeyClientAfterOAuthFlood(t *testing.T) {
+	for _, floodFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("flood first %v", floodFirst), func(t *testing.T) {
+			db, _ := newDB(t, nil)
+			clk := newClock()
+			key, _ := issue(t, db, apikey.Record{ClientID: "legacy-pos"})
+			store, err := sqlstore.New(sqlstore.Config{DB: db, Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := sqlstore.NewRecorder(sqlstore.RecorderConfig{DB: db, FlushInterval: time.Hour, Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rec.Close(context.Background())
+			policy := apikey.Policy{Cutoff: clk.Now().Add(30 * 24 * time.Hour)}
+			auth, err := apikey.New(apikey.Config{Store: store, Prefix: prefix, Now: clk.Now, Policy: policy,
+				OnUse: rec.OnUse, Bearer: rec.Bearer(bearerByName{})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const flood = apikey.MaxActivityClients + 10
+			steps := []func(){
+				func() {
+					for range 5 {
+						if err := authenticate(auth, key); err != nil {
+							t.Fatal(err)
+						}
+					}
+				},
+				func() {
+					for i := range flood {
+						clk.Add(time.Millisecond) // each OAuth client more recent than the last
+						r := httptest.NewRequest("GET", "/", nil)
+						r.Header.Set("Authorization", "Bearer dcr-"+strconv.Itoa(i))
+						if _, err := auth.Authenticate(r); err != nil {
+							t.Fatal(err)
+						}
+					}
+				},
+			}
+			if floodFirst {
+				steps[0], steps[1] = steps[1], steps[0]
+			}
+			for _, step := range steps {
+				step()
+			}
+			if err := rec.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			s, err := sqlstore.ReadUsage(context.Background(), db, clk.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !s.ActivityTruncated || len(s.Activity) != apikey.MaxActivityClients+1 {
+				t.Fatalf("Activity: %d clients, truncated %v; want %d, true", len(s.Activity), s.ActivityTruncated, apikey.MaxActivityClients+1)
+			}
+			report := apikey.NewReport(s, policy, clk.Now(), 7)
+			if report.Totals.ClientsBreakingAtCutoff != 1 || report.Totals.APIKey.Accepted != 5 || report.Totals.Bearer != flood {
+				t.Fatalf("report totals: %+v", report.Totals)
+			}
+			var found bool
+			for _, c := range report.Clients {
+				if c.Client == "legacy-pos" {
+					found = true
+					if c.Status != apikey.StatusBreaksAtCutoff || c.APIKey.Accepted != 5 || c.Days[len(c.Days)-1].APIKey.Accepted != 5 {
+						t.Fatalf("legacy-pos in the report: %+v", c)
+					}
+				}
+			}
+			if !found {
+				t.Fatal("legacy-pos not in the report")
+			}
+		})
+	}
+}
+
 // The child process of the SIGTERM and SIGKILL tests: this test binary run
 // again with these variables set.
 const (
