@@ -163,8 +163,11 @@
 // that allows no script (it has none: the countdown is rendered by the
 // server, from [ReportConfig].Now). Its data is the Authenticator's
 // [Snapshot]: this process's counters, kept per UTC day for
-// [ActivityDays] days and at most [MaxActivityClients] clients; the page
-// says so ([Snapshot].Source). [NewReport] builds the same report from any
+// [ActivityDays] days, for every client that used a key and at most
+// [MaxActivityClients] clients that only used bearer tokens (a flood of
+// new OAuth clients cannot hide a key client; the page says when some
+// token-only clients were left out); the page says where its data comes
+// from ([Snapshot].Source). [NewReport] builds the same report from any
 // Snapshot, such as counts summed over replicas.
 //
 // For an audit trail and metrics over both credentials, set the Guard's

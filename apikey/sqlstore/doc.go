@@ -96,10 +96,13 @@
 // UPDATE SET accepted = t.accepted + excluded.accepted), rows in key order
 // so that replicas do not deadlock. Replicas add to the same rows, and
 // [ReadUsage] reads the sums back as an [apikey.Snapshot] whose Source is
-// [SourceDatabase], for [apikey.NewReport]. Hook it in with two fields of
-// [apikey.Config]: OnUse ([Recorder.OnUse]) counts key requests, Bearer
-// ([Recorder.Bearer] around your bearer Authenticator) counts OAuth and
-// anonymous ones.
+// [SourceDatabase], for [apikey.NewReport]: per client, every client with
+// key requests and the [apikey.MaxActivityClients] most recently active
+// OAuth-only clients (ActivityTruncated set when there were more), so that
+// new OAuth clients cannot push a key client out. Hook it in with two
+// fields of [apikey.Config]: OnUse ([Recorder.OnUse]) counts key requests,
+// Bearer ([Recorder.Bearer] around your bearer Authenticator) counts OAuth
+// and anonymous ones.
 //
 // The kinds: "api_key" for requests with an API key, under the key's id and
 // its client, [apikey.Record.Client] (the client_id, or the owner); keys
