@@ -55,7 +55,8 @@
 // The files: list.go (Needs, Check, Checks), attackcases.go (the attack
 // table), target.go (Target, Reporter, Run), record.go (Recorder),
 // tokens.go (TokenSource, ResourceTokenSource, Minter, Introspector, the
-// forger), http.go (requests, JSON-RPC over Streamable HTTP, SSE),
+// forger), http.go (requests, JSON-RPC over Streamable HTTP), sse.go (a
+// JSON-RPC response read from an SSE stream),
 // checks.go (metadata, cors, challenge, accept, step-up), asmeta.go (the
 // authorization servers and their metadata), session.go, attacks.go (the corpus), attackchecks.go (how
 // refusals are judged), dpopcases.go (the DPoP and introspection tables),

@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,7 +22,9 @@ import (
 type response struct {
 	status int
 	header http.Header
-	body   []byte
+	body   []byte // at most maxBody bytes; of an SSE stream, what readSSE read
+	// sse is set for an answer sent as text/event-stream.
+	sse *sseAnswer
 }
 
 func (c *Target) send(req *http.Request) (*response, error) {
@@ -38,7 +39,8 @@ func (c *Target) sendHost(req *http.Request, host string) (*response, error) {
 // roundTrip sends req with the given Host header ("" for its URL's),
 // waiting at most wait for the answer (0: as long as the client does); if
 // headersOnly, the answer's body (perhaps an endless SSE stream) is closed
-// unread.
+// unread. An SSE stream is read only up to the JSON-RPC response to req
+// (readSSE), then closed: the server need not close it.
 func (c *Target) roundTrip(req *http.Request, host string, wait time.Duration, headersOnly bool) (*response, error) {
 	if host != "" {
 		req.Host = host
@@ -56,11 +58,25 @@ func (c *Target) roundTrip(req *http.Request, host string, wait time.Duration, h
 	if headersOnly {
 		return &response{status: resp.StatusCode, header: resp.Header}, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if isEventStream(resp.Header) {
+		sse, err := readSSE(resp.Body, requestID(req))
+		if err != nil {
+			return nil, fmt.Errorf("reading the SSE stream, before a JSON-RPC response to the request: %w", err)
+		}
+		return &response{status: resp.StatusCode, header: resp.Header, body: sse.body, sse: &sse}, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return nil, err
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+// isEventStream reports whether the answer's Content-Type is
+// text/event-stream.
+func isEventStream(h http.Header) bool {
+	ct, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return ct == "text/event-stream"
 }
 
 // credential is the token a request of the accept, session, stepup and
@@ -321,40 +337,24 @@ type rpcResponse struct {
 }
 
 // readRPC reads the JSON-RPC response of a 2xx answer, sent as JSON or as
-// an SSE stream (the first event with a result or error).
+// an SSE stream (the event carrying the response to the request, see
+// readSSE).
 func readRPC(resp *response) (*rpcResponse, error) {
-	ct, _, _ := mime.ParseMediaType(resp.header.Get("Content-Type"))
-	if ct != "text/event-stream" {
-		var m rpcResponse
-		if err := json.Unmarshal(resp.body, &m); err != nil {
-			return nil, fmt.Errorf("the answer is not a JSON-RPC response (Content-Type %q): %v", ct, err)
-		}
-		return &m, nil
+	var data []byte
+	switch {
+	case resp.sse == nil:
+		data = resp.body
+	case resp.sse.event != nil:
+		data = resp.sse.event
+	case resp.sse.cut:
+		return nil, fmt.Errorf("the SSE stream carries no JSON-RPC response to the request in its first %d bytes", maxBody)
+	default:
+		return nil, errors.New("the SSE stream ended without a JSON-RPC response to the request (an event ends at a blank line)")
 	}
-	sc := bufio.NewScanner(bytes.NewReader(resp.body))
-	sc.Buffer(nil, 1<<20)
-	var data strings.Builder
-	flush := func() (*rpcResponse, bool) {
-		defer data.Reset()
-		var m rpcResponse
-		if json.Unmarshal([]byte(data.String()), &m) == nil && (m.Result != nil || m.Error != nil) {
-			return &m, true
-		}
-		return nil, false
+	var m rpcResponse
+	if err := json.Unmarshal(data, &m); err != nil {
+		ct, _, _ := mime.ParseMediaType(resp.header.Get("Content-Type"))
+		return nil, fmt.Errorf("the answer is not a JSON-RPC response (Content-Type %q): %v", ct, err)
 	}
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "":
-			if m, ok := flush(); ok {
-				return m, nil
-			}
-		case strings.HasPrefix(line, "data:"):
-			data.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
-		}
-	}
-	if m, ok := flush(); ok {
-		return m, nil
-	}
-	return nil, errors.New("the SSE stream carries no JSON-RPC response")
+	return &m, nil
 }

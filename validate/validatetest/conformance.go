@@ -64,7 +64,9 @@ type ConformanceConfig struct {
 	// POSTed JSON-RPC message with Accept "application/json,
 	// text/event-stream"; a session is opened with initialize (its
 	// Mcp-Session-Id and negotiated MCP-Protocol-Version are sent on later
-	// requests); answers may be JSON or an SSE stream. If the server issues
+	// requests); answers may be JSON or an SSE stream, read up to the
+	// JSON-RPC response to the request (the server need not close the
+	// stream after it). If the server issues
 	// session ids, the session subtests also send GET (the event stream,
 	// read up to its headers only) and DELETE in a session, and end it.
 	// If false, requests are plain HTTP requests (see Request).
