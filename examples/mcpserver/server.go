@@ -36,6 +36,10 @@ var challengeScopes = []string{scopeRead}
 // under a component of its own. Requests to the MCP endpoint go through, in
 // order:
 //
+//  0. net/http's CrossOriginProtection, the Origin check mcpguard.New would
+//     make: a browser's POST or DELETE from another origin gets 403 before
+//     anything else (MCP transport: servers validate Origin and answer 403
+//     to an invalid one);
 //  1. an rsguard.Guard over the validate.Validator: no token → 401 with
 //     resource_metadata and scope; a bad or expired token → 401
 //     invalid_token; on success the rsguard.Principal (with the verified
@@ -121,7 +125,7 @@ func newServer(ctx context.Context, cfg mcpmain.Config, inv *inventory) (http.Ha
 		JSONResponse: true,
 		Logger:       logger.With("component", "mcp"),
 	})
-	mux.Handle(mcpPath, guard.Middleware(sessions.Middleware(perTool.Handler(mcpHandler))))
+	mux.Handle(mcpPath, http.NewCrossOriginProtection().Handler(guard.Middleware(sessions.Middleware(perTool.Handler(mcpHandler)))))
 
 	return mux, nil
 }
