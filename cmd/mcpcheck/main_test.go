@@ -61,7 +61,14 @@ func server(t *testing.T) (string, *validatetest.Issuer) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": msg.ID, "result": map[string]any{}})
 	})))
-	srv.Config.Handler = mux
+	// Browser-based clients of any origin may read its answers, as the
+	// cors check requires of a server that does not refuse their origin.
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+		}
+		mux.ServeHTTP(w, r)
+	})
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return resource, is

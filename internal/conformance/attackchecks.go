@@ -258,17 +258,6 @@ func algFamily(alg string) string {
 	return "RSA"
 }
 
-func listsToken(values []string, tok string) bool {
-	for _, v := range values {
-		for _, item := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(item), tok) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func sameSet(a, b []string) bool {
 	for _, x := range a {
 		if !slices.Contains(b, x) {

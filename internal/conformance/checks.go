@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rsguard/rsguard/internal/check"
 	"github.com/rsguard/rsguard/rsmeta"
 )
 
@@ -74,41 +75,142 @@ func (c *Target) checkMetadata(r Reporter) {
 	}
 }
 
+// corsOrigin is the origin of the browser-based client the cors check
+// plays.
+const corsOrigin = "https://client.example"
+
+// corsRequestHeader is the header the cors check asks the metadata's
+// preflight to allow: MCP clients send it on every request after
+// initialization (MCP transport, protocol version header).
+const corsRequestHeader = "mcp-protocol-version"
+
 // checkCORS: browser-based clients must be able to read the metadata and
-// the challenge.
+// the challenge. The answers are judged as a browser judges them for a
+// request from corsOrigin without credentials (Fetch Standard, CORS check
+// and CORS-preflight fetch).
 func (c *Target) checkCORS(r Reporter) {
 	req, _ := http.NewRequest(http.MethodGet, c.MetadataGet, nil)
-	req.Header.Set("Origin", "https://client.example")
+	req.Header.Set("Origin", corsOrigin)
 	if resp, err := c.send(req); err != nil {
 		r.Errorf("GET metadata with an Origin header: %v (Fetch Standard, CORS protocol). Answer cross-origin GET requests for the metadata.", err)
-	} else if resp.header.Get("Access-Control-Allow-Origin") == "" {
-		r.Errorf("the metadata answer has no Access-Control-Allow-Origin: browser-based MCP clients cannot read it (Fetch Standard, CORS protocol). Serve the metadata with Access-Control-Allow-Origin (\"*\" will do: it is public).")
+	} else if why := corsRefusal(resp.header); why != "" {
+		r.Errorf("the metadata answer to a GET from %s has %s: a browser does not let a browser-based MCP client read it (Fetch Standard, CORS check). Serve the metadata with Access-Control-Allow-Origin: * (it is public) or the requesting origin.", corsOrigin, why)
 	}
 	req, _ = http.NewRequest(http.MethodOptions, c.MetadataGet, nil)
-	req.Header.Set("Origin", "https://client.example")
-	req.Header.Set("Access-Control-Request-Method", "GET")
-	req.Header.Set("Access-Control-Request-Headers", "mcp-protocol-version")
+	req.Header.Set("Origin", corsOrigin)
+	req.Header.Set("Access-Control-Request-Method", http.MethodGet)
+	req.Header.Set("Access-Control-Request-Headers", corsRequestHeader)
 	if resp, err := c.send(req); err != nil {
 		r.Errorf("OPTIONS metadata (CORS preflight): %v (Fetch Standard, CORS protocol). Answer CORS preflights of the metadata.", err)
-	} else if resp.status/100 != 2 || resp.header.Get("Access-Control-Allow-Origin") == "" {
-		r.Errorf("the metadata's CORS preflight got %d without Access-Control-Allow-Origin (Fetch Standard, CORS protocol). Answer preflights of the metadata with 2xx, Access-Control-Allow-Origin and Access-Control-Allow-Headers allowing MCP-Protocol-Version.", resp.status)
+	} else if why := preflightRefusal(resp, http.MethodGet, corsRequestHeader); why != "" {
+		r.Errorf("the metadata's CORS preflight from %s (GET with the header %s) %s: a browser does not send the GET (Fetch Standard, CORS-preflight fetch). Answer preflights of the metadata with 2xx, Access-Control-Allow-Origin (* or the requesting origin) and Access-Control-Allow-Headers allowing MCP-Protocol-Version (or *).", corsOrigin, corsRequestHeader, why)
 	}
 	req, err := c.request(probe{})
 	if err != nil {
 		r.Fatalf("%v", err)
 		return
 	}
-	req.Header.Set("Origin", "https://client.example")
-	if resp, err := c.send(req); err != nil {
+	req.Header.Set("Origin", corsOrigin)
+	resp, err := c.send(req)
+	switch {
+	case err != nil:
 		r.Errorf("request without a token: %v. Answer a request without a token with 401 and a %s challenge (RFC 6750 §3; MCP authorization).", err, c.scheme())
-	} else if resp.status == http.StatusForbidden {
+	case resp.status == http.StatusForbidden:
 		// The MCP transport: "If the Origin header is present and invalid,
 		// servers MUST respond with HTTP 403 Forbidden." A server that does
 		// not allow this origin is right to refuse it.
-		r.Logf("the endpoint refused the origin https://client.example with 403 (Origin validation): the challenge's CORS exposure is not checked")
-	} else if !listsToken(resp.header.Values("Access-Control-Expose-Headers"), "WWW-Authenticate") {
-		r.Errorf("the 401 does not list WWW-Authenticate in Access-Control-Expose-Headers: a browser-based client cannot read the challenge (Fetch Standard, CORS protocol). Send Access-Control-Expose-Headers: WWW-Authenticate with every refusal.")
+		r.Logf("the endpoint refused the origin %s with 403 (Origin validation): the challenge's CORS exposure is not checked", corsOrigin)
+	default:
+		why, exposed := corsRefusal(resp.header), exposes(resp.header, "WWW-Authenticate")
+		switch {
+		case why != "" && !exposed:
+			r.Errorf("the %d to a request from %s without a token has %s and does not list WWW-Authenticate (or *) in Access-Control-Expose-Headers: a browser does not let a browser-based client read the answer at all, its challenge included (Fetch Standard, CORS check). Refuse origins you do not serve with 403 (MCP transport, Origin validation), and send Access-Control-Allow-Origin (* or the requesting origin) and Access-Control-Expose-Headers: WWW-Authenticate with every refusal to an origin you serve.", resp.status, corsOrigin, why)
+		case why != "":
+			r.Errorf("the %d to a request from %s without a token has %s: a browser does not let a browser-based client read the answer at all, its challenge included (Fetch Standard, CORS check). Refuse origins you do not serve with 403 (MCP transport, Origin validation), and send Access-Control-Allow-Origin (* or the requesting origin) with every refusal to an origin you serve.", resp.status, corsOrigin, why)
+		case !exposed:
+			r.Errorf("the %d does not list WWW-Authenticate (or *) in Access-Control-Expose-Headers: a browser-based client cannot read the challenge (Fetch Standard, CORS protocol). Send Access-Control-Expose-Headers: WWW-Authenticate with every refusal.", resp.status)
+		}
 	}
+}
+
+// corsRefusal says why a browser would not let a page of corsOrigin read
+// an answer with header h to a request without credentials (Fetch
+// Standard, CORS check): Access-Control-Allow-Origin absent, or neither *
+// nor the origin, byte for byte (several field lines are combined, and so
+// never match); "" if it would.
+func corsRefusal(h http.Header) string {
+	values := h.Values("Access-Control-Allow-Origin")
+	switch v := strings.Join(values, ", "); {
+	case len(values) == 0:
+		return "no Access-Control-Allow-Origin"
+	case v == "*" || v == corsOrigin:
+		return ""
+	default:
+		return fmt.Sprintf("Access-Control-Allow-Origin %q, neither * nor the request's origin %s", v, corsOrigin)
+	}
+}
+
+// preflightRefusal says why a browser would not make the request of method
+// with the header name (a CORS-unsafe request header) after the preflight
+// answer resp, for a request without credentials (Fetch Standard,
+// CORS-preflight fetch): not 2xx, the CORS check failed, or the method or
+// the header not allowed; "" if it would make it.
+func preflightRefusal(resp *response, method, name string) string {
+	if resp.status/100 != 2 {
+		return fmt.Sprintf("got status %d, not 2xx", resp.status)
+	}
+	if why := corsRefusal(resp.header); why != "" {
+		return "has " + why
+	}
+	methods, ok := headerNames(resp.header.Values("Access-Control-Allow-Methods"))
+	if !ok {
+		return fmt.Sprintf("has an Access-Control-Allow-Methods that does not parse (%q)", resp.header.Values("Access-Control-Allow-Methods"))
+	}
+	headers, ok := headerNames(resp.header.Values("Access-Control-Allow-Headers"))
+	if !ok {
+		return fmt.Sprintf("has an Access-Control-Allow-Headers that does not parse (%q)", resp.header.Values("Access-Control-Allow-Headers"))
+	}
+	safelisted := method == http.MethodGet || method == http.MethodHead || method == http.MethodPost
+	if !safelisted && !slices.Contains(methods, method) && !slices.Contains(methods, "*") {
+		return fmt.Sprintf("does not allow the method %s in Access-Control-Allow-Methods (%q)", method, methods)
+	}
+	if !slices.ContainsFunc(headers, func(h string) bool { return h == "*" || strings.EqualFold(h, name) }) {
+		if len(headers) == 0 {
+			return "has no Access-Control-Allow-Headers"
+		}
+		return fmt.Sprintf("does not allow the header %s in Access-Control-Allow-Headers (%q)", name, headers)
+	}
+	return ""
+}
+
+// exposes reports whether a browser lets a page read the header name of
+// an answer with header h to a request without credentials:
+// Access-Control-Expose-Headers lists it, case-insensitively, or * (Fetch
+// Standard, main fetch: "*" exposes every header unless credentials are
+// included).
+func exposes(h http.Header, name string) bool {
+	names, _ := headerNames(h.Values("Access-Control-Expose-Headers"))
+	return slices.ContainsFunc(names, func(n string) bool { return n == "*" || strings.EqualFold(n, name) })
+}
+
+// headerNames splits the field lines of a list of tokens (such as
+// Access-Control-Allow-Headers) into its items, empty ones dropped; false
+// if an item is not a token (RFC 9110 §5.6.2), as a browser refuses it.
+func headerNames(values []string) ([]string, bool) {
+	var out []string
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			item = strings.Trim(item, " \t")
+			if item == "" {
+				continue
+			}
+			if !check.IsToken(item) {
+				return nil, false
+			}
+			out = append(out, item)
+		}
+	}
+	return out, true
 }
 
 // checkChallenge: RFC 6750 §3, RFC 9728 §5.1.

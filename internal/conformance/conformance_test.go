@@ -130,11 +130,23 @@ func wiredServerMode(t *testing.T, mode validate.DPoPMode) (http.Handler, *Publi
 	meta, err := rsmeta.NewHandler(rsmeta.Metadata{Resource: bbResource, AuthorizationServers: []string{bbIssuer}, ScopesSupported: []string{"items:read"}})
 	require.NoError(t, err)
 	mux.Handle("/.well-known/oauth-protected-resource/mcp", meta)
-	mux.Handle("/mcp", guard.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/mcp", allowAnyOrigin(guard.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{}}`)
-	})))
+	}))))
 	return mux, &PublicKey{Kid: "as-key-1", Alg: "RS256", Key: key.Public(), JWK: entry}
+}
+
+// allowAnyOrigin lets browser-based clients of any origin read next's
+// answers (Access-Control-Allow-Origin: *), as the cors check requires of
+// a server that does not refuse their origin with 403.
+func allowAnyOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // blackBox is a Target without tokens for h, served on 127.0.0.1.

@@ -160,10 +160,14 @@ type ConformanceConfig struct {
 //     what only some clients need (an authorization endpoint, PKCE's S256)
 //     is logged. Others are logged and not fetched: the kit sends nothing
 //     off the machine;
-//   - cors: the metadata can be fetched and preflighted from a browser, and
-//     refusals expose WWW-Authenticate (Access-Control-Expose-Headers) — to
-//     the origin https://client.example, unless the endpoint refuses that
-//     origin with 403 (MCP transport: Origin validation), which passes;
+//   - cors: as a browser judges answers to a request without credentials
+//     from the origin https://client.example (Fetch Standard, CORS check):
+//     the metadata can be fetched (Access-Control-Allow-Origin * or that
+//     origin) and preflighted (allowing MCP-Protocol-Version), and a
+//     refusal carries Access-Control-Allow-Origin and exposes
+//     WWW-Authenticate (Access-Control-Expose-Headers, or *) — unless the
+//     endpoint refuses that origin with 403 (MCP transport: Origin
+//     validation), which passes;
 //   - challenge: a request without a token gets 401 with exactly one Bearer
 //     challenge carrying resource_metadata, no error code (RFC 6750 §3.1),
 //     and the configured scope;

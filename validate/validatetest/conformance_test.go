@@ -395,8 +395,20 @@ func (k kitServer) handler(t testing.TB, is *Issuer) http.Handler {
 	if k.wrap != nil {
 		endpoint = k.wrap(endpoint)
 	}
-	mux.Handle("/mcp", endpoint)
+	mux.Handle("/mcp", allowAnyOrigin(endpoint))
 	return mux
+}
+
+// allowAnyOrigin lets browser-based clients of any origin read next's
+// answers (Access-Control-Allow-Origin: *), as the cors check requires of
+// a server that does not refuse their origin with 403.
+func allowAnyOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func kitConfig(is *Issuer, h http.Handler) ConformanceConfig {
@@ -427,7 +439,7 @@ func TestConformanceWiredCorrectly(t *testing.T) {
 		require.NoError(t, err)
 		perTool, err := scopes.NewMCP(scopes.MCPConfig{Tools: kitTools})
 		require.NoError(t, err)
-		mux.Handle("/mcp", guard.Middleware(&sessionBinder{next: perTool.Handler(&fakeMCP{})}))
+		mux.Handle("/mcp", allowAnyOrigin(guard.Middleware(&sessionBinder{next: perTool.Handler(&fakeMCP{})})))
 		Conformance(t, ConformanceConfig{Issuer: is, URL: resource, MCP: true, Tools: kitTools})
 	})
 	t.Run("REST route", func(t *testing.T) {
@@ -440,9 +452,9 @@ func TestConformanceWiredCorrectly(t *testing.T) {
 		require.NoError(t, err)
 		guard, err := rsguard.New(rsguard.Config{Authenticator: v, ResourceMetadata: meta.URL(), Scopes: []string{"items:read"}})
 		require.NoError(t, err)
-		mux.Handle("/v1/items", guard.Middleware(scopes.Middleware("items:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.Handle("/v1/items", allowAnyOrigin(guard.Middleware(scopes.Middleware("items:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "[]")
-		}))))
+		})))))
 		Conformance(t, ConformanceConfig{Issuer: is, Handler: mux, Resource: "https://api.example.com/v1/items", Scopes: []string{"items:read"},
 			Request: func(ctx context.Context, endpoint string) (*http.Request, error) {
 				return http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
