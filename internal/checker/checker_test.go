@@ -172,7 +172,7 @@ func TestOrigins(t *testing.T) {
 		rep := run(t, Config{Endpoint: endpoint})
 		assert.Empty(t, elsewhere.got(), "the spy was sent requests")
 		assert.False(t, rep.Passed)
-		assert.Contains(t, strings.Join(byName(rep)["challenge"].Messages, " "), "not on the resource's origin, so it was not fetched")
+		assert.Contains(t, strings.Join(byName(rep)["challenge"].Messages, " "), "is not on the resource's origin: the kit sends nothing elsewhere")
 	})
 
 	t.Run("authorization servers", func(t *testing.T) {
@@ -547,11 +547,16 @@ func TestDiscoveryOrder(t *testing.T) {
 			if tc.wantNote != "" {
 				assert.True(t, slicesContainsSub(byName(rep)["discovery"].Notes, tc.wantNote), "%q", byName(rep)["discovery"].Notes)
 			}
-			// The challenge check still fails a resource_metadata that is
-			// not the well-known URL, citing where clients look.
+			// The challenge check judges the document the challenge names
+			// (served here as text/plain), as the metadata check judges
+			// the well-known one: its "resource" too.
 			msgs := strings.Join(byName(rep)["challenge"].Messages, " ")
-			assert.Contains(t, msgs, "the metadata's well-known URL (RFC 9728 §3.1), where MCP clients look when a challenge names none")
-			assert.NotContains(t, msgs, "(RFC 9728 §5.1)")
+			assert.Contains(t, msgs, `the Bearer challenge's resource_metadata: Content-Type "text/plain`)
+			if tc.root(origin).(map[string]any)["resource"] == origin+"/mcp" {
+				assert.NotContains(t, msgs, `"resource" is`)
+			} else {
+				assert.Contains(t, msgs, `"resource" is`)
+			}
 		})
 	}
 }

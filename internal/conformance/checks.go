@@ -29,47 +29,55 @@ func (c *Target) checkMetadata(r Reporter) {
 		r.Errorf("GET %s: status %d, want 200 (RFC 9728 §3.2). Serve the protected resource metadata at this URL, without authentication (RFC 9728 §3.1).", c.MetadataURL, resp.status)
 		return
 	}
+	c.checkDocument(r, "metadata", resp)
+}
+
+// checkDocument judges resp, a 200 answer to a GET of the resource's
+// metadata (at MetadataURL, or at the URL a challenge names), as RFC 9728
+// §2-3 and MCP require; what names the document in messages ("metadata").
+func (c *Target) checkDocument(r Reporter, what string, resp *response) {
+	r.Helper()
 	if ct, _, _ := mime.ParseMediaType(resp.header.Get("Content-Type")); ct != "application/json" {
-		r.Errorf("metadata Content-Type %q, want application/json (RFC 9728 §3.2). Serve the metadata with Content-Type application/json.", resp.header.Get("Content-Type"))
+		r.Errorf("%s Content-Type %q, want application/json (RFC 9728 §3.2). Serve the metadata with Content-Type application/json.", what, resp.header.Get("Content-Type"))
 	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(resp.body, &doc); err != nil || doc == nil {
-		r.Errorf("metadata is not a JSON object: %q. Serve the metadata as one JSON object (RFC 9728 §3.2).", truncate(resp.body))
+		r.Errorf("%s is not a JSON object: %q. Serve the metadata as one JSON object (RFC 9728 §3.2).", what, truncate(resp.body))
 		return
 	}
 	var res string
 	if err := json.Unmarshal(doc["resource"], &res); err != nil {
-		r.Errorf(`metadata "resource" missing or not a string (RFC 9728 §2). Publish the resource identifier as the string "resource".`)
+		r.Errorf(`%s "resource" missing or not a string (RFC 9728 §2). Publish the resource identifier as the string "resource".`, what)
 	} else if res != c.Resource {
-		r.Errorf(`metadata "resource" is %q, want %q: a client compares it with the URL it started from and stops (RFC 9728 §3.3). Publish as "resource" the resource identifier clients use, byte for byte.`, res, c.Resource)
+		r.Errorf(`%s "resource" is %q, want %q: a client compares it with the URL it started from and stops (RFC 9728 §3.3). Publish as "resource" the resource identifier clients use, byte for byte.`, what, res, c.Resource)
 	}
 	var servers []string
 	if err := json.Unmarshal(doc["authorization_servers"], &servers); err != nil {
-		r.Errorf(`metadata "authorization_servers" missing or not an array of strings: MCP clients need it to find the authorization server (RFC 9728 §2; MCP authorization, authorization server discovery). List the issuer identifier in "authorization_servers".`)
+		r.Errorf(`%s "authorization_servers" missing or not an array of strings: MCP clients need it to find the authorization server (RFC 9728 §2; MCP authorization, authorization server discovery). List the issuer identifier in "authorization_servers".`, what)
 	} else if c.iss.Issuer() != "" && !slices.Contains(servers, c.iss.Issuer()) {
-		r.Errorf(`metadata "authorization_servers" %q does not name the issuer %q (RFC 9728 §2; MCP authorization, authorization server discovery). Add the issuer identifier, exactly as tokens carry it in "iss", to "authorization_servers".`, servers, c.iss.Issuer())
+		r.Errorf(`%s "authorization_servers" %q does not name the issuer %q (RFC 9728 §2; MCP authorization, authorization server discovery). Add the issuer identifier, exactly as tokens carry it in "iss", to "authorization_servers".`, what, servers, c.iss.Issuer())
 	}
 	for _, as := range servers {
 		if _, err := ParseIssuer(as); err != nil {
-			r.Errorf(`metadata "authorization_servers" names %q, which is not an issuer identifier: %v (RFC 8414 §2: an https URL, http only on loopback hosts, with no query, fragment or userinfo). List only the issuer identifiers of your authorization servers.`, as, err)
+			r.Errorf(`%s "authorization_servers" names %q, which is not an issuer identifier: %v (RFC 8414 §2: an https URL, http only on loopback hosts, with no query, fragment or userinfo). List only the issuer identifiers of your authorization servers.`, what, as, err)
 		}
 	}
 	if raw, ok := doc["bearer_methods_supported"]; ok {
 		var methods []string
 		if err := json.Unmarshal(raw, &methods); err != nil {
-			r.Errorf(`metadata "bearer_methods_supported" is not an array of strings (RFC 9728 §2). Publish it as an array such as ["header"], or leave it out.`)
+			r.Errorf(`%s "bearer_methods_supported" is not an array of strings (RFC 9728 §2). Publish it as an array such as ["header"], or leave it out.`, what)
 		} else if c.MCP && slices.Contains(methods, "query") {
-			r.Errorf(`metadata "bearer_methods_supported" lists "query": MCP forbids tokens in the query string (MCP authorization, token handling; RFC 6750 §2.3). Publish only "header" in "bearer_methods_supported".`)
+			r.Errorf(`%s "bearer_methods_supported" lists "query": MCP forbids tokens in the query string (MCP authorization, token handling; RFC 6750 §2.3). Publish only "header" in "bearer_methods_supported".`, what)
 		}
 	}
 	if raw, ok := doc["scopes_supported"]; ok {
 		var scopes []string
 		if err := json.Unmarshal(raw, &scopes); err != nil {
-			r.Errorf(`metadata "scopes_supported" is not an array of strings (RFC 9728 §2). Publish it as an array of scope strings, or leave it out.`)
+			r.Errorf(`%s "scopes_supported" is not an array of strings (RFC 9728 §2). Publish it as an array of scope strings, or leave it out.`, what)
 		}
 		for _, s := range c.Scopes {
 			if !slices.Contains(scopes, s) {
-				r.Errorf(`metadata "scopes_supported" %q lacks %q, a scope the challenge names (RFC 9728 §2; MCP authorization, scope selection strategy). Add every scope your challenges name to "scopes_supported".`, scopes, s)
+				r.Errorf(`%s "scopes_supported" %q lacks %q, a scope the challenge names (RFC 9728 §2; MCP authorization, scope selection strategy). Add every scope your challenges name to "scopes_supported".`, what, scopes, s)
 			}
 		}
 	}
@@ -303,12 +311,7 @@ func (c *Target) bearerChallenge(r Reporter, resp *response) (rsmeta.Challenge, 
 		return rsmeta.Challenge{}, false
 	}
 	ch := bearer[0]
-	switch {
-	case ch.ResourceMetadata == "":
-		r.Errorf("the challenge has no resource_metadata (RFC 9728 §5.1), want %q: %s. Set resource_metadata to the URL of the metadata, fixed by configuration, never derived from the request.", c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
-	case ch.ResourceMetadata != c.MetadataURL:
-		r.Errorf("challenge resource_metadata %q, want %q, the metadata's well-known URL (RFC 9728 §3.1), where MCP clients look when a challenge names none (MCP authorization, protected resource metadata discovery); %s. Set resource_metadata to the URL of the metadata, fixed by configuration, never derived from the request.", ch.ResourceMetadata, c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
-	}
+	c.checkResourceMetadata(r, "Bearer", ch.ResourceMetadata)
 	if slices.Contains(ch.Scope, "offline_access") {
 		r.Errorf("the challenge names offline_access: MCP says a server never asks for it (MCP authorization, scope selection strategy). Remove offline_access from the scopes of challenges.")
 	}
@@ -597,60 +600,78 @@ func union(a, b []string) []string {
 	return out
 }
 
-// elsewhere says, in one clause, what a client finds at u, the
-// resource_metadata of a challenge that is not MetadataURL: the "resource"
-// of the document served there, or that none is. Only a URL on the origin
-// of MetadataURL is fetched (from MetadataGet's origin, with Host), once per
-// run; another origin's never is.
-func (c *Target) elsewhere(u string) string {
+// checkResourceMetadata judges the resource_metadata u of a challenge of
+// scheme: it must be there (RFC 9728 §5.1); if it is not MetadataURL (which
+// the metadata check judges), the document it names must be this
+// resource's metadata, as the metadata check judges MetadataURL's: MCP
+// clients use the URL the challenge names (RFC 9728 §5.1 lets it be any URL
+// of the metadata). Only a URL on the origin of MetadataURL is fetched
+// (from MetadataGet's origin, with Host), once per run; another origin's
+// never is, and fails, the kit being unable to check it.
+func (c *Target) checkResourceMetadata(r Reporter, scheme, u string) {
+	r.Helper()
 	if u == "" {
-		return "without it, clients that follow only the challenge (MCP 2025-06-18) cannot find the metadata"
+		r.Errorf("the %s challenge has no resource_metadata (RFC 9728 §5.1), want %q: clients that follow only the challenge (MCP 2025-06-18) cannot find the metadata. Set resource_metadata to the URL of the metadata, fixed by configuration, never derived from the request.", scheme, c.MetadataURL)
+		return
 	}
-	c.docsMu.Lock()
-	defer c.docsMu.Unlock()
-	if d, ok := c.docs[u]; ok {
-		return d
+	if u == c.MetadataURL {
+		return
 	}
-	d := c.describeDocument(u)
-	if c.docs == nil {
-		c.docs = map[string]string{}
+	get, ok := c.onResourceOrigin(u)
+	if !ok {
+		r.Errorf("the %s challenge's resource_metadata %q is not on the resource's origin: the kit sends nothing elsewhere, so it cannot check that clients following it find this resource's metadata (RFC 9728 §5.1, §3.3). Name a metadata URL on the resource's origin, such as %q (RFC 9728 §3.1).", scheme, u, c.MetadataURL)
+		return
 	}
-	c.docs[u] = d
-	return d
+	resp, err := c.namedDocument(get)
+	switch {
+	case err != nil:
+		r.Errorf("GET %s, the %s challenge's resource_metadata: %v: MCP clients fetch the metadata at the URL the challenge names (RFC 9728 §5.1; MCP authorization, protected resource metadata discovery). Serve the metadata there, or name %q.", u, scheme, err, c.MetadataURL)
+	case resp.status != http.StatusOK:
+		r.Errorf("GET %s, the %s challenge's resource_metadata: status %d, want 200 with the metadata: MCP clients fetch it at the URL the challenge names (RFC 9728 §3.2, §5.1; MCP authorization, protected resource metadata discovery). Serve the metadata there, or name %q.", u, scheme, resp.status, c.MetadataURL)
+	default:
+		c.checkDocument(r, fmt.Sprintf("the metadata at %s, the %s challenge's resource_metadata:", u, scheme), resp)
+	}
 }
 
-func (c *Target) describeDocument(u string) string {
+// onResourceOrigin returns the URL at which the kit GETs u, if u is an
+// absolute URL on the origin of MetadataURL: u on MetadataGet's origin.
+func (c *Target) onResourceOrigin(u string) (string, bool) {
 	pu, err := url.Parse(u)
 	mu, err2 := url.Parse(c.MetadataURL)
 	gu, err3 := url.Parse(c.MetadataGet)
 	if err != nil || err2 != nil || err3 != nil || !pu.IsAbs() || !strings.EqualFold(pu.Scheme, mu.Scheme) || !strings.EqualFold(pu.Host, mu.Host) {
-		return "that URL is not on the resource's origin, so it was not fetched"
+		return "", false
 	}
 	get := gu.Scheme + "://" + gu.Host + pu.EscapedPath()
 	if pu.RawQuery != "" {
 		get += "?" + pu.RawQuery
 	}
+	return get, true
+}
+
+// namedDocument GETs the document at get, once per run.
+func (c *Target) namedDocument(get string) (*response, error) {
+	c.docsMu.Lock()
+	defer c.docsMu.Unlock()
+	if d, ok := c.docs[get]; ok {
+		return d.resp, d.err
+	}
+	var d fetched
 	req, err := http.NewRequest(http.MethodGet, get, nil)
 	if err != nil {
-		return "that URL cannot be fetched"
+		d.err = err
+	} else {
+		d.resp, d.err = c.send(req)
 	}
-	resp, err := c.send(req)
-	switch {
-	case err != nil:
-		return fmt.Sprintf("fetching that URL failed (%v)", err)
-	case resp.status != http.StatusOK:
-		return fmt.Sprintf("that URL answers %d, with no metadata document", resp.status)
+	if c.docs == nil {
+		c.docs = map[string]fetched{}
 	}
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(resp.body, &doc) != nil || doc == nil {
-		return "that URL serves no JSON object"
-	}
-	var res string
-	if json.Unmarshal(doc["resource"], &res) != nil {
-		return `the document at that URL has no "resource" string`
-	}
-	if res == c.Resource {
-		return fmt.Sprintf(`the document at that URL gives "resource" %q, this resource: clients that follow the challenge find it, clients that start from the path-inserted URL (RFC 9728 §3.1) do not`, res)
-	}
-	return fmt.Sprintf(`the document at that URL gives "resource" %q, not the resource the client started from, so it stops (RFC 9728 §3.3)`, res)
+	c.docs[get] = d
+	return d.resp, d.err
+}
+
+// fetched is the answer to a GET, or why there is none.
+type fetched struct {
+	resp *response
+	err  error
 }

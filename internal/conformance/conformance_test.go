@@ -610,18 +610,26 @@ func TestMetadataNamesIssuerIdentifiers(t *testing.T) {
 }
 
 // TestChallengeElsewhere: a challenge whose resource_metadata is not the
-// metadata URL fails, saying what a client finds there: the document on the
-// resource's origin is fetched (once), another origin's never is.
+// metadata URL is judged by the document it names, as the metadata check
+// judges the well-known one: this resource's metadata there passes, another
+// resource's or none fails, saying why; the document on the resource's
+// origin is fetched (once), another origin's never is, and fails.
 func TestChallengeElsewhere(t *testing.T) {
+	valid := `{"resource":"` + bbResource + `","authorization_servers":["` + bbIssuer + `"],"scopes_supported":["items:read"]}`
 	for _, tc := range []struct {
-		name, rm, want string
-		serve          string // the document served at /.well-known/oauth-protected-resource
-		wantGets       int
+		name, rm string
+		want     []string // "": passes
+		serve    string   // the document served at /.well-known/oauth-protected-resource
+		wantGets int
 	}{
-		{"root, another resource", "https://mcp.example.com/.well-known/oauth-protected-resource", `gives "resource" "https://mcp.example.com", not the resource`, `{"resource":"https://mcp.example.com"}`, 1},
-		{"root, this resource", "https://mcp.example.com/.well-known/oauth-protected-resource", `this resource: clients that follow the challenge find it`, `{"resource":"` + bbResource + `"}`, 1},
-		{"root, nothing", "https://mcp.example.com/.well-known/oauth-protected-resource", "answers 404", "", 1},
-		{"another origin", "https://attacker.example/.well-known/oauth-protected-resource/mcp", "not on the resource's origin, so it was not fetched", `{"resource":"` + bbResource + `"}`, 0},
+		{"root, another resource", "https://mcp.example.com/.well-known/oauth-protected-resource",
+			[]string{`the metadata at https://mcp.example.com/.well-known/oauth-protected-resource, the Bearer challenge's resource_metadata: "resource" is "https://mcp.example.com", want "https://mcp.example.com/mcp"`, "RFC 9728 §3.3"},
+			`{"resource":"https://mcp.example.com","authorization_servers":["` + bbIssuer + `"]}`, 1},
+		{"root, this resource", "https://mcp.example.com/.well-known/oauth-protected-resource", nil, valid, 1},
+		{"root, this resource without authorization servers", "https://mcp.example.com/.well-known/oauth-protected-resource",
+			[]string{`"authorization_servers" missing`}, `{"resource":"` + bbResource + `"}`, 1},
+		{"root, nothing", "https://mcp.example.com/.well-known/oauth-protected-resource", []string{"status 404, want 200 with the metadata"}, "", 1},
+		{"another origin", "https://attacker.example/.well-known/oauth-protected-resource/mcp", []string{"is not on the resource's origin", "sends nothing elsewhere"}, valid, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -634,6 +642,7 @@ func TestChallengeElsewhere(t *testing.T) {
 					http.NotFound(w, r)
 					return
 				}
+				w.Header().Set("Content-Type", "application/json")
 				_, _ = io.WriteString(w, tc.serve)
 			})
 			mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
@@ -643,10 +652,16 @@ func TestChallengeElsewhere(t *testing.T) {
 			c := blackBox(t, mux, &PublicKey{Kid: "k", Alg: "RS256", Key: key.Public()}, false)
 			c.Skip = []string{"metadata", "authorization servers", "cors", "accept", "dpop", "attacks/algorithm", "attacks/claims", "attacks/request"}
 			rec := record(c)
-			msgs := rec.failures["Kit/challenge"]
-			require.Len(t, msgs, 1, rec.summary())
-			assert.Contains(t, msgs[0], tc.want)
-			assert.NotEmpty(t, rec.failures["Kit/attacks/malformed/JWE"], "the attacks fail too")
+			msgs := strings.Join(rec.failures["Kit/challenge"], "\n")
+			if tc.want == nil {
+				assert.Empty(t, msgs)
+				assert.NotContains(t, rec.summary(), "resource_metadata", "the attacks' challenges pass too")
+			} else {
+				for _, w := range tc.want {
+					assert.Contains(t, msgs, w)
+				}
+				assert.NotEmpty(t, rec.failures["Kit/attacks/malformed/JWE"], "the attacks fail too")
+			}
 			assert.Equal(t, tc.wantGets, int(gets.Load()), "fetches of the other document")
 		})
 	}

@@ -29,8 +29,10 @@
 // identifier ([ParseIssuer]) at the URLs MCP clients try, in their order
 // ([FetchASMetadata], which the checker's discovery uses too), with
 // Target.ASClient; a challenge whose resource_metadata is not
-// Target.MetadataURL fails saying what the document there gives, fetched
-// only on the resource's origin. When the run does not know the scopes the
+// Target.MetadataURL must name a URL on the resource's origin (the kit
+// fetches nothing elsewhere) serving this resource's metadata, judged as the
+// metadata check judges the well-known URL's: MCP clients use the URL the
+// challenge names (RFC 9728 §5.1). When the run does not know the scopes the
 // challenge must name (Target.Scopes nil), those it names must be in the
 // metadata's scopes_supported, and, with Target.ChallengeScopeRequired, it
 // must name some.

@@ -292,12 +292,7 @@ func (c *Target) schemeChallenge(r Reporter, resp *response, scheme string) (rsm
 		return rsmeta.Challenge{}, false
 	}
 	ch := cs[0]
-	switch {
-	case ch.ResourceMetadata == "":
-		r.Errorf("the %s challenge has no resource_metadata (RFC 9728 §5.1), want %q: %s. Give every challenge, DPoP included, the resource_metadata URL of your metadata, fixed by configuration.", scheme, c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
-	case ch.ResourceMetadata != c.MetadataURL:
-		r.Errorf("%s challenge resource_metadata %q, want %q, the metadata's well-known URL (RFC 9728 §3.1), where MCP clients look when a challenge names none (MCP authorization, protected resource metadata discovery); %s. Give every challenge, DPoP included, the resource_metadata URL of your metadata, fixed by configuration.", scheme, ch.ResourceMetadata, c.MetadataURL, c.elsewhere(ch.ResourceMetadata))
-	}
+	c.checkResourceMetadata(r, scheme, ch.ResourceMetadata)
 	return ch, true
 }
 

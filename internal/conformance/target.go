@@ -151,15 +151,15 @@ type Target struct {
 	keys   *attackKeys // generated when the attacks first need them
 
 	// The resource metadata at MetadataGet, fetched once (see metadata);
-	// and what each challenge's other resource_metadata URL serves (see
-	// elsewhere).
+	// and the answer at each challenge's other resource_metadata URL (see
+	// namedDocument).
 	meta struct {
 		done bool
 		resp *response
 		err  error
 	}
 	docsMu sync.Mutex
-	docs   map[string]string
+	docs   map[string]fetched
 
 	// MCP session state.
 	session  string
