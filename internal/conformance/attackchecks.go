@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"bytes"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -176,50 +175,78 @@ func (c *Target) checkAttack(r Reporter, a attack) {
 	}
 }
 
-// checkEcho fails if any part of the token appears in the response. The
-// message names the part, never its bytes.
+// echoWindow is the length of the pieces of a secret the echo check looks
+// for: any run of that many bytes of it, wherever it starts. Long enough
+// that no piece of a token (base64url) is met by chance in a conforming
+// answer (challenge, metadata URL, scope names: their runs of base64url
+// characters, "resource_metadata", "oauth-protected-resource", are words no
+// token spells), short enough to catch a prefix or fragment.
+const echoWindow = 16
+
+// checkEcho fails if the response repeats a piece of a secret: any
+// echoWindow bytes of it (all of it, if shorter and at least eight bytes
+// long). The message names the secret and where the piece starts in it,
+// never its bytes.
 func (c *Target) checkEcho(r Reporter, resp *response, secrets []tokenPart) {
-	var hay strings.Builder
-	hay.Write(resp.body)
+	var headers strings.Builder
 	for name, vs := range resp.header {
 		for _, v := range vs {
-			hay.WriteString("\n" + name + ": " + v)
+			headers.WriteString("\n" + name + ": " + v)
 		}
 	}
 	for _, s := range secrets {
-		if strings.Contains(hay.String(), s.value) {
-			where := "body"
-			if !bytes.Contains(resp.body, []byte(s.value)) {
-				where = "headers"
+		for _, where := range []struct{ name, hay string }{{"body", string(resp.body)}, {"headers", headers.String()}} {
+			if at, ok := echoed(where.hay, s.value); ok {
+				r.Errorf("the response %s echo %d bytes or more of %s (from byte %d%s): whoever reads the answer or its logs gets the credential (RFC 6750 §5.1, token disclosure). Answer with fixed error text that never repeats the credential or any part of it.", where.name, min(echoWindow, len(s.value)), s.name, at, segmentOf(s.value, at))
+				return
 			}
-			r.Errorf("the response %s echo %s (%d bytes): whoever reads the answer or its logs gets the credential (RFC 6750 §5.1, token disclosure). Answer with fixed error text that never repeats the credential or any part of it.", where, s.name, len(s.value))
-			return
 		}
 	}
 }
 
-// tokenPart is a part of a token that must never be echoed, and its name.
+// echoed reports whether hay holds a piece of secret (see checkEcho), and
+// where in secret the first one found starts.
+func echoed(hay, secret string) (int, bool) {
+	if len(secret) < echoWindow {
+		return 0, len(secret) >= 8 && strings.Contains(hay, secret)
+	}
+	pieces := make(map[string]int, len(secret)-echoWindow+1)
+	for i := len(secret) - echoWindow; i >= 0; i-- {
+		pieces[secret[i:i+echoWindow]] = i
+	}
+	for i := 0; i+echoWindow <= len(hay); i++ {
+		if at, ok := pieces[hay[i:i+echoWindow]]; ok {
+			return at, true
+		}
+	}
+	return 0, false
+}
+
+// segmentOf names, for a message, the dot-separated segment of tok in which
+// byte at lies: ", in its header" for a JWS's first segment…; "" for a
+// token without dots.
+func segmentOf(tok string, at int) string {
+	segments := strings.Split(tok, ".")
+	if len(segments) < 2 {
+		return ""
+	}
+	i := strings.Count(tok[:at], ".")
+	if len(segments) == 3 {
+		return ", in its " + [...]string{"header", "payload", "signature"}[i]
+	}
+	return fmt.Sprintf(", in its segment %d", i+1)
+}
+
+// tokenPart is a secret that must never be echoed, not even in part, and
+// its name.
 type tokenPart struct{ name, value string }
 
-// tokenParts are the parts of a token that must never be echoed: the
-// whole and each dot-separated segment of eight bytes or more.
+// tokenParts are the secrets of a token (see checkEcho): the token.
 func tokenParts(tok string) []tokenPart {
-	var out []tokenPart
-	if len(tok) >= 8 {
-		out = append(out, tokenPart{"the whole token", tok})
+	if tok == "" {
+		return nil
 	}
-	segments := strings.Split(tok, ".")
-	for i, p := range segments {
-		if len(p) < 8 || p == tok {
-			continue
-		}
-		name := fmt.Sprintf("segment %d of the token", i+1)
-		if len(segments) == 3 {
-			name = [...]string{"the token's header", "the token's payload", "the token's signature"}[i]
-		}
-		out = append(out, tokenPart{name, p})
-	}
-	return out
+	return []tokenPart{{"the token", tok}}
 }
 
 func splitToken(tok string) (h, p, s string) {

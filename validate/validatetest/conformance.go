@@ -215,7 +215,8 @@ type ConformanceConfig struct {
 //     error="invalid_token" and resource_metadata; a malformed request 400
 //     invalid_request (or 401); a method other than POST, GET, DELETE and
 //     OPTIONS 405 with an Allow header listing POST, even in a session the
-//     same user opened; and no response echoes any part of the token;
+//     same user opened; and no response echoes any part of the token
+//     (any 16 bytes of it, wherever they start);
 //   - dpop/accepted, dpop/<class>/<case> (RFC 9449; see DPoP): a token
 //     bound to the kit's proof key with a valid proof gets through, and
 //     over sixty requests are refused, in six classes: proof (alg none or
