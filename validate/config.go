@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,6 @@ import (
 	"time"
 
 	"github.com/rsguard/rsguard"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/rsguard/rsguard/internal/check"
 	"github.com/rsguard/rsguard/rsmeta"
@@ -36,14 +35,20 @@ const (
 func defaultAlgorithms() []string { return []string{"RS256", "PS256", "ES256", "EdDSA"} }
 
 // supportedAlgorithms are the JWS algorithms a Config may allow: the
-// asymmetric ones golang-jwt verifies. "none" and the HMAC algorithms are never
-// accepted: a resource server verifying with a key published in a JWKS must
-// not accept a MAC (RFC 8725 §2.1).
-var supportedAlgorithms = map[string]jwt.SigningMethod{
-	"RS256": jwt.SigningMethodRS256, "RS384": jwt.SigningMethodRS384, "RS512": jwt.SigningMethodRS512,
-	"PS256": jwt.SigningMethodPS256, "PS384": jwt.SigningMethodPS384, "PS512": jwt.SigningMethodPS512,
-	"ES256": jwt.SigningMethodES256, "ES384": jwt.SigningMethodES384, "ES512": jwt.SigningMethodES512,
-	"EdDSA": jwt.SigningMethodEdDSA,
+// asymmetric ones of RFC 7518 §3.1 and EdDSA (RFC 8037). "none" and the HMAC
+// algorithms are never accepted: a resource server verifying with a key
+// published in a JWKS must not accept a MAC (RFC 8725 §2.1).
+var supportedAlgorithms = map[string]sigAlg{
+	"RS256": {kind: sigPKCS1, hash: crypto.SHA256},
+	"RS384": {kind: sigPKCS1, hash: crypto.SHA384},
+	"RS512": {kind: sigPKCS1, hash: crypto.SHA512},
+	"PS256": {kind: sigPSS, hash: crypto.SHA256},
+	"PS384": {kind: sigPSS, hash: crypto.SHA384},
+	"PS512": {kind: sigPSS, hash: crypto.SHA512},
+	"ES256": {kind: sigECDSA, hash: crypto.SHA256, size: 32},
+	"ES384": {kind: sigECDSA, hash: crypto.SHA384, size: 48},
+	"ES512": {kind: sigECDSA, hash: crypto.SHA512, size: 66},
+	"EdDSA": {kind: sigEdDSA},
 }
 
 // Config configures a [Validator]. Resource is required, and so is Issuer
@@ -268,7 +273,9 @@ type CacheOptions struct {
 	// Introspection.RateLimit that made-up tokens share (none is known, so
 	// none gets the reserved budget): a flood of made-up tokens gets
 	// legitimate tokens 503, and one token is accepted at most RateLimit
-	// times a second. [New] refuses it with Introspection.FailOpen.
+	// times a second. [New] refuses it with Introspection.FailOpen. The
+	// memo of verified protected headers (see the package documentation,
+	// Verified-token cache), which holds no tokens, stays on.
 	Disable bool
 
 	// MaxEntries bounds the number of cached tokens. If zero,
@@ -284,12 +291,12 @@ type CacheOptions struct {
 // Validator verifies bearer JWT access tokens for one resource, issued by its
 // trusted issuers. It is safe for concurrent use. Build it with [New].
 type Validator struct {
-	resource      string                       // as configured
-	issuers       map[string]*trusted          // by issuer identifier
-	order         []string                     // issuer identifiers, configuration order
-	only          *trusted                     // the single issuer, when there is one
-	methods       map[string]jwt.SigningMethod // union of the issuers' allowed algorithms
-	client        *http.Client                 // for metadata and keys, see fetchClient
+	resource      string              // as configured
+	issuers       map[string]*trusted // by issuer identifier
+	order         []string            // issuer identifiers, configuration order
+	only          *trusted            // the single issuer, when there is one
+	methods       map[string]sigAlg   // union of the issuers' allowed algorithms
+	client        *http.Client        // for metadata and keys, see fetchClient
 	leeway        time.Duration
 	strictType    bool
 	tenantClaim   string
@@ -298,7 +305,8 @@ type Validator struct {
 	now           func() time.Time
 	logger        *slog.Logger
 	cache         *tokenCache // nil when disabled
-	dpop          dpopState   // Config.DPoP
+	headers       knownHeaders
+	dpop          dpopState // Config.DPoP
 
 	intro *introRouting // nil when no issuer introspects
 }
@@ -345,7 +353,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		now:           cfg.Now,
 		logger:        cfg.Logger,
 		issuers:       make(map[string]*trusted),
-		methods:       make(map[string]jwt.SigningMethod),
+		methods:       make(map[string]sigAlg),
 	}
 	if v.now == nil {
 		v.now = time.Now

@@ -232,6 +232,14 @@
 // answered as [rsguard.BearerToken] answers it (400 invalid_request), as if
 // checked first.
 //
+// Apart from the cache, and also with it disabled, a Validator remembers the
+// protected headers (at most 64, by their encoded bytes) that tokens
+// verified under, read and checked: an issuer signs every token of a key
+// under one header, so a token seen for the first time skips decoding and
+// reading it. Only a header whose token's signature verified is remembered,
+// and its checks depend on nothing but its bytes and the configuration, so
+// no answer changes; the key is still looked up for every token.
+//
 // # Revocation
 //
 // A JWT is valid until it expires; [Config.Revocations] refuses chosen ones

@@ -10,13 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/audit"
@@ -181,21 +180,20 @@ func defaultDPoPAlgorithms() []string {
 	return []string{"ES256", "EdDSA", "Ed25519", "RS256", "PS256"}
 }
 
-// dpopMethods are the proof algorithms a DPoPConfig may allow. Ed25519 (RFC
-// 9864) is EdDSA with an Ed25519 key, which is all golang-jwt's EdDSA
-// verifies.
-var dpopMethods = map[string]jwt.SigningMethod{
-	"RS256": jwt.SigningMethodRS256, "RS384": jwt.SigningMethodRS384, "RS512": jwt.SigningMethodRS512,
-	"PS256": jwt.SigningMethodPS256, "PS384": jwt.SigningMethodPS384, "PS512": jwt.SigningMethodPS512,
-	"ES256": jwt.SigningMethodES256, "ES384": jwt.SigningMethodES384, "ES512": jwt.SigningMethodES512,
-	"EdDSA": jwt.SigningMethodEdDSA, "Ed25519": jwt.SigningMethodEdDSA,
-}
+// dpopMethods are the proof algorithms a DPoPConfig may allow: those of
+// tokens, and Ed25519 (RFC 9864), EdDSA with an Ed25519 key, which is all
+// EdDSA verifies.
+var dpopMethods = func() map[string]sigAlg {
+	m := maps.Clone(supportedAlgorithms)
+	m["Ed25519"] = m["EdDSA"]
+	return m
+}()
 
 // dpopState is a Validator's DPoP configuration, ready to check proofs.
 type dpopState struct {
 	mode       DPoPMode
-	methods    map[string]jwt.SigningMethod // the allow-list
-	algs       string                       // the allow-list, space-separated: the algs auth-param
+	methods    map[string]sigAlg // the allow-list
+	algs       string            // the allow-list, space-separated: the algs auth-param
 	lifetime   time.Duration
 	replay     ReplayStore
 	replayLog  failureLog // the replay store's failures, one line a minute
@@ -221,13 +219,13 @@ func (v *Validator) initDPoP(cfg DPoPConfig) error {
 		return configErr("DPoP.Mode %d is not a DPoPMode", int(cfg.Mode))
 	}
 	algs := cfg.SigningAlgorithms()
-	d.methods = make(map[string]jwt.SigningMethod, len(algs))
+	d.methods = make(map[string]sigAlg, len(algs))
 	for _, a := range algs {
-		m := dpopMethods[a]
-		if m == nil {
+		m, ok := dpopMethods[a]
+		if !ok {
 			return configErr("DPoP.Algorithms: %q is not an accepted proof algorithm (RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, Ed25519)", a)
 		}
-		if d.methods[a] != nil {
+		if _, ok := d.methods[a]; ok {
 			return configErr("DPoP.Algorithms: %q is listed twice", a)
 		}
 		d.methods[a] = m
@@ -432,7 +430,7 @@ func (v *Validator) authenticateDPoP(r *http.Request) (*rsguard.Principal, error
 		}
 		refresh = old
 	}
-	if err := p.method.Verify(p.signed, p.sig, p.key); err != nil {
+	if err := p.method.verify(p.signed, p.sig, p.key); err != nil {
 		return refuse(reject(errProofSignature))
 	}
 	c, err := v.verify(r.Context(), tok, p.jkt)

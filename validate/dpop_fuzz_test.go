@@ -85,7 +85,7 @@ func FuzzDPoPProof(f *testing.F) {
 		if e == nil {
 			e = d.checkClaims(p, httptest.NewRequest(http.MethodPost, fuzzResource, nil), fuzzToken, fuzzNow, v.leeway)
 		}
-		if e == nil && p.method.Verify(p.signed, p.sig, p.key) != nil {
+		if e == nil && p.method.verify(p.signed, p.sig, p.key) != nil {
 			e = reject(errProofSignature)
 		}
 		if e != nil {

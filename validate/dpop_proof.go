@@ -16,8 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/rsguard/rsguard"
 	"github.com/rsguard/rsguard/internal/strictjson"
 )
@@ -27,7 +25,7 @@ import (
 // last (see Validator.authenticateDPoP). Byte slices alias the decoded
 // payload.
 type proof struct {
-	method jwt.SigningMethod
+	method sigAlg
 	key    crypto.PublicKey
 	jkt    string // RFC 7638 thumbprint of the key
 	signed string // the JWS signing input
@@ -73,10 +71,11 @@ func (d *dpopState) parseProof(raw string) (*proof, *rsguard.Error) {
 	if !h.hasTyp || !isDPoPType(h.typ) {
 		return nil, reject(errProofType)
 	}
-	p := &proof{method: d.methods[string(h.alg)]}
-	if p.method == nil {
+	method, ok := d.methods[string(h.alg)]
+	if !ok {
 		return nil, reject(errProofAlgorithm)
 	}
+	p := &proof{method: method}
 	if h.other {
 		return nil, reject(errProofHeader)
 	}

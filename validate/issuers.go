@@ -4,8 +4,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/rsguard/rsguard/internal/check"
 )
 
@@ -48,7 +46,7 @@ type IssuerConfig struct {
 type trusted struct {
 	issuer    string
 	keys      keySource
-	methods   map[string]jwt.SigningMethod
+	methods   map[string]sigAlg
 	audiences []audience
 	intro     *introspector // nil when the issuer does not introspect
 }
@@ -71,7 +69,7 @@ func (v *Validator) newTrusted(ic IssuerConfig, cfg *Config) (*trusted, *remoteK
 	if u, err := url.Parse(ic.Issuer); err != nil || !u.IsAbs() || u.Host == "" || strings.ContainsAny(ic.Issuer, "#?") {
 		return nil, nil, configErr("Issuer %q is not an absolute URL without query or fragment", ic.Issuer)
 	}
-	t := &trusted{issuer: ic.Issuer, methods: make(map[string]jwt.SigningMethod)}
+	t := &trusted{issuer: ic.Issuer, methods: make(map[string]sigAlg)}
 	algs := ic.Algorithms
 	if len(algs) == 0 {
 		algs = cfg.Algorithms

@@ -171,31 +171,36 @@ func (v *Validator) verifyUncached(ctx context.Context, raw, want string, now ti
 		return nil, reject(errMalformed)
 	}
 
-	// 2. Header.
-	var hbuf [384]byte // protected headers are small: decode on the stack
-	hb, ok := decodeSegmentInto(hbuf[:0], hSeg)
-	if !ok {
-		return nil, reject(errMalformed)
-	}
-	if decoded != nil {
+	// 2. Header: one a token verified under before is known good (see
+	// knownHeaders); any other is decoded and checked.
+	h, method, known := v.headers.get(hSeg)
+	if !known {
+		var hbuf [384]byte // protected headers are small: decode on the stack
+		hb, ok := decodeSegmentInto(hbuf[:0], hSeg)
+		if !ok {
+			return nil, reject(errMalformed)
+		}
+		if decoded != nil {
+			*decoded = d1
+		}
+		var err error
+		if h, err = decodeHeader(hb); err != nil {
+			return nil, reject(errMalformed)
+		}
+		if h.hasEnc {
+			return nil, reject(errEncrypted)
+		}
+		if method, ok = v.methods[string(h.alg)]; !ok {
+			return nil, reject(errAlgorithm)
+		}
+		if h.hasCrit {
+			return nil, reject(errCritical)
+		}
+		if !v.typeAllowed(h.typ, h.hasTyp) {
+			return nil, reject(errTokenType)
+		}
+	} else if decoded != nil {
 		*decoded = d1
-	}
-	h, err := decodeHeader(hb)
-	if err != nil {
-		return nil, reject(errMalformed)
-	}
-	if h.hasEnc {
-		return nil, reject(errEncrypted)
-	}
-	method := v.methods[string(h.alg)]
-	if method == nil {
-		return nil, reject(errAlgorithm)
-	}
-	if h.hasCrit {
-		return nil, reject(errCritical)
-	}
-	if !v.typeAllowed(h.typ, h.hasTyp) {
-		return nil, reject(errTokenType)
 	}
 
 	// 3. Claims.
@@ -231,15 +236,19 @@ func (v *Validator) verifyUncached(ctx context.Context, raw, want string, now ti
 	if len(sSeg) == 0 {
 		return nil, reject(errSignature)
 	}
-	sig, ok := decodeSegment(sSeg)
+	var sbuf [512]byte // an RSA-4096 signature: decode on the stack
+	sig, ok := decodeSegmentInto(sbuf[:0], sSeg)
 	if !ok {
 		return nil, reject(errSignature)
 	}
 	if decoded != nil {
 		*decoded = len(raw)
 	}
-	if err := method.Verify(raw[:d2], sig, k.pub); err != nil {
+	if err := method.verify(raw[:d2], sig, k.pub); err != nil {
 		return nil, reject(errSignature)
+	}
+	if !known {
+		v.headers.remember(hSeg, h, method)
 	}
 
 	// 6. Application checks, on the request's own copy: the claims built
@@ -304,7 +313,7 @@ func (v *Validator) checkClaims(p *payload, alg []byte, now time.Time) (*trusted
 	if t == nil {
 		return nil, reject(errIssuer)
 	}
-	if t.methods[string(alg)] == nil {
+	if _, ok := t.methods[string(alg)]; !ok {
 		return nil, reject(errAlgorithm) // allowed for another issuer only
 	}
 	if len(p.aud) == 0 { // absent, null or []
