@@ -233,7 +233,7 @@
 // checked first.
 //
 // Apart from the cache, and also with it disabled, a Validator remembers the
-// protected headers (at most 64, by their encoded bytes) that tokens
+// protected headers (the first 64, by their encoded bytes) that tokens
 // verified under, read and checked: an issuer signs every token of a key
 // under one header, so a token seen for the first time skips decoding and
 // reading it. Only a header whose token's signature verified is remembered,

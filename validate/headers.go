@@ -2,13 +2,16 @@ package validate
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
 
 // maxKnownHeaders bounds a Validator's known headers: an issuer signs the
 // tokens of one key under one header, so a handful covers every issuer and
-// key rotation; when more have been seen, the memo starts again.
+// many key rotations. Once it is full, later headers are read each time, as
+// without the memo (an issuer that puts a value of its own in each token's
+// header fills it, then costs what it did before).
 const maxKnownHeaders = 64
 
 // knownHeaders remembers, by its encoded segment, each protected header a
@@ -39,18 +42,19 @@ func (k *knownHeaders) get(seg string) (joseHeader, sigAlg, bool) {
 	return kh.h, kh.method, true
 }
 
-// remember keeps h, read from seg, and its algorithm, copying h's slices.
+// remember keeps h, read from seg, and its algorithm, copying seg (a slice
+// of a token: the memo holds no token) and h's slices, unless the memo is
+// full.
 func (k *knownHeaders) remember(seg string, h joseHeader, method sigAlg) {
+	if k.n.Load() >= maxKnownHeaders {
+		return
+	}
 	own := joseHeader{
 		alg: bytes.Clone(h.alg), kid: bytes.Clone(h.kid), typ: bytes.Clone(h.typ),
 		hasKid: h.hasKid, hasTyp: h.hasTyp, hasCrit: h.hasCrit, hasEnc: h.hasEnc,
 	}
 	kh := &knownHeader{h: own, method: method}
-	if _, loaded := k.m.LoadOrStore(seg, kh); loaded {
-		return
-	}
-	if k.n.Add(1) > maxKnownHeaders {
-		k.m.Clear()
-		k.n.Store(0)
+	if _, loaded := k.m.LoadOrStore(strings.Clone(seg), kh); !loaded {
+		k.n.Add(1) // concurrent first sights may pass the bound by a few
 	}
 }

@@ -530,8 +530,9 @@ func jwsShaped(raw string) bool {
 	if strings.Count(rest, ".") != 1 || strings.IndexByte(hSeg, '\n') >= 0 || strings.IndexByte(hSeg, '\r') >= 0 {
 		return false
 	}
-	h, ok := decodeSegment(hSeg)
-	return ok && bytes.HasPrefix(bytes.TrimLeft(h, " \t\n\r"), []byte("{"))
+	var buf [384]byte
+	h, ok := decodeSegmentInto(buf[:0], hSeg)
+	return ok && bytes.HasPrefix(bytes.TrimLeft(h, " \t\n\r"), []byte("{")) && json.Valid(h)
 }
 
 // forOpaque returns the introspector of an opaque token, or nil.

@@ -34,7 +34,7 @@ const (
 
 // errSignatureInvalid is verify's refusal; callers refuse the token without
 // saying more.
-var errSignatureInvalid = errors.New("signature invalid")
+var errSignatureInvalid = errors.New("validate: signature invalid")
 
 // verify checks that sig is a's signature of input under key, whose type
 // must be the one the algorithm uses.

@@ -36,10 +36,13 @@ var challengeScopes = []string{scopeRead}
 // under a component of its own. Requests to the MCP endpoint go through, in
 // order:
 //
-//  0. net/http's CrossOriginProtection, the Origin check mcpguard.New would
-//     make: a browser's POST or DELETE from another origin gets 403 before
-//     anything else (MCP transport: servers validate Origin and answer 403
-//     to an invalid one);
+//  0. net/http's CrossOriginProtection: a browser's POST, PUT, PATCH or
+//     DELETE from another origin gets 403 before anything else (MCP
+//     transport: servers validate Origin and answer 403 to an invalid one).
+//     It is less than mcpguard.New's check, which answers 403 to every
+//     method from an origin not in its AllowedOrigins: GET, HEAD and
+//     OPTIONS pass it, and so does an Origin equal to the Host (DNS
+//     rebinding), which only the Guard's token check then stops;
 //  1. an rsguard.Guard over the validate.Validator: no token → 401 with
 //     resource_metadata and scope; a bad or expired token → 401
 //     invalid_token; on success the rsguard.Principal (with the verified
